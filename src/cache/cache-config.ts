@@ -1,0 +1,78 @@
+// Cache modes and their options, the names the CLIs and the engine API accept ("xquant-cl-3", "fp16", ...).
+
+import { InvalidArgumentError } from '../errors';
+import type { ModelSpec } from '../model/model-spec';
+import { QUANT_BITS, type QuantBits } from '../quant/quantize';
+
+export type CacheMode = 'f32' | 'fp16' | 'kivi' | 'xquant' | 'xquant-cl' | 'xquant-gqa';
+export const CACHE_MODES: readonly CacheMode[] = ['f32', 'fp16', 'kivi', 'xquant', 'xquant-cl', 'xquant-gqa'];
+const QUANTIZED: ReadonlySet<CacheMode> = new Set(['kivi', 'xquant', 'xquant-cl', 'xquant-gqa']);
+
+/** Tokens per quantization group: along the row for per-token groups, along time for per-channel groups. */
+export const GROUP_SIZE = 128;
+
+export interface CacheConfig {
+  mode: CacheMode;
+  /** Code width of quantized modes (ignored by f32 and fp16). */
+  bits: QuantBits;
+  /** The newest R tokens stay unquantized (fp16). */
+  residual: number;
+  /** Layers 0..P-1 use at least 4 bits. */
+  pinLayers: number;
+  /** Test hook: store f32 rows instead of quantizing, to check that rematerialization itself is exact. */
+  exact?: boolean;
+}
+
+export function isQuantized(mode: CacheMode): boolean {
+  return QUANTIZED.has(mode);
+}
+
+/** Parse "f32", "fp16", "kivi-4", "xquant-2", "xquant-cl-3", "xquant-gqa-8". */
+export function parseCacheMode(name: string, options: { residual?: number; pinLayers?: number } = {}): CacheConfig {
+  const m = /^(f32|fp16|kivi|xquant|xquant-cl|xquant-gqa)(?:-(\d+))?$/.exec(name);
+  const expected = `f32, fp16, or kivi|xquant|xquant-cl|xquant-gqa followed by -B with B in ${QUANT_BITS.join(', ')}`;
+  if (!m) throw new InvalidArgumentError('unknown cache mode', { field: 'cache', expected, got: name });
+  const mode = m[1] as CacheMode;
+  const quantized = isQuantized(mode);
+  if (quantized !== (m[2] !== undefined)) throw new InvalidArgumentError('bad cache mode', { field: 'cache', expected, got: name });
+  const bits = (quantized ? Number(m[2]) : 16) as QuantBits;
+  if (quantized && !QUANT_BITS.includes(bits)) throw new InvalidArgumentError('unsupported bit width', { field: 'cache', expected, got: name });
+  const residual = options.residual ?? 0;
+  const pinLayers = options.pinLayers ?? 0;
+  for (const [field, v] of [['residual', residual], ['pinLayers', pinLayers]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError('must be a non-negative integer', { field, got: String(v) });
+  }
+  return { mode, bits, residual, pinLayers };
+}
+
+export function cacheModeName(c: CacheConfig): string {
+  return isQuantized(c.mode) ? `${c.mode}-${c.bits}` : c.mode;
+}
+
+/** Bits used for one layer: pinned layers get at least 4. */
+export function layerBits(c: CacheConfig, layer: number): QuantBits {
+  return layer < c.pinLayers && c.bits < 4 ? 4 : c.bits;
+}
+
+/**
+ * XQuant-CL base layers: stored as plain X at max(4, B) bits; deltas start after them.
+ * The paper uses 3 base layers; on models with fewer than 5 layers we keep all but the last 2 (at least 1),
+ * so shallow test models still have delta layers.
+ */
+export function clBaseLayers(spec: ModelSpec): number {
+  return spec.numLayers >= 5 ? 3 : Math.max(1, spec.numLayers - 2);
+}
+
+export function clBaseBits(c: CacheConfig): QuantBits {
+  return c.bits < 4 ? 4 : c.bits;
+}
+
+/** Throws when a mode does not apply to a model. */
+export function checkModeFits(spec: ModelSpec, c: CacheConfig): void {
+  if (c.mode === 'xquant-gqa' && spec.numKvHeads === spec.numHeads) {
+    throw new InvalidArgumentError('xquant-gqa needs a model with fewer kv heads than heads (use xquant for MHA models)', {
+      field: 'cache',
+      got: `${spec.numHeads} heads, ${spec.numKvHeads} kv heads`,
+    });
+  }
+}

@@ -1,0 +1,37 @@
+// `kivi-B` (KIVI*, the paper's baseline): pre-RoPE K quantized per channel over blocks of 128 tokens
+// (the incomplete newest block stays fp16), V quantized per token along its channels.
+
+import { layerBits, type CacheConfig } from './cache-config';
+import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
+import { ChannelGroupStore, WindowedRowStore } from './row-stores';
+
+export class KiviCache extends MaterializedCache {
+  private readonly k: ChannelGroupStore[];
+  private readonly v: WindowedRowStore[];
+  private readonly row: Float32Array;
+
+  constructor(model: CacheModel, config: CacheConfig) {
+    super(model, config);
+    const L = model.spec.numLayers;
+    this.k = Array.from({ length: L }, (_, l) => new ChannelGroupStore(this.kvDim, layerBits(config, l), config.residual, config.exact));
+    this.v = Array.from({ length: L }, (_, l) => new WindowedRowStore(this.kvDim, layerBits(config, l), config.residual, config.exact));
+    this.row = new Float32Array(this.kvDim);
+  }
+
+  protected store(layer: number, rows: AppendRows, _first: number): void {
+    for (let t = 0; t < rows.count; t++) {
+      for (const token of this.k[layer].push(rows.k, t * this.kvDim)) {
+        this.k[layer].read(token, this.row, 0);
+        this.setKey(layer, token, this.row, 0);
+      }
+      for (const token of this.v[layer].push(rows.v, t * this.kvDim)) {
+        this.v[layer].read(token, this.row, 0);
+        this.setValue(layer, token, this.row, 0);
+      }
+    }
+  }
+
+  storedBytes(): number {
+    return [...this.k, ...this.v].reduce((a, s) => a + s.bytes(), 0);
+  }
+}

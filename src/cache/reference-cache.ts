@@ -1,0 +1,123 @@
+// The cache interface every mode implements, and the base the reference modes share.
+//
+// A mode stores its compact form (fp16 K/V, quantized X, latents, deltas ...). Whenever the stored form of
+// a token changes (appended, quantized on leaving the residual window, committed in a per-channel block),
+// the mode rematerializes that token's K and V from what is stored and hands them to setKey/setValue,
+// which keep a dequantized, post-RoPE view for attention. The view is a CPU-side memo: a token's K/V only
+// change when its stored form does, so the reference never rematerializes a token twice for nothing.
+// Its bytes are not part of the cache size: storedBytes() counts the compact form only.
+
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import type { ModelWeights } from '../model/weights';
+import { causalAttention, type KeyValueRows } from '../reference/attention';
+import { Rope } from '../reference/rope';
+import { cacheBytesPerToken } from './cache-bytes';
+import type { CacheConfig } from './cache-config';
+
+export interface AppendRows {
+  count: number;
+  /** Post-RMSNorm attention input, [count, hiddenSize]. */
+  x: Float32Array;
+  /** Exact pre-RoPE keys (bias included), [count, kvDim]. */
+  k: Float32Array;
+  /** Exact values (bias included), [count, kvDim]. */
+  v: Float32Array;
+}
+
+export interface ReferenceCache {
+  readonly config: CacheConfig;
+  /** Tokens stored (positions 0..length-1). */
+  readonly length: number;
+  /** Store the new tokens of one layer; called for layers 0..L-1 in order, after that layer's attention. */
+  append(layer: number, rows: AppendRows): void;
+  /** Attention of `count` new post-RoPE queries over the stored tokens plus the new tokens' exact K/V. */
+  attend(layer: number, q: Float32Array, count: number, current: KeyValueRows): Float32Array;
+  /** Steady-state bytes per token of the compact form, all layers (the formulas of docs/xquant §8.1). */
+  bytesPerToken(): number;
+  /** Bytes the compact form holds right now, tails and metadata included. */
+  storedBytes(): number;
+}
+
+export interface CacheModel {
+  spec: ModelSpec;
+  weights: ModelWeights;
+}
+
+class GrowRows {
+  data: Float32Array;
+  constructor(readonly width: number) {
+    this.data = new Float32Array(64 * width);
+  }
+  row(token: number): number {
+    const need = (token + 1) * this.width;
+    if (need > this.data.length) {
+      const next = new Float32Array(Math.max(need, this.data.length * 2));
+      next.set(this.data);
+      this.data = next;
+    }
+    return token * this.width;
+  }
+}
+
+export abstract class MaterializedCache implements ReferenceCache {
+  protected readonly spec: ModelSpec;
+  protected readonly weights: ModelWeights;
+  protected readonly kvDim: number;
+  private readonly rope: Rope;
+  private readonly keys: GrowRows[];
+  private readonly values: GrowRows[];
+  private readonly layerLength: number[];
+
+  constructor(
+    model: CacheModel,
+    readonly config: CacheConfig,
+  ) {
+    this.spec = model.spec;
+    this.weights = model.weights;
+    this.kvDim = kvDim(model.spec);
+    this.rope = new Rope(model.spec);
+    const L = model.spec.numLayers;
+    this.keys = Array.from({ length: L }, () => new GrowRows(this.kvDim));
+    this.values = Array.from({ length: L }, () => new GrowRows(this.kvDim));
+    this.layerLength = new Array(L).fill(0);
+  }
+
+  get length(): number {
+    return this.layerLength[0];
+  }
+
+  append(layer: number, rows: AppendRows): void {
+    if (layer > 0 && this.layerLength[layer] !== this.layerLength[layer - 1] - rows.count) {
+      throw new Error(`cache append out of order at layer ${layer}`);
+    }
+    this.store(layer, rows, this.layerLength[layer]);
+    this.layerLength[layer] += rows.count;
+  }
+
+  /** Store tokens first..first+count-1 of one layer and rematerialize what changed. */
+  protected abstract store(layer: number, rows: AppendRows, first: number): void;
+
+  abstract storedBytes(): number;
+
+  bytesPerToken(): number {
+    return cacheBytesPerToken(this.spec, this.config);
+  }
+
+  /** Record a token's pre-RoPE key; RoPE is applied at the token's absolute position. */
+  protected setKey(layer: number, token: number, k: Float32Array, off: number): void {
+    const g = this.keys[layer];
+    const at = g.row(token);
+    g.data.set(k.subarray(off, off + this.kvDim), at);
+    this.rope.apply(g.data, at, this.spec.numKvHeads, token);
+  }
+
+  protected setValue(layer: number, token: number, v: Float32Array, off: number): void {
+    const g = this.values[layer];
+    g.data.set(v.subarray(off, off + this.kvDim), g.row(token));
+  }
+
+  attend(layer: number, q: Float32Array, count: number, current: KeyValueRows): Float32Array {
+    const past: KeyValueRows = { length: this.layerLength[layer], keys: this.keys[layer].data, values: this.values[layer].data };
+    return causalAttention(this.spec, q, count, past, current);
+  }
+}

@@ -1,0 +1,168 @@
+// config.json of a Hugging Face Llama-family checkpoint -> a typed ModelSpec.
+
+import { ModelFormatError, UnsupportedModelError } from '../errors';
+import { isPlainObject } from './safetensors';
+
+export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
+const ARCHITECTURES: readonly Architecture[] = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'];
+
+export interface Llama3RopeScaling {
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositionEmbeddings: number;
+}
+
+export interface ModelSpec {
+  architecture: Architecture;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: Llama3RopeScaling | null;
+  /** q/k/v projections carry a bias (Qwen2 always; Llama when attention_bias is true). */
+  attentionBias: boolean;
+  tieWordEmbeddings: boolean;
+  maxPositionEmbeddings: number;
+  /** Mistral's sliding attention window in tokens, or null for full attention. */
+  slidingWindow: number | null;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+/** Width of the K (or V) rows of one token: numKvHeads * headDim. */
+export function kvDim(spec: ModelSpec): number {
+  return spec.numKvHeads * spec.headDim;
+}
+
+export function parseModelConfig(text: string, file = 'config.json'): ModelSpec {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ModelFormatError(`not valid JSON (${(e as Error).message})`, { file });
+  }
+  if (!isPlainObject(json)) throw new ModelFormatError('not a JSON object', { file });
+  const c = json;
+
+  const archs = c.architectures;
+  const arch = Array.isArray(archs) ? archs[0] : undefined;
+  if (typeof arch !== 'string') {
+    throw new ModelFormatError('architectures is missing', { file, field: 'architectures', expected: 'an array of names' });
+  }
+  if (!ARCHITECTURES.includes(arch as Architecture)) {
+    throw new UnsupportedModelError('unsupported architecture', { file, field: 'architectures', expected: ARCHITECTURES.join(', '), got: arch });
+  }
+  const architecture = arch as Architecture;
+
+  const int = (field: string, fallback?: number): number => {
+    const v = c[field] ?? fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+      throw new ModelFormatError('must be a positive integer', { file, field, got: JSON.stringify(c[field]) });
+    }
+    return v;
+  };
+  const num = (field: string, fallback?: number): number => {
+    const v = c[field] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new ModelFormatError('must be a positive number', { file, field, got: JSON.stringify(c[field]) });
+    }
+    return v;
+  };
+  const bool = (field: string, fallback: boolean): boolean => {
+    const v = c[field] ?? fallback;
+    if (typeof v !== 'boolean') throw new ModelFormatError('must be a boolean', { file, field, got: JSON.stringify(v) });
+    return v;
+  };
+
+  const hiddenSize = int('hidden_size');
+  const numHeads = int('num_attention_heads');
+  const numKvHeads = int('num_key_value_heads', numHeads);
+  if (numHeads % numKvHeads !== 0) {
+    throw new ModelFormatError('num_attention_heads must be a multiple of num_key_value_heads', {
+      file,
+      field: 'num_key_value_heads',
+      got: `${numKvHeads} kv heads for ${numHeads} heads`,
+    });
+  }
+  const defaultHeadDim = hiddenSize % numHeads === 0 ? hiddenSize / numHeads : undefined;
+  const headDim = int('head_dim', defaultHeadDim);
+  if (headDim % 2 !== 0) throw new ModelFormatError('head_dim must be even for RoPE', { file, field: 'head_dim', got: String(headDim) });
+
+  const act = c.hidden_act ?? 'silu';
+  if (act !== 'silu') throw new UnsupportedModelError('unsupported activation', { file, field: 'hidden_act', expected: 'silu', got: String(act) });
+  if (c.mlp_bias === true) throw new UnsupportedModelError('MLP biases are not supported', { file, field: 'mlp_bias', expected: 'false' });
+  if (architecture === 'Qwen2ForCausalLM' && c.use_sliding_window === true) {
+    throw new UnsupportedModelError('Qwen2 per-layer sliding window is not supported', { file, field: 'use_sliding_window', expected: 'false' });
+  }
+
+  const sliding = architecture === 'MistralForCausalLM' ? c.sliding_window : null;
+  if (sliding !== null && sliding !== undefined && !(Number.isSafeInteger(sliding) && (sliding as number) > 0)) {
+    throw new ModelFormatError('must be null or a positive integer', { file, field: 'sliding_window', got: JSON.stringify(sliding) });
+  }
+
+  const eos = c.eos_token_id;
+  const eosTokenIds = eos === undefined || eos === null ? [] : Array.isArray(eos) ? eos : [eos];
+  if (!eosTokenIds.every((t) => Number.isSafeInteger(t) && t >= 0)) {
+    throw new ModelFormatError('must be a token id or an array of ids', { file, field: 'eos_token_id', got: JSON.stringify(eos) });
+  }
+  const bos = c.bos_token_id ?? null;
+  if (bos !== null && !(Number.isSafeInteger(bos) && (bos as number) >= 0)) {
+    throw new ModelFormatError('must be a token id', { file, field: 'bos_token_id', got: JSON.stringify(bos) });
+  }
+
+  return {
+    architecture,
+    hiddenSize,
+    numLayers: int('num_hidden_layers'),
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize: int('intermediate_size'),
+    vocabSize: int('vocab_size'),
+    rmsNormEps: num('rms_norm_eps', 1e-6),
+    ropeTheta: num('rope_theta', 10000),
+    ropeScaling: parseRopeScaling(c.rope_scaling, file),
+    attentionBias: architecture === 'Qwen2ForCausalLM' ? true : bool('attention_bias', false),
+    tieWordEmbeddings: bool('tie_word_embeddings', false),
+    maxPositionEmbeddings: int('max_position_embeddings', 2048),
+    slidingWindow: (sliding as number | null | undefined) ?? null,
+    bosTokenId: bos as number | null,
+    eosTokenIds: eosTokenIds as number[],
+  };
+}
+
+function parseRopeScaling(raw: unknown, file: string): Llama3RopeScaling | null {
+  if (raw === null || raw === undefined) return null;
+  const field = 'rope_scaling';
+  if (!isPlainObject(raw)) throw new ModelFormatError('must be null or an object', { file, field });
+  const type = raw.rope_type ?? raw.type;
+  if (type === 'default') return null;
+  if (type !== 'llama3') {
+    throw new UnsupportedModelError('unsupported rope_scaling type', { file, field: `${field}.rope_type`, expected: 'llama3 or default', got: String(type) });
+  }
+  const get = (k: string): number => {
+    const v = raw[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new ModelFormatError('must be a positive number', { file, field: `${field}.${k}`, got: JSON.stringify(v) });
+    }
+    return v;
+  };
+  const s: Llama3RopeScaling = {
+    type: 'llama3',
+    factor: get('factor'),
+    lowFreqFactor: get('low_freq_factor'),
+    highFreqFactor: get('high_freq_factor'),
+    originalMaxPositionEmbeddings: get('original_max_position_embeddings'),
+  };
+  if (s.highFreqFactor <= s.lowFreqFactor) {
+    throw new ModelFormatError('high_freq_factor must exceed low_freq_factor', { file, field: `${field}.high_freq_factor` });
+  }
+  return s;
+}

@@ -1,0 +1,69 @@
+// The golden model: a pure TypeScript Llama forward pass (f32 storage, f64 accumulation).
+// forward() takes the tokens that follow what the cache already holds: a whole prompt (batched prefill,
+// exact K/V among the new tokens) or one token (a decode step). Every GPU kernel is tested against it.
+
+import { InvalidArgumentError } from '../errors';
+import type { CacheModel, ReferenceCache } from '../cache/reference-cache';
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import type { ModelWeights } from '../model/weights';
+import { matmulRows, rmsNormRows, silu } from './ops';
+import { Rope } from './rope';
+
+export type LogitsWanted = 'last' | 'all';
+
+export class ReferenceDecoder {
+  readonly spec: ModelSpec;
+  readonly weights: ModelWeights;
+  private readonly rope: Rope;
+
+  constructor(model: CacheModel) {
+    this.spec = model.spec;
+    this.weights = model.weights;
+    this.rope = new Rope(model.spec);
+  }
+
+  /** Run `ids` at positions cache.length.. and return logits ([V] for 'last', [count, V] for 'all'). */
+  forward(ids: readonly number[], cache: ReferenceCache, wanted: LogitsWanted = 'last'): Float32Array {
+    const s = this.spec;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: f, vocabSize: V } = s;
+    const T = ids.length;
+    if (T === 0) throw new InvalidArgumentError('no tokens to run', { field: 'ids', expected: 'at least one token id' });
+    const start = cache.length;
+    const h = new Float32Array(T * d);
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new InvalidArgumentError('token id out of range', { field: `ids[${t}]`, expected: `0 <= id < ${V}`, got: String(id) });
+      }
+      h.set(this.weights.embed.subarray(id * d, (id + 1) * d), t * d);
+    });
+    const kv = kvDim(s);
+
+    this.weights.layers.forEach((w, layer) => {
+      const x = rmsNormRows(h, T, d, w.attnNorm, s.rmsNormEps);
+      const q = matmulRows(w.wq, H * hd, d, x, T, w.bq);
+      const k = matmulRows(w.wk, kv, d, x, T, w.bk);
+      const v = matmulRows(w.wv, kv, d, x, T, w.bv);
+      const kRot = k.slice();
+      for (let t = 0; t < T; t++) {
+        this.rope.apply(q, t * H * hd, H, start + t);
+        this.rope.apply(kRot, t * kv, KV, start + t);
+      }
+      const attn = cache.attend(layer, q, T, { length: T, keys: kRot, values: v });
+      cache.append(layer, { count: T, x, k, v });
+      const o = matmulRows(w.wo, d, H * hd, attn, T);
+      for (let i = 0; i < h.length; i++) h[i] += o[i];
+
+      const x2 = rmsNormRows(h, T, d, w.mlpNorm, s.rmsNormEps);
+      const g = matmulRows(w.wGate, f, d, x2, T);
+      const u = matmulRows(w.wUp, f, d, x2, T);
+      for (let i = 0; i < g.length; i++) g[i] = silu(g[i]) * u[i];
+      const m = matmulRows(w.wDown, d, f, g, T);
+      for (let i = 0; i < h.length; i++) h[i] += m[i];
+    });
+
+    const first = wanted === 'all' ? 0 : T - 1;
+    const rows = T - first;
+    const hn = rmsNormRows(h.subarray(first * d), rows, d, this.weights.finalNorm, s.rmsNormEps);
+    return matmulRows(this.weights.lmHead, V, d, hn, rows);
+  }
+}

@@ -1,0 +1,75 @@
+// Rotary position embedding in Hugging Face's rotate-half layout: element i pairs with i + headDim/2.
+// Angles are computed in f64 from (optionally llama3-scaled) inverse frequencies.
+
+import type { ModelSpec } from '../model/model-spec';
+
+export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
+  const half = spec.headDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / spec.ropeTheta ** ((2 * i) / spec.headDim);
+  const s = spec.ropeScaling;
+  if (!s) return inv;
+  // llama3: long wavelengths are slowed down by `factor`, short ones kept, the band between interpolated.
+  const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+  const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+  for (let i = 0; i < half; i++) {
+    const wavelen = (2 * Math.PI) / inv[i];
+    if (wavelen > lowWavelen) inv[i] /= s.factor;
+    else if (wavelen >= highWavelen) {
+      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      inv[i] = (1 - smooth) * (inv[i] / s.factor) + smooth * inv[i];
+    }
+  }
+  return inv;
+}
+
+export class Rope {
+  private readonly invFreq: Float64Array;
+  private readonly half: number;
+  /** cos/sin per position, grown on demand: table[pos * half + i]. */
+  private cos = new Float64Array(0);
+  private sin = new Float64Array(0);
+  private positions = 0;
+
+  constructor(spec: ModelSpec) {
+    this.invFreq = ropeInverseFrequencies(spec);
+    this.half = spec.headDim / 2;
+  }
+
+  private ensure(pos: number): void {
+    if (pos < this.positions) return;
+    const n = Math.max(pos + 1, this.positions * 2, 64);
+    const cos = new Float64Array(n * this.half);
+    const sin = new Float64Array(n * this.half);
+    cos.set(this.cos);
+    sin.set(this.sin);
+    for (let p = this.positions; p < n; p++) {
+      for (let i = 0; i < this.half; i++) {
+        const a = p * this.invFreq[i];
+        cos[p * this.half + i] = Math.cos(a);
+        sin[p * this.half + i] = Math.sin(a);
+      }
+    }
+    this.cos = cos;
+    this.sin = sin;
+    this.positions = n;
+  }
+
+  /** Rotate `heads` consecutive head vectors starting at v[off], in place, for position `pos`. */
+  apply(v: Float32Array, off: number, heads: number, pos: number): void {
+    this.ensure(pos);
+    const half = this.half;
+    const t = pos * half;
+    for (let h = 0; h < heads; h++) {
+      const b = off + h * 2 * half;
+      for (let i = 0; i < half; i++) {
+        const x0 = v[b + i];
+        const x1 = v[b + i + half];
+        const c = this.cos[t + i];
+        const s = this.sin[t + i];
+        v[b + i] = x0 * c - x1 * s;
+        v[b + i + half] = x1 * c + x0 * s;
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+// Text <-> token ids and chat templates, on the lean cores of the transformers.js family
+// (@huggingface/tokenizers and @huggingface/jinja; see README "Tokenizer choice" for the measurement).
+
+import { Template } from '@huggingface/jinja';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { MissingFileError, ModelFormatError } from '../errors';
+import type { ModelFileSource } from '../model/file-source';
+import { readText } from '../model/file-source';
+import { isPlainObject } from '../model/safetensors';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export class TextTokenizer {
+  private readonly template: Template | null;
+
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly config: Record<string, unknown>,
+    templateSource: string | null,
+  ) {
+    this.template = templateSource ? new Template(templateSource) : null;
+  }
+
+  static async fromSource(source: ModelFileSource): Promise<TextTokenizer> {
+    const jsonFile = 'tokenizer.json';
+    if (!(await source.has(jsonFile))) throw new MissingFileError(`${source.name}/${jsonFile}`, 'tokenizer.json is required');
+    const configText = (await source.has('tokenizer_config.json')) ? await readText(source, 'tokenizer_config.json') : '{}';
+    return TextTokenizer.fromJson(await readText(source, jsonFile), configText, source.name);
+  }
+
+  static fromJson(tokenizerJson: string, configJson: string, where = '.'): TextTokenizer {
+    const tj = parseObject(tokenizerJson, `${where}/tokenizer.json`);
+    const tc = parseObject(configJson, `${where}/tokenizer_config.json`);
+    if (!isPlainObject(tj.model)) {
+      throw new ModelFormatError('model section missing', { file: `${where}/tokenizer.json`, field: 'model' });
+    }
+    let tok: Tokenizer;
+    try {
+      tok = new Tokenizer(tj, tc);
+    } catch (e) {
+      throw new ModelFormatError(`tokenizer could not be built (${(e as Error).message})`, { file: `${where}/tokenizer.json` });
+    }
+    let template: string | null = null;
+    const t = tc.chat_template;
+    if (typeof t === 'string') template = t;
+    else if (Array.isArray(t)) {
+      const named = t.find((x) => isPlainObject(x) && x.name === 'default') ?? t[0];
+      if (isPlainObject(named) && typeof named.template === 'string') template = named.template;
+    }
+    try {
+      return new TextTokenizer(tok, tc, template);
+    } catch (e) {
+      throw new ModelFormatError(`chat_template does not parse (${(e as Error).message})`, {
+        file: `${where}/tokenizer_config.json`,
+        field: 'chat_template',
+      });
+    }
+  }
+
+  /** Token ids of `text`; `addSpecialTokens` adds what the tokenizer's post-processor adds (BOS for Llama). */
+  encode(text: string, addSpecialTokens = false): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  decode(ids: number[], skipSpecialTokens = true): string {
+    return this.tokenizer.decode(ids, { skip_special_tokens: skipSpecialTokens });
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.template !== null;
+  }
+
+  /** Render the model's chat template; models without one get a plain "role: content" transcript. */
+  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true): string {
+    if (!this.template) {
+      return messages.map((m) => `${m.role}: ${m.content}\n`).join('') + (addGenerationPrompt ? 'assistant:' : '');
+    }
+    const str = (k: string): string => {
+      const v = this.config[k];
+      return typeof v === 'string' ? v : isPlainObject(v) && typeof v.content === 'string' ? v.content : '';
+    };
+    return this.template.render({
+      messages,
+      add_generation_prompt: addGenerationPrompt,
+      bos_token: str('bos_token'),
+      eos_token: str('eos_token'),
+    });
+  }
+}
+
+function parseObject(text: string, file: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ModelFormatError(`not valid JSON (${(e as Error).message})`, { file });
+  }
+  if (!isPlainObject(v)) throw new ModelFormatError('not a JSON object', { file });
+  return v;
+}
