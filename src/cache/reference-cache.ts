@@ -113,7 +113,8 @@ export abstract class MaterializedCache implements ReferenceCache {
 
   protected setValue(layer: number, token: number, v: Float32Array, off: number): void {
     const g = this.values[layer];
-    g.data.set(v.subarray(off, off + this.kvDim), g.row(token));
+    const at = g.row(token); // may reallocate g.data
+    g.data.set(v.subarray(off, off + this.kvDim), at);
   }
 
   attend(layer: number, q: Float32Array, count: number, current: KeyValueRows): Float32Array {

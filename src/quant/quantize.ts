@@ -71,10 +71,11 @@ export function quantizeGroup(
 ): number {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && !Number.isNaN(min); i++) {
     const x = src[offset + i * stride];
     if (x < min) min = x;
     if (x > max) max = x;
+    if (Number.isNaN(x)) min = NaN;
   }
   if (!(min >= -F16_MAX && max <= F16_MAX)) {
     throw new QuantizationError('group holds values an f16 scale/zero cannot represent', {

@@ -1,0 +1,48 @@
+// What the perplexity evaluator, generation and CLIs need from a decoder, whatever runs it (CPU reference
+// today, WebGPU next).
+
+import type { CacheConfig } from '../cache/cache-config';
+import { createReferenceCache } from '../cache/create-cache';
+import type { ReferenceCache } from '../cache/reference-cache';
+import type { LoadedModel } from '../model/load-model';
+import type { ModelSpec } from '../model/model-spec';
+import { ReferenceDecoder, type LogitsWanted } from '../reference/decoder';
+
+export type BackendName = 'cpu' | 'webgpu';
+
+/** One sequence: the tokens run so far live in its cache. */
+export interface DecodeSession {
+  readonly length: number;
+  /** Logits after running `ids` ([V] for 'last', [ids.length, V] for 'all'). */
+  forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array>;
+  bytesPerToken(): number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  readonly spec: ModelSpec;
+  createSession(cache: CacheConfig): DecodeSession;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  readonly spec: ModelSpec;
+  private readonly decoder: ReferenceDecoder;
+
+  constructor(private readonly model: LoadedModel) {
+    this.spec = model.spec;
+    this.decoder = new ReferenceDecoder(model);
+  }
+
+  createSession(config: CacheConfig): DecodeSession {
+    const cache: ReferenceCache = createReferenceCache(this.model, config);
+    const decoder = this.decoder;
+    return {
+      get length() {
+        return cache.length;
+      },
+      forward: async (ids, wanted) => decoder.forward(ids, cache, wanted),
+      bytesPerToken: () => cache.bytesPerToken(),
+    };
+  }
+}

@@ -1,0 +1,32 @@
+// Prefill the prompt, then decode one token at a time until max tokens or an end-of-sequence id.
+
+import type { CacheConfig } from '../cache/cache-config';
+import { InvalidArgumentError } from '../errors';
+import type { Backend } from './backend';
+import { Sampler, type SamplingOptions } from './sampling';
+
+export interface GenerateOptions {
+  maxTokens: number;
+  cache: CacheConfig;
+  sampling: SamplingOptions;
+  /** Generation stops after emitting one of these (the id is included in the output). */
+  stopIds: readonly number[];
+}
+
+export async function generateIds(backend: Backend, promptIds: readonly number[], o: GenerateOptions): Promise<number[]> {
+  if (promptIds.length === 0) throw new InvalidArgumentError('prompt is empty', { field: 'prompt', expected: 'at least one token' });
+  if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) {
+    throw new InvalidArgumentError('must be an integer >= 0', { field: 'maxTokens', got: String(o.maxTokens) });
+  }
+  const session = backend.createSession(o.cache);
+  const sampler = new Sampler(o.sampling);
+  const out: number[] = [];
+  if (o.maxTokens === 0) return out;
+  let logits = await session.forward(promptIds, 'last');
+  for (;;) {
+    const id = sampler.next(logits);
+    out.push(id);
+    if (out.length >= o.maxTokens || o.stopIds.includes(id)) return out;
+    logits = await session.forward([id], 'last');
+  }
+}

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { MissingFileError, ModelFormatError, UnsupportedModelError } from '../errors';
+import { buildSafetensors, syntheticConfig, syntheticSource, syntheticTensors, TINY } from '../test-support/synthetic-model';
+import { loadModel } from './load-model';
+import { parseModelConfig } from './model-spec';
+import { parseSafetensors, readTensorF32 } from './safetensors';
+
+const config = (edit: Record<string, unknown> = {}) => JSON.stringify({ ...syntheticConfig(TINY), ...edit });
+
+describe('config.json -> ModelSpec', () => {
+  it('parses Llama, Mistral and Qwen2 configs', () => {
+    const llama = parseModelConfig(config());
+    expect(llama).toMatchObject({ architecture: 'LlamaForCausalLM', hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, attentionBias: false });
+    const mistral = parseModelConfig(config({ architectures: ['MistralForCausalLM'], sliding_window: 4096 }));
+    expect(mistral.slidingWindow).toBe(4096);
+    const qwen = parseModelConfig(config({ architectures: ['Qwen2ForCausalLM'], attention_bias: undefined, eos_token_id: [151643, 151645] }));
+    expect(qwen.attentionBias).toBe(true); // Qwen2 always has q/k/v biases
+    expect(qwen.eosTokenIds).toEqual([151643, 151645]);
+  });
+
+  it('defaults head_dim and kv heads like transformers', () => {
+    const s = parseModelConfig(config({ head_dim: undefined, num_key_value_heads: undefined }));
+    expect(s.headDim).toBe(8);
+    expect(s.numKvHeads).toBe(4);
+  });
+
+  it('reads llama3 rope scaling', () => {
+    const s = parseModelConfig(
+      config({ rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }),
+    );
+    expect(s.ropeScaling).toEqual({ type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+  });
+
+  it('malformed config.json is a ModelFormatError naming the file', () => {
+    expect(() => parseModelConfig('{"hidden_size": 3', 'm/config.json')).toThrow(/m\/config.json: not valid JSON/);
+    expect(() => parseModelConfig('{"hidden_size": 3', 'm/config.json')).toThrow(ModelFormatError);
+    expect(() => parseModelConfig(config({ hidden_size: -4 }))).toThrow(/hidden_size: must be a positive integer/);
+    expect(() => parseModelConfig(config({ num_key_value_heads: 3 }))).toThrow(/multiple of num_key_value_heads/);
+  });
+
+  it('unsupported architecture is an UnsupportedModelError', () => {
+    const e = (() => {
+      try {
+        parseModelConfig(config({ architectures: ['GPT2LMHeadModel'] }));
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(e).toBeInstanceOf(UnsupportedModelError);
+    expect(e).toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'architectures', got: 'GPT2LMHeadModel' });
+  });
+});
+
+describe('safetensors reader', () => {
+  const good = () => buildSafetensors([{ name: 'a', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }]);
+
+  it('reads F32, F16 and BF16 tensors', () => {
+    const vals = Float32Array.from([0.5, -2, 3.25, 1024]);
+    const buf = buildSafetensors([
+      { name: 'f32', shape: [4], data: vals },
+      { name: 'f16', shape: [2, 2], data: vals, dtype: 'F16' },
+      { name: 'bf16', shape: [4], data: vals, dtype: 'BF16' },
+    ]);
+    const st = parseSafetensors(buf, 'x.safetensors');
+    for (const name of ['f32', 'f16', 'bf16']) expect(Array.from(readTensorF32(st, st.tensors.get(name)!))).toEqual(Array.from(vals));
+  });
+
+  it('truncated file', () => {
+    expect(() => parseSafetensors(new ArrayBuffer(5), 'x.safetensors')).toThrow(/x.safetensors: file is truncated/);
+    const cut = good().slice(0, 30);
+    expect(() => parseSafetensors(cut, 'x.safetensors')).toThrow(ModelFormatError);
+  });
+
+  it('header length past the end of the file', () => {
+    const b = good();
+    new DataView(b).setBigUint64(0, 10n ** 12n, true);
+    expect(() => parseSafetensors(b, 'x.safetensors')).toThrow(/header length runs past the end/);
+  });
+
+  it('header that is not JSON', () => {
+    const b = new Uint8Array(good());
+    b[8] = 0x7a; // '{' -> 'z'
+    expect(() => parseSafetensors(b.buffer, 'x.safetensors')).toThrow(/header is not valid JSON/);
+  });
+
+  it('unknown and unsupported dtypes', () => {
+    const b = buildSafetensors([{ name: 'a', shape: [1], data: new Float32Array(1) }], { editHeader: (h) => ((h.a as { dtype: string }).dtype = 'Q4_K') });
+    expect(() => parseSafetensors(b, 'x.safetensors')).toThrow(/tensor a.dtype: unknown dtype; expected F32, F16 or BF16; got Q4_K/);
+    const c = buildSafetensors([{ name: 'a', shape: [1], data: new Float32Array(1) }], { editHeader: (h) => ((h.a as { dtype: string }).dtype = 'I64') });
+    expect(() => parseSafetensors(c, 'x.safetensors')).toThrow(UnsupportedModelError);
+  });
+
+  it('tensor offsets out of range', () => {
+    const b = buildSafetensors([{ name: 'a', shape: [2], data: new Float32Array(2) }], {
+      editHeader: (h) => ((h.a as { data_offsets: number[] }).data_offsets = [4, 12]),
+    });
+    expect(() => parseSafetensors(b, 'x.safetensors')).toThrow(/tensor a.data_offsets: data_offsets out of range/);
+    const neg = buildSafetensors([{ name: 'a', shape: [2], data: new Float32Array(2) }], {
+      editHeader: (h) => ((h.a as { data_offsets: number[] }).data_offsets = [-8, 0]),
+    });
+    expect(() => parseSafetensors(neg, 'x.safetensors')).toThrow(ModelFormatError);
+  });
+
+  it('overlapping tensors', () => {
+    const b = buildSafetensors(
+      [
+        { name: 'a', shape: [2], data: new Float32Array(2) },
+        { name: 'b', shape: [2], data: new Float32Array(2) },
+      ],
+      { editHeader: (h) => ((h.b as { data_offsets: number[] }).data_offsets = [4, 12]) },
+    );
+    expect(() => parseSafetensors(b, 'x.safetensors')).toThrow(/tensors overlap/);
+  });
+
+  it('byte length that disagrees with the shape', () => {
+    const b = buildSafetensors([{ name: 'a', shape: [2], data: new Float32Array(2) }], { editHeader: (h) => ((h.a as { shape: number[] }).shape = [3]) });
+    expect(() => parseSafetensors(b, 'x.safetensors')).toThrow(/byte length disagrees with shape/);
+  });
+});
+
+describe('loadModel', () => {
+  it('loads a synthetic model and its tokenizer', async () => {
+    const m = await loadModel(syntheticSource());
+    expect(m.weights.layers).toHaveLength(2);
+    expect(m.weights.lmHead).not.toBe(m.weights.embed);
+    expect(m.tokenizer.encode('w5 w7 w12')).toEqual([5, 7, 12]);
+  });
+
+  it('aliases tied embeddings in both directions', async () => {
+    const shape = { ...TINY, tied: true };
+    const withEmbed = syntheticTensors(shape);
+    const a = await loadModel(syntheticSource(shape, { tensors: withEmbed }));
+    expect(a.weights.lmHead).toBe(a.weights.embed);
+    // Only lm_head.weight stored (like tinystories-656k).
+    const onlyHead = withEmbed.map((t) => (t.name === 'model.embed_tokens.weight' ? { ...t, name: 'lm_head.weight' } : t));
+    const b = await loadModel(syntheticSource(shape, { tensors: onlyHead }));
+    expect(b.weights.embed).toBe(b.weights.lmHead);
+    expect(Array.from(b.weights.embed.slice(0, 4))).toEqual(Array.from(withEmbed[0].data.slice(0, 4)));
+  });
+
+  it('loads sharded checkpoints through model.safetensors.index.json', async () => {
+    const tensors = syntheticTensors(TINY);
+    const half = Math.floor(tensors.length / 2);
+    const shards = { 'model-00001-of-00002.safetensors': tensors.slice(0, half), 'model-00002-of-00002.safetensors': tensors.slice(half) };
+    const weightMap = Object.fromEntries(Object.entries(shards).flatMap(([f, ts]) => ts.map((t) => [t.name, f])));
+    const single = await loadModel(syntheticSource(TINY));
+    const sharded = await loadModel(
+      syntheticSource(TINY, {
+        files: {
+          'model.safetensors': undefined,
+          'model.safetensors.index.json': JSON.stringify({ weight_map: weightMap }),
+          'model-00001-of-00002.safetensors': buildSafetensors(shards['model-00001-of-00002.safetensors']),
+          'model-00002-of-00002.safetensors': buildSafetensors(shards['model-00002-of-00002.safetensors']),
+        },
+      }),
+    );
+    expect(sharded.weights).toEqual(single.weights);
+  });
+
+  it('missing tensor', async () => {
+    const tensors = syntheticTensors(TINY).filter((t) => t.name !== 'model.layers.1.mlp.up_proj.weight');
+    await expect(loadModel(syntheticSource(TINY, { tensors }))).rejects.toThrow(/model.layers.1.mlp.up_proj.weight: missing tensor; expected shape \[48, 32\]/);
+  });
+
+  it('shape that disagrees with config.json', async () => {
+    await expect(loadModel(syntheticSource(TINY, { files: { 'config.json': config({ intermediate_size: 50 }) } }))).rejects.toThrow(
+      /synthetic\/model.safetensors: model.layers.0.mlp.gate_proj.weight: shape disagrees with config.json; expected \[50, 32\]; got \[48, 32\]/,
+    );
+  });
+
+  it('unsupported architecture', async () => {
+    await expect(loadModel(syntheticSource(TINY, { files: { 'config.json': config({ architectures: ['FalconForCausalLM'] }) } }))).rejects.toBeInstanceOf(
+      UnsupportedModelError,
+    );
+  });
+
+  it('malformed config.json', async () => {
+    await expect(loadModel(syntheticSource(TINY, { files: { 'config.json': '[1,2' } }))).rejects.toThrow(/synthetic\/config.json: not valid JSON/);
+  });
+
+  it('tokenizer.json missing', async () => {
+    const p = loadModel(syntheticSource(TINY, { files: { 'tokenizer.json': undefined } }));
+    await expect(p).rejects.toBeInstanceOf(MissingFileError);
+    await expect(p).rejects.toThrow(/synthetic\/tokenizer.json/);
+  });
+
+  it('weights file missing', async () => {
+    await expect(loadModel(syntheticSource(TINY, { files: { 'model.safetensors': undefined } }))).rejects.toThrow(/neither model.safetensors nor/);
+  });
+
+  it('q/k/v biases are required when attention_bias is set', async () => {
+    const biased = { ...TINY, bias: true };
+    const m = await loadModel(syntheticSource(biased));
+    expect(m.weights.layers[0].bk).toHaveLength(16);
+    const noBias = syntheticTensors(biased).filter((t) => !t.name.endsWith('k_proj.bias'));
+    await expect(loadModel(syntheticSource(biased, { tensors: noBias }))).rejects.toThrow(/k_proj.bias: missing tensor/);
+  });
+});

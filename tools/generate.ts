@@ -1,0 +1,57 @@
+// npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
+//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]
+
+import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
+import { generateIds } from '../src/engine/generate';
+import { GREEDY, type SamplingOptions } from '../src/engine/sampling';
+import { parseArgs, runCli, UsageError } from './cli-args';
+import { openBackend } from './open-backend';
+
+const USAGE =
+  'npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]';
+
+await runCli(USAGE, async () => {
+  const a = parseArgs(process.argv.slice(2), {
+    model: 'string',
+    prompt: 'string',
+    'prompt-ids': 'string',
+    'max-tokens': 'int',
+    greedy: 'bool',
+    temperature: 'string',
+    'top-k': 'int',
+    'top-p': 'string',
+    seed: 'int',
+    cache: 'string',
+    residual: 'int',
+    'pin-layers': 'int',
+    backend: 'string',
+    json: 'bool',
+  });
+  if (!a.model || a['max-tokens'] === undefined) throw new UsageError('--model and --max-tokens are required');
+  if ((a.prompt === undefined) === (a['prompt-ids'] === undefined)) throw new UsageError('give exactly one of --prompt and --prompt-ids');
+  const num = (v: string | undefined, name: string, fallback: number): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`--${name} needs a number, got '${v}'`);
+    return n;
+  };
+  const sampling: SamplingOptions = a.greedy
+    ? GREEDY
+    : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
+  const cache = parseCacheMode(a.cache ?? 'f32', { residual: a.residual, pinLayers: a['pin-layers'] });
+  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu');
+  let promptIds: number[];
+  if (a['prompt-ids'] !== undefined) {
+    const parts = a['prompt-ids'].trim().split(/\s+/);
+    if (!parts.every((p) => /^\d+$/.test(p))) throw new UsageError(`--prompt-ids needs space-separated token ids, got '${a['prompt-ids']}'`);
+    promptIds = parts.map(Number);
+  } else promptIds = model.tokenizer.encode(a.prompt as string, true);
+  const started = performance.now();
+  const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds });
+  const seconds = (performance.now() - started) / 1000;
+  const text = model.tokenizer.decode(ids);
+  if (a.json) {
+    process.stdout.write(JSON.stringify({ promptIds, ids, text, cache: cacheModeName(cache), backend: backend.name, seconds }) + '\n');
+  } else process.stdout.write(text + '\n');
+});

@@ -1,0 +1,56 @@
+// npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]
+
+import { readFile } from 'node:fs/promises';
+import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
+import { cacheBytesPerToken, fp16KvBytesPerToken } from '../src/cache/cache-bytes';
+import { evaluatePerplexity } from '../src/eval/perplexity';
+import { parseArgs, runCli, UsageError } from './cli-args';
+import { openBackend } from './open-backend';
+
+const USAGE =
+  'npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]';
+
+await runCli(USAGE, async () => {
+  const a = parseArgs(process.argv.slice(2), {
+    model: 'string',
+    text: 'string',
+    ctx: 'int',
+    windows: 'int',
+    cache: 'string',
+    residual: 'int',
+    'pin-layers': 'int',
+    backend: 'string',
+    json: 'bool',
+  });
+  if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
+  const cache = parseCacheMode(a.cache ?? 'f32', { residual: a.residual, pinLayers: a['pin-layers'] });
+  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu');
+  const text = (await readFile(a.text, 'utf8')).replace(/\r\n/g, '\n');
+  const ids = model.tokenizer.encode(text, false);
+  const bos = model.spec.bosTokenId ?? 1;
+  const started = performance.now();
+  const r = await evaluatePerplexity(backend, ids, { ctx: a.ctx, windows: a.windows, bos, cache });
+  const result = {
+    model: a.model,
+    text: a.text,
+    backend: backend.name,
+    cache: cacheModeName(cache),
+    residual: cache.residual,
+    pinLayers: cache.pinLayers,
+    ctx: a.ctx,
+    windows: r.windows,
+    scoredTokens: r.scoredTokens,
+    ppl: r.ppl,
+    meanNll: r.meanNll,
+    cacheBytesPerToken: cacheBytesPerToken(model.spec, cache),
+    fp16KvBytesPerToken: fp16KvBytesPerToken(model.spec),
+    seconds: (performance.now() - started) / 1000,
+  };
+  if (a.json) process.stdout.write(JSON.stringify(result) + '\n');
+  else {
+    process.stdout.write(
+      `${result.cache}: ppl ${result.ppl.toFixed(4)} over ${result.scoredTokens} tokens; ` +
+        `${result.cacheBytesPerToken} cache bytes/token (fp16 KV ${result.fp16KvBytesPerToken})\n`,
+    );
+  }
+});
