@@ -13,7 +13,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'gpu', include: ['src/**/*.gpu.test.ts'], testTimeout: 300_000, fileParallelism: false },
+        test: { name: 'gpu', include: ['src/**/*.gpu.test.ts'], testTimeout: 300_000, fileParallelism: false, pool: 'threads' },
       },
     ],
   },

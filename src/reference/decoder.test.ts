@@ -63,7 +63,7 @@ describe('reference decoder oracles', () => {
     const batched = dec.forward(ids, createReferenceCache(m, F32));
     const cache = createReferenceCache(m, F32);
     dec.forward(ids.slice(0, 5), cache);
-    let last = new Float32Array();
+    let last: Float32Array = new Float32Array();
     for (const id of ids.slice(5)) last = dec.forward([id], cache);
     for (let i = 0; i < last.length; i++) expect(last[i]).toBeCloseTo(batched[i], 4);
   });

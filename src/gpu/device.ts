@@ -1,0 +1,49 @@
+// WebGPU device acquisition: explicit limits (Chromium hands out WebGPU defaults otherwise), optional
+// features detected rather than assumed, and a clear error when there is no adapter at all.
+
+import { GpuUnavailableError } from '../errors';
+
+export interface GpuFeatures {
+  shaderF16: boolean;
+  subgroups: boolean;
+}
+
+export interface AcquiredDevice {
+  device: GPUDevice;
+  features: GpuFeatures;
+  adapterInfo: { vendor: string; architecture: string; description: string };
+}
+
+/** Limits this engine relies on, capped at what the adapter offers. */
+const WANTED_LIMITS = {
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxBufferSize: 1024 * 1024 * 1024,
+  maxComputeWorkgroupStorageSize: 32 * 1024,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxStorageBuffersPerShaderStage: 8,
+} as const;
+
+export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<AcquiredDevice> {
+  if (!gpu) {
+    throw new GpuUnavailableError('WebGPU is not available in this context (navigator.gpu is undefined); use a browser with WebGPU enabled');
+  }
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) {
+    throw new GpuUnavailableError(
+      'no WebGPU adapter found; on machines without a GPU, start Chromium with --enable-unsafe-webgpu (CPU adapters are blocklisted by default)',
+    );
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const [name, want] of Object.entries(WANTED_LIMITS)) {
+    const have = (adapter.limits as unknown as Record<string, number>)[name];
+    requiredLimits[name] = Math.min(want, have);
+  }
+  const features: GpuFeatures = { shaderF16: adapter.features.has('shader-f16'), subgroups: adapter.features.has('subgroups') };
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (features.shaderF16) requiredFeatures.push('shader-f16');
+  if (features.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const info = adapter.info;
+  return { device, features, adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description } };
+}

@@ -1,0 +1,56 @@
+// The CLIs as bench and acceptance scripts call them.
+
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sharedPath } from '../src/test-support/shared-models';
+
+const root = resolve(import.meta.dirname, '..');
+
+function cli(tool: 'ppl' | 'generate', args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `tools/${tool}.ts`, ...args], { cwd: root, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('CLIs', () => {
+  it('generate --json reproduces the stories260K greedy oracle', () => {
+    const r = cli('generate', ['--model', sharedPath('models/stories260K'), '--prompt-ids', '1', '--max-tokens', '8', '--greedy', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.ids).toEqual([403, 407, 261, 378, 432, 383, 286, 261]);
+    expect(out.text).toBe('Once upon a time, there was a');
+  });
+
+  it('ppl --json prints the documented fields', () => {
+    const r = cli('ppl', [
+      '--model', sharedPath('models/stories260K'),
+      '--text', sharedPath('text/tinystories-valid-head.txt'),
+      '--ctx', '64', '--windows', '2', '--cache', 'xquant-4', '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ cache: 'xquant-4', scoredTokens: 126, cacheBytesPerToken: 180, fp16KvBytesPerToken: 640 });
+    expect(out.ppl).toBeCloseTo(Math.exp(out.meanNll), 10);
+    expect(out.ppl).toBeGreaterThan(1);
+  });
+
+  it('bad arguments print the usage and exit non-zero', () => {
+    for (const args of [[], ['--model'], ['--model', 'x', '--ctx', 'ten', '--text', 'y', '--windows', '1'], ['--nope', '1']]) {
+      const r = cli('ppl', args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/usage: npm run -s ppl --/);
+    }
+    const g = cli('generate', ['--model', 'x', '--max-tokens', '3']);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/exactly one of --prompt and --prompt-ids/);
+  });
+
+  it('a bad model folder or cache mode fails with a typed error naming what is wrong', () => {
+    const missing = cli('generate', ['--model', '/nonexistent-model', '--prompt-ids', '1', '--max-tokens', '1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\[MISSING_FILE\]: .*\/nonexistent-model\/config.json/);
+    const mode = cli('generate', ['--model', sharedPath('models/stories260K'), '--prompt-ids', '1', '--max-tokens', '1', '--cache', 'xquant-5']);
+    expect(mode.code).toBe(1);
+    expect(mode.stderr).toMatch(/\[INVALID_ARGUMENT\]: cache: unsupported bit width/);
+  });
+});
