@@ -10,6 +10,7 @@
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
 import { causalAttention, type KeyValueRows } from '../reference/attention';
+import { matvec } from '../reference/ops';
 import { Rope } from '../reference/rope';
 import { cacheBytesPerToken } from './cache-bytes';
 import type { CacheConfig } from './cache-config';
@@ -67,6 +68,8 @@ export abstract class MaterializedCache implements ReferenceCache {
   private readonly keys: GrowRows[];
   private readonly values: GrowRows[];
   private readonly layerLength: number[];
+  private readonly kScratch: Float32Array;
+  private readonly vScratch: Float32Array;
 
   constructor(
     model: CacheModel,
@@ -80,6 +83,8 @@ export abstract class MaterializedCache implements ReferenceCache {
     this.keys = Array.from({ length: L }, () => new GrowRows(this.kvDim));
     this.values = Array.from({ length: L }, () => new GrowRows(this.kvDim));
     this.layerLength = new Array(L).fill(0);
+    this.kScratch = new Float32Array(this.kvDim);
+    this.vScratch = new Float32Array(this.kvDim);
   }
 
   get length(): number {
@@ -115,6 +120,16 @@ export abstract class MaterializedCache implements ReferenceCache {
     const g = this.values[layer];
     const at = g.row(token); // may reallocate g.data
     g.data.set(v.subarray(off, off + this.kvDim), at);
+  }
+
+  /** K = X̂·W_kᵀ + b_k and V = X̂·W_vᵀ + b_v for one token: what the X-caching modes share. */
+  protected rematerializeFromX(layer: number, token: number, xHat: Float32Array): void {
+    const w = this.weights.layers[layer];
+    const d = this.spec.hiddenSize;
+    matvec(w.wk, this.kvDim, d, xHat, 0, this.kScratch, 0, w.bk);
+    matvec(w.wv, this.kvDim, d, xHat, 0, this.vScratch, 0, w.bv);
+    this.setKey(layer, token, this.kScratch, 0);
+    this.setValue(layer, token, this.vScratch, 0);
   }
 
   attend(layer: number, q: Float32Array, count: number, current: KeyValueRows): Float32Array {

@@ -4,7 +4,6 @@
 // The running sum X̂ (the accumulator) is kept in f32 for the tokens being quantized in this step.
 
 import { clBaseBits, clBaseLayers, layerBits, type CacheConfig } from './cache-config';
-import { matvec } from '../reference/ops';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { F16RowStore, F32RowStore, QuantRowStore, type RowStore } from './row-stores';
 
@@ -15,8 +14,6 @@ export class XQuantClCache extends MaterializedCache {
   /** X̂ of the previous layer for tokens quantized in the current step. */
   private readonly recon = new Map<number, Float32Array>();
   private readonly row: Float32Array;
-  private readonly k: Float32Array;
-  private readonly v: Float32Array;
 
   constructor(model: CacheModel, config: CacheConfig) {
     super(model, config);
@@ -28,8 +25,6 @@ export class XQuantClCache extends MaterializedCache {
     });
     this.window = model.weights.layers.map(() => (config.exact ? new F32RowStore(d) : new F16RowStore(d)));
     this.row = new Float32Array(d);
-    this.k = new Float32Array(this.kvDim);
-    this.v = new Float32Array(this.kvDim);
   }
 
   protected store(layer: number, rows: AppendRows, first: number): void {
@@ -44,7 +39,7 @@ export class XQuantClCache extends MaterializedCache {
       }
       win.push(rows.x, t * d);
       win.read(win.length - 1, this.row, 0);
-      this.rematerialize(layer, token, this.row);
+      this.rematerializeFromX(layer, token, this.row);
       if (win.length > R) {
         const evicted = token - R;
         win.read(0, this.row, 0);
@@ -72,16 +67,7 @@ export class XQuantClCache extends MaterializedCache {
     }
     if (layer === this.spec.numLayers - 1) this.recon.delete(token);
     else this.recon.set(token, xHat);
-    this.rematerialize(layer, token, xHat);
-  }
-
-  private rematerialize(layer: number, token: number, xHat: Float32Array): void {
-    const w = this.weights.layers[layer];
-    const d = this.spec.hiddenSize;
-    matvec(w.wk, this.kvDim, d, xHat, 0, this.k, 0, w.bk);
-    matvec(w.wv, this.kvDim, d, xHat, 0, this.v, 0, w.bv);
-    this.setKey(layer, token, this.k, 0);
-    this.setValue(layer, token, this.v, 0);
+    this.rematerializeFromX(layer, token, xHat);
   }
 
   storedBytes(): number {
