@@ -42,7 +42,7 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
   const features: GpuFeatures = { shaderF16: adapter.features.has('shader-f16'), subgroups: adapter.features.has('subgroups') };
   const requiredFeatures: GPUFeatureName[] = [];
   if (features.shaderF16) requiredFeatures.push('shader-f16');
-  if (features.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
+  // subgroups is detected but not requested until a kernel uses it.
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   return { device, features, adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description } };

@@ -2,6 +2,7 @@
 // The demo page and the e2e smoke test both use it.
 import { acquireDevice } from './device';
 import { gpuMatvec } from './matvec';
+import matvecShader from '../../shaders/matvec-f32-gemv.wgsl?raw';
 
 try {
   const { device, adapterInfo, features } = await acquireDevice(self.navigator.gpu);
@@ -9,7 +10,7 @@ try {
   const cols = 24;
   const w = Float32Array.from({ length: rows * cols }, (_, i) => (i % 7) - 3);
   const x = Float32Array.from({ length: cols }, (_, i) => i / 4);
-  const y = await gpuMatvec(device, w, rows, cols, x);
+  const y = await gpuMatvec(device, matvecShader, w, rows, cols, x);
   const expected = Array.from({ length: rows }, (_, r) => {
     let s = 0;
     for (let i = 0; i < cols; i++) s += w[r * cols + i] * x[i];

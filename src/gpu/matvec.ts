@@ -1,9 +1,9 @@
-// The f32 matrix-vector kernel, used by the GPU smoke tests in Node and in the browser Worker.
-
-import shader from '../../shaders/matvec-f32-gemv.wgsl?raw';
+// The f32 matrix-vector kernel (shaders/matvec-f32-gemv.wgsl), used by the GPU smoke tests in Node and in
+// the browser Worker. The WGSL text is passed in: Vite bundles it with `?raw`, Node reads the file.
 
 export async function gpuMatvec(
   device: GPUDevice,
+  shader: string,
   w: Float32Array<ArrayBuffer>,
   rows: number,
   cols: number,
