@@ -76,9 +76,3 @@ export function f16CeilBits(value: number): number {
   const h = f32ToF16Bits(value);
   return f16BitsToF32(h) < value ? nextUpBits(h) : h;
 }
-
-/** Round every element of `src` to f16 precision, into `dst` (may alias). */
-export function roundArrayF16(src: ArrayLike<number>, dst: Float32Array): Float32Array {
-  for (let i = 0; i < src.length; i++) dst[i] = roundF16(src[i]);
-  return dst;
-}
