@@ -1,0 +1,25 @@
+// The WebGPU entry point for Node (tests, CLIs, bench): dawn.node from the `webgpu` package.
+// Never imported by browser code.
+
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+
+/** Debian's chromium ships SwiftShader's Vulkan driver; used when the caller picked no ICD. */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+let instance: GPU | null = null;
+
+/**
+ * One GPU instance per process. dawn.node tears its native instance down when the JS object is
+ * garbage-collected, even while devices made from it are still in use; that showed up here as
+ * SIGSEGV, "futex facility returned an unexpected error code" or std::system_error aborts in the
+ * middle of a dispatch. Holding the object in module scope keeps it alive.
+ */
+export function nodeGpu(): GPU {
+  if (instance) return instance;
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  Object.assign(globalThis, globals);
+  instance = create([]);
+  return instance;
+}
