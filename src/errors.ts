@@ -7,7 +7,10 @@ export type ErrorCode =
   | 'UNSUPPORTED_MODEL' // well-formed, but an architecture or option this engine does not run
   | 'INVALID_ARGUMENT' // a caller passed something out of range (cache mode, bits, token id ...)
   | 'QUANTIZATION' // values a quantizer cannot represent (NaN, beyond f16 range)
-  | 'GPU_UNAVAILABLE'; // no WebGPU adapter or device
+  | 'GPU_UNAVAILABLE' // no WebGPU adapter or device
+  | 'DEVICE_LOST' // the WebGPU device was lost (driver reset, destroy, out of memory); the engine must be reloaded
+  | 'GPU_OUT_OF_MEMORY' // a GPU allocation failed
+  | 'GPU_ERROR'; // the WebGPU implementation rejected a shader or a command (an engine bug, or an adapter it cannot serve)
 
 export interface ErrorDetails {
   file?: string;
@@ -72,5 +75,23 @@ export class QuantizationError extends EngineError {
 export class GpuUnavailableError extends EngineError {
   constructor(message: string) {
     super('GPU_UNAVAILABLE', message);
+  }
+}
+
+export class DeviceLostError extends EngineError {
+  constructor(message: string) {
+    super('DEVICE_LOST', message);
+  }
+}
+
+export class GpuOutOfMemoryError extends EngineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('GPU_OUT_OF_MEMORY', message, details);
+  }
+}
+
+export class GpuError extends EngineError {
+  constructor(message: string) {
+    super('GPU_ERROR', message);
   }
 }

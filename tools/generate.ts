@@ -1,5 +1,5 @@
 // npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
-//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]
+//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
 
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { generateIds } from '../src/engine/generate';
@@ -9,7 +9,7 @@ import { openBackend } from './open-backend';
 
 const USAGE =
   'npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]';
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -26,6 +26,7 @@ await runCli(USAGE, async () => {
     residual: 'int',
     'pin-layers': 'int',
     backend: 'string',
+    weights: 'string',
     json: 'bool',
   });
   if (!a.model || a['max-tokens'] === undefined) throw new UsageError('--model and --max-tokens are required');
@@ -40,7 +41,7 @@ await runCli(USAGE, async () => {
     ? GREEDY
     : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
   const cache = parseCacheMode(a.cache ?? 'f32', { residual: a.residual, pinLayers: a['pin-layers'] });
-  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu');
+  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
   let promptIds: number[];
   if (a['prompt-ids'] !== undefined) {
     const parts = a['prompt-ids'].trim().split(/\s+/);
@@ -52,6 +53,6 @@ await runCli(USAGE, async () => {
   const seconds = (performance.now() - started) / 1000;
   const text = model.tokenizer.decode(ids);
   if (a.json) {
-    process.stdout.write(JSON.stringify({ promptIds, ids, text, cache: cacheModeName(cache), backend: backend.name, seconds }) + '\n');
+    process.stdout.write(JSON.stringify({ promptIds, ids, text, cache: cacheModeName(cache), backend: backend.name, weights: a.weights ?? 'f32', seconds }) + '\n');
   } else process.stdout.write(text + '\n');
 });

@@ -1,4 +1,4 @@
-// npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]
+// npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
 
 import { readFile } from 'node:fs/promises';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
@@ -8,7 +8,7 @@ import { parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu] [--json]';
+  'npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -20,11 +20,12 @@ await runCli(USAGE, async () => {
     residual: 'int',
     'pin-layers': 'int',
     backend: 'string',
+    weights: 'string',
     json: 'bool',
   });
   if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
   const cache = parseCacheMode(a.cache ?? 'f32', { residual: a.residual, pinLayers: a['pin-layers'] });
-  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu');
+  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
   const text = (await readFile(a.text, 'utf8')).replace(/\r\n/g, '\n');
   const ids = model.tokenizer.encode(text, false);
   const bos = model.spec.bosTokenId ?? 1;
@@ -34,6 +35,7 @@ await runCli(USAGE, async () => {
     model: a.model,
     text: a.text,
     backend: backend.name,
+    weights: a.weights ?? 'f32',
     cache: cacheModeName(cache),
     residual: cache.residual,
     pinLayers: cache.pinLayers,

@@ -1,4 +1,4 @@
-// `fp16`: K (pre-RoPE) and V rounded to float16; RoPE is applied at use.
+// `fp16`: K (after RoPE, as a KV cache stores it) and V rounded to float16.
 
 import type { CacheConfig } from './cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
@@ -19,9 +19,10 @@ export class Fp16Cache extends MaterializedCache {
   protected store(layer: number, rows: AppendRows, first: number): void {
     for (let t = 0; t < rows.count; t++) {
       const token = first + t;
-      this.k[layer].push(rows.k, t * this.kvDim);
-      this.k[layer].read(token, this.row, 0);
-      this.setKey(layer, token, this.row, 0);
+      this.setKey(layer, token, rows.k, t * this.kvDim);
+      const key = this.keyRow(layer, token);
+      this.k[layer].push(key, 0);
+      this.k[layer].read(token, key, 0);
       this.v[layer].push(rows.v, t * this.kvDim);
       this.v[layer].read(token, this.row, 0);
       this.setValue(layer, token, this.row, 0);

@@ -116,6 +116,13 @@ export abstract class MaterializedCache implements ReferenceCache {
     this.rope.apply(g.data, at, this.spec.numKvHeads, token);
   }
 
+  /** The stored post-RoPE key of a token (a view; valid until the next append). */
+  protected keyRow(layer: number, token: number): Float32Array {
+    const g = this.keys[layer];
+    const at = g.row(token);
+    return g.data.subarray(at, at + this.kvDim);
+  }
+
   protected setValue(layer: number, token: number, v: Float32Array, off: number): void {
     const g = this.values[layer];
     const at = g.row(token); // may reallocate g.data

@@ -1,9 +1,15 @@
-// Demo page entry. Today it reports whether this browser can give the engine a WebGPU device (in a
-// Worker, where the engine will run); the chat UI is built on top of the public API in a later issue.
+// Demo page entry. Today it starts the Worker engine and reports the WebGPU adapter it found; the chat UI
+// is built on top of the public API in the product issue.
+import { startWorkerEngine } from '../client/worker-engine';
+
 const status = document.getElementById('status')!;
-const worker = new Worker(new URL('../gpu/gpu-check-worker.ts', import.meta.url), { type: 'module' });
-worker.onmessage = (e: MessageEvent<{ error?: string; adapterInfo?: { vendor: string; architecture: string } }>) => {
-  status.textContent = e.data.error
-    ? `WebGPU unavailable: ${e.data.error}`
-    : `WebGPU ready in a Worker (${e.data.adapterInfo?.vendor} ${e.data.adapterInfo?.architecture}). The chat demo arrives with the product issue.`;
-};
+const engine = startWorkerEngine();
+engine
+  .memory()
+  .then(() => (status.textContent = 'Engine ready.'))
+  .catch((e: unknown) => {
+    const message = e instanceof Error ? e.message : String(e);
+    status.textContent = message.includes('no model is loaded')
+      ? 'The engine Worker is running. The chat demo arrives with the product issue.'
+      : `Engine unavailable: ${message}`;
+  });

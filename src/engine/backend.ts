@@ -1,5 +1,5 @@
-// What the perplexity evaluator, generation and CLIs need from a decoder, whatever runs it (CPU reference
-// today, WebGPU next).
+// What the perplexity evaluator, generation and CLIs need from a decoder, whatever runs it (the CPU
+// reference here, WebGPU in webgpu-backend.ts).
 
 import type { CacheConfig } from '../cache/cache-config';
 import { createReferenceCache } from '../cache/create-cache';
@@ -7,6 +7,7 @@ import type { ReferenceCache } from '../cache/reference-cache';
 import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import { ReferenceDecoder, type LogitsWanted } from '../reference/decoder';
+import type { Sampler } from './sampling';
 
 export type BackendName = 'cpu' | 'webgpu';
 
@@ -15,7 +16,11 @@ export interface DecodeSession {
   readonly length: number;
   /** Logits after running `ids` ([V] for 'last', [ids.length, V] for 'all'). */
   forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array>;
+  /** Run `ids` and choose the next token (a GPU session does greedy choice on the device). */
+  next(ids: readonly number[], sampler: Sampler): Promise<number>;
   bytesPerToken(): number;
+  /** Free what the session holds (GPU buffers); the session is unusable afterwards. */
+  close(): void;
 }
 
 export interface Backend {
@@ -42,7 +47,9 @@ export class CpuBackend implements Backend {
         return cache.length;
       },
       forward: async (ids, wanted) => decoder.forward(ids, cache, wanted),
+      next: async (ids, sampler) => sampler.next(decoder.forward(ids, cache, 'last')),
       bytesPerToken: () => cache.bytesPerToken(),
+      close: () => {},
     };
   }
 }

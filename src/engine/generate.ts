@@ -18,15 +18,18 @@ export async function generateIds(backend: Backend, promptIds: readonly number[]
   if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) {
     throw new InvalidArgumentError('must be an integer >= 0', { field: 'maxTokens', got: String(o.maxTokens) });
   }
-  const session = backend.createSession(o.cache);
   const sampler = new Sampler(o.sampling);
   const out: number[] = [];
   if (o.maxTokens === 0) return out;
-  let logits = await session.forward(promptIds, 'last');
-  for (;;) {
-    const id = sampler.next(logits);
-    out.push(id);
-    if (out.length >= o.maxTokens || o.stopIds.includes(id)) return out;
-    logits = await session.forward([id], 'last');
+  const session = backend.createSession(o.cache);
+  try {
+    let id = await session.next(promptIds, sampler);
+    for (;;) {
+      out.push(id);
+      if (out.length >= o.maxTokens || o.stopIds.includes(id)) return out;
+      id = await session.next([id], sampler);
+    }
+  } finally {
+    session.close();
   }
 }

@@ -46,6 +46,10 @@ export class Sampler {
     this.random = seededRandom(o.seed);
   }
 
+  get greedy(): boolean {
+    return this.o.temperature === 0;
+  }
+
   next(logits: Float32Array): number {
     const { temperature, topK, topP } = this.o;
     if (temperature === 0) return argmax(logits);

@@ -55,6 +55,7 @@ export async function evaluatePerplexity(backend: Backend, ids: readonly number[
       }
     }
     scored += n;
+    session.close();
   }
   const meanNll = nll / scored;
   return { ppl: Math.exp(meanNll), meanNll, scoredTokens: scored, windows: o.windows };

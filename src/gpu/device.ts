@@ -10,6 +10,9 @@ export interface GpuFeatures {
 
 export interface AcquiredDevice {
   device: GPUDevice;
+  /** Resolves when the device is lost (never, for a healthy device); the engine turns it into DeviceLostError. */
+  lost: Promise<{ reason: string; message: string }>;
+  maxStorageBindingBytes: number;
   features: GpuFeatures;
   adapterInfo: { vendor: string; architecture: string; description: string };
 }
@@ -45,5 +48,12 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
   // subgroups is detected but not requested until a kernel uses it.
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
-  return { device, features, adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description } };
+  const lost = device.lost.then((i) => ({ reason: String(i.reason), message: i.message }));
+  return {
+    device,
+    lost,
+    maxStorageBindingBytes: device.limits.maxStorageBufferBindingSize,
+    features,
+    adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description },
+  };
 }

@@ -1,8 +1,9 @@
 // The WebGPU entry point for Node (tests, CLIs, bench): dawn.node from the `webgpu` package.
 // Never imported by browser code.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
+import type { ShaderLibrary } from './shader-library';
 
 /** Debian's chromium ships SwiftShader's Vulkan driver; used when the caller picked no ICD. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -22,4 +23,11 @@ export function nodeGpu(): GPU {
   Object.assign(globalThis, globals);
   instance = create([]);
   return instance;
+}
+
+/** shaders/*.wgsl read from the source tree (Vite inlines them in browser builds instead). */
+export function nodeShaders(): ShaderLibrary {
+  const dir = new URL('../../shaders/', import.meta.url);
+  const names = readdirSync(dir).filter((f) => f.endsWith('.wgsl'));
+  return Object.fromEntries(names.map((f) => [f.slice(0, -'.wgsl'.length), readFileSync(new URL(f, dir), 'utf8')]));
 }

@@ -1,0 +1,101 @@
+// The KV cache on the GPU for the `f32` and `fp16` modes: post-RoPE K and V of every past token, per
+// layer, in pages of PAGE_TOKENS tokens. A page table (shared by all layers) maps a token's block to its
+// page in the layer's pool; fp16 values are stored as f16 pairs packed in u32, so no shader-f16 is needed.
+// Pools start at one page and double when full (old pages are copied; page numbers stay valid).
+// Its byte accounting is the reference's (cacheBytesPerToken), so the modes of src/cache line up.
+
+import { InvalidArgumentError } from '../errors';
+import type { GpuMemory } from '../gpu/memory';
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import { cacheBytesPerToken } from './cache-bytes';
+import type { CacheConfig } from './cache-config';
+
+export const PAGE_TOKENS = 128;
+
+export interface LayerPools {
+  k: GPUBuffer;
+  v: GPUBuffer;
+}
+
+export class GpuKvCache {
+  readonly kvDim: number;
+  readonly f16: boolean;
+  /** Tokens stored. */
+  length = 0;
+  /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
+  generation = 0;
+  pages!: GPUBuffer;
+  pools: LayerPools[] = [];
+  private pageCount = 0;
+
+  constructor(
+    private readonly memory: GpuMemory,
+    private readonly spec: ModelSpec,
+    readonly config: CacheConfig,
+  ) {
+    if (config.mode !== 'f32' && config.mode !== 'fp16') {
+      throw new InvalidArgumentError('this cache mode does not run on the GPU yet', { field: 'cache', expected: 'f32 or fp16', got: config.mode });
+    }
+    this.kvDim = kvDim(spec);
+    this.f16 = config.mode === 'fp16';
+    this.grow(1);
+  }
+
+  get capacity(): number {
+    return this.pageCount * PAGE_TOKENS;
+  }
+
+  bytesPerToken(): number {
+    return cacheBytesPerToken(this.spec, this.config);
+  }
+
+  storedBytes(): number {
+    return this.length * this.bytesPerToken();
+  }
+
+  /** Make room for `tokens` tokens in total; returns true when buffers were replaced. */
+  ensure(tokens: number): boolean {
+    if (tokens <= this.capacity) return false;
+    let pages = this.pageCount;
+    while (pages * PAGE_TOKENS < tokens) pages *= 2;
+    this.grow(pages);
+    return true;
+  }
+
+  private grow(pages: number): void {
+    const bytesPerPage = PAGE_TOKENS * this.kvDim * (this.f16 ? 2 : 4);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const old = this.pools;
+    const oldPages = this.pageCount;
+    const encoder = this.memory.device.createCommandEncoder();
+    this.pools = [];
+    for (let l = 0; l < this.spec.numLayers; l++) {
+      const k = this.memory.create('cache', `kv.k[${l}]`, pages * bytesPerPage, usage);
+      const v = this.memory.create('cache', `kv.v[${l}]`, pages * bytesPerPage, usage);
+      if (oldPages > 0) {
+        encoder.copyBufferToBuffer(old[l].k, 0, k, 0, oldPages * bytesPerPage);
+        encoder.copyBufferToBuffer(old[l].v, 0, v, 0, oldPages * bytesPerPage);
+      }
+      this.pools.push({ k, v });
+    }
+    this.memory.device.queue.submit([encoder.finish()]);
+    for (const p of old) {
+      this.memory.release(p.k);
+      this.memory.release(p.v);
+    }
+    // One session, so pages are handed out in order; the table is what lets kernels stay unaware of that.
+    if (this.pages) this.memory.release(this.pages);
+    this.pages = this.memory.upload('cache', 'kv.pages', Uint32Array.from({ length: pages }, (_, i) => i));
+    this.pageCount = pages;
+    this.generation++;
+  }
+
+  destroy(): void {
+    for (const p of this.pools) {
+      this.memory.release(p.k);
+      this.memory.release(p.v);
+    }
+    this.memory.release(this.pages);
+    this.pools = [];
+  }
+}

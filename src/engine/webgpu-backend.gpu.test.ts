@@ -1,0 +1,163 @@
+// The WebGPU decoder (dawn.node on SwiftShader) against the reference decoder on the shared real models
+// and on synthetic models that exercise what those lack (q/k/v biases, sliding window, llama3 RoPE,
+// row-split matrices).
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCacheMode } from '../cache/cache-config';
+import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { evaluatePerplexity } from '../eval/perplexity';
+import { acquireDevice } from '../gpu/device';
+import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { loadModel, type LoadedModel } from '../model/load-model';
+import { kvDim } from '../model/model-spec';
+import { packModelWeights, withWeightFormat } from '../quant/packed-weights';
+import { packedBytes, WEIGHT_FORMATS, type WeightFormat } from '../quant/weight-format';
+import { sharedModel, sharedText, type SharedModel } from '../test-support/shared-models';
+import { syntheticConfig, syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
+import { CpuBackend, type Backend } from './backend';
+import { generateIds } from './generate';
+import { GREEDY } from './sampling';
+import { WebGpuBackend } from './webgpu-backend';
+
+const F32 = parseCacheMode('f32');
+const FP16 = parseCacheMode('fp16');
+const opened: WebGpuBackend[] = [];
+afterAll(() => opened.forEach((b) => b.destroy()));
+
+async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatch = 128): Promise<WebGpuBackend> {
+  const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights, maxBatch });
+  opened.push(b);
+  return b;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+/** Prefill `prompt`, then decode `steps` tokens (the reference's greedy picks); worst logit difference. */
+async function worstDiff(gpu: Backend, cpu: Backend, cache = F32, prompt: number[], steps: number): Promise<number> {
+  const g = gpu.createSession(cache);
+  const c = cpu.createSession(cache);
+  let want = await c.forward(prompt, 'last');
+  let worst = maxAbsDiff(await g.forward(prompt, 'last'), want);
+  for (let s = 0; s < steps; s++) {
+    let id = 0;
+    for (let i = 1; i < want.length; i++) if (want[i] > want[id]) id = i;
+    want = await c.forward([id], 'last');
+    worst = Math.max(worst, maxAbsDiff(await g.forward([id], 'last'), want));
+  }
+  g.close();
+  return worst;
+}
+
+function promptOf(vocab: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % vocab));
+}
+
+const ORACLES: Record<SharedModel, string> = {
+  stories260K: '403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385',
+  'tinystories-656k': '147 201 282 215 286 598 1662 356 499 826 1363 1145',
+  aidreams260K: '319 459 355 260 275 429 339 315',
+};
+
+describe.each(Object.keys(ORACLES) as SharedModel[])('%s on WebGPU, f32 weights', (name) => {
+  it('logits match the reference within 2e-3 over a 64-token prefill and 64 decode steps (f32 KV cache)', async () => {
+    const m = await sharedModel(name);
+    expect(await worstDiff(await gpuBackend(m), new CpuBackend(m), F32, promptOf(m.spec.vocabSize, 64), 64)).toBeLessThan(2e-3);
+  });
+
+  it('fp16 KV cache: logits match the reference fp16 cache within 5e-2 (f16 rounding of nearly equal K/V can differ by one ulp)', async () => {
+    const m = await sharedModel(name);
+    expect(await worstDiff(await gpuBackend(m), new CpuBackend(m), FP16, promptOf(m.spec.vocabSize, 64), 64)).toBeLessThan(5e-2);
+  });
+
+  it('reproduces the greedy oracle ids exactly (argmax on the GPU)', async () => {
+    const m = await sharedModel(name);
+    const n = ORACLES[name].split(' ').length;
+    const ids = await generateIds(await gpuBackend(m), [1], { maxTokens: n, cache: FP16, sampling: GREEDY, stopIds: [] });
+    expect(ids.join(' ')).toBe(ORACLES[name]);
+  });
+});
+
+describe('weight formats', () => {
+  it.each(['f16', 'q8', 'q4'] as const)('%s: GPU logits equal the reference run on the same quantized weights', async (format) => {
+    const m = await sharedModel('stories260K');
+    const diff = await worstDiff(await gpuBackend(m, format), new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 24), 8);
+    expect(diff).toBeLessThan(2e-3);
+  });
+
+  it('reported weight bytes equal the packed tensor sizes; KV bytes per token equal the formula', async () => {
+    const m = await sharedModel('tinystories-656k'); // tied: only lm_head.weight is stored
+    const s = m.spec;
+    const q = s.numHeads * s.headDim;
+    const kv = kvDim(s);
+    for (const format of WEIGHT_FORMATS) {
+      const b = await gpuBackend(m, format);
+      const perLayer =
+        packedBytes(format, q, s.hiddenSize) +
+        2 * packedBytes(format, kv, s.hiddenSize) +
+        packedBytes(format, s.hiddenSize, q) +
+        2 * packedBytes(format, s.intermediateSize, s.hiddenSize) +
+        packedBytes(format, s.hiddenSize, s.intermediateSize) +
+        2 * s.hiddenSize * 4;
+      const expected = packedBytes(format, s.vocabSize, s.hiddenSize) + s.numLayers * perLayer + s.hiddenSize * 4;
+      expect(b.memoryReport().weights, format).toBe(expected);
+      b.destroy();
+      opened.pop();
+    }
+    const b = await gpuBackend(m);
+    const session = b.createSession(FP16);
+    await session.forward([1, 2, 3], 'last');
+    expect(session.bytesPerToken()).toBe(s.numLayers * 2 * kv * 2);
+    expect(session.bytesPerToken()).toBe(cacheBytesPerToken(s, FP16));
+    expect(session.cache.storedBytes()).toBe(3 * s.numLayers * 2 * kv * 2);
+    expect(b.memoryReport().cache).toBeGreaterThanOrEqual(128 * s.numLayers * 2 * kv * 2);
+  });
+
+  it('q8 perplexity is within 1% of f32 and GPU equals CPU on the same q8 weights within 0.2% (stories260K, ctx 512, 4 windows)', async () => {
+    const m = await sharedModel('stories260K');
+    const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
+    const o = { ctx: 512, windows: 4, bos: 1, cache: F32 };
+    const f32 = (await evaluatePerplexity(await gpuBackend(m), ids, o)).ppl;
+    const q8 = (await evaluatePerplexity(await gpuBackend(m, 'q8'), ids, o)).ppl;
+    const q8cpu = (await evaluatePerplexity(new CpuBackend(withWeightFormat(m, 'q8')), ids, o)).ppl;
+    expect(Math.abs(q8 / f32 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(q8 / q8cpu - 1)).toBeLessThan(0.002);
+  });
+});
+
+describe('synthetic models', () => {
+  const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300 };
+  const run = async (m: LoadedModel, steps = 40, maxBatch = 128) =>
+    worstDiff(await gpuBackend(m, 'f32', maxBatch), new CpuBackend(m), F32, promptOf(m.spec.vocabSize, 150), steps);
+
+  it('Qwen2 with q/k/v biases and llama3 RoPE scaling, prompt longer than one batch', async () => {
+    const s: SyntheticShape = {
+      ...shape,
+      architecture: 'Qwen2ForCausalLM',
+      bias: true,
+      ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
+    };
+    expect(await run(await loadModel(syntheticSource(s)), 40, 64)).toBeLessThan(2e-3);
+  });
+
+  it('Mistral sliding window shorter than the context', async () => {
+    const config = { ...syntheticConfig(shape), architectures: ['MistralForCausalLM'], sliding_window: 40 };
+    const m = await loadModel(syntheticSource(shape, { files: { 'config.json': JSON.stringify(config) } }));
+    expect(m.spec.slidingWindow).toBe(40);
+    expect(await run(m)).toBeLessThan(2e-3);
+  });
+
+  it('matrices split into row parts when a binding limit is small', async () => {
+    const m = await loadModel(syntheticSource(shape));
+    const acquired = await acquireDevice(nodeGpu());
+    // 4 KiB bindings: the 300-row LM head (48 f32 columns padded to 64) needs 19 parts.
+    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m, packModelWeights(m.spec, m.weights, 'f32'), 128);
+    opened.push(b);
+    expect(b.weights.lmHead.parts.length).toBe(19);
+    expect(await worstDiff(b, new CpuBackend(m), F32, promptOf(300, 20), 5)).toBeLessThan(2e-3);
+  });
+});

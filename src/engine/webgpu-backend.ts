@@ -1,0 +1,386 @@
+// The decoder on WebGPU: the same forward pass as src/reference/decoder.ts, as a list of kernel dispatches
+// per layer, encoded into one command buffer per forward. Runs wherever a GPU object exists: the Worker
+// in a browser, dawn.node in Node (tests, CLIs, bench).
+
+import type { CacheConfig } from '../cache/cache-config';
+import { GpuKvCache, PAGE_TOKENS } from '../cache/gpu-kv-cache';
+import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
+import { acquireDevice, type AcquiredDevice } from '../gpu/device';
+import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
+import { GpuMemory, type MemoryReport } from '../gpu/memory';
+import { argmaxOp } from '../gpu/ops/argmax';
+import { attentionOps } from '../gpu/ops/attention';
+import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
+import { embedOps } from '../gpu/ops/embed';
+import { kvAppendOp } from '../gpu/ops/kv-append';
+import { linearOps } from '../gpu/ops/linear';
+import { rmsNormOp } from '../gpu/ops/rmsnorm';
+import { ropeOp, ropeTable } from '../gpu/ops/rope';
+import { swigluOp } from '../gpu/ops/swiglu';
+import { PipelineCache } from '../gpu/pipelines';
+import type { ShaderLibrary } from '../gpu/shader-library';
+import type { LoadedModel } from '../model/load-model';
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
+import { pad32, type WeightFormat } from '../quant/weight-format';
+import type { LogitsWanted } from '../reference/decoder';
+import { ropeInverseFrequencies } from '../reference/rope';
+import type { Backend, DecodeSession } from './backend';
+import type { Sampler } from './sampling';
+
+export interface WebGpuOptions {
+  weights: WeightFormat;
+  /** Most tokens one forward dispatch runs; longer inputs run in slices. */
+  maxBatch?: number;
+}
+
+interface GpuLayer {
+  attnNorm: GPUBuffer;
+  wq: GpuMatrix;
+  wk: GpuMatrix;
+  wv: GpuMatrix;
+  wo: GpuMatrix;
+  bq: GPUBuffer | null;
+  bk: GPUBuffer | null;
+  bv: GPUBuffer | null;
+  mlpNorm: GPUBuffer;
+  wGate: GpuMatrix;
+  wUp: GpuMatrix;
+  wDown: GpuMatrix;
+}
+
+interface GpuWeights {
+  embed: GpuMatrix;
+  lmHead: GpuMatrix;
+  layers: GpuLayer[];
+  finalNorm: GPUBuffer;
+}
+
+/** Key chunks per query are at most this many (attention-split's partial buffer is sized for it). */
+const MAX_CHUNKS = 16;
+/** Below this many keys per chunk, splitting costs more than it spreads. */
+const MIN_CHUNK = 64;
+/** Prefill register tile (tokens per invocation of linear.wgsl). */
+const PREFILL_TILE = 4;
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly spec: ModelSpec;
+  readonly format: WeightFormat;
+  readonly memory: GpuMemory;
+  readonly pipelines: PipelineCache;
+  readonly invFreq: Float64Array;
+  /** Bound where a kernel variant reads nothing (no bias, no scales). */
+  readonly empty: GPUBuffer;
+  private lostReason: string | null = null;
+  private gpuError: string | null = null;
+
+  private constructor(
+    readonly gpu: AcquiredDevice,
+    readonly weights: GpuWeights,
+    memory: GpuMemory,
+    pipelines: PipelineCache,
+    model: LoadedModel,
+    format: WeightFormat,
+    readonly maxBatch: number,
+  ) {
+    this.spec = model.spec;
+    this.format = format;
+    this.memory = memory;
+    this.pipelines = pipelines;
+    this.invFreq = ropeInverseFrequencies(model.spec);
+    this.empty = memory.create('activations', 'empty', 16, GPUBufferUsage.STORAGE);
+    void gpu.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+    // Validation errors otherwise only reach the console and leave zeros in the outputs.
+    gpu.device.addEventListener('uncapturederror', (e) => {
+      this.gpuError ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: LoadedModel, o: WebGpuOptions): Promise<WebGpuBackend> {
+    const acquired = await acquireDevice(gpu);
+    const packed = packModelWeights(model.spec, model.weights, o.weights);
+    return WebGpuBackend.fromPacked(acquired, shaders, model, packed, o.maxBatch ?? 128);
+  }
+
+  static async fromPacked(
+    acquired: AcquiredDevice,
+    shaders: ShaderLibrary,
+    model: LoadedModel,
+    packed: PackedWeights,
+    maxBatch: number,
+  ): Promise<WebGpuBackend> {
+    const { device } = acquired;
+    const memory = new GpuMemory(device);
+    device.pushErrorScope('out-of-memory');
+    const limit = acquired.maxStorageBindingBytes;
+    const vec = (label: string, v: Float32Array | null) => (v ? memory.upload('weights', label, v as Float32Array<ArrayBuffer>) : null);
+    const mat = (label: string, m: Parameters<typeof uploadMatrix>[2]) => uploadMatrix(memory, label, m, limit);
+    const embed = mat('embed', packed.embed);
+    const weights: GpuWeights = {
+      embed,
+      lmHead: packed.lmHead === packed.embed ? embed : mat('lm_head', packed.lmHead),
+      layers: packed.layers.map((l, i) => ({
+        attnNorm: vec(`l${i}.attn_norm`, l.attnNorm)!,
+        wq: mat(`l${i}.wq`, l.wq),
+        wk: mat(`l${i}.wk`, l.wk),
+        wv: mat(`l${i}.wv`, l.wv),
+        wo: mat(`l${i}.wo`, l.wo),
+        bq: vec(`l${i}.bq`, l.bq),
+        bk: vec(`l${i}.bk`, l.bk),
+        bv: vec(`l${i}.bv`, l.bv),
+        mlpNorm: vec(`l${i}.mlp_norm`, l.mlpNorm)!,
+        wGate: mat(`l${i}.w_gate`, l.wGate),
+        wUp: mat(`l${i}.w_up`, l.wUp),
+        wDown: mat(`l${i}.w_down`, l.wDown),
+      })),
+      finalNorm: vec('final_norm', packed.finalNorm)!,
+    };
+    const oom = await device.popErrorScope();
+    if (oom) {
+      memory.releaseAll();
+      throw new GpuOutOfMemoryError(`uploading the weights failed: ${oom.message}`, { expected: `${memory.report().weights} bytes of GPU memory` });
+    }
+    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), model, packed.format, maxBatch);
+  }
+
+  /** Throws DeviceLostError once the device is gone, GpuError once WebGPU has rejected any of our work. */
+  checkAlive(): void {
+    if (this.lostReason !== null) throw new DeviceLostError(`the WebGPU device was lost (${this.lostReason}); load the model again`);
+    if (this.gpuError !== null) throw new GpuError(`WebGPU rejected the engine's work: ${this.gpuError}`);
+  }
+
+  memoryReport(): MemoryReport {
+    return this.memory.report();
+  }
+
+  createSession(cache: CacheConfig): GpuDecodeSession {
+    this.checkAlive();
+    return new GpuDecodeSession(this, cache);
+  }
+
+  destroy(): void {
+    this.memory.releaseAll();
+    this.gpu.device.destroy();
+  }
+}
+
+/** One sequence on the GPU: its KV cache, its activation buffers and its prebuilt dispatches. */
+export class GpuDecodeSession implements DecodeSession {
+  readonly cache: GpuKvCache;
+  private readonly device: GPUDevice;
+  private readonly spec: ModelSpec;
+  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'u' | 'partial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
+  private readonly stride: { d: number; q: number; kv: number; f: number };
+  private ropeTable: GPUBuffer | null = null;
+  private ropePositions = 0;
+  private built: { generation: number; layers: Dispatch[]; head: Record<LogitsWanted, Dispatch[]>; argmax: Dispatch } | null = null;
+  private chunks = 1;
+  private readonly readLogits: GPUBuffer;
+  private readonly readChosen: GPUBuffer;
+  private readonly logitRows: number;
+
+  constructor(
+    private readonly backend: WebGpuBackend,
+    config: CacheConfig,
+  ) {
+    const s = backend.spec;
+    this.spec = s;
+    this.device = backend.gpu.device;
+    this.cache = new GpuKvCache(backend.memory, s, config);
+    const mem = backend.memory;
+    const B = backend.maxBatch;
+    this.stride = { d: pad32(s.hiddenSize), q: pad32(s.numHeads * s.headDim), kv: pad32(kvDim(s)), f: pad32(s.intermediateSize) };
+    // 'all' logits for a whole slice must fit one binding.
+    this.logitRows = Math.max(1, Math.min(B, Math.floor(backend.gpu.maxStorageBindingBytes / (4 * s.vocabSize))));
+    const rows = Math.ceil(B / PREFILL_TILE) * PREFILL_TILE; // linear.wgsl reads whole token tiles
+    const act = (label: string, floats: number) =>
+      mem.create('activations', label, floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.buf = {
+      ids: act('ids', B),
+      h: act('h', rows * this.stride.d),
+      xn: act('xn', rows * this.stride.d),
+      q: act('q', rows * this.stride.q),
+      k: act('k', rows * this.stride.kv),
+      v: act('v', rows * this.stride.kv),
+      attn: act('attn', rows * this.stride.q),
+      g: act('g', rows * this.stride.f),
+      u: act('u', rows * this.stride.f),
+      partial: act('attn.partial', B * s.numHeads * MAX_CHUNKS * (s.headDim + 2)),
+      logits: act('logits', this.logitRows * s.vocabSize),
+      chosen: act('chosen', 4),
+      step: mem.create('activations', 'step', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+    };
+    this.readLogits = mem.create('staging', 'logits.read', this.logitRows * s.vocabSize * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.readChosen = mem.create('staging', 'chosen.read', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  bytesPerToken(): number {
+    return this.cache.bytesPerToken();
+  }
+
+  /** Grow the RoPE table with the cache: positions 0..capacity-1. */
+  private ensurePositions(tokens: number): void {
+    const grew = this.cache.ensure(tokens);
+    if (!grew && this.ropeTable && this.ropePositions >= this.cache.capacity) return;
+    if (this.ropeTable) this.backend.memory.release(this.ropeTable);
+    this.ropePositions = this.cache.capacity;
+    this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions));
+    this.built = null;
+  }
+
+  private build(): NonNullable<GpuDecodeSession['built']> {
+    if (this.built && this.built.generation === this.cache.generation) return this.built;
+    const s = this.spec;
+    const b = this.buf;
+    const st = this.stride;
+    const ctx: OpContext = { device: this.device, pipelines: this.backend.pipelines, step: b.step, empty: this.backend.empty };
+    const w = this.backend.weights;
+    const tile = PREFILL_TILE;
+    const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false) =>
+      linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
+    const layers: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
+    w.layers.forEach((l, i) => {
+      const pools = this.cache.pools[i];
+      layers.push(
+        rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
+        ...lin(`l${i}.q`, l.wq, b.xn, b.q, l.bq, st.d, st.q),
+        ...lin(`l${i}.k`, l.wk, b.xn, b.k, l.bk, st.d, st.kv),
+        ...lin(`l${i}.v`, l.wv, b.xn, b.v, l.bv, st.d, st.kv),
+        ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
+        ...attentionOps(ctx, {
+          q: b.q,
+          kCur: b.k,
+          vCur: b.v,
+          pages: this.cache.pages,
+          kPool: pools.k,
+          vPool: pools.v,
+          partial: b.partial,
+          out: b.attn,
+          headDim: s.headDim,
+          heads: s.numHeads,
+          kvHeads: s.numKvHeads,
+          qStride: st.q,
+          kStride: st.kv,
+          page: PAGE_TOKENS,
+          kvF16: this.cache.f16,
+          window: s.slidingWindow ?? 0,
+          chunks: () => this.chunks,
+        }),
+        kvAppendOp(ctx, { k: b.k, v: b.v, pages: this.cache.pages, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: st.kv, page: PAGE_TOKENS, kvF16: this.cache.f16 }),
+        ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
+        rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
+        ...lin(`l${i}.gate`, l.wGate, b.xn, b.g, null, st.d, st.f),
+        ...lin(`l${i}.up`, l.wUp, b.xn, b.u, null, st.d, st.f),
+        swigluOp(ctx, b.g, b.u, s.intermediateSize, st.f),
+        ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
+      );
+    });
+    layers.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
+    const head = (lastOnly: boolean) =>
+      linearOps(ctx, 'lm_head', w.lmHead, { x: b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, tileM: tile, accumulate: false, lastOnly });
+    this.built = {
+      generation: this.cache.generation,
+      layers,
+      head: { last: head(true), all: head(false) },
+      argmax: argmaxOp(ctx, b.logits, b.chosen, s.vocabSize),
+    };
+    return this.built;
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    if (ids.length === 0) throw new InvalidArgumentError('no tokens to run', { field: 'ids', expected: 'at least one token id' });
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.spec.vocabSize) {
+        throw new InvalidArgumentError('token id out of range', { field: `ids[${t}]`, expected: `0 <= id < ${this.spec.vocabSize}`, got: String(id) });
+      }
+    });
+  }
+
+  /** Encode and submit one slice of at most maxBatch tokens, up to the LM head ('last' or 'all' rows). */
+  private runSlice(ids: readonly number[], wanted: LogitsWanted): void {
+    this.backend.checkAlive();
+    const pos0 = this.cache.length;
+    const M = ids.length;
+    this.ensurePositions(pos0 + M);
+    const built = this.build();
+    const keys = pos0 + M;
+    this.chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(keys / MIN_CHUNK)));
+    const chunkLen = Math.ceil(keys / this.chunks);
+    const q = this.device.queue;
+    q.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
+    q.writeBuffer(this.buf.step, 0, new Uint32Array([M, pos0, this.chunks, chunkLen, 0, 0, 0, 0]));
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, built.layers, M);
+    encodeDispatches(pass, built.head[wanted], M);
+    pass.end();
+    q.submit([enc.finish()]);
+    this.cache.length = pos0 + M;
+  }
+
+  private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    try {
+      await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      this.backend.checkAlive();
+      throw e;
+    }
+    const out = buffer.getMappedRange(0, bytes).slice(0);
+    buffer.unmap();
+    this.backend.checkAlive();
+    return out;
+  }
+
+  async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {
+    this.checkIds(ids);
+    const V = this.spec.vocabSize;
+    const out = new Float32Array((wanted === 'all' ? ids.length : 1) * V);
+    const slice = wanted === 'all' ? Math.min(this.backend.maxBatch, this.logitRows) : this.backend.maxBatch;
+    for (let at = 0; at < ids.length; at += slice) {
+      const part = ids.slice(at, at + slice);
+      const last = at + slice >= ids.length;
+      if (wanted === 'last' && !last) {
+        this.runSlice(part, 'last');
+        continue;
+      }
+      this.runSlice(part, wanted);
+      const bytes = (wanted === 'all' ? part.length : 1) * V * 4;
+      const enc = this.device.createCommandEncoder();
+      enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, bytes);
+      this.device.queue.submit([enc.finish()]);
+      out.set(new Float32Array(await this.read(this.readLogits, bytes)), wanted === 'all' ? at * V : 0);
+    }
+    return out;
+  }
+
+  /** Run `ids` and pick the next token: greedy on the GPU (4 bytes read back), otherwise from the logits. */
+  async next(ids: readonly number[], sampler: Sampler): Promise<number> {
+    if (!sampler.greedy) return sampler.next(await this.forward(ids, 'last'));
+    this.checkIds(ids);
+    const slice = this.backend.maxBatch;
+    for (let at = 0; at < ids.length; at += slice) this.runSlice(ids.slice(at, at + slice), 'last');
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, [this.build().argmax], 1);
+    pass.end();
+    enc.copyBufferToBuffer(this.buf.chosen, 0, this.readChosen, 0, 4);
+    this.device.queue.submit([enc.finish()]);
+    return new Uint32Array(await this.read(this.readChosen, 4))[0];
+  }
+
+  close(): void {
+    const mem = this.backend.memory;
+    this.cache.destroy();
+    for (const b of Object.values(this.buf)) mem.release(b);
+    mem.release(this.readLogits);
+    mem.release(this.readChosen);
+    if (this.ropeTable) mem.release(this.ropeTable);
+  }
+}

@@ -1,0 +1,47 @@
+// Every GPU buffer the engine makes goes through here, tagged with what it holds, so the engine can say
+// exactly where its GPU memory went (weights, KV cache, activations, staging for readback).
+
+export type MemoryCategory = 'weights' | 'cache' | 'activations' | 'staging';
+export const MEMORY_CATEGORIES: readonly MemoryCategory[] = ['weights', 'cache', 'activations', 'staging'];
+
+export type MemoryReport = Record<MemoryCategory, number> & { total: number };
+
+export class GpuMemory {
+  private readonly live = new Map<GPUBuffer, MemoryCategory>();
+  private readonly bytes: Record<MemoryCategory, number> = { weights: 0, cache: 0, activations: 0, staging: 0 };
+
+  constructor(readonly device: GPUDevice) {}
+
+  create(category: MemoryCategory, label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    // Storage bindings need a size that is a multiple of 4 and not zero.
+    const bytes = Math.max(16, Math.ceil(size / 4) * 4);
+    const buffer = this.device.createBuffer({ label, size: bytes, usage });
+    this.live.set(buffer, category);
+    this.bytes[category] += bytes;
+    return buffer;
+  }
+
+  /** A storage buffer filled with `data`. */
+  upload(category: MemoryCategory, label: string, data: ArrayBufferView<ArrayBuffer>, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {
+    const buffer = this.create(category, label, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | extraUsage);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    const category = this.live.get(buffer);
+    if (category === undefined) return;
+    this.live.delete(buffer);
+    this.bytes[category] -= buffer.size;
+    buffer.destroy();
+  }
+
+  releaseAll(category?: MemoryCategory): void {
+    for (const [buffer, c] of [...this.live]) if (category === undefined || c === category) this.release(buffer);
+  }
+
+  report(): MemoryReport {
+    const b = this.bytes;
+    return { ...b, total: b.weights + b.cache + b.activations + b.staging };
+  }
+}

@@ -1,0 +1,58 @@
+// Causal attention over the paged KV cache plus the step's own keys: split over key chunks, then merged
+// (shaders/attention-split.wgsl, attention-merge.wgsl).
+
+import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
+
+export interface AttentionArgs {
+  q: GPUBuffer;
+  kCur: GPUBuffer;
+  vCur: GPUBuffer;
+  pages: GPUBuffer;
+  kPool: GPUBuffer;
+  vPool: GPUBuffer;
+  partial: GPUBuffer;
+  out: GPUBuffer;
+  headDim: number;
+  heads: number;
+  kvHeads: number;
+  qStride: number;
+  kStride: number;
+  page: number;
+  kvF16: boolean;
+  /** Sliding window in tokens (0: none). */
+  window: number;
+  /** Chunks per query of the forward being encoded (set per forward, read by the grid). */
+  chunks: () => number;
+}
+
+export function attentionOps(ctx: OpContext, a: AttentionArgs): [Dispatch, Dispatch] {
+  const split = makeDispatch(
+    ctx,
+    {
+      op: 'attention-split',
+      consts: {
+        HEAD_DIM: a.headDim,
+        HEADS: a.heads,
+        KV_GROUP: a.heads / a.kvHeads,
+        Q_STRIDE: a.qStride,
+        KV_DIM: a.kvHeads * a.headDim,
+        K_STRIDE: a.kStride,
+        PAGE: a.page,
+        KV_F16: a.kvF16,
+        WINDOW: a.window,
+        SCALE: { f32: 1 / Math.sqrt(a.headDim) },
+      },
+    },
+    ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
+    [a.q, a.kCur, a.vCur, a.pages, a.kPool, a.vPool, a.partial],
+    (tokens) => flatGrid(tokens * a.heads * a.chunks()),
+  );
+  const merge = makeDispatch(
+    ctx,
+    { op: 'attention-merge', consts: { HEAD_DIM: a.headDim, HEADS: a.heads, OUT_STRIDE: a.qStride } },
+    ['read', 'write'],
+    [a.partial, a.out],
+    (tokens) => flatGrid(tokens * a.heads * a.headDim),
+  );
+  return [split, merge];
+}

@@ -1,0 +1,58 @@
+// What every op builder returns: a pipeline with its bound buffers, and the grid it needs for a given
+// number of new tokens. A session builds its dispatches once and encodes them every forward.
+
+import type { BindingKind, Kernel, PipelineCache } from '../pipelines';
+import type { KernelSource } from '../shader-library';
+
+export interface OpContext {
+  device: GPUDevice;
+  pipelines: PipelineCache;
+  /** The per-forward Step uniform (shaders/common.wgsl), binding 0 of every kernel. */
+  step: GPUBuffer;
+  /** A small zeroed storage buffer bound where a variant has nothing to bind (no bias, no scales). */
+  empty: GPUBuffer;
+}
+
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  /** Workgroup grid for `tokens` new tokens. */
+  grid(tokens: number): readonly [number, number];
+}
+
+export const WORKGROUP = 64;
+const MAX_GRID = 65535;
+
+/** Grid for a flat index space of `invocations` (shaders fold y into the index: common.wgsl flat_id). */
+export function flatGrid(invocations: number, workgroup = WORKGROUP): [number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / workgroup));
+  if (groups <= MAX_GRID) return [groups, 1];
+  return [MAX_GRID, Math.ceil(groups / MAX_GRID)];
+}
+
+/** Bind `buffers` to bindings 1.. of `source` (binding 0 is the step uniform). */
+export function makeDispatch(
+  ctx: OpContext,
+  source: KernelSource,
+  bindings: readonly BindingKind[],
+  buffers: readonly GPUBuffer[],
+  grid: (tokens: number) => readonly [number, number],
+): Dispatch {
+  const kernel: Kernel = ctx.pipelines.get(source, ['uniform', ...bindings]);
+  const bindGroup = ctx.device.createBindGroup({
+    label: source.op,
+    layout: kernel.layout,
+    entries: [ctx.step, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  return { label: source.op, pipeline: kernel.pipeline, bindGroup, grid };
+}
+
+export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[], tokens: number): void {
+  for (const d of dispatches) {
+    const [x, y] = d.grid(tokens);
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(x, y);
+  }
+}

@@ -1,0 +1,17 @@
+// Embedding gather (shaders/embed.wgsl) from a packed matrix of any weight format, one dispatch per row part.
+
+import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
+import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
+
+export function embedOps(ctx: OpContext, table: GpuMatrix, ids: GPUBuffer, h: GPUBuffer, hStride: number): Dispatch[] {
+  const d = table.cols;
+  return table.parts.map((part) =>
+    makeDispatch(
+      ctx,
+      { op: 'embed', prefix: weightPrefix(table.format), consts: { D: d, H_STRIDE: hStride, W_ROW_WORDS: table.rowWords, W_SCALE_WORDS: table.scaleWords } },
+      ['uniform', 'read', 'read', 'read', 'write'],
+      [part.params, ids, part.data, part.scales ?? ctx.empty, h],
+      (tokens) => flatGrid(tokens * Math.ceil(d / 8)),
+    ),
+  );
+}

@@ -1,0 +1,43 @@
+// WGSL sources by file name (shaders/<name>.wgsl) and the composition of a kernel: generated constants,
+// then common.wgsl, then an optional prefix (a weights-*.wgsl format), then the op itself. Constants are
+// plain `const` declarations rather than override constants because WGSL only sizes function-scope
+// arrays (attention's accumulator, linear's token tile) with const expressions.
+
+export type ShaderLibrary = Readonly<Record<string, string>>;
+
+/** u32 for integers, bool for booleans, { f32 } for floats. */
+export type ShaderConst = number | boolean | { f32: number };
+export type ShaderConsts = Readonly<Record<string, ShaderConst>>;
+
+export interface KernelSource {
+  /** shaders/<op>.wgsl */
+  op: string;
+  /** shaders/<prefix>.wgsl inserted before the op, e.g. 'weights-q4'. */
+  prefix?: string;
+  consts: ShaderConsts;
+}
+
+function constLine(name: string, v: ShaderConst): string {
+  if (typeof v === 'boolean') return `const ${name}: bool = ${v};`;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`shader constant ${name} must be a u32, got ${v}`);
+    return `const ${name}: u32 = ${v}u;`;
+  }
+  if (!Number.isFinite(v.f32)) throw new Error(`shader constant ${name} must be finite, got ${v.f32}`);
+  return `const ${name}: f32 = ${v.f32.toExponential()};`;
+}
+
+export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {
+  const part = (name: string) => {
+    const text = lib[name];
+    if (text === undefined) throw new Error(`shader ${name}.wgsl is not in the shader library`);
+    return text;
+  };
+  const consts = Object.entries(k.consts).map(([n, v]) => constLine(n, v));
+  return [...consts, part('common'), k.prefix ? part(k.prefix) : '', part(k.op)].join('\n');
+}
+
+/** Cache key of a kernel: op, prefix and constants. */
+export function kernelKey(k: KernelSource): string {
+  return `${k.op}|${k.prefix ?? ''}|${JSON.stringify(k.consts)}`;
+}

@@ -1,0 +1,128 @@
+// Weight formats for the matrices of a model (embedding, projections, LM head), packed the way the GPU
+// kernels read them (shaders/weights-*.wgsl). The reference decoder runs on `unpackMatrix` of the same
+// packing, so CPU and GPU compute with identical weight values.
+//
+// Every row is zero-padded to a multiple of 32 columns (one quantization group), so kernels can read
+// 8 weights at a time and groups never straddle rows. Layouts, per row:
+//   f32  pad32(cols) words, one f32 each
+//   f16  pad32(cols) / 2 words, two f16 each (low half first)
+//   q8   pad32(cols) / 4 words, four signed 8-bit codes each (lowest byte first)
+//   q4   pad32(cols) / 8 words, eight 4-bit codes each (lowest nibble first), stored as code + 8
+// q8 and q4 are symmetric with one f16 scale per group of 32 columns, two scales per u32 (even group low):
+// w = code * scale, code in [-127, 127] (q8) or [-7, 7] (q4).
+
+import { InvalidArgumentError } from '../errors';
+import { f16BitsToF32, f32ToF16Bits } from './f16';
+
+export type WeightFormat = 'f32' | 'f16' | 'q8' | 'q4';
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'q8', 'q4'];
+export const WEIGHT_GROUP = 32;
+
+export interface PackedMatrix {
+  format: WeightFormat;
+  rows: number;
+  cols: number;
+  /** u32 words per row in `data`. */
+  rowWords: number;
+  /** u32 words per row in `scales` (0 for f32 and f16). */
+  scaleWords: number;
+  data: Uint32Array<ArrayBuffer>;
+  scales: Uint32Array<ArrayBuffer> | null;
+}
+
+export function parseWeightFormat(name: string): WeightFormat {
+  if ((WEIGHT_FORMATS as readonly string[]).includes(name)) return name as WeightFormat;
+  throw new InvalidArgumentError('unknown weight format', { field: 'weights', expected: WEIGHT_FORMATS.join(', '), got: name });
+}
+
+export function pad32(n: number): number {
+  return Math.ceil(n / WEIGHT_GROUP) * WEIGHT_GROUP;
+}
+
+const CODES_PER_WORD: Record<WeightFormat, number> = { f32: 1, f16: 2, q8: 4, q4: 8 };
+const MAX_CODE: Record<'q8' | 'q4', number> = { q8: 127, q4: 7 };
+
+export function rowWords(format: WeightFormat, cols: number): number {
+  return pad32(cols) / CODES_PER_WORD[format];
+}
+
+export function scaleWords(format: WeightFormat, cols: number): number {
+  return format === 'q8' || format === 'q4' ? Math.ceil(pad32(cols) / WEIGHT_GROUP / 2) : 0;
+}
+
+/** Bytes a [rows, cols] matrix takes in `format`, padding and scales included. */
+export function packedBytes(format: WeightFormat, rows: number, cols: number): number {
+  return rows * (rowWords(format, cols) + scaleWords(format, cols)) * 4;
+}
+
+const f32View = new Float32Array(1);
+const u32View = new Uint32Array(f32View.buffer);
+
+export function packMatrix(w: Float32Array, rows: number, cols: number, format: WeightFormat): PackedMatrix {
+  if (w.length !== rows * cols) {
+    throw new InvalidArgumentError('matrix size disagrees with its shape', { field: 'w', expected: `${rows * cols} values`, got: String(w.length) });
+  }
+  const rw = rowWords(format, cols);
+  const sw = scaleWords(format, cols);
+  const data = new Uint32Array(rows * rw);
+  const scales = sw ? new Uint32Array(rows * sw) : null;
+  const padded = pad32(cols);
+  for (let r = 0; r < rows; r++) {
+    const src = (c: number) => (c < cols ? w[r * cols + c] : 0);
+    const out = r * rw;
+    if (format === 'f32') {
+      for (let c = 0; c < cols; c++) {
+        f32View[0] = w[r * cols + c];
+        data[out + c] = u32View[0];
+      }
+    } else if (format === 'f16') {
+      for (let c = 0; c < padded; c += 2) data[out + c / 2] = (f32ToF16Bits(src(c)) | (f32ToF16Bits(src(c + 1)) << 16)) >>> 0;
+    } else {
+      const max = MAX_CODE[format];
+      const bits = format === 'q8' ? 8 : 4;
+      const perWord = CODES_PER_WORD[format];
+      for (let g = 0; g < padded / WEIGHT_GROUP; g++) {
+        let absMax = 0;
+        for (let c = g * WEIGHT_GROUP; c < (g + 1) * WEIGHT_GROUP; c++) absMax = Math.max(absMax, Math.abs(src(c)));
+        const scaleBits = f32ToF16Bits(absMax / max);
+        const scale = f16BitsToF32(scaleBits);
+        scales![r * sw + (g >> 1)] |= scaleBits << ((g & 1) * 16);
+        for (let c = g * WEIGHT_GROUP; c < (g + 1) * WEIGHT_GROUP; c++) {
+          const code = scale === 0 ? 0 : Math.max(-max, Math.min(max, Math.round(src(c) / scale)));
+          const field = bits === 8 ? code & 0xff : code + 8;
+          data[out + Math.floor(c / perWord)] |= field << ((c % perWord) * bits);
+        }
+      }
+    }
+  }
+  if (scales) for (let i = 0; i < scales.length; i++) scales[i] >>>= 0;
+  for (let i = 0; i < data.length; i++) data[i] >>>= 0;
+  return { format, rows, cols, rowWords: rw, scaleWords: sw, data, scales };
+}
+
+/** The f32 values a packed matrix stands for, [rows, cols] without padding. */
+export function unpackMatrix(p: PackedMatrix): Float32Array {
+  const out = new Float32Array(p.rows * p.cols);
+  for (let r = 0; r < p.rows; r++) {
+    const base = r * p.rowWords;
+    for (let c = 0; c < p.cols; c++) {
+      let v: number;
+      if (p.format === 'f32') {
+        u32View[0] = p.data[base + c];
+        v = f32View[0];
+      } else if (p.format === 'f16') {
+        v = f16BitsToF32((p.data[base + (c >> 1)] >>> ((c & 1) * 16)) & 0xffff);
+      } else {
+        const g = Math.floor(c / WEIGHT_GROUP);
+        const scale = f16BitsToF32((p.scales![r * p.scaleWords + (g >> 1)] >>> ((g & 1) * 16)) & 0xffff);
+        const code =
+          p.format === 'q8'
+            ? ((p.data[base + (c >> 2)] >>> ((c & 3) * 8)) << 24) >> 24
+            : ((p.data[base + (c >> 3)] >>> ((c & 7) * 4)) & 0xf) - 8;
+        v = code * scale;
+      }
+      out[r * p.cols + c] = v;
+    }
+  }
+  return out;
+}
