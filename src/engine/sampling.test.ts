@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors';
-import { argmax, Sampler } from './sampling';
+import { argmax, pickToken, Sampler } from './sampling';
 
 const logits = Float32Array.from([1, 3, 2.5, -1, 0]);
 
@@ -26,5 +26,24 @@ describe('sampling', () => {
   it('rejects bad parameters', () => {
     expect(() => new Sampler({ temperature: -1, topK: 0, topP: 1, seed: 0 })).toThrow(InvalidArgumentError);
     expect(() => new Sampler({ temperature: 1, topK: 0, topP: 0, seed: 0 })).toThrow(/top_p/);
+  });
+});
+
+describe('pickToken (the definition the GPU sampler implements)', () => {
+  const z = Float32Array.from([1, 3, 2.5, -1, 0, 3]);
+  it('top-k keeps ties at the cut; u walks the kept tokens in vocabulary order', () => {
+    const o = { temperature: 1, topK: 1, topP: 1, seed: 0 };
+    // top-k 1: the largest value is 3 (ids 1 and 5, equal weight)
+    expect(pickToken(z, o, 0.49)).toBe(1);
+    expect(pickToken(z, o, 0.51)).toBe(5);
+  });
+
+  it('top-p keeps the smallest set of top values holding top_p of the mass', () => {
+    const o = { temperature: 1, topK: 0, topP: 0.6, seed: 0 };
+    // weights e^(z-3): ids 1 and 5 hold 2/(2 + e^-0.5 + e^-2 + e^-3 + e^-4) ≈ 0.70 >= 0.6, so only they stay
+    for (const u of [0, 0.3, 0.7, 0.999]) expect([1, 5]).toContain(pickToken(z, o, u));
+    const wide = { ...o, topP: 0.8 }; // needs id 2 as well
+    expect(pickToken(z, wide, 0.999)).toBe(5);
+    expect(new Set([0.1, 0.35, 0.5, 0.65, 0.9].map((u) => pickToken(z, wide, u)))).toEqual(new Set([1, 2, 5]));
   });
 });

@@ -39,42 +39,71 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * Choose a token from logits with a uniform draw u in [0, 1). This is the definition shaders/sample.wgsl
+ * implements, phrased with thresholds so a GPU can compute it without sorting:
+ *  - top-k keeps every token whose logit is at least the k-th largest (ties at the cut are all kept);
+ *  - top-p then keeps every token whose logit is at least tau, the largest value such that the kept
+ *    tokens at or above it hold at least top_p of the (temperature-scaled) probability;
+ *  - u picks a token by walking the kept tokens in vocabulary order, each weighted by its probability.
+ */
+export function pickToken(logits: Float32Array, o: SamplingOptions, u: number): number {
+  if (o.temperature === 0) return argmax(logits);
+  const V = logits.length;
+  const inv = 1 / o.temperature;
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, logits[i]);
+  const desc = Array.from(logits).sort((a, b) => b - a);
+  let cut = o.topK > 0 && o.topK < V ? desc[o.topK - 1] : -Infinity;
+  const weight = (z: number) => Math.exp((z - max) * inv);
+  if (o.topP < 1) {
+    let total = 0;
+    for (const z of desc) if (z >= cut) total += weight(z);
+    let mass = 0;
+    for (const z of desc) {
+      if (z < cut) break;
+      mass += weight(z);
+      if (mass >= o.topP * total) {
+        cut = z;
+        break;
+      }
+    }
+  }
+  let kept = 0;
+  let last = 0;
+  for (let i = 0; i < V; i++) {
+    if (logits[i] >= cut) {
+      kept += weight(logits[i]);
+      last = i;
+    }
+  }
+  let r = u * kept;
+  for (let i = 0; i < V; i++) {
+    if (logits[i] < cut) continue;
+    r -= weight(logits[i]);
+    if (r < 0) return i;
+  }
+  return last;
+}
+
+/** Sampling options plus the seeded generator: one draw per token, wherever the choice is computed. */
 export class Sampler {
   private readonly random: () => number;
-  constructor(private readonly o: SamplingOptions) {
-    checkSampling(o);
-    this.random = seededRandom(o.seed);
+  constructor(readonly options: SamplingOptions) {
+    checkSampling(options);
+    this.random = seededRandom(options.seed);
   }
 
   get greedy(): boolean {
-    return this.o.temperature === 0;
+    return this.options.temperature === 0;
+  }
+
+  /** The uniform draw for the next token (greedy choices draw nothing). */
+  draw(): number {
+    return this.greedy ? 0 : this.random();
   }
 
   next(logits: Float32Array): number {
-    const { temperature, topK, topP } = this.o;
-    if (temperature === 0) return argmax(logits);
-    let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
-    if (topK > 0) order = order.slice(0, topK);
-    const max = logits[order[0]];
-    const p = order.map((i) => Math.exp((logits[i] - max) / temperature));
-    const total = p.reduce((a, b) => a + b, 0);
-    let keep = order.length;
-    if (topP < 1) {
-      let cum = 0;
-      for (let i = 0; i < order.length; i++) {
-        cum += p[i] / total;
-        if (cum >= topP) {
-          keep = i + 1;
-          break;
-        }
-      }
-    }
-    const kept = p.slice(0, keep).reduce((a, b) => a + b, 0);
-    let r = this.random() * kept;
-    for (let i = 0; i < keep; i++) {
-      r -= p[i];
-      if (r < 0) return order[i];
-    }
-    return order[keep - 1];
+    return pickToken(logits, this.options, this.draw());
   }
 }

@@ -82,6 +82,21 @@ describe.each(Object.keys(ORACLES) as SharedModel[])('%s on WebGPU, f32 weights'
   });
 });
 
+describe('sampling on the GPU', () => {
+  it.each([
+    { temperature: 0.8, topK: 40, topP: 0.95, seed: 3 },
+    { temperature: 1.2, topK: 0, topP: 0.7, seed: 11 },
+    { temperature: 1, topK: 5, topP: 1, seed: 5 },
+  ])('generates what the CPU sampler picks from the reference logits (%o)', async (sampling) => {
+    const m = await sharedModel('stories260K');
+    const o = { maxTokens: 48, cache: F32, sampling, stopIds: [] };
+    const gpu = await generateIds(await gpuBackend(m), [1, 403], o);
+    const cpu = await generateIds(new CpuBackend(m), [1, 403], o);
+    expect(gpu.join(' ')).toBe(cpu.join(' '));
+    expect(new Set(gpu).size).toBeGreaterThan(10);
+  });
+});
+
 describe('weight formats', () => {
   it.each(['f16', 'q8', 'q4'] as const)('%s: GPU logits equal the reference run on the same quantized weights', async (format) => {
     const m = await sharedModel('stories260K');

@@ -15,6 +15,7 @@ import { embedOps } from '../gpu/ops/embed';
 import { kvAppendOp } from '../gpu/ops/kv-append';
 import { linearOps } from '../gpu/ops/linear';
 import { rmsNormOp } from '../gpu/ops/rmsnorm';
+import { sampleOp } from '../gpu/ops/sample';
 import { ropeOp, ropeTable } from '../gpu/ops/rope';
 import { swigluOp } from '../gpu/ops/swiglu';
 import { PipelineCache } from '../gpu/pipelines';
@@ -176,7 +177,15 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly stride: { d: number; q: number; kv: number; f: number };
   private ropeTable: GPUBuffer | null = null;
   private ropePositions = 0;
-  private built: { generation: number; layers: Dispatch[]; head: Record<LogitsWanted, Dispatch[]>; argmax: Dispatch } | null = null;
+  /** Dispatches per forward kind: decode (one token, GEMV tiles) and prefill (GEMM tiles). */
+  private built: {
+    generation: number;
+    decode: Dispatch[];
+    prefill: Dispatch[];
+    head: Record<LogitsWanted, Dispatch[]>;
+    argmax: Dispatch;
+    sample: Dispatch;
+  } | null = null;
   private chunks = 1;
   private readonly readLogits: GPUBuffer;
   private readonly readChosen: GPUBuffer;
@@ -242,54 +251,58 @@ export class GpuDecodeSession implements DecodeSession {
     const st = this.stride;
     const ctx: OpContext = { device: this.device, pipelines: this.backend.pipelines, step: b.step, empty: this.backend.empty };
     const w = this.backend.weights;
-    const tile = PREFILL_TILE;
-    const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false) =>
-      linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
-    const layers: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
-    w.layers.forEach((l, i) => {
-      const pools = this.cache.pools[i];
-      layers.push(
-        rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
-        ...lin(`l${i}.q`, l.wq, b.xn, b.q, l.bq, st.d, st.q),
-        ...lin(`l${i}.k`, l.wk, b.xn, b.k, l.bk, st.d, st.kv),
-        ...lin(`l${i}.v`, l.wv, b.xn, b.v, l.bv, st.d, st.kv),
-        ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
-        ...attentionOps(ctx, {
-          q: b.q,
-          kCur: b.k,
-          vCur: b.v,
-          pages: this.cache.pages,
-          kPool: pools.k,
-          vPool: pools.v,
-          partial: b.partial,
-          out: b.attn,
-          headDim: s.headDim,
-          heads: s.numHeads,
-          kvHeads: s.numKvHeads,
-          qStride: st.q,
-          kStride: st.kv,
-          page: PAGE_TOKENS,
-          kvF16: this.cache.f16,
-          window: s.slidingWindow ?? 0,
-          chunks: () => this.chunks,
-        }),
-        kvAppendOp(ctx, { k: b.k, v: b.v, pages: this.cache.pages, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: st.kv, page: PAGE_TOKENS, kvF16: this.cache.f16 }),
-        ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
-        rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
-        ...lin(`l${i}.gate`, l.wGate, b.xn, b.g, null, st.d, st.f),
-        ...lin(`l${i}.up`, l.wUp, b.xn, b.u, null, st.d, st.f),
-        swigluOp(ctx, b.g, b.u, s.intermediateSize, st.f),
-        ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
-      );
-    });
-    layers.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
+    const layers = (tile: number): Dispatch[] => {
+      const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false) =>
+        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
+      const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
+      w.layers.forEach((l, i) => {
+        const pools = this.cache.pools[i];
+        list.push(
+          rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
+          ...lin(`l${i}.q`, l.wq, b.xn, b.q, l.bq, st.d, st.q),
+          ...lin(`l${i}.k`, l.wk, b.xn, b.k, l.bk, st.d, st.kv),
+          ...lin(`l${i}.v`, l.wv, b.xn, b.v, l.bv, st.d, st.kv),
+          ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
+          ...attentionOps(ctx, {
+            q: b.q,
+            kCur: b.k,
+            vCur: b.v,
+            pages: this.cache.pages,
+            kPool: pools.k,
+            vPool: pools.v,
+            partial: b.partial,
+            out: b.attn,
+            headDim: s.headDim,
+            heads: s.numHeads,
+            kvHeads: s.numKvHeads,
+            qStride: st.q,
+            kStride: st.kv,
+            page: PAGE_TOKENS,
+            kvF16: this.cache.f16,
+            window: s.slidingWindow ?? 0,
+            chunks: () => this.chunks,
+          }),
+          kvAppendOp(ctx, { k: b.k, v: b.v, pages: this.cache.pages, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: st.kv, page: PAGE_TOKENS, kvF16: this.cache.f16 }),
+          ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
+          rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
+          ...lin(`l${i}.gate`, l.wGate, b.xn, b.g, null, st.d, st.f),
+          ...lin(`l${i}.up`, l.wUp, b.xn, b.u, null, st.d, st.f),
+          swigluOp(ctx, b.g, b.u, s.intermediateSize, st.f),
+          ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
+        );
+      });
+      list.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
+      return list;
+    };
     const head = (lastOnly: boolean) =>
-      linearOps(ctx, 'lm_head', w.lmHead, { x: b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, tileM: tile, accumulate: false, lastOnly });
+      linearOps(ctx, 'lm_head', w.lmHead, { x: b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, tileM: PREFILL_TILE, accumulate: false, lastOnly });
     this.built = {
       generation: this.cache.generation,
-      layers,
+      decode: layers(1),
+      prefill: layers(PREFILL_TILE),
       head: { last: head(true), all: head(false) },
       argmax: argmaxOp(ctx, b.logits, b.chosen, s.vocabSize),
+      sample: sampleOp(ctx, b.logits, b.chosen, s.vocabSize),
     };
     return this.built;
   }
@@ -303,8 +316,11 @@ export class GpuDecodeSession implements DecodeSession {
     });
   }
 
-  /** Encode and submit one slice of at most maxBatch tokens, up to the LM head ('last' or 'all' rows). */
-  private runSlice(ids: readonly number[], wanted: LogitsWanted): void {
+  /**
+   * Encode and submit one slice of at most maxBatch tokens, up to the LM head ('last' or 'all' rows).
+   * `pick` fills the sampling fields of the step uniform for a token choice that follows.
+   */
+  private runSlice(ids: readonly number[], wanted: LogitsWanted, pick: { sampler: Sampler; u: number } | null = null): void {
     this.backend.checkAlive();
     const pos0 = this.cache.length;
     const M = ids.length;
@@ -315,10 +331,19 @@ export class GpuDecodeSession implements DecodeSession {
     const chunkLen = Math.ceil(keys / this.chunks);
     const q = this.device.queue;
     q.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
-    q.writeBuffer(this.buf.step, 0, new Uint32Array([M, pos0, this.chunks, chunkLen, 0, 0, 0, 0]));
+    const step = new DataView(new ArrayBuffer(32));
+    [M, pos0, this.chunks, chunkLen].forEach((v, i) => step.setUint32(i * 4, v, true));
+    if (pick) {
+      const o = pick.sampler.options;
+      step.setFloat32(16, pick.u, true);
+      step.setFloat32(20, o.temperature > 0 ? 1 / o.temperature : 0, true);
+      step.setUint32(24, o.topK, true);
+      step.setFloat32(28, o.topP, true);
+    }
+    q.writeBuffer(this.buf.step, 0, step.buffer);
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, built.layers, M);
+    encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M);
     encodeDispatches(pass, built.head[wanted], M);
     pass.end();
     q.submit([enc.finish()]);
@@ -360,15 +385,18 @@ export class GpuDecodeSession implements DecodeSession {
     return out;
   }
 
-  /** Run `ids` and pick the next token: greedy on the GPU (4 bytes read back), otherwise from the logits. */
+  /** Run `ids` and choose the next token on the GPU (argmax, or sampling); 4 bytes are read back. */
   async next(ids: readonly number[], sampler: Sampler): Promise<number> {
-    if (!sampler.greedy) return sampler.next(await this.forward(ids, 'last'));
     this.checkIds(ids);
     const slice = this.backend.maxBatch;
-    for (let at = 0; at < ids.length; at += slice) this.runSlice(ids.slice(at, at + slice), 'last');
+    for (let at = 0; at < ids.length; at += slice) {
+      const last = at + slice >= ids.length;
+      this.runSlice(ids.slice(at, at + slice), 'last', last ? { sampler, u: sampler.draw() } : null);
+    }
+    const built = this.build();
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, [this.build().argmax], 1);
+    encodeDispatches(pass, [sampler.greedy ? built.argmax : built.sample], 1);
     pass.end();
     enc.copyBufferToBuffer(this.buf.chosen, 0, this.readChosen, 0, 4);
     this.device.queue.submit([enc.finish()]);

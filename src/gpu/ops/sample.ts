@@ -1,0 +1,8 @@
+// Temperature / top-k / top-p sampling on the GPU (shaders/sample.wgsl); the options and the draw come in
+// the step uniform.
+
+import { makeDispatch, type Dispatch, type OpContext } from './dispatch';
+
+export function sampleOp(ctx: OpContext, logits: GPUBuffer, chosen: GPUBuffer, vocab: number): Dispatch {
+  return makeDispatch(ctx, { op: 'sample', consts: { V: vocab } }, ['read', 'write'], [logits, chosen], () => [1, 1]);
+}
