@@ -4,8 +4,10 @@
 // invocations this way; prefill uses the same kernel with the causal limit per query.
 // Keys before pos0 come from the paged cache; keys of the step's own tokens come exact from k_cur/v_cur
 // (the cache may hold them rounded), as in the reference decoder's prefill.
+// With OWN_ONLY the chunks cover only the step's own keys and are written from partial slot 1: slot 0
+// belongs to the xquant modes' rematerializing attention over the past (xquant-values.wgsl).
 // Constants: HEAD_DIM, HEADS, KV_GROUP (query heads per kv head), Q_STRIDE, KV_DIM, K_STRIDE, PAGE,
-// KV_F16, WINDOW (0 = no sliding window), SCALE (1 / sqrt(head_dim)).
+// KV_F16, WINDOW (0 = no sliding window), SCALE (1 / sqrt(head_dim)), OWN_ONLY.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_cur: array<f32>;
@@ -81,9 +83,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let m = id / (step.chunks * HEADS);
   if (m >= step.tokens) { return; }
   let qpos = step.pos0 + m;
-  var lo = c * step.chunk_len;
+  let first_key = select(0u, step.pos0, OWN_ONLY);
+  var lo = first_key + c * step.chunk_len;
   if (WINDOW > 0u && qpos + 1u > WINDOW) { lo = max(lo, qpos + 1u - WINDOW); }
-  let hi = min((c + 1u) * step.chunk_len, qpos + 1u);
+  let hi = min(first_key + (c + 1u) * step.chunk_len, qpos + 1u);
   let kv_off = (h / KV_GROUP) * HEAD_DIM;
   let q_off = m * Q_STRIDE + h * HEAD_DIM;
 
@@ -105,7 +108,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let row = (t - step.pos0) * K_STRIDE + kv_off;
     add_cur(fold(dot_cur(q_off, row)), row);
   }
-  let out = id * (HEAD_DIM + 2u);
+  let slot0 = select(0u, 1u, OWN_ONLY);
+  let out = ((m * HEADS + h) * (step.chunks + slot0) + slot0 + c) * (HEAD_DIM + 2u);
   partial[out] = mx;
   partial[out + 1u] = sum;
   for (var d = 0u; d < HEAD_DIM; d++) { partial[out + 2u + d] = acc[d]; }

@@ -7,6 +7,10 @@ struct Step {
   pos0: u32,        // absolute position of the first of them
   chunks: u32,      // attention: key chunks per query
   chunk_len: u32,   // attention: keys per chunk
+  x_chunks: u32,    // rematerializing attention (xquant modes): chunks over the past tokens
+  x_chunk_len: u32, // rematerializing attention: past tokens per chunk
+  _pad0: u32,
+  _pad1: u32,
   rand: f32,        // sampling: uniform draw in [0, 1)
   inv_temp: f32,    // sampling: 1 / temperature
   top_k: u32,       // sampling: 0 = no cut

@@ -6,9 +6,13 @@
 
 import { InvalidArgumentError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
+import { attentionOps } from '../gpu/ops/attention';
+import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
+import { kvAppendOp } from '../gpu/ops/kv-append';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { cacheBytesPerToken } from './cache-bytes';
 import type { CacheConfig } from './cache-config';
+import { chunking, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
 export const PAGE_TOKENS = 128;
 
@@ -17,7 +21,7 @@ export interface LayerPools {
   v: GPUBuffer;
 }
 
-export class GpuKvCache {
+export class GpuKvCache implements GpuCache {
   readonly kvDim: number;
   readonly f16: boolean;
   /** Tokens stored. */
@@ -51,6 +55,41 @@ export class GpuKvCache {
 
   storedBytes(): number {
     return this.length * this.bytesPerToken();
+  }
+
+  xPartialFloats(): number {
+    return 0;
+  }
+
+  plan(pos0: number, tokens: number): ChunkPlan {
+    return { ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
+  }
+
+  layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
+    const s = this.spec;
+    const pools = this.pools[a.layer];
+    return [
+      ...attentionOps(ctx, {
+        q: a.q,
+        kCur: a.k,
+        vCur: a.v,
+        pages: this.pages,
+        kPool: pools.k,
+        vPool: pools.v,
+        partial: a.partial,
+        out: a.out,
+        headDim: s.headDim,
+        heads: s.numHeads,
+        kvHeads: s.numKvHeads,
+        qStride: a.qStride,
+        kStride: a.kvStride,
+        page: PAGE_TOKENS,
+        kvF16: this.f16,
+        window: s.slidingWindow ?? 0,
+        ownOnly: false,
+      }),
+      kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.pages, kPool: pools.k, vPool: pools.v, kvDim: this.kvDim, kStride: a.kvStride, page: PAGE_TOKENS, kvF16: this.f16 }),
+    ];
   }
 
   /** Make room for `tokens` tokens in total; returns true when buffers were replaced. */

@@ -3,16 +3,15 @@
 // in a browser, dawn.node in Node (tests, CLIs, bench).
 
 import type { CacheConfig } from '../cache/cache-config';
-import { GpuKvCache, PAGE_TOKENS } from '../cache/gpu-kv-cache';
+import { MAX_CHUNKS, type ChunkPlan, type GpuCache } from '../cache/gpu-cache';
+import { createGpuCache } from '../cache/create-gpu-cache';
 import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
 import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import { GpuMemory, type MemoryReport } from '../gpu/memory';
 import { argmaxOp } from '../gpu/ops/argmax';
-import { attentionOps } from '../gpu/ops/attention';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
 import { embedOps } from '../gpu/ops/embed';
-import { kvAppendOp } from '../gpu/ops/kv-append';
 import { linearOps } from '../gpu/ops/linear';
 import { rmsNormOp } from '../gpu/ops/rmsnorm';
 import { sampleOp } from '../gpu/ops/sample';
@@ -57,10 +56,8 @@ interface GpuWeights {
   finalNorm: GPUBuffer;
 }
 
-/** Key chunks per query are at most this many (attention-split's partial buffer is sized for it). */
-const MAX_CHUNKS = 16;
-/** Below this many keys per chunk, splitting costs more than it spreads. */
-const MIN_CHUNK = 64;
+/** Size of the Step uniform (shaders/common.wgsl). */
+const STEP_BYTES = 48;
 /** Prefill register tile (tokens per invocation of linear.wgsl). */
 const PREFILL_TILE = 4;
 
@@ -170,10 +167,10 @@ export class WebGpuBackend implements Backend {
 
 /** One sequence on the GPU: its KV cache, its activation buffers and its prebuilt dispatches. */
 export class GpuDecodeSession implements DecodeSession {
-  readonly cache: GpuKvCache;
+  readonly cache: GpuCache;
   private readonly device: GPUDevice;
   private readonly spec: ModelSpec;
-  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'u' | 'partial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
+  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'u' | 'partial' | 'xPartial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
   private readonly stride: { d: number; q: number; kv: number; f: number };
   private ropeTable: GPUBuffer | null = null;
   private ropePositions = 0;
@@ -186,7 +183,6 @@ export class GpuDecodeSession implements DecodeSession {
     argmax: Dispatch;
     sample: Dispatch;
   } | null = null;
-  private chunks = 1;
   private readonly readLogits: GPUBuffer;
   private readonly readChosen: GPUBuffer;
   private readonly logitRows: number;
@@ -198,7 +194,7 @@ export class GpuDecodeSession implements DecodeSession {
     const s = backend.spec;
     this.spec = s;
     this.device = backend.gpu.device;
-    this.cache = new GpuKvCache(backend.memory, s, config);
+    this.cache = createGpuCache(backend, config);
     const mem = backend.memory;
     const B = backend.maxBatch;
     this.stride = { d: pad32(s.hiddenSize), q: pad32(s.numHeads * s.headDim), kv: pad32(kvDim(s)), f: pad32(s.intermediateSize) };
@@ -217,10 +213,11 @@ export class GpuDecodeSession implements DecodeSession {
       attn: act('attn', rows * this.stride.q),
       g: act('g', rows * this.stride.f),
       u: act('u', rows * this.stride.f),
-      partial: act('attn.partial', B * s.numHeads * MAX_CHUNKS * (s.headDim + 2)),
+      partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
+      xPartial: act('attn.x-partial', this.cache.xPartialFloats()),
       logits: act('logits', this.logitRows * s.vocabSize),
       chosen: act('chosen', 4),
-      step: mem.create('activations', 'step', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+      step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     };
     this.readLogits = mem.create('staging', 'logits.read', this.logitRows * s.vocabSize * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     this.readChosen = mem.create('staging', 'chosen.read', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -256,33 +253,30 @@ export class GpuDecodeSession implements DecodeSession {
         linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
       const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
       w.layers.forEach((l, i) => {
-        const pools = this.cache.pools[i];
         list.push(
           rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
           ...lin(`l${i}.q`, l.wq, b.xn, b.q, l.bq, st.d, st.q),
           ...lin(`l${i}.k`, l.wk, b.xn, b.k, l.bk, st.d, st.kv),
           ...lin(`l${i}.v`, l.wv, b.xn, b.v, l.bv, st.d, st.kv),
           ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
-          ...attentionOps(ctx, {
+          ...this.cache.layerOps(ctx, {
+            layer: i,
             q: b.q,
-            kCur: b.k,
-            vCur: b.v,
-            pages: this.cache.pages,
-            kPool: pools.k,
-            vPool: pools.v,
-            partial: b.partial,
+            k: b.k,
+            v: b.v,
+            x: b.xn,
             out: b.attn,
-            headDim: s.headDim,
-            heads: s.numHeads,
-            kvHeads: s.numKvHeads,
+            partial: b.partial,
+            xPartial: b.xPartial,
+            rope: this.ropeTable!,
+            wk: l.wk,
+            wv: l.wv,
+            bk: l.bk,
+            bv: l.bv,
+            xStride: st.d,
             qStride: st.q,
-            kStride: st.kv,
-            page: PAGE_TOKENS,
-            kvF16: this.cache.f16,
-            window: s.slidingWindow ?? 0,
-            chunks: () => this.chunks,
+            kvStride: st.kv,
           }),
-          kvAppendOp(ctx, { k: b.k, v: b.v, pages: this.cache.pages, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: st.kv, page: PAGE_TOKENS, kvF16: this.cache.f16 }),
           ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
           rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
           ...lin(`l${i}.gate`, l.wGate, b.xn, b.g, null, st.d, st.f),
@@ -326,25 +320,23 @@ export class GpuDecodeSession implements DecodeSession {
     const M = ids.length;
     this.ensurePositions(pos0 + M);
     const built = this.build();
-    const keys = pos0 + M;
-    this.chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(keys / MIN_CHUNK)));
-    const chunkLen = Math.ceil(keys / this.chunks);
+    const plan: ChunkPlan = this.cache.plan(pos0, M);
     const q = this.device.queue;
     q.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
-    const step = new DataView(new ArrayBuffer(32));
-    [M, pos0, this.chunks, chunkLen].forEach((v, i) => step.setUint32(i * 4, v, true));
+    const step = new DataView(new ArrayBuffer(STEP_BYTES));
+    [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen].forEach((v, i) => step.setUint32(i * 4, v, true));
     if (pick) {
       const o = pick.sampler.options;
-      step.setFloat32(16, pick.u, true);
-      step.setFloat32(20, o.temperature > 0 ? 1 / o.temperature : 0, true);
-      step.setUint32(24, o.topK, true);
-      step.setFloat32(28, o.topP, true);
+      step.setFloat32(32, pick.u, true);
+      step.setFloat32(36, o.temperature > 0 ? 1 / o.temperature : 0, true);
+      step.setUint32(40, o.topK, true);
+      step.setFloat32(44, o.topP, true);
     }
     q.writeBuffer(this.buf.step, 0, step.buffer);
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M);
-    encodeDispatches(pass, built.head[wanted], M);
+    encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M, plan);
+    encodeDispatches(pass, built.head[wanted], M, plan);
     pass.end();
     q.submit([enc.finish()]);
     this.cache.length = pos0 + M;

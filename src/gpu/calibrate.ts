@@ -16,8 +16,8 @@ export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, 
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const x = memory.create('activations', 'x', Math.ceil(tokens / 4) * 4 * cols * 4, usage);
   const y = memory.create('activations', 'y', Math.ceil(tokens / 4) * 4 * rows * 4, usage);
-  const step = memory.create('activations', 'step', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  device.queue.writeBuffer(step, 0, new Uint32Array([tokens, 0, 1, 1, 0, 0, 0, 0]));
+  const step = memory.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(step, 0, new Uint32Array([tokens, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const empty = memory.create('activations', 'empty', 16, usage);
   const ctx: OpContext = { device, pipelines, step, empty };
   const ops = linearOps(ctx, 'calibrate', matrix, { x, y, bias: null, xStride: cols, yStride: rows, tileM: tile, accumulate: false, lastOnly: false });

@@ -1,5 +1,5 @@
-// WGSL sources by file name (shaders/<name>.wgsl) and the composition of a kernel: generated constants,
-// then common.wgsl, then an optional prefix (a weights-*.wgsl format), then the op itself. Constants are
+// WGSL sources by file name (shaders/<name>.wgsl) and the composition of a kernel: generated constants and
+// declarations, then common.wgsl, then prefixes (a weights-*.wgsl format, the xquant store), then the op. Constants are
 // plain `const` declarations rather than override constants because WGSL only sizes function-scope
 // arrays (attention's accumulator, linear's token tile) with const expressions.
 
@@ -12,9 +12,11 @@ export type ShaderConsts = Readonly<Record<string, ShaderConst>>;
 export interface KernelSource {
   /** shaders/<op>.wgsl */
   op: string;
-  /** shaders/<prefix>.wgsl inserted before the op, e.g. 'weights-q4'. */
-  prefix?: string;
+  /** shaders/<name>.wgsl files inserted before the op, e.g. 'weights-q4'. */
+  prefixes?: readonly string[];
   consts: ShaderConsts;
+  /** Generated WGSL declarations (per-layer tables) placed after the constants. */
+  declarations?: readonly string[];
 }
 
 function constLine(name: string, v: ShaderConst): string {
@@ -34,10 +36,10 @@ export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {
     return text;
   };
   const consts = Object.entries(k.consts).map(([n, v]) => constLine(n, v));
-  return [...consts, part('common'), k.prefix ? part(k.prefix) : '', part(k.op)].join('\n');
+  return [...consts, ...(k.declarations ?? []), part('common'), ...(k.prefixes ?? []).map(part), part(k.op)].join('\n');
 }
 
 /** Cache key of a kernel: op, prefix and constants. */
 export function kernelKey(k: KernelSource): string {
-  return `${k.op}|${k.prefix ?? ''}|${JSON.stringify(k.consts)}`;
+  return `${k.op}|${(k.prefixes ?? []).join(',')}|${JSON.stringify(k.consts)}|${(k.declarations ?? []).join('')}`;
 }

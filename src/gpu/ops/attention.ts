@@ -21,8 +21,8 @@ export interface AttentionArgs {
   kvF16: boolean;
   /** Sliding window in tokens (0: none). */
   window: number;
-  /** Chunks per query of the forward being encoded (set per forward, read by the grid). */
-  chunks: () => number;
+  /** Only the step's own keys, into partial slots 1.. (slot 0: the xquant modes' rematerialized past). */
+  ownOnly: boolean;
 }
 
 export function attentionOps(ctx: OpContext, a: AttentionArgs): [Dispatch, Dispatch] {
@@ -41,15 +41,16 @@ export function attentionOps(ctx: OpContext, a: AttentionArgs): [Dispatch, Dispa
         KV_F16: a.kvF16,
         WINDOW: a.window,
         SCALE: { f32: 1 / Math.sqrt(a.headDim) },
+        OWN_ONLY: a.ownOnly,
       },
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
     [a.q, a.kCur, a.vCur, a.pages, a.kPool, a.vPool, a.partial],
-    (tokens) => flatGrid(tokens * a.heads * a.chunks()),
+    (tokens, plan) => flatGrid(tokens * a.heads * plan.chunks),
   );
   const merge = makeDispatch(
     ctx,
-    { op: 'attention-merge', consts: { HEAD_DIM: a.headDim, HEADS: a.heads, OUT_STRIDE: a.qStride } },
+    { op: 'attention-merge', consts: { HEAD_DIM: a.headDim, HEADS: a.heads, OUT_STRIDE: a.qStride, EXTRA_SLOTS: a.ownOnly ? 1 : 0 } },
     ['read', 'write'],
     [a.partial, a.out],
     (tokens) => flatGrid(tokens * a.heads * a.headDim),

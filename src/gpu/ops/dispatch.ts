@@ -13,12 +13,18 @@ export interface OpContext {
   empty: GPUBuffer;
 }
 
+/** What a grid may depend on besides the token count: the forward's attention chunking. */
+export interface GridPlan {
+  chunks: number;
+  xChunks: number;
+}
+
 export interface Dispatch {
   label: string;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   /** Workgroup grid for `tokens` new tokens. */
-  grid(tokens: number): readonly [number, number];
+  grid(tokens: number, plan: GridPlan): readonly [number, number];
 }
 
 export const WORKGROUP = 64;
@@ -37,7 +43,7 @@ export function makeDispatch(
   source: KernelSource,
   bindings: readonly BindingKind[],
   buffers: readonly GPUBuffer[],
-  grid: (tokens: number) => readonly [number, number],
+  grid: (tokens: number, plan: GridPlan) => readonly [number, number],
 ): Dispatch {
   const kernel: Kernel = ctx.pipelines.get(source, ['uniform', ...bindings]);
   const bindGroup = ctx.device.createBindGroup({
@@ -48,9 +54,11 @@ export function makeDispatch(
   return { label: source.op, pipeline: kernel.pipeline, bindGroup, grid };
 }
 
-export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[], tokens: number): void {
+const NO_PLAN: GridPlan = { chunks: 1, xChunks: 1 };
+
+export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[], tokens: number, plan: GridPlan = NO_PLAN): void {
   for (const d of dispatches) {
-    const [x, y] = d.grid(tokens);
+    const [x, y] = d.grid(tokens, plan);
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, d.bindGroup);
     pass.dispatchWorkgroups(x, y);

@@ -35,7 +35,7 @@ export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: Linear
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
     const d = makeDispatch(
       ctx,
-      { op: 'linear', prefix: weightPrefix(w.format), consts },
+      { op: 'linear', prefixes: [weightPrefix(w.format)], consts },
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
       (tokens) => flatGrid(p.rows * tiles(tokens)),

@@ -1,0 +1,85 @@
+// Quantize the step's new tokens of one layer into the paged X store (after the xquant-store prefix):
+// X itself, or for XQuant-CL delta layers X - X̂ of the previous layer (closed loop: against what the
+// previous layer's pages reconstruct, written earlier in this forward). One invocation per (token, group).
+// Quantization is the reference's (src/quant/quantize.ts): zero = f16 floor(min), scale = f16
+// ceil((max - zero) / (2^b - 1)), code = round((x - zero) / scale).
+// Constants: LAYER, D, X_STRIDE, plus the prefix's.
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> x_pages: array<u32>;
+@group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
+
+fn f16_bits(v: f32) -> u32 {
+  return pack2x16float(vec2<f32>(v, 0.0)) & 0xffffu;
+}
+
+fn f16_value(h: u32) -> f32 {
+  return unpack2x16float(h).x;
+}
+
+/** Largest f16 <= v, as bits. */
+fn f16_floor(v: f32) -> u32 {
+  let h = f16_bits(v);
+  if (f16_value(h) <= v) { return h; }
+  if (h == 0u) { return 0x8001u; }
+  return select(h - 1u, h + 1u, (h & 0x8000u) != 0u);
+}
+
+/** Smallest f16 >= v, as bits. */
+fn f16_ceil(v: f32) -> u32 {
+  let h = f16_bits(v);
+  if (f16_value(h) >= v) { return h; }
+  if (h == 0x8000u) { return 1u; }
+  return select(h + 1u, h - 1u, (h & 0x8000u) != 0u);
+}
+
+fn source(t: u32, m: u32, i: u32) -> f32 {
+  let v = x[m * X_STRIDE + i];
+  if (CL_BASE > 0u && LAYER >= CL_BASE) { return v - x_hat(LAYER - 1u, t, i); }
+  return v;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = flat_id(gid, nwg);
+  let groups = (D + GROUP - 1u) / GROUP;
+  let m = id / groups;
+  let g = id % groups;
+  if (m >= step.tokens) { return; }
+  let t = step.pos0 + m;
+  let first = g * GROUP;
+  let n = min(GROUP, D - first);
+  var lo = 3.4e38;
+  var hi = -3.4e38;
+  for (var i = 0u; i < n; i++) {
+    let v = source(t, m, first + i);
+    lo = min(lo, v);
+    hi = max(hi, v);
+  }
+  let bits = LAYER_BITS[LAYER];
+  let levels = (1u << bits) - 1u;
+  let zero_bits = f16_floor(lo);
+  let zero = f16_value(zero_bits);
+  let scale_bits = f16_ceil((hi - zero) / f32(levels));
+  let scale = f16_value(scale_bits);
+  let gbase = x_pages[(t / PAGE) * LAYERS + LAYER] + (t % PAGE) * ROW_WORDS[LAYER] + g * (1u + GROUP_WORDS[LAYER]);
+  x_pool[gbase] = scale_bits | (zero_bits << 16u);
+  var word = 0u;
+  var at = gbase + 1u;
+  var used = 0u;
+  for (var i = 0u; i < n; i++) {
+    var code = 0u;
+    if (scale > 0.0) { code = u32(clamp(floor((source(t, m, first + i) - zero) / scale + 0.5), 0.0, f32(levels))); }
+    word |= code << used;
+    if (used + bits >= 32u) {
+      x_pool[at] = word;
+      at++;
+      // the bits of `code` that did not fit start the next word
+      word = select(0u, code >> (32u - used), used > 0u && used + bits > 32u);
+      used = used + bits - 32u;
+    } else {
+      used += bits;
+    }
+  }
+  if (used > 0u) { x_pool[at] = word; }
+}

@@ -1,0 +1,30 @@
+// Prefix of the xquant kernels: the paged store of quantized X rows and its reconstruction X̂.
+// Pages hold PAGE tokens of one layer; x_pages[(t / PAGE) * LAYERS + layer] is the word offset of the
+// page holding token t of that layer in x_pool. A row is the reference's layout (src/cache/row-stores.ts):
+// groups of GROUP elements along the row, each {u32 meta = f16 scale | f16 zero << 16; codes}, codes a
+// little-endian bitstream. Bits may differ per layer (pinned layers, XQuant-CL base layers).
+// XQuant-CL (CL_BASE > 0): layers >= CL_BASE store deltas; X̂_l = X̂_{CL_BASE-1} + Σ_{j=CL_BASE..l} deQ(Δ_j).
+// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), and the arrays below (generated).
+// Needs bindings `x_pool` and `x_pages`.
+
+fn q_elem(layer: u32, t: u32, i: u32) -> f32 {
+  let bits = LAYER_BITS[layer];
+  let row = x_pages[(t / PAGE) * LAYERS + layer] + (t % PAGE) * ROW_WORDS[layer];
+  let gbase = row + (i / GROUP) * (1u + GROUP_WORDS[layer]);
+  let sz = unpack2x16float(x_pool[gbase]);
+  let bit = (i % GROUP) * bits;
+  let w = gbase + 1u + bit / 32u;
+  let s = bit % 32u;
+  var v = x_pool[w] >> s;
+  if (s + bits > 32u) { v |= x_pool[w + 1u] << (32u - s); }
+  let code = v & ((1u << bits) - 1u);
+  return f32(code) * sz.x + sz.y;
+}
+
+/** Element i of X̂ of token t at `layer`. */
+fn x_hat(layer: u32, t: u32, i: u32) -> f32 {
+  if (CL_BASE == 0u || layer < CL_BASE) { return q_elem(layer, t, i); }
+  var v = q_elem(CL_BASE - 1u, t, i);
+  for (var l = CL_BASE; l <= layer; l++) { v += q_elem(l, t, i); }
+  return v;
+}

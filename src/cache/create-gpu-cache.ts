@@ -1,0 +1,27 @@
+// The GPU cache for a cache mode (the GPU side of create-cache.ts).
+
+import type { WebGpuBackend } from '../engine/webgpu-backend';
+import { InvalidArgumentError } from '../errors';
+import { checkModeFits, type CacheConfig } from './cache-config';
+import type { GpuCache } from './gpu-cache';
+import { GpuKvCache } from './gpu-kv-cache';
+import { GpuXQuantCache } from './gpu-xquant-cache';
+
+export function createGpuCache(backend: WebGpuBackend, config: CacheConfig): GpuCache {
+  checkModeFits(backend.spec, config);
+  if (config.exact) throw new InvalidArgumentError('the exact test hook exists only in the reference caches', { field: 'exact' });
+  switch (config.mode) {
+    case 'f32':
+    case 'fp16':
+      return new GpuKvCache(backend.memory, backend.spec, config);
+    case 'xquant':
+    case 'xquant-cl':
+      return new GpuXQuantCache(backend, config);
+    default:
+      throw new InvalidArgumentError('this cache mode does not run on the GPU yet', {
+        field: 'cache',
+        expected: 'f32, fp16, xquant-B or xquant-cl-B',
+        got: config.mode,
+      });
+  }
+}

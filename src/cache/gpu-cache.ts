@@ -1,0 +1,75 @@
+// The cache modes on the GPU behind one interface: each mode stores the step's tokens of a layer and
+// produces that layer's attention output, as a list of dispatches the decode session encodes. Byte
+// accounting is the reference's (cacheBytesPerToken), so CPU and GPU modes report the same figures.
+
+import type { GpuMatrix } from '../gpu/gpu-matrix';
+import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
+import type { ModelSpec } from '../model/model-spec';
+import type { CacheConfig } from './cache-config';
+
+/** Buffers and weights of one layer's attention that a cache mode reads or writes. */
+export interface LayerAttention {
+  layer: number;
+  /** Post-RoPE queries, keys and values of the step's tokens. */
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  /** The layer's attention input X (post-RMSNorm) of the step's tokens. */
+  x: GPUBuffer;
+  /** Attention output [tokens, heads * head_dim]. */
+  out: GPUBuffer;
+  partial: GPUBuffer;
+  /** Partials of the rematerializing attention (xquant modes). */
+  xPartial: GPUBuffer;
+  /** (cos, sin) per position and frequency. */
+  rope: GPUBuffer;
+  wk: GpuMatrix;
+  wv: GpuMatrix;
+  bk: GPUBuffer | null;
+  bv: GPUBuffer | null;
+  /** Row strides (elements) of x, q and k/v. */
+  xStride: number;
+  qStride: number;
+  kvStride: number;
+}
+
+/** How one forward's keys are cut into chunks (written to the Step uniform). */
+export interface ChunkPlan {
+  chunks: number;
+  chunkLen: number;
+  xChunks: number;
+  xChunkLen: number;
+}
+
+export interface GpuCache {
+  readonly config: CacheConfig;
+  /** Tokens stored. */
+  length: number;
+  /** Tokens the buffers hold room for (the RoPE table covers as many positions). */
+  readonly capacity: number;
+  /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
+  readonly generation: number;
+  /** Make room for `tokens` tokens in total; true when buffers were replaced. */
+  ensure(tokens: number): boolean;
+  bytesPerToken(): number;
+  storedBytes(): number;
+  /** Floats of the xPartial buffer the rematerializing attention needs (0: none). */
+  xPartialFloats(): number;
+  plan(pos0: number, tokens: number): ChunkPlan;
+  /** Attention over past and present for one layer, then storing the step's tokens. */
+  layerOps(ctx: OpContext, a: LayerAttention): Dispatch[];
+  destroy(): void;
+}
+
+export type GpuCacheFactory = (spec: ModelSpec, config: CacheConfig) => GpuCache;
+
+/** Key chunks per query are at most this many (partial buffers are sized for it). */
+export const MAX_CHUNKS = 16;
+/** Below this many keys per chunk, splitting costs more than it spreads. */
+const MIN_CHUNK = 64;
+
+/** Chunks of at least MIN_CHUNK keys, at most MAX_CHUNKS of them. */
+export function chunking(keys: number, maxChunks = MAX_CHUNKS): { chunks: number; chunkLen: number } {
+  const chunks = Math.max(1, Math.min(maxChunks, Math.floor(keys / MIN_CHUNK)));
+  return { chunks, chunkLen: Math.max(1, Math.ceil(keys / chunks)) };
+}
