@@ -1,6 +1,8 @@
-// Quantize the step's new tokens of one layer into the paged X store (after the xquant-store prefix):
-// X itself, or for XQuant-CL delta layers X - X̂ of the previous layer (closed loop: against what the
-// previous layer's pages reconstruct, written earlier in this forward). One invocation per (token, group).
+// Quantize one layer's tokens into the paged X store (after the xquant-store prefix): X itself, or for
+// XQuant-CL delta layers X - X̂ of the previous layer (closed loop: against what the previous layer's
+// pages reconstruct, written earlier in this forward). The tokens are those that leave the residual
+// window in this step (all new tokens when RESIDUAL = 0); a window token is quantized from its f16 copy,
+// as the reference does. One invocation per (token, group).
 // Quantization is the reference's (src/quant/quantize.ts): zero = f16 floor(min), scale = f16
 // ceil((max - zero) / (2^b - 1)), code = round((x - zero) / scale).
 // Constants: LAYER, D, X_STRIDE, plus the prefix's.
@@ -33,8 +35,27 @@ fn f16_ceil(v: f32) -> u32 {
   return select(h + 1u, h - 1u, (h & 0x8000u) != 0u);
 }
 
-fn source(t: u32, m: u32, i: u32) -> f32 {
-  let v = x[m * X_STRIDE + i];
+/**
+ * round((v - zero) / scale) with halves rounded up, exactly as the reference's f64 Math.round: the f32
+ * quotient (WGSL allows 2.5 ulp for division) picks a candidate, then exact comparisons against the
+ * half-way points (c ± 0.5) * scale, products of short mantissas and exact in f32, correct it.
+ */
+fn round_code(v: f32, zero: f32, scale: f32, levels: u32) -> u32 {
+  let diff = v - zero;
+  var c = floor(diff / scale + 0.5);
+  if (diff < (c - 0.5) * scale) { c -= 1.0; }
+  if (diff >= (c + 0.5) * scale) { c += 1.0; }
+  return u32(clamp(c, 0.0, f32(levels)));
+}
+
+fn source(t: u32, i: u32) -> f32 {
+  var v: f32;
+  if (t < step.pos0) {
+    v = x_window(LAYER, t, i);
+  } else {
+    v = x[(t - step.pos0) * X_STRIDE + i];
+    if (RESIDUAL > 0u) { v = unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }
+  }
   if (CL_BASE > 0u && LAYER >= CL_BASE) { return v - x_hat(LAYER - 1u, t, i); }
   return v;
 }
@@ -45,14 +66,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let groups = (D + GROUP - 1u) / GROUP;
   let m = id / groups;
   let g = id % groups;
-  if (m >= step.tokens) { return; }
-  let t = step.pos0 + m;
+  // Tokens pos0 + tokens - RESIDUAL .. stay in the window; those before it are quantized by now.
+  let done_before = max(step.pos0, RESIDUAL) - RESIDUAL;
+  let done_after = max(step.pos0 + step.tokens, RESIDUAL) - RESIDUAL;
+  if (m >= done_after - done_before) { return; }
+  let t = done_before + m;
   let first = g * GROUP;
   let n = min(GROUP, D - first);
   var lo = 3.4e38;
   var hi = -3.4e38;
   for (var i = 0u; i < n; i++) {
-    let v = source(t, m, first + i);
+    let v = source(t, first + i);
     lo = min(lo, v);
     hi = max(hi, v);
   }
@@ -69,7 +93,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var used = 0u;
   for (var i = 0u; i < n; i++) {
     var code = 0u;
-    if (scale > 0.0) { code = u32(clamp(floor((source(t, m, first + i) - zero) / scale + 0.5), 0.0, f32(levels))); }
+    if (scale > 0.0) { code = round_code(source(t, first + i), zero, scale, levels); }
     word |= code << used;
     if (used + bits >= 32u) {
       x_pool[at] = word;

@@ -1,6 +1,6 @@
 // Fused rematerializing attention over the past tokens of one layer (xquant modes), split-K half.
 // Workgroup (m, kv head g, chunk c) walks the chunk's past tokens in tiles of TT tokens:
-//   1. dequantize the tile's X̂ rows into workgroup memory (xquant-store prefix);
+//   1. dequantize the tile's X̂ rows (or read the residual window's f16 X) into workgroup memory;
 //   2. K = X̂ W_k[g]ᵀ + b_k for the tile (w8 from the weights prefix: W_k in any weight format);
 //   3. RoPE at each token's absolute position;
 //   4. scores against the KV_GROUP query heads of g;
@@ -44,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let n = min(TT, hi - start);
     for (var idx = lid; idx < n * DP; idx += WG) {
       let i = idx % DP;
-      xs[idx] = select(0.0, x_hat(LAYER, start + idx / DP, i), i < D);
+      xs[idx] = select(0.0, x_past(LAYER, start + idx / DP, i), i < D);
     }
     workgroupBarrier();
     for (var idx = lid; idx < n * HEAD_DIM; idx += WG) {

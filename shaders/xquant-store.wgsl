@@ -4,8 +4,11 @@
 // groups of GROUP elements along the row, each {u32 meta = f16 scale | f16 zero << 16; codes}, codes a
 // little-endian bitstream. Bits may differ per layer (pinned layers, XQuant-CL base layers).
 // XQuant-CL (CL_BASE > 0): layers >= CL_BASE store deltas; X̂_l = X̂_{CL_BASE-1} + Σ_{j=CL_BASE..l} deQ(Δ_j).
-// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), and the arrays below (generated).
-// Needs bindings `x_pool` and `x_pages`.
+// Residual window (RESIDUAL > 0): the newest RESIDUAL tokens of each layer are not quantized yet; their X
+// sits in f16 (pairs packed in u32) in a ring at the start of x_pool, slot t % RESIDUAL, and is quantized
+// when it leaves the window. During a step the window holds tokens pos0 - RESIDUAL .. pos0 - 1.
+// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), RESIDUAL, RING_ROW_WORDS, and the arrays
+// LAYER_BITS, ROW_WORDS, GROUP_WORDS (generated). Needs bindings `x_pool` and `x_pages`.
 
 fn q_elem(layer: u32, t: u32, i: u32) -> f32 {
   let bits = LAYER_BITS[layer];
@@ -27,4 +30,16 @@ fn x_hat(layer: u32, t: u32, i: u32) -> f32 {
   var v = q_elem(CL_BASE - 1u, t, i);
   for (var l = CL_BASE; l <= layer; l++) { v += q_elem(l, t, i); }
   return v;
+}
+
+/** Element i of token t's X in the residual window ring (f16). */
+fn x_window(layer: u32, t: u32, i: u32) -> f32 {
+  let pair = unpack2x16float(x_pool[(layer * RESIDUAL + t % max(RESIDUAL, 1u)) * RING_ROW_WORDS + i / 2u]);
+  return select(pair.x, pair.y, (i & 1u) == 1u);
+}
+
+/** Element i of the stored X of past token t (t < pos0) as attention sees it: window or X̂. */
+fn x_past(layer: u32, t: u32, i: u32) -> f32 {
+  if (RESIDUAL > 0u && t + RESIDUAL >= step.pos0) { return x_window(layer, t, i); }
+  return x_hat(layer, t, i);
 }

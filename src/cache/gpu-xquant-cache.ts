@@ -1,14 +1,14 @@
 // `xquant-B` and `xquant-cl-B` on the GPU: the cache holds only quantized X rows (or XQuant-CL deltas) in
 // pages of PAGE_TOKENS tokens, one page per (block, layer), all in one pool buffer; a page table gives
-// each page's word offset. Past K and V are never stored: xquant-attend.wgsl rematerializes them from X̂
+// each page's word offset. With a residual window R, the newest R tokens' X waits in an f16 ring at the
+// start of the pool until it leaves the window. Past K and V are never stored: xquant-attend.wgsl rematerializes them from X̂
 // inside the attention kernel. The step's own tokens attend with exact K/V, as in the reference.
 
 import type { WebGpuBackend } from '../engine/webgpu-backend';
-import { InvalidArgumentError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
 import { attentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
-import { xquantAppendOp, xquantAttendOps, type XStoreLayout } from '../gpu/ops/xquant';
+import { xquantAppendOps, xquantAttendOps, type XStoreLayout } from '../gpu/ops/xquant';
 import type { ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
 import { cacheBytesPerToken } from './cache-bytes';
@@ -25,6 +25,8 @@ export class GpuXQuantCache implements GpuCache {
   readonly layout: XStoreLayout;
   /** u32 words of one block (PAGE_TOKENS tokens of every layer). */
   private readonly blockWords: number;
+  /** u32 words of the residual window's f16 ring at the start of the pool. */
+  private readonly ringWords: number;
   private blocks = 0;
   /** Most tokens one forward runs (the backend's batch). */
   private readonly maxTokens: number;
@@ -35,9 +37,6 @@ export class GpuXQuantCache implements GpuCache {
     backend: WebGpuBackend,
     readonly config: CacheConfig,
   ) {
-    if (config.residual > 0) {
-      throw new InvalidArgumentError('the residual window is not implemented on the GPU yet', { field: 'residual', expected: '0', got: String(config.residual) });
-    }
     this.memory = backend.memory;
     this.spec = backend.spec;
     this.maxTokens = backend.maxBatch;
@@ -54,7 +53,10 @@ export class GpuXQuantCache implements GpuCache {
       layerBits: bits,
       rowWords: bits.map((b) => quantRowWords(d, b)),
       groupWords: bits.map((b) => packedWords(GROUP_SIZE, b)),
+      residual: config.residual,
+      ringRowWords: Math.ceil(d / 2),
     };
+    this.ringWords = L * config.residual * this.layout.ringRowWords;
     this.blockWords = this.layout.rowWords.reduce((a, w) => a + w * PAGE_TOKENS, 0);
     this.grow(1);
   }
@@ -67,8 +69,12 @@ export class GpuXQuantCache implements GpuCache {
     return cacheBytesPerToken(this.spec, this.config);
   }
 
+  /** Quantized rows of the tokens out of the window, plus the window's f16 rows (as the reference counts). */
   storedBytes(): number {
-    return this.length * this.bytesPerToken();
+    const R = this.config.residual;
+    const quantized = Math.max(0, this.length - R);
+    const window = this.length - quantized;
+    return this.layout.rowWords.reduce((a, w) => a + quantized * w * 4 + window * this.spec.hiddenSize * 2, 0);
   }
 
   xPartialFloats(): number {
@@ -124,7 +130,7 @@ export class GpuXQuantCache implements GpuCache {
         window: s.slidingWindow ?? 0,
         ownOnly: true,
       }),
-      xquantAppendOp(ctx, this.layout, b, a.layer, a.x, s.hiddenSize, a.xStride),
+      ...xquantAppendOps(ctx, this.layout, b, a.layer, a.x, s.hiddenSize, a.xStride),
     ];
   }
 
@@ -138,10 +144,10 @@ export class GpuXQuantCache implements GpuCache {
 
   private grow(blocks: number): void {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const pool = this.memory.create('cache', 'x.pool', blocks * this.blockWords * 4, usage);
+    const pool = this.memory.create('cache', 'x.pool', (this.ringWords + blocks * this.blockWords) * 4, usage);
     if (this.blocks > 0) {
       const enc = this.memory.device.createCommandEncoder();
-      enc.copyBufferToBuffer(this.pool, 0, pool, 0, this.blocks * this.blockWords * 4);
+      enc.copyBufferToBuffer(this.pool, 0, pool, 0, (this.ringWords + this.blocks * this.blockWords) * 4);
       this.memory.device.queue.submit([enc.finish()]);
       this.memory.release(this.pool);
       this.memory.release(this.pages);
@@ -149,7 +155,7 @@ export class GpuXQuantCache implements GpuCache {
     // Pages are laid out block by block, layer by layer; the table is what lets kernels not care.
     const table = new Uint32Array(blocks * this.layout.layers);
     for (let blk = 0; blk < blocks; blk++) {
-      let at = blk * this.blockWords;
+      let at = this.ringWords + blk * this.blockWords;
       for (let l = 0; l < this.layout.layers; l++) {
         table[blk * this.layout.layers + l] = at;
         at += this.layout.rowWords[l] * PAGE_TOKENS;

@@ -28,6 +28,11 @@ export class GpuMemory {
     return buffer;
   }
 
+  /** Every live buffer: what it is, what it holds, its size. */
+  buffers(): { label: string; category: MemoryCategory; bytes: number }[] {
+    return [...this.live].map(([b, category]) => ({ label: b.label, category, bytes: b.size }));
+  }
+
   release(buffer: GPUBuffer): void {
     const category = this.live.get(buffer);
     if (category === undefined) return;

@@ -17,12 +17,16 @@ export interface XStoreLayout {
   layerBits: readonly number[];
   rowWords: readonly number[];
   groupWords: readonly number[];
+  /** Residual window in tokens (0: none); its f16 ring sits at the start of the pool. */
+  residual: number;
+  /** u32 words of one f16 row in the ring. */
+  ringRowWords: number;
 }
 
 function storeSource(s: XStoreLayout): { consts: ShaderConsts; declarations: string[] } {
   const table = (name: string, v: readonly number[]) => `var<private> ${name}: array<u32, ${v.length}> = array<u32, ${v.length}>(${v.map((x) => `${x}u`).join(', ')});`;
   return {
-    consts: { LAYERS: s.layers, PAGE: s.page, GROUP: s.group, CL_BASE: s.clBase },
+    consts: { LAYERS: s.layers, PAGE: s.page, GROUP: s.group, CL_BASE: s.clBase, RESIDUAL: s.residual, RING_ROW_WORDS: s.ringRowWords },
     declarations: [table('LAYER_BITS', s.layerBits), table('ROW_WORDS', s.rowWords), table('GROUP_WORDS', s.groupWords)],
   };
 }
@@ -37,15 +41,20 @@ export interface XStoreBuffers {
   pool: GPUBuffer;
 }
 
-export function xquantAppendOp(ctx: OpContext, s: XStoreLayout, b: XStoreBuffers, layer: number, x: GPUBuffer, d: number, xStride: number): Dispatch {
+/** Store one layer's step: quantize the tokens leaving the window, then put the new ones in it. */
+export function xquantAppendOps(ctx: OpContext, s: XStoreLayout, b: XStoreBuffers, layer: number, x: GPUBuffer, d: number, xStride: number): Dispatch[] {
   const src = storeSource(s);
-  return makeDispatch(
-    ctx,
-    { op: 'xquant-append', prefixes: ['xquant-store'], consts: { ...src.consts, LAYER: layer, D: d, X_STRIDE: xStride }, declarations: src.declarations },
-    ['read', 'read', 'write'],
-    [x, b.pages, b.pool],
-    (tokens) => flatGrid(tokens * Math.ceil(d / s.group)),
-  );
+  const kernel = (op: string, grid: (tokens: number) => [number, number]) =>
+    makeDispatch(
+      ctx,
+      { op, prefixes: ['xquant-store'], consts: { ...src.consts, LAYER: layer, D: d, X_STRIDE: xStride }, declarations: src.declarations },
+      ['read', 'read', 'write'],
+      [x, b.pages, b.pool],
+      grid,
+    );
+  const out = [kernel('xquant-append', (tokens) => flatGrid(tokens * Math.ceil(d / s.group)))];
+  if (s.residual > 0) out.push(kernel('xquant-window', (tokens) => flatGrid(tokens * s.ringRowWords)));
+  return out;
 }
 
 export interface XAttendArgs {

@@ -1,0 +1,102 @@
+// The xquant cache modes on the GPU against the same modes of the reference decoder.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { evaluatePerplexity } from '../eval/perplexity';
+import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import type { LoadedModel } from '../model/load-model';
+import { sharedModel, sharedText } from '../test-support/shared-models';
+import { CpuBackend, type Backend } from './backend';
+import { WebGpuBackend } from './webgpu-backend';
+
+const opened: WebGpuBackend[] = [];
+afterAll(() => opened.forEach((b) => b.destroy()));
+const backends = new Map<LoadedModel, Promise<WebGpuBackend>>();
+function gpuFor(m: LoadedModel): Promise<WebGpuBackend> {
+  let b = backends.get(m);
+  if (!b) {
+    backends.set(m, (b = WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32' })));
+    void b.then((x) => opened.push(x));
+  }
+  return b;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+/** Logits of a 3-slice prefill (30 tokens) and 30 decode steps of fixed ids. */
+async function trace(backend: Backend, cache: CacheConfig, vocab: number): Promise<Float32Array[]> {
+  const s = backend.createSession(cache);
+  const ids = Array.from({ length: 60 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % vocab));
+  const out = [await s.forward(ids.slice(0, 20), 'last'), await s.forward(ids.slice(20, 23), 'last'), await s.forward(ids.slice(23, 30), 'last')];
+  for (const id of ids.slice(30)) out.push(await s.forward([id], 'last'));
+  s.close();
+  return out;
+}
+
+async function worst(m: LoadedModel, cache: CacheConfig): Promise<number> {
+  const g = await trace(await gpuFor(m), cache, m.spec.vocabSize);
+  const c = await trace(new CpuBackend(m), cache, m.spec.vocabSize);
+  return Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
+}
+
+describe('xquant modes on the GPU equal the reference modes', () => {
+  it.each(['xquant-4', 'xquant-3', 'xquant-2', 'xquant-cl-4', 'xquant-cl-3', 'xquant-cl-2'])('stories260K (GQA) %s: logits within 1e-3', async (mode) => {
+    expect(await worst(await sharedModel('stories260K'), parseCacheMode(mode))).toBeLessThan(1e-3);
+  });
+
+  it.each(['xquant-3', 'xquant-cl-2'])('aidreams260K (MHA, 4 layers) %s with 2 pinned layers: logits within 1e-3', async (mode) => {
+    expect(await worst(await sharedModel('aidreams260K'), parseCacheMode(mode, { pinLayers: 2 }))).toBeLessThan(1e-3);
+  });
+
+  it.each(['xquant-4', 'xquant-cl-2'])(
+    'residual window of 8 tokens (%s): perplexity within 0.5 percent of the reference (its f16 window makes single codes flip, so logits are not compared)',
+    async (mode) => {
+      const m = await sharedModel('stories260K');
+      const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
+      const o = { ctx: 96, windows: 2, bos: 1, cache: parseCacheMode(mode, { residual: 8 }) };
+      const gpu = (await evaluatePerplexity(await gpuFor(m), ids, o)).ppl;
+      const cpu = (await evaluatePerplexity(new CpuBackend(m), ids, o)).ppl;
+      expect(Math.abs(gpu / cpu - 1)).toBeLessThan(0.005);
+    },
+  );
+
+  it('xquant-8 differs from fp16 on the GPU about as much as in the reference', async () => {
+    const m = await sharedModel('tinystories-656k');
+    const gpu = await gpuFor(m);
+    const cpu = new CpuBackend(m);
+    const pair = async (b: Backend) => {
+      const x = await trace(b, parseCacheMode('xquant-8'), m.spec.vocabSize);
+      const f = await trace(b, parseCacheMode('fp16'), m.spec.vocabSize);
+      return Math.max(...x.map((v, i) => maxAbsDiff(v, f[i])));
+    };
+    const ref = await pair(cpu);
+    expect(ref).toBeGreaterThan(0); // the pair really differs
+    expect(await pair(gpu)).toBeLessThan(1.5 * ref + 1e-3);
+  });
+});
+
+describe('xquant memory', () => {
+  it('no past-token K/V buffer exists; cache bytes per token equal the formula', async () => {
+    const m = await sharedModel('aidreams260K');
+    const gpu = await gpuFor(m);
+    for (const mode of ['xquant-4', 'xquant-cl-3']) {
+      const cache = parseCacheMode(mode, { pinLayers: 1 });
+      const s = gpu.createSession(cache);
+      await s.forward(Array.from({ length: 100 }, (_, i) => 3 + i), 'last');
+      await s.forward([7], 'last');
+      const held = gpu.memory.buffers().filter((b) => b.category === 'cache');
+      expect(held.map((b) => b.label).sort()).toEqual(['x.pages', 'x.pool']);
+      expect(gpu.memory.buffers().some((b) => /^kv\./.test(b.label))).toBe(false);
+      expect(s.bytesPerToken()).toBe(cacheBytesPerToken(m.spec, cache));
+      expect(s.cache.storedBytes()).toBe(101 * cacheBytesPerToken(m.spec, cache));
+      // xquant on an MHA model: X is half of K + V before quantization
+      expect(s.bytesPerToken()).toBeLessThan(cacheBytesPerToken(m.spec, parseCacheMode('fp16')) / 2);
+      s.close();
+    }
+  });
+});
