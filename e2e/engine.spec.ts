@@ -28,7 +28,8 @@ test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) thr
   expect(r.out.ids.join(' ')).toBe(ORACLE);
   expect(r.out.text.startsWith('Once upon a time, there was a little girl named Lily.')).toBe(true);
   expect(r.summary.spec.numLayers).toBe(5);
-  expect(r.memory.weights).toBe(r.summary.memory.weights);
-  expect(r.memory.weights).toBeGreaterThan(1_000_000); // 260K f32 parameters
-  expect(r.memory.cache).toBe(0); // the generation's session freed its KV pages
+  expect(r.memory.gpu.weights).toBe(r.summary.memory.weights);
+  expect(r.memory.gpu.weights).toBeGreaterThan(1_000_000); // 260K f32 parameters
+  expect(r.memory.gpu.cache).toBe(0); // the generation's session freed its KV pages
+  expect(r.memory.plan.auto).toBe('fp16'); // 256 MB holds stories260K's 512 positions in fp16
 });

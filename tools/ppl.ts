@@ -1,14 +1,15 @@
-// npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
+// npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
 
 import { readFile } from 'node:fs/promises';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../src/cache/cache-bytes';
+import { autoCacheMode, planCache } from '../src/engine/planner';
 import { evaluatePerplexity } from '../src/eval/perplexity';
 import { parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
+  'npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -19,13 +20,17 @@ await runCli(USAGE, async () => {
     cache: 'string',
     residual: 'int',
     'pin-layers': 'int',
+    'memory-budget-mb': 'int',
     backend: 'string',
     weights: 'string',
     json: 'bool',
   });
   if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
-  const cache = parseCacheMode(a.cache ?? 'f32', { residual: a.residual, pinLayers: a['pin-layers'] });
+  const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
   const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
+  const budget = (a['memory-budget-mb'] ?? 256) * 2 ** 20;
+  const plan = planCache(model.spec, budget, a.ctx, cacheOptions);
+  const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, a.ctx, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
   const text = (await readFile(a.text, 'utf8')).replace(/\r\n/g, '\n');
   const ids = model.tokenizer.encode(text, false);
   const bos = model.spec.bosTokenId ?? 1;
@@ -47,9 +52,12 @@ await runCli(USAGE, async () => {
     cacheBytesPerToken: cacheBytesPerToken(model.spec, cache),
     fp16KvBytesPerToken: fp16KvBytesPerToken(model.spec),
     seconds: (performance.now() - started) / 1000,
+    plan,
   };
   if (a.json) process.stdout.write(JSON.stringify(result) + '\n');
   else {
+    process.stdout.write(`memory plan for ${a.ctx} tokens in ${budget / 2 ** 20} MiB (auto: ${plan.auto ?? 'none fits'}):\n`);
+    for (const m of plan.modes) process.stdout.write(`  ${m.mode.padEnd(12)} ${String(m.bytesPerToken).padStart(7)} B/token, holds ${m.maxContext} tokens\n`);
     process.stdout.write(
       `${result.cache}: ppl ${result.ppl.toFixed(4)} over ${result.scoredTokens} tokens; ` +
         `${result.cacheBytesPerToken} cache bytes/token (fp16 KV ${result.fp16KvBytesPerToken})\n`,

@@ -11,11 +11,21 @@ import { loadModel, type LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import type { WeightFormat } from '../quant/weight-format';
 import { generateIds } from './generate';
+import { autoCacheMode, planCache, type CachePlan } from './planner';
 import { GREEDY, type SamplingOptions } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
 
 export interface LoadOptions {
   weights?: WeightFormat;
+  /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
+  memoryBudgetMB?: number;
+}
+
+export interface MemoryInfo {
+  /** Live GPU buffers by category. */
+  gpu: MemoryReport;
+  /** Every cache mode against the budget, for `context` tokens. */
+  plan: CachePlan;
 }
 
 export interface ModelSummary {
@@ -30,6 +40,7 @@ export interface GenerateRequest {
   /** Token ids, or text that the model's tokenizer encodes (with BOS). */
   prompt: number[] | string;
   maxTokens: number;
+  /** A cache mode name, or 'auto': the most accurate mode whose cache for prompt + maxTokens fits the budget. */
   cache?: string;
   sampling?: SamplingOptions;
 }
@@ -42,9 +53,12 @@ export interface GenerateResult {
   seconds: number;
 }
 
+const DEFAULT_BUDGET_MB = 256;
+
 export class Engine {
   private model: LoadedModel | null = null;
   private backend: WebGpuBackend | null = null;
+  private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
 
   constructor(
     private readonly gpu: GPU | undefined,
@@ -55,6 +69,7 @@ export class Engine {
     this.unload();
     const model = await loadModel(source);
     const weights = o.weights ?? 'f32';
+    this.budgetBytes = (o.memoryBudgetMB ?? DEFAULT_BUDGET_MB) * 2 ** 20;
     const backend = await WebGpuBackend.create(this.gpu, this.shaders, model, { weights });
     this.model = model;
     this.backend = backend;
@@ -69,7 +84,8 @@ export class Engine {
   async generate(r: GenerateRequest): Promise<GenerateResult> {
     const { model, backend } = this.loaded();
     const promptIds = typeof r.prompt === 'string' ? model.tokenizer.encode(r.prompt, true) : r.prompt;
-    const cache = parseCacheMode(r.cache ?? 'fp16');
+    const cache =
+      r.cache === 'auto' ? autoCacheMode(model.spec, this.budgetBytes, promptIds.length + r.maxTokens) : parseCacheMode(r.cache ?? 'fp16');
     const started = performance.now();
     const ids = await generateIds(backend, promptIds, {
       maxTokens: r.maxTokens,
@@ -80,8 +96,9 @@ export class Engine {
     return { ids, text: model.tokenizer.decode(ids), promptTokens: promptIds.length, cache: cacheModeName(cache), seconds: (performance.now() - started) / 1000 };
   }
 
-  memory(): MemoryReport {
-    return this.loaded().backend.memoryReport();
+  memory(context?: number): MemoryInfo {
+    const { model, backend } = this.loaded();
+    return { gpu: backend.memoryReport(), plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings) };
   }
 
   unload(): void {

@@ -2,8 +2,7 @@
 // through Comlink (src/client/worker-engine.ts).
 
 import * as Comlink from 'comlink';
-import { Engine, type GenerateRequest, type GenerateResult, type LoadOptions, type ModelSummary } from '../engine/engine';
-import type { MemoryReport } from '../gpu/memory';
+import { Engine, type GenerateRequest, type GenerateResult, type LoadOptions, type MemoryInfo, type ModelSummary } from '../engine/engine';
 import { BUNDLED_SHADERS } from '../gpu/shaders-bundled';
 import { UrlFolderSource } from '../model/url-file-source';
 
@@ -17,8 +16,8 @@ export const workerApi = {
   generate(r: GenerateRequest): Promise<GenerateResult> {
     return engine.generate(r);
   },
-  memory(): MemoryReport {
-    return engine.memory();
+  memory(context?: number): MemoryInfo {
+    return engine.memory(context);
   },
   unload(): void {
     engine.unload();

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { parseCacheMode } from '../cache/cache-config';
+import { InvalidArgumentError } from '../errors';
+import { parseModelConfig } from '../model/model-spec';
+import { syntheticConfig } from '../test-support/synthetic-model';
+import { autoCacheMode, planCache } from './planner';
+
+// mha-6m: d 256, 8 layers, 8 heads of 32, MHA
+const spec = parseModelConfig(JSON.stringify(syntheticConfig({ hidden: 256, layers: 8, heads: 8, kvHeads: 8, headDim: 32, ffn: 768, vocab: 4096 })), 'config.json');
+
+describe('memory planner', () => {
+  it('reports bytes per token and the largest context of every GPU mode', () => {
+    const plan = planCache(spec, 1 << 20, 100);
+    const fp16 = plan.modes.find((m) => m.mode === 'fp16')!;
+    expect(fp16.bytesPerToken).toBe(8 * 2 * 256 * 2);
+    expect(fp16.maxContext).toBe(Math.floor((1 << 20) / 8192));
+    const x2 = plan.modes.find((m) => m.mode === 'xquant-2')!;
+    expect(x2.bytesPerToken).toBe(cacheBytesPerToken(spec, parseCacheMode('xquant-2')));
+    expect(x2.maxContext).toBeGreaterThan(10 * fp16.maxContext);
+  });
+
+  it('auto picks the most accurate mode that fits the target context', () => {
+    expect(planCache(spec, 1 << 20, 100).auto).toBe('fp16'); // 128 tokens of fp16 fit
+    expect(planCache(spec, 1 << 20, 200).auto).toBe('xquant-8'); // 8192 B/token too much; 8-bit X is 8 x 260 B
+    // 1 MiB / 1500 tokens = 699 B: xquant-cl-2 needs 3 x 136 + 5 x 72 = 768 B (base layers at 4 bits), xquant-2 8 x 72
+    expect(autoCacheMode(spec, 1 << 20, 1500)).toMatchObject({ mode: 'xquant', bits: 2 });
+    expect(planCache(spec, 1 << 20, 1300).auto).toBe('xquant-cl-2');
+  });
+
+  it('a context no mode can hold is a typed error stating the bytes needed and available', () => {
+    const run = () => autoCacheMode(spec, 4096, 100_000);
+    expect(run).toThrow(InvalidArgumentError);
+    expect(run).toThrow(/no cache mode holds 100000 tokens in 4096 bytes; expected at least \d+ bytes \(xquant-2/);
+  });
+});

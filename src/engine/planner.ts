@@ -1,0 +1,74 @@
+// The memory planner: for a cache budget (bytes) and a target context, what every cache mode costs per
+// token, how long a context it can hold, and which mode `auto` picks: the most accurate one that holds the
+// target context.
+//
+// Accuracy order: from BENCHMARKS.md's perplexity table (all three shared models agree on it for the modes
+// the GPU runs): fp16 is exact to 4 digits, then 8-bit xquant, then per bit width XQuant-CL before plain
+// XQuant (CL's deltas are smaller than X, so the same bits lose less).
+
+import { cacheModeName, checkModeFits, parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { InvalidArgumentError } from '../errors';
+import type { ModelSpec } from '../model/model-spec';
+
+/** Modes the WebGPU engine runs, most accurate first. */
+export const GPU_MODES_BY_ACCURACY: readonly string[] = [
+  'fp16',
+  'xquant-8',
+  'xquant-cl-4',
+  'xquant-4',
+  'xquant-cl-3',
+  'xquant-3',
+  'xquant-cl-2',
+  'xquant-2',
+];
+
+export interface ModePlan {
+  mode: string;
+  bytesPerToken: number;
+  /** Largest context whose cache fits the budget. */
+  maxContext: number;
+  fitsTarget: boolean;
+}
+
+export interface CachePlan {
+  budgetBytes: number;
+  targetContext: number;
+  modes: ModePlan[];
+  /** The most accurate mode that fits, or null. */
+  auto: string | null;
+}
+
+export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: number, options: { residual?: number; pinLayers?: number } = {}): CachePlan {
+  if (!(budgetBytes > 0)) throw new InvalidArgumentError('must be a positive number of bytes', { field: 'memoryBudget', got: String(budgetBytes) });
+  if (!(Number.isInteger(targetContext) && targetContext > 0)) {
+    throw new InvalidArgumentError('must be a positive integer', { field: 'context', got: String(targetContext) });
+  }
+  const modes: ModePlan[] = [];
+  for (const name of GPU_MODES_BY_ACCURACY) {
+    const config = parseCacheMode(name, options);
+    try {
+      checkModeFits(spec, config);
+    } catch {
+      continue;
+    }
+    const perToken = cacheBytesPerToken(spec, config);
+    // The residual window is held in f16 whatever the context: a fixed cost.
+    const fixed = config.residual * spec.numLayers * spec.hiddenSize * 2;
+    const maxContext = Math.max(0, Math.floor((budgetBytes - fixed) / perToken));
+    modes.push({ mode: name, bytesPerToken: perToken, maxContext, fitsTarget: maxContext >= targetContext });
+  }
+  return { budgetBytes, targetContext, modes, auto: modes.find((m) => m.fitsTarget)?.mode ?? null };
+}
+
+/** The cache config `auto` stands for, or a typed error that says what the target needs. */
+export function autoCacheMode(spec: ModelSpec, budgetBytes: number, targetContext: number, options: { residual?: number; pinLayers?: number } = {}): CacheConfig {
+  const plan = planCache(spec, budgetBytes, targetContext, options);
+  if (plan.auto) return parseCacheMode(plan.auto, options);
+  const smallest = plan.modes.reduce((a, b) => (b.bytesPerToken < a.bytesPerToken ? b : a));
+  throw new InvalidArgumentError(`no cache mode holds ${targetContext} tokens in ${budgetBytes} bytes`, {
+    field: 'memoryBudget',
+    expected: `at least ${smallest.bytesPerToken * targetContext} bytes (${cacheModeName(parseCacheMode(smallest.mode))}, the smallest mode, at ${smallest.bytesPerToken} bytes per token)`,
+    got: `${budgetBytes} bytes`,
+  });
+}
