@@ -1,52 +1,14 @@
-// Quantize one layer's tokens into the paged X store (after the xquant-store prefix): X itself, or for
+// Quantize one layer's tokens into the paged per-token store (prefixes xquant-store and quantize; kivi
+// and xquant-gqa store their per-token V side with it too): X itself, or for
 // XQuant-CL delta layers X - X̂ of the previous layer (closed loop: against what the previous layer's
 // pages reconstruct, written earlier in this forward). The tokens are those that leave the residual
 // window in this step (all new tokens when RESIDUAL = 0); a window token is quantized from its f16 copy,
 // as the reference does. One invocation per (token, group).
-// Quantization is the reference's (src/quant/quantize.ts): zero = f16 floor(min), scale = f16
-// ceil((max - zero) / (2^b - 1)), code = round((x - zero) / scale).
 // Constants: LAYER, D, X_STRIDE, plus the prefix's.
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x_pages: array<u32>;
 @group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
-
-fn f16_bits(v: f32) -> u32 {
-  return pack2x16float(vec2<f32>(v, 0.0)) & 0xffffu;
-}
-
-fn f16_value(h: u32) -> f32 {
-  return unpack2x16float(h).x;
-}
-
-/** Largest f16 <= v, as bits. */
-fn f16_floor(v: f32) -> u32 {
-  let h = f16_bits(v);
-  if (f16_value(h) <= v) { return h; }
-  if (h == 0u) { return 0x8001u; }
-  return select(h - 1u, h + 1u, (h & 0x8000u) != 0u);
-}
-
-/** Smallest f16 >= v, as bits. */
-fn f16_ceil(v: f32) -> u32 {
-  let h = f16_bits(v);
-  if (f16_value(h) >= v) { return h; }
-  if (h == 0x8000u) { return 1u; }
-  return select(h + 1u, h - 1u, (h & 0x8000u) != 0u);
-}
-
-/**
- * round((v - zero) / scale) with halves rounded up, exactly as the reference's f64 Math.round: the f32
- * quotient (WGSL allows 2.5 ulp for division) picks a candidate, then exact comparisons against the
- * half-way points (c ± 0.5) * scale, products of short mantissas and exact in f32, correct it.
- */
-fn round_code(v: f32, zero: f32, scale: f32, levels: u32) -> u32 {
-  let diff = v - zero;
-  var c = floor(diff / scale + 0.5);
-  if (diff < (c - 0.5) * scale) { c -= 1.0; }
-  if (diff >= (c + 0.5) * scale) { c += 1.0; }
-  return u32(clamp(c, 0.0, f32(levels)));
-}
 
 fn source(t: u32, i: u32) -> f32 {
   var v: f32;
@@ -86,7 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let zero = f16_value(zero_bits);
   let scale_bits = f16_ceil((hi - zero) / f32(levels));
   let scale = f16_value(scale_bits);
-  let gbase = x_pages[(t / PAGE) * LAYERS + LAYER] + (t % PAGE) * ROW_WORDS[LAYER] + g * (1u + GROUP_WORDS[LAYER]);
+  let gbase = row_base(LAYER, t) + g * (1u + GROUP_WORDS[LAYER]);
   x_pool[gbase] = scale_bits | (zero_bits << 16u);
   var word = 0u;
   var at = gbase + 1u;

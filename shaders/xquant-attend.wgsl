@@ -1,14 +1,18 @@
-// Fused rematerializing attention over the past tokens of one layer (xquant modes), split-K half.
-// Workgroup (m, kv head g, chunk c) walks the chunk's past tokens in tiles of TT tokens:
-//   1. dequantize the tile's X̂ rows (or read the residual window's f16 X) into workgroup memory;
-//   2. K = X̂ W_k[g]ᵀ + b_k for the tile (w8 from the weights prefix: W_k in any weight format);
+// Fused rematerializing attention over the past tokens of one layer, split-K half (xquant, xquant-cl,
+// xquant-gqa and kivi modes). Workgroup (m, kv head g, chunk c) walks the chunk's past tokens in tiles of
+// TT tokens:
+//   1. dequantize the tile's K-side rows (k_src: X̂, the latent X·U_k, or raw K) into workgroup memory,
+//      and the V-side rows (v_src) unless they are the same rows (SAME_KV: xquant);
+//   2. K = rows · W[g]ᵀ + b_k with W = W_k (xquant) or Σ_k B_kᵀ (xquant-gqa), in any weight format (w8
+//      from the weights prefix); kivi's rows are K itself (IDENTITY_K);
 //   3. RoPE at each token's absolute position;
 //   4. scores against the KV_GROUP query heads of g;
-//   5. online softmax, accumulating the probability-weighted sum of X̂ (V is absorbed: V = X̂ W_vᵀ + b_v
-//      is applied once per head after the merge, by xquant-values.wgsl).
-// Past K and V never exist in GPU memory. Writes (max, sum, Σ p·X̂) per (m, head, chunk) to `partial`.
-// Constants: LAYER, D, DP (D padded to 32), HEAD_DIM, HALF, HEADS, KV_HEADS, KV_GROUP, Q_STRIDE, TT, EPT
-// (ceil(DP / WG)), W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS, WINDOW, SCALE, plus the prefixes'.
+//   5. online softmax, accumulating the probability-weighted sum of the V-side rows: V is absorbed and
+//      applied once per head after the merge (xquant-values.wgsl).
+// Past K and V never exist in GPU memory. Writes (max, sum, Σ p·row) per (m, head, chunk) to `partial`.
+// Constants: LAYER, KW, KWP, VW, VWP (widths and their 32-padding), SAME_KV, IDENTITY_K, HEAD_DIM, HALF,
+// HEADS, KV_HEADS, KV_GROUP, Q_STRIDE, TT, EPT (ceil(VWP / WG)), W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS,
+// WINDOW, SCALE, plus the prefixes'.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> x_pages: array<u32>;
@@ -19,9 +23,15 @@
 @group(0) @binding(7) var<storage, read> table: array<vec2<f32>>;
 @group(0) @binding(8) var<storage, read_write> partial: array<f32>;
 
-var<workgroup> xs: array<f32, TT * DP>;
+var<workgroup> xs: array<f32, TT * KWP>;
+var<workgroup> vs: array<f32, select(TT * VWP, 1u, SAME_KV)>;
 var<workgroup> ks: array<f32, TT * HEAD_DIM>;
 var<workgroup> ps: array<f32, KV_GROUP * TT>;
+
+fn v_row(t: u32, i: u32) -> f32 {
+  if (SAME_KV) { return xs[t * KWP + i]; }
+  return vs[t * VWP + i];
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -42,21 +52,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   for (var start = lo; start < hi; start += TT) {
     let n = min(TT, hi - start);
-    for (var idx = lid; idx < n * DP; idx += WG) {
-      let i = idx % DP;
-      xs[idx] = select(0.0, x_past(LAYER, start + idx / DP, i), i < D);
+    for (var idx = lid; idx < n * KWP; idx += WG) {
+      let i = idx % KWP;
+      xs[idx] = select(0.0, k_src(LAYER, start + idx / KWP, i), i < KW);
+    }
+    if (!SAME_KV) {
+      for (var idx = lid; idx < n * VWP; idx += WG) {
+        let i = idx % VWP;
+        vs[idx] = select(0.0, v_src(LAYER, start + idx / VWP, i), i < VW);
+      }
     }
     workgroupBarrier();
     for (var idx = lid; idx < n * HEAD_DIM; idx += WG) {
       let t = idx / HEAD_DIM;
       let row = g * HEAD_DIM + idx % HEAD_DIM;
       var s = 0.0;
-      for (var j = 0u; j < DP / 8u; j++) {
-        let wv = w8(row, j);
-        let b = t * DP + 8u * j;
-        s += dot(wv.a, vec4<f32>(xs[b], xs[b + 1u], xs[b + 2u], xs[b + 3u])) + dot(wv.b, vec4<f32>(xs[b + 4u], xs[b + 5u], xs[b + 6u], xs[b + 7u]));
+      if (IDENTITY_K) {
+        s = xs[t * KWP + row];
+      } else {
+        for (var j = 0u; j < KWP / 8u; j++) {
+          let wv = w8(row, j);
+          let b = t * KWP + 8u * j;
+          s += dot(wv.a, vec4<f32>(xs[b], xs[b + 1u], xs[b + 2u], xs[b + 3u])) + dot(wv.b, vec4<f32>(xs[b + 4u], xs[b + 5u], xs[b + 6u], xs[b + 7u]));
+        }
+        if (HAS_BIAS) { s += bias[row]; }
       }
-      if (HAS_BIAS) { s += bias[row]; }
       ks[idx] = s;
     }
     workgroupBarrier();
@@ -91,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         sum[j] += p;
         for (var e = 0u; e < EPT; e++) {
           let i = lid + e * WG;
-          if (i < DP) { acc[j * EPT + e] += p * xs[t * DP + i]; }
+          if (i < VWP) { acc[j * EPT + e] += p * v_row(t, i); }
         }
       }
       mx[j] = top;
@@ -100,14 +120,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 
   for (var j = 0u; j < KV_GROUP; j++) {
-    let base = ((m * HEADS + g * KV_GROUP + j) * step.x_chunks + c) * (D + 2u);
+    let base = ((m * HEADS + g * KV_GROUP + j) * step.x_chunks + c) * (VW + 2u);
     if (lid == 0u) {
       partial[base] = mx[j];
       partial[base + 1u] = sum[j];
     }
     for (var e = 0u; e < EPT; e++) {
       let i = lid + e * WG;
-      if (i < D) { partial[base + 2u + i] = acc[j * EPT + e]; }
+      if (i < VW) { partial[base + 2u + i] = acc[j * EPT + e]; }
     }
   }
 }

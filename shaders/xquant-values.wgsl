@@ -1,8 +1,10 @@
 // Merge of the rematerializing attention's chunks and its absorbed V: for (m, head h, element r),
-// x̄ = Σ_c e^(max_c - M) Σp·X̂_c / S is the probability-weighted mean of X̂ over all past tokens, and
-// v = W_v[row] · x̄ + b_v. The result goes to slot 0 of the standard attention partials as
-// (M, S, S·v), where attention-merge.wgsl combines it with the step's own tokens (exact K/V).
-// Constants: D, DP, HEAD_DIM, HEADS, KV_GROUP, MAX_X_CHUNKS, W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS.
+// x̄ = Σ_c e^(max_c - M) Σp·row_c / S is the probability-weighted mean of the V-side rows (X̂, or the
+// V latent) over all past tokens, and v = W[row] · x̄ + b_v with W = W_v (xquant) or Σ_v B_vᵀ
+// (xquant-gqa); kivi's rows are V itself (IDENTITY_V). The result goes to slot 0 of the standard attention
+// partials as (M, S, S·v), where attention-merge.wgsl combines it with the step's own tokens (exact K/V).
+// Constants: D, DP (V-side width and its 32-padding), HEAD_DIM, HEADS, KV_GROUP, MAX_X_CHUNKS,
+// IDENTITY_V, W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS.
 
 @group(0) @binding(1) var<storage, read> xpart: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
@@ -40,7 +42,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   let row = (h / KV_GROUP) * HEAD_DIM + r;
   var v = 0.0;
-  for (var j = 0u; j < DP / 8u; j++) {
+  if (IDENTITY_V) {
+    for (var c = 0u; c < step.x_chunks; c++) { v += weight[c] * xpart[(first + c) * (D + 2u) + 2u + row]; }
+    v /= total;
+  }
+  for (var j = 0u; j < select(DP / 8u, 0u, IDENTITY_V); j++) {
     let wv = w8(row, j);
     var xb: array<f32, 8>;
     for (var k = 0u; k < 8u; k++) {

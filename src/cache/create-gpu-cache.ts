@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../errors';
 import { checkModeFits, type CacheConfig } from './cache-config';
 import type { GpuCache } from './gpu-cache';
 import { GpuKvCache } from './gpu-kv-cache';
-import { GpuXQuantCache } from './gpu-xquant-cache';
+import { GpuQuantCache } from './gpu-xquant-cache';
 
 export function createGpuCache(backend: WebGpuBackend, config: CacheConfig): GpuCache {
   checkModeFits(backend.spec, config);
@@ -14,14 +14,7 @@ export function createGpuCache(backend: WebGpuBackend, config: CacheConfig): Gpu
     case 'f32':
     case 'fp16':
       return new GpuKvCache(backend.memory, backend.spec, config);
-    case 'xquant':
-    case 'xquant-cl':
-      return new GpuXQuantCache(backend, config);
     default:
-      throw new InvalidArgumentError('this cache mode does not run on the GPU yet', {
-        field: 'cache',
-        expected: 'f32, fp16, xquant-B or xquant-cl-B',
-        got: config.mode,
-      });
+      return new GpuQuantCache(backend, config);
   }
 }

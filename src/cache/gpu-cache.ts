@@ -56,6 +56,8 @@ export interface GpuCache {
   /** Floats of the xPartial buffer the rematerializing attention needs (0: none). */
   xPartialFloats(): number;
   plan(pos0: number, tokens: number): ChunkPlan;
+  /** Dispatches that must see K before RoPE (kivi stores pre-RoPE K). */
+  preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[];
   /** Attention over past and present for one layer, then storing the step's tokens. */
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[];
   destroy(): void;

@@ -65,6 +65,10 @@ export class GpuKvCache implements GpuCache {
     return { ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
   }
 
+  preRopeOps(): Dispatch[] {
+    return [];
+  }
+
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
     const pools = this.pools[a.layer];

@@ -1,37 +1,72 @@
-// `xquant-B` and `xquant-cl-B` on the GPU: the cache holds only quantized X rows (or XQuant-CL deltas) in
-// pages of PAGE_TOKENS tokens, one page per (block, layer), all in one pool buffer; a page table gives
-// each page's word offset. With a residual window R, the newest R tokens' X waits in an f16 ring at the
-// start of the pool until it leaves the window. Past K and V are never stored: xquant-attend.wgsl rematerializes them from X̂
-// inside the attention kernel. The step's own tokens attend with exact K/V, as in the reference.
+// The quantized cache modes on the GPU. Everything lives in one QuantPool: f16 rings for tokens not
+// quantized yet (residual window; kivi / xquant-gqa K blocks still filling), then pages of PAGE_TOKENS
+// tokens per (block, layer). Past K and V are never stored: xquant-attend.wgsl rematerializes them inside
+// the attention kernel from what the mode keeps. The step's own tokens attend with exact K/V, as in the
+// reference. Byte accounting is the reference's.
+//
+//   xquant-B, xquant-cl-B: per-token rows of X (or XQuant-CL deltas); K = X̂ W_kᵀ + b_k, V = X̂ W_vᵀ + b_v.
+//   kivi-B:       pre-RoPE K per channel over 128-token blocks, V per token; the rows are K and V.
+//   xquant-gqa-B: the latents X·U_k (per channel) and X·U_v (per token), with K = latent · Σ_k B_kᵀ + b_k.
 
 import type { WebGpuBackend } from '../engine/webgpu-backend';
+import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import type { GpuMemory } from '../gpu/memory';
 import { attentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
-import { xquantAppendOps, xquantAttendOps, type XStoreLayout } from '../gpu/ops/xquant';
-import type { ModelSpec } from '../model/model-spec';
+import { linearOps } from '../gpu/ops/linear';
+import { attendOps, kCommitOp, kRingOp, rowAppendOps, type StoreLayout } from '../gpu/ops/xquant';
+import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
+import { packMatrix, pad32 } from '../quant/weight-format';
 import { cacheBytesPerToken } from './cache-bytes';
 import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 import { PAGE_TOKENS } from './gpu-kv-cache';
+import { QuantPool } from './gpu-quant-pool';
 import { quantRowWords } from './row-stores';
+import { computeLatents, type LayerLatents } from './xquant-gqa-cache';
 
-export class GpuXQuantCache implements GpuCache {
+/** SVD factors of xquant-gqa, uploaded once per backend. */
+interface GpuLatents {
+  downK: GpuMatrix;
+  upK: GpuMatrix;
+  downV: GpuMatrix;
+  upV: GpuMatrix;
+}
+const latentMemo = new WeakMap<WebGpuBackend, GpuLatents[]>();
+
+function gpuLatents(backend: WebGpuBackend): GpuLatents[] {
+  let l = latentMemo.get(backend);
+  if (!l) {
+    const kv = kvDim(backend.spec);
+    const d = backend.spec.hiddenSize;
+    const limit = backend.gpu.maxStorageBindingBytes;
+    const up = (w: Float32Array, rows: number, cols: number, label: string) => uploadMatrix(backend.memory, label, packMatrix(w, rows, cols, 'f32'), limit);
+    const host: LayerLatents[] = computeLatents({ spec: backend.spec, weights: backend.referenceWeights });
+    l = host.map((x, i) => ({
+      downK: up(x.k.down, kv, d, `svd.l${i}.down_k`),
+      upK: up(x.k.up, kv, kv, `svd.l${i}.up_k`),
+      downV: up(x.v.down, kv, d, `svd.l${i}.down_v`),
+      upV: up(x.v.up, kv, kv, `svd.l${i}.up_v`),
+    }));
+    latentMemo.set(backend, l);
+  }
+  return l;
+}
+
+export class GpuQuantCache implements GpuCache {
   length = 0;
-  generation = 0;
+  readonly layout: StoreLayout;
   private readonly memory: GpuMemory;
   private readonly spec: ModelSpec;
-  readonly layout: XStoreLayout;
-  /** u32 words of one block (PAGE_TOKENS tokens of every layer). */
-  private readonly blockWords: number;
-  /** u32 words of the residual window's f16 ring at the start of the pool. */
-  private readonly ringWords: number;
-  private blocks = 0;
-  /** Most tokens one forward runs (the backend's batch). */
+  private readonly store: QuantPool;
   private readonly maxTokens: number;
-  pool!: GPUBuffer;
-  pages!: GPUBuffer;
+  /** Width of the per-token rows: X (hidden) or the V side (kv width). */
+  private readonly rowWidth: number;
+  private readonly latents: GpuLatents[] | null;
+  /** xquant-gqa: this step's latents X·U_k and X·U_v. */
+  private readonly zk: GPUBuffer | null = null;
+  private readonly zv: GPUBuffer | null = null;
 
   constructor(
     backend: WebGpuBackend,
@@ -40,70 +75,129 @@ export class GpuXQuantCache implements GpuCache {
     this.memory = backend.memory;
     this.spec = backend.spec;
     this.maxTokens = backend.maxBatch;
-    const L = this.spec.numLayers;
-    const cl = config.mode === 'xquant-cl';
-    const base = cl ? clBaseLayers(this.spec) : 0;
+    const s = this.spec;
+    const L = s.numLayers;
+    const kv = kvDim(s);
+    const R = config.residual;
+    const family = config.mode === 'xquant' || config.mode === 'xquant-cl' ? 'x' : 'latent';
+    const base = config.mode === 'xquant-cl' ? clBaseLayers(s) : 0;
     const bits = Array.from({ length: L }, (_, l) => (l < base ? Math.max(clBaseBits(config), layerBits(config, l)) : layerBits(config, l)));
-    const d = this.spec.hiddenSize;
+    this.rowWidth = family === 'x' ? s.hiddenSize : kv;
+    const rowWords = bits.map((b) => quantRowWords(this.rowWidth, b));
+    const ringRowWords = Math.ceil(this.rowWidth / 2);
+    let fixed = 0;
+    let k: StoreLayout['k'];
+    let kBlockWords = bits.map(() => 0);
+    if (family === 'latent') {
+      // K blocks still filling: up to PAGE - 1 committed-pending tokens, the window, and one batch.
+      const ring = PAGE_TOKENS + R + this.maxTokens;
+      k = { width: kv, ring, ringBase: 0, ringRowWords: Math.ceil(kv / 2), groupWords: bits.map((b) => packedWords(PAGE_TOKENS, b)) };
+      kBlockWords = bits.map((b) => kv * (1 + packedWords(PAGE_TOKENS, b)));
+      fixed = L * ring * k.ringRowWords;
+    }
+    const ringBase = fixed;
+    fixed += L * R * ringRowWords;
     this.layout = {
       layers: L,
       page: PAGE_TOKENS,
       group: GROUP_SIZE,
       clBase: base,
       layerBits: bits,
-      rowWords: bits.map((b) => quantRowWords(d, b)),
+      rowWords,
+      rowOffset: kBlockWords,
       groupWords: bits.map((b) => packedWords(GROUP_SIZE, b)),
-      residual: config.residual,
-      ringRowWords: Math.ceil(d / 2),
+      residual: R,
+      ringBase,
+      ringRowWords,
+      k,
     };
-    this.ringWords = L * config.residual * this.layout.ringRowWords;
-    this.blockWords = this.layout.rowWords.reduce((a, w) => a + w * PAGE_TOKENS, 0);
-    this.grow(1);
+    this.store = new QuantPool(
+      this.memory,
+      fixed,
+      rowWords.map((w, l) => kBlockWords[l] + w * PAGE_TOKENS),
+    );
+    this.latents = config.mode === 'xquant-gqa' ? gpuLatents(backend) : null;
+    if (this.latents) {
+      const usage = GPUBufferUsage.STORAGE;
+      const rows = Math.ceil(this.maxTokens / 4) * 4;
+      this.zk = this.memory.create('activations', 'latent.k', rows * pad32(kv) * 4, usage);
+      this.zv = this.memory.create('activations', 'latent.v', rows * pad32(kv) * 4, usage);
+    }
+  }
+
+  get generation(): number {
+    return this.store.generation;
   }
 
   get capacity(): number {
-    return this.blocks * PAGE_TOKENS;
+    return this.store.capacity;
+  }
+
+  ensure(tokens: number): boolean {
+    return this.store.ensure(tokens);
   }
 
   bytesPerToken(): number {
     return cacheBytesPerToken(this.spec, this.config);
   }
 
-  /** Quantized rows of the tokens out of the window, plus the window's f16 rows (as the reference counts). */
+  /** What the reference counts: quantized rows and groups, plus the f16 rows still waiting. */
   storedBytes(): number {
+    const n = this.length;
     const R = this.config.residual;
-    const quantized = Math.max(0, this.length - R);
-    const window = this.length - quantized;
-    return this.layout.rowWords.reduce((a, w) => a + quantized * w * 4 + window * this.spec.hiddenSize * 2, 0);
+    const quantized = Math.max(0, n - R);
+    let total = 0;
+    this.layout.rowWords.forEach((w) => (total += quantized * w * 4 + (n - quantized) * this.rowWidth * 2));
+    if (this.layout.k) {
+      const k = this.layout.k;
+      const committed = Math.floor(quantized / PAGE_TOKENS) * PAGE_TOKENS;
+      this.layout.layerBits.forEach((_, l) => (total += (committed / PAGE_TOKENS) * k.width * (1 + k.groupWords[l]) * 4 + (n - committed) * k.width * 2));
+    }
+    return total;
   }
 
   xPartialFloats(): number {
-    return Math.max(this.maxTokens, MAX_CHUNKS) * this.spec.numHeads * (this.spec.hiddenSize + 2);
+    return Math.max(this.maxTokens, MAX_CHUNKS) * this.spec.numHeads * (this.rowWidth + 2);
   }
 
   plan(pos0: number, tokens: number): ChunkPlan {
     const own = chunking(tokens);
-    // The x-partial buffer holds max(maxTokens, MAX_CHUNKS) (m, head) rows of chunks.
+    // The x-partial buffer holds max(maxTokens, MAX_CHUNKS) (token, head) rows of chunks.
     const fit = Math.max(1, Math.floor(Math.max(this.maxTokens, MAX_CHUNKS) / tokens));
     const past = pos0 > 0 ? chunking(pos0, Math.min(MAX_CHUNKS, fit)) : { chunks: 1, chunkLen: 1 };
     return { chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
   }
 
+  /** kivi: K enters its ring before RoPE; xquant-gqa: the latents are computed, K's into its ring. */
+  preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
+    if (!this.layout.k) return [];
+    const b = { pages: this.store.pages, pool: this.store.pool };
+    const kvStride = pad32(kvDim(this.spec));
+    if (!this.latents) return [kRingOp(ctx, this.layout, b, a.layer, a.k, a.kvStride)];
+    const lat = this.latents[a.layer];
+    const lin = (m: GpuMatrix, y: GPUBuffer) =>
+      linearOps(ctx, 'latent', m, { x: a.x, y, bias: null, xStride: a.xStride, yStride: kvStride, tileM: 4, accumulate: false, lastOnly: false });
+    return [...lin(lat.downK, this.zk!), ...lin(lat.downV, this.zv!), kRingOp(ctx, this.layout, b, a.layer, this.zk!, kvStride)];
+  }
+
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
-    const b = { pages: this.pages, pool: this.pool };
-    return [
-      ...xquantAttendOps(ctx, this.layout, b, {
+    const b = { pages: this.store.pages, pool: this.store.pool };
+    const lat = this.latents?.[a.layer];
+    const kivi = this.config.mode === 'kivi';
+    const out = [
+      ...attendOps(ctx, this.layout, b, {
         layer: a.layer,
         q: a.q,
         xPartial: a.xPartial,
         partial: a.partial,
         rope: a.rope,
-        wk: a.wk,
-        wv: a.wv,
-        bk: a.bk,
-        bv: a.bv,
-        d: s.hiddenSize,
+        kMatrix: kivi ? null : (lat?.upK ?? a.wk),
+        kBias: kivi ? null : a.bk,
+        vMatrix: kivi ? null : (lat?.upV ?? a.wv),
+        vBias: kivi ? null : a.bv,
+        kWidth: this.layout.k?.width ?? s.hiddenSize,
+        vWidth: this.rowWidth,
         headDim: s.headDim,
         heads: s.numHeads,
         kvHeads: s.numKvHeads,
@@ -130,45 +224,17 @@ export class GpuXQuantCache implements GpuCache {
         window: s.slidingWindow ?? 0,
         ownOnly: true,
       }),
-      ...xquantAppendOps(ctx, this.layout, b, a.layer, a.x, s.hiddenSize, a.xStride),
     ];
-  }
-
-  ensure(tokens: number): boolean {
-    if (tokens <= this.capacity) return false;
-    let blocks = this.blocks;
-    while (blocks * PAGE_TOKENS < tokens) blocks *= 2;
-    this.grow(blocks);
-    return true;
-  }
-
-  private grow(blocks: number): void {
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const pool = this.memory.create('cache', 'x.pool', (this.ringWords + blocks * this.blockWords) * 4, usage);
-    if (this.blocks > 0) {
-      const enc = this.memory.device.createCommandEncoder();
-      enc.copyBufferToBuffer(this.pool, 0, pool, 0, (this.ringWords + this.blocks * this.blockWords) * 4);
-      this.memory.device.queue.submit([enc.finish()]);
-      this.memory.release(this.pool);
-      this.memory.release(this.pages);
-    }
-    // Pages are laid out block by block, layer by layer; the table is what lets kernels not care.
-    const table = new Uint32Array(blocks * this.layout.layers);
-    for (let blk = 0; blk < blocks; blk++) {
-      let at = this.ringWords + blk * this.blockWords;
-      for (let l = 0; l < this.layout.layers; l++) {
-        table[blk * this.layout.layers + l] = at;
-        at += this.layout.rowWords[l] * PAGE_TOKENS;
-      }
-    }
-    this.pool = pool;
-    this.pages = this.memory.upload('cache', 'x.pages', table);
-    this.blocks = blocks;
-    this.generation++;
+    if (this.layout.k) out.push(kCommitOp(ctx, this.layout, b, a.layer));
+    const rowSource = this.layout.k ? (this.zv ?? a.v) : a.x;
+    const rowStride = this.layout.k ? (this.zv ? pad32(kvDim(s)) : a.kvStride) : a.xStride;
+    out.push(...rowAppendOps(ctx, this.layout, b, a.layer, rowSource, this.rowWidth, rowStride));
+    return out;
   }
 
   destroy(): void {
-    this.memory.release(this.pool);
-    this.memory.release(this.pages);
+    this.store.destroy();
+    if (this.zk) this.memory.release(this.zk);
+    if (this.zv) this.memory.release(this.zv);
   }
 }

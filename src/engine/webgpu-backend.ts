@@ -3,7 +3,7 @@
 // in a browser, dawn.node in Node (tests, CLIs, bench).
 
 import type { CacheConfig } from '../cache/cache-config';
-import { MAX_CHUNKS, type ChunkPlan, type GpuCache } from '../cache/gpu-cache';
+import { MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
 import { createGpuCache } from '../cache/create-gpu-cache';
 import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
@@ -21,7 +21,8 @@ import { PipelineCache } from '../gpu/pipelines';
 import type { ShaderLibrary } from '../gpu/shader-library';
 import type { LoadedModel } from '../model/load-model';
 import { kvDim, type ModelSpec } from '../model/model-spec';
-import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
+import { packModelWeights, withWeightFormat, type PackedWeights } from '../quant/packed-weights';
+import type { ModelWeights } from '../model/weights';
 import { pad32, type WeightFormat } from '../quant/weight-format';
 import type { LogitsWanted } from '../reference/decoder';
 import { ropeInverseFrequencies } from '../reference/rope';
@@ -70,6 +71,8 @@ export class WebGpuBackend implements Backend {
   readonly invFreq: Float64Array;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
+  private readonly model: LoadedModel;
+  private dequantized: ModelWeights | null = null;
   private lostReason: string | null = null;
   private gpuError: string | null = null;
 
@@ -83,6 +86,7 @@ export class WebGpuBackend implements Backend {
     readonly maxBatch: number,
   ) {
     this.spec = model.spec;
+    this.model = model;
     this.format = format;
     this.memory = memory;
     this.pipelines = pipelines;
@@ -142,6 +146,12 @@ export class WebGpuBackend implements Backend {
       throw new GpuOutOfMemoryError(`uploading the weights failed: ${oom.message}`, { expected: `${memory.report().weights} bytes of GPU memory` });
     }
     return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), model, packed.format, maxBatch);
+  }
+
+  /** The weights' values as the GPU holds them (after quantization), for the xquant-gqa SVD. */
+  get referenceWeights(): ModelWeights {
+    this.dequantized ??= withWeightFormat(this.model, this.format).weights;
+    return this.dequantized;
   }
 
   /** Throws DeviceLostError once the device is gone, GpuError once WebGPU has rejected any of our work. */
@@ -253,30 +263,32 @@ export class GpuDecodeSession implements DecodeSession {
         linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
       const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
       w.layers.forEach((l, i) => {
+        const attention: LayerAttention = {
+          layer: i,
+          q: b.q,
+          k: b.k,
+          v: b.v,
+          x: b.xn,
+          out: b.attn,
+          partial: b.partial,
+          xPartial: b.xPartial,
+          rope: this.ropeTable!,
+          wk: l.wk,
+          wv: l.wv,
+          bk: l.bk,
+          bv: l.bv,
+          xStride: st.d,
+          qStride: st.q,
+          kvStride: st.kv,
+        };
         list.push(
           rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
           ...lin(`l${i}.q`, l.wq, b.xn, b.q, l.bq, st.d, st.q),
           ...lin(`l${i}.k`, l.wk, b.xn, b.k, l.bk, st.d, st.kv),
           ...lin(`l${i}.v`, l.wv, b.xn, b.v, l.bv, st.d, st.kv),
+          ...this.cache.preRopeOps(ctx, attention),
           ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
-          ...this.cache.layerOps(ctx, {
-            layer: i,
-            q: b.q,
-            k: b.k,
-            v: b.v,
-            x: b.xn,
-            out: b.attn,
-            partial: b.partial,
-            xPartial: b.xPartial,
-            rope: this.ropeTable!,
-            wk: l.wk,
-            wv: l.wv,
-            bk: l.bk,
-            bv: l.bv,
-            xStride: st.d,
-            qStride: st.q,
-            kvStride: st.kv,
-          }),
+          ...this.cache.layerOps(ctx, attention),
           ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
           rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
           ...lin(`l${i}.gate`, l.wGate, b.xn, b.g, null, st.d, st.f),

@@ -1,73 +1,109 @@
-// The xquant modes' kernels: quantize new X into the paged store (xquant-append.wgsl), fused
-// rematerializing attention over the past (xquant-attend.wgsl), and its merge with absorbed V
-// (xquant-values.wgsl). All share the store layout of shaders/xquant-store.wgsl.
+// Kernels of the quantized cache modes (xquant, xquant-cl, xquant-gqa, kivi): store the step's tokens
+// (xquant-append.wgsl, xquant-window.wgsl, latent-k-ring.wgsl, latent-commit.wgsl), attend over the past
+// by rematerializing K and V inside the kernel (xquant-attend.wgsl), merge and apply the absorbed V
+// (xquant-values.wgsl). All read the store layout of shaders/xquant-store.wgsl (+ latent-sources.wgsl).
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
-/** The store's shape: what xquant-store.wgsl needs to find and decode a row. */
-export interface XStoreLayout {
+/** The store's shape: what the kernels need to find and decode a row. */
+export interface StoreLayout {
   layers: number;
   page: number;
   group: number;
-  /** First delta layer of XQuant-CL; 0 for plain xquant. */
+  /** First delta layer of XQuant-CL; 0 otherwise. */
   clBase: number;
   layerBits: readonly number[];
+  /** Per-token rows (X, or the V side): words per row, offset of the rows in a page, words per group. */
   rowWords: readonly number[];
+  rowOffset: readonly number[];
   groupWords: readonly number[];
-  /** Residual window in tokens (0: none); its f16 ring sits at the start of the pool. */
+  /** Residual window in tokens (0: none) and its f16 ring of per-token rows. */
   residual: number;
-  /** u32 words of one f16 row in the ring. */
+  ringBase: number;
   ringRowWords: number;
+  /** kivi / xquant-gqa: the per-channel K side (absent for xquant). */
+  k?: { width: number; ring: number; ringBase: number; ringRowWords: number; groupWords: readonly number[] };
 }
 
-function storeSource(s: XStoreLayout): { consts: ShaderConsts; declarations: string[] } {
+function storeSource(s: StoreLayout): { consts: ShaderConsts; declarations: string[]; prefixes: string[] } {
   const table = (name: string, v: readonly number[]) => `var<private> ${name}: array<u32, ${v.length}> = array<u32, ${v.length}>(${v.map((x) => `${x}u`).join(', ')});`;
-  return {
-    consts: { LAYERS: s.layers, PAGE: s.page, GROUP: s.group, CL_BASE: s.clBase, RESIDUAL: s.residual, RING_ROW_WORDS: s.ringRowWords },
-    declarations: [table('LAYER_BITS', s.layerBits), table('ROW_WORDS', s.rowWords), table('GROUP_WORDS', s.groupWords)],
+  const consts: Record<string, number> = {
+    LAYERS: s.layers,
+    PAGE: s.page,
+    GROUP: s.group,
+    CL_BASE: s.clBase,
+    RESIDUAL: s.residual,
+    RING_BASE: s.ringBase,
+    RING_ROW_WORDS: s.ringRowWords,
   };
+  const declarations = [table('LAYER_BITS', s.layerBits), table('ROW_WORDS', s.rowWords), table('ROW_OFFSET', s.rowOffset), table('GROUP_WORDS', s.groupWords)];
+  if (s.k) {
+    Object.assign(consts, { KW: s.k.width, K_RING: s.k.ring, K_RING_BASE: s.k.ringBase, K_RING_ROW_WORDS: s.k.ringRowWords });
+    declarations.push(table('K_GROUP_WORDS', s.k.groupWords));
+  }
+  return { consts, declarations, prefixes: ['xquant-store', s.k ? 'latent-sources' : 'xquant-sources'] };
 }
 
 function singlePart(m: GpuMatrix, what: string) {
-  if (m.parts.length !== 1) throw new Error(`${what} must fit one storage binding for the xquant kernels`);
+  if (m.parts.length !== 1) throw new Error(`${what} must fit one storage binding for the cache kernels`);
   return m.parts[0];
 }
 
-export interface XStoreBuffers {
+export interface StoreBuffers {
   pages: GPUBuffer;
   pool: GPUBuffer;
 }
 
-/** Store one layer's step: quantize the tokens leaving the window, then put the new ones in it. */
-export function xquantAppendOps(ctx: OpContext, s: XStoreLayout, b: XStoreBuffers, layer: number, x: GPUBuffer, d: number, xStride: number): Dispatch[] {
-  const src = storeSource(s);
-  const kernel = (op: string, grid: (tokens: number) => [number, number]) =>
-    makeDispatch(
-      ctx,
-      { op, prefixes: ['xquant-store'], consts: { ...src.consts, LAYER: layer, D: d, X_STRIDE: xStride }, declarations: src.declarations },
-      ['read', 'read', 'write'],
-      [x, b.pages, b.pool],
-      grid,
-    );
-  const out = [kernel('xquant-append', (tokens) => flatGrid(tokens * Math.ceil(d / s.group)))];
-  if (s.residual > 0) out.push(kernel('xquant-window', (tokens) => flatGrid(tokens * s.ringRowWords)));
+/** Kernels that write the store: bindings (source rows, pages, pool). */
+function storeKernel(ctx: OpContext, s: StoreLayout, b: StoreBuffers, op: string, consts: ShaderConsts, src: GPUBuffer, grid: (tokens: number) => [number, number], quantizes: boolean): Dispatch {
+  const store = storeSource(s);
+  return makeDispatch(
+    ctx,
+    { op, prefixes: [...store.prefixes, ...(quantizes ? ['quantize'] : [])], consts: { ...store.consts, ...consts }, declarations: store.declarations },
+    ['read', 'read', 'write'],
+    [src, b.pages, b.pool],
+    grid,
+  );
+}
+
+/** Per-token side: quantize the tokens leaving the window, then put the new ones in it. */
+export function rowAppendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, width: number, stride: number): Dispatch[] {
+  const consts = { LAYER: layer, D: width, X_STRIDE: stride };
+  const out = [storeKernel(ctx, s, b, 'xquant-append', consts, src, (tokens) => flatGrid(tokens * Math.ceil(width / s.group)), true)];
+  if (s.residual > 0) out.push(storeKernel(ctx, s, b, 'xquant-window', consts, src, (tokens) => flatGrid(tokens * s.ringRowWords), false));
   return out;
 }
 
-export interface XAttendArgs {
+/** Per-channel K side: the new rows into the f16 ring (before RoPE). */
+export function kRingOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, stride: number): Dispatch {
+  const k = s.k!;
+  return storeKernel(ctx, s, b, 'latent-k-ring', { LAYER: layer, K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), false);
+}
+
+/** Per-channel K side: quantize the blocks this step completes. */
+export function kCommitOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number): Dispatch {
+  const k = s.k!;
+  return storeKernel(ctx, s, b, 'latent-commit', { LAYER: layer }, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
+}
+
+export interface AttendArgs {
   layer: number;
   q: GPUBuffer;
   xPartial: GPUBuffer;
   partial: GPUBuffer;
   rope: GPUBuffer;
-  wk: GpuMatrix;
-  wv: GpuMatrix;
-  bk: GPUBuffer | null;
-  bv: GPUBuffer | null;
-  d: number;
+  /** K = rows · kMatrixᵀ + kBias; null: the rows are K (kivi). */
+  kMatrix: GpuMatrix | null;
+  kBias: GPUBuffer | null;
+  /** V = x̄ · vMatrixᵀ + vBias; null: the rows are V (kivi). */
+  vMatrix: GpuMatrix | null;
+  vBias: GPUBuffer | null;
+  /** Widths of the K-side and V-side rows. */
+  kWidth: number;
+  vWidth: number;
   headDim: number;
   heads: number;
   kvHeads: number;
@@ -79,23 +115,30 @@ export interface XAttendArgs {
 /** Workgroup memory budget of xquant-attend (floats): 32 KiB less room for the compiler. */
 const SHARED_FLOATS = 7680;
 
-export function xquantAttendOps(ctx: OpContext, s: XStoreLayout, b: XStoreBuffers, a: XAttendArgs): [Dispatch, Dispatch] {
-  const src = storeSource(s);
-  const dp = pad32(a.d);
+export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): [Dispatch, Dispatch] {
+  const store = storeSource(s);
+  const same = !s.k;
+  const kwp = pad32(a.kWidth);
+  const vwp = pad32(a.vWidth);
   const group = a.heads / a.kvHeads;
-  const tt = Math.max(1, Math.min(32, Math.floor(SHARED_FLOATS / (dp + a.headDim + group))));
-  const wk = singlePart(a.wk, 'W_k');
-  const wv = singlePart(a.wv, 'W_v');
+  const perToken = kwp + (same ? 0 : vwp) + a.headDim + group;
+  const tt = Math.max(1, Math.min(32, Math.floor(SHARED_FLOATS / perToken)));
+  const wk = a.kMatrix ? singlePart(a.kMatrix, 'the K matrix') : null;
+  const wv = a.vMatrix ? singlePart(a.vMatrix, 'the V matrix') : null;
   const attend = makeDispatch(
     ctx,
     {
       op: 'xquant-attend',
-      prefixes: [weightPrefix(a.wk.format), 'xquant-store'],
+      prefixes: [weightPrefix(a.kMatrix?.format ?? 'f32'), ...store.prefixes],
       consts: {
-        ...src.consts,
+        ...store.consts,
         LAYER: a.layer,
-        D: a.d,
-        DP: dp,
+        KW: a.kWidth,
+        KWP: kwp,
+        VW: a.vWidth,
+        VWP: vwp,
+        SAME_KV: same,
+        IDENTITY_K: a.kMatrix === null,
         HEAD_DIM: a.headDim,
         HALF: a.headDim / 2,
         HEADS: a.heads,
@@ -103,38 +146,39 @@ export function xquantAttendOps(ctx: OpContext, s: XStoreLayout, b: XStoreBuffer
         KV_GROUP: group,
         Q_STRIDE: a.qStride,
         TT: tt,
-        EPT: Math.ceil(dp / 64),
-        W_ROW_WORDS: a.wk.rowWords,
-        W_SCALE_WORDS: a.wk.scaleWords,
-        HAS_BIAS: a.bk !== null,
+        EPT: Math.ceil(vwp / 64),
+        W_ROW_WORDS: a.kMatrix?.rowWords ?? 0,
+        W_SCALE_WORDS: a.kMatrix?.scaleWords ?? 0,
+        HAS_BIAS: a.kBias !== null,
         WINDOW: a.window,
         SCALE: { f32: 1 / Math.sqrt(a.headDim) },
       },
-      declarations: src.declarations,
+      declarations: store.declarations,
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'],
-    [a.q, b.pages, b.pool, wk.data, wk.scales ?? ctx.empty, a.bk ?? ctx.empty, a.rope, a.xPartial],
+    [a.q, b.pages, b.pool, wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial],
     (tokens, plan) => flatGrid(tokens * a.kvHeads * plan.xChunks, 1),
   );
   const values = makeDispatch(
     ctx,
     {
       op: 'xquant-values',
-      prefixes: [weightPrefix(a.wv.format)],
+      prefixes: [weightPrefix(a.vMatrix?.format ?? 'f32')],
       consts: {
-        D: a.d,
-        DP: dp,
+        D: a.vWidth,
+        DP: vwp,
         HEAD_DIM: a.headDim,
         HEADS: a.heads,
         KV_GROUP: group,
         MAX_X_CHUNKS: a.maxXChunks,
-        W_ROW_WORDS: a.wv.rowWords,
-        W_SCALE_WORDS: a.wv.scaleWords,
-        HAS_BIAS: a.bv !== null,
+        IDENTITY_V: a.vMatrix === null,
+        W_ROW_WORDS: a.vMatrix?.rowWords ?? 0,
+        W_SCALE_WORDS: a.vMatrix?.scaleWords ?? 0,
+        HAS_BIAS: a.vBias !== null,
       },
     },
     ['read', 'read', 'read', 'read', 'write'],
-    [a.xPartial, wv.data, wv.scales ?? ctx.empty, a.bv ?? ctx.empty, a.partial],
+    [a.xPartial, wv?.data ?? ctx.empty, wv?.scales ?? ctx.empty, a.vBias ?? ctx.empty, a.partial],
     (tokens) => flatGrid(tokens * a.heads * a.headDim),
   );
   return [attend, values];
