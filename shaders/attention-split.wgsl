@@ -4,8 +4,9 @@
 // invocations this way; prefill uses the same kernel with the causal limit per query.
 // Keys before pos0 come from the paged cache; keys of the step's own tokens come exact from k_cur/v_cur
 // (the cache may hold them rounded), as in the reference decoder's prefill.
-// With OWN_ONLY the chunks cover only the step's own keys and are written from partial slot 1: slot 0
-// belongs to the xquant modes' rematerializing attention over the past (xquant-values.wgsl).
+// With OWN_ONLY (quantized modes) the chunks cover keys from step.first_key on: the step's own keys and,
+// in a tiered cache, the hot tokens whose fp16 K/V sit in the pool; they are written from partial slot 1,
+// slot 0 holding the rematerializing attention over older tokens (xquant-values.wgsl).
 // Constants: HEAD_DIM, HEADS, KV_GROUP (query heads per kv head), Q_STRIDE, KV_DIM, K_STRIDE, PAGE,
 // KV_F16, WINDOW (0 = no sliding window), SCALE (1 / sqrt(head_dim)), OWN_ONLY.
 
@@ -83,7 +84,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let m = id / (step.chunks * HEADS);
   if (m >= step.tokens) { return; }
   let qpos = step.pos0 + m;
-  let first_key = select(0u, step.pos0, OWN_ONLY);
+  let first_key = select(0u, step.first_key, OWN_ONLY);
   var lo = first_key + c * step.chunk_len;
   if (WINDOW > 0u && qpos + 1u > WINDOW) { lo = max(lo, qpos + 1u - WINDOW); }
   let hi = min(first_key + (c + 1u) * step.chunk_len, qpos + 1u);

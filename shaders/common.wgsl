@@ -9,8 +9,8 @@ struct Step {
   chunk_len: u32,   // attention: keys per chunk
   x_chunks: u32,    // rematerializing attention (xquant modes): chunks over the past tokens
   x_chunk_len: u32, // rematerializing attention: past tokens per chunk
-  _pad0: u32,
-  _pad1: u32,
+  first_key: u32,   // quantized modes: first key of the standard attention (older ones are rematerialized)
+  _pad: u32,
   rand: f32,        // sampling: uniform draw in [0, 1)
   inv_temp: f32,    // sampling: 1 / temperature
   top_k: u32,       // sampling: 0 = no cut

@@ -1,7 +1,9 @@
 // Writes the step's K and V (after RoPE) into the paged KV cache of one layer. Token at absolute
 // position p lives in page table[p / PAGE], slot p % PAGE; a slot holds KV_DIM values, as f16 pairs
 // packed in u32 when KV_F16 (no shader-f16 needed) or as f32.
-// Constants: KV_DIM, K_STRIDE (activation row stride of k and v), PAGE, KV_F16.
+// RING > 0 (the hot tier of a tiered cache): the pages form a ring of RING tokens, so only the step's
+// last RING tokens are written (earlier ones would share their slots).
+// Constants: KV_DIM, K_STRIDE (activation row stride of k and v), PAGE, KV_F16, RING.
 
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
@@ -16,6 +18,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let m = id / pairs;
   let e = 2u * (id % pairs);
   if (m >= step.tokens) { return; }
+  if (RING > 0u && m + RING < step.tokens) { return; }
   let pos = step.pos0 + m;
   let slot = pages[pos / PAGE] * PAGE + pos % PAGE;
   let src = m * K_STRIDE + e;

@@ -43,7 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let qpos = step.pos0 + m;
   var lo = c * step.x_chunk_len;
   if (WINDOW > 0u && qpos + 1u > WINDOW) { lo = max(lo, qpos + 1u - WINDOW); }
-  let hi = min((c + 1u) * step.x_chunk_len, step.pos0);
+  let hi = min((c + 1u) * step.x_chunk_len, step.first_key); // newer keys: the standard attention
 
   var mx: array<f32, KV_GROUP>;
   var sum: array<f32, KV_GROUP>;

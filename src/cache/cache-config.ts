@@ -19,6 +19,11 @@ export interface CacheConfig {
   residual: number;
   /** Layers 0..P-1 use at least 4 bits. */
   pinLayers: number;
+  /**
+   * Tiered cache (GPU, quantized modes; beyond the paper): the newest `hot` tokens (a multiple of 128) also
+   * keep materialized fp16 K/V, so decode rematerializes only older tokens. 0 = pure XQuant.
+   */
+  hot?: number;
   /** Test hook: store f32 rows instead of quantizing, to check that rematerialization itself is exact. */
   exact?: boolean;
 }
@@ -28,7 +33,13 @@ export function isQuantized(mode: CacheMode): boolean {
 }
 
 /** Parse "f32", "fp16", "kivi-4", "xquant-2", "xquant-cl-3", "xquant-gqa-8". */
-export function parseCacheMode(name: string, options: { residual?: number; pinLayers?: number } = {}): CacheConfig {
+export interface CacheOptions {
+  residual?: number;
+  pinLayers?: number;
+  hot?: number;
+}
+
+export function parseCacheMode(name: string, options: CacheOptions = {}): CacheConfig {
   const m = /^(f32|fp16|kivi|xquant|xquant-cl|xquant-gqa)(?:-(\d+))?$/.exec(name);
   const expected = `f32, fp16, or kivi|xquant|xquant-cl|xquant-gqa followed by -B with B in ${QUANT_BITS.join(', ')}`;
   if (!m) throw new InvalidArgumentError('unknown cache mode', { field: 'cache', expected, got: name });
@@ -39,10 +50,13 @@ export function parseCacheMode(name: string, options: { residual?: number; pinLa
   if (quantized && !QUANT_BITS.includes(bits)) throw new InvalidArgumentError('unsupported bit width', { field: 'cache', expected, got: name });
   const residual = options.residual ?? 0;
   const pinLayers = options.pinLayers ?? 0;
-  for (const [field, v] of [['residual', residual], ['pinLayers', pinLayers]] as const) {
+  const hot = options.hot ?? 0;
+  for (const [field, v] of [['residual', residual], ['pinLayers', pinLayers], ['hot', hot]] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError('must be a non-negative integer', { field, got: String(v) });
   }
-  return { mode, bits, residual, pinLayers };
+  if (hot % GROUP_SIZE !== 0) throw new InvalidArgumentError('must be a multiple of 128 tokens', { field: 'hot', got: String(hot) });
+  if (hot > 0 && !quantized) throw new InvalidArgumentError('a hot tier only applies to quantized modes', { field: 'hot', got: `${hot} with ${name}` });
+  return hot > 0 ? { mode, bits, residual, pinLayers, hot } : { mode, bits, residual, pinLayers };
 }
 
 export function cacheModeName(c: CacheConfig): string {

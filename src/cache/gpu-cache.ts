@@ -35,6 +35,8 @@ export interface LayerAttention {
 
 /** How one forward's keys are cut into chunks (written to the Step uniform). */
 export interface ChunkPlan {
+  /** First key of the standard attention in quantized modes (older keys are rematerialized). */
+  firstKey: number;
   chunks: number;
   chunkLen: number;
   xChunks: number;

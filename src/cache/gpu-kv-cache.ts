@@ -62,7 +62,7 @@ export class GpuKvCache implements GpuCache {
   }
 
   plan(pos0: number, tokens: number): ChunkPlan {
-    return { ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
+    return { firstKey: 0, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
   }
 
   preRopeOps(): Dispatch[] {

@@ -7,18 +7,21 @@
 //   xquant-B, xquant-cl-B: per-token rows of X (or XQuant-CL deltas); K = X̂ W_kᵀ + b_k, V = X̂ W_vᵀ + b_v.
 //   kivi-B:       pre-RoPE K per channel over 128-token blocks, V per token; the rows are K and V.
 //   xquant-gqa-B: the latents X·U_k (per channel) and X·U_v (per token), with K = latent · Σ_k B_kᵀ + b_k.
+// A tiered cache (config.hot = H) also keeps the newest H tokens' fp16 K/V, so decode rematerializes only
+// the older ones (beyond the paper; H = 0 is pure XQuant).
 
 import type { WebGpuBackend } from '../engine/webgpu-backend';
 import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import type { GpuMemory } from '../gpu/memory';
 import { attentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
+import { kvAppendOp } from '../gpu/ops/kv-append';
 import { linearOps } from '../gpu/ops/linear';
 import { attendOps, kCommitOp, kRingOp, rowAppendOps, type StoreLayout } from '../gpu/ops/xquant';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
 import { packMatrix, pad32 } from '../quant/weight-format';
-import { cacheBytesPerToken } from './cache-bytes';
+import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
 import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 import { PAGE_TOKENS } from './gpu-kv-cache';
@@ -67,6 +70,10 @@ export class GpuQuantCache implements GpuCache {
   /** xquant-gqa: this step's latents X·U_k and X·U_v. */
   private readonly zk: GPUBuffer | null = null;
   private readonly zv: GPUBuffer | null = null;
+  /** Tiered cache: fp16 K/V of the newest `hot` tokens per layer, a ring addressed through a page table. */
+  private readonly hot: number;
+  private readonly hotPools: { k: GPUBuffer; v: GPUBuffer }[] = [];
+  private hotPages: GPUBuffer | null = null;
 
   constructor(
     backend: WebGpuBackend,
@@ -116,6 +123,17 @@ export class GpuQuantCache implements GpuCache {
       fixed,
       rowWords.map((w, l) => kBlockWords[l] + w * PAGE_TOKENS),
     );
+    this.hot = config.hot ?? 0;
+    if (this.hot > 0) {
+      const usage = GPUBufferUsage.STORAGE;
+      for (let l = 0; l < L; l++) {
+        this.hotPools.push({
+          k: this.memory.create('cache', `kv.hot.k[${l}]`, this.hot * kv * 2, usage),
+          v: this.memory.create('cache', `kv.hot.v[${l}]`, this.hot * kv * 2, usage),
+        });
+      }
+      this.writeHotPages();
+    }
     this.latents = config.mode === 'xquant-gqa' ? gpuLatents(backend) : null;
     if (this.latents) {
       const usage = GPUBufferUsage.STORAGE;
@@ -134,7 +152,16 @@ export class GpuQuantCache implements GpuCache {
   }
 
   ensure(tokens: number): boolean {
-    return this.store.ensure(tokens);
+    const grew = this.store.ensure(tokens);
+    if (grew && this.hot > 0) this.writeHotPages();
+    return grew;
+  }
+
+  /** Block b of the hot tier lives in ring page b mod (hot / PAGE_TOKENS). */
+  private writeHotPages(): void {
+    if (this.hotPages) this.memory.release(this.hotPages);
+    const ring = this.hot / PAGE_TOKENS;
+    this.hotPages = this.memory.upload('cache', 'kv.hot.pages', Uint32Array.from({ length: this.capacity / PAGE_TOKENS }, (_, b) => b % ring));
   }
 
   bytesPerToken(): number {
@@ -148,6 +175,7 @@ export class GpuQuantCache implements GpuCache {
     const quantized = Math.max(0, n - R);
     let total = 0;
     this.layout.rowWords.forEach((w) => (total += quantized * w * 4 + (n - quantized) * this.rowWidth * 2));
+    total += Math.min(n, this.hot) * fp16KvBytesPerToken(this.spec);
     if (this.layout.k) {
       const k = this.layout.k;
       const committed = Math.floor(quantized / PAGE_TOKENS) * PAGE_TOKENS;
@@ -161,11 +189,13 @@ export class GpuQuantCache implements GpuCache {
   }
 
   plan(pos0: number, tokens: number): ChunkPlan {
-    const own = chunking(tokens);
+    // Tokens from firstKey on attend from fp16 K/V (the hot tier, and the step's own exact K/V).
+    const firstKey = Math.max(0, pos0 - this.hot);
+    const own = chunking(pos0 + tokens - firstKey);
     // The x-partial buffer holds max(maxTokens, MAX_CHUNKS) (token, head) rows of chunks.
     const fit = Math.max(1, Math.floor(Math.max(this.maxTokens, MAX_CHUNKS) / tokens));
-    const past = pos0 > 0 ? chunking(pos0, Math.min(MAX_CHUNKS, fit)) : { chunks: 1, chunkLen: 1 };
-    return { chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
+    const past = firstKey > 0 ? chunking(firstKey, Math.min(MAX_CHUNKS, fit)) : { chunks: 1, chunkLen: 1 };
+    return { firstKey, chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
   }
 
   /** kivi: K enters its ring before RoPE; xquant-gqa: the latents are computed, K's into its ring. */
@@ -209,9 +239,9 @@ export class GpuQuantCache implements GpuCache {
         q: a.q,
         kCur: a.k,
         vCur: a.v,
-        pages: ctx.empty,
-        kPool: ctx.empty,
-        vPool: ctx.empty,
+        pages: this.hotPages ?? ctx.empty,
+        kPool: this.hotPools[a.layer]?.k ?? ctx.empty,
+        vPool: this.hotPools[a.layer]?.v ?? ctx.empty,
         partial: a.partial,
         out: a.out,
         headDim: s.headDim,
@@ -225,6 +255,10 @@ export class GpuQuantCache implements GpuCache {
         ownOnly: true,
       }),
     ];
+    if (this.hot > 0) {
+      const pools = this.hotPools[a.layer];
+      out.push(kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.hotPages!, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: a.kvStride, page: PAGE_TOKENS, kvF16: true, ring: this.hot }));
+    }
     if (this.layout.k) out.push(kCommitOp(ctx, this.layout, b, a.layer));
     const rowSource = this.layout.k ? (this.zv ?? a.v) : a.x;
     const rowStride = this.layout.k ? (this.zv ? pad32(kvDim(s)) : a.kvStride) : a.xStride;
@@ -234,6 +268,11 @@ export class GpuQuantCache implements GpuCache {
 
   destroy(): void {
     this.store.destroy();
+    for (const p of this.hotPools) {
+      this.memory.release(p.k);
+      this.memory.release(p.v);
+    }
+    if (this.hotPages) this.memory.release(this.hotPages);
     if (this.zk) this.memory.release(this.zk);
     if (this.zv) this.memory.release(this.zv);
   }

@@ -6,8 +6,8 @@
 // the GPU runs): fp16 is exact to 4 digits, then 8-bit xquant, then per bit width XQuant-CL before plain
 // XQuant (CL's deltas are smaller than X, so the same bits lose less).
 
-import { cacheModeName, checkModeFits, parseCacheMode, type CacheConfig } from '../cache/cache-config';
-import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { cacheModeName, checkModeFits, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
+import { cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
 import type { ModelSpec } from '../model/model-spec';
 
@@ -39,22 +39,22 @@ export interface CachePlan {
   auto: string | null;
 }
 
-export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: number, options: { residual?: number; pinLayers?: number } = {}): CachePlan {
+export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: number, options: CacheOptions = {}): CachePlan {
   if (!(budgetBytes > 0)) throw new InvalidArgumentError('must be a positive number of bytes', { field: 'memoryBudget', got: String(budgetBytes) });
   if (!(Number.isInteger(targetContext) && targetContext > 0)) {
     throw new InvalidArgumentError('must be a positive integer', { field: 'context', got: String(targetContext) });
   }
   const modes: ModePlan[] = [];
   for (const name of GPU_MODES_BY_ACCURACY) {
-    const config = parseCacheMode(name, options);
+    const config = parseCacheMode(name, name === 'fp16' ? { ...options, hot: 0 } : options);
     try {
       checkModeFits(spec, config);
     } catch {
       continue;
     }
     const perToken = cacheBytesPerToken(spec, config);
-    // The residual window is held in f16 whatever the context: a fixed cost.
-    const fixed = config.residual * spec.numLayers * spec.hiddenSize * 2;
+    // The residual window (f16 X) and a hot tier (fp16 K/V) are fixed costs whatever the context.
+    const fixed = config.residual * spec.numLayers * spec.hiddenSize * 2 + (config.hot ?? 0) * fp16KvBytesPerToken(spec);
     const maxContext = Math.max(0, Math.floor((budgetBytes - fixed) / perToken));
     modes.push({ mode: name, bytesPerToken: perToken, maxContext, fitsTarget: maxContext >= targetContext });
   }
@@ -62,7 +62,7 @@ export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: n
 }
 
 /** The cache config `auto` stands for, or a typed error that says what the target needs. */
-export function autoCacheMode(spec: ModelSpec, budgetBytes: number, targetContext: number, options: { residual?: number; pinLayers?: number } = {}): CacheConfig {
+export function autoCacheMode(spec: ModelSpec, budgetBytes: number, targetContext: number, options: CacheOptions = {}): CacheConfig {
   const plan = planCache(spec, budgetBytes, targetContext, options);
   if (plan.auto) return parseCacheMode(plan.auto, options);
   const smallest = plan.modes.reduce((a, b) => (b.bytesPerToken < a.bytesPerToken ? b : a));

@@ -336,7 +336,7 @@ export class GpuDecodeSession implements DecodeSession {
     const q = this.device.queue;
     q.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
     const step = new DataView(new ArrayBuffer(STEP_BYTES));
-    [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen].forEach((v, i) => step.setUint32(i * 4, v, true));
+    [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
     if (pick) {
       const o = pick.sampler.options;
       step.setFloat32(32, pick.u, true);

@@ -142,3 +142,32 @@ describe('xquant memory', () => {
     }
   });
 });
+
+describe('tiered cache (hot fp16 K/V for the newest tokens)', () => {
+  const run = async (gpu: WebGpuBackend, cache: CacheConfig, n: number) => {
+    const s = gpu.createSession(cache);
+    const out = [await s.forward(Array.from({ length: n }, (_, i) => (i * 37 + 5) % 512), 'last')];
+    for (let i = 0; i < 12; i++) out.push(await s.forward([(i * 13 + 7) % 512], 'last'));
+    const held = gpu.memory.buffers().filter((b) => b.category === 'cache');
+    s.close();
+    return { out, held };
+  };
+
+  it('holds only H tokens of K/V; equals fp16 while the context fits in H, and sits between fp16 and pure XQuant beyond', async () => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuFor(m);
+    const fp16Short = await run(gpu, parseCacheMode('fp16'), 60);
+    const hotShort = await run(gpu, parseCacheMode('xquant-2', { hot: 128 }), 60);
+    expect(Math.max(...fp16Short.out.map((x, i) => maxAbsDiff(x, hotShort.out[i])))).toBeLessThan(1e-5);
+    const kvBytes = hotShort.held.filter((b) => /^kv\.hot\.[kv]\[/.test(b.label)).reduce((a, b) => a + b.bytes, 0);
+    expect(kvBytes).toBe(128 * cacheBytesPerToken(m.spec, parseCacheMode('fp16')));
+
+    const fp16 = await run(gpu, parseCacheMode('fp16'), 200);
+    const hot = await run(gpu, parseCacheMode('xquant-2', { hot: 128 }), 200);
+    const pure = await run(gpu, parseCacheMode('xquant-2'), 200);
+    const gap = (a: Float32Array[]) => Math.max(...fp16.out.map((x, i) => maxAbsDiff(x, a[i])));
+    expect(gap(hot.out)).toBeGreaterThan(0);
+    expect(gap(hot.out)).toBeLessThan(gap(pure.out));
+    expect(hot.held.filter((b) => /^kv\.hot\.[kv]\[/.test(b.label)).reduce((a, b) => a + b.bytes, 0)).toBe(kvBytes); // still H tokens at 212
+  });
+});

@@ -12,12 +12,14 @@ export interface KvAppendArgs {
   kStride: number;
   page: number;
   kvF16: boolean;
+  /** Tokens in a ring of pages (the hot tier); 0 for a plain paged cache. */
+  ring?: number;
 }
 
 export function kvAppendOp(ctx: OpContext, a: KvAppendArgs): Dispatch {
   return makeDispatch(
     ctx,
-    { op: 'kv-append', consts: { KV_DIM: a.kvDim, K_STRIDE: a.kStride, PAGE: a.page, KV_F16: a.kvF16 } },
+    { op: 'kv-append', consts: { KV_DIM: a.kvDim, K_STRIDE: a.kStride, PAGE: a.page, KV_F16: a.kvF16, RING: a.ring ?? 0 } },
     ['read', 'read', 'read', 'write', 'write'],
     [a.k, a.v, a.pages, a.kPool, a.vPool],
     (tokens) => flatGrid((tokens * a.kvDim) / 2),
