@@ -1,15 +1,23 @@
-// npm run bench [-- --models a,b --contexts 128,512,2048 --cache fp16 --weights f32 --decode-steps 8 --out FILE]
-// Prefill and decode tokens/s of the WebGPU engine (dawn.node in Node) at growing contexts, with the
-// backend's own GEMV / GEMM GFLOP/s measured in the same run, so each row says how close it runs to what
-// this GPU (here: SwiftShader on 2 CPU cores) can do. Writes JSON and prints a Markdown table.
+// npm run bench [-- --section speed|modes|tiered|all --models a,b --contexts 128,512,2048 --weights f32
+//   --decode-steps N --out FILE]
+// Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
+// the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
+//   speed:  prefill and decode tokens/s at growing contexts (fp16 cache);
+//   modes:  per cache mode, bytes per token and decode tokens/s against fp16 at the same context, and the
+//           fused rematerializing attention kernel's GFLOP/s;
+//   tiered: xquant-4 with a hot fp16 tier of H = 0, 128, 512, 1024 tokens on mha-6m at context 2048.
+// Writes bench/results/bench.json (and decode-vs-context.svg) and prints Markdown tables.
 //
-// Models: stories260K and aidreams260K from ../shared, synthetic random-weight shapes mha-6m and gqa-6m,
-// and real-model shapes by name (smollm2-135m) for machines with a GPU.
+// Models: stories260K and aidreams260K from ../shared, austen-3m (public/models), synthetic random-weight
+// shapes mha-6m and gqa-6m, and real-model shapes by name (smollm2-135m) for machines with a GPU.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname } from 'node:path';
-import { parseCacheMode } from '../src/cache/cache-config';
+import { cacheModeName, parseCacheMode, type CacheConfig } from '../src/cache/cache-config';
+import { cacheBytesPerToken } from '../src/cache/cache-bytes';
+import type { GpuDecodeSession } from '../src/engine/webgpu-backend';
+import { planCache } from '../src/engine/planner';
 import { GREEDY, Sampler } from '../src/engine/sampling';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { linearGflops } from '../src/gpu/calibrate';
@@ -17,7 +25,7 @@ import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
 import { loadModel, type LoadedModel } from '../src/model/load-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import { kvDim, type ModelSpec } from '../src/model/model-spec';
-import { parseWeightFormat } from '../src/quant/weight-format';
+import { parseWeightFormat, type WeightFormat } from '../src/quant/weight-format';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/test-support/synthetic-model';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
@@ -26,7 +34,7 @@ const SHAPES: Record<string, SyntheticShape> = {
   'gqa-6m': { hidden: 256, layers: 8, heads: 8, kvHeads: 2, headDim: 32, ffn: 768, vocab: 4096 },
   'smollm2-135m': { hidden: 576, layers: 30, heads: 9, kvHeads: 3, headDim: 64, ffn: 1536, vocab: 49152, tied: true },
 };
-const SHARED: Record<string, string> = {
+const FOLDERS: Record<string, string> = {
   stories260K: '../shared/models/stories260K',
   aidreams260K: '../shared/models/aidreams260K',
   'austen-3m': 'public/models/austen-3m',
@@ -35,138 +43,271 @@ const SHARED: Record<string, string> = {
 const ROW_BUDGET_S = 240;
 
 async function openModel(name: string): Promise<LoadedModel> {
-  if (SHARED[name]) return loadModel(new NodeFolderSource(SHARED[name]));
+  if (FOLDERS[name]) return loadModel(new NodeFolderSource(FOLDERS[name]));
   const shape = SHAPES[name];
-  if (!shape) throw new UsageError(`unknown model '${name}' (known: ${[...Object.keys(SHARED), ...Object.keys(SHAPES)].join(', ')})`);
+  if (!shape) throw new UsageError(`unknown model '${name}' (known: ${[...Object.keys(FOLDERS), ...Object.keys(SHAPES)].join(', ')})`);
   const config = { ...syntheticConfig(shape), max_position_embeddings: 8192 };
   const m = await loadModel(syntheticSource(shape, { files: { 'config.json': JSON.stringify(config) } }));
   return { ...m, name };
 }
 
-/** Multiply-adds x 2 of one token through the weights, and of its attention over `keys` keys. */
+/** 2 x multiply-adds of one token through the weights, and of its attention over `keys` keys. */
 function flops(s: ModelSpec, keys: number, withHead: boolean): number {
   const q = s.numHeads * s.headDim;
   const perLayer = s.hiddenSize * (2 * q + 2 * kvDim(s)) + 3 * s.hiddenSize * s.intermediateSize;
-  const attention = 4 * keys * q;
-  return 2 * s.numLayers * perLayer + s.numLayers * attention + (withHead ? 2 * s.vocabSize * s.hiddenSize : 0);
+  return 2 * s.numLayers * perLayer + s.numLayers * 4 * keys * q + (withHead ? 2 * s.vocabSize * s.hiddenSize : 0);
 }
 
-interface Row {
-  model: string;
-  context: number;
-  prefillTokens: number;
-  prefillTokPerS: number;
-  prefillGflops: number;
-  prefillFractionOfGemm: number;
-  decodeTokPerS: number;
-  decodeGflops: number;
-  decodeFractionOfGemv: number;
+/** FLOPs of the fused rematerializing attention of one decode token over `past` tokens (all layers). */
+function fusedFlops(s: ModelSpec, c: CacheConfig, past: number): number {
+  const kv = kvDim(s);
+  const q = s.numHeads * s.headDim;
+  const rows = c.mode === 'xquant' || c.mode === 'xquant-cl' ? s.hiddenSize : kv;
+  const remat = c.mode === 'kivi' ? 0 : 2 * kv * rows;
+  return s.numLayers * past * (remat + 2 * q + 2 * s.numHeads * rows);
 }
 
-await runCli('npm run bench [-- --models a,b --contexts 128,512,2048 --cache fp16 --weights f32 --decode-steps N --out FILE]', async () => {
-  const a = parseArgs(process.argv.slice(2), { models: 'string', contexts: 'string', cache: 'string', weights: 'string', 'decode-steps': 'int', out: 'string' });
-  const models = (a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(',');
-  const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
-  const cache = parseCacheMode(a.cache ?? 'fp16');
-  const weights = parseWeightFormat(a.weights ?? 'f32');
-  const steps = a['decode-steps'] ?? 8;
-  const out = a.out ?? `bench/results/bench-${weights}-${a.cache ?? 'fp16'}.json`;
+const ids = (s: ModelSpec, from: number, n: number) => Array.from({ length: n }, (_, i) => 3 + ((from + i) * 7919) % (s.vocabSize - 3));
 
-  const rows: Row[] = [];
-  const skipped: string[] = [];
-  let calibration = { gemvGflops: 0, gemmGflops: 0 };
-  let adapter = '';
+/** Prefill a session to `ctx` tokens (from `filled`), then time `steps` greedy decode steps. */
+async function fillAndDecode(session: GpuDecodeSession, s: ModelSpec, filled: number, ctx: number, steps: number): Promise<{ prefillS: number; decodeS: number }> {
+  let t = performance.now();
+  if (ctx > filled) await session.forward(ids(s, filled, ctx - filled), 'last');
+  const prefillS = (performance.now() - t) / 1000;
+  const sampler = new Sampler(GREEDY);
+  t = performance.now();
+  let id = 5;
+  for (let i = 0; i < steps; i++) id = await session.next([id], sampler);
+  return { prefillS, decodeS: (performance.now() - t) / 1000 };
+}
+
+interface Calibration {
+  gemvGflops: number;
+  gemmGflops: number;
+}
+
+async function warm(backend: WebGpuBackend, cache: CacheConfig): Promise<void> {
+  const w = backend.createSession(cache); // compile every pipeline before timing
+  await w.next([1, 2, 3, 4, 5], new Sampler(GREEDY));
+  await w.next([6], new Sampler(GREEDY));
+  w.close();
+}
+
+async function speedSection(models: string[], contexts: number[], weights: WeightFormat, steps: number, cal: Calibration, skipped: string[]) {
+  const rows = [];
+  const fp16 = parseCacheMode('fp16');
   for (const name of models) {
     const model = await openModel(name);
     const s = model.spec;
     const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
-    adapter = backend.gpu.adapterInfo.description;
-    if (!calibration.gemvGflops) {
-      const { device } = backend.gpu;
-      calibration = {
-        gemvGflops: await linearGflops(device, backend.pipelines, 2048, 2048, 1, 1, 20),
-        gemmGflops: await linearGflops(device, backend.pipelines, 1024, 1024, 128, 4, 3),
-      };
-      process.stderr.write(`calibration: GEMV ${calibration.gemvGflops.toFixed(3)} GFLOP/s, GEMM ${calibration.gemmGflops.toFixed(3)} GFLOP/s\n`);
-    }
-    const warm = backend.createSession(cache); // compile every pipeline before timing
-    await warm.next([1, 2, 3, 4, 5], new Sampler(GREEDY));
-    await warm.next([6], new Sampler(GREEDY));
-    warm.close();
-
-    const session = backend.createSession(cache);
-    const limit = Math.min(s.maxPositionEmbeddings, Math.max(...contexts));
+    await warm(backend, fp16);
+    const session = backend.createSession(fp16);
     let filled = 0;
-    let prefillRate = Infinity;
+    let rate = Infinity;
     for (const ctx of contexts) {
-      if (ctx > limit) {
-        skipped.push(`${name} ctx ${ctx}: beyond the model's ${s.maxPositionEmbeddings} positions`);
+      if (ctx > s.maxPositionEmbeddings) {
+        skipped.push(`speed ${name} ctx ${ctx}: beyond the model's ${s.maxPositionEmbeddings} positions`);
         continue;
       }
-      const todo = ctx - filled;
-      if (todo / prefillRate > ROW_BUDGET_S) {
-        skipped.push(`${name} ctx ${ctx}: prefill predicted at ${(todo / prefillRate).toFixed(0)} s, over the ${ROW_BUDGET_S} s row budget`);
+      if ((ctx - filled) / rate > ROW_BUDGET_S) {
+        skipped.push(`speed ${name} ctx ${ctx}: prefill predicted at ${((ctx - filled) / rate).toFixed(0)} s, over the ${ROW_BUDGET_S} s row budget`);
         break;
       }
-      const ids = Array.from({ length: todo }, (_, i) => 3 + ((filled + i) * 7919) % (s.vocabSize - 3));
-      let t = performance.now();
-      await session.forward(ids, 'last');
-      const prefillS = (performance.now() - t) / 1000;
-      let prefillFlops = 0;
-      for (let k = filled + 1; k <= ctx; k++) prefillFlops += flops(s, k, false);
-      prefillRate = todo / prefillS;
-      filled = ctx;
-      const sampler = new Sampler(GREEDY);
-      t = performance.now();
-      let id = 5;
-      for (let i = 0; i < steps; i++) id = await session.next([id], sampler);
-      const decodeS = (performance.now() - t) / 1000;
-      let decodeFlops = 0;
-      for (let i = 0; i < steps; i++) decodeFlops += flops(s, filled + i + 1, true);
-      filled += steps;
-      const row: Row = {
+      const { prefillS, decodeS } = await fillAndDecode(session, s, filled, ctx, steps);
+      let pf = 0;
+      for (let k = filled + 1; k <= ctx; k++) pf += flops(s, k, false);
+      let df = 0;
+      for (let i = 0; i < steps; i++) df += flops(s, ctx + i + 1, true);
+      rate = (ctx - filled) / prefillS;
+      rows.push({
         model: name,
         context: ctx,
-        prefillTokens: todo,
-        prefillTokPerS: prefillRate,
-        prefillGflops: prefillFlops / prefillS / 1e9,
-        prefillFractionOfGemm: prefillFlops / prefillS / 1e9 / calibration.gemmGflops,
+        prefillTokens: ctx - filled,
+        prefillTokPerS: rate,
+        prefillFractionOfGemm: pf / prefillS / 1e9 / cal.gemmGflops,
         decodeTokPerS: steps / decodeS,
-        decodeGflops: decodeFlops / decodeS / 1e9,
-        decodeFractionOfGemv: decodeFlops / decodeS / 1e9 / calibration.gemvGflops,
-      };
-      rows.push(row);
-      process.stderr.write(`${name} ctx ${ctx}: prefill ${row.prefillTokPerS.toFixed(1)} tok/s, decode ${row.decodeTokPerS.toFixed(2)} tok/s\n`);
+        decodeFractionOfGemv: df / decodeS / 1e9 / cal.gemvGflops,
+      });
+      process.stderr.write(`speed ${name} ctx ${ctx}: prefill ${rate.toFixed(1)} tok/s, decode ${(steps / decodeS).toFixed(2)} tok/s\n`);
+      filled = ctx + steps;
     }
     session.close();
     backend.destroy();
   }
+  return rows;
+}
+
+function modesFor(s: ModelSpec): string[] {
+  const gqa = s.numKvHeads < s.numHeads;
+  return ['fp16', 'xquant-4', 'xquant-cl-4', 'kivi-4', ...(gqa ? ['xquant-gqa-4'] : [])];
+}
+
+async function modesSection(models: string[], contexts: number[], weights: WeightFormat, steps: number, cal: Calibration, skipped: string[]) {
+  const rows = [];
+  for (const name of models) {
+    const model = await openModel(name);
+    const s = model.spec;
+    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+    const fp16Bytes = cacheBytesPerToken(s, parseCacheMode('fp16'));
+    const fp16Rate = new Map<number, number>();
+    for (const mode of modesFor(s)) {
+      const cache = parseCacheMode(mode);
+      await warm(backend, cache);
+      const session = backend.createSession(cache);
+      let filled = 0;
+      for (const ctx of contexts.filter((c) => c <= s.maxPositionEmbeddings)) {
+        const t0 = performance.now();
+        const { decodeS } = await fillAndDecode(session, s, filled, ctx, steps);
+        filled = ctx + steps;
+        const profile = await session.profileDecode(3);
+        const fusedMs = profile.get('xquant-attend') ?? 0;
+        const rate = steps / decodeS;
+        if (mode === 'fp16') fp16Rate.set(ctx, rate);
+        const row = {
+          model: name,
+          mode,
+          context: ctx,
+          bytesPerToken: cacheBytesPerToken(s, cache),
+          bytesVsFp16: cacheBytesPerToken(s, cache) / fp16Bytes,
+          decodeTokPerS: rate,
+          decodeVsFp16: rate / (fp16Rate.get(ctx) ?? NaN),
+          fusedMsPerToken: fusedMs,
+          fusedGflops: fusedMs > 0 ? fusedFlops(s, cache, ctx) / (fusedMs / 1000) / 1e9 : 0,
+          fusedFractionOfGemm: fusedMs > 0 ? fusedFlops(s, cache, ctx) / (fusedMs / 1000) / 1e9 / cal.gemmGflops : 0,
+        };
+        rows.push(row);
+        process.stderr.write(
+          `modes ${name} ${mode} ctx ${ctx}: decode ${rate.toFixed(2)} tok/s (${row.decodeVsFp16.toFixed(2)}x fp16), fused ${row.fusedGflops.toFixed(3)} GFLOP/s [${((performance.now() - t0) / 1000).toFixed(0)} s]\n`,
+        );
+        if ((performance.now() - t0) / 1000 > ROW_BUDGET_S) {
+          skipped.push(`modes ${name} ${mode}: contexts after ${ctx} (the row took over ${ROW_BUDGET_S} s)`);
+          break;
+        }
+      }
+      session.close();
+    }
+    backend.destroy();
+  }
+  return rows;
+}
+
+async function tieredSection(weights: WeightFormat, steps: number) {
+  const model = await openModel('mha-6m');
+  const s = model.spec;
+  const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+  const ctx = 2048;
+  const rows = [];
+  let fp16Rate = NaN;
+  const fp16Bytes = ctx * cacheBytesPerToken(s, parseCacheMode('fp16'));
+  for (const [mode, hot] of [['fp16', 0], ['xquant-4', 0], ['xquant-4', 128], ['xquant-4', 512], ['xquant-4', 1024]] as const) {
+    const cache = parseCacheMode(mode, { hot });
+    await warm(backend, cache);
+    const session = backend.createSession(cache);
+    const { decodeS } = await fillAndDecode(session, s, 0, ctx, steps);
+    const rate = steps / decodeS;
+    if (mode === 'fp16') fp16Rate = rate;
+    const bytes = session.cache.storedBytes();
+    rows.push({ mode: cacheModeName(cache), hot, context: ctx, decodeTokPerS: rate, decodeVsFp16: rate / fp16Rate, cacheBytes: bytes, bytesVsFp16: bytes / fp16Bytes });
+    process.stderr.write(`tiered ${mode} H=${hot}: decode ${rate.toFixed(2)} tok/s, cache ${bytes} B\n`);
+    session.close();
+  }
+  backend.destroy();
+  return rows;
+}
+
+/** Decode tokens/s against context, one line per mode, for one model. */
+function chart(rows: { model: string; mode: string; context: number; decodeTokPerS: number }[], model: string): string {
+  const mine = rows.filter((r) => r.model === model);
+  const modes = [...new Set(mine.map((r) => r.mode))];
+  const ctxs = [...new Set(mine.map((r) => r.context))].sort((a, b) => a - b);
+  if (ctxs.length === 0) return '';
+  const W = 640;
+  const H = 360;
+  const pad = 56;
+  const top = Math.max(...mine.map((r) => r.decodeTokPerS)) * 1.1;
+  const x = (c: number) => pad + ((W - 2 * pad) * ctxs.indexOf(c)) / Math.max(1, ctxs.length - 1);
+  const y = (v: number) => H - pad - ((H - 2 * pad) * v) / top;
+  const colors = ['#222', '#1f6feb', '#d1242f', '#1a7f37', '#9a6700'];
+  const lines = modes.map((m, i) => {
+    const pts = mine.filter((r) => r.mode === m).sort((a, b) => a.context - b.context);
+    const d = pts.map((p, j) => `${j ? 'L' : 'M'}${x(p.context).toFixed(1)},${y(p.decodeTokPerS).toFixed(1)}`).join(' ');
+    return `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="2"/><text x="${W - pad + 4}" y="${pad + 16 * i}" fill="${colors[i % colors.length]}">${m}</text>`;
+  });
+  const xt = ctxs.map((c) => `<text x="${x(c)}" y="${H - pad + 18}" text-anchor="middle">${c}</text>`).join('');
+  const yt = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${pad - 6}" y="${y(top * f) + 4}" text-anchor="end">${(top * f).toFixed(1)}</text><line x1="${pad}" x2="${W - pad}" y1="${y(top * f)}" y2="${y(top * f)}" stroke="#eee"/>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 60}" height="${H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>${yt}${xt}${lines.join('')}
+<text x="${W / 2}" y="${H - 14}" text-anchor="middle">context (tokens), ${model}</text>
+<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">decode tokens/s</text>
+</svg>
+`;
+}
+
+await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --contexts 128,512,2048 --weights f32 --decode-steps N --out FILE]', async () => {
+  const a = parseArgs(process.argv.slice(2), { section: 'string', models: 'string', contexts: 'string', weights: 'string', 'decode-steps': 'int', out: 'string' });
+  const section = a.section ?? 'all';
+  if (!['speed', 'modes', 'tiered', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
+  const weights = parseWeightFormat(a.weights ?? 'f32');
+  const steps = a['decode-steps'] ?? 8;
+  const out = a.out ?? 'bench/results/bench.json';
+  const started = performance.now();
+
+  // Calibrate the backend once, on a tiny model's device.
+  const probe = await WebGpuBackend.create(nodeGpu(), nodeShaders(), await openModel('stories260K'), { weights: 'f32' });
+  const cal: Calibration = {
+    gemvGflops: await linearGflops(probe.gpu.device, probe.pipelines, 2048, 2048, 1, 1, 20),
+    gemmGflops: await linearGflops(probe.gpu.device, probe.pipelines, 1024, 1024, 128, 4, 3),
+  };
+  const adapter = probe.gpu.adapterInfo.description;
+  probe.destroy();
+  process.stderr.write(`calibration: GEMV ${cal.gemvGflops.toFixed(3)} GFLOP/s, GEMM ${cal.gemmGflops.toFixed(3)} GFLOP/s\n`);
+
+  const skipped: string[] = [];
+  const speed = section === 'speed' || section === 'all' ? await speedSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
+  const modes = section === 'modes' || section === 'all' ? await modesSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
+  const tiered = section === 'tiered' || section === 'all' ? await tieredSection(weights, steps) : [];
+  const plans = ['stories260K', 'mha-6m'].map(async (m) => ({ model: m, plan: planCache((await openModel(m)).spec, 64 * 2 ** 20, 2048) }));
 
   const result = {
     date: new Date().toISOString(),
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     adapter,
     weights,
-    cache: a.cache ?? 'fp16',
     decodeSteps: steps,
-    calibration,
-    rows,
+    calibration: cal,
+    seconds: (performance.now() - started) / 1000,
+    speed,
+    modes,
+    tiered,
+    memoryPlans: await Promise.all(plans),
     skipped,
   };
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 1) + '\n');
-  const f = (x: number, d = 2) => x.toFixed(d);
+  if (modes.length) await writeFile(`${dirname(out)}/decode-vs-context.svg`, chart(modes, modes.some((r) => r.model === 'mha-6m') ? 'mha-6m' : modes[0].model));
+
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const lines = [
-    `Machine: ${result.machine}; adapter: ${adapter}; ${result.date.slice(0, 10)}; weights ${weights}, cache ${result.cache}.`,
-    `Backend: GEMV ${f(calibration.gemvGflops, 3)} GFLOP/s, GEMM ${f(calibration.gemmGflops, 3)} GFLOP/s (linear.wgsl on an f32 matrix, same run).`,
-    '',
-    '| model | context | prefill tok/s | prefill GFLOP/s (of GEMM) | decode tok/s | decode GFLOP/s (of GEMV) |',
-    '|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.model} | ${r.context} | ${f(r.prefillTokPerS, 1)} | ${f(r.prefillGflops, 3)} (${f(100 * r.prefillFractionOfGemm, 0)}%) | ${f(r.decodeTokPerS)} | ${f(r.decodeGflops, 3)} (${f(100 * r.decodeFractionOfGemv, 0)}%) |`,
-    ),
-    ...skipped.map((s) => `\nSkipped: ${s}.`),
+    `Machine: ${result.machine}; adapter: ${adapter}; ${result.date.slice(0, 10)}; weights ${weights}; ${steps} decode steps per row; run took ${f(result.seconds / 60, 1)} min.`,
+    `Backend, same run: GEMV ${f(cal.gemvGflops, 3)} GFLOP/s, GEMM ${f(cal.gemmGflops, 3)} GFLOP/s (linear.wgsl, f32 2048x2048 and 1024x1024x128).`,
   ];
+  if (speed.length) {
+    lines.push('', '| model | context | prefill tok/s | prefill, of GEMM | decode tok/s | decode, of GEMV |', '|---|---|---|---|---|---|');
+    for (const r of speed) lines.push(`| ${r.model} | ${r.context} | ${f(r.prefillTokPerS, 1)} | ${f(100 * r.prefillFractionOfGemm, 0)}% | ${f(r.decodeTokPerS)} | ${f(100 * r.decodeFractionOfGemv, 0)}% |`);
+  }
+  if (modes.length) {
+    lines.push('', '| model | mode | context | bytes/token | vs fp16 | decode tok/s | vs fp16 | fused kernel GFLOP/s (of GEMM) |', '|---|---|---|---|---|---|---|---|');
+    for (const r of modes) {
+      lines.push(
+        `| ${r.model} | ${r.mode} | ${r.context} | ${r.bytesPerToken} | ${f(r.bytesVsFp16)} | ${f(r.decodeTokPerS)} | ${f(r.decodeVsFp16)} | ${r.fusedGflops ? `${f(r.fusedGflops, 3)} (${f(100 * r.fusedFractionOfGemm, 0)}%)` : '-'} |`,
+      );
+    }
+  }
+  if (tiered.length) {
+    lines.push('', '| mha-6m, context 2048 | H | decode tok/s | vs fp16 | cache bytes | vs fp16 |', '|---|---|---|---|---|---|');
+    for (const r of tiered) lines.push(`| ${r.mode} | ${r.hot} | ${f(r.decodeTokPerS)} | ${f(r.decodeVsFp16)} | ${r.cacheBytes} | ${f(r.bytesVsFp16)} |`);
+  }
+  for (const sk of skipped) lines.push(`\nSkipped: ${sk}.`);
   process.stdout.write(lines.join('\n') + '\n');
 });

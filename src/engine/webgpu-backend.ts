@@ -332,9 +332,19 @@ export class GpuDecodeSession implements DecodeSession {
     const M = ids.length;
     this.ensurePositions(pos0 + M);
     const built = this.build();
+    const plan = this.writeStep(pos0, M, pick);
+    this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M, plan);
+    encodeDispatches(pass, built.head[wanted], M, plan);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+    this.cache.length = pos0 + M;
+  }
+
+  private writeStep(pos0: number, M: number, pick: { sampler: Sampler; u: number } | null): ChunkPlan {
     const plan: ChunkPlan = this.cache.plan(pos0, M);
-    const q = this.device.queue;
-    q.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
     const step = new DataView(new ArrayBuffer(STEP_BYTES));
     [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
     if (pick) {
@@ -344,14 +354,42 @@ export class GpuDecodeSession implements DecodeSession {
       step.setUint32(40, o.topK, true);
       step.setFloat32(44, o.topP, true);
     }
-    q.writeBuffer(this.buf.step, 0, step.buffer);
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M, plan);
-    encodeDispatches(pass, built.head[wanted], M, plan);
-    pass.end();
-    q.submit([enc.finish()]);
-    this.cache.length = pos0 + M;
+    this.device.queue.writeBuffer(this.buf.step, 0, step.buffer);
+    return plan;
+  }
+
+  /**
+   * Benchmark aid: milliseconds per decode step spent in each kernel (summed over layers), measured by
+   * running each kernel's dispatches of one decode step `reps` times on their own. The stores write the
+   * slot of the next token, which the next forward overwrites.
+   */
+  async profileDecode(reps: number): Promise<Map<string, number>> {
+    this.backend.checkAlive();
+    const pos0 = this.cache.length;
+    this.ensurePositions(pos0 + 1);
+    const built = this.build();
+    const plan = this.writeStep(pos0, 1, null);
+    const groups = new Map<string, Dispatch[]>();
+    for (const d of [...built.decode, ...built.head.last]) {
+      const key = d.label.replace(/^l\d+\./, '');
+      groups.set(key, [...(groups.get(key) ?? []), d]);
+    }
+    const out = new Map<string, number>();
+    for (const [label, list] of groups) {
+      const run = async (n: number) => {
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let i = 0; i < n; i++) encodeDispatches(pass, list, 1, plan);
+        pass.end();
+        this.device.queue.submit([enc.finish()]);
+        await this.device.queue.onSubmittedWorkDone();
+      };
+      await run(1);
+      const t = performance.now();
+      await run(reps);
+      out.set(label, (performance.now() - t) / reps);
+    }
+    return out;
   }
 
   private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
