@@ -1,14 +1,19 @@
 // The engine in Chromium: a page starts the Worker engine, which loads stories260K (served from
 // ../shared by the test) and generates on WebGPU (SwiftShader) through Comlink.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { WorkerEngine } from '../src/client/worker-engine';
+import { parseCacheMode } from '../src/cache/cache-config';
+import { CpuBackend } from '../src/engine/backend';
+import { generateIds } from '../src/engine/generate';
+import { GREEDY } from '../src/engine/sampling';
+import { loadModel } from '../src/model/load-model';
+import { NodeFolderSource } from '../src/model/node-file-source';
 
 const SHARED_MODELS = resolve(import.meta.dirname, '../../shared/models');
-const ORACLE = '403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385';
-
-test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) through Comlink', async ({ page }) => {
+/** Answer /test-models/<model>/<file> from ../shared/models (404 for files a model does not have). */
+async function serveSharedModels(page: Page): Promise<void> {
   await page.route('**/test-models/**', (route) => {
     const file = resolve(SHARED_MODELS, new URL(route.request().url()).pathname.replace(/^\/test-models\//, ''));
     try {
@@ -17,6 +22,12 @@ test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) thr
       return route.fulfill({ status: 404, body: 'not found' });
     }
   });
+}
+
+const ORACLE = '403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385';
+
+test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) through Comlink', async ({ page }) => {
+  await serveSharedModels(page);
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
   const r = await page.evaluate(async () => {
@@ -32,4 +43,36 @@ test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) thr
   expect(r.memory.gpu.weights).toBeGreaterThan(1_000_000); // 260K f32 parameters
   expect(r.memory.gpu.cache).toBe(0); // the generation's session freed its KV pages
   expect(r.memory.plan.auto).toBe('fp16'); // 256 MB holds stories260K's 512 positions in fp16
+});
+
+test('every cache mode and GPU sampling compile and run in Chromium; xquant modes match the reference decoder', async ({ page }) => {
+  await serveSharedModels(page);
+  const model = await loadModel(new NodeFolderSource(resolve(SHARED_MODELS, 'stories260K')));
+  const prompt = [1, 403, 407, 261, 378];
+  const sampling = { temperature: 0.8, topK: 40, topP: 0.95, seed: 7 };
+  const reference = async (cache: string, s = GREEDY) =>
+    (await generateIds(new CpuBackend(model), prompt, { maxTokens: 16, cache: parseCacheMode(cache), sampling: s, stopIds: [] })).join(' ');
+
+  await page.goto('/e2e/pages/engine.html');
+  await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+  const got = await page.evaluate(
+    async ({ prompt, sampling }) => {
+      const engine = (window as unknown as { engine: WorkerEngine }).engine;
+      await engine.load('/test-models/stories260K', { weights: 'q8' });
+      await engine.unload();
+      await engine.load('/test-models/stories260K', { weights: 'f32' });
+      const out: Record<string, number[]> = {};
+      for (const cache of ['xquant-4', 'xquant-cl-4', 'kivi-4', 'xquant-gqa-4']) out[cache] = (await engine.generate({ prompt, maxTokens: 16, cache })).ids;
+      out.sampled = (await engine.generate({ prompt, maxTokens: 16, cache: 'fp16', sampling })).ids;
+      return out;
+    },
+    { prompt, sampling },
+  );
+  expect(got['xquant-4'].join(' ')).toBe(await reference('xquant-4'));
+  expect(got['xquant-cl-4'].join(' ')).toBe(await reference('xquant-cl-4'));
+  for (const cache of ['kivi-4', 'xquant-gqa-4']) {
+    expect(got[cache].length).toBe(16);
+    expect(got[cache].every((id) => Number.isInteger(id) && id >= 0 && id < 512)).toBe(true);
+  }
+  expect(got.sampled.join(' ')).toBe(await reference('fp16', sampling));
 });
