@@ -1,18 +1,20 @@
 // Fused rematerializing attention over the past tokens of one layer, split-K half (xquant, xquant-cl,
-// xquant-gqa and kivi modes). Workgroup (m, kv head g, chunk c) walks the chunk's past tokens in tiles of
-// TT tokens:
+// xquant-gqa and kivi modes). Workgroup (m, block of KV_PER_WG kv heads, chunk c) walks the chunk's past
+// tokens in tiles of TT tokens (the rows are dequantized once for all heads of the block), for QT queries
+// at once (prefill: the rematerialized K serves QT queries; decode: QT = 1):
 //   1. dequantize the tile's K-side rows (k_src: X̂, the latent X·U_k, or raw K) into workgroup memory,
 //      and the V-side rows (v_src) unless they are the same rows (SAME_KV: xquant);
-//   2. K = rows · W[g]ᵀ + b_k with W = W_k (xquant) or Σ_k B_kᵀ (xquant-gqa), in any weight format (w8
-//      from the weights prefix); kivi's rows are K itself (IDENTITY_K);
+//   2. K = rows · W[block]ᵀ + b_k with W = W_k (xquant) or Σ_k B_kᵀ (xquant-gqa), in any weight format
+//      (w8 from the weights prefix), each invocation one K row for 4 tokens (a register-blocked GEMM);
+//      kivi's rows are K itself (IDENTITY_K);
 //   3. RoPE at each token's absolute position;
-//   4. scores against the KV_GROUP query heads of g;
+//   4. scores against the query heads of the block;
 //   5. online softmax, accumulating the probability-weighted sum of the V-side rows: V is absorbed and
 //      applied once per head after the merge (xquant-values.wgsl).
 // Past K and V never exist in GPU memory. Writes (max, sum, Σ p·row) per (m, head, chunk) to `partial`.
 // Constants: LAYER, KW, KWP, VW, VWP (widths and their 32-padding), SAME_KV, IDENTITY_K, HEAD_DIM, HALF,
-// HEADS, KV_HEADS, KV_GROUP, Q_STRIDE, TT, EPT (ceil(VWP / WG)), W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS,
-// WINDOW, SCALE, plus the prefixes'.
+// HEADS, KV_HEADS, KV_GROUP, KV_PER_WG, QT, Q_STRIDE, TT (a multiple of 4), EPT (ceil(VWP / WG)),
+// W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS, WINDOW, SCALE, plus the prefixes'.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> x_pages: array<u32>;
@@ -23,38 +25,53 @@
 @group(0) @binding(7) var<storage, read> table: array<vec2<f32>>;
 @group(0) @binding(8) var<storage, read_write> partial: array<f32>;
 
+const BLOCK_HEADS: u32 = KV_PER_WG * KV_GROUP;
+const BLOCK_ROWS: u32 = KV_PER_WG * HEAD_DIM;
+
 var<workgroup> xs: array<f32, TT * KWP>;
 var<workgroup> vs: array<f32, select(TT * VWP, 1u, SAME_KV)>;
-var<workgroup> ks: array<f32, TT * HEAD_DIM>;
-var<workgroup> ps: array<f32, KV_GROUP * TT>;
+var<workgroup> ks: array<f32, TT * BLOCK_ROWS>;
+var<workgroup> ps: array<f32, QT * BLOCK_HEADS * TT>;
 
 fn v_row(t: u32, i: u32) -> f32 {
   if (SAME_KV) { return xs[t * KWP + i]; }
   return vs[t * VWP + i];
 }
 
+fn xs4(t: u32, b: u32) -> vec4<f32> {
+  let o = t * KWP + b;
+  return vec4<f32>(xs[o], xs[o + 1u], xs[o + 2u], xs[o + 3u]);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let index = wid.x + wid.y * nwg.x;
+  let blocks = KV_HEADS / KV_PER_WG;
   let c = index % step.x_chunks;
-  let g = (index / step.x_chunks) % KV_HEADS;
-  let m = index / (step.x_chunks * KV_HEADS);
-  if (m >= step.tokens) { return; }
-  let qpos = step.pos0 + m;
+  let gb = (index / step.x_chunks) % blocks;
+  let m0 = QT * (index / (step.x_chunks * blocks));
+  if (m0 >= step.tokens) { return; }
+  let queries = min(QT, step.tokens - m0);
+  // Past keys of this chunk; a sliding window trims each query's own range further (masked below).
   var lo = c * step.x_chunk_len;
-  if (WINDOW > 0u && qpos + 1u > WINDOW) { lo = max(lo, qpos + 1u - WINDOW); }
+  if (WINDOW > 0u && step.pos0 + m0 + 1u > WINDOW) { lo = max(lo, step.pos0 + m0 + 1u - WINDOW); }
   let hi = min((c + 1u) * step.x_chunk_len, step.first_key); // newer keys: the standard attention
+  let row0 = gb * BLOCK_ROWS; // first K row (kv channel) of the block
+  let head0 = gb * BLOCK_HEADS;
 
-  var mx: array<f32, KV_GROUP>;
-  var sum: array<f32, KV_GROUP>;
-  var acc: array<f32, KV_GROUP * EPT>;
-  for (var j = 0u; j < KV_GROUP; j++) { mx[j] = -3.0e38; }
+  // Per (query, head) of the block: running max, sum and Σ p·row (this invocation's EPT elements).
+  var mx: array<f32, QT * BLOCK_HEADS>;
+  var sum: array<f32, QT * BLOCK_HEADS>;
+  var acc: array<f32, QT * BLOCK_HEADS * EPT>;
+  for (var j = 0u; j < QT * BLOCK_HEADS; j++) { mx[j] = -3.0e38; }
 
   for (var start = lo; start < hi; start += TT) {
     let n = min(TT, hi - start);
-    for (var idx = lid; idx < n * KWP; idx += WG) {
+    for (var idx = lid; idx < TT * KWP; idx += WG) {
       let i = idx % KWP;
-      xs[idx] = select(0.0, k_src(LAYER, start + idx / KWP, i), i < KW);
+      let t = idx / KWP;
+      // Rows past n are zeroed so the 4-token GEMM below may read them.
+      xs[idx] = select(0.0, k_src(LAYER, start + t, i), i < KW && t < n);
     }
     if (!SAME_KV) {
       for (var idx = lid; idx < n * VWP; idx += WG) {
@@ -63,51 +80,66 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
-    for (var idx = lid; idx < n * HEAD_DIM; idx += WG) {
-      let t = idx / HEAD_DIM;
-      let row = g * HEAD_DIM + idx % HEAD_DIM;
-      var s = 0.0;
+    let quads = (n + 3u) / 4u;
+    for (var idx = lid; idx < quads * BLOCK_ROWS; idx += WG) {
+      let r = idx % BLOCK_ROWS;
+      let t0 = 4u * (idx / BLOCK_ROWS);
+      let row = row0 + r;
+      var s = vec4<f32>(0.0);
       if (IDENTITY_K) {
-        s = xs[t * KWP + row];
+        s = vec4<f32>(xs[t0 * KWP + row], xs[(t0 + 1u) * KWP + row], xs[(t0 + 2u) * KWP + row], xs[(t0 + 3u) * KWP + row]);
       } else {
         for (var j = 0u; j < KWP / 8u; j++) {
           let wv = w8(row, j);
-          let b = t * KWP + 8u * j;
-          s += dot(wv.a, vec4<f32>(xs[b], xs[b + 1u], xs[b + 2u], xs[b + 3u])) + dot(wv.b, vec4<f32>(xs[b + 4u], xs[b + 5u], xs[b + 6u], xs[b + 7u]));
+          let b = 8u * j;
+          s += vec4<f32>(
+            dot(wv.a, xs4(t0, b)) + dot(wv.b, xs4(t0, b + 4u)),
+            dot(wv.a, xs4(t0 + 1u, b)) + dot(wv.b, xs4(t0 + 1u, b + 4u)),
+            dot(wv.a, xs4(t0 + 2u, b)) + dot(wv.b, xs4(t0 + 2u, b + 4u)),
+            dot(wv.a, xs4(t0 + 3u, b)) + dot(wv.b, xs4(t0 + 3u, b + 4u)),
+          );
         }
-        if (HAS_BIAS) { s += bias[row]; }
+        if (HAS_BIAS) { s += vec4<f32>(bias[row]); }
       }
-      ks[idx] = s;
+      for (var u = 0u; u < 4u; u++) {
+        if (t0 + u < n) { ks[(t0 + u) * BLOCK_ROWS + r] = s[u]; }
+      }
     }
     workgroupBarrier();
-    for (var idx = lid; idx < n * HALF; idx += WG) {
-      let t = idx / HALF;
+    for (var idx = lid; idx < n * KV_PER_WG * HALF; idx += WG) {
       let i = idx % HALF;
+      let g = (idx / HALF) % KV_PER_WG;
+      let t = idx / (HALF * KV_PER_WG);
       let cs = table[(start + t) * HALF + i];
-      let a = t * HEAD_DIM + i;
+      let a = t * BLOCK_ROWS + g * HEAD_DIM + i;
       let x0 = ks[a];
       let x1 = ks[a + HALF];
       ks[a] = x0 * cs.x - x1 * cs.y;
       ks[a + HALF] = x1 * cs.x + x0 * cs.y;
     }
     workgroupBarrier();
-    for (var idx = lid; idx < KV_GROUP * n; idx += WG) {
-      let j = idx / n;
+    for (var idx = lid; idx < queries * BLOCK_HEADS * n; idx += WG) {
       let t = idx % n;
-      let qb = m * Q_STRIDE + (g * KV_GROUP + j) * HEAD_DIM;
+      let j = (idx / n) % BLOCK_HEADS;
+      let qi = idx / (n * BLOCK_HEADS);
+      let qb = (m0 + qi) * Q_STRIDE + (head0 + j) * HEAD_DIM;
+      let kb = t * BLOCK_ROWS + (j / KV_GROUP) * HEAD_DIM;
       var s = 0.0;
-      for (var d = 0u; d < HEAD_DIM; d++) { s += q[qb + d] * ks[t * HEAD_DIM + d]; }
-      ps[j * TT + t] = s * SCALE;
+      for (var d = 0u; d < HEAD_DIM; d++) { s += q[qb + d] * ks[kb + d]; }
+      let qpos = step.pos0 + m0 + qi;
+      let outside = WINDOW > 0u && start + t + WINDOW < qpos + 1u;
+      ps[(qi * BLOCK_HEADS + j) * TT + t] = select(s * SCALE, -3.0e38, outside);
     }
     workgroupBarrier();
-    for (var j = 0u; j < KV_GROUP; j++) {
+    for (var j = 0u; j < queries * BLOCK_HEADS; j++) {
       var top = mx[j];
       for (var t = 0u; t < n; t++) { top = max(top, ps[j * TT + t]); }
       let corr = exp(mx[j] - top);
       sum[j] *= corr;
       for (var e = 0u; e < EPT; e++) { acc[j * EPT + e] *= corr; }
       for (var t = 0u; t < n; t++) {
-        let p = exp(ps[j * TT + t] - top);
+        let score = ps[j * TT + t];
+        let p = select(exp(score - top), 0.0, score <= -1.0e38); // masked by the sliding window
         sum[j] += p;
         for (var e = 0u; e < EPT; e++) {
           let i = lid + e * WG;
@@ -119,8 +151,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
 
-  for (var j = 0u; j < KV_GROUP; j++) {
-    let base = ((m * HEADS + g * KV_GROUP + j) * step.x_chunks + c) * (VW + 2u);
+  for (var j = 0u; j < queries * BLOCK_HEADS; j++) {
+    let m = m0 + j / BLOCK_HEADS;
+    let base = ((m * HEADS + head0 + j % BLOCK_HEADS) * step.x_chunks + c) * (VW + 2u);
     if (lid == 0u) {
       partial[base] = mx[j];
       partial[base + 1u] = sum[j];

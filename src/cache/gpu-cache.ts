@@ -31,6 +31,8 @@ export interface LayerAttention {
   xStride: number;
   qStride: number;
   kvStride: number;
+  /** Building the prefill list (many tokens per forward) rather than the decode list. */
+  prefill: boolean;
 }
 
 /** How one forward's keys are cut into chunks (written to the Step uniform). */

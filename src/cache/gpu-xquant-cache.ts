@@ -234,6 +234,7 @@ export class GpuQuantCache implements GpuCache {
         qStride: a.qStride,
         window: s.slidingWindow ?? 0,
         maxXChunks: MAX_CHUNKS,
+        prefill: a.prefill,
       }),
       ...attentionOps(ctx, {
         q: a.q,

@@ -280,6 +280,7 @@ export class GpuDecodeSession implements DecodeSession {
           xStride: st.d,
           qStride: st.q,
           kvStride: st.kv,
+          prefill: tile > 1,
         };
         list.push(
           rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),

@@ -110,6 +110,8 @@ export interface AttendArgs {
   qStride: number;
   window: number;
   maxXChunks: number;
+  /** A prefill list: tile queries so each rematerialized K serves several of them. */
+  prefill: boolean;
 }
 
 /** Workgroup memory budget of xquant-attend (floats): 32 KiB less room for the compiler. */
@@ -121,8 +123,15 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
   const kwp = pad32(a.kWidth);
   const vwp = pad32(a.vWidth);
   const group = a.heads / a.kvHeads;
-  const perToken = kwp + (same ? 0 : vwp) + a.headDim + group;
-  const tt = Math.max(1, Math.min(32, Math.floor(SHARED_FLOATS / perToken)));
+  const ept = Math.ceil(vwp / 64);
+  // Per invocation the accumulators hold queries x heads x EPT floats; keep that at most 64. Decode: one
+  // query, as many kv heads per workgroup as fit (rows dequantized once for all). Prefill: one kv head per
+  // workgroup, as many queries as fit (each rematerialized K row serves all of them).
+  let perWg = a.prefill ? 1 : a.kvHeads;
+  while (perWg > 1 && (perWg * group * ept > 64 || a.kvHeads % perWg !== 0)) perWg--;
+  const qt = a.prefill ? Math.max(1, Math.min(16, Math.floor(64 / (group * ept)))) : 1;
+  const perToken = kwp + (same ? 0 : vwp) + perWg * a.headDim + qt * perWg * group;
+  const tt = Math.max(4, Math.min(32, 4 * Math.floor(SHARED_FLOATS / perToken / 4)));
   const wk = a.kMatrix ? singlePart(a.kMatrix, 'the K matrix') : null;
   const wv = a.vMatrix ? singlePart(a.vMatrix, 'the V matrix') : null;
   const attend = makeDispatch(
@@ -144,9 +153,11 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
         HEADS: a.heads,
         KV_HEADS: a.kvHeads,
         KV_GROUP: group,
+        KV_PER_WG: perWg,
+        QT: qt,
         Q_STRIDE: a.qStride,
         TT: tt,
-        EPT: Math.ceil(vwp / 64),
+        EPT: ept,
         W_ROW_WORDS: a.kMatrix?.rowWords ?? 0,
         W_SCALE_WORDS: a.kMatrix?.scaleWords ?? 0,
         HAS_BIAS: a.kBias !== null,
@@ -157,7 +168,7 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'],
     [a.q, b.pages, b.pool, wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial],
-    (tokens, plan) => flatGrid(tokens * a.kvHeads * plan.xChunks, 1),
+    (tokens, plan) => flatGrid(Math.ceil(tokens / qt) * (a.kvHeads / perWg) * plan.xChunks, 1),
   );
   const values = makeDispatch(
     ctx,
