@@ -24,28 +24,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     hi = max(hi, v);
   }
   let bits = LAYER_BITS[LAYER];
-  let levels = (1u << bits) - 1u;
-  let zero_bits = f16_floor(lo);
-  let zero = f16_value(zero_bits);
-  let scale_bits = f16_ceil((hi - zero) / f32(levels));
-  let scale = f16_value(scale_bits);
+  let q = group_scale(lo, hi, bits);
   let gbase = x_pages[(first / PAGE) * LAYERS + LAYER] + ch * (1u + K_GROUP_WORDS[LAYER]);
-  x_pool[gbase] = scale_bits | (zero_bits << 16u);
-  var word = 0u;
-  var at = gbase + 1u;
-  var used = 0u;
+  x_pool[gbase] = q.packed;
+  var out = CodeWriter(gbase + 1u, 0u, 0u);
   for (var t = 0u; t < PAGE; t++) {
     var code = 0u;
-    if (scale > 0.0) { code = round_code(k_ring(LAYER, first + t, ch), zero, scale, levels); }
-    word |= code << used;
-    if (used + bits >= 32u) {
-      x_pool[at] = word;
-      at++;
-      word = select(0u, code >> (32u - used), used > 0u && used + bits > 32u);
-      used = used + bits - 32u;
-    } else {
-      used += bits;
-    }
+    if (q.scale > 0.0) { code = round_code(k_ring(LAYER, first + t, ch), q.zero, q.scale, q.levels); }
+    put_code(&out, code, bits);
   }
-  if (used > 0u) { x_pool[at] = word; }
+  flush_codes(&out);
 }

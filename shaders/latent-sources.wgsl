@@ -17,15 +17,7 @@ fn k_ring(layer: u32, t: u32, i: u32) -> f32 {
 
 fn k_src(layer: u32, t: u32, i: u32) -> f32 {
   if (t >= k_committed()) { return k_ring(layer, t, i); }
-  let bits = LAYER_BITS[layer];
-  let gbase = x_pages[(t / PAGE) * LAYERS + layer] + i * (1u + K_GROUP_WORDS[layer]);
-  let sz = unpack2x16float(x_pool[gbase]);
-  let bit = (t % PAGE) * bits;
-  let w = gbase + 1u + bit / 32u;
-  let s = bit % 32u;
-  var v = x_pool[w] >> s;
-  if (s + bits > 32u) { v |= x_pool[w + 1u] << (32u - s); }
-  return f32(v & ((1u << bits) - 1u)) * sz.x + sz.y;
+  return group_elem(x_pages[(t / PAGE) * LAYERS + layer] + i * (1u + K_GROUP_WORDS[layer]), t % PAGE, LAYER_BITS[layer]);
 }
 
 fn v_src(layer: u32, t: u32, i: u32) -> f32 {

@@ -38,3 +38,43 @@ fn round_code(v: f32, zero: f32, scale: f32, levels: u32) -> u32 {
   return u32(clamp(c, 0.0, f32(levels)));
 }
 
+
+/** The f16 (scale, zero) of a group spanning [lo, hi], as the reference rounds them. */
+struct GroupScale {
+  packed: u32, // f16 scale | f16 zero << 16, the group's first word
+  zero: f32,
+  scale: f32,
+  levels: u32,
+}
+
+fn group_scale(lo: f32, hi: f32, bits: u32) -> GroupScale {
+  let levels = (1u << bits) - 1u;
+  let zero_bits = f16_floor(lo);
+  let zero = f16_value(zero_bits);
+  let scale_bits = f16_ceil((hi - zero) / f32(levels));
+  return GroupScale(scale_bits | (zero_bits << 16u), zero, f16_value(scale_bits), levels);
+}
+
+/** Appends codes to a little-endian bitstream of u32 words in x_pool. */
+struct CodeWriter {
+  at: u32,
+  word: u32,
+  used: u32,
+}
+
+fn put_code(w: ptr<function, CodeWriter>, code: u32, bits: u32) {
+  (*w).word |= code << (*w).used;
+  if ((*w).used + bits >= 32u) {
+    x_pool[(*w).at] = (*w).word;
+    (*w).at++;
+    // the bits of `code` that did not fit start the next word
+    (*w).word = select(0u, code >> (32u - (*w).used), (*w).used > 0u && (*w).used + bits > 32u);
+    (*w).used = (*w).used + bits - 32u;
+  } else {
+    (*w).used += bits;
+  }
+}
+
+fn flush_codes(w: ptr<function, CodeWriter>) {
+  if ((*w).used > 0u) { x_pool[(*w).at] = (*w).word; }
+}

@@ -18,18 +18,19 @@ fn row_base(layer: u32, t: u32) -> u32 {
   return x_pages[(t / PAGE) * LAYERS + layer] + ROW_OFFSET[layer] + (t % PAGE) * ROW_WORDS[layer];
 }
 
-fn q_elem(layer: u32, t: u32, i: u32) -> f32 {
-  let bits = LAYER_BITS[layer];
-  let row = row_base(layer, t);
-  let gbase = row + (i / GROUP) * (1u + GROUP_WORDS[layer]);
+/** Element `index` of the quantized group at word `gbase` ({meta; codes}), dequantized. */
+fn group_elem(gbase: u32, index: u32, bits: u32) -> f32 {
   let sz = unpack2x16float(x_pool[gbase]);
-  let bit = (i % GROUP) * bits;
+  let bit = index * bits;
   let w = gbase + 1u + bit / 32u;
   let s = bit % 32u;
   var v = x_pool[w] >> s;
   if (s + bits > 32u) { v |= x_pool[w + 1u] << (32u - s); }
-  let code = v & ((1u << bits) - 1u);
-  return f32(code) * sz.x + sz.y;
+  return f32(v & ((1u << bits) - 1u)) * sz.x + sz.y;
+}
+
+fn q_elem(layer: u32, t: u32, i: u32) -> f32 {
+  return group_elem(row_base(layer, t) + (i / GROUP) * (1u + GROUP_WORDS[layer]), i % GROUP, LAYER_BITS[layer]);
 }
 
 /** Element i of X̂ of token t at `layer`. */

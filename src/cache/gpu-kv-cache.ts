@@ -6,7 +6,7 @@
 
 import { InvalidArgumentError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
-import { attentionOps } from '../gpu/ops/attention';
+import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import { kvAppendOp } from '../gpu/ops/kv-append';
 import { kvDim, type ModelSpec } from '../model/model-spec';
@@ -73,25 +73,7 @@ export class GpuKvCache implements GpuCache {
     const s = this.spec;
     const pools = this.pools[a.layer];
     return [
-      ...attentionOps(ctx, {
-        q: a.q,
-        kCur: a.k,
-        vCur: a.v,
-        pages: this.pages,
-        kPool: pools.k,
-        vPool: pools.v,
-        partial: a.partial,
-        out: a.out,
-        headDim: s.headDim,
-        heads: s.numHeads,
-        kvHeads: s.numKvHeads,
-        qStride: a.qStride,
-        kStride: a.kvStride,
-        page: PAGE_TOKENS,
-        kvF16: this.f16,
-        window: s.slidingWindow ?? 0,
-        ownOnly: false,
-      }),
+      ...layerAttentionOps(ctx, s, a, { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 }, false),
       kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.pages, kPool: pools.k, vPool: pools.v, kvDim: this.kvDim, kStride: a.kvStride, page: PAGE_TOKENS, kvF16: this.f16 }),
     ];
   }

@@ -13,7 +13,7 @@
 import type { WebGpuBackend } from '../engine/webgpu-backend';
 import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import type { GpuMemory } from '../gpu/memory';
-import { attentionOps } from '../gpu/ops/attention';
+import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import { kvAppendOp } from '../gpu/ops/kv-append';
 import { linearOps } from '../gpu/ops/linear';
@@ -236,25 +236,13 @@ export class GpuQuantCache implements GpuCache {
         maxXChunks: MAX_CHUNKS,
         prefill: a.prefill,
       }),
-      ...attentionOps(ctx, {
-        q: a.q,
-        kCur: a.k,
-        vCur: a.v,
-        pages: this.hotPages ?? ctx.empty,
-        kPool: this.hotPools[a.layer]?.k ?? ctx.empty,
-        vPool: this.hotPools[a.layer]?.v ?? ctx.empty,
-        partial: a.partial,
-        out: a.out,
-        headDim: s.headDim,
-        heads: s.numHeads,
-        kvHeads: s.numKvHeads,
-        qStride: a.qStride,
-        kStride: a.kvStride,
-        page: PAGE_TOKENS,
-        kvF16: true,
-        window: s.slidingWindow ?? 0,
-        ownOnly: true,
-      }),
+      ...layerAttentionOps(
+        ctx,
+        s,
+        a,
+        { pages: this.hotPages ?? ctx.empty, kPool: this.hotPools[a.layer]?.k ?? ctx.empty, vPool: this.hotPools[a.layer]?.v ?? ctx.empty, page: PAGE_TOKENS, kvF16: true },
+        true,
+      ),
     ];
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];

@@ -57,3 +57,28 @@ export function attentionOps(ctx: OpContext, a: AttentionArgs): [Dispatch, Dispa
   );
   return [split, merge];
 }
+
+/** The standard attention of a layer over a paged fp16/f32 K/V store (pages, pools) and the step's rows. */
+export function layerAttentionOps(
+  ctx: OpContext,
+  spec: { headDim: number; numHeads: number; numKvHeads: number; slidingWindow: number | null },
+  rows: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; partial: GPUBuffer; out: GPUBuffer; qStride: number; kvStride: number },
+  store: { pages: GPUBuffer; kPool: GPUBuffer; vPool: GPUBuffer; page: number; kvF16: boolean },
+  ownOnly: boolean,
+): [Dispatch, Dispatch] {
+  return attentionOps(ctx, {
+    q: rows.q,
+    kCur: rows.k,
+    vCur: rows.v,
+    partial: rows.partial,
+    out: rows.out,
+    qStride: rows.qStride,
+    kStride: rows.kvStride,
+    headDim: spec.headDim,
+    heads: spec.numHeads,
+    kvHeads: spec.numKvHeads,
+    window: spec.slidingWindow ?? 0,
+    ...store,
+    ownOnly,
+  });
+}
