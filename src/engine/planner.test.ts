@@ -23,7 +23,8 @@ describe('memory planner', () => {
   it('auto picks the most accurate mode that fits the target context', () => {
     expect(planCache(spec, 1 << 20, 100).auto).toBe('fp16'); // 128 tokens of fp16 fit
     expect(planCache(spec, 1 << 20, 200).auto).toBe('xquant-8'); // 8192 B/token too much; 8-bit X is 8 x 260 B
-    // 1 MiB / 1500 tokens = 699 B: xquant-cl-2 needs 3 x 136 + 5 x 72 = 768 B (base layers at 4 bits), xquant-2 8 x 72
+    // 1 MiB / 1500 tokens = 699 B: xquant-cl-2 needs 3 x 136 + 5 x 72 = 768 B (base layers at 4 bits),
+    // kivi-2 8 x 144, xquant-2 8 x 72
     expect(autoCacheMode(spec, 1 << 20, 1500)).toMatchObject({ mode: 'xquant', bits: 2 });
     expect(planCache(spec, 1 << 20, 1300).auto).toBe('xquant-cl-2');
   });

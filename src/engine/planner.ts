@@ -2,24 +2,30 @@
 // token, how long a context it can hold, and which mode `auto` picks: the most accurate one that holds the
 // target context.
 //
-// Accuracy order: from BENCHMARKS.md's perplexity table (all three shared models agree on it for the modes
-// the GPU runs): fp16 is exact to 4 digits, then 8-bit xquant, then per bit width XQuant-CL before plain
-// XQuant (CL's deltas are smaller than X, so the same bits lose less).
+// Accuracy order: Δppl against f32 on stories260K in BENCHMARKS.md's perplexity table (the deepest shared
+// model; tinystories-656k orders the 4-bit modes differently, aidreams260K's differences are noise).
+// Modes a model cannot run (xquant-gqa on MHA models) are left out.
 
 import { cacheModeName, checkModeFits, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
 import type { ModelSpec } from '../model/model-spec';
 
-/** Modes the WebGPU engine runs, most accurate first. */
+/** Cache modes, most accurate first. */
 export const GPU_MODES_BY_ACCURACY: readonly string[] = [
   'fp16',
   'xquant-8',
+  'xquant-gqa-4',
+  'kivi-4',
   'xquant-cl-4',
-  'xquant-4',
+  'kivi-3',
+  'xquant-gqa-3',
   'xquant-cl-3',
-  'xquant-3',
+  'xquant-4',
   'xquant-cl-2',
+  'xquant-3',
+  'kivi-2',
+  'xquant-gqa-2',
   'xquant-2',
 ];
 
