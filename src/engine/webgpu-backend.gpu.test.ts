@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { cacheBytesPerToken } from '../cache/cache-bytes';
 import { evaluatePerplexity } from '../eval/perplexity';
+import { DeviceLostError, InvalidArgumentError } from '../errors';
 import { acquireDevice } from '../gpu/device';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { loadModel, type LoadedModel } from '../model/load-model';
@@ -141,6 +142,20 @@ describe('weight formats', () => {
     const q8cpu = (await evaluatePerplexity(new CpuBackend(withWeightFormat(m, 'q8')), ids, o)).ppl;
     expect(Math.abs(q8 / f32 - 1)).toBeLessThan(0.01);
     expect(Math.abs(q8 / q8cpu - 1)).toBeLessThan(0.002);
+  });
+});
+
+describe('failures', () => {
+  it('a lost device turns into DeviceLostError; a bad token id into InvalidArgumentError', async () => {
+    const m = await sharedModel('stories260K');
+    const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32' });
+    const s = b.createSession(F32);
+    await expect(s.forward([1, 600], 'last')).rejects.toThrow(InvalidArgumentError);
+    await expect(s.forward([1, 600], 'last')).rejects.toThrow(/ids\[1\]: token id out of range; expected 0 <= id < 512; got 600/);
+    b.gpu.device.destroy();
+    await b.gpu.lost;
+    await expect(s.forward([1, 2], 'last')).rejects.toThrow(DeviceLostError);
+    expect(() => b.createSession(F32)).toThrow(/device was lost/);
   });
 });
 
