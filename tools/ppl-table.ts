@@ -10,21 +10,7 @@ import { cacheBytesPerToken, fp16KvBytesPerToken } from '../src/cache/cache-byte
 import { evaluatePerplexity } from '../src/eval/perplexity';
 import { parseArgs, runCli } from './cli-args';
 import { openBackend } from './open-backend';
-
-const RUNS = [
-  { model: '../shared/models/stories260K', text: '../shared/text/tinystories-valid-head.txt', ctx: 512, windows: 32 },
-  { model: '../shared/models/aidreams260K', text: '../shared/text/tinystories-valid-head.txt', ctx: 128, windows: 64 },
-  { model: '../shared/models/tinystories-656k', text: '../shared/text/tinystories-valid-head.txt', ctx: 512, windows: 32 },
-];
-
-function modesFor(gqa: boolean): string[] {
-  const out = ['f32', 'fp16', 'xquant-8'];
-  for (const b of [4, 3, 2]) {
-    out.push(`kivi-${b}`, `xquant-${b}`, `xquant-cl-${b}`);
-    if (gqa) out.push(`xquant-gqa-${b}`);
-  }
-  return out;
-}
+import { modesFor, RUNS } from './ppl-runs';
 
 await runCli('npm run ppl-table [-- --out FILE]', async () => {
   const a = parseArgs(process.argv.slice(2), { out: 'string' });
