@@ -308,6 +308,10 @@ await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --
     lines.push('', '| mha-6m, context 2048 | H | decode tok/s | vs fp16 | cache bytes | vs fp16 |', '|---|---|---|---|---|---|');
     for (const r of tiered) lines.push(`| ${r.mode} | ${r.hot} | ${f(r.decodeTokPerS)} | ${f(r.decodeVsFp16)} | ${r.cacheBytes} | ${f(r.bytesVsFp16)} |`);
   }
+  for (const { model, plan } of result.memoryPlans) {
+    lines.push('', `Memory plan, ${model}: ${plan.budgetBytes / 2 ** 20} MiB cache budget, target context ${plan.targetContext}; auto picks ${plan.auto ?? 'nothing'}.`, '', '| mode | bytes/token | largest context |', '|---|---|---|');
+    for (const m of plan.modes) lines.push(`| ${m.mode} | ${m.bytesPerToken} | ${m.maxContext} |`);
+  }
   for (const sk of skipped) lines.push(`\nSkipped: ${sk}.`);
   process.stdout.write(lines.join('\n') + '\n');
 });
