@@ -76,3 +76,41 @@ test('every cache mode and GPU sampling compile and run in Chromium; xquant mode
   }
   expect(got.sampled.join(' ')).toBe(await reference('fp16', sampling));
 });
+
+test('engine errors cross the Worker boundary with their class and fields', async ({ page }) => {
+  await serveSharedModels(page);
+  await page.goto('/e2e/pages/engine.html');
+  await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+  const r = await page.evaluate(async () => {
+    const w = window as unknown as { engine: WorkerEngine; errors: typeof import('../src/errors') };
+    const out: Record<string, unknown>[] = [];
+    for (const attempt of [
+      () => w.engine.load('/test-models/no-such-model'),
+      async () => {
+        await w.engine.load('/test-models/stories260K');
+        return w.engine.generate({ prompt: [1, 9999], maxTokens: 2 });
+      },
+    ]) {
+      try {
+        await attempt();
+        out.push({ thrown: false });
+      } catch (e) {
+        const err = e as InstanceType<typeof w.errors.EngineError>;
+        out.push({
+          missing: e instanceof w.errors.MissingFileError,
+          invalid: e instanceof w.errors.InvalidArgumentError,
+          engine: e instanceof w.errors.EngineError,
+          code: err.code,
+          file: err.file,
+          field: err.field,
+          message: err.message,
+        });
+      }
+    }
+    return out;
+  });
+  expect(r[0]).toMatchObject({ missing: true, engine: true, code: 'MISSING_FILE' });
+  expect(String(r[0].file)).toMatch(/no-such-model\/config\.json$/);
+  expect(r[1]).toMatchObject({ invalid: true, code: 'INVALID_ARGUMENT', field: 'ids[1]' });
+  expect(r[1].message).toBe('ids[1]: token id out of range; expected 0 <= id < 512; got 9999');
+});

@@ -1,5 +1,6 @@
 // Test page: exposes the Worker engine to Playwright as window.engine.
 import { startWorkerEngine } from '../../src/client/worker-engine';
+import * as errors from '../../src/errors';
 
-(window as unknown as { engine: unknown }).engine = startWorkerEngine();
+Object.assign(window, { engine: startWorkerEngine(), errors });
 document.getElementById('result')!.textContent = 'ready';

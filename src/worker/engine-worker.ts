@@ -3,6 +3,7 @@
 
 import * as Comlink from 'comlink';
 import { Engine, type GenerateRequest, type GenerateResult, type LoadOptions, type MemoryInfo, type ModelSummary } from '../engine/engine';
+import { installErrorTransfer } from '../client/error-transfer';
 import { BUNDLED_SHADERS } from '../gpu/shaders-bundled';
 import { UrlFolderSource } from '../model/url-file-source';
 
@@ -26,4 +27,5 @@ export const workerApi = {
 
 export type WorkerApi = typeof workerApi;
 
+installErrorTransfer();
 Comlink.expose(workerApi);
