@@ -360,6 +360,16 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   /**
+   * Benchmark aid: make the cache hold `tokens` tokens without running them (their stored form is what
+   * fresh buffers hold: zeros), so decode speed at a long context can be measured without the prefill.
+   */
+  skipTo(tokens: number): void {
+    if (tokens < this.cache.length) throw new InvalidArgumentError('cannot shrink a session', { field: 'tokens', got: String(tokens) });
+    this.ensurePositions(tokens);
+    this.cache.length = tokens;
+  }
+
+  /**
    * Benchmark aid: milliseconds per decode step spent in each kernel (summed over layers), measured by
    * running each kernel's dispatches of one decode step `reps` times on their own. The stores write the
    * slot of the next token, which the next forward overwrites.
