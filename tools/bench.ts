@@ -163,7 +163,7 @@ async function modesSection(models: string[], contexts: number[], weights: Weigh
         const t0 = performance.now();
         const { decodeS } = await fillAndDecode(session, s, filled, ctx, steps, true);
         filled = ctx + steps;
-        const profile = await session.profileDecode(3);
+        const profile = await session.profileDecode(1);
         const fusedMs = profile.get('xquant-attend') ?? 0;
         const rate = steps / decodeS;
         if (mode === 'fp16') fp16Rate.set(ctx, rate);
@@ -253,7 +253,7 @@ await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --
   if (!['speed', 'modes', 'tiered', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
   const weights = parseWeightFormat(a.weights ?? 'f32');
-  const steps = a['decode-steps'] ?? 8;
+  const steps = a['decode-steps'] ?? 4;
   const out = a.out ?? 'bench/results/bench.json';
   const started = performance.now();
 
