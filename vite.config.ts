@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // e2e tests run under Playwright (e2e/playwright.config.ts). `npm test` runs typecheck, unit, gpu,
 // e2e in that order.
 export default defineConfig({
+  // Several pages (the demo, e2e pages), and no SPA fallback: a missing model file must be a 404, not index.html.
+  appType: 'mpa',
   worker: { format: 'es' },
   server: { host: '127.0.0.1' },
   test: {

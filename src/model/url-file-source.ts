@@ -25,6 +25,8 @@ export class UrlFolderSource implements ModelFileSource {
     const r = await this.get(file);
     if (r.status === 404) return false;
     if (!r.ok) throw new ModelFormatError(`HTTP ${r.status} ${r.statusText}`, { file: `${this.name}/${file}` });
+    // Single-page-app servers answer every path with their index.html: that is not a model file.
+    if (!file.endsWith('.html') && (r.headers.get('content-type') ?? '').includes('text/html')) return false;
     return true;
   }
 
