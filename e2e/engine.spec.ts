@@ -45,6 +45,28 @@ test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) thr
   expect(r.memory.plan.auto).toBe('fp16'); // 256 MB holds stories260K's 512 positions in fp16
 });
 
+const MORE_ORACLES = [
+  { model: 'tinystories-656k', ids: '147 201 282 215 286 598 1662 356 499 826 1363 1145' },
+  { model: 'aidreams260K', ids: '319 459 355 260 275 429 339 315' },
+];
+
+test('the Worker engine reproduces the tinystories-656k and aidreams260K greedy oracles', async ({ page }) => {
+  await serveSharedModels(page);
+  await page.goto('/e2e/pages/engine.html');
+  await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+  const got = await page.evaluate(async (runs) => {
+    const engine = (window as unknown as { engine: WorkerEngine }).engine;
+    const out: string[] = [];
+    for (const r of runs) {
+      await engine.load(`/test-models/${r.model}`, { weights: 'f32' });
+      out.push((await engine.generate({ prompt: [1], maxTokens: r.ids.split(' ').length, cache: 'fp16' })).ids.join(' '));
+      await engine.unload();
+    }
+    return out;
+  }, MORE_ORACLES);
+  expect(got).toEqual(MORE_ORACLES.map((r) => r.ids));
+});
+
 test('every cache mode and GPU sampling compile and run in Chromium; xquant modes match the reference decoder', async ({ page }) => {
   await serveSharedModels(page);
   const model = await loadModel(new NodeFolderSource(resolve(SHARED_MODELS, 'stories260K')));
