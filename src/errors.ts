@@ -10,7 +10,10 @@ export type ErrorCode =
   | 'GPU_UNAVAILABLE' // no WebGPU adapter or device
   | 'DEVICE_LOST' // the WebGPU device was lost (driver reset, destroy, out of memory); the engine must be reloaded
   | 'GPU_OUT_OF_MEMORY' // a GPU allocation failed
-  | 'GPU_ERROR'; // the WebGPU implementation rejected a shader or a command (an engine bug, or an adapter it cannot serve)
+  | 'GPU_ERROR' // the WebGPU implementation rejected a shader or a command (an engine bug, or an adapter it cannot serve)
+  | 'ABORTED' // the caller's AbortSignal fired (during download, prefill or decode)
+  | 'NETWORK' // a download failed (no connection, HTTP error other than 404)
+  | 'STORAGE_QUOTA'; // the browser refused to store the weight cache (IndexedDB quota)
 
 export interface ErrorDetails {
   file?: string;
@@ -18,6 +21,22 @@ export interface ErrorDetails {
   expected?: string;
   got?: string;
 }
+
+/** Class name per code (the Worker boundary rebuilds errors by code; see src/client/error-transfer.ts). */
+export const ERROR_NAMES: Record<ErrorCode, string> = {
+  MODEL_FORMAT: 'ModelFormatError',
+  MISSING_FILE: 'MissingFileError',
+  UNSUPPORTED_MODEL: 'UnsupportedModelError',
+  INVALID_ARGUMENT: 'InvalidArgumentError',
+  QUANTIZATION: 'QuantizationError',
+  GPU_UNAVAILABLE: 'GpuUnavailableError',
+  DEVICE_LOST: 'DeviceLostError',
+  GPU_OUT_OF_MEMORY: 'GpuOutOfMemoryError',
+  GPU_ERROR: 'GpuError',
+  ABORTED: 'AbortedError',
+  NETWORK: 'NetworkError',
+  STORAGE_QUOTA: 'StorageQuotaError',
+};
 
 export class EngineError extends Error {
   readonly code: ErrorCode;
@@ -28,7 +47,8 @@ export class EngineError extends Error {
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(EngineError.compose(message, details));
-    this.name = new.target.name;
+    // Class names do not survive minification; the code does, so the name is derived from it.
+    this.name = ERROR_NAMES[code];
     this.code = code;
     Object.assign(this, details);
   }
@@ -95,3 +115,52 @@ export class GpuError extends EngineError {
     super('GPU_ERROR', message);
   }
 }
+
+export class AbortedError extends EngineError {
+  constructor(during: string) {
+    super('ABORTED', `aborted during ${during}`);
+  }
+}
+
+export class NetworkError extends EngineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('NETWORK', message, details);
+  }
+}
+
+/** The browser refused to store the weight cache: `needed` bytes were asked for, `available` were free (when known). */
+export class StorageQuotaError extends EngineError {
+  readonly needed: number;
+  readonly available: number | null;
+
+  constructor(needed: number, available: number | null) {
+    const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    super('STORAGE_QUOTA', 'the browser refused to store the weight cache (storage quota)', {
+      expected: `${mb(needed)} of storage`,
+      got: available === null ? 'an unknown amount free' : `${mb(available)} free`,
+    });
+    this.needed = needed;
+    this.available = available;
+  }
+}
+
+/** Throw AbortedError when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, during: string): void {
+  if (signal?.aborted) throw new AbortedError(during);
+}
+
+/** The class of each code, to rebuild an error on the other side of the Worker boundary. */
+export const ERROR_CLASSES: Record<ErrorCode, { prototype: EngineError }> = {
+  MODEL_FORMAT: ModelFormatError,
+  MISSING_FILE: MissingFileError,
+  UNSUPPORTED_MODEL: UnsupportedModelError,
+  INVALID_ARGUMENT: InvalidArgumentError,
+  QUANTIZATION: QuantizationError,
+  GPU_UNAVAILABLE: GpuUnavailableError,
+  DEVICE_LOST: DeviceLostError,
+  GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
+  GPU_ERROR: GpuError,
+  ABORTED: AbortedError,
+  NETWORK: NetworkError,
+  STORAGE_QUOTA: StorageQuotaError,
+};

@@ -27,7 +27,7 @@ import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttentio
 import { PAGE_TOKENS } from './gpu-kv-cache';
 import { QuantPool } from './gpu-quant-pool';
 import { quantRowWords } from './row-stores';
-import { computeLatents, type LayerLatents } from './xquant-gqa-cache';
+import type { LayerLatents } from './xquant-gqa-cache';
 
 /** SVD factors of xquant-gqa, uploaded once per backend. */
 interface GpuLatents {
@@ -45,7 +45,7 @@ function gpuLatents(backend: WebGpuBackend): GpuLatents[] {
     const d = backend.spec.hiddenSize;
     const limit = backend.gpu.maxStorageBindingBytes;
     const up = (w: Float32Array, rows: number, cols: number, label: string) => uploadMatrix(backend.memory, label, packMatrix(w, rows, cols, 'f32'), limit);
-    const host: LayerLatents[] = computeLatents({ spec: backend.spec, weights: backend.referenceWeights });
+    const host: LayerLatents[] = backend.latents;
     l = host.map((x, i) => ({
       downK: up(x.k.down, kv, d, `svd.l${i}.down_k`),
       upK: up(x.k.up, kv, kv, `svd.l${i}.up_k`),

@@ -1,21 +1,25 @@
 // Engine errors keep their class and fields across the Worker boundary: Comlink's own handler for thrown
 // values sends only name, message and stack, so `instanceof ModelFormatError` and `err.field` would be
-// lost. Both sides install this before talking.
+// lost. Both sides install this before talking. Classes are found by `code`, which survives minification.
 
 import * as Comlink from 'comlink';
-import * as errors from '../errors';
-import { EngineError } from '../errors';
+import { ERROR_CLASSES, EngineError, type ErrorCode } from '../errors';
 
 type Thrown = { value: unknown };
 type Serialized = { engineError?: Record<string, unknown>; [k: string]: unknown };
 
-const CLASSES = new Map<string, typeof EngineError>(
-  Object.values(errors)
-    .filter((v): v is typeof EngineError => typeof v === 'function' && (v === EngineError || v.prototype instanceof EngineError))
-    .map((c) => [c.name, c]),
-);
-
 let installed = false;
+
+/** An EngineError as plain data (own fields plus name, message, stack). */
+export function serializeEngineError(e: EngineError): Record<string, unknown> {
+  return { ...e, name: e.name, message: e.message, stack: e.stack };
+}
+
+/** Rebuild an EngineError of the right class, without its constructor (which would compose the message again). */
+export function deserializeEngineError(data: Record<string, unknown>): EngineError {
+  const cls: { prototype: EngineError } = ERROR_CLASSES[data.code as ErrorCode] ?? EngineError;
+  return Object.assign(Object.create(cls.prototype) as EngineError, data);
+}
 
 export function installErrorTransfer(): void {
   if (installed) return;
@@ -26,14 +30,11 @@ export function installErrorTransfer(): void {
     serialize(thrown: Thrown): [Serialized, Transferable[]] {
       const e = thrown.value;
       if (!(e instanceof EngineError)) return original.serialize(thrown);
-      const { code, file, field, expected, got } = e;
-      return [{ engineError: { name: e.name, message: e.message, stack: e.stack, code, file, field, expected, got } }, []];
+      return [{ engineError: serializeEngineError(e) }, []];
     },
     deserialize(s: Serialized): Thrown {
       if (!s.engineError) return original.deserialize(s);
-      const cls = CLASSES.get(String(s.engineError.name)) ?? EngineError;
-      // Rebuilt without the constructor, which would compose the message a second time.
-      throw Object.assign(Object.create(cls.prototype) as EngineError, s.engineError);
+      throw deserializeEngineError(s.engineError);
     },
   } as Comlink.TransferHandler<unknown, unknown>);
 }

@@ -185,7 +185,7 @@ describe('synthetic models', () => {
     const m = await loadModel(syntheticSource(shape));
     const acquired = await acquireDevice(nodeGpu());
     // 4 KiB bindings: the 300-row LM head (48 f32 columns padded to 64) needs 19 parts.
-    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m, packModelWeights(m.spec, m.weights, 'f32'), 128);
+    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
     opened.push(b);
     expect(b.weights.lmHead.parts.length).toBe(19);
     expect(await worstDiff(b, new CpuBackend(m), F32, promptOf(300, 20), 5)).toBeLessThan(2e-3);

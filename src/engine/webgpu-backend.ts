@@ -19,10 +19,10 @@ import { ropeOp, ropeTable } from '../gpu/ops/rope';
 import { swigluOp } from '../gpu/ops/swiglu';
 import { PipelineCache } from '../gpu/pipelines';
 import type { ShaderLibrary } from '../gpu/shader-library';
-import type { LoadedModel } from '../model/load-model';
+import type { CacheModel } from '../cache/reference-cache';
+import { computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
 import { kvDim, type ModelSpec } from '../model/model-spec';
-import { packModelWeights, withWeightFormat, type PackedWeights } from '../quant/packed-weights';
-import type { ModelWeights } from '../model/weights';
+import { packModelWeights, unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
 import { pad32, type WeightFormat } from '../quant/weight-format';
 import type { LogitsWanted } from '../reference/decoder';
 import { ropeInverseFrequencies } from '../reference/rope';
@@ -71,8 +71,9 @@ export class WebGpuBackend implements Backend {
   readonly invFreq: Float64Array;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
-  private readonly model: LoadedModel;
-  private dequantized: ModelWeights | null = null;
+  /** xquant-gqa's SVD factors: given at load, or computed from the packed weights on first use. */
+  private latentFactors: LayerLatents[] | null;
+  private packedForLatents: PackedWeights | null;
   private lostReason: string | null = null;
   private gpuError: string | null = null;
 
@@ -81,16 +82,18 @@ export class WebGpuBackend implements Backend {
     readonly weights: GpuWeights,
     memory: GpuMemory,
     pipelines: PipelineCache,
-    model: LoadedModel,
-    format: WeightFormat,
+    spec: ModelSpec,
+    packed: PackedWeights,
+    latents: LayerLatents[] | null,
     readonly maxBatch: number,
   ) {
-    this.spec = model.spec;
-    this.model = model;
-    this.format = format;
+    this.spec = spec;
+    this.format = packed.format;
+    this.latentFactors = latents;
+    this.packedForLatents = latents || spec.numKvHeads === spec.numHeads ? null : packed;
     this.memory = memory;
     this.pipelines = pipelines;
-    this.invFreq = ropeInverseFrequencies(model.spec);
+    this.invFreq = ropeInverseFrequencies(spec);
     this.empty = memory.create('activations', 'empty', 16, GPUBufferUsage.STORAGE);
     void gpu.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
@@ -101,18 +104,18 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: LoadedModel, o: WebGpuOptions): Promise<WebGpuBackend> {
+  static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
     const acquired = await acquireDevice(gpu);
     const packed = packModelWeights(model.spec, model.weights, o.weights);
-    return WebGpuBackend.fromPacked(acquired, shaders, model, packed, o.maxBatch ?? 128);
+    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch });
   }
 
   static async fromPacked(
     acquired: AcquiredDevice,
     shaders: ShaderLibrary,
-    model: LoadedModel,
+    spec: ModelSpec,
     packed: PackedWeights,
-    maxBatch: number,
+    o: { maxBatch?: number; latents?: LayerLatents[] | null } = {},
   ): Promise<WebGpuBackend> {
     const { device } = acquired;
     const memory = new GpuMemory(device);
@@ -145,13 +148,17 @@ export class WebGpuBackend implements Backend {
       memory.releaseAll();
       throw new GpuOutOfMemoryError(`uploading the weights failed: ${oom.message}`, { expected: `${memory.report().weights} bytes of GPU memory` });
     }
-    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), model, packed.format, maxBatch);
+    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, packed, o.latents ?? null, o.maxBatch ?? 128);
   }
 
-  /** The weights' values as the GPU holds them (after quantization), for the xquant-gqa SVD. */
-  get referenceWeights(): ModelWeights {
-    this.dequantized ??= withWeightFormat(this.model, this.format).weights;
-    return this.dequantized;
+  /** The SVD factors of the weights as the GPU holds them (after quantization), for xquant-gqa. */
+  get latents(): LayerLatents[] {
+    if (!this.latentFactors) {
+      if (!this.packedForLatents) throw new InvalidArgumentError('xquant-gqa needs fewer kv heads than heads', { field: 'cache' });
+      this.latentFactors = computeLatents({ spec: this.spec, weights: unpackModelWeights(this.packedForLatents) });
+      this.packedForLatents = null;
+    }
+    return this.latentFactors;
   }
 
   /** Throws DeviceLostError once the device is gone, GpuError once WebGPU has rejected any of our work. */

@@ -3,9 +3,7 @@
 
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { MissingFileError, ModelFormatError } from '../errors';
-import type { ModelFileSource } from '../model/file-source';
-import { readText } from '../model/file-source';
+import { ModelFormatError } from '../errors';
 import { isPlainObject } from '../model/safetensors';
 
 export interface ChatMessage {
@@ -22,13 +20,6 @@ export class TextTokenizer {
     templateSource: string | null,
   ) {
     this.template = templateSource ? new Template(templateSource) : null;
-  }
-
-  static async fromSource(source: ModelFileSource): Promise<TextTokenizer> {
-    const jsonFile = 'tokenizer.json';
-    if (!(await source.has(jsonFile))) throw new MissingFileError(`${source.name}/${jsonFile}`, 'tokenizer.json is required');
-    const configText = (await source.has('tokenizer_config.json')) ? await readText(source, 'tokenizer_config.json') : '{}';
-    return TextTokenizer.fromJson(await readText(source, jsonFile), configText, source.name);
   }
 
   static fromJson(tokenizerJson: string, configJson: string, where = '.'): TextTokenizer {

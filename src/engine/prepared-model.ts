@@ -1,0 +1,28 @@
+// A model ready for the GPU: weights packed in the chosen format, the SVD factors xquant-gqa needs, the
+// tokenizer and the text files it came from. This is what the weight cache stores, so a second visit
+// skips the download, the quantization and the SVD.
+
+import { computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
+import type { LoadedModel, ModelTexts } from '../model/load-model';
+import type { ModelSpec } from '../model/model-spec';
+import { packModelWeights, unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
+import type { WeightFormat } from '../quant/weight-format';
+import type { TextTokenizer } from '../tokenizer/tokenizer';
+
+export interface PreparedModel {
+  name: string;
+  spec: ModelSpec;
+  tokenizer: TextTokenizer;
+  texts: ModelTexts;
+  packed: PackedWeights;
+  /** Per layer SVD factors of W_k and W_v (of the packed weights); null for models without GQA. */
+  latents: LayerLatents[] | null;
+}
+
+export function prepareModel(m: LoadedModel, format: WeightFormat): PreparedModel {
+  const packed = packModelWeights(m.spec, m.weights, format);
+  const gqa = m.spec.numKvHeads < m.spec.numHeads;
+  const values = format === 'f32' ? m.weights : gqa ? unpackModelWeights(packed) : null;
+  const latents = gqa && values ? computeLatents({ spec: m.spec, weights: values }) : null;
+  return { name: m.name, spec: m.spec, tokenizer: m.tokenizer, texts: m.texts, packed, latents };
+}

@@ -1,0 +1,84 @@
+// What a caller may name as a model, and how each becomes a file source plus the identity the weight
+// cache stores it under:
+//   'owner/name'                      a Hugging Face repo id: {hubBase}/{repo}/resolve/{revision}/{file}
+//   { hub, revision?, hubBase? }      the same, spelled out
+//   '/models/x', './x', 'https://…'   any URL prefix of a model folder (a mirror, a local server)
+//   { files: File[] }                 files the user picked (file input or directory picker)
+
+import { InvalidArgumentError, MissingFileError } from '../errors';
+import type { ModelFileSource } from './file-source';
+import { UrlFolderSource, type UrlSourceOptions } from './url-file-source';
+
+export type ModelRef = string | { hub: string; revision?: string; hubBase?: string } | { url: string } | { files: File[]; name?: string };
+
+export const DEFAULT_HUB_BASE = 'https://huggingface.co';
+
+export interface ResolvedModel {
+  /** Identity in the weight cache: the same id and revision mean the same files. */
+  id: string;
+  revision: string;
+  /** Short name for display. */
+  name: string;
+  source: ModelFileSource;
+}
+
+const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+
+export function isHubRepoId(s: string): boolean {
+  return REPO_ID.test(s) && !s.includes('..');
+}
+
+/**
+ * Resolve a reference. `base` resolves relative URLs (the page's or the worker's location); `hubBase`
+ * is the default Hub address (configurable, so mirrors and local servers work).
+ */
+export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions & { hubBase?: string } = {}): ResolvedModel {
+  if (typeof ref === 'string') {
+    if (ref.trim() === '') throw new InvalidArgumentError('empty model reference', { field: 'model', expected: 'a Hugging Face repo id or a folder URL' });
+    return isHubRepoId(ref) ? resolveModelRef({ hub: ref }, base, o) : resolveModelRef({ url: ref }, base, o);
+  }
+  if ('hub' in ref) {
+    if (!isHubRepoId(ref.hub)) throw new InvalidArgumentError('not a Hugging Face repo id', { field: 'model.hub', expected: 'owner/name', got: ref.hub });
+    const revision = ref.revision ?? 'main';
+    const hubBase = (ref.hubBase ?? o.hubBase ?? DEFAULT_HUB_BASE).replace(/\/+$/, '');
+    const url = `${hubBase}/${ref.hub}/resolve/${encodeURIComponent(revision)}`;
+    return { id: `hub:${hubBase}/${ref.hub}`, revision, name: ref.hub, source: new UrlFolderSource(new URL(url, base).href, o) };
+  }
+  if ('url' in ref) {
+    let href: string;
+    try {
+      href = new URL(ref.url, base).href.replace(/\/+$/, '');
+    } catch {
+      throw new InvalidArgumentError('not a URL', { field: 'model.url', got: ref.url });
+    }
+    return { id: `url:${href}`, revision: '', name: href.split('/').pop() || href, source: new UrlFolderSource(href, o) };
+  }
+  if ('files' in ref) {
+    const files = new Map<string, File>();
+    for (const f of ref.files) files.set(f.name, f);
+    if (files.size === 0) throw new InvalidArgumentError('no files picked', { field: 'model.files', expected: 'config.json, tokenizer.json and safetensors' });
+    const folder = ref.name ?? (ref.files[0].webkitRelativePath.split('/')[0] || 'local model');
+    // Picked files have no revision: their sizes and dates stand in for one.
+    const stamp = [...files.values()].map((f) => `${f.name}:${f.size}:${f.lastModified}`).sort().join(',');
+    return { id: `files:${folder}`, revision: stamp, name: folder, source: new PickedFilesSource(folder, files) };
+  }
+  throw new InvalidArgumentError('unknown model reference', { field: 'model', expected: 'a repo id, { hub }, { url } or { files }' });
+}
+
+/** Files the user picked; `webkitRelativePath` folders are ignored (a model folder is flat). */
+export class PickedFilesSource implements ModelFileSource {
+  constructor(
+    readonly name: string,
+    private readonly files: Map<string, File>,
+  ) {}
+
+  async has(file: string): Promise<boolean> {
+    return this.files.has(file);
+  }
+
+  async read(file: string): Promise<ArrayBuffer> {
+    const f = this.files.get(file);
+    if (!f) throw new MissingFileError(`${this.name}/${file}`, 'not among the picked files');
+    return f.arrayBuffer();
+  }
+}
