@@ -53,6 +53,11 @@ export class EngineError extends Error {
     Object.assign(this, details);
   }
 
+  /** Plain data (code, fields, message): for postMessage and JSON; see src/client/error-transfer.ts. */
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), name: this.name, message: this.message };
+  }
+
   private static compose(message: string, d: ErrorDetails): string {
     const where = [d.file, d.field].filter(Boolean).join(': ');
     const parts = [where ? `${where}: ${message}` : message];

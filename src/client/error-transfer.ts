@@ -10,11 +10,6 @@ type Serialized = { engineError?: Record<string, unknown>; [k: string]: unknown 
 
 let installed = false;
 
-/** An EngineError as plain data (own fields plus name, message, stack). */
-export function serializeEngineError(e: EngineError): Record<string, unknown> {
-  return { ...e, name: e.name, message: e.message, stack: e.stack };
-}
-
 /** Rebuild an EngineError of the right class, without its constructor (which would compose the message again). */
 export function deserializeEngineError(data: Record<string, unknown>): EngineError {
   const cls: { prototype: EngineError } = ERROR_CLASSES[data.code as ErrorCode] ?? EngineError;
@@ -30,7 +25,7 @@ export function installErrorTransfer(): void {
     serialize(thrown: Thrown): [Serialized, Transferable[]] {
       const e = thrown.value;
       if (!(e instanceof EngineError)) return original.serialize(thrown);
-      return [{ engineError: serializeEngineError(e) }, []];
+      return [{ engineError: { ...e.toJSON(), stack: e.stack } }, []];
     },
     deserialize(s: Serialized): Thrown {
       if (!s.engineError) return original.deserialize(s);

@@ -1,24 +1,26 @@
-// The engine a Worker (or a Node process) runs: one loaded model on one WebGPU backend, with generation
-// and memory reporting. It knows nothing about where it runs: the GPU object, the shader library and the
-// model's files are handed in.
+// The engine a Worker (or a Node process) runs: one prepared model on one WebGPU backend; streamed
+// generation with stop strings, perplexity and memory planning. It knows nothing about where it runs:
+// the GPU object, the shader library and the prepared model are handed in.
 
-import { cacheModeName, parseCacheMode } from '../cache/cache-config';
-import { InvalidArgumentError } from '../errors';
+import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import { InvalidArgumentError, throwIfAborted } from '../errors';
+import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
+import { acquireDevice } from '../gpu/device';
 import type { MemoryReport } from '../gpu/memory';
 import type { ShaderLibrary } from '../gpu/shader-library';
-import type { ModelFileSource } from '../model/file-source';
-import { loadModel, type LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
-import type { WeightFormat } from '../quant/weight-format';
-import { generateIds } from './generate';
+import type { ChatMessage } from '../tokenizer/tokenizer';
+import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, planCache, type CachePlan } from './planner';
-import { GREEDY, type SamplingOptions } from './sampling';
+import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
+import { StopMatcher } from './stop-matcher';
 import { WebGpuBackend } from './webgpu-backend';
 
-export interface LoadOptions {
-  weights?: WeightFormat;
+export interface EngineLoadOptions {
   /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
   memoryBudgetMB?: number;
+  /** Compile the decode kernels now (one forward pass) instead of on the first request. */
+  warmup?: boolean;
 }
 
 export interface MemoryInfo {
@@ -31,32 +33,43 @@ export interface MemoryInfo {
 export interface ModelSummary {
   name: string;
   spec: ModelSpec;
-  weights: WeightFormat;
+  weights: string;
   adapter: string;
   memory: MemoryReport;
+  hasChatTemplate: boolean;
 }
 
 export interface GenerateRequest {
   /** Token ids, or text that the model's tokenizer encodes (with BOS). */
   prompt: number[] | string;
   maxTokens: number;
-  /** A cache mode name, or 'auto': the most accurate mode whose cache for prompt + maxTokens fits the budget. */
+  /** A cache mode name, or 'auto' (default): the most accurate mode whose cache for prompt + maxTokens fits the budget. */
   cache?: string;
   sampling?: SamplingOptions;
+  /** Generation ends before the first of these strings; it is not part of the text. */
+  stop?: string[];
+  signal?: AbortSignal;
 }
 
-export interface GenerateResult {
+export interface GenerationStats {
   ids: number[];
   text: string;
+  finishReason: 'stop' | 'length';
   promptTokens: number;
   cache: string;
+  cacheBytes: number;
+  /** From the request to the first generated token (the prefill). */
+  timeToFirstTokenMs: number;
+  prefillTokensPerSecond: number;
+  /** Tokens after the first over the time after the first. */
+  decodeTokensPerSecond: number;
   seconds: number;
 }
 
 const DEFAULT_BUDGET_MB = 256;
 
 export class Engine {
-  private model: LoadedModel | null = null;
+  private model: PreparedModel | null = null;
   private backend: WebGpuBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
 
@@ -65,40 +78,140 @@ export class Engine {
     private readonly shaders: ShaderLibrary,
   ) {}
 
-  async load(source: ModelFileSource, o: LoadOptions = {}): Promise<ModelSummary> {
+  async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
     this.unload();
-    const model = await loadModel(source);
-    const weights = o.weights ?? 'f32';
-    this.budgetBytes = (o.memoryBudgetMB ?? DEFAULT_BUDGET_MB) * 2 ** 20;
-    const backend = await WebGpuBackend.create(this.gpu, this.shaders, model, { weights });
+    const budget = o.memoryBudgetMB ?? DEFAULT_BUDGET_MB;
+    if (!(budget > 0)) throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(budget) });
+    this.budgetBytes = budget * 2 ** 20;
+    const backend = await WebGpuBackend.fromPacked(await acquireDevice(this.gpu), this.shaders, model.spec, model.packed, { latents: model.latents });
     this.model = model;
     this.backend = backend;
-    return { name: model.name, spec: model.spec, weights, adapter: backend.gpu.adapterInfo.description, memory: backend.memoryReport() };
+    if (o.warmup) {
+      const session = backend.createSession(parseCacheMode('fp16'));
+      await session.forward([model.spec.bosTokenId ?? 0], 'last').finally(() => session.close());
+    }
+    return {
+      name: model.name,
+      spec: model.spec,
+      weights: model.packed.format,
+      adapter: backend.gpu.adapterInfo.description,
+      memory: backend.memoryReport(),
+      hasChatTemplate: model.tokenizer.hasChatTemplate,
+    };
   }
 
-  private loaded(): { model: LoadedModel; backend: WebGpuBackend } {
+  private loaded(): { model: PreparedModel; backend: WebGpuBackend } {
     if (!this.model || !this.backend) throw new InvalidArgumentError('no model is loaded', { field: 'model', expected: 'load() first' });
     return { model: this.model, backend: this.backend };
   }
 
-  async generate(r: GenerateRequest): Promise<GenerateResult> {
+  /** Prompt text of a conversation: the model's chat template, or a plain transcript when it has none. */
+  chatPrompt(messages: ChatMessage[]): number[] {
+    const { model } = this.loaded();
+    const text = model.tokenizer.applyChatTemplate(messages);
+    // Templates write their own BOS; the plain transcript needs the tokenizer's.
+    return model.tokenizer.encode(text, !model.tokenizer.hasChatTemplate);
+  }
+
+  encode(text: string): number[] {
+    return this.loaded().model.tokenizer.encode(text, true);
+  }
+
+  resolveCache(name: string | undefined, tokens: number): CacheConfig {
+    const { model } = this.loaded();
+    return !name || name === 'auto' ? autoCacheMode(model.spec, this.budgetBytes, tokens) : parseCacheMode(name);
+  }
+
+  /** Generate, yielding text as it becomes final (never a partial UTF-8 character or a partial stop string). */
+  async *stream(r: GenerateRequest): AsyncGenerator<string, GenerationStats> {
     const { model, backend } = this.loaded();
-    const promptIds = typeof r.prompt === 'string' ? model.tokenizer.encode(r.prompt, true) : r.prompt;
-    const cache =
-      r.cache === 'auto' ? autoCacheMode(model.spec, this.budgetBytes, promptIds.length + r.maxTokens) : parseCacheMode(r.cache ?? 'fp16');
     const started = performance.now();
-    const ids = await generateIds(backend, promptIds, {
-      maxTokens: r.maxTokens,
-      cache,
-      sampling: r.sampling ?? GREEDY,
-      stopIds: model.spec.eosTokenIds,
-    });
-    return { ids, text: model.tokenizer.decode(ids), promptTokens: promptIds.length, cache: cacheModeName(cache), seconds: (performance.now() - started) / 1000 };
+    const promptIds = typeof r.prompt === 'string' ? this.encode(r.prompt) : r.prompt;
+    if (promptIds.length === 0) throw new InvalidArgumentError('prompt is empty', { field: 'prompt', expected: 'at least one token' });
+    if (!(Number.isInteger(r.maxTokens) && r.maxTokens >= 1)) throw new InvalidArgumentError('must be an integer >= 1', { field: 'max_tokens', got: String(r.maxTokens) });
+    const sampling = r.sampling ?? GREEDY;
+    checkSampling(sampling);
+    const cache = this.resolveCache(r.cache, promptIds.length + r.maxTokens);
+    const sampler = new Sampler(sampling);
+    const stop = new StopMatcher(r.stop ?? []);
+    const ids: number[] = [];
+    const session = backend.createSession(cache);
+    let firstAt = 0;
+    let finishReason: GenerationStats['finishReason'] = 'length';
+    try {
+      // The prompt runs in slices of the backend's batch, so an abort lands between slices.
+      let id = -1;
+      for (let at = 0; at < promptIds.length; at += backend.maxBatch) {
+        throwIfAborted(r.signal, 'prefill');
+        const slice = promptIds.slice(at, at + backend.maxBatch);
+        if (at + backend.maxBatch < promptIds.length) await session.forward(slice, 'last');
+        else id = await session.next(slice, sampler);
+      }
+      firstAt = performance.now();
+      for (;;) {
+        if (model.spec.eosTokenIds.includes(id)) {
+          finishReason = 'stop';
+          break;
+        }
+        ids.push(id);
+        const delta = stop.push(model.tokenizer.decode(ids));
+        if (delta) yield delta;
+        if (stop.stopped) {
+          finishReason = 'stop';
+          break;
+        }
+        if (ids.length >= r.maxTokens) break;
+        throwIfAborted(r.signal, 'decode');
+        id = await session.next([id], sampler);
+      }
+      const rest = stop.finish();
+      if (rest) yield rest;
+      const done = performance.now();
+      const decoded = Math.max(0, ids.length - 1);
+      return {
+        ids,
+        text: stop.text,
+        finishReason,
+        promptTokens: promptIds.length,
+        cache: cacheModeName(cache),
+        cacheBytes: session.cache.storedBytes(),
+        timeToFirstTokenMs: firstAt - started,
+        prefillTokensPerSecond: promptIds.length / ((firstAt - started) / 1000),
+        decodeTokensPerSecond: decoded > 0 ? decoded / ((done - firstAt) / 1000) : 0,
+        seconds: (done - started) / 1000,
+      };
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Run `stream` to the end. */
+  async generate(r: GenerateRequest): Promise<GenerationStats> {
+    const it = this.stream(r);
+    for (;;) {
+      const step = await it.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** Perplexity of `text` by the protocol of shared/models/README.md: windows of ctx-1 tokens after BOS. */
+  async perplexity(text: string, o: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal } = {}): Promise<PerplexityResult & { cache: string; ctx: number }> {
+    const { model, backend } = this.loaded();
+    const ids = model.tokenizer.encode(text, false);
+    const ctx = o.ctx ?? Math.min(512, model.spec.maxPositionEmbeddings);
+    const windows = o.windows ?? Math.max(1, Math.floor(ids.length / (ctx - 1)));
+    const cache = o.cache && o.cache !== 'auto' ? parseCacheMode(o.cache) : autoCacheMode(model.spec, this.budgetBytes, ctx);
+    const r = await evaluatePerplexity(backend, ids, { ctx, windows, bos: model.spec.bosTokenId ?? 1, cache, signal: o.signal });
+    return { ...r, cache: cacheModeName(cache), ctx };
   }
 
   memory(context?: number): MemoryInfo {
     const { model, backend } = this.loaded();
     return { gpu: backend.memoryReport(), plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings) };
+  }
+
+  get isLoaded(): boolean {
+    return this.model !== null;
   }
 
   unload(): void {

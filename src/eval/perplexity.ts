@@ -5,7 +5,7 @@
 // step, so each prediction attends to the cache's stored (quantized) form of all earlier tokens and only
 // its own K/V is exact: the same as generation, and the only way quantization can show in a perplexity.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, throwIfAborted } from '../errors';
 import type { CacheConfig } from '../cache/cache-config';
 import type { Backend } from '../engine/backend';
 import { logSumExp } from '../reference/ops';
@@ -15,6 +15,7 @@ export interface PerplexityOptions {
   windows: number;
   bos: number;
   cache: CacheConfig;
+  signal?: AbortSignal;
 }
 
 export interface PerplexityResult {
@@ -43,19 +44,24 @@ export async function evaluatePerplexity(backend: Backend, ids: readonly number[
   let nll = 0;
   let scored = 0;
   for (const window of perplexityWindows(ids, o.ctx, o.windows, o.bos)) {
+    throwIfAborted(o.signal, 'perplexity');
     const session = backend.createSession(o.cache);
-    const n = window.length - 1;
-    if (o.cache.mode === 'f32') {
-      const logits = await session.forward(window.slice(0, n), 'all');
-      for (let t = 0; t < n; t++) nll += logSumExp(logits, t * V, V) - logits[t * V + window[t + 1]];
-    } else {
-      for (let t = 0; t < n; t++) {
-        const logits = await session.forward([window[t]], 'last');
-        nll += logSumExp(logits, 0, V) - logits[window[t + 1]];
+    try {
+      const n = window.length - 1;
+      if (o.cache.mode === 'f32') {
+        const logits = await session.forward(window.slice(0, n), 'all');
+        for (let t = 0; t < n; t++) nll += logSumExp(logits, t * V, V) - logits[t * V + window[t + 1]];
+      } else {
+        for (let t = 0; t < n; t++) {
+          throwIfAborted(o.signal, 'perplexity');
+          const logits = await session.forward([window[t]], 'last');
+          nll += logSumExp(logits, 0, V) - logits[window[t + 1]];
+        }
       }
+      scored += n;
+    } finally {
+      session.close();
     }
-    scored += n;
-    session.close();
   }
   const meanNll = nll / scored;
   return { ppl: Math.exp(meanNll), meanNll, scoredTokens: scored, windows: o.windows };

@@ -30,8 +30,8 @@ export interface StorageReport {
   lookup?: Exclude<CacheLookup['status'], 'hit'>;
   detail?: string;
   bytes: number;
-  /** Why storing failed (a StorageQuotaError, as plain data across the Worker). */
-  error?: EngineError;
+  /** Why storing failed: a StorageQuotaError (with `needed` and `available` bytes) as plain data. */
+  error?: Record<string, unknown>;
 }
 
 export interface ModelLoadRequest {
@@ -81,6 +81,6 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<{ model: P
     return { model, storage: { state: 'stored', bytes, ...before } };
   } catch (e) {
     if (!(e instanceof EngineError)) throw e;
-    return { model, storage: { state: 'not-stored', bytes: 0, ...before, error: e } };
+    return { model, storage: { state: 'not-stored', bytes: 0, ...before, error: e.toJSON() } };
   }
 }

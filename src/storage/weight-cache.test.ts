@@ -154,7 +154,7 @@ describe('loadPreparedModel', () => {
     const cache = new WeightCache(new MemoryChunkStore(1000), CHUNK);
     const r = await loadPreparedModel({ resolved: { id: 'test:stories', revision: 'r1', name: 'stories260K', source: countingSource() }, format: 'q8', cache });
     expect(r.storage.state).toBe('not-stored');
-    expect(r.storage.error).toBeInstanceOf(StorageQuotaError);
+    expect(r.storage.error).toMatchObject({ code: 'STORAGE_QUOTA', name: 'StorageQuotaError', needed: expect.any(Number), available: expect.any(Number) });
     expect(r.model.spec.numLayers).toBe(5);
   });
 });

@@ -1,31 +1,16 @@
-// The dedicated module Worker that owns the WebGPU device and runs the engine; the page talks to it
-// through Comlink (src/client/worker-engine.ts).
+// The dedicated Worker that owns the WebGPU device and runs the engine; the page talks to it through
+// Comlink (src/client/create-engine.ts). Built as a module worker for the demo and as a classic script
+// for the drop-in tag; it uses neither eval nor wasm.
 
 import * as Comlink from 'comlink';
-import { Engine, type GenerateRequest, type GenerateResult, type LoadOptions, type MemoryInfo, type ModelSummary } from '../engine/engine';
 import { installErrorTransfer } from '../client/error-transfer';
 import { BUNDLED_SHADERS } from '../gpu/shaders-bundled';
-import { UrlFolderSource } from '../model/url-file-source';
+import { IdbChunkStore } from '../storage/idb-chunk-store';
+import { EngineHost } from './engine-host';
 
-const engine = new Engine(self.navigator.gpu, BUNDLED_SHADERS);
+const host = new EngineHost(self.navigator.gpu, BUNDLED_SHADERS, typeof indexedDB === 'undefined' ? null : new IdbChunkStore(), self.location.href);
 
-/** What the Worker exposes. Model folders are URL prefixes, resolved against the page's origin. */
-export const workerApi = {
-  load(folderUrl: string, o: LoadOptions = {}): Promise<ModelSummary> {
-    return engine.load(new UrlFolderSource(new URL(folderUrl, self.location.href).href), o);
-  },
-  generate(r: GenerateRequest): Promise<GenerateResult> {
-    return engine.generate(r);
-  },
-  memory(context?: number): MemoryInfo {
-    return engine.memory(context);
-  },
-  unload(): void {
-    engine.unload();
-  },
-};
-
-export type WorkerApi = typeof workerApi;
+export type WorkerApi = EngineHost;
 
 installErrorTransfer();
-Comlink.expose(workerApi);
+Comlink.expose(host);

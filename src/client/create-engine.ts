@@ -1,0 +1,136 @@
+// The public API: an engine in a dedicated Worker, driven through Comlink, with OpenAI-shaped chat and
+// text completions. Streams are pushed by the Worker (one message per chunk, no per-token round trip) and
+// surface here as AsyncIterables. Errors keep their class across the boundary (error-transfer.ts);
+// AbortSignals, which cannot cross it, become abort(requestId) calls.
+
+import * as Comlink from 'comlink';
+import type { MemoryInfo } from '../engine/engine';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../engine/openai';
+import { AbortedError } from '../errors';
+import type { PerplexityResult } from '../eval/perplexity';
+import type { ModelRef } from '../model/model-ref';
+import type { WeightFormat } from '../quant/weight-format';
+import type { LoadProgress } from '../storage/model-loader';
+import type { CachedModelInfo } from '../storage/weight-cache';
+import type { LoadOptions as HostLoadOptions, LoadResult } from '../worker/engine-host';
+import type { WorkerApi } from '../worker/engine-worker';
+import { installErrorTransfer } from './error-transfer';
+
+export interface EngineOptions {
+  /** Hugging Face base address for repo ids (a mirror, a local server). */
+  hubBase?: string;
+}
+
+export interface LoadOptions extends Omit<HostLoadOptions, 'hubBase'> {
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+type WithSignal<T> = T & { signal?: AbortSignal };
+
+export interface ChatCompletions {
+  create(r: WithSignal<ChatCompletionRequest> & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(r: WithSignal<ChatCompletionRequest> & { stream?: false }): Promise<ChatCompletion>;
+}
+
+export interface Completions {
+  create(r: WithSignal<CompletionRequest> & { stream: true }): Promise<AsyncIterable<CompletionChunk>>;
+  create(r: WithSignal<CompletionRequest> & { stream?: false }): Promise<Completion>;
+}
+
+export interface XQuantEngine {
+  load(model: ModelRef, o?: LoadOptions): Promise<LoadResult>;
+  chat: { completions: ChatCompletions };
+  completions: Completions;
+  perplexity(text: string, o?: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal }): Promise<PerplexityResult & { cache: string; ctx: number }>;
+  memory(context?: number): Promise<MemoryInfo>;
+  unload(): Promise<void>;
+  listCachedModels(): Promise<CachedModelInfo[]>;
+  deleteCachedModel(id: string, revision?: string, format?: WeightFormat): Promise<number>;
+  /** Stop the Worker; the engine is unusable afterwards. */
+  terminate(): void;
+}
+
+let nextRequest = 0;
+
+/** Start an engine in the Worker that `spawn` returns (see src/client/index.ts and src/embed/ for the two builds). */
+export function createEngineWith(spawn: () => Worker, options: EngineOptions = {}): XQuantEngine {
+  installErrorTransfer();
+  const worker = spawn();
+  const remote = Comlink.wrap<WorkerApi>(worker);
+
+  /** Run a request with an id the signal can abort. */
+  const withAbort = async <T>(signal: AbortSignal | undefined, call: (id: string) => Promise<T>): Promise<T> => {
+    const id = `r${++nextRequest}`;
+    if (signal?.aborted) throw new AbortedError('the request (signal already aborted)');
+    const onAbort = () => void remote.abort(id);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await call(id);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  };
+
+  /** Turn a pushed stream into an AsyncIterable: chunks queue up until read; the call's end ends it. */
+  const streamOf = <C>(signal: AbortSignal | undefined, start: (id: string, push: (c: C) => void) => Promise<unknown>): AsyncIterable<C> => {
+    const chunks: C[] = [];
+    let done = false;
+    let failure: unknown = null;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      wake?.();
+      wake = null;
+    };
+    withAbort(signal, (id) => start(id, (c) => (chunks.push(c), notify()))).then(
+      () => ((done = true), notify()),
+      (e: unknown) => ((failure = e), (done = true), notify()),
+    );
+    return {
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          if (chunks.length) yield chunks.shift()!;
+          else if (done) {
+            if (failure) throw failure;
+            return;
+          } else await new Promise<void>((r) => (wake = r));
+        }
+      },
+    };
+  };
+
+  const split = <T extends { signal?: AbortSignal }>(r: T): [Omit<T, 'signal'>, AbortSignal | undefined] => {
+    const { signal, ...rest } = r;
+    return [rest, signal];
+  };
+
+  const chatCreate = (async (r: WithSignal<ChatCompletionRequest>) => {
+    const [req, signal] = split(r);
+    if (req.stream) return streamOf<ChatCompletionChunk>(signal, (id, push) => remote.chatCompletion(id, req, Comlink.proxy(push)));
+    return withAbort(signal, (id) => remote.chatCompletion(id, req));
+  }) as ChatCompletions['create'];
+
+  const completionCreate = (async (r: WithSignal<CompletionRequest>) => {
+    const [req, signal] = split(r);
+    if (req.stream) return streamOf<CompletionChunk>(signal, (id, push) => remote.completion(id, req, Comlink.proxy(push)));
+    return withAbort(signal, (id) => remote.completion(id, req));
+  }) as Completions['create'];
+
+  return {
+    load(model, o = {}) {
+      const { signal, onProgress, ...rest } = o;
+      return withAbort(signal, (id) => remote.load(id, model, { ...rest, hubBase: options.hubBase }, onProgress ? Comlink.proxy(onProgress) : undefined));
+    },
+    chat: { completions: { create: chatCreate } },
+    completions: { create: completionCreate },
+    perplexity(text, o = {}) {
+      const [rest, signal] = split(o);
+      return withAbort(signal, (id) => remote.perplexity(id, text, rest));
+    },
+    memory: (context) => remote.memory(context),
+    unload: () => remote.unload(`r${++nextRequest}`),
+    listCachedModels: () => remote.listCachedModels(),
+    deleteCachedModel: (id, revision, format) => remote.deleteCachedModel(id, revision, format),
+    terminate: () => worker.terminate(),
+  };
+}

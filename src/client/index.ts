@@ -1,0 +1,16 @@
+// The package entry: `createEngine()` starts the engine in a module Worker bundled beside this file.
+
+import { createEngineWith, type EngineOptions, type XQuantEngine } from './create-engine';
+
+export function createEngine(options: EngineOptions = {}): XQuantEngine {
+  return createEngineWith(() => new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'xquant-engine' }), options);
+}
+
+export type { EngineOptions, LoadOptions, XQuantEngine } from './create-engine';
+export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest, Usage } from '../engine/openai';
+export type { MemoryInfo } from '../engine/engine';
+export type { ModelRef } from '../model/model-ref';
+export type { LoadProgress, StorageReport } from '../storage/model-loader';
+export type { CachedModelInfo } from '../storage/weight-cache';
+export type { LoadResult } from '../worker/engine-host';
+export * from '../errors';

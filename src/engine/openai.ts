@@ -1,0 +1,138 @@
+// OpenAI-compatible request and response shapes for chat and text completions, and the translation to
+// and from the engine's GenerateRequest / GenerationStats. Extensions are marked: the cache mode per
+// request, `token_ids` on completion choices, and speed and cache figures in `usage`.
+
+import { InvalidArgumentError } from '../errors';
+import type { ChatMessage } from '../tokenizer/tokenizer';
+import type { GenerateRequest, GenerationStats } from './engine';
+import type { SamplingOptions } from './sampling';
+
+interface SamplingFields {
+  max_tokens?: number;
+  /** OpenAI's default is 1. 0 means greedy. */
+  temperature?: number;
+  top_p?: number;
+  /** Extension: 0 (default) means no top-k cut. */
+  top_k?: number;
+  seed?: number;
+  stop?: string | string[];
+  stream?: boolean;
+  /** Extension: the cache mode for this request ('auto' by default). */
+  cache?: string;
+}
+
+export interface ChatCompletionRequest extends SamplingFields {
+  messages: ChatMessage[];
+  model?: string;
+}
+
+export interface CompletionRequest extends SamplingFields {
+  /** Text (encoded with BOS) or token ids. */
+  prompt: string | number[];
+  model?: string;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  // Extensions:
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+  time_to_first_token_ms: number;
+  cache_mode: string;
+  cache_bytes: number;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }[];
+  usage: Usage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null }[];
+  /** Only on the last chunk. */
+  usage?: Usage;
+}
+
+export interface Completion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: { index: 0; text: string; finish_reason: FinishReason; /** Extension */ token_ids: number[] }[];
+  usage: Usage;
+}
+
+export interface CompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: { index: 0; text: string; finish_reason: FinishReason | null }[];
+  usage?: Usage;
+}
+
+const DEFAULT_MAX_TOKENS = 256;
+
+export function samplingOf(r: SamplingFields): SamplingOptions {
+  return {
+    temperature: r.temperature ?? 1,
+    topP: r.top_p ?? 1,
+    topK: r.top_k ?? 0,
+    seed: r.seed ?? Math.floor(Math.random() * 2 ** 31),
+  };
+}
+
+export function checkMessages(messages: unknown): asserts messages is ChatMessage[] {
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new InvalidArgumentError('must be a non-empty array', { field: 'messages', expected: '[{ role, content }, ...]' });
+  }
+  messages.forEach((m: { role?: unknown; content?: unknown }, i) => {
+    if (!['system', 'user', 'assistant'].includes(String(m?.role))) {
+      throw new InvalidArgumentError('unknown role', { field: `messages[${i}].role`, expected: 'system, user or assistant', got: String(m?.role) });
+    }
+    if (typeof m.content !== 'string') throw new InvalidArgumentError('must be a string', { field: `messages[${i}].content`, got: typeof m.content });
+  });
+}
+
+/** The engine request for a prompt (ids) and the OpenAI sampling fields. */
+export function generateRequest(prompt: number[] | string, r: SamplingFields, signal?: AbortSignal): GenerateRequest {
+  return {
+    prompt,
+    maxTokens: r.max_tokens ?? DEFAULT_MAX_TOKENS,
+    cache: r.cache,
+    sampling: samplingOf(r),
+    stop: r.stop === undefined ? [] : Array.isArray(r.stop) ? r.stop : [r.stop],
+    signal,
+  };
+}
+
+export function usageOf(s: GenerationStats): Usage {
+  return {
+    prompt_tokens: s.promptTokens,
+    completion_tokens: s.ids.length,
+    total_tokens: s.promptTokens + s.ids.length,
+    prefill_tokens_per_second: s.prefillTokensPerSecond,
+    decode_tokens_per_second: s.decodeTokensPerSecond,
+    time_to_first_token_ms: s.timeToFirstTokenMs,
+    cache_mode: s.cache,
+    cache_bytes: s.cacheBytes,
+  };
+}
+
+let counter = 0;
+export function completionId(prefix: 'chatcmpl' | 'cmpl'): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}${counter.toString(36)}`;
+}

@@ -1,0 +1,103 @@
+// The engine Worker's API, driven in Node (dawn.node on SwiftShader) with an in-memory weight cache:
+// OpenAI-shaped chat and completions, pushed streams, stop strings, the queue, abort, the cache.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
+import { AbortedError, InvalidArgumentError } from '../errors';
+import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { MemoryChunkStore } from '../storage/chunk-store';
+import { sharedPath } from '../test-support/shared-models';
+import { EngineHost } from './engine-host';
+
+const ORACLE = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338];
+
+function pickedFiles(model: string): File[] {
+  const dir = sharedPath(`models/${model}`);
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => new File([readFileSync(join(dir, e.name))], e.name, { lastModified: statSync(join(dir, e.name)).mtimeMs }));
+}
+
+const store = new MemoryChunkStore();
+const host = new EngineHost(nodeGpu(), nodeShaders(), store, 'http://localhost/');
+let n = 0;
+const id = () => `t${++n}`;
+
+describe('EngineHost', () => {
+  it('loads picked files, stores the prepared model, and loads it from the cache the second time', async () => {
+    const phases: string[] = [];
+    const first = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', warmup: false }, (p) => phases.push(p.phase));
+    expect(first.storage.state).toBe('stored');
+    expect(first.spec.numLayers).toBe(5);
+    expect(phases).toEqual(expect.arrayContaining(['quantize', 'store', 'upload']));
+    expect(phases).not.toContain('compile');
+    phases.length = 0;
+    const second = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32' }, (p) => phases.push(p.phase));
+    expect(second.storage).toEqual({ state: 'hit', bytes: first.storage.bytes });
+    expect(phases).toEqual(expect.arrayContaining(['cache', 'upload', 'compile']));
+    expect(phases).not.toContain('quantize');
+    expect(await host.listCachedModels()).toEqual([expect.objectContaining({ id: 'files:stories260K', format: 'f32', bytes: first.storage.bytes })]);
+  });
+
+  it('text completions reproduce the greedy oracle from token ids, and report usage', async () => {
+    const r = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, cache: 'fp16' });
+    expect(r!.choices[0].token_ids).toEqual(ORACLE);
+    expect(r!.choices[0].text.startsWith('Once upon a time, there was a little girl named Lily.')).toBe(true);
+    expect(r!.choices[0].finish_reason).toBe('length');
+    expect(r!.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 16, total_tokens: 17, cache_mode: 'fp16' });
+    expect(r!.usage.cache_bytes).toBe(16 * 640); // 16 tokens in the cache (the last token is chosen, not run) x fp16 K+V bytes
+    expect(r!.usage.decode_tokens_per_second).toBeGreaterThan(0);
+  });
+
+  it('a streamed chat completion pushes chunks whose content equals the non-streamed reply; usage on the last', async () => {
+    const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
+    const whole = await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4' });
+    const chunks: ChatCompletionChunk[] = [];
+    expect(await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true }, (c) => chunks.push(c))).toBeNull();
+    expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant' });
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(whole!.choices[0].message.content);
+    expect(whole!.choices[0].message.content.length).toBeGreaterThan(10);
+    const last = chunks.at(-1)!;
+    expect(last.choices[0].finish_reason).toBe(whole!.choices[0].finish_reason);
+    expect(last.usage).toMatchObject({ completion_tokens: whole!.usage.completion_tokens, cache_mode: 'xquant-4' });
+    expect(chunks.slice(0, -1).every((c) => c.usage === undefined)).toBe(true);
+  });
+
+  it('stops before a stop string and says so', async () => {
+    const full = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0 });
+    const text = full!.choices[0].text; // "Once upon a time, there was a little girl named Lily. ..."
+    const chunks: CompletionChunk[] = [];
+    await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, stop: ['little', 'girl'], stream: true }, (c) => chunks.push(c));
+    expect(chunks.map((c) => c.choices[0].text).join('')).toBe(text.slice(0, text.indexOf('little')));
+    expect(chunks.at(-1)!.choices[0].finish_reason).toBe('stop');
+  });
+
+  it('queues requests in order; aborting a waiting one and a running one leaves the engine usable with its cache memory freed', async () => {
+    const before = host.memory().gpu.cache;
+    const order: string[] = [];
+    const a = host.completion('qa', { prompt: [1], max_tokens: 8, temperature: 0 }).then(() => order.push('a'));
+    const chunks: CompletionChunk[] = [];
+    const b = host.completion('qb', { prompt: [1], max_tokens: 400, temperature: 0, stream: true }, (c) => {
+      chunks.push(c);
+      if (chunks.length === 3) host.abort('qb'); // abort while decoding
+    });
+    const c = host.completion('qc', { prompt: [1], max_tokens: 8, temperature: 0 });
+    const d = host.completion('qd', { prompt: [1], max_tokens: 8, temperature: 0 }).then(() => order.push('d'));
+    host.abort('qc'); // abort while waiting
+    await expect(b).rejects.toBeInstanceOf(AbortedError);
+    await expect(c).rejects.toThrow('aborted during the queue');
+    await Promise.all([a, d]);
+    expect(order).toEqual(['a', 'd']);
+    expect(chunks.length).toBeLessThan(10);
+    expect(host.memory().gpu.cache).toBe(before);
+  });
+
+  it('rejects bad requests with typed errors that name the field', async () => {
+    await expect(host.chatCompletion(id(), { messages: [{ role: 'robot' as 'user', content: 'x' }] })).rejects.toMatchObject({ field: 'messages[0].role' });
+    await expect(host.completion(id(), { prompt: [1], max_tokens: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(host.completion(id(), { prompt: [1], cache: 'xquant-5' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(host.completion(id(), { prompt: [1], top_p: 2 })).rejects.toMatchObject({ field: 'top_p' });
+  });
+});
