@@ -1,22 +1,97 @@
-// The demo page as a user gets it from `npm start`: the default model (public/models/austen-3m) loads
-// offline in the Worker engine and generates.
-import { expect, test } from '@playwright/test';
+// The demo chat page as a user gets it from `npm start`: the built-in model (public/models/austen-3m)
+// loads offline in the Worker engine, replies stream, stop works, the weights come from IndexedDB on the
+// second visit, and bad models give readable errors.
+import { expect, test, type Page } from '@playwright/test';
 
-test('the demo loads the default model and generates text', async ({ page }) => {
+async function openDemo(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(page.locator('#status')).toContainText('austen-3m: 6 layers');
+}
+
+async function send(page: Page, text: string, o: { maxTokens: number; temperature: number }): Promise<void> {
+  await page.fill('#max-tokens', String(o.maxTokens));
+  await page.fill('#temperature', String(o.temperature));
+  await page.fill('#input', text);
+  await page.click('#send');
+}
+
+const lastReply = (page: Page) => page.locator('#messages li.assistant .text').last();
+
+test('the demo streams a reply from the default model, offline, with the memory panel filled', async ({ page }, testInfo) => {
   const remote: string[] = [];
   page.on('request', (r) => {
     if (!r.url().startsWith('http://127.0.0.1')) remote.push(r.url());
   });
-  await page.goto('/');
-  await expect(page.locator('#status')).toContainText('austen-3m: 6 layers', { timeout: 120_000 });
-  await page.fill('#prompt', 'It was a fine morning, and');
-  await page.fill('#tokens', '12');
-  await page.fill('#temperature', '0');
-  await page.selectOption('#cache', 'xquant-cl-4');
-  await page.click('#go');
-  await expect(page.locator('#stats')).toContainText('12 tokens', { timeout: 120_000 });
-  const text = await page.locator('#out').textContent();
-  expect(text?.startsWith('It was a fine morning, and')).toBe(true);
-  expect(text!.length).toBeGreaterThan('It was a fine morning, and'.length + 10);
+  await openDemo(page);
+  await page.selectOption('#cache', 'xquant-cl');
+  await page.selectOption('#bits', '4');
+  await send(page, 'It was a fine morning, and', { maxTokens: 40, temperature: 0 });
+  // Streamed: text is on screen while the engine is still generating.
+  await page.waitForFunction(() => document.body.dataset.state === 'generating' && (document.querySelector('#messages li.assistant:last-child .text')?.textContent ?? '').length > 0, undefined, { timeout: 120_000, polling: 20 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  expect(((await lastReply(page).textContent()) ?? '').length).toBeGreaterThan(10);
+  await expect(page.locator('#speed')).toContainText('tok/s decode');
+  await expect(page.locator('#speed')).toContainText('cache xquant-cl-4');
+  await expect(page.locator('#memory-table tbody tr')).toHaveCount(11); // MHA model: every mode but xquant-gqa
+  await expect(page.locator('#memory-summary')).toContainText('weights');
+  const shot = await page.screenshot({ fullPage: true });
+  await testInfo.attach('demo-after-reply', { body: shot, contentType: 'image/png' });
+  if (process.env.SAVE_DEMO_SCREENSHOT) await page.screenshot({ path: 'docs/demo-screenshot.png', fullPage: true });
   expect(remote).toEqual([]); // nothing left the machine
+});
+
+test('a reload loads the weights from IndexedDB without requesting the model files', async ({ page }) => {
+  await openDemo(page);
+  await expect(page.locator('#status')).toContainText('downloaded and cached');
+  const modelRequests: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/models/austen-3m/')) modelRequests.push(r.url());
+  });
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(page.locator('#status')).toContainText('from the browser cache');
+  expect(modelRequests).toEqual([]);
+  await send(page, 'Mr. Darcy', { maxTokens: 8, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  expect(((await lastReply(page).textContent()) ?? '').length).toBeGreaterThan(0);
+});
+
+test('stop interrupts a generation, the next one works, and text is never HTML', async ({ page }) => {
+  await openDemo(page);
+  const payload = '<img src=x onerror="window.__pwned=1">';
+  await send(page, payload, { maxTokens: 400, temperature: 0.8 });
+  await page.waitForFunction(() => document.body.dataset.state === 'generating' && (document.querySelector('#messages li.assistant:last-child .text')?.textContent ?? '').length > 5, undefined, { timeout: 120_000, polling: 20 });
+  await page.click('#stop');
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await expect(lastReply(page)).toContainText('[stopped]');
+  await expect(page.locator('#messages li.user .text').first()).toHaveText(payload);
+  expect(await page.locator('#messages img').count()).toBe(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+
+  await send(page, 'Elizabeth', { maxTokens: 8, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.locator('#messages li.assistant')).toHaveCount(2);
+  const second = (await lastReply(page).textContent()) ?? '';
+  expect(second.length).toBeGreaterThan(0);
+  expect(second).not.toContain('[stopped]');
+});
+
+test('a bad model URL and a malformed config.json show readable errors', async ({ page }) => {
+  await page.route('**/broken-model/**', (route) =>
+    route.request().url().endsWith('/config.json') ? route.fulfill({ status: 200, contentType: 'application/json', body: '{"hidden_size": "<b>big</b>"' }) : route.fulfill({ status: 404, body: 'no' }),
+  );
+  await openDemo(page);
+  await page.selectOption('#model', 'custom');
+  await page.fill('#model-custom', '/no/such/model');
+  await page.click('#load');
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'failed', { timeout: 60_000 });
+  await expect(page.locator('#status')).toContainText('Could not load /no/such/model. MissingFileError');
+  await expect(page.locator('#status')).toContainText('/no/such/model/config.json');
+
+  await page.fill('#model-custom', '/broken-model');
+  await page.click('#load');
+  await expect(page.locator('#status')).toContainText('ModelFormatError', { timeout: 60_000 });
+  await expect(page.locator('#status')).toContainText('broken-model/config.json: not valid JSON');
+  expect(await page.locator('#status b').count()).toBe(0);
 });

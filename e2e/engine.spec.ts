@@ -1,9 +1,9 @@
-// The engine in Chromium: a page starts the Worker engine, which loads stories260K (served from
-// ../shared by the test) and generates on WebGPU (SwiftShader) through Comlink.
+// The engine in Chromium through the public API (createEngine): a page starts the Worker engine, which
+// loads models served from ../shared by the test and generates on WebGPU (SwiftShader) through Comlink.
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { WorkerEngine } from '../src/client/worker-engine';
+import type { XQuantEngine } from '../src/client/index';
 import { parseCacheMode } from '../src/cache/cache-config';
 import { CpuBackend } from '../src/engine/backend';
 import { generateIds } from '../src/engine/generate';
@@ -31,12 +31,12 @@ test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) thr
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
   const r = await page.evaluate(async () => {
-    const engine = (window as unknown as { engine: WorkerEngine }).engine;
+    const engine = (window as unknown as { engine: XQuantEngine }).engine;
     const summary = await engine.load('/test-models/stories260K', { weights: 'f32' });
-    const out = await engine.generate({ prompt: [1], maxTokens: 32, cache: 'fp16' });
-    return { summary, out, memory: await engine.memory() };
+    const out = await engine.completions.create({ prompt: [1], max_tokens: 32, temperature: 0, cache: 'fp16' });
+    return { summary, out: out.choices[0], memory: await engine.memory() };
   });
-  expect(r.out.ids.join(' ')).toBe(ORACLE);
+  expect(r.out.token_ids.join(' ')).toBe(ORACLE);
   expect(r.out.text.startsWith('Once upon a time, there was a little girl named Lily.')).toBe(true);
   expect(r.summary.spec.numLayers).toBe(5);
   expect(r.memory.gpu.weights).toBe(r.summary.memory.weights);
@@ -55,11 +55,12 @@ test('the Worker engine reproduces the tinystories-656k and aidreams260K greedy 
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
   const got = await page.evaluate(async (runs) => {
-    const engine = (window as unknown as { engine: WorkerEngine }).engine;
+    const engine = (window as unknown as { engine: XQuantEngine }).engine;
     const out: string[] = [];
     for (const r of runs) {
       await engine.load(`/test-models/${r.model}`, { weights: 'f32' });
-      out.push((await engine.generate({ prompt: [1], maxTokens: r.ids.split(' ').length, cache: 'fp16' })).ids.join(' '));
+      const c = await engine.completions.create({ prompt: [1], max_tokens: r.ids.split(' ').length, temperature: 0, cache: 'fp16' });
+      out.push(c.choices[0].token_ids.join(' '));
       await engine.unload();
     }
     return out;
@@ -79,13 +80,15 @@ test('every cache mode and GPU sampling compile and run in Chromium; xquant mode
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
   const got = await page.evaluate(
     async ({ prompt, sampling }) => {
-      const engine = (window as unknown as { engine: WorkerEngine }).engine;
+      const engine = (window as unknown as { engine: XQuantEngine }).engine;
       await engine.load('/test-models/stories260K', { weights: 'q8' });
       await engine.unload();
       await engine.load('/test-models/stories260K', { weights: 'f32' });
       const out: Record<string, number[]> = {};
-      for (const cache of ['xquant-4', 'xquant-cl-4', 'kivi-4', 'xquant-gqa-4']) out[cache] = (await engine.generate({ prompt, maxTokens: 16, cache })).ids;
-      out.sampled = (await engine.generate({ prompt, maxTokens: 16, cache: 'fp16', sampling })).ids;
+      const ids = async (cache: string, s = { temperature: 0, top_k: 0, top_p: 1, seed: 0 }) =>
+        (await engine.completions.create({ prompt, max_tokens: 16, cache, ...s })).choices[0].token_ids;
+      for (const cache of ['xquant-4', 'xquant-cl-4', 'kivi-4', 'xquant-gqa-4']) out[cache] = await ids(cache);
+      out.sampled = await ids('fp16', { temperature: sampling.temperature, top_k: sampling.topK, top_p: sampling.topP, seed: sampling.seed });
       return out;
     },
     { prompt, sampling },
@@ -104,13 +107,13 @@ test('engine errors cross the Worker boundary with their class and fields', asyn
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
   const r = await page.evaluate(async () => {
-    const w = window as unknown as { engine: WorkerEngine; errors: typeof import('../src/errors') };
+    const w = window as unknown as { engine: XQuantEngine; errors: typeof import('../src/errors') };
     const out: Record<string, unknown>[] = [];
     for (const attempt of [
       () => w.engine.load('/test-models/no-such-model'),
       async () => {
         await w.engine.load('/test-models/stories260K');
-        return w.engine.generate({ prompt: [1, 9999], maxTokens: 2 });
+        return w.engine.completions.create({ prompt: [1, 9999], max_tokens: 2 });
       },
     ]) {
       try {

@@ -8,13 +8,13 @@ import type { MemoryInfo } from '../engine/engine';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../engine/openai';
 import { AbortedError } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
-import type { ModelRef } from '../model/model-ref';
+import { isHubRepoId, type ModelRef } from '../model/model-ref';
 import type { WeightFormat } from '../quant/weight-format';
 import type { LoadProgress } from '../storage/model-loader';
 import type { CachedModelInfo } from '../storage/weight-cache';
-import type { LoadOptions as HostLoadOptions, LoadResult } from '../worker/engine-host';
+import type { LoadOptions as HostLoadOptions, LoadResult, StreamEvent } from '../worker/engine-host';
 import type { WorkerApi } from '../worker/engine-worker';
-import { installErrorTransfer } from './error-transfer';
+import { deserializeEngineError, installErrorTransfer } from './error-transfer';
 
 export interface EngineOptions {
   /** Hugging Face base address for repo ids (a mirror, a local server). */
@@ -53,6 +53,15 @@ export interface XQuantEngine {
 
 let nextRequest = 0;
 
+/** Relative URLs mean the page's location, not the Worker script's: resolve them here. */
+function absolute(m: ModelRef): ModelRef {
+  const page = globalThis.location?.href;
+  if (!page) return m;
+  if (typeof m === 'string') return isHubRepoId(m) ? m : new URL(m, page).href;
+  if ('url' in m) return { url: new URL(m.url, page).href };
+  return m;
+}
+
 /** Start an engine in the Worker that `spawn` returns (see src/client/index.ts and src/embed/ for the two builds). */
 export function createEngineWith(spawn: () => Worker, options: EngineOptions = {}): XQuantEngine {
   installErrorTransfer();
@@ -72,20 +81,26 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
     }
   };
 
-  /** Turn a pushed stream into an AsyncIterable: chunks queue up until read; the call's end ends it. */
-  const streamOf = <C>(signal: AbortSignal | undefined, start: (id: string, push: (c: C) => void) => Promise<unknown>): AsyncIterable<C> => {
+  /**
+   * Turn a pushed stream into an AsyncIterable: chunks queue up until read; the stream ends at the `end`
+   * or `error` event, which arrive on the same channel as the chunks (the call's own result does not).
+   */
+  const streamOf = <C>(signal: AbortSignal | undefined, start: (id: string, onEvent: (e: StreamEvent<C>) => void) => Promise<unknown>): AsyncIterable<C> => {
     const chunks: C[] = [];
     let done = false;
     let failure: unknown = null;
     let wake: (() => void) | null = null;
-    const notify = () => {
+    const onEvent = (e: StreamEvent<C>) => {
+      if ('chunk' in e) chunks.push(e.chunk);
+      else {
+        done = true;
+        if ('error' in e) failure = e.error.code ? deserializeEngineError(e.error) : Object.assign(new Error(String(e.error.message)), { name: e.error.name });
+      }
       wake?.();
       wake = null;
     };
-    withAbort(signal, (id) => start(id, (c) => (chunks.push(c), notify()))).then(
-      () => ((done = true), notify()),
-      (e: unknown) => ((failure = e), (done = true), notify()),
-    );
+    // The result travels in-band; a rejection here is the same error, already delivered as an event.
+    withAbort(signal, (id) => start(id, onEvent)).catch(() => {});
     return {
       async *[Symbol.asyncIterator]() {
         for (;;) {
@@ -119,7 +134,7 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
   return {
     load(model, o = {}) {
       const { signal, onProgress, ...rest } = o;
-      return withAbort(signal, (id) => remote.load(id, model, { ...rest, hubBase: options.hubBase }, onProgress ? Comlink.proxy(onProgress) : undefined));
+      return withAbort(signal, (id) => remote.load(id, absolute(model), { ...rest, hubBase: options.hubBase }, onProgress ? Comlink.proxy(onProgress) : undefined));
     },
     chat: { completions: { create: chatCreate } },
     completions: { create: completionCreate },

@@ -1,42 +1,176 @@
-// Demo page: the Worker engine with the project's own model (public/models/austen-3m, served with the
-// page, so it works offline), a prompt box and every cache mode. The chat UI arrives with the product issue.
-import { startWorkerEngine } from '../client/worker-engine';
+// The demo chat page: the engine in its Worker, the built-in model (public/models/austen-3m, served with
+// the page, so it works offline), other models from the Hub or a local folder, every cache mode, a memory
+// panel from the engine's planner, streamed replies with their speed, a stop button.
 
-const DEFAULT_MODEL = '/models/austen-3m';
-const MODES = ['auto', 'fp16', 'xquant-8', 'xquant-cl-4', 'xquant-4', 'kivi-4', 'xquant-cl-2'];
+import { createEngine, type LoadProgress, type LoadResult, type ModelRef } from '../client/index';
+import type { ChatMessage } from '../tokenizer/tokenizer';
+import { ChatView, describeError } from './chat-view';
+import { renderMemory } from './memory-panel';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
-const cache = $<HTMLSelectElement>('cache');
-for (const m of MODES) cache.add(new Option(m, m));
+const chat = new ChatView($<HTMLOListElement>('messages'));
+const send = $<HTMLButtonElement>('send');
+const stop = $<HTMLButtonElement>('stop');
+const modelSelect = $<HTMLSelectElement>('model');
+const custom = $<HTMLInputElement>('model-custom');
+const folder = $<HTMLInputElement>('model-folder');
 
-const engine = startWorkerEngine();
-try {
-  const summary = await engine.load(DEFAULT_MODEL, { weights: 'f32' });
-  status.textContent = `${summary.name}: ${summary.spec.numLayers} layers, hidden ${summary.spec.hiddenSize}, on ${summary.adapter}.`;
-  $<HTMLButtonElement>('go').disabled = false;
-} catch (e) {
-  status.textContent = `Engine unavailable: ${e instanceof Error ? e.message : String(e)}`;
+const engine = createEngine();
+let loaded: LoadResult | null = null;
+let history: ChatMessage[] = [];
+let running: AbortController | null = null;
+let lastCacheBytes: number | null = null;
+
+function setState(state: 'loading' | 'ready' | 'generating' | 'failed'): void {
+  document.body.dataset.state = state;
+  send.disabled = state !== 'ready';
+  stop.disabled = state !== 'generating';
+  $<HTMLButtonElement>('load').disabled = state === 'loading' || state === 'generating';
 }
 
-$('form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const go = $<HTMLButtonElement>('go');
-  go.disabled = true;
-  const prompt = $<HTMLTextAreaElement>('prompt').value;
-  const temperature = Number($<HTMLInputElement>('temperature').value);
-  try {
-    const r = await engine.generate({
-      prompt,
-      maxTokens: Number($<HTMLInputElement>('tokens').value),
-      cache: cache.value,
-      sampling: { temperature, topK: 40, topP: 0.95, seed: Date.now() % 1e9 },
-    });
-    $('out').textContent = prompt + r.text;
-    const mem = await engine.memory(r.promptTokens + r.ids.length);
-    $('stats').textContent = `${r.ids.length} tokens in ${r.seconds.toFixed(1)} s, cache ${r.cache}; weights ${(mem.gpu.weights / 2 ** 20).toFixed(1)} MiB on the GPU.`;
-  } catch (e) {
-    $('out').textContent = `error: ${e instanceof Error ? e.message : String(e)}`;
+const PHASES: Record<LoadProgress['phase'], string> = {
+  download: 'Downloading',
+  cache: 'Reading the weight cache',
+  quantize: 'Quantizing the weights',
+  store: 'Storing the weights for next time',
+  upload: 'Uploading to the GPU',
+  compile: 'Compiling shaders',
+};
+
+function showProgress(p: LoadProgress | null): void {
+  // Progress events are pushed and may land after the load has finished: those are stale.
+  if (p && document.body.dataset.state !== 'loading') return;
+  $('progress-row').hidden = p === null;
+  if (!p) return;
+  const bar = $<HTMLProgressElement>('progress');
+  if (p.total) bar.value = p.loaded / p.total;
+  else bar.removeAttribute('value'); // indeterminate
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+  const bytes = p.phase === 'download' || p.phase === 'cache' ? ` ${mb(p.loaded)}${p.total ? ` of ${mb(p.total)}` : ''}` : '';
+  $('progress-label').textContent = `${PHASES[p.phase]}${p.file ? ` ${p.file}` : ''}${bytes}`;
+}
+
+async function refreshMemory(): Promise<void> {
+  if (!loaded) return;
+  renderMemory($('memory-summary'), $<HTMLTableElement>('memory-table').tBodies[0], await engine.memory(loaded.spec.maxPositionEmbeddings), lastCacheBytes);
+}
+
+function selectedModel(): { ref: ModelRef; label: string } | null {
+  switch (modelSelect.value) {
+    case 'default':
+      return { ref: new URL('models/austen-3m', location.href).href, label: 'austen-3m' };
+    case 'custom':
+      return custom.value.trim() ? { ref: custom.value.trim(), label: custom.value.trim() } : null;
+    case 'folder': {
+      const files = [...(folder.files ?? [])];
+      return files.length ? { ref: { files }, label: files[0].webkitRelativePath.split('/')[0] || 'local folder' } : null;
+    }
+    default:
+      return { ref: modelSelect.value, label: modelSelect.value };
   }
-  go.disabled = false;
+}
+
+async function load(): Promise<void> {
+  const choice = selectedModel();
+  if (!choice) {
+    status.textContent = modelSelect.value === 'folder' ? 'Pick a model folder first.' : 'Type a Hugging Face id or a URL first.';
+    return;
+  }
+  setState('loading');
+  loaded = null;
+  status.textContent = `Loading ${choice.label}…`;
+  try {
+    const r = await engine.load(choice.ref, { weights: $<HTMLSelectElement>('weights').value as 'q8', onProgress: showProgress });
+    loaded = r;
+    const from = r.storage.state === 'hit' ? 'from the browser cache' : r.storage.state === 'stored' ? 'downloaded and cached' : 'downloaded (not cached)';
+    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} (${r.seconds.toFixed(1)} s).`;
+    history = [];
+    chat.clear();
+    await refreshMemory();
+    setState('ready');
+  } catch (e) {
+    status.textContent = `Could not load ${choice.label}. ${describeError(e)}`;
+    setState('failed');
+  } finally {
+    showProgress(null);
+  }
+}
+
+function cacheMode(): string {
+  const mode = $<HTMLSelectElement>('cache').value;
+  return mode === 'auto' || mode === 'fp16' ? mode : `${mode}-${$<HTMLSelectElement>('bits').value}`;
+}
+
+async function reply(text: string): Promise<void> {
+  if (!loaded) return;
+  history.push({ role: 'user', content: text });
+  chat.add('user', text);
+  const out = chat.add('assistant', '');
+  running = new AbortController();
+  setState('generating');
+  try {
+    for (;;) {
+      try {
+        const stream = await engine.chat.completions.create({
+          messages: history,
+          stream: true,
+          max_tokens: Number($<HTMLInputElement>('max-tokens').value),
+          temperature: Number($<HTMLInputElement>('temperature').value),
+          top_k: 40,
+          top_p: 0.95,
+          cache: cacheMode(),
+          // A model without a chat template continues a plain "user: … assistant:" transcript.
+          stop: loaded.hasChatTemplate ? undefined : ['\nuser:', '\nassistant:'],
+          signal: running.signal,
+        });
+        for await (const chunk of stream) {
+          out.textContent += chunk.choices[0].delta.content ?? '';
+          const u = chunk.usage;
+          if (u) {
+            lastCacheBytes = u.cache_bytes;
+            $('speed').textContent = `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(0)} tok/s prefill, first token after ${(u.time_to_first_token_ms / 1000).toFixed(2)} s; cache ${u.cache_mode}, ${(u.cache_bytes / 1024).toFixed(1)} KB.`;
+          }
+        }
+        break;
+      } catch (e) {
+        // The conversation outgrew the context: forget the oldest exchange and try again.
+        if ((e as { code?: string; field?: string }).field === 'prompt' && history.length > 1) {
+          history.splice(0, 2);
+          continue;
+        }
+        throw e;
+      }
+    }
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ABORTED') out.textContent += ' [stopped]';
+    else chat.add('error', describeError(e));
+  } finally {
+    history.push({ role: 'assistant', content: out.textContent ?? '' });
+    running = null;
+    setState('ready');
+    await refreshMemory();
+  }
+}
+
+modelSelect.addEventListener('change', () => {
+  custom.hidden = modelSelect.value !== 'custom';
+  folder.hidden = modelSelect.value !== 'folder';
 });
+$('load').addEventListener('click', () => void load());
+$('composer').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const input = $<HTMLTextAreaElement>('input');
+  const text = input.value.trim();
+  if (!text || send.disabled) return;
+  input.value = '';
+  void reply(text);
+});
+stop.addEventListener('click', () => running?.abort());
+$('clear').addEventListener('click', () => {
+  history = [];
+  chat.clear();
+});
+
+setState('loading');
+void load();

@@ -129,9 +129,15 @@ export class Engine {
     const promptIds = typeof r.prompt === 'string' ? this.encode(r.prompt) : r.prompt;
     if (promptIds.length === 0) throw new InvalidArgumentError('prompt is empty', { field: 'prompt', expected: 'at least one token' });
     if (!(Number.isInteger(r.maxTokens) && r.maxTokens >= 1)) throw new InvalidArgumentError('must be an integer >= 1', { field: 'max_tokens', got: String(r.maxTokens) });
+    const context = model.spec.maxPositionEmbeddings;
+    if (promptIds.length >= context) {
+      throw new InvalidArgumentError("prompt is longer than the model's context", { field: 'prompt', expected: `at most ${context - 1} tokens`, got: `${promptIds.length} tokens` });
+    }
+    // Generation stops at the context's end (finish_reason 'length').
+    const maxTokens = Math.min(r.maxTokens, context - promptIds.length);
     const sampling = r.sampling ?? GREEDY;
     checkSampling(sampling);
-    const cache = this.resolveCache(r.cache, promptIds.length + r.maxTokens);
+    const cache = this.resolveCache(r.cache, promptIds.length + maxTokens);
     const sampler = new Sampler(sampling);
     const stop = new StopMatcher(r.stop ?? []);
     const ids: number[] = [];
@@ -160,7 +166,7 @@ export class Engine {
           finishReason = 'stop';
           break;
         }
-        if (ids.length >= r.maxTokens) break;
+        if (ids.length >= maxTokens) break;
         throwIfAborted(r.signal, 'decode');
         id = await session.next([id], sampler);
       }

@@ -26,6 +26,7 @@ export interface LoadedModel {
 export async function readModelTexts(source: ModelFileSource): Promise<ModelTexts> {
   if (!(await source.has('config.json'))) throw new MissingFileError(`${source.name}/config.json`);
   const config = await readText(source, 'config.json');
+  parseModelConfig(config, `${source.name}/config.json`); // a bad config fails before anything else is fetched
   if (!(await source.has('tokenizer.json'))) throw new MissingFileError(`${source.name}/tokenizer.json`, 'tokenizer.json is required');
   const tokenizer = await readText(source, 'tokenizer.json');
   const tokenizerConfig = (await source.has('tokenizer_config.json')) ? await readText(source, 'tokenizer_config.json') : '{}';

@@ -54,7 +54,7 @@ describe('EngineHost', () => {
     const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
     const whole = await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4' });
     const chunks: ChatCompletionChunk[] = [];
-    expect(await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true }, (c) => chunks.push(c))).toBeNull();
+    expect(await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true }, (e) => 'chunk' in e && chunks.push(e.chunk))).toBeNull();
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant' });
     expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(whole!.choices[0].message.content);
@@ -69,7 +69,7 @@ describe('EngineHost', () => {
     const full = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0 });
     const text = full!.choices[0].text; // "Once upon a time, there was a little girl named Lily. ..."
     const chunks: CompletionChunk[] = [];
-    await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, stop: ['little', 'girl'], stream: true }, (c) => chunks.push(c));
+    await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, stop: ['little', 'girl'], stream: true }, (e) => 'chunk' in e && chunks.push(e.chunk));
     expect(chunks.map((c) => c.choices[0].text).join('')).toBe(text.slice(0, text.indexOf('little')));
     expect(chunks.at(-1)!.choices[0].finish_reason).toBe('stop');
   });
@@ -79,8 +79,8 @@ describe('EngineHost', () => {
     const order: string[] = [];
     const a = host.completion('qa', { prompt: [1], max_tokens: 8, temperature: 0 }).then(() => order.push('a'));
     const chunks: CompletionChunk[] = [];
-    const b = host.completion('qb', { prompt: [1], max_tokens: 400, temperature: 0, stream: true }, (c) => {
-      chunks.push(c);
+    const b = host.completion('qb', { prompt: [1], max_tokens: 400, temperature: 0, stream: true }, (e) => {
+      if ('chunk' in e) chunks.push(e.chunk);
       if (chunks.length === 3) host.abort('qb'); // abort while decoding
     });
     const c = host.completion('qc', { prompt: [1], max_tokens: 8, temperature: 0 });

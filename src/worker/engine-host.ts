@@ -16,7 +16,7 @@ import {
   type CompletionChunk,
   type CompletionRequest,
 } from '../engine/openai';
-import { throwIfAborted } from '../errors';
+import { EngineError, throwIfAborted } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
 import type { ShaderLibrary } from '../gpu/shader-library';
 import { resolveModelRef, type ModelRef } from '../model/model-ref';
@@ -48,7 +48,14 @@ export interface LoadResult extends ModelSummary {
   seconds: number;
 }
 
-type Push<T> = ((chunk: T) => unknown) | undefined;
+/**
+ * What a streamed request pushes, in order, through one callback: its chunks, then `end` or `error`.
+ * Everything travels on the callback's own channel, so the end never overtakes a chunk (a Comlink call's
+ * result and a proxied callback use different ports, which do not keep order between them).
+ */
+export type StreamEvent<C> = { chunk: C } | { end: true } | { error: Record<string, unknown> };
+type Callback<T> = ((value: T) => unknown) | undefined;
+type Push<C> = Callback<StreamEvent<C>>;
 
 export class EngineHost {
   private readonly engine: Engine;
@@ -96,16 +103,17 @@ export class EngineHost {
   }
 
   /** Non-streaming: resolves to the completion. Streaming (`stream: true`): pushes chunks to `onChunk`, resolves to null after the last. */
-  chatCompletion(requestId: string, r: ChatCompletionRequest, onChunk?: Push<ChatCompletionChunk>): Promise<ChatCompletion | null> {
-    return this.queue.run(requestId, async (signal) => {
+  chatCompletion(requestId: string, r: ChatCompletionRequest, onEvent?: Push<ChatCompletionChunk>): Promise<ChatCompletion | null> {
+    const onChunk = (c: ChatCompletionChunk) => push(onEvent, { chunk: c });
+    return this.streamed(onEvent, r.stream, this.queue.run(requestId, async (signal) => {
       checkMessages(r.messages);
       const prompt = this.engine.chatPrompt(r.messages);
       const id = completionId('chatcmpl');
       const head = { id, object: 'chat.completion.chunk' as const, created: nowSeconds(), model: this.modelName };
-      if (r.stream) push(onChunk, { ...head, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null }] });
-      const stats = await this.run(prompt, r, signal, (text) => r.stream && push(onChunk, { ...head, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }));
+      if (r.stream) onChunk({ ...head, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null }] });
+      const stats = await this.run(prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }));
       if (r.stream) {
-        push(onChunk, { ...head, choices: [{ index: 0, delta: {}, finish_reason: stats.finishReason }], usage: usageOf(stats) });
+        onChunk({ ...head, choices: [{ index: 0, delta: {}, finish_reason: stats.finishReason }], usage: usageOf(stats) });
         return null;
       }
       return {
@@ -116,19 +124,32 @@ export class EngineHost {
         choices: [{ index: 0, message: { role: 'assistant', content: stats.text }, finish_reason: stats.finishReason }],
         usage: usageOf(stats),
       };
-    });
+    }));
   }
 
-  completion(requestId: string, r: CompletionRequest, onChunk?: Push<CompletionChunk>): Promise<Completion | null> {
-    return this.queue.run(requestId, async (signal) => {
+  completion(requestId: string, r: CompletionRequest, onEvent?: Push<CompletionChunk>): Promise<Completion | null> {
+    const onChunk = (c: CompletionChunk) => push(onEvent, { chunk: c });
+    return this.streamed(onEvent, r.stream, this.queue.run(requestId, async (signal) => {
       const head = { id: completionId('cmpl'), object: 'text_completion' as const, created: nowSeconds(), model: this.modelName };
-      const stats = await this.run(r.prompt, r, signal, (text) => r.stream && push(onChunk, { ...head, choices: [{ index: 0, text, finish_reason: null }] }));
+      const stats = await this.run(r.prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, text, finish_reason: null }] }));
       if (r.stream) {
-        push(onChunk, { ...head, choices: [{ index: 0, text: '', finish_reason: stats.finishReason }], usage: usageOf(stats) });
+        onChunk({ ...head, choices: [{ index: 0, text: '', finish_reason: stats.finishReason }], usage: usageOf(stats) });
         return null;
       }
       return { ...head, choices: [{ index: 0, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids }], usage: usageOf(stats) };
-    });
+    }));
+  }
+
+  /** For a streamed request, end the event stream with `end` or `error` after the chunks. */
+  private async streamed<T, C>(onEvent: Push<C>, stream: boolean | undefined, work: Promise<T>): Promise<T> {
+    try {
+      const r = await work;
+      if (stream) push(onEvent, { end: true });
+      return r;
+    } catch (e) {
+      if (stream) push(onEvent, { error: e instanceof EngineError ? e.toJSON() : { name: (e as Error)?.name ?? 'Error', message: String((e as Error)?.message ?? e) } });
+      throw e;
+    }
   }
 
   private async run(prompt: number[] | string, r: CompletionRequest | ChatCompletionRequest, signal: AbortSignal, onText: (t: string) => unknown): Promise<GenerationStats> {
@@ -175,7 +196,7 @@ function nowSeconds(): number {
 }
 
 /** Call a (possibly remote) callback without waiting for it: chunks are pushed, not pulled. */
-function push<T>(fn: Push<T>, value: T): void {
+function push<T>(fn: Callback<T>, value: T): void {
   if (!fn) return;
   try {
     void Promise.resolve(fn(value)).catch(() => {});
