@@ -1,7 +1,7 @@
 // The engine in Chromium through the public API (createEngine): a page starts the Worker engine, which
 // loads models served from ../shared by the test and generates on WebGPU (SwiftShader) through Comlink.
 import { expect, test, type Page } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { XQuantEngine } from '../src/client/index';
 import { parseCacheMode } from '../src/cache/cache-config';
@@ -10,6 +10,7 @@ import { generateIds } from '../src/engine/generate';
 import { GREEDY } from '../src/engine/sampling';
 import { loadModel } from '../src/model/load-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
+import { startHubServer } from './hub-server';
 
 const SHARED_MODELS = resolve(import.meta.dirname, '../../shared/models');
 /** Answer /test-models/<model>/<file> from ../shared/models (404 for files a model does not have). */
@@ -138,4 +139,40 @@ test('engine errors cross the Worker boundary with their class and fields', asyn
   expect(String(r[0].file)).toMatch(/no-such-model\/config\.json$/);
   expect(r[1]).toMatchObject({ invalid: true, code: 'INVALID_ARGUMENT', field: 'ids[1]' });
   expect(r[1].message).toBe('ids[1]: token id out of range; expected 0 <= id < 512; got 9999');
+});
+
+test('a model in the Hugging Face URL layout loads through the real download code, with progress; abort stops a download', async ({ page }) => {
+  const hub = await startHubServer();
+  try {
+    await page.goto(`/e2e/pages/engine.html?hubBase=${encodeURIComponent(hub.base)}`);
+    await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+    const r = await page.evaluate(async () => {
+      const w = window as unknown as { engine: XQuantEngine; errors: typeof import('../src/errors') };
+      // A download that stalls halfway is aborted once its bytes start to flow.
+      const controller = new AbortController();
+      let aborted: unknown = null;
+      await w.engine
+        .load('slow-org/stories260K', {
+          weights: 'f32',
+          signal: controller.signal,
+          onProgress: (p) => p.file === 'model.safetensors' && p.fileLoaded! > 0 && controller.abort(),
+        })
+        .catch((e: unknown) => (aborted = { isAborted: e instanceof w.errors.AbortedError, message: (e as Error).message }));
+      const events: { phase: string; file?: string; fileLoaded?: number; fileTotal?: number | null; total: number | null }[] = [];
+      const loaded = await w.engine.load('test-org/stories260K', { weights: 'f32', onProgress: (p) => events.push(p) });
+      const out = await w.engine.completions.create({ prompt: [1], max_tokens: 16, temperature: 0, cache: 'fp16' });
+      return { aborted, loaded: { id: loaded.id, revision: loaded.revision, name: loaded.name, storage: loaded.storage.state }, events, ids: out.choices[0].token_ids };
+    });
+    expect(r.aborted).toEqual({ isAborted: true, message: 'aborted during download of model.safetensors' });
+    expect(r.loaded).toEqual({ id: `hub:${hub.base}/test-org/stories260K`, revision: 'main', name: 'test-org/stories260K', storage: 'stored' });
+    expect(r.ids.join(' ')).toBe(ORACLE.split(' ').slice(0, 16).join(' '));
+    const weights = r.events.filter((e) => e.phase === 'download' && e.file === 'model.safetensors');
+    const size = statSync(resolve(SHARED_MODELS, 'stories260K/model.safetensors')).size;
+    expect(weights.at(-1)).toMatchObject({ fileLoaded: size, fileTotal: size });
+    expect(r.events.at(-1)).toMatchObject({ phase: 'compile', total: 1 });
+    expect(hub.requests).toContain('/test-org/stories260K/resolve/main/config.json');
+    expect(hub.requests).toContain('/test-org/stories260K/resolve/main/model.safetensors');
+  } finally {
+    await hub.close();
+  }
 });

@@ -2,5 +2,6 @@
 import { createEngine } from '../../src/client/index';
 import * as errors from '../../src/errors';
 
-Object.assign(window, { engine: createEngine(), errors });
+const hubBase = new URLSearchParams(location.search).get('hubBase') ?? undefined;
+Object.assign(window, { engine: createEngine({ hubBase }), errors });
 document.getElementById('result')!.textContent = 'ready';
