@@ -5,7 +5,7 @@
 import { createEngine, type LoadProgress, type LoadResult, type ModelRef } from '../client/index';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { ChatView, describeError } from './chat-view';
-import { renderMemory } from './memory-panel';
+import { renderMemory, size } from './memory-panel';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
@@ -129,7 +129,7 @@ async function reply(text: string): Promise<void> {
           const u = chunk.usage;
           if (u) {
             lastCacheBytes = u.cache_bytes;
-            $('speed').textContent = `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(0)} tok/s prefill, first token after ${(u.time_to_first_token_ms / 1000).toFixed(2)} s; cache ${u.cache_mode}, ${(u.cache_bytes / 1024).toFixed(1)} KB.`;
+            $('speed').textContent = `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token after ${(u.time_to_first_token_ms / 1000).toFixed(2)} s; cache ${u.cache_mode}, ${size(u.cache_bytes)}.`;
           }
         }
         break;

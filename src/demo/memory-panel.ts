@@ -3,12 +3,13 @@
 
 import type { MemoryInfo } from '../engine/engine';
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+/** Bytes in MB, or KB below one MB. */
+export const size = (bytes: number) => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} KB`);
 
 export function renderMemory(summary: HTMLElement, body: HTMLTableSectionElement, info: MemoryInfo, lastCacheBytes: number | null): void {
   const g = info.gpu;
-  const last = lastCacheBytes === null ? '' : `; last reply's cache ${mb(lastCacheBytes)}`;
-  summary.textContent = `GPU: weights ${mb(g.weights)}, cache ${mb(g.cache)}, activations ${mb(g.activations)}${last}. Cache budget ${mb(info.plan.budgetBytes)}; auto picks ${info.plan.auto ?? 'nothing'} for ${info.plan.targetContext} tokens.`;
+  const last = lastCacheBytes === null ? '' : `; last reply's cache ${size(lastCacheBytes)}`;
+  summary.textContent = `GPU: weights ${size(g.weights)}, cache ${size(g.cache)}, activations ${size(g.activations)}${last}. Cache budget ${size(info.plan.budgetBytes)}; auto picks ${info.plan.auto ?? 'nothing'} for ${info.plan.targetContext} tokens.`;
   const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesPerToken ?? 0;
   body.replaceChildren(
     ...info.plan.modes.map((m) => {
