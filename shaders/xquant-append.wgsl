@@ -4,21 +4,24 @@
 // pages reconstruct, written earlier in this forward). The tokens are those that leave the residual
 // window in this step (all new tokens when RESIDUAL = 0); a window token is quantized from its f16 copy,
 // as the reference does. One invocation per (token, group).
-// Constants: LAYER, D, X_STRIDE, plus the prefix's.
+// Constants: D, X_STRIDE, plus the prefix's.
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x_pages: array<u32>;
 @group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
+@group(0) @binding(4) var<uniform> layer_params: LayerParams;
+// The layer is a uniform, not a constant, so one pipeline serves every layer.
+fn layer() -> u32 { return layer_params.index; }
 
 fn source(t: u32, i: u32) -> f32 {
   var v: f32;
   if (t < step.pos0) {
-    v = x_window(LAYER, t, i);
+    v = x_window(layer(), t, i);
   } else {
     v = x[(t - step.pos0) * X_STRIDE + i];
     if (RESIDUAL > 0u) { v = unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }
   }
-  if (CL_BASE > 0u && LAYER >= CL_BASE) { return v - x_hat(LAYER - 1u, t, i); }
+  if (CL_BASE > 0u && layer() >= CL_BASE) { return v - x_hat(layer() - 1u, t, i); }
   return v;
 }
 
@@ -42,9 +45,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     lo = min(lo, v);
     hi = max(hi, v);
   }
-  let bits = LAYER_BITS[LAYER];
+  let bits = LAYER_BITS[layer()];
   let q = group_scale(lo, hi, bits);
-  let gbase = row_base(LAYER, t) + g * (1u + GROUP_WORDS[LAYER]);
+  let gbase = row_base(layer(), t) + g * (1u + GROUP_WORDS[layer()]);
   x_pool[gbase] = q.packed;
   var out = CodeWriter(gbase + 1u, 0u, 0u);
   for (var i = 0u; i < n; i++) {

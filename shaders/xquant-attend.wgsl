@@ -12,7 +12,7 @@
 //   5. online softmax, accumulating the probability-weighted sum of the V-side rows: V is absorbed and
 //      applied once per head after the merge (xquant-values.wgsl).
 // Past K and V never exist in GPU memory. Writes (max, sum, Σ p·row) per (m, head, chunk) to `partial`.
-// Constants: LAYER, KW, KWP, VW, VWP (widths and their 32-padding), SAME_KV, IDENTITY_K, HEAD_DIM, HALF,
+// Constants: KW, KWP, VW, VWP (widths and their 32-padding), SAME_KV, IDENTITY_K, HEAD_DIM, HALF,
 // HEADS, KV_HEADS, KV_GROUP, KV_PER_WG, QT, Q_STRIDE, TT (a multiple of 4), EPT (ceil(VWP / WG)),
 // W_ROW_WORDS, W_SCALE_WORDS, HAS_BIAS, WINDOW, SCALE, plus the prefixes'.
 
@@ -24,6 +24,9 @@
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 @group(0) @binding(7) var<storage, read> table: array<vec2<f32>>;
 @group(0) @binding(8) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(9) var<uniform> layer_params: LayerParams;
+// The layer is a uniform, not a constant, so one pipeline serves every layer.
+fn layer() -> u32 { return layer_params.index; }
 
 const BLOCK_HEADS: u32 = KV_PER_WG * KV_GROUP;
 const BLOCK_ROWS: u32 = KV_PER_WG * HEAD_DIM;
@@ -71,12 +74,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let i = idx % KWP;
       let t = idx / KWP;
       // Rows past n are zeroed so the 4-token GEMM below may read them.
-      xs[idx] = select(0.0, k_src(LAYER, start + t, i), i < KW && t < n);
+      xs[idx] = select(0.0, k_src(layer(), start + t, i), i < KW && t < n);
     }
     if (!SAME_KV) {
       for (var idx = lid; idx < n * VWP; idx += WG) {
         let i = idx % VWP;
-        vs[idx] = select(0.0, v_src(LAYER, start + idx / VWP, i), i < VW);
+        vs[idx] = select(0.0, v_src(layer(), start + idx / VWP, i), i < VW);
       }
     }
     workgroupBarrier();

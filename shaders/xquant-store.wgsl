@@ -52,3 +52,6 @@ fn x_past(layer: u32, t: u32, i: u32) -> f32 {
   if (RESIDUAL > 0u && t + RESIDUAL >= step.pos0) { return x_window(layer, t, i); }
   return x_hat(layer, t, i);
 }
+
+// Which layer a store or attend dispatch works on (one 16-byte uniform per layer).
+struct LayerParams { index: u32, _pad0: u32, _pad1: u32, _pad2: u32 }

@@ -1,10 +1,13 @@
 // Writes the step's new tokens that stay in the residual window into its f16 ring (xquant-store prefix),
 // after xquant-append.wgsl has quantized the tokens leaving it (their slots are reused).
-// One invocation per (token, pair of elements). Constants: LAYER, D, X_STRIDE, plus the prefix's.
+// One invocation per (token, pair of elements). Constants: D, X_STRIDE, plus the prefix's.
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x_pages: array<u32>;
 @group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
+@group(0) @binding(4) var<uniform> layer_params: LayerParams;
+// The layer is a uniform, not a constant, so one pipeline serves every layer.
+fn layer() -> u32 { return layer_params.index; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -17,5 +20,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = 2u * p;
   let a = x[m * X_STRIDE + i];
   let b = select(0.0, x[m * X_STRIDE + i + 1u], i + 1u < D);
-  x_pool[RING_BASE + (LAYER * RESIDUAL + t % max(RESIDUAL, 1u)) * RING_ROW_WORDS + p] = pack2x16float(vec2<f32>(a, b));
+  x_pool[RING_BASE + (layer() * RESIDUAL + t % max(RESIDUAL, 1u)) * RING_ROW_WORDS + p] = pack2x16float(vec2<f32>(a, b));
 }

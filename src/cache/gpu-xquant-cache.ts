@@ -74,6 +74,8 @@ export class GpuQuantCache implements GpuCache {
   private readonly hot: number;
   private readonly hotPools: { k: GPUBuffer; v: GPUBuffer }[] = [];
   private hotPages: GPUBuffer | null = null;
+  /** Per layer the uniform with its index, bound to every store and attend kernel of that layer. */
+  private readonly layerParams: GPUBuffer[];
 
   constructor(
     backend: WebGpuBackend,
@@ -84,6 +86,11 @@ export class GpuQuantCache implements GpuCache {
     this.maxTokens = backend.maxBatch;
     const s = this.spec;
     const L = s.numLayers;
+    this.layerParams = Array.from({ length: L }, (_, l) => {
+      const buffer = this.memory.create('activations', `layer[${l}]`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      this.memory.device.queue.writeBuffer(buffer, 0, new Uint32Array([l, 0, 0, 0]));
+      return buffer;
+    });
     const kv = kvDim(s);
     const R = config.residual;
     const family = config.mode === 'xquant' || config.mode === 'xquant-cl' ? 'x' : 'latent';
@@ -201,7 +208,7 @@ export class GpuQuantCache implements GpuCache {
   /** kivi: K enters its ring before RoPE; xquant-gqa: the latents are computed, K's into its ring. */
   preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     if (!this.layout.k) return [];
-    const b = { pages: this.store.pages, pool: this.store.pool };
+    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
     const kvStride = pad32(kvDim(this.spec));
     if (!this.latents) return [kRingOp(ctx, this.layout, b, a.layer, a.k, a.kvStride)];
     const lat = this.latents[a.layer];
@@ -212,7 +219,7 @@ export class GpuQuantCache implements GpuCache {
 
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
-    const b = { pages: this.store.pages, pool: this.store.pool };
+    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
     const lat = this.latents?.[a.layer];
     const kivi = this.config.mode === 'kivi';
     const out = [
@@ -257,6 +264,7 @@ export class GpuQuantCache implements GpuCache {
 
   destroy(): void {
     this.store.destroy();
+    for (const b of this.layerParams) this.memory.release(b);
     for (const p of this.hotPools) {
       this.memory.release(p.k);
       this.memory.release(p.v);

@@ -55,38 +55,40 @@ function singlePart(m: GpuMatrix, what: string) {
 export interface StoreBuffers {
   pages: GPUBuffer;
   pool: GPUBuffer;
+  /** Per layer a 16-byte uniform holding its index (shaders/xquant-store.wgsl LayerParams). */
+  layerParams: readonly GPUBuffer[];
 }
 
-/** Kernels that write the store: bindings (source rows, pages, pool). */
-function storeKernel(ctx: OpContext, s: StoreLayout, b: StoreBuffers, op: string, consts: ShaderConsts, src: GPUBuffer, grid: (tokens: number) => [number, number], quantizes: boolean): Dispatch {
+/** Kernels that write the store: bindings (source rows, pages, pool, layer). */
+function storeKernel(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, op: string, consts: ShaderConsts, src: GPUBuffer, grid: (tokens: number) => [number, number], quantizes: boolean): Dispatch {
   const store = storeSource(s);
   return makeDispatch(
     ctx,
     { op, prefixes: [...store.prefixes, ...(quantizes ? ['quantize'] : [])], consts: { ...store.consts, ...consts }, declarations: store.declarations },
-    ['read', 'read', 'write'],
-    [src, b.pages, b.pool],
+    ['read', 'read', 'write', 'uniform'],
+    [src, b.pages, b.pool, b.layerParams[layer]],
     grid,
   );
 }
 
 /** Per-token side: quantize the tokens leaving the window, then put the new ones in it. */
 export function rowAppendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, width: number, stride: number): Dispatch[] {
-  const consts = { LAYER: layer, D: width, X_STRIDE: stride };
-  const out = [storeKernel(ctx, s, b, 'xquant-append', consts, src, (tokens) => flatGrid(tokens * Math.ceil(width / s.group)), true)];
-  if (s.residual > 0) out.push(storeKernel(ctx, s, b, 'xquant-window', consts, src, (tokens) => flatGrid(tokens * s.ringRowWords), false));
+  const consts = { D: width, X_STRIDE: stride };
+  const out = [storeKernel(ctx, s, b, layer, 'xquant-append', consts, src, (tokens) => flatGrid(tokens * Math.ceil(width / s.group)), true)];
+  if (s.residual > 0) out.push(storeKernel(ctx, s, b, layer, 'xquant-window', consts, src, (tokens) => flatGrid(tokens * s.ringRowWords), false));
   return out;
 }
 
 /** Per-channel K side: the new rows into the f16 ring (before RoPE). */
 export function kRingOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, stride: number): Dispatch {
   const k = s.k!;
-  return storeKernel(ctx, s, b, 'latent-k-ring', { LAYER: layer, K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), false);
+  return storeKernel(ctx, s, b, layer, 'latent-k-ring', { K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), false);
 }
 
 /** Per-channel K side: quantize the blocks this step completes. */
 export function kCommitOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number): Dispatch {
   const k = s.k!;
-  return storeKernel(ctx, s, b, 'latent-commit', { LAYER: layer }, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
+  return storeKernel(ctx, s, b, layer, 'latent-commit', {}, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
 }
 
 export interface AttendArgs {
@@ -141,7 +143,6 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
       prefixes: [weightPrefix(a.kMatrix?.format ?? 'f32'), ...store.prefixes],
       consts: {
         ...store.consts,
-        LAYER: a.layer,
         KW: a.kWidth,
         KWP: kwp,
         VW: a.vWidth,
@@ -166,8 +167,8 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
       },
       declarations: store.declarations,
     },
-    ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'],
-    [a.q, b.pages, b.pool, wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial],
+    ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+    [a.q, b.pages, b.pool, wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
     (tokens, plan) => flatGrid(Math.ceil(tokens / qt) * (a.kvHeads / perWg) * plan.xChunks, 1),
   );
   const values = makeDispatch(
