@@ -176,3 +176,31 @@ test('a model in the Hugging Face URL layout loads through the real download cod
     await hub.close();
   }
 });
+
+test('after a lost GPU device the engine reloads the model from IndexedDB by itself and answers as before', async ({ page }) => {
+  await serveSharedModels(page);
+  await page.goto('/e2e/pages/engine.html');
+  await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+  const r = await page.evaluate(async () => {
+    const w = window as unknown as { engine: XQuantEngine; errors: typeof import('../src/errors') };
+    const e = w.engine;
+    await e.load('/test-models/stories260K', { weights: 'q8' });
+    const ask = async () => (await e.completions.create({ prompt: [1], max_tokens: 16, temperature: 0, cache: 'xquant-cl-4' })).choices[0].token_ids;
+    const before = await ask();
+    let failure: unknown = null;
+    let chunks = 0;
+    try {
+      for await (const _ of await e.completions.create({ prompt: [1], max_tokens: 300, temperature: 0, stream: true })) {
+        if (++chunks === 3) await e.simulateDeviceLoss();
+      }
+    } catch (err) {
+      failure = { lost: err instanceof w.errors.DeviceLostError, code: (err as { code?: string }).code };
+    }
+    const after = await ask();
+    return { before, after, failure, chunks, status: await e.status() };
+  });
+  expect(r.failure).toEqual({ lost: true, code: 'DEVICE_LOST' });
+  expect(r.chunks).toBeLessThan(300);
+  expect(r.after).toEqual(r.before);
+  expect(r.status).toMatchObject({ deviceLosses: 1, recoveries: 1, lastRecovery: 'hit', loaded: true }); // 'hit': reloaded from IndexedDB
+});

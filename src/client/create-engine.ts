@@ -12,7 +12,7 @@ import { isHubRepoId, type ModelRef } from '../model/model-ref';
 import type { WeightFormat } from '../quant/weight-format';
 import type { LoadProgress } from '../storage/model-loader';
 import type { CachedModelInfo } from '../storage/weight-cache';
-import type { LoadOptions as HostLoadOptions, LoadResult, StreamEvent } from '../worker/engine-host';
+import type { HostHealth, LoadOptions as HostLoadOptions, LoadResult, StreamEvent } from '../worker/engine-host';
 import type { WorkerApi } from '../worker/engine-worker';
 import { deserializeEngineError, installErrorTransfer } from './error-transfer';
 
@@ -47,6 +47,10 @@ export interface XQuantEngine {
   unload(): Promise<void>;
   listCachedModels(): Promise<CachedModelInfo[]>;
   deleteCachedModel(id: string, revision?: string, format?: WeightFormat): Promise<number>;
+  /** Device losses seen and recovered from. */
+  status(): Promise<HostHealth>;
+  /** Test hook: lose the GPU device as a driver reset would (the engine reloads the model by itself). */
+  simulateDeviceLoss(): Promise<void>;
   /** Stop the Worker; the engine is unusable afterwards. */
   terminate(): void;
 }
@@ -146,6 +150,8 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
     unload: () => remote.unload(`r${++nextRequest}`),
     listCachedModels: () => remote.listCachedModels(),
     deleteCachedModel: (id, revision, format) => remote.deleteCachedModel(id, revision, format),
+    status: () => remote.status(),
+    simulateDeviceLoss: () => remote.simulateDeviceLoss(),
     terminate: () => worker.terminate(),
   };
 }

@@ -3,7 +3,7 @@
 // the GPU object, the shader library and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
-import { InvalidArgumentError, throwIfAborted } from '../errors';
+import { EngineError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { acquireDevice } from '../gpu/device';
 import type { MemoryReport } from '../gpu/memory';
@@ -72,6 +72,10 @@ export class Engine {
   private model: PreparedModel | null = null;
   private backend: WebGpuBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
+  /** Set when the loaded model's device was lost (not by unload): the engine needs a reload. */
+  lostReason: string | null = null;
+  /** Called once per lost device; the Worker host reloads the model from the weight cache. */
+  onDeviceLost: ((reason: string) => void) | null = null;
 
   constructor(
     private readonly gpu: GPU | undefined,
@@ -86,6 +90,12 @@ export class Engine {
     const backend = await WebGpuBackend.fromPacked(await acquireDevice(this.gpu), this.shaders, model.spec, model.packed, { latents: model.latents });
     this.model = model;
     this.backend = backend;
+    this.lostReason = null;
+    void backend.gpu.lost.then((info) => {
+      if (this.backend !== backend) return; // unloaded or replaced: an intended destroy
+      this.lostReason = `${info.reason}: ${info.message}`;
+      this.onDeviceLost?.(this.lostReason);
+    });
     if (o.warmup) {
       const session = backend.createSession(parseCacheMode('fp16'));
       await session.forward([model.spec.bosTokenId ?? 0], 'last').finally(() => session.close());
@@ -143,6 +153,7 @@ export class Engine {
     const ids: number[] = [];
     const session = backend.createSession(cache);
     let firstAt = 0;
+    const fail = (e: unknown) => (e instanceof EngineError ? Promise.reject(e) : backend.settleFailure(e));
     let finishReason: GenerationStats['finishReason'] = 'length';
     try {
       // The prompt runs in slices of the backend's batch, so an abort lands between slices.
@@ -150,8 +161,8 @@ export class Engine {
       for (let at = 0; at < promptIds.length; at += backend.maxBatch) {
         throwIfAborted(r.signal, 'prefill');
         const slice = promptIds.slice(at, at + backend.maxBatch);
-        if (at + backend.maxBatch < promptIds.length) await session.forward(slice, 'last');
-        else id = await session.next(slice, sampler);
+        if (at + backend.maxBatch < promptIds.length) await session.forward(slice, 'last').catch(fail);
+        else id = await session.next(slice, sampler).catch(fail);
       }
       firstAt = performance.now();
       for (;;) {
@@ -168,7 +179,7 @@ export class Engine {
         }
         if (ids.length >= maxTokens) break;
         throwIfAborted(r.signal, 'decode');
-        id = await session.next([id], sampler);
+        id = await session.next([id], sampler).catch(fail);
       }
       const rest = stop.finish();
       if (rest) yield rest;
@@ -218,6 +229,11 @@ export class Engine {
 
   get isLoaded(): boolean {
     return this.model !== null;
+  }
+
+  /** Test hook: lose the GPU device as a driver reset would. */
+  loseDevice(): void {
+    this.loaded().backend.loseDevice();
   }
 
   unload(): void {

@@ -167,6 +167,18 @@ export class WebGpuBackend implements Backend {
     if (this.gpuError !== null) throw new GpuError(`WebGPU rejected the engine's work: ${this.gpuError}`);
   }
 
+  /** After a failed GPU call: DeviceLostError when the device is being lost (its `lost` may resolve a moment later), else the error. */
+  async settleFailure(e: unknown): Promise<never> {
+    await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, 250))]);
+    this.checkAlive();
+    throw e;
+  }
+
+  /** Test hook: lose the device the way a driver reset does (device.destroy() without unloading). */
+  loseDevice(): void {
+    this.gpu.device.destroy();
+  }
+
   memoryReport(): MemoryReport {
     return this.memory.report();
   }
@@ -414,8 +426,7 @@ export class GpuDecodeSession implements DecodeSession {
     try {
       await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
     } catch (e) {
-      this.backend.checkAlive();
-      throw e;
+      return this.backend.settleFailure(e);
     }
     const out = buffer.getMappedRange(0, bytes).slice(0);
     buffer.unmap();

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
-import { AbortedError, InvalidArgumentError } from '../errors';
+import { AbortedError, DeviceLostError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { MemoryChunkStore } from '../storage/chunk-store';
 import { sharedPath } from '../test-support/shared-models';
@@ -92,6 +92,20 @@ describe('EngineHost', () => {
     expect(order).toEqual(['a', 'd']);
     expect(chunks.length).toBeLessThan(10);
     expect(host.memory().gpu.cache).toBe(before);
+  });
+
+  it('recovers from a lost device: the in-flight request fails typed, the model reloads from the weight cache, output is unchanged', async () => {
+    const before = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, cache: 'xquant-4' });
+    const chunks: CompletionChunk[] = [];
+    const inFlight = host.completion(id(), { prompt: [1], max_tokens: 300, temperature: 0, stream: true }, (e) => {
+      if ('chunk' in e) chunks.push(e.chunk);
+      if (chunks.length === 3) host.simulateDeviceLoss();
+    });
+    await expect(inFlight).rejects.toBeInstanceOf(DeviceLostError);
+    const after = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, cache: 'xquant-4' });
+    expect(after!.choices[0].token_ids).toEqual(before!.choices[0].token_ids);
+    expect(host.status()).toMatchObject({ deviceLosses: 1, recoveries: 1, lastRecovery: 'hit', loaded: true });
+    expect(host.status().lastLoss).toMatch(/^destroyed/);
   });
 
   it('rejects bad requests with typed errors that name the field', async () => {

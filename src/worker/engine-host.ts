@@ -54,6 +54,16 @@ export interface LoadResult extends ModelSummary {
  * result and a proxied callback use different ports, which do not keep order between them).
  */
 export type StreamEvent<C> = { chunk: C } | { end: true } | { error: Record<string, unknown> };
+export interface HostHealth {
+  deviceLosses: number;
+  recoveries: number;
+  lastLoss: string;
+  /** How the last recovery loaded the model ('hit': from the weight cache), or why it failed. */
+  lastRecovery: string;
+  /** A model is loaded on a live device. */
+  loaded: boolean;
+}
+
 type Callback<T> = ((value: T) => unknown) | undefined;
 type Push<C> = Callback<StreamEvent<C>>;
 
@@ -63,6 +73,8 @@ export class EngineHost {
   private readonly weightCache: WeightCache | null;
   private defaultCache = 'auto';
   private modelName = '';
+  private lastLoad: { model: ModelRef; o: LoadOptions } | null = null;
+  private readonly health = { deviceLosses: 0, recoveries: 0, lastLoss: '', lastRecovery: '' };
 
   constructor(
     gpu: GPU | undefined,
@@ -72,34 +84,69 @@ export class EngineHost {
     private readonly baseUrl: string,
   ) {
     this.engine = new Engine(gpu, shaders);
+    this.engine.onDeviceLost = (reason) => this.recover(reason);
     this.weightCache = store ? new WeightCache(store) : null;
   }
 
   load(requestId: string, model: ModelRef, o: LoadOptions = {}, onProgress?: (p: LoadProgress) => unknown): Promise<LoadResult> {
     return this.queue.run(requestId, async (signal) => {
-      const started = performance.now();
-      const report = (p: LoadProgress) => push(onProgress, p);
-      this.engine.unload();
-      const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
-      const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
-      const { model: prepared, storage } = await loadPreparedModel({
-        resolved,
-        format: format ?? 'q8',
-        cache: o.useCache === false ? null : this.weightCache,
-        signal,
-        onProgress: report,
-      });
-      throwIfAborted(signal, 'load');
-      report({ phase: 'upload', loaded: 0, total: 1 });
-      const warmup = o.warmup !== false;
-      if (warmup) report({ phase: 'compile', loaded: 0, total: 1 });
-      const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, warmup });
-      if (warmup) report({ phase: 'compile', loaded: 1, total: 1 });
-      this.defaultCache = o.cache ?? 'auto';
-      if (this.defaultCache !== 'auto') this.engine.resolveCache(this.defaultCache, 1); // a bad name fails the load, not the first request
-      this.modelName = resolved.name;
-      return { ...summary, id: resolved.id, revision: resolved.revision, storage, seconds: (performance.now() - started) / 1000 };
+      const r = await this.loadNow(model, o, signal, (p) => push(onProgress, p));
+      this.lastLoad = { model, o };
+      return r;
     });
+  }
+
+  private async loadNow(model: ModelRef, o: LoadOptions, signal: AbortSignal | undefined, report: (p: LoadProgress) => void): Promise<LoadResult> {
+    const started = performance.now();
+    this.engine.unload();
+    this.lastLoad = null;
+    const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
+    const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
+    const { model: prepared, storage } = await loadPreparedModel({
+      resolved,
+      format: format ?? 'q8',
+      cache: o.useCache === false ? null : this.weightCache,
+      signal,
+      onProgress: report,
+    });
+    throwIfAborted(signal, 'load');
+    report({ phase: 'upload', loaded: 0, total: 1 });
+    const warmup = o.warmup !== false;
+    if (warmup) report({ phase: 'compile', loaded: 0, total: 1 });
+    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, warmup });
+    if (warmup) report({ phase: 'compile', loaded: 1, total: 1 });
+    this.defaultCache = o.cache ?? 'auto';
+    if (this.defaultCache !== 'auto') this.engine.resolveCache(this.defaultCache, 1); // a bad name fails the load, not the first request
+    this.modelName = resolved.name;
+    return { ...summary, id: resolved.id, revision: resolved.revision, storage, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /** The device was lost: queue a reload of the same model (from the weight cache) before any later request. */
+  private recover(reason: string): void {
+    const last = this.lastLoad;
+    if (!last) return;
+    this.health.deviceLosses += 1;
+    this.health.lastLoss = reason;
+    this.queue
+      .run(`recover-${this.health.deviceLosses}`, async () => {
+        const r = await this.loadNow(last.model, { ...last.o, warmup: false }, undefined, () => {});
+        this.lastLoad = last;
+        this.health.recoveries += 1;
+        this.health.lastRecovery = r.storage.state;
+      })
+      .catch((e: unknown) => {
+        this.health.lastRecovery = `failed: ${(e as Error).message}`;
+      });
+  }
+
+  /** Device losses seen and recoveries made (for the UI and tests). */
+  status(): HostHealth {
+    return { ...this.health, loaded: this.engine.isLoaded && this.engine.lostReason === null };
+  }
+
+  /** Test hook: lose the GPU device as a driver reset would; the engine recovers by itself. */
+  simulateDeviceLoss(): void {
+    this.engine.loseDevice();
   }
 
   /** Non-streaming: resolves to the completion. Streaming (`stream: true`): pushes chunks to `onChunk`, resolves to null after the last. */
@@ -175,7 +222,10 @@ export class EngineHost {
   }
 
   unload(requestId: string): Promise<void> {
-    return this.queue.run(requestId, async () => this.engine.unload());
+    return this.queue.run(requestId, async () => {
+      this.lastLoad = null;
+      this.engine.unload();
+    });
   }
 
   abort(requestId: string): boolean {
