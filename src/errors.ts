@@ -110,8 +110,15 @@ export class DeviceLostError extends EngineError {
 }
 
 export class GpuOutOfMemoryError extends EngineError {
-  constructor(message: string, details: ErrorDetails = {}) {
-    super('GPU_OUT_OF_MEMORY', message, details);
+  /** Bytes asked for and the budget they exceeded, when known. */
+  readonly requested?: number;
+  readonly budget?: number;
+
+  constructor(message: string, details: ErrorDetails & { requested?: number; budget?: number } = {}) {
+    const { requested, budget, ...rest } = details;
+    super('GPU_OUT_OF_MEMORY', message, rest);
+    if (requested !== undefined) this.requested = requested;
+    if (budget !== undefined) this.budget = budget;
   }
 }
 

@@ -11,6 +11,9 @@ const QUANTIZED: ReadonlySet<CacheMode> = new Set(['kivi', 'xquant', 'xquant-cl'
 /** Tokens per quantization group: along the row for per-token groups, along time for per-channel groups. */
 export const GROUP_SIZE = 128;
 
+/** Tokens per page of every GPU cache (a per-channel K block is one page). */
+export const PAGE_TOKENS = 128;
+
 export interface CacheConfig {
   mode: CacheMode;
   /** Code width of quantized modes (ignored by f32 and fp16). */

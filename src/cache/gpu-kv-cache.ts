@@ -11,10 +11,9 @@ import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import { kvAppendOp } from '../gpu/ops/kv-append';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { cacheBytesPerToken } from './cache-bytes';
-import type { CacheConfig } from './cache-config';
+import { PAGE_TOKENS, type CacheConfig } from './cache-config';
 import { chunking, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
-export const PAGE_TOKENS = 128;
 
 export interface LayerPools {
   k: GPUBuffer;

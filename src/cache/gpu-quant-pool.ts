@@ -4,7 +4,7 @@
 // are copied, so offsets stay valid).
 
 import type { GpuMemory } from '../gpu/memory';
-import { PAGE_TOKENS } from './gpu-kv-cache';
+import { PAGE_TOKENS } from './cache-config';
 
 export class QuantPool {
   pool!: GPUBuffer;

@@ -24,7 +24,7 @@ import { packMatrix, pad32 } from '../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
 import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
-import { PAGE_TOKENS } from './gpu-kv-cache';
+import { PAGE_TOKENS } from './cache-config';
 import { QuantPool } from './gpu-quant-pool';
 import { quantRowWords } from './row-stores';
 import type { LayerLatents } from './xquant-gqa-cache';

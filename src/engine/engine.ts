@@ -3,7 +3,7 @@
 // the GPU object, the shader library and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
-import { EngineError, InvalidArgumentError, throwIfAborted } from '../errors';
+import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { acquireDevice } from '../gpu/device';
 import type { MemoryReport } from '../gpu/memory';
@@ -11,7 +11,7 @@ import type { ShaderLibrary } from '../gpu/shader-library';
 import type { ModelSpec } from '../model/model-spec';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import type { PreparedModel } from './prepared-model';
-import { autoCacheMode, planCache, type CachePlan } from './planner';
+import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
 import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
 import { StopMatcher } from './stop-matcher';
 import { WebGpuBackend } from './webgpu-backend';
@@ -127,9 +127,22 @@ export class Engine {
     return this.loaded().model.tokenizer.encode(text, true);
   }
 
+  /** The cache config for `tokens` tokens: `auto` plans, a named mode must fit the budget (refused before anything is allocated). */
   resolveCache(name: string | undefined, tokens: number): CacheConfig {
     const { model } = this.loaded();
-    return !name || name === 'auto' ? autoCacheMode(model.spec, this.budgetBytes, tokens) : parseCacheMode(name);
+    if (!name || name === 'auto') return autoCacheMode(model.spec, this.budgetBytes, tokens);
+    const config = parseCacheMode(name);
+    const need = cacheBytesFor(model.spec, config, tokens);
+    if (need > this.budgetBytes) {
+      throw new GpuOutOfMemoryError(`the ${name} cache for ${tokens} tokens does not fit the memory budget`, {
+        field: 'memoryBudgetMB',
+        expected: `at most ${this.budgetBytes} bytes`,
+        got: `${need} bytes`,
+        requested: need,
+        budget: this.budgetBytes,
+      });
+    }
+    return config;
   }
 
   /** Generate, yielding text as it becomes final (never a partial UTF-8 character or a partial stop string). */
@@ -217,7 +230,7 @@ export class Engine {
     const ids = model.tokenizer.encode(text, false);
     const ctx = o.ctx ?? Math.min(512, model.spec.maxPositionEmbeddings);
     const windows = o.windows ?? Math.max(1, Math.floor(ids.length / (ctx - 1)));
-    const cache = o.cache && o.cache !== 'auto' ? parseCacheMode(o.cache) : autoCacheMode(model.spec, this.budgetBytes, ctx);
+    const cache = this.resolveCache(o.cache, ctx);
     const r = await evaluatePerplexity(backend, ids, { ctx, windows, bos: model.spec.bosTokenId ?? 1, cache, signal: o.signal });
     return { ...r, cache: cacheModeName(cache), ctx };
   }

@@ -6,10 +6,10 @@
 // model; tinystories-656k orders the 4-bit modes differently, aidreams260K's differences are noise).
 // Modes a model cannot run (xquant-gqa on MHA models) are left out.
 
-import { cacheModeName, checkModeFits, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
+import { cacheModeName, checkModeFits, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
-import type { ModelSpec } from '../model/model-spec';
+import { kvDim, type ModelSpec } from '../model/model-spec';
 
 /** Cache modes, most accurate first. */
 export const GPU_MODES_BY_ACCURACY: readonly string[] = [
@@ -59,12 +59,34 @@ export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: n
       continue;
     }
     const perToken = cacheBytesPerToken(spec, config);
-    // The residual window (f16 X) and a hot tier (fp16 K/V) are fixed costs whatever the context.
-    const fixed = config.residual * spec.numLayers * spec.hiddenSize * 2 + (config.hot ?? 0) * fp16KvBytesPerToken(spec);
-    const maxContext = Math.max(0, Math.floor((budgetBytes - fixed) / perToken));
+    // Largest n with cacheBytesFor(n) <= budget (it grows with n): a binary search.
+    let lo = 0;
+    let hi = Math.floor(budgetBytes / perToken) + 1;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (cacheBytesFor(spec, config, mid) <= budgetBytes) lo = mid;
+      else hi = mid;
+    }
+    const maxContext = cacheBytesFor(spec, config, lo) <= budgetBytes ? lo : 0;
     modes.push({ mode: name, bytesPerToken: perToken, maxContext, fitsTarget: maxContext >= targetContext });
   }
   return { budgetBytes, targetContext, modes, auto: modes.find((m) => m.fitsTarget)?.mode ?? null };
+}
+
+/** The residual window (f16 X) and a hot tier (fp16 K/V) are fixed costs whatever the context. */
+function fixedCacheBytes(spec: ModelSpec, config: CacheConfig): number {
+  return config.residual * spec.numLayers * spec.hiddenSize * 2 + (config.hot ?? 0) * fp16KvBytesPerToken(spec);
+}
+
+/**
+ * Bytes a cache of `config` needs for `tokens` tokens, at most: fixed costs, the per-token cost, and for
+ * the per-channel K of kivi / xquant-gqa the f16 rows of the block still filling (up to a page plus the
+ * residual window), which the per-token figure amortizes away.
+ */
+export function cacheBytesFor(spec: ModelSpec, config: CacheConfig, tokens: number): number {
+  const perChannel = config.mode === 'kivi' || config.mode === 'xquant-gqa';
+  const tail = perChannel ? Math.min(tokens, PAGE_TOKENS - 1 + config.residual) * spec.numLayers * kvDim(spec) * 2 : 0;
+  return fixedCacheBytes(spec, config) + tokens * cacheBytesPerToken(spec, config) + tail;
 }
 
 /** The cache config `auto` stands for, or a typed error that says what the target needs. */

@@ -434,8 +434,24 @@ export class GpuDecodeSession implements DecodeSession {
     return out;
   }
 
+  /**
+   * Grow the cache (and RoPE table) for `tokens` positions inside an out-of-memory error scope, before
+   * anything is submitted: a failed allocation becomes GpuOutOfMemoryError and the engine stays usable.
+   */
+  private async reserve(tokens: number): Promise<void> {
+    this.device.pushErrorScope('out-of-memory');
+    this.ensurePositions(tokens);
+    const oom = await this.device.popErrorScope();
+    if (oom) {
+      throw new GpuOutOfMemoryError(`growing the cache to ${this.cache.capacity} tokens failed (${oom.message})`, {
+        expected: `${this.cache.capacity * this.cache.bytesPerToken()} bytes of GPU memory for the cache`,
+      });
+    }
+  }
+
   async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {
     this.checkIds(ids);
+    await this.reserve(this.cache.length + ids.length);
     const V = this.spec.vocabSize;
     const out = new Float32Array((wanted === 'all' ? ids.length : 1) * V);
     const slice = wanted === 'all' ? Math.min(this.backend.maxBatch, this.logitRows) : this.backend.maxBatch;
@@ -459,6 +475,7 @@ export class GpuDecodeSession implements DecodeSession {
   /** Run `ids` and choose the next token on the GPU (argmax, or sampling); 4 bytes are read back. */
   async next(ids: readonly number[], sampler: Sampler): Promise<number> {
     this.checkIds(ids);
+    await this.reserve(this.cache.length + ids.length);
     const slice = this.backend.maxBatch;
     for (let at = 0; at < ids.length; at += slice) {
       const last = at + slice >= ids.length;

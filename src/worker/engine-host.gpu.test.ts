@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
-import { AbortedError, DeviceLostError, InvalidArgumentError } from '../errors';
+import { AbortedError, DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { MemoryChunkStore } from '../storage/chunk-store';
 import { sharedPath } from '../test-support/shared-models';
@@ -74,8 +74,8 @@ describe('EngineHost', () => {
     expect(chunks.at(-1)!.choices[0].finish_reason).toBe('stop');
   });
 
-  it('queues requests in order; aborting a waiting one and a running one leaves the engine usable with its cache memory freed', async () => {
-    const before = host.memory().gpu.cache;
+  it('queues requests in order; aborting a waiting one and a running one leaves the engine usable with its memory back where it was', async () => {
+    const before = host.memory().gpu;
     const order: string[] = [];
     const a = host.completion('qa', { prompt: [1], max_tokens: 8, temperature: 0 }).then(() => order.push('a'));
     const chunks: CompletionChunk[] = [];
@@ -91,7 +91,16 @@ describe('EngineHost', () => {
     await Promise.all([a, d]);
     expect(order).toEqual(['a', 'd']);
     expect(chunks.length).toBeLessThan(10);
-    expect(host.memory().gpu.cache).toBe(before);
+    expect(host.memory().gpu).toEqual(before);
+  });
+
+  it('aborts during prefill (between prompt slices)', async () => {
+    const before = host.memory().gpu;
+    const prompt = [1, ...Array.from({ length: 400 }, (_, i) => 300 + (i % 100))];
+    const running = host.completion('prefill', { prompt, max_tokens: 4, temperature: 0 });
+    setTimeout(() => host.abort('prefill'), 0);
+    await expect(running).rejects.toThrow('aborted during prefill');
+    expect(host.memory().gpu).toEqual(before);
   });
 
   it('recovers from a lost device: the in-flight request fails typed, the model reloads from the weight cache, output is unchanged', async () => {
@@ -113,5 +122,21 @@ describe('EngineHost', () => {
     await expect(host.completion(id(), { prompt: [1], max_tokens: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(host.completion(id(), { prompt: [1], cache: 'xquant-5' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(host.completion(id(), { prompt: [1], top_p: 2 })).rejects.toMatchObject({ field: 'top_p' });
+  });
+
+  it('refuses a context whose cache does not fit the budget before allocating, and stays usable', async () => {
+    await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', memoryBudgetMB: 40_000 / 2 ** 20, warmup: false });
+    const before = host.memory().gpu;
+    const err = await host.completion(id(), { prompt: [1], max_tokens: 200, temperature: 0, cache: 'fp16' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuOutOfMemoryError);
+    expect(err).toMatchObject({ requested: 201 * 640, budget: 40_000, field: 'memoryBudgetMB' });
+    expect(host.memory().gpu).toEqual(before);
+    const small = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, cache: 'fp16' });
+    expect(small!.choices[0].token_ids).toEqual(ORACLE);
+    // auto picks a mode that holds the context within the same budget, or says what it would need.
+    const auto = await host.completion(id(), { prompt: [1], max_tokens: 200, temperature: 0 });
+    expect(auto!.usage.cache_mode).not.toBe('fp16');
+    expect(auto!.usage.cache_bytes).toBeLessThanOrEqual(40_000);
+    await expect(host.completion(id(), { prompt: [1], max_tokens: 500, temperature: 0 })).rejects.toThrow(/no cache mode holds 501 tokens in 40000 bytes/);
   });
 });
