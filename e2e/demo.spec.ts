@@ -41,7 +41,7 @@ test('the demo streams a reply from the default model, offline, with the memory 
   expect(remote).toEqual([]); // nothing left the machine
 });
 
-test('a reload loads the weights from IndexedDB without requesting the model files', async ({ page }) => {
+test('a reload loads the weights from IndexedDB without requesting the model files; a damaged chunk is fetched again', async ({ page }) => {
   await openDemo(page);
   await expect(page.locator('#status')).toContainText('downloaded and cached');
   const modelRequests: string[] = [];
@@ -55,6 +55,33 @@ test('a reload loads the weights from IndexedDB without requesting the model fil
   await send(page, 'Mr. Darcy', { maxTokens: 8, temperature: 0 });
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   expect(((await lastReply(page).textContent()) ?? '').length).toBeGreaterThan(0);
+
+  // A chunk altered behind the engine's back is caught by its SHA-256 and the model fetched again.
+  const altered = await page.evaluate(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const open = indexedDB.open('xquant-web');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const store = open.result.transaction('weights', 'readwrite').objectStore('weights');
+          const keys = store.getAllKeys();
+          keys.onsuccess = () => {
+            const key = String(keys.result.find((k) => String(k).endsWith('/chunk-0')));
+            const get = store.get(key);
+            get.onsuccess = () => {
+              const bytes = new Uint8Array((get.result as ArrayBuffer).slice(0));
+              bytes[1000] ^= 0xff;
+              store.put(bytes.buffer, key).onsuccess = () => resolve(key);
+            };
+          };
+        };
+      }),
+  );
+  expect(altered).toMatch(/^xq\/v1\/.*austen-3m.*\/q8\/chunk-0$/);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(page.locator('#status')).toContainText('downloaded and cached (the cached copy was damaged: chunk 0 fails its SHA-256 check)');
+  expect(modelRequests.some((u) => u.endsWith('/model.safetensors'))).toBe(true);
 });
 
 test('stop interrupts a generation, the next one works, and text is never HTML', async ({ page }) => {
@@ -94,4 +121,11 @@ test('a bad model URL and a malformed config.json show readable errors', async (
   await expect(page.locator('#status')).toContainText('ModelFormatError', { timeout: 60_000 });
   await expect(page.locator('#status')).toContainText('broken-model/config.json: not valid JSON');
   expect(await page.locator('#status b').count()).toBe(0);
+
+  // Model names and error texts are text, never HTML.
+  await page.fill('#model-custom', '/x/<img src=x onerror="window.__pwned=1">');
+  await page.click('#load');
+  await expect(page.locator('#status')).toContainText('Could not load /x/<img src=x onerror="window.__pwned=1">', { timeout: 60_000 });
+  expect(await page.locator('img').count()).toBe(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 });

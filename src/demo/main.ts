@@ -83,7 +83,11 @@ async function load(): Promise<void> {
   try {
     const r = await engine.load(choice.ref, { weights: $<HTMLSelectElement>('weights').value as 'q8', onProgress: showProgress });
     loaded = r;
-    const from = r.storage.state === 'hit' ? 'from the browser cache' : r.storage.state === 'stored' ? 'downloaded and cached' : 'downloaded (not cached)';
+    const from =
+      r.storage.state === 'hit'
+        ? 'from the browser cache'
+        : (r.storage.state === 'stored' ? 'downloaded and cached' : `downloaded (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
+          (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale' ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})` : '');
     status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} (${r.seconds.toFixed(1)} s).`;
     history = [];
     chat.clear();
@@ -110,36 +114,26 @@ async function reply(text: string): Promise<void> {
   running = new AbortController();
   setState('generating');
   try {
-    for (;;) {
-      try {
-        const stream = await engine.chat.completions.create({
-          messages: history,
-          stream: true,
-          max_tokens: Number($<HTMLInputElement>('max-tokens').value),
-          temperature: Number($<HTMLInputElement>('temperature').value),
-          top_k: 40,
-          top_p: 0.95,
-          cache: cacheMode(),
-          // A model without a chat template continues a plain "user: … assistant:" transcript.
-          stop: loaded.hasChatTemplate ? undefined : ['\nuser:', '\nassistant:'],
-          signal: running.signal,
-        });
-        for await (const chunk of stream) {
-          out.textContent += chunk.choices[0].delta.content ?? '';
-          const u = chunk.usage;
-          if (u) {
-            lastCacheBytes = u.cache_bytes;
-            $('speed').textContent = `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token after ${(u.time_to_first_token_ms / 1000).toFixed(2)} s; cache ${u.cache_mode}, ${size(u.cache_bytes)}.`;
-          }
-        }
-        break;
-      } catch (e) {
-        // The conversation outgrew the context: forget the oldest exchange and try again.
-        if ((e as { code?: string; field?: string }).field === 'prompt' && history.length > 1) {
-          history.splice(0, 2);
-          continue;
-        }
-        throw e;
+    const stream = await engine.chat.completions.create({
+      messages: history,
+      stream: true,
+      max_tokens: Number($<HTMLInputElement>('max-tokens').value),
+      temperature: Number($<HTMLInputElement>('temperature').value),
+      top_k: 40,
+      top_p: 0.95,
+      cache: cacheMode(),
+      // A long conversation keeps its first tokens and its end (the engine's sliding window).
+      truncation: 'auto',
+      // A model without a chat template continues a plain "user: … assistant:" transcript.
+      stop: loaded.hasChatTemplate ? undefined : ['\nuser:', '\nassistant:'],
+      signal: running.signal,
+    });
+    for await (const chunk of stream) {
+      out.textContent += chunk.choices[0].delta.content ?? '';
+      const u = chunk.usage;
+      if (u) {
+        lastCacheBytes = u.cache_bytes;
+        $('speed').textContent = `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token after ${(u.time_to_first_token_ms / 1000).toFixed(2)} s; cache ${u.cache_mode}, ${size(u.cache_bytes)}.`;
       }
     }
   } catch (e) {

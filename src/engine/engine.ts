@@ -48,14 +48,25 @@ export interface GenerateRequest {
   sampling?: SamplingOptions;
   /** Generation ends before the first of these strings; it is not part of the text. */
   stop?: string[];
+  /**
+   * A prompt too long for the context: 'disabled' (default) refuses it with a typed error; 'auto' keeps
+   * its first SINK_TOKENS tokens (attention sinks) and its end, dropping the middle, so the prompt and at
+   * least a quarter of the context (or max_tokens, if less) for the reply fit.
+   */
+  truncation?: 'disabled' | 'auto';
   signal?: AbortSignal;
 }
+
+/** Tokens kept from the start of a prompt cut by `truncation: 'auto'`. */
+export const SINK_TOKENS = 4;
 
 export interface GenerationStats {
   ids: number[];
   text: string;
   finishReason: 'stop' | 'length';
+  /** Prompt tokens run (after truncation), and how many were dropped. */
   promptTokens: number;
+  truncatedTokens: number;
   cache: string;
   cacheBytes: number;
   /** From the request to the first generated token (the prefill). */
@@ -149,10 +160,11 @@ export class Engine {
   async *stream(r: GenerateRequest): AsyncGenerator<string, GenerationStats> {
     const { model, backend } = this.loaded();
     const started = performance.now();
-    const promptIds = typeof r.prompt === 'string' ? this.encode(r.prompt) : r.prompt;
-    if (promptIds.length === 0) throw new InvalidArgumentError('prompt is empty', { field: 'prompt', expected: 'at least one token' });
+    const fullPrompt = typeof r.prompt === 'string' ? this.encode(r.prompt) : r.prompt;
+    if (fullPrompt.length === 0) throw new InvalidArgumentError('prompt is empty', { field: 'prompt', expected: 'at least one token' });
     if (!(Number.isInteger(r.maxTokens) && r.maxTokens >= 1)) throw new InvalidArgumentError('must be an integer >= 1', { field: 'max_tokens', got: String(r.maxTokens) });
     const context = model.spec.maxPositionEmbeddings;
+    const promptIds = r.truncation === 'auto' ? slidingWindow(fullPrompt, context, r.maxTokens) : fullPrompt;
     if (promptIds.length >= context) {
       throw new InvalidArgumentError("prompt is longer than the model's context", { field: 'prompt', expected: `at most ${context - 1} tokens`, got: `${promptIds.length} tokens` });
     }
@@ -203,6 +215,7 @@ export class Engine {
         text: stop.text,
         finishReason,
         promptTokens: promptIds.length,
+        truncatedTokens: fullPrompt.length - promptIds.length,
         cache: cacheModeName(cache),
         cacheBytes: session.cache.storedBytes(),
         timeToFirstTokenMs: firstAt - started,
@@ -254,4 +267,12 @@ export class Engine {
     this.backend = null;
     this.model = null;
   }
+}
+
+/** The prompt cut for `truncation: 'auto'`: sinks + the newest tokens, leaving room for the reply. */
+export function slidingWindow(ids: readonly number[], context: number, maxTokens: number): readonly number[] {
+  const room = Math.max(1, Math.min(maxTokens, Math.floor(context / 4)));
+  const keep = context - room;
+  if (ids.length <= keep) return ids;
+  return [...ids.slice(0, SINK_TOKENS), ...ids.slice(ids.length - (keep - SINK_TOKENS))];
 }

@@ -19,6 +19,8 @@ interface SamplingFields {
   stream?: boolean;
   /** Extension: the cache mode for this request ('auto' by default). */
   cache?: string;
+  /** As in OpenAI's Responses API: 'disabled' (default) refuses a prompt longer than the context; 'auto' drops its middle, keeping the first tokens. */
+  truncation?: 'disabled' | 'auto';
 }
 
 export interface ChatCompletionRequest extends SamplingFields {
@@ -42,6 +44,8 @@ export interface Usage {
   time_to_first_token_ms: number;
   cache_mode: string;
   cache_bytes: number;
+  /** Prompt tokens dropped by `truncation: 'auto'`. */
+  truncated_prompt_tokens: number;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -114,6 +118,7 @@ export function generateRequest(prompt: number[] | string, r: SamplingFields, si
     cache: r.cache,
     sampling: samplingOf(r),
     stop: r.stop === undefined ? [] : Array.isArray(r.stop) ? r.stop : [r.stop],
+    truncation: r.truncation,
     signal,
   };
 }
@@ -128,6 +133,7 @@ export function usageOf(s: GenerationStats): Usage {
     time_to_first_token_ms: s.timeToFirstTokenMs,
     cache_mode: s.cache,
     cache_bytes: s.cacheBytes,
+    truncated_prompt_tokens: s.truncatedTokens,
   };
 }
 

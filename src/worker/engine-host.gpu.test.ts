@@ -117,6 +117,16 @@ describe('EngineHost', () => {
     expect(host.status().lastLoss).toMatch(/^destroyed/);
   });
 
+  it("a prompt longer than the context is refused, or cut to its first tokens and its end with truncation 'auto'", async () => {
+    const long = [1, ...Array.from({ length: 700 }, (_, i) => 259 + ((i * 37) % 250))];
+    await expect(host.completion(id(), { prompt: long, max_tokens: 8, temperature: 0, cache: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'prompt' });
+    const cut = await host.completion(id(), { prompt: long, max_tokens: 8, temperature: 0, cache: 'fp16', truncation: 'auto' });
+    const kept = 512 - 8; // context 512, room for max_tokens
+    expect(cut!.usage).toMatchObject({ prompt_tokens: kept, truncated_prompt_tokens: long.length - kept, completion_tokens: 8 });
+    const same = await host.completion(id(), { prompt: [...long.slice(0, 4), ...long.slice(long.length - (kept - 4))], max_tokens: 8, temperature: 0, cache: 'fp16' });
+    expect(cut!.choices[0].token_ids).toEqual(same!.choices[0].token_ids);
+  });
+
   it('rejects bad requests with typed errors that name the field', async () => {
     await expect(host.chatCompletion(id(), { messages: [{ role: 'robot' as 'user', content: 'x' }] })).rejects.toMatchObject({ field: 'messages[0].role' });
     await expect(host.completion(id(), { prompt: [1], max_tokens: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
