@@ -56,7 +56,7 @@ export class UrlFolderSource implements ModelFileSource {
     const length = Number(response.headers.get('content-length'));
     const total = Number.isFinite(length) && length > 0 ? length : null;
     try {
-      return await readBody(response, total, (loaded) => this.o.onProgress?.(file, loaded, total));
+      return await readBody(response, total, (loaded) => this.o.onProgress?.(file, loaded, total), this.o.signal);
     } catch (e) {
       if (this.o.signal?.aborted) throw new AbortedError(`download of ${file}`);
       throw new NetworkError(`download failed (${(e as Error).message})`, { file: `${this.name}/${file}` });
@@ -64,13 +64,18 @@ export class UrlFolderSource implements ModelFileSource {
   }
 }
 
-async function readBody(response: Response, total: number | null, progress: (loaded: number) => void): Promise<ArrayBuffer> {
+async function readBody(response: Response, total: number | null, progress: (loaded: number) => void, signal?: AbortSignal): Promise<ArrayBuffer> {
   if (!response.body) return response.arrayBuffer();
   const reader = response.body.getReader();
   // With a known length the bytes land in one buffer; otherwise parts are joined at the end.
   const parts: Uint8Array[] = [];
   let loaded = 0;
   for (;;) {
+    // fetch cancels the body when its signal fires; checking here as well stops any stream promptly.
+    if (signal?.aborted) {
+      await reader.cancel().catch(() => {});
+      throw new Error('aborted');
+    }
     const { done, value } = await reader.read();
     if (done) break;
     parts.push(value);
