@@ -228,15 +228,6 @@ export class Engine {
     }
   }
 
-  /** Run `stream` to the end. */
-  async generate(r: GenerateRequest): Promise<GenerationStats> {
-    const it = this.stream(r);
-    for (;;) {
-      const step = await it.next();
-      if (step.done) return step.value;
-    }
-  }
-
   /** Perplexity of `text` by the protocol of shared/models/README.md: windows of ctx-1 tokens after BOS. */
   async perplexity(text: string, o: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal } = {}): Promise<PerplexityResult & { cache: string; ctx: number }> {
     const { model, backend } = this.loaded();

@@ -2,7 +2,6 @@
 // loading through the weight cache, OpenAI-style chat and text completions (streamed by pushing chunks to
 // a callback), perplexity, memory, a request queue with abort by request id.
 
-import { cacheModeName } from '../cache/cache-config';
 import { Engine, type GenerationStats, type MemoryInfo, type ModelSummary } from '../engine/engine';
 import {
   checkMessages,
@@ -214,11 +213,6 @@ export class EngineHost {
 
   memory(context?: number): MemoryInfo {
     return this.engine.memory(context);
-  }
-
-  /** The cache mode `auto` (or the load's default) picks for `tokens` tokens. */
-  cacheModeFor(tokens: number): string {
-    return cacheModeName(this.engine.resolveCache(this.defaultCache, tokens));
   }
 
   unload(requestId: string): Promise<void> {
