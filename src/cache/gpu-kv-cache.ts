@@ -88,25 +88,12 @@ export class GpuKvCache implements GpuCache {
 
   private grow(pages: number): void {
     const bytesPerPage = PAGE_TOKENS * this.kvDim * (this.f16 ? 2 : 4);
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const keep = this.pageCount * bytesPerPage;
     const old = this.pools;
-    const oldPages = this.pageCount;
-    const encoder = this.memory.device.createCommandEncoder();
-    this.pools = [];
-    for (let l = 0; l < this.spec.numLayers; l++) {
-      const k = this.memory.create('cache', `kv.k[${l}]`, pages * bytesPerPage, usage);
-      const v = this.memory.create('cache', `kv.v[${l}]`, pages * bytesPerPage, usage);
-      if (oldPages > 0) {
-        encoder.copyBufferToBuffer(old[l].k, 0, k, 0, oldPages * bytesPerPage);
-        encoder.copyBufferToBuffer(old[l].v, 0, v, 0, oldPages * bytesPerPage);
-      }
-      this.pools.push({ k, v });
-    }
-    this.memory.device.queue.submit([encoder.finish()]);
-    for (const p of old) {
-      this.memory.release(p.k);
-      this.memory.release(p.v);
-    }
+    this.pools = Array.from({ length: this.spec.numLayers }, (_, l) => ({
+      k: this.memory.grow(old[l]?.k ?? null, 'cache', `kv.k[${l}]`, pages * bytesPerPage, keep),
+      v: this.memory.grow(old[l]?.v ?? null, 'cache', `kv.v[${l}]`, pages * bytesPerPage, keep),
+    }));
     // One session, so pages are handed out in order; the table is what lets kernels stay unaware of that.
     if (this.pages) this.memory.release(this.pages);
     this.pages = this.memory.upload('cache', 'kv.pages', Uint32Array.from({ length: pages }, (_, i) => i));

@@ -37,15 +37,9 @@ export class QuantPool {
   }
 
   private grow(blocks: number): void {
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const pool = this.memory.create('cache', 'x.pool', (this.fixedWords + blocks * this.blockWords) * 4, usage);
-    if (this.blocks > 0) {
-      const enc = this.memory.device.createCommandEncoder();
-      enc.copyBufferToBuffer(this.pool, 0, pool, 0, (this.fixedWords + this.blocks * this.blockWords) * 4);
-      this.memory.device.queue.submit([enc.finish()]);
-      this.memory.release(this.pool);
-      this.memory.release(this.pages);
-    }
+    const old = this.blocks > 0 ? this.pool : null;
+    const pool = this.memory.grow(old, 'cache', 'x.pool', (this.fixedWords + blocks * this.blockWords) * 4, (this.fixedWords + this.blocks * this.blockWords) * 4);
+    if (old) this.memory.release(this.pages);
     const layers = this.pageWords.length;
     const table = new Uint32Array(blocks * layers);
     for (let b = 0; b < blocks; b++) {

@@ -11,6 +11,7 @@ import { CpuBackend } from './backend';
 import { generateIds } from './generate';
 import { GREEDY } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
+import { maxAbsDiff } from '../test-support/compare';
 
 const DIR = new URL('../../public/models/austen-3m/', import.meta.url).pathname;
 let model: Promise<LoadedModel> | null = null;
@@ -19,11 +20,6 @@ let gpu: Promise<WebGpuBackend> | null = null;
 const austenGpu = async () => (gpu ??= WebGpuBackend.create(nodeGpu(), nodeShaders(), await austen(), { weights: 'f32' }));
 afterAll(async () => (await gpu)?.destroy());
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 describe('austen-3m', () => {
   it('is a deeper multi-head-attention Llama', async () => {

@@ -19,6 +19,7 @@ import { CpuBackend, type Backend } from './backend';
 import { generateIds } from './generate';
 import { GREEDY } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
+import { maxAbsDiff } from '../test-support/compare';
 
 const F32 = parseCacheMode('f32');
 const FP16 = parseCacheMode('fp16');
@@ -31,12 +32,6 @@ async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatc
   return b;
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /** Prefill `prompt`, then decode `steps` tokens (the reference's greedy picks); worst logit difference. */
 async function worstDiff(gpu: Backend, cpu: Backend, cache = F32, prompt: number[], steps: number): Promise<number> {

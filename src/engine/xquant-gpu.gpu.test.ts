@@ -9,6 +9,7 @@ import type { LoadedModel } from '../model/load-model';
 import { sharedModel, sharedText } from '../test-support/shared-models';
 import { CpuBackend, type Backend } from './backend';
 import { WebGpuBackend } from './webgpu-backend';
+import { maxAbsDiff } from '../test-support/compare';
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
@@ -22,11 +23,6 @@ function gpuFor(m: LoadedModel): Promise<WebGpuBackend> {
   return b;
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /** Logits of a 3-slice prefill (30 tokens) and 30 decode steps of fixed ids. */
 async function trace(backend: Backend, cache: CacheConfig, vocab: number): Promise<Float32Array[]> {

@@ -28,6 +28,19 @@ export class GpuMemory {
     return buffer;
   }
 
+  /** A larger copy of `old` (its first `keepBytes` bytes copied over, `old` released); a new buffer when `old` is null. */
+  grow(old: GPUBuffer | null, category: MemoryCategory, label: string, bytes: number, keepBytes: number): GPUBuffer {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buffer = this.create(category, label, bytes, usage);
+    if (old) {
+      const enc = this.device.createCommandEncoder();
+      if (keepBytes > 0) enc.copyBufferToBuffer(old, 0, buffer, 0, keepBytes);
+      this.device.queue.submit([enc.finish()]);
+      this.release(old);
+    }
+    return buffer;
+  }
+
   /** Every live buffer: what it is, what it holds, its size. */
   buffers(): { label: string; category: MemoryCategory; bytes: number }[] {
     return [...this.live].map(([b, category]) => ({ label: b.label, category, bytes: b.size }));

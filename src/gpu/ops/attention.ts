@@ -1,84 +1,69 @@
-// Causal attention over the paged KV cache plus the step's own keys: split over key chunks, then merged
-// (shaders/attention-split.wgsl, attention-merge.wgsl).
+// Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
+// chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl).
 
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
-export interface AttentionArgs {
+export interface AttentionSpec {
+  headDim: number;
+  numHeads: number;
+  numKvHeads: number;
+  slidingWindow: number | null;
+}
+
+/** The step's rows: queries, its own keys and values, the split's partials and the output. */
+export interface AttentionRows {
   q: GPUBuffer;
-  kCur: GPUBuffer;
-  vCur: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  partial: GPUBuffer;
+  out: GPUBuffer;
+  qStride: number;
+  kvStride: number;
+}
+
+/** Past K/V: page table and pools, page size, f16 packing. */
+export interface AttentionStore {
   pages: GPUBuffer;
   kPool: GPUBuffer;
   vPool: GPUBuffer;
-  partial: GPUBuffer;
-  out: GPUBuffer;
-  headDim: number;
-  heads: number;
-  kvHeads: number;
-  qStride: number;
-  kStride: number;
   page: number;
   kvF16: boolean;
-  /** Sliding window in tokens (0: none). */
-  window: number;
-  /** Only the step's own keys, into partial slots 1.. (slot 0: the xquant modes' rematerialized past). */
-  ownOnly: boolean;
 }
 
-export function attentionOps(ctx: OpContext, a: AttentionArgs): [Dispatch, Dispatch] {
+/**
+ * `ownOnly`: attend only to the step's own keys, into partial slots 1.. (slot 0 holds the xquant modes'
+ * rematerialized past).
+ */
+export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean): [Dispatch, Dispatch] {
+  const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
   const split = makeDispatch(
     ctx,
     {
       op: 'attention-split',
       consts: {
-        HEAD_DIM: a.headDim,
-        HEADS: a.heads,
-        KV_GROUP: a.heads / a.kvHeads,
-        Q_STRIDE: a.qStride,
-        KV_DIM: a.kvHeads * a.headDim,
-        K_STRIDE: a.kStride,
-        PAGE: a.page,
-        KV_F16: a.kvF16,
-        WINDOW: a.window,
-        SCALE: { f32: 1 / Math.sqrt(a.headDim) },
-        OWN_ONLY: a.ownOnly,
+        HEAD_DIM: headDim,
+        HEADS: heads,
+        KV_GROUP: heads / kvHeads,
+        Q_STRIDE: rows.qStride,
+        KV_DIM: kvHeads * headDim,
+        K_STRIDE: rows.kvStride,
+        PAGE: store.page,
+        KV_F16: store.kvF16,
+        WINDOW: spec.slidingWindow ?? 0,
+        SCALE: { f32: 1 / Math.sqrt(headDim) },
+        OWN_ONLY: ownOnly,
       },
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
-    [a.q, a.kCur, a.vCur, a.pages, a.kPool, a.vPool, a.partial],
-    (tokens, plan) => flatGrid(tokens * a.heads * plan.chunks),
+    [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
+    (tokens, plan) => flatGrid(tokens * heads * plan.chunks),
   );
   const merge = makeDispatch(
     ctx,
-    { op: 'attention-merge', consts: { HEAD_DIM: a.headDim, HEADS: a.heads, OUT_STRIDE: a.qStride, EXTRA_SLOTS: a.ownOnly ? 1 : 0 } },
+    { op: 'attention-merge', consts: { HEAD_DIM: headDim, HEADS: heads, OUT_STRIDE: rows.qStride, EXTRA_SLOTS: ownOnly ? 1 : 0 } },
     ['read', 'write'],
-    [a.partial, a.out],
-    (tokens) => flatGrid(tokens * a.heads * a.headDim),
+    [rows.partial, rows.out],
+    (tokens) => flatGrid(tokens * heads * headDim),
   );
   return [split, merge];
-}
-
-/** The standard attention of a layer over a paged fp16/f32 K/V store (pages, pools) and the step's rows. */
-export function layerAttentionOps(
-  ctx: OpContext,
-  spec: { headDim: number; numHeads: number; numKvHeads: number; slidingWindow: number | null },
-  rows: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; partial: GPUBuffer; out: GPUBuffer; qStride: number; kvStride: number },
-  store: { pages: GPUBuffer; kPool: GPUBuffer; vPool: GPUBuffer; page: number; kvF16: boolean },
-  ownOnly: boolean,
-): [Dispatch, Dispatch] {
-  return attentionOps(ctx, {
-    q: rows.q,
-    kCur: rows.k,
-    vCur: rows.v,
-    partial: rows.partial,
-    out: rows.out,
-    qStride: rows.qStride,
-    kStride: rows.kvStride,
-    headDim: spec.headDim,
-    heads: spec.numHeads,
-    kvHeads: spec.numKvHeads,
-    window: spec.slidingWindow ?? 0,
-    ...store,
-    ownOnly,
-  });
 }
