@@ -1,10 +1,15 @@
-// npm run ppl-compare [-- --windows 2,4,2 --out bench/results/ppl-gpu-vs-cpu.json]
-// Perplexity of every cache mode on the WebGPU engine and on the CPU reference, same windows, same
-// (f32) weights: the check that each GPU mode is the reference's mode. Windows are fewer than in
-// BENCHMARKS.md's CPU table (every quantized-mode token is a decode step, slow on an emulated GPU);
-// `--windows` sets them per run (stories260K, aidreams260K, tinystories-656k).
+// npm run ppl-compare [-- --windows 2,4,2 --from 0,0,0 --models stories260K --summarize]
+// Perplexity of every cache mode on the WebGPU engine and on the CPU reference, same windows, same (f32)
+// weights: the check that each GPU mode is the reference's mode.
+//
+// In a quantized mode every token is a decode step, slow on an emulated GPU (stories260K: ~70 s per
+// window), so the protocol's 32 / 64 / 32 windows take many hours. Runs are therefore resumable: each
+// (model, mode, window range) appends its NLL sums to a log (bench/results/ppl-gpu-vs-cpu-windows.jsonl);
+// `--from` picks the first window, and every run (or `--summarize` alone) aggregates the log — each window
+// counted once — into bench/results/ppl-gpu-vs-cpu.json and the table printed for BENCHMARKS.md.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
@@ -13,34 +18,83 @@ import { parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 import { modesFor, RUNS } from './ppl-runs';
 
-await runCli('npm run ppl-compare [-- --windows 2,4,2 --out FILE]', async () => {
-  const a = parseArgs(process.argv.slice(2), { windows: 'string', out: 'string' });
-  const windows = (a.windows ?? '2,4,2').split(',').map(Number);
-  if (windows.length !== RUNS.length || !windows.every((w) => Number.isInteger(w) && w > 0)) {
-    throw new UsageError(`--windows needs ${RUNS.length} positive integers`);
-  }
-  const outFile = a.out ?? 'bench/results/ppl-gpu-vs-cpu.json';
-  const rows = [];
+const LOG = 'bench/results/ppl-gpu-vs-cpu-windows.jsonl';
+const OUT = 'bench/results/ppl-gpu-vs-cpu.json';
+
+/** One measured range of windows of one model and mode: summed NLLs on both backends. */
+interface WindowRow {
+  model: string;
+  cache: string;
+  ctx: number;
+  windows: number[];
+  tokens: number;
+  gpuNll: number;
+  cpuNll: number;
+  date: string;
+}
+
+function perModel(flag: string | undefined, fallback: number, name: string): number[] {
+  const v = (flag ?? RUNS.map(() => fallback).join(',')).split(',').map(Number);
+  if (v.length !== RUNS.length || !v.every((w) => Number.isInteger(w) && w >= 0)) throw new UsageError(`--${name} needs ${RUNS.length} integers >= 0`);
+  return v;
+}
+
+async function measure(a: { windows?: string; from?: string; models?: string }): Promise<void> {
+  const counts = perModel(a.windows, 2, 'windows');
+  const from = perModel(a.from, 0, 'from');
+  const only = a.models?.split(',');
+  await mkdir(dirname(LOG), { recursive: true });
   for (const [i, run] of RUNS.entries()) {
+    const model = run.model.split('/').pop()!;
+    if ((only && !only.includes(model)) || counts[i] === 0) continue;
     const cpu = await openBackend(run.model, 'cpu');
     const gpu = await openBackend(run.model, 'webgpu');
-    const ids = cpu.model.tokenizer.encode((await readFile(run.text, 'utf8')).replace(/\r\n/g, '\n'), false);
-    const o = { ctx: run.ctx, windows: windows[i], bos: cpu.model.spec.bosTokenId ?? 1 };
+    const all = cpu.model.tokenizer.encode((await readFile(run.text, 'utf8')).replace(/\r\n/g, '\n'), false);
+    // Window k starts at token k * (ctx - 1) of the text (the protocol's cut).
+    const ids = all.slice(from[i] * (run.ctx - 1));
+    const o = { ctx: run.ctx, windows: counts[i], bos: cpu.model.spec.bosTokenId ?? 1 };
+    const windows = Array.from({ length: counts[i] }, (_, k) => from[i] + k);
     for (const mode of modesFor(cpu.model.spec.numKvHeads < cpu.model.spec.numHeads).filter((m) => m !== 'f32')) {
       const cache = parseCacheMode(mode);
       const g = await evaluatePerplexity(gpu.backend, ids, { ...o, cache });
       const c = await evaluatePerplexity(cpu.backend, ids, { ...o, cache });
-      const row = { model: run.model.split('/').pop(), cache: cacheModeName(cache), ctx: run.ctx, windows: o.windows, scoredTokens: g.scoredTokens, gpu: g.ppl, cpu: c.ppl, relDiff: g.ppl / c.ppl - 1 };
-      rows.push(row);
-      process.stderr.write(`${row.model} ${row.cache}: gpu ${g.ppl.toFixed(4)} cpu ${c.ppl.toFixed(4)} (${(100 * row.relDiff).toFixed(3)}%)\n`);
+      const row: WindowRow = { model, cache: cacheModeName(cache), ctx: run.ctx, windows, tokens: g.scoredTokens, gpuNll: g.meanNll * g.scoredTokens, cpuNll: c.meanNll * c.scoredTokens, date: new Date().toISOString() };
+      await appendFile(LOG, JSON.stringify(row) + '\n');
+      process.stderr.write(`${model} ${row.cache} windows ${windows[0]}..${windows.at(-1)}: gpu ${g.ppl.toFixed(4)} cpu ${c.ppl.toFixed(4)}\n`);
     }
   }
-  await mkdir(dirname(outFile), { recursive: true });
-  const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}` };
-  await writeFile(outFile, JSON.stringify({ ...meta, rows }, null, 2) + '\n');
+}
+
+/** Aggregate the log: per model and mode, every window once (the first row that covers it wins). */
+async function summarize(): Promise<void> {
+  const rows = existsSync(LOG) ? (await readFile(LOG, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as WindowRow) : [];
+  const groups = new Map<string, { model: string; cache: string; ctx: number; seen: Set<number>; tokens: number; gpu: number; cpu: number }>();
+  for (const r of rows) {
+    const key = `${r.model}|${r.cache}`;
+    const g = groups.get(key) ?? { model: r.model, cache: r.cache, ctx: r.ctx, seen: new Set<number>(), tokens: 0, gpu: 0, cpu: 0 };
+    groups.set(key, g);
+    if (r.windows.some((w) => g.seen.has(w))) continue;
+    r.windows.forEach((w) => g.seen.add(w));
+    g.tokens += r.tokens;
+    g.gpu += r.gpuNll;
+    g.cpu += r.cpuNll;
+  }
+  const out = [...groups.values()].map((g) => {
+    const gpu = Math.exp(g.gpu / g.tokens);
+    const cpu = Math.exp(g.cpu / g.tokens);
+    return { model: g.model, cache: g.cache, ctx: g.ctx, windows: g.seen.size, scoredTokens: g.tokens, gpu, cpu, relDiff: gpu / cpu - 1 };
+  });
+  const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, log: LOG };
+  await writeFile(OUT, JSON.stringify({ ...meta, rows: out }, null, 2) + '\n');
   const lines = ['| model | cache | ctx × windows | ppl WebGPU | ppl reference | difference |', '|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.gpu.toFixed(4)} | ${r.cpu.toFixed(4)} | ${(100 * r.relDiff).toFixed(3)}% |`);
-  const worst = rows.reduce((m, r) => Math.max(m, Math.abs(r.relDiff)), 0);
+  for (const r of out) lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.gpu.toFixed(4)} | ${r.cpu.toFixed(4)} | ${(100 * r.relDiff).toFixed(3)}% |`);
+  const worst = out.reduce((m, r) => Math.max(m, Math.abs(r.relDiff)), 0);
   lines.push('', `Largest difference: ${(100 * worst).toFixed(3)}%.`);
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+await runCli('npm run ppl-compare [-- --windows 2,4,2 --from 0,0,0 --models stories260K,... | --summarize]', async () => {
+  const a = parseArgs(process.argv.slice(2), { windows: 'string', from: 'string', models: 'string', summarize: 'bool' });
+  if (!a.summarize) await measure(a);
+  await summarize();
 });
