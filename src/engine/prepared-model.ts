@@ -5,6 +5,7 @@
 import { computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
 import type { LoadedModel, ModelTexts } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
+import type { ModelWeights } from '../model/weights';
 import { packModelWeights, unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
 import type { WeightFormat } from '../quant/weight-format';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
@@ -21,8 +22,11 @@ export interface PreparedModel {
 
 export function prepareModel(m: LoadedModel, format: WeightFormat): PreparedModel {
   const packed = packModelWeights(m.spec, m.weights, format);
-  const gqa = m.spec.numKvHeads < m.spec.numHeads;
-  const values = format === 'f32' ? m.weights : gqa ? unpackModelWeights(packed) : null;
-  const latents = gqa && values ? computeLatents({ spec: m.spec, weights: values }) : null;
-  return { name: m.name, spec: m.spec, tokenizer: m.tokenizer, texts: m.texts, packed, latents };
+  return { name: m.name, spec: m.spec, tokenizer: m.tokenizer, texts: m.texts, packed, latents: latentsOf(m.spec, m.weights, packed) };
+}
+
+/** xquant-gqa's SVD factors of the weights as packed (what the GPU holds); null for models without GQA. */
+export function latentsOf(spec: ModelSpec, weights: ModelWeights, packed: PackedWeights): LayerLatents[] | null {
+  if (spec.numKvHeads >= spec.numHeads) return null;
+  return computeLatents({ spec, weights: packed.format === 'f32' ? weights : unpackModelWeights(packed) });
 }

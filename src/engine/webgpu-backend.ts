@@ -20,9 +20,10 @@ import { swigluOp } from '../gpu/ops/swiglu';
 import { PipelineCache } from '../gpu/pipelines';
 import type { ShaderLibrary } from '../gpu/shader-library';
 import type { CacheModel } from '../cache/reference-cache';
-import { computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
+import type { LayerLatents } from '../cache/xquant-gqa-cache';
+import { latentsOf } from './prepared-model';
 import { kvDim, type ModelSpec } from '../model/model-spec';
-import { packModelWeights, unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
+import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
 import { pad32, type WeightFormat } from '../quant/weight-format';
 import type { LogitsWanted } from '../reference/decoder';
 import { ropeInverseFrequencies } from '../reference/rope';
@@ -71,9 +72,8 @@ export class WebGpuBackend implements Backend {
   readonly invFreq: Float64Array;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
-  /** xquant-gqa's SVD factors: given at load, or computed from the packed weights on first use. */
-  private latentFactors: LayerLatents[] | null;
-  private packedForLatents: PackedWeights | null;
+  /** xquant-gqa's SVD factors (null for models without GQA). */
+  private readonly latentFactors: LayerLatents[] | null;
   private lostReason: string | null = null;
   private gpuError: string | null = null;
 
@@ -90,7 +90,6 @@ export class WebGpuBackend implements Backend {
     this.spec = spec;
     this.format = packed.format;
     this.latentFactors = latents;
-    this.packedForLatents = latents || spec.numKvHeads === spec.numHeads ? null : packed;
     this.memory = memory;
     this.pipelines = pipelines;
     this.invFreq = ropeInverseFrequencies(spec);
@@ -107,7 +106,7 @@ export class WebGpuBackend implements Backend {
   static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
     const acquired = await acquireDevice(gpu);
     const packed = packModelWeights(model.spec, model.weights, o.weights);
-    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch });
+    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, latents: latentsOf(model.spec, model.weights, packed) });
   }
 
   static async fromPacked(
@@ -151,13 +150,9 @@ export class WebGpuBackend implements Backend {
     return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, packed, o.latents ?? null, o.maxBatch ?? 128);
   }
 
-  /** The SVD factors of the weights as the GPU holds them (after quantization), for xquant-gqa. */
+  /** The SVD factors of the weights as the GPU holds them (after quantization), for xquant-gqa (src/engine/prepared-model.ts). */
   get latents(): LayerLatents[] {
-    if (!this.latentFactors) {
-      if (!this.packedForLatents) throw new InvalidArgumentError('xquant-gqa needs fewer kv heads than heads', { field: 'cache' });
-      this.latentFactors = computeLatents({ spec: this.spec, weights: unpackModelWeights(this.packedForLatents) });
-      this.packedForLatents = null;
-    }
+    if (!this.latentFactors) throw new InvalidArgumentError('xquant-gqa needs fewer kv heads than heads', { field: 'cache' });
     return this.latentFactors;
   }
 
