@@ -41,7 +41,11 @@ test.beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-test.afterAll(() => new Promise<void>((r) => server.close(() => r())));
+test.afterAll(() => {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  server.closeAllConnections(); // Chromium may still hold a kept-alive connection, which close() would wait for
+  return closed;
+});
 
 test('the script tag mounts a chat widget that answers under a strict CSP', async ({ page }) => {
   const violations: string[] = [];

@@ -43,7 +43,10 @@ export async function startHubServer(): Promise<HubServer> {
     requests,
     close: () => {
       for (const r of stalled) r.destroy();
-      return new Promise((r) => server.close(() => r()));
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // close() waits for every connection to end; Chromium can hold a kept-alive or preconnected one.
+      server.closeAllConnections();
+      return closed;
     },
   };
 }
