@@ -16,6 +16,11 @@ export interface DecodeSession {
   readonly length: number;
   /** Logits after running `ids` ([V] for 'last', [ids.length, V] for 'all'). */
   forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array>;
+  /**
+   * Teacher forcing: run each id as its own decode step (each attends to the cache's stored form of the
+   * earlier ones) and return every step's logits, [ids.length, V].
+   */
+  forwardEach(ids: readonly number[]): Promise<Float32Array>;
   /** Run `ids` and choose the next token (a GPU session does greedy choice on the device). */
   next(ids: readonly number[], sampler: Sampler): Promise<number>;
   bytesPerToken(): number;
@@ -47,6 +52,12 @@ export class CpuBackend implements Backend {
         return cache.length;
       },
       forward: async (ids, wanted) => decoder.forward(ids, cache, wanted),
+      forwardEach: async (ids) => {
+        const V = this.spec.vocabSize;
+        const out = new Float32Array(ids.length * V);
+        ids.forEach((id, t) => out.set(decoder.forward([id], cache, 'last'), t * V));
+        return out;
+      },
       next: async (ids, sampler) => sampler.next(decoder.forward(ids, cache, 'last')),
       bytesPerToken: () => cache.bytesPerToken(),
       close: () => {},

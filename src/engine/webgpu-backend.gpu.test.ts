@@ -140,6 +140,20 @@ describe('weight formats', () => {
   });
 });
 
+describe('teacher-forced decode steps (forwardEach, used by perplexity)', () => {
+  it('equal one forward per token exactly, across several staging-buffer fills, in a quantized mode', async () => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuBackend(m, 'f32', 8); // 8 logit rows: 21 steps take 3 readbacks
+    const cache = parseCacheMode('kivi-2');
+    const ids = promptOf(512, 21);
+    const each = await gpu.createSession(cache).forwardEach(ids);
+    const one = gpu.createSession(cache);
+    for (const [t, id] of ids.entries()) expect(await one.forward([id], 'last')).toEqual(each.subarray(t * 512, (t + 1) * 512));
+    const cpu = await new CpuBackend(m).createSession(cache).forwardEach(ids);
+    expect(maxAbsDiff(each, cpu)).toBeLessThan(2e-3);
+  });
+});
+
 describe('failures', () => {
   it('a lost device turns into DeviceLostError; a bad token id into InvalidArgumentError', async () => {
     const m = await sharedModel('stories260K');

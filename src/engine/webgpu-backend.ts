@@ -341,7 +341,7 @@ export class GpuDecodeSession implements DecodeSession {
    * Encode and submit one slice of at most maxBatch tokens, up to the LM head ('last' or 'all' rows).
    * `pick` fills the sampling fields of the step uniform for a token choice that follows.
    */
-  private runSlice(ids: readonly number[], wanted: LogitsWanted, pick: { sampler: Sampler; u: number } | null = null): void {
+  private runSlice(ids: readonly number[], wanted: LogitsWanted, pick: { sampler: Sampler; u: number } | null = null, then?: (enc: GPUCommandEncoder) => void): void {
     this.backend.checkAlive();
     const pos0 = this.cache.length;
     const M = ids.length;
@@ -354,6 +354,7 @@ export class GpuDecodeSession implements DecodeSession {
     encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M, plan);
     encodeDispatches(pass, built.head[wanted], M, plan);
     pass.end();
+    then?.(enc);
     this.device.queue.submit([enc.finish()]);
     this.cache.length = pos0 + M;
   }
@@ -463,6 +464,23 @@ export class GpuDecodeSession implements DecodeSession {
       enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, bytes);
       this.device.queue.submit([enc.finish()]);
       out.set(new Float32Array(await this.read(this.readLogits, bytes)), wanted === 'all' ? at * V : 0);
+    }
+    return out;
+  }
+
+  /**
+   * Steps are submitted back to back, each copying its logits into its row of the staging buffer, and
+   * read back once per staging buffer full: one readback per step would cost a GPU round trip each.
+   */
+  async forwardEach(ids: readonly number[]): Promise<Float32Array> {
+    this.checkIds(ids);
+    await this.reserve(this.cache.length + ids.length);
+    const V = this.spec.vocabSize;
+    const out = new Float32Array(ids.length * V);
+    for (let at = 0; at < ids.length; at += this.logitRows) {
+      const part = ids.slice(at, at + this.logitRows);
+      part.forEach((id, r) => this.runSlice([id], 'last', null, (enc) => enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, r * V * 4, V * 4)));
+      out.set(new Float32Array(await this.read(this.readLogits, part.length * V * 4)), at * V);
     }
     return out;
   }

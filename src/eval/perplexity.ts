@@ -10,6 +10,9 @@ import type { CacheConfig } from '../cache/cache-config';
 import type { Backend } from '../engine/backend';
 import { logSumExp } from '../reference/ops';
 
+/** Decode steps per forwardEach call in quantized modes. */
+const DECODE_SLICE = 128;
+
 export interface PerplexityOptions {
   ctx: number;
   windows: number;
@@ -52,10 +55,12 @@ export async function evaluatePerplexity(backend: Backend, ids: readonly number[
         const logits = await session.forward(window.slice(0, n), 'all');
         for (let t = 0; t < n; t++) nll += logSumExp(logits, t * V, V) - logits[t * V + window[t + 1]];
       } else {
-        for (let t = 0; t < n; t++) {
+        // In slices, so an abort lands between them.
+        for (let at = 0; at < n; at += DECODE_SLICE) {
           throwIfAborted(o.signal, 'perplexity');
-          const logits = await session.forward([window[t]], 'last');
-          nll += logSumExp(logits, 0, V) - logits[window[t + 1]];
+          const ids = window.slice(at, Math.min(n, at + DECODE_SLICE));
+          const logits = await session.forwardEach(ids);
+          ids.forEach((_, r) => (nll += logSumExp(logits, r * V, V) - logits[r * V + window[at + r + 1]]));
         }
       }
       scored += n;
