@@ -9,6 +9,7 @@ import { acquireDevice } from '../gpu/device';
 import type { MemoryReport } from '../gpu/memory';
 import type { ShaderLibrary } from '../gpu/shader-library';
 import type { ModelSpec } from '../model/model-spec';
+import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
@@ -175,6 +176,7 @@ export class Engine {
     const cache = this.resolveCache(r.cache, promptIds.length + maxTokens);
     const sampler = new Sampler(sampling);
     const stop = new StopMatcher(r.stop ?? []);
+    const text = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
     const ids: number[] = [];
     const session = backend.createSession(cache);
     let firstAt = 0;
@@ -196,7 +198,7 @@ export class Engine {
           break;
         }
         ids.push(id);
-        const delta = stop.push(model.tokenizer.decode(ids));
+        const delta = stop.push(text.push(id));
         if (delta) yield delta;
         if (stop.stopped) {
           finishReason = 'stop';
@@ -206,7 +208,7 @@ export class Engine {
         throwIfAborted(r.signal, 'decode');
         id = await session.next([id], sampler).catch(fail);
       }
-      const rest = stop.finish();
+      const rest = (ids.length ? stop.push(text.finish()) : '') + stop.finish();
       if (rest) yield rest;
       const done = performance.now();
       const decoded = Math.max(0, ids.length - 1);

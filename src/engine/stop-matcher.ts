@@ -7,10 +7,14 @@ export class StopMatcher {
   text = '';
   stopped = false;
   private shown = 0;
+  /** Stops ending before this index were looked for in an earlier push (the text only grows). */
+  private searched = 0;
   private readonly stops: string[];
+  private readonly longest: number;
 
   constructor(stops: readonly string[]) {
     this.stops = stops.filter((s) => s.length > 0);
+    this.longest = Math.max(0, ...this.stops.map((s) => s.length));
   }
 
   /** The decoded text so far; returns the newly showable part (possibly ''). */
@@ -18,7 +22,7 @@ export class StopMatcher {
     if (this.stopped) return '';
     let cut = -1;
     for (const s of this.stops) {
-      const at = decoded.indexOf(s);
+      const at = decoded.indexOf(s, this.searched);
       if (at >= 0 && (cut < 0 || at < cut)) cut = at;
     }
     if (cut >= 0) {
@@ -27,6 +31,7 @@ export class StopMatcher {
       return this.take(this.text.length);
     }
     this.text = decoded;
+    this.searched = Math.max(0, decoded.length - this.longest + 1);
     let safe = decoded.endsWith('\uFFFD') ? decoded.length - 1 : decoded.length;
     for (const s of this.stops) {
       for (let n = Math.min(s.length - 1, safe); n > 0; n--) {

@@ -7,7 +7,7 @@ import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
 import { AbortedError, DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { MemoryChunkStore } from '../storage/chunk-store';
-import { sharedPath } from '../test-support/shared-models';
+import { sharedModel, sharedPath } from '../test-support/shared-models';
 import { EngineHost } from './engine-host';
 
 const ORACLE = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338];
@@ -44,6 +44,7 @@ describe('EngineHost', () => {
     const r = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, cache: 'fp16' });
     expect(r!.choices[0].token_ids).toEqual(ORACLE);
     expect(r!.choices[0].text.startsWith('Once upon a time, there was a little girl named Lily.')).toBe(true);
+    expect(r!.choices[0].text).toBe((await sharedModel('stories260K')).tokenizer.decode(ORACLE)); // streamed text is decoded incrementally
     expect(r!.choices[0].finish_reason).toBe('length');
     expect(r!.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 16, total_tokens: 17, cache_mode: 'fp16' });
     expect(r!.usage.cache_bytes).toBe(16 * 640); // 16 tokens in the cache (the last token is chosen, not run) x fp16 K+V bytes
