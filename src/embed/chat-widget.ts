@@ -93,6 +93,7 @@ export function mountChatWidget(host: HTMLElement, engine: XQuantEngine, o: Widg
       const stream = await engine.chat.completions.create({
         messages: history.slice(-6),
         stream: true,
+        truncation: 'auto', // a long conversation keeps its start and its end instead of failing
         max_tokens: o.maxTokens,
         temperature: 0.8,
         top_k: 40,
