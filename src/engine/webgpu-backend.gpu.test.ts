@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { cacheBytesPerToken } from '../cache/cache-bytes';
 import { evaluatePerplexity } from '../eval/perplexity';
-import { DeviceLostError, InvalidArgumentError } from '../errors';
+import { DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice } from '../gpu/device';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { loadModel, type LoadedModel } from '../model/load-model';
@@ -20,6 +20,7 @@ import { generateIds } from './generate';
 import { GREEDY } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
 import { maxAbsDiff } from '../test-support/compare';
+import { scarceDevice } from '../test-support/scarce-device';
 
 const F32 = parseCacheMode('f32');
 const FP16 = parseCacheMode('fp16');
@@ -165,6 +166,50 @@ describe('failures', () => {
     await b.gpu.lost;
     await expect(s.forward([1, 2], 'last')).rejects.toThrow(DeviceLostError);
     expect(() => b.createSession(F32)).toThrow(/device was lost/);
+  });
+
+  it('weights that do not fit GPU memory: GpuOutOfMemoryError with their bytes, and the device is released', async () => {
+    const m = await sharedModel('stories260K');
+    const packed = packModelWeights(m.spec, m.weights, 'f32');
+    const bytes = (await gpuBackend(m)).memoryReport().weights;
+    const gpu = scarceDevice(await acquireDevice(nodeGpu()));
+    gpu.allowMore(bytes / 2);
+    const err = await WebGpuBackend.fromPacked(gpu, nodeShaders(), m.spec, packed).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuOutOfMemoryError);
+    expect(err).toMatchObject({ requested: bytes, expected: `${bytes} bytes of GPU memory for the weights` });
+    expect((err as Error).message).toMatch(/^uploading the weights failed \(out of memory: \d+ bytes for /);
+    expect((await gpu.lost).reason).toBe('destroyed');
+    expect(gpu.unscopedFailures).toEqual([]);
+  });
+
+  it('a cache or session that does not fit: GpuOutOfMemoryError before anything runs; the backend stays usable with the same logits', async () => {
+    const m = await sharedModel('stories260K');
+    const gpu = scarceDevice(await acquireDevice(nodeGpu()));
+    const b = await WebGpuBackend.fromPacked(gpu, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
+    opened.push(b);
+    const ids = promptOf(512, 200);
+    const want = await b.createSession(FP16).forward(ids.slice(0, 8), 'last');
+
+    const s = b.createSession(FP16); // room for 128 tokens
+    await s.forward(ids.slice(0, 8), 'last');
+    gpu.allowMore(0);
+    const grow = await s.forward(ids.slice(8), 'last').catch((e: unknown) => e);
+    expect(grow).toBeInstanceOf(GpuOutOfMemoryError);
+    expect((grow as Error).message).toMatch(/^growing the cache to 256 tokens failed \(out of memory/);
+    expect(grow).toMatchObject({ requested: 256 * 640 }); // fp16 K and V: 640 bytes per token
+    await expect(s.forward([1], 'last')).rejects.toBe(grow); // its buffers are invalid now
+    s.close();
+
+    const fresh = b.createSession(FP16); // its activations cannot be allocated
+    await expect(fresh.forward([1], 'last')).rejects.toThrow(/^allocating the session's buffers .* failed \(out of memory/);
+    fresh.close();
+
+    gpu.allowMore(Infinity);
+    const again = b.createSession(FP16);
+    expect(await again.forward(ids.slice(0, 8), 'last')).toEqual(want);
+    again.close();
+    expect(() => b.checkAlive()).not.toThrow(); // no validation error escaped a scope
+    expect(gpu.unscopedFailures).toEqual([]);
   });
 });
 

@@ -5,10 +5,10 @@
 import type { CacheConfig } from '../cache/cache-config';
 import { MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
 import { createGpuCache } from '../cache/create-gpu-cache';
-import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
+import { DeviceLostError, EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
 import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
-import { GpuMemory, type MemoryReport } from '../gpu/memory';
+import { GpuMemory, scopedAllocation, type AllocationErrors, type MemoryReport } from '../gpu/memory';
 import { argmaxOp } from '../gpu/ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
 import { embedOps } from '../gpu/ops/embed';
@@ -118,34 +118,39 @@ export class WebGpuBackend implements Backend {
   ): Promise<WebGpuBackend> {
     const { device } = acquired;
     const memory = new GpuMemory(device);
-    device.pushErrorScope('out-of-memory');
     const limit = acquired.maxStorageBindingBytes;
     const vec = (label: string, v: Float32Array | null) => (v ? memory.upload('weights', label, v as Float32Array<ArrayBuffer>) : null);
     const mat = (label: string, m: Parameters<typeof uploadMatrix>[2]) => uploadMatrix(memory, label, m, limit);
-    const embed = mat('embed', packed.embed);
-    const weights: GpuWeights = {
-      embed,
-      lmHead: packed.lmHead === packed.embed ? embed : mat('lm_head', packed.lmHead),
-      layers: packed.layers.map((l, i) => ({
-        attnNorm: vec(`l${i}.attn_norm`, l.attnNorm)!,
-        wq: mat(`l${i}.wq`, l.wq),
-        wk: mat(`l${i}.wk`, l.wk),
-        wv: mat(`l${i}.wv`, l.wv),
-        wo: mat(`l${i}.wo`, l.wo),
-        bq: vec(`l${i}.bq`, l.bq),
-        bk: vec(`l${i}.bk`, l.bk),
-        bv: vec(`l${i}.bv`, l.bv),
-        mlpNorm: vec(`l${i}.mlp_norm`, l.mlpNorm)!,
-        wGate: mat(`l${i}.w_gate`, l.wGate),
-        wUp: mat(`l${i}.w_up`, l.wUp),
-        wDown: mat(`l${i}.w_down`, l.wDown),
-      })),
-      finalNorm: vec('final_norm', packed.finalNorm)!,
-    };
-    const oom = await device.popErrorScope();
-    if (oom) {
+    const { value: weights, errors } = scopedAllocation(device, (): GpuWeights => {
+      const embed = mat('embed', packed.embed);
+      return {
+        embed,
+        lmHead: packed.lmHead === packed.embed ? embed : mat('lm_head', packed.lmHead),
+        layers: packed.layers.map((l, i) => ({
+          attnNorm: vec(`l${i}.attn_norm`, l.attnNorm)!,
+          wq: mat(`l${i}.wq`, l.wq),
+          wk: mat(`l${i}.wk`, l.wk),
+          wv: mat(`l${i}.wv`, l.wv),
+          wo: mat(`l${i}.wo`, l.wo),
+          bq: vec(`l${i}.bq`, l.bq),
+          bk: vec(`l${i}.bk`, l.bk),
+          bv: vec(`l${i}.bv`, l.bv),
+          mlpNorm: vec(`l${i}.mlp_norm`, l.mlpNorm)!,
+          wGate: mat(`l${i}.w_gate`, l.wGate),
+          wUp: mat(`l${i}.w_up`, l.wUp),
+          wDown: mat(`l${i}.w_down`, l.wDown),
+        })),
+        finalNorm: vec('final_norm', packed.finalNorm)!,
+      };
+    });
+    const caught = await errors;
+    if (caught.outOfMemory || caught.invalid) {
+      const bytes = memory.report().weights;
+      // The device was acquired for this backend: nothing else will release it.
       memory.releaseAll();
-      throw new GpuOutOfMemoryError(`uploading the weights failed: ${oom.message}`, { expected: `${memory.report().weights} bytes of GPU memory` });
+      device.destroy();
+      if (!caught.outOfMemory) throw new GpuError(`uploading the weights failed: ${caught.invalid!.message}`);
+      throw new GpuOutOfMemoryError(`uploading the weights failed (${caught.outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the weights`, requested: bytes });
     }
     return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, packed, o.latents ?? null, o.maxBatch ?? 128);
   }
@@ -180,7 +185,9 @@ export class WebGpuBackend implements Backend {
 
   createSession(cache: CacheConfig): GpuDecodeSession {
     this.checkAlive();
-    return new GpuDecodeSession(this, cache);
+    const { value: session, errors } = scopedAllocation(this.gpu.device, () => new GpuDecodeSession(this, cache));
+    session.pendingAllocation = errors;
+    return session;
   }
 
   destroy(): void {
@@ -210,6 +217,10 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly readLogits: GPUBuffer;
   private readonly readChosen: GPUBuffer;
   private readonly logitRows: number;
+  /** What the error scopes around the constructor's allocations caught; checked by the first reserve(). */
+  pendingAllocation: Promise<AllocationErrors> | null = null;
+  /** Set when an allocation failed: the session's buffers cannot be trusted, so every later call fails. */
+  private failure: EngineError | null = null;
 
   constructor(
     private readonly backend: WebGpuBackend,
@@ -431,18 +442,28 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   /**
-   * Grow the cache (and RoPE table) for `tokens` positions inside an out-of-memory error scope, before
-   * anything is submitted: a failed allocation becomes GpuOutOfMemoryError and the engine stays usable.
+   * Grow the cache (and RoPE table) for `tokens` positions inside error scopes, before anything is
+   * submitted: a failed allocation becomes GpuOutOfMemoryError, this session fails from then on (its
+   * buffers are invalid), and the backend stays usable for a new, smaller session.
    */
   private async reserve(tokens: number): Promise<void> {
-    this.device.pushErrorScope('out-of-memory');
-    this.ensurePositions(tokens);
-    const oom = await this.device.popErrorScope();
-    if (oom) {
-      throw new GpuOutOfMemoryError(`growing the cache to ${this.cache.capacity} tokens failed (${oom.message})`, {
-        expected: `${this.cache.capacity * this.cache.bytesPerToken()} bytes of GPU memory for the cache`,
-      });
+    if (this.pendingAllocation) {
+      const first = this.pendingAllocation;
+      this.pendingAllocation = null;
+      this.settle(await first, `allocating the session's buffers (${this.backend.memory.report().activations} bytes of activations)`, this.cache.capacity);
     }
+    if (this.failure) throw this.failure;
+    const grown = scopedAllocation(this.device, () => this.ensurePositions(tokens));
+    this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity);
+  }
+
+  private settle(caught: AllocationErrors, what: string, capacity: number): void {
+    if (!caught.outOfMemory && !caught.invalid) return;
+    const bytes = capacity * this.cache.bytesPerToken();
+    this.failure = caught.outOfMemory
+      ? new GpuOutOfMemoryError(`${what} failed (${caught.outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the cache`, requested: bytes })
+      : new GpuError(`${what} failed: ${caught.invalid!.message}`);
+    throw this.failure;
   }
 
   async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {

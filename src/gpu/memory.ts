@@ -63,3 +63,31 @@ export class GpuMemory {
     return { ...b, total: b.weights + b.cache + b.activations + b.staging };
   }
 }
+
+/** What the error scopes around a group of allocations caught. */
+export interface AllocationErrors {
+  outOfMemory: GPUError | null;
+  /** A validation error: a bug, or the use of a buffer whose allocation failed. */
+  invalid: GPUError | null;
+}
+
+/**
+ * Run `allocate` inside out-of-memory and validation error scopes and return its value at once, with
+ * what the scopes caught to come. WebGPU reports a failed allocation only through an error scope (the
+ * buffer it returns is invalid, and every later use of it is a validation error), so the caller awaits
+ * `errors` before trusting what was allocated.
+ */
+export function scopedAllocation<T>(device: GPUDevice, allocate: () => T): { value: T; errors: Promise<AllocationErrors> } {
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  let result: { value: T } | { error: unknown };
+  try {
+    result = { value: allocate() };
+  } catch (error) {
+    result = { error };
+  }
+  const outOfMemory = device.popErrorScope();
+  const invalid = device.popErrorScope();
+  if ('error' in result) throw result.error;
+  return { value: result.value, errors: Promise.all([outOfMemory, invalid]).then(([o, i]) => ({ outOfMemory: o, invalid: i })) };
+}
