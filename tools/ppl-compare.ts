@@ -15,6 +15,7 @@ import { dirname } from 'node:path';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { evaluatePerplexity } from '../src/eval/perplexity';
 import { parseArgs, runCli, UsageError } from './cli-args';
+import type { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { openBackend } from './open-backend';
 import { modesFor, RUNS } from './ppl-runs';
 
@@ -31,7 +32,11 @@ interface WindowRow {
   gpuNll: number;
   cpuNll: number;
   date: string;
+  /** The WebGPU adapter (driver) that ran the GPU side; rows before it was logged ran on SwiftShader. */
+  adapter?: string;
 }
+
+const EARLY_ADAPTER = 'SwiftShader driver 5.0.0';
 
 function perModel(flag: string | undefined, fallback: number, name: string): number[] {
   const v = (flag ?? RUNS.map(() => fallback).join(',')).split(',').map(Number);
@@ -49,6 +54,7 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
     if ((only && !only.includes(model)) || counts[i] === 0) continue;
     const cpu = await openBackend(run.model, 'cpu');
     const gpu = await openBackend(run.model, 'webgpu');
+    const adapter = (gpu.backend as WebGpuBackend).gpu.adapterInfo.description;
     const all = cpu.model.tokenizer.encode((await readFile(run.text, 'utf8')).replace(/\r\n/g, '\n'), false);
     // Window k starts at token k * (ctx - 1) of the text (the protocol's cut).
     const ids = all.slice(from[i] * (run.ctx - 1));
@@ -58,7 +64,7 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
       const cache = parseCacheMode(mode);
       const g = await evaluatePerplexity(gpu.backend, ids, { ...o, cache });
       const c = await evaluatePerplexity(cpu.backend, ids, { ...o, cache });
-      const row: WindowRow = { model, cache: cacheModeName(cache), ctx: run.ctx, windows, tokens: g.scoredTokens, gpuNll: g.meanNll * g.scoredTokens, cpuNll: c.meanNll * c.scoredTokens, date: new Date().toISOString() };
+      const row: WindowRow = { model, cache: cacheModeName(cache), ctx: run.ctx, windows, tokens: g.scoredTokens, gpuNll: g.meanNll * g.scoredTokens, cpuNll: c.meanNll * c.scoredTokens, date: new Date().toISOString(), adapter };
       await appendFile(LOG, JSON.stringify(row) + '\n');
       process.stderr.write(`${model} ${row.cache} windows ${windows[0]}..${windows.at(-1)}: gpu ${g.ppl.toFixed(4)} cpu ${c.ppl.toFixed(4)}\n`);
     }
@@ -68,13 +74,15 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
 /** Aggregate the log: per model and mode, every window once (the first row that covers it wins). */
 async function summarize(): Promise<void> {
   const rows = existsSync(LOG) ? (await readFile(LOG, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as WindowRow) : [];
-  const groups = new Map<string, { model: string; cache: string; ctx: number; seen: Set<number>; tokens: number; gpu: number; cpu: number }>();
+  const groups = new Map<string, { model: string; cache: string; ctx: number; seen: Set<number>; tokens: number; gpu: number; cpu: number; adapters: Record<string, number> }>();
   for (const r of rows) {
     const key = `${r.model}|${r.cache}`;
-    const g = groups.get(key) ?? { model: r.model, cache: r.cache, ctx: r.ctx, seen: new Set<number>(), tokens: 0, gpu: 0, cpu: 0 };
+    const g = groups.get(key) ?? { model: r.model, cache: r.cache, ctx: r.ctx, seen: new Set<number>(), tokens: 0, gpu: 0, cpu: 0, adapters: {} };
     groups.set(key, g);
     if (r.windows.some((w) => g.seen.has(w))) continue;
     r.windows.forEach((w) => g.seen.add(w));
+    const adapter = r.adapter ?? EARLY_ADAPTER;
+    g.adapters[adapter] = (g.adapters[adapter] ?? 0) + r.windows.length;
     g.tokens += r.tokens;
     g.gpu += r.gpuNll;
     g.cpu += r.cpuNll;
@@ -82,7 +90,7 @@ async function summarize(): Promise<void> {
   const out = [...groups.values()].map((g) => {
     const gpu = Math.exp(g.gpu / g.tokens);
     const cpu = Math.exp(g.cpu / g.tokens);
-    return { model: g.model, cache: g.cache, ctx: g.ctx, windows: g.seen.size, scoredTokens: g.tokens, gpu, cpu, relDiff: gpu / cpu - 1 };
+    return { model: g.model, cache: g.cache, ctx: g.ctx, windows: g.seen.size, scoredTokens: g.tokens, gpu, cpu, relDiff: gpu / cpu - 1, adapters: g.adapters };
   });
   const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, log: LOG };
   await writeFile(OUT, JSON.stringify({ ...meta, rows: out }, null, 2) + '\n');
@@ -90,6 +98,9 @@ async function summarize(): Promise<void> {
   for (const r of out) lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.gpu.toFixed(4)} | ${r.cpu.toFixed(4)} | ${(100 * r.relDiff).toFixed(3)}% |`);
   const worst = out.reduce((m, r) => Math.max(m, Math.abs(r.relDiff)), 0);
   lines.push('', `Largest difference: ${(100 * worst).toFixed(3)}%.`);
+  const perAdapter: Record<string, number> = {};
+  for (const r of out) for (const [a, n] of Object.entries(r.adapters)) perAdapter[a] = (perAdapter[a] ?? 0) + n;
+  lines.push(`Mode-windows by WebGPU adapter: ${Object.entries(perAdapter).map(([a, n]) => `${a}: ${n}`).join('; ')}.`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
