@@ -24,8 +24,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let src = m * K_STRIDE + e;
   if (KV_F16) {
     let dst = slot * pairs + e / 2u;
-    k_pool[dst] = pack2x16float(vec2<f32>(k[src], k[src + 1u]));
-    v_pool[dst] = pack2x16float(vec2<f32>(v[src], v[src + 1u]));
+    k_pool[dst] = pack_f16(k[src], k[src + 1u]);
+    v_pool[dst] = pack_f16(v[src], v[src + 1u]);
   } else {
     let dst = slot * KV_DIM + e;
     k_pool[dst] = bitcast<u32>(k[src]);

@@ -1,13 +1,7 @@
 // Prefix of the kernels that quantize into the cache: the reference's quantizer (src/quant/quantize.ts)
 // in WGSL. zero = f16 floor(min), scale = f16 ceil((max - zero) / (2^b - 1)), code = round half up.
 
-fn f16_bits(v: f32) -> u32 {
-  return pack2x16float(vec2<f32>(v, 0.0)) & 0xffffu;
-}
-
-fn f16_value(h: u32) -> f32 {
-  return unpack2x16float(h).x;
-}
+// f16_bits and f16_value (exact, integer) are in common.wgsl.
 
 /** Largest f16 <= v, as bits. */
 fn f16_floor(v: f32) -> u32 {

@@ -19,7 +19,7 @@ fn source(t: u32, i: u32) -> f32 {
     v = x_window(layer(), t, i);
   } else {
     v = x[(t - step.pos0) * X_STRIDE + i];
-    if (RESIDUAL > 0u) { v = unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }
+    if (RESIDUAL > 0u) { v = f16_value(f16_bits(v)); }
   }
   if (CL_BASE > 0u && layer() >= CL_BASE) { return v - x_hat(layer() - 1u, t, i); }
   return v;

@@ -1,0 +1,87 @@
+// The f16 helpers every kernel shares (common.wgsl, quantize.wgsl) against the reference's TypeScript
+// (src/quant/f16.ts), bit for bit. They are integer code because WGSL leaves pack2x16float's rounding to
+// the implementation and Mesa's llvmpipe folds unpack2x16float(pack2x16float(v)) to v: with the built-ins,
+// f16_floor / f16_ceil were wrong for half of all inputs there, and every xquant mode drifted from the
+// reference from its first token.
+
+import { expect, it } from 'vitest';
+import { f16BitsToF32, f16CeilBits, f16FloorBits, f32ToF16Bits } from '../quant/f16';
+import { acquireDevice } from './device';
+import { nodeGpu, nodeShaders } from './node-gpu';
+import { composeKernel } from './shader-library';
+
+const PROBE = `
+@group(0) @binding(1) var<storage, read> inp: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(3) var<storage, read_write> x_pool: array<u32>; // quantize.wgsl's code writer names it
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= arrayLength(&inp)) { return; }
+  let v = bitcast<f32>(inp[i]);
+  out[4u * i] = f16_bits(v);
+  out[4u * i + 1u] = f16_floor(v);
+  out[4u * i + 2u] = f16_ceil(v);
+  out[4u * i + 3u] = bitcast<u32>(f16_value(inp[i] & 0xffffu));
+}`;
+
+/**
+ * Inputs: every third f16 value, the midpoints between neighbours (ties), values a hair around them,
+ * overflow. Not f32 subnormals: drivers may flush them to zero (SwiftShader does), as WGSL allows.
+ */
+function inputs(): Uint32Array<ArrayBuffer> {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const out: number[] = [];
+  for (let h = 0; h < 0x10000; h += 3) {
+    const v = f16BitsToF32(h);
+    if (!Number.isFinite(v)) continue;
+    const next = f16BitsToF32(h + 1 < 0x10000 && (h & 0x7fff) < 0x7bff ? h + 1 : h);
+    for (const x of [v, (v + next) / 2]) {
+      f[0] = x;
+      out.push(u[0], u[0] + 1, u[0] - 1);
+    }
+  }
+  out.push(0x477fe000, 0x477ff000, 0x47800000, 0xc7800000, 0x7f7fffff, 0x33000000, 0x33000001, 0xb3000000);
+  const exp = (x: number) => (x >>> 23) & 0xff;
+  return Uint32Array.from(out.filter((x) => x >= 0 && x <= 0xffffffff && exp(x) !== 0xff && (exp(x) !== 0 || (x & 0x7fffff) === 0)));
+}
+
+it('f16_bits, f16_floor, f16_ceil and f16_value equal the reference bit for bit', async () => {
+  const { device } = await acquireDevice(nodeGpu());
+  const code = composeKernel({ ...nodeShaders(), 'f16-probe': PROBE }, { op: 'f16-probe', prefixes: ['quantize'], consts: {} });
+  const inp = inputs();
+  const n = inp.length;
+  const buffer = (size: number, usage: number) => device.createBuffer({ size, usage });
+  const ib = buffer(n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(ib, 0, inp);
+  const ob = buffer(n * 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  const rb = buffer(n * 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+  const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 1, resource: { buffer: ib } }, { binding: 2, resource: { buffer: ob } }] });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(Math.ceil(n / 64));
+  pass.end();
+  enc.copyBufferToBuffer(ob, 0, rb, 0, n * 16);
+  device.queue.submit([enc.finish()]);
+  await rb.mapAsync(GPUMapMode.READ);
+  const got = new Uint32Array(rb.getMappedRange().slice(0));
+  device.destroy();
+
+  const f = new Float32Array(inp.buffer);
+  const wrong: string[] = [];
+  for (let i = 0; i < n && wrong.length < 5; i++) {
+    const v = f[i];
+    const want = [f32ToF16Bits(v), f16FloorBits(v), f16CeilBits(v)];
+    const value = f16BitsToF32(inp[i] & 0xffff);
+    const gotValue = new Float32Array(Uint32Array.of(got[4 * i + 3]).buffer)[0];
+    if (want.some((w, j) => got[4 * i + j] !== w) || !(Object.is(gotValue, value) || (Number.isNaN(value) && Number.isNaN(gotValue)))) {
+      wrong.push(`${v}: got ${[...got.subarray(4 * i, 4 * i + 3)].map((x) => x.toString(16))} ${gotValue}, want ${want.map((x) => x.toString(16))} ${value}`);
+    }
+  }
+  expect(n).toBeGreaterThan(100_000);
+  expect(wrong).toEqual([]);
+});
