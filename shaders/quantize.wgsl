@@ -41,11 +41,32 @@ struct GroupScale {
   levels: u32,
 }
 
+/**
+ * Whether scale * n >= hi - zero, decided exactly: scale * n is exact (an 11-bit by 8-bit product), and
+ * of the three ways to compare, the one used subtracts numbers within a factor 2 of each other, which
+ * is exact (Sterbenz); hi - zero itself may round when the two are far apart.
+ */
+fn scale_covers(scale: f32, n: f32, zero: f32, hi: f32) -> bool {
+  let t = scale * n;
+  if ((zero >= 0.0) == (hi >= 0.0) && 2.0 * abs(zero) >= abs(hi) && 2.0 * abs(hi) >= abs(zero)) { return t >= hi - zero; }
+  if (hi > 0.0 && t <= 2.0 * hi && hi <= 2.0 * t) { return t - hi >= -zero; }
+  if (zero < 0.0 && t <= -2.0 * zero && -zero <= 2.0 * t) { return t + zero >= hi; }
+  return t + zero >= hi;
+}
+
 fn group_scale(lo: f32, hi: f32, bits: u32) -> GroupScale {
   let levels = (1u << bits) - 1u;
+  let n = f32(levels);
   let zero_bits = f16_floor(lo);
   let zero = f16_value(zero_bits);
-  let scale_bits = f16_ceil((hi - zero) / f32(levels));
+  // The smallest f16 s with s * levels >= hi - zero. The f32 quotient picks a candidate (WGSL allows 2.5
+  // ulp for division, and GPUs use it); exact comparisons settle it.
+  var scale_bits = f16_ceil((hi - zero) / n);
+  if (!scale_covers(f16_value(scale_bits), n, zero, hi)) {
+    scale_bits += 1u;
+  } else if (scale_bits > 0u && scale_bits < 0x8000u && scale_covers(f16_value(scale_bits - 1u), n, zero, hi)) {
+    scale_bits -= 1u;
+  }
   return GroupScale(scale_bits | (zero_bits << 16u), zero, f16_value(scale_bits), levels);
 }
 

@@ -2,11 +2,13 @@
 // Perplexity of every cache mode on the WebGPU engine and on the CPU reference, same windows, same (f32)
 // weights: the check that each GPU mode is the reference's mode.
 //
-// In a quantized mode every token is a decode step, slow on an emulated GPU (stories260K: ~70 s per
-// window), so the protocol's 32 / 64 / 32 windows take many hours. Runs are therefore resumable: each
-// (model, mode, window range) appends its NLL sums to a log (bench/results/ppl-gpu-vs-cpu-windows.jsonl);
+// In a quantized mode every token is a decode step, slow on an emulated GPU (stories260K, all 14 modes:
+// ~7 min per window on SwiftShader, ~1.5 min on Mesa 25 lavapipe via tools/lavapipe.sh), so the
+// protocol's 32 / 64 / 32 windows take hours. Runs are therefore resumable: each (model, mode, window
+// range) appends its NLL sums and the WebGPU adapter to a log (bench/results/ppl-gpu-vs-cpu-windows.jsonl);
 // `--from` picks the first window, and every run (or `--summarize` alone) aggregates the log — each window
-// counted once — into bench/results/ppl-gpu-vs-cpu.json and the table printed for BENCHMARKS.md.
+// counted once — into bench/results/ppl-gpu-vs-cpu.json and the table printed for BENCHMARKS.md, overall
+// and per adapter (drivers round differently).
 
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';

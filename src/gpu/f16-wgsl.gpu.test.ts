@@ -47,10 +47,10 @@ function inputs(): Uint32Array<ArrayBuffer> {
   return Uint32Array.from(out.filter((x) => x >= 0 && x <= 0xffffffff && exp(x) !== 0xff && (exp(x) !== 0 || (x & 0x7fffff) === 0)));
 }
 
-it('f16_bits, f16_floor, f16_ceil and f16_value equal the reference bit for bit', async () => {
+/** Run `probe` (a kernel over `inp`, four u32 outputs per input) with the quantize prefix. */
+async function runProbe(probe: string, inp: Uint32Array<ArrayBuffer>): Promise<Uint32Array> {
   const { device } = await acquireDevice(nodeGpu());
-  const code = composeKernel({ ...nodeShaders(), 'f16-probe': PROBE }, { op: 'f16-probe', prefixes: ['quantize'], consts: {} });
-  const inp = inputs();
+  const code = composeKernel({ ...nodeShaders(), 'f16-probe': probe }, { op: 'f16-probe', prefixes: ['quantize'], consts: {} });
   const n = inp.length;
   const buffer = (size: number, usage: number) => device.createBuffer({ size, usage });
   const ib = buffer(n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
@@ -70,7 +70,13 @@ it('f16_bits, f16_floor, f16_ceil and f16_value equal the reference bit for bit'
   await rb.mapAsync(GPUMapMode.READ);
   const got = new Uint32Array(rb.getMappedRange().slice(0));
   device.destroy();
+  return got;
+}
 
+it('f16_bits, f16_floor, f16_ceil and f16_value equal the reference bit for bit', async () => {
+  const inp = inputs();
+  const n = inp.length;
+  const got = await runProbe(PROBE, inp);
   const f = new Float32Array(inp.buffer);
   const wrong: string[] = [];
   for (let i = 0; i < n && wrong.length < 5; i++) {
@@ -83,5 +89,46 @@ it('f16_bits, f16_floor, f16_ceil and f16_value equal the reference bit for bit'
     }
   }
   expect(n).toBeGreaterThan(100_000);
+  expect(wrong).toEqual([]);
+});
+
+it("group_scale gives the reference quantizer's f16 scale and zero for every bit width, division rounding or not", async () => {
+  // Groups (lo, hi) whose scale quotient lands within a few f32 ulps of an f16 value, where a GPU's
+  // inexact division (WGSL allows 2.5 ulp) would pick the neighbouring f16, plus random groups.
+  const pairs: number[] = [];
+  const f = new Float32Array(2);
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 4096; i++) {
+    const bits = [2, 3, 4, 8][i % 4];
+    const levels = (1 << bits) - 1;
+    f[0] = -4 * rand();
+    const zero = f16BitsToF32(f16FloorBits(f[0]));
+    const grid = f16BitsToF32(0x2000 + Math.floor(rand() * 0x4000)); // a positive f16 scale
+    const target = zero + grid * levels;
+    f[1] = i % 8 < 6 ? target * (1 + (Math.floor(rand() * 7) - 3) * 2 ** -24) : zero + 8 * rand();
+    pairs.push(f[0], f[1], bits);
+  }
+  const inp = new Uint32Array(pairs.length);
+  const view = new Float32Array(inp.buffer);
+  pairs.forEach((v, i) => (i % 3 === 2 ? (inp[i] = v) : (view[i] = v)));
+  const probe = `
+@group(0) @binding(1) var<storage, read> inp: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (3u * i >= arrayLength(&inp)) { return; }
+  out[4u * i] = group_scale(bitcast<f32>(inp[3u * i]), bitcast<f32>(inp[3u * i + 1u]), inp[3u * i + 2u]).packed;
+}`;
+  const got = await runProbe(probe, inp);
+  const wrong: string[] = [];
+  for (let i = 0; i < pairs.length / 3 && wrong.length < 5; i++) {
+    const [lo, hi, bits] = [view[3 * i], view[3 * i + 1], inp[3 * i + 2]];
+    const zeroBits = f16FloorBits(lo);
+    const want = ((zeroBits << 16) | f16CeilBits((hi - f16BitsToF32(zeroBits)) / ((1 << bits) - 1))) >>> 0;
+    if (got[4 * i] !== want) wrong.push(`[${lo}, ${hi}] ${bits} bits: got ${got[4 * i].toString(16)}, want ${want.toString(16)}`);
+  }
   expect(wrong).toEqual([]);
 });
