@@ -450,18 +450,18 @@ export class GpuDecodeSession implements DecodeSession {
     if (this.pendingAllocation) {
       const first = this.pendingAllocation;
       this.pendingAllocation = null;
-      this.settle(await first, `allocating the session's buffers (${this.backend.memory.report().activations} bytes of activations)`, this.cache.capacity);
+      const own = [...Object.values(this.buf), this.readLogits, this.readChosen].reduce((n, b) => n + b.size, 0);
+      this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
     }
     if (this.failure) throw this.failure;
     const grown = scopedAllocation(this.device, () => this.ensurePositions(tokens));
-    this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity);
+    this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity * this.cache.bytesPerToken());
   }
 
-  private settle(caught: AllocationErrors, what: string, capacity: number): void {
+  private settle(caught: AllocationErrors, what: string, bytes: number): void {
     if (!caught.outOfMemory && !caught.invalid) return;
-    const bytes = capacity * this.cache.bytesPerToken();
     this.failure = caught.outOfMemory
-      ? new GpuOutOfMemoryError(`${what} failed (${caught.outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the cache`, requested: bytes })
+      ? new GpuOutOfMemoryError(`${what} failed (${caught.outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory`, requested: bytes })
       : new GpuError(`${what} failed: ${caught.invalid!.message}`);
     throw this.failure;
   }
