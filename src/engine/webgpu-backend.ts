@@ -267,9 +267,14 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   /** Grow the RoPE table with the cache: positions 0..capacity-1. */
+  /** Whether the cache and the RoPE table already hold `tokens` positions (nothing to allocate). */
+  private holds(tokens: number): boolean {
+    return tokens <= this.cache.capacity && this.ropeTable !== null && this.ropePositions >= this.cache.capacity;
+  }
+
   private ensurePositions(tokens: number): void {
-    const grew = this.cache.ensure(tokens);
-    if (!grew && this.ropeTable && this.ropePositions >= this.cache.capacity) return;
+    if (this.holds(tokens)) return;
+    this.cache.ensure(tokens);
     if (this.ropeTable) this.backend.memory.release(this.ropeTable);
     this.ropePositions = this.cache.capacity;
     this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions));
@@ -454,6 +459,7 @@ export class GpuDecodeSession implements DecodeSession {
       this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
     }
     if (this.failure) throw this.failure;
+    if (this.holds(tokens)) return; // most decode steps: no allocation, no error-scope round trip
     const grown = scopedAllocation(this.device, () => this.ensurePositions(tokens));
     this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity * this.cache.bytesPerToken());
   }
