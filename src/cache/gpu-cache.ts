@@ -19,8 +19,6 @@ export interface LayerAttention {
   /** Attention output [tokens, heads * head_dim]. */
   out: GPUBuffer;
   partial: GPUBuffer;
-  /** Partials of the rematerializing attention (xquant modes). */
-  xPartial: GPUBuffer;
   /** (cos, sin) per position and frequency. */
   rope: GPUBuffer;
   wk: GpuMatrix;
@@ -37,7 +35,8 @@ export interface LayerAttention {
 
 /** How one forward's keys are cut into chunks (written to the Step uniform). */
 export interface ChunkPlan {
-  /** First key of the standard attention in quantized modes (older keys are rematerialized). */
+  /** First key of the standard attention in quantized modes (older keys are rematerialized: in decode inside
+   * the attention kernels, in prefill into the transient rows the standard attention reads). */
   firstKey: number;
   chunks: number;
   chunkLen: number;
@@ -55,10 +54,18 @@ export interface GpuCache {
   readonly generation: number;
   /** Make room for `tokens` tokens in total; true when buffers were replaced. */
   ensure(tokens: number): boolean;
+  /** Bumped whenever the prefill's transient buffers are replaced (the prefill list is rebuilt). */
+  readonly prefillGeneration: number;
+  /**
+   * Before a prompt: transient buffers for a prefill slice that starts at up to `pos0` (quantized modes
+   * rebuild the past's K/V there once per slice). False when they cannot be bound (the past is too long for
+   * one storage binding): the caller then runs that prompt one token at a time.
+   */
+  reservePrefill(pos0: number): boolean;
+  /** After a prompt: free the transient buffers. */
+  endPrefill(): void;
   bytesPerToken(): number;
   storedBytes(): number;
-  /** Floats of the xPartial buffer the rematerializing attention needs (0: none). */
-  xPartialFloats(): number;
   plan(pos0: number, tokens: number): ChunkPlan;
   /** Dispatches that must see K before RoPE (kivi stores pre-RoPE K). */
   preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[];

@@ -56,9 +56,14 @@ export class GpuKvCache implements GpuCache {
     return this.length * this.bytesPerToken();
   }
 
-  xPartialFloats(): number {
-    return 0;
+  readonly prefillGeneration = 0;
+
+  /** fp16 prefill reads the cache itself: nothing transient. */
+  reservePrefill(): boolean {
+    return true;
   }
+
+  endPrefill(): void {}
 
   plan(pos0: number, tokens: number): ChunkPlan {
     return { firstKey: 0, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };

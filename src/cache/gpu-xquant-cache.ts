@@ -1,8 +1,10 @@
 // The quantized cache modes on the GPU. Everything lives in one QuantPool: f16 rings for tokens not
 // quantized yet (residual window; kivi / xquant-gqa K blocks still filling), then pages of PAGE_TOKENS
-// tokens per (block, layer). Past K and V are never stored: xquant-attend.wgsl rematerializes them inside
-// the attention kernel from what the mode keeps. The step's own tokens attend with exact K/V, as in the
-// reference. Byte accounting is the reference's.
+// tokens per (block, layer). Past K and V are never stored. Decode rebuilds K tile by tile inside the
+// attention kernels and absorbs V (xquant-scores / xquant-absorb / xquant-values.wgsl); a prompt slice
+// rebuilds the past's K and V once into transient rows (xquant-remat.wgsl), which the slice's queries
+// read as fp16 prefill reads its cache, and which are freed after the prompt. The step's own tokens
+// attend with exact K/V, as in the reference. Byte accounting is the reference's.
 //
 //   xquant-B, xquant-cl-B: per-token rows of X (or XQuant-CL deltas); K = X̂ W_kᵀ + b_k, V = X̂ W_vᵀ + b_v.
 //   kivi-B:       pre-RoPE K per channel over 128-token blocks, V per token; the rows are K and V.
@@ -17,7 +19,7 @@ import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import { kvAppendOp } from '../gpu/ops/kv-append';
 import { linearOps } from '../gpu/ops/linear';
-import { attendOps, kCommitOp, kRingOp, rowAppendOps, type StoreLayout } from '../gpu/ops/xquant';
+import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type StoreLayout } from '../gpu/ops/xquant';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
 import { packMatrix, pad32 } from '../quant/weight-format';
@@ -76,12 +78,24 @@ export class GpuQuantCache implements GpuCache {
   private hotPages: GPUBuffer | null = null;
   /** Per layer the uniform with its index, bound to every store and attend kernel of that layer. */
   private readonly layerParams: GPUBuffer[];
+  /**
+   * Decode: per (head, past chunk) the (max, sum, Σ p·row) of the rebuilding attention, then from
+   * scoresBase the scaled score of every past token and head (xquant-scores → xquant-absorb → xquant-values).
+   * One buffer, so each kernel stays within 8 storage bindings.
+   */
+  private xPartial: GPUBuffer | null = null;
+  private readonly scoresBase: number;
+  /** Prefill: the past's K (after RoPE) and V rebuilt per slice, f32 rows (f16 pairs past the binding limit). */
+  private transient: { k: GPUBuffer; v: GPUBuffer; pages: GPUBuffer; tokens: number; f16: boolean } | null = null;
+  prefillGeneration = 0;
+  private readonly maxBinding: number;
 
   constructor(
     backend: WebGpuBackend,
     readonly config: CacheConfig,
   ) {
     this.memory = backend.memory;
+    this.maxBinding = backend.gpu.maxStorageBindingBytes;
     this.spec = backend.spec;
     this.maxTokens = backend.maxBatch;
     const s = this.spec;
@@ -97,6 +111,7 @@ export class GpuQuantCache implements GpuCache {
     const base = config.mode === 'xquant-cl' ? clBaseLayers(s) : 0;
     const bits = Array.from({ length: L }, (_, l) => (l < base ? Math.max(clBaseBits(config), layerBits(config, l)) : layerBits(config, l)));
     this.rowWidth = family === 'x' ? s.hiddenSize : kv;
+    this.scoresBase = MAX_CHUNKS * s.numHeads * (this.rowWidth + 2);
     const rowWords = bits.map((b) => quantRowWords(this.rowWidth, b));
     const ringRowWords = Math.ceil(this.rowWidth / 2);
     let fixed = 0;
@@ -161,7 +176,41 @@ export class GpuQuantCache implements GpuCache {
   ensure(tokens: number): boolean {
     const grew = this.store.ensure(tokens);
     if (grew && this.hot > 0) this.writeHotPages();
+    if (grew || !this.xPartial) {
+      if (this.xPartial) this.memory.release(this.xPartial);
+      this.xPartial = this.memory.create('activations', 'attn.x-partial', (this.scoresBase + this.capacity * this.spec.numHeads) * 4, GPUBufferUsage.STORAGE);
+    }
     return grew;
+  }
+
+  reservePrefill(pos0: number): boolean {
+    const tokens = Math.max(1, pos0);
+    if (this.transient && this.transient.tokens >= tokens) return true;
+    const row = kvDim(this.spec) * 4;
+    // f32 rows keep the reference's numbers; f16 pairs (the fp16 cache's rounding) when f32 cannot be bound.
+    const f16 = tokens * row > this.maxBinding;
+    if (f16 && (tokens * row) / 2 > this.maxBinding) return false;
+    this.endPrefill();
+    // Room for the whole cache, so one prompt allocates once.
+    const room = Math.min(Math.max(tokens, this.capacity), Math.floor(this.maxBinding / (f16 ? row / 2 : row)));
+    const bytes = room * (f16 ? row / 2 : row);
+    const usage = GPUBufferUsage.STORAGE;
+    this.transient = {
+      k: this.memory.create('activations', 'transient.remat.k', bytes, usage, true),
+      v: this.memory.create('activations', 'transient.remat.v', bytes, usage, true),
+      pages: this.memory.upload('activations', 'transient.remat.pages', Uint32Array.from({ length: Math.ceil(room / PAGE_TOKENS) }, (_, b) => b), 0, true),
+      tokens: room,
+      f16,
+    };
+    this.prefillGeneration++;
+    return true;
+  }
+
+  endPrefill(): void {
+    if (!this.transient) return;
+    for (const b of [this.transient.k, this.transient.v, this.transient.pages]) this.memory.release(b);
+    this.transient = null;
+    this.prefillGeneration++;
   }
 
   /** Block b of the hot tier lives in ring page b mod (hot / PAGE_TOKENS). */
@@ -191,17 +240,15 @@ export class GpuQuantCache implements GpuCache {
     return total;
   }
 
-  xPartialFloats(): number {
-    return Math.max(this.maxTokens, MAX_CHUNKS) * this.spec.numHeads * (this.rowWidth + 2);
-  }
-
   plan(pos0: number, tokens: number): ChunkPlan {
-    // Tokens from firstKey on attend from fp16 K/V (the hot tier, and the step's own exact K/V).
+    // Keys from firstKey on have K/V at hand: the hot tier's fp16 and the step's own exact K/V.
     const firstKey = Math.max(0, pos0 - this.hot);
+    if (tokens > 1) {
+      // Prefill: every key through the standard attention, older ones from the transient rows.
+      return { firstKey, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
+    }
     const own = chunking(pos0 + tokens - firstKey);
-    // The x-partial buffer holds max(maxTokens, MAX_CHUNKS) (token, head) rows of chunks.
-    const fit = Math.max(1, Math.floor(Math.max(this.maxTokens, MAX_CHUNKS) / tokens));
-    const past = firstKey > 0 ? chunking(firstKey, Math.min(MAX_CHUNKS, fit)) : { chunks: 1, chunkLen: 1 };
+    const past = firstKey > 0 ? chunking(firstKey) : { chunks: 1, chunkLen: 1 };
     return { firstKey, chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
   }
 
@@ -217,32 +264,31 @@ export class GpuQuantCache implements GpuCache {
     return [...lin(lat.downK, this.zk!), ...lin(lat.downV, this.zv!), kRingOp(ctx, this.layout, b, a.layer, this.zk!, kvStride)];
   }
 
-  layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
+  /** What K and V are made of in this mode, for the rebuilding kernels. */
+  private sides(a: LayerAttention) {
     const s = this.spec;
-    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
     const lat = this.latents?.[a.layer];
     const kivi = this.config.mode === 'kivi';
-    const out = [
-      ...attendOps(ctx, this.layout, b, {
-        layer: a.layer,
-        q: a.q,
-        xPartial: a.xPartial,
-        partial: a.partial,
-        rope: a.rope,
-        kMatrix: kivi ? null : (lat?.upK ?? a.wk),
-        kBias: kivi ? null : a.bk,
-        vMatrix: kivi ? null : (lat?.upV ?? a.wv),
-        vBias: kivi ? null : a.bv,
-        kWidth: this.layout.k?.width ?? s.hiddenSize,
-        vWidth: this.rowWidth,
-        headDim: s.headDim,
-        heads: s.numHeads,
-        kvHeads: s.numKvHeads,
-        qStride: a.qStride,
-        window: s.slidingWindow ?? 0,
-        maxXChunks: MAX_CHUNKS,
-        prefill: a.prefill,
-      }),
+    return {
+      layer: a.layer,
+      rope: a.rope,
+      kMatrix: kivi ? null : (lat?.upK ?? a.wk),
+      kBias: kivi ? null : a.bk,
+      vMatrix: kivi ? null : (lat?.upV ?? a.wv),
+      vBias: kivi ? null : a.bv,
+      kWidth: this.layout.k?.width ?? s.hiddenSize,
+      vWidth: this.rowWidth,
+      headDim: s.headDim,
+      heads: s.numHeads,
+      kvHeads: s.numKvHeads,
+    };
+  }
+
+  private decodeAttention(ctx: OpContext, a: LayerAttention): Dispatch[] {
+    const s = this.spec;
+    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    return [
+      ...attendOps(ctx, this.layout, b, { ...this.sides(a), q: a.q, xPartial: this.xPartial!, scoresBase: this.scoresBase, partial: a.partial, window: s.slidingWindow ?? 0, maxXChunks: MAX_CHUNKS }),
       ...layerAttentionOps(
         ctx,
         s,
@@ -251,6 +297,26 @@ export class GpuQuantCache implements GpuCache {
         true,
       ),
     ];
+  }
+
+  private prefillAttention(ctx: OpContext, a: LayerAttention): Dispatch[] {
+    const s = this.spec;
+    const t = this.transient;
+    if (!t) throw new Error('reservePrefill must run before a prefill list is built');
+    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: t.k, outV: t.v, f16: t.f16 });
+    if (this.hot > 0) {
+      const pools = this.hotPools[a.layer];
+      out.push(hotGatherOp(ctx, { pages: this.hotPages!, kPool: pools.k, vPool: pools.v, outK: t.k, outV: t.v, kvDim: kvDim(s), page: PAGE_TOKENS, f16: t.f16, hot: this.hot }));
+    }
+    out.push(...layerAttentionOps(ctx, s, a, { pages: t.pages, kPool: t.k, vPool: t.v, page: PAGE_TOKENS, kvF16: t.f16 }, false));
+    return out;
+  }
+
+  layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
+    const s = this.spec;
+    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    const out = a.prefill ? this.prefillAttention(ctx, a) : this.decodeAttention(ctx, a);
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
       out.push(kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.hotPages!, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: a.kvStride, page: PAGE_TOKENS, kvF16: true, ring: this.hot }));
@@ -272,5 +338,7 @@ export class GpuQuantCache implements GpuCache {
     if (this.hotPages) this.memory.release(this.hotPages);
     if (this.zk) this.memory.release(this.zk);
     if (this.zv) this.memory.release(this.zv);
+    if (this.xPartial) this.memory.release(this.xPartial);
+    this.endPrefill();
   }
 }

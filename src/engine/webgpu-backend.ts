@@ -201,7 +201,7 @@ export class GpuDecodeSession implements DecodeSession {
   readonly cache: GpuCache;
   private readonly device: GPUDevice;
   private readonly spec: ModelSpec;
-  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'u' | 'partial' | 'xPartial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
+  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'u' | 'partial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
   private readonly stride: { d: number; q: number; kv: number; f: number };
   private ropeTable: GPUBuffer | null = null;
   private ropePositions = 0;
@@ -209,11 +209,12 @@ export class GpuDecodeSession implements DecodeSession {
   private built: {
     generation: number;
     decode: Dispatch[];
-    prefill: Dispatch[];
     head: Record<LogitsWanted, Dispatch[]>;
     argmax: Dispatch;
     sample: Dispatch;
   } | null = null;
+  /** The prefill list also binds the cache's transient buffers, so it has its own key. */
+  private builtPrefill: { key: string; list: Dispatch[] } | null = null;
   private readonly readLogits: GPUBuffer;
   private readonly readChosen: GPUBuffer;
   private readonly logitRows: number;
@@ -249,7 +250,6 @@ export class GpuDecodeSession implements DecodeSession {
       g: act('g', rows * this.stride.f),
       u: act('u', rows * this.stride.f),
       partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
-      xPartial: act('attn.x-partial', this.cache.xPartialFloats()),
       logits: act('logits', this.logitRows * s.vocabSize),
       chosen: act('chosen', 4),
       step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
@@ -279,16 +279,47 @@ export class GpuDecodeSession implements DecodeSession {
     this.ropePositions = this.cache.capacity;
     this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions));
     this.built = null;
+    this.builtPrefill = null;
   }
 
   private build(): NonNullable<GpuDecodeSession['built']> {
     if (this.built && this.built.generation === this.cache.generation) return this.built;
+    const ctx = this.opContext();
+    const b = this.buf;
+    const st = this.stride;
+    const s = this.spec;
+    const w = this.backend.weights;
+    const head = (lastOnly: boolean) =>
+      linearOps(ctx, 'lm_head', w.lmHead, { x: b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, tileM: PREFILL_TILE, accumulate: false, lastOnly });
+    this.built = {
+      generation: this.cache.generation,
+      decode: this.layerList(1),
+      head: { last: head(true), all: head(false) },
+      argmax: argmaxOp(ctx, b.logits, b.chosen, s.vocabSize),
+      sample: sampleOp(ctx, b.logits, b.chosen, s.vocabSize),
+    };
+    return this.built;
+  }
+
+  private buildPrefill(): Dispatch[] {
+    const key = `${this.cache.generation}/${this.cache.prefillGeneration}`;
+    if (this.builtPrefill?.key !== key) this.builtPrefill = { key, list: this.layerList(PREFILL_TILE) };
+    return this.builtPrefill.list;
+  }
+
+  private opContext(): OpContext {
+    const b = this.buf;
+    return { device: this.device, pipelines: this.backend.pipelines, step: b.step, empty: this.backend.empty, workgroupBytes: this.device.limits.maxComputeWorkgroupStorageSize };
+  }
+
+  /** Every layer's dispatches with `tile` tokens per invocation of the linear kernels (1: decode). */
+  private layerList(tile: number): Dispatch[] {
     const s = this.spec;
     const b = this.buf;
     const st = this.stride;
-    const ctx: OpContext = { device: this.device, pipelines: this.backend.pipelines, step: b.step, empty: this.backend.empty };
+    const ctx = this.opContext();
     const w = this.backend.weights;
-    const layers = (tile: number): Dispatch[] => {
+    {
       const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false) =>
         linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
       const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
@@ -301,7 +332,6 @@ export class GpuDecodeSession implements DecodeSession {
           x: b.xn,
           out: b.attn,
           partial: b.partial,
-          xPartial: b.xPartial,
           rope: this.ropeTable!,
           wk: l.wk,
           wv: l.wv,
@@ -330,18 +360,7 @@ export class GpuDecodeSession implements DecodeSession {
       });
       list.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
       return list;
-    };
-    const head = (lastOnly: boolean) =>
-      linearOps(ctx, 'lm_head', w.lmHead, { x: b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, tileM: PREFILL_TILE, accumulate: false, lastOnly });
-    this.built = {
-      generation: this.cache.generation,
-      decode: layers(1),
-      prefill: layers(PREFILL_TILE),
-      head: { last: head(true), all: head(false) },
-      argmax: argmaxOp(ctx, b.logits, b.chosen, s.vocabSize),
-      sample: sampleOp(ctx, b.logits, b.chosen, s.vocabSize),
-    };
-    return this.built;
+    }
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -367,7 +386,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, M === 1 ? built.decode : built.prefill, M, plan);
+    encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(), M, plan);
     encodeDispatches(pass, built.head[wanted], M, plan);
     pass.end();
     then?.(enc);
@@ -451,7 +470,7 @@ export class GpuDecodeSession implements DecodeSession {
    * submitted: a failed allocation becomes GpuOutOfMemoryError, this session fails from then on (its
    * buffers are invalid), and the backend stays usable for a new, smaller session.
    */
-  private async reserve(tokens: number): Promise<void> {
+  private async reserve(tokens: number, prompt = 1): Promise<boolean> {
     if (this.pendingAllocation) {
       const first = this.pendingAllocation;
       this.pendingAllocation = null;
@@ -459,9 +478,20 @@ export class GpuDecodeSession implements DecodeSession {
       this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
     }
     if (this.failure) throw this.failure;
-    if (this.holds(tokens)) return; // most decode steps: no allocation, no error-scope round trip
-    const grown = scopedAllocation(this.device, () => this.ensurePositions(tokens));
+    if (prompt <= 1 && this.holds(tokens)) return true; // most decode steps: no allocation, no error-scope round trip
+    const grown = scopedAllocation(this.device, () => {
+      this.ensurePositions(tokens);
+      // A prompt's slices start before `tokens - 1`: the quantized modes' transient rows must hold that past.
+      return prompt <= 1 || this.cache.reservePrefill(tokens - 1);
+    });
     this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity * this.cache.bytesPerToken());
+    return grown.value;
+  }
+
+  /** Tokens per slice of a prompt: one at a time when the transient rows could not be bound. */
+  private async reservePrompt(ids: readonly number[]): Promise<number> {
+    const batched = await this.reserve(this.cache.length + ids.length, ids.length);
+    return batched ? this.backend.maxBatch : 1;
   }
 
   private settle(caught: AllocationErrors, what: string, bytes: number): void {
@@ -474,10 +504,18 @@ export class GpuDecodeSession implements DecodeSession {
 
   async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {
     this.checkIds(ids);
-    await this.reserve(this.cache.length + ids.length);
+    const batch = await this.reservePrompt(ids);
+    try {
+      return await this.forwardSlices(ids, wanted, batch);
+    } finally {
+      this.cache.endPrefill();
+    }
+  }
+
+  private async forwardSlices(ids: readonly number[], wanted: LogitsWanted, batch: number): Promise<Float32Array> {
     const V = this.spec.vocabSize;
     const out = new Float32Array((wanted === 'all' ? ids.length : 1) * V);
-    const slice = wanted === 'all' ? Math.min(this.backend.maxBatch, this.logitRows) : this.backend.maxBatch;
+    const slice = wanted === 'all' ? Math.min(batch, this.logitRows) : batch;
     for (let at = 0; at < ids.length; at += slice) {
       const part = ids.slice(at, at + slice);
       const last = at + slice >= ids.length;
@@ -515,11 +553,14 @@ export class GpuDecodeSession implements DecodeSession {
   /** Run `ids` and choose the next token on the GPU (argmax, or sampling); 4 bytes are read back. */
   async next(ids: readonly number[], sampler: Sampler): Promise<number> {
     this.checkIds(ids);
-    await this.reserve(this.cache.length + ids.length);
-    const slice = this.backend.maxBatch;
-    for (let at = 0; at < ids.length; at += slice) {
-      const last = at + slice >= ids.length;
-      this.runSlice(ids.slice(at, at + slice), 'last', last ? { sampler, u: sampler.draw() } : null);
+    const slice = await this.reservePrompt(ids);
+    try {
+      for (let at = 0; at < ids.length; at += slice) {
+        const last = at + slice >= ids.length;
+        this.runSlice(ids.slice(at, at + slice), 'last', last ? { sampler, u: sampler.draw() } : null);
+      }
+    } finally {
+      this.cache.endPrefill();
     }
     const built = this.build();
     const enc = this.device.createCommandEncoder();

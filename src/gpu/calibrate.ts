@@ -19,7 +19,7 @@ export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, 
   const step = memory.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([tokens, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const empty = memory.create('activations', 'empty', 16, usage);
-  const ctx: OpContext = { device, pipelines, step, empty };
+  const ctx: OpContext = { device, pipelines, step, empty, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize };
   const ops = linearOps(ctx, 'calibrate', matrix, { x, y, bias: null, xStride: cols, yStride: rows, tileM: tile, accumulate: false, lastOnly: false });
   const run = async (n: number) => {
     const enc = device.createCommandEncoder();

@@ -4,26 +4,40 @@
 export type MemoryCategory = 'weights' | 'cache' | 'activations' | 'staging';
 export const MEMORY_CATEGORIES: readonly MemoryCategory[] = ['weights', 'cache', 'activations', 'staging'];
 
-export type MemoryReport = Record<MemoryCategory, number> & { total: number };
+export type MemoryReport = Record<MemoryCategory, number> & {
+  total: number;
+  /** Transient buffers (a quantized mode's prefill rows, counted under activations): held now, and the most held at once since load. */
+  transient: number;
+  transientPeak: number;
+};
 
 export class GpuMemory {
   private readonly live = new Map<GPUBuffer, MemoryCategory>();
   private readonly bytes: Record<MemoryCategory, number> = { weights: 0, cache: 0, activations: 0, staging: 0 };
+  private readonly transientBuffers = new Set<GPUBuffer>();
+  private transientBytes = 0;
+  private transientPeak = 0;
 
   constructor(readonly device: GPUDevice) {}
 
-  create(category: MemoryCategory, label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
+  /** `transient`: held for one request only (also counted in the transient figures of the report). */
+  create(category: MemoryCategory, label: string, size: number, usage: GPUBufferUsageFlags, transient = false): GPUBuffer {
     // Storage bindings need a size that is a multiple of 4 and not zero.
     const bytes = Math.max(16, Math.ceil(size / 4) * 4);
     const buffer = this.device.createBuffer({ label, size: bytes, usage });
     this.live.set(buffer, category);
     this.bytes[category] += bytes;
+    if (transient) {
+      this.transientBuffers.add(buffer);
+      this.transientBytes += bytes;
+      this.transientPeak = Math.max(this.transientPeak, this.transientBytes);
+    }
     return buffer;
   }
 
   /** A storage buffer filled with `data`. */
-  upload(category: MemoryCategory, label: string, data: ArrayBufferView<ArrayBuffer>, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {
-    const buffer = this.create(category, label, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | extraUsage);
+  upload(category: MemoryCategory, label: string, data: ArrayBufferView<ArrayBuffer>, extraUsage: GPUBufferUsageFlags = 0, transient = false): GPUBuffer {
+    const buffer = this.create(category, label, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | extraUsage, transient);
     this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
   }
@@ -51,6 +65,7 @@ export class GpuMemory {
     if (category === undefined) return;
     this.live.delete(buffer);
     this.bytes[category] -= buffer.size;
+    if (this.transientBuffers.delete(buffer)) this.transientBytes -= buffer.size;
     buffer.destroy();
   }
 
@@ -60,7 +75,7 @@ export class GpuMemory {
 
   report(): MemoryReport {
     const b = this.bytes;
-    return { ...b, total: b.weights + b.cache + b.activations + b.staging };
+    return { ...b, total: b.weights + b.cache + b.activations + b.staging, transient: this.transientBytes, transientPeak: this.transientPeak };
   }
 }
 

@@ -2,6 +2,7 @@
 // onnxruntime-web). Layouts are explicit: 'auto' layouts drop bindings a variant does not use (the scale
 // buffer of f32 weights, an absent bias), which would make one bind-group recipe fail for some variants.
 
+import { UnsupportedModelError } from '../errors';
 import { composeKernel, kernelKey, type KernelSource, type ShaderLibrary } from './shader-library';
 
 /** One entry per binding, in binding order: a uniform, a read-only or a read-write storage buffer. */
@@ -28,6 +29,15 @@ export class PipelineCache {
     const key = `${kernelKey(source)}|${bindings.join(',')}`;
     let k = this.kernels.get(key);
     if (!k) {
+      const limit = this.device.limits.maxComputeWorkgroupStorageSize;
+      if ((source.workgroupBytes ?? 0) > limit) {
+        // Builders size their tiles to the limit; this is the last line before a validation error.
+        throw new UnsupportedModelError(`kernel ${source.op} needs ${source.workgroupBytes} bytes of workgroup memory; this device allows ${limit}`, {
+          field: 'maxComputeWorkgroupStorageSize',
+          expected: `at least ${source.workgroupBytes} bytes`,
+          got: String(limit),
+        });
+      }
       const layout = this.device.createBindGroupLayout({
         label: source.op,
         entries: bindings.map((kind, binding) => ({

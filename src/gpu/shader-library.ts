@@ -17,6 +17,8 @@ export interface KernelSource {
   consts: ShaderConsts;
   /** Generated WGSL declarations (per-layer tables) placed after the constants. */
   declarations?: readonly string[];
+  /** Bytes of its var<workgroup> arrays, computed by the op builder from the same constants. */
+  workgroupBytes?: number;
 }
 
 function constLine(name: string, v: ShaderConst): string {

@@ -11,12 +11,16 @@ export interface OpContext {
   step: GPUBuffer;
   /** A small zeroed storage buffer bound where a variant has nothing to bind (no bias, no scales). */
   empty: GPUBuffer;
+  /** The device's maxComputeWorkgroupStorageSize: tiles are sized to it. */
+  workgroupBytes: number;
 }
 
 /** What a grid may depend on besides the token count: the forward's attention chunking. */
 export interface GridPlan {
   chunks: number;
   xChunks: number;
+  /** Quantized modes: keys older than this are rematerialized. */
+  firstKey: number;
 }
 
 export interface Dispatch {
@@ -54,7 +58,7 @@ export function makeDispatch(
   return { label: source.op, pipeline: kernel.pipeline, bindGroup, grid };
 }
 
-const NO_PLAN: GridPlan = { chunks: 1, xChunks: 1 };
+const NO_PLAN: GridPlan = { chunks: 1, xChunks: 1, firstKey: 0 };
 
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[], tokens: number, plan: GridPlan = NO_PLAN): void {
   for (const d of dispatches) {

@@ -1,12 +1,14 @@
 // Kernels of the quantized cache modes (xquant, xquant-cl, xquant-gqa, kivi): store the step's tokens
 // (xquant-append.wgsl, xquant-window.wgsl, latent-k-ring.wgsl, latent-commit.wgsl), attend over the past
-// by rematerializing K and V inside the kernel (xquant-attend.wgsl), merge and apply the absorbed V
-// (xquant-values.wgsl). All read the store layout of shaders/xquant-store.wgsl (+ latent-sources.wgsl).
+// by rebuilding K tile by tile (xquant-scores.wgsl), sum the V-side rows under the probabilities
+// (xquant-absorb.wgsl), merge and apply the absorbed V (xquant-values.wgsl); in prefill, rebuild the past's
+// K and V once per slice for the standard attention (xquant-remat.wgsl). All read the store layout of shaders/xquant-store.wgsl (+ latent-sources.wgsl).
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
+import { absorbTiling, rematTiling, scoresTiling, type RematShape } from './xquant-tiling';
 
 /** The store's shape: what the kernels need to find and decode a row. */
 export interface StoreLayout {
@@ -94,7 +96,9 @@ export function kCommitOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer
 export interface AttendArgs {
   layer: number;
   q: GPUBuffer;
+  /** Decode: per (head, past chunk) (max, sum, Σ p·row), then from `scoresBase` the score of every past token and head. */
   xPartial: GPUBuffer;
+  scoresBase: number;
   partial: GPUBuffer;
   rope: GPUBuffer;
   /** K = rows · kMatrixᵀ + kBias; null: the rows are K (kivi). */
@@ -109,67 +113,71 @@ export interface AttendArgs {
   headDim: number;
   heads: number;
   kvHeads: number;
-  qStride: number;
   window: number;
   maxXChunks: number;
-  /** A prefill list: tile queries so each rematerialized K serves several of them. */
-  prefill: boolean;
 }
 
-/** Workgroup memory budget of xquant-attend (floats): 32 KiB less room for the compiler. */
-const SHARED_FLOATS = 7680;
+export function rematShape(a: Pick<AttendArgs, 'kWidth' | 'vWidth' | 'kMatrix' | 'vMatrix' | 'headDim' | 'heads' | 'kvHeads'>): RematShape {
+  return { kWidth: a.kWidth, vWidth: a.vWidth, identityK: a.kMatrix === null, identityV: a.vMatrix === null, headDim: a.headDim, heads: a.heads, kvHeads: a.kvHeads };
+}
 
-export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): [Dispatch, Dispatch] {
+/**
+ * Decode over the past tokens without building their K or V: scores (K rebuilt tile by tile), the absorbed
+ * V sums, then the merge of chunks with W_v applied once per head (into slot 0 of the attention partials).
+ */
+export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): Dispatch[] {
   const store = storeSource(s);
-  const same = !s.k;
-  const kwp = pad32(a.kWidth);
-  const vwp = pad32(a.vWidth);
+  const shape = rematShape(a);
+  const sc = scoresTiling(shape, ctx.workgroupBytes);
+  const ab = absorbTiling(shape, ctx.workgroupBytes);
   const group = a.heads / a.kvHeads;
-  const ept = Math.ceil(vwp / 64);
-  // Per invocation the accumulators hold queries x heads x EPT floats; keep that at most 64. Decode: one
-  // query, as many kv heads per workgroup as fit (rows dequantized once for all). Prefill: one kv head per
-  // workgroup, as many queries as fit (each rematerialized K row serves all of them).
-  let perWg = a.prefill ? 1 : a.kvHeads;
-  while (perWg > 1 && (perWg * group * ept > 64 || a.kvHeads % perWg !== 0)) perWg--;
-  const qt = a.prefill ? Math.max(1, Math.min(16, Math.floor(64 / (group * ept)))) : 1;
-  const perToken = kwp + (same ? 0 : vwp) + perWg * a.headDim + qt * perWg * group;
-  const tt = Math.max(4, Math.min(32, 4 * Math.floor(SHARED_FLOATS / perToken / 4)));
   const wk = a.kMatrix ? singlePart(a.kMatrix, 'the K matrix') : null;
   const wv = a.vMatrix ? singlePart(a.vMatrix, 'the V matrix') : null;
-  const attend = makeDispatch(
+  const scores = makeDispatch(
     ctx,
     {
-      op: 'xquant-attend',
+      op: 'xquant-scores',
       prefixes: [weightPrefix(a.kMatrix?.format ?? 'f32'), ...store.prefixes],
       consts: {
         ...store.consts,
         KW: a.kWidth,
-        KWP: kwp,
+        KWP: pad32(a.kWidth),
         VW: a.vWidth,
-        VWP: vwp,
-        SAME_KV: same,
-        IDENTITY_K: a.kMatrix === null,
+        DS: sc.ds,
+        IDENTITY_K: shape.identityK,
         HEAD_DIM: a.headDim,
         HALF: a.headDim / 2,
         HEADS: a.heads,
         KV_HEADS: a.kvHeads,
         KV_GROUP: group,
-        KV_PER_WG: perWg,
-        QT: qt,
-        Q_STRIDE: a.qStride,
-        TT: tt,
-        EPT: ept,
+        KV_PER_WG: sc.kvPerWg,
+        TT: sc.tt,
         W_ROW_WORDS: a.kMatrix?.rowWords ?? 0,
         W_SCALE_WORDS: a.kMatrix?.scaleWords ?? 0,
         HAS_BIAS: a.kBias !== null,
         WINDOW: a.window,
         SCALE: { f32: 1 / Math.sqrt(a.headDim) },
+        SCORES_BASE: a.scoresBase,
       },
       declarations: store.declarations,
+      workgroupBytes: sc.bytes,
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
     [a.q, b.pages, b.pool, wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
-    (tokens, plan) => flatGrid(Math.ceil(tokens / qt) * (a.kvHeads / perWg) * plan.xChunks, 1),
+    (_tokens, plan) => [(a.kvHeads / sc.kvPerWg) * plan.xChunks, 1],
+  );
+  const absorb = makeDispatch(
+    ctx,
+    {
+      op: 'xquant-absorb',
+      prefixes: store.prefixes,
+      consts: { ...store.consts, VW: a.vWidth, VS: ab.vs, HB: ab.hb, HEADS: a.heads, HEAD_DIM: a.headDim, KV_GROUP: group, TT: ab.tt, IDENTITY_V: shape.identityV, WINDOW: a.window, SCORES_BASE: a.scoresBase },
+      declarations: store.declarations,
+      workgroupBytes: ab.bytes,
+    },
+    ['read', 'read', 'write', 'uniform'],
+    [b.pages, b.pool, a.xPartial, b.layerParams[a.layer]],
+    (_tokens, plan) => flatGrid(plan.xChunks * Math.ceil(a.vWidth / ab.vs) * (a.heads / ab.hb), 1),
   );
   const values = makeDispatch(
     ctx,
@@ -178,12 +186,12 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
       prefixes: [weightPrefix(a.vMatrix?.format ?? 'f32')],
       consts: {
         D: a.vWidth,
-        DP: vwp,
+        DP: pad32(a.vWidth),
         HEAD_DIM: a.headDim,
         HEADS: a.heads,
         KV_GROUP: group,
         MAX_X_CHUNKS: a.maxXChunks,
-        IDENTITY_V: a.vMatrix === null,
+        IDENTITY_V: shape.identityV,
         W_ROW_WORDS: a.vMatrix?.rowWords ?? 0,
         W_SCALE_WORDS: a.vMatrix?.scaleWords ?? 0,
         HAS_BIAS: a.vBias !== null,
@@ -193,5 +201,79 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
     [a.xPartial, wv?.data ?? ctx.empty, wv?.scales ?? ctx.empty, a.vBias ?? ctx.empty, a.partial],
     (tokens) => flatGrid(tokens * a.heads * a.headDim),
   );
-  return [attend, values];
+  return [scores, absorb, values];
+}
+
+export interface RematArgs {
+  layer: number;
+  rope: GPUBuffer;
+  kMatrix: GpuMatrix | null;
+  kBias: GPUBuffer | null;
+  vMatrix: GpuMatrix | null;
+  vBias: GPUBuffer | null;
+  kWidth: number;
+  vWidth: number;
+  headDim: number;
+  heads: number;
+  kvHeads: number;
+  /** Transient rows of the past tokens' K (after RoPE) and V, KV_DIM per token. */
+  outK: GPUBuffer;
+  outV: GPUBuffer;
+  /** The transient rows hold f16 pairs (when f32 rows would pass the binding limit). */
+  f16: boolean;
+}
+
+/** Prefill: K and V of every token older than step.first_key, rebuilt once per slice into the transient rows. */
+export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: RematArgs): Dispatch[] {
+  const store = storeSource(s);
+  const shape = rematShape(a);
+  const side = (k: boolean): Dispatch => {
+    const m = k ? a.kMatrix : a.vMatrix;
+    const width = k ? a.kWidth : a.vWidth;
+    const t = rematTiling(width, m === null, shape, ctx.workgroupBytes);
+    const part = m ? singlePart(m, k ? 'the K matrix' : 'the V matrix') : null;
+    const bias = k ? a.kBias : a.vBias;
+    return makeDispatch(
+      ctx,
+      {
+        op: 'xquant-remat',
+        prefixes: [weightPrefix(m?.format ?? 'f32'), ...store.prefixes],
+        consts: {
+          ...store.consts,
+          RW: width,
+          RWP: pad32(width),
+          DS: t.ds,
+          SIDE_K: k,
+          IDENTITY: m === null,
+          HEAD_DIM: a.headDim,
+          HALF: a.headDim / 2,
+          KV_DIM: a.kvHeads * a.headDim,
+          KV_HEADS: a.kvHeads,
+          KV_PER_WG: t.kvPerWg,
+          TT: t.tt,
+          W_ROW_WORDS: m?.rowWords ?? 0,
+          W_SCALE_WORDS: m?.scaleWords ?? 0,
+          HAS_BIAS: bias !== null,
+          OUT_F16: a.f16,
+        },
+        declarations: store.declarations,
+        workgroupBytes: t.bytes,
+      },
+      ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+      [b.pages, b.pool, part?.data ?? ctx.empty, part?.scales ?? ctx.empty, bias ?? ctx.empty, a.rope, k ? a.outK : a.outV, b.layerParams[a.layer]],
+      (_tokens, plan) => flatGrid(Math.max(1, Math.ceil(plan.firstKey / t.tt)) * (a.kvHeads / t.kvPerWg), 1),
+    );
+  };
+  return [side(true), side(false)];
+}
+
+/** Prefill in a tiered cache: the hot tier's fp16 K/V of tokens first_key .. pos0-1 into the transient rows. */
+export function hotGatherOp(ctx: OpContext, a: { pages: GPUBuffer; kPool: GPUBuffer; vPool: GPUBuffer; outK: GPUBuffer; outV: GPUBuffer; kvDim: number; page: number; f16: boolean; hot: number }): Dispatch {
+  return makeDispatch(
+    ctx,
+    { op: 'kv-gather', consts: { KV_DIM: a.kvDim, PAGE: a.page, OUT_F16: a.f16 } },
+    ['read', 'read', 'read', 'write', 'write'],
+    [a.pages, a.kPool, a.vPool, a.outK, a.outV],
+    () => flatGrid((a.hot * a.kvDim) / 2),
+  );
 }
