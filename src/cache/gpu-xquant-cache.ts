@@ -30,6 +30,19 @@ import { PAGE_TOKENS } from './cache-config';
 import { QuantPool } from './gpu-quant-pool';
 import { quantRowWords } from './row-stores';
 import type { LayerLatents } from './xquant-gqa-cache';
+import { rematShapes } from '../gpu/workgroup-memory';
+import { absorbTiling, rematTiling, scoresTiling } from '../gpu/ops/xquant-tiling';
+
+/** A mode whose kernels cannot fit the device's workgroup memory fails here, when the session is made. */
+function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number): void {
+  const family = config.mode === 'xquant-cl' ? 'xquant' : config.mode;
+  const shape = rematShapes(spec)[family as 'xquant' | 'kivi' | 'xquant-gqa'];
+  if (!shape) return;
+  scoresTiling(shape, limit);
+  absorbTiling(shape, limit);
+  rematTiling(shape.kWidth, shape.identityK, shape, limit);
+  rematTiling(shape.vWidth, shape.identityV, shape, limit);
+}
 
 /** SVD factors of xquant-gqa, uploaded once per backend. */
 interface GpuLatents {
@@ -97,6 +110,7 @@ export class GpuQuantCache implements GpuCache {
     this.memory = backend.memory;
     this.maxBinding = backend.gpu.maxStorageBindingBytes;
     this.spec = backend.spec;
+    checkWorkgroupFit(backend.spec, config, backend.gpu.device.limits.maxComputeWorkgroupStorageSize);
     this.maxTokens = backend.maxBatch;
     const s = this.spec;
     const L = s.numLayers;

@@ -42,6 +42,13 @@ export function computeLatents(model: CacheModel): LayerLatents[] {
 /** SVD factors are computed once per model and shared by every cache of it. */
 const latentMemo = new WeakMap<object, LayerLatents[]>();
 
+/** The factors of a model's weights, computed once per weights object (the SVD is the slow part). */
+export function cachedLatents(model: CacheModel): LayerLatents[] {
+  let latents = latentMemo.get(model.weights);
+  if (!latents) latentMemo.set(model.weights, (latents = computeLatents(model)));
+  return latents;
+}
+
 export class XQuantGqaCache extends MaterializedCache {
   private readonly latents: LayerLatents[];
   private readonly zk: ChannelGroupStore[];
@@ -52,9 +59,7 @@ export class XQuantGqaCache extends MaterializedCache {
   constructor(model: CacheModel, config: CacheConfig) {
     super(model, config);
     checkModeFits(model.spec as ModelSpec, config);
-    let latents = latentMemo.get(model.weights);
-    if (!latents) latentMemo.set(model.weights, (latents = computeLatents(model)));
-    this.latents = latents;
+    this.latents = cachedLatents(model);
     const L = model.spec.numLayers;
     this.zk = Array.from({ length: L }, (_, l) => new ChannelGroupStore(this.kvDim, layerBits(config, l), config.residual, config.exact));
     this.zv = Array.from({ length: L }, (_, l) => new WindowedRowStore(this.kvDim, layerBits(config, l), config.residual, config.exact));

@@ -2,7 +2,7 @@
 // tokenizer and the text files it came from. This is what the weight cache stores, so a second visit
 // skips the download, the quantization and the SVD.
 
-import { computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
+import { cachedLatents, computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
 import type { LoadedModel, ModelTexts } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
@@ -28,5 +28,5 @@ export function prepareModel(m: LoadedModel, format: WeightFormat): PreparedMode
 /** xquant-gqa's SVD factors of the weights as packed (what the GPU holds); null for models without GQA. */
 export function latentsOf(spec: ModelSpec, weights: ModelWeights, packed: PackedWeights): LayerLatents[] | null {
   if (spec.numKvHeads >= spec.numHeads) return null;
-  return computeLatents({ spec, weights: packed.format === 'f32' ? weights : unpackModelWeights(packed) });
+  return packed.format === 'f32' ? cachedLatents({ spec, weights }) : computeLatents({ spec, weights: unpackModelWeights(packed) });
 }

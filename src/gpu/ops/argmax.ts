@@ -2,6 +2,9 @@
 
 import { makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
+/** best_v and best_i: 256 each. */
+export const ARGMAX_WORKGROUP_BYTES = 2 * 256 * 4;
+
 export function argmaxOp(ctx: OpContext, logits: GPUBuffer, chosen: GPUBuffer, vocab: number): Dispatch {
-  return makeDispatch(ctx, { op: 'argmax', consts: { V: vocab } }, ['read', 'write'], [logits, chosen], () => [1, 1]);
+  return makeDispatch(ctx, { op: 'argmax', consts: { V: vocab }, workgroupBytes: ARGMAX_WORKGROUP_BYTES }, ['read', 'write'], [logits, chosen], () => [1, 1]);
 }

@@ -1,0 +1,48 @@
+// Every kernel that declares workgroup memory, with the bytes it takes for a model at a device's limit:
+// the figures the op builders pass to the pipeline cache, gathered for one model so a test (and a reader)
+// can see that real shapes fit WebGPU's guaranteed 16 KiB.
+
+import type { CacheMode } from '../cache/cache-config';
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
+import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
+import { SAMPLE_WORKGROUP_BYTES } from './ops/sample';
+import { absorbTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
+
+export interface KernelWorkgroupUse {
+  kernel: string;
+  /** The cache modes it serves ('all' for the model's own kernels). */
+  modes: string;
+  bytes: number;
+}
+
+/** The K-side and V-side rows each family of quantized modes rebuilds from. */
+export function rematShapes(spec: ModelSpec): Partial<Record<Extract<CacheMode, 'xquant' | 'kivi' | 'xquant-gqa'>, RematShape>> {
+  const kv = kvDim(spec);
+  const base = { headDim: spec.headDim, heads: spec.numHeads, kvHeads: spec.numKvHeads };
+  const out: ReturnType<typeof rematShapes> = {
+    xquant: { ...base, kWidth: spec.hiddenSize, vWidth: spec.hiddenSize, identityK: false, identityV: false },
+    kivi: { ...base, kWidth: kv, vWidth: kv, identityK: true, identityV: true },
+  };
+  if (spec.numKvHeads < spec.numHeads) out['xquant-gqa'] = { ...base, kWidth: kv, vWidth: kv, identityK: false, identityV: false };
+  return out;
+}
+
+/** Throws UnsupportedModelError (kernel, bytes, limit) when a kernel cannot fit at any tile size. */
+export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse[] {
+  const out: KernelWorkgroupUse[] = [
+    { kernel: 'rmsnorm', modes: 'all', bytes: RMSNORM_WORKGROUP_BYTES },
+    { kernel: 'argmax', modes: 'all', bytes: ARGMAX_WORKGROUP_BYTES },
+    { kernel: 'sample', modes: 'all', bytes: SAMPLE_WORKGROUP_BYTES },
+  ];
+  for (const [family, shape] of Object.entries(rematShapes(spec))) {
+    const modes = family === 'xquant' ? 'xquant, xquant-cl' : family;
+    out.push(
+      { kernel: 'xquant-scores', modes, bytes: scoresTiling(shape, limit).bytes },
+      { kernel: 'xquant-absorb', modes, bytes: absorbTiling(shape, limit).bytes },
+      { kernel: 'xquant-remat (K)', modes, bytes: rematTiling(shape.kWidth, shape.identityK, shape, limit).bytes },
+      { kernel: 'xquant-remat (V)', modes, bytes: rematTiling(shape.vWidth, shape.identityV, shape, limit).bytes },
+    );
+  }
+  return out;
+}
