@@ -1,11 +1,13 @@
-// npm run bench [-- --section speed|modes|tiered|all --models a,b --contexts 128,512,2048 --weights f32
-//   --decode-steps N --out FILE]
+// npm run bench [-- --section speed|modes|tiered|prefill|all --models a,b --contexts 128,512,2048 --weights f32
+//   --decode-steps N --prompt N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
 //   modes:  per cache mode, bytes per token and decode tokens/s against fp16 at the same context, and the
 //           fused rematerializing attention kernel's GFLOP/s (contexts reached with skipTo: no prefill);
-//   tiered: xquant-4 with a hot fp16 tier of H = 0, 128, 512, 1024 tokens on mha-6m at context 2048.
+//   tiered: xquant-4 with a hot fp16 tier of H = 0, 128, 512, 1024 tokens on mha-6m at context 2048;
+//   prefill: a 2,048-token prompt (--prompt) on mha-6m in fp16, xquant-4, xquant-cl-4 and kivi-4, tokens/s
+//           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice).
 // Writes bench/results/bench.json (and decode-vs-context.svg) and prints Markdown tables.
 //
 // Models: stories260K and aidreams260K from ../shared, austen-3m (public/models), synthetic random-weight
@@ -164,7 +166,8 @@ async function modesSection(models: string[], contexts: number[], weights: Weigh
         const { decodeS } = await fillAndDecode(session, s, filled, ctx, steps, true);
         filled = ctx + steps;
         const profile = await session.profileDecode(1);
-        const fusedMs = profile.get('xquant-attend') ?? 0;
+        // The attention over the past tokens: xquant-scores + xquant-absorb (one fused xquant-attend before them).
+        const fusedMs = ['xquant-scores', 'xquant-absorb', 'xquant-attend'].reduce((a, k) => a + (profile.get(k) ?? 0), 0);
         const rate = steps / decodeS;
         if (mode === 'fp16') fp16Rate.set(ctx, rate);
         const row = {
@@ -219,6 +222,30 @@ async function tieredSection(weights: WeightFormat, steps: number) {
   return rows;
 }
 
+async function prefillSection(models: string[], prompt: number, weights: WeightFormat) {
+  const rows = [];
+  for (const name of models) {
+    const model = await openModel(name);
+    const s = model.spec;
+    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+    let fp16Rate = NaN;
+    for (const mode of ['fp16', 'xquant-4', 'xquant-cl-4', 'kivi-4']) {
+      const cache = parseCacheMode(mode);
+      await warm(backend, cache);
+      const session = backend.createSession(cache);
+      const { prefillS } = await fillAndDecode(session, s, 0, prompt, 0);
+      const rate = prompt / prefillS;
+      if (mode === 'fp16') fp16Rate = rate;
+      const transientPeak = backend.memoryReport().transientPeak ?? 0;
+      rows.push({ model: name, mode, prompt, prefillS, prefillTokPerS: rate, prefillVsFp16: rate / fp16Rate, transientPeakBytes: transientPeak });
+      process.stderr.write(`prefill ${name} ${mode} ${prompt} tokens: ${prefillS.toFixed(1)} s, ${rate.toFixed(2)} tok/s (${(rate / fp16Rate).toFixed(2)}x fp16)\n`);
+      session.close();
+    }
+    backend.destroy();
+  }
+  return rows;
+}
+
 /** Decode tokens/s against context, one line per mode, for one model. */
 function chart(rows: { model: string; mode: string; context: number; decodeTokPerS: number }[], model: string): string {
   const mine = rows.filter((r) => r.model === model);
@@ -247,10 +274,10 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 `;
 }
 
-await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --contexts 128,512,2048 --weights f32 --decode-steps N --out FILE]', async () => {
-  const a = parseArgs(process.argv.slice(2), { section: 'string', models: 'string', contexts: 'string', weights: 'string', 'decode-steps': 'int', out: 'string' });
+await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --models a,b --contexts 128,512,2048 --weights f32 --decode-steps N --prompt N --out FILE]', async () => {
+  const a = parseArgs(process.argv.slice(2), { section: 'string', models: 'string', contexts: 'string', weights: 'string', 'decode-steps': 'int', prompt: 'int', out: 'string' });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  if (!['speed', 'modes', 'tiered', 'prefill', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
   const weights = parseWeightFormat(a.weights ?? 'f32');
   const steps = a['decode-steps'] ?? 4;
@@ -271,6 +298,7 @@ await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --
   const speed = section === 'speed' || section === 'all' ? await speedSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
   const modes = section === 'modes' || section === 'all' ? await modesSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
   const tiered = section === 'tiered' || section === 'all' ? await tieredSection(weights, steps) : [];
+  const prefill = section === 'prefill' || section === 'all' ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights) : [];
   const plans = ['stories260K', 'mha-6m'].map(async (m) => ({ model: m, plan: planCache((await openModel(m)).spec, 64 * 2 ** 20, 2048) }));
 
   const result = {
@@ -284,6 +312,7 @@ await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --
     speed,
     modes,
     tiered,
+    prefill,
     memoryPlans: await Promise.all(plans),
     skipped,
   };
@@ -311,6 +340,10 @@ await runCli('npm run bench [-- --section speed|modes|tiered|all --models a,b --
   if (tiered.length) {
     lines.push('', '| mha-6m, context 2048 | H | decode tok/s | vs fp16 | cache bytes | vs fp16 |', '|---|---|---|---|---|---|');
     for (const r of tiered) lines.push(`| ${r.mode} | ${r.hot} | ${f(r.decodeTokPerS)} | ${f(r.decodeVsFp16)} | ${r.cacheBytes} | ${f(r.bytesVsFp16)} |`);
+  }
+  if (prefill.length) {
+    lines.push('', '| model | mode | prompt | prefill s | prefill tok/s | vs fp16 | transient peak |', '|---|---|---|---|---|---|---|');
+    for (const r of prefill) lines.push(`| ${r.model} | ${r.mode} | ${r.prompt} | ${f(r.prefillS, 1)} | ${f(r.prefillTokPerS)} | ${f(r.prefillVsFp16)} | ${r.transientPeakBytes} |`);
   }
   for (const { model, plan } of result.memoryPlans) {
     lines.push('', `Memory plan, ${model}: ${plan.budgetBytes / 2 ** 20} MiB cache budget, target context ${plan.targetContext}; auto picks ${plan.auto ?? 'nothing'}.`, '', '| mode | bytes/token | largest context |', '|---|---|---|');

@@ -40,3 +40,11 @@ export async function runCli(usage: string, body: () => Promise<void>): Promise<
     process.exit(1);
   }
 }
+
+/** --memory-budget-mb: a positive number of MiB (fractions allowed), 256 when absent. */
+export function budgetMb(v: string | undefined): number {
+  if (v === undefined) return 256;
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--memory-budget-mb needs a positive number of MiB, got '${v}'`);
+  return n;
+}

@@ -21,6 +21,22 @@ describe('CLIs', () => {
     expect(out.text).toBe('Once upon a time, there was a');
   });
 
+  it('generate --cache auto picks the mode the planner picks for prompt + reply within --memory-budget-mb', () => {
+    const model = sharedPath('models/stories260K');
+    const roomy = cli('generate', ['--model', model, '--prompt-ids', '1', '--max-tokens', '8', '--greedy', '--cache', 'auto', '--json']);
+    expect(roomy.code).toBe(0);
+    expect(JSON.parse(roomy.stdout)).toMatchObject({ cache: 'fp16', ids: [403, 407, 261, 378, 432, 383, 286, 261] });
+    // fp16 takes 640 B/token: 0.1 MiB holds 163 tokens, fewer than prompt + reply (201), so auto quantizes.
+    const tight = cli('generate', ['--model', model, '--prompt-ids', '1', '--max-tokens', '200', '--greedy', '--cache', 'auto', '--memory-budget-mb', '0.1', '--json']);
+    expect(tight.code).toBe(0);
+    const out = JSON.parse(tight.stdout);
+    expect(out.cache).toMatch(/^(xquant|xquant-cl|kivi|xquant-gqa)-\d$/);
+    expect(out.memoryBudgetMb).toBe(0.1);
+    const none = cli('generate', ['--model', model, '--prompt-ids', '1', '--max-tokens', '200', '--cache', 'auto', '--memory-budget-mb', '0.001']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/\[INVALID_ARGUMENT\]: memoryBudget: no cache mode holds 201 tokens in 1049 bytes/);
+  });
+
   it('ppl --json prints the documented fields', () => {
     const r = cli('ppl', [
       '--model', sharedPath('models/stories260K'),

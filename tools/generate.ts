@@ -1,15 +1,16 @@
 // npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
-//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
+//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
 
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { generateIds } from '../src/engine/generate';
+import { autoCacheMode } from '../src/engine/planner';
 import { GREEDY, type SamplingOptions } from '../src/engine/sampling';
-import { parseArgs, runCli, UsageError } from './cli-args';
+import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
   'npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -23,6 +24,7 @@ await runCli(USAGE, async () => {
     'top-p': 'string',
     seed: 'int',
     cache: 'string',
+    'memory-budget-mb': 'string',
     residual: 'int',
     'pin-layers': 'int',
     backend: 'string',
@@ -40,7 +42,8 @@ await runCli(USAGE, async () => {
   const sampling: SamplingOptions = a.greedy
     ? GREEDY
     : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
-  const cache = parseCacheMode(a.cache ?? 'f32', { residual: a.residual, pinLayers: a['pin-layers'] });
+  const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
+  if (a.cache !== 'auto') parseCacheMode(a.cache ?? 'f32', cacheOptions); // a bad mode fails before the model loads
   const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
   let promptIds: number[];
   if (a['prompt-ids'] !== undefined) {
@@ -48,11 +51,15 @@ await runCli(USAGE, async () => {
     if (!parts.every((p) => /^\d+$/.test(p))) throw new UsageError(`--prompt-ids needs space-separated token ids, got '${a['prompt-ids']}'`);
     promptIds = parts.map(Number);
   } else promptIds = model.tokenizer.encode(a.prompt as string, true);
+  // auto: the smallest-loss mode whose cache holds the prompt and the reply within the budget (as ppl does).
+  const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
+  const context = Math.min(promptIds.length + a['max-tokens'], model.spec.maxPositionEmbeddings);
+  const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, context, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
   const started = performance.now();
   const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds });
   const seconds = (performance.now() - started) / 1000;
   const text = model.tokenizer.decode(ids);
   if (a.json) {
-    process.stdout.write(JSON.stringify({ promptIds, ids, text, cache: cacheModeName(cache), backend: backend.name, weights: a.weights ?? 'f32', seconds }) + '\n');
+    process.stdout.write(JSON.stringify({ promptIds, ids, text, cache: cacheModeName(cache), memoryBudgetMb: budgetMb(a['memory-budget-mb']), backend: backend.name, weights: a.weights ?? 'f32', seconds }) + '\n');
   } else process.stdout.write(text + '\n');
 });

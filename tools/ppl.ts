@@ -5,7 +5,7 @@ import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../src/cache/cache-bytes';
 import { autoCacheMode, planCache } from '../src/engine/planner';
 import { evaluatePerplexity } from '../src/eval/perplexity';
-import { parseArgs, runCli, UsageError } from './cli-args';
+import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
@@ -20,7 +20,7 @@ await runCli(USAGE, async () => {
     cache: 'string',
     residual: 'int',
     'pin-layers': 'int',
-    'memory-budget-mb': 'int',
+    'memory-budget-mb': 'string',
     backend: 'string',
     weights: 'string',
     json: 'bool',
@@ -28,7 +28,7 @@ await runCli(USAGE, async () => {
   if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
   const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
-  const budget = (a['memory-budget-mb'] ?? 256) * 2 ** 20;
+  const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
   const plan = planCache(model.spec, budget, a.ctx, cacheOptions);
   const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, a.ctx, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
   const text = (await readFile(a.text, 'utf8')).replace(/\r\n/g, '\n');
