@@ -19,7 +19,7 @@ import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import { kvAppendOp } from '../gpu/ops/kv-append';
 import { linearOps } from '../gpu/ops/linear';
-import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type StoreLayout } from '../gpu/ops/xquant';
+import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type RematSides, type StoreBuffers, type StoreLayout } from '../gpu/ops/xquant';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
 import { packMatrix, pad32 } from '../quant/weight-format';
@@ -269,7 +269,7 @@ export class GpuQuantCache implements GpuCache {
   /** kivi: K enters its ring before RoPE; xquant-gqa: the latents are computed, K's into its ring. */
   preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     if (!this.layout.k) return [];
-    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    const b = this.storeBuffers();
     const kvStride = pad32(kvDim(this.spec));
     if (!this.latents) return [kRingOp(ctx, this.layout, b, a.layer, a.k, a.kvStride)];
     const lat = this.latents[a.layer];
@@ -278,8 +278,12 @@ export class GpuQuantCache implements GpuCache {
     return [...lin(lat.downK, this.zk!), ...lin(lat.downV, this.zv!), kRingOp(ctx, this.layout, b, a.layer, this.zk!, kvStride)];
   }
 
+  private storeBuffers(): StoreBuffers {
+    return { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+  }
+
   /** What K and V are made of in this mode, for the rebuilding kernels. */
-  private sides(a: LayerAttention) {
+  private sides(a: LayerAttention): RematSides {
     const s = this.spec;
     const lat = this.latents?.[a.layer];
     const kivi = this.config.mode === 'kivi';
@@ -300,7 +304,7 @@ export class GpuQuantCache implements GpuCache {
 
   private decodeAttention(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
-    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    const b = this.storeBuffers();
     return [
       ...attendOps(ctx, this.layout, b, { ...this.sides(a), q: a.q, xPartial: this.xPartial!, scoresBase: this.scoresBase, partial: a.partial, window: s.slidingWindow ?? 0, maxXChunks: MAX_CHUNKS }),
       ...layerAttentionOps(
@@ -317,7 +321,7 @@ export class GpuQuantCache implements GpuCache {
     const s = this.spec;
     const t = this.transient;
     if (!t) throw new Error('reservePrefill must run before a prefill list is built');
-    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    const b = this.storeBuffers();
     const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: t.k, outV: t.v, f16: t.f16 });
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
@@ -329,7 +333,7 @@ export class GpuQuantCache implements GpuCache {
 
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
-    const b = { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    const b = this.storeBuffers();
     const out = a.prefill ? this.prefillAttention(ctx, a) : this.decodeAttention(ctx, a);
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];

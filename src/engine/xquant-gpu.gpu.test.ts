@@ -9,6 +9,8 @@ import type { LoadedModel } from '../model/load-model';
 import { sharedModel, sharedText } from '../test-support/shared-models';
 import { CpuBackend, type Backend } from './backend';
 import { WebGpuBackend } from './webgpu-backend';
+import { acquireDevice } from '../gpu/device';
+import { packModelWeights } from '../quant/packed-weights';
 import { maxAbsDiff } from '../test-support/compare';
 
 const opened: WebGpuBackend[] = [];
@@ -101,6 +103,45 @@ describe('xquant modes on the GPU equal the reference modes', () => {
     const ref = await pair(cpu);
     expect(ref).toBeGreaterThan(0); // the pair really differs
     expect(await pair(gpu)).toBeLessThan(1.5 * ref + 1e-3);
+  });
+});
+
+describe('prefill over the past (transient rows)', () => {
+  const slices = async (b: Backend, mode: string) => {
+    const s = b.createSession(parseCacheMode(mode));
+    const ids = Array.from({ length: 220 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 512));
+    const out = [await s.forward(ids.slice(0, 120), 'last'), await s.forward(ids.slice(120), 'last')];
+    s.close();
+    return out;
+  };
+
+  it('a second slice reads the first from rebuilt f32 rows: logits within 1e-3, rows freed after the prompt', async () => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuFor(m);
+    const before = gpu.memoryReport().transientPeak;
+    const g = await slices(gpu, 'xquant-8');
+    const c = await slices(new CpuBackend(m), 'xquant-8');
+    expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(1e-3);
+    const r = gpu.memoryReport();
+    expect(r.transient).toBe(0);
+    // K and V rows of the cache's 256-token capacity, f32, plus the 2-page identity table (16 bytes at least).
+    expect(Math.max(before, 2 * 256 * 32 * 4 + 16)).toBe(r.transientPeak);
+  });
+
+  it('past the binding limit the rows hold f16 pairs: logits within the fp16 bound (5e-2)', async () => {
+    const m = await sharedModel('stories260K');
+    // 16 KiB bindings: 219 past tokens of 32 f32 K values are 28 KiB, their f16 pairs 14 KiB.
+    const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 16384 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'), {
+      latents: null,
+    });
+    opened.push(b);
+    const g = await slices(b, 'xquant-8');
+    const c = await slices(new CpuBackend(m), 'xquant-8');
+    const f32Rows = await slices(await gpuFor(m), 'xquant-8');
+    const diff = Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
+    expect(diff).toBeLessThan(5e-2);
+    expect(Math.max(...g.map((x, i) => maxAbsDiff(x, f32Rows[i])))).toBeGreaterThan(0); // f16 rows really were used
+    expect(b.memoryReport().transientPeak).toBe(2 * 256 * 32 * 2 + 16);
   });
 });
 

@@ -93,13 +93,9 @@ export function kCommitOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer
   return storeKernel(ctx, s, b, layer, 'latent-commit', {}, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
 }
 
-export interface AttendArgs {
+/** What a mode's K and V are rebuilt from, for one layer. */
+export interface RematSides {
   layer: number;
-  q: GPUBuffer;
-  /** Decode: per (head, past chunk) (max, sum, Σ p·row), then from `scoresBase` the score of every past token and head. */
-  xPartial: GPUBuffer;
-  scoresBase: number;
-  partial: GPUBuffer;
   rope: GPUBuffer;
   /** K = rows · kMatrixᵀ + kBias; null: the rows are K (kivi). */
   kMatrix: GpuMatrix | null;
@@ -113,11 +109,19 @@ export interface AttendArgs {
   headDim: number;
   heads: number;
   kvHeads: number;
+}
+
+export interface AttendArgs extends RematSides {
+  q: GPUBuffer;
+  /** Decode: per (head, past chunk) (max, sum, Σ p·row), then from `scoresBase` the score of every past token and head. */
+  xPartial: GPUBuffer;
+  scoresBase: number;
+  partial: GPUBuffer;
   window: number;
   maxXChunks: number;
 }
 
-export function rematShape(a: Pick<AttendArgs, 'kWidth' | 'vWidth' | 'kMatrix' | 'vMatrix' | 'headDim' | 'heads' | 'kvHeads'>): RematShape {
+export function rematShape(a: RematSides): RematShape {
   return { kWidth: a.kWidth, vWidth: a.vWidth, identityK: a.kMatrix === null, identityV: a.vMatrix === null, headDim: a.headDim, heads: a.heads, kvHeads: a.kvHeads };
 }
 
@@ -204,18 +208,7 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
   return [scores, absorb, values];
 }
 
-export interface RematArgs {
-  layer: number;
-  rope: GPUBuffer;
-  kMatrix: GpuMatrix | null;
-  kBias: GPUBuffer | null;
-  vMatrix: GpuMatrix | null;
-  vBias: GPUBuffer | null;
-  kWidth: number;
-  vWidth: number;
-  headDim: number;
-  heads: number;
-  kvHeads: number;
+export interface RematArgs extends RematSides {
   /** Transient rows of the past tokens' K (after RoPE) and V, KV_DIM per token. */
   outK: GPUBuffer;
   outV: GPUBuffer;
