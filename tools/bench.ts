@@ -4,7 +4,7 @@
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
 //   modes:  per cache mode, bytes per token and decode tokens/s against fp16 at the same context, and the
-//           fused rematerializing attention kernel's GFLOP/s (contexts reached with skipTo: no prefill);
+//           rematerializing attention kernels' GFLOP/s (xquant-scores + xquant-absorb) (contexts reached with skipTo: no prefill);
 //   tiered: xquant-4 with a hot fp16 tier of H = 0, 128, 512, 1024 tokens on mha-6m at context 2048;
 //   prefill: a 2,048-token prompt (--prompt) on mha-6m in fp16, xquant-4, xquant-cl-4 and kivi-4, tokens/s
 //           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice).
@@ -62,7 +62,7 @@ function flops(s: ModelSpec, keys: number, withHead: boolean): number {
   return 2 * s.numLayers * perLayer + s.numLayers * 4 * keys * q + (withHead ? 2 * s.vocabSize * s.hiddenSize : 0);
 }
 
-/** FLOPs of the fused rematerializing attention of one decode token over `past` tokens (all layers). */
+/** FLOPs of the rematerializing attention (K rebuilt, scores, absorbed V) of one decode token over `past` tokens (all layers). */
 function fusedFlops(s: ModelSpec, c: CacheConfig, past: number): number {
   const kv = kvDim(s);
   const q = s.numHeads * s.headDim;
@@ -330,7 +330,7 @@ await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --model
     for (const r of speed) lines.push(`| ${r.model} | ${r.context} | ${f(r.prefillTokPerS, 1)} | ${f(100 * r.prefillFractionOfGemm, 0)}% | ${f(r.decodeTokPerS)} | ${f(100 * r.decodeFractionOfGemv, 0)}% |`);
   }
   if (modes.length) {
-    lines.push('', '| model | mode | context | bytes/token | vs fp16 | decode tok/s | vs fp16 | fused kernel GFLOP/s (of GEMM) |', '|---|---|---|---|---|---|---|---|');
+    lines.push('', '| model | mode | context | bytes/token | vs fp16 | decode tok/s | vs fp16 | past-attention kernels GFLOP/s (of GEMM) |', '|---|---|---|---|---|---|---|---|');
     for (const r of modes) {
       lines.push(
         `| ${r.model} | ${r.mode} | ${r.context} | ${r.bytesPerToken} | ${f(r.bytesVsFp16)} | ${f(r.decodeTokPerS)} | ${f(r.decodeVsFp16)} | ${r.fusedGflops ? `${f(r.fusedGflops, 3)} (${f(100 * r.fusedFractionOfGemm, 0)}%)` : '-'} |`,

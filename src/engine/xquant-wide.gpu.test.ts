@@ -5,7 +5,8 @@
 //
 // `npm test` runs one model (Llama-3.2-1B's attention widths) and one mode per family. The full protocol
 // (three models, every mode and B in 2/4/8, a 300-token prompt and 32 decode steps) is
-// `npm run test:wide` (XQUANT_WIDE=full); XQUANT_WIDE_LIMIT=32768 runs it at 32 KiB.
+// `npm run test:wide` (XQUANT_WIDE=full); XQUANT_WIDE_LIMIT=32768 runs it at 32 KiB, XQUANT_WIDE_MODELS and
+// XQUANT_WIDE_MODES (comma lists) pick a part of it.
 //
 // Bounds: fp16 the project's 5e-2; the quantized modes 1e-3 at 8 bits and below, as the project holds the
 // xquant modes on the shared models (a quantization code can flip where the GPU's f32 X and the reference's
@@ -23,10 +24,11 @@ import { WebGpuBackend } from './webgpu-backend';
 
 const FULL = process.env.XQUANT_WIDE === 'full';
 const LIMIT = Number(process.env.XQUANT_WIDE_LIMIT ?? 16384);
-const MODELS: WideModel[] = FULL ? ['d2048-gqa', 'd4096-gqa', 'd2048-mha'] : ['d2048-gqa'];
-const MODES = FULL
-  ? ['xquant', 'xquant-cl', 'kivi', 'xquant-gqa'].flatMap((m) => [8, 4, 2].map((b) => `${m}-${b}`))
-  : ['xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4'];
+const list = (v: string | undefined) => v?.split(',').filter(Boolean);
+const MODELS = (list(process.env.XQUANT_WIDE_MODELS) ?? (FULL ? ['d2048-gqa', 'd4096-gqa', 'd2048-mha'] : ['d2048-gqa'])) as WideModel[];
+const MODES =
+  list(process.env.XQUANT_WIDE_MODES) ??
+  (FULL ? ['xquant', 'xquant-cl', 'kivi', 'xquant-gqa'].flatMap((m) => [8, 4, 2].map((b) => `${m}-${b}`)) : ['xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4']);
 const PROMPT = FULL ? 300 : 80;
 const STEPS = FULL ? 32 : 6;
 /** Slices of at most this many tokens: three slices for the prompt. */

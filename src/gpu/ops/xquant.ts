@@ -141,14 +141,14 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
     ctx,
     {
       op: 'xquant-scores',
-      prefixes: [weightPrefix(a.kMatrix?.format ?? 'f32'), ...store.prefixes],
+      prefixes: [weightPrefix(a.kMatrix?.format ?? 'f32'), ...store.prefixes, 'remat-tile'],
       consts: {
         ...store.consts,
-        KW: a.kWidth,
-        KWP: pad32(a.kWidth),
+        RW: a.kWidth,
+        RWP: pad32(a.kWidth),
         VW: a.vWidth,
         DS: sc.ds,
-        IDENTITY_K: shape.identityK,
+        IDENTITY: shape.identityK,
         HEAD_DIM: a.headDim,
         HALF: a.headDim / 2,
         HEADS: a.heads,
@@ -230,7 +230,7 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
       ctx,
       {
         op: 'xquant-remat',
-        prefixes: [weightPrefix(m?.format ?? 'f32'), ...store.prefixes],
+        prefixes: [weightPrefix(m?.format ?? 'f32'), ...store.prefixes, 'remat-tile'],
         consts: {
           ...store.consts,
           RW: width,
