@@ -7,7 +7,7 @@ import { kvDim, type ModelSpec } from '../model/model-spec';
 import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
 import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
 import { SAMPLE_WORKGROUP_BYTES } from './ops/sample';
-import { absorbTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
+import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
 
 export interface KernelWorkgroupUse {
   kernel: string;
@@ -37,6 +37,8 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
   ];
   for (const [family, shape] of Object.entries(rematShapes(spec))) {
     const modes = family === 'xquant' ? 'xquant, xquant-cl' : family;
+    const fused = family === 'xquant' ? fusedTiling(shape, limit) : null;
+    if (fused) out.push({ kernel: 'xquant-attend', modes, bytes: fused.bytes });
     out.push(
       { kernel: 'xquant-scores', modes, bytes: scoresTiling(shape, limit).bytes },
       { kernel: 'xquant-absorb', modes, bytes: absorbTiling(shape, limit).bytes },

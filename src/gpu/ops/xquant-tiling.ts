@@ -124,3 +124,36 @@ export function rematTiling(rowWidth: number, identity: boolean, s: RematShape, 
   }
   return noFit('xquant-remat', rematBytes(identity, s.headDim, 1, 4, 32), limit);
 }
+
+export interface FusedTiling {
+  kvPerWg: number;
+  tt: number;
+  /** Accumulated row elements per invocation. */
+  ept: number;
+  bytes: number;
+}
+
+/** xquant-attend.wgsl (decode, one query): xs[TT·KWP], vs[1], ks[TT·BLOCK_ROWS], ps[BLOCK_HEADS·TT]. */
+export function fusedBytes(s: RematShape, kvPerWg: number, tt: number): number {
+  const bh = kvPerWg * (s.heads / s.kvHeads);
+  return 4 * (tt * pad32(s.kWidth) + 1 + tt * kvPerWg * s.headDim + bh * tt);
+}
+
+/**
+ * The fused decode kernel, for the xquant / xquant-cl rows (X, shared by K and V) when a tile of whole rows
+ * fits and each invocation accumulates at most 64 floats; null otherwise (then scores + absorb run).
+ * It dequantizes each row once instead of twice, which wins on small widths and most for XQuant-CL.
+ */
+export function fusedTiling(s: RematShape, limit: number): FusedTiling | null {
+  if (s.identityK || s.identityV || s.kWidth !== s.vWidth) return null;
+  const group = s.heads / s.kvHeads;
+  const ept = Math.ceil(pad32(s.vWidth) / WORKGROUP);
+  for (const kvPerWg of divisorsDown(s.kvHeads, s.kvHeads)) {
+    if (kvPerWg * group * ept > 64) continue;
+    for (let tt = 32; tt >= 4; tt -= 4) {
+      const bytes = fusedBytes(s, kvPerWg, tt);
+      if (bytes <= limit) return { kvPerWg, tt, ept, bytes };
+    }
+  }
+  return null;
+}

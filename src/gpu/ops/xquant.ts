@@ -8,7 +8,7 @@ import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { absorbTiling, rematTiling, scoresTiling, type RematShape } from './xquant-tiling';
+import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type FusedTiling, type RematShape } from './xquant-tiling';
 
 /** The store's shape: what the kernels need to find and decode a row. */
 export interface StoreLayout {
@@ -130,13 +130,62 @@ export function rematShape(a: RematSides): RematShape {
  * V sums, then the merge of chunks with W_v applied once per head (into slot 0 of the attention partials).
  */
 export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): Dispatch[] {
+  const shape = rematShape(a);
+  const fused = s.k ? null : fusedTiling(shape, ctx.workgroupBytes);
+  const past = fused ? [fusedAttendOp(ctx, s, b, a, fused)] : splitAttendOps(ctx, s, b, a);
+  return [...past, valuesOp(ctx, a)];
+}
+
+/** xquant-attend.wgsl: rows dequantized once for K and the absorbed V (small widths, x rows only). */
+function fusedAttendOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs, t: FusedTiling): Dispatch {
+  const store = storeSource(s);
+  const wk = singlePart(a.kMatrix!, 'the K matrix');
+  return makeDispatch(
+    ctx,
+    {
+      op: 'xquant-attend',
+      prefixes: [weightPrefix(a.kMatrix!.format), ...store.prefixes],
+      consts: {
+        ...store.consts,
+        KW: a.kWidth,
+        KWP: pad32(a.kWidth),
+        VW: a.vWidth,
+        VWP: pad32(a.vWidth),
+        SAME_KV: true,
+        IDENTITY_K: false,
+        HEAD_DIM: a.headDim,
+        HALF: a.headDim / 2,
+        HEADS: a.heads,
+        KV_HEADS: a.kvHeads,
+        KV_GROUP: a.heads / a.kvHeads,
+        KV_PER_WG: t.kvPerWg,
+        QT: 1,
+        Q_STRIDE: 0,
+        TT: t.tt,
+        EPT: t.ept,
+        W_ROW_WORDS: a.kMatrix!.rowWords,
+        W_SCALE_WORDS: a.kMatrix!.scaleWords,
+        HAS_BIAS: a.kBias !== null,
+        WINDOW: a.window,
+        SCALE: { f32: 1 / Math.sqrt(a.headDim) },
+      },
+      declarations: store.declarations,
+      workgroupBytes: t.bytes,
+    },
+    ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
+    [a.q, b.pages, b.pool, wk.data, wk.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
+    (_tokens, plan) => flatGrid((a.kvHeads / t.kvPerWg) * plan.xChunks, 1),
+  );
+}
+
+/** xquant-scores.wgsl then xquant-absorb.wgsl: any width, d sliced. */
+function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): Dispatch[] {
   const store = storeSource(s);
   const shape = rematShape(a);
   const sc = scoresTiling(shape, ctx.workgroupBytes);
   const ab = absorbTiling(shape, ctx.workgroupBytes);
   const group = a.heads / a.kvHeads;
   const wk = a.kMatrix ? singlePart(a.kMatrix, 'the K matrix') : null;
-  const wv = a.vMatrix ? singlePart(a.vMatrix, 'the V matrix') : null;
   const scores = makeDispatch(
     ctx,
     {
@@ -183,7 +232,14 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
     [b.pages, b.pool, a.xPartial, b.layerParams[a.layer]],
     (_tokens, plan) => flatGrid(plan.xChunks * Math.ceil(a.vWidth / ab.vs) * (a.heads / ab.hb), 1),
   );
-  const values = makeDispatch(
+  return [scores, absorb];
+}
+
+/** xquant-values.wgsl: merge the past chunks, apply W_v (or Σ_v B_vᵀ) once per head, into slot 0. */
+function valuesOp(ctx: OpContext, a: AttendArgs): Dispatch {
+  const wv = a.vMatrix ? singlePart(a.vMatrix, 'the V matrix') : null;
+  const group = a.heads / a.kvHeads;
+  return makeDispatch(
     ctx,
     {
       op: 'xquant-values',
@@ -195,7 +251,7 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
         HEADS: a.heads,
         KV_GROUP: group,
         MAX_X_CHUNKS: a.maxXChunks,
-        IDENTITY_V: shape.identityV,
+        IDENTITY_V: a.vMatrix === null,
         W_ROW_WORDS: a.vMatrix?.rowWords ?? 0,
         W_SCALE_WORDS: a.vMatrix?.scaleWords ?? 0,
         HAS_BIAS: a.vBias !== null,
@@ -205,7 +261,6 @@ export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: At
     [a.xPartial, wv?.data ?? ctx.empty, wv?.scales ?? ctx.empty, a.vBias ?? ctx.empty, a.partial],
     (tokens) => flatGrid(tokens * a.heads * a.headDim),
   );
-  return [scores, absorb, values];
 }
 
 export interface RematArgs extends RematSides {
