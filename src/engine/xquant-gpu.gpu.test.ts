@@ -10,6 +10,9 @@ import { sharedModel, sharedText } from '../test-support/shared-models';
 import { CpuBackend, type Backend } from './backend';
 import { WebGpuBackend } from './webgpu-backend';
 import { acquireDevice } from '../gpu/device';
+import { loadModel } from '../model/load-model';
+import { limitedGpu } from '../test-support/limited-gpu';
+import { syntheticSource } from '../test-support/synthetic-model';
 import { packModelWeights } from '../quant/packed-weights';
 import { maxAbsDiff } from '../test-support/compare';
 
@@ -142,6 +145,28 @@ describe('prefill over the past (transient rows)', () => {
     expect(diff).toBeLessThan(5e-2);
     expect(Math.max(...g.map((x, i) => maxAbsDiff(x, f32Rows[i])))).toBeGreaterThan(0); // f16 rows really were used
     expect(b.memoryReport().transientPeak).toBe(2 * 256 * 32 * 2 + 16);
+  });
+});
+
+describe('head 128 at a 16 KiB workgroup limit (small d, so no quantization code flips)', () => {
+  it.each(['kivi-8', 'kivi-2', 'xquant-4', 'xquant-gqa-4'])('%s: 3 slices through two committed K blocks and decode steps, logits within 1e-3', async (mode) => {
+    const m = await loadModel(syntheticSource({ hidden: 512, layers: 2, heads: 4, kvHeads: 2, headDim: 128, ffn: 128, vocab: 256 }));
+    const gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: 16384 }), nodeShaders(), m, { weights: 'f32' });
+    opened.push(gpu);
+    const ids = Array.from({ length: 306 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 251) + 3);
+    const run = async (b: Backend, name: string) => {
+      const s = b.createSession(parseCacheMode(name));
+      await s.forward(ids.slice(0, 128), 'last');
+      await s.forward(ids.slice(128, 256), 'last');
+      const out = [await s.forward(ids.slice(256, 300), 'last')];
+      for (const id of ids.slice(300)) out.push(await s.forward([id], 'last'));
+      s.close();
+      return out;
+    };
+    const cpu = new CpuBackend(m);
+    const [g, c, f] = [await run(gpu, mode), await run(cpu, mode), await run(cpu, 'fp16')];
+    expect(Math.max(...c.map((x, i) => maxAbsDiff(x, f[i])))).toBeGreaterThan(1e-2); // the mode really quantizes
+    expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(1e-3);
   });
 });
 
