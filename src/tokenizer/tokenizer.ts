@@ -1,7 +1,7 @@
 // Text <-> token ids and chat templates, on the lean cores of the transformers.js family
 // (@huggingface/tokenizers and @huggingface/jinja; see README "Tokenizer choice" for the measurement).
 
-import { Template } from '@huggingface/jinja';
+import { Template, parse, tokenize } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from '../errors';
 import { isPlainObject } from '../model/safetensors';
@@ -19,7 +19,7 @@ export class TextTokenizer {
     private readonly config: Record<string, unknown>,
     templateSource: string | null,
   ) {
-    this.template = templateSource ? new Template(templateSource) : null;
+    this.template = templateSource ? withEnglishDates(new Template(templateSource)) : null;
   }
 
   static fromJson(tokenizerJson: string, configJson: string, where = '.'): TextTokenizer {
@@ -78,8 +78,49 @@ export class TextTokenizer {
       add_generation_prompt: addGenerationPrompt,
       bos_token: str('bos_token'),
       eos_token: str('eos_token'),
+      [STRFTIME_NOW]: strftimeNow,
     });
   }
+}
+
+const STRFTIME_NOW = '__xquant_strftime_now';
+
+/** The template's first statement rebinds `strftime_now` to ours (@huggingface/jinja refuses render() variables that shadow its globals). */
+function withEnglishDates(template: Template): Template {
+  template.parsed.body.unshift(...parse(tokenize(`{% set strftime_now = ${STRFTIME_NOW} %}`)).body);
+  return template;
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/**
+ * `strftime_now` for templates (Llama-3.2 writes "Today Date: " + strftime_now("%d %b %Y")), as Python's strftime in
+ * the C locale formats it, like transformers: "26 Jul 2024". @huggingface/jinja's own names the month in the page's
+ * locale ("26 juil. 2024" in French), a date format the model never saw.
+ */
+function strftimeNow(format: string): string {
+  const d = new Date();
+  const pad2 = (n: number) => String(n).padStart(2, '0');
+  return String(format).replace(/%[YmdbBHM%]/g, (code) => {
+    switch (code) {
+      case '%Y':
+        return String(d.getFullYear());
+      case '%m':
+        return pad2(d.getMonth() + 1);
+      case '%d':
+        return pad2(d.getDate());
+      case '%b':
+        return MONTHS[d.getMonth()].slice(0, 3);
+      case '%B':
+        return MONTHS[d.getMonth()];
+      case '%H':
+        return pad2(d.getHours());
+      case '%M':
+        return pad2(d.getMinutes());
+      default:
+        return '%';
+    }
+  });
 }
 
 function parseObject(text: string, file: string): Record<string, unknown> {
