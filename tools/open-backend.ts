@@ -1,19 +1,36 @@
-// Shared by the CLIs: load a model folder and open the backend asked for, with weights in the format
-// asked for (the CPU reference runs on the same quantized values the GPU does).
+// Shared by the CLIs: open a model folder on the backend asked for, with weights in the format asked for.
+// cpu: the reference decoder on the whole model as f32 (with the quantized values the GPU sees).
+// webgpu: the weights stream from the folder, tensor by tensor, straight into GPU buffers (no f32 model,
+// no file read whole), as the browser engine loads them.
 
 import { CpuBackend, type Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
+import { acquireDevice } from '../src/gpu/device';
 import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
-import { loadModel, type LoadedModel } from '../src/model/load-model';
+import { loadModel } from '../src/model/load-model';
+import type { ModelSpec } from '../src/model/model-spec';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import { withWeightFormat } from '../src/quant/packed-weights';
 import { parseWeightFormat } from '../src/quant/weight-format';
+import { loadPreparedModel, type LoadTimings } from '../src/storage/model-loader';
+import type { TextTokenizer } from '../src/tokenizer/tokenizer';
 import { UsageError } from './cli-args';
 
-export async function openBackend(modelDir: string, backend: string, weights = 'f32'): Promise<{ model: LoadedModel; backend: Backend }> {
+export interface OpenedModel {
+  name: string;
+  spec: ModelSpec;
+  tokenizer: TextTokenizer;
+}
+
+export async function openBackend(modelDir: string, backend: string, weights = 'f32'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected cpu or webgpu)`);
   const format = parseWeightFormat(weights);
-  const model = await loadModel(new NodeFolderSource(modelDir));
-  if (backend === 'cpu') return { model, backend: new CpuBackend(withWeightFormat(model, format)) };
-  return { model, backend: await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights: format }) };
+  const source = new NodeFolderSource(modelDir);
+  if (backend === 'cpu') {
+    const model = await loadModel(source);
+    return { model, backend: new CpuBackend(withWeightFormat(model, format)) };
+  }
+  const { model, timings } = await loadPreparedModel({ resolved: { id: `file:${modelDir}`, revision: '', name: modelDir, source }, format, cache: null });
+  const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings });
+  return { model: { name: model.name, spec: model.spec, tokenizer: model.tokenizer }, backend: gpu, timings };
 }

@@ -17,8 +17,16 @@ export interface LatentBasis {
   up: Float32Array;
 }
 
+let basesComputed = 0;
+
+/** How many bases this process has computed (tests check that loads which do not need them compute none). */
+export function latentBasesComputed(): number {
+  return basesComputed;
+}
+
 /** Basis change of one projection weight ([kvDim, hidden], Hugging Face layout). */
 export function latentBasis(weight: Float32Array, kvDim: number, hidden: number): LatentBasis {
+  basesComputed += 1;
   const svd = thinSvdOfRows(weight, kvDim, hidden);
   const up = new Float32Array(kvDim * kvDim);
   for (let j = 0; j < kvDim; j++) for (let i = 0; i < kvDim; i++) up[j * kvDim + i] = svd.s[i] * svd.v[j * kvDim + i];
@@ -30,13 +38,14 @@ export interface LayerLatents {
   v: LatentBasis;
 }
 
-export function computeLatents(model: CacheModel): LayerLatents[] {
-  const { spec, weights } = model;
+/** One layer's factors from its W_k and W_v ([kvDim, hidden] each). */
+export function layerLatents(spec: ModelSpec, wk: Float32Array, wv: Float32Array): LayerLatents {
   const kv = spec.numKvHeads * spec.headDim;
-  return weights.layers.map((w) => ({
-    k: latentBasis(w.wk, kv, spec.hiddenSize),
-    v: latentBasis(w.wv, kv, spec.hiddenSize),
-  }));
+  return { k: latentBasis(wk, kv, spec.hiddenSize), v: latentBasis(wv, kv, spec.hiddenSize) };
+}
+
+export function computeLatents(model: CacheModel): LayerLatents[] {
+  return model.weights.layers.map((w) => layerLatents(model.spec as ModelSpec, w.wk, w.wv));
 }
 
 /** SVD factors are computed once per model and shared by every cache of it. */

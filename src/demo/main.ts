@@ -30,10 +30,8 @@ function setState(state: 'loading' | 'ready' | 'generating' | 'failed'): void {
 }
 
 const PHASES: Record<LoadProgress['phase'], string> = {
-  download: 'Downloading',
+  download: 'Downloading and quantizing',
   cache: 'Reading the weight cache',
-  quantize: 'Quantizing the weights',
-  store: 'Storing the weights for next time',
   upload: 'Uploading to the GPU',
   compile: 'Compiling shaders',
 };

@@ -31,6 +31,8 @@ export interface DecodeSession {
 export interface Backend {
   readonly name: BackendName;
   readonly spec: ModelSpec;
+  /** Make what a cache mode needs once per model (xquant-gqa's factors) before createSession. */
+  prepare(cache: CacheConfig): Promise<void>;
   createSession(cache: CacheConfig): DecodeSession;
 }
 
@@ -43,6 +45,8 @@ export class CpuBackend implements Backend {
     this.spec = model.spec;
     this.decoder = new ReferenceDecoder(model);
   }
+
+  async prepare(): Promise<void> {}
 
   createSession(config: CacheConfig): DecodeSession {
     const cache: ReferenceCache = createReferenceCache(this.model, config);

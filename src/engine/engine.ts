@@ -22,6 +22,8 @@ export interface EngineLoadOptions {
   memoryBudgetMB?: number;
   /** Compile the decode kernels now (one forward pass) instead of on the first request. */
   warmup?: boolean;
+  /** Seconds spent writing weights to the GPU, added to as the upload runs. */
+  timings?: { upload: number };
 }
 
 export interface MemoryInfo {
@@ -99,7 +101,8 @@ export class Engine {
     const budget = o.memoryBudgetMB ?? DEFAULT_BUDGET_MB;
     if (!(budget > 0)) throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(budget) });
     this.budgetBytes = budget * 2 ** 20;
-    const backend = await WebGpuBackend.fromPacked(await acquireDevice(this.gpu), this.shaders, model.spec, model.packed, { latents: model.latents });
+    // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
+    const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, { latents: model.latents, timings: o.timings });
     this.model = model;
     this.backend = backend;
     this.lostReason = null;
@@ -108,18 +111,22 @@ export class Engine {
       this.lostReason = `${info.reason}: ${info.message}`;
       this.onDeviceLost?.(this.lostReason);
     });
-    if (o.warmup) {
-      const session = backend.createSession(parseCacheMode('fp16'));
-      await session.forward([model.spec.bosTokenId ?? 0], 'last').finally(() => session.close());
-    }
+    if (o.warmup) await this.warmup();
     return {
       name: model.name,
       spec: model.spec,
-      weights: model.packed.format,
+      weights: model.weights.format,
       adapter: backend.gpu.adapterInfo.description,
       memory: backend.memoryReport(),
       hasChatTemplate: model.tokenizer.hasChatTemplate,
     };
+  }
+
+  /** Compile the decode kernels (one fp16 forward pass) so the first request does not wait for them. */
+  async warmup(): Promise<void> {
+    const { model, backend } = this.loaded();
+    const session = backend.createSession(parseCacheMode('fp16'));
+    await session.forward([model.spec.bosTokenId ?? 0], 'last').finally(() => session.close());
   }
 
   private loaded(): { model: PreparedModel; backend: WebGpuBackend } {
@@ -178,6 +185,7 @@ export class Engine {
     const stop = new StopMatcher(r.stop ?? []);
     const text = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
     const ids: number[] = [];
+    await backend.prepare(cache);
     const session = backend.createSession(cache);
     let firstAt = 0;
     const fail = (e: unknown) => (e instanceof EngineError ? Promise.reject(e) : backend.settleFailure(e));

@@ -21,6 +21,7 @@ export async function generateIds(backend: Backend, promptIds: readonly number[]
   const sampler = new Sampler(o.sampling);
   const out: number[] = [];
   if (o.maxTokens === 0) return out;
+  await backend.prepare(o.cache);
   const session = backend.createSession(o.cache);
   try {
     let id = await session.next(promptIds, sampler);

@@ -1,6 +1,6 @@
-// A model ready for the GPU: weights packed in the chosen format, the SVD factors xquant-gqa needs, the
-// tokenizer and the text files it came from. This is what the weight cache stores, so a second visit
-// skips the download, the quantization and the SVD.
+// A model ready for the engine: its spec, tokenizer and text files, and its weights as a stream of packed
+// blocks that the engine uploads once (from a checkpoint read by range, from the weight cache, or from
+// memory). xquant-gqa's SVD factors are not part of it: they are made when that mode is first used.
 
 import { cachedLatents, computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
 import type { LoadedModel, ModelTexts } from '../model/load-model';
@@ -8,25 +8,28 @@ import type { ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
 import { packModelWeights, unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
 import type { WeightFormat } from '../quant/weight-format';
+import { packedStream, type WeightStream } from '../quant/weight-stream';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
+import type { LatentSource } from './webgpu-backend';
 
 export interface PreparedModel {
   name: string;
   spec: ModelSpec;
   tokenizer: TextTokenizer;
   texts: ModelTexts;
-  packed: PackedWeights;
-  /** Per layer SVD factors of W_k and W_v (of the packed weights); null for models without GQA. */
-  latents: LayerLatents[] | null;
+  /** Read once, by the upload. */
+  weights: WeightStream;
+  /** Where xquant-gqa's factors are kept between loads (the weight cache); {}: computed from the GPU's weights. */
+  latents: LatentSource;
 }
 
-export function prepareModel(m: LoadedModel, format: WeightFormat): PreparedModel {
+/** A model already in memory as f32 (tests, small models): packed here. */
+export function prepareInMemory(m: LoadedModel, format: WeightFormat): PreparedModel {
   const packed = packModelWeights(m.spec, m.weights, format);
-  return { name: m.name, spec: m.spec, tokenizer: m.tokenizer, texts: m.texts, packed, latents: latentsOf(m.spec, m.weights, packed) };
+  return { name: m.name, spec: m.spec, tokenizer: m.tokenizer, texts: m.texts, weights: packedStream(packed), latents: { compute: () => latentsOf(m.spec, m.weights, packed) } };
 }
 
-/** xquant-gqa's SVD factors of the weights as packed (what the GPU holds); null for models without GQA. */
-export function latentsOf(spec: ModelSpec, weights: ModelWeights, packed: PackedWeights): LayerLatents[] | null {
-  if (spec.numKvHeads >= spec.numHeads) return null;
+/** xquant-gqa's SVD factors of the weights as packed (what the GPU holds). */
+export function latentsOf(spec: ModelSpec, weights: ModelWeights, packed: PackedWeights): LayerLatents[] {
   return packed.format === 'f32' ? cachedLatents({ spec, weights }) : computeLatents({ spec, weights: unpackModelWeights(packed) });
 }

@@ -7,7 +7,8 @@ import { MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '
 import { createGpuCache } from '../cache/create-gpu-cache';
 import { DeviceLostError, EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
-import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
+import { readMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
+import { GpuWeightUploader, type GpuWeights } from '../gpu/gpu-weights';
 import { GpuMemory, scopedAllocation, type AllocationErrors, type MemoryReport } from '../gpu/memory';
 import { argmaxOp } from '../gpu/ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
@@ -20,42 +21,35 @@ import { swigluOp } from '../gpu/ops/swiglu';
 import { PipelineCache } from '../gpu/pipelines';
 import type { ShaderLibrary } from '../gpu/shader-library';
 import type { CacheModel } from '../cache/reference-cache';
-import type { LayerLatents } from '../cache/xquant-gqa-cache';
+import { layerLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
 import { latentsOf } from './prepared-model';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
-import { pad32, type WeightFormat } from '../quant/weight-format';
+import { pad32, unpackMatrix, type WeightFormat } from '../quant/weight-format';
+import { packedStream, type WeightStream } from '../quant/weight-stream';
 import type { LogitsWanted } from '../reference/decoder';
 import { ropeInverseFrequencies } from '../reference/rope';
 import type { Backend, DecodeSession } from './backend';
 import type { Sampler } from './sampling';
 
+/** Where xquant-gqa's factors come from: a store (the weight cache), a CPU computation, else the GPU's weights. */
+export interface LatentSource {
+  load?(): Promise<LayerLatents[] | null>;
+  save?(latents: LayerLatents[]): Promise<void>;
+  compute?(): LayerLatents[];
+}
+
+export interface BackendOptions {
+  maxBatch?: number;
+  latents?: LatentSource;
+  /** Seconds of the load, added to as it runs. */
+  timings?: { upload: number };
+}
+
 export interface WebGpuOptions {
   weights: WeightFormat;
   /** Most tokens one forward dispatch runs; longer inputs run in slices. */
   maxBatch?: number;
-}
-
-interface GpuLayer {
-  attnNorm: GPUBuffer;
-  wq: GpuMatrix;
-  wk: GpuMatrix;
-  wv: GpuMatrix;
-  wo: GpuMatrix;
-  bq: GPUBuffer | null;
-  bk: GPUBuffer | null;
-  bv: GPUBuffer | null;
-  mlpNorm: GPUBuffer;
-  wGate: GpuMatrix;
-  wUp: GpuMatrix;
-  wDown: GpuMatrix;
-}
-
-interface GpuWeights {
-  embed: GpuMatrix;
-  lmHead: GpuMatrix;
-  layers: GpuLayer[];
-  finalNorm: GPUBuffer;
 }
 
 /** Size of the Step uniform (shaders/common.wgsl). */
@@ -72,8 +66,9 @@ export class WebGpuBackend implements Backend {
   readonly invFreq: Float64Array;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
-  /** xquant-gqa's SVD factors (null for models without GQA). */
-  private readonly latentFactors: LayerLatents[] | null;
+  /** xquant-gqa's SVD factors, made on first use (prepare) and kept; null until then. */
+  private latentFactors: LayerLatents[] | null = null;
+  private latentsPending: Promise<LayerLatents[]> | null = null;
   private lostReason: string | null = null;
   private gpuError: string | null = null;
 
@@ -83,13 +78,12 @@ export class WebGpuBackend implements Backend {
     memory: GpuMemory,
     pipelines: PipelineCache,
     spec: ModelSpec,
-    packed: PackedWeights,
-    latents: LayerLatents[] | null,
+    format: WeightFormat,
+    private readonly latentSource: LatentSource,
     readonly maxBatch: number,
   ) {
     this.spec = spec;
-    this.format = packed.format;
-    this.latentFactors = latents;
+    this.format = format;
     this.memory = memory;
     this.pipelines = pipelines;
     this.invFreq = ropeInverseFrequencies(spec);
@@ -103,61 +97,92 @@ export class WebGpuBackend implements Backend {
     });
   }
 
+  /** From f32 weights in memory (tests, CLIs on small models): packed here; the factors come from the same CPU weights when first used. */
   static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
     const acquired = await acquireDevice(gpu);
     const packed = packModelWeights(model.spec, model.weights, o.weights);
-    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, latents: latentsOf(model.spec, model.weights, packed) });
+    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, latents: { compute: () => latentsOf(model.spec, model.weights, packed) } });
   }
 
-  static async fromPacked(
-    acquired: AcquiredDevice,
-    shaders: ShaderLibrary,
-    spec: ModelSpec,
-    packed: PackedWeights,
-    o: { maxBatch?: number; latents?: LayerLatents[] | null } = {},
-  ): Promise<WebGpuBackend> {
+  static fromPacked(acquired: AcquiredDevice, shaders: ShaderLibrary, spec: ModelSpec, packed: PackedWeights, o: BackendOptions = {}): Promise<WebGpuBackend> {
+    return WebGpuBackend.fromStream(acquired, shaders, spec, packedStream(packed), o);
+  }
+
+  /**
+   * Upload a weight stream block by block. Allocation failures (out of memory, a buffer past a limit)
+   * release what was made and destroy the device, which was acquired for this backend.
+   */
+  static async fromStream(acquired: AcquiredDevice, shaders: ShaderLibrary, spec: ModelSpec, stream: WeightStream, o: BackendOptions = {}): Promise<WebGpuBackend> {
     const { device } = acquired;
     const memory = new GpuMemory(device);
-    const limit = acquired.maxStorageBindingBytes;
-    const vec = (label: string, v: Float32Array | null) => (v ? memory.upload('weights', label, v as Float32Array<ArrayBuffer>) : null);
-    const mat = (label: string, m: Parameters<typeof uploadMatrix>[2]) => uploadMatrix(memory, label, m, limit);
-    const { value: weights, errors } = scopedAllocation(device, (): GpuWeights => {
-      const embed = mat('embed', packed.embed);
-      return {
-        embed,
-        lmHead: packed.lmHead === packed.embed ? embed : mat('lm_head', packed.lmHead),
-        layers: packed.layers.map((l, i) => ({
-          attnNorm: vec(`l${i}.attn_norm`, l.attnNorm)!,
-          wq: mat(`l${i}.wq`, l.wq),
-          wk: mat(`l${i}.wk`, l.wk),
-          wv: mat(`l${i}.wv`, l.wv),
-          wo: mat(`l${i}.wo`, l.wo),
-          bq: vec(`l${i}.bq`, l.bq),
-          bk: vec(`l${i}.bk`, l.bk),
-          bv: vec(`l${i}.bv`, l.bv),
-          mlpNorm: vec(`l${i}.mlp_norm`, l.mlpNorm)!,
-          wGate: mat(`l${i}.w_gate`, l.wGate),
-          wUp: mat(`l${i}.w_up`, l.wUp),
-          wDown: mat(`l${i}.w_down`, l.wDown),
-        })),
-        finalNorm: vec('final_norm', packed.finalNorm)!,
-      };
-    });
-    const caught = await errors;
-    if (caught.outOfMemory || caught.invalid) {
+    const uploader = new GpuWeightUploader(memory, acquired.maxStorageBindingBytes);
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    let weights: GpuWeights | null = null;
+    let failure: unknown = null;
+    try {
+      await stream.run(uploader);
+      weights = uploader.finish(spec.numLayers);
+    } catch (e) {
+      failure = e;
+    }
+    const outOfMemory = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    o.timings && (o.timings.upload += uploader.seconds);
+    if (failure || outOfMemory || invalid || !weights) {
       const bytes = memory.report().weights;
-      // The device was acquired for this backend: nothing else will release it.
       memory.releaseAll();
       device.destroy();
-      if (!caught.outOfMemory) throw new GpuError(`uploading the weights failed: ${caught.invalid!.message}`);
-      throw new GpuOutOfMemoryError(`uploading the weights failed (${caught.outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the weights`, requested: bytes });
+      if (failure) throw failure;
+      if (!outOfMemory) throw new GpuError(`uploading the weights failed: ${invalid!.message}`);
+      throw new GpuOutOfMemoryError(`uploading the weights failed (${outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the weights`, requested: bytes });
     }
-    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, packed, o.latents ?? null, o.maxBatch ?? 128);
+    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, stream.format, o.latents ?? {}, o.maxBatch ?? 128);
   }
 
-  /** The SVD factors of the weights as the GPU holds them (after quantization), for xquant-gqa (src/engine/prepared-model.ts). */
+  /** Whether the model has xquant-gqa's factors (GQA models only). */
+  get hasLatentModes(): boolean {
+    return this.spec.numKvHeads < this.spec.numHeads;
+  }
+
+  /**
+   * Make what a cache mode needs before a session of it is created: for xquant-gqa, the SVD factors of
+   * the weights as the GPU holds them, from the source's store, or computed (then stored).
+   */
+  async prepare(config: CacheConfig): Promise<void> {
+    if (config.mode !== 'xquant-gqa' || this.latentFactors || !this.hasLatentModes) return;
+    this.latentsPending ??= (async () => {
+      const src = this.latentSource;
+      let latents = (await src.load?.()) ?? null;
+      if (!latents) {
+        latents = src.compute ? src.compute() : await this.computeLatents();
+        await src.save?.(latents);
+      }
+      return latents;
+    })();
+    try {
+      this.latentFactors = await this.latentsPending;
+    } finally {
+      this.latentsPending = null;
+    }
+  }
+
+  /** The factors of W_k and W_v read back from the GPU, one layer at a time. */
+  private async computeLatents(): Promise<LayerLatents[]> {
+    const out: LayerLatents[] = [];
+    for (const l of this.weights.layers) {
+      const wk = unpackMatrix(await readMatrix(this.gpu.device, l.wk));
+      const wv = unpackMatrix(await readMatrix(this.gpu.device, l.wv));
+      out.push(layerLatents(this.spec, wk, wv));
+    }
+    return out;
+  }
+
+  /** The SVD factors of the weights as the GPU holds them (after quantization), for xquant-gqa. */
   get latents(): LayerLatents[] {
-    if (!this.latentFactors) throw new InvalidArgumentError('xquant-gqa needs fewer kv heads than heads', { field: 'cache' });
+    if (!this.hasLatentModes) throw new InvalidArgumentError('xquant-gqa needs fewer kv heads than heads', { field: 'cache' });
+    if (!this.latentFactors && this.latentSource.compute) this.latentFactors = this.latentSource.compute();
+    if (!this.latentFactors) throw new InvalidArgumentError('xquant-gqa factors are not ready', { field: 'cache', expected: 'await backend.prepare(config) before createSession' });
     return this.latentFactors;
   }
 

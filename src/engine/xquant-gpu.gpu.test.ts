@@ -134,9 +134,7 @@ describe('prefill over the past (transient rows)', () => {
   it('past the binding limit the rows hold f16 pairs: logits within the fp16 bound (5e-2)', async () => {
     const m = await sharedModel('stories260K');
     // 16 KiB bindings: 219 past tokens of 32 f32 K values are 28 KiB, their f16 pairs 14 KiB.
-    const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 16384 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'), {
-      latents: null,
-    });
+    const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 16384 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
     opened.push(b);
     const g = await slices(b, 'xquant-8');
     const c = await slices(new CpuBackend(m), 'xquant-8');

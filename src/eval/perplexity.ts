@@ -48,6 +48,7 @@ export async function evaluatePerplexity(backend: Backend, ids: readonly number[
   let scored = 0;
   for (const window of perplexityWindows(ids, o.ctx, o.windows, o.bos)) {
     throwIfAborted(o.signal, 'perplexity');
+    await backend.prepare(o.cache);
     const session = backend.createSession(o.cache);
     try {
       const n = window.length - 1;

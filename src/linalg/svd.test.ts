@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thinSvdOfRows } from './svd';
+import { symmetricEigen } from './symmetric-eigen';
 
 /** Orthonormal columns from Gram-Schmidt on a fixed pseudo-random matrix. */
 function orthonormal(rows: number, cols: number, seed: number): number[][] {
@@ -18,7 +19,7 @@ function orthonormal(rows: number, cols: number, seed: number): number[][] {
   return out; // out[j] is column j
 }
 
-describe('thin SVD (one-sided Jacobi)', () => {
+describe('thin SVD (Gram eigendecomposition)', () => {
   it('recovers a known decomposition A = U diag(s) Vᵀ', () => {
     const m = 12;
     const n = 5;
@@ -59,5 +60,37 @@ describe('thin SVD (one-sided Jacobi)', () => {
         for (let r = 0; r < m; r++) d += one.u[i * m + r] * one.u[k * m + r];
         expect(d).toBeCloseTo(i === k ? 1 : 0, 10);
       }
+  });
+});
+
+describe('symmetric eigendecomposition', () => {
+  it('diagonalizes a random symmetric matrix: A·v = λ·v, orthonormal vectors, descending values', () => {
+    const n = 40;
+    let seed = 7;
+    const r = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = r();
+    const { values, vectors } = symmetricEigen(a, n);
+    for (let i = 1; i < n; i++) expect(values[i]).toBeLessThanOrEqual(values[i - 1]);
+    for (let i = 0; i < n; i++) {
+      for (let row = 0; row < n; row++) {
+        let av = 0;
+        for (let k = 0; k < n; k++) av += a[row * n + k] * vectors[i * n + k];
+        expect(av).toBeCloseTo(values[i] * vectors[i * n + row], 11);
+      }
+      for (let j = 0; j <= i; j++) {
+        let dot = 0;
+        for (let k = 0; k < n; k++) dot += vectors[i * n + k] * vectors[j * n + k];
+        expect(dot).toBeCloseTo(i === j ? 1 : 0, 12);
+      }
+    }
+  });
+
+  it('handles repeated and zero eigenvalues (a projection matrix)', () => {
+    const n = 6;
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < 3; i++) a[i * n + i] = 2;
+    const { values } = symmetricEigen(a, n);
+    expect([...values]).toEqual([2, 2, 2, 0, 0, 0]);
   });
 });

@@ -1,9 +1,13 @@
-// Thin SVD by one-sided Jacobi rotations in f64: deterministic (fixed sweep order, fixed sign convention)
-// and accurate to rounding, which is what XQuant-GQA's load-time basis change needs.
+// Thin SVD of a wide matrix given by its n rows (n <= m), through the n × n Gram matrix: Wt·Wtᵀ = V·Λ·Vᵀ,
+// s = ‖Wtᵀ·v‖, u = Wtᵀ·v / s. Cost O(n²·m + n³) instead of a Jacobi SVD's sweeps over n × m, so the
+// basis change of Llama-3.2-1B's W_k (512 × 2048) takes well under a second.
 //
-// Input: the n rows of Wt (n <= m), i.e. the n columns of A = Wtᵀ (m×n). Output A = U·diag(s)·Vᵀ with
-// s descending, U's columns orthonormal, V orthogonal, and each column of V signed so that its largest
-// |entry| is positive. Columns of U for zero singular values are zero (they never contribute).
+// Because V is orthogonal, Σ_i v_i·s_i·u_iᵀ = V·Vᵀ·Wt = Wt for any s_i > 0: the factors rebuild the matrix
+// to rounding even where the Gram matrix's squared condition number blurs the small singular values.
+// Components below a relative 1e-9 of the largest are treated as zero (they are below what the Gram
+// matrix resolves; real projection weights have none).
+
+import { symmetricEigen } from './symmetric-eigen';
 
 export interface ThinSvd {
   m: number;
@@ -15,66 +19,108 @@ export interface ThinSvd {
   v: Float64Array;
 }
 
-export function thinSvdOfRows(wt: ArrayLike<number>, n: number, m: number, maxSweeps = 60): ThinSvd {
+const RELATIVE_ZERO = 1e-9;
+
+export function thinSvdOfRows(wt: ArrayLike<number>, n: number, m: number): ThinSvd {
   if (n > m) throw new Error(`thinSvdOfRows expects n <= m, got ${n} x ${m}`);
   const a = Float64Array.from(wt as ArrayLike<number>); // a[j*m + r] = A[r][j]
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  const eps = 1e-15;
-  for (let sweep = 0; sweep < maxSweeps; sweep++) {
-    let rotated = false;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        let alpha = 0;
-        let beta = 0;
-        let gamma = 0;
-        for (let r = 0; r < m; r++) {
-          const x = a[p * m + r];
-          const y = a[q * m + r];
-          alpha += x * x;
-          beta += y * y;
-          gamma += x * y;
-        }
-        if (gamma === 0 || Math.abs(gamma) <= eps * Math.sqrt(alpha * beta)) continue;
-        rotated = true;
-        const zeta = (beta - alpha) / (2 * gamma);
-        const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-        const c = 1 / Math.sqrt(1 + t * t);
-        const s = c * t;
-        for (let r = 0; r < m; r++) {
-          const x = a[p * m + r];
-          const y = a[q * m + r];
-          a[p * m + r] = c * x - s * y;
-          a[q * m + r] = s * x + c * y;
-        }
-        for (let k = 0; k < n; k++) {
-          const x = v[k * n + p];
-          const y = v[k * n + q];
-          v[k * n + p] = c * x - s * y;
-          v[k * n + q] = s * x + c * y;
-        }
-      }
-    }
-    if (!rotated) break;
-  }
-  const norms = Array.from({ length: n }, (_, j) => {
-    let ss = 0;
-    for (let r = 0; r < m; r++) ss += a[j * m + r] ** 2;
-    return Math.sqrt(ss);
-  });
-  const order = norms.map((_, j) => j).sort((x, y) => norms[y] - norms[x] || x - y);
+  const gram = gramOfRows(a, n, m);
+  const eig = symmetricEigen(gram, n);
   const u = new Float64Array(n * m);
   const s = new Float64Array(n);
-  const vs = new Float64Array(n * n);
-  const tiny = (norms[order[0]] || 0) * 1e-13;
-  order.forEach((j, i) => {
-    s[i] = norms[j];
-    let big = 0;
-    for (let k = 0; k < n; k++) if (Math.abs(v[k * n + j]) > Math.abs(v[big * n + j])) big = k;
-    const sign = v[big * n + j] < 0 ? -1 : 1;
-    for (let k = 0; k < n; k++) vs[k * n + i] = sign * v[k * n + j];
-    if (s[i] > tiny) for (let r = 0; r < m; r++) u[i * m + r] = (sign * a[j * m + r]) / s[i];
-    else s[i] = 0;
-  });
-  return { m, n, u, s, v: vs };
+  const v = new Float64Array(n * n);
+  // Row i of u (before normalizing) is Σ_j V[j][i]·(row j of Wt): four outputs per pass over the rows.
+  const uRaw = combineRows(eig.vectors, a, n, m);
+  let largest = 0;
+  for (let i = 0; i < n; i++) {
+    const col = uRaw.subarray(i * m, i * m + m);
+    const norm = Math.sqrt(dot(col, col, m));
+    largest = Math.max(largest, norm);
+    s[i] = norm;
+    for (let j = 0; j < n; j++) v[j * n + i] = eig.vectors[i * n + j];
+    if (norm > 0) for (let r = 0; r < m; r++) u[i * m + r] = col[r] / norm;
+  }
+  for (let i = 0; i < n; i++) {
+    if (s[i] <= largest * RELATIVE_ZERO) {
+      s[i] = 0;
+      u.fill(0, i * m, i * m + m);
+    }
+  }
+  return { m, n, u, s, v };
+}
+
+/** Gram matrix of the n rows of a (each of length m), four rows against one per pass. */
+function gramOfRows(a: Float64Array, n: number, m: number): Float64Array {
+  const g = new Float64Array(n * n);
+  for (let i = 0; i < n; i += 4) {
+    const rows = Math.min(4, n - i);
+    const r0 = i * m;
+    const r1 = (i + Math.min(1, rows - 1)) * m;
+    const r2 = (i + Math.min(2, rows - 1)) * m;
+    const r3 = (i + Math.min(3, rows - 1)) * m;
+    for (let j = 0; j < i + rows; j++) {
+      const rj = j * m;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let c = 0; c < m; c++) {
+        const y = a[rj + c];
+        s0 += a[r0 + c] * y;
+        s1 += a[r1 + c] * y;
+        s2 += a[r2 + c] * y;
+        s3 += a[r3 + c] * y;
+      }
+      const sums = [s0, s1, s2, s3];
+      for (let k = 0; k < rows; k++) {
+        if (j > i + k) continue;
+        g[(i + k) * n + j] = sums[k];
+        g[j * n + i + k] = sums[k];
+      }
+    }
+  }
+  return g;
+}
+
+/** out[i] = Σ_j coef[i*n + j] · (row j of a), rows of length m; four outputs share each row's loads. */
+function combineRows(coef: Float64Array, a: Float64Array, n: number, m: number): Float64Array {
+  const out = new Float64Array(n * m);
+  for (let i = 0; i < n; i += 4) {
+    const rows = Math.min(4, n - i);
+    const o0 = out.subarray(i * m, i * m + m);
+    const o1 = rows > 1 ? out.subarray((i + 1) * m, (i + 2) * m) : new Float64Array(m);
+    const o2 = rows > 2 ? out.subarray((i + 2) * m, (i + 3) * m) : new Float64Array(m);
+    const o3 = rows > 3 ? out.subarray((i + 3) * m, (i + 4) * m) : new Float64Array(m);
+    for (let j = 0; j < n; j++) {
+      const c0 = coef[i * n + j];
+      const c1 = rows > 1 ? coef[(i + 1) * n + j] : 0;
+      const c2 = rows > 2 ? coef[(i + 2) * n + j] : 0;
+      const c3 = rows > 3 ? coef[(i + 3) * n + j] : 0;
+      const row = a.subarray(j * m, j * m + m);
+      for (let r = 0; r < m; r++) {
+        const x = row[r];
+        o0[r] += c0 * x;
+        o1[r] += c1 * x;
+        o2[r] += c2 * x;
+        o3[r] += c3 * x;
+      }
+    }
+  }
+  return out;
+}
+
+function dot(x: Float64Array, y: Float64Array, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let r = 0;
+  for (; r + 3 < len; r += 4) {
+    s0 += x[r] * y[r];
+    s1 += x[r + 1] * y[r + 1];
+    s2 += x[r + 2] * y[r + 2];
+    s3 += x[r + 3] * y[r + 3];
+  }
+  for (; r < len; r++) s0 += x[r] * y[r];
+  return s0 + s1 + s2 + s3;
 }

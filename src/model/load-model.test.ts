@@ -3,7 +3,15 @@ import { MissingFileError, ModelFormatError, UnsupportedModelError } from '../er
 import { buildSafetensors, syntheticConfig, syntheticSource, syntheticTensors, TINY } from '../test-support/synthetic-model';
 import { loadModel } from './load-model';
 import { parseModelConfig } from './model-spec';
-import { parseSafetensors, readTensorF32 } from './safetensors';
+import { decodeToF32, dtypeBytes, parseSafetensorsHeader, type SafetensorsHeader, type TensorEntry } from './safetensors';
+
+/** The header of a whole file in memory, and a tensor of it widened to f32. */
+const parseSafetensors = (b: ArrayBuffer, file: string) => ({ ...parseSafetensorsHeader(new Uint8Array(b), b.byteLength, file), buffer: b });
+function readTensorF32(st: SafetensorsHeader & { buffer: ArrayBuffer }, e: TensorEntry): Float32Array {
+  const out = new Float32Array((e.end - e.begin) / dtypeBytes(e.dtype));
+  decodeToF32(e.dtype, new Uint8Array(st.buffer, st.dataOffset + e.begin, e.end - e.begin), out);
+  return out;
+}
 
 const config = (edit: Record<string, unknown> = {}) => JSON.stringify({ ...syntheticConfig(TINY), ...edit });
 

@@ -6,7 +6,7 @@
 //   { files: File[] }                 files the user picked (file input or directory picker)
 
 import { InvalidArgumentError, MissingFileError } from '../errors';
-import type { ModelFileSource } from './file-source';
+import { shortRead, type ModelFileSource } from './file-source';
 import { UrlFolderSource, type UrlSourceOptions } from './url-file-source';
 
 export type ModelRef = string | { hub: string; revision?: string; hubBase?: string } | { url: string } | { files: File[]; name?: string };
@@ -77,8 +77,23 @@ export class PickedFilesSource implements ModelFileSource {
   }
 
   async read(file: string): Promise<ArrayBuffer> {
+    return this.file(file).arrayBuffer();
+  }
+
+  async size(file: string): Promise<number> {
+    return this.file(file).size;
+  }
+
+  /** File.slice reads only the range: a picked multi-gigabyte file is never held whole. */
+  async readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
+    const f = this.file(file);
+    if (end > f.size) throw shortRead(this, file, begin, end, Math.max(0, f.size - begin));
+    return new Uint8Array(await f.slice(begin, end).arrayBuffer());
+  }
+
+  private file(file: string): File {
     const f = this.files.get(file);
     if (!f) throw new MissingFileError(`${this.name}/${file}`, 'not among the picked files');
-    return f.arrayBuffer();
+    return f;
   }
 }

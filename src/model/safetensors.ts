@@ -1,6 +1,7 @@
-// Safetensors reader over an ArrayBuffer, so the same code runs in Node and in a browser.
+// Safetensors header reader and tensor decoding, the same code in Node and in a browser.
 // Layout: u64 little-endian header length N, N bytes of JSON header, then the data section.
-// Every declared size and offset is checked against the real byte length before anything is read.
+// Only the header is parsed here; tensors are read later by byte range (src/model/checkpoint.ts).
+// Every declared size and offset is checked against the file's real length before anything is read.
 
 import { ModelFormatError, UnsupportedModelError } from '../errors';
 import { f16BitsToF32 } from '../quant/f16';
@@ -21,35 +22,44 @@ export interface TensorEntry {
   end: number;
 }
 
-export interface SafetensorsFile {
+export interface SafetensorsHeader {
   file: string;
-  buffer: ArrayBuffer;
+  /** The file's length in bytes. */
+  size: number;
+  /** Where the data section starts: tensor bytes are [dataOffset + begin, dataOffset + end). */
   dataOffset: number;
   tensors: Map<string, TensorEntry>;
   metadata: Record<string, string>;
 }
 
-export function parseSafetensors(buffer: ArrayBuffer, file: string): SafetensorsFile {
-  if (buffer.byteLength < 8) {
+/** The header's byte length, from the file's first 8 bytes, checked against the file's size. */
+export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number, file: string): number {
+  if (fileSize < 8 || first8.byteLength < 8) {
     throw new ModelFormatError('file is truncated: too short for the 8-byte header length', {
       file,
       expected: '>= 8 bytes',
-      got: `${buffer.byteLength} bytes`,
+      got: `${Math.min(fileSize, first8.byteLength)} bytes`,
     });
   }
-  const view = new DataView(buffer);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > buffer.byteLength - 8 || headerLen > MAX_HEADER_BYTES) {
+  const headerLen = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if (headerLen > fileSize - 8 || headerLen > MAX_HEADER_BYTES) {
     throw new ModelFormatError('header length runs past the end of the file', {
       file,
       field: 'header length',
-      expected: `<= ${Math.min(buffer.byteLength - 8, MAX_HEADER_BYTES)}`,
+      expected: `<= ${Math.min(fileSize - 8, MAX_HEADER_BYTES)}`,
       got: String(headerLen),
     });
   }
+  return headerLen;
+}
+
+/** Parse a header: `start` holds at least the file's first 8 + header-length bytes; `fileSize` is the real length. */
+export function parseSafetensorsHeader(start: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
+  const headerLen = safetensorsHeaderLength(start, fileSize, file);
+  if (start.byteLength < 8 + headerLen) throw new ModelFormatError('header bytes missing', { file, expected: `${8 + headerLen} bytes`, got: `${start.byteLength}` });
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(buffer, 8, headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(start.subarray(8, 8 + headerLen)));
   } catch (e) {
     throw new ModelFormatError(`header is not valid JSON (${(e as Error).message})`, { file, field: 'header' });
   }
@@ -57,7 +67,7 @@ export function parseSafetensors(buffer: ArrayBuffer, file: string): Safetensors
     throw new ModelFormatError('header is not a JSON object', { file, field: 'header' });
   }
   const dataOffset = 8 + headerLen;
-  const dataLen = buffer.byteLength - dataOffset;
+  const dataLen = fileSize - dataOffset;
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
@@ -69,7 +79,7 @@ export function parseSafetensors(buffer: ArrayBuffer, file: string): Safetensors
     tensors.set(name, parseEntry(name, raw, dataLen, file));
   }
   checkNoOverlap([...tensors.values()], file);
-  return { file, buffer, dataOffset, tensors, metadata };
+  return { file, size: fileSize, dataOffset, tensors, metadata };
 }
 
 function parseEntry(name: string, raw: unknown, dataLen: number, file: string): TensorEntry {
@@ -127,27 +137,36 @@ function checkNoOverlap(entries: TensorEntry[], file: string): void {
   }
 }
 
-/** Decode one tensor to a fresh Float32Array (F16 and BF16 are widened exactly). */
-export function readTensorF32(st: SafetensorsFile, entry: TensorEntry): Float32Array {
-  const start = st.dataOffset + entry.begin;
-  const count = (entry.end - entry.begin) / DTYPE_BYTES[entry.dtype];
-  const view = new DataView(st.buffer, start, entry.end - entry.begin);
-  const out = new Float32Array(count);
-  if (entry.dtype === 'F32' && start % 4 === 0) {
-    out.set(new Float32Array(st.buffer, start, count)); // little-endian hosts: a plain copy
-  } else if (entry.dtype === 'F32') {
-    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
-  } else if (entry.dtype === 'F16') {
-    for (let i = 0; i < count; i++) out[i] = f16BitsToF32(view.getUint16(i * 2, true));
-  } else {
-    const u = new Uint32Array(1);
-    const f = new Float32Array(u.buffer);
-    for (let i = 0; i < count; i++) {
-      u[0] = view.getUint16(i * 2, true) << 16;
-      out[i] = f[0];
-    }
+export function dtypeBytes(dtype: DType): number {
+  return DTYPE_BYTES[dtype];
+}
+
+/** f16 bits → f32 value for all 65536 patterns: one table lookup per element. */
+let f16Table: Float32Array | null = null;
+
+/**
+ * Widen `count` little-endian values of `dtype` from `bytes` into `out` at `at` (exact for F16 and BF16).
+ * Bulk typed-array work: BF16 is a 16-bit shift, F16 a table lookup, F32 a copy.
+ */
+export function decodeToF32(dtype: DType, bytes: Uint8Array, out: Float32Array, at = 0): void {
+  const count = bytes.byteLength / DTYPE_BYTES[dtype];
+  const aligned = bytes.byteOffset % DTYPE_BYTES[dtype] === 0 ? bytes : bytes.slice();
+  if (dtype === 'F32') {
+    out.set(new Float32Array(aligned.buffer, aligned.byteOffset, count), at);
+    return;
   }
-  return out;
+  const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+  if (dtype === 'BF16') {
+    const bits = new Uint32Array(out.buffer, out.byteOffset + at * 4, count);
+    for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
+    return;
+  }
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32(h);
+  }
+  const table = f16Table;
+  for (let i = 0; i < count; i++) out[at + i] = table[halves[i]];
 }
 
 /** The tensor → file map of a sharded checkpoint (`model.safetensors.index.json`). */

@@ -1,11 +1,16 @@
 // A model folder behind a URL prefix (a Hugging Face resolve URL, a mirror, a local server): file F is
 // fetched from `${base}/${F}`. A 404 means the file does not exist; other failures are typed errors.
-// Bodies are read as streams so a download reports its progress and stops when the signal fires.
+//
+// Small files (config, tokenizer) are fetched whole. Weight files are read by byte range: a first request
+// for their first 64 KiB (the header) tells the file's size (Content-Range); each tensor is then one
+// `Range` request. A server that ignores Range answers 200 with the whole body: that body is then read
+// once, in order, handing out the ranges asked for and dropping the bytes between them (asking for an
+// earlier range starts a new request). Progress counts the bytes each file has delivered.
 
 import { AbortedError, MissingFileError, NetworkError } from '../errors';
-import type { ModelFileSource } from './file-source';
+import { shortRead, type ModelFileSource } from './file-source';
 
-/** Bytes of one file received so far; `total` is null when the server sends no Content-Length. */
+/** Bytes of one file received so far; `total` is null when the server sends no length. */
 export type FileProgress = (file: string, loaded: number, total: number | null) => void;
 
 export interface UrlSourceOptions {
@@ -14,9 +19,26 @@ export interface UrlSourceOptions {
   onProgress?: FileProgress;
 }
 
+/** Bytes asked for by the first request to a weight file (the safetensors / GGUF header). */
+export const PROBE_BYTES = 64 * 1024;
+const WEIGHT_FILE = /\.(safetensors|gguf)$/;
+
+/** A weight file as the server serves it. */
+interface RangedFile {
+  size: number;
+  /** The server honours Range requests. */
+  ranged: boolean;
+  /** The file's first bytes (from the probe). */
+  head: Uint8Array<ArrayBuffer>;
+  /** Without Range support: the whole body, read in order. */
+  body: SequentialBody | null;
+  delivered: number;
+}
+
 export class UrlFolderSource implements ModelFileSource {
   readonly name: string;
   private readonly fetched = new Map<string, Promise<Response>>();
+  private readonly weightFiles = new Map<string, Promise<RangedFile | null>>();
   private readonly fetchFn: typeof fetch;
 
   constructor(
@@ -27,21 +49,23 @@ export class UrlFolderSource implements ModelFileSource {
     this.fetchFn = o.fetch ?? ((input, init) => fetch(input, init));
   }
 
+  private request(file: string, range?: [number, number]): Promise<Response> {
+    const url = `${this.name}/${file}`;
+    const headers: Record<string, string> = range ? { range: `bytes=${range[0]}-${range[1] - 1}` } : {};
+    return this.fetchFn(url, { signal: this.o.signal, headers }).catch((e: unknown) => {
+      if (this.o.signal?.aborted) throw new AbortedError(`download of ${file}`);
+      throw new NetworkError(`request failed (${(e as Error).message})`, { file: url });
+    });
+  }
+
   private get(file: string): Promise<Response> {
     let r = this.fetched.get(file);
-    if (!r) {
-      const url = `${this.name}/${file}`;
-      r = this.fetchFn(url, { signal: this.o.signal }).catch((e: unknown) => {
-        if (this.o.signal?.aborted) throw new AbortedError(`download of ${file}`);
-        throw new NetworkError(`request failed (${(e as Error).message})`, { file: url });
-      });
-      this.fetched.set(file, r);
-    }
+    if (!r) this.fetched.set(file, (r = this.request(file)));
     return r;
   }
 
-  async has(file: string): Promise<boolean> {
-    const r = await this.get(file);
+  /** null when the file does not exist; a NetworkError for other failures. */
+  private exists(file: string, r: Response): boolean {
     if (r.status === 404) return false;
     if (!r.ok) throw new NetworkError(`HTTP ${r.status} ${r.statusText}`, { file: `${this.name}/${file}` });
     // Single-page-app servers answer every path with their index.html: that is not a model file.
@@ -49,25 +73,120 @@ export class UrlFolderSource implements ModelFileSource {
     return true;
   }
 
+  async has(file: string): Promise<boolean> {
+    if (WEIGHT_FILE.test(file)) return (await this.weightFile(file)) !== null;
+    return this.exists(file, await this.get(file));
+  }
+
   async read(file: string): Promise<ArrayBuffer> {
+    if (WEIGHT_FILE.test(file)) {
+      const size = await this.size(file);
+      return (await this.readRange(file, 0, size)).buffer;
+    }
     if (!(await this.has(file))) throw new MissingFileError(`${this.name}/${file}`, 'not found (HTTP 404)');
     const response = await this.get(file);
     this.fetched.delete(file); // a body is read once; the bytes go to the caller
-    const length = Number(response.headers.get('content-length'));
-    const total = Number.isFinite(length) && length > 0 ? length : null;
+    const total = contentLength(response);
+    const bytes = await this.body(file, response, total, (loaded) => this.o.onProgress?.(file, loaded, total));
+    return bytes.buffer;
+  }
+
+  async size(file: string): Promise<number> {
+    return (await this.mustHave(file)).size;
+  }
+
+  async readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
+    const f = await this.mustHave(file);
+    if (end > f.size) throw shortRead(this, file, begin, end, Math.max(0, f.size - begin));
+    if (end <= f.head.byteLength) return f.head.slice(begin, end);
+    if (begin < f.head.byteLength) {
+      // The start is in the probe's bytes: fetch only the rest.
+      const out = new Uint8Array(end - begin);
+      out.set(f.head.subarray(begin));
+      out.set(await this.readRange(file, f.head.byteLength, end), f.head.byteLength - begin);
+      return out;
+    }
+    let out: Uint8Array<ArrayBuffer>;
+    if (f.ranged) {
+      const r = await this.request(file, [begin, end]);
+      if (r.status !== 206) {
+        throw new NetworkError(`a range request was answered with HTTP ${r.status}, not 206`, { file: `${this.name}/${file}` });
+      }
+      out = await this.body(file, r, end - begin, (n) => this.o.onProgress?.(file, f.delivered + n, f.size));
+    } else {
+      if (!f.body || begin < f.body.position) f.body = new SequentialBody(await this.request(file));
+      out = await this.guard(file, () => f.body!.take(begin, end, this.o.signal));
+    }
+    if (out.byteLength !== end - begin) throw shortRead(this, file, begin, end, out.byteLength);
+    f.delivered += out.byteLength;
+    this.o.onProgress?.(file, f.delivered, f.size);
+    return out;
+  }
+
+  private async mustHave(file: string): Promise<RangedFile> {
+    const f = await this.weightFile(file);
+    if (!f) throw new MissingFileError(`${this.name}/${file}`, 'not found (HTTP 404)');
+    return f;
+  }
+
+  private weightFile(file: string): Promise<RangedFile | null> {
+    let p = this.weightFiles.get(file);
+    if (!p) this.weightFiles.set(file, (p = this.probe(file)));
+    return p;
+  }
+
+  /** The first request to a weight file: its size, its head, and whether Range works. */
+  private async probe(file: string): Promise<RangedFile | null> {
+    const r = await this.request(file, [0, PROBE_BYTES]);
+    if (!this.exists(file, r)) {
+      await r.body?.cancel().catch(() => {});
+      return null;
+    }
+    if (r.status === 206) {
+      const total = /\/(\d+)\s*$/.exec(r.headers.get('content-range') ?? '');
+      if (!total) throw new NetworkError('a range response without the file size in Content-Range', { file: `${this.name}/${file}` });
+      const size = Number(total[1]);
+      const head = await this.body(file, r, Math.min(PROBE_BYTES, size), () => {});
+      return { size, ranged: true, head, body: null, delivered: head.byteLength };
+    }
+    const size = contentLength(r);
+    if (size === null) throw new NetworkError('the server sends neither Content-Range nor Content-Length for a weight file', { file: `${this.name}/${file}` });
+    const body = new SequentialBody(r);
+    const head = await this.guard(file, () => body.take(0, Math.min(PROBE_BYTES, size), this.o.signal));
+    return { size, ranged: false, head, body, delivered: head.byteLength };
+  }
+
+  /** A whole response body, with its length checked (null: unknown). */
+  private body(file: string, r: Response, expected: number | null, progress: (loaded: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+    return this.guard(file, async () => {
+      const out = await readBody(r, progress, this.o.signal);
+      if (expected !== null && out.byteLength !== expected && !r.headers.get('content-encoding')) {
+        throw new Error(`received ${out.byteLength} bytes, Content-Length said ${expected}`);
+      }
+      return out;
+    });
+  }
+
+  /** Failures while reading a body become AbortedError or NetworkError naming the URL. */
+  private async guard<T>(file: string, f: () => Promise<T>): Promise<T> {
     try {
-      return await readBody(response, total, (loaded) => this.o.onProgress?.(file, loaded, total), this.o.signal);
+      return await f();
     } catch (e) {
       if (this.o.signal?.aborted) throw new AbortedError(`download of ${file}`);
+      if (e instanceof NetworkError || e instanceof MissingFileError) throw e;
       throw new NetworkError(`download failed (${(e as Error).message})`, { file: `${this.name}/${file}` });
     }
   }
 }
 
-async function readBody(response: Response, total: number | null, progress: (loaded: number) => void, signal?: AbortSignal): Promise<ArrayBuffer> {
-  if (!response.body) return response.arrayBuffer();
+function contentLength(r: Response): number | null {
+  const n = Number(r.headers.get('content-length'));
+  return r.headers.has('content-length') && Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+async function readBody(response: Response, progress: (loaded: number) => void, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
-  // With a known length the bytes land in one buffer; otherwise parts are joined at the end.
   const parts: Uint8Array[] = [];
   let loaded = 0;
   for (;;) {
@@ -82,14 +201,54 @@ async function readBody(response: Response, total: number | null, progress: (loa
     loaded += value.byteLength;
     progress(loaded);
   }
-  if (total !== null && loaded !== total && !response.headers.get('content-encoding')) {
-    throw new Error(`received ${loaded} bytes, Content-Length said ${total}`);
-  }
-  const out = new Uint8Array(loaded);
+  return concat(parts, loaded);
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
     at += p.byteLength;
   }
-  return out.buffer;
+  return out;
+}
+
+/** A response body consumed front to back: `take` returns [begin, end), skipping what lies before. */
+class SequentialBody {
+  position = 0;
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array> | null;
+  private pending: Uint8Array = new Uint8Array(0);
+
+  constructor(response: Response) {
+    this.reader = response.body?.getReader() ?? null;
+  }
+
+  async take(begin: number, end: number, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
+    const out = new Uint8Array(end - begin);
+    let filled = 0;
+    while (this.position < end) {
+      if (this.pending.byteLength === 0) {
+        if (signal?.aborted) {
+          await this.reader?.cancel().catch(() => {});
+          throw new Error('aborted');
+        }
+        const next = this.reader ? await this.reader.read() : { done: true as const, value: undefined };
+        if (next.done) break;
+        this.pending = next.value;
+      }
+      const skip = Math.max(0, begin - this.position);
+      if (skip >= this.pending.byteLength) {
+        this.position += this.pending.byteLength;
+        this.pending = new Uint8Array(0);
+        continue;
+      }
+      const n = Math.min(this.pending.byteLength - skip, end - this.position - skip);
+      out.set(this.pending.subarray(skip, skip + n), filled);
+      filled += n;
+      this.position += skip + n;
+      this.pending = this.pending.subarray(skip + n);
+    }
+    return filled === out.byteLength ? out : out.slice(0, filled);
+  }
 }

@@ -58,46 +58,83 @@ export function packedBytes(format: WeightFormat, rows: number, cols: number): n
 const f32View = new Float32Array(1);
 const u32View = new Uint32Array(f32View.buffer);
 
+/** A matrix's shape in a format, without its data (what a block of rows belongs to). */
+export type MatrixShape = Pick<PackedMatrix, 'format' | 'rows' | 'cols' | 'rowWords' | 'scaleWords'>;
+
+export function matrixShape(format: WeightFormat, rows: number, cols: number): MatrixShape {
+  return { format, rows, cols, rowWords: rowWords(format, cols), scaleWords: scaleWords(format, cols) };
+}
+
 export function packMatrix(w: Float32Array, rows: number, cols: number, format: WeightFormat): PackedMatrix {
   if (w.length !== rows * cols) {
     throw new InvalidArgumentError('matrix size disagrees with its shape', { field: 'w', expected: `${rows * cols} values`, got: String(w.length) });
   }
+  return { ...matrixShape(format, rows, cols), ...packRows(w, rows, cols, format) };
+}
+
+/**
+ * Pack `rows` rows of `cols` f32 values (row-major) into fresh data and scale arrays. Plain typed-array
+ * loops per group of 32 (no per-element calls): a 1B model's matrices pack in seconds.
+ */
+export function packRows(w: Float32Array, rows: number, cols: number, format: WeightFormat): { data: Uint32Array<ArrayBuffer>; scales: Uint32Array<ArrayBuffer> | null } {
   const rw = rowWords(format, cols);
   const sw = scaleWords(format, cols);
   const data = new Uint32Array(rows * rw);
   const scales = sw ? new Uint32Array(rows * sw) : null;
   const padded = pad32(cols);
+  const group = new Float32Array(WEIGHT_GROUP);
   for (let r = 0; r < rows; r++) {
-    const src = (c: number) => (c < cols ? w[r * cols + c] : 0);
+    const src = r * cols;
     const out = r * rw;
     if (format === 'f32') {
-      for (let c = 0; c < cols; c++) {
-        f32View[0] = w[r * cols + c];
-        data[out + c] = u32View[0];
+      data.set(new Uint32Array(w.buffer, w.byteOffset + src * 4, cols), out);
+      continue;
+    }
+    for (let g = 0; g < padded / WEIGHT_GROUP; g++) {
+      const c0 = g * WEIGHT_GROUP;
+      const n = Math.min(WEIGHT_GROUP, cols - c0);
+      for (let i = 0; i < n; i++) group[i] = w[src + c0 + i];
+      group.fill(0, n);
+      if (format === 'f16') {
+        for (let i = 0; i < WEIGHT_GROUP; i += 2) data[out + (c0 + i) / 2] = (f32ToF16Bits(group[i]) | (f32ToF16Bits(group[i + 1]) << 16)) >>> 0;
+        continue;
       }
-    } else if (format === 'f16') {
-      for (let c = 0; c < padded; c += 2) data[out + c / 2] = (f32ToF16Bits(src(c)) | (f32ToF16Bits(src(c + 1)) << 16)) >>> 0;
-    } else {
+      let absMax = 0;
+      for (let i = 0; i < WEIGHT_GROUP; i++) {
+        const a = Math.abs(group[i]);
+        if (a > absMax) absMax = a;
+      }
       const max = MAX_CODE[format];
-      const bits = format === 'q8' ? 8 : 4;
-      const perWord = CODES_PER_WORD[format];
-      for (let g = 0; g < padded / WEIGHT_GROUP; g++) {
-        let absMax = 0;
-        for (let c = g * WEIGHT_GROUP; c < (g + 1) * WEIGHT_GROUP; c++) absMax = Math.max(absMax, Math.abs(src(c)));
-        const scaleBits = f32ToF16Bits(absMax / max);
-        const scale = f16BitsToF32(scaleBits);
-        scales![r * sw + (g >> 1)] |= scaleBits << ((g & 1) * 16);
-        for (let c = g * WEIGHT_GROUP; c < (g + 1) * WEIGHT_GROUP; c++) {
-          const code = scale === 0 ? 0 : Math.max(-max, Math.min(max, Math.round(src(c) / scale)));
-          const field = bits === 8 ? code & 0xff : code + 8;
-          data[out + Math.floor(c / perWord)] |= field << ((c % perWord) * bits);
+      const scaleBits = f32ToF16Bits(absMax / max);
+      const scale = f16BitsToF32(scaleBits);
+      scales![r * sw + (g >> 1)] |= scaleBits << ((g & 1) * 16);
+      if (scale === 0) {
+        if (format === 'q4') for (let wd = 0; wd < 4; wd++) data[out + c0 / 8 + wd] = 0x88888888;
+        continue;
+      }
+      if (format === 'q8') {
+        for (let wd = 0; wd < 8; wd++) {
+          let word = 0;
+          for (let k = 0; k < 4; k++) {
+            const code = Math.max(-127, Math.min(127, Math.round(group[wd * 4 + k] / scale)));
+            word |= (code & 0xff) << (k * 8);
+          }
+          data[out + c0 / 4 + wd] = word >>> 0;
+        }
+      } else {
+        for (let wd = 0; wd < 4; wd++) {
+          let word = 0;
+          for (let k = 0; k < 8; k++) {
+            const code = Math.max(-7, Math.min(7, Math.round(group[wd * 8 + k] / scale)));
+            word |= (code + 8) << (k * 4);
+          }
+          data[out + c0 / 8 + wd] = word >>> 0;
         }
       }
     }
   }
   if (scales) for (let i = 0; i < scales.length; i++) scales[i] >>>= 0;
-  for (let i = 0; i < data.length; i++) data[i] >>>= 0;
-  return { format, rows, cols, rowWords: rw, scaleWords: sw, data, scales };
+  return { data, scales };
 }
 
 /** The f32 values a packed matrix stands for, [rows, cols] without padding. */

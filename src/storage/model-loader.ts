@@ -1,16 +1,21 @@
-// Load a model for the engine: from the weight cache when it holds a verified entry, otherwise download
-// (with progress, abortable), pack the weights, compute the SVD factors, and store the result for the
-// next visit. A storage failure does not fail the load: the model runs and the report says why it was
-// not stored (a StorageQuotaError with the bytes needed).
+// Load a model for the engine as a stream: the text files first (spec, tokenizer), then the weights
+// tensor by tensor while the engine uploads them. Each tensor comes from the weight cache when a verified
+// copy is there (a complete entry, or the tensors an interrupted load stored), otherwise from the source
+// by byte range, packed, and stored on its way to the GPU. A storage failure does not fail the load: the
+// model runs and the report says why it was not stored (a StorageQuotaError with the bytes needed).
 
 import { EngineError, throwIfAborted } from '../errors';
-import { prepareModel, type PreparedModel } from '../engine/prepared-model';
-import { loadModel } from '../model/load-model';
+import type { PreparedModel } from '../engine/prepared-model';
+import { modelTensors, openCheckpoint, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import { parseModelTexts, readModelTexts, type ModelTexts } from '../model/load-model';
 import type { ResolvedModel } from '../model/model-ref';
-import type { WeightFormat } from '../quant/weight-format';
-import type { CacheLookup, WeightCache } from './weight-cache';
+import { checkpointStream } from '../quant/pack-checkpoint';
+import { packedBytes, type WeightFormat } from '../quant/weight-format';
+import type { WeightBlock, WeightSink, WeightStream } from '../quant/weight-stream';
+import type { CacheKey, CacheLookup, CacheWriter, WeightCache } from './weight-cache';
 
-export type LoadPhase = 'download' | 'cache' | 'quantize' | 'store' | 'upload' | 'compile';
+/** download and cache carry bytes; packing and storing run inside them, tensor by tensor (see LoadTimings). */
+export type LoadPhase = 'download' | 'cache' | 'upload' | 'compile';
 
 export interface LoadProgress {
   phase: LoadPhase;
@@ -23,13 +28,30 @@ export interface LoadProgress {
   fileTotal?: number | null;
 }
 
+/** Seconds per part of a load (the parts interleave, tensor by tensor). */
+export interface LoadTimings {
+  /** Reading bytes from the source (network or disk) and widening them to f32. */
+  read: number;
+  /** Packing into the weight format. */
+  pack: number;
+  /** Hashing and writing the weight cache. */
+  store: number;
+  /** Reading and verifying the weight cache. */
+  cacheRead: number;
+  /** Creating GPU buffers and writing the weights into them. */
+  upload: number;
+}
+
 export interface StorageReport {
   /** hit: read from the cache; stored: fetched and stored; not-stored: fetched, storing failed or was off. */
   state: 'hit' | 'stored' | 'not-stored';
-  /** What the cache said before the download (miss, corrupt, stale) with its detail. */
-  lookup?: Exclude<CacheLookup['status'], 'hit'>;
+  /** What the cache said before the load (miss, partial, corrupt, stale) with its detail. */
+  lookup?: 'miss' | 'partial' | 'corrupt' | 'stale';
   detail?: string;
+  /** Bytes of the entry. */
   bytes: number;
+  /** Bytes taken from an interrupted earlier load instead of the source. */
+  reused?: number;
   /** Why storing failed: a StorageQuotaError (with `needed` and `available` bytes) as plain data. */
   error?: Record<string, unknown>;
 }
@@ -41,6 +63,18 @@ export interface ModelLoadRequest {
   cache: WeightCache | null;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
+}
+
+export interface LoadingModel {
+  model: PreparedModel;
+  /** How the weights were found and stored: final once the model's weight stream has run. */
+  storage(): StorageReport;
+  timings: LoadTimings;
+}
+
+/** Bytes a model's tensors take in the weight cache (packed matrices, f32 vectors). */
+function entryBytes(tensors: ModelTensor[], format: WeightFormat): number {
+  return tensors.reduce((a, t) => a + (t.kind === 'matrix' ? packedBytes(format, t.rows, t.cols) : t.rows * 4), 0);
 }
 
 /** Aggregates per-file byte counts into one download progress. */
@@ -58,29 +92,96 @@ export function downloadTracker(onProgress?: (p: LoadProgress) => void): (file: 
   };
 }
 
-export async function loadPreparedModel(r: ModelLoadRequest): Promise<{ model: PreparedModel; storage: StorageReport }> {
+export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingModel> {
   const { resolved, format, cache, signal, onProgress } = r;
-  const key = { id: resolved.id, revision: resolved.revision, format };
-  let lookup: CacheLookup | null = null;
-  if (cache) {
-    lookup = await cache.load(key, (loaded, total) => onProgress?.({ phase: 'cache', loaded, total }));
-    if (lookup.status === 'hit') return { model: { ...lookup.model, name: resolved.name }, storage: { state: 'hit', bytes: lookup.bytes } };
-  }
+  const key: CacheKey = { id: resolved.id, revision: resolved.revision, format };
+  const timings: LoadTimings = { read: 0, pack: 0, store: 0, cacheRead: 0, upload: 0 };
+  const lookup: CacheLookup | null = cache ? await cache.lookup(key) : null;
   throwIfAborted(signal, 'download');
-  const loaded = await loadModel(resolved.source);
-  throwIfAborted(signal, 'download');
-  onProgress?.({ phase: 'quantize', loaded: 0, total: 1 });
-  const model = { ...prepareModel(loaded, format), name: resolved.name };
-  onProgress?.({ phase: 'quantize', loaded: 1, total: 1 });
-  const before = lookup ? { lookup: lookup.status, detail: lookup.detail } : {};
-  if (!cache) return { model, storage: { state: 'not-stored', bytes: 0, detail: 'no weight cache' } };
-  onProgress?.({ phase: 'store', loaded: 0, total: 1 });
-  try {
-    const bytes = await cache.save(key, model);
-    onProgress?.({ phase: 'store', loaded: 1, total: 1 });
-    return { model, storage: { state: 'stored', bytes, ...before } };
-  } catch (e) {
-    if (!(e instanceof EngineError)) throw e;
-    return { model, storage: { state: 'not-stored', bytes: 0, ...before, error: e.toJSON() } };
-  }
+  const texts: ModelTexts = lookup?.status === 'hit' ? lookup.manifest.texts : await readModelTexts(resolved.source);
+  const { spec, tokenizer } = parseModelTexts(texts, lookup?.status === 'hit' ? `weight cache ${resolved.name}` : resolved.source.name);
+  // The source's headers are read before any GPU work, so a bad checkpoint fails here (not on a cache hit).
+  let checkpoint: Checkpoint | null = lookup?.status === 'hit' ? null : await openCheckpoint(resolved.source);
+  const tensors = checkpoint ? modelTensors(spec, checkpoint) : null;
+
+  let report: StorageReport = cache ? { state: 'not-stored', bytes: 0, detail: 'the weights have not been read yet' } : { state: 'not-stored', bytes: 0, detail: 'no weight cache' };
+  const before = lookup && lookup.status !== 'hit' ? { lookup: lookup.status, detail: lookup.detail } : {};
+
+  const weights: WeightStream = {
+    format,
+    async run(sink) {
+      let reused = 0;
+      let cacheBytes = 0;
+      const fromCache = async (name: string): Promise<boolean> => {
+        const t0 = performance.now();
+        const ok = await cache!.readTensor(key, name, sink, (n) => {
+          cacheBytes += n;
+          if (lookup?.status === 'hit') onProgress?.({ phase: 'cache', loaded: cacheBytes, total: lookup.manifest.totalBytes });
+        });
+        timings.cacheRead += (performance.now() - t0) / 1000;
+        return ok;
+      };
+      if (lookup?.status === 'hit') {
+        const missing = new Set<string>();
+        for (const name of lookup.manifest.tensors) if (!(await fromCache(name))) missing.add(name);
+        if (missing.size === 0) {
+          report = { state: 'hit', bytes: lookup.manifest.totalBytes };
+          return;
+        }
+        // A damaged entry: fetch the damaged tensors and store the entry again.
+        checkpoint = await openCheckpoint(resolved.source);
+        await fetchAndStore(checkpoint, (k) => !missing.has(k), { lookup: 'corrupt', detail: `${missing.size} damaged tensors fetched again` });
+        return;
+      }
+      const stored = lookup?.tensors ?? new Set<string>();
+      const have = new Set<string>();
+      for (const t of tensors!) {
+        if (!stored.has(t.key)) continue;
+        const before = cacheBytes;
+        if (await fromCache(t.key)) {
+          have.add(t.key);
+          reused += cacheBytes - before;
+        }
+      }
+      await fetchAndStore(checkpoint!, (k) => have.has(k), before, reused);
+
+      async function fetchAndStore(cp: Checkpoint, skip: (k: string) => boolean, why: Partial<StorageReport>, reusedBytes = 0): Promise<void> {
+        const all = modelTensors(spec, cp);
+        const expectedBytes = entryBytes(all, format);
+        let writer: CacheWriter | null = cache ? cache.writer(key, expectedBytes) : null;
+        let failure: EngineError | null = null;
+        const tee: WeightSink = {
+          async put(b: WeightBlock) {
+            throwIfAborted(signal, 'download');
+            await sink.put(b);
+            if (!writer) return;
+            try {
+              await writer.put(b);
+            } catch (e) {
+              if (!(e instanceof EngineError)) throw e;
+              failure = e;
+              timings.store += writer.seconds;
+              writer = null;
+            }
+          },
+        };
+        await checkpointStream(spec, cp, format, { skip, timings }).run(tee);
+        if (!cache) return;
+        if (writer) {
+          timings.store += writer.seconds;
+          try {
+            await cache.finish(key, { name: resolved.name, totalBytes: expectedBytes, texts, tensors: all.map((t) => t.key) });
+          } catch (e) {
+            if (!(e instanceof EngineError)) throw e;
+            failure = e;
+          }
+        }
+        report = failure
+          ? { state: 'not-stored', bytes: 0, ...why, error: (failure as EngineError).toJSON() }
+          : { state: 'stored', bytes: expectedBytes, ...why, ...(reusedBytes ? { reused: reusedBytes } : {}) };
+      }
+    },
+  };
+  return { model: { name: resolved.name, spec, tokenizer, texts, weights, latents: cache ? cache.latents(key, spec.numLayers) : {} }, storage: () => report, timings };
 }
+

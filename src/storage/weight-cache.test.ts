@@ -1,42 +1,17 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { StorageQuotaError } from '../errors';
-import { prepareModel, type PreparedModel } from '../engine/prepared-model';
+import { latentBasesComputed } from '../cache/xquant-gqa-cache';
+import { AbortedError } from '../errors';
 import type { ModelFileSource } from '../model/file-source';
 import { NodeFolderSource } from '../model/node-file-source';
+import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
+import type { WeightFormat } from '../quant/weight-format';
+import { collectPacked } from '../quant/weight-stream';
 import { sharedModel, sharedPath } from '../test-support/shared-models';
 import { MemoryChunkStore } from './chunk-store';
-import { archiveModel, unarchiveModel } from './model-archive';
 import { loadPreparedModel } from './model-loader';
 import { sha256 } from './sha256';
 import { CACHE_FORMAT_VERSION, WeightCache } from './weight-cache';
-
-const KEY = { id: 'hub:https://huggingface.co/test/stories260K', revision: 'main', format: 'q8' as const };
-const CHUNK = 64 * 1024; // small chunks so tensors straddle chunk boundaries
-
-async function prepared(format: 'q8' | 'q4' | 'f32' = 'q8'): Promise<PreparedModel> {
-  return prepareModel(await sharedModel('stories260K'), format);
-}
-
-function expectSameModel(a: PreparedModel, b: PreparedModel): void {
-  expect(b.spec).toEqual(a.spec);
-  expect(b.texts).toEqual(a.texts);
-  expect(b.packed.embed.data).toEqual(a.packed.embed.data);
-  expect(b.packed.lmHead === b.packed.embed).toBe(a.packed.lmHead === a.packed.embed);
-  a.packed.layers.forEach((l, i) => {
-    const m = b.packed.layers[i];
-    for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown'] as const) {
-      expect(m[k].data).toEqual(l[k].data);
-      expect(m[k].scales).toEqual(l[k].scales);
-      expect(m[k].rows).toBe(l[k].rows);
-    }
-    expect(m.attnNorm).toEqual(l.attnNorm);
-    expect(m.bq).toEqual(l.bq);
-  });
-  expect(b.latents).not.toBeNull();
-  expect(b.latents![1].v.up).toEqual(a.latents![1].v.up);
-  expect(b.tokenizer.encode('Once upon a time')).toEqual(a.tokenizer.encode('Once upon a time'));
-}
 
 describe('sha256', () => {
   it('matches node:crypto on lengths around the padding boundaries', () => {
@@ -47,114 +22,158 @@ describe('sha256', () => {
   });
 });
 
-describe('model archive', () => {
-  it('round-trips a prepared GQA model (q8 weights, SVD factors, tokenizer) through chunks', async () => {
-    const m = await prepared();
-    const a = archiveModel(m, CHUNK);
-    expect(a.chunks.length).toBe(Math.ceil(a.totalBytes / CHUNK));
-    expect(a.chunks.every((c, i) => c.byteLength === (i < a.chunks.length - 1 ? CHUNK : a.totalBytes - i * CHUNK))).toBe(true);
-    expectSameModel(m, unarchiveModel(a, 'test'));
-  });
-});
+/** stories260K's folder, counting reads; `failAfter` ranges, it throws (a cut connection). */
+class CountingSource implements ModelFileSource {
+  readonly inner = new NodeFolderSource(sharedPath('models/stories260K'));
+  readonly name = this.inner.name;
+  readonly ranges: [string, number, number][] = [];
+  readonly reads: string[] = [];
+  constructor(private failAfter = Infinity) {}
+  has = (f: string) => this.inner.has(f);
+  size = (f: string) => this.inner.size(f);
+  read = (f: string) => (this.reads.push(f), this.inner.read(f));
+  readRange = async (f: string, b: number, e: number) => {
+    if (this.ranges.length >= this.failAfter) throw new AbortedError('download of model.safetensors');
+    this.ranges.push([f, b, e]);
+    return this.inner.readRange(f, b, e);
+  };
+  /** Bytes of model.safetensors read past its header. */
+  tensorBytes(): number {
+    return this.ranges.filter(([, b]) => b > 0).reduce((a, [, b, e]) => a + e - b, 0);
+  }
+}
 
-describe('weight cache', () => {
-  it('stores, verifies and reloads an entry; lists and deletes it', async () => {
-    const m = await prepared();
-    const cache = new WeightCache(new MemoryChunkStore(), CHUNK);
-    expect((await cache.load(KEY)).status).toBe('miss');
-    const bytes = await cache.save(KEY, m);
-    const hit = await cache.load(KEY);
-    expect(hit.status).toBe('hit');
-    if (hit.status === 'hit') expectSameModel(m, hit.model);
-    const listed = await cache.list();
-    expect(listed).toEqual([expect.objectContaining({ ...KEY, bytes, version: CACHE_FORMAT_VERSION })]);
-    expect(await cache.delete(KEY.id)).toBe(bytes);
-    expect(await cache.store.keys()).toEqual([]);
+const resolved = (source: ModelFileSource) => ({ id: 'test:stories', revision: 'r1', name: 'stories260K', source });
+
+/** Run a load's weight stream to the end and collect what it produced. */
+async function load(cache: WeightCache | null, source: ModelFileSource, format: WeightFormat = 'q4') {
+  const r = await loadPreparedModel({ resolved: resolved(source), format, cache });
+  const packed = await collectPacked(r.model.weights, r.model.spec.numLayers);
+  return { ...r, packed, storage: r.storage() };
+}
+
+function expectSamePacked(a: PackedWeights, b: PackedWeights): void {
+  expect(b.format).toBe(a.format);
+  expect(b.embed.data).toEqual(a.embed.data);
+  expect(b.embed.scales).toEqual(a.embed.scales);
+  expect(b.lmHead === b.embed).toBe(a.lmHead === a.embed);
+  a.layers.forEach((l, i) => {
+    for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown'] as const) {
+      expect(b.layers[i][k].data).toEqual(l[k].data);
+      expect(b.layers[i][k].scales).toEqual(l[k].scales);
+    }
+    expect(b.layers[i].attnNorm).toEqual(l.attnNorm);
+    expect(b.layers[i].bq).toEqual(l.bq);
+  });
+  expect(b.finalNorm).toEqual(a.finalNorm);
+}
+
+describe('streaming load through the weight cache', () => {
+  it('packs exactly what packing the f32 model in memory gives, and computes no SVD factors', async () => {
+    const m = await sharedModel('stories260K');
+    for (const format of ['f32', 'f16', 'q8', 'q4'] as const) {
+      const before = latentBasesComputed();
+      const r = await load(null, new CountingSource(), format);
+      expectSamePacked(packModelWeights(m.spec, m.weights, format), r.packed);
+      expect(latentBasesComputed()).toBe(before);
+      expect(r.storage).toEqual({ state: 'not-stored', bytes: 0, detail: 'no weight cache' });
+    }
   });
 
-  it('finds a corrupted or missing chunk, deletes the entry and reports it', async () => {
+  it('stores on the first load; the second reads nothing from the source; a damaged block refetches only its tensor', async () => {
     const store = new MemoryChunkStore();
-    const cache = new WeightCache(store, CHUNK);
-    await cache.save(KEY, await prepared());
-    const chunkKey = (await store.keys()).find((k) => k.endsWith('chunk-3'))!;
-    const damaged = new Uint8Array((store.values.get(chunkKey) as ArrayBuffer).slice(0));
-    damaged[100] ^= 1;
-    store.values.set(chunkKey, damaged.buffer);
-    expect(await cache.load(KEY)).toEqual({ status: 'corrupt', detail: 'chunk 3 fails its SHA-256 check' });
-    expect(await store.keys()).toEqual([]);
+    const cache = new WeightCache(store);
+    const first = await load(cache, new CountingSource());
+    expect(first.storage).toMatchObject({ state: 'stored', lookup: 'miss' });
+    expect(first.storage.bytes).toBeGreaterThan(0);
 
-    await cache.save(KEY, await prepared());
-    store.values.delete(chunkKey);
-    expect(await cache.load(KEY)).toEqual({ status: 'corrupt', detail: 'chunk 3 is missing' });
-    expect((await cache.load(KEY)).status).toBe('miss');
+    const source = new CountingSource();
+    const second = await load(cache, source);
+    expect(second.storage).toEqual({ state: 'hit', bytes: first.storage.bytes });
+    expect([source.reads, source.ranges]).toEqual([[], []]);
+    expectSamePacked(first.packed, second.packed);
+    expect(second.model.tokenizer.encode('Once upon a time')).toEqual(first.model.tokenizer.encode('Once upon a time'));
+    expect(await cache.list()).toEqual([expect.objectContaining({ id: 'test:stories', revision: 'r1', format: 'q4', bytes: first.storage.bytes, version: CACHE_FORMAT_VERSION })]);
+
+    const blockKey = (await store.keys()).find((k) => k.endsWith('/t/l2.wUp/0'))!;
+    const damaged = new Uint8Array((store.values.get(blockKey) as ArrayBuffer).slice(0));
+    damaged[10] ^= 1;
+    store.values.set(blockKey, damaged.buffer);
+    const again = new CountingSource();
+    const third = await load(cache, again);
+    expect(third.storage).toMatchObject({ state: 'stored', lookup: 'corrupt', detail: '1 damaged tensors fetched again' });
+    expectSamePacked(first.packed, third.packed);
+    const wUp = (await openTensors()).get('model.layers.2.mlp.up_proj.weight')!;
+    expect(again.tensorBytes()).toBe(wUp.end - wUp.begin);
+    expect((await load(cache, new CountingSource())).storage.state).toBe('hit');
+  });
+
+  it('an interrupted first load resumes: the second load reads only the tensors the first did not store', async () => {
+    const store = new MemoryChunkStore();
+    const cache = new WeightCache(store);
+    const cut = new CountingSource(12); // header + 11 tensors, then the connection fails
+    await expect(load(cache, cut)).rejects.toBeInstanceOf(AbortedError);
+    const doneBefore = cut.ranges.filter(([, b]) => b > 0);
+    expect(doneBefore.length).toBe(11);
+    const lookup = await cache.lookup({ id: 'test:stories', revision: 'r1', format: 'q4' });
+    expect(lookup).toMatchObject({ status: 'partial' });
+
+    const source = new CountingSource();
+    const resumed = await load(cache, source);
+    expect(resumed.storage).toMatchObject({ state: 'stored', lookup: 'partial', reused: expect.any(Number) });
+    // Not one byte range of the first 11 tensors is requested again.
+    for (const [, b, e] of source.ranges.filter(([, b]) => b > 0)) for (const [, b0, e0] of doneBefore) expect(e <= b0 || b >= e0).toBe(true);
+    expect(source.tensorBytes() + doneBefore.reduce((a, [, b, e]) => a + e - b, 0)).toBe((await openTensors()).total);
+    expectSamePacked((await load(null, new CountingSource())).packed, resumed.packed);
+    expect((await load(cache, new CountingSource())).storage.state).toBe('hit');
+  });
+
+  it('still loads when storing fails, says why, and leaves nothing behind', async () => {
+    const store = new MemoryChunkStore(20_000);
+    const r = await load(new WeightCache(store), new CountingSource(), 'q8');
+    expect(r.storage.state).toBe('not-stored');
+    expect(r.storage.error).toMatchObject({ code: 'STORAGE_QUOTA', name: 'StorageQuotaError', needed: expect.any(Number), available: expect.any(Number) });
+    expect((r.storage.error as { needed: number }).needed).toBeGreaterThan(20_000);
+    expect(await store.keys()).toEqual([]);
+    expectSamePacked((await load(null, new CountingSource(), 'q8')).packed, r.packed);
   });
 
   it('treats an entry of another cache-format version as stale and removes it', async () => {
     const store = new MemoryChunkStore();
-    const cache = new WeightCache(store, CHUNK);
-    await cache.save(KEY, await prepared());
-    for (const k of await store.keys()) {
-      store.values.set(k.replace(`xq/v${CACHE_FORMAT_VERSION}/`, 'xq/v0/'), store.values.get(k)!);
-      store.values.delete(k);
-    }
-    const r = await cache.load(KEY);
-    expect(r).toEqual({ status: 'stale', detail: `stored by cache format v0, this engine reads v${CACHE_FORMAT_VERSION}` });
-    expect(await store.keys()).toEqual([]);
+    store.values.set('xq/v1/test%3Astories@r1/q4/manifest', '{}');
+    store.values.set('xq/v1/test%3Astories@r1/q4/chunk-0', new ArrayBuffer(8));
+    const r = await load(new WeightCache(store), new CountingSource());
+    expect(r.storage).toMatchObject({ state: 'stored', lookup: 'stale', detail: `stored by cache format v1, this engine reads v${CACHE_FORMAT_VERSION}` });
+    expect((await store.keys()).some((k) => k.startsWith('xq/v1/'))).toBe(false);
   });
 
-  it('turns a quota refusal into StorageQuotaError with the bytes needed, and leaves nothing behind', async () => {
-    const m = await prepared();
-    const total = archiveModel(m, CHUNK).totalBytes;
-    const store = new MemoryChunkStore(total / 2);
-    const err = await new WeightCache(store, CHUNK).save(KEY, m).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StorageQuotaError);
-    expect((err as StorageQuotaError).needed).toBe(total);
-    expect((err as StorageQuotaError).available).toBe(total / 2);
-    expect(await store.keys()).toEqual([]);
-  });
-});
-
-/** A folder source that counts reads per file. */
-function countingSource(): ModelFileSource & { reads: string[] } {
-  const inner = new NodeFolderSource(sharedPath('models/stories260K'));
-  const reads: string[] = [];
-  return {
-    name: inner.name,
-    reads,
-    has: (f) => inner.has(f),
-    read: (f) => (reads.push(f), inner.read(f)),
-  };
-}
-
-describe('loadPreparedModel', () => {
-  it('downloads once; the second load reads nothing from the source; a damaged entry is fetched again', async () => {
+  it('stores xquant-gqa factors beside the entry; a damaged one reads as absent; delete frees everything', async () => {
     const store = new MemoryChunkStore();
-    const cache = new WeightCache(store, CHUNK);
-    const load = async () => {
-      const source = countingSource();
-      const r = await loadPreparedModel({ resolved: { id: 'test:stories', revision: 'r1', name: 'stories260K', source }, format: 'q4', cache });
-      return { ...r, reads: source.reads };
-    };
-    const first = await load();
-    expect(first.storage.state).toBe('stored');
-    expect(first.reads).toContain('model.safetensors');
-    const second = await load();
-    expect(second.storage).toEqual({ state: 'hit', bytes: first.storage.bytes });
-    expect(second.reads).toEqual([]);
-    expectSameModel(first.model, second.model);
-
-    const chunkKey = (await store.keys()).find((k) => k.endsWith('chunk-0'))!;
-    store.values.set(chunkKey, new ArrayBuffer(8));
-    const third = await load();
-    expect(third.storage).toMatchObject({ state: 'stored', lookup: 'corrupt' });
-    expect(third.reads).toContain('model.safetensors');
-  });
-
-  it('still loads when storing fails, and says why', async () => {
-    const cache = new WeightCache(new MemoryChunkStore(1000), CHUNK);
-    const r = await loadPreparedModel({ resolved: { id: 'test:stories', revision: 'r1', name: 'stories260K', source: countingSource() }, format: 'q8', cache });
-    expect(r.storage.state).toBe('not-stored');
-    expect(r.storage.error).toMatchObject({ code: 'STORAGE_QUOTA', name: 'StorageQuotaError', needed: expect.any(Number), available: expect.any(Number) });
-    expect(r.model.spec.numLayers).toBe(5);
+    const cache = new WeightCache(store);
+    const r = await load(cache, new CountingSource());
+    const key = { id: 'test:stories', revision: 'r1', format: 'q4' as const };
+    const latents = cache.latents(key, r.model.spec.numLayers);
+    expect(await latents.load()).toBeNull();
+    const made = Array.from({ length: r.model.spec.numLayers }, (_, i) => ({
+      k: { down: Float32Array.from([i, 1, 2]), up: Float32Array.from([3]) },
+      v: { down: Float32Array.from([4, 5]), up: Float32Array.from([6, i]) },
+    }));
+    await latents.save(made);
+    expect(await latents.load()).toEqual(made);
+    const k = (await store.keys()).find((x) => x.endsWith('/t/svd.l1.v.up/0'))!;
+    store.values.set(k, new ArrayBuffer(8));
+    expect(await latents.load()).toBeNull();
+    expect(await cache.delete('test:stories')).toBeGreaterThan(r.storage.bytes - 1);
+    expect(await store.keys()).toEqual([]);
   });
 });
+
+/** stories260K's tensors with their byte ranges, and the bytes of all the tensors the engine reads. */
+async function openTensors() {
+  const { openCheckpoint, modelTensors } = await import('../model/checkpoint');
+  const m = await sharedModel('stories260K');
+  const cp = await openCheckpoint(new NodeFolderSource(sharedPath('models/stories260K')));
+  const map = new Map([...cp.tensors].map(([n, t]) => [n, t]));
+  const total = modelTensors(m.spec, cp).reduce((a, t) => a + t.tensor.end - t.tensor.begin, 0);
+  return Object.assign(map, { total });
+}

@@ -21,7 +21,7 @@ import type { ShaderLibrary } from '../gpu/shader-library';
 import { resolveModelRef, type ModelRef } from '../model/model-ref';
 import { parseWeightFormat, type WeightFormat } from '../quant/weight-format';
 import type { ChunkStore } from '../storage/chunk-store';
-import { downloadTracker, loadPreparedModel, type LoadProgress, type StorageReport } from '../storage/model-loader';
+import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
 import { RequestQueue } from './request-queue';
 
@@ -45,6 +45,8 @@ export interface LoadResult extends ModelSummary {
   revision: string;
   storage: StorageReport;
   seconds: number;
+  /** Seconds per part of the load (read, pack, store and upload interleave; compile follows). */
+  phases: LoadTimings & { compile: number };
 }
 
 /**
@@ -101,7 +103,7 @@ export class EngineHost {
     this.lastLoad = null;
     const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
     const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
-    const { model: prepared, storage } = await loadPreparedModel({
+    const { model: prepared, storage, timings } = await loadPreparedModel({
       resolved,
       format: format ?? 'q8',
       cache: o.useCache === false ? null : this.weightCache,
@@ -109,15 +111,20 @@ export class EngineHost {
       onProgress: report,
     });
     throwIfAborted(signal, 'load');
-    report({ phase: 'upload', loaded: 0, total: 1 });
-    const warmup = o.warmup !== false;
-    if (warmup) report({ phase: 'compile', loaded: 0, total: 1 });
-    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, warmup });
-    if (warmup) report({ phase: 'compile', loaded: 1, total: 1 });
+    // Download (or cache read), packing, storing and upload run together, tensor by tensor.
+    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings });
+    report({ phase: 'upload', loaded: 1, total: 1 });
+    const compileStart = performance.now();
+    if (o.warmup !== false) {
+      report({ phase: 'compile', loaded: 0, total: 1 });
+      await this.engine.warmup();
+      report({ phase: 'compile', loaded: 1, total: 1 });
+    }
+    const compile = (performance.now() - compileStart) / 1000;
     this.defaultCache = o.cache ?? 'auto';
     if (this.defaultCache !== 'auto') this.engine.resolveCache(this.defaultCache, 1); // a bad name fails the load, not the first request
     this.modelName = resolved.name;
-    return { ...summary, id: resolved.id, revision: resolved.revision, storage, seconds: (performance.now() - started) / 1000 };
+    return { ...summary, id: resolved.id, revision: resolved.revision, storage: storage(), seconds: (performance.now() - started) / 1000, phases: { ...timings, compile } };
   }
 
   /** The device was lost: queue a reload of the same model (from the weight cache) before any later request. */

@@ -1,0 +1,47 @@
+// The streaming load: each tensor of a checkpoint read by byte range in blocks of rows, widened to f32
+// for that block only, packed into the chosen weight format and handed on. The peak is one block
+// (16 MiB of f32) plus its packed form, whatever the model's size.
+
+import { modelTensors, readRows, rowsPerBlock, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import type { ModelSpec } from '../model/model-spec';
+import { matrixShape, packRows, type WeightFormat } from './weight-format';
+import type { WeightSink, WeightStream } from './weight-stream';
+
+export interface PackTimings {
+  /** Seconds reading bytes (network or disk) and widening them, and seconds packing. */
+  read: number;
+  pack: number;
+}
+
+/**
+ * A stream over a checkpoint. `skip(key)` true: the tensor is not read (the weight cache already holds it,
+ * and the caller supplies it another way).
+ */
+export function checkpointStream(spec: ModelSpec, cp: Checkpoint, format: WeightFormat, o: { skip?: (key: string) => boolean; timings?: PackTimings } = {}): WeightStream {
+  const tensors = modelTensors(spec, cp);
+  return {
+    format,
+    async run(sink) {
+      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, o.timings);
+    },
+  };
+}
+
+async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, sink: WeightSink, timings?: PackTimings): Promise<void> {
+  const step = rowsPerBlock(t.cols);
+  const shape = matrixShape(format, t.rows, t.cols);
+  for (let row0 = 0; row0 < t.rows; row0 += step) {
+    const rows = Math.min(step, t.rows - row0);
+    const t0 = performance.now();
+    const values = await readRows(cp.source, t, row0, rows);
+    const t1 = performance.now();
+    if (timings) timings.read += (t1 - t0) / 1000;
+    if (t.kind === 'vector') {
+      await sink.put({ kind: 'vector', key: t.key, data: values as Float32Array<ArrayBuffer> });
+      continue;
+    }
+    const { data, scales } = packRows(values, rows, t.cols, format);
+    if (timings) timings.pack += (performance.now() - t1) / 1000;
+    await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales });
+  }
+}

@@ -1,0 +1,95 @@
+// A model's weights as a stream of blocks: each matrix a run of row blocks in its packed format, each
+// norm or bias one f32 vector. Producers: a checkpoint read by range and packed block by block
+// (pack-checkpoint.ts), a weight-cache entry (src/storage/weight-cache.ts), packed weights in memory.
+// Consumers: the GPU upload (src/gpu/gpu-weights.ts), the weight cache, `collectPacked` for the CPU.
+// A block's arrays belong to the consumer only for the call: nothing keeps the whole model in memory.
+
+import { LAYER_MATRICES, LAYER_VECTORS } from '../model/checkpoint';
+import type { PackedLayer, PackedWeights } from './packed-weights';
+import type { MatrixShape, PackedMatrix, WeightFormat } from './weight-format';
+
+export interface MatrixBlock {
+  kind: 'matrix';
+  key: string;
+  shape: MatrixShape;
+  /** Rows [row0, row0 + rows) of the matrix. */
+  row0: number;
+  rows: number;
+  data: Uint32Array<ArrayBuffer>;
+  scales: Uint32Array<ArrayBuffer> | null;
+}
+
+export interface VectorBlock {
+  kind: 'vector';
+  key: string;
+  data: Float32Array<ArrayBuffer>;
+}
+
+export type WeightBlock = MatrixBlock | VectorBlock;
+
+export interface WeightSink {
+  put(block: WeightBlock): void | Promise<void>;
+}
+
+export interface WeightStream {
+  format: WeightFormat;
+  /** Push every block to `sink` (a matrix's blocks in row order), awaiting each put. */
+  run(sink: WeightSink): Promise<void>;
+}
+
+/** Whether a matrix block is its matrix's last. */
+export function isLastBlock(b: MatrixBlock): boolean {
+  return b.row0 + b.rows === b.shape.rows;
+}
+
+/** Packed weights already in memory, one block per matrix. */
+export function packedStream(p: PackedWeights): WeightStream {
+  return {
+    format: p.format,
+    async run(sink) {
+      const matrix = (key: string, m: PackedMatrix) => sink.put({ kind: 'matrix', key, shape: m, row0: 0, rows: m.rows, data: m.data, scales: m.scales });
+      const vector = (key: string, v: Float32Array | null) => v && sink.put({ kind: 'vector', key, data: v as Float32Array<ArrayBuffer> });
+      await matrix('embed', p.embed);
+      if (p.lmHead !== p.embed) await matrix('lm_head', p.lmHead);
+      for (const [i, l] of p.layers.entries()) {
+        for (const k of LAYER_MATRICES) await matrix(`l${i}.${k}`, l[k]);
+        for (const k of LAYER_VECTORS) await vector(`l${i}.${k}`, l[k]);
+      }
+      await vector('final_norm', p.finalNorm);
+    },
+  };
+}
+
+/** Assemble a stream into PackedWeights (the CPU reference, tests). */
+export async function collectPacked(stream: WeightStream, layers: number): Promise<PackedWeights> {
+  const matrices = new Map<string, PackedMatrix>();
+  const vectors = new Map<string, Float32Array>();
+  await stream.run({
+    put(b) {
+      if (b.kind === 'vector') {
+        vectors.set(b.key, b.data.slice());
+        return;
+      }
+      let m = matrices.get(b.key);
+      if (!m) {
+        const s = b.shape;
+        m = { ...s, data: new Uint32Array(s.rows * s.rowWords), scales: s.scaleWords ? new Uint32Array(s.rows * s.scaleWords) : null };
+        matrices.set(b.key, m);
+      }
+      m.data.set(b.data, b.row0 * m.rowWords);
+      if (m.scales && b.scales) m.scales.set(b.scales, b.row0 * m.scaleWords);
+    },
+  });
+  const need = <T>(map: Map<string, T>, key: string): T => {
+    const v = map.get(key);
+    if (!v) throw new Error(`weight stream ended without ${key}`);
+    return v;
+  };
+  const embed = need(matrices, 'embed');
+  const packedLayers: PackedLayer[] = Array.from({ length: layers }, (_, i) => {
+    const l = Object.fromEntries(LAYER_MATRICES.map((k) => [k, need(matrices, `l${i}.${k}`)]));
+    for (const k of LAYER_VECTORS) l[k] = (vectors.get(`l${i}.${k}`) ?? null) as never;
+    return l as unknown as PackedLayer;
+  });
+  return { format: stream.format, embed, lmHead: matrices.get('lm_head') ?? embed, layers: packedLayers, finalNorm: need(vectors, 'final_norm') };
+}
