@@ -135,8 +135,8 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
 export const BLOCK_FLOATS = 4 * 2 ** 20;
 
 /** Rows per block for a tensor of `cols` columns. */
-export function rowsPerBlock(cols: number): number {
-  return Math.max(1, Math.floor(BLOCK_FLOATS / cols));
+export function rowsPerBlock(cols: number, blockFloats = BLOCK_FLOATS): number {
+  return Math.max(1, Math.floor(blockFloats / cols));
 }
 
 /** Rows [row0, row0 + rows) of a tensor as f32 (one range read). */

@@ -142,16 +142,22 @@ export class UrlFolderSource implements ModelFileSource {
       await r.body?.cancel().catch(() => {});
       return null;
     }
+    let plain = r;
     if (r.status === 206) {
       const total = /\/(\d+)\s*$/.exec(r.headers.get('content-range') ?? '');
-      if (!total) throw new NetworkError('a range response without the file size in Content-Range', { file: `${this.name}/${file}` });
-      const size = Number(total[1]);
-      const head = await this.body(file, r, Math.min(PROBE_BYTES, size), () => {});
-      return { size, ranged: true, head, body: null, delivered: head.byteLength };
+      if (total) {
+        const size = Number(total[1]);
+        const head = await this.body(file, r, Math.min(PROBE_BYTES, size), () => {});
+        return { size, ranged: true, head, body: null, delivered: head.byteLength };
+      }
+      // A cross-origin server that does not expose Content-Range: its size is unknown, so read it whole, in order.
+      await r.body?.cancel().catch(() => {});
+      plain = await this.request(file);
+      if (!this.exists(file, plain)) return null;
     }
-    const size = contentLength(r);
+    const size = contentLength(plain);
     if (size === null) throw new NetworkError('the server sends neither Content-Range nor Content-Length for a weight file', { file: `${this.name}/${file}` });
-    const body = new SequentialBody(r);
+    const body = new SequentialBody(plain);
     const head = await this.guard(file, () => body.take(0, Math.min(PROBE_BYTES, size), this.o.signal));
     return { size, ranged: false, head, body, delivered: head.byteLength };
   }

@@ -17,18 +17,22 @@ export interface PackTimings {
  * A stream over a checkpoint. `skip(key)` true: the tensor is not read (the weight cache already holds it,
  * and the caller supplies it another way).
  */
-export function checkpointStream(spec: ModelSpec, cp: Checkpoint, format: WeightFormat, o: { skip?: (key: string) => boolean; timings?: PackTimings } = {}): WeightStream {
+export function checkpointStream(
+  spec: ModelSpec,
+  cp: Checkpoint,
+  format: WeightFormat,
+  o: { skip?: (key: string) => boolean; timings?: PackTimings; blockFloats?: number } = {},
+): WeightStream {
   const tensors = modelTensors(spec, cp);
   return {
     format,
     async run(sink) {
-      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, o.timings);
+      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, rowsPerBlock(t.cols, o.blockFloats), o.timings);
     },
   };
 }
 
-async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, sink: WeightSink, timings?: PackTimings): Promise<void> {
-  const step = rowsPerBlock(t.cols);
+async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, sink: WeightSink, step: number, timings?: PackTimings): Promise<void> {
   const shape = matrixShape(format, t.rows, t.cols);
   for (let row0 = 0; row0 < t.rows; row0 += step) {
     const rows = Math.min(step, t.rows - row0);

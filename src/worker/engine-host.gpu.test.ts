@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { latentBasesComputed } from '../cache/xquant-gqa-cache';
 import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
 import { AbortedError, DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
@@ -27,17 +28,35 @@ const id = () => `t${++n}`;
 describe('EngineHost', () => {
   it('loads picked files, stores the prepared model, and loads it from the cache the second time', async () => {
     const phases: string[] = [];
+    const bases = latentBasesComputed();
     const first = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', warmup: false }, (p) => phases.push(p.phase));
     expect(first.storage.state).toBe('stored');
     expect(first.spec.numLayers).toBe(5);
-    expect(phases).toEqual(expect.arrayContaining(['quantize', 'store', 'upload']));
-    expect(phases).not.toContain('compile');
+    expect(phases).toEqual(['upload']);
+    expect(first.phases.read).toBeGreaterThan(0);
+    expect(first.phases.cacheRead).toBe(0);
     phases.length = 0;
     const second = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32' }, (p) => phases.push(p.phase));
     expect(second.storage).toEqual({ state: 'hit', bytes: first.storage.bytes });
     expect(phases).toEqual(expect.arrayContaining(['cache', 'upload', 'compile']));
-    expect(phases).not.toContain('quantize');
+    expect([second.phases.read, second.phases.pack]).toEqual([0, 0]);
+    expect(second.phases.cacheRead).toBeGreaterThan(0);
+    // Neither load nor an fp16 request computes xquant-gqa's factors.
+    await host.completion(id(), { prompt: [1], max_tokens: 2, temperature: 0, cache: 'fp16' });
+    expect(latentBasesComputed()).toBe(bases);
     expect(await host.listCachedModels()).toEqual([expect.objectContaining({ id: 'files:stories260K', format: 'f32', bytes: first.storage.bytes })]);
+  });
+
+  it('xquant-gqa makes its factors on first use and stores them: after a reload they come from the weight cache', async () => {
+    const bases = latentBasesComputed();
+    const ask = async () => (await host.completion(id(), { prompt: [1], max_tokens: 8, temperature: 0, cache: 'xquant-gqa-4' }))!.choices[0].token_ids;
+    const first = await ask();
+    expect(latentBasesComputed()).toBe(bases + 2 * 5);
+    expect(await ask()).toEqual(first);
+    expect(latentBasesComputed()).toBe(bases + 2 * 5);
+    await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', warmup: false });
+    expect(await ask()).toEqual(first);
+    expect(latentBasesComputed()).toBe(bases + 2 * 5);
   });
 
   it('text completions reproduce the greedy oracle from token ids, and report usage', async () => {
