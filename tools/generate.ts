@@ -44,7 +44,9 @@ await runCli(USAGE, async () => {
     : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
   if (a.cache !== 'auto') parseCacheMode(a.cache ?? 'f32', cacheOptions); // a bad mode fails before the model loads
-  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
+  const opened = Date.now();
+  const { model, backend, timings } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
+  const loadSeconds = (Date.now() - opened) / 1000;
   let promptIds: number[];
   if (a['prompt-ids'] !== undefined) {
     const parts = a['prompt-ids'].trim().split(/\s+/);
@@ -55,11 +57,18 @@ await runCli(USAGE, async () => {
   const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
   const context = Math.min(promptIds.length + a['max-tokens'], model.spec.maxPositionEmbeddings);
   const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, context, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
+  // Once-per-model work of the mode (xquant-gqa's factors), timed apart from generation.
+  const preparing = performance.now();
+  await backend.prepare(cache);
+  const prepareSeconds = (performance.now() - preparing) / 1000;
   const started = performance.now();
   const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds });
   const seconds = (performance.now() - started) / 1000;
   const text = model.tokenizer.decode(ids);
   if (a.json) {
-    process.stdout.write(JSON.stringify({ promptIds, ids, text, cache: cacheModeName(cache), memoryBudgetMb: budgetMb(a['memory-budget-mb']), backend: backend.name, weights: a.weights ?? 'f32', seconds }) + '\n');
+    // maxRSS is the process's peak resident memory (KiB): what a load costs the machine.
+    const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    const out = { promptIds, ids, text, cache: cacheModeName(cache), memoryBudgetMb: budgetMb(a['memory-budget-mb']), backend: backend.name, weights: a.weights ?? 'f32', seconds, loadSeconds, prepareSeconds, loadPhases: timings ?? null, peakRssMb };
+    process.stdout.write(JSON.stringify(out) + '\n');
   } else process.stdout.write(text + '\n');
 });

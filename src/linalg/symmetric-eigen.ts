@@ -43,8 +43,8 @@ function transpose(a: Float64Array, n: number): Float64Array {
 
 /**
  * Householder reduction, last row first: on return d is the diagonal, e[1..n-1] the sub-diagonal
- * (e[0] = 0), and z the orthogonal Q with A = Q·T·Qᵀ. The unreduced block is kept whole (both triangles)
- * so every inner loop walks a row: strided column walks made this 2x slower at n = 512.
+ * (e[0] = 0), and z the orthogonal Q with A = Q·T·Qᵀ. Only the lower triangle of A is read and updated,
+ * and every inner loop walks a row (strided column walks made this 2x slower at n = 512).
  */
 function tridiagonalize(z: Float64Array, n: number, d: Float64Array, e: Float64Array): void {
   for (let i = n - 1; i > 0; i--) {
@@ -67,24 +67,34 @@ function tridiagonalize(z: Float64Array, n: number, d: Float64Array, e: Float64A
         e[i] = scale * g;
         h -= f * g;
         z[row + l] = f - g;
-        // p = A·u / h into e[0..l], and K = uᵀp / 2h.
-        f = 0;
+        // p = A·u / h into e[0..l] from the lower triangle alone: row j adds A[j][k]·u[k] to p[j] and
+        // A[j][k]·u[j] to p[k], so every access walks a row. K = uᵀp / 2h.
+        e.fill(0, 0, l + 1);
         for (let j = 0; j <= l; j++) {
           const rj = j * n;
-          z[rj + i] = z[row + j] / h; // column i keeps u/h for accumulating Q below
-          g = 0;
-          for (let k = 0; k <= l; k++) g += z[rj + k] * z[row + k];
-          e[j] = g / h;
+          const uj = z[row + j];
+          z[rj + i] = uj / h; // column i keeps u/h for accumulating Q below
+          let sum = z[rj + j] * uj;
+          for (let k = 0; k < j; k++) {
+            const a = z[rj + k];
+            sum += a * z[row + k];
+            e[k] += a * uj;
+          }
+          e[j] += sum;
+        }
+        f = 0;
+        for (let j = 0; j <= l; j++) {
+          e[j] /= h;
           f += e[j] * z[row + j];
         }
         const hh = f / (h + h);
         for (let j = 0; j <= l; j++) e[j] -= hh * z[row + j];
-        // A ← A − u·qᵀ − q·uᵀ with q = p − K·u, both triangles.
+        // A ← A − u·qᵀ − q·uᵀ with q = p − K·u, lower triangle.
         for (let j = 0; j <= l; j++) {
           const rj = j * n;
           const uj = z[row + j];
           const qj = e[j];
-          for (let k = 0; k <= l; k++) z[rj + k] -= uj * e[k] + qj * z[row + k];
+          for (let k = 0; k <= j; k++) z[rj + k] -= uj * e[k] + qj * z[row + k];
         }
       }
     } else {

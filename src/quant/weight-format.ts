@@ -92,49 +92,59 @@ export function packRows(w: Float32Array, rows: number, cols: number, format: We
     }
     for (let g = 0; g < padded / WEIGHT_GROUP; g++) {
       const c0 = g * WEIGHT_GROUP;
-      const n = Math.min(WEIGHT_GROUP, cols - c0);
-      for (let i = 0; i < n; i++) group[i] = w[src + c0 + i];
-      group.fill(0, n);
+      // Full groups are read in place; the row's last, partial group goes through a zero-padded copy.
+      let v: Float32Array = w;
+      let at = src + c0;
+      if (c0 + WEIGHT_GROUP > cols) {
+        group.fill(0);
+        group.set(w.subarray(src + c0, src + cols));
+        v = group;
+        at = 0;
+      }
       if (format === 'f16') {
-        for (let i = 0; i < WEIGHT_GROUP; i += 2) data[out + (c0 + i) / 2] = (f32ToF16Bits(group[i]) | (f32ToF16Bits(group[i + 1]) << 16)) >>> 0;
+        for (let i = 0; i < WEIGHT_GROUP; i += 2) data[out + (c0 + i) / 2] = (f32ToF16Bits(v[at + i]) | (f32ToF16Bits(v[at + i + 1]) << 16)) >>> 0;
         continue;
       }
       let absMax = 0;
       for (let i = 0; i < WEIGHT_GROUP; i++) {
-        const a = Math.abs(group[i]);
+        const a = Math.abs(v[at + i]);
         if (a > absMax) absMax = a;
       }
-      const max = MAX_CODE[format];
-      const scaleBits = f32ToF16Bits(absMax / max);
+      const scaleBits = f32ToF16Bits(absMax / MAX_CODE[format]);
       const scale = f16BitsToF32(scaleBits);
       scales![r * sw + (g >> 1)] |= scaleBits << ((g & 1) * 16);
-      if (scale === 0) {
-        if (format === 'q4') for (let wd = 0; wd < 4; wd++) data[out + c0 / 8 + wd] = 0x88888888;
-        continue;
-      }
-      if (format === 'q8') {
-        for (let wd = 0; wd < 8; wd++) {
-          let word = 0;
-          for (let k = 0; k < 4; k++) {
-            const code = Math.max(-127, Math.min(127, Math.round(group[wd * 4 + k] / scale)));
-            word |= (code & 0xff) << (k * 8);
-          }
-          data[out + c0 / 4 + wd] = word >>> 0;
-        }
-      } else {
-        for (let wd = 0; wd < 4; wd++) {
-          let word = 0;
-          for (let k = 0; k < 8; k++) {
-            const code = Math.max(-7, Math.min(7, Math.round(group[wd * 8 + k] / scale)));
-            word |= (code + 8) << (k * 4);
-          }
-          data[out + c0 / 8 + wd] = word >>> 0;
-        }
-      }
+      if (format === 'q8') quantizeGroup8(v, at, scale, data, out + c0 / 4);
+      else quantizeGroup4(v, at, scale, data, out + c0 / 8);
     }
   }
   if (scales) for (let i = 0; i < scales.length; i++) scales[i] >>>= 0;
   return { data, scales };
+}
+
+/** 32 values → 8 words of signed 8-bit codes (code = round(v / scale), clamped to ±127; 0 when scale is 0). */
+function quantizeGroup8(v: Float32Array, from: number, scale: number, out: Uint32Array, at: number): void {
+  for (let wd = 0; wd < 8; wd++) {
+    let word = 0;
+    for (let k = 0; k < 4; k++) {
+      let code = scale === 0 ? 0 : Math.round(v[from + wd * 4 + k] / scale);
+      code = code > 127 ? 127 : code < -127 ? -127 : code;
+      word |= (code & 0xff) << (k * 8);
+    }
+    out[at + wd] = word >>> 0;
+  }
+}
+
+/** 32 values → 4 words of 4-bit codes stored as code + 8 (code clamped to ±7; 0 when scale is 0). */
+function quantizeGroup4(v: Float32Array, from: number, scale: number, out: Uint32Array, at: number): void {
+  for (let wd = 0; wd < 4; wd++) {
+    let word = 0;
+    for (let k = 0; k < 8; k++) {
+      let code = scale === 0 ? 0 : Math.round(v[from + wd * 8 + k] / scale);
+      code = code > 7 ? 7 : code < -7 ? -7 : code;
+      word |= (code + 8) << (k * 4);
+    }
+    out[at + wd] = word >>> 0;
+  }
 }
 
 /** The f32 values a packed matrix stands for, [rows, cols] without padding. */
