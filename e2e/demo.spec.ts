@@ -41,7 +41,7 @@ test('the demo streams a reply from the default model, offline, with the memory 
   expect(remote).toEqual([]); // nothing left the machine
 });
 
-test('a reload loads the weights from IndexedDB without requesting the model files; a damaged chunk is fetched again', async ({ page }) => {
+test('a reload loads the weights from IndexedDB without requesting the model files; a damaged tensor is fetched again', async ({ page }) => {
   await openDemo(page);
   await expect(page.locator('#status')).toContainText('downloaded and cached');
   const modelRequests: string[] = [];
@@ -56,7 +56,7 @@ test('a reload loads the weights from IndexedDB without requesting the model fil
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   expect(((await lastReply(page).textContent()) ?? '').length).toBeGreaterThan(0);
 
-  // A chunk altered behind the engine's back is caught by its SHA-256 and the model fetched again.
+  // A stored block altered behind the engine's back is caught by its SHA-256 and its tensor fetched again.
   const altered = await page.evaluate(
     () =>
       new Promise<string>((resolve, reject) => {
@@ -66,7 +66,7 @@ test('a reload loads the weights from IndexedDB without requesting the model fil
           const store = open.result.transaction('weights', 'readwrite').objectStore('weights');
           const keys = store.getAllKeys();
           keys.onsuccess = () => {
-            const key = String(keys.result.find((k) => String(k).endsWith('/chunk-0')));
+            const key = String(keys.result.find((k) => String(k).endsWith('/t/embed/0')));
             const get = store.get(key);
             get.onsuccess = () => {
               const bytes = new Uint8Array((get.result as ArrayBuffer).slice(0));
@@ -77,10 +77,10 @@ test('a reload loads the weights from IndexedDB without requesting the model fil
         };
       }),
   );
-  expect(altered).toMatch(/^xq\/v1\/.*austen-3m.*\/q8\/chunk-0$/);
+  expect(altered).toMatch(/^xq\/v2\/.*austen-3m.*\/q8\/t\/embed\/0$/);
   await page.reload();
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
-  await expect(page.locator('#status')).toContainText('downloaded and cached (the cached copy was damaged: chunk 0 fails its SHA-256 check)');
+  await expect(page.locator('#status')).toContainText('downloaded and cached (the cached copy was damaged: damaged tensors fetched again: embed)');
   expect(modelRequests.some((u) => u.endsWith('/model.safetensors'))).toBe(true);
 });
 

@@ -19,5 +19,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = 2u * p;
   let a = k[m * K_STRIDE + i];
   let b = select(0.0, k[m * K_STRIDE + i + 1u], i + 1u < KW);
-  x_pool[K_RING_BASE + (layer() * K_RING + t % K_RING) * K_RING_ROW_WORDS + p] = pack_f16(a, b);
+  x_pool[K_RING_BASE + (t % K_RING) * K_RING_ROW_WORDS + p] = pack_f16(a, b);
 }

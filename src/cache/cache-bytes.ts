@@ -11,32 +11,42 @@ import { quantRowWords } from './row-stores';
 const perTokenRow = (n: number, bits: number): number => quantRowWords(n, bits) * 4;
 const perChannel = (n: number, bits: number): number => (n * (1 + packedWords(GROUP_SIZE, bits)) * 4) / GROUP_SIZE;
 
-export function cacheBytesPerToken(spec: ModelSpec, c: CacheConfig): number {
+/** Bytes per token of layer l's cache. */
+export function layerBytesPerToken(spec: ModelSpec, c: CacheConfig, l: number): number {
   const dkv = kvDim(spec);
   const d = spec.hiddenSize;
-  let total = 0;
-  for (let l = 0; l < spec.numLayers; l++) {
-    const b = layerBits(c, l);
-    switch (c.mode) {
-      case 'f32':
-        total += 2 * dkv * 4;
-        break;
-      case 'fp16':
-        total += 2 * dkv * 2;
-        break;
-      case 'kivi':
-      case 'xquant-gqa':
-        total += perChannel(dkv, b) + perTokenRow(dkv, b);
-        break;
-      case 'xquant':
-        total += perTokenRow(d, b);
-        break;
-      case 'xquant-cl':
-        total += perTokenRow(d, l < clBaseLayers(spec) ? Math.max(clBaseBits(c), b) : b);
-        break;
-    }
+  const b = layerBits(c, l);
+  switch (c.mode) {
+    case 'f32':
+      return 2 * dkv * 4;
+    case 'fp16':
+      return 2 * dkv * 2;
+    case 'kivi':
+    case 'xquant-gqa':
+      return perChannel(dkv, b) + perTokenRow(dkv, b);
+    case 'xquant':
+      return perTokenRow(d, b);
+    case 'xquant-cl':
+      return perTokenRow(d, l < clBaseLayers(spec) ? Math.max(clBaseBits(c), b) : b);
   }
+}
+
+export function cacheBytesPerToken(spec: ModelSpec, c: CacheConfig): number {
+  let total = 0;
+  for (let l = 0; l < spec.numLayers; l++) total += layerBytesPerToken(spec, c, l);
   return total;
+}
+
+/**
+ * Bytes per token of the cache's largest GPU buffer, which one storage binding must hold: one layer's K
+ * (or V) pool in fp16 / f32, one layer's pages in kivi / xquant / xquant-gqa, every layer's in xquant-cl
+ * (its rebuild reads all earlier layers' deltas).
+ */
+export function bindingBytesPerToken(spec: ModelSpec, c: CacheConfig): number {
+  if (c.mode === 'xquant-cl') return cacheBytesPerToken(spec, c);
+  let most = 0;
+  for (let l = 0; l < spec.numLayers; l++) most = Math.max(most, layerBytesPerToken(spec, c, l));
+  return c.mode === 'f32' || c.mode === 'fp16' ? most / 2 : most;
 }
 
 /** The FP16 KV cache every mode is compared against. */

@@ -13,7 +13,7 @@ export function createGpuCache(backend: WebGpuBackend, config: CacheConfig): Gpu
   switch (config.mode) {
     case 'f32':
     case 'fp16':
-      return new GpuKvCache(backend.memory, backend.spec, config);
+      return new GpuKvCache(backend.memory, backend.spec, config, backend.gpu.maxStorageBindingBytes);
     default:
       return new GpuQuantCache(backend, config);
   }

@@ -4,7 +4,7 @@
 // Pools start at one page and double when full (old pages are copied; page numbers stay valid).
 // Its byte accounting is the reference's (cacheBytesPerToken), so the modes of src/cache line up.
 
-import { InvalidArgumentError } from '../errors';
+import { GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
 import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
@@ -35,6 +35,8 @@ export class GpuKvCache implements GpuCache {
     private readonly memory: GpuMemory,
     private readonly spec: ModelSpec,
     readonly config: CacheConfig,
+    /** The device's storage-binding limit: one layer's K (or V) pool never grows past it. */
+    private readonly maxBindingBytes = Infinity,
   ) {
     if (config.mode !== 'f32' && config.mode !== 'fp16') {
       throw new InvalidArgumentError('this cache mode does not run on the GPU yet', { field: 'cache', expected: 'f32 or fp16', got: config.mode });
@@ -85,14 +87,26 @@ export class GpuKvCache implements GpuCache {
   /** Make room for `tokens` tokens in total; returns true when buffers were replaced. */
   ensure(tokens: number): boolean {
     if (tokens <= this.capacity) return false;
+    const need = Math.ceil(tokens / PAGE_TOKENS);
+    const maxPages = Math.floor(this.maxBindingBytes / this.bytesPerPage);
+    if (need > maxPages) {
+      throw new GpuOutOfMemoryError(
+        `a context of ${tokens} tokens needs ${need * this.bytesPerPage}-byte K and V buffers per layer; this device binds at most ${this.maxBindingBytes} bytes (${maxPages * PAGE_TOKENS} tokens)`,
+        { field: 'context', expected: `at most ${maxPages * PAGE_TOKENS} tokens`, got: `${tokens} tokens`, requested: need * this.bytesPerPage },
+      );
+    }
     let pages = this.pageCount;
-    while (pages * PAGE_TOKENS < tokens) pages *= 2;
-    this.grow(pages);
+    while (pages < need) pages *= 2;
+    this.grow(Math.min(pages, maxPages));
     return true;
   }
 
+  private get bytesPerPage(): number {
+    return PAGE_TOKENS * this.kvDim * (this.f16 ? 2 : 4);
+  }
+
   private grow(pages: number): void {
-    const bytesPerPage = PAGE_TOKENS * this.kvDim * (this.f16 ? 2 : 4);
+    const bytesPerPage = this.bytesPerPage;
     const keep = this.pageCount * bytesPerPage;
     const old = this.pools;
     this.pools = Array.from({ length: this.spec.numLayers }, (_, l) => ({

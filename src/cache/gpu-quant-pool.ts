@@ -1,26 +1,32 @@
-// The one buffer the quantized GPU caches keep everything in: fixed regions first (f16 rings of tokens
-// not quantized yet), then pages of PAGE_TOKENS tokens, one per (block, layer), each a fixed number of
-// words per layer. A page table gives every page's word offset; the pool doubles when full (old pages
-// are copied, so offsets stay valid).
+// Where the quantized GPU caches keep their rows: per layer a buffer of its fixed regions (f16 rings of
+// tokens not quantized yet) followed by its pages of PAGE_TOKENS tokens, so no binding grows with the
+// layer count (Qwen2.5-0.5B's 24 layers at 32K tokens in xquant-4 are ~400 MB; one layer's buffer ~17 MB).
+// xquant-cl is the exception: rebuilding layer l reads the deltas of every earlier layer, so its layers
+// share one buffer (fixed regions of all layers first, then per block one page per layer), and its longest
+// context is what one binding holds. A page table gives every (block, layer) page's word offset in its
+// buffer. Buffers double when full (old pages are copied, so offsets stay valid), never past the device's
+// storage-binding limit: a context that needs more is a GpuOutOfMemoryError before anything is allocated.
 
+import { GpuOutOfMemoryError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
 import { PAGE_TOKENS } from './cache-config';
 
 export class QuantPool {
-  pool!: GPUBuffer;
+  private buffers: GPUBuffer[] = [];
   pages!: GPUBuffer;
   generation = 0;
   private blocks = 0;
-  private readonly blockWords: number;
 
   constructor(
     private readonly memory: GpuMemory,
-    /** u32 words of the fixed regions at the start. */
+    /** u32 words of the fixed regions at the start of each buffer. */
     private readonly fixedWords: number,
     /** u32 words of one layer's page. */
     private readonly pageWords: readonly number[],
+    /** One buffer for all layers (xquant-cl). */
+    private readonly shared: boolean,
+    private readonly maxBindingBytes: number,
   ) {
-    this.blockWords = pageWords.reduce((a, w) => a + w, 0);
     this.grow(1);
   }
 
@@ -28,35 +34,60 @@ export class QuantPool {
     return this.blocks * PAGE_TOKENS;
   }
 
+  /** The buffer holding `layer`'s rows. */
+  pool(layer: number): GPUBuffer {
+    return this.buffers[this.shared ? 0 : layer];
+  }
+
+  /** Words of the largest buffer at `blocks` blocks. */
+  private largestWords(blocks: number): number {
+    return this.fixedWords + blocks * (this.shared ? this.pageWords.reduce((a, w) => a + w, 0) : Math.max(...this.pageWords));
+  }
+
   ensure(tokens: number): boolean {
     if (tokens <= this.capacity) return false;
+    const need = Math.ceil(tokens / PAGE_TOKENS);
+    const maxBlocks = Math.floor((this.maxBindingBytes / 4 - this.fixedWords) / (this.largestWords(1) - this.fixedWords));
+    if (need > maxBlocks) {
+      throw new GpuOutOfMemoryError(
+        `a context of ${tokens} tokens needs a ${this.largestWords(need) * 4}-byte cache buffer${this.shared ? ' (xquant-cl keeps every layer in one)' : ' per layer'}; this device binds at most ${this.maxBindingBytes} bytes (${maxBlocks * PAGE_TOKENS} tokens)`,
+        { field: 'context', expected: `at most ${maxBlocks * PAGE_TOKENS} tokens`, got: `${tokens} tokens`, requested: this.largestWords(need) * 4 },
+      );
+    }
     let blocks = this.blocks;
-    while (blocks * PAGE_TOKENS < tokens) blocks *= 2;
-    this.grow(blocks);
+    while (blocks < need) blocks *= 2;
+    this.grow(Math.min(blocks, maxBlocks));
     return true;
   }
 
   private grow(blocks: number): void {
-    const old = this.blocks > 0 ? this.pool : null;
-    const pool = this.memory.grow(old, 'cache', 'x.pool', (this.fixedWords + blocks * this.blockWords) * 4, (this.fixedWords + this.blocks * this.blockWords) * 4);
-    if (old) this.memory.release(this.pages);
     const layers = this.pageWords.length;
     const table = new Uint32Array(blocks * layers);
-    for (let b = 0; b < blocks; b++) {
-      let at = this.fixedWords + b * this.blockWords;
-      for (let l = 0; l < layers; l++) {
-        table[b * layers + l] = at;
-        at += this.pageWords[l];
+    if (this.shared) {
+      const blockWords = this.pageWords.reduce((a, w) => a + w, 0);
+      const keep = (this.fixedWords + this.blocks * blockWords) * 4;
+      this.buffers = [this.memory.grow(this.buffers[0] ?? null, 'cache', 'x.pool', (this.fixedWords + blocks * blockWords) * 4, keep)];
+      for (let b = 0; b < blocks; b++) {
+        let at = this.fixedWords + b * blockWords;
+        for (let l = 0; l < layers; l++) {
+          table[b * layers + l] = at;
+          at += this.pageWords[l];
+        }
       }
+    } else {
+      this.buffers = this.pageWords.map((w, l) =>
+        this.memory.grow(this.buffers[l] ?? null, 'cache', `x.pool[${l}]`, (this.fixedWords + blocks * w) * 4, (this.fixedWords + this.blocks * w) * 4),
+      );
+      for (let b = 0; b < blocks; b++) for (let l = 0; l < layers; l++) table[b * layers + l] = this.fixedWords + b * this.pageWords[l];
     }
-    this.pool = pool;
+    if (this.pages) this.memory.release(this.pages);
     this.pages = this.memory.upload('cache', 'x.pages', table);
     this.blocks = blocks;
     this.generation++;
   }
 
   destroy(): void {
-    this.memory.release(this.pool);
+    for (const b of this.buffers) this.memory.release(b);
     this.memory.release(this.pages);
   }
 }

@@ -1,6 +1,6 @@
-// The quantized cache modes on the GPU. Everything lives in one QuantPool: f16 rings for tokens not
-// quantized yet (residual window; kivi / xquant-gqa K blocks still filling), then pages of PAGE_TOKENS
-// tokens per (block, layer). Past K and V are never stored. Decode rebuilds K tile by tile inside the
+// The quantized cache modes on the GPU. Everything lives in a QuantPool (a buffer per layer; one shared
+// buffer for xquant-cl): f16 rings for tokens not quantized yet (residual window; kivi / xquant-gqa K blocks
+// still filling), then pages of PAGE_TOKENS tokens per (block, layer). Past K and V are never stored. Decode rebuilds K tile by tile inside the
 // attention kernels and absorbs V (xquant-scores / xquant-absorb / xquant-values.wgsl); a prompt slice
 // rebuilds the past's K and V once into transient rows (xquant-remat.wgsl), which the slice's queries
 // read as fp16 prefill reads its cache, and which are freed after the prompt. The step's own tokens
@@ -136,10 +136,12 @@ export class GpuQuantCache implements GpuCache {
       const ring = PAGE_TOKENS + R + this.maxTokens;
       k = { width: kv, ring, ringBase: 0, ringRowWords: Math.ceil(kv / 2), groupWords: bits.map((b) => packedWords(PAGE_TOKENS, b)) };
       kBlockWords = bits.map((b) => kv * (1 + packedWords(PAGE_TOKENS, b)));
-      fixed = L * ring * k.ringRowWords;
+      fixed = ring * k.ringRowWords;
     }
+    // Every layer has its own buffer (rings first), except xquant-cl's, which all layers share.
+    const shared = config.mode === 'xquant-cl';
     const ringBase = fixed;
-    fixed += L * R * ringRowWords;
+    fixed += (shared ? L : 1) * R * ringRowWords;
     this.layout = {
       layers: L,
       page: PAGE_TOKENS,
@@ -151,6 +153,7 @@ export class GpuQuantCache implements GpuCache {
       groupWords: bits.map((b) => packedWords(GROUP_SIZE, b)),
       residual: R,
       ringBase,
+      ringStride: shared ? R : 0,
       ringRowWords,
       k,
     };
@@ -158,6 +161,8 @@ export class GpuQuantCache implements GpuCache {
       this.memory,
       fixed,
       rowWords.map((w, l) => kBlockWords[l] + w * PAGE_TOKENS),
+      shared,
+      this.maxBinding,
     );
     this.hot = config.hot ?? 0;
     if (this.hot > 0) {
@@ -279,7 +284,7 @@ export class GpuQuantCache implements GpuCache {
   }
 
   private storeBuffers(): StoreBuffers {
-    return { pages: this.store.pages, pool: this.store.pool, layerParams: this.layerParams };
+    return { pages: this.store.pages, pool: (layer) => this.store.pool(layer), layerParams: this.layerParams };
   }
 
   /** What K and V are made of in this mode, for the rebuilding kernels. */

@@ -122,6 +122,11 @@ export class Engine {
     };
   }
 
+  /** What the planner must respect besides the budget: no cache buffer may pass one storage binding. */
+  private deviceLimits(): { maxBindingBytes: number } {
+    return { maxBindingBytes: this.loaded().backend.gpu.maxStorageBindingBytes };
+  }
+
   /** Compile the decode kernels (one fp16 forward pass) so the first request does not wait for them. */
   async warmup(): Promise<void> {
     const { model, backend } = this.loaded();
@@ -149,7 +154,7 @@ export class Engine {
   /** The cache config for `tokens` tokens: `auto` plans, a named mode must fit the budget (refused before anything is allocated). */
   resolveCache(name: string | undefined, tokens: number): CacheConfig {
     const { model } = this.loaded();
-    if (!name || name === 'auto') return autoCacheMode(model.spec, this.budgetBytes, tokens);
+    if (!name || name === 'auto') return autoCacheMode(model.spec, this.budgetBytes, tokens, {}, this.deviceLimits());
     const config = parseCacheMode(name);
     const need = cacheBytesFor(model.spec, config, tokens);
     if (need > this.budgetBytes) {
@@ -251,7 +256,7 @@ export class Engine {
 
   memory(context?: number): MemoryInfo {
     const { model, backend } = this.loaded();
-    return { gpu: backend.memoryReport(), plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings) };
+    return { gpu: backend.memoryReport(), plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, {}, this.deviceLimits()) };
   }
 
   get isLoaded(): boolean {

@@ -20,6 +20,22 @@ describe('memory planner', () => {
     expect(x2.maxContext).toBeGreaterThan(10 * fp16.maxContext);
   });
 
+  it('respects the storage-binding limit: per-layer buffers for most modes, one buffer for all of xquant-cl', () => {
+    const binding = 1 << 20; // 1 MiB per binding, a budget of 1 GiB
+    const plan = planCache(spec, 1 << 30, 1300, {}, { maxBindingBytes: binding });
+    const cl = plan.modes.find((m) => m.mode === 'xquant-cl-2')!;
+    const x2 = plan.modes.find((m) => m.mode === 'xquant-2')!;
+    const fp16 = plan.modes.find((m) => m.mode === 'fp16')!;
+    // xquant-cl-2: all 8 layers (768 B per token) in one binding, whole pages, one page kept for the rings.
+    expect(cl).toMatchObject({ bindingLimited: true, maxContext: (Math.floor(binding / 768 / 128) - 1) * 128 });
+    // xquant-2: one layer (72 B per token) per binding; fp16: one layer's K (512 B per token) per binding.
+    expect(x2.maxContext).toBe((Math.floor(binding / 72 / 128) - 1) * 128);
+    expect(fp16.maxContext).toBe((Math.floor(binding / 512 / 128) - 1) * 128);
+    // With the budget no object, auto still skips what the binding cannot hold (fp16 stops at 1,920 tokens).
+    expect(planCache(spec, 1 << 30, 2000, {}, { maxBindingBytes: binding }).auto).toBe('xquant-8');
+    expect(planCache(spec, 1 << 30, 2000).auto).toBe('fp16');
+  });
+
   it('auto picks the most accurate mode that fits the target context', () => {
     expect(planCache(spec, 1 << 20, 100).auto).toBe('fp16'); // 128 tokens of fp16 fit
     expect(planCache(spec, 1 << 20, 200).auto).toBe('xquant-8'); // 8192 B/token too much; 8-bit X is 8 x 260 B

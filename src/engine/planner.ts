@@ -7,7 +7,7 @@
 // Modes a model cannot run (xquant-gqa on MHA models) are left out.
 
 import { cacheModeName, checkModeFits, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
-import { cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
+import { bindingBytesPerToken, cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 
@@ -32,9 +32,11 @@ export const GPU_MODES_BY_ACCURACY: readonly string[] = [
 export interface ModePlan {
   mode: string;
   bytesPerToken: number;
-  /** Largest context whose cache fits the budget. */
+  /** Largest context whose cache fits the budget (and, when the device's binding limit is known, one binding). */
   maxContext: number;
   fitsTarget: boolean;
+  /** The device's storage-binding limit, not the budget, sets maxContext. */
+  bindingLimited: boolean;
 }
 
 export interface CachePlan {
@@ -45,7 +47,12 @@ export interface CachePlan {
   auto: string | null;
 }
 
-export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: number, options: CacheOptions = {}): CachePlan {
+/** What the device allows: its largest storage binding (unknown: no limit). */
+export interface DeviceLimits {
+  maxBindingBytes?: number;
+}
+
+export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: number, options: CacheOptions = {}, device: DeviceLimits = {}): CachePlan {
   if (!(budgetBytes > 0)) throw new InvalidArgumentError('must be a positive number of bytes', { field: 'memoryBudget', got: String(budgetBytes) });
   if (!(Number.isInteger(targetContext) && targetContext > 0)) {
     throw new InvalidArgumentError('must be a positive integer', { field: 'context', got: String(targetContext) });
@@ -67,8 +74,11 @@ export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: n
       if (cacheBytesFor(spec, config, mid) <= budgetBytes) lo = mid;
       else hi = mid;
     }
-    const maxContext = cacheBytesFor(spec, config, lo) <= budgetBytes ? lo : 0;
-    modes.push({ mode: name, bytesPerToken: perToken, maxContext, fitsTarget: maxContext >= targetContext });
+    const byBudget = cacheBytesFor(spec, config, lo) <= budgetBytes ? lo : 0;
+    // Pages come in whole blocks of PAGE_TOKENS, and the buffers keep a little room for rings: one page of margin.
+    const byBinding = device.maxBindingBytes ? Math.max(0, (Math.floor(device.maxBindingBytes / bindingBytesPerToken(spec, config) / PAGE_TOKENS) - 1) * PAGE_TOKENS) : Infinity;
+    const maxContext = Math.min(byBudget, byBinding);
+    modes.push({ mode: name, bytesPerToken: perToken, maxContext, fitsTarget: maxContext >= targetContext, bindingLimited: byBinding < byBudget });
   }
   return { budgetBytes, targetContext, modes, auto: modes.find((m) => m.fitsTarget)?.mode ?? null };
 }
@@ -90,8 +100,8 @@ export function cacheBytesFor(spec: ModelSpec, config: CacheConfig, tokens: numb
 }
 
 /** The cache config `auto` stands for, or a typed error that says what the target needs. */
-export function autoCacheMode(spec: ModelSpec, budgetBytes: number, targetContext: number, options: CacheOptions = {}): CacheConfig {
-  const plan = planCache(spec, budgetBytes, targetContext, options);
+export function autoCacheMode(spec: ModelSpec, budgetBytes: number, targetContext: number, options: CacheOptions = {}, device: DeviceLimits = {}): CacheConfig {
+  const plan = planCache(spec, budgetBytes, targetContext, options, device);
   if (plan.auto) return parseCacheMode(plan.auto, options);
   const smallest = plan.modes.reduce((a, b) => (b.bytesPerToken < a.bytesPerToken ? b : a));
   throw new InvalidArgumentError(`no cache mode holds ${targetContext} tokens in ${budgetBytes} bytes`, {

@@ -75,58 +75,71 @@ export interface ModelTensor {
   tensor: CheckpointTensor;
 }
 
+/** A tensor the engine loads: its key, its Hugging Face name and shape; `tiedAlias` is the other name tied embeddings may use. */
+export interface TensorSlot {
+  key: string;
+  name: string;
+  shape: number[];
+  required: boolean;
+  tiedAlias?: string;
+}
+
+/** The tensors of a Llama-family model with this spec (biases only where the architecture has them). */
+export function tensorSlots(spec: ModelSpec): TensorSlot[] {
+  const { hiddenSize: d, numHeads, headDim, intermediateSize: f, vocabSize: V } = spec;
+  const qDim = numHeads * headDim;
+  const kv = kvDim(spec);
+  const out: TensorSlot[] = spec.tieWordEmbeddings
+    ? [{ key: 'embed', name: 'model.embed_tokens.weight', shape: [V, d], required: true, tiedAlias: 'lm_head.weight' }]
+    : [
+        { key: 'embed', name: 'model.embed_tokens.weight', shape: [V, d], required: true },
+        { key: 'lm_head', name: 'lm_head.weight', shape: [V, d], required: true },
+      ];
+  for (let i = 0; i < spec.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    const slot = (key: string, name: string, shape: number[], required = true) => out.push({ key: `l${i}.${key}`, name: p + name, shape, required });
+    slot('attnNorm', 'input_layernorm.weight', [d]);
+    slot('wq', 'self_attn.q_proj.weight', [qDim, d]);
+    slot('wk', 'self_attn.k_proj.weight', [kv, d]);
+    slot('wv', 'self_attn.v_proj.weight', [kv, d]);
+    slot('wo', 'self_attn.o_proj.weight', [d, qDim]);
+    slot('bq', 'self_attn.q_proj.bias', [qDim], spec.attentionBias);
+    slot('bk', 'self_attn.k_proj.bias', [kv], spec.attentionBias);
+    slot('bv', 'self_attn.v_proj.bias', [kv], spec.attentionBias);
+    slot('mlpNorm', 'post_attention_layernorm.weight', [d]);
+    slot('wGate', 'mlp.gate_proj.weight', [f, d]);
+    slot('wUp', 'mlp.up_proj.weight', [f, d]);
+    slot('wDown', 'mlp.down_proj.weight', [d, f]);
+  }
+  out.push({ key: 'final_norm', name: 'model.norm.weight', shape: [d], required: true });
+  return out;
+}
+
 /**
  * Every tensor the engine loads, shapes checked against the spec, in file order (so a server that ignores
  * Range requests is read in one pass). Tied embeddings: whichever of embed_tokens / lm_head is stored
- * becomes `embed`, and there is no `lm_head`.
+ * becomes `embed` (tinystories-656k keeps only lm_head.weight), and there is no `lm_head`.
  */
 export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
   const files = cp.files.map((f) => `${cp.source.name}/${f}`).join(', ');
   const out: ModelTensor[] = [];
-  const add = (key: string, name: string, shape: number[], required: boolean): boolean => {
-    const t = cp.tensors.get(name);
+  for (const slot of tensorSlots(spec)) {
+    const t = cp.tensors.get(slot.name) ?? (slot.tiedAlias ? cp.tensors.get(slot.tiedAlias) : undefined);
+    const { shape } = slot;
     if (!t) {
-      if (required) throw new ModelFormatError('missing tensor', { file: files, field: name, expected: `shape [${shape.join(', ')}]` });
-      return false;
+      if (slot.required) throw new ModelFormatError('missing tensor', { file: files, field: slot.name, expected: `shape [${shape.join(', ')}]` });
+      continue;
     }
     if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
       throw new ModelFormatError('shape disagrees with config.json', {
         file: `${cp.source.name}/${t.file}`,
-        field: name,
+        field: t.name,
         expected: `[${shape.join(', ')}]`,
         got: `[${t.shape.join(', ')}]`,
       });
     }
-    out.push({ key, kind: shape.length === 2 ? 'matrix' : 'vector', rows: shape[0], cols: shape[1] ?? 1, tensor: t });
-    return true;
-  };
-  const { hiddenSize: d, numHeads, headDim, intermediateSize: f, vocabSize: V } = spec;
-  const qDim = numHeads * headDim;
-  const kv = kvDim(spec);
-  if (spec.tieWordEmbeddings) {
-    // tinystories-656k keeps only lm_head.weight.
-    if (!add('embed', 'model.embed_tokens.weight', [V, d], false)) add('embed', 'lm_head.weight', [V, d], true);
-  } else {
-    add('embed', 'model.embed_tokens.weight', [V, d], true);
-    add('lm_head', 'lm_head.weight', [V, d], true);
+    out.push({ key: slot.key, kind: shape.length === 2 ? 'matrix' : 'vector', rows: shape[0], cols: shape[1] ?? 1, tensor: t });
   }
-  for (let i = 0; i < spec.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    const k = (name: string) => `l${i}.${name}`;
-    add(k('attnNorm'), `${p}input_layernorm.weight`, [d], true);
-    add(k('wq'), `${p}self_attn.q_proj.weight`, [qDim, d], true);
-    add(k('wk'), `${p}self_attn.k_proj.weight`, [kv, d], true);
-    add(k('wv'), `${p}self_attn.v_proj.weight`, [kv, d], true);
-    add(k('wo'), `${p}self_attn.o_proj.weight`, [d, qDim], true);
-    add(k('bq'), `${p}self_attn.q_proj.bias`, [qDim], spec.attentionBias);
-    add(k('bk'), `${p}self_attn.k_proj.bias`, [kv], spec.attentionBias);
-    add(k('bv'), `${p}self_attn.v_proj.bias`, [kv], spec.attentionBias);
-    add(k('mlpNorm'), `${p}post_attention_layernorm.weight`, [d], true);
-    add(k('wGate'), `${p}mlp.gate_proj.weight`, [f, d], true);
-    add(k('wUp'), `${p}mlp.up_proj.weight`, [f, d], true);
-    add(k('wDown'), `${p}mlp.down_proj.weight`, [d, f], true);
-  }
-  add('final_norm', 'model.norm.weight', [d], true);
   const fileIndex = new Map(cp.files.map((f, i) => [f, i]));
   return out.sort((a, b) => fileIndex.get(a.tensor.file)! - fileIndex.get(b.tensor.file)! || a.tensor.begin - b.tensor.begin);
 }

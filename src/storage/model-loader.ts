@@ -130,7 +130,7 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
         }
         // A damaged entry: fetch the damaged tensors and store the entry again.
         checkpoint = await openCheckpoint(resolved.source);
-        await fetchAndStore(checkpoint, (k) => !missing.has(k), { lookup: 'corrupt', detail: `${missing.size} damaged tensors fetched again` });
+        await fetchAndStore(checkpoint, (k) => !missing.has(k), { lookup: 'corrupt', detail: `damaged tensors fetched again: ${[...missing].join(', ')}` });
         return;
       }
       const stored = lookup?.tensors ?? new Set<string>();

@@ -101,7 +101,7 @@ describe('streaming load through the weight cache', () => {
     store.values.set(blockKey, damaged.buffer);
     const again = new CountingSource();
     const third = await load(cache, again);
-    expect(third.storage).toMatchObject({ state: 'stored', lookup: 'corrupt', detail: '1 damaged tensors fetched again' });
+    expect(third.storage).toMatchObject({ state: 'stored', lookup: 'corrupt', detail: 'damaged tensors fetched again: l2.wUp' });
     expectSamePacked(first.packed, third.packed);
     const wUp = (await openTensors()).get('model.layers.2.mlp.up_proj.weight')!;
     expect(again.tensorBytes()).toBe(wUp.end - wUp.begin);

@@ -25,6 +25,8 @@ export interface StoreLayout {
   /** Residual window in tokens (0: none) and its f16 ring of per-token rows. */
   residual: number;
   ringBase: number;
+  /** Ring slots between one layer's window and the next's: 0 when every layer has its own buffer. */
+  ringStride: number;
   ringRowWords: number;
   /** kivi / xquant-gqa: the per-channel K side (absent for xquant). */
   k?: { width: number; ring: number; ringBase: number; ringRowWords: number; groupWords: readonly number[] };
@@ -39,6 +41,7 @@ function storeSource(s: StoreLayout): { consts: ShaderConsts; declarations: stri
     CL_BASE: s.clBase,
     RESIDUAL: s.residual,
     RING_BASE: s.ringBase,
+    RING_STRIDE: s.ringStride,
     RING_ROW_WORDS: s.ringRowWords,
   };
   const declarations = [table('LAYER_BITS', s.layerBits), table('ROW_WORDS', s.rowWords), table('ROW_OFFSET', s.rowOffset), table('GROUP_WORDS', s.groupWords)];
@@ -56,7 +59,8 @@ function singlePart(m: GpuMatrix, what: string) {
 
 export interface StoreBuffers {
   pages: GPUBuffer;
-  pool: GPUBuffer;
+  /** The buffer holding `layer`'s rows (its own, or the one shared by all layers in xquant-cl). */
+  pool(layer: number): GPUBuffer;
   /** Per layer a 16-byte uniform holding its index (shaders/xquant-store.wgsl LayerParams). */
   layerParams: readonly GPUBuffer[];
 }
@@ -68,7 +72,7 @@ function storeKernel(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: num
     ctx,
     { op, prefixes: [...store.prefixes, ...(quantizes ? ['quantize'] : [])], consts: { ...store.consts, ...consts }, declarations: store.declarations },
     ['read', 'read', 'write', 'uniform'],
-    [src, b.pages, b.pool, b.layerParams[layer]],
+    [src, b.pages, b.pool(layer), b.layerParams[layer]],
     grid,
   );
 }
@@ -173,7 +177,7 @@ function fusedAttendOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atten
       workgroupBytes: t.bytes,
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-    [a.q, b.pages, b.pool, wk.data, wk.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
+    [a.q, b.pages, b.pool(a.layer), wk.data, wk.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
     (_tokens, plan) => flatGrid((a.kvHeads / t.kvPerWg) * plan.xChunks, 1),
   );
 }
@@ -216,7 +220,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
       workgroupBytes: sc.bytes,
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-    [a.q, b.pages, b.pool, wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
+    [a.q, b.pages, b.pool(a.layer), wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
     (_tokens, plan) => [(a.kvHeads / sc.kvPerWg) * plan.xChunks, 1],
   );
   const absorb = makeDispatch(
@@ -229,7 +233,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
       workgroupBytes: ab.bytes,
     },
     ['read', 'read', 'write', 'uniform'],
-    [b.pages, b.pool, a.xPartial, b.layerParams[a.layer]],
+    [b.pages, b.pool(a.layer), a.xPartial, b.layerParams[a.layer]],
     (_tokens, plan) => flatGrid(plan.xChunks * Math.ceil(a.vWidth / ab.vs) * (a.heads / ab.hb), 1),
   );
   return [scores, absorb];
@@ -308,7 +312,7 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
         workgroupBytes: t.bytes,
       },
       ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-      [b.pages, b.pool, part?.data ?? ctx.empty, part?.scales ?? ctx.empty, bias ?? ctx.empty, a.rope, k ? a.outK : a.outV, b.layerParams[a.layer]],
+      [b.pages, b.pool(a.layer), part?.data ?? ctx.empty, part?.scales ?? ctx.empty, bias ?? ctx.empty, a.rope, k ? a.outK : a.outV, b.layerParams[a.layer]],
       (_tokens, plan) => flatGrid(Math.max(1, Math.ceil(plan.firstKey / t.tt)) * (a.kvHeads / t.kvPerWg), 1),
     );
   };
