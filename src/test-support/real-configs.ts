@@ -1,0 +1,63 @@
+// The config.json values of real models (as their Hugging Face repos publish them), for tests and tools
+// that need real shapes with random weights: tools/scale (whole models), long-context tests (fewer layers).
+
+export const REAL_CONFIGS = {
+  /** HuggingFaceTB/SmolLM2-135M */
+  smollm2_135m: {
+    architectures: ['LlamaForCausalLM'],
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    head_dim: 64,
+    vocab_size: 49152,
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-5,
+    rope_theta: 100000,
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    hidden_act: 'silu',
+    torch_dtype: 'bfloat16',
+  },
+  /** Qwen/Qwen2.5-0.5B */
+  qwen25_05b: {
+    architectures: ['Qwen2ForCausalLM'],
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    vocab_size: 151936,
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000.0,
+    tie_word_embeddings: true,
+    bos_token_id: 151643,
+    eos_token_id: 151643,
+    hidden_act: 'silu',
+    torch_dtype: 'bfloat16',
+  },
+  /** meta-llama/Llama-3.2-1B */
+  llama32_1b: {
+    architectures: ['LlamaForCausalLM'],
+    hidden_size: 2048,
+    intermediate_size: 8192,
+    num_hidden_layers: 16,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 64,
+    vocab_size: 128256,
+    max_position_embeddings: 131072,
+    rms_norm_eps: 1e-5,
+    rope_theta: 500000.0,
+    rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+    tie_word_embeddings: true,
+    bos_token_id: 128000,
+    eos_token_id: 128001,
+    hidden_act: 'silu',
+    attention_bias: false,
+    torch_dtype: 'bfloat16',
+  },
+} as const;
