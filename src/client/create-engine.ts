@@ -4,7 +4,7 @@
 // AbortSignals, which cannot cross it, become abort(requestId) calls.
 
 import * as Comlink from 'comlink';
-import type { MemoryInfo } from '../engine/engine';
+import type { MemoryInfo, ModeReady, ScoreResult } from '../engine/engine';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../engine/openai';
 import { AbortedError } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
@@ -12,7 +12,7 @@ import { isHubRepoId, type ModelRef } from '../model/model-ref';
 import type { WeightFormat } from '../quant/weight-format';
 import type { LoadProgress } from '../storage/model-loader';
 import type { CachedModelInfo } from '../storage/weight-cache';
-import type { HostHealth, LoadOptions as HostLoadOptions, LoadResult, StreamEvent } from '../worker/engine-host';
+import type { HostHealth, LoadOptions as HostLoadOptions, LoadResult, ScoreRequest, StreamEvent } from '../worker/engine-host';
 import type { WorkerApi } from '../worker/engine-worker';
 import { deserializeEngineError, installErrorTransfer } from './error-transfer';
 
@@ -44,6 +44,12 @@ export interface XQuantEngine {
   completions: Completions;
   perplexity(text: string, o?: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal }): Promise<PerplexityResult & { cache: string; ctx: number }>;
   memory(context?: number): Promise<MemoryInfo>;
+  /** Compile a cache mode's kernels (and make its factors) now, so a request in that mode does not wait for them. */
+  prepareMode(cache: string): Promise<ModeReady>;
+  /** Mean negative log-likelihood of a continuation after a prompt under a cache mode (teacher-forced). */
+  score(r: ScoreRequest & { signal?: AbortSignal }): Promise<ScoreResult>;
+  /** Change the cache's GPU memory budget (MiB) without reloading; `auto` and memory() plan against it. */
+  setMemoryBudget(mb: number): Promise<void>;
   unload(): Promise<void>;
   listCachedModels(): Promise<CachedModelInfo[]>;
   deleteCachedModel(id: string, revision?: string, format?: WeightFormat): Promise<number>;
@@ -147,6 +153,12 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
       return withAbort(signal, (id) => remote.perplexity(id, text, rest));
     },
     memory: (context) => remote.memory(context),
+    setMemoryBudget: (mb) => remote.setMemoryBudget(mb),
+    prepareMode: (cache) => remote.prepareMode(`r${++nextRequest}`, cache),
+    score(r) {
+      const [rest, signal] = split(r);
+      return withAbort(signal, (id) => remote.score(id, rest as ScoreRequest));
+    },
     unload: () => remote.unload(`r${++nextRequest}`),
     listCachedModels: () => remote.listCachedModels(),
     deleteCachedModel: (id, revision, format) => remote.deleteCachedModel(id, revision, format),

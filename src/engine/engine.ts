@@ -5,6 +5,7 @@
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
 import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
+import { logSumExp } from '../reference/ops';
 import { acquireDevice } from '../gpu/device';
 import type { MemoryReport } from '../gpu/memory';
 import type { ShaderLibrary } from '../gpu/shader-library';
@@ -31,6 +32,10 @@ export interface MemoryInfo {
   gpu: MemoryReport;
   /** Every cache mode against the budget, for `context` tokens. */
   plan: CachePlan;
+  /** The model's own context (positions). */
+  modelContext: number;
+  /** The device's largest storage binding: no cache buffer may pass it. */
+  maxBindingBytes: number;
 }
 
 export interface ModelSummary {
@@ -82,6 +87,20 @@ export interface GenerationStats {
 
 const DEFAULT_BUDGET_MB = 256;
 
+export interface ModeReady {
+  cache: string;
+  /** Kernels compiled now (0: the mode was ready). */
+  kernels: number;
+  seconds: number;
+}
+
+export interface ScoreResult {
+  /** Mean over the continuation's tokens of -log p(token | everything before it), in nats. */
+  meanNll: number;
+  tokens: number;
+  cache: string;
+}
+
 export class Engine {
   private model: PreparedModel | null = null;
   private backend: WebGpuBackend | null = null;
@@ -98,9 +117,7 @@ export class Engine {
 
   async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
     this.unload();
-    const budget = o.memoryBudgetMB ?? DEFAULT_BUDGET_MB;
-    if (!(budget > 0)) throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(budget) });
-    this.budgetBytes = budget * 2 ** 20;
+    this.setMemoryBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
     const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, { latents: model.latents, timings: o.timings });
     this.model = model;
@@ -122,16 +139,48 @@ export class Engine {
     };
   }
 
+  /** The GPU memory the cache may use from now on (MiB): `auto` and memory() plan against it. */
+  setMemoryBudget(mb: number): void {
+    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
+    this.budgetBytes = mb * 2 ** 20;
+  }
+
+  /** `auto`'s pick for the model's whole context; fp16 when no mode holds it (requests then plan their own length). */
+  private autoForWholeContext(): CacheConfig {
+    try {
+      return this.resolveCache('auto', this.loaded().model.spec.maxPositionEmbeddings);
+    } catch {
+      return parseCacheMode('fp16');
+    }
+  }
+
   /** What the planner must respect besides the budget: no cache buffer may pass one storage binding. */
   private deviceLimits(): { maxBindingBytes: number } {
     return { maxBindingBytes: this.loaded().backend.gpu.maxStorageBindingBytes };
   }
 
-  /** Compile the decode kernels (one fp16 forward pass) so the first request does not wait for them. */
+  /** Compile fp16's kernels so the first request does not wait for them. */
   async warmup(): Promise<void> {
-    const { model, backend } = this.loaded();
-    const session = backend.createSession(parseCacheMode('fp16'));
-    await session.forward([model.spec.bosTokenId ?? 0], 'last').finally(() => session.close());
+    await this.prepareMode('fp16');
+  }
+
+  /**
+   * Make a cache mode ready before a request uses it: its once-per-model work (xquant-gqa's factors) and
+   * every kernel its forwards use, compiled asynchronously and in parallel. `auto` is the mode the planner
+   * picks for the model's whole context in the budget.
+   */
+  async prepareMode(name: string): Promise<ModeReady> {
+    const { backend } = this.loaded();
+    const started = performance.now();
+    const config = name === 'auto' ? this.autoForWholeContext() : parseCacheMode(name);
+    await backend.prepare(config);
+    const session = backend.createSession(config);
+    try {
+      const kernels = await session.compileAll();
+      return { cache: cacheModeName(config), kernels, seconds: (performance.now() - started) / 1000 };
+    } finally {
+      session.close();
+    }
   }
 
   private loaded(): { model: PreparedModel; backend: WebGpuBackend } {
@@ -149,6 +198,11 @@ export class Engine {
 
   encode(text: string): number[] {
     return this.loaded().model.tokenizer.encode(text, true);
+  }
+
+  /** Text that follows a prompt (a reply): no BOS. */
+  encodeContinuation(text: string): number[] {
+    return this.loaded().model.tokenizer.encode(text, false);
   }
 
   /** The cache config for `tokens` tokens: `auto` plans, a named mode must fit the budget (refused before anything is allocated). */
@@ -254,9 +308,55 @@ export class Engine {
     return { ...r, cache: cacheModeName(cache), ctx };
   }
 
+  /**
+   * Mean negative log-likelihood of `continuation` after `prompt` under a cache mode, teacher-forced: the
+   * prompt runs as generation's prefill does, then each continuation token as its own decode step, so every
+   * prediction attends to the cache's stored form of what came before (how a reply in that mode sees it).
+   */
+  async score(prompt: number[], continuation: number[], o: { cache?: string; signal?: AbortSignal } = {}): Promise<ScoreResult> {
+    const { model, backend } = this.loaded();
+    if (prompt.length === 0 || continuation.length === 0) throw new InvalidArgumentError('prompt and continuation must not be empty', { field: prompt.length ? 'continuation' : 'prompt' });
+    const total = prompt.length + continuation.length;
+    if (total > model.spec.maxPositionEmbeddings) {
+      throw new InvalidArgumentError("prompt and continuation are longer than the model's context", { field: 'continuation', expected: `at most ${model.spec.maxPositionEmbeddings} tokens`, got: `${total} tokens` });
+    }
+    const cache = this.resolveCache(o.cache, total);
+    await backend.prepare(cache);
+    const session = backend.createSession(cache);
+    const V = model.spec.vocabSize;
+    const fail = (e: unknown) => (e instanceof EngineError ? Promise.reject(e) : backend.settleFailure(e));
+    try {
+      let logits: Float32Array = new Float32Array(0);
+      for (let at = 0; at < prompt.length; at += backend.maxBatch) {
+        throwIfAborted(o.signal, 'score');
+        logits = await session.forward(prompt.slice(at, at + backend.maxBatch), 'last').catch(fail);
+      }
+      let nll = 0;
+      for (let i = 0; i < continuation.length; i++) {
+        if (i > 0) {
+          throwIfAborted(o.signal, 'score');
+          logits = await session.forward([continuation[i - 1]], 'last').catch(fail);
+        }
+        nll += logSumExp(logits, 0, V) - logits[continuation[i]];
+      }
+      return { meanNll: nll / continuation.length, tokens: continuation.length, cache: cacheModeName(cache) };
+    } finally {
+      session.close();
+    }
+  }
+
   memory(context?: number): MemoryInfo {
     const { model, backend } = this.loaded();
-    return { gpu: backend.memoryReport(), plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, {}, this.deviceLimits()) };
+    return {
+      gpu: backend.memoryReport(),
+      plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, {}, this.deviceLimits()),
+      modelContext: model.spec.maxPositionEmbeddings,
+      maxBindingBytes: backend.gpu.maxStorageBindingBytes,
+    };
+  }
+
+  get compiledKernels(): number {
+    return this.backend?.pipelines.size ?? 0;
   }
 
   get isLoaded(): boolean {

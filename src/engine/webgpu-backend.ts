@@ -307,6 +307,24 @@ export class GpuDecodeSession implements DecodeSession {
     this.builtPrefill = null;
   }
 
+  /**
+   * Compile every kernel this session's forwards use (decode, prefill, LM head, argmax, sampling) with
+   * asynchronous pipeline creation, in parallel, without running anything; returns how many were new.
+   */
+  async compileAll(): Promise<number> {
+    const batched = await this.reserve(2, 2);
+    const compiled = await this.backend.pipelines.compileAhead(() => {
+      this.built = null;
+      this.builtPrefill = null;
+      this.build();
+      if (batched) this.buildPrefill();
+    });
+    // The lists built while compiling hold no pipelines: the next forward builds them again.
+    this.built = null;
+    this.builtPrefill = null;
+    return compiled;
+  }
+
   private build(): NonNullable<GpuDecodeSession['built']> {
     if (this.built && this.built.generation === this.cache.generation) return this.built;
     const ctx = this.opContext();

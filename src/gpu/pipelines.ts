@@ -15,6 +15,8 @@ export interface Kernel {
 
 export class PipelineCache {
   private readonly kernels = new Map<string, Kernel>();
+  /** While `compileAhead` collects: kernels being compiled asynchronously, by key. */
+  private pending: Map<string, Promise<void>> | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -25,35 +27,68 @@ export class PipelineCache {
     return this.kernels.size;
   }
 
+  /**
+   * Compile every kernel `build` asks for with createComputePipelineAsync, all in parallel, and wait for
+   * them: the dispatches `build` makes meanwhile carry no pipeline and must be thrown away; built again
+   * afterwards, they find every kernel compiled. This is how a cache mode is made ready without stalling.
+   */
+  async compileAhead(build: () => void): Promise<number> {
+    const pending = new Map<string, Promise<void>>();
+    this.pending = pending;
+    try {
+      build();
+    } finally {
+      this.pending = null;
+    }
+    await Promise.all(pending.values());
+    return pending.size;
+  }
+
   get(source: KernelSource, bindings: readonly BindingKind[]): Kernel {
     const key = `${kernelKey(source)}|${bindings.join(',')}`;
     let k = this.kernels.get(key);
-    if (!k) {
-      const limit = this.device.limits.maxComputeWorkgroupStorageSize;
-      if ((source.workgroupBytes ?? 0) > limit) {
-        // Builders size their tiles to the limit; this is the last line before a validation error.
-        throw new UnsupportedModelError(`kernel ${source.op} needs ${source.workgroupBytes} bytes of workgroup memory; this device allows ${limit}`, {
-          field: 'maxComputeWorkgroupStorageSize',
-          expected: `at least ${source.workgroupBytes} bytes`,
-          got: String(limit),
-        });
+    if (!k && this.pending) {
+      const layout = this.layoutFor(source, bindings);
+      if (!this.pending.has(key)) {
+        const descriptor = this.pipelineDescriptor(source, layout);
+        this.pending.set(
+          key,
+          this.device.createComputePipelineAsync(descriptor).then((pipeline) => {
+            this.kernels.set(key, { pipeline, layout });
+          }),
+        );
       }
-      const layout = this.device.createBindGroupLayout({
-        label: source.op,
-        entries: bindings.map((kind, binding) => ({
-          binding,
-          visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
-        })),
-      });
-      const module = this.device.createShaderModule({ label: source.op, code: composeKernel(this.shaders, source) });
-      const pipeline = this.device.createComputePipeline({
-        label: source.op,
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: 'main' },
-      });
-      this.kernels.set(key, (k = { pipeline, layout }));
+      return { pipeline: null as unknown as GPUComputePipeline, layout };
+    }
+    if (!k) {
+      const layout = this.layoutFor(source, bindings);
+      this.kernels.set(key, (k = { pipeline: this.device.createComputePipeline(this.pipelineDescriptor(source, layout)), layout }));
     }
     return k;
+  }
+
+  private layoutFor(source: KernelSource, bindings: readonly BindingKind[]): GPUBindGroupLayout {
+    const limit = this.device.limits.maxComputeWorkgroupStorageSize;
+    if ((source.workgroupBytes ?? 0) > limit) {
+      // Builders size their tiles to the limit; this is the last line before a validation error.
+      throw new UnsupportedModelError(`kernel ${source.op} needs ${source.workgroupBytes} bytes of workgroup memory; this device allows ${limit}`, {
+        field: 'maxComputeWorkgroupStorageSize',
+        expected: `at least ${source.workgroupBytes} bytes`,
+        got: String(limit),
+      });
+    }
+    return this.device.createBindGroupLayout({
+      label: source.op,
+      entries: bindings.map((kind, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+    });
+  }
+
+  private pipelineDescriptor(source: KernelSource, layout: GPUBindGroupLayout): GPUComputePipelineDescriptor {
+    const module = this.device.createShaderModule({ label: source.op, code: composeKernel(this.shaders, source) });
+    return { label: source.op, layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module, entryPoint: 'main' } };
   }
 }

@@ -3,10 +3,13 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseCacheMode } from '../cache/cache-config';
 import { latentBasesComputed } from '../cache/xquant-gqa-cache';
+import { CpuBackend } from '../engine/backend';
 import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
 import { AbortedError, DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { logSumExp } from '../reference/ops';
 import { MemoryChunkStore } from '../storage/chunk-store';
 import { sharedModel, sharedPath } from '../test-support/shared-models';
 import { EngineHost } from './engine-host';
@@ -68,6 +71,44 @@ describe('EngineHost', () => {
     expect(r!.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 16, total_tokens: 17, cache_mode: 'fp16' });
     expect(r!.usage.cache_bytes).toBe(16 * 640); // 16 tokens in the cache (the last token is chosen, not run) x fp16 K+V bytes
     expect(r!.usage.decode_tokens_per_second).toBeGreaterThan(0);
+  });
+
+  it('scores a continuation teacher-forced under a cache mode, as the reference decoder computes it', async () => {
+    const m = await sharedModel('stories260K');
+    const referenceNll = async (mode: string) => {
+      const s = new CpuBackend(m).createSession(parseCacheMode(mode));
+      let logits = await s.forward([1], 'last');
+      let nll = 0;
+      for (const [i, id] of ORACLE.entries()) {
+        if (i > 0) logits = await s.forward([ORACLE[i - 1]], 'last');
+        nll += logSumExp(logits, 0, m.spec.vocabSize) - logits[id];
+      }
+      return nll / ORACLE.length;
+    };
+    const fp16 = await host.score(id(), { prompt: [1], continuation: ORACLE, cache: 'fp16' });
+    expect(fp16).toMatchObject({ tokens: 16, cache: 'fp16' });
+    expect(Math.abs(fp16.meanNll - (await referenceNll('fp16')))).toBeLessThan(1e-3);
+    const x2 = await host.score(id(), { prompt: [1], continuation: ORACLE, cache: 'xquant-2' });
+    expect(Math.abs(x2.meanNll - (await referenceNll('xquant-2')))).toBeLessThan(1e-2);
+    // The greedy reply is the likeliest under fp16; 2-bit X costs some of that.
+    expect(x2.meanNll).toBeGreaterThan(fp16.meanNll);
+    // Text continuations are encoded without BOS, prompts through the chat template or with BOS.
+    const text = m.tokenizer.decode(ORACLE);
+    const byText = await host.score(id(), { prompt: [1], continuation: text, cache: 'fp16' });
+    expect(byText.tokens).toBe(m.tokenizer.encode(text, false).length);
+    await expect(host.score(id(), { prompt: [1], continuation: [], cache: 'fp16' })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('prepareMode compiles a mode ahead (asynchronously): a request in it then compiles nothing', async () => {
+    const ready = await host.prepareMode(id(), 'xquant-cl-4');
+    expect(ready).toMatchObject({ cache: 'xquant-cl-4' });
+    expect(ready.kernels).toBeGreaterThan(5);
+    const before = host.status().compiledKernels;
+    const r = await host.completion(id(), { prompt: [1, 403, 407], max_tokens: 6, temperature: 0, cache: 'xquant-cl-4' });
+    expect(r!.choices[0].token_ids.length).toBe(6);
+    expect(host.status().compiledKernels).toBe(before);
+    expect((await host.prepareMode(id(), 'xquant-cl-4')).kernels).toBe(0);
+    await expect(host.prepareMode(id(), 'xquant-9')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('a streamed chat completion pushes chunks whose content equals the non-streamed reply; usage on the last', async () => {

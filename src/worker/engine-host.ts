@@ -2,7 +2,7 @@
 // loading through the weight cache, OpenAI-style chat and text completions (streamed by pushing chunks to
 // a callback), perplexity, memory, a request queue with abort by request id.
 
-import { Engine, type GenerationStats, type MemoryInfo, type ModelSummary } from '../engine/engine';
+import { Engine, type GenerationStats, type MemoryInfo, type ModelSummary, type ModeReady, type ScoreResult } from '../engine/engine';
 import {
   checkMessages,
   completionId,
@@ -24,6 +24,7 @@ import type { ChunkStore } from '../storage/chunk-store';
 import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
 import { RequestQueue } from './request-queue';
+import type { ChatMessage } from '../tokenizer/tokenizer';
 
 export interface LoadOptions {
   /** Weight format on the GPU (default q8: a quarter of f32's memory, perplexity within 0.1% on stories260K). */
@@ -39,6 +40,8 @@ export interface LoadOptions {
   /** Compile the decode kernels during load (default true). */
   warmup?: boolean;
 }
+
+export type ScoreRequest = ({ messages: ChatMessage[] } | { prompt: string | number[] }) & { continuation: string | number[]; cache?: string };
 
 export interface LoadResult extends ModelSummary {
   id: string;
@@ -63,6 +66,8 @@ export interface HostHealth {
   lastRecovery: string;
   /** A model is loaded on a live device. */
   loaded: boolean;
+  /** Compute pipelines compiled for the loaded model so far. */
+  compiledKernels: number;
 }
 
 type Callback<T> = ((value: T) => unknown) | undefined;
@@ -116,8 +121,10 @@ export class EngineHost {
     report({ phase: 'upload', loaded: 1, total: 1 });
     const compileStart = performance.now();
     if (o.warmup !== false) {
+      // fp16's kernels and those of the default mode, so neither stalls a first request.
       report({ phase: 'compile', loaded: 0, total: 1 });
-      await this.engine.warmup();
+      await this.engine.prepareMode('fp16');
+      if (o.cache && o.cache !== 'fp16') await this.engine.prepareMode(o.cache);
       report({ phase: 'compile', loaded: 1, total: 1 });
     }
     const compile = (performance.now() - compileStart) / 1000;
@@ -147,7 +154,7 @@ export class EngineHost {
 
   /** Device losses seen and recoveries made (for the UI and tests). */
   status(): HostHealth {
-    return { ...this.health, loaded: this.engine.isLoaded && this.engine.lostReason === null };
+    return { ...this.health, loaded: this.engine.isLoaded && this.engine.lostReason === null, compiledKernels: this.engine.compiledKernels };
   }
 
   /** Test hook: lose the GPU device as a driver reset would; the engine recovers by itself. */
@@ -216,6 +223,28 @@ export class EngineHost {
 
   perplexity(requestId: string, text: string, o: { ctx?: number; windows?: number; cache?: string } = {}): Promise<PerplexityResult & { cache: string; ctx: number }> {
     return this.queue.run(requestId, (signal) => this.engine.perplexity(text, { ...o, cache: o.cache ?? this.defaultCache, signal }));
+  }
+
+  /**
+   * Mean NLL of `continuation` (text, encoded without BOS, or token ids) after a prompt (chat messages through
+   * the chat template, text, or ids) under a cache mode, teacher-forced (Engine.score).
+   */
+  score(requestId: string, r: ScoreRequest): Promise<ScoreResult> {
+    return this.queue.run(requestId, (signal) => {
+      const prompt = 'messages' in r ? (checkMessages(r.messages), this.engine.chatPrompt(r.messages)) : typeof r.prompt === 'string' ? this.engine.encode(r.prompt) : r.prompt;
+      const continuation = typeof r.continuation === 'string' ? this.engine.encodeContinuation(r.continuation) : r.continuation;
+      return this.engine.score(prompt, continuation, { cache: r.cache ?? this.defaultCache, signal });
+    });
+  }
+
+  /** Compile a cache mode's kernels (and make its factors) before it is used, queued like a request. */
+  prepareMode(requestId: string, cache: string): Promise<ModeReady> {
+    return this.queue.run(requestId, () => this.engine.prepareMode(cache));
+  }
+
+  /** The cache's GPU memory budget (MiB) for the requests after this one (a request in flight keeps its own). */
+  setMemoryBudget(mb: number): void {
+    this.engine.setMemoryBudget(mb);
   }
 
   memory(context?: number): MemoryInfo {
