@@ -2,6 +2,7 @@
 // loads offline in the Worker engine, replies stream, stop works, the weights come from IndexedDB on the
 // second visit, and bad models give readable errors.
 import { expect, test, type Page } from '@playwright/test';
+import type { XQuantEngine } from '../src/client/index';
 
 async function openDemo(page: Page): Promise<void> {
   await page.goto('/');
@@ -39,6 +40,79 @@ test('the demo streams a reply from the default model, offline, with the memory 
   await testInfo.attach('demo-after-reply', { body: shot, contentType: 'image/png' });
   if (process.env.SAVE_DEMO_SCREENSHOT) await page.screenshot({ path: 'docs/demo-screenshot.png', fullPage: true });
   expect(remote).toEqual([]); // nothing left the machine
+});
+
+test('a budget where fp16 cannot hold the context: auto picks a quantized mode, the page says why, and the choice persists', async ({ page }) => {
+  await openDemo(page);
+  await expect(page.locator('#memory-explain')).toContainText("fp16 holds the model's whole 512-token context");
+  await page.selectOption('#budget', '1');
+  // 1 MiB / 4,608 bytes per token of fp16 = 227 tokens of the model's 512.
+  await expect(page.locator('#memory-explain')).toContainText("In 1.0 MB, fp16 would hold only 227 of the model's 512 tokens; auto picks ");
+  const picked = /auto picks (\S+), which holds the whole context/.exec((await page.locator('#memory-explain').textContent()) ?? '')![1];
+  expect(picked).not.toBe('fp16');
+  const row = (mode: string) => page.locator('#memory-table tbody tr').filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^${mode}$`) }) });
+  await expect(row('fp16')).toHaveAttribute('data-full', 'false');
+  await expect(row('fp16').locator('td').nth(3)).toHaveText('227');
+  await expect(row(picked)).toHaveAttribute('data-full', 'true');
+  await expect(row(picked)).toHaveClass('chosen');
+  // The cache select stays on auto: the reply runs in the mode the panel names.
+  await send(page, 'It was a fine morning, and', { maxTokens: 8, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.locator('#speed')).toContainText(`cache ${picked},`);
+  // Budget, mode and model persist across reloads.
+  await page.selectOption('#cache', 'xquant');
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(page.locator('#budget')).toHaveValue('1');
+  await expect(page.locator('#cache')).toHaveValue('xquant');
+  await expect(page.locator('#memory-explain')).toContainText(`auto picks ${picked},`);
+});
+
+test('Compare answers the last message in fp16 and in the selected mode side by side, with NLL figures the API reproduces', async ({ page }) => {
+  await openDemo(page);
+  await page.selectOption('#cache', 'xquant');
+  await page.selectOption('#bits', '2');
+  const prompt = 'It was a fine morning, and';
+  await send(page, prompt, { maxTokens: 12, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await page.click('#compare');
+  await expect(page.locator('#comparison .column')).toHaveCount(2, { timeout: 240_000 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  const cols = await page.locator('#comparison .column').evaluateAll((els) =>
+    els.map((e) => ({ mode: (e as HTMLElement).dataset.mode, reply: e.querySelector('.reply')!.textContent ?? '', figures: e.querySelector('.figures')!.textContent ?? '' })),
+  );
+  expect(cols.map((c) => c.mode)).toEqual(['fp16', 'xquant-2']);
+  expect(cols[0].reply.length).toBeGreaterThan(0);
+  for (const c of cols) expect(c.figures).toMatch(/^cache [\d.]+ KB, [\d.]+ tok\/s decode; NLL \d+\.\d{3}$/);
+  const shown = cols.map((c) => /NLL (\d+\.\d{3})/.exec(c.figures)![1]);
+  // The same figures through the public API: the fp16 reply scored under each cache.
+  const again = await page.evaluate(
+    async ({ prompt, reply }) => {
+      const engine = (window as unknown as { xquantDemo: { engine: XQuantEngine } }).xquantDemo.engine;
+      const messages = [{ role: 'user' as const, content: prompt }];
+      const out: string[] = [];
+      for (const cache of ['fp16', 'xquant-2']) out.push((await engine.score({ messages, continuation: reply, cache })).meanNll.toFixed(3));
+      return out;
+    },
+    { prompt, reply: cols[0].reply },
+  );
+  expect(again).toEqual(shown);
+  expect(shown[1]).not.toBe(shown[0]); // 2-bit X changes the likelihoods
+  if (process.env.SAVE_DEMO_SCREENSHOT) await page.screenshot({ path: 'docs/demo-compare.png', fullPage: true });
+});
+
+test('changing the cache mode compiles it in the background: once the page says it is ready, a reply in it compiles nothing', async ({ page }) => {
+  await openDemo(page);
+  await expect(page.locator('#status')).toContainText('of which compiling');
+  const kernels = () => page.evaluate(async () => (await (window as unknown as { xquantDemo: { engine: XQuantEngine } }).xquantDemo.engine.status()).compiledKernels);
+  await page.selectOption('#cache', 'xquant-cl');
+  await page.selectOption('#bits', '4');
+  await expect(page.locator('#mode-status')).toContainText('xquant-cl-4 ready', { timeout: 180_000 });
+  const before = await kernels();
+  await send(page, 'It was a fine morning, and', { maxTokens: 6, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.locator('#speed')).toContainText('cache xquant-cl-4,');
+  expect(await kernels()).toBe(before);
 });
 
 test('a reload loads the weights from IndexedDB without requesting the model files; a damaged tensor is fetched again', async ({ page }) => {

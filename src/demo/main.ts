@@ -1,6 +1,7 @@
 // The demo chat page: the engine in its Worker, the built-in model (public/models/austen-3m, served with
-// the page, so it works offline), other models from the Hub or a local folder, every cache mode, a memory
-// panel from the engine's planner, streamed replies with their speed, a stop button.
+// the page, so it works offline), other models from the Hub or a local folder, every cache mode, a cache
+// budget and a memory panel from the engine's planner (which mode holds the whole context, and why auto picks
+// it), streamed replies with their speed, a stop button. The choices persist across reloads (localStorage).
 
 import { createEngine, type LoadProgress, type LoadResult, type ModelRef } from '../client/index';
 import type { ChatMessage } from '../tokenizer/tokenizer';
@@ -17,15 +18,48 @@ const custom = $<HTMLInputElement>('model-custom');
 const folder = $<HTMLInputElement>('model-folder');
 
 const engine = createEngine();
+// The page's engine, for tests and the browser console.
+Object.assign(window, { xquantDemo: { engine } });
 let loaded: LoadResult | null = null;
 let history: ChatMessage[] = [];
 let running: AbortController | null = null;
 let lastCacheBytes: number | null = null;
+/** The mode `auto` stands for: the planner's pick for the model's whole context in the budget. */
+let planAuto: string | null = null;
+
+/** The page's choices, kept across reloads. */
+const SETTINGS_KEY = 'xquant-demo-settings';
+const PERSISTED = ['model', 'model-custom', 'weights', 'cache', 'bits', 'budget', 'max-tokens', 'temperature'] as const;
+
+function saveSettings(): void {
+  const values = Object.fromEntries(PERSISTED.map((id) => [id, $<HTMLInputElement | HTMLSelectElement>(id).value]));
+  try {
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify(values));
+  } catch {
+    // storage off (private mode): the page works, it just forgets
+  }
+}
+
+function restoreSettings(): void {
+  let values: Record<string, unknown> = {};
+  try {
+    values = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? '{}') as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  for (const id of PERSISTED) {
+    const el = $<HTMLInputElement | HTMLSelectElement>(id);
+    const v = values[id];
+    // A select keeps its value only if that option exists (a stale or edited entry is ignored).
+    if (typeof v === 'string' && (!(el instanceof HTMLSelectElement) || [...el.options].some((o) => o.value === v))) el.value = v;
+  }
+}
 
 function setState(state: 'loading' | 'ready' | 'generating' | 'failed'): void {
   document.body.dataset.state = state;
   send.disabled = state !== 'ready';
   stop.disabled = state !== 'generating';
+  $<HTMLButtonElement>('compare').disabled = state !== 'ready' || !history.some((m) => m.role === 'user');
   $<HTMLButtonElement>('load').disabled = state === 'loading' || state === 'generating';
 }
 
@@ -51,7 +85,27 @@ function showProgress(p: LoadProgress | null): void {
 
 async function refreshMemory(): Promise<void> {
   if (!loaded) return;
-  renderMemory($('memory-summary'), $<HTMLTableElement>('memory-table').tBodies[0], await engine.memory(loaded.spec.maxPositionEmbeddings), lastCacheBytes);
+  const info = await engine.memory(loaded.spec.maxPositionEmbeddings);
+  planAuto = info.plan.auto;
+  renderMemory($('memory-summary'), $('memory-explain'), $<HTMLTableElement>('memory-table').tBodies[0], info, lastCacheBytes);
+}
+
+/** The budget select in MiB; "what this GPU allows": every layer's K and V pools at one storage binding each. */
+async function budgetMb(): Promise<number> {
+  const choice = $<HTMLSelectElement>('budget');
+  if (choice.value !== 'device') return Number(choice.value);
+  if (!loaded) return 256;
+  const { maxBindingBytes } = await engine.memory();
+  const mb = Math.round((maxBindingBytes * 2 * loaded.spec.numLayers) / 2 ** 20);
+  choice.selectedOptions[0].textContent = `what this GPU allows (${mb.toLocaleString('en-US')} MB)`;
+  return mb;
+}
+
+async function applyBudget(): Promise<void> {
+  await engine.setMemoryBudget(await budgetMb());
+  await refreshMemory();
+  // auto may now stand for another mode: have it ready.
+  if ($<HTMLSelectElement>('cache').value === 'auto') void prepareSelectedMode();
 }
 
 function selectedModel(): { ref: ModelRef; label: string } | null {
@@ -79,17 +133,19 @@ async function load(): Promise<void> {
   loaded = null;
   status.textContent = `Loading ${choice.label}…`;
   try {
-    const r = await engine.load(choice.ref, { weights: $<HTMLSelectElement>('weights').value as 'q8', onProgress: showProgress });
+    // The load compiles fp16's kernels and the selected mode's (auto: its pick for the whole context).
+    const mode = $<HTMLSelectElement>('cache').value === 'auto' ? 'auto' : cacheMode();
+    const r = await engine.load(choice.ref, { weights: $<HTMLSelectElement>('weights').value as 'q8', cache: mode, memoryBudgetMB: await budgetMb(), onProgress: showProgress });
     loaded = r;
+    await applyBudget();
     const from =
       r.storage.state === 'hit'
         ? 'from the browser cache'
         : (r.storage.state === 'stored' ? 'downloaded and cached' : `downloaded (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
           (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale' ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})` : '');
-    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} (${r.seconds.toFixed(1)} s).`;
+    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
     history = [];
     chat.clear();
-    await refreshMemory();
     setState('ready');
   } catch (e) {
     status.textContent = `Could not load ${choice.label}. ${describeError(e)}`;
@@ -99,9 +155,11 @@ async function load(): Promise<void> {
   }
 }
 
+/** The request's cache: auto plans for the model's whole context (so the conversation can grow into it). */
 function cacheMode(): string {
   const mode = $<HTMLSelectElement>('cache').value;
-  return mode === 'auto' || mode === 'fp16' ? mode : `${mode}-${$<HTMLSelectElement>('bits').value}`;
+  if (mode === 'auto') return planAuto ?? 'auto';
+  return mode === 'fp16' ? mode : `${mode}-${$<HTMLSelectElement>('bits').value}`;
 }
 
 async function reply(text: string): Promise<void> {
@@ -145,10 +203,97 @@ async function reply(text: string): Promise<void> {
   }
 }
 
-modelSelect.addEventListener('change', () => {
+/** One side of a comparison: the reply, its cache and speed, and the fp16 reply's NLL under its cache. */
+interface Side {
+  mode: string;
+  reply: string;
+  figures: string;
+}
+
+function renderComparison(sides: Side[]): void {
+  const section = $('comparison');
+  section.hidden = false;
+  section.querySelector('.columns')!.replaceChildren(
+    ...sides.map((s) => {
+      const col = document.createElement('div');
+      col.className = 'column';
+      col.dataset.mode = s.mode;
+      const h = document.createElement('h3');
+      h.textContent = s.mode;
+      const reply = document.createElement('p');
+      reply.className = 'reply';
+      reply.textContent = s.reply;
+      const figures = document.createElement('p');
+      figures.className = 'figures';
+      figures.textContent = s.figures;
+      col.append(h, reply, figures);
+      return col;
+    }),
+  );
+}
+
+/** Answer the last user message again in fp16 and in the selected mode (same seed), and score the fp16 reply under both. */
+async function compare(): Promise<void> {
+  if (!loaded) return;
+  const lastUser = history.map((m) => m.role).lastIndexOf('user');
+  if (lastUser < 0) return;
+  const messages = history.slice(0, lastUser + 1);
+  const modes = ['fp16', cacheMode()];
+  running = new AbortController();
+  setState('generating');
+  try {
+    const replies: { mode: string; text: string; bytes: number; speed: number }[] = [];
+    for (const mode of modes) {
+      const r = await engine.chat.completions.create({
+        messages,
+        max_tokens: Number($<HTMLInputElement>('max-tokens').value),
+        temperature: Number($<HTMLInputElement>('temperature').value),
+        top_k: 40,
+        top_p: 0.95,
+        seed: 1234,
+        cache: mode,
+        truncation: 'auto',
+        stop: loaded.hasChatTemplate ? undefined : ['\nuser:', '\nassistant:'],
+        signal: running.signal,
+      });
+      replies.push({ mode: r.usage.cache_mode, text: r.choices[0].message.content, bytes: r.usage.cache_bytes, speed: r.usage.decode_tokens_per_second });
+    }
+    const reference = replies[0].text;
+    const sides: Side[] = [];
+    for (const r of replies) {
+      const nll = reference ? (await engine.score({ messages, continuation: reference, cache: r.mode, signal: running.signal })).meanNll : null;
+      sides.push({ mode: r.mode, reply: r.text, figures: `cache ${size(r.bytes)}, ${r.speed.toFixed(1)} tok/s decode; NLL ${nll === null ? '–' : nll.toFixed(3)}` });
+    }
+    renderComparison(sides);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ABORTED') chat.add('error', describeError(e));
+  } finally {
+    running = null;
+    setState('ready');
+    await refreshMemory();
+  }
+}
+
+/** A changed cache mode compiles in the background (queued before any later request); the line below the chat says when it is ready. */
+async function prepareSelectedMode(): Promise<void> {
+  if (!loaded) return;
+  const mode = cacheMode();
+  $('mode-status').textContent = `Compiling ${mode}…`;
+  try {
+    const r = await engine.prepareMode(mode);
+    if (cacheMode() === mode) $('mode-status').textContent = r.kernels ? `${r.cache} ready (${r.kernels} kernels compiled in ${r.seconds.toFixed(1)} s).` : `${r.cache} ready.`;
+  } catch (e) {
+    $('mode-status').textContent = `${mode}: ${describeError(e)}`;
+  }
+}
+
+function showModelInputs(): void {
   custom.hidden = modelSelect.value !== 'custom';
   folder.hidden = modelSelect.value !== 'folder';
-});
+}
+modelSelect.addEventListener('change', showModelInputs);
+for (const id of PERSISTED) $(id).addEventListener('change', saveSettings);
+$('budget').addEventListener('change', () => void applyBudget().catch((e: unknown) => (status.textContent = describeError(e))));
 $('load').addEventListener('click', () => void load());
 $('composer').addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -159,10 +304,16 @@ $('composer').addEventListener('submit', (ev) => {
   void reply(text);
 });
 stop.addEventListener('click', () => running?.abort());
+$('compare').addEventListener('click', () => void compare());
+for (const id of ['cache', 'bits']) $(id).addEventListener('change', () => void prepareSelectedMode());
 $('clear').addEventListener('click', () => {
   history = [];
   chat.clear();
 });
 
+restoreSettings();
+// A persisted folder cannot be reopened without the user: start with the built-in model then.
+if (modelSelect.value === 'folder') modelSelect.value = 'default';
+showModelInputs();
 setState('loading');
 void load();

@@ -1,21 +1,44 @@
-// The memory panel: GPU memory by category, and for every cache mode its bytes per token against fp16
-// and the longest context that fits the budget (the engine's planner).
+// The memory panel: GPU memory by category, the cache budget, and for every cache mode its bytes per token
+// against fp16, the longest context the budget holds (capped at the model's own context) and whether that is
+// the whole context: the trade XQuant makes, in the page's words.
 
 import type { MemoryInfo } from '../engine/engine';
 
 /** Bytes in MB, or KB below one MB. */
 export const size = (bytes: number) => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} KB`);
 
-export function renderMemory(summary: HTMLElement, body: HTMLTableSectionElement, info: MemoryInfo, lastCacheBytes: number | null): void {
+const tokens = (n: number) => n.toLocaleString('en-US');
+
+/** What the budget means, in a sentence: which mode `auto` picks for the whole context, and why. */
+export function explainPlan(info: MemoryInfo): string {
+  const { plan, modelContext } = info;
+  const budget = size(plan.budgetBytes);
+  const fp16 = plan.modes.find((m) => m.mode === 'fp16');
+  const auto = plan.modes.find((m) => m.mode === plan.auto);
+  if (!auto) {
+    const best = plan.modes.reduce((a, b) => (b.maxContext > a.maxContext ? b : a));
+    return `No cache mode holds the model's ${tokens(modelContext)} tokens in ${budget}; the longest is ${best.mode} with ${tokens(best.maxContext)} tokens. Replies stop at the budget.`;
+  }
+  if (auto.mode === 'fp16') return `fp16 holds the model's whole ${tokens(modelContext)}-token context in ${budget}, so auto keeps it; a smaller budget shows what XQuant saves.`;
+  const ratio = fp16 ? ` (${(fp16.bytesPerToken / auto.bytesPerToken).toFixed(1)}x fewer bytes per token)` : '';
+  const fp16Part = fp16 ? `fp16 would hold only ${tokens(Math.min(fp16.maxContext, modelContext))} of the model's ${tokens(modelContext)} tokens` : `fp16 does not fit`;
+  return `In ${budget}, ${fp16Part}; auto picks ${auto.mode}, which holds the whole context${ratio}.`;
+}
+
+export function renderMemory(summary: HTMLElement, explanation: HTMLElement, body: HTMLTableSectionElement, info: MemoryInfo, lastCacheBytes: number | null): void {
   const g = info.gpu;
   const last = lastCacheBytes === null ? '' : `; last reply's cache ${size(lastCacheBytes)}`;
-  summary.textContent = `GPU: weights ${size(g.weights)}, cache ${size(g.cache)}, activations ${size(g.activations)}${last}. Cache budget ${size(info.plan.budgetBytes)}; auto picks ${info.plan.auto ?? 'nothing'} for ${info.plan.targetContext} tokens.`;
+  summary.textContent = `GPU: weights ${size(g.weights)}, cache ${size(g.cache)}, activations ${size(g.activations)}${last}.`;
+  explanation.textContent = explainPlan(info);
   const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesPerToken ?? 0;
   body.replaceChildren(
     ...info.plan.modes.map((m) => {
       const tr = document.createElement('tr');
       if (m.mode === info.plan.auto) tr.className = 'chosen';
-      for (const text of [m.mode, String(m.bytesPerToken), fp16 ? `${(m.bytesPerToken / fp16).toFixed(2)}×` : '', m.maxContext.toLocaleString('en-US')]) {
+      const held = Math.min(m.maxContext, info.modelContext);
+      const full = m.maxContext >= info.modelContext;
+      tr.dataset.full = String(full);
+      for (const text of [m.mode, String(m.bytesPerToken), fp16 ? `${(m.bytesPerToken / fp16).toFixed(2)}×` : '', tokens(held), full ? '✓ full' : '']) {
         const td = document.createElement('td');
         td.textContent = text;
         tr.append(td);
