@@ -13,7 +13,7 @@ import { loadModel } from './load-model';
 import { PROBE_BYTES, UrlFolderSource } from './url-file-source';
 
 /** A server over a MemoryFileSource's files; bodies stream in `part`-byte pieces. */
-function server(files: MemoryFileSource, o: { ranges: boolean; part?: number }) {
+function server(files: MemoryFileSource, o: { ranges: boolean; part?: number; noLength?: boolean }) {
   const log: { file: string; range: string | null }[] = [];
   const fetchFn: typeof fetch = async (input, init) => {
     const file = String(input).split('/').pop()!;
@@ -33,7 +33,7 @@ function server(files: MemoryFileSource, o: { ranges: boolean; part?: number }) 
         at += part;
       },
     });
-    const headers: Record<string, string> = { 'content-length': String(body.length) };
+    const headers: Record<string, string> = o.noLength ? {} : { 'content-length': String(body.length) };
     if (o.ranges && m) headers['content-range'] = `bytes ${begin}-${end - 1}/${all.length}`;
     return new Response(stream, { status: o.ranges && m ? 206 : 200, headers });
   };
@@ -63,6 +63,19 @@ describe('streaming checkpoint reader', () => {
       expect(weightRequests.length).toBe(ranges ? 2 + tensors.length : 1);
     });
   }
+
+  it('reads a body of unknown length (no Content-Length, Range ignored) in one pass; a cut body is a typed error', async () => {
+    const files = syntheticSource(TINY);
+    const s = server(files, { ranges: false, noLength: true });
+    const got = await loadModel(new UrlFolderSource('https://hub.test/m', { fetch: s.fetchFn }));
+    expect(got.weights).toEqual((await loadModel(syntheticSource(TINY))).weights);
+    const full = new Uint8Array(buildSafetensors(syntheticTensors(TINY)));
+    const cut = syntheticSource(TINY, { files: { 'model.safetensors': full.slice(0, full.length - 700).buffer } });
+    await expect(loadModel(new UrlFolderSource('https://hub.test/m', { fetch: server(cut, { ranges: false, noLength: true }).fetchFn }))).rejects.toMatchObject({
+      code: 'MODEL_FORMAT',
+      message: expect.stringContaining('shorter than its header says'),
+    });
+  });
 
   it('reads sharded checkpoints by range, shard by shard', async () => {
     const tensors = syntheticTensors(TINY);

@@ -97,6 +97,7 @@ export class UrlFolderSource implements ModelFileSource {
 
   async readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
     const f = await this.mustHave(file);
+    if (this.o.signal?.aborted) throw new AbortedError(`download of ${file}`);
     if (end > f.size) throw shortRead(this, file, begin, end, Math.max(0, f.size - begin));
     if (end <= f.head.byteLength) return f.head.slice(begin, end);
     if (begin < f.head.byteLength) {
@@ -119,7 +120,7 @@ export class UrlFolderSource implements ModelFileSource {
     }
     if (out.byteLength !== end - begin) throw shortRead(this, file, begin, end, out.byteLength);
     f.delivered += out.byteLength;
-    this.o.onProgress?.(file, f.delivered, f.size);
+    this.o.onProgress?.(file, f.delivered, f.size === Number.MAX_SAFE_INTEGER ? null : f.size);
     return out;
   }
 
@@ -155,10 +156,12 @@ export class UrlFolderSource implements ModelFileSource {
       plain = await this.request(file);
       if (!this.exists(file, plain)) return null;
     }
-    const size = contentLength(plain);
-    if (size === null) throw new NetworkError('the server sends neither Content-Range nor Content-Length for a weight file', { file: `${this.name}/${file}` });
+    const length = contentLength(plain);
     const body = new SequentialBody(plain);
-    const head = await this.guard(file, () => body.take(0, Math.min(PROBE_BYTES, size), this.o.signal));
+    const head = await this.guard(file, () => body.take(0, Math.min(PROBE_BYTES, length ?? PROBE_BYTES), this.o.signal));
+    // Without a length (a chunked response) the size is known only if the whole file fit in the probe; else
+    // it is taken as unbounded: a file shorter than its header says then fails at the first range it lacks.
+    const size = length ?? (head.byteLength < PROBE_BYTES ? head.byteLength : Number.MAX_SAFE_INTEGER);
     return { size, ranged: false, head, body, delivered: head.byteLength };
   }
 

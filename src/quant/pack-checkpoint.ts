@@ -2,6 +2,7 @@
 // for that block only, packed into the chosen weight format and handed on. The peak is one block
 // (16 MiB of f32) plus its packed form, whatever the model's size.
 
+import { throwIfAborted } from '../errors';
 import { modelTensors, readRows, rowsPerBlock, type Checkpoint, type ModelTensor } from '../model/checkpoint';
 import type { ModelSpec } from '../model/model-spec';
 import { matrixShape, packRows, type WeightFormat } from './weight-format';
@@ -21,21 +22,22 @@ export function checkpointStream(
   spec: ModelSpec,
   cp: Checkpoint,
   format: WeightFormat,
-  o: { skip?: (key: string) => boolean; timings?: PackTimings; blockFloats?: number } = {},
+  o: { skip?: (key: string) => boolean; timings?: PackTimings; blockFloats?: number; signal?: AbortSignal } = {},
 ): WeightStream {
   const tensors = modelTensors(spec, cp);
   return {
     format,
     async run(sink) {
-      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, rowsPerBlock(t.cols, o.blockFloats), o.timings);
+      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, rowsPerBlock(t.cols, o.blockFloats), o.timings, o.signal);
     },
   };
 }
 
-async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, sink: WeightSink, step: number, timings?: PackTimings): Promise<void> {
+async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, sink: WeightSink, step: number, timings?: PackTimings, signal?: AbortSignal): Promise<void> {
   const shape = matrixShape(format, t.rows, t.cols);
   for (let row0 = 0; row0 < t.rows; row0 += step) {
     const rows = Math.min(step, t.rows - row0);
+    throwIfAborted(signal, `download of ${t.tensor.file}`);
     const t0 = performance.now();
     const values = await readRows(cp.source, t, row0, rows);
     const t1 = performance.now();

@@ -113,6 +113,7 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
       let reused = 0;
       let cacheBytes = 0;
       const fromCache = async (name: string): Promise<boolean> => {
+        throwIfAborted(signal, 'reading the weight cache');
         const t0 = performance.now();
         const ok = await cache!.readTensor(key, name, sink, (n) => {
           cacheBytes += n;
@@ -152,7 +153,6 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
         let failure: EngineError | null = null;
         const tee: WeightSink = {
           async put(b: WeightBlock) {
-            throwIfAborted(signal, 'download');
             await sink.put(b);
             if (!writer) return;
             try {
@@ -165,7 +165,7 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
             }
           },
         };
-        await checkpointStream(spec, cp, format, { skip, timings }).run(tee);
+        await checkpointStream(spec, cp, format, { skip, timings, signal }).run(tee);
         if (!cache) return;
         if (writer) {
           timings.store += writer.seconds;
