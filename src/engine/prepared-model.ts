@@ -3,12 +3,11 @@
 // memory). xquant-gqa's SVD factors are not part of it: they are made when that mode is first used.
 
 import { cachedLatents, computeLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
-import type { LoadedModel, ModelTexts } from '../model/load-model';
+import type { ModelTexts } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
-import { packModelWeights, unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
-import type { WeightFormat } from '../quant/weight-format';
-import { packedStream, type WeightStream } from '../quant/weight-stream';
+import { unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
+import type { WeightStream } from '../quant/weight-stream';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import type { LatentSource } from './webgpu-backend';
 
@@ -21,12 +20,6 @@ export interface PreparedModel {
   weights: WeightStream;
   /** Where xquant-gqa's factors are kept between loads (the weight cache); {}: computed from the GPU's weights. */
   latents: LatentSource;
-}
-
-/** A model already in memory as f32 (tests, small models): packed here. */
-export function prepareInMemory(m: LoadedModel, format: WeightFormat): PreparedModel {
-  const packed = packModelWeights(m.spec, m.weights, format);
-  return { name: m.name, spec: m.spec, tokenizer: m.tokenizer, texts: m.texts, weights: packedStream(packed), latents: { compute: () => latentsOf(m.spec, m.weights, packed) } };
 }
 
 /** xquant-gqa's SVD factors of the weights as packed (what the GPU holds). */

@@ -8,8 +8,8 @@ import { readText } from './file-source';
 import { kvDim, type ModelSpec } from './model-spec';
 import { decodeToF32, dtypeBytes, parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength, type DType } from './safetensors';
 
-export const SINGLE_FILE = 'model.safetensors';
-export const SHARD_INDEX = 'model.safetensors.index.json';
+const SINGLE_FILE = 'model.safetensors';
+const SHARD_INDEX = 'model.safetensors.index.json';
 /** First read of a file: enough for the header of every real checkpoint (Llama-3-8B's is ~25 KiB). */
 const HEADER_PROBE = 64 * 1024;
 
