@@ -64,7 +64,7 @@ export class UrlFolderSource implements ModelFileSource {
     return r;
   }
 
-  /** null when the file does not exist; a NetworkError for other failures. */
+  /** false when the file does not exist (404, or a single-page app's index.html); a NetworkError for other failures. */
   private exists(file: string, r: Response): boolean {
     if (r.status === 404) return false;
     if (!r.ok) throw new NetworkError(`HTTP ${r.status} ${r.statusText}`, { file: `${this.name}/${file}` });

