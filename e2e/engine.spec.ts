@@ -204,3 +204,38 @@ test('after a lost GPU device the engine reloads the model from IndexedDB by its
   expect(r.after).toEqual(r.before);
   expect(r.status).toMatchObject({ deviceLosses: 1, recoveries: 1, lastRecovery: 'hit', loaded: true }); // 'hit': reloaded from IndexedDB
 });
+
+test('a .gguf file (llama.cpp\'s stories260K.gguf) loads by URL and from the Hub by range, reproduces the oracle, and reloads from IndexedDB', async ({ page }) => {
+  const hub = await startHubServer({ root: resolve(SHARED_MODELS, 'stories260K'), ranges: true });
+  try {
+    await serveSharedModels(page);
+    await page.goto(`/e2e/pages/engine.html?hubBase=${encodeURIComponent(hub.base)}`);
+    await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+    const r = await page.evaluate(async () => {
+      const e = (window as unknown as { engine: XQuantEngine }).engine;
+      const ask = async () => (await e.completions.create({ prompt: [1], max_tokens: 32, temperature: 0, cache: 'fp16' })).choices[0];
+      const byUrl = await e.load('/test-models/stories260K/original/stories260K.gguf', { weights: 'f32' });
+      const first = await ask();
+      await e.unload();
+      const fromHub = await e.load({ hub: 'test-org/original', file: 'stories260K.gguf' }, { weights: 'q8' });
+      const second = await ask();
+      await e.unload();
+      const again = await e.load({ hub: 'test-org/original', file: 'stories260K.gguf' }, { weights: 'q8' });
+      const third = await ask();
+      return { byUrl: { name: byUrl.name, layers: byUrl.spec.numLayers }, first, fromHub: fromHub.storage.state, again: again.storage.state, second: second.token_ids, third: third.token_ids };
+    });
+    expect(r.byUrl).toEqual({ name: 'stories260K.gguf', layers: 5 });
+    expect(r.first.token_ids.join(' ')).toBe(ORACLE);
+    expect(r.first.text.startsWith('Once upon a time, there was a little girl named Lily.')).toBe(true); // the GGUF's own tokenizer
+    expect(r.fromHub).toBe('stored');
+    expect(r.again).toBe('hit');
+    expect(r.third).toEqual(r.second);
+    const gguf = hub.log.filter((l) => l.path.endsWith('stories260K.gguf'));
+    expect(gguf.length).toBeGreaterThan(1); // header, then tensors by range
+    expect(gguf.every((l) => l.range !== null)).toBe(true);
+    const size = statSync(resolve(SHARED_MODELS, 'stories260K/original/stories260K.gguf')).size;
+    expect(gguf.reduce((a, l) => a + l.bytes, 0)).toBeLessThan(size * 1.1); // read about once, not per request
+  } finally {
+    await hub.close();
+  }
+});

@@ -50,6 +50,16 @@ describe('CLIs', () => {
     expect(out.ppl).toBeGreaterThan(1);
   });
 
+  it("--model FILE.gguf: llama.cpp's stories260K.gguf gives the oracle and the HF folder's perplexity (4.6908 at ctx 256)", () => {
+    const gguf = sharedPath('models/stories260K/original/stories260K.gguf');
+    const g = cli('generate', ['--model', gguf, '--prompt', 'Once upon a time', '--max-tokens', '8', '--greedy', '--json']);
+    expect(g.code).toBe(0);
+    expect(JSON.parse(g.stdout)).toMatchObject({ promptIds: [1, 403, 407, 261, 378], ids: [432, 383, 286, 261, 376, 298, 315, 421] });
+    const p = cli('ppl', ['--model', gguf, '--text', sharedPath('text/tinystories-valid-head.txt'), '--ctx', '256', '--windows', '64', '--json']);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout).ppl).toBeCloseTo(4.6908, 4);
+  });
+
   it('bad arguments print the usage and exit non-zero', () => {
     for (const args of [[], ['--model'], ['--model', 'x', '--ctx', 'ten', '--text', 'y', '--windows', '1'], ['--nope', '1']]) {
       const r = cli('ppl', args);

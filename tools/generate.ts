@@ -1,4 +1,4 @@
-// npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
+// npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
 //   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
 
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
@@ -9,7 +9,7 @@ import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s generate -- --model DIR (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
+  'npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
   '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
 
 await runCli(USAGE, async () => {

@@ -1,4 +1,4 @@
-// Shared by the CLIs: open a model folder on the backend asked for, with weights in the format asked for.
+// Shared by the CLIs: open a model (a folder or a .gguf file) on the backend asked for, with weights in the format asked for.
 // cpu: the reference decoder on the whole model as f32 (with the quantized values the GPU sees).
 // webgpu: the weights stream from the folder, tensor by tensor, straight into GPU buffers (no f32 model,
 // no file read whole), as the browser engine loads them.
@@ -7,11 +7,14 @@ import { CpuBackend, type Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { acquireDevice } from '../src/gpu/device';
 import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
+import { openCheckpoint } from '../src/model/checkpoint';
 import { loadModel } from '../src/model/load-model';
 import type { ModelSpec } from '../src/model/model-spec';
-import { NodeFolderSource } from '../src/model/node-file-source';
-import { withWeightFormat } from '../src/quant/packed-weights';
+import { nodeModelSource } from '../src/model/node-file-source';
+import { checkpointStream } from '../src/quant/pack-checkpoint';
+import { unpackModelWeights } from '../src/quant/packed-weights';
 import { parseWeightFormat } from '../src/quant/weight-format';
+import { collectPacked } from '../src/quant/weight-stream';
 import { loadPreparedModel, type LoadTimings } from '../src/storage/model-loader';
 import type { TextTokenizer } from '../src/tokenizer/tokenizer';
 import { UsageError } from './cli-args';
@@ -25,10 +28,13 @@ export interface OpenedModel {
 export async function openBackend(modelDir: string, backend: string, weights = 'f32'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected cpu or webgpu)`);
   const format = parseWeightFormat(weights);
-  const source = new NodeFolderSource(modelDir);
+  const source = nodeModelSource(modelDir);
   if (backend === 'cpu') {
     const model = await loadModel(source);
-    return { model, backend: new CpuBackend(withWeightFormat(model, format)) };
+    if (format === 'f32') return { model, backend: new CpuBackend(model) };
+    // The values the GPU path uploads: the same stream, packed (a GGUF Q4_0 file into q4 without rounding).
+    const packed = await collectPacked(checkpointStream(model.spec, await openCheckpoint(source), format), model.spec.numLayers);
+    return { model, backend: new CpuBackend({ ...model, weights: unpackModelWeights(packed) }) };
   }
   const { model, timings } = await loadPreparedModel({ resolved: { id: `file:${modelDir}`, revision: '', name: modelDir, source }, format, cache: null });
   const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings });

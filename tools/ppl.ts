@@ -1,4 +1,4 @@
-// npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
+// npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
 
 import { readFile } from 'node:fs/promises';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
@@ -9,7 +9,7 @@ import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s ppl -- --model DIR --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
+  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {

@@ -16,6 +16,7 @@ const stop = $<HTMLButtonElement>('stop');
 const modelSelect = $<HTMLSelectElement>('model');
 const custom = $<HTMLInputElement>('model-custom');
 const folder = $<HTMLInputElement>('model-folder');
+const ggufFile = $<HTMLInputElement>('model-gguf');
 
 const engine = createEngine();
 // The page's engine, for tests and the browser console.
@@ -118,15 +119,23 @@ function selectedModel(): { ref: ModelRef; label: string } | null {
       const files = [...(folder.files ?? [])];
       return files.length ? { ref: { files }, label: files[0].webkitRelativePath.split('/')[0] || 'local folder' } : null;
     }
-    default:
-      return { ref: modelSelect.value, label: modelSelect.value };
+    case 'gguf': {
+      const file = ggufFile.files?.[0];
+      return file ? { ref: { files: [file] }, label: file.name } : null;
+    }
+    default: {
+      // "owner/name:file.gguf" names a GGUF file in a Hub repo.
+      const [hub, file] = modelSelect.value.split(':');
+      return { ref: file ? { hub, file } : hub, label: modelSelect.value };
+    }
   }
 }
 
 async function load(): Promise<void> {
   const choice = selectedModel();
   if (!choice) {
-    status.textContent = modelSelect.value === 'folder' ? 'Pick a model folder first.' : 'Type a Hugging Face id or a URL first.';
+    status.textContent =
+      modelSelect.value === 'folder' ? 'Pick a model folder first.' : modelSelect.value === 'gguf' ? 'Pick a .gguf file first.' : 'Type a Hugging Face id or a URL first.';
     return;
   }
   setState('loading');
@@ -290,6 +299,7 @@ async function prepareSelectedMode(): Promise<void> {
 function showModelInputs(): void {
   custom.hidden = modelSelect.value !== 'custom';
   folder.hidden = modelSelect.value !== 'folder';
+  ggufFile.hidden = modelSelect.value !== 'gguf';
 }
 modelSelect.addEventListener('change', showModelInputs);
 for (const id of PERSISTED) $(id).addEventListener('change', saveSettings);
@@ -313,7 +323,7 @@ $('clear').addEventListener('click', () => {
 
 restoreSettings();
 // A persisted folder cannot be reopened without the user: start with the built-in model then.
-if (modelSelect.value === 'folder') modelSelect.value = 'default';
+if (modelSelect.value === 'folder' || modelSelect.value === 'gguf') modelSelect.value = 'default';
 showModelInputs();
 setState('loading');
 void load();

@@ -1,12 +1,15 @@
-// A safetensors checkpoint (one file or shards) opened by its headers only, and the tensors the engine
-// needs from it, named by the engine's keys and checked against config.json. Tensor bytes are read later,
-// by range, a block of rows at a time (src/quant/pack-checkpoint.ts, src/model/weights.ts).
+// A checkpoint (safetensors, one file or shards, or a GGUF file) opened by its headers only, and the
+// tensors the engine needs from it, named by the engine's keys and checked against config.json. Tensor
+// bytes are read later, by range, a block of rows at a time (src/quant/pack-checkpoint.ts,
+// src/model/weights.ts).
 
 import { MissingFileError, ModelFormatError } from '../errors';
 import type { ModelFileSource } from './file-source';
 import { readText } from './file-source';
 import { kvDim, type ModelSpec } from './model-spec';
-import { decodeToF32, dtypeBytes, parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength, type DType } from './safetensors';
+import { GgufModelSource } from './gguf-model';
+import { parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength } from './safetensors';
+import { decodeRows, rowBytes, type TensorEncoding } from './tensor-encoding';
 
 const SINGLE_FILE = 'model.safetensors';
 const SHARD_INDEX = 'model.safetensors.index.json';
@@ -16,11 +19,19 @@ const HEADER_PROBE = 64 * 1024;
 export interface CheckpointTensor {
   name: string;
   file: string;
-  dtype: DType;
+  dtype: TensorEncoding;
+  /** Hugging Face order: [out, in] for a matrix. */
   shape: number[];
   /** Absolute byte range in its file. */
   begin: number;
   end: number;
+  /**
+   * Head width, when the rows are stored in llama.cpp's interleaved RoPE order (GGUF llama q/k): row
+   * 2i + s of a head is Hugging Face's row s * headDim / 2 + i. Read in whole heads and put back.
+   */
+  ropeInterleaved?: number;
+  /** The tensor's name in its file when that is not the Hugging Face name (GGUF's blk.0.attn_q.weight). */
+  stored?: string;
 }
 
 export interface Checkpoint {
@@ -31,6 +42,7 @@ export interface Checkpoint {
 }
 
 export async function openCheckpoint(source: ModelFileSource): Promise<Checkpoint> {
+  if (source instanceof GgufModelSource) return source.checkpoint();
   let files: string[];
   if (await source.has(SHARD_INDEX)) {
     const index = parseShardIndex(await readText(source, SHARD_INDEX), `${source.name}/${SHARD_INDEX}`);
@@ -121,7 +133,7 @@ export function tensorSlots(spec: ModelSpec): TensorSlot[] {
  * becomes `embed` (tinystories-656k keeps only lm_head.weight), and there is no `lm_head`.
  */
 export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
-  const files = cp.files.map((f) => `${cp.source.name}/${f}`).join(', ');
+  const files = cp.files.map((f) => where(cp, f)).join(', ');
   const out: ModelTensor[] = [];
   for (const slot of tensorSlots(spec)) {
     const t = cp.tensors.get(slot.name) ?? (slot.tiedAlias ? cp.tensors.get(slot.tiedAlias) : undefined);
@@ -132,8 +144,8 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
     }
     if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
       throw new ModelFormatError('shape disagrees with config.json', {
-        file: `${cp.source.name}/${t.file}`,
-        field: t.name,
+        file: where(cp, t.file),
+        field: t.stored ?? t.name,
         expected: `[${shape.join(', ')}]`,
         got: `[${t.shape.join(', ')}]`,
       });
@@ -144,20 +156,48 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
   return out.sort((a, b) => fileIndex.get(a.tensor.file)! - fileIndex.get(b.tensor.file)! || a.tensor.begin - b.tensor.begin);
 }
 
+/** A checkpoint file's name in errors (a GGUF model's source is named by its file already). */
+function where(cp: Checkpoint, file: string): string {
+  return cp.source instanceof GgufModelSource ? cp.source.name : `${cp.source.name}/${file}`;
+}
+
 /** f32 elements per block when a tensor is read and converted (16 MiB of f32): bounds the load's peak. */
 export const BLOCK_FLOATS = 4 * 2 ** 20;
 
-/** Rows per block for a tensor of `cols` columns. */
-export function rowsPerBlock(cols: number, blockFloats = BLOCK_FLOATS): number {
-  return Math.max(1, Math.floor(blockFloats / cols));
+/** Rows per block for a tensor: about `blockFloats` values, whole heads when its rows are interleaved. */
+export function rowsPerBlock(t: ModelTensor, blockFloats = BLOCK_FLOATS): number {
+  const rows = Math.max(1, Math.floor(blockFloats / t.cols));
+  const head = t.tensor.ropeInterleaved;
+  return head ? Math.max(head, rows - (rows % head)) : rows;
 }
 
-/** Rows [row0, row0 + rows) of a tensor as f32 (one range read). */
+/** Rows [row0, row0 + rows) of a tensor as stored bytes (one range read), interleaved rows put back. */
+export async function readRowBytes(source: ModelFileSource, t: ModelTensor, row0: number, rows: number): Promise<Uint8Array<ArrayBuffer>> {
+  const width = rowBytes(t.tensor.dtype, t.cols);
+  const begin = t.tensor.begin + row0 * width;
+  const bytes = await source.readRange(t.tensor.file, begin, begin + rows * width);
+  const head = t.tensor.ropeInterleaved;
+  return head ? deinterleaveRows(bytes, width, rows, head) : bytes;
+}
+
+/** Rows [row0, row0 + rows) of a tensor as f32. */
 export async function readRows(source: ModelFileSource, t: ModelTensor, row0: number, rows: number): Promise<Float32Array> {
-  const width = dtypeBytes(t.tensor.dtype);
-  const begin = t.tensor.begin + row0 * t.cols * width;
-  const bytes = await source.readRange(t.tensor.file, begin, begin + rows * t.cols * width);
   const out = new Float32Array(rows * t.cols);
-  decodeToF32(t.tensor.dtype, bytes, out);
+  decodeRows(t.tensor.dtype, await readRowBytes(source, t, row0, rows), out);
+  return out;
+}
+
+/** Whole heads of rows from interleaved-pair order (2i + s) to rotate-half order (s * head / 2 + i). */
+function deinterleaveRows(bytes: Uint8Array<ArrayBuffer>, width: number, rows: number, head: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.byteLength);
+  const half = head / 2;
+  for (let h0 = 0; h0 < rows; h0 += head) {
+    for (let i = 0; i < half; i++) {
+      for (let s = 0; s < 2; s++) {
+        const from = (h0 + 2 * i + s) * width;
+        out.set(bytes.subarray(from, from + width), (h0 + s * half + i) * width);
+      }
+    }
+  }
   return out;
 }

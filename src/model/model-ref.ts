@@ -1,15 +1,18 @@
 // What a caller may name as a model, and how each becomes a file source plus the identity the weight
 // cache stores it under:
 //   'owner/name'                      a Hugging Face repo id: {hubBase}/{repo}/resolve/{revision}/{file}
-//   { hub, revision?, hubBase? }      the same, spelled out
-//   '/models/x', './x', 'https://…'   any URL prefix of a model folder (a mirror, a local server)
-//   { files: File[] }                 files the user picked (file input or directory picker)
+//   { hub, revision?, hubBase?, file? } the same, spelled out; `file` names a .gguf file in the repo
+//   '/models/x', './x', 'https://…'   any URL prefix of a model folder (a mirror, a local server), or
+//                                     the URL of a .gguf file
+//   { files: File[] }                 files the user picked (file input or directory picker): a model
+//                                     folder's files, or one .gguf file
 
 import { InvalidArgumentError, MissingFileError } from '../errors';
 import { shortRead, type ModelFileSource } from './file-source';
+import { GgufModelSource, isGgufFileName } from './gguf-model';
 import { UrlFolderSource, type UrlSourceOptions } from './url-file-source';
 
-export type ModelRef = string | { hub: string; revision?: string; hubBase?: string } | { url: string } | { files: File[]; name?: string };
+export type ModelRef = string | { hub: string; revision?: string; hubBase?: string; file?: string } | { url: string } | { files: File[]; name?: string };
 
 export const DEFAULT_HUB_BASE = 'https://huggingface.co';
 
@@ -42,7 +45,12 @@ export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions
     const revision = ref.revision ?? 'main';
     const hubBase = (ref.hubBase ?? o.hubBase ?? DEFAULT_HUB_BASE).replace(/\/+$/, '');
     const url = `${hubBase}/${ref.hub}/resolve/${encodeURIComponent(revision)}`;
-    return { id: `hub:${hubBase}/${ref.hub}`, revision, name: ref.hub, source: new UrlFolderSource(new URL(url, base).href, o) };
+    const folder = new UrlFolderSource(new URL(url, base).href, o);
+    if (ref.file === undefined) return { id: `hub:${hubBase}/${ref.hub}`, revision, name: ref.hub, source: folder };
+    if (!isGgufFileName(ref.file) || ref.file.startsWith('/') || ref.file.includes('..')) {
+      throw new InvalidArgumentError('not a .gguf file in the repo', { field: 'model.file', expected: 'a path such as model-Q4_0.gguf', got: ref.file });
+    }
+    return { id: `hub:${hubBase}/${ref.hub}/${ref.file}`, revision, name: `${ref.hub}/${ref.file}`, source: new GgufModelSource(folder, ref.file) };
   }
   if ('url' in ref) {
     let href: string;
@@ -51,7 +59,12 @@ export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions
     } catch {
       throw new InvalidArgumentError('not a URL', { field: 'model.url', got: ref.url });
     }
-    return { id: `url:${href}`, revision: '', name: href.split('/').pop() || href, source: new UrlFolderSource(href, o) };
+    const name = href.split('/').pop() || href;
+    if (isGgufFileName(new URL(href).pathname)) {
+      const cut = href.lastIndexOf('/');
+      return { id: `url:${href}`, revision: '', name, source: new GgufModelSource(new UrlFolderSource(href.slice(0, cut), o), decodeURIComponent(href.slice(cut + 1))) };
+    }
+    return { id: `url:${href}`, revision: '', name, source: new UrlFolderSource(href, o) };
   }
   if ('files' in ref) {
     const files = new Map<string, File>();
@@ -60,6 +73,12 @@ export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions
     const folder = ref.name ?? (ref.files[0].webkitRelativePath.split('/')[0] || 'local model');
     // Picked files have no revision: their sizes and dates stand in for one.
     const stamp = [...files.values()].map((f) => `${f.name}:${f.size}:${f.lastModified}`).sort().join(',');
+    const ggufs = [...files.keys()].filter(isGgufFileName);
+    if (ggufs.length > 1) throw new InvalidArgumentError('more than one .gguf file picked', { field: 'model.files', expected: 'one .gguf file', got: ggufs.join(', ') });
+    if (ggufs.length === 1) {
+      const g = files.get(ggufs[0])!;
+      return { id: `files:${ggufs[0]}`, revision: `${g.size}:${g.lastModified}`, name: ggufs[0], source: new GgufModelSource(new PickedFilesSource(folder, files), ggufs[0]) };
+    }
     return { id: `files:${folder}`, revision: stamp, name: folder, source: new PickedFilesSource(folder, files) };
   }
   throw new InvalidArgumentError('unknown model reference', { field: 'model', expected: 'a repo id, { hub }, { url } or { files }' });

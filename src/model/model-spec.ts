@@ -26,6 +26,11 @@ export interface ModelSpec {
   rmsNormEps: number;
   ropeTheta: number;
   ropeScaling: Llama3RopeScaling | null;
+  /**
+   * One divisor per rotary frequency (headDim / 2 of them), as GGUF files store llama3 scaling
+   * (`rope_freqs.weight`); config.json key `rope_freq_factors`, written by src/model/gguf-model.ts.
+   */
+  ropeFreqFactors: number[] | null;
   /** q/k/v projections carry a bias (Qwen2 always; Llama when attention_bias is true). */
   attentionBias: boolean;
   tieWordEmbeddings: boolean;
@@ -129,6 +134,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
     ropeScaling: parseRopeScaling(c.rope_scaling, file),
+    ropeFreqFactors: parseFreqFactors(c.rope_freq_factors, headDim, file),
     attentionBias: architecture === 'Qwen2ForCausalLM' ? true : bool('attention_bias', false),
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     maxPositionEmbeddings: int('max_position_embeddings', 2048),
@@ -136,6 +142,14 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     bosTokenId: bos as number | null,
     eosTokenIds: eosTokenIds as number[],
   };
+}
+
+function parseFreqFactors(raw: unknown, headDim: number, file: string): number[] | null {
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw) || raw.length !== headDim / 2 || !raw.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+    throw new ModelFormatError('must be an array of positive numbers, one per rotary frequency', { file, field: 'rope_freq_factors', expected: `${headDim / 2} numbers` });
+  }
+  return raw as number[];
 }
 
 function parseRopeScaling(raw: unknown, file: string): Llama3RopeScaling | null {

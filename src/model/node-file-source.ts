@@ -2,9 +2,15 @@
 // imported by browser code.
 
 import { open, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { MissingFileError } from '../errors';
 import { shortRead, type ModelFileSource } from './file-source';
+import { GgufModelSource, isGgufFileName } from './gguf-model';
+
+/** A model on disk: a Hugging Face folder, or a .gguf file. */
+export function nodeModelSource(path: string): ModelFileSource {
+  return isGgufFileName(path) ? new GgufModelSource(new NodeFolderSource(dirname(path)), basename(path)) : new NodeFolderSource(path);
+}
 
 export class NodeFolderSource implements ModelFileSource {
   constructor(readonly name: string) {}

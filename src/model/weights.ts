@@ -1,4 +1,4 @@
-// Safetensors checkpoint (single file or sharded) -> f32 weights in the layout the reference decoder uses.
+// A checkpoint (safetensors, single file or sharded, or GGUF) -> f32 weights in the layout the reference decoder uses.
 // Linear weights keep Hugging Face's [out, in] row-major layout: y[o] = sum_i W[o*in + i] * x[i].
 // This is the golden model's path (whole f32 model in memory); the GPU engine streams instead
 // (src/quant/pack-checkpoint.ts).
@@ -35,7 +35,7 @@ export async function loadModelWeights(spec: ModelSpec, source: ModelFileSource)
   const byKey = new Map<string, Float32Array>();
   for (const t of tensors) {
     const out = new Float32Array(t.rows * t.cols);
-    const step = rowsPerBlock(t.cols);
+    const step = rowsPerBlock(t);
     for (let r = 0; r < t.rows; r += step) out.set(await readRows(source, t, r, Math.min(step, t.rows - r)), r * t.cols);
     byKey.set(t.key, out);
   }

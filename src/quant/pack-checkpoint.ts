@@ -3,7 +3,8 @@
 // (16 MiB of f32) plus its packed form, whatever the model's size.
 
 import { throwIfAborted } from '../errors';
-import { modelTensors, readRows, rowsPerBlock, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import { modelTensors, readRowBytes, readRows, rowsPerBlock, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import { repackRows, repackTarget } from './gguf-repack';
 import type { ModelSpec } from '../model/model-spec';
 import { matrixShape, packRows, type WeightFormat } from './weight-format';
 import type { WeightSink, WeightStream } from './weight-stream';
@@ -28,7 +29,7 @@ export function checkpointStream(
   return {
     format,
     async run(sink) {
-      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, rowsPerBlock(t.cols, o.blockFloats), o.timings, o.signal);
+      for (const t of tensors) if (!o.skip?.(t.key)) await packTensor(cp, t, format, sink, rowsPerBlock(t, o.blockFloats), o.timings, o.signal);
     },
   };
 }
@@ -39,6 +40,19 @@ async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, 
     const rows = Math.min(step, t.rows - row0);
     throwIfAborted(signal, `download of ${t.tensor.file}`);
     const t0 = performance.now();
+    const enc = t.tensor.dtype;
+    if (t.kind === 'matrix' && (enc === 'Q8_0' || enc === 'Q4_0') && repackTarget(enc) === format) {
+      // GGUF Q8_0 / Q4_0 into q8 / q4: the same values, rearranged (src/quant/gguf-repack.ts).
+      const bytes = await readRowBytes(cp.source, t, row0, rows);
+      const t1 = performance.now();
+      const { data, scales } = repackRows(enc, bytes, rows, t.cols);
+      if (timings) {
+        timings.read += (t1 - t0) / 1000;
+        timings.pack += (performance.now() - t1) / 1000;
+      }
+      await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales });
+      continue;
+    }
     const values = await readRows(cp.source, t, row0, rows);
     const t1 = performance.now();
     if (timings) timings.read += (t1 - t0) / 1000;

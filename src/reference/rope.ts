@@ -7,6 +7,7 @@ export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
   const half = spec.headDim / 2;
   const inv = new Float64Array(half);
   for (let i = 0; i < half; i++) inv[i] = 1 / spec.ropeTheta ** ((2 * i) / spec.headDim);
+  if (spec.ropeFreqFactors) for (let i = 0; i < half; i++) inv[i] /= spec.ropeFreqFactors[i];
   const s = spec.ropeScaling;
   if (!s) return inv;
   // llama3: long wavelengths are slowed down by `factor`, short ones kept, the band between interpolated.

@@ -1,7 +1,7 @@
 // Random weights of any shape packed straight into a weight format, block by block (no f32 model, no
 // file): for tests that need a real model's widths and vocabulary on the GPU, not its values.
 
-import { rowsPerBlock, tensorSlots } from '../model/checkpoint';
+import { BLOCK_FLOATS, tensorSlots } from '../model/checkpoint';
 import type { ModelSpec } from '../model/model-spec';
 import { matrixShape, packRows, type WeightFormat } from '../quant/weight-format';
 import type { WeightStream } from '../quant/weight-stream';
@@ -29,7 +29,7 @@ export function randomPackedStream(spec: ModelSpec, format: WeightFormat, seed: 
           continue;
         }
         const [rows, cols] = slot.shape;
-        const step = rowsPerBlock(cols);
+        const step = Math.max(1, Math.floor(BLOCK_FLOATS / cols));
         for (let row0 = 0; row0 < rows; row0 += step) {
           const n = Math.min(step, rows - row0);
           const values = new Float32Array(n * cols);

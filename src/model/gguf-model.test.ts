@@ -1,0 +1,169 @@
+// GGUF models against their Hugging Face folders: llama.cpp's own stories260K.gguf, and GGUF files this
+// test writes from the shared models and the default model (src/test-support/gguf-writer.ts).
+
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCacheMode } from '../cache/cache-config';
+import { createReferenceCache } from '../cache/create-cache';
+import { CpuBackend } from '../engine/backend';
+import { generateIds } from '../engine/generate';
+import { GREEDY } from '../engine/sampling';
+import { evaluatePerplexity } from '../eval/perplexity';
+import { ReferenceDecoder } from '../reference/decoder';
+import { checkpointStream } from '../quant/pack-checkpoint';
+import { unpackModelWeights } from '../quant/packed-weights';
+import type { WeightFormat } from '../quant/weight-format';
+import { collectPacked } from '../quant/weight-stream';
+import { hfToGguf } from '../test-support/gguf-writer';
+import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
+import { openCheckpoint } from './checkpoint';
+import { MemoryFileSource, type ModelFileSource } from './file-source';
+import { GgufModelSource } from './gguf-model';
+import { loadModel, type LoadedModel } from './load-model';
+import { NodeFolderSource, nodeModelSource } from './node-file-source';
+import type { TensorEncoding } from './tensor-encoding';
+
+const F32 = parseCacheMode('f32');
+const ORACLE_PROMPT = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426];
+const DEFAULT_MODEL = resolve(import.meta.dirname, '../../public/models/austen-3m');
+
+const logitsOf = (m: LoadedModel, ids: number[]) => new ReferenceDecoder(m).forward(ids, createReferenceCache(m, F32));
+
+/** The model with the weights the engine would run for `format` (the packed stream, as the GPU path uploads). */
+async function inFormat(source: ModelFileSource, format: WeightFormat): Promise<LoadedModel> {
+  const m = await loadModel(source);
+  if (format === 'f32') return m;
+  return { ...m, weights: unpackModelWeights(await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers)) };
+}
+
+function ggufSource(name: string, bytes: Uint8Array): GgufModelSource {
+  return new GgufModelSource(new MemoryFileSource('written', new Map([[name, bytes.buffer as ArrayBuffer]])), name);
+}
+
+describe("llama.cpp's stories260K.gguf", () => {
+  const load = () => loadModel(nodeModelSource(sharedPath('models/stories260K/original/stories260K.gguf')));
+
+  it('has the spec of its Hugging Face folder', async () => {
+    const [g, hf] = await Promise.all([load(), sharedModel('stories260K')]);
+    const { tieWordEmbeddings: _t, maxPositionEmbeddings: ctx, ...rest } = g.spec;
+    const { tieWordEmbeddings: _h, maxPositionEmbeddings: _c, ...hfRest } = hf.spec;
+    expect(rest).toEqual(hfRest);
+    expect(ctx).toBe(2048); // llama.cpp wrote its training context; the HF folder says 512
+  });
+
+  it("holds the HF folder's weights exactly once q/k rows are put back in rotate-half order", async () => {
+    const [g, hf] = await Promise.all([load(), sharedModel('stories260K')]);
+    expect(g.weights.embed).toEqual(hf.weights.embed);
+    expect(g.weights.lmHead).toEqual(hf.weights.embed); // the GGUF stores output.weight; the HF folder ties it
+    g.weights.layers.forEach((l, i) => {
+      for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown', 'attnNorm', 'mlpNorm'] as const) expect(l[k], `layer ${i} ${k}`).toEqual(hf.weights.layers[i][k]);
+    });
+  });
+
+  it('reproduces the greedy oracle and the top logits of the oracle prompt', async () => {
+    const g = await load();
+    const ids = await generateIds(new CpuBackend(g), [1], { maxTokens: 32, cache: F32, sampling: GREEDY, stopIds: [] });
+    expect(ids.join(' ')).toBe('403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385');
+    const logits = logitsOf(g, ORACLE_PROMPT);
+    expect(logits[338]).toBeCloseTo(17.4565, 2);
+    expect([...logits]).toEqual([...logitsOf(await sharedModel('stories260K'), ORACLE_PROMPT)]);
+  });
+
+  it("its embedded tokenizer encodes and decodes as the HF folder's", async () => {
+    const [g, hf] = await Promise.all([load(), sharedModel('stories260K')]);
+    const text = sharedText('tinystories-valid-head.txt').slice(0, 5000);
+    expect(g.tokenizer.encode(text)).toEqual(hf.tokenizer.encode(text));
+    expect(g.tokenizer.decode(ORACLE_PROMPT)).toBe('Once upon a time, there was a little girl named Lily.');
+  });
+});
+
+describe('GGUF files written from Hugging Face folders load as the folder', () => {
+  // Perplexity over the first windows of TinyStories: F32 is the folder's exactly; the quantized types cost
+  // what their bits cost (bounds from the measured values, BENCHMARKS.md "GGUF").
+  const cases: { model: string; dir: () => string; ctx: number; windows: number }[] = [
+    { model: 'stories260K', dir: () => sharedPath('models/stories260K'), ctx: 128, windows: 8 },
+    { model: 'austen-3m (default)', dir: () => DEFAULT_MODEL, ctx: 128, windows: 2 },
+  ];
+  for (const c of cases) {
+    describe(c.model, () => {
+      const hf = () => new NodeFolderSource(c.dir());
+      const ppl = async (m: LoadedModel) => {
+        const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt').slice(0, 40_000));
+        return (await evaluatePerplexity(new CpuBackend(m), ids, { ctx: c.ctx, windows: c.windows, bos: m.spec.bosTokenId ?? 1, cache: F32 })).ppl;
+      };
+      let base: number;
+      let q4: number;
+
+      it('F32: identical logits; F16 equals the folder in f16 weights', async () => {
+        const folder = await loadModel(hf());
+        base = await ppl(folder);
+        q4 = await ppl(await inFormat(hf(), 'q4'));
+        const prompt = folder.tokenizer.encode('It was a truth universally acknowledged, that a little girl named Lily');
+        const f32 = await loadModel(ggufSource('m-f32.gguf', await hfToGguf(hf(), { encoding: 'F32' })));
+        expect(f32.tokenizer.encode('Hello there, Lily!')).toEqual(folder.tokenizer.encode('Hello there, Lily!'));
+        expect([...logitsOf(f32, prompt)]).toEqual([...logitsOf(folder, prompt)]);
+        const f16 = await inFormat(ggufSource('m-f16.gguf', await hfToGguf(hf(), { encoding: 'F16' })), 'f16');
+        expect([...logitsOf(f16, prompt)]).toEqual([...logitsOf(await inFormat(hf(), 'f16'), prompt)]);
+      });
+
+      // 8-, 6- and 5-bit types and Q4_K kept in q8 stay within 1-3% of f32; Q4_0 in q4 costs what the
+      // engine's own q4 costs; Q4_K requantized to q4 (rounded twice) a little more.
+      // (K-quant rows must be whole 256-blocks: narrower matrices fall back as llama.cpp does, to Q5_0 / Q8_0.)
+      const quantized: [TensorEncoding, WeightFormat, 'f32' | 'q4', number][] = [
+        ['Q8_0', 'q8', 'f32', 1.01],
+        ['Q6_K', 'q8', 'f32', 1.01],
+        ['Q5_K', 'q8', 'f32', 1.03],
+        ['Q4_0', 'q4', 'q4', 1.05],
+        ['Q4_K', 'q8', 'f32', 1.03],
+        ['Q4_K', 'q4', 'q4', 1.1],
+      ];
+      for (const [enc, format, against, bound] of quantized) {
+        it(`${enc} run as ${format}: perplexity within ${bound}x of the folder's in ${against}`, async () => {
+          const g = await inFormat(ggufSource(`m-${enc}.gguf`, await hfToGguf(hf(), { encoding: enc })), format);
+          const p = await ppl(g);
+          const ref = against === 'f32' ? base : q4;
+          console.log(`${c.model} ${enc} as ${format}: ppl ${p.toFixed(4)}; folder f32 ${base.toFixed(4)}, folder q4 ${q4.toFixed(4)}`);
+          expect(p / ref).toBeLessThan(bound);
+          expect(p / base).toBeGreaterThan(0.97);
+        });
+      }
+    });
+  }
+
+  it('Q4_0 run as q4 uses the stored values exactly (no second rounding)', async () => {
+    const bytes = await hfToGguf(new NodeFolderSource(sharedPath('models/stories260K')), { encoding: 'Q4_0' });
+    const asF32 = await loadModel(ggufSource('a.gguf', bytes)); // every tensor decoded to f32
+    const asQ4 = await inFormat(ggufSource('b.gguf', bytes), 'q4'); // Q4_0 repacked into q4
+    expect(asQ4.weights.layers[0].wq).toEqual(asF32.weights.layers[0].wq);
+    expect(asQ4.weights.embed).toEqual(asF32.weights.embed);
+  });
+});
+
+describe('GGUF errors name the file and the field', () => {
+  const stories = () => new NodeFolderSource(sharedPath('models/stories260K'));
+  const broken = async (edit: Parameters<typeof hfToGguf>[1]['edit']) => loadModel(ggufSource('x.gguf', await hfToGguf(stories(), { encoding: 'F32', edit })));
+
+  it('an architecture the engine does not run', async () => {
+    await expect(broken((m) => m.set('general.architecture', 'gemma'))).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'general.architecture', got: 'gemma', file: 'written/x.gguf' });
+  });
+
+  it('a missing hyper-parameter', async () => {
+    await expect(broken((m) => m.delete('llama.embedding_length'))).rejects.toMatchObject({ code: 'MODEL_FORMAT', field: 'llama.embedding_length' });
+  });
+
+  it('partial rotary embeddings', async () => {
+    await expect(broken((m) => m.set('llama.rope.dimension_count', 4))).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'llama.rope.dimension_count' });
+  });
+
+  it('a tensor type the loader does not read (Q2_K)', async () => {
+    const edit = (_m: unknown, t: { name: string; dims: number[]; type: unknown; data: Uint8Array }[]) => {
+      const i = t.findIndex((x) => x.name === 'blk.0.ffn_up.weight');
+      t[i] = { name: 'blk.0.ffn_up.weight', dims: [256, 1], type: 10, data: new Uint8Array(84) };
+    };
+    await expect(broken(edit as never)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'blk.0.ffn_up.weight', got: 'Q2_K' });
+  });
+
+  it('a tensor whose shape disagrees with the metadata', async () => {
+    await expect(broken((m) => m.set('llama.feed_forward_length', 96))).rejects.toMatchObject({ code: 'MODEL_FORMAT', field: 'blk.0.ffn_gate.weight' });
+  });
+});

@@ -1,0 +1,218 @@
+// A .gguf file seen as a model folder. The rest of the loader reads Hugging Face folders (config.json,
+// tokenizer.json, tokenizer_config.json, safetensors); this source makes those three text files from the
+// GGUF metadata and lists the file's tensors under Hugging Face names, so a GGUF model goes through the
+// same spec parser, tokenizer, packer, weight cache and engine as any other.
+//
+// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama) and `qwen2`.
+// llama.cpp stores a llama model's q/k rows in the interleaved-pair RoPE order (its NORM rope); the
+// engine rotates halves (Hugging Face's layout), so those rows are marked and put back when read.
+
+import { MissingFileError, ModelFormatError, UnsupportedModelError } from '../errors';
+import { ggufTokenizerFiles } from '../tokenizer/gguf-tokenizer';
+import type { Checkpoint, CheckpointTensor } from './checkpoint';
+import type { ModelFileSource } from './file-source';
+import { readGgufHeader, type GgufHeader, type GgufValue } from './gguf';
+import { decodeRows, isTensorEncoding, TENSOR_ENCODINGS } from './tensor-encoding';
+
+const TEXT_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
+const ARCHITECTURES: Record<string, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
+
+/** Hugging Face names of a layer's tensors by their GGUF suffix. */
+const LAYER_NAMES: Record<string, string> = {
+  'attn_norm.weight': 'input_layernorm.weight',
+  'attn_q.weight': 'self_attn.q_proj.weight',
+  'attn_k.weight': 'self_attn.k_proj.weight',
+  'attn_v.weight': 'self_attn.v_proj.weight',
+  'attn_output.weight': 'self_attn.o_proj.weight',
+  'attn_q.bias': 'self_attn.q_proj.bias',
+  'attn_k.bias': 'self_attn.k_proj.bias',
+  'attn_v.bias': 'self_attn.v_proj.bias',
+  'ffn_norm.weight': 'post_attention_layernorm.weight',
+  'ffn_gate.weight': 'mlp.gate_proj.weight',
+  'ffn_up.weight': 'mlp.up_proj.weight',
+  'ffn_down.weight': 'mlp.down_proj.weight',
+};
+const GLOBAL_NAMES: Record<string, string> = {
+  'token_embd.weight': 'model.embed_tokens.weight',
+  'output_norm.weight': 'model.norm.weight',
+  'output.weight': 'lm_head.weight',
+};
+
+export function isGgufFileName(name: string): boolean {
+  return /\.gguf$/i.test(name);
+}
+
+export class GgufModelSource implements ModelFileSource {
+  readonly name: string;
+  private header: Promise<GgufHeader> | null = null;
+  private texts: Promise<Record<(typeof TEXT_FILES)[number], string>> | null = null;
+
+  /** `inner` holds the file `file` (a folder, a URL prefix, picked files). */
+  constructor(
+    readonly inner: ModelFileSource,
+    readonly file: string,
+  ) {
+    this.name = `${inner.name}/${file}`;
+  }
+
+  async has(file: string): Promise<boolean> {
+    return (TEXT_FILES as readonly string[]).includes(file) || (file === this.file && this.inner.has(file));
+  }
+
+  async read(file: string): Promise<ArrayBuffer> {
+    if (!(TEXT_FILES as readonly string[]).includes(file)) return this.inner.read(this.own(file));
+    const text = (await this.textFiles())[file as (typeof TEXT_FILES)[number]];
+    return new TextEncoder().encode(text).buffer as ArrayBuffer;
+  }
+
+  size(file: string): Promise<number> {
+    return this.inner.size(this.own(file));
+  }
+
+  readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
+    return this.inner.readRange(this.own(file), begin, end);
+  }
+
+  /** The parsed header (read once). */
+  ggufHeader(): Promise<GgufHeader> {
+    if (!this.header) {
+      this.header = (async () => {
+        if (!(await this.inner.has(this.file))) throw new MissingFileError(this.name);
+        return readGgufHeader(this.inner, this.file);
+      })();
+    }
+    return this.header;
+  }
+
+  /** The tensors under Hugging Face names (shapes [out, in]), with llama's q/k rows marked interleaved. */
+  async checkpoint(): Promise<Checkpoint> {
+    const h = await this.ggufHeader();
+    const arch = architecture(h);
+    const config = JSON.parse((await this.textFiles())['config.json']) as { head_dim: number };
+    const tensors = new Map<string, CheckpointTensor>();
+    for (const t of h.tensors.values()) {
+      const name = hfName(t.name);
+      if (!name) continue;
+      if (!isTensorEncoding(t.typeName) || t.end === null) {
+        throw new UnsupportedModelError('tensor type not supported', { file: this.name, field: t.name, expected: TENSOR_ENCODINGS.join(', '), got: t.typeName });
+      }
+      const interleaved = arch === 'llama' && /^blk\.\d+\.attn_[qk]\.(weight|bias)$/.test(t.name);
+      tensors.set(name, {
+        name,
+        file: this.file,
+        dtype: t.typeName,
+        shape: [...t.dims].reverse(),
+        begin: t.begin,
+        end: t.end,
+        stored: t.name,
+        ...(interleaved ? { ropeInterleaved: config.head_dim } : {}),
+      });
+    }
+    return { source: this, files: [this.file], tensors };
+  }
+
+  private own(file: string): string {
+    if (file !== this.file) throw new MissingFileError(`${this.inner.name}/${file}`, `not part of the GGUF model ${this.file}`);
+    return file;
+  }
+
+  private textFiles(): Promise<Record<(typeof TEXT_FILES)[number], string>> {
+    if (!this.texts) {
+      this.texts = (async () => {
+        const h = await this.ggufHeader();
+        const config = ggufConfig(h);
+        const freqs = h.tensors.get('rope_freqs.weight');
+        if (freqs) config.rope_freq_factors = await readRopeFactors(this.inner, this.file, h, freqs.name);
+        const tok = ggufTokenizerFiles(h.metadata, this.name);
+        return { 'config.json': JSON.stringify(config, null, 1), 'tokenizer.json': tok.tokenizer, 'tokenizer_config.json': tok.tokenizerConfig };
+      })();
+    }
+    return this.texts;
+  }
+}
+
+function hfName(gguf: string): string | null {
+  if (gguf in GLOBAL_NAMES) return GLOBAL_NAMES[gguf];
+  const m = /^blk\.(\d+)\.(.+)$/.exec(gguf);
+  return m && m[2] in LAYER_NAMES ? `model.layers.${m[1]}.${LAYER_NAMES[m[2]]}` : null;
+}
+
+function architecture(h: GgufHeader): string {
+  const arch = h.metadata.get('general.architecture');
+  if (typeof arch !== 'string') throw new ModelFormatError('missing', { file: h.file, field: 'general.architecture', expected: 'a string' });
+  if (!(arch in ARCHITECTURES)) throw new UnsupportedModelError('unsupported architecture', { file: h.file, field: 'general.architecture', expected: Object.keys(ARCHITECTURES).join(', '), got: arch });
+  return arch;
+}
+
+/** config.json (Hugging Face keys) from the `{arch}.*` metadata and the tensor list. */
+export function ggufConfig(h: GgufHeader): Record<string, unknown> {
+  const arch = architecture(h);
+  const m = h.metadata;
+  const key = (k: string) => `${arch}.${k}`;
+  const get = (k: string, fallback?: number): number => {
+    const v: GgufValue | undefined = m.get(key(k)) ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new ModelFormatError(v === undefined ? 'missing' : 'must be a positive number', { file: h.file, field: key(k), got: v === undefined ? undefined : String(v) });
+    }
+    return v;
+  };
+  const int = (k: string, fallback?: number): number => {
+    const v = get(k, fallback);
+    if (!Number.isSafeInteger(v)) throw new ModelFormatError('must be an integer', { file: h.file, field: key(k), got: String(v) });
+    return v;
+  };
+
+  const hidden = int('embedding_length');
+  const heads = int('attention.head_count');
+  const kvRaw = m.get(key('attention.head_count_kv')) ?? heads;
+  // Some files give one kv-head count per layer: the engine needs them all equal.
+  const kvList = Array.isArray(kvRaw) ? kvRaw : [kvRaw];
+  if (!kvList.every((n) => n === kvList[0]) || typeof kvList[0] !== 'number') {
+    throw new UnsupportedModelError('layers with different kv-head counts are not supported', { file: h.file, field: key('attention.head_count_kv'), got: JSON.stringify(kvRaw) });
+  }
+  const headDim = int('attention.key_length', hidden / heads);
+  if (int('attention.value_length', headDim) !== headDim) {
+    throw new UnsupportedModelError('key and value heads of different widths are not supported', { file: h.file, field: key('attention.value_length'), expected: String(headDim) });
+  }
+  if (int('rope.dimension_count', headDim) !== headDim) {
+    throw new UnsupportedModelError('partial rotary embeddings are not supported', { file: h.file, field: key('rope.dimension_count'), expected: String(headDim) });
+  }
+  const scaling = m.get(key('rope.scaling.type'));
+  if (scaling !== undefined && scaling !== 'none' && get('rope.scaling.factor', 1) !== 1) {
+    throw new UnsupportedModelError('unsupported rope scaling', { file: h.file, field: key('rope.scaling.type'), expected: 'none (llama3 scaling comes as rope_freqs.weight)', got: String(scaling) });
+  }
+  const embed = h.tensors.get('token_embd.weight');
+  if (!embed) throw new ModelFormatError('missing tensor', { file: h.file, field: 'token_embd.weight' });
+  const id = (k: string): number | undefined => {
+    const v = m.get(`tokenizer.ggml.${k}`);
+    return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < 2 ** 31 ? v : undefined;
+  };
+  return {
+    architectures: [ARCHITECTURES[arch]],
+    hidden_size: hidden,
+    num_hidden_layers: int('block_count'),
+    num_attention_heads: heads,
+    num_key_value_heads: kvList[0],
+    head_dim: headDim,
+    intermediate_size: int('feed_forward_length'),
+    vocab_size: embed.dims[1],
+    rms_norm_eps: get('attention.layer_norm_rms_epsilon'),
+    rope_theta: get('rope.freq_base', 10000),
+    max_position_embeddings: int('context_length', 2048),
+    tie_word_embeddings: !h.tensors.has('output.weight'),
+    attention_bias: h.tensors.has('blk.0.attn_q.bias'),
+    bos_token_id: id('bos_token_id') ?? null,
+    eos_token_id: id('eos_token_id') ?? null,
+  };
+}
+
+/** llama3-style RoPE as llama.cpp stores it: one divisor per frequency (`rope_freqs.weight`, F32). */
+async function readRopeFactors(source: ModelFileSource, file: string, h: GgufHeader, name: string): Promise<number[]> {
+  const t = h.tensors.get(name)!;
+  if (t.typeName !== 'F32' || t.dims.length !== 1 || t.end === null) {
+    throw new UnsupportedModelError('rope_freqs must be a 1-D F32 tensor', { file: h.file, field: name, got: `${t.typeName}[${t.dims.join(', ')}]` });
+  }
+  const out = new Float32Array(t.dims[0]);
+  decodeRows('F32', await source.readRange(file, t.begin, t.end), out);
+  return [...out];
+}

@@ -1,0 +1,199 @@
+// Writes GGUF files for tests: the container (version 3, little-endian) and a converter from a Hugging
+// Face folder as llama.cpp's converter lays a model out (ggml tensor names, [in, out] dims, llama q/k
+// rows in interleaved RoPE order, norms in F32, tokenizer metadata). Quantizers: ggml-quantize.ts.
+
+import type { ModelFileSource } from '../model/file-source';
+import { readText } from '../model/file-source';
+import { modelTensors, openCheckpoint, readRows } from '../model/checkpoint';
+import type { GgufValue } from '../model/gguf';
+import { parseModelConfig } from '../model/model-spec';
+import { blockValues, type TensorEncoding } from '../model/tensor-encoding';
+import { quantizeGgml } from './ggml-quantize';
+import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata';
+
+const TYPE_IDS: Record<TensorEncoding, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+
+export interface GgufTensorData {
+  name: string;
+  /** ggml order: ne[0] is the row length. */
+  dims: number[];
+  /** An encoding, or a raw ggml type id (to write types the loader refuses). */
+  type: TensorEncoding | number;
+  data: Uint8Array;
+}
+
+/** A metadata value with its GGUF type spelled out (otherwise integers are written as u32 or i32, other numbers as f32). */
+export type TypedValue = { u64: number } | { f32: number } | { i32: number[] } | { f32s: number[] };
+
+/** The bytes of a GGUF file. */
+export function writeGguf(metadata: ReadonlyMap<string, GgufValue | TypedValue>, tensors: GgufTensorData[], alignment = 32): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const push = (b: Uint8Array) => {
+    parts.push(b);
+    length += b.byteLength;
+  };
+  const u32 = (v: number) => push(new Uint8Array(new Uint32Array([v]).buffer));
+  const u64 = (v: number) => push(new Uint8Array(new BigUint64Array([BigInt(v)]).buffer));
+  const str = (s: string) => {
+    const b = new TextEncoder().encode(s);
+    u64(b.byteLength);
+    push(b);
+  };
+  const scalarType = (v: GgufValue): number => {
+    if (typeof v === 'string') return 8;
+    if (typeof v === 'boolean') return 7;
+    if (typeof v === 'bigint') return 10;
+    if (typeof v === 'number') return Number.isInteger(v) ? (v >= 0 && v < 2 ** 32 ? 4 : 5) : 6;
+    return 9;
+  };
+  const scalar = (type: number, v: GgufValue) => {
+    if (type === 8) str(v as string);
+    else if (type === 7) push(new Uint8Array([v ? 1 : 0]));
+    else if (type === 10) u64(Number(v));
+    else if (type === 4) u32(v as number);
+    else if (type === 5) push(new Uint8Array(new Int32Array([v as number]).buffer));
+    else if (type === 6) push(new Uint8Array(new Float32Array([v as number]).buffer));
+  };
+  const array = (type: number, vs: GgufValue[]) => {
+    u32(9);
+    u32(type);
+    u64(vs.length);
+    for (const x of vs) scalar(type, x);
+  };
+
+  push(new TextEncoder().encode('GGUF'));
+  u32(3);
+  u64(tensors.length);
+  u64(metadata.size + (metadata.has('general.alignment') ? 0 : 1));
+  if (!metadata.has('general.alignment')) {
+    str('general.alignment');
+    u32(4);
+    u32(alignment);
+  }
+  for (const [key, v] of metadata) {
+    str(key);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v !== 'bigint') {
+      if ('u64' in v) (u32(10), u64(v.u64));
+      else if ('f32' in v) (u32(6), scalar(6, v.f32));
+      else if ('i32' in v) array(5, v.i32);
+      else array(6, v.f32s);
+      continue;
+    }
+    if (Array.isArray(v)) {
+      // Arrays take their first element's type; an all-integer array is i32 (as token types are), except
+      // scores, which llama.cpp reads as f32 whatever their values.
+      const type = v.length === 0 ? 4 : key === 'tokenizer.ggml.scores' ? 6 : typeof v[0] === 'number' ? (v.every((x) => Number.isInteger(x)) ? 5 : 6) : scalarType(v[0]);
+      array(type, v);
+      continue;
+    }
+    u32(scalarType(v));
+    scalar(scalarType(v), v);
+  }
+  let offset = 0;
+  const offsets: number[] = [];
+  for (const t of tensors) {
+    str(t.name);
+    u32(t.dims.length);
+    for (const n of t.dims) u64(n);
+    u32(typeof t.type === 'number' ? t.type : TYPE_IDS[t.type]);
+    offsets.push(offset);
+    u64(offset);
+    offset = Math.ceil((offset + t.data.byteLength) / alignment) * alignment;
+  }
+  const dataStart = Math.ceil(length / alignment) * alignment;
+  const out = new Uint8Array(dataStart + offset);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  tensors.forEach((t, i) => out.set(t.data, dataStart + offsets[i]));
+  return out;
+}
+
+const LAYER_SUFFIXES: Record<string, string> = {
+  'input_layernorm.weight': 'attn_norm.weight',
+  'self_attn.q_proj.weight': 'attn_q.weight',
+  'self_attn.k_proj.weight': 'attn_k.weight',
+  'self_attn.v_proj.weight': 'attn_v.weight',
+  'self_attn.o_proj.weight': 'attn_output.weight',
+  'self_attn.q_proj.bias': 'attn_q.bias',
+  'self_attn.k_proj.bias': 'attn_k.bias',
+  'self_attn.v_proj.bias': 'attn_v.bias',
+  'post_attention_layernorm.weight': 'ffn_norm.weight',
+  'mlp.gate_proj.weight': 'ffn_gate.weight',
+  'mlp.up_proj.weight': 'ffn_up.weight',
+  'mlp.down_proj.weight': 'ffn_down.weight',
+};
+
+function ggmlName(hf: string): string {
+  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
+  if (hf === 'model.norm.weight') return 'output_norm.weight';
+  if (hf === 'lm_head.weight') return 'output.weight';
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf)!;
+  return `blk.${m[1]}.${LAYER_SUFFIXES[m[2]]}`;
+}
+
+/** Rows of whole heads from rotate-half order (s * head / 2 + i) to llama.cpp's interleaved order (2i + s). */
+function interleave(values: Float32Array, rows: number, cols: number, head: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let h0 = 0; h0 < rows; h0 += head) {
+    for (let i = 0; i < head / 2; i++) {
+      for (let s = 0; s < 2; s++) out.set(values.subarray((h0 + s * (head / 2) + i) * cols, (h0 + s * (head / 2) + i + 1) * cols), (h0 + 2 * i + s) * cols);
+    }
+  }
+  return out;
+}
+
+const FALLBACK: Partial<Record<TensorEncoding, TensorEncoding>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
+
+export interface HfToGgufOptions {
+  /**
+   * Encoding of the matrices. A matrix whose rows are not whole blocks falls back as llama.cpp's quantizer
+   * does: a K-quant to the 32-value format of its bits (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0), else F16.
+   */
+  encoding: TensorEncoding;
+  /** Per-matrix encodings by ggml name (a Q4_K_M-style mix), overriding `encoding`. */
+  perTensor?: (ggml: string) => TensorEncoding | undefined;
+  /** Change the metadata or tensors before writing (tests of broken files). */
+  edit?: (meta: Map<string, GgufValue | TypedValue>, tensors: GgufTensorData[]) => void;
+}
+
+/** A Hugging Face folder as llama.cpp's converter would write it. */
+export async function hfToGguf(source: ModelFileSource, o: HfToGgufOptions): Promise<Uint8Array> {
+  const spec = parseModelConfig(await readText(source, 'config.json'));
+  const arch = spec.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+  const meta = new Map<string, GgufValue | TypedValue>([
+    ['general.architecture', arch],
+    ['general.name', source.name.split('/').pop() ?? 'model'],
+    [`${arch}.context_length`, spec.maxPositionEmbeddings],
+    [`${arch}.embedding_length`, spec.hiddenSize],
+    [`${arch}.block_count`, spec.numLayers],
+    [`${arch}.feed_forward_length`, spec.intermediateSize],
+    [`${arch}.attention.head_count`, spec.numHeads],
+    [`${arch}.attention.head_count_kv`, spec.numKvHeads],
+    [`${arch}.rope.dimension_count`, spec.headDim],
+    [`${arch}.rope.freq_base`, { f32: spec.ropeTheta }],
+    [`${arch}.attention.layer_norm_rms_epsilon`, { f32: spec.rmsNormEps }],
+  ]);
+  if (spec.headDim * spec.numHeads !== spec.hiddenSize) meta.set(`${arch}.attention.key_length`, spec.headDim);
+  const tokenizerConfig = (await source.has('tokenizer_config.json')) ? await readText(source, 'tokenizer_config.json') : '{}';
+  for (const [k, v] of ggufTokenizerMetadata(await readText(source, 'tokenizer.json'), tokenizerConfig)) meta.set(k, v);
+  if (spec.bosTokenId !== null) meta.set('tokenizer.ggml.bos_token_id', spec.bosTokenId);
+  if (spec.eosTokenIds.length) meta.set('tokenizer.ggml.eos_token_id', spec.eosTokenIds[0]);
+
+  const tensors: GgufTensorData[] = [];
+  for (const t of modelTensors(spec, await openCheckpoint(source))) {
+    let values = await readRows(source, t, 0, t.rows);
+    const hfName = t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name;
+    const name = ggmlName(hfName);
+    if (arch === 'llama' && /attn_[qk]\./.test(name)) values = interleave(values, t.rows, t.cols, spec.headDim);
+    let enc: TensorEncoding = t.kind === 'vector' ? 'F32' : (o.perTensor?.(name) ?? o.encoding);
+    if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
+    if (t.cols % blockValues(enc) !== 0) enc = 'F16';
+    tensors.push({ name, dims: t.kind === 'vector' ? [t.rows] : [t.cols, t.rows], type: enc, data: quantizeGgml(enc, values) });
+  }
+  o.edit?.(meta, tensors);
+  return writeGguf(meta, tensors);
+}
