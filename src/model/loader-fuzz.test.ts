@@ -1,5 +1,6 @@
 // Hostile and broken model files: thousands of seeded mutations of a real model's safetensors header,
-// config.json and tokenizer.json go through the whole loader (loadModel). Every case must end in a
+// config.json and tokenizer.json, and of llama.cpp's GGUF file of the same model (header, metadata,
+// tensor infos), go through the whole loader (loadModel). Every case must end in a
 // loaded model or a typed EngineError — never another exception, a hang or an allocation the file
 // cannot back. The seed is fixed, so a failure reproduces.
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { EngineError } from '../errors';
 import { seededRandom } from '../engine/sampling';
 import { sharedPath } from '../test-support/shared-models';
 import { MemoryFileSource } from './file-source';
+import { readGgufHeader } from './gguf';
+import { GgufModelSource } from './gguf-model';
 import { loadModel } from './load-model';
 
 const dir = sharedPath('models/stories260K');
@@ -93,6 +96,35 @@ function mutateSafetensors(r: Rand): ArrayBuffer {
   return out.buffer;
 }
 
+const GGUF = new Uint8Array(readFileSync(sharedPath('models/stories260K/original/stories260K.gguf')));
+const GGUF_DATA = (await readGgufHeader(new MemoryFileSource('g', new Map([['m.gguf', GGUF.slice().buffer]])), 'm.gguf')).dataOffset;
+
+/** A GGUF file with damaged header bytes: flipped bytes, hostile u64 / u32 fields, truncation, random bytes. */
+function mutateGguf(r: Rand): ArrayBuffer {
+  const kind = int(r, 5);
+  if (kind === 0) return GGUF.slice(0, int(r, GGUF.length)).buffer;
+  if (kind === 1) return Uint8Array.from({ length: int(r, 4096) }, () => int(r, 256)).buffer;
+  const b = GGUF.slice();
+  const v = new DataView(b.buffer);
+  for (let i = 0, n = 1 + int(r, 4); i < n; i++) {
+    const at = int(r, GGUF_DATA - 8);
+    if (kind === 2) b[at] = int(r, 256);
+    else if (kind === 3) v.setBigUint64(at, pick(r, [0n, 1n, 2n ** 63n, 2n ** 64n - 1n, BigInt(int(r, 2 ** 31)), BigInt(GGUF.length)]), true);
+    else v.setUint32(at, pick(r, [0, 1, 9, 12, 13, 99, 2 ** 31, 2 ** 32 - 1, int(r, 64)]), true);
+  }
+  return b.buffer;
+}
+
+async function tryGguf(bytes: ArrayBuffer): Promise<string> {
+  try {
+    await loadModel(new GgufModelSource(new MemoryFileSource('fuzz', new Map([['m.gguf', bytes]])), 'm.gguf'));
+    return 'loaded';
+  } catch (e) {
+    if (e instanceof EngineError) return e.code;
+    throw new Error(`not a typed error: ${(e as Error)?.name}: ${String((e as Error)?.message).slice(0, 200)}`);
+  }
+}
+
 async function tryLoad(files: { config: string; tokenizer: string; weights: ArrayBuffer }): Promise<string> {
   const source = new MemoryFileSource('fuzz', new Map<string, ArrayBuffer | string>([
     ['config.json', files.config],
@@ -130,4 +162,17 @@ describe('loaders under hostile input', () => {
       expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 2 ** 20);
     });
   }
+
+  it('1500 mutated stories260K.gguf files each load or fail with a typed error', async () => {
+    const r = seededRandom(2718);
+    const outcomes = new Map<string, number>();
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 1500; i++) {
+      const outcome = await tryGguf(mutateGguf(r)).catch((e: Error) => `case ${i}: ${e.message}`);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    expect([...outcomes.keys()].filter((k) => k.startsWith('case '))).toEqual([]);
+    expect(outcomes.get('MODEL_FORMAT') ?? 0).toBeGreaterThan(1500 / 4);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 2 ** 20);
+  });
 });
