@@ -11,7 +11,15 @@ import { acquireDevice } from '../gpu/device';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { kvDim } from '../model/model-spec';
-import { packModelWeights, withWeightFormat } from '../quant/packed-weights';
+import { openCheckpoint } from '../model/checkpoint';
+import { MemoryFileSource } from '../model/file-source';
+import { GgufModelSource } from '../model/gguf-model';
+import { NodeFolderSource } from '../model/node-file-source';
+import { checkpointStream } from '../quant/pack-checkpoint';
+import { packModelWeights, unpackModelWeights, withWeightFormat } from '../quant/packed-weights';
+import { collectPacked } from '../quant/weight-stream';
+import { loadPreparedModel } from '../storage/model-loader';
+import { hfToGguf } from '../test-support/gguf-writer';
 import { packedBytes, WEIGHT_FORMATS, type WeightFormat } from '../quant/weight-format';
 import { sharedModel, sharedText, type SharedModel } from '../test-support/shared-models';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
@@ -246,5 +254,23 @@ describe('synthetic models', () => {
     opened.push(b);
     expect(b.weights.lmHead.parts.length).toBe(19);
     expect(await worstDiff(b, new CpuBackend(m), F32, promptOf(300, 20), 5)).toBeLessThan(2e-3);
+  });
+});
+
+describe('GGUF models on WebGPU (streamed, as the browser loads them)', () => {
+  const DEFAULT_MODEL = new URL('../../public/models/austen-3m', import.meta.url).pathname;
+  it.each([
+    ['Q4_0', 'q4'],
+    ['Q4_K', 'q8'],
+  ] as const)('austen-3m written as %s, run as %s: GPU logits equal the reference on the same weights', async (enc, format) => {
+    const bytes = await hfToGguf(new NodeFolderSource(DEFAULT_MODEL), { encoding: enc });
+    const source = new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', bytes.buffer as ArrayBuffer]])), 'm.gguf');
+    const { model } = await loadPreparedModel({ resolved: { id: 'gguf-test', revision: '', name: 'm.gguf', source }, format, cache: null });
+    const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents });
+    opened.push(gpu);
+    const m = await loadModel(source);
+    const packed = await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers);
+    const cpu = new CpuBackend({ ...m, weights: unpackModelWeights(packed) });
+    expect(await worstDiff(gpu, cpu, F32, promptOf(m.spec.vocabSize, 24), 8)).toBeLessThan(2e-3);
   });
 });
