@@ -15,6 +15,10 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>plain page
 <script src="/embed/xquant-chat.js" data-model="/models/austen-3m" data-cache="auto" data-weights="q8" data-max-tokens="24"></script>
 </body></html>`;
 
+/** The same tag naming a .gguf file (llama.cpp's stories260K.gguf from ../shared). */
+const GGUF_PAGE = PAGE.replace('data-model="/models/austen-3m"', 'data-model="/shared-models/stories260K/original/stories260K.gguf"');
+const SHARED_MODELS = resolve(ROOT, '../shared/models');
+
 let server: Server;
 let base = '';
 const served: string[] = [];
@@ -24,12 +28,18 @@ test.beforeAll(async () => {
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     served.push(path);
-    if (path === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html', 'Content-Security-Policy': CSP }).end(PAGE);
+    if (path === '/' || path === '/gguf') {
+      res.writeHead(200, { 'Content-Type': 'text/html', 'Content-Security-Policy': CSP }).end(path === '/' ? PAGE : GGUF_PAGE);
       return;
     }
-    const file = path.startsWith('/embed/') ? resolve(ROOT, 'dist', path.slice(1)) : path.startsWith('/models/') ? resolve(ROOT, 'public', path.slice(1)) : '';
-    if (!file.startsWith(ROOT + '/') || !existsSync(file) || !statSync(file).isFile()) {
+    const file = path.startsWith('/embed/')
+      ? resolve(ROOT, 'dist', path.slice(1))
+      : path.startsWith('/models/')
+        ? resolve(ROOT, 'public', path.slice(1))
+        : path.startsWith('/shared-models/')
+          ? resolve(SHARED_MODELS, path.slice('/shared-models/'.length))
+          : '';
+    if (!(file.startsWith(ROOT + '/') || file.startsWith(SHARED_MODELS + '/')) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end('not found');
       return;
     }
@@ -69,4 +79,17 @@ test('the script tag mounts a chat widget that answers under a strict CSP', asyn
   expect(await host.locator('li.error').count()).toBe(0);
   expect(served).toContain('/embed/xquant-chat-worker.js');
   expect(violations).toEqual([]);
+});
+
+test('the script tag takes a .gguf URL: the file is the whole model (weights, tokenizer)', async ({ page }) => {
+  await page.goto(base + '/gguf');
+  const host = page.locator('div.xquant-chat');
+  await expect(host).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(host.locator('.status')).toContainText('stories260K.gguf · q8 · ready');
+  await host.locator('input').fill('Once upon a time');
+  await host.locator('button.send').click();
+  await expect(host).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  expect(((await host.locator('li.assistant').textContent()) ?? '').trim().length).toBeGreaterThan(0);
+  expect(await host.locator('li.error').count()).toBe(0);
+  expect(served).toContain('/shared-models/stories260K/original/stories260K.gguf');
 });

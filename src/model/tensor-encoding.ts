@@ -63,6 +63,25 @@ function scaleMin(src: Uint8Array, s: number, j: number): [number, number] {
   return [(src[s + j + 4] & 0xf) | ((src[s + j - 4] >> 6) << 4), (src[s + j + 4] >> 4) | ((src[s + j] >> 6) << 4)];
 }
 
+/** Q4_K (`fifth` false) and Q5_K: w = d * scale_j * q - dmin * min_j per 32-value chunk j. */
+function affineSuperBlock(src: Uint8Array, at: number, out: Float32Array, to: number, fifth: boolean): void {
+  const d = half(src, at);
+  const dmin = half(src, at + 2);
+  const qh = at + 16;
+  const qs = fifth ? at + 48 : at + 16;
+  for (let k = 0; k < 4; k++) {
+    const [s0, m0] = scaleMin(src, at + 4, 2 * k);
+    const [s1, m1] = scaleMin(src, at + 4, 2 * k + 1);
+    const q = qs + 32 * k;
+    const o = to + 64 * k;
+    for (let l = 0; l < 32; l++) {
+      const h = fifth ? src[qh + l] : 0;
+      out[o + l] = d * s0 * ((src[q + l] & 0xf) | (((h >> (2 * k)) & 1) << 4)) - dmin * m0;
+      out[o + 32 + l] = d * s1 * ((src[q + l] >> 4) | (((h >> (2 * k + 1)) & 1) << 4)) - dmin * m1;
+    }
+  }
+}
+
 const BLOCK_DECODERS: Record<Exclude<TensorEncoding, 'F32' | 'F16' | 'BF16'>, BlockDecoder> = {
   // d (f16), 32 signed bytes: w = d * q.
   Q8_0(src, at, out, to) {
@@ -111,45 +130,9 @@ const BLOCK_DECODERS: Record<Exclude<TensorEncoding, 'F32' | 'F16' | 'BF16'>, Bl
   },
   // 256 values: d, dmin, 12 bytes of eight 6-bit (scale, min) pairs, 128 bytes of nibbles. Each 64 values
   // share 32 bytes: the low nibbles are the first 32 values (pair 2k), the high nibbles the next (pair 2k+1).
-  Q4_K(src, at, out, to) {
-    const d = half(src, at);
-    const dmin = half(src, at + 2);
-    for (let k = 0; k < 4; k++) {
-      const [s0, m0] = scaleMin(src, at + 4, 2 * k);
-      const [s1, m1] = scaleMin(src, at + 4, 2 * k + 1);
-      const d0 = d * s0;
-      const d1 = d * s1;
-      const o0 = dmin * m0;
-      const o1 = dmin * m1;
-      const q = at + 16 + 32 * k;
-      const o = to + 64 * k;
-      for (let l = 0; l < 32; l++) {
-        out[o + l] = d0 * (src[q + l] & 0xf) - o0;
-        out[o + 32 + l] = d1 * (src[q + l] >> 4) - o1;
-      }
-    }
-  },
+  Q4_K: (src, at, out, to) => affineSuperBlock(src, at, out, to, false),
   // As Q4_K plus 32 bytes of fifth bits before the nibbles: bit c of byte l is value l of the 32-value chunk c.
-  Q5_K(src, at, out, to) {
-    const d = half(src, at);
-    const dmin = half(src, at + 2);
-    const qh = at + 16;
-    for (let k = 0; k < 4; k++) {
-      const [s0, m0] = scaleMin(src, at + 4, 2 * k);
-      const [s1, m1] = scaleMin(src, at + 4, 2 * k + 1);
-      const d0 = d * s0;
-      const d1 = d * s1;
-      const o0 = dmin * m0;
-      const o1 = dmin * m1;
-      const q = at + 48 + 32 * k;
-      const o = to + 64 * k;
-      for (let l = 0; l < 32; l++) {
-        const h = src[qh + l];
-        out[o + l] = d0 * ((src[q + l] & 0xf) | (((h >> (2 * k)) & 1) << 4)) - o0;
-        out[o + 32 + l] = d1 * ((src[q + l] >> 4) | (((h >> (2 * k + 1)) & 1) << 4)) - o1;
-      }
-    }
-  },
+  Q5_K: (src, at, out, to) => affineSuperBlock(src, at, out, to, true),
   // 256 values: 128 bytes of low nibbles, 64 bytes of 2-bit highs, 16 signed 8-bit scales (one per 16
   // values), d last. Each half of 128 values uses 64 nibble bytes and 32 high bytes; w = d * scale * (q - 32).
   Q6_K(src, at, out, to) {

@@ -4,10 +4,10 @@
 
 import type { ModelFileSource } from '../model/file-source';
 import { readText } from '../model/file-source';
-import { modelTensors, openCheckpoint, readRows } from '../model/checkpoint';
+import { BLOCK_FLOATS, modelTensors, openCheckpoint, readRows } from '../model/checkpoint';
 import type { GgufValue } from '../model/gguf';
 import { parseModelConfig } from '../model/model-spec';
-import { blockValues, type TensorEncoding } from '../model/tensor-encoding';
+import { blockValues, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
 import { quantizeGgml } from './ggml-quantize';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata';
 
@@ -25,8 +25,20 @@ export interface GgufTensorData {
 /** A metadata value with its GGUF type spelled out (otherwise integers are written as u32 or i32, other numbers as f32). */
 export type TypedValue = { u64: number } | { f32: number } | { i32: number[] } | { f32s: number[] };
 
+/** A tensor's entry in the header: its data's byte length instead of the data. */
+export type GgufTensorInfo = Omit<GgufTensorData, 'data'> & { bytes: number };
+
 /** The bytes of a GGUF file. */
 export function writeGguf(metadata: ReadonlyMap<string, GgufValue | TypedValue>, tensors: GgufTensorData[], alignment = 32): Uint8Array {
+  const layout = ggufLayout(metadata, tensors.map((t) => ({ ...t, bytes: t.data.byteLength })), alignment);
+  const out = new Uint8Array(layout.size);
+  out.set(layout.header);
+  tensors.forEach((t, i) => out.set(t.data, layout.offsets[i]));
+  return out;
+}
+
+/** The header (padded to the data section) and each tensor's absolute offset, for writing a file in pieces. */
+export function ggufLayout(metadata: ReadonlyMap<string, GgufValue | TypedValue>, tensors: GgufTensorInfo[], alignment = 32): { header: Uint8Array; offsets: number[]; size: number } {
   const parts: Uint8Array[] = [];
   let length = 0;
   const push = (b: Uint8Array) => {
@@ -99,17 +111,16 @@ export function writeGguf(metadata: ReadonlyMap<string, GgufValue | TypedValue>,
     u32(typeof t.type === 'number' ? t.type : TYPE_IDS[t.type]);
     offsets.push(offset);
     u64(offset);
-    offset = Math.ceil((offset + t.data.byteLength) / alignment) * alignment;
+    offset = Math.ceil((offset + t.bytes) / alignment) * alignment;
   }
   const dataStart = Math.ceil(length / alignment) * alignment;
-  const out = new Uint8Array(dataStart + offset);
+  const header = new Uint8Array(dataStart);
   let at = 0;
   for (const p of parts) {
-    out.set(p, at);
+    header.set(p, at);
     at += p.byteLength;
   }
-  tensors.forEach((t, i) => out.set(t.data, dataStart + offsets[i]));
-  return out;
+  return { header, offsets: offsets.map((o) => dataStart + o), size: dataStart + offset };
 }
 
 const LAYER_SUFFIXES: Record<string, string> = {
@@ -160,8 +171,15 @@ export interface HfToGgufOptions {
   edit?: (meta: Map<string, GgufValue | TypedValue>, tensors: GgufTensorData[]) => void;
 }
 
-/** A Hugging Face folder as llama.cpp's converter would write it. */
-export async function hfToGguf(source: ModelFileSource, o: HfToGgufOptions): Promise<Uint8Array> {
+/** A tensor of a conversion: its header entry and its bytes, produced a block of rows at a time. */
+export type GgufTensorStream = GgufTensorInfo & { blocks(): AsyncIterable<Uint8Array> };
+
+/**
+ * A Hugging Face folder as llama.cpp's converter would write it: the metadata and, per tensor, its bytes
+ * produced in blocks of rows (whole heads for the interleaved q/k), so a multi-gigabyte model converts in
+ * bounded memory.
+ */
+export async function hfGgufTensors(source: ModelFileSource, o: Omit<HfToGgufOptions, 'edit'>): Promise<{ meta: Map<string, GgufValue | TypedValue>; tensors: GgufTensorStream[] }> {
   const spec = parseModelConfig(await readText(source, 'config.json'));
   const arch = spec.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
   const meta = new Map<string, GgufValue | TypedValue>([
@@ -179,21 +197,51 @@ export async function hfToGguf(source: ModelFileSource, o: HfToGgufOptions): Pro
   ]);
   if (spec.headDim * spec.numHeads !== spec.hiddenSize) meta.set(`${arch}.attention.key_length`, spec.headDim);
   const tokenizerConfig = (await source.has('tokenizer_config.json')) ? await readText(source, 'tokenizer_config.json') : '{}';
-  for (const [k, v] of ggufTokenizerMetadata(await readText(source, 'tokenizer.json'), tokenizerConfig)) meta.set(k, v);
+  for (const [k, v] of ggufTokenizerMetadata(await readText(source, 'tokenizer.json'), tokenizerConfig, { vocabSize: spec.vocabSize })) meta.set(k, v);
   if (spec.bosTokenId !== null) meta.set('tokenizer.ggml.bos_token_id', spec.bosTokenId);
   if (spec.eosTokenIds.length) meta.set('tokenizer.ggml.eos_token_id', spec.eosTokenIds[0]);
 
-  const tensors: GgufTensorData[] = [];
+  const tensors: GgufTensorStream[] = [];
   for (const t of modelTensors(spec, await openCheckpoint(source))) {
-    let values = await readRows(source, t, 0, t.rows);
-    const hfName = t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name;
-    const name = ggmlName(hfName);
-    if (arch === 'llama' && /attn_[qk]\./.test(name)) values = interleave(values, t.rows, t.cols, spec.headDim);
+    const name = ggmlName(t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name);
+    const interleaved = arch === 'llama' && /attn_[qk]\./.test(name);
     let enc: TensorEncoding = t.kind === 'vector' ? 'F32' : (o.perTensor?.(name) ?? o.encoding);
     if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
     if (t.cols % blockValues(enc) !== 0) enc = 'F16';
-    tensors.push({ name, dims: t.kind === 'vector' ? [t.rows] : [t.cols, t.rows], type: enc, data: quantizeGgml(enc, values) });
+    const type = enc;
+    // ~4M values per block, whole heads where rows are interleaved.
+    let step = Math.max(1, Math.floor(BLOCK_FLOATS / t.cols));
+    if (interleaved) step = Math.max(spec.headDim, step - (step % spec.headDim));
+    tensors.push({
+      name,
+      dims: t.kind === 'vector' ? [t.rows] : [t.cols, t.rows],
+      type,
+      bytes: t.rows * rowBytes(type, t.cols),
+      async *blocks() {
+        for (let r = 0; r < t.rows; r += step) {
+          const n = Math.min(step, t.rows - r);
+          let values = await readRows(source, t, r, n);
+          if (interleaved) values = interleave(values, n, t.cols, spec.headDim);
+          yield quantizeGgml(type, values);
+        }
+      },
+    });
   }
-  o.edit?.(meta, tensors);
-  return writeGguf(meta, tensors);
+  return { meta, tensors };
+}
+
+/** A Hugging Face folder as one GGUF file in memory (small models). */
+export async function hfToGguf(source: ModelFileSource, o: HfToGgufOptions): Promise<Uint8Array> {
+  const { meta, tensors } = await hfGgufTensors(source, o);
+  const data: GgufTensorData[] = [];
+  for (const t of tensors) {
+    const parts: Uint8Array[] = [];
+    for await (const b of t.blocks()) parts.push(b);
+    const bytes = new Uint8Array(t.bytes);
+    let at = 0;
+    for (const p of parts) (bytes.set(p, at), (at += p.byteLength));
+    data.push({ name: t.name, dims: t.dims, type: t.type, data: bytes });
+  }
+  o.edit?.(meta, data);
+  return writeGguf(meta, data);
 }

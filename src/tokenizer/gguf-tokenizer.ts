@@ -172,6 +172,19 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
     added.push({ id, content: texts[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== GGUF_TOKEN_TYPE.userDefined });
   });
 
+  // SentencePiece: unknown characters fall back to byte tokens; byte-level BPE never needs to.
+  const bpe = (byteFallback: boolean, ignoreMerges: boolean, merges: [string, string][]): JsonValue => ({
+    type: 'BPE',
+    dropout: null,
+    unk_token: unk === undefined ? null : texts[unk],
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: byteFallback,
+    byte_fallback: byteFallback,
+    ignore_merges: ignoreMerges,
+    vocab,
+    merges,
+  });
   let tokenizer: Record<string, JsonValue>;
   if (spm) {
     const scores = r.scores(n);
@@ -180,18 +193,7 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
     tokenizer = {
       normalizer: addSpacePrefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, escape] } : escape,
       pre_tokenizer: null,
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: unk === undefined ? null : texts[unk],
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: true,
-        byte_fallback: true,
-        ignore_merges: false,
-        vocab,
-        merges: sentencePieceMerges(texts, scores, idOf),
-      },
+      model: bpe(true, false, sentencePieceMerges(texts, scores, idOf)),
       decoder: {
         type: 'Sequence',
         decoders: [
@@ -206,18 +208,7 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
     tokenizer = {
       normalizer: pre!.normalizer,
       pre_tokenizer: pre!.preTokenizer,
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: unk === undefined ? null : texts[unk],
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: false,
-        byte_fallback: false,
-        ignore_merges: pre!.ignoreMerges,
-        vocab,
-        merges: byteLevelMerges(r.strings(K.merges), idOf, where),
-      },
+      model: bpe(false, pre!.ignoreMerges, byteLevelMerges(r.strings(K.merges), idOf, where)),
       decoder: BYTE_LEVEL_DECODER,
     };
   }

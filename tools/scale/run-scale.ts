@@ -15,9 +15,9 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
 import { createServer } from 'vite';
-import type { XQuantEngine } from '../../src/client/index';
+import type { ModelRef, XQuantEngine } from '../../src/client/index';
 import { startHubServer, type HubRequest } from '../../e2e/hub-server';
-import { ensureScaleModel, SCALE_DIR, SCALE_MODELS } from './scale-models';
+import { ensureScaleModel, ggufFileName, SCALE_DIR, SCALE_MODELS, type ScaleModel } from './scale-models';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -40,7 +40,7 @@ function machine(): string {
 
 for (const m of models) {
   const t0 = performance.now();
-  ensureScaleModel(m);
+  await ensureScaleModel(m);
   console.error(`[scale] ${m.name} ready (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
@@ -54,9 +54,14 @@ async function generate(dir: string, cache: string): Promise<Record<string, unkn
   return { cache, ids: r.ids, loadSeconds: r.loadSeconds, loadPhases: r.loadPhases, prepareSeconds: r.prepareSeconds, generateSeconds: r.seconds, peakRssMb: r.peakRssMb };
 }
 
+/** The CLI's --model: the folder, or the .gguf file in it. */
+const modelPath = (m: ScaleModel) => resolve(SCALE_DIR, m.name, m.gguf ? ggufFileName(m) : '');
+/** The engine's model reference on the local Hub server. */
+const modelRef = (m: ScaleModel): ModelRef => (m.gguf ? { hub: `scale/${m.name}`, file: ggufFileName(m) } : `scale/${m.name}`);
+
 if (!flag('skip-node')) {
   for (const m of models) {
-    const dir = resolve(SCALE_DIR, m.name);
+    const dir = modelPath(m);
     const runs = [await generate(dir, 'fp16')];
     if (m.name === 'llama-3.2-1b') runs.push(await generate(dir, 'xquant-gqa-4'));
     (report.node as Record<string, unknown>)[m.name] = runs;
@@ -101,7 +106,7 @@ async function openPage(browserPage: Page, vite: string, hub: string): Promise<v
 
 type LoadOutcome = { ok: true; load: Record<string, unknown>; chat?: Record<string, unknown>; storageUsage: number } | { ok: false; error: string };
 
-async function loadInPage(page: Page, repo: string, o: { chat: boolean; abortAtFraction?: number }): Promise<LoadOutcome> {
+async function loadInPage(page: Page, repo: ModelRef, o: { chat: boolean; abortAtFraction?: number }): Promise<LoadOutcome> {
   return page.evaluate(
     async ({ repo, chat, abortAtFraction }) => {
       const engine = (window as unknown as { engine: XQuantEngine }).engine;
@@ -146,14 +151,15 @@ if (!flag('skip-browser')) {
     // tsx compiles this file with esbuild's keepNames: functions sent to page.evaluate call its __name helper.
     await context.addInitScript('window.__name = (f) => f;');
     for (const m of models) {
-      const repo = `scale/${m.name}`;
+      const repo = modelRef(m);
       const out: Record<string, unknown> = {};
       let page = await context.newPage();
       await openPage(page, viteBase, hub.base);
       hub.log.length = 0;
       const s = sampler();
       const first = await loadInPage(page, repo, { chat: true });
-      out.firstLoad = { ...first, peakMemoryMb: s.stop(), requests: modelRequests(hub.log, m.name).length };
+      const firstRequests = modelRequests(hub.log, m.name);
+      out.firstLoad = { ...first, peakMemoryMb: s.stop(), requests: firstRequests.length, downloadedBytes: firstRequests.reduce((a, r) => a + r.bytes, 0) };
       await new Promise((r) => setTimeout(r, 2000));
       out.loadedMemoryMb = chromiumMemory();
       await page.close();
@@ -164,37 +170,41 @@ if (!flag('skip-browser')) {
       const s2 = sampler();
       const reload = await loadInPage(page, repo, { chat: false });
       out.reload = { ...reload, peakMemoryMb: s2.stop(), modelRequests: modelRequests(hub.log, m.name).length };
-      await page.evaluate(async (id) => (window as unknown as { engine: XQuantEngine }).engine.deleteCachedModel(id), `hub:${hub.base}/${repo}`);
+      const id = `hub:${hub.base}/scale/${m.name}${m.gguf ? `/${ggufFileName(m)}` : ''}`;
+      await page.evaluate(async (id) => (window as unknown as { engine: XQuantEngine }).engine.deleteCachedModel(id), id);
       await page.close();
       (report.browser as Record<string, unknown>)[m.name] = out;
       console.error(`[scale] browser ${m.name}: ${JSON.stringify(out)}`);
     }
-    // Interrupt a first download halfway, then load again: only the missing byte ranges may be requested.
-    const resumeModel = models.find((m) => m.name === 'qwen2.5-0.5b') ?? models[0];
-    const repo = `scale/${resumeModel.name}`;
-    const page = await context.newPage();
-    await openPage(page, viteBase, hub.base);
-    hub.log.length = 0;
-    const cut = await loadInPage(page, repo, { chat: false, abortAtFraction: 0.5 });
-    await new Promise((r) => setTimeout(r, 1000));
-    const firstRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
-    hub.log.length = 0;
-    const resumed = await loadInPage(page, repo, { chat: false });
-    const secondRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
-    const completed = firstRanges.filter((r) => r.complete && r.range![0] > 0);
-    const overlap = secondRanges.reduce((a, r) => a + completed.reduce((b, c) => b + Math.max(0, Math.min(r.range![1], c.range![1]) - Math.max(r.range![0], c.range![0])), 0), 0);
-    const size = (r: HubRequest[]) => r.reduce((a, x) => a + x.bytes, 0);
-    report.resume = {
-      model: resumeModel.name,
-      interrupted: cut.ok ? 'not interrupted' : cut.error,
-      firstLoadBytes: size(firstRanges),
-      completedTensorRanges: completed.length,
-      secondLoadBytes: size(secondRanges),
-      secondLoadRequests: secondRanges.length,
-      bytesRequestedAgainOfCompletedRanges: overlap,
-      resumed: resumed.ok ? resumed.load.storage : resumed.error,
-    };
-    console.error(`[scale] resume: ${JSON.stringify(report.resume)}`);
+    // Interrupt a first download halfway, then load again: only the missing byte ranges may be requested
+    // (a safetensors model: the abort below watches .safetensors progress).
+    const resumeModel = models.find((m) => m.name === 'qwen2.5-0.5b') ?? models.find((m) => !m.gguf);
+    if (resumeModel) {
+      const repo = modelRef(resumeModel);
+      const page = await context.newPage();
+      await openPage(page, viteBase, hub.base);
+      hub.log.length = 0;
+      const cut = await loadInPage(page, repo, { chat: false, abortAtFraction: 0.5 });
+      await new Promise((r) => setTimeout(r, 1000));
+      const firstRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
+      hub.log.length = 0;
+      const resumed = await loadInPage(page, repo, { chat: false });
+      const secondRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
+      const completed = firstRanges.filter((r) => r.complete && r.range![0] > 0);
+      const overlap = secondRanges.reduce((a, r) => a + completed.reduce((b, c) => b + Math.max(0, Math.min(r.range![1], c.range![1]) - Math.max(r.range![0], c.range![0])), 0), 0);
+      const size = (r: HubRequest[]) => r.reduce((a, x) => a + x.bytes, 0);
+      report.resume = {
+        model: resumeModel.name,
+        interrupted: cut.ok ? 'not interrupted' : cut.error,
+        firstLoadBytes: size(firstRanges),
+        completedTensorRanges: completed.length,
+        secondLoadBytes: size(secondRanges),
+        secondLoadRequests: secondRanges.length,
+        bytesRequestedAgainOfCompletedRanges: overlap,
+        resumed: resumed.ok ? resumed.load.storage : resumed.error,
+      };
+      console.error(`[scale] resume: ${JSON.stringify(report.resume)}`);
+    }
   } finally {
     await browser.close();
     await hub.close();

@@ -3,9 +3,13 @@
 // never committed). Llama-3.2-1B is written twice: as one 2.47 GB model.safetensors (as its repo ships
 // it) and as two shards with an index. Tokenizers: the real Llama-3 and Qwen tokenizer.json files from
 // npm devDependencies; SmolLM2's (not packaged) is stood in for by stories260K's from ../shared, whose
-// ids all lie inside SmolLM2's vocabulary.
+// ids all lie inside SmolLM2's vocabulary. Llama-3.2-1B is also converted to a Q4_0 GGUF file, laid out as
+// llama.cpp's converter lays it out (src/test-support/gguf-writer.ts), every matrix Q4_0.
 
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import type { TensorEncoding } from '../../src/model/tensor-encoding';
+import { NodeFolderSource } from '../../src/model/node-file-source';
+import { ggufLayout, hfGgufTensors } from '../../src/test-support/gguf-writer';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { tensorSlots } from '../../src/model/checkpoint';
@@ -20,6 +24,13 @@ export interface ScaleModel {
   tokenizer: string;
   tokenizerConfig: string | null;
   shards: 1 | 2;
+  /** A GGUF conversion of another scale model's folder. */
+  gguf?: { from: string; encoding: TensorEncoding };
+}
+
+/** The GGUF file's name in its folder. */
+export function ggufFileName(m: ScaleModel): string {
+  return `model-${m.gguf!.encoding}.gguf`;
 }
 
 const require = createRequire(import.meta.url);
@@ -42,6 +53,7 @@ export const SCALE_MODELS: ScaleModel[] = [
     shards: 1,
   },
   { name: 'llama-3.2-1b', config: REAL_CONFIGS.llama32_1b, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 1 },
+  { name: 'llama-3.2-1b-gguf', config: REAL_CONFIGS.llama32_1b, tokenizer: '', tokenizerConfig: null, shards: 1, gguf: { from: 'llama-3.2-1b', encoding: 'Q4_0' } },
   { name: 'llama-3.2-1b-sharded', config: REAL_CONFIGS.llama32_1b, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 2 },
 ];
 
@@ -102,12 +114,36 @@ function writeSafetensors(path: string, tensors: [string, number[]][], seed: num
   return statSync(path).size;
 }
 
+/** Convert a scale model's folder to one GGUF file, tensor by tensor (bounded memory). */
+async function writeGgufFile(path: string, from: string, encoding: TensorEncoding): Promise<void> {
+  const { meta, tensors } = await hfGgufTensors(new NodeFolderSource(from), { encoding });
+  const layout = ggufLayout(meta, tensors);
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, layout.header, 0, layout.header.byteLength, 0);
+    for (const [i, t] of tensors.entries()) {
+      let at = layout.offsets[i];
+      for await (const b of t.blocks()) at += writeSync(fd, b, 0, b.byteLength, at);
+    }
+    // Padding after the last tensor, so the file is as long as the layout says.
+    if (layout.size > statSync(path).size) writeSync(fd, new Uint8Array(1), 0, 1, layout.size - 1);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Write the model's folder unless it is already there; returns the folder. */
-export function ensureScaleModel(m: ScaleModel, root = SCALE_DIR): string {
+export async function ensureScaleModel(m: ScaleModel, root = SCALE_DIR): Promise<string> {
   const dir = join(root, m.name);
   const done = join(dir, '.complete');
   if (existsSync(done)) return dir;
   mkdirSync(dir, { recursive: true });
+  if (m.gguf) {
+    const from = SCALE_MODELS.find((x) => x.name === m.gguf!.from)!;
+    await writeGgufFile(join(dir, ggufFileName(m)), await ensureScaleModel(from, root), m.gguf.encoding);
+    writeFileSync(done, new Date().toISOString());
+    return dir;
+  }
   writeFileSync(join(dir, 'config.json'), JSON.stringify(m.config, null, 2));
   copyFileSync(m.tokenizer, join(dir, 'tokenizer.json'));
   if (m.tokenizerConfig) copyFileSync(m.tokenizerConfig, join(dir, 'tokenizer_config.json'));

@@ -1,0 +1,71 @@
+// npm run -s gguf-ppl [-- --out FILE]: what a GGUF file's quantization costs in perplexity. Each shared model
+// and the default model is written as GGUF in each type (src/test-support/gguf-writer.ts, laid out as
+// llama.cpp lays it out; K-quant rows that are not whole 256-blocks fall back as llama.cpp does) and run on
+// the reference decoder with the weights the engine would upload for the chosen format, against the same
+// folder in f32 and in the engine's own q8 / q4 (same text, same windows, one run).
+
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseCacheMode } from '../src/cache/cache-config';
+import { CpuBackend } from '../src/engine/backend';
+import { evaluatePerplexity } from '../src/eval/perplexity';
+import { openCheckpoint } from '../src/model/checkpoint';
+import { MemoryFileSource, type ModelFileSource } from '../src/model/file-source';
+import { GgufModelSource } from '../src/model/gguf-model';
+import { loadModel, type LoadedModel } from '../src/model/load-model';
+import { NodeFolderSource } from '../src/model/node-file-source';
+import type { TensorEncoding } from '../src/model/tensor-encoding';
+import { checkpointStream } from '../src/quant/pack-checkpoint';
+import { unpackModelWeights } from '../src/quant/packed-weights';
+import type { WeightFormat } from '../src/quant/weight-format';
+import { collectPacked } from '../src/quant/weight-stream';
+import { hfToGguf } from '../src/test-support/gguf-writer';
+import { sharedPath, sharedText } from '../src/test-support/shared-models';
+import { runCli } from './cli-args';
+
+const MODELS = [
+  { name: 'stories260K', dir: () => sharedPath('models/stories260K'), ctx: 256, windows: 64 },
+  { name: 'tinystories-656k', dir: () => sharedPath('models/tinystories-656k'), ctx: 256, windows: 32 },
+  { name: 'austen-3m', dir: () => resolve(import.meta.dirname, '../public/models/austen-3m'), ctx: 256, windows: 16 },
+];
+const RUNS: [TensorEncoding | 'folder', WeightFormat][] = [
+  ['folder', 'f32'],
+  ['folder', 'q8'],
+  ['folder', 'q4'],
+  ['F16', 'f16'],
+  ['Q8_0', 'q8'],
+  ['Q6_K', 'q8'],
+  ['Q5_K', 'q8'],
+  ['Q4_K', 'q8'],
+  ['Q4_K', 'q4'],
+  ['Q4_0', 'q4'],
+];
+
+async function inFormat(source: ModelFileSource, format: WeightFormat): Promise<LoadedModel> {
+  const m = await loadModel(source);
+  if (format === 'f32') return m;
+  return { ...m, weights: unpackModelWeights(await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers)) };
+}
+
+await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
+  const rows: Record<string, unknown>[] = [];
+  const text = sharedText('tinystories-valid-head.txt');
+  for (const m of MODELS) {
+    let base = 0;
+    for (const [enc, format] of RUNS) {
+      const folder = new NodeFolderSource(m.dir());
+      const source = enc === 'folder' ? folder : new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, { encoding: enc })).buffer as ArrayBuffer]])), 'm.gguf');
+      const model = await inFormat(source, format);
+      const ids = model.tokenizer.encode(text);
+      const r = await evaluatePerplexity(new CpuBackend(model), ids, { ctx: m.ctx, windows: m.windows, bos: model.spec.bosTokenId ?? 1, cache: parseCacheMode('f32') });
+      if (enc === 'folder' && format === 'f32') base = r.ppl;
+      const row = { model: m.name, file: enc === 'folder' ? 'HF folder' : `GGUF ${enc}`, weights: format, ctx: m.ctx, windows: m.windows, scoredTokens: r.scoredTokens, ppl: Number(r.ppl.toFixed(4)), vsF32: Number((r.ppl / base).toFixed(4)) };
+      rows.push(row);
+      console.error(JSON.stringify(row));
+    }
+  }
+  const out = JSON.stringify({ date: new Date().toISOString(), rows }, null, 1);
+  const file = process.argv.indexOf('--out');
+  if (file > 0) writeFileSync(process.argv[file + 1], out + '\n');
+  process.stdout.write(out + '\n');
+});
