@@ -70,7 +70,7 @@ export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions
     const files = new Map<string, File>();
     for (const f of ref.files) files.set(f.name, f);
     if (files.size === 0) throw new InvalidArgumentError('no files picked', { field: 'model.files', expected: 'config.json, tokenizer.json and safetensors' });
-    const folder = ref.name ?? (ref.files[0].webkitRelativePath.split('/')[0] || 'local model');
+    const folder = ref.name ?? ((ref.files[0].webkitRelativePath ?? '').split('/')[0] || 'local model');
     // Picked files have no revision: their sizes and dates stand in for one.
     const stamp = [...files.values()].map((f) => `${f.name}:${f.size}:${f.lastModified}`).sort().join(',');
     const ggufs = [...files.keys()].filter(isGgufFileName);
