@@ -239,3 +239,27 @@ test('a .gguf file (llama.cpp\'s stories260K.gguf) loads by URL and from the Hub
     await hub.close();
   }
 });
+
+test("kernels: 'auto' picks the cpu class on SwiftShader; 'gpu' forces the GPU-class kernels and reproduces the greedy oracles", async ({ page }) => {
+  await serveSharedModels(page);
+  await page.goto('/e2e/pages/engine.html');
+  await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+  const r = await page.evaluate(async (runs) => {
+    const e = (window as unknown as { engine: XQuantEngine }).engine;
+    const auto = await e.load('/test-models/stories260K', { weights: 'q8' });
+    const out: { kernels: string; ids: string }[] = [];
+    for (const run of runs) {
+      const loaded = await e.load(`/test-models/${run.model}`, { weights: run.weights, kernels: 'gpu' });
+      const c = await e.completions.create({ prompt: [1], max_tokens: run.ids.split(' ').length, temperature: 0, cache: 'fp16' });
+      out.push({ kernels: loaded.kernels, ids: c.choices[0].token_ids.join(' ') });
+    }
+    return { auto: auto.kernels, out, status: (await e.status()).kernels };
+  }, [
+    { model: 'stories260K', weights: 'f32' as const, ids: ORACLE },
+    ...MORE_ORACLES.map((o) => ({ ...o, weights: 'f32' as const })),
+  ]);
+  expect(r.auto).toBe('cpu');
+  expect(r.status).toBe('gpu');
+  expect(r.out.map((o) => o.kernels)).toEqual(['gpu', 'gpu', 'gpu']);
+  expect(r.out.map((o) => o.ids)).toEqual([ORACLE, ...MORE_ORACLES.map((o) => o.ids)]);
+});

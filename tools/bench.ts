@@ -21,6 +21,7 @@ import { cacheBytesPerToken } from '../src/cache/cache-bytes';
 import type { GpuDecodeSession } from '../src/engine/webgpu-backend';
 import { planCache } from '../src/engine/planner';
 import { GREEDY, Sampler } from '../src/engine/sampling';
+import { parseKernelChoice, type KernelChoice } from '../src/gpu/kernel-class';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { linearGflops } from '../src/gpu/calibrate';
 import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
@@ -102,13 +103,16 @@ async function warm(backend: WebGpuBackend, cache: CacheConfig): Promise<void> {
   w.close();
 }
 
+/** The kernel family every backend of this run uses (--kernels). */
+let kernels: KernelChoice = 'auto';
+
 async function speedSection(models: string[], contexts: number[], weights: WeightFormat, steps: number, cal: Calibration, skipped: string[]) {
   const rows = [];
   const fp16 = parseCacheMode('fp16');
   for (const name of models) {
     const model = await openModel(name);
     const s = model.spec;
-    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
     await warm(backend, fp16);
     const session = backend.createSession(fp16);
     let filled = 0;
@@ -153,7 +157,7 @@ async function modesSection(models: string[], contexts: number[], weights: Weigh
   for (const name of models) {
     const model = await openModel(name);
     const s = model.spec;
-    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
     const fp16Bytes = cacheBytesPerToken(s, parseCacheMode('fp16'));
     const fp16Rate = new Map<number, number>();
     for (const mode of modesFor(s)) {
@@ -201,7 +205,7 @@ async function modesSection(models: string[], contexts: number[], weights: Weigh
 async function tieredSection(weights: WeightFormat, steps: number) {
   const model = await openModel('mha-6m');
   const s = model.spec;
-  const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+  const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
   const ctx = 2048;
   const rows = [];
   let fp16Rate = NaN;
@@ -227,7 +231,7 @@ async function prefillSection(models: string[], prompt: number, weights: WeightF
   for (const name of models) {
     const model = await openModel(name);
     const s = model.spec;
-    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights });
+    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
     let fp16Rate = NaN;
     for (const mode of ['fp16', 'xquant-4', 'xquant-cl-4', 'kivi-4']) {
       const cache = parseCacheMode(mode);
@@ -274,23 +278,24 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 `;
 }
 
-await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --models a,b --contexts 128,512,2048 --weights f32 --decode-steps N --prompt N --out FILE]', async () => {
-  const a = parseArgs(process.argv.slice(2), { section: 'string', models: 'string', contexts: 'string', weights: 'string', 'decode-steps': 'int', prompt: 'int', out: 'string' });
+await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|cpu|gpu --decode-steps N --prompt N --out FILE]', async () => {
+  const a = parseArgs(process.argv.slice(2), { section: 'string', models: 'string', contexts: 'string', weights: 'string', kernels: 'string', 'decode-steps': 'int', prompt: 'int', out: 'string' });
   const section = a.section ?? 'all';
   if (!['speed', 'modes', 'tiered', 'prefill', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
   const weights = parseWeightFormat(a.weights ?? 'f32');
+  kernels = parseKernelChoice(a.kernels ?? 'auto');
   const steps = a['decode-steps'] ?? 4;
   const out = a.out ?? 'bench/results/bench.json';
   const started = performance.now();
 
   // Calibrate the backend once, on a tiny model's device.
-  const probe = await WebGpuBackend.create(nodeGpu(), nodeShaders(), await openModel('stories260K'), { weights: 'f32' });
+  const probe = await WebGpuBackend.create(nodeGpu(), nodeShaders(), await openModel('stories260K'), { weights: 'f32', kernels });
   const cal: Calibration = {
-    gemvGflops: await linearGflops(probe.gpu.device, probe.pipelines, 2048, 2048, 1, 1, 20),
+    gemvGflops: await linearGflops(probe.gpu.device, probe.pipelines, 2048, 2048, 1, 1, 20, probe.kernels),
     gemmGflops: await linearGflops(probe.gpu.device, probe.pipelines, 1024, 1024, 128, 4, 3),
   };
-  const adapter = probe.gpu.adapterInfo.description;
+  const adapter = `${probe.gpu.adapterInfo.description} (kernels: ${probe.kernels})`;
   probe.destroy();
   process.stderr.write(`calibration: GEMV ${cal.gemvGflops.toFixed(3)} GFLOP/s, GEMM ${cal.gemmGflops.toFixed(3)} GFLOP/s\n`);
 

@@ -1,16 +1,17 @@
 // npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
-//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
+//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]
 
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { generateIds } from '../src/engine/generate';
 import { autoCacheMode } from '../src/engine/planner';
 import { GREEDY, type SamplingOptions } from '../src/engine/sampling';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
+import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { openBackend } from './open-backend';
 
 const USAGE =
   'npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -29,6 +30,7 @@ await runCli(USAGE, async () => {
     'pin-layers': 'int',
     backend: 'string',
     weights: 'string',
+    kernels: 'string',
     json: 'bool',
   });
   if (!a.model || a['max-tokens'] === undefined) throw new UsageError('--model and --max-tokens are required');
@@ -45,7 +47,7 @@ await runCli(USAGE, async () => {
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
   if (a.cache !== 'auto') parseCacheMode(a.cache ?? 'f32', cacheOptions); // a bad mode fails before the model loads
   const opened = Date.now();
-  const { model, backend, timings } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
+  const { model, backend, timings } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32', a.kernels ?? 'auto');
   const loadSeconds = (Date.now() - opened) / 1000;
   let promptIds: number[];
   if (a['prompt-ids'] !== undefined) {
@@ -68,7 +70,7 @@ await runCli(USAGE, async () => {
   if (a.json) {
     // maxRSS is the process's peak resident memory (KiB): what a load costs the machine.
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-    const out = { promptIds, ids, text, cache: cacheModeName(cache), memoryBudgetMb: budgetMb(a['memory-budget-mb']), backend: backend.name, weights: a.weights ?? 'f32', seconds, loadSeconds, prepareSeconds, loadPhases: timings ?? null, peakRssMb };
+    const out = { promptIds, ids, text, cache: cacheModeName(cache), memoryBudgetMb: budgetMb(a['memory-budget-mb']), backend: backend.name, kernels: backend instanceof WebGpuBackend ? backend.kernels : null, weights: a.weights ?? 'f32', seconds, loadSeconds, prepareSeconds, loadPhases: timings ?? null, peakRssMb };
     process.stdout.write(JSON.stringify(out) + '\n');
   } else process.stdout.write(text + '\n');
 });

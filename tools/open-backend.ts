@@ -6,6 +6,7 @@
 import { CpuBackend, type Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { acquireDevice } from '../src/gpu/device';
+import { parseKernelChoice } from '../src/gpu/kernel-class';
 import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
 import { openCheckpoint } from '../src/model/checkpoint';
 import { loadModel } from '../src/model/load-model';
@@ -25,9 +26,10 @@ export interface OpenedModel {
   tokenizer: TextTokenizer;
 }
 
-export async function openBackend(modelDir: string, backend: string, weights = 'f32'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
+export async function openBackend(modelDir: string, backend: string, weights = 'f32', kernels = 'auto'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected cpu or webgpu)`);
   const format = parseWeightFormat(weights);
+  const kernelChoice = parseKernelChoice(kernels);
   const source = nodeModelSource(modelDir);
   if (backend === 'cpu') {
     const model = await loadModel(source);
@@ -37,6 +39,6 @@ export async function openBackend(modelDir: string, backend: string, weights = '
     return { model, backend: new CpuBackend({ ...model, weights: unpackModelWeights(packed) }) };
   }
   const { model, timings } = await loadPreparedModel({ resolved: { id: `file:${modelDir}`, revision: '', name: modelDir, source }, format, cache: null });
-  const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings });
+  const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings, kernels: kernelChoice });
   return { model: { name: model.name, spec: model.spec, tokenizer: model.tokenizer }, backend: gpu, timings };
 }

@@ -1,4 +1,4 @@
-// npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]
+// npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]
 
 import { readFile } from 'node:fs/promises';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
@@ -9,7 +9,7 @@ import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--json]';
+  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -23,11 +23,12 @@ await runCli(USAGE, async () => {
     'memory-budget-mb': 'string',
     backend: 'string',
     weights: 'string',
+    kernels: 'string',
     json: 'bool',
   });
   if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
-  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32');
+  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32', a.kernels ?? 'auto');
   const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
   const plan = planCache(model.spec, budget, a.ctx, cacheOptions);
   const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, a.ctx, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);

@@ -19,6 +19,8 @@ import { deserializeEngineError, installErrorTransfer } from './error-transfer';
 export interface EngineOptions {
   /** Hugging Face base address for repo ids (a mirror, a local server). */
   hubBase?: string;
+  /** Kernel family for every load: 'auto' (default: from the adapter), 'cpu' or 'gpu'; a load's own `kernels` wins. */
+  kernels?: 'auto' | 'cpu' | 'gpu';
 }
 
 export interface LoadOptions extends Omit<HostLoadOptions, 'hubBase'> {
@@ -144,7 +146,7 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
   return {
     load(model, o = {}) {
       const { signal, onProgress, ...rest } = o;
-      return withAbort(signal, (id) => remote.load(id, absolute(model), { ...rest, hubBase: options.hubBase }, onProgress ? Comlink.proxy(onProgress) : undefined));
+      return withAbort(signal, (id) => remote.load(id, absolute(model), { ...rest, kernels: rest.kernels ?? options.kernels, hubBase: options.hubBase }, onProgress ? Comlink.proxy(onProgress) : undefined));
     },
     chat: { completions: { create: chatCreate } },
     completions: { create: completionCreate },

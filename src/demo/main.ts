@@ -152,7 +152,7 @@ async function load(): Promise<void> {
         ? 'from the browser cache'
         : (r.storage.state === 'stored' ? 'downloaded and cached' : `downloaded (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
           (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale' ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})` : '');
-    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
+    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} with ${r.kernels}-class kernels (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
     history = [];
     chat.clear();
     setState('ready');

@@ -17,6 +17,7 @@ import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './plann
 import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
 import { StopMatcher } from './stop-matcher';
 import { WebGpuBackend } from './webgpu-backend';
+import type { KernelChoice, KernelClass } from '../gpu/kernel-class';
 
 export interface EngineLoadOptions {
   /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
@@ -25,6 +26,8 @@ export interface EngineLoadOptions {
   warmup?: boolean;
   /** Seconds spent writing weights to the GPU, added to as the upload runs. */
   timings?: { upload: number };
+  /** Kernel family: auto (from the adapter), cpu or gpu (src/gpu/kernel-class.ts). */
+  kernels?: KernelChoice;
 }
 
 export interface MemoryInfo {
@@ -43,6 +46,8 @@ export interface ModelSummary {
   spec: ModelSpec;
   weights: string;
   adapter: string;
+  /** The kernel family chosen for this adapter (or forced by the load's `kernels`). */
+  kernels: KernelClass;
   memory: MemoryReport;
   hasChatTemplate: boolean;
 }
@@ -119,7 +124,7 @@ export class Engine {
     this.unload();
     this.setMemoryBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
-    const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, { latents: model.latents, timings: o.timings });
+    const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, { latents: model.latents, timings: o.timings, kernels: o.kernels });
     this.model = model;
     this.backend = backend;
     this.lostReason = null;
@@ -134,6 +139,7 @@ export class Engine {
       spec: model.spec,
       weights: model.weights.format,
       adapter: backend.gpu.adapterInfo.description,
+      kernels: backend.kernels,
       memory: backend.memoryReport(),
       hasChatTemplate: model.tokenizer.hasChatTemplate,
     };
@@ -353,6 +359,11 @@ export class Engine {
       modelContext: model.spec.maxPositionEmbeddings,
       maxBindingBytes: backend.gpu.maxStorageBindingBytes,
     };
+  }
+
+  /** The loaded backend's kernel family (null when nothing is loaded). */
+  get kernels(): KernelClass | null {
+    return this.backend?.kernels ?? null;
   }
 
   get compiledKernels(): number {

@@ -8,6 +8,7 @@ import { cacheBytesPerToken } from '../cache/cache-bytes';
 import { evaluatePerplexity } from '../eval/perplexity';
 import { DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice } from '../gpu/device';
+import type { KernelChoice } from '../gpu/kernel-class';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { kvDim } from '../model/model-spec';
@@ -35,8 +36,8 @@ const FP16 = parseCacheMode('fp16');
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
-async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatch = 128): Promise<WebGpuBackend> {
-  const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights, maxBatch });
+async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatch = 128, kernels: KernelChoice = 'auto'): Promise<WebGpuBackend> {
+  const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights, maxBatch, kernels });
   opened.push(b);
   return b;
 }
@@ -99,6 +100,35 @@ describe('sampling on the GPU', () => {
     const cpu = await generateIds(new CpuBackend(m), [1, 403], o);
     expect(gpu.join(' ')).toBe(cpu.join(' '));
     expect(new Set(gpu).size).toBeGreaterThan(10);
+  });
+});
+
+describe('kernel class gpu (coalesced decode GEMV) on the same adapter', () => {
+  it('auto picks the cpu class on this CPU-emulated adapter', async () => {
+    expect((await gpuBackend(await sharedModel('stories260K'))).kernels).toBe('cpu');
+  });
+
+  it.each(['f32', 'f16', 'q8', 'q4'] as const)('%s weights: logits equal the reference on the same weights (64-token prefill, 32 decode steps)', async (format) => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuBackend(m, format, 128, 'gpu');
+    expect(gpu.kernels).toBe('gpu');
+    expect(await worstDiff(gpu, new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
+  });
+
+  it.each(Object.keys(ORACLES) as SharedModel[])('%s: the greedy oracle ids (fp16 cache)', async (name) => {
+    const m = await sharedModel(name);
+    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'gpu'), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });
+    expect(ids.join(' ')).toBe(ORACLES[name]);
+  });
+
+  it('Qwen2 biases, row-split matrices (4 KiB bindings), fused residual adds, q4 (synthetic)', async () => {
+    const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300, architecture: 'Qwen2ForCausalLM', bias: true };
+    const m = await loadModel(syntheticSource(shape));
+    const acquired = await acquireDevice(nodeGpu());
+    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'q4'), { kernels: 'gpu' });
+    opened.push(b);
+    expect(b.weights.lmHead.parts.length).toBeGreaterThan(1);
+    expect(await worstDiff(b, new CpuBackend(withWeightFormat(m, 'q4')), F32, promptOf(300, 20), 8)).toBeLessThan(2e-3);
   });
 });
 

@@ -7,6 +7,7 @@ import { MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '
 import { createGpuCache } from '../cache/create-gpu-cache';
 import { DeviceLostError, EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
+import { selectKernelClass, type KernelChoice, type KernelClass } from '../gpu/kernel-class';
 import { readMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import { GpuWeightUploader, type GpuWeights } from '../gpu/gpu-weights';
 import { GpuMemory, scopedAllocation, type AllocationErrors, type MemoryReport } from '../gpu/memory';
@@ -41,6 +42,8 @@ export interface LatentSource {
 
 export interface BackendOptions {
   maxBatch?: number;
+  /** Kernel family: `auto` (default) picks from the adapter (src/gpu/kernel-class.ts). */
+  kernels?: KernelChoice;
   latents?: LatentSource;
   /** Seconds of the load, added to as it runs. */
   timings?: { upload: number };
@@ -48,6 +51,7 @@ export interface BackendOptions {
 
 export interface WebGpuOptions {
   weights: WeightFormat;
+  kernels?: KernelChoice;
   /** Most tokens one forward dispatch runs; longer inputs run in slices. */
   maxBatch?: number;
 }
@@ -64,6 +68,8 @@ export class WebGpuBackend implements Backend {
   readonly memory: GpuMemory;
   readonly pipelines: PipelineCache;
   readonly invFreq: Float64Array;
+  /** The kernel family this backend's ops use. */
+  readonly kernels: KernelClass;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
   /** xquant-gqa's SVD factors, made on first use (prepare) and kept; null until then. */
@@ -81,7 +87,9 @@ export class WebGpuBackend implements Backend {
     format: WeightFormat,
     private readonly latentSource: LatentSource,
     readonly maxBatch: number,
+    kernels: KernelChoice,
   ) {
+    this.kernels = selectKernelClass(kernels, gpu.adapterInfo);
     this.spec = spec;
     this.format = format;
     this.memory = memory;
@@ -101,7 +109,7 @@ export class WebGpuBackend implements Backend {
   static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
     const acquired = await acquireDevice(gpu);
     const packed = packModelWeights(model.spec, model.weights, o.weights);
-    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, latents: { compute: () => latentsOf(model.spec, model.weights, packed) } });
+    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, kernels: o.kernels, latents: { compute: () => latentsOf(model.spec, model.weights, packed) } });
   }
 
   static fromPacked(acquired: AcquiredDevice, shaders: ShaderLibrary, spec: ModelSpec, packed: PackedWeights, o: BackendOptions = {}): Promise<WebGpuBackend> {
@@ -137,7 +145,7 @@ export class WebGpuBackend implements Backend {
       if (!outOfMemory) throw new GpuError(`uploading the weights failed: ${invalid!.message}`);
       throw new GpuOutOfMemoryError(`uploading the weights failed (${outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the weights`, requested: bytes });
     }
-    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, stream.format, o.latents ?? {}, o.maxBatch ?? 128);
+    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, stream.format, o.latents ?? {}, o.maxBatch ?? 128, o.kernels ?? 'auto');
   }
 
   /** Whether the model has xquant-gqa's factors (GQA models only). */
@@ -352,7 +360,14 @@ export class GpuDecodeSession implements DecodeSession {
 
   private opContext(): OpContext {
     const b = this.buf;
-    return { device: this.device, pipelines: this.backend.pipelines, step: b.step, empty: this.backend.empty, workgroupBytes: this.device.limits.maxComputeWorkgroupStorageSize };
+    return {
+      device: this.device,
+      pipelines: this.backend.pipelines,
+      step: b.step,
+      empty: this.backend.empty,
+      workgroupBytes: this.device.limits.maxComputeWorkgroupStorageSize,
+      kernels: this.backend.kernels,
+    };
   }
 
   /** Every layer's dispatches with `tile` tokens per invocation of the linear kernels (1: decode). */

@@ -2,6 +2,7 @@
 // f32 matrix, so benchmark rows can say how close a model runs to what this GPU (or emulation) can do.
 
 import { uploadMatrix } from './gpu-matrix';
+import type { KernelClass } from './kernel-class';
 import { GpuMemory } from './memory';
 import { encodeDispatches, type OpContext } from './ops/dispatch';
 import { linearOps } from './ops/linear';
@@ -9,7 +10,7 @@ import type { PipelineCache } from './pipelines';
 import { packMatrix } from '../quant/weight-format';
 
 /** GFLOP/s of y = W x for a [rows, cols] f32 matrix over `tokens` tokens (tile 1 = GEMV, 4 = GEMM). */
-export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, rows: number, cols: number, tokens: number, tile: number, reps: number): Promise<number> {
+export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, rows: number, cols: number, tokens: number, tile: number, reps: number, kernels: KernelClass = 'cpu'): Promise<number> {
   const memory = new GpuMemory(device);
   const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i) * 0.1);
   const matrix = uploadMatrix(memory, 'calibrate', packMatrix(w, rows, cols, 'f32'), device.limits.maxStorageBufferBindingSize);
@@ -19,7 +20,7 @@ export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, 
   const step = memory.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([tokens, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const empty = memory.create('activations', 'empty', 16, usage);
-  const ctx: OpContext = { device, pipelines, step, empty, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize };
+  const ctx: OpContext = { device, pipelines, step, empty, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels };
   const ops = linearOps(ctx, 'calibrate', matrix, { x, y, bias: null, xStride: cols, yStride: rows, tileM: tile, accumulate: false, lastOnly: false });
   const run = async (n: number) => {
     const enc = device.createCommandEncoder();

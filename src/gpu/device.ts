@@ -2,6 +2,7 @@
 // features detected rather than assumed, and a clear error when there is no adapter at all.
 
 import { GpuUnavailableError } from '../errors';
+import type { AdapterFacts } from './kernel-class';
 
 export interface GpuFeatures {
   shaderF16: boolean;
@@ -14,7 +15,7 @@ export interface AcquiredDevice {
   lost: Promise<{ reason: string; message: string }>;
   maxStorageBindingBytes: number;
   features: GpuFeatures;
-  adapterInfo: { vendor: string; architecture: string; description: string };
+  adapterInfo: AdapterFacts;
 }
 
 /** Limits this engine relies on, capped at what the adapter offers. */
@@ -54,6 +55,13 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
     lost,
     maxStorageBindingBytes: device.limits.maxStorageBufferBindingSize,
     features,
-    adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description },
+    adapterInfo: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      // GPUAdapterInfo.isFallbackAdapter in current browsers; GPUAdapter.isFallbackAdapter before.
+      isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    },
   };
 }

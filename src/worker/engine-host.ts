@@ -24,6 +24,7 @@ import type { ChunkStore } from '../storage/chunk-store';
 import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
 import { RequestQueue } from './request-queue';
+import { parseKernelChoice, type KernelClass } from '../gpu/kernel-class';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 
 export interface LoadOptions {
@@ -39,6 +40,8 @@ export interface LoadOptions {
   useCache?: boolean;
   /** Compile the decode kernels during load (default true). */
   warmup?: boolean;
+  /** Kernel family: 'auto' (default: from the adapter), 'cpu' (CPU-emulated WebGPU) or 'gpu' (real GPUs). */
+  kernels?: string;
 }
 
 export type ScoreRequest = ({ messages: ChatMessage[] } | { prompt: string | number[] }) & { continuation: string | number[]; cache?: string };
@@ -68,6 +71,8 @@ export interface HostHealth {
   loaded: boolean;
   /** Compute pipelines compiled for the loaded model so far. */
   compiledKernels: number;
+  /** The loaded model's kernel family, or null. */
+  kernels: KernelClass | null;
 }
 
 type Callback<T> = ((value: T) => unknown) | undefined;
@@ -108,6 +113,7 @@ export class EngineHost {
     this.lastLoad = null;
     const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
     const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
+    const kernels = parseKernelChoice(o.kernels ?? 'auto');
     const { model: prepared, storage, timings } = await loadPreparedModel({
       resolved,
       format: format ?? 'q8',
@@ -117,7 +123,7 @@ export class EngineHost {
     });
     throwIfAborted(signal, 'load');
     // Download (or cache read), packing, storing and upload run together, tensor by tensor.
-    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings });
+    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings, kernels });
     report({ phase: 'upload', loaded: 1, total: 1 });
     const compileStart = performance.now();
     if (o.warmup !== false) {
@@ -154,7 +160,7 @@ export class EngineHost {
 
   /** Device losses seen and recoveries made (for the UI and tests). */
   status(): HostHealth {
-    return { ...this.health, loaded: this.engine.isLoaded && this.engine.lostReason === null, compiledKernels: this.engine.compiledKernels };
+    return { ...this.health, loaded: this.engine.isLoaded && this.engine.lostReason === null, compiledKernels: this.engine.compiledKernels, kernels: this.engine.kernels };
   }
 
   /** Test hook: lose the GPU device as a driver reset would; the engine recovers by itself. */

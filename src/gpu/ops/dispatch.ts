@@ -1,6 +1,7 @@
 // What every op builder returns: a pipeline with its bound buffers, and the grid it needs for a given
 // number of new tokens. A session builds its dispatches once and encodes them every forward.
 
+import type { KernelClass } from '../kernel-class';
 import type { BindingKind, Kernel, PipelineCache } from '../pipelines';
 import type { KernelSource } from '../shader-library';
 
@@ -13,6 +14,8 @@ export interface OpContext {
   empty: GPUBuffer;
   /** The device's maxComputeWorkgroupStorageSize: tiles are sized to it. */
   workgroupBytes: number;
+  /** Which kernel family the builders pick (src/gpu/kernel-class.ts); `cpu` when absent. */
+  kernels?: KernelClass;
 }
 
 /** What a grid may depend on besides the token count: the forward's attention chunking. */

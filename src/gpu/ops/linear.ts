@@ -1,4 +1,7 @@
-// y = W x (+ bias) (+ y) for a packed matrix (shaders/linear.wgsl): one dispatch per row part.
+// y = W x (+ bias) (+ y) for a packed matrix: one dispatch per row part. Kernel class `cpu`:
+// shaders/linear.wgsl (a row per invocation, TILE_M tokens in registers) for everything; class `gpu`:
+// shaders/linear-gemv-gpu.wgsl (a workgroup per few rows, coalesced along K) for one-token-per-invocation
+// uses (decode, the LM head's last token); prefill GEMMs keep linear.wgsl in both classes for now.
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
@@ -19,7 +22,12 @@ export interface LinearArgs {
   lastOnly: boolean;
 }
 
+/** Invocations per GEMV workgroup (class gpu): two to eight warps' worth on real GPUs. */
+const GEMV_WG = 64;
+const MAX_GRID = 65535;
+
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
+  if (ctx.kernels === 'gpu' && (a.tileM === 1 || a.lastOnly)) return gemvOps(ctx, label, w, a);
   const consts = {
     W_ROW_WORDS: w.rowWords,
     W_SCALE_WORDS: w.scaleWords,
@@ -39,6 +47,41 @@ export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: Linear
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
       (tokens) => flatGrid(p.rows * tiles(tokens)),
+    );
+    return { ...d, label };
+  });
+}
+
+/** Rows per GEMV workgroup: more rows share each activation load on big matrices, fewer keep small ones spread. */
+function gemvRows(rows: number): number {
+  return rows >= 4096 ? 4 : rows >= 1024 ? 2 : 1;
+}
+
+function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
+  return w.parts.map((p) => {
+    const rows = gemvRows(p.rows);
+    const consts = {
+      W_ROW_WORDS: w.rowWords,
+      W_SCALE_WORDS: w.scaleWords,
+      IN_VEC4: pad32(w.cols) / 4,
+      X_STRIDE: a.xStride,
+      Y_STRIDE: a.yStride,
+      HAS_BIAS: a.bias !== null,
+      ACCUMULATE: a.accumulate,
+      LAST_ONLY: a.lastOnly,
+      ROWS: rows,
+      GEMV_WG,
+    };
+    const rowGroups = Math.ceil(p.rows / rows);
+    const d = makeDispatch(
+      ctx,
+      { op: 'linear-gemv-gpu', prefixes: [weightPrefix(w.format)], consts, workgroupBytes: rows * GEMV_WG * 4 },
+      ['uniform', 'read', 'read', 'read', 'read', 'write'],
+      [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
+      (tokens) => {
+        const groups = rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens));
+        return groups <= MAX_GRID ? [groups, 1] : [MAX_GRID, Math.ceil(groups / MAX_GRID)];
+      },
     );
     return { ...d, label };
   });

@@ -1,0 +1,61 @@
+// y = W x (+ bias) (+ y when ACCUMULATE) for one token per workgroup row group: the decode GEMV shaped for
+// real GPUs (kernel class `gpu`, src/gpu/kernel-class.ts). A workgroup of GEMV_WG invocations computes ROWS
+// output rows of one token: invocation i reads the rows' weight chunks i, i + GEMV_WG, ... so adjacent
+// invocations read adjacent words (coalesced), the activation chunk is loaded once for all ROWS rows, and
+// the partial sums meet in a tree reduction in workgroup memory. Grid: (row groups x tokens) workgroups,
+// folded into y past 65535. With LAST_ONLY only the step's last token is computed, into y's row 0.
+// Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE, HAS_BIAS, ACCUMULATE, LAST_ONLY,
+// ROWS, GEMV_WG (a power of two).
+
+struct Part { rows: u32, row_offset: u32, _a: u32, _b: u32 }
+
+@group(0) @binding(1) var<uniform> part: Part;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> ws: array<u32>;
+@group(0) @binding(4) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+
+var<workgroup> sums: array<f32, ROWS * GEMV_WG>;
+
+@compute @workgroup_size(GEMV_WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let group = wid.x + wid.y * nwg.x;
+  let row_groups = (part.rows + ROWS - 1u) / ROWS;
+  let row0 = (group % row_groups) * ROWS;
+  var token = group / row_groups;
+  var out_token = token;
+  if (LAST_ONLY) {
+    if (token > 0u) { return; }
+    token = step.tokens - 1u;
+    out_token = 0u;
+  }
+  if (token >= step.tokens) { return; }
+  let xbase = token * (X_STRIDE / 4u);
+  var acc: array<f32, ROWS>;
+  for (var j = lid; j < IN_VEC4 / 2u; j += GEMV_WG) {
+    let xa = x[xbase + 2u * j];
+    let xb = x[xbase + 2u * j + 1u];
+    for (var r = 0u; r < ROWS; r++) {
+      // The last group's missing rows read a real row; their sums are never written.
+      let wv = w8(min(row0 + r, part.rows - 1u), j);
+      acc[r] += dot(wv.a, xa) + dot(wv.b, xb);
+    }
+  }
+  for (var r = 0u; r < ROWS; r++) { sums[r * GEMV_WG + lid] = acc[r]; }
+  workgroupBarrier();
+  for (var s = GEMV_WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      for (var r = 0u; r < ROWS; r++) { sums[r * GEMV_WG + lid] += sums[r * GEMV_WG + lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (lid < ROWS && row0 + lid < part.rows) {
+    let out_col = part.row_offset + row0 + lid;
+    var v = sums[lid * GEMV_WG];
+    if (HAS_BIAS) { v += bias[out_col]; }
+    let yi = out_token * Y_STRIDE + out_col;
+    if (ACCUMULATE) { v += y[yi]; }
+    y[yi] = v;
+  }
+}

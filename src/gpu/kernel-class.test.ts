@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseKernelChoice, selectKernelClass, type AdapterFacts } from './kernel-class';
+
+const adapter = (o: Partial<AdapterFacts>): AdapterFacts => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o });
+
+describe('kernel class per adapter', () => {
+  it('CPU emulations and fallback adapters get the cpu kernels', () => {
+    for (const a of [
+      adapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' }),
+      adapter({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' }),
+      adapter({ description: 'Microsoft Basic Render Driver' }),
+      adapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: true }),
+    ]) {
+      expect(selectKernelClass('auto', a), JSON.stringify(a)).toBe('cpu');
+    }
+  });
+
+  it('real GPUs get the gpu kernels', () => {
+    for (const a of [
+      adapter({ vendor: 'apple', architecture: 'metal-3' }),
+      adapter({ vendor: 'intel', architecture: 'gen-12lp' }),
+      adapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3060' }),
+      adapter({ vendor: 'amd', architecture: 'rdna-3' }),
+      adapter({}), // a browser that hides adapter details: assume a real GPU
+    ]) {
+      expect(selectKernelClass('auto', a), JSON.stringify(a)).toBe('gpu');
+    }
+  });
+
+  it('an explicit choice wins; a bad name is a typed error', () => {
+    expect(selectKernelClass('gpu', adapter({ architecture: 'swiftshader' }))).toBe('gpu');
+    expect(selectKernelClass('cpu', adapter({ vendor: 'apple' }))).toBe('cpu');
+    expect(() => parseKernelChoice('fast')).toThrow(/kernels: unknown kernel class; expected auto, cpu, gpu; got fast/);
+  });
+});
