@@ -28,28 +28,32 @@ const MAX_GRID = 65535;
 
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   if (ctx.kernels === 'gpu' && (a.tileM === 1 || a.lastOnly)) return gemvOps(ctx, label, w, a);
-  const consts = {
-    W_ROW_WORDS: w.rowWords,
-    W_SCALE_WORDS: w.scaleWords,
-    IN_VEC4: pad32(w.cols) / 4,
-    X_STRIDE: a.xStride,
-    Y_STRIDE: a.yStride,
-    TILE_M: a.lastOnly ? 1 : a.tileM,
-    HAS_BIAS: a.bias !== null,
-    ACCUMULATE: a.accumulate,
-    LAST_ONLY: a.lastOnly,
-  };
+  const consts = { ...sharedConsts(w, a), TILE_M: a.lastOnly ? 1 : a.tileM };
   return w.parts.map((p) => {
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
     const d = makeDispatch(
       ctx,
-      { op: 'linear', prefixes: [weightPrefix(w.format)], consts },
+      { op: 'linear', prefixes: ['linear-bindings', weightPrefix(w.format)], consts },
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
       (tokens) => flatGrid(p.rows * tiles(tokens)),
     );
     return { ...d, label };
   });
+}
+
+/** The constants both linear kernels take. */
+function sharedConsts(w: GpuMatrix, a: LinearArgs) {
+  return {
+    W_ROW_WORDS: w.rowWords,
+    W_SCALE_WORDS: w.scaleWords,
+    IN_VEC4: pad32(w.cols) / 4,
+    X_STRIDE: a.xStride,
+    Y_STRIDE: a.yStride,
+    HAS_BIAS: a.bias !== null,
+    ACCUMULATE: a.accumulate,
+    LAST_ONLY: a.lastOnly,
+  };
 }
 
 /** Rows per GEMV workgroup: more rows share each activation load on big matrices, fewer keep small ones spread. */
@@ -60,22 +64,11 @@ function gemvRows(rows: number): number {
 function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   return w.parts.map((p) => {
     const rows = gemvRows(p.rows);
-    const consts = {
-      W_ROW_WORDS: w.rowWords,
-      W_SCALE_WORDS: w.scaleWords,
-      IN_VEC4: pad32(w.cols) / 4,
-      X_STRIDE: a.xStride,
-      Y_STRIDE: a.yStride,
-      HAS_BIAS: a.bias !== null,
-      ACCUMULATE: a.accumulate,
-      LAST_ONLY: a.lastOnly,
-      ROWS: rows,
-      GEMV_WG,
-    };
+    const consts = { ...sharedConsts(w, a), ROWS: rows, GEMV_WG };
     const rowGroups = Math.ceil(p.rows / rows);
     const d = makeDispatch(
       ctx,
-      { op: 'linear-gemv-gpu', prefixes: [weightPrefix(w.format)], consts, workgroupBytes: rows * GEMV_WG * 4 },
+      { op: 'linear-gemv-gpu', prefixes: ['linear-bindings', weightPrefix(w.format)], consts, workgroupBytes: rows * GEMV_WG * 4 },
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
       (tokens) => {
