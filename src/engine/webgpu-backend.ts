@@ -432,7 +432,8 @@ export class GpuDecodeSession implements DecodeSession {
 
   /**
    * Encode and submit one slice of at most maxBatch tokens, up to the LM head ('last' or 'all' rows).
-   * `pick` fills the sampling fields of the step uniform for a token choice that follows.
+   * With `pick`, the slice ends in the token choice (argmax or sampling, the sampling fields of the step
+   * uniform filled) and the chosen id is copied to the staging buffer: one submission per token.
    */
   private runSlice(ids: readonly number[], wanted: LogitsWanted, pick: { sampler: Sampler; u: number } | null = null, then?: (enc: GPUCommandEncoder) => void): void {
     this.backend.checkAlive();
@@ -446,7 +447,10 @@ export class GpuDecodeSession implements DecodeSession {
     const pass = enc.beginComputePass();
     encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(), M, plan);
     encodeDispatches(pass, built.head[wanted], M, plan);
+    // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
+    if (pick) encodeDispatches(pass, [pick.sampler.greedy ? built.argmax : built.sample], 1);
     pass.end();
+    if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, this.readChosen, 0, 4);
     then?.(enc);
     this.device.queue.submit([enc.finish()]);
     this.cache.length = pos0 + M;
@@ -620,13 +624,6 @@ export class GpuDecodeSession implements DecodeSession {
     } finally {
       this.cache.endPrefill();
     }
-    const built = this.build();
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encodeDispatches(pass, [sampler.greedy ? built.argmax : built.sample], 1);
-    pass.end();
-    enc.copyBufferToBuffer(this.buf.chosen, 0, this.readChosen, 0, 4);
-    this.device.queue.submit([enc.finish()]);
     return new Uint32Array(await this.read(this.readChosen, 4))[0];
   }
 
