@@ -14,11 +14,11 @@ import { GpuMemory, scopedAllocation, type AllocationErrors, type MemoryReport }
 import { argmaxOp } from '../gpu/ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
 import { embedOps } from '../gpu/ops/embed';
+import { gateUpOps } from '../gpu/ops/gate-up';
 import { linearOps } from '../gpu/ops/linear';
 import { rmsNormOp } from '../gpu/ops/rmsnorm';
 import { sampleOp } from '../gpu/ops/sample';
 import { ropeOp, ropeTable } from '../gpu/ops/rope';
-import { swigluOp } from '../gpu/ops/swiglu';
 import { PipelineCache } from '../gpu/pipelines';
 import type { ShaderLibrary } from '../gpu/shader-library';
 import type { CacheModel } from '../cache/reference-cache';
@@ -234,7 +234,7 @@ export class GpuDecodeSession implements DecodeSession {
   readonly cache: GpuCache;
   private readonly device: GPUDevice;
   private readonly spec: ModelSpec;
-  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'u' | 'partial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
+  private readonly buf: Record<'ids' | 'h' | 'xn' | 'q' | 'k' | 'v' | 'attn' | 'g' | 'partial' | 'logits' | 'chosen' | 'step', GPUBuffer>;
   private readonly stride: { d: number; q: number; kv: number; f: number };
   private ropeTable: GPUBuffer | null = null;
   private ropePositions = 0;
@@ -281,7 +281,6 @@ export class GpuDecodeSession implements DecodeSession {
       v: act('v', rows * this.stride.kv),
       attn: act('attn', rows * this.stride.q),
       g: act('g', rows * this.stride.f),
-      u: act('u', rows * this.stride.f),
       partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
       logits: act('logits', this.logitRows * s.vocabSize),
       chosen: act('chosen', 4),
@@ -410,9 +409,7 @@ export class GpuDecodeSession implements DecodeSession {
           ...this.cache.layerOps(ctx, attention),
           ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
           rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
-          ...lin(`l${i}.gate`, l.wGate, b.xn, b.g, null, st.d, st.f),
-          ...lin(`l${i}.up`, l.wUp, b.xn, b.u, null, st.d, st.f),
-          swigluOp(ctx, b.g, b.u, s.intermediateSize, st.f),
+          ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, { x: b.xn, y: b.g, xStride: st.d, yStride: st.f, tileM: tile }),
           ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
         );
       });

@@ -12,7 +12,7 @@ export type ShaderConsts = Readonly<Record<string, ShaderConst>>;
 export interface KernelSource {
   /** shaders/<op>.wgsl */
   op: string;
-  /** shaders/<name>.wgsl files inserted before the op, e.g. 'weights-q4'. */
+  /** shaders/<name>.wgsl files inserted before the op, e.g. 'weights-q4' ('weights-q4@up': renamed for a second matrix). */
   prefixes?: readonly string[];
   consts: ShaderConsts;
   /** Generated WGSL declarations (per-layer tables) placed after the constants. */
@@ -31,11 +31,21 @@ function constLine(name: string, v: ShaderConst): string {
   return `const ${name}: f32 = ${v.f32.toExponential()};`;
 }
 
+/**
+ * A weights-*.wgsl prefix for a second matrix in the same kernel: `weights-q4@up` is weights-q4.wgsl with
+ * its buffers and functions renamed `w_up`, `ws_up`, `w8_up` (and its helpers alike); the W8 struct and the
+ * row-size constants stay shared, so both matrices must have the same shape.
+ */
+function renamedWeights(text: string, suffix: string): string {
+  return text.replace(/^struct W8 .*$/m, '').replace(/\b(w8|w_scale|i8x4|ws|w)\b/g, `$1_${suffix}`);
+}
+
 export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {
-  const part = (name: string) => {
+  const part = (spec: string) => {
+    const [name, suffix] = spec.split('@');
     const text = lib[name];
     if (text === undefined) throw new Error(`shader ${name}.wgsl is not in the shader library`);
-    return text;
+    return suffix ? renamedWeights(text, suffix) : text;
   };
   const consts = Object.entries(k.consts).map(([n, v]) => constLine(n, v));
   return [...consts, ...(k.declarations ?? []), part('common'), ...(k.prefixes ?? []).map(part), part(k.op)].join('\n');

@@ -23,8 +23,13 @@ export interface LinearArgs {
 }
 
 /** Invocations per GEMV workgroup (class gpu): two to eight warps' worth on real GPUs. */
-const GEMV_WG = 64;
+export const GEMV_WG = 64;
 const MAX_GRID = 65535;
+
+/** A grid of `groups` workgroups, folded into y past 65535 (the GEMV kernels read wid.x + wid.y * nwg.x). */
+export function gemvGrid(groups: number): [number, number] {
+  return groups <= MAX_GRID ? [groups, 1] : [MAX_GRID, Math.ceil(groups / MAX_GRID)];
+}
 
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   if (ctx.kernels === 'gpu' && (a.tileM === 1 || a.lastOnly)) return gemvOps(ctx, label, w, a);
@@ -57,7 +62,7 @@ function sharedConsts(w: GpuMatrix, a: LinearArgs) {
 }
 
 /** Rows per GEMV workgroup: more rows share each activation load on big matrices, fewer keep small ones spread. */
-function gemvRows(rows: number): number {
+export function gemvRows(rows: number): number {
   return rows >= 4096 ? 4 : rows >= 1024 ? 2 : 1;
 }
 
@@ -71,10 +76,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
       { op: 'linear-gemv-gpu', prefixes: ['linear-bindings', weightPrefix(w.format)], consts, workgroupBytes: rows * GEMV_WG * 4 },
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
-      (tokens) => {
-        const groups = rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens));
-        return groups <= MAX_GRID ? [groups, 1] : [MAX_GRID, Math.ceil(groups / MAX_GRID)];
-      },
+      (tokens) => gemvGrid(rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens))),
     );
     return { ...d, label };
   });
