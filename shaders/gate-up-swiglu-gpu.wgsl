@@ -5,16 +5,6 @@
 // through the weights prefix renamed for it (w8_up). Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4,
 // X_STRIDE, Y_STRIDE, ROWS, GEMV_WG (a power of two).
 
-struct Part { rows: u32, row_offset: u32, _a: u32, _b: u32 }
-
-@group(0) @binding(1) var<uniform> part: Part;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> ws: array<u32>;
-@group(0) @binding(4) var<storage, read> w_up: array<u32>;
-@group(0) @binding(5) var<storage, read> ws_up: array<u32>;
-@group(0) @binding(6) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
-
 // Gate sums in the first ROWS * GEMV_WG entries, up sums in the rest.
 var<workgroup> sums: array<f32, 2u * ROWS * GEMV_WG>;
 

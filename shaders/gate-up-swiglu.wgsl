@@ -4,16 +4,6 @@
 // (w8_up, shader-library.ts); gate and up have the same shape and the same row parts.
 // Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE, TILE_M.
 
-struct Part { rows: u32, row_offset: u32, _a: u32, _b: u32 }
-
-@group(0) @binding(1) var<uniform> part: Part;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> ws: array<u32>;
-@group(0) @binding(4) var<storage, read> w_up: array<u32>;
-@group(0) @binding(5) var<storage, read> ws_up: array<u32>;
-@group(0) @binding(6) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let id = flat_id(gid, nwg);

@@ -19,7 +19,7 @@ export interface GateUpArgs {
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
   const gpu = ctx.kernels === 'gpu' && a.tileM === 1;
-  const prefixes = [weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
+  const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
   const shared = { W_ROW_WORDS: gate.rowWords, W_SCALE_WORDS: gate.scaleWords, IN_VEC4: pad32(gate.cols) / 4, X_STRIDE: a.xStride, Y_STRIDE: a.yStride };
   return gate.parts.map((p, i) => {
     const u = up.parts[i];
