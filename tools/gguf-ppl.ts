@@ -9,16 +9,12 @@ import { resolve } from 'node:path';
 import { parseCacheMode } from '../src/cache/cache-config';
 import { CpuBackend } from '../src/engine/backend';
 import { evaluatePerplexity } from '../src/eval/perplexity';
-import { openCheckpoint } from '../src/model/checkpoint';
-import { MemoryFileSource, type ModelFileSource } from '../src/model/file-source';
+import { MemoryFileSource } from '../src/model/file-source';
 import { GgufModelSource } from '../src/model/gguf-model';
-import { loadModel, type LoadedModel } from '../src/model/load-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import type { TensorEncoding } from '../src/model/tensor-encoding';
-import { checkpointStream } from '../src/quant/pack-checkpoint';
-import { unpackModelWeights } from '../src/quant/packed-weights';
+import { loadModelAs } from '../src/quant/packed-weights';
 import type { WeightFormat } from '../src/quant/weight-format';
-import { collectPacked } from '../src/quant/weight-stream';
 import { hfToGguf } from '../src/test-support/gguf-writer';
 import { sharedPath, sharedText } from '../src/test-support/shared-models';
 import { runCli } from './cli-args';
@@ -41,12 +37,6 @@ const RUNS: [TensorEncoding | 'folder', WeightFormat][] = [
   ['Q4_0', 'q4'],
 ];
 
-async function inFormat(source: ModelFileSource, format: WeightFormat): Promise<LoadedModel> {
-  const m = await loadModel(source);
-  if (format === 'f32') return m;
-  return { ...m, weights: unpackModelWeights(await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers)) };
-}
-
 await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
   const rows: Record<string, unknown>[] = [];
   const text = sharedText('tinystories-valid-head.txt');
@@ -55,7 +45,7 @@ await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
     for (const [enc, format] of RUNS) {
       const folder = new NodeFolderSource(m.dir());
       const source = enc === 'folder' ? folder : new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, { encoding: enc })).buffer as ArrayBuffer]])), 'm.gguf');
-      const model = await inFormat(source, format);
+      const model = await loadModelAs(source, format);
       const ids = model.tokenizer.encode(text);
       const r = await evaluatePerplexity(new CpuBackend(model), ids, { ctx: m.ctx, windows: m.windows, bos: model.spec.bosTokenId ?? 1, cache: parseCacheMode('f32') });
       if (enc === 'folder' && format === 'f32') base = r.ppl;

@@ -8,14 +8,10 @@ import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { acquireDevice } from '../src/gpu/device';
 import { parseKernelChoice } from '../src/gpu/kernel-class';
 import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
-import { openCheckpoint } from '../src/model/checkpoint';
-import { loadModel } from '../src/model/load-model';
 import type { ModelSpec } from '../src/model/model-spec';
 import { nodeModelSource } from '../src/model/node-file-source';
-import { checkpointStream } from '../src/quant/pack-checkpoint';
-import { unpackModelWeights } from '../src/quant/packed-weights';
+import { loadModelAs } from '../src/quant/packed-weights';
 import { parseWeightFormat } from '../src/quant/weight-format';
-import { collectPacked } from '../src/quant/weight-stream';
 import { loadPreparedModel, type LoadTimings } from '../src/storage/model-loader';
 import type { TextTokenizer } from '../src/tokenizer/tokenizer';
 import { UsageError } from './cli-args';
@@ -32,11 +28,8 @@ export async function openBackend(modelDir: string, backend: string, weights = '
   const kernelChoice = parseKernelChoice(kernels);
   const source = nodeModelSource(modelDir);
   if (backend === 'cpu') {
-    const model = await loadModel(source);
-    if (format === 'f32') return { model, backend: new CpuBackend(model) };
-    // The values the GPU path uploads: the same stream, packed (a GGUF Q4_0 file into q4 without rounding).
-    const packed = await collectPacked(checkpointStream(model.spec, await openCheckpoint(source), format), model.spec.numLayers);
-    return { model, backend: new CpuBackend({ ...model, weights: unpackModelWeights(packed) }) };
+    const model = await loadModelAs(source, format);
+    return { model, backend: new CpuBackend(model) };
   }
   const { model, timings } = await loadPreparedModel({ resolved: { id: `file:${modelDir}`, revision: '', name: modelDir, source }, format, cache: null });
   const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings, kernels: kernelChoice });

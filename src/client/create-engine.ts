@@ -10,6 +10,7 @@ import { AbortedError } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
 import { isHubRepoId, type ModelRef } from '../model/model-ref';
 import type { WeightFormat } from '../quant/weight-format';
+import type { KernelChoice } from '../gpu/kernel-class';
 import type { LoadProgress } from '../storage/model-loader';
 import type { CachedModelInfo } from '../storage/weight-cache';
 import type { HostHealth, LoadOptions as HostLoadOptions, LoadResult, ScoreRequest, StreamEvent } from '../worker/engine-host';
@@ -20,7 +21,7 @@ export interface EngineOptions {
   /** Hugging Face base address for repo ids (a mirror, a local server). */
   hubBase?: string;
   /** Kernel family for every load: 'auto' (default: from the adapter), 'cpu' or 'gpu'; a load's own `kernels` wins. */
-  kernels?: 'auto' | 'cpu' | 'gpu';
+  kernels?: KernelChoice;
 }
 
 export interface LoadOptions extends Omit<HostLoadOptions, 'hubBase'> {

@@ -10,14 +10,11 @@ import { generateIds } from '../engine/generate';
 import { GREEDY } from '../engine/sampling';
 import { evaluatePerplexity } from '../eval/perplexity';
 import { ReferenceDecoder } from '../reference/decoder';
-import { checkpointStream } from '../quant/pack-checkpoint';
-import { unpackModelWeights } from '../quant/packed-weights';
+import { loadModelAs } from '../quant/packed-weights';
 import type { WeightFormat } from '../quant/weight-format';
-import { collectPacked } from '../quant/weight-stream';
 import { hfToGguf } from '../test-support/gguf-writer';
 import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
-import { openCheckpoint } from './checkpoint';
-import { MemoryFileSource, type ModelFileSource } from './file-source';
+import { MemoryFileSource } from './file-source';
 import { GgufModelSource } from './gguf-model';
 import { loadModel, type LoadedModel } from './load-model';
 import { NodeFolderSource, nodeModelSource } from './node-file-source';
@@ -28,13 +25,6 @@ const ORACLE_PROMPT = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315,
 const DEFAULT_MODEL = resolve(import.meta.dirname, '../../public/models/austen-3m');
 
 const logitsOf = (m: LoadedModel, ids: number[]) => new ReferenceDecoder(m).forward(ids, createReferenceCache(m, F32));
-
-/** The model with the weights the engine would run for `format` (the packed stream, as the GPU path uploads). */
-async function inFormat(source: ModelFileSource, format: WeightFormat): Promise<LoadedModel> {
-  const m = await loadModel(source);
-  if (format === 'f32') return m;
-  return { ...m, weights: unpackModelWeights(await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers)) };
-}
 
 function ggufSource(name: string, bytes: Uint8Array): GgufModelSource {
   return new GgufModelSource(new MemoryFileSource('written', new Map([[name, bytes.buffer as ArrayBuffer]])), name);
@@ -99,13 +89,13 @@ describe('GGUF files written from Hugging Face folders load as the folder', () =
       it('F32: identical logits; F16 equals the folder in f16 weights', async () => {
         const folder = await loadModel(hf());
         base = await ppl(folder);
-        q4 = await ppl(await inFormat(hf(), 'q4'));
+        q4 = await ppl(await loadModelAs(hf(), 'q4'));
         const prompt = folder.tokenizer.encode('It was a truth universally acknowledged, that a little girl named Lily');
         const f32 = await loadModel(ggufSource('m-f32.gguf', await hfToGguf(hf(), { encoding: 'F32' })));
         expect(f32.tokenizer.encode('Hello there, Lily!')).toEqual(folder.tokenizer.encode('Hello there, Lily!'));
         expect([...logitsOf(f32, prompt)]).toEqual([...logitsOf(folder, prompt)]);
-        const f16 = await inFormat(ggufSource('m-f16.gguf', await hfToGguf(hf(), { encoding: 'F16' })), 'f16');
-        expect([...logitsOf(f16, prompt)]).toEqual([...logitsOf(await inFormat(hf(), 'f16'), prompt)]);
+        const f16 = await loadModelAs(ggufSource('m-f16.gguf', await hfToGguf(hf(), { encoding: 'F16' })), 'f16');
+        expect([...logitsOf(f16, prompt)]).toEqual([...logitsOf(await loadModelAs(hf(), 'f16'), prompt)]);
       });
 
       // 8- and 6-bit types and Q4_K kept in q8 stay within 1-3% of f32, 5-bit ones within 5%; Q4_0 in q4 costs what the
@@ -121,7 +111,7 @@ describe('GGUF files written from Hugging Face folders load as the folder', () =
       ];
       for (const [enc, format, against, bound] of quantized) {
         it(`${enc} run as ${format}: perplexity within ${bound}x of the folder's in ${against}`, async () => {
-          const g = await inFormat(ggufSource(`m-${enc}.gguf`, await hfToGguf(hf(), { encoding: enc })), format);
+          const g = await loadModelAs(ggufSource(`m-${enc}.gguf`, await hfToGguf(hf(), { encoding: enc })), format);
           const p = await ppl(g);
           const ref = against === 'f32' ? base : q4;
           console.log(`${c.model} ${enc} as ${format}: ppl ${p.toFixed(4)}; folder f32 ${base.toFixed(4)}, folder q4 ${q4.toFixed(4)}`);
@@ -135,7 +125,7 @@ describe('GGUF files written from Hugging Face folders load as the folder', () =
   it('Q4_0 run as q4 uses the stored values exactly (no second rounding)', async () => {
     const bytes = await hfToGguf(new NodeFolderSource(sharedPath('models/stories260K')), { encoding: 'Q4_0' });
     const asF32 = await loadModel(ggufSource('a.gguf', bytes)); // every tensor decoded to f32
-    const asQ4 = await inFormat(ggufSource('b.gguf', bytes), 'q4'); // Q4_0 repacked into q4
+    const asQ4 = await loadModelAs(ggufSource('b.gguf', bytes), 'q4'); // Q4_0 repacked into q4
     expect(asQ4.weights.layers[0].wq).toEqual(asF32.weights.layers[0].wq);
     expect(asQ4.weights.embed).toEqual(asF32.weights.embed);
   });

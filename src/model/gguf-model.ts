@@ -45,7 +45,7 @@ export function isGgufFileName(name: string): boolean {
 export class GgufModelSource implements ModelFileSource {
   readonly name: string;
   private header: Promise<GgufHeader> | null = null;
-  private texts: Promise<Record<(typeof TEXT_FILES)[number], string>> | null = null;
+  private texts: Promise<{ files: Record<(typeof TEXT_FILES)[number], string>; headDim: number }> | null = null;
 
   /** `inner` holds the file `file` (a folder, a URL prefix, picked files). */
   constructor(
@@ -61,7 +61,7 @@ export class GgufModelSource implements ModelFileSource {
 
   async read(file: string): Promise<ArrayBuffer> {
     if (!(TEXT_FILES as readonly string[]).includes(file)) return this.inner.read(this.own(file));
-    const text = (await this.textFiles())[file as (typeof TEXT_FILES)[number]];
+    const text = (await this.made()).files[file as (typeof TEXT_FILES)[number]];
     return new TextEncoder().encode(text).buffer as ArrayBuffer;
   }
 
@@ -88,7 +88,7 @@ export class GgufModelSource implements ModelFileSource {
   async checkpoint(): Promise<Checkpoint> {
     const h = await this.ggufHeader();
     const arch = architecture(h);
-    const config = JSON.parse((await this.textFiles())['config.json']) as { head_dim: number };
+    const { headDim } = await this.made();
     const tensors = new Map<string, CheckpointTensor>();
     for (const t of h.tensors.values()) {
       const name = hfName(t.name);
@@ -105,7 +105,7 @@ export class GgufModelSource implements ModelFileSource {
         begin: t.begin,
         end: t.end,
         stored: t.name,
-        ...(interleaved ? { ropeInterleaved: config.head_dim } : {}),
+        ...(interleaved ? { ropeInterleaved: headDim } : {}),
       });
     }
     return { source: this, files: [this.file], tensors };
@@ -116,7 +116,8 @@ export class GgufModelSource implements ModelFileSource {
     return file;
   }
 
-  private textFiles(): Promise<Record<(typeof TEXT_FILES)[number], string>> {
+  /** The text files made from the metadata (once), and the head width the tensor list needs. */
+  private made(): Promise<{ files: Record<(typeof TEXT_FILES)[number], string>; headDim: number }> {
     if (!this.texts) {
       this.texts = (async () => {
         const h = await this.ggufHeader();
@@ -124,7 +125,8 @@ export class GgufModelSource implements ModelFileSource {
         const freqs = h.tensors.get('rope_freqs.weight');
         if (freqs) config.rope_freq_factors = await readRopeFactors(this.inner, this.file, h, freqs.name);
         const tok = ggufTokenizerFiles(h.metadata, this.name);
-        return { 'config.json': JSON.stringify(config, null, 1), 'tokenizer.json': tok.tokenizer, 'tokenizer_config.json': tok.tokenizerConfig };
+        const files = { 'config.json': JSON.stringify(config, null, 1), 'tokenizer.json': tok.tokenizer, 'tokenizer_config.json': tok.tokenizerConfig };
+        return { files, headDim: config.head_dim as number };
       })();
     }
     return this.texts;

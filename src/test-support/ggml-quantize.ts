@@ -2,7 +2,7 @@
 // definitions). Q8_0 and Q4_0 round as llama.cpp's reference quantizers do; the others choose their
 // scales more simply than llama.cpp (a valid encoding, somewhat less accurate).
 
-import { f32ToF16Bits } from '../quant/f16';
+import { f16BitsToF32, f32ToF16Bits } from '../quant/f16';
 import { blockValues, type TensorEncoding } from '../model/tensor-encoding';
 
 /** `values` ([rows, cols] row-major) in a GGUF encoding. */
@@ -98,13 +98,9 @@ function affineSuperBlock(x: Float32Array, levels: number, out: Uint8Array, at: 
   return q;
 }
 
+/** The f16 nearest `v`, as a number (the value a stored scale has). */
 function f16(v: number): number {
-  const out = new Uint8Array(2);
-  const h = putHalf(out, 0, v);
-  const sign = h >> 15 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  return sign * (e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15));
+  return f16BitsToF32(f32ToF16Bits(v));
 }
 
 const BLOCK_QUANTIZERS: Record<Quantized, (x: Float32Array, out: Uint8Array, at: number) => void> = {

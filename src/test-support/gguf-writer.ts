@@ -4,7 +4,7 @@
 
 import type { ModelFileSource } from '../model/file-source';
 import { readText } from '../model/file-source';
-import { BLOCK_FLOATS, modelTensors, openCheckpoint, readRows } from '../model/checkpoint';
+import { modelTensors, openCheckpoint, readRows, rowsPerBlock } from '../model/checkpoint';
 import type { GgufValue } from '../model/gguf';
 import { parseModelConfig } from '../model/model-spec';
 import { blockValues, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
@@ -209,9 +209,8 @@ export async function hfGgufTensors(source: ModelFileSource, o: Omit<HfToGgufOpt
     if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
     if (t.cols % blockValues(enc) !== 0) enc = 'F16';
     const type = enc;
-    // ~4M values per block, whole heads where rows are interleaved.
-    let step = Math.max(1, Math.floor(BLOCK_FLOATS / t.cols));
-    if (interleaved) step = Math.max(spec.headDim, step - (step % spec.headDim));
+    // Blocks of rows as the loader reads them: whole heads where rows are interleaved.
+    const step = rowsPerBlock(interleaved ? { ...t, tensor: { ...t.tensor, ropeInterleaved: spec.headDim } } : t);
     tensors.push({
       name,
       dims: t.kind === 'vector' ? [t.rows] : [t.cols, t.rows],
