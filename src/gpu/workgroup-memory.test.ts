@@ -1,5 +1,5 @@
-// Workgroup memory by construction: every kernel of every cache mode fits WebGPU's guaranteed 16 KiB and
-// a 32 KiB adapter's limit for the published configs of the models this engine is for.
+// Workgroup memory by construction: every kernel of every cache mode and kernel class fits WebGPU's
+// guaranteed 16 KiB and a 32 KiB adapter's limit for the published configs of the models this engine is for.
 
 import { describe, expect, it } from 'vitest';
 import { UnsupportedModelError } from '../errors';

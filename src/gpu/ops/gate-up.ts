@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { gemvGrid, gemvRows, GEMV_WG } from './linear';
+import { gemvGrid, gemvRows, gemvWorkgroupBytes, GEMV_WG } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -27,7 +27,7 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
     const bindings = ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
     if (gpu) {
       const rows = gemvRows(p.rows);
-      const source = { op: 'gate-up-swiglu-gpu', prefixes, consts: { ...shared, ROWS: rows, GEMV_WG }, workgroupBytes: 2 * rows * GEMV_WG * 4 };
+      const source = { op: 'gate-up-swiglu-gpu', prefixes, consts: { ...shared, ROWS: rows, GEMV_WG }, workgroupBytes: gemvWorkgroupBytes(p.rows, 2) };
       return { ...makeDispatch(ctx, source, bindings, buffers, (tokens) => gemvGrid(Math.ceil(p.rows / rows) * Math.max(1, tokens))), label };
     }
     const source = { op: 'gate-up-swiglu', prefixes, consts: { ...shared, TILE_M: a.tileM } };

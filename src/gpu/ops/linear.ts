@@ -66,6 +66,11 @@ export function gemvRows(rows: number): number {
   return rows >= 4096 ? 4 : rows >= 1024 ? 2 : 1;
 }
 
+/** Workgroup bytes of the gpu-class GEMV over a matrix part of `rows` rows (`matrices` 2 for gate/up). */
+export function gemvWorkgroupBytes(rows: number, matrices = 1): number {
+  return matrices * gemvRows(rows) * GEMV_WG * 4;
+}
+
 function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   return w.parts.map((p) => {
     const rows = gemvRows(p.rows);
@@ -73,7 +78,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
     const rowGroups = Math.ceil(p.rows / rows);
     const d = makeDispatch(
       ctx,
-      { op: 'linear-gemv-gpu', prefixes: ['linear-bindings', weightPrefix(w.format)], consts, workgroupBytes: rows * GEMV_WG * 4 },
+      { op: 'linear-gemv-gpu', prefixes: ['linear-bindings', weightPrefix(w.format)], consts, workgroupBytes: gemvWorkgroupBytes(p.rows) },
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
       (tokens) => gemvGrid(rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens))),
