@@ -48,6 +48,8 @@ export interface GpuCache {
   readonly config: CacheConfig;
   /** Tokens stored. */
   length: number;
+  /** The mode's ops read the layer's normed input X (LayerAttention.x): the attention RMSNorm cannot be fused away. */
+  readonly readsInput: boolean;
   /** Tokens the buffers hold room for (the RoPE table covers as many positions). */
   readonly capacity: number;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */

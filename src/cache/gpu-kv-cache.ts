@@ -25,6 +25,7 @@ export class GpuKvCache implements GpuCache {
   readonly f16: boolean;
   /** Tokens stored. */
   length = 0;
+  readonly readsInput = false;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
   generation = 0;
   pages!: GPUBuffer;

@@ -74,6 +74,8 @@ function gpuLatents(backend: WebGpuBackend): GpuLatents[] {
 
 export class GpuQuantCache implements GpuCache {
   length = 0;
+  /** xquant and xquant-cl store X, xquant-gqa projects it; kivi stores K and V only. */
+  readonly readsInput: boolean;
   readonly layout: StoreLayout;
   private readonly memory: GpuMemory;
   private readonly spec: ModelSpec;
@@ -176,6 +178,7 @@ export class GpuQuantCache implements GpuCache {
       this.writeHotPages();
     }
     this.latents = config.mode === 'xquant-gqa' ? gpuLatents(backend) : null;
+    this.readsInput = config.mode !== 'kivi';
     if (this.latents) {
       const usage = GPUBufferUsage.STORAGE;
       const rows = Math.ceil(this.maxTokens / 4) * 4;

@@ -33,8 +33,8 @@ const FP16 = parseCacheMode('fp16');
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
-async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatch = 128, kernels: KernelChoice = 'auto'): Promise<WebGpuBackend> {
-  const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights, maxBatch, kernels });
+async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatch = 128, kernels: KernelChoice = 'auto', subgroups = true): Promise<WebGpuBackend> {
+  const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights, maxBatch, kernels, subgroups });
   opened.push(b);
   return b;
 }
@@ -100,21 +100,28 @@ describe('sampling on the GPU', () => {
   });
 });
 
-describe('kernel class gpu (coalesced decode GEMV) on the same adapter', () => {
+describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
   it('auto picks the cpu class on this CPU-emulated adapter', async () => {
     expect((await gpuBackend(await sharedModel('stories260K'))).kernels).toBe('cpu');
   });
 
-  it.each(['f32', 'f16', 'q8', 'q4'] as const)('%s weights: logits equal the reference on the same weights (64-token prefill, 32 decode steps)', async (format) => {
+  it('this adapter has subgroups, and they can be turned off', async () => {
     const m = await sharedModel('stories260K');
-    const gpu = await gpuBackend(m, format, 128, 'gpu');
+    expect((await gpuBackend(m, 'f32', 128, 'gpu')).gpu.features.subgroups).toBe(true);
+    expect((await gpuBackend(m, 'f32', 128, 'gpu', false)).gpu.features.subgroups).toBe(false);
+  });
+
+  const formats = [['f32', true], ['f16', true], ['q8', true], ['q4', true], ['q8', false], ['q4', false]] as const;
+  it.each(formats)('%s weights, subgroups %s: logits equal the reference on the same weights (64-token prefill, 32 decode steps)', async (format, subgroups) => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuBackend(m, format, 128, 'gpu', subgroups);
     expect(gpu.kernels).toBe('gpu');
     expect(await worstDiff(gpu, new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
   });
 
-  it.each(Object.keys(ORACLES) as SharedModel[])('%s: the greedy oracle ids (fp16 cache)', async (name) => {
+  it.each((Object.keys(ORACLES) as SharedModel[]).flatMap((name) => [[name, true], [name, false]] as const))('%s, subgroups %s: the greedy oracle ids (fp16 cache)', async (name, subgroups) => {
     const m = await sharedModel(name);
-    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'gpu'), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });
+    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'gpu', subgroups), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });
     expect(ids.join(' ')).toBe(ORACLES[name]);
   });
 

@@ -15,7 +15,7 @@ import { argmaxOp } from '../gpu/ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
 import { embedOps } from '../gpu/ops/embed';
 import { gateUpOps } from '../gpu/ops/gate-up';
-import { linearOps } from '../gpu/ops/linear';
+import { linearOps, usesGemv, type FusedNorm } from '../gpu/ops/linear';
 import { rmsNormOp } from '../gpu/ops/rmsnorm';
 import { sampleOp } from '../gpu/ops/sample';
 import { ropeOp, ropeTable } from '../gpu/ops/rope';
@@ -52,6 +52,8 @@ export interface BackendOptions {
 export interface WebGpuOptions {
   weights: WeightFormat;
   kernels?: KernelChoice;
+  /** Use the adapter's subgroups where it has them (default true); false forces the workgroup-memory reductions. */
+  subgroups?: boolean;
   /** Most tokens one forward dispatch runs; longer inputs run in slices. */
   maxBatch?: number;
 }
@@ -107,7 +109,7 @@ export class WebGpuBackend implements Backend {
 
   /** From f32 weights in memory (tests, CLIs on small models): packed here; the factors come from the same CPU weights when first used. */
   static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
-    const acquired = await acquireDevice(gpu);
+    const acquired = await acquireDevice(gpu, { subgroups: o.subgroups });
     const packed = packModelWeights(model.spec, model.weights, o.weights);
     return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, kernels: o.kernels, latents: { compute: () => latentsOf(model.spec, model.weights, packed) } });
   }
@@ -339,8 +341,12 @@ export class GpuDecodeSession implements DecodeSession {
     const st = this.stride;
     const s = this.spec;
     const w = this.backend.weights;
-    const head = (lastOnly: boolean) =>
-      linearOps(ctx, 'lm_head', w.lmHead, { x: b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, tileM: PREFILL_TILE, accumulate: false, lastOnly });
+    const head = (lastOnly: boolean) => {
+      const a = { tileM: PREFILL_TILE, lastOnly };
+      // The gpu-class GEMV folds the final norm in and reads the residual stream (decode skips that norm).
+      const norm = usesGemv(ctx, a) ? { gamma: w.finalNorm, d: s.hiddenSize, eps: s.rmsNormEps } : undefined;
+      return linearOps(ctx, 'lm_head', w.lmHead, { ...a, x: norm ? b.h : b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, accumulate: false, norm });
+    };
     this.built = {
       generation: this.cache.generation,
       decode: this.layerList(1),
@@ -366,6 +372,7 @@ export class GpuDecodeSession implements DecodeSession {
       empty: this.backend.empty,
       workgroupBytes: this.device.limits.maxComputeWorkgroupStorageSize,
       kernels: this.backend.kernels,
+      subgroups: this.backend.gpu.features.subgroups,
     };
   }
 
@@ -377,8 +384,12 @@ export class GpuDecodeSession implements DecodeSession {
     const ctx = this.opContext();
     const w = this.backend.weights;
     {
-      const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false) =>
-        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false });
+      const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false, norm?: FusedNorm) =>
+        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm });
+      // gpu-class decode folds each RMSNorm into the GEMVs that read it, unless the cache stores the normed X.
+      const fuse = usesGemv(ctx, { tileM: tile, lastOnly: false });
+      const fuseAttention = fuse && !this.cache.readsInput;
+      const norm = (gamma: GPUBuffer): FusedNorm => ({ gamma, d: s.hiddenSize, eps: s.rmsNormEps });
       const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
       w.layers.forEach((l, i) => {
         const attention: LayerAttention = {
@@ -399,21 +410,24 @@ export class GpuDecodeSession implements DecodeSession {
           kvStride: st.kv,
           prefill: tile > 1,
         };
+        const qkvIn = fuseAttention ? b.h : b.xn;
+        const qkvNorm = fuseAttention ? norm(l.attnNorm) : undefined;
         list.push(
-          rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
-          ...lin(`l${i}.q`, l.wq, b.xn, b.q, l.bq, st.d, st.q),
-          ...lin(`l${i}.k`, l.wk, b.xn, b.k, l.bk, st.d, st.kv),
-          ...lin(`l${i}.v`, l.wv, b.xn, b.v, l.bv, st.d, st.kv),
+          ...(fuseAttention ? [] : [rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps)]),
+          ...lin(`l${i}.q`, l.wq, qkvIn, b.q, l.bq, st.d, st.q, false, qkvNorm),
+          ...lin(`l${i}.k`, l.wk, qkvIn, b.k, l.bk, st.d, st.kv, false, qkvNorm),
+          ...lin(`l${i}.v`, l.wv, qkvIn, b.v, l.bv, st.d, st.kv, false, qkvNorm),
           ...this.cache.preRopeOps(ctx, attention),
           ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
           ...this.cache.layerOps(ctx, attention),
           ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
-          rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps),
-          ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, { x: b.xn, y: b.g, xStride: st.d, yStride: st.f, tileM: tile }),
+          ...(fuse ? [] : [rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps)]),
+          ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, { x: fuse ? b.h : b.xn, y: b.g, xStride: st.d, yStride: st.f, tileM: tile, norm: fuse ? norm(l.mlpNorm) : undefined }),
           ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
         );
       });
-      list.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
+      // The LM head's GEMV takes the final norm itself in that case (build()).
+      if (!fuse) list.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
       return list;
     }
   }

@@ -10,6 +10,7 @@ import { sharedModel, sharedText } from '../test-support/shared-models';
 import { CpuBackend, type Backend } from './backend';
 import { WebGpuBackend } from './webgpu-backend';
 import { acquireDevice } from '../gpu/device';
+import type { KernelClass } from '../gpu/kernel-class';
 import { loadModel } from '../model/load-model';
 import { limitedGpu } from '../test-support/limited-gpu';
 import { syntheticSource } from '../test-support/synthetic-model';
@@ -18,11 +19,12 @@ import { maxAbsDiff } from '../test-support/compare';
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
-const backends = new Map<LoadedModel, Promise<WebGpuBackend>>();
-function gpuFor(m: LoadedModel): Promise<WebGpuBackend> {
-  let b = backends.get(m);
+const backends = new Map<string, Promise<WebGpuBackend>>();
+function gpuFor(m: LoadedModel, kernels: KernelClass = 'cpu'): Promise<WebGpuBackend> {
+  const key = `${m.spec.hiddenSize}/${m.spec.vocabSize}/${m.spec.numLayers}/${kernels}`;
+  let b = backends.get(key);
   if (!b) {
-    backends.set(m, (b = WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32' })));
+    backends.set(key, (b = WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', kernels })));
     void b.then((x) => opened.push(x));
   }
   return b;
@@ -39,11 +41,28 @@ async function trace(backend: Backend, cache: CacheConfig, vocab: number): Promi
   return out;
 }
 
-async function worst(m: LoadedModel, cache: CacheConfig): Promise<number> {
-  const g = await trace(await gpuFor(m), cache, m.spec.vocabSize);
+async function worst(m: LoadedModel, cache: CacheConfig, kernels: KernelClass = 'cpu'): Promise<number> {
+  const g = await trace(await gpuFor(m, kernels), cache, m.spec.vocabSize);
   const c = await trace(new CpuBackend(m), cache, m.spec.vocabSize);
   return Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
 }
+
+describe('the gpu kernel class (fused norms where the mode allows, subgroup sums) in every cache mode', () => {
+  it.each(['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4'])('stories260K %s: logits within 1e-3 of the reference mode', async (mode) => {
+    const m = await sharedModel('stories260K');
+    expect((await gpuFor(m, 'gpu')).kernels).toBe('gpu');
+    expect(await worst(m, parseCacheMode(mode), 'gpu')).toBeLessThan(1e-3);
+  });
+
+  it('stories260K xquant-gqa-4: perplexity within 0.5 percent of the reference over 160 tokens (latent codes flip, as in the cpu class)', async () => {
+    const m = await sharedModel('stories260K');
+    const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
+    const o = { ctx: 161, windows: 1, bos: 1, cache: parseCacheMode('xquant-gqa-4') };
+    const gpu = (await evaluatePerplexity(await gpuFor(m, 'gpu'), ids, o)).ppl;
+    const cpu = (await evaluatePerplexity(new CpuBackend(m), ids, o)).ppl;
+    expect(Math.abs(gpu / cpu - 1)).toBeLessThan(0.005);
+  });
+});
 
 describe('xquant modes on the GPU equal the reference modes', () => {
   it.each(['xquant-4', 'xquant-3', 'xquant-2', 'xquant-cl-4', 'xquant-cl-3', 'xquant-cl-2'])('stories260K (GQA) %s: logits within 1e-3', async (mode) => {

@@ -28,7 +28,12 @@ const WANTED_LIMITS = {
   maxStorageBuffersPerShaderStage: 8,
 } as const;
 
-export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<AcquiredDevice> {
+export interface DeviceOptions {
+  /** Request the `subgroups` feature when the adapter has it (default true); false forces the workgroup-memory reductions. */
+  subgroups?: boolean;
+}
+
+export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?.gpu, o: DeviceOptions = {}): Promise<AcquiredDevice> {
   if (!gpu) {
     throw new GpuUnavailableError('WebGPU is not available in this context (navigator.gpu is undefined); use a browser with WebGPU enabled');
   }
@@ -43,10 +48,14 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
     const have = (adapter.limits as unknown as Record<string, number>)[name];
     requiredLimits[name] = Math.min(want, have);
   }
-  const features: GpuFeatures = { shaderF16: adapter.features.has('shader-f16'), subgroups: adapter.features.has('subgroups') };
+  const features: GpuFeatures = {
+    shaderF16: adapter.features.has('shader-f16'),
+    subgroups: (o.subgroups ?? true) && adapter.features.has('subgroups'),
+  };
   const requiredFeatures: GPUFeatureName[] = [];
   if (features.shaderF16) requiredFeatures.push('shader-f16');
-  // subgroups is detected but not requested until a kernel uses it.
+  // The gpu kernel class reduces its GEMV sums with subgroupAdd where the device has subgroups.
+  if (features.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   const lost = device.lost.then((i) => ({ reason: String(i.reason), message: i.message }));

@@ -19,6 +19,8 @@ export interface KernelSource {
   declarations?: readonly string[];
   /** Bytes of its var<workgroup> arrays, computed by the op builder from the same constants. */
   workgroupBytes?: number;
+  /** WGSL extensions the kernel enables (`subgroups`); the device must have been created with them. */
+  enables?: readonly string[];
 }
 
 function constLine(name: string, v: ShaderConst): string {
@@ -48,10 +50,12 @@ export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {
     return suffix ? renamedWeights(text, suffix) : text;
   };
   const consts = Object.entries(k.consts).map(([n, v]) => constLine(n, v));
-  return [...consts, ...(k.declarations ?? []), part('common'), ...(k.prefixes ?? []).map(part), part(k.op)].join('\n');
+  // Enable directives must precede every declaration.
+  const enables = (k.enables ?? []).map((e) => `enable ${e};`);
+  return [...enables, ...consts, ...(k.declarations ?? []), part('common'), ...(k.prefixes ?? []).map(part), part(k.op)].join('\n');
 }
 
 /** Cache key of a kernel: op, prefix and constants. */
 export function kernelKey(k: KernelSource): string {
-  return `${k.op}|${(k.prefixes ?? []).join(',')}|${JSON.stringify(k.consts)}|${(k.declarations ?? []).join('')}`;
+  return `${k.op}|${(k.enables ?? []).join(',')}|${(k.prefixes ?? []).join(',')}|${JSON.stringify(k.consts)}|${(k.declarations ?? []).join('')}`;
 }

@@ -16,6 +16,8 @@ export interface OpContext {
   workgroupBytes: number;
   /** Which kernel family the builders pick (src/gpu/kernel-class.ts); `cpu` when absent. */
   kernels?: KernelClass;
+  /** The device was created with `subgroups`: gpu-class reductions use subgroupAdd. */
+  subgroups?: boolean;
 }
 
 /** What a grid may depend on besides the token count: the forward's attention chunking. */

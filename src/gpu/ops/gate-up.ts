@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { gemvGrid, gemvRows, gemvWorkgroupBytes, GEMV_WG } from './linear';
+import { gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -15,10 +15,13 @@ export interface GateUpArgs {
   yStride: number;
   /** Tokens per invocation of the cpu kernel: 1 for decode, 4 for prefill. */
   tileM: number;
+  /** The MLP's RMSNorm fused in (gpu class, tileM 1 only): x is then the residual stream. */
+  norm?: FusedNorm;
 }
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
   const gpu = ctx.kernels === 'gpu' && a.tileM === 1;
+  if (a.norm && !gpu) throw new Error(`${label}: a fused RMSNorm needs the gpu-class kernel`);
   const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
   const shared = { W_ROW_WORDS: gate.rowWords, W_SCALE_WORDS: gate.scaleWords, IN_VEC4: pad32(gate.cols) / 4, X_STRIDE: a.xStride, Y_STRIDE: a.yStride };
   return gate.parts.map((p, i) => {
@@ -27,8 +30,16 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
     const bindings = ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
     if (gpu) {
       const rows = gemvRows(p.rows);
-      const source = { op: 'gate-up-swiglu-gpu', prefixes, consts: { ...shared, ROWS: rows, GEMV_WG }, workgroupBytes: gemvWorkgroupBytes(p.rows, 2) };
-      return { ...makeDispatch(ctx, source, bindings, buffers, (tokens) => gemvGrid(Math.ceil(p.rows / rows) * Math.max(1, tokens))), label };
+      const reduce = gemvReduce(ctx);
+      const source = {
+        op: 'gate-up-swiglu-gpu',
+        prefixes: [...prefixes, reduce.prefix],
+        enables: reduce.enables,
+        consts: { ...shared, ROWS: rows, GEMV_WG, SUM_ROWS: 2 * rows + 1, ...normConsts(a.norm) },
+        workgroupBytes: gemvWorkgroupBytes(p.rows, 2, ctx.subgroups),
+      };
+      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / rows) * Math.max(1, tokens));
+      return { ...makeDispatch(ctx, source, [...bindings, 'read'], [...buffers, a.norm?.gamma ?? ctx.empty], grid), label };
     }
     const source = { op: 'gate-up-swiglu', prefixes, consts: { ...shared, TILE_M: a.tileM } };
     return { ...makeDispatch(ctx, source, bindings, buffers, (tokens) => flatGrid(p.rows * Math.ceil(tokens / a.tileM))), label };

@@ -20,6 +20,16 @@ export interface LinearArgs {
   accumulate: boolean;
   /** Only the step's last token, written to y's row 0. */
   lastOnly: boolean;
+  /** The RMSNorm before this projection, fused in (gpu class, one token per workgroup only): x is then the un-normed residual stream. */
+  norm?: FusedNorm;
+}
+
+/** An RMSNorm folded into the GEMV that follows it: y = W (x ⊙ gamma) / sqrt(mean(x²) + eps). */
+export interface FusedNorm {
+  gamma: GPUBuffer;
+  /** The norm's width (hidden size; x's row may be padded past it with zeros). */
+  d: number;
+  eps: number;
 }
 
 /** Invocations per GEMV workgroup (class gpu): two to eight warps' worth on real GPUs. */
@@ -31,8 +41,14 @@ export function gemvGrid(groups: number): [number, number] {
   return groups <= MAX_GRID ? [groups, 1] : [MAX_GRID, Math.ceil(groups / MAX_GRID)];
 }
 
+/** Whether linearOps runs this projection as the gpu-class GEMV (the only kernel that takes a fused norm). */
+export function usesGemv(ctx: OpContext, a: Pick<LinearArgs, 'tileM' | 'lastOnly'>): boolean {
+  return ctx.kernels === 'gpu' && (a.tileM === 1 || a.lastOnly);
+}
+
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
-  if (ctx.kernels === 'gpu' && (a.tileM === 1 || a.lastOnly)) return gemvOps(ctx, label, w, a);
+  if (usesGemv(ctx, a)) return gemvOps(ctx, label, w, a);
+  if (a.norm) throw new Error(`${label}: a fused RMSNorm needs the gpu-class GEMV`);
   const consts = { ...sharedConsts(w, a), TILE_M: a.lastOnly ? 1 : a.tileM };
   return w.parts.map((p) => {
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
@@ -66,21 +82,41 @@ export function gemvRows(rows: number): number {
   return rows >= 4096 ? 4 : rows >= 1024 ? 2 : 1;
 }
 
-/** Workgroup bytes of the gpu-class GEMV over a matrix part of `rows` rows (`matrices` 2 for gate/up). */
-export function gemvWorkgroupBytes(rows: number, matrices = 1): number {
-  return matrices * gemvRows(rows) * GEMV_WG * 4;
+/**
+ * Workgroup bytes of a gpu-class GEMV over a matrix part of `rows` rows (`matrices` 2 for gate/up): one
+ * partial sum per row plus Σx² for a fused norm, per invocation (tree) or per subgroup slot (subgroups).
+ */
+export function gemvWorkgroupBytes(rows: number, matrices = 1, subgroups = false): number {
+  return (matrices * gemvRows(rows) + 1) * (subgroups ? GEMV_WG / 4 : GEMV_WG) * 4;
+}
+
+/** How a GEMV kernel sums across its workgroup: subgroupAdd where the device has subgroups. */
+export function gemvReduce(ctx: OpContext): { prefix: string; enables: string[] } {
+  return ctx.subgroups ? { prefix: 'gemv-reduce-subgroup', enables: ['subgroups'] } : { prefix: 'gemv-reduce-workgroup', enables: [] };
+}
+
+/** The constants of a fused norm (NORM false: the kernel reads x as is). */
+export function normConsts(norm: FusedNorm | undefined) {
+  return { NORM: norm !== undefined, NORM_D: norm?.d ?? 1, EPS: { f32: norm?.eps ?? 0 } };
 }
 
 function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
+  const reduce = gemvReduce(ctx);
   return w.parts.map((p) => {
     const rows = gemvRows(p.rows);
-    const consts = { ...sharedConsts(w, a), ROWS: rows, GEMV_WG };
+    const consts = { ...sharedConsts(w, a), ROWS: rows, GEMV_WG, SUM_ROWS: rows + 1, ...normConsts(a.norm) };
     const rowGroups = Math.ceil(p.rows / rows);
     const d = makeDispatch(
       ctx,
-      { op: 'linear-gemv-gpu', prefixes: ['linear-bindings', weightPrefix(w.format)], consts, workgroupBytes: gemvWorkgroupBytes(p.rows) },
-      ['uniform', 'read', 'read', 'read', 'read', 'write'],
-      [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
+      {
+        op: 'linear-gemv-gpu',
+        prefixes: ['linear-bindings', weightPrefix(w.format), reduce.prefix],
+        enables: reduce.enables,
+        consts,
+        workgroupBytes: gemvWorkgroupBytes(p.rows, 1, ctx.subgroups),
+      },
+      ['uniform', 'read', 'read', 'read', 'read', 'write', 'read'],
+      [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty],
       (tokens) => gemvGrid(rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens))),
     );
     return { ...d, label };
