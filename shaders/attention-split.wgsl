@@ -7,15 +7,18 @@
 // With OWN_ONLY (quantized modes) the chunks cover keys from step.first_key on: the step's own keys and,
 // in a tiered cache, the hot tokens whose fp16 K/V sit in the pool; they are written from partial slot 1,
 // slot 0 holding the rematerializing attention over older tokens (xquant-values.wgsl).
+// With APPEND the step's K and V also enter the pool here (the fp16/f32 cache, one dispatch fewer than a
+// separate kv-append): invocation (m, first query head of a kv group, chunk 0) writes token m's slot of
+// that kv head. No invocation reads those slots: keys from pos0 on are read from k_cur/v_cur.
 // Constants: HEAD_DIM, HEADS, KV_GROUP (query heads per kv head), Q_STRIDE, KV_DIM, K_STRIDE, PAGE,
-// KV_F16, WINDOW (0 = no sliding window), SCALE (1 / sqrt(head_dim)), OWN_ONLY.
+// KV_F16, WINDOW (0 = no sliding window), SCALE (1 / sqrt(head_dim)), OWN_ONLY, APPEND.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_cur: array<f32>;
 @group(0) @binding(3) var<storage, read> v_cur: array<f32>;
 @group(0) @binding(4) var<storage, read> pages: array<u32>;
-@group(0) @binding(5) var<storage, read> k_pool: array<u32>;
-@group(0) @binding(6) var<storage, read> v_pool: array<u32>;
+// k_pool and v_pool (bindings 5, 6) and append_kv come from attention-pool-read.wgsl or, with APPEND,
+// attention-pool-append.wgsl.
 @group(0) @binding(7) var<storage, read_write> partial: array<f32>;
 
 var<private> acc: array<f32, HEAD_DIM>;
@@ -90,6 +93,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let hi = min(first_key + (c + 1u) * step.chunk_len, qpos + 1u);
   let kv_off = (h / KV_GROUP) * HEAD_DIM;
   let q_off = m * Q_STRIDE + h * HEAD_DIM;
+  if (APPEND && c == 0u && h % KV_GROUP == 0u) { append_kv(m, kv_off); }
 
   mx = -3.0e38;
   sum = 0.0;

@@ -8,7 +8,6 @@ import { GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
 import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
-import { kvAppendOp } from '../gpu/ops/kv-append';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { cacheBytesPerToken } from './cache-bytes';
 import { PAGE_TOKENS, type CacheConfig } from './cache-config';
@@ -79,10 +78,8 @@ export class GpuKvCache implements GpuCache {
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
     const pools = this.pools[a.layer];
-    return [
-      ...layerAttentionOps(ctx, s, a, { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 }, false),
-      kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.pages, kPool: pools.k, vPool: pools.v, kvDim: this.kvDim, kStride: a.kvStride, page: PAGE_TOKENS, kvF16: this.f16 }),
-    ];
+    // The split kernel stores the step's K/V as it attends (it reads them from a.k/a.v, not the pools).
+    return layerAttentionOps(ctx, s, a, { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 }, false, true);
   }
 
   /** Make room for `tokens` tokens in total; returns true when buffers were replaced. */

@@ -1,5 +1,6 @@
 // Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
-// chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl).
+// chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
+// step's K/V to the store.
 
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
@@ -32,9 +33,10 @@ export interface AttentionStore {
 
 /**
  * `ownOnly`: attend only to the step's own keys, into partial slots 1.. (slot 0 holds the xquant modes'
- * rematerialized past).
+ * rematerialized past). `append`: the split kernel also writes the step's K and V into the store (the
+ * fp16/f32 cache's append, fused).
  */
-export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean): [Dispatch, Dispatch] {
+export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false): [Dispatch, Dispatch] {
   const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
   const split = makeDispatch(
     ctx,
@@ -52,9 +54,11 @@ export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: Att
         WINDOW: spec.slidingWindow ?? 0,
         SCALE: { f32: 1 / Math.sqrt(headDim) },
         OWN_ONLY: ownOnly,
+        APPEND: append,
       },
+      prefixes: [append ? 'attention-pool-append' : 'attention-pool-read'],
     },
-    ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
+    ['read', 'read', 'read', 'read', append ? 'write' : 'read', append ? 'write' : 'read', 'write'],
     [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
     (tokens, plan) => flatGrid(tokens * heads * plan.chunks),
   );
