@@ -8,16 +8,32 @@
 // With NORM the RMSNorm before the projection is fused in: x is the residual stream, each chunk is scaled
 // by gamma as it is loaded, Σx² rides along as one more sum, and the row totals are scaled by
 // 1/sqrt(mean(x²) + EPS) (x's padding columns are zero, so they add nothing to Σx²).
+// With ROPE (q and k projections) the rotary embedding is applied as the rows are written: a workgroup's
+// rows are ROWS / 2 rows of a head's first half and their partners HALF further on (rotate-half pairs), so
+// each output sees its partner's sum in workgroup memory; angles from the (cos, sin) table at the token's
+// position. Needs the part to hold whole heads (the builder checks).
 // Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE, HAS_BIAS, ACCUMULATE, LAST_ONLY,
-// ROWS, GEMV_WG (a power of two), SUM_ROWS (= ROWS + 1), NORM, NORM_D, EPS.
+// ROWS, GEMV_WG (a power of two), SUM_ROWS (= ROWS + 1), NORM, NORM_D, EPS, ROPE, HALF (head_dim / 2).
 
 @group(0) @binding(7) var<storage, read> gamma: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> rope_table: array<vec2<f32>>;
+
+const PAIRS: u32 = max(ROWS / 2u, 1u); // rotate-half pairs per workgroup (ROPE: ROWS is even)
+
+/** The part row that workgroup slot r of row group g computes. */
+fn row_of(g: u32, r: u32) -> u32 {
+  if (!ROPE) { return g * ROWS + r; }
+  let groups_per_head = HALF / PAIRS;
+  let head_row = (g / groups_per_head) * 2u * HALF;
+  let i0 = (g % groups_per_head) * PAIRS;
+  return head_row + select(HALF + i0 + r - PAIRS, i0 + r, r < PAIRS);
+}
 
 @compute @workgroup_size(GEMV_WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = wid.x + wid.y * nwg.x;
   let row_groups = (part.rows + ROWS - 1u) / ROWS;
-  let row0 = (group % row_groups) * ROWS;
+  let g = group % row_groups;
   var token = group / row_groups;
   var out_token = token;
   if (LAST_ONLY) {
@@ -39,18 +55,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     for (var r = 0u; r < ROWS; r++) {
       // The last group's missing rows read a real row; their sums are never written.
-      let wv = w8(min(row0 + r, part.rows - 1u), j);
+      let wv = w8(min(row_of(g, r), part.rows - 1u), j);
       acc[r] += dot(wv.a, xa) + dot(wv.b, xb);
     }
   }
   reduce_rows(acc, lid);
-  if (lid < ROWS && row0 + lid < part.rows) {
-    let out_col = part.row_offset + row0 + lid;
-    var v = row_total(lid);
-    if (NORM) { v *= inverseSqrt(row_total(ROWS) / f32(NORM_D) + EPS); }
-    if (HAS_BIAS) { v += bias[out_col]; }
+  let row = row_of(g, lid);
+  if (lid < ROWS && row < part.rows) {
+    let out_col = part.row_offset + row;
+    var v = row_value(lid, out_col);
+    if (ROPE) {
+      let partner = (lid + PAIRS) % ROWS;
+      let vp = row_value(partner, part.row_offset + row_of(g, partner));
+      let cs = rope_table[(step.pos0 + token) * HALF + (row % (2u * HALF)) % HALF];
+      v = select(v * cs.x + vp * cs.y, v * cs.x - vp * cs.y, lid < PAIRS);
+    }
     let yi = out_token * Y_STRIDE + out_col;
     if (ACCUMULATE) { v += y[yi]; }
     y[yi] = v;
   }
+}
+
+/** Row slot r's finished sum before RoPE: the norm's scale and the bias applied. */
+fn row_value(r: u32, out_col: u32) -> f32 {
+  var v = row_total(r);
+  if (NORM) { v *= inverseSqrt(row_total(ROWS) / f32(NORM_D) + EPS); }
+  if (HAS_BIAS) { v += bias[out_col]; }
+  return v;
 }

@@ -50,6 +50,8 @@ export interface GpuCache {
   length: number;
   /** The mode's ops read the layer's normed input X (LayerAttention.x): the attention RMSNorm cannot be fused away. */
   readonly readsInput: boolean;
+  /** The mode's preRopeOps read K before RoPE (kivi stores it so): RoPE stays a dispatch of its own. */
+  readonly needsPreRopeK: boolean;
   /** Tokens the buffers hold room for (the RoPE table covers as many positions). */
   readonly capacity: number;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */

@@ -25,6 +25,7 @@ export class GpuKvCache implements GpuCache {
   /** Tokens stored. */
   length = 0;
   readonly readsInput = false;
+  readonly needsPreRopeK = false;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
   generation = 0;
   pages!: GPUBuffer;

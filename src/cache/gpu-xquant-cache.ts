@@ -76,6 +76,7 @@ export class GpuQuantCache implements GpuCache {
   length = 0;
   /** xquant and xquant-cl store X, xquant-gqa projects it; kivi stores K and V only. */
   readonly readsInput: boolean;
+  readonly needsPreRopeK: boolean;
   readonly layout: StoreLayout;
   private readonly memory: GpuMemory;
   private readonly spec: ModelSpec;
@@ -179,6 +180,7 @@ export class GpuQuantCache implements GpuCache {
     }
     this.latents = config.mode === 'xquant-gqa' ? gpuLatents(backend) : null;
     this.readsInput = config.mode !== 'kivi';
+    this.needsPreRopeK = config.mode === 'kivi';
     if (this.latents) {
       const usage = GPUBufferUsage.STORAGE;
       const rows = Math.ceil(this.maxTokens / 4) * 4;

@@ -1,8 +1,10 @@
 // Round trips per decoded token, counted on a wrapped device: compute dispatches, queue submissions,
 // uploads and readbacks of one greedy decode step (after the prompt), per cache mode and kernel class.
-// The counts are today's (BENCHMARKS.md "Dispatches per token"); the bounds keep them from growing.
-// Issue 14's targets of <= 8 dispatches per layer in fp16 and readbacks off the critical path (run-ahead)
-// are not reached yet; one submission per token is.
+// Issue 14's target: at most 8 dispatches per layer in fp16 with the gpu class (q and k GEMVs with the
+// norm and RoPE fused, v with the norm, attention split with the append, merge, o, gate/up/SwiGLU with
+// the norm, down), plus 3 per token (embedding, LM head with the final norm, token choice); one
+// submission per token. The other rows are today's counts (BENCHMARKS.md), asserted so they cannot grow.
+// Readbacks off the critical path (run-ahead) are not done yet.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
@@ -19,6 +21,13 @@ const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
 const STEPS = 4;
+
+/** Most dispatches per layer and per token outside the layers (embedding, final norm unless fused, LM head, token choice). */
+const LAYER_DISPATCHES: Record<KernelClass, Record<string, number>> = {
+  cpu: { fp16: 11, 'kivi-4': 17, 'xquant-4': 14, 'xquant-cl-4': 14, 'xquant-gqa-4': 19 },
+  gpu: { fp16: 8, 'kivi-4': 15, 'xquant-4': 12, 'xquant-cl-4': 12, 'xquant-gqa-4': 17 },
+};
+const PER_TOKEN: Record<KernelClass, number> = { cpu: 4, gpu: 3 };
 
 /** Per decoded token, averaged over STEPS greedy steps after an 8-token prompt. */
 async function perToken(mode: string, kernels: KernelClass): Promise<GpuCounts & { layers: number }> {
@@ -49,7 +58,7 @@ describe('round trips per decoded token (stories260K, 5 layers, q8 weights)', ()
         rows.push(`| ${mode} | ${kernels} | ${c.dispatches} | ${(c.dispatches / c.layers).toFixed(1)} | ${c.submits} | ${c.writes} | ${c.readbacks} |`);
         expect(c.readbacks).toBe(1); // the chosen id
         expect(c.submits).toBe(1); // the step, the token choice and the id's copy in one submission
-        expect(c.dispatches / c.layers).toBeLessThanOrEqual(mode === 'fp16' ? 17 : 24);
+        expect(c.dispatches).toBeLessThanOrEqual(LAYER_DISPATCHES[kernels][mode] * c.layers + PER_TOKEN[kernels]);
         expect(c.dispatches).toBeGreaterThan(5 * c.layers); // the count is real: every layer dispatches
       });
     }

@@ -15,7 +15,7 @@ import { argmaxOp } from '../gpu/ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
 import { embedOps } from '../gpu/ops/embed';
 import { gateUpOps } from '../gpu/ops/gate-up';
-import { linearOps, usesGemv, type FusedNorm } from '../gpu/ops/linear';
+import { linearOps, ropeFusable, usesGemv, type FusedNorm, type FusedRope } from '../gpu/ops/linear';
 import { rmsNormOp } from '../gpu/ops/rmsnorm';
 import { sampleOp } from '../gpu/ops/sample';
 import { ropeOp, ropeTable } from '../gpu/ops/rope';
@@ -384,8 +384,8 @@ export class GpuDecodeSession implements DecodeSession {
     const ctx = this.opContext();
     const w = this.backend.weights;
     {
-      const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false, norm?: FusedNorm) =>
-        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm });
+      const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false, norm?: FusedNorm, rope?: FusedRope) =>
+        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm, rope });
       // gpu-class decode folds each RMSNorm into the GEMVs that read it, unless the cache stores the normed X.
       const fuse = usesGemv(ctx, { tileM: tile, lastOnly: false });
       const fuseAttention = fuse && !this.cache.readsInput;
@@ -412,13 +412,18 @@ export class GpuDecodeSession implements DecodeSession {
         };
         const qkvIn = fuseAttention ? b.h : b.xn;
         const qkvNorm = fuseAttention ? norm(l.attnNorm) : undefined;
+        // RoPE rides in the q/k GEMVs unless the mode stores K before RoPE (kivi) or a part splits a head.
+        const fuseRope = fuse && !this.cache.needsPreRopeK && ropeFusable(l.wq, s.headDim) && ropeFusable(l.wk, s.headDim);
+        const rope = fuseRope ? { table: this.ropeTable!, headDim: s.headDim } : undefined;
         list.push(
           ...(fuseAttention ? [] : [rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps)]),
-          ...lin(`l${i}.q`, l.wq, qkvIn, b.q, l.bq, st.d, st.q, false, qkvNorm),
-          ...lin(`l${i}.k`, l.wk, qkvIn, b.k, l.bk, st.d, st.kv, false, qkvNorm),
+          ...lin(`l${i}.q`, l.wq, qkvIn, b.q, l.bq, st.d, st.q, false, qkvNorm, rope),
+          ...lin(`l${i}.k`, l.wk, qkvIn, b.k, l.bk, st.d, st.kv, false, qkvNorm, rope),
           ...lin(`l${i}.v`, l.wv, qkvIn, b.v, l.bv, st.d, st.kv, false, qkvNorm),
           ...this.cache.preRopeOps(ctx, attention),
-          ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }),
+          ...(fuseRope
+            ? []
+            : [ropeOp(ctx, { q: b.q, k: b.k, table: this.ropeTable!, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false })]),
           ...this.cache.layerOps(ctx, attention),
           ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
           ...(fuse ? [] : [rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps)]),

@@ -22,6 +22,19 @@ export interface LinearArgs {
   lastOnly: boolean;
   /** The RMSNorm before this projection, fused in (gpu class, one token per workgroup only): x is then the un-normed residual stream. */
   norm?: FusedNorm;
+  /** Rotary embedding applied as the rows are written (gpu class GEMV; every part must hold whole heads: ropeFusable). */
+  rope?: FusedRope;
+}
+
+export interface FusedRope {
+  /** vec2(cos, sin) per position and frequency (src/gpu/ops/rope.ts ropeTable). */
+  table: GPUBuffer;
+  headDim: number;
+}
+
+/** Whether a q/k matrix can take its RoPE in the GEMV: every row part holds whole heads. */
+export function ropeFusable(w: GpuMatrix, headDim: number): boolean {
+  return w.parts.every((p) => p.rowOffset % headDim === 0 && p.rows % headDim === 0);
 }
 
 /** An RMSNorm folded into the GEMV that follows it: y = W (x ⊙ gamma) / sqrt(mean(x²) + eps). */
@@ -48,7 +61,7 @@ export function usesGemv(ctx: OpContext, a: Pick<LinearArgs, 'tileM' | 'lastOnly
 
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   if (usesGemv(ctx, a)) return gemvOps(ctx, label, w, a);
-  if (a.norm) throw new Error(`${label}: a fused RMSNorm needs the gpu-class GEMV`);
+  if (a.norm || a.rope) throw new Error(`${label}: a fused RMSNorm or RoPE needs the gpu-class GEMV`);
   const consts = { ...sharedConsts(w, a), TILE_M: a.lastOnly ? 1 : a.tileM };
   return w.parts.map((p) => {
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
@@ -102,9 +115,13 @@ export function normConsts(norm: FusedNorm | undefined) {
 
 function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   const reduce = gemvReduce(ctx);
+  if (a.rope && !ropeFusable(w, a.rope.headDim)) throw new Error(`${label}: a row part splits a head, so RoPE cannot be fused`);
+  const half = a.rope ? a.rope.headDim / 2 : 1;
   return w.parts.map((p) => {
-    const rows = gemvRows(p.rows);
-    const consts = { ...sharedConsts(w, a), ROWS: rows, GEMV_WG, SUM_ROWS: rows + 1, ...normConsts(a.norm) };
+    // With RoPE a workgroup holds ROWS / 2 rotate-half pairs, which must tile a head's half.
+    let rows = gemvRows(p.rows);
+    if (a.rope && (rows < 2 || half % (rows / 2) !== 0)) rows = 2;
+    const consts = { ...sharedConsts(w, a), ROWS: rows, GEMV_WG, SUM_ROWS: rows + 1, ...normConsts(a.norm), ROPE: a.rope !== undefined, HALF: half };
     const rowGroups = Math.ceil(p.rows / rows);
     const d = makeDispatch(
       ctx,
@@ -115,8 +132,8 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
         consts,
         workgroupBytes: gemvWorkgroupBytes(p.rows, 1, ctx.subgroups),
       },
-      ['uniform', 'read', 'read', 'read', 'read', 'write', 'read'],
-      [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty],
+      ['uniform', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
+      [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty, a.rope?.table ?? ctx.empty],
       (tokens) => gemvGrid(rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens))),
     );
     return { ...d, label };
