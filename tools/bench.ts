@@ -1,5 +1,5 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|all --models a,b --contexts 128,512,2048 --weights f32
-//   --decode-steps N --prompt N --out FILE]
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|all --models a,b --contexts 128,512,2048 --weights f32
+//   --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
@@ -7,7 +7,10 @@
 //           rematerializing attention kernels' GFLOP/s (xquant-scores + xquant-absorb) (contexts reached with skipTo: no prefill);
 //   tiered: xquant-4 with a hot fp16 tier of H = 0, 128, 512, 1024 tokens on mha-6m at context 2048;
 //   prefill: a 2,048-token prompt (--prompt) on mha-6m in fp16, xquant-4, xquant-cl-4 and kivi-4, tokens/s
-//           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice).
+//           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice);
+//   shapes: decode at SmolLM2-135M / Qwen2.5-0.5B / Llama-3.2-1B widths (random q4 weights, --shape-layers
+//           layers, context 128) with both kernel classes, bytes read per second against the buffer-copy
+//           bandwidth of the same run, dispatches / submissions / readbacks per token (tools/bench-shapes.ts).
 // Writes bench/results/bench.json (and decode-vs-context.svg) and prints Markdown tables.
 //
 // Models: stories260K and aidreams260K from ../shared, austen-3m (public/models), synthetic random-weight
@@ -30,6 +33,7 @@ import { NodeFolderSource } from '../src/model/node-file-source';
 import { kvDim, type ModelSpec } from '../src/model/model-spec';
 import { parseWeightFormat, type WeightFormat } from '../src/quant/weight-format';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/test-support/synthetic-model';
+import { copyBandwidth, shapesSection } from './bench-shapes';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
 const SHAPES: Record<string, SyntheticShape> = {
@@ -278,10 +282,23 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 `;
 }
 
-await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|cpu|gpu --decode-steps N --prompt N --out FILE]', async () => {
-  const a = parseArgs(process.argv.slice(2), { section: 'string', models: 'string', contexts: 'string', weights: 'string', kernels: 'string', 'decode-steps': 'int', prompt: 'int', out: 'string' });
+const USAGE =
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+await runCli(USAGE, async () => {
+  const a = parseArgs(process.argv.slice(2), {
+    section: 'string',
+    models: 'string',
+    contexts: 'string',
+    weights: 'string',
+    kernels: 'string',
+    'decode-steps': 'int',
+    prompt: 'int',
+    shapes: 'string',
+    'shape-layers': 'int',
+    out: 'string',
+  });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
   const weights = parseWeightFormat(a.weights ?? 'f32');
   kernels = parseKernelChoice(a.kernels ?? 'auto');
@@ -296,6 +313,7 @@ await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --model
     gemmGflops: await linearGflops(probe.gpu.device, probe.pipelines, 1024, 1024, 128, 4, 3),
   };
   const adapter = `${probe.gpu.adapterInfo.description} (kernels: ${probe.kernels})`;
+  const copyGBps = await copyBandwidth(probe.gpu.device);
   probe.destroy();
   process.stderr.write(`calibration: GEMV ${cal.gemvGflops.toFixed(3)} GFLOP/s, GEMM ${cal.gemmGflops.toFixed(3)} GFLOP/s\n`);
 
@@ -304,6 +322,10 @@ await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --model
   const modes = section === 'modes' || section === 'all' ? await modesSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
   const tiered = section === 'tiered' || section === 'all' ? await tieredSection(weights, steps) : [];
   const prefill = section === 'prefill' || section === 'all' ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights) : [];
+  const shapes =
+    section === 'shapes' || section === 'all'
+      ? await shapesSection({ shapes: (a.shapes ?? 'smollm2-135m,qwen2.5-0.5b,llama-3.2-1b').split(','), layers: a['shape-layers'] ?? 2, context: 128, steps: 2, copyGBps })
+      : [];
   const plans = ['stories260K', 'mha-6m'].map(async (m) => ({ model: m, plan: planCache((await openModel(m)).spec, 64 * 2 ** 20, 2048) }));
 
   const result = {
@@ -313,11 +335,13 @@ await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --model
     weights,
     decodeSteps: steps,
     calibration: cal,
+    copyGBps,
     seconds: (performance.now() - started) / 1000,
     speed,
     modes,
     tiered,
     prefill,
+    shapes,
     memoryPlans: await Promise.all(plans),
     skipped,
   };
@@ -328,7 +352,7 @@ await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --model
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const lines = [
     `Machine: ${result.machine}; adapter: ${adapter}; ${result.date.slice(0, 10)}; weights ${weights}; ${steps} decode steps per row; run took ${f(result.seconds / 60, 1)} min.`,
-    `Backend, same run: GEMV ${f(cal.gemvGflops, 3)} GFLOP/s, GEMM ${f(cal.gemmGflops, 3)} GFLOP/s (linear.wgsl, f32 2048x2048 and 1024x1024x128).`,
+    `Backend, same run: GEMV ${f(cal.gemvGflops, 3)} GFLOP/s, GEMM ${f(cal.gemmGflops, 3)} GFLOP/s (linear.wgsl, f32 2048x2048 and 1024x1024x128); buffer copy ${f(copyGBps, 2)} GB/s (read + written).`,
   ];
   if (speed.length) {
     lines.push('', '| model | context | prefill tok/s | prefill, of GEMM | decode tok/s | decode, of GEMV |', '|---|---|---|---|---|---|');
@@ -349,6 +373,19 @@ await runCli('npm run bench [-- --section speed|modes|tiered|prefill|all --model
   if (prefill.length) {
     lines.push('', '| model | mode | prompt | prefill s | prefill tok/s | vs fp16 | transient peak |', '|---|---|---|---|---|---|---|');
     for (const r of prefill) lines.push(`| ${r.model} | ${r.mode} | ${r.prompt} | ${f(r.prefillS, 1)} | ${f(r.prefillTokPerS)} | ${f(r.prefillVsFp16)} | ${r.transientPeakBytes} |`);
+  }
+  if (shapes.length) {
+    lines.push(
+      '',
+      '| shape (layers) | kernels | context | MB read/token | ms/token | tok/s | read GB/s | of copy bandwidth | dispatches/token | submits | readbacks |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of shapes) {
+      const mb = (r.weightBytes + r.cacheBytes) / 1e6;
+      lines.push(
+        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'gpu' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
+      );
+    }
   }
   for (const { model, plan } of result.memoryPlans) {
     lines.push('', `Memory plan, ${model}: ${plan.budgetBytes / 2 ** 20} MiB cache budget, target context ${plan.targetContext}; auto picks ${plan.auto ?? 'nothing'}.`, '', '| mode | bytes/token | largest context |', '|---|---|---|');

@@ -1,12 +1,12 @@
 // The MLP's first half, y = silu(W_gate x) * (W_up x), in one dispatch per row part (the gate and up
 // matrices have the same shape, so their parts pair up). Kernel class cpu: shaders/gate-up-swiglu.wgsl for
-// every step; class gpu: shaders/gate-up-swiglu-gpu.wgsl for one-token steps (decode), the cpu kernel for
-// prefill tiles.
+// every step; class gpu: shaders/gate-up-swiglu-gpu.wgsl for one-token steps (decode) and
+// shaders/gate-up-swiglu-gemm-gpu.wgsl (tiles in workgroup memory) for prefill slices.
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
+import { GEMM_TILE, GEMM_WORKGROUP_BYTES, gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -40,6 +40,12 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       };
       const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / rows) * Math.max(1, tokens));
       return { ...makeDispatch(ctx, source, [...bindings, 'read'], [...buffers, a.norm?.gamma ?? ctx.empty], grid), label };
+    }
+    if (ctx.kernels === 'gpu') {
+      // Prefill: 64-token tiles of 32 gate rows and the same 32 up rows (gemm-tile-gpu.wgsl).
+      const source = { op: 'gate-up-swiglu-gemm-gpu', prefixes: [...prefixes, 'gemm-tile-gpu'], consts: shared, workgroupBytes: GEMM_WORKGROUP_BYTES };
+      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / (GEMM_TILE / 2)) * Math.ceil(Math.max(1, tokens) / GEMM_TILE));
+      return { ...makeDispatch(ctx, source, bindings, buffers, grid), label };
     }
     const source = { op: 'gate-up-swiglu', prefixes, consts: { ...shared, TILE_M: a.tileM } };
     return { ...makeDispatch(ctx, source, bindings, buffers, (tokens) => flatGrid(p.rows * Math.ceil(tokens / a.tileM))), label };

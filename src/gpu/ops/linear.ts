@@ -1,7 +1,8 @@
 // y = W x (+ bias) (+ y) for a packed matrix: one dispatch per row part. Kernel class `cpu`:
 // shaders/linear.wgsl (a row per invocation, TILE_M tokens in registers) for everything; class `gpu`:
-// shaders/linear-gemv-gpu.wgsl (a workgroup per few rows, coalesced along K) for one-token-per-invocation
-// uses (decode, the LM head's last token); prefill GEMMs keep linear.wgsl in both classes for now.
+// shaders/linear-gemv-gpu.wgsl (a workgroup per few rows, coalesced along K) for one-token uses (decode,
+// the LM head's last token) and shaders/linear-gemm-gpu.wgsl (64 x 64 tiles staged in workgroup memory)
+// for prefill slices.
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
@@ -62,6 +63,7 @@ export function usesGemv(ctx: OpContext, a: Pick<LinearArgs, 'tileM' | 'lastOnly
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   if (usesGemv(ctx, a)) return gemvOps(ctx, label, w, a);
   if (a.norm || a.rope) throw new Error(`${label}: a fused RMSNorm or RoPE needs the gpu-class GEMV`);
+  if (ctx.kernels === 'gpu') return gemmOps(ctx, label, w, a);
   const consts = { ...sharedConsts(w, a), TILE_M: a.lastOnly ? 1 : a.tileM };
   return w.parts.map((p) => {
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
@@ -135,6 +137,24 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
       ['uniform', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty, a.rope?.table ?? ctx.empty],
       (tokens) => gemvGrid(rowGroups * (a.lastOnly ? 1 : Math.max(1, tokens))),
+    );
+    return { ...d, label };
+  });
+}
+
+/** Tokens x rows of one gemm-tile-gpu.wgsl tile, and its workgroup bytes (x and W slices of 32 columns). */
+export const GEMM_TILE = 64;
+export const GEMM_WORKGROUP_BYTES = 2 * GEMM_TILE * 32 * 4;
+
+function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
+  return w.parts.map((p) => {
+    const rowTiles = Math.ceil(p.rows / GEMM_TILE);
+    const d = makeDispatch(
+      ctx,
+      { op: 'linear-gemm-gpu', prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile-gpu'], consts: sharedConsts(w, a), workgroupBytes: GEMM_WORKGROUP_BYTES },
+      ['uniform', 'read', 'read', 'read', 'read', 'write'],
+      [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
+      (tokens) => gemvGrid(rowTiles * Math.ceil(Math.max(1, tokens) / GEMM_TILE)),
     );
     return { ...d, label };
   });
