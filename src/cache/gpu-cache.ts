@@ -52,6 +52,8 @@ export interface GpuCache {
   readonly readsInput: boolean;
   /** The mode's preRopeOps read K before RoPE (kivi stores it so): RoPE stays a dispatch of its own. */
   readonly needsPreRopeK: boolean;
+  /** Setting `length` back drops the tokens past it (each position is stored on its own): run-ahead decode may overshoot. */
+  readonly rollsBack: boolean;
   /** Tokens the buffers hold room for (the RoPE table covers as many positions). */
   readonly capacity: number;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */

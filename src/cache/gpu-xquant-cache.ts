@@ -77,6 +77,8 @@ export class GpuQuantCache implements GpuCache {
   /** xquant and xquant-cl store X, xquant-gqa projects it; kivi stores K and V only. */
   readonly readsInput: boolean;
   readonly needsPreRopeK: boolean;
+  /** Rings and block commits are state beyond `length`. */
+  readonly rollsBack = false;
   readonly layout: StoreLayout;
   private readonly memory: GpuMemory;
   private readonly spec: ModelSpec;

@@ -23,6 +23,11 @@ export interface DecodeSession {
   forwardEach(ids: readonly number[]): Promise<Float32Array>;
   /** Run `ids` and choose the next token (a GPU session does greedy choice on the device). */
   next(ids: readonly number[], sampler: Sampler): Promise<number>;
+  /**
+   * Decode from `first` (chosen, not yet run): yields at most `maxSteps` next ids. Stopping the iteration
+   * early leaves the cache holding exactly the tokens whose successors were consumed.
+   */
+  decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined>;
   bytesPerToken(): number;
   /** Free what the session holds (GPU buffers); the session is unusable afterwards. */
   close(): void;
@@ -63,6 +68,10 @@ export class CpuBackend implements Backend {
         return out;
       },
       next: async (ids, sampler) => sampler.next(decoder.forward(ids, cache, 'last')),
+      decodeIds: async function* (first, sampler, maxSteps) {
+        let id = first;
+        for (let i = 0; i < maxSteps; i++) yield (id = sampler.next(decoder.forward([id], cache, 'last')));
+      },
       bytesPerToken: () => cache.bytesPerToken(),
       close: () => {},
     };

@@ -265,21 +265,30 @@ export class Engine {
         else id = await session.next(slice, sampler).catch(fail);
       }
       firstAt = performance.now();
-      for (;;) {
-        if (model.spec.eosTokenIds.includes(id)) {
-          finishReason = 'stop';
-          break;
+      // Later ids come from decoding the one before, a few steps ahead on the GPU; stopping early
+      // (return in finally) drops the steps run past the last id used.
+      const later = session.decodeIds(id, sampler, maxTokens - 1);
+      try {
+        for (;;) {
+          if (model.spec.eosTokenIds.includes(id)) {
+            finishReason = 'stop';
+            break;
+          }
+          ids.push(id);
+          const delta = stop.push(text.push(id));
+          if (delta) yield delta;
+          if (stop.stopped) {
+            finishReason = 'stop';
+            break;
+          }
+          if (ids.length >= maxTokens) break;
+          throwIfAborted(r.signal, 'decode');
+          const step = await later.next().catch(fail);
+          if (step.done) break;
+          id = step.value;
         }
-        ids.push(id);
-        const delta = stop.push(text.push(id));
-        if (delta) yield delta;
-        if (stop.stopped) {
-          finishReason = 'stop';
-          break;
-        }
-        if (ids.length >= maxTokens) break;
-        throwIfAborted(r.signal, 'decode');
-        id = await session.next([id], sampler).catch(fail);
+      } finally {
+        await later.return(undefined).catch(fail);
       }
       const rest = (ids.length ? stop.push(text.finish()) : '') + stop.finish();
       if (rest) yield rest;

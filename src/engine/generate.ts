@@ -1,4 +1,4 @@
-// Prefill the prompt, then decode one token at a time until max tokens or an end-of-sequence id.
+// Prefill the prompt, then decode (a few steps ahead on the GPU) until max tokens or an end-of-sequence id.
 
 import type { CacheConfig } from '../cache/cache-config';
 import { InvalidArgumentError } from '../errors';
@@ -24,12 +24,14 @@ export async function generateIds(backend: Backend, promptIds: readonly number[]
   await backend.prepare(o.cache);
   const session = backend.createSession(o.cache);
   try {
-    let id = await session.next(promptIds, sampler);
-    for (;;) {
+    const first = await session.next(promptIds, sampler);
+    out.push(first);
+    if (out.length >= o.maxTokens || o.stopIds.includes(first)) return out;
+    for await (const id of session.decodeIds(first, sampler, o.maxTokens - 1)) {
       out.push(id);
-      if (out.length >= o.maxTokens || o.stopIds.includes(id)) return out;
-      id = await session.next([id], sampler);
+      if (o.stopIds.includes(id)) break;
     }
+    return out;
   } finally {
     session.close();
   }

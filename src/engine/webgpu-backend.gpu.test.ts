@@ -23,7 +23,7 @@ import { sharedModel, sharedText, type SharedModel } from '../test-support/share
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
 import { CpuBackend, type Backend } from './backend';
 import { generateIds } from './generate';
-import { GREEDY } from './sampling';
+import { GREEDY, Sampler } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
 import { maxAbsDiff } from '../test-support/compare';
 import { scarceDevice } from '../test-support/scarce-device';
@@ -97,6 +97,30 @@ describe('sampling on the GPU', () => {
     const cpu = await generateIds(new CpuBackend(m), [1, 403], o);
     expect(gpu.join(' ')).toBe(cpu.join(' '));
     expect(new Set(gpu).size).toBeGreaterThan(10);
+  });
+});
+
+describe('run-ahead decode (decodeIds)', () => {
+  it.each(['fp16', 'xquant-4'])('%s: stopping early drops the steps run past it; decoding on gives the ids of an uninterrupted run', async (mode) => {
+    const m = await sharedModel('stories260K');
+    const b = await gpuBackend(m);
+    const cache = parseCacheMode(mode);
+    const whole = b.createSession(cache);
+    const want = [await whole.next([1, 403], new Sampler(GREEDY))];
+    for await (const id of whole.decodeIds(want[0], new Sampler(GREEDY), 24)) want.push(id);
+    expect(whole.length).toBe(2 + 24);
+    whole.close();
+    const parts = b.createSession(cache);
+    const got = [await parts.next([1, 403], new Sampler(GREEDY))];
+    for await (const id of parts.decodeIds(got[0], new Sampler(GREEDY), 24)) {
+      got.push(id);
+      if (got.length === 6) break; // 3 steps are in flight with fp16: 2 of them ran past this point
+    }
+    expect(parts.length).toBe(2 + 5);
+    for await (const id of parts.decodeIds(got[5], new Sampler(GREEDY), 19)) got.push(id);
+    expect(got).toEqual(want);
+    expect(new Set(want).size).toBeGreaterThan(5);
+    parts.close();
   });
 });
 

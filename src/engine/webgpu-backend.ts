@@ -58,6 +58,18 @@ export interface WebGpuOptions {
   maxBatch?: number;
 }
 
+/** Decode steps in flight at once (decodeIds), and the staging buffers their ids come back through. */
+const RUN_AHEAD = 3;
+/** runSlice's input for a step whose id the previous step left in the ids buffer. */
+const CHAINED = 'chained';
+type CHAINED = typeof CHAINED;
+/** A token choice at the end of a step: the sampler, its uniform draw, the staging buffer the id goes to. */
+interface Pick {
+  sampler: Sampler;
+  u: number;
+  into?: GPUBuffer;
+}
+
 /** Size of the Step uniform (shaders/common.wgsl). */
 const STEP_BYTES = 48;
 /** Prefill register tile (tokens per invocation of linear.wgsl). */
@@ -251,7 +263,8 @@ export class GpuDecodeSession implements DecodeSession {
   /** The prefill list also binds the cache's transient buffers, so it has its own key. */
   private builtPrefill: { key: string; list: Dispatch[] } | null = null;
   private readonly readLogits: GPUBuffer;
-  private readonly readChosen: GPUBuffer;
+  /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
+  private readonly readIds: GPUBuffer[];
   private readonly logitRows: number;
   /** What the error scopes around the constructor's allocations caught; checked by the first reserve(). */
   pendingAllocation: Promise<AllocationErrors> | null = null;
@@ -289,7 +302,7 @@ export class GpuDecodeSession implements DecodeSession {
       step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     };
     this.readLogits = mem.create('staging', 'logits.read', this.logitRows * s.vocabSize * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    this.readChosen = mem.create('staging', 'chosen.read', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) => mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
   }
 
   get length(): number {
@@ -451,14 +464,14 @@ export class GpuDecodeSession implements DecodeSession {
    * With `pick`, the slice ends in the token choice (argmax or sampling, the sampling fields of the step
    * uniform filled) and the chosen id is copied to the staging buffer: one submission per token.
    */
-  private runSlice(ids: readonly number[], wanted: LogitsWanted, pick: { sampler: Sampler; u: number } | null = null, then?: (enc: GPUCommandEncoder) => void): void {
+  private runSlice(ids: readonly number[] | CHAINED, wanted: LogitsWanted, pick: Pick | null = null, then?: (enc: GPUCommandEncoder) => void): void {
     this.backend.checkAlive();
     const pos0 = this.cache.length;
-    const M = ids.length;
+    const M = ids === CHAINED ? 1 : ids.length;
     this.ensurePositions(pos0 + M);
     const built = this.build();
     const plan = this.writeStep(pos0, M, pick);
-    this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
+    if (ids !== CHAINED) this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(), M, plan);
@@ -466,13 +479,13 @@ export class GpuDecodeSession implements DecodeSession {
     // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
     if (pick) encodeDispatches(pass, [pick.sampler.greedy ? built.argmax : built.sample], 1);
     pass.end();
-    if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, this.readChosen, 0, 4);
+    if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, pick.into ?? this.readIds[0], 0, 4);
     then?.(enc);
     this.device.queue.submit([enc.finish()]);
     this.cache.length = pos0 + M;
   }
 
-  private writeStep(pos0: number, M: number, pick: { sampler: Sampler; u: number } | null): ChunkPlan {
+  private writeStep(pos0: number, M: number, pick: Pick | null): ChunkPlan {
     const plan: ChunkPlan = this.cache.plan(pos0, M);
     const step = new DataView(new ArrayBuffer(STEP_BYTES));
     [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
@@ -552,7 +565,7 @@ export class GpuDecodeSession implements DecodeSession {
     if (this.pendingAllocation) {
       const first = this.pendingAllocation;
       this.pendingAllocation = null;
-      const own = [...Object.values(this.buf), this.readLogits, this.readChosen].reduce((n, b) => n + b.size, 0);
+      const own = [...Object.values(this.buf), this.readLogits, ...this.readIds].reduce((n, b) => n + b.size, 0);
       this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
     }
     if (this.failure) throw this.failure;
@@ -640,7 +653,45 @@ export class GpuDecodeSession implements DecodeSession {
     } finally {
       this.cache.endPrefill();
     }
-    return new Uint32Array(await this.read(this.readChosen, 4))[0];
+    return new Uint32Array(await this.read(this.readIds[0], 4))[0];
+  }
+
+  /**
+   * Decode from `first` (chosen, not yet run), yielding each next id. Up to RUN_AHEAD steps are in flight:
+   * each step's embedding reads the id the previous step chose, on the GPU, and the ids come back through
+   * a ring of staging buffers while later steps run, so the GPU does not idle for a readback per token.
+   * When the consumer stops early (a stop token or string, max tokens, an abort), the steps run past what
+   * it consumed are dropped from the cache. Quantized caches cannot drop tokens (a step may commit a
+   * block), so they decode one step at a time.
+   */
+  async *decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined> {
+    this.checkIds([first]);
+    const start = this.cache.length;
+    const depth = this.cache.rollsBack ? RUN_AHEAD : 1;
+    const pending: Promise<number>[] = [];
+    let submitted = 0;
+    let consumed = 0;
+    try {
+      while (consumed < maxSteps) {
+        while (submitted < maxSteps && submitted - consumed < depth) {
+          await this.reserve(this.cache.length + 1);
+          const into = this.readIds[submitted % depth];
+          // The choice is also copied into the ids buffer: the next step's input, without a round trip.
+          const chain = (enc: GPUCommandEncoder) => enc.copyBufferToBuffer(this.buf.chosen, 0, this.buf.ids, 0, 4);
+          this.runSlice(submitted === 0 ? [first] : CHAINED, 'last', { sampler, u: sampler.draw(), into }, chain);
+          const id = this.read(into, 4).then((b) => new Uint32Array(b)[0]);
+          id.catch(() => {}); // awaited below or in finally; not an unhandled rejection meanwhile
+          pending.push(id);
+          submitted++;
+        }
+        const id = await pending.shift()!;
+        consumed++;
+        yield id;
+      }
+    } finally {
+      await Promise.allSettled(pending);
+      this.cache.length = start + consumed;
+    }
   }
 
   close(): void {
@@ -648,7 +699,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.cache.destroy();
     for (const b of Object.values(this.buf)) mem.release(b);
     mem.release(this.readLogits);
-    mem.release(this.readChosen);
+    for (const b of this.readIds) mem.release(b);
     if (this.ropeTable) mem.release(this.ropeTable);
   }
 }
