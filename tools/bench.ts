@@ -324,7 +324,7 @@ await runCli(USAGE, async () => {
   const prefill = section === 'prefill' || section === 'all' ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights) : [];
   const shapes =
     section === 'shapes' || section === 'all'
-      ? await shapesSection({ shapes: (a.shapes ?? 'smollm2-135m,qwen2.5-0.5b,llama-3.2-1b').split(','), layers: a['shape-layers'] ?? 2, context: 128, steps: 2, copyGBps })
+      ? await shapesSection({ shapes: (a.shapes ?? 'smollm2-135m,qwen2.5-0.5b,llama-3.2-1b').split(','), layers: a['shape-layers'] ?? 2, context: 128, steps: 4, copyGBps })
       : [];
   const plans = ['stories260K', 'mha-6m'].map(async (m) => ({ model: m, plan: planCache((await openModel(m)).spec, 64 * 2 ** 20, 2048) }));
 
@@ -377,13 +377,13 @@ await runCli(USAGE, async () => {
   if (shapes.length) {
     lines.push(
       '',
-      '| shape (layers) | kernels | context | MB read/token | ms/token | tok/s | read GB/s | of copy bandwidth | dispatches/token | submits | readbacks |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| shape (layers), q4 weights, fp16 cache | kernels | context | MB read/token | ms/token | one step at a time | tok/s | read GB/s | of copy bandwidth | dispatches/token | submits | readbacks |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of shapes) {
       const mb = (r.weightBytes + r.cacheBytes) / 1e6;
       lines.push(
-        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'gpu' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
+        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'gpu' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
       );
     }
   }
