@@ -3,14 +3,14 @@
 // (dequantized once by the op's tile_w8, shared by all BM tokens) in workgroup memory; each invocation
 // accumulates TM tokens x TN rows in registers. W is staged k-major (wt[k][row]) so the inner loop's lanes
 // read consecutive vec4s; x reads are broadcasts within a row of the invocation grid. 16 KiB of workgroup
-// memory, the most WebGPU guarantees. Invocation lid owns tokens ty * TM + i and tile rows tx + 16 j
-// (tx = lid % 16, ty = lid / 16). Constants: IN_VEC4, X_STRIDE; the op defines
+// memory at 64 tokens, the most WebGPU guarantees. Invocation lid owns tokens ty * TM + i and tile rows
+// tx + 16 j (tx = lid % 16, ty = lid / 16). Constants: IN_VEC4, X_STRIDE, GEMM_TOKENS; the op defines
 // tile_w8(row_base, r, chunk) -> W8, tile row r's weights 8 chunk .. 8 chunk + 7.
 
-const BM: u32 = 64u; // tokens per tile
+const BM: u32 = GEMM_TOKENS; // tokens per tile: 64, or 16 for short prompts
 const BN: u32 = 64u; // rows per tile
 const BK: u32 = 32u; // columns per staged slice (four w8 chunks)
-const TM: u32 = 4u;  // tokens per invocation
+const TM: u32 = BM / 16u; // tokens per invocation
 const TN: u32 = 4u;  // rows per invocation, 16 apart, so adjacent lanes read adjacent rows of wt
 const KV4: u32 = BK / 4u;
 
@@ -29,7 +29,7 @@ fn gemm_tile(lid: u32, row_base: u32, tok_base: u32) -> array<array<f32, TN>, TM
     let wv = tile_w8(row_base, r, k0 / 8u + c);
     wt[(2u * c) * BN + r] = wv.a;
     wt[(2u * c + 1u) * BN + r] = wv.b;
-    // x: BM tokens x KV4 vec4s, two per invocation (tokens past the slice repeat its last).
+    // x: BM tokens x KV4 vec4s (tokens past the slice repeat its last).
     for (var e = lid; e < BM * KV4; e += 256u) {
       let tok = min(tok_base + e / KV4, step.tokens - 1u);
       xs[e] = x[tok * x_stride4 + k0 / 4u + e % KV4];

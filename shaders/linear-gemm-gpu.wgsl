@@ -1,7 +1,7 @@
 // y = W x (+ bias) (+ y when ACCUMULATE) for a prefill slice, shaped for real GPUs (kernel class gpu): one
-// workgroup per tile of 64 tokens x 64 rows (gemm-tile-gpu.wgsl). Grid: (row tiles x token tiles)
+// workgroup per tile of GEMM_TOKENS tokens x 64 rows (gemm-tile-gpu.wgsl). Grid: (row tiles x token tiles)
 // workgroups, folded into y past 65535. Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE,
-// HAS_BIAS, ACCUMULATE.
+// HAS_BIAS, ACCUMULATE, GEMM_TOKENS.
 
 /** Rows past the part repeat its last (their sums are never written). */
 fn tile_w8(row_base: u32, r: u32, chunk: u32) -> W8 {

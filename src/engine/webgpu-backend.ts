@@ -15,7 +15,7 @@ import { argmaxOp } from '../gpu/ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
 import { embedOps } from '../gpu/ops/embed';
 import { gateUpOps } from '../gpu/ops/gate-up';
-import { linearOps, ropeFusable, usesGemv, type FusedNorm, type FusedRope } from '../gpu/ops/linear';
+import { GEMM_TILE, linearOps, ropeFusable, SHORT_GEMM_TILE, usesGemv, type FusedNorm, type FusedRope } from '../gpu/ops/linear';
 import { rmsNormOp } from '../gpu/ops/rmsnorm';
 import { sampleOp } from '../gpu/ops/sample';
 import { ropeOp, ropeTable } from '../gpu/ops/rope';
@@ -261,7 +261,7 @@ export class GpuDecodeSession implements DecodeSession {
     sample: Dispatch;
   } | null = null;
   /** The prefill list also binds the cache's transient buffers, so it has its own key. */
-  private builtPrefill: { key: string; list: Dispatch[] } | null = null;
+  private builtPrefill = new Map<number, { key: string; list: Dispatch[] }>();
   private readonly readLogits: GPUBuffer;
   /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
   private readonly readIds: GPUBuffer[];
@@ -326,7 +326,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.ropePositions = this.cache.capacity;
     this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions));
     this.built = null;
-    this.builtPrefill = null;
+    this.builtPrefill.clear();
   }
 
   /**
@@ -337,13 +337,16 @@ export class GpuDecodeSession implements DecodeSession {
     const batched = await this.reserve(2, 2);
     const compiled = await this.backend.pipelines.compileAhead(() => {
       this.built = null;
-      this.builtPrefill = null;
+      this.builtPrefill.clear();
       this.build();
-      if (batched) this.buildPrefill();
+      if (batched) {
+        this.buildPrefill(2);
+        this.buildPrefill(this.backend.maxBatch);
+      }
     });
     // The lists built while compiling hold no pipelines: the next forward builds them again.
     this.built = null;
-    this.builtPrefill = null;
+    this.builtPrefill.clear();
     return compiled;
   }
 
@@ -370,10 +373,13 @@ export class GpuDecodeSession implements DecodeSession {
     return this.built;
   }
 
-  private buildPrefill(): Dispatch[] {
+  /** The prefill list for a slice of `tokens` tokens: the gpu class's GEMM tiles are 16 tokens tall for short slices. */
+  private buildPrefill(tokens: number): Dispatch[] {
+    const gemmTokens = this.backend.kernels === 'gpu' && tokens <= SHORT_GEMM_TILE ? SHORT_GEMM_TILE : GEMM_TILE;
     const key = `${this.cache.generation}/${this.cache.prefillGeneration}`;
-    if (this.builtPrefill?.key !== key) this.builtPrefill = { key, list: this.layerList(PREFILL_TILE) };
-    return this.builtPrefill.list;
+    let built = this.builtPrefill.get(gemmTokens);
+    if (built?.key !== key) this.builtPrefill.set(gemmTokens, (built = { key, list: this.layerList(PREFILL_TILE, gemmTokens) }));
+    return built.list;
   }
 
   private opContext(): OpContext {
@@ -390,7 +396,7 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   /** Every layer's dispatches with `tile` tokens per invocation of the linear kernels (1: decode). */
-  private layerList(tile: number): Dispatch[] {
+  private layerList(tile: number, gemmTokens = GEMM_TILE): Dispatch[] {
     const s = this.spec;
     const b = this.buf;
     const st = this.stride;
@@ -398,7 +404,7 @@ export class GpuDecodeSession implements DecodeSession {
     const w = this.backend.weights;
     {
       const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false, norm?: FusedNorm, rope?: FusedRope) =>
-        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm, rope });
+        linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm, rope, gemmTokens });
       // gpu-class decode folds each RMSNorm into the GEMVs that read it, unless the cache stores the normed X.
       const fuse = usesGemv(ctx, { tileM: tile, lastOnly: false });
       const fuseAttention = fuse && !this.cache.readsInput;
@@ -440,7 +446,7 @@ export class GpuDecodeSession implements DecodeSession {
           ...this.cache.layerOps(ctx, attention),
           ...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true),
           ...(fuse ? [] : [rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps)]),
-          ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, { x: fuse ? b.h : b.xn, y: b.g, xStride: st.d, yStride: st.f, tileM: tile, norm: fuse ? norm(l.mlpNorm) : undefined }),
+          ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, { x: fuse ? b.h : b.xn, y: b.g, xStride: st.d, yStride: st.f, tileM: tile, norm: fuse ? norm(l.mlpNorm) : undefined, gemmTokens }),
           ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
         );
       });
@@ -474,7 +480,7 @@ export class GpuDecodeSession implements DecodeSession {
     if (ids !== CHAINED) this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(), M, plan);
+    encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(M), M, plan);
     encodeDispatches(pass, built.head[wanted], M, plan);
     // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
     if (pick) encodeDispatches(pass, [pick.sampler.greedy ? built.argmax : built.sample], 1);

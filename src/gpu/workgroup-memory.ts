@@ -6,7 +6,7 @@ import type { CacheMode } from '../cache/cache-config';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
 import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
-import { GEMM_WORKGROUP_BYTES, gemvWorkgroupBytes } from './ops/linear';
+import { gemmWorkgroupBytes, gemvWorkgroupBytes } from './ops/linear';
 import { SAMPLE_WORKGROUP_BYTES } from './ops/sample';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
 
@@ -38,8 +38,8 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     // gpu-class kernels (a part's rows decide the rows per workgroup): the LM head is the tallest matrix.
     { kernel: 'linear-gemv-gpu', modes: 'all', bytes: gemvWorkgroupBytes(spec.vocabSize) },
     { kernel: 'gate-up-swiglu-gpu', modes: 'all', bytes: gemvWorkgroupBytes(spec.intermediateSize, 2) },
-    { kernel: 'linear-gemm-gpu', modes: 'all', bytes: GEMM_WORKGROUP_BYTES },
-    { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: GEMM_WORKGROUP_BYTES },
+    { kernel: 'linear-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
+    { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
   ];
   for (const [family, shape] of Object.entries(rematShapes(spec))) {
     const modes = family === 'xquant' ? 'xquant, xquant-cl' : family;

@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { GEMM_TILE, GEMM_WORKGROUP_BYTES, gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
+import { GEMM_TILE, gemmWorkgroupBytes, gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -17,6 +17,8 @@ export interface GateUpArgs {
   tileM: number;
   /** The MLP's RMSNorm fused in (gpu class, tileM 1 only): x is then the residual stream. */
   norm?: FusedNorm;
+  /** gpu-class prefill GEMM: tokens per tile (as LinearArgs.gemmTokens). */
+  gemmTokens?: number;
 }
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
@@ -42,9 +44,10 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       return { ...makeDispatch(ctx, source, [...bindings, 'read'], [...buffers, a.norm?.gamma ?? ctx.empty], grid), label };
     }
     if (ctx.kernels === 'gpu') {
-      // Prefill: 64-token tiles of 32 gate rows and the same 32 up rows (gemm-tile-gpu.wgsl).
-      const source = { op: 'gate-up-swiglu-gemm-gpu', prefixes: [...prefixes, 'gemm-tile-gpu'], consts: shared, workgroupBytes: GEMM_WORKGROUP_BYTES };
-      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / (GEMM_TILE / 2)) * Math.ceil(Math.max(1, tokens) / GEMM_TILE));
+      // Prefill: tiles of 64 (or 16) tokens x 32 gate rows and the same 32 up rows (gemm-tile-gpu.wgsl).
+      const bm = a.gemmTokens ?? GEMM_TILE;
+      const source = { op: 'gate-up-swiglu-gemm-gpu', prefixes: [...prefixes, 'gemm-tile-gpu'], consts: { ...shared, GEMM_TOKENS: bm }, workgroupBytes: gemmWorkgroupBytes(bm) };
+      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / (GEMM_TILE / 2)) * Math.ceil(Math.max(1, tokens) / bm));
       return { ...makeDispatch(ctx, source, bindings, buffers, grid), label };
     }
     const source = { op: 'gate-up-swiglu', prefixes, consts: { ...shared, TILE_M: a.tileM } };

@@ -25,6 +25,8 @@ export interface LinearArgs {
   norm?: FusedNorm;
   /** Rotary embedding applied as the rows are written (gpu class GEMV; every part must hold whole heads: ropeFusable). */
   rope?: FusedRope;
+  /** gpu-class prefill GEMM: tokens per tile (GEMM_TILE, or SHORT_GEMM_TILE for short prompts). */
+  gemmTokens?: number;
 }
 
 export interface FusedRope {
@@ -142,19 +144,31 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
   });
 }
 
-/** Tokens x rows of one gemm-tile-gpu.wgsl tile, and its workgroup bytes (x and W slices of 32 columns). */
+/** Tokens (and rows) of one gemm-tile-gpu.wgsl tile; prompts of at most SHORT_GEMM_TILE tokens use a 16-token tile. */
 export const GEMM_TILE = 64;
-export const GEMM_WORKGROUP_BYTES = 2 * GEMM_TILE * 32 * 4;
+export const SHORT_GEMM_TILE = 16;
+
+/** Workgroup bytes of a gemm-tile-gpu.wgsl tile: the x slice (tokens x 32 columns) and the W slice (64 rows x 32). */
+export function gemmWorkgroupBytes(tokens = GEMM_TILE): number {
+  return (tokens + GEMM_TILE) * 32 * 4;
+}
 
 function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
+  const bm = a.gemmTokens ?? GEMM_TILE;
   return w.parts.map((p) => {
     const rowTiles = Math.ceil(p.rows / GEMM_TILE);
+    const source = {
+      op: 'linear-gemm-gpu',
+      prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile-gpu'],
+      consts: { ...sharedConsts(w, a), GEMM_TOKENS: bm },
+      workgroupBytes: gemmWorkgroupBytes(bm),
+    };
     const d = makeDispatch(
       ctx,
-      { op: 'linear-gemm-gpu', prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile-gpu'], consts: sharedConsts(w, a), workgroupBytes: GEMM_WORKGROUP_BYTES },
+      source,
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
-      (tokens) => gemvGrid(rowTiles * Math.ceil(Math.max(1, tokens) / GEMM_TILE)),
+      (tokens) => gemvGrid(rowTiles * Math.ceil(Math.max(1, tokens) / bm)),
     );
     return { ...d, label };
   });
