@@ -81,7 +81,7 @@ export class GpuKvCache implements GpuCache {
     const s = this.spec;
     const pools = this.pools[a.layer];
     // The split kernel stores the step's K/V as it attends (it reads them from a.k/a.v, not the pools).
-    return layerAttentionOps(ctx, s, a, { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 }, false, true);
+    return layerAttentionOps(ctx, s, a, { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 }, false, true, !a.prefill);
   }
 
   /** Make room for `tokens` tokens in total; returns true when buffers were replaced. */

@@ -284,8 +284,8 @@ describe('failures', () => {
 
 describe('synthetic models', () => {
   const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300 };
-  const run = async (m: LoadedModel, steps = 40, maxBatch = 128) =>
-    worstDiff(await gpuBackend(m, 'f32', maxBatch), new CpuBackend(m), F32, promptOf(m.spec.vocabSize, 150), steps);
+  const run = async (m: LoadedModel, steps = 40, maxBatch = 128, kernels: KernelChoice = 'auto', cache = F32) =>
+    worstDiff(await gpuBackend(m, 'f32', maxBatch, kernels), new CpuBackend(m), cache, promptOf(m.spec.vocabSize, 150), steps);
 
   it('Qwen2 with q/k/v biases and llama3 RoPE scaling, prompt longer than one batch', async () => {
     const s: SyntheticShape = {
@@ -297,11 +297,17 @@ describe('synthetic models', () => {
     expect(await run(await loadModel(syntheticSource(s)), 40, 64)).toBeLessThan(2e-3);
   });
 
-  it('Mistral sliding window shorter than the context', async () => {
+  it.each(['auto', 'gpu'] as const)('Mistral sliding window shorter than the context (kernels %s)', async (kernels) => {
     const config = { ...syntheticConfig(shape), architectures: ['MistralForCausalLM'], sliding_window: 40 };
     const m = await loadModel(syntheticSource(shape, { files: { 'config.json': JSON.stringify(config) } }));
     expect(m.spec.slidingWindow).toBe(40);
-    expect(await run(m)).toBeLessThan(2e-3);
+    expect(await run(m, 40, 128, kernels)).toBeLessThan(2e-3);
+  });
+
+  it('gpu class decode attention (a workgroup per kv head and chunk) over several 64-key tiles and chunks, f32 and fp16 pools', async () => {
+    const m = await loadModel(syntheticSource({ ...shape, heads: 8, kvHeads: 2, headDim: 16, hidden: 64 }));
+    expect(await run(m, 60, 128, 'gpu')).toBeLessThan(2e-3);
+    expect(await run(m, 60, 128, 'gpu', FP16)).toBeLessThan(5e-2);
   });
 
   it('matrices split into row parts when a binding limit is small', async () => {

@@ -1,8 +1,10 @@
 // Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
-// step's K/V to the store.
+// step's K/V to the store. Kernel class gpu, one token (decode): attention-decode-gpu.wgsl instead of the split,
+// a workgroup per (kv head, chunk) serving the group's query heads.
 
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
+import { gemvGrid } from './linear';
 
 export interface AttentionSpec {
   headDim: number;
@@ -34,11 +36,64 @@ export interface AttentionStore {
 /**
  * `ownOnly`: attend only to the step's own keys, into partial slots 1.. (slot 0 holds the xquant modes'
  * rematerialized past). `append`: the split kernel also writes the step's K and V into the store (the
- * fp16/f32 cache's append, fused).
+ * fp16/f32 cache's append, fused). `decode`: the list for one-token steps (the gpu class has its own split).
  */
-export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false): [Dispatch, Dispatch] {
+export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false, decode = false): [Dispatch, Dispatch] {
+  const { headDim, numHeads: heads } = spec;
+  const split = ctx.kernels === 'gpu' && decode && !ownOnly && decodeFits(ctx, spec) ? decodeSplit(ctx, spec, rows, store, append) : splitOp(ctx, spec, rows, store, ownOnly, append);
+  const merge = makeDispatch(
+    ctx,
+    { op: 'attention-merge', consts: { HEAD_DIM: headDim, HEADS: heads, OUT_STRIDE: rows.qStride, EXTRA_SLOTS: ownOnly ? 1 : 0 } },
+    ['read', 'write'],
+    [rows.partial, rows.out],
+    (tokens) => flatGrid(tokens * heads * headDim),
+  );
+  return [split, merge];
+}
+
+/** Workgroup bytes of attention-decode-gpu.wgsl: the group's queries, a tile's scores, three per-head values. */
+export function decodeAttentionBytes(spec: AttentionSpec): number {
+  const group = spec.numHeads / spec.numKvHeads;
+  return 4 * group * (spec.headDim + DECODE_TILE + 3);
+}
+const DECODE_TILE = 64;
+
+function decodeFits(ctx: OpContext, spec: AttentionSpec): boolean {
+  return decodeAttentionBytes(spec) <= ctx.workgroupBytes;
+}
+
+/** gpu class, one token: a workgroup per (kv head, chunk) for all query heads of the group (flash-decoding). */
+function decodeSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean): Dispatch {
   const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
-  const split = makeDispatch(
+  return makeDispatch(
+    ctx,
+    {
+      op: 'attention-decode-gpu',
+      consts: {
+        HEAD_DIM: headDim,
+        HEADS: heads,
+        KV_GROUP: heads / kvHeads,
+        Q_STRIDE: rows.qStride,
+        KV_DIM: kvHeads * headDim,
+        K_STRIDE: rows.kvStride,
+        PAGE: store.page,
+        KV_F16: store.kvF16,
+        WINDOW: spec.slidingWindow ?? 0,
+        SCALE: { f32: 1 / Math.sqrt(headDim) },
+        APPEND: append,
+      },
+      prefixes: [append ? 'attention-pool-append' : 'attention-pool-read'],
+      workgroupBytes: decodeAttentionBytes(spec),
+    },
+    ['read', 'read', 'read', 'read', append ? 'write' : 'read', append ? 'write' : 'read', 'write'],
+    [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
+    (_tokens, plan) => gemvGrid(kvHeads * plan.chunks),
+  );
+}
+
+function splitOp(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append: boolean): Dispatch {
+  const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
+  return makeDispatch(
     ctx,
     {
       op: 'attention-split',
@@ -62,12 +117,4 @@ export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: Att
     [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
     (tokens, plan) => flatGrid(tokens * heads * plan.chunks),
   );
-  const merge = makeDispatch(
-    ctx,
-    { op: 'attention-merge', consts: { HEAD_DIM: headDim, HEADS: heads, OUT_STRIDE: rows.qStride, EXTRA_SLOTS: ownOnly ? 1 : 0 } },
-    ['read', 'write'],
-    [rows.partial, rows.out],
-    (tokens) => flatGrid(tokens * heads * headDim),
-  );
-  return [split, merge];
 }
