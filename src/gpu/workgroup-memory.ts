@@ -6,6 +6,7 @@ import type { CacheMode } from '../cache/cache-config';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
 import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
+import { decodeAttentionBytes } from './ops/attention';
 import { gemmWorkgroupBytes, gemvWorkgroupBytes } from './ops/linear';
 import { SAMPLE_WORKGROUP_BYTES } from './ops/sample';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
@@ -40,6 +41,8 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     { kernel: 'gate-up-swiglu-gpu', modes: 'all', bytes: gemvWorkgroupBytes(spec.intermediateSize, 2) },
     { kernel: 'linear-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
     { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
+    // Falls back to attention-split when it does not fit (e.g. very wide query groups).
+    { kernel: 'attention-decode-gpu', modes: 'f32, fp16', bytes: decodeAttentionBytes(spec) },
   ];
   for (const [family, shape] of Object.entries(rematShapes(spec))) {
     const modes = family === 'xquant' ? 'xquant, xquant-cl' : family;
