@@ -3,6 +3,7 @@
 // step's K/V to the store. Kernel class gpu, one token (decode): attention-decode-gpu.wgsl instead of the split,
 // a workgroup per (kv head, chunk) serving the group's query heads.
 
+import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 import { gemvGrid } from './linear';
 
@@ -62,59 +63,44 @@ function decodeFits(ctx: OpContext, spec: AttentionSpec): boolean {
   return decodeAttentionBytes(spec) <= ctx.workgroupBytes;
 }
 
+/** What both split kernels take: shapes, the store's layout, the append, and their bindings. */
+function splitParts(spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean) {
+  const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
+  return {
+    consts: {
+      HEAD_DIM: headDim,
+      HEADS: heads,
+      KV_GROUP: heads / kvHeads,
+      Q_STRIDE: rows.qStride,
+      KV_DIM: kvHeads * headDim,
+      K_STRIDE: rows.kvStride,
+      PAGE: store.page,
+      KV_F16: store.kvF16,
+      WINDOW: spec.slidingWindow ?? 0,
+      SCALE: { f32: 1 / Math.sqrt(headDim) },
+      APPEND: append,
+    },
+    prefixes: [append ? 'attention-pool-append' : 'attention-pool-read'],
+    bindings: ['read', 'read', 'read', 'read', append ? 'write' : 'read', append ? 'write' : 'read', 'write'] as BindingKind[],
+    buffers: [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
+  };
+}
+
 /** gpu class, one token: a workgroup per (kv head, chunk) for all query heads of the group (flash-decoding). */
 function decodeSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean): Dispatch {
-  const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
-  return makeDispatch(
-    ctx,
-    {
-      op: 'attention-decode-gpu',
-      consts: {
-        HEAD_DIM: headDim,
-        HEADS: heads,
-        KV_GROUP: heads / kvHeads,
-        Q_STRIDE: rows.qStride,
-        KV_DIM: kvHeads * headDim,
-        K_STRIDE: rows.kvStride,
-        PAGE: store.page,
-        KV_F16: store.kvF16,
-        WINDOW: spec.slidingWindow ?? 0,
-        SCALE: { f32: 1 / Math.sqrt(headDim) },
-        APPEND: append,
-      },
-      prefixes: [append ? 'attention-pool-append' : 'attention-pool-read'],
-      workgroupBytes: decodeAttentionBytes(spec),
-    },
-    ['read', 'read', 'read', 'read', append ? 'write' : 'read', append ? 'write' : 'read', 'write'],
-    [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
-    (_tokens, plan) => gemvGrid(kvHeads * plan.chunks),
-  );
+  const p = splitParts(spec, rows, store, append);
+  const source = { op: 'attention-decode-gpu', consts: p.consts, prefixes: p.prefixes, workgroupBytes: decodeAttentionBytes(spec) };
+  return makeDispatch(ctx, source, p.bindings, p.buffers, (_tokens, plan) => gemvGrid(spec.numKvHeads * plan.chunks));
 }
 
 function splitOp(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append: boolean): Dispatch {
-  const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
+  const p = splitParts(spec, rows, store, append);
+  const heads = spec.numHeads;
   return makeDispatch(
     ctx,
-    {
-      op: 'attention-split',
-      consts: {
-        HEAD_DIM: headDim,
-        HEADS: heads,
-        KV_GROUP: heads / kvHeads,
-        Q_STRIDE: rows.qStride,
-        KV_DIM: kvHeads * headDim,
-        K_STRIDE: rows.kvStride,
-        PAGE: store.page,
-        KV_F16: store.kvF16,
-        WINDOW: spec.slidingWindow ?? 0,
-        SCALE: { f32: 1 / Math.sqrt(headDim) },
-        OWN_ONLY: ownOnly,
-        APPEND: append,
-      },
-      prefixes: [append ? 'attention-pool-append' : 'attention-pool-read'],
-    },
-    ['read', 'read', 'read', 'read', append ? 'write' : 'read', append ? 'write' : 'read', 'write'],
-    [rows.q, rows.k, rows.v, store.pages, store.kPool, store.vPool, rows.partial],
+    { op: 'attention-split', consts: { ...p.consts, OWN_ONLY: ownOnly }, prefixes: p.prefixes },
+    p.bindings,
+    p.buffers,
     (tokens, plan) => flatGrid(tokens * heads * plan.chunks),
   );
 }
