@@ -149,6 +149,16 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
     expect(ids.join(' ')).toBe(ORACLES[name]);
   });
 
+  it("'all' logits of a one-token slice (the decode list fuses the final norm) equal the reference", async () => {
+    const m = await sharedModel('stories260K');
+    const gpu = (await gpuBackend(m, 'f32', 128, 'gpu')).createSession(F32);
+    const cpu = new CpuBackend(m).createSession(F32);
+    for (const ids of [[1, 403, 407], [261], [378, 432], [383]]) {
+      expect(maxAbsDiff(await gpu.forward(ids, 'all'), await cpu.forward(ids, 'all'))).toBeLessThan(2e-3);
+    }
+    gpu.close();
+  });
+
   it('Qwen2 biases, row-split matrices (4 KiB bindings), fused residual adds, q4 (synthetic)', async () => {
     const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300, architecture: 'Qwen2ForCausalLM', bias: true };
     const m = await loadModel(syntheticSource(shape));

@@ -481,7 +481,8 @@ export class GpuDecodeSession implements DecodeSession {
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(M), M, plan);
-    encodeDispatches(pass, built.head[wanted], M, plan);
+    // One token's 'all' is its 'last' (row 0): the decode list may have fused the final norm into that head.
+    encodeDispatches(pass, built.head[M === 1 ? 'last' : wanted], M, plan);
     // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
     if (pick) encodeDispatches(pass, [pick.sampler.greedy ? built.argmax : built.sample], 1);
     pass.end();

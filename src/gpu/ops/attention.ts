@@ -59,8 +59,9 @@ export function decodeAttentionBytes(spec: AttentionSpec): number {
 }
 const DECODE_TILE = 64;
 
+/** Its per-query-head steps run on one invocation per head of the group: at most DECODE_TILE of them. */
 function decodeFits(ctx: OpContext, spec: AttentionSpec): boolean {
-  return decodeAttentionBytes(spec) <= ctx.workgroupBytes;
+  return spec.numHeads / spec.numKvHeads <= DECODE_TILE && decodeAttentionBytes(spec) <= ctx.workgroupBytes;
 }
 
 /** What both split kernels take: shapes, the store's layout, the append, and their bindings. */

@@ -104,7 +104,12 @@ export function gemvRows(rows: number): number {
  * partial sum per row plus Σx² for a fused norm, per invocation (tree) or per subgroup slot (subgroups).
  */
 export function gemvWorkgroupBytes(rows: number, matrices = 1, subgroups = false): number {
-  return (matrices * gemvRows(rows) + 1) * (subgroups ? GEMV_WG / 4 : GEMV_WG) * 4;
+  return reduceBytes(matrices * gemvRows(rows) + 1, subgroups);
+}
+
+/** Workgroup bytes of the GEMV reductions (gemv-reduce-*.wgsl) over `sumRows` sums. */
+function reduceBytes(sumRows: number, subgroups = false): number {
+  return sumRows * (subgroups ? GEMV_WG / 4 : GEMV_WG) * 4;
 }
 
 /** How a GEMV kernel sums across its workgroup: subgroupAdd where the device has subgroups. */
@@ -134,7 +139,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
         prefixes: ['linear-bindings', weightPrefix(w.format), reduce.prefix],
         enables: reduce.enables,
         consts,
-        workgroupBytes: gemvWorkgroupBytes(p.rows, 1, ctx.subgroups),
+        workgroupBytes: reduceBytes(rows + 1, ctx.subgroups),
       },
       ['uniform', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty, a.rope?.table ?? ctx.empty],
