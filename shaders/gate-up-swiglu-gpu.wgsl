@@ -2,7 +2,7 @@
 // one dispatch, shaped for real GPUs (kernel class gpu; the layout of linear-gemv-gpu.wgsl: a workgroup of
 // GEMV_WG invocations per ROWS rows, adjacent invocations reading adjacent weight words, the activation
 // chunk loaded once for both matrices, sums met in reduce_rows). The up matrix is read through the weights
-// prefix renamed for it (w8_up). With NORM the RMSNorm before the MLP is fused in as in linear-gemv-gpu.wgsl.
+// prefix renamed for it (w8_up). With NORM the RMSNorm before the MLP is fused in (gemv-norm.wgsl).
 // Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE, ROWS, GEMV_WG (a power of two),
 // SUM_ROWS (= 2 ROWS + 1), NORM, NORM_D, EPS.
 
@@ -19,25 +19,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Gate sums in acc[0 .. ROWS), up sums in acc[ROWS .. 2 ROWS), then Σx² (NORM).
   var acc: array<f32, SUM_ROWS>;
   for (var j = lid; j < IN_VEC4 / 2u; j += GEMV_WG) {
-    var xa = x[xbase + 2u * j];
-    var xb = x[xbase + 2u * j + 1u];
-    if (NORM) {
-      acc[2u * ROWS] += dot(xa, xa) + dot(xb, xb);
-      xa *= gamma[2u * j];
-      xb *= gamma[2u * j + 1u];
-    }
+    let xv = x8(xbase, j);
+    acc[2u * ROWS] += xv.sq;
     for (var r = 0u; r < ROWS; r++) {
       let row = min(row0 + r, part.rows - 1u);
       let wg = w8(row, j);
       let wu = w8_up(row, j);
-      acc[r] += dot(wg.a, xa) + dot(wg.b, xb);
-      acc[ROWS + r] += dot(wu.a, xa) + dot(wu.b, xb);
+      acc[r] += dot(wg.a, xv.a) + dot(wg.b, xv.b);
+      acc[ROWS + r] += dot(wu.a, xv.a) + dot(wu.b, xv.b);
     }
   }
   reduce_rows(acc, lid);
   if (lid < ROWS && row0 + lid < part.rows) {
-    var inv = 1.0;
-    if (NORM) { inv = inverseSqrt(row_total(2u * ROWS) / f32(NORM_D) + EPS); }
+    let inv = norm_scale(row_total(2u * ROWS));
     let a = row_total(lid) * inv;
     y[token * Y_STRIDE + part.row_offset + row0 + lid] = a / (1.0 + exp(-a)) * row_total(ROWS + lid) * inv;
   }

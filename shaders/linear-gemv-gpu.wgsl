@@ -5,9 +5,8 @@
 // the partial sums meet in reduce_rows (gemv-reduce-subgroup.wgsl or gemv-reduce-workgroup.wgsl). Grid:
 // (row groups x tokens) workgroups, folded into y past 65535. With LAST_ONLY only the step's last token is
 // computed, into y's row 0.
-// With NORM the RMSNorm before the projection is fused in: x is the residual stream, each chunk is scaled
-// by gamma as it is loaded, Σx² rides along as one more sum, and the row totals are scaled by
-// 1/sqrt(mean(x²) + EPS) (x's padding columns are zero, so they add nothing to Σx²).
+// With NORM the RMSNorm before the projection is fused in (gemv-norm.wgsl): x is the residual stream, Σx²
+// rides along as one more sum, and the row totals are scaled by 1/rms.
 // With ROPE (q and k projections) the rotary embedding is applied as the rows are written: a workgroup's
 // rows are ROWS / 2 rows of a head's first half and their partners HALF further on (rotate-half pairs), so
 // each output sees its partner's sum in workgroup memory; angles from the (cos, sin) table at the token's
@@ -46,17 +45,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // The rows' sums, then Σx² (NORM; the extra slot is unused otherwise).
   var acc: array<f32, SUM_ROWS>;
   for (var j = lid; j < IN_VEC4 / 2u; j += GEMV_WG) {
-    var xa = x[xbase + 2u * j];
-    var xb = x[xbase + 2u * j + 1u];
-    if (NORM) {
-      acc[ROWS] += dot(xa, xa) + dot(xb, xb);
-      xa *= gamma[2u * j];
-      xb *= gamma[2u * j + 1u];
-    }
+    let xv = x8(xbase, j);
+    acc[ROWS] += xv.sq;
     for (var r = 0u; r < ROWS; r++) {
       // The last group's missing rows read a real row; their sums are never written.
       let wv = w8(min(row_of(g, r), part.rows - 1u), j);
-      acc[r] += dot(wv.a, xa) + dot(wv.b, xb);
+      acc[r] += dot(wv.a, xv.a) + dot(wv.b, xv.b);
     }
   }
   reduce_rows(acc, lid);
@@ -78,8 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Row slot r's finished sum before RoPE: the norm's scale and the bias applied. */
 fn row_value(r: u32, out_col: u32) -> f32 {
-  var v = row_total(r);
-  if (NORM) { v *= inverseSqrt(row_total(ROWS) / f32(NORM_D) + EPS); }
+  var v = row_total(r) * norm_scale(row_total(ROWS));
   if (HAS_BIAS) { v += bias[out_col]; }
   return v;
 }

@@ -35,7 +35,7 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       const reduce = gemvReduce(ctx);
       const source = {
         op: 'gate-up-swiglu-gpu',
-        prefixes: [...prefixes, reduce.prefix],
+        prefixes: [...prefixes, reduce.prefix, 'gemv-norm'],
         enables: reduce.enables,
         consts: { ...shared, ROWS: rows, GEMV_WG, SUM_ROWS: 2 * rows + 1, ...normConsts(a.norm) },
         workgroupBytes: gemvWorkgroupBytes(p.rows, 2, ctx.subgroups),

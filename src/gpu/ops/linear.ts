@@ -136,7 +136,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
       ctx,
       {
         op: 'linear-gemv-gpu',
-        prefixes: ['linear-bindings', weightPrefix(w.format), reduce.prefix],
+        prefixes: ['linear-bindings', weightPrefix(w.format), reduce.prefix, 'gemv-norm'],
         enables: reduce.enables,
         consts,
         workgroupBytes: reduceBytes(rows + 1, ctx.subgroups),
