@@ -3,6 +3,7 @@
 // accounting is the reference's (cacheBytesPerToken), so CPU and GPU modes report the same figures.
 
 import type { GpuMatrix } from '../gpu/gpu-matrix';
+import type { KernelClass } from '../gpu/kernel-class';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import type { ModelSpec } from '../model/model-spec';
 import type { CacheConfig } from './cache-config';
@@ -72,7 +73,11 @@ export interface GpuCache {
   endPrefill(): void;
   bytesPerToken(): number;
   storedBytes(): number;
-  plan(pos0: number, tokens: number): ChunkPlan;
+  /**
+   * `decodeChunks`: how many key chunks a one-token forward may use (the gpu class's decode attention takes a
+   * workgroup per kv head and chunk, so long contexts spread over many; MAX_CHUNKS otherwise).
+   */
+  plan(pos0: number, tokens: number, decodeChunks?: number): ChunkPlan;
   /** Dispatches that must see K before RoPE (kivi stores pre-RoPE K). */
   preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[];
   /** Attention over past and present for one layer, then storing the step's tokens. */
@@ -87,7 +92,24 @@ export const MAX_CHUNKS = 16;
 /** Below this many keys per chunk, splitting costs more than it spreads. */
 const MIN_CHUNK = 64;
 
-/** Chunks of at least MIN_CHUNK keys, at most MAX_CHUNKS of them. */
+/**
+ * Workgroups the gpu class's decode attention aims for (kv heads x chunks): enough to occupy every core of
+ * a large GPU several times over at long contexts, few enough that the merge's pass over the chunks stays
+ * small next to reading the keys.
+ */
+const DECODE_WORKGROUPS = 512;
+
+/**
+ * Most key chunks of a one-token forward: MAX_CHUNKS for the cpu class (one invocation per head and chunk
+ * is parallel enough on an emulated adapter); for the gpu class about DECODE_WORKGROUPS / kv heads, within
+ * the partials buffer's `slots` per head (it holds MAX_CHUNKS + 1 slots per head for every token of a slice).
+ */
+export function decodeChunkLimit(kernels: KernelClass, kvHeads: number, slots: number): number {
+  if (kernels !== 'gpu') return MAX_CHUNKS;
+  return Math.max(MAX_CHUNKS, Math.min(slots, Math.ceil(DECODE_WORKGROUPS / kvHeads)));
+}
+
+/** Chunks of at least MIN_CHUNK keys, at most `maxChunks` (MAX_CHUNKS) of them. */
 export function chunking(keys: number, maxChunks = MAX_CHUNKS): { chunks: number; chunkLen: number } {
   const chunks = Math.max(1, Math.min(maxChunks, Math.floor(keys / MIN_CHUNK)));
   return { chunks, chunkLen: Math.max(1, Math.ceil(keys / chunks)) };

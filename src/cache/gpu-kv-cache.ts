@@ -11,7 +11,7 @@ import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { cacheBytesPerToken } from './cache-bytes';
 import { PAGE_TOKENS, type CacheConfig } from './cache-config';
-import { chunking, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
+import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
 
 export interface LayerPools {
@@ -69,8 +69,8 @@ export class GpuKvCache implements GpuCache {
 
   endPrefill(): void {}
 
-  plan(pos0: number, tokens: number): ChunkPlan {
-    return { firstKey: 0, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
+  plan(pos0: number, tokens: number, decodeChunks = MAX_CHUNKS): ChunkPlan {
+    return { firstKey: 0, ...chunking(pos0 + tokens, tokens === 1 ? decodeChunks : MAX_CHUNKS), xChunks: 1, xChunkLen: 1 };
   }
 
   preRopeOps(): Dispatch[] {

@@ -27,6 +27,7 @@ import { GREEDY, Sampler } from './sampling';
 import { WebGpuBackend } from './webgpu-backend';
 import { maxAbsDiff } from '../test-support/compare';
 import { scarceDevice } from '../test-support/scarce-device';
+import { countingDevice } from '../test-support/counting-device';
 
 const F32 = parseCacheMode('f32');
 const FP16 = parseCacheMode('fp16');
@@ -318,6 +319,28 @@ describe('synthetic models', () => {
     const m = await loadModel(syntheticSource({ ...shape, heads: 8, kvHeads: 2, headDim: 16, hidden: 64 }));
     expect(await run(m, 60, 128, 'gpu')).toBeLessThan(2e-3);
     expect(await run(m, 60, 128, 'gpu', FP16)).toBeLessThan(5e-2);
+  });
+
+  it('gpu class decode attention splits a long context over more than MAX_CHUNKS key chunks per kv head', async () => {
+    const m = await loadModel(syntheticSource({ ...shape, heads: 8, kvHeads: 2, headDim: 16, hidden: 64 }));
+    const dev = countingDevice(await acquireDevice(nodeGpu()));
+    const b = await WebGpuBackend.fromPacked(dev, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'), { kernels: 'gpu' });
+    opened.push(b);
+    const prompt = promptOf(300, 1300);
+    const g = b.createSession(F32);
+    const c = new CpuBackend(m).createSession(F32);
+    let want = await c.forward(prompt, 'last');
+    let worst = maxAbsDiff(await g.forward(prompt, 'last'), want);
+    dev.reset();
+    for (let step = 0; step < 4; step++) {
+      const id = want.indexOf(Math.max(...want));
+      want = await c.forward([id], 'last');
+      worst = Math.max(worst, maxAbsDiff(await g.forward([id], 'last'), want));
+    }
+    g.close();
+    // 1,301-1,304 keys in chunks of at least 64: 20 per kv head (the cpu class would stop at MAX_CHUNKS).
+    expect(dev.largestGrid.get('attention-decode-gpu')).toBe(2 * 20);
+    expect(worst).toBeLessThan(2e-3);
   });
 
   it('matrices split into row parts when a binding limit is small', async () => {

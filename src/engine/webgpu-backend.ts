@@ -3,7 +3,7 @@
 // in a browser, dawn.node in Node (tests, CLIs, bench).
 
 import type { CacheConfig } from '../cache/cache-config';
-import { MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
+import { decodeChunkLimit, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
 import { createGpuCache } from '../cache/create-gpu-cache';
 import { DeviceLostError, EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
@@ -266,6 +266,8 @@ export class GpuDecodeSession implements DecodeSession {
   /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
   private readonly readIds: GPUBuffer[];
   private readonly logitRows: number;
+  /** Most key chunks of a decode step's attention (the partials buffer holds MAX_CHUNKS + 1 slots per head and token). */
+  private readonly decodeChunks: number;
   /** What the error scopes around the constructor's allocations caught; checked by the first reserve(). */
   pendingAllocation: Promise<AllocationErrors> | null = null;
   /** Set when an allocation failed: the session's buffers cannot be trusted, so every later call fails. */
@@ -281,6 +283,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.cache = createGpuCache(backend, config);
     const mem = backend.memory;
     const B = backend.maxBatch;
+    this.decodeChunks = decodeChunkLimit(backend.kernels, s.numKvHeads, B * (MAX_CHUNKS + 1));
     this.stride = { d: pad32(s.hiddenSize), q: pad32(s.numHeads * s.headDim), kv: pad32(kvDim(s)), f: pad32(s.intermediateSize) };
     // 'all' logits for a whole slice must fit one binding.
     this.logitRows = Math.max(1, Math.min(B, Math.floor(backend.gpu.maxStorageBindingBytes / (4 * s.vocabSize))));
@@ -493,7 +496,7 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   private writeStep(pos0: number, M: number, pick: Pick | null): ChunkPlan {
-    const plan: ChunkPlan = this.cache.plan(pos0, M);
+    const plan: ChunkPlan = this.cache.plan(pos0, M, this.decodeChunks);
     const step = new DataView(new ArrayBuffer(STEP_BYTES));
     [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
     if (pick) {

@@ -11,6 +11,8 @@ export interface GpuCounts {
 
 export interface CountingDevice extends AcquiredDevice {
   readonly counts: GpuCounts;
+  /** The most workgroups one dispatch of each pipeline (by label: the kernel's op) asked for since reset. */
+  readonly largestGrid: Map<string, number>;
   reset(): void;
 }
 
@@ -28,6 +30,7 @@ function wrap<T extends object>(target: T, overrides: Partial<Record<keyof T, un
 export function countingDevice(acquired: AcquiredDevice): CountingDevice {
   const real = acquired.device;
   const counts: GpuCounts = { dispatches: 0, submits: 0, writes: 0, readbacks: 0 };
+  const largestGrid = new Map<string, number>();
   // Buffers go to the implementation's own methods, so they cannot be proxies: mapAsync is counted on
   // the buffers this device creates, by replacing the method on each of them.
   const countMaps = (b: GPUBuffer): GPUBuffer => {
@@ -47,8 +50,14 @@ export function countingDevice(acquired: AcquiredDevice): CountingDevice {
       return wrap(encoder, {
         beginComputePass: (p?: GPUComputePassDescriptor) => {
           const pass = encoder.beginComputePass(p);
+          let op = '';
           return wrap(pass, {
-            dispatchWorkgroups: (x: number, y?: number, z?: number) => (counts.dispatches++, pass.dispatchWorkgroups(x, y, z)),
+            setPipeline: (pipeline: GPUComputePipeline) => ((op = pipeline.label), pass.setPipeline(pipeline)),
+            dispatchWorkgroups: (x: number, y = 1, z = 1) => {
+              counts.dispatches++;
+              largestGrid.set(op, Math.max(largestGrid.get(op) ?? 0, x * y * z));
+              pass.dispatchWorkgroups(x, y, z);
+            },
           });
         },
       });
@@ -58,6 +67,10 @@ export function countingDevice(acquired: AcquiredDevice): CountingDevice {
     ...acquired,
     device,
     counts,
-    reset: () => Object.assign(counts, { dispatches: 0, submits: 0, writes: 0, readbacks: 0 }),
+    largestGrid,
+    reset: () => {
+      Object.assign(counts, { dispatches: 0, submits: 0, writes: 0, readbacks: 0 });
+      largestGrid.clear();
+    },
   };
 }
