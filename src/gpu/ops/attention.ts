@@ -1,7 +1,8 @@
 // Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
 // step's K/V to the store. Kernel class gpu, one token (decode): attention-decode-gpu.wgsl instead of the split,
-// a workgroup per (kv head, chunk) serving the group's query heads.
+// a workgroup per (kv head, chunk) serving the group's query heads; several tokens (prefill):
+// attention-prefill-gpu.wgsl, a workgroup per (query tile, kv head, chunk) serving the tile's rows.
 
 import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
@@ -41,7 +42,14 @@ export interface AttentionStore {
  */
 export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false, decode = false): [Dispatch, Dispatch] {
   const { headDim, numHeads: heads } = spec;
-  const split = ctx.kernels === 'gpu' && decode && !ownOnly && decodeFits(ctx, spec) ? decodeSplit(ctx, spec, rows, store, append) : splitOp(ctx, spec, rows, store, ownOnly, append);
+  const gpu = ctx.kernels === 'gpu' && !ownOnly;
+  const queryTile = gpu && !decode ? prefillQueryTokens(spec, ctx.workgroupBytes) : 0;
+  const split =
+    gpu && decode && decodeFits(ctx, spec)
+      ? decodeSplit(ctx, spec, rows, store, append)
+      : queryTile > 0
+        ? prefillSplit(ctx, spec, rows, store, append, queryTile)
+        : splitOp(ctx, spec, rows, store, ownOnly, append);
   const merge = makeDispatch(
     ctx,
     { op: 'attention-merge', consts: { HEAD_DIM: headDim, HEADS: heads, OUT_STRIDE: rows.qStride, EXTRA_SLOTS: ownOnly ? 1 : 0 } },
@@ -62,6 +70,23 @@ const DECODE_TILE = 64;
 /** Its per-query-head steps run on one invocation per head of the group: at most DECODE_TILE of them. */
 function decodeFits(ctx: OpContext, spec: AttentionSpec): boolean {
   return spec.numHeads / spec.numKvHeads <= DECODE_TILE && decodeAttentionBytes(spec) <= ctx.workgroupBytes;
+}
+
+/** Query rows (tokens x query heads of a group) of one prefill workgroup: bounded by TILE invocations and by registers. */
+const PREFILL_ROWS = 32;
+
+/**
+ * Tokens per query tile of attention-prefill-gpu.wgsl: as many as keep its rows within PREFILL_ROWS and its
+ * workgroup memory (queries, a tile's scores, three per-row values) within `limit`; 0 when not one fits.
+ */
+export function prefillQueryTokens(spec: AttentionSpec, limit: number): number {
+  const group = spec.numHeads / spec.numKvHeads;
+  const rows = Math.min(PREFILL_ROWS, Math.floor(limit / (4 * (spec.headDim + DECODE_TILE + 3))));
+  return Math.floor(rows / group);
+}
+
+export function prefillAttentionBytes(spec: AttentionSpec, queryTokens: number): number {
+  return 4 * queryTokens * (spec.numHeads / spec.numKvHeads) * (spec.headDim + DECODE_TILE + 3);
 }
 
 /** What both split kernels take: shapes, the store's layout, the append, and their bindings. */
@@ -92,6 +117,18 @@ function decodeSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, s
   const p = splitParts(spec, rows, store, append);
   const source = { op: 'attention-decode-gpu', consts: p.consts, prefixes: p.prefixes, workgroupBytes: decodeAttentionBytes(spec) };
   return makeDispatch(ctx, source, p.bindings, p.buffers, (_tokens, plan) => gemvGrid(spec.numKvHeads * plan.chunks));
+}
+
+/** gpu class, several tokens: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
+function prefillSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean, queryTokens: number): Dispatch {
+  const p = splitParts(spec, rows, store, append);
+  const source = {
+    op: 'attention-prefill-gpu',
+    consts: { ...p.consts, Q_TOKENS: queryTokens },
+    prefixes: p.prefixes,
+    workgroupBytes: prefillAttentionBytes(spec, queryTokens),
+  };
+  return makeDispatch(ctx, source, p.bindings, p.buffers, (tokens, plan) => gemvGrid(Math.ceil(tokens / queryTokens) * spec.numKvHeads * plan.chunks));
 }
 
 function splitOp(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append: boolean): Dispatch {
