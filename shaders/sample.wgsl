@@ -1,15 +1,21 @@
 // Temperature / top-k / top-p sampling on the GPU, so only the chosen id is read back. Implements
-// pickToken of src/engine/sampling.ts without sorting: the top-k and top-p cuts are found by bisection
-// over logits mapped to order-preserving u32 keys (32 halvings find a cut exactly), each step one
-// workgroup-wide reduction. The draw step.rand then walks the kept tokens in vocabulary order.
+// pickToken of src/engine/sampling.ts without sorting: logits map to order-preserving u32 keys and each cut
+// is found by a radix search over them, 4 bits per pass: a pass histograms the candidates' next digit
+// (count for top-k, probability mass for top-p) into 16 bins and keeps the highest bin that still holds
+// enough. 8 passes find a cut exactly, so a token reads the vocabulary at most 1 (max) + 8 (top-k) + 8
+// (top-p, whose first pass also sums the kept mass) + 1 (draw) = 18 times, where a bisection (one pass per
+// halving, 32 per cut) took 67. The draw step.rand then walks the kept tokens in vocabulary order.
 // One workgroup. Reads logits row 0. Constants: V.
 
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> chosen: array<u32>;
 
 const N: u32 = 256u;
-var<workgroup> red: array<f32, N>;
-var<workgroup> shared_u: u32;
+const BINS: u32 = 16u; // one 4-bit digit
+const LANES: u32 = 8u; // bins reduced per tree (red holds LANES values per invocation)
+var<workgroup> red: array<f32, N * LANES>;
+var<workgroup> bins: array<f32, BINS>;
+var<workgroup> found: vec3<f32>; // a pass's chosen digit, what the bins above it held, its goal
 
 /** Order-preserving map f32 -> u32: a < b exactly when key(a) < key(b). */
 fn key(x: f32) -> u32 {
@@ -35,14 +41,70 @@ fn weight(z: f32, mx: f32) -> f32 {
   return exp((z - mx) * step.inv_temp);
 }
 
-/** Tokens (count) or probability mass at or above the key cut `at`, among those at or above `floor_key`. */
-fn above(at: u32, floor_key: u32, mx: f32, lid: u32, mass: bool) -> f32 {
-  var s = 0.0;
+/**
+ * One radix pass: among tokens with key >= floor_key whose bits above `shift + 4` equal prefix's, the count
+ * (or mass) per digit at `shift` goes to `bins`; then, from the top digit down, the first whose bins at and
+ * above it, plus `above` (what higher prefixes held), reach the goal: `need`, or with `share` (top-p's first
+ * pass, which sees every kept token) need x the bins' total, the kept mass. Returns (digit, above + the bins
+ * above it, goal).
+ */
+fn radix_pass(prefix: u32, shift: u32, floor_key: u32, above: f32, need: f32, share: bool, mx: f32, lid: u32, mass: bool) -> vec3<f32> {
+  var h: array<f32, BINS>;
+  for (var b = 0u; b < BINS; b++) { h[b] = 0.0; }
+  let top = min(shift + 4u, 31u);
+  let all = shift + 4u >= 32u;
   for (var i = lid; i < V; i += N) {
     let k = key(logits[i]);
-    if (k >= at && k >= floor_key) { s += select(1.0, weight(logits[i], mx), mass); }
+    if ((all || (k >> top) == (prefix >> top)) && k >= floor_key) { h[(k >> shift) & 15u] += select(1.0, weight(logits[i], mx), mass); }
   }
-  return reduce(s, lid, false);
+  for (var half = 0u; half < BINS / LANES; half++) {
+    for (var b = 0u; b < LANES; b++) { red[b * N + lid] = h[half * LANES + b]; }
+    workgroupBarrier();
+    for (var w = N / 2u; w > 0u; w >>= 1u) {
+      if (lid < w) {
+        for (var b = 0u; b < LANES; b++) { red[b * N + lid] += red[b * N + lid + w]; }
+      }
+      workgroupBarrier();
+    }
+    if (lid < LANES) { bins[half * LANES + lid] = red[lid * N]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    var goal = need;
+    if (share) {
+      var total = 0.0;
+      for (var b = 0u; b < BINS; b++) { total += bins[b]; }
+      goal = need * total;
+    }
+    var acc = above;
+    var digit = 0u;
+    for (var b = BINS; b > 0u; b--) {
+      if (acc + bins[b - 1u] >= goal) {
+        digit = b - 1u;
+        break;
+      }
+      acc += bins[b - 1u];
+    }
+    found = vec3(f32(digit), acc, goal);
+  }
+  return workgroupUniformLoad(&found);
+}
+
+/**
+ * The largest key whose tokens at or above it (and at or above floor_key) hold `need` tokens, or with `mass`
+ * need (top_p) of the kept mass: 8 radix passes, from the top digit down.
+ */
+fn radix_cut(floor_key: u32, need: f32, mx: f32, lid: u32, mass: bool) -> u32 {
+  var prefix = 0u;
+  var above = 0.0;
+  var goal = need;
+  for (var shift = 32u; shift > 0u; shift -= 4u) {
+    let r = radix_pass(prefix, shift - 4u, floor_key, above, goal, mass && shift == 32u, mx, lid, mass);
+    prefix |= u32(r.x) << (shift - 4u);
+    above = r.y;
+    goal = r.z;
+  }
+  return prefix;
 }
 
 @compute @workgroup_size(N)
@@ -53,26 +115,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
   // top-k: the largest key with at least top_k tokens at or above it.
   var cut = 0u;
-  if (step.top_k > 0u && step.top_k < V) {
-    var lo = 0u;
-    var hi = 0xffffffffu;
-    for (var it = 0u; it < 32u; it++) {
-      let mid = lo + (hi - lo) / 2u + (hi - lo) % 2u;
-      if (above(mid, 0u, mx, lid, false) >= f32(step.top_k)) { lo = mid; } else { hi = mid - 1u; }
-    }
-    cut = lo;
-  }
+  if (step.top_k > 0u && step.top_k < V) { cut = radix_cut(0u, f32(step.top_k), mx, lid, false); }
   // top-p: the largest key whose tokens at or above it hold top_p of the kept mass.
-  if (step.top_p < 1.0) {
-    let need = step.top_p * above(0u, cut, mx, lid, true);
-    var lo = cut;
-    var hi = 0xffffffffu;
-    for (var it = 0u; it < 32u; it++) {
-      let mid = lo + (hi - lo) / 2u + (hi - lo) % 2u;
-      if (above(mid, cut, mx, lid, true) >= need) { lo = mid; } else { hi = mid - 1u; }
-    }
-    cut = lo;
-  }
+  if (step.top_p < 1.0) { cut = radix_cut(cut, step.top_p, mx, lid, true); }
 
   // Walk: invocation lid holds a contiguous slice; slice sums, then one invocation finds the token.
   let per = (V + N - 1u) / N;

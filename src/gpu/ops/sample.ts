@@ -3,8 +3,8 @@
 
 import { makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
-/** red[256] and shared_u. */
-export const SAMPLE_WORKGROUP_BYTES = 256 * 4 + 4;
+/** red (256 invocations x 8 lanes of f32), 16 bins, and a pass's result (a vec3, 16-byte aligned). */
+export const SAMPLE_WORKGROUP_BYTES = 256 * 8 * 4 + 16 * 4 + 16;
 
 export function sampleOp(ctx: OpContext, logits: GPUBuffer, chosen: GPUBuffer, vocab: number): Dispatch {
   return makeDispatch(ctx, { op: 'sample', consts: { V: vocab }, workgroupBytes: SAMPLE_WORKGROUP_BYTES }, ['read', 'write'], [logits, chosen], () => [1, 1]);
