@@ -3,16 +3,17 @@
 // Pages hold PAGE tokens of one layer; x_pages[(t / PAGE) * LAYERS + layer] is the word offset of the
 // page holding token t of that layer in x_pool. x_pool is the layer's own buffer (RING_STRIDE = 0), except
 // in xquant-cl, whose rebuild reads every earlier layer's deltas: one buffer for all layers, each layer's
-// ring RING_STRIDE = RESIDUAL slots after the previous one's. A row is the reference's layout (src/cache/row-stores.ts):
+// ring RING_STRIDE = RING_SLOTS slots after the previous one's. A row is the reference's layout (src/cache/row-stores.ts):
 // groups of GROUP elements along the row, each {u32 meta = f16 scale | f16 zero << 16; codes}, codes a
 // little-endian bitstream. Bits may differ per layer (pinned layers, XQuant-CL base layers).
 // XQuant-CL (CL_BASE > 0): layers >= CL_BASE store deltas; X̂_l = X̂_{CL_BASE-1} + Σ_{j=CL_BASE..l} deQ(Δ_j).
 // Residual window (RESIDUAL > 0): the newest RESIDUAL tokens of each layer are not quantized yet; their X
-// sits in f16 (pairs packed in u32) in a ring at RING_BASE in x_pool, slot t % RESIDUAL, and is quantized
-// when it leaves the window. During a step the window holds tokens pos0 - RESIDUAL .. pos0 - 1.
+// sits in f16 (pairs packed in u32) in a ring of RING_SLOTS (the window plus the steps a run-ahead decode
+// may overshoot and drop) at RING_BASE in x_pool, slot t % RING_SLOTS, and is quantized when it leaves the
+// window. During a step the window holds tokens pos0 - RESIDUAL .. pos0 - 1.
 // kivi and xquant-gqa keep their per-token V side (V, or its latent) in the same form, after the
 // page's per-channel K block (ROW_OFFSET); latent-sources.wgsl adds the K side.
-// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), RESIDUAL, RING_BASE, RING_STRIDE, RING_ROW_WORDS, and
+// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), RESIDUAL, RING_SLOTS, RING_BASE, RING_STRIDE, RING_ROW_WORDS, and
 // the arrays LAYER_BITS, ROW_WORDS, ROW_OFFSET, GROUP_WORDS (generated). Needs bindings `x_pool`, `x_pages`.
 
 /** Word offset of token t's quantized row at `layer`. */
@@ -45,7 +46,7 @@ fn x_hat(layer: u32, t: u32, i: u32) -> f32 {
 
 /** Element i of token t's X in the residual window ring (f16). */
 fn x_window(layer: u32, t: u32, i: u32) -> f32 {
-  let pair = unpack2x16float(x_pool[RING_BASE + (layer * RING_STRIDE + t % max(RESIDUAL, 1u)) * RING_ROW_WORDS + i / 2u]);
+  let pair = unpack2x16float(x_pool[RING_BASE + (layer * RING_STRIDE + t % max(RING_SLOTS, 1u)) * RING_ROW_WORDS + i / 2u]);
   return select(pair.x, pair.y, (i & 1u) == 1u);
 }
 

@@ -20,5 +20,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = 2u * p;
   let a = x[m * X_STRIDE + i];
   let b = select(0.0, x[m * X_STRIDE + i + 1u], i + 1u < D);
-  x_pool[RING_BASE + (layer() * RING_STRIDE + t % max(RESIDUAL, 1u)) * RING_ROW_WORDS + p] = pack_f16(a, b);
+  x_pool[RING_BASE + (layer() * RING_STRIDE + t % max(RING_SLOTS, 1u)) * RING_ROW_WORDS + p] = pack_f16(a, b);
 }

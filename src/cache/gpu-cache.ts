@@ -87,6 +87,12 @@ export interface GpuCache {
 
 export type GpuCacheFactory = (spec: ModelSpec, config: CacheConfig) => GpuCache;
 
+/**
+ * Decode steps a run-ahead may have in flight beyond the one being read, which a stop drops again
+ * (the caches that roll back keep room for them: a quantized cache's f16 rings hold this many more rows).
+ */
+export const OVERSHOOT_TOKENS = 2;
+
 /** Key chunks per query are at most this many (partial buffers are sized for it). */
 export const MAX_CHUNKS = 16;
 /** Below this many keys per chunk, splitting costs more than it spreads. */

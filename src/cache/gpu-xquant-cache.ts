@@ -25,7 +25,7 @@ import { packedWords } from '../quant/quantize';
 import { packMatrix, pad32 } from '../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
 import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
-import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
+import { chunking, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 import { PAGE_TOKENS } from './cache-config';
 import { QuantPool } from './gpu-quant-pool';
 import { quantRowWords } from './row-stores';
@@ -77,8 +77,12 @@ export class GpuQuantCache implements GpuCache {
   /** xquant and xquant-cl store X, xquant-gqa projects it; kivi stores K and V only. */
   readonly readsInput: boolean;
   readonly needsPreRopeK: boolean;
-  /** Rings and block commits are state beyond `length`. */
-  readonly rollsBack = false;
+  /**
+   * Every store and commit kernel decides from the step's positions alone, and re-running a position
+   * rewrites what it wrote: the rings keep OVERSHOOT_TOKENS spare slots, so steps run past a stop can be
+   * dropped (an early block commit is redone from the ring when its position comes again). Not the tiered cache: its hot ring holds exactly H.
+   */
+  readonly rollsBack: boolean;
   readonly layout: StoreLayout;
   private readonly memory: GpuMemory;
   private readonly spec: ModelSpec;
@@ -137,8 +141,8 @@ export class GpuQuantCache implements GpuCache {
     let k: StoreLayout['k'];
     let kBlockWords = bits.map(() => 0);
     if (family === 'latent') {
-      // K blocks still filling: up to PAGE - 1 committed-pending tokens, the window, and one batch.
-      const ring = PAGE_TOKENS + R + this.maxTokens;
+      // K blocks still filling: up to PAGE - 1 committed-pending tokens, the window, one batch, and the overshoot.
+      const ring = PAGE_TOKENS + R + this.maxTokens + OVERSHOOT_TOKENS;
       k = { width: kv, ring, ringBase: 0, ringRowWords: Math.ceil(kv / 2), groupWords: bits.map((b) => packedWords(PAGE_TOKENS, b)) };
       kBlockWords = bits.map((b) => kv * (1 + packedWords(PAGE_TOKENS, b)));
       fixed = ring * k.ringRowWords;
@@ -146,7 +150,8 @@ export class GpuQuantCache implements GpuCache {
     // Every layer has its own buffer (rings first), except xquant-cl's, which all layers share.
     const shared = config.mode === 'xquant-cl';
     const ringBase = fixed;
-    fixed += (shared ? L : 1) * R * ringRowWords;
+    const ringSlots = R > 0 ? R + OVERSHOOT_TOKENS : 0;
+    fixed += (shared ? L : 1) * ringSlots * ringRowWords;
     this.layout = {
       layers: L,
       page: PAGE_TOKENS,
@@ -157,8 +162,9 @@ export class GpuQuantCache implements GpuCache {
       rowOffset: kBlockWords,
       groupWords: bits.map((b) => packedWords(GROUP_SIZE, b)),
       residual: R,
+      ringSlots,
       ringBase,
-      ringStride: shared ? R : 0,
+      ringStride: shared ? ringSlots : 0,
       ringRowWords,
       k,
     };
@@ -170,6 +176,7 @@ export class GpuQuantCache implements GpuCache {
       this.maxBinding,
     );
     this.hot = config.hot ?? 0;
+    this.rollsBack = this.hot === 0;
     if (this.hot > 0) {
       const usage = GPUBufferUsage.STORAGE;
       for (let l = 0; l < L; l++) {

@@ -125,6 +125,39 @@ describe('run-ahead decode (decodeIds)', () => {
   });
 });
 
+describe('run-ahead decode in the quantized modes: the overshoot is dropped without a trace', () => {
+  // Stop at 126 tokens with 2 steps in flight (positions 126, 127), then feed other tokens there. The
+  // residual ring must still hold the window (its spare slots took the overshoot), and with R = 0 kivi's
+  // first K block, committed early with the overshoot's rows, is committed again from the new ones. The
+  // same steps run one at a time, never overshooting, must give the same logits.
+  it.each([
+    ['xquant-4', 8],
+    ['xquant-cl-4', 8],
+    ['kivi-4', 0],
+    ['xquant-gqa-4', 2],
+  ] as const)('%s, residual %i: after a stop mid-flight, other tokens get the logits of a run that never ran ahead', async (mode, residual) => {
+    const m = await sharedModel('stories260K');
+    const b = await gpuBackend(m);
+    const cache = parseCacheMode(mode, { residual });
+    const prompt = promptOf(m.spec.vocabSize, 120);
+    const other = [7, 300, 41, 99, 12];
+    const ahead = b.createSession(cache);
+    const inputs = [await ahead.next(prompt, new Sampler(GREEDY))];
+    for await (const id of ahead.decodeIds(inputs[0], new Sampler(GREEDY), 20)) {
+      if (inputs.length === 6) break; // the 6th id: positions 120-125 ran, and 126, 127 are in flight
+      inputs.push(id);
+    }
+    expect(ahead.length).toBe(126);
+    expect(inputs.length).toBe(6);
+    const steady = b.createSession(cache);
+    await steady.forward(prompt, 'last');
+    for (const id of inputs) await steady.forward([id], 'last');
+    for (const id of other) expect(maxAbsDiff(await ahead.forward([id], 'last'), await steady.forward([id], 'last'))).toBeLessThan(1e-5);
+    ahead.close();
+    steady.close();
+  });
+});
+
 describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
   it('auto picks the cpu class on this CPU-emulated adapter', async () => {
     expect((await gpuBackend(await sharedModel('stories260K'))).kernels).toBe('cpu');

@@ -3,7 +3,7 @@
 // in a browser, dawn.node in Node (tests, CLIs, bench).
 
 import type { CacheConfig } from '../cache/cache-config';
-import { decodeChunkLimit, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
+import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
 import { createGpuCache } from '../cache/create-gpu-cache';
 import { DeviceLostError, EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
@@ -59,7 +59,7 @@ export interface WebGpuOptions {
 }
 
 /** Decode steps in flight at once (decodeIds), and the staging buffers their ids come back through. */
-const RUN_AHEAD = 3;
+const RUN_AHEAD = OVERSHOOT_TOKENS + 1;
 /** runSlice's input for a step whose id the previous step left in the ids buffer. */
 const CHAINED = 'chained';
 type CHAINED = typeof CHAINED;
@@ -671,8 +671,8 @@ export class GpuDecodeSession implements DecodeSession {
    * each step's embedding reads the id the previous step chose, on the GPU, and the ids come back through
    * a ring of staging buffers while later steps run, so the GPU does not idle for a readback per token.
    * When the consumer stops early (a stop token or string, max tokens, an abort), the steps run past what
-   * it consumed are dropped from the cache. Quantized caches cannot drop tokens (a step may commit a
-   * block), so they decode one step at a time.
+   * it consumed are dropped from the cache. A cache that cannot drop tokens (the tiered cache's hot ring
+   * holds exactly its H newest) decodes one step at a time.
    */
   async *decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined> {
     this.checkIds([first]);

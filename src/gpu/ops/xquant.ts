@@ -22,8 +22,12 @@ export interface StoreLayout {
   rowWords: readonly number[];
   rowOffset: readonly number[];
   groupWords: readonly number[];
-  /** Residual window in tokens (0: none) and its f16 ring of per-token rows. */
+  /**
+   * Residual window in tokens (0: none) and its f16 ring of per-token rows: ringSlots = the window plus
+   * the steps a run-ahead decode may overshoot, so dropping them leaves the window intact.
+   */
   residual: number;
+  ringSlots: number;
   ringBase: number;
   /** Ring slots between one layer's window and the next's: 0 when every layer has its own buffer. */
   ringStride: number;
@@ -40,6 +44,7 @@ function storeSource(s: StoreLayout): { consts: ShaderConsts; declarations: stri
     GROUP: s.group,
     CL_BASE: s.clBase,
     RESIDUAL: s.residual,
+    RING_SLOTS: s.ringSlots,
     RING_BASE: s.ringBase,
     RING_STRIDE: s.ringStride,
     RING_ROW_WORDS: s.ringRowWords,
