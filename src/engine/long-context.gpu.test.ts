@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { PAGE_TOKENS, parseCacheMode } from '../cache/cache-config';
 import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { OVERSHOOT_TOKENS } from '../cache/gpu-cache';
 import { GpuOutOfMemoryError } from '../errors';
 import { acquireDevice } from '../gpu/device';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
@@ -61,8 +62,10 @@ describe(`Qwen2.5-0.5B widths at ${CONTEXT} tokens on a device binding at most $
         expect(capacity).toBe(CONTEXT);
         const cache = b.memoryReport().cache - before;
         const pages = capacity * cacheBytesPerToken(spec, config);
-        const rings = spec.numLayers * ((config.residual ?? 0) * (name.startsWith('xquant-') && !name.startsWith('xquant-gqa') ? spec.hiddenSize : kvDim(spec)) * 2);
-        const kRing = name.startsWith('kivi') || name.startsWith('xquant-gqa') ? spec.numLayers * (PAGE_TOKENS + config.residual + b.maxBatch) * kvDim(spec) * 2 : 0;
+        // The rings hold OVERSHOOT_TOKENS spare rows for run-ahead decode.
+        const ringRows = config.residual > 0 ? config.residual + OVERSHOOT_TOKENS : 0;
+        const rings = spec.numLayers * (ringRows * (name.startsWith('xquant-') && !name.startsWith('xquant-gqa') ? spec.hiddenSize : kvDim(spec)) * 2);
+        const kRing = name.startsWith('kivi') || name.startsWith('xquant-gqa') ? spec.numLayers * (PAGE_TOKENS + config.residual + b.maxBatch + OVERSHOOT_TOKENS) * kvDim(spec) * 2 : 0;
         const table = (capacity / PAGE_TOKENS) * (name === 'f32' || name === 'fp16' ? 1 : spec.numLayers) * 4;
         expect(cache).toBe(pages + rings + kRing + table);
       } finally {
