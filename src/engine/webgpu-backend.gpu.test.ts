@@ -372,7 +372,7 @@ describe('synthetic models', () => {
     }
     g.close();
     // 1,301-1,304 keys in chunks of at least 64: 20 per kv head (the cpu class would stop at MAX_CHUNKS).
-    expect(dev.largestGrid.get('attention-decode-gpu')).toBe(2 * 20);
+    expect(dev.largestGrid.get('attention-flash-gpu')).toBe(2 * 20);
     expect(worst).toBeLessThan(2e-3);
   });
 

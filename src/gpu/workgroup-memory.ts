@@ -6,7 +6,7 @@ import type { CacheMode } from '../cache/cache-config';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
 import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
-import { decodeAttentionBytes, prefillAttentionBytes, prefillQueryTokens } from './ops/attention';
+import { flashAttentionBytes, flashQueryTokens } from './ops/attention';
 import { gemmWorkgroupBytes, gemvWorkgroupBytes } from './ops/linear';
 import { SAMPLE_WORKGROUP_BYTES } from './ops/sample';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
@@ -41,12 +41,15 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     { kernel: 'gate-up-swiglu-gpu', modes: 'all', bytes: gemvWorkgroupBytes(spec.intermediateSize, 2) },
     { kernel: 'linear-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
     { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
-    // Falls back to attention-split when it does not fit (e.g. very wide query groups).
-    { kernel: 'attention-decode-gpu', modes: 'f32, fp16', bytes: decodeAttentionBytes(spec) },
   ];
-  // Falls back to attention-split when not one token's rows fit.
-  const queryTokens = prefillQueryTokens(spec, limit);
-  if (queryTokens > 0) out.push({ kernel: 'attention-prefill-gpu', modes: 'all (prefill)', bytes: prefillAttentionBytes(spec, queryTokens) });
+  // Falls back to attention-split when not one token's rows fit (query groups wider than 32 heads).
+  const queryTokens = flashQueryTokens(spec, limit);
+  if (queryTokens > 0) {
+    out.push(
+      { kernel: 'attention-flash-gpu (decode)', modes: 'f32, fp16', bytes: flashAttentionBytes(spec, 1) },
+      { kernel: 'attention-flash-gpu (prefill)', modes: 'all', bytes: flashAttentionBytes(spec, queryTokens) },
+    );
+  }
   for (const [family, shape] of Object.entries(rematShapes(spec))) {
     const modes = family === 'xquant' ? 'xquant, xquant-cl' : family;
     const fused = family === 'xquant' ? fusedTiling(shape, limit) : null;

@@ -1,8 +1,8 @@
 // Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
-// step's K/V to the store. Kernel class gpu, one token (decode): attention-decode-gpu.wgsl instead of the split,
-// a workgroup per (kv head, chunk) serving the group's query heads; several tokens (prefill):
-// attention-prefill-gpu.wgsl, a workgroup per (query tile, kv head, chunk) serving the tile's rows.
+// step's K/V to the store. Kernel class gpu: attention-flash-gpu.wgsl instead of the split, a workgroup per
+// (query tile, kv head, chunk) serving the tile's tokens x the group's query heads (one token in decode:
+// flash-decoding).
 
 import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
@@ -42,14 +42,9 @@ export interface AttentionStore {
  */
 export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false, decode = false): [Dispatch, Dispatch] {
   const { headDim, numHeads: heads } = spec;
-  const gpu = ctx.kernels === 'gpu' && !ownOnly;
-  const queryTile = gpu && !decode ? prefillQueryTokens(spec, ctx.workgroupBytes) : 0;
-  const split =
-    gpu && decode && decodeFits(ctx, spec)
-      ? decodeSplit(ctx, spec, rows, store, append)
-      : queryTile > 0
-        ? prefillSplit(ctx, spec, rows, store, append, queryTile)
-        : splitOp(ctx, spec, rows, store, ownOnly, append);
+  // The gpu class's tiled kernel (one-token tiles in decode), unless not one token's rows fit.
+  const queryTokens = ctx.kernels === 'gpu' && !ownOnly ? flashQueryTokens(spec, ctx.workgroupBytes, decode) : 0;
+  const split = queryTokens > 0 ? flashSplit(ctx, spec, rows, store, append, queryTokens) : splitOp(ctx, spec, rows, store, ownOnly, append);
   const merge = makeDispatch(
     ctx,
     { op: 'attention-merge', consts: { HEAD_DIM: headDim, HEADS: heads, OUT_STRIDE: rows.qStride, EXTRA_SLOTS: ownOnly ? 1 : 0 } },
@@ -60,33 +55,24 @@ export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: Att
   return [split, merge];
 }
 
-/** Workgroup bytes of attention-decode-gpu.wgsl: the group's queries, a tile's scores, three per-head values. */
-export function decodeAttentionBytes(spec: AttentionSpec): number {
-  const group = spec.numHeads / spec.numKvHeads;
-  return 4 * group * (spec.headDim + DECODE_TILE + 3);
-}
-const DECODE_TILE = 64;
-
-/** Its per-query-head steps run on one invocation per head of the group: at most DECODE_TILE of them. */
-function decodeFits(ctx: OpContext, spec: AttentionSpec): boolean {
-  return spec.numHeads / spec.numKvHeads <= DECODE_TILE && decodeAttentionBytes(spec) <= ctx.workgroupBytes;
-}
-
-/** Query rows (tokens x query heads of a group) of one prefill workgroup: bounded by TILE invocations and by registers. */
-const PREFILL_ROWS = 32;
+/** Keys per tile of attention-flash-gpu.wgsl (an invocation per key). */
+const KEY_TILE = 64;
+/** Query rows (tokens x query heads of a group) of one workgroup: bounded by KEY_TILE invocations and by registers. */
+const FLASH_ROWS = 32;
 
 /**
- * Tokens per query tile of attention-prefill-gpu.wgsl: as many as keep its rows within PREFILL_ROWS and its
- * workgroup memory (queries, a tile's scores, three per-row values) within `limit`; 0 when not one fits.
+ * Tokens per query tile of attention-flash-gpu.wgsl: in decode 1, in prefill as many as keep its rows within
+ * FLASH_ROWS; either way its workgroup memory (queries, a tile's scores, three per-row values) within
+ * `limit`. 0 when not one token's rows fit.
  */
-export function prefillQueryTokens(spec: AttentionSpec, limit: number): number {
+export function flashQueryTokens(spec: AttentionSpec, limit: number, decode = false): number {
   const group = spec.numHeads / spec.numKvHeads;
-  const rows = Math.min(PREFILL_ROWS, Math.floor(limit / (4 * (spec.headDim + DECODE_TILE + 3))));
-  return Math.floor(rows / group);
+  const rows = Math.min(FLASH_ROWS, Math.floor(limit / (4 * (spec.headDim + KEY_TILE + 3))));
+  return Math.min(decode ? 1 : Infinity, Math.floor(rows / group));
 }
 
-export function prefillAttentionBytes(spec: AttentionSpec, queryTokens: number): number {
-  return 4 * queryTokens * (spec.numHeads / spec.numKvHeads) * (spec.headDim + DECODE_TILE + 3);
+export function flashAttentionBytes(spec: AttentionSpec, queryTokens: number): number {
+  return 4 * queryTokens * (spec.numHeads / spec.numKvHeads) * (spec.headDim + KEY_TILE + 3);
 }
 
 /** What both split kernels take: shapes, the store's layout, the append, and their bindings. */
@@ -112,21 +98,14 @@ function splitParts(spec: AttentionSpec, rows: AttentionRows, store: AttentionSt
   };
 }
 
-/** gpu class, one token: a workgroup per (kv head, chunk) for all query heads of the group (flash-decoding). */
-function decodeSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean): Dispatch {
-  const p = splitParts(spec, rows, store, append);
-  const source = { op: 'attention-decode-gpu', consts: p.consts, prefixes: p.prefixes, workgroupBytes: decodeAttentionBytes(spec) };
-  return makeDispatch(ctx, source, p.bindings, p.buffers, (_tokens, plan) => gemvGrid(spec.numKvHeads * plan.chunks));
-}
-
-/** gpu class, several tokens: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
-function prefillSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean, queryTokens: number): Dispatch {
+/** gpu class: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
+function flashSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean, queryTokens: number): Dispatch {
   const p = splitParts(spec, rows, store, append);
   const source = {
-    op: 'attention-prefill-gpu',
+    op: 'attention-flash-gpu',
     consts: { ...p.consts, Q_TOKENS: queryTokens },
     prefixes: p.prefixes,
-    workgroupBytes: prefillAttentionBytes(spec, queryTokens),
+    workgroupBytes: flashAttentionBytes(spec, queryTokens),
   };
   return makeDispatch(ctx, source, p.bindings, p.buffers, (tokens, plan) => gemvGrid(Math.ceil(tokens / queryTokens) * spec.numKvHeads * plan.chunks));
 }

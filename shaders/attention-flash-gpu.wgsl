@@ -1,13 +1,13 @@
-// Causal prefill attention shaped for real GPUs (kernel class gpu): one workgroup per (query tile, kv head,
-// key chunk). Its ROWS = Q_TOKENS x KV_GROUP query rows (Q_TOKENS consecutive tokens, every query head of the
-// kv head's group) share each key and value row: keys go in tiles of TILE, invocation i scores key i of
-// the tile against all rows (queries staged in workgroup memory, read by every invocation at once), each
-// row's running max and sum are updated once per tile, and values are accumulated with invocations over
-// head dimensions (adjacent invocations read adjacent elements of a value row). The causal limit and the
-// sliding window are per row: a masked score weighs 0. Writes the (max, sum, weighted V sum) partials of
-// attention-split.wgsl, so attention-merge.wgsl combines the chunks. Keys before pos0 come from the pool,
-// the slice's own keys exact from k_cur/v_cur. With APPEND the chunk-0 workgroups also store their
-// tokens' K/V (attention-pool-append.wgsl).
+// Causal attention shaped for real GPUs (kernel class gpu), prefill and decode: one workgroup per (query
+// tile, kv head, key chunk). Its ROWS = Q_TOKENS x KV_GROUP query rows (Q_TOKENS consecutive tokens, every
+// query head of the kv head's group; decode is the one-token tile, flash-decoding) share each key and value
+// row: keys go in tiles of TILE, invocation i scores key i of the tile against all rows (queries staged in
+// workgroup memory, read by every invocation at once), each row's running max and sum are updated once per
+// tile, and values are accumulated with invocations over head dimensions (adjacent invocations read
+// adjacent elements of a value row). The causal limit and the sliding window are per row: a masked score
+// weighs 0. Writes the (max, sum, weighted V sum) partials of attention-split.wgsl, so attention-merge.wgsl
+// combines the chunks. Keys before pos0 come from the pool, the step's own keys exact from k_cur/v_cur.
+// With APPEND the chunk-0 workgroups also store their tokens' K/V (attention-pool-append.wgsl).
 // Constants: HEAD_DIM, HEADS, KV_GROUP, Q_STRIDE, KV_DIM, K_STRIDE, PAGE, KV_F16, WINDOW, SCALE, APPEND,
 // Q_TOKENS.
 
