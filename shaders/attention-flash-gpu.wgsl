@@ -33,24 +33,25 @@ fn pool_slot(t: u32) -> u32 {
   return pages[t / PAGE] * PAGE + t % PAGE;
 }
 
-/** Elements d and d + 1 of key (VALUE false) or value row t of this kv head. */
-fn kv_pair(t: u32, d: u32, kv_off: u32, value: bool) -> vec2<f32> {
+/** Elements d and d + 1 of key row t of this kv head (the pool holds f16 pairs or f32 words). */
+fn key_pair(t: u32, d: u32, kv_off: u32) -> vec2<f32> {
   if (t >= step.pos0) {
     let i = (t - step.pos0) * K_STRIDE + kv_off + d;
-    return select(vec2(k_cur[i], k_cur[i + 1u]), vec2(v_cur[i], v_cur[i + 1u]), value);
+    return vec2(k_cur[i], k_cur[i + 1u]);
   }
-  if (KV_F16) {
-    let w = pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u;
-    return unpack2x16float(select(k_pool[w], v_pool[w], value));
-  }
+  if (KV_F16) { return unpack2x16float(k_pool[pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u]); }
   let w = pool_slot(t) * KV_DIM + kv_off + d;
-  return select(bitcast<vec2<f32>>(vec2(k_pool[w], k_pool[w + 1u])), bitcast<vec2<f32>>(vec2(v_pool[w], v_pool[w + 1u])), value);
+  return bitcast<vec2<f32>>(vec2(k_pool[w], k_pool[w + 1u]));
 }
 
 /** Element d of value row t. */
 fn value_at(t: u32, d: u32, kv_off: u32) -> f32 {
-  let pair = kv_pair(t, d & ~1u, kv_off, true);
-  return select(pair.x, pair.y, (d & 1u) == 1u);
+  if (t >= step.pos0) { return v_cur[(t - step.pos0) * K_STRIDE + kv_off + d]; }
+  if (KV_F16) {
+    let pair = unpack2x16float(v_pool[pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u]);
+    return select(pair.x, pair.y, (d & 1u) == 1u);
+  }
+  return bitcast<f32>(v_pool[pool_slot(t) * KV_DIM + kv_off + d]);
 }
 
 /** Whether row r (token r / KV_GROUP of the tile) may see key t. */
@@ -93,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var r = 0u; r < ROWS; r++) { s[r] = 0.0; } // zeroed per tile explicitly: dawn.node's SwiftShader kept the last tile's sums
     if (t < hi) {
       for (var d = 0u; d < HEAD_DIM; d += 2u) {
-        let k = kv_pair(t, d, kv_off, false);
+        let k = key_pair(t, d, kv_off);
         for (var r = 0u; r < ROWS; r++) { s[r] += qs[r * HEAD_DIM + d] * k.x + qs[r * HEAD_DIM + d + 1u] * k.y; }
       }
     }
