@@ -15,7 +15,9 @@ export interface Kernel {
 
 export class PipelineCache {
   private readonly kernels = new Map<string, Kernel>();
-  /** While `compileAhead` collects: kernels being compiled asynchronously, by key. */
+  /** Kernels being compiled asynchronously, by key (shared by overlapping `compileAhead` calls). */
+  private readonly inflight = new Map<string, Promise<void>>();
+  /** While `compileAhead` collects: the keys its build asked for. */
   private pending: Map<string, Promise<void>> | null = null;
 
   constructor(
@@ -49,15 +51,17 @@ export class PipelineCache {
     let k = this.kernels.get(key);
     if (!k && this.pending) {
       const layout = this.layoutFor(source, bindings);
-      if (!this.pending.has(key)) {
-        const descriptor = this.pipelineDescriptor(source, layout);
-        this.pending.set(
-          key,
-          this.device.createComputePipelineAsync(descriptor).then((pipeline) => {
+      let compiling = this.inflight.get(key);
+      if (!compiling) {
+        compiling = this.device
+          .createComputePipelineAsync(this.pipelineDescriptor(source, layout))
+          .then((pipeline) => {
             this.kernels.set(key, { pipeline, layout });
-          }),
-        );
+          })
+          .finally(() => this.inflight.delete(key));
+        this.inflight.set(key, compiling);
       }
+      this.pending.set(key, compiling);
       return { pipeline: null as unknown as GPUComputePipeline, layout };
     }
     if (!k) {

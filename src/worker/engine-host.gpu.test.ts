@@ -111,6 +111,17 @@ describe('EngineHost', () => {
     await expect(host.prepareMode(id(), 'xquant-9')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('load compiles the modes it is asked to prepare, in parallel: a request in one of them then compiles nothing', async () => {
+    await expect(host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', prepare: ['xquant-9'] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const phases: string[] = [];
+    const r = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', cache: 'fp16', prepare: ['kivi-2', 'xquant-3'] }, (p) => phases.push(`${p.phase} ${p.loaded}/${p.total}`));
+    expect(phases).toEqual(expect.arrayContaining(['compile 0/3', 'compile 3/3']));
+    expect(r.phases.compile).toBeGreaterThan(0);
+    const before = host.status().compiledKernels;
+    for (const cache of ['kivi-2', 'xquant-3', 'fp16']) await host.completion(id(), { prompt: [1, 403, 407], max_tokens: 4, temperature: 0, cache });
+    expect(host.status().compiledKernels).toBe(before);
+  });
+
   it('a streamed chat completion pushes chunks whose content equals the non-streamed reply; usage on the last', async () => {
     const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
     const whole = await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4' });

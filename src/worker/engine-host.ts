@@ -38,8 +38,10 @@ export interface LoadOptions {
   hubBase?: string;
   /** Use the IndexedDB weight cache (default true). */
   useCache?: boolean;
-  /** Compile the decode kernels during load (default true). */
+  /** Compile the kernels of fp16, `cache` and `prepare` during load (default true). */
   warmup?: boolean;
+  /** More cache modes whose kernels compile during load, so a switch to them does not wait (e.g. a demo's featured mode). */
+  prepare?: string[];
   /** Kernel family: 'auto' (default: from the adapter), 'cpu' (CPU-emulated WebGPU) or 'gpu' (real GPUs). */
   kernels?: string;
 }
@@ -127,11 +129,11 @@ export class EngineHost {
     report({ phase: 'upload', loaded: 1, total: 1 });
     const compileStart = performance.now();
     if (o.warmup !== false) {
-      // fp16's kernels and those of the default mode, so neither stalls a first request.
-      report({ phase: 'compile', loaded: 0, total: 1 });
-      await this.engine.prepareMode('fp16');
-      if (o.cache && o.cache !== 'fp16') await this.engine.prepareMode(o.cache);
-      report({ phase: 'compile', loaded: 1, total: 1 });
+      // fp16's kernels, the default mode's and the asked-for ones, all in parallel, so none stalls a first request.
+      const modes = [...new Set(['fp16', ...(o.cache ? [o.cache] : []), ...(o.prepare ?? [])])];
+      report({ phase: 'compile', loaded: 0, total: modes.length });
+      let done = 0;
+      await Promise.all(modes.map((m) => this.engine.prepareMode(m).then(() => report({ phase: 'compile', loaded: ++done, total: modes.length }))));
     }
     const compile = (performance.now() - compileStart) / 1000;
     this.defaultCache = o.cache ?? 'auto';

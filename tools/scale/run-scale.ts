@@ -144,7 +144,16 @@ if (!flag('skip-browser')) {
   const hub = await startHubServer({ root: SCALE_DIR, ranges: true });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--enable-unsafe-webgpu', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+    args: [
+      '--enable-unsafe-webgpu',
+      // SwiftShader's zeroing of workgroup memory compiles slowly (see e2e/playwright.config.ts).
+      '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
+      '--disable-gpu-sandbox',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
   });
   try {
     const context = await browser.newContext();
