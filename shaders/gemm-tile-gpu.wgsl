@@ -6,6 +6,9 @@
 // memory at 64 tokens, the most WebGPU guarantees. Invocation lid owns tokens ty * TM + i and tile rows
 // tx + 16 j (tx = lid % 16, ty = lid / 16). Constants: IN_VEC4, X_STRIDE, GEMM_TOKENS; the op defines
 // tile_w8(row_base, r, chunk) -> W8, tile row r's weights 8 chunk .. 8 chunk + 7.
+// The op declares T4, the staged element type: vec4<f32>, or vec4<f16> where the device has shader-f16 and
+// f16 arithmetic is asked for (src/gpu/ops/linear.ts gemmMath): the slices then take half the memory and
+// each 4-term dot runs in f16, its result added to the f32 accumulator (long sums stay f32).
 
 const BM: u32 = GEMM_TOKENS; // tokens per tile: 64, or 16 for short prompts
 const BN: u32 = 64u; // rows per tile
@@ -14,8 +17,8 @@ const TM: u32 = BM / 16u; // tokens per invocation
 const TN: u32 = 4u;  // rows per invocation, 16 apart, so adjacent lanes read adjacent rows of wt
 const KV4: u32 = BK / 4u;
 
-var<workgroup> xs: array<vec4<f32>, BM * KV4>; // [token][k / 4]
-var<workgroup> wt: array<vec4<f32>, KV4 * BN>; // [k / 4][row]
+var<workgroup> xs: array<T4, BM * KV4>; // [token][k / 4]
+var<workgroup> wt: array<T4, KV4 * BN>; // [k / 4][row]
 
 fn gemm_tile(lid: u32, row_base: u32, tok_base: u32) -> array<array<f32, TN>, TM> {
   let tx = lid % 16u;
@@ -27,20 +30,20 @@ fn gemm_tile(lid: u32, row_base: u32, tok_base: u32) -> array<array<f32, TN>, TM
     let r = lid / 4u;
     let c = lid % 4u;
     let wv = tile_w8(row_base, r, k0 / 8u + c);
-    wt[(2u * c) * BN + r] = wv.a;
-    wt[(2u * c + 1u) * BN + r] = wv.b;
+    wt[(2u * c) * BN + r] = T4(wv.a);
+    wt[(2u * c + 1u) * BN + r] = T4(wv.b);
     // x: BM tokens x KV4 vec4s (tokens past the slice repeat its last).
     for (var e = lid; e < BM * KV4; e += 256u) {
       let tok = min(tok_base + e / KV4, step.tokens - 1u);
-      xs[e] = x[tok * x_stride4 + k0 / 4u + e % KV4];
+      xs[e] = T4(x[tok * x_stride4 + k0 / 4u + e % KV4]);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < KV4; kk++) {
-      var xv: array<vec4<f32>, TM>;
+      var xv: array<T4, TM>;
       for (var i = 0u; i < TM; i++) { xv[i] = xs[(ty * TM + i) * KV4 + kk]; }
       for (var j = 0u; j < TN; j++) {
         let w4 = wt[kk * BN + tx + 16u * j];
-        for (var i = 0u; i < TM; i++) { acc[i][j] += dot(xv[i], w4); }
+        for (var i = 0u; i < TM; i++) { acc[i][j] += f32(dot(xv[i], w4)); }
       }
     }
     workgroupBarrier();

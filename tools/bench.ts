@@ -1,4 +1,4 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|shapes|all --models a,b --contexts 128,512,2048 --weights f32
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32
 //   --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
@@ -10,7 +10,10 @@
 //           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice);
 //   shapes: decode at SmolLM2-135M / Qwen2.5-0.5B / Llama-3.2-1B widths (random q4 weights, --shape-layers
 //           layers, context 128) with both kernel classes, bytes read per second against the buffer-copy
-//           bandwidth of the same run, dispatches / submissions / readbacks per token (tools/bench-shapes.ts).
+//           bandwidth of the same run, dispatches / submissions / readbacks per token (tools/bench-shapes.ts);
+//   compile: seconds to compile each cache mode's kernels (asynchronously, in parallel, as a load or
+//           prepareMode does) on austen-3m (--models), with workgroup memory zeroed by Tint's loop (what
+//           every Node tool and the e2e Chromium use) and by the Vulkan extension (Dawn's default), same run.
 // Writes bench/results/bench.json (and decode-vs-context.svg) and prints Markdown tables.
 //
 // Models: stories260K and aidreams260K from ../shared, austen-3m (public/models), synthetic random-weight
@@ -255,6 +258,28 @@ async function prefillSection(models: string[], prompt: number, weights: WeightF
 }
 
 /** Decode tokens/s against context, one line per mode, for one model. */
+async function compileSection(models: string[]) {
+  const rows = [];
+  for (const name of models) {
+    const model = await openModel(name);
+    const modes = ['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4'].filter((m) => !(m.startsWith('xquant-gqa') && model.spec.numKvHeads === model.spec.numHeads));
+    for (const zeroing of ['loop', 'extension'] as const) {
+      const backend = await WebGpuBackend.create(nodeGpu(zeroing), nodeShaders(), model, { weights: 'q8', kernels });
+      for (const mode of modes) {
+        const config = parseCacheMode(mode);
+        const t0 = performance.now();
+        await backend.prepare(config);
+        const session = backend.createSession(config);
+        const compiled = await session.compileAll();
+        session.close();
+        rows.push({ model: name, kernels: backend.kernels, zeroing, mode, compiled, seconds: (performance.now() - t0) / 1000 });
+      }
+      backend.destroy();
+    }
+  }
+  return rows;
+}
+
 function chart(rows: { model: string; mode: string; context: number; decodeTokPerS: number }[], model: string): string {
   const mine = rows.filter((r) => r.model === model);
   const modes = [...new Set(mine.map((r) => r.mode))];
@@ -283,7 +308,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -298,7 +323,7 @@ await runCli(USAGE, async () => {
     out: 'string',
   });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
   const weights = parseWeightFormat(a.weights ?? 'f32');
   kernels = parseKernelChoice(a.kernels ?? 'auto');
@@ -326,6 +351,7 @@ await runCli(USAGE, async () => {
     section === 'shapes' || section === 'all'
       ? await shapesSection({ shapes: (a.shapes ?? 'smollm2-135m,qwen2.5-0.5b,llama-3.2-1b').split(','), layers: a['shape-layers'] ?? 2, context: 128, steps: 4, copyGBps })
       : [];
+  const compile = section === 'compile' || section === 'all' ? await compileSection(section === 'compile' && a.models ? a.models.split(',') : ['austen-3m']) : [];
   const plans = ['stories260K', 'mha-6m'].map(async (m) => ({ model: m, plan: planCache((await openModel(m)).spec, 64 * 2 ** 20, 2048) }));
 
   const result = {
@@ -342,6 +368,7 @@ await runCli(USAGE, async () => {
     tiered,
     prefill,
     shapes,
+    compile,
     memoryPlans: await Promise.all(plans),
     skipped,
   };
@@ -385,6 +412,13 @@ await runCli(USAGE, async () => {
       lines.push(
         `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'gpu' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
       );
+    }
+  }
+  if (compile.length) {
+    lines.push('', '| model | kernels | mode (in this order) | kernels compiled | s, zeroing by loop | s, by the Vulkan extension | extension / loop |', '|---|---|---|---|---|---|---|');
+    for (const r of compile.filter((c) => c.zeroing === 'loop')) {
+      const ext = compile.find((c) => c.zeroing === 'extension' && c.model === r.model && c.mode === r.mode)!;
+      lines.push(`| ${r.model} | ${r.kernels} | ${r.mode} | ${r.compiled} | ${f(r.seconds)} | ${f(ext.seconds)} | ${f(ext.seconds / r.seconds, 1)} |`);
     }
   }
   for (const { model, plan } of result.memoryPlans) {

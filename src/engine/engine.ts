@@ -28,6 +28,8 @@ export interface EngineLoadOptions {
   timings?: { upload: number };
   /** Kernel family: auto (from the adapter), cpu or gpu (src/gpu/kernel-class.ts). */
   kernels?: KernelChoice;
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles where the device has shader-f16 (default false). */
+  f16Math?: boolean;
 }
 
 export interface MemoryInfo {
@@ -48,6 +50,8 @@ export interface ModelSummary {
   adapter: string;
   /** The kernel family chosen for this adapter (or forced by the load's `kernels`). */
   kernels: KernelClass;
+  /** Whether the prefill GEMMs run in f16 (asked for with `f16Math`, and the device has shader-f16). */
+  f16Math: boolean;
   memory: MemoryReport;
   hasChatTemplate: boolean;
 }
@@ -124,7 +128,12 @@ export class Engine {
     this.unload();
     this.setMemoryBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
-    const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, { latents: model.latents, timings: o.timings, kernels: o.kernels });
+    const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, {
+      latents: model.latents,
+      timings: o.timings,
+      kernels: o.kernels,
+      f16Math: o.f16Math,
+    });
     this.model = model;
     this.backend = backend;
     this.lostReason = null;
@@ -140,6 +149,7 @@ export class Engine {
       weights: model.weights.format,
       adapter: backend.gpu.adapterInfo.description,
       kernels: backend.kernels,
+      f16Math: backend.f16Math,
       memory: backend.memoryReport(),
       hasChatTemplate: model.tokenizer.hasChatTemplate,
     };

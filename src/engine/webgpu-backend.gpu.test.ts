@@ -177,6 +177,28 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
     expect(await worstDiff(gpu, new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
   });
 
+  it('f16Math: the prefill GEMMs run in f16 where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
+    const m = await sharedModel('stories260K');
+    const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'q8', kernels: 'gpu', f16Math: true });
+    opened.push(b);
+    if (!b.gpu.features.shaderF16) {
+      expect(b.f16Math).toBe(false);
+      return;
+    }
+    expect(b.f16Math).toBe(true);
+    const prompt = promptOf(512, 64);
+    const want = await new CpuBackend(withWeightFormat(m, 'q8')).createSession(F32).forward(prompt, 'all');
+    const f16 = maxAbsDiff(await b.createSession(F32).forward(prompt, 'all'), want);
+    const f32 = maxAbsDiff(await (await gpuBackend(m, 'q8', 128, 'gpu')).createSession(F32).forward(prompt, 'all'), want);
+    console.log(`64-token prefill, all logits: f16 GEMMs ${f16.toExponential(2)}, f32 GEMMs ${f32.toExponential(2)} from the reference`);
+    expect(f16).toBeLessThan(5e-2);
+    expect(f16).toBeGreaterThan(2 * f32); // the f16 tiles really ran
+    // Decode (GEMV, f32) after an f16 prefill of the oracle's first 8 ids continues it.
+    const oracle = ORACLES.stories260K.split(' ').map(Number);
+    const ids = await generateIds(b, [1, ...oracle.slice(0, 8)], { maxTokens: 8, cache: FP16, sampling: GREEDY, stopIds: [] });
+    expect(ids).toEqual(oracle.slice(8, 16));
+  });
+
   it.each((Object.keys(ORACLES) as SharedModel[]).flatMap((name) => [[name, true], [name, false]] as const))('%s, subgroups %s: the greedy oracle ids (fp16 cache)', async (name, subgroups) => {
     const m = await sharedModel(name);
     const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'gpu', subgroups), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });

@@ -44,6 +44,8 @@ export interface BackendOptions {
   maxBatch?: number;
   /** Kernel family: `auto` (default) picks from the adapter (src/gpu/kernel-class.ts). */
   kernels?: KernelChoice;
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles where the device has shader-f16 (default false). */
+  f16Math?: boolean;
   latents?: LatentSource;
   /** Seconds of the load, added to as it runs. */
   timings?: { upload: number };
@@ -54,6 +56,8 @@ export interface WebGpuOptions {
   kernels?: KernelChoice;
   /** Use the adapter's subgroups where it has them (default true); false forces the workgroup-memory reductions. */
   subgroups?: boolean;
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles where the device has shader-f16 (default false). */
+  f16Math?: boolean;
   /** Most tokens one forward dispatch runs; longer inputs run in slices. */
   maxBatch?: number;
 }
@@ -84,6 +88,11 @@ export class WebGpuBackend implements Backend {
   readonly invFreq: Float64Array;
   /** The kernel family this backend's ops use. */
   readonly kernels: KernelClass;
+  /**
+   * The gpu class's prefill GEMM tiles stage and multiply in f16 (asked for, and the device has shader-f16).
+   * Off by default: it changes the numbers (4-term dots rounded to f16) for a gain not yet measured on a GPU.
+   */
+  readonly f16Math: boolean;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
   /** xquant-gqa's SVD factors, made on first use (prepare) and kept; null until then. */
@@ -102,8 +111,10 @@ export class WebGpuBackend implements Backend {
     private readonly latentSource: LatentSource,
     readonly maxBatch: number,
     kernels: KernelChoice,
+    f16Math: boolean,
   ) {
     this.kernels = selectKernelClass(kernels, gpu.adapterInfo);
+    this.f16Math = f16Math && this.kernels === 'gpu' && gpu.features.shaderF16;
     this.spec = spec;
     this.format = format;
     this.memory = memory;
@@ -123,7 +134,12 @@ export class WebGpuBackend implements Backend {
   static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
     const acquired = await acquireDevice(gpu, { subgroups: o.subgroups });
     const packed = packModelWeights(model.spec, model.weights, o.weights);
-    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, { maxBatch: o.maxBatch, kernels: o.kernels, latents: { compute: () => latentsOf(model.spec, model.weights, packed) } });
+    return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, {
+      maxBatch: o.maxBatch,
+      kernels: o.kernels,
+      f16Math: o.f16Math,
+      latents: { compute: () => latentsOf(model.spec, model.weights, packed) },
+    });
   }
 
   static fromPacked(acquired: AcquiredDevice, shaders: ShaderLibrary, spec: ModelSpec, packed: PackedWeights, o: BackendOptions = {}): Promise<WebGpuBackend> {
@@ -159,7 +175,7 @@ export class WebGpuBackend implements Backend {
       if (!outOfMemory) throw new GpuError(`uploading the weights failed: ${invalid!.message}`);
       throw new GpuOutOfMemoryError(`uploading the weights failed (${outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the weights`, requested: bytes });
     }
-    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, stream.format, o.latents ?? {}, o.maxBatch ?? 128, o.kernels ?? 'auto');
+    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, stream.format, o.latents ?? {}, o.maxBatch ?? 128, o.kernels ?? 'auto', o.f16Math ?? false);
   }
 
   /** Whether the model has xquant-gqa's factors (GQA models only). */
@@ -395,6 +411,7 @@ export class GpuDecodeSession implements DecodeSession {
       workgroupBytes: this.device.limits.maxComputeWorkgroupStorageSize,
       kernels: this.backend.kernels,
       subgroups: this.backend.gpu.features.subgroups,
+      f16: this.backend.f16Math,
     };
   }
 

@@ -8,23 +8,31 @@ import type { ShaderLibrary } from './shader-library';
 /** Debian's chromium ships SwiftShader's Vulkan driver; used when the caller picked no ICD. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-let instance: GPU | null = null;
+/** How workgroup memory gets zeroed: Tint's loop in the shader (default) or the Vulkan extension. */
+export type WorkgroupZeroing = 'loop' | 'extension';
+
+const instances = new Map<WorkgroupZeroing, GPU>();
 
 /**
- * One GPU instance per process. dawn.node tears its native instance down when the JS object is
- * garbage-collected, even while devices made from it are still in use; that showed up here as
+ * One GPU instance per process (per zeroing choice). dawn.node tears its native instance down when the JS
+ * object is garbage-collected, even while devices made from it are still in use; that showed up here as
  * SIGSEGV, "futex facility returned an unexpected error code" or std::system_error aborts in the
  * middle of a dispatch. Holding the object in module scope keeps it alive.
+ *
+ * SwiftShader implements the Vulkan extension that zeroes workgroup memory with code whose compile time
+ * grows with the memory's size (4 s for a kernel with a 32 KiB tile, 3.4 s for an empty 32 KiB array);
+ * with 'loop' Dawn leaves the extension unused and Tint zeroes the memory with a loop in the shader (same
+ * semantics), which compiles in milliseconds. `npm run bench -- --section compile` measures both.
  */
-export function nodeGpu(): GPU {
+export function nodeGpu(zeroing: WorkgroupZeroing = 'loop'): GPU {
+  let instance = instances.get(zeroing);
   if (instance) return instance;
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
   Object.assign(globalThis, globals);
-  // SwiftShader implements the Vulkan extension that zeroes workgroup memory with code whose compile time
-  // grows with the memory's size (4 s for a kernel with a 32 KiB tile, 3.4 s for an empty 32 KiB array);
-  // without it Tint zeroes the memory with a loop in the shader, which compiles in milliseconds.
-  instance = create(['disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension']);
+  const toggle = 'use_vulkan_zero_initialize_workgroup_memory_extension';
+  instance = create([zeroing === 'loop' ? `disable-dawn-features=${toggle}` : `enable-dawn-features=${toggle}`]);
+  instances.set(zeroing, instance);
   return instance;
 }
 

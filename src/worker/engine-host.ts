@@ -44,6 +44,8 @@ export interface LoadOptions {
   prepare?: string[];
   /** Kernel family: 'auto' (default: from the adapter), 'cpu' (CPU-emulated WebGPU) or 'gpu' (real GPUs). */
   kernels?: string;
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles where the device has shader-f16 (default false). */
+  f16Math?: boolean;
 }
 
 export type ScoreRequest = ({ messages: ChatMessage[] } | { prompt: string | number[] }) & { continuation: string | number[]; cache?: string };
@@ -125,7 +127,7 @@ export class EngineHost {
     });
     throwIfAborted(signal, 'load');
     // Download (or cache read), packing, storing and upload run together, tensor by tensor.
-    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings, kernels });
+    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings, kernels, f16Math: o.f16Math });
     report({ phase: 'upload', loaded: 1, total: 1 });
     const compileStart = performance.now();
     if (o.warmup !== false) {

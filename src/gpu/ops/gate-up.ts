@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { GEMM_TILE, gemmWorkgroupBytes, gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
+import { GEMM_TILE, gemmMath, gemmWorkgroupBytes, gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -46,7 +46,15 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
     if (ctx.kernels === 'gpu') {
       // Prefill: tiles of 64 (or 16) tokens x 32 gate rows and the same 32 up rows (gemm-tile-gpu.wgsl).
       const bm = a.gemmTokens ?? GEMM_TILE;
-      const source = { op: 'gate-up-swiglu-gemm-gpu', prefixes: [...prefixes, 'gemm-tile-gpu'], consts: { ...shared, GEMM_TOKENS: bm }, workgroupBytes: gemmWorkgroupBytes(bm) };
+      const math = gemmMath(ctx);
+      const source = {
+        op: 'gate-up-swiglu-gemm-gpu',
+        prefixes: [...prefixes, 'gemm-tile-gpu'],
+        enables: math.enables,
+        declarations: math.declarations,
+        consts: { ...shared, GEMM_TOKENS: bm },
+        workgroupBytes: gemmWorkgroupBytes(bm, math.f16),
+      };
       const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / (GEMM_TILE / 2)) * Math.ceil(Math.max(1, tokens) / bm));
       return { ...makeDispatch(ctx, source, bindings, buffers, grid), label };
     }

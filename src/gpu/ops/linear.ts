@@ -153,20 +153,29 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
 export const GEMM_TILE = 64;
 export const SHORT_GEMM_TILE = 16;
 
-/** Workgroup bytes of a gemm-tile-gpu.wgsl tile: the x slice (tokens x 32 columns) and the W slice (64 rows x 32). */
-export function gemmWorkgroupBytes(tokens = GEMM_TILE): number {
-  return (tokens + GEMM_TILE) * 32 * 4;
+/** Workgroup bytes of a gemm-tile-gpu.wgsl tile: the x slice (tokens x 32 columns) and the W slice (64 rows x 32), f32 or f16. */
+export function gemmWorkgroupBytes(tokens = GEMM_TILE, f16 = false): number {
+  return (tokens + GEMM_TILE) * 32 * (f16 ? 2 : 4);
+}
+
+/** How gemm-tile-gpu.wgsl stages and multiplies: f32, or f16 where the op context asks for it (ctx.f16). */
+export function gemmMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
+  const f16 = ctx.kernels === 'gpu' && ctx.f16 === true;
+  return { enables: f16 ? ['f16'] : [], declarations: [`alias T4 = vec4<${f16 ? 'f16' : 'f32'}>;`], f16 };
 }
 
 function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   const bm = a.gemmTokens ?? GEMM_TILE;
   return w.parts.map((p) => {
     const rowTiles = Math.ceil(p.rows / GEMM_TILE);
+    const math = gemmMath(ctx);
     const source = {
       op: 'linear-gemm-gpu',
       prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile-gpu'],
+      enables: math.enables,
+      declarations: math.declarations,
       consts: { ...sharedConsts(w, a), GEMM_TOKENS: bm },
-      workgroupBytes: gemmWorkgroupBytes(bm),
+      workgroupBytes: gemmWorkgroupBytes(bm, math.f16),
     };
     const d = makeDispatch(
       ctx,
