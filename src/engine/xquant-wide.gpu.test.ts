@@ -23,6 +23,7 @@ import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { maxAbsDiff } from '../test-support/compare';
 import { limitedGpu } from '../test-support/limited-gpu';
 import { wideModel, type WideModel } from '../test-support/wide-models';
+import type { LoadedModel } from '../model/load-model';
 import { CpuBackend, type Backend } from './backend';
 import { WebGpuBackend } from './webgpu-backend';
 
@@ -33,6 +34,8 @@ const MODELS = (list(process.env.XQUANT_WIDE_MODELS) ?? (FULL ? ['d2048-gqa', 'd
 const MODES =
   list(process.env.XQUANT_WIDE_MODES) ??
   (FULL ? ['xquant', 'xquant-cl', 'kivi', 'xquant-gqa'].flatMap((m) => [8, 4, 2].map((b) => `${m}-${b}`)) : ['xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4']);
+/** Also measure how far the reference itself moves when X changes in its last bits (XQUANT_WIDE_SENSITIVITY=1). */
+const SENSITIVITY = process.env.XQUANT_WIDE_SENSITIVITY === '1';
 const PROMPT = FULL ? 300 : 80;
 const STEPS = FULL ? 32 : 6;
 /** Slices of at most this many tokens: three slices for the prompt. */
@@ -53,6 +56,13 @@ async function trace(b: Backend, mode: string): Promise<Float32Array[]> {
 }
 
 const worst = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((x, i) => maxAbsDiff(x, b[i])));
+
+/** The model with every attention norm weight moved by one f32 ulp (alternating signs): X, and so K and V,
+ * change in their last bits, about as much as the GPU's f32 sums differ from the reference's f64 ones. */
+function nudged(m: LoadedModel): LoadedModel {
+  const layers = m.weights.layers.map((l) => ({ ...l, attnNorm: l.attnNorm.map((g, i) => g * (1 + (i % 2 ? 1 : -1) * 2 ** -23)) }));
+  return { ...m, weights: { ...m.weights, layers } };
+}
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
@@ -84,7 +94,8 @@ describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit`, (name) => {
     const c = await trace(cpu, mode);
     const diff = worst(g, c);
     const effect = worst(c, fp16);
-    console.log(`${name} ${mode}: GPU vs reference ${diff.toExponential(2)}, mode vs fp16 ${effect.toExponential(2)}`);
+    const sensitivity = SENSITIVITY ? `, reference vs its 1-ulp-nudged self ${worst(await trace(new CpuBackend(nudged(m)), mode), c).toExponential(2)}` : '';
+    console.log(`${name} ${mode}: GPU vs reference ${diff.toExponential(2)}, mode vs fp16 ${effect.toExponential(2)}${sensitivity}`);
     expect(effect).toBeGreaterThan(10 * diff); // the mode really differs from fp16: the comparison is not vacuous
     const bound = /^(kivi|xquant-gqa)-/.test(mode) ? 2e-2 : 1e-3;
     expect(diff).toBeLessThan(Math.max(bound, 0.02 * effect));
