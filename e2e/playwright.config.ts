@@ -1,5 +1,6 @@
 // Playwright drives Debian's Chromium (never a downloaded browser), headless, with WebGPU on SwiftShader.
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium-args';
 
 const PORT = 4317;
 
@@ -22,20 +23,6 @@ export default defineConfig({
     baseURL: `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',
     headless: true,
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--enable-unsafe-webgpu',
-        // SwiftShader zeroes workgroup memory (the Vulkan extension's path) with code that compiles in time
-        // linear in its size (4 s for a 32 KiB tile); Tint's zeroing loop compiles in milliseconds.
-        '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
-        '--disable-gpu-sandbox',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   },
 });

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
 import { createServer } from 'vite';
 import type { ModelRef, XQuantEngine } from '../../src/client/index';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../e2e/chromium-args';
 import { startHubServer, type HubRequest } from '../../e2e/hub-server';
 import { ensureScaleModel, ggufFileName, SCALE_DIR, SCALE_MODELS, type ScaleModel } from './scale-models';
 
@@ -143,17 +144,8 @@ if (!flag('skip-browser')) {
   const viteBase = vite.resolvedUrls!.local[0].replace(/\/$/, '');
   const hub = await startHubServer({ root: SCALE_DIR, ranges: true });
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--enable-unsafe-webgpu',
-      // SwiftShader's zeroing of workgroup memory compiles slowly (see e2e/playwright.config.ts).
-      '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
-      '--disable-gpu-sandbox',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-    ],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   });
   try {
     const context = await browser.newContext();
