@@ -57,10 +57,13 @@ async function trace(b: Backend, mode: string): Promise<Float32Array[]> {
 
 const worst = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((x, i) => maxAbsDiff(x, b[i])));
 
-/** The model with every attention norm weight moved by one f32 ulp (alternating signs): X, and so K and V,
- * change in their last bits, about as much as the GPU's f32 sums differ from the reference's f64 ones. */
+/** Every value moved by one f32 ulp, the sign from a hash of its index. */
+const ulpNudge = (a: Float32Array) => a.map((v, i) => v * (1 + (((i * 2654435761) >>> 31) ? 1 : -1) * 2 ** -23));
+
+/** The model with its attention norm, W_k and W_v weights moved by one f32 ulp each: X changes in its last
+ * bits and K, V by about √d ulps, about as much as the GPU's f32 sums differ from the reference's f64 ones. */
 function nudged(m: LoadedModel): LoadedModel {
-  const layers = m.weights.layers.map((l) => ({ ...l, attnNorm: l.attnNorm.map((g, i) => g * (1 + (i % 2 ? 1 : -1) * 2 ** -23)) }));
+  const layers = m.weights.layers.map((l) => ({ ...l, attnNorm: ulpNudge(l.attnNorm), wk: ulpNudge(l.wk), wv: ulpNudge(l.wv) }));
   return { ...m, weights: { ...m.weights, layers } };
 }
 
