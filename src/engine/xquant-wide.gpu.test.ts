@@ -15,7 +15,9 @@
 // a quantization code can flip where the GPU's f32 X and the reference's f64-accumulated X round
 // differently, and over a 300-token prompt at d 2048 one flip moved xquant-4's logits by 1.2e-3 on lavapipe
 // (the mode's own effect there: 0.47). A wrong rebuild (a slice, a head, a RoPE position) moves them by
-// about as much as the mode's effect or more.
+// about as much as the mode's effect or more. With XQUANT_WIDE_SENSITIVITY=1 the bound also admits twice what
+// the reference itself moves when its attention norm, W_k and W_v weights move by one f32 ulp: kivi-4 at
+// d 4096 moves 2.19e-2 that way (its GPU difference: 2.35e-2), a mode effect of 0.9 stays 20x above it.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
@@ -97,10 +99,12 @@ describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit`, (name) => {
     const c = await trace(cpu, mode);
     const diff = worst(g, c);
     const effect = worst(c, fp16);
-    const sensitivity = SENSITIVITY ? `, reference vs its 1-ulp-nudged self ${worst(await trace(new CpuBackend(nudged(m)), mode), c).toExponential(2)}` : '';
+    const noise = SENSITIVITY ? worst(await trace(new CpuBackend(nudged(m)), mode), c) : 0;
+    const sensitivity = SENSITIVITY ? `, reference vs its 1-ulp-nudged self ${noise.toExponential(2)}` : '';
     console.log(`${name} ${mode}: GPU vs reference ${diff.toExponential(2)}, mode vs fp16 ${effect.toExponential(2)}${sensitivity}`);
     expect(effect).toBeGreaterThan(10 * diff); // the mode really differs from fp16: the comparison is not vacuous
     const bound = /^(kivi|xquant-gqa)-/.test(mode) ? 2e-2 : 1e-3;
-    expect(diff).toBeLessThan(Math.max(bound, 0.02 * effect));
+    // Where measured, twice the reference's own move under last-bit changes: no f32 implementation can do better.
+    expect(diff).toBeLessThan(Math.max(bound, 0.02 * effect, 2 * noise));
   });
 });
