@@ -189,15 +189,10 @@ export class Engine {
     const { backend } = this.loaded();
     const started = performance.now();
     const config = name === 'auto' ? this.autoForWholeContext() : parseCacheMode(name);
-    await backend.prepare(config);
-    const session = backend.createSession(config);
-    try {
-      const kernels = await session.compileAll();
-      return { cache: cacheModeName(config), kernels, seconds: (performance.now() - started) / 1000 };
-    } finally {
-      session.close();
-    }
+    const kernels = await backend.compileMode(config);
+    return { cache: cacheModeName(config), kernels, seconds: (performance.now() - started) / 1000 };
   }
+
 
   private loaded(): { model: PreparedModel; backend: WebGpuBackend } {
     if (!this.model || !this.backend) throw new InvalidArgumentError('no model is loaded', { field: 'model', expected: 'load() first' });

@@ -205,6 +205,20 @@ export class WebGpuBackend implements Backend {
     }
   }
 
+  /**
+   * A cache mode made ready ahead of use: prepare(), then every kernel its sessions' forwards use compiled
+   * asynchronously and in parallel (a throwaway session builds them). Returns how many kernels it asked for.
+   */
+  async compileMode(config: CacheConfig): Promise<number> {
+    await this.prepare(config);
+    const session = this.createSession(config);
+    try {
+      return await session.compileAll();
+    } finally {
+      session.close();
+    }
+  }
+
   /** The factors of W_k and W_v read back from the GPU, one layer at a time. */
   private async computeLatents(): Promise<LayerLatents[]> {
     const out: LayerLatents[] = [];

@@ -160,15 +160,15 @@ export function gemmWorkgroupBytes(tokens = GEMM_TILE, f16 = false): number {
 
 /** How gemm-tile-gpu.wgsl stages and multiplies: f32, or f16 where the op context asks for it (ctx.f16). */
 export function gemmMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
-  const f16 = ctx.kernels === 'gpu' && ctx.f16 === true;
+  const f16 = ctx.f16 === true;
   return { enables: f16 ? ['f16'] : [], declarations: [`alias T4 = vec4<${f16 ? 'f16' : 'f32'}>;`], f16 };
 }
 
 function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   const bm = a.gemmTokens ?? GEMM_TILE;
+  const math = gemmMath(ctx);
   return w.parts.map((p) => {
     const rowTiles = Math.ceil(p.rows / GEMM_TILE);
-    const math = gemmMath(ctx);
     const source = {
       op: 'linear-gemm-gpu',
       prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile-gpu'],
