@@ -1,20 +1,22 @@
-// The activation chunk a gpu-class GEMV reads, with the RMSNorm before it fused in (NORM): chunk j of a
-// token's x (values 8j .. 8j + 7) scaled by gamma as it is loaded, and its share of Σx², which the kernel
-// sums with its rows and turns into 1/rms with norm_scale. x's padding columns are zero, so they add nothing.
-// The op declares `x` and `gamma`. Constants: NORM, NORM_D, EPS.
+// The activations a gpu-class GEMV lane reads for one 16-byte weight block, with the RMSNorm before the
+// projection fused in (NORM): block q of a token's x (BLOCK_VEC4 vec4s: 32, 16, 8 or 4 values for q4, q8,
+// f16, f32 weights) scaled by gamma as it is loaded, and its share of Σx², which the kernel sums with its
+// rows and turns into 1/rms with norm_scale. x's padding columns are zero, so they add nothing.
+// The op declares `x` and `gamma`. Constants: BLOCK_VEC4, NORM, NORM_D, EPS.
 
-struct X8 { a: vec4<f32>, b: vec4<f32>, sq: f32 }
+struct XBlock { v: array<vec4<f32>, BLOCK_VEC4>, sq: f32 }
 
-fn x8(xbase: u32, j: u32) -> X8 {
-  var xa = x[xbase + 2u * j];
-  var xb = x[xbase + 2u * j + 1u];
-  var sq = 0.0;
-  if (NORM) {
-    sq = dot(xa, xa) + dot(xb, xb);
-    xa *= gamma[2u * j];
-    xb *= gamma[2u * j + 1u];
+fn x_block(xbase: u32, q: u32) -> XBlock {
+  var b: XBlock;
+  for (var i = 0u; i < BLOCK_VEC4; i++) {
+    var xv = x[xbase + q * BLOCK_VEC4 + i];
+    if (NORM) {
+      b.sq += dot(xv, xv);
+      xv *= gamma[q * BLOCK_VEC4 + i];
+    }
+    b.v[i] = xv;
   }
-  return X8(xa, xb, sq);
+  return b;
 }
 
 /** 1 / sqrt(mean(x²) + EPS) from the workgroup's Σx² (1 without NORM). */

@@ -1,5 +1,7 @@
 // Weight rows stored as f16 pairs packed in u32 (works without shader-f16). w8(row, j) = weights 8j..8j+7.
 
+alias WeightWord = u32; // the element type of `w` (and `w_up`) in the bindings files
+
 struct W8 { a: vec4<f32>, b: vec4<f32> }
 
 fn w8(row: u32, j: u32) -> W8 {

@@ -1,6 +1,8 @@
 // Symmetric int4 weights, eight codes per u32 (lowest nibble first, stored as code + 8), one f16 scale per
 // 32 columns, two scales per u32 (W_SCALE_WORDS per row). w8(row, j) = weights 8j..8j+7 = code * scale.
 
+alias WeightWord = u32; // the element type of `w` (and `w_up`) in the bindings files
+
 struct W8 { a: vec4<f32>, b: vec4<f32> }
 
 fn w_scale(row: u32, group: u32) -> f32 {

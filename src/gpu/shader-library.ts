@@ -35,11 +35,14 @@ function constLine(name: string, v: ShaderConst): string {
 
 /**
  * A weights-*.wgsl prefix for a second matrix in the same kernel: `weights-q4@up` is weights-q4.wgsl with
- * its buffers and functions renamed `w_up`, `ws_up`, `w8_up` (and its helpers alike); the W8 struct and the
- * row-size constants stay shared, so both matrices must have the same shape.
+ * its buffers and functions renamed `w_up`, `ws_up`, `w8_up` / `w_dot_up` (and its helpers alike); the W8 struct,
+ * the WeightWord alias and the row-size constants stay shared, so both matrices must have the same shape and
+ * word type.
  */
 function renamedWeights(text: string, suffix: string): string {
-  return text.replace(/^struct W8 .*$/m, '').replace(/\b(w8|w_scale|i8x4|ws|w)\b/g, `$1_${suffix}`);
+  return text
+    .replace(/^(struct W8|alias WeightWord) .*$/gm, '')
+    .replace(/(?<!\.)\b(w8|w_dot|w_scale|i8x4|i4x4|ws|w)\b/g, `$1_${suffix}`); // not swizzles (v.w)
 }
 
 export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {

@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { GEMM_TILE, gemmMath, gemmWorkgroupBytes, gemvGrid, gemvReduce, gemvRows, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
+import { GEMM_TILE, gemmMath, gemmWorkgroupBytes, gemvConsts, gemvGrid, gemvLayout, gemvReduce, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -31,16 +31,17 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
     const buffers = [p.params, p.data, p.scales ?? ctx.empty, u.data, u.scales ?? ctx.empty, a.x, a.y];
     const bindings = ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
     if (gpu) {
-      const rows = gemvRows(p.rows);
+      const layout = gemvLayout(gate.format, gate.cols, p.rows);
       const reduce = gemvReduce(ctx);
       const source = {
         op: 'gate-up-swiglu-gpu',
-        prefixes: [...prefixes, reduce.prefix, 'gemv-norm'],
+        prefixes: ['gate-up-bindings', `${weightPrefix(gate.format)}-vec4`, `${weightPrefix(up.format)}-vec4@up`, reduce.prefix, 'gemv-norm'],
         enables: reduce.enables,
-        consts: { ...shared, ROWS: rows, GEMV_WG, SUM_ROWS: 2 * rows + 1, ...normConsts(a.norm) },
-        workgroupBytes: gemvWorkgroupBytes(p.rows, 2, ctx.subgroups),
+        consts: { ...shared, ...gemvConsts(gate.format, layout, 2), ...normConsts(a.norm) },
+        workgroupBytes: gemvWorkgroupBytes(layout.laneRows, 2, ctx.subgroups),
       };
-      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / rows) * Math.max(1, tokens));
+      const wgRows = (GEMV_WG / layout.kLanes) * layout.laneRows;
+      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / wgRows) * Math.max(1, tokens));
       return { ...makeDispatch(ctx, source, [...bindings, 'read'], [...buffers, a.norm?.gamma ?? ctx.empty], grid), label };
     }
     if (ctx.kernels === 'gpu') {

@@ -4,7 +4,7 @@
 // the LM head's last token) and shaders/linear-gemm-gpu.wgsl (64 x 64 tiles staged in workgroup memory)
 // for prefill slices.
 
-import { pad32 } from '../../quant/weight-format';
+import { pad32, type WeightFormat } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
@@ -27,6 +27,8 @@ export interface LinearArgs {
   rope?: FusedRope;
   /** gpu-class prefill GEMM: tokens per tile (GEMM_TILE, or SHORT_GEMM_TILE for short prompts). */
   gemmTokens?: number;
+  /** gpu-class GEMV: this lane layout instead of gemvLayout's choice (tests reach every reduction path). */
+  gemvLayout?: GemvLayout;
 }
 
 export interface FusedRope {
@@ -94,22 +96,57 @@ function sharedConsts(w: GpuMatrix, a: LinearArgs) {
   };
 }
 
-/** Rows per GEMV workgroup: more rows share each activation load on big matrices, fewer keep small ones spread. */
+/** Rows per GEMV lane: more rows share each activation load on big matrices, fewer keep small ones spread. */
 export function gemvRows(rows: number): number {
   return rows >= 4096 ? 4 : rows >= 1024 ? 2 : 1;
 }
 
-/**
- * Workgroup bytes of a gpu-class GEMV over a matrix part of `rows` rows (`matrices` 2 for gate/up): one
- * partial sum per row plus Σx² for a fused norm, per invocation (tree) or per subgroup slot (subgroups).
- */
-export function gemvWorkgroupBytes(rows: number, matrices = 1, subgroups = false): number {
-  return reduceBytes(matrices * gemvRows(rows) + 1, subgroups);
+/** Activation vec4s a 16-byte weight block covers (the BLOCK_VEC4 of weights-*-vec4.wgsl). */
+const BLOCK_VEC4: Record<WeightFormat, number> = { q4: 8, q8: 4, f16: 2, f32: 1 };
+
+/** How a gpu-class GEMV lays its GEMV_WG lanes over a matrix part: K_LANES lanes split K, LANE_ROWS rows per lane. */
+export interface GemvLayout {
+  kLanes: number;
+  laneRows: number;
 }
 
-/** Workgroup bytes of the GEMV reductions (gemv-reduce-*.wgsl) over `sumRows` sums. */
-function reduceBytes(sumRows: number, subgroups = false): number {
-  return sumRows * (subgroups ? GEMV_WG / 4 : GEMV_WG) * 4;
+/**
+ * At least 8 lanes per row (128 contiguous bytes per step, a cache line) and about 4 blocks per lane, up to
+ * the whole workgroup on long rows; lane rows from the part's height. With RoPE (`half` = head_dim / 2) the
+ * workgroup's rows must be rotate-half pairs that tile a head's half: fewer lane rows, then more K lanes.
+ */
+export function gemvLayout(format: WeightFormat, cols: number, rows: number, half?: number): GemvLayout {
+  const blocks = pad32(cols) / 4 / BLOCK_VEC4[format];
+  const kLanes = Math.min(GEMV_WG, Math.max(8, 2 ** Math.floor(Math.log2(Math.max(1, blocks / 4)))));
+  const laneRows = gemvRows(rows);
+  if (half === undefined) return { kLanes, laneRows };
+  for (let k = kLanes; k <= GEMV_WG; k *= 2) {
+    for (let lr = Math.max(laneRows, 2); lr >= 1; lr /= 2) {
+      const wgRows = (GEMV_WG / k) * lr;
+      if (wgRows % 2 === 0 && half % (wgRows / 2) === 0) return { kLanes: k, laneRows: lr };
+    }
+  }
+  throw new Error(`no GEMV layout pairs rotate-half rows for head_dim ${2 * half}`); // unreachable: k = GEMV_WG, lr = 2 fits
+}
+
+/**
+ * Workgroup bytes of a gpu-class GEMV with `laneRows` rows per lane (`matrices` 2 for gate/up): each lane's
+ * sums (its rows plus Σx² for a fused norm), per lane (tree) or per 4-lane subgroup chunk (subgroups).
+ */
+export function gemvWorkgroupBytes(laneRows: number, matrices = 1, subgroups = false): number {
+  return (matrices * laneRows + 1) * (subgroups ? GEMV_WG / 4 : GEMV_WG) * 4;
+}
+
+/** The constants of a gpu-class GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
+export function gemvConsts(format: WeightFormat, layout: GemvLayout, matrices: number) {
+  return {
+    BLOCK_VEC4: BLOCK_VEC4[format],
+    GEMV_WG,
+    K_LANES: layout.kLanes,
+    ROW_SLOTS: GEMV_WG / layout.kLanes,
+    LANE_ROWS: layout.laneRows,
+    LANE_SUMS: matrices * layout.laneRows + 1,
+  };
 }
 
 /** How a GEMV kernel sums across its workgroup: subgroupAdd where the device has subgroups. */
@@ -125,21 +162,19 @@ export function normConsts(norm: FusedNorm | undefined) {
 function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   const reduce = gemvReduce(ctx);
   if (a.rope && !ropeFusable(w, a.rope.headDim)) throw new Error(`${label}: a row part splits a head, so RoPE cannot be fused`);
-  const half = a.rope ? a.rope.headDim / 2 : 1;
+  const half = a.rope ? a.rope.headDim / 2 : undefined;
   return w.parts.map((p) => {
-    // With RoPE a workgroup holds ROWS / 2 rotate-half pairs, which must tile a head's half.
-    let rows = gemvRows(p.rows);
-    if (a.rope && (rows < 2 || half % (rows / 2) !== 0)) rows = 2;
-    const consts = { ...sharedConsts(w, a), ROWS: rows, GEMV_WG, SUM_ROWS: rows + 1, ...normConsts(a.norm), ROPE: a.rope !== undefined, HALF: half };
-    const rowGroups = Math.ceil(p.rows / rows);
+    const layout = a.gemvLayout ?? gemvLayout(w.format, w.cols, p.rows, half);
+    const consts = { ...sharedConsts(w, a), ...gemvConsts(w.format, layout, 1), ...normConsts(a.norm), ROPE: half !== undefined, HALF: half ?? 1 };
+    const rowGroups = Math.ceil(p.rows / (consts.ROW_SLOTS * layout.laneRows));
     const d = makeDispatch(
       ctx,
       {
         op: 'linear-gemv-gpu',
-        prefixes: ['linear-bindings', weightPrefix(w.format), reduce.prefix, 'gemv-norm'],
+        prefixes: ['linear-bindings', `${weightPrefix(w.format)}-vec4`, reduce.prefix, 'gemv-norm'],
         enables: reduce.enables,
         consts,
-        workgroupBytes: reduceBytes(rows + 1, ctx.subgroups),
+        workgroupBytes: gemvWorkgroupBytes(layout.laneRows, 1, ctx.subgroups),
       },
       ['uniform', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty, a.rope?.table ?? ctx.empty],
