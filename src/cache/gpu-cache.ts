@@ -47,14 +47,15 @@ export interface ChunkPlan {
 
 export interface GpuCache {
   readonly config: CacheConfig;
-  /** Tokens stored. */
+  /**
+   * Tokens stored. Setting it back drops the tokens past it (each position is stored on its own, and rings
+   * keep spare slots): run-ahead decode may overshoot a stop by up to OVERSHOOT_TOKENS.
+   */
   length: number;
   /** The mode's ops read the layer's normed input X (LayerAttention.x): the attention RMSNorm cannot be fused away. */
   readonly readsInput: boolean;
   /** The mode's preRopeOps read K before RoPE (kivi stores it so): RoPE stays a dispatch of its own. */
   readonly needsPreRopeK: boolean;
-  /** Setting `length` back drops the tokens past it (each position is stored on its own): run-ahead decode may overshoot. */
-  readonly rollsBack: boolean;
   /** Tokens the buffers hold room for (the RoPE table covers as many positions). */
   readonly capacity: number;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */

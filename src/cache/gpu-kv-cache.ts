@@ -26,7 +26,6 @@ export class GpuKvCache implements GpuCache {
   length = 0;
   readonly readsInput = false;
   readonly needsPreRopeK = false;
-  readonly rollsBack = true;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
   generation = 0;
   pages!: GPUBuffer;

@@ -72,17 +72,17 @@ function gpuLatents(backend: WebGpuBackend): GpuLatents[] {
   return l;
 }
 
+/**
+ * Steps run past a stop can be dropped (GpuCache.length): every store and commit kernel decides from the
+ * step's positions alone, and re-running a position rewrites what it wrote; the rings keep OVERSHOOT_TOKENS
+ * spare slots (an early block commit is redone from the ring when its position comes again), and the tiered
+ * cache's hot ring holds one page more than its H tokens.
+ */
 export class GpuQuantCache implements GpuCache {
   length = 0;
   /** xquant and xquant-cl store X, xquant-gqa projects it; kivi stores K and V only. */
   readonly readsInput: boolean;
   readonly needsPreRopeK: boolean;
-  /**
-   * Every store and commit kernel decides from the step's positions alone, and re-running a position
-   * rewrites what it wrote: the rings keep OVERSHOOT_TOKENS spare slots, so steps run past a stop can be
-   * dropped (an early block commit is redone from the ring when its position comes again). Not the tiered cache: its hot ring holds exactly H.
-   */
-  readonly rollsBack: boolean;
   readonly layout: StoreLayout;
   private readonly memory: GpuMemory;
   private readonly spec: ModelSpec;
@@ -96,6 +96,8 @@ export class GpuQuantCache implements GpuCache {
   private readonly zv: GPUBuffer | null = null;
   /** Tiered cache: fp16 K/V of the newest `hot` tokens per layer, a ring addressed through a page table. */
   private readonly hot: number;
+  /** Tokens the hot ring holds: `hot` plus a spare page, so a step run past a stop overwrites only tokens already out of the window. */
+  private readonly hotRing: number;
   private readonly hotPools: { k: GPUBuffer; v: GPUBuffer }[] = [];
   private hotPages: GPUBuffer | null = null;
   /** Per layer the uniform with its index, bound to every store and attend kernel of that layer. */
@@ -176,13 +178,13 @@ export class GpuQuantCache implements GpuCache {
       this.maxBinding,
     );
     this.hot = config.hot ?? 0;
-    this.rollsBack = this.hot === 0;
+    this.hotRing = this.hot > 0 ? this.hot + PAGE_TOKENS : 0;
     if (this.hot > 0) {
       const usage = GPUBufferUsage.STORAGE;
       for (let l = 0; l < L; l++) {
         this.hotPools.push({
-          k: this.memory.create('cache', `kv.hot.k[${l}]`, this.hot * kv * 2, usage),
-          v: this.memory.create('cache', `kv.hot.v[${l}]`, this.hot * kv * 2, usage),
+          k: this.memory.create('cache', `kv.hot.k[${l}]`, this.hotRing * kv * 2, usage),
+          v: this.memory.create('cache', `kv.hot.v[${l}]`, this.hotRing * kv * 2, usage),
         });
       }
       this.writeHotPages();
@@ -246,10 +248,10 @@ export class GpuQuantCache implements GpuCache {
     this.prefillGeneration++;
   }
 
-  /** Block b of the hot tier lives in ring page b mod (hot / PAGE_TOKENS). */
+  /** Block b of the hot tier lives in ring page b mod (hot / PAGE_TOKENS + 1). */
   private writeHotPages(): void {
     if (this.hotPages) this.memory.release(this.hotPages);
-    const ring = this.hot / PAGE_TOKENS;
+    const ring = this.hotRing / PAGE_TOKENS;
     this.hotPages = this.memory.upload('cache', 'kv.hot.pages', Uint32Array.from({ length: this.capacity / PAGE_TOKENS }, (_, b) => b % ring));
   }
 
@@ -356,7 +358,7 @@ export class GpuQuantCache implements GpuCache {
     const out = a.prefill ? this.prefillAttention(ctx, a) : this.decodeAttention(ctx, a);
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
-      out.push(kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.hotPages!, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: a.kvStride, page: PAGE_TOKENS, kvF16: true, ring: this.hot }));
+      out.push(kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.hotPages!, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: a.kvStride, page: PAGE_TOKENS, kvF16: true, ring: this.hotRing }));
     }
     if (this.layout.k) out.push(kCommitOp(ctx, this.layout, b, a.layer));
     const rowSource = this.layout.k ? (this.zv ?? a.v) : a.x;

@@ -126,28 +126,31 @@ describe('run-ahead decode (decodeIds)', () => {
 });
 
 describe('run-ahead decode in the quantized modes: the overshoot is dropped without a trace', () => {
-  // Stop at 126 tokens with 2 steps in flight (positions 126, 127), then feed other tokens there. The
-  // residual ring must still hold the window (its spare slots took the overshoot), and with R = 0 kivi's
-  // first K block, committed early with the overshoot's rows, is committed again from the new ones. The
-  // same steps run one at a time, never overshooting, must give the same logits.
+  // Stop with 2 steps in flight, then feed other tokens at their positions. The residual ring must still
+  // hold the window (its spare slots took the overshoot), and with R = 0 kivi's first K block, committed
+  // early with the overshoot's rows, is committed again from the new ones. In the tiered cache (hot 128) the
+  // stop falls at 254: a ring of exactly 128 would have let the overshoot (254, 255) overwrite tokens 126
+  // and 127, still in the hot window after the stop; its spare page keeps them. The same steps run one at a
+  // time, never overshooting, must give the same logits.
   it.each([
-    ['xquant-4', 8],
-    ['xquant-cl-4', 8],
-    ['kivi-4', 0],
-    ['xquant-gqa-4', 2],
-  ] as const)('%s, residual %i: after a stop mid-flight, other tokens get the logits of a run that never ran ahead', async (mode, residual) => {
+    ['xquant-4', 8, 0, 120],
+    ['xquant-cl-4', 8, 0, 120],
+    ['kivi-4', 0, 0, 120],
+    ['xquant-gqa-4', 2, 0, 120],
+    ['xquant-2', 8, 128, 248],
+  ] as const)('%s, residual %i, hot %i: after a stop mid-flight at prompt %i + 6, other tokens get the logits of a run that never ran ahead', async (mode, residual, hot, promptLength) => {
     const m = await sharedModel('stories260K');
     const b = await gpuBackend(m);
-    const cache = parseCacheMode(mode, { residual });
-    const prompt = promptOf(m.spec.vocabSize, 120);
+    const cache = parseCacheMode(mode, { residual, hot });
+    const prompt = promptOf(m.spec.vocabSize, promptLength);
     const other = [7, 300, 41, 99, 12];
     const ahead = b.createSession(cache);
     const inputs = [await ahead.next(prompt, new Sampler(GREEDY))];
     for await (const id of ahead.decodeIds(inputs[0], new Sampler(GREEDY), 20)) {
-      if (inputs.length === 6) break; // the 6th id: positions 120-125 ran, and 126, 127 are in flight
+      if (inputs.length === 6) break; // the 6th id: 6 steps ran, and the next 2 positions are in flight
       inputs.push(id);
     }
-    expect(ahead.length).toBe(126);
+    expect(ahead.length).toBe(promptLength + 6);
     expect(inputs.length).toBe(6);
     const steady = b.createSession(cache);
     await steady.forward(prompt, 'last');
@@ -157,6 +160,7 @@ describe('run-ahead decode in the quantized modes: the overshoot is dropped with
     steady.close();
   });
 });
+
 
 describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
   it('auto picks the cpu class on this CPU-emulated adapter', async () => {

@@ -702,21 +702,19 @@ export class GpuDecodeSession implements DecodeSession {
    * each step's embedding reads the id the previous step chose, on the GPU, and the ids come back through
    * a ring of staging buffers while later steps run, so the GPU does not idle for a readback per token.
    * When the consumer stops early (a stop token or string, max tokens, an abort), the steps run past what
-   * it consumed are dropped from the cache. A cache that cannot drop tokens (the tiered cache's hot ring
-   * holds exactly its H newest) decodes one step at a time.
+   * it consumed are dropped from the cache (GpuCache.length).
    */
   async *decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined> {
     this.checkIds([first]);
     const start = this.cache.length;
-    const depth = this.cache.rollsBack ? RUN_AHEAD : 1;
     const pending: Promise<number>[] = [];
     let submitted = 0;
     let consumed = 0;
     try {
       while (consumed < maxSteps) {
-        while (submitted < maxSteps && submitted - consumed < depth) {
+        while (submitted < maxSteps && submitted - consumed < RUN_AHEAD) {
           await this.reserve(this.cache.length + 1);
-          const into = this.readIds[submitted % depth];
+          const into = this.readIds[submitted % RUN_AHEAD];
           // The choice is also copied into the ids buffer: the next step's input, without a round trip.
           const chain = (enc: GPUCommandEncoder) => enc.copyBufferToBuffer(this.buf.chosen, 0, this.buf.ids, 0, 4);
           this.runSlice(submitted === 0 ? [first] : CHAINED, 'last', { sampler, u: sampler.draw(), into }, chain);
