@@ -1,6 +1,7 @@
 // Symmetric int8 weights (layout of weights-q8.wgsl) read 16 bytes at a time, for the gpu-class GEMVs:
 // block q of a row is one vec4<u32>, 16 codes, half of scale group q / 2. w_dot(row, q, xs) = the block's
-// weights · xs, xs the block's 16 activations as BLOCK_VEC4 (= 4) vec4s; the scale is applied once.
+// weights · xs, xs the block's 16 activations as BLOCK_VEC4 (= 4) vec4s; the scale is applied once. T4 as
+// in weights-q4-vec4.wgsl.
 
 alias WeightWord = vec4<u32>; // the element type of `w` (and `w_up`) in the bindings files
 
@@ -9,13 +10,13 @@ fn w_scale(row: u32, group: u32) -> f32 {
   return select(pair.x, pair.y, (group & 1u) == 1u);
 }
 
-fn i8x4(v: u32) -> vec4<f32> {
+fn i8x4(v: u32) -> T4 {
   let shifted = vec4<u32>(v << 24u, v << 16u, v << 8u, v);
-  return vec4<f32>(bitcast<vec4<i32>>(shifted) >> vec4<u32>(24u));
+  return T4(bitcast<vec4<i32>>(shifted) >> vec4<u32>(24u));
 }
 
-fn w_dot(row: u32, q: u32, xs: array<vec4<f32>, BLOCK_VEC4>) -> f32 {
+fn w_dot(row: u32, q: u32, xs: array<T4, BLOCK_VEC4>) -> f32 {
   let v = w[row * (W_ROW_WORDS / 4u) + q];
-  let s = dot(i8x4(v.x), xs[0]) + dot(i8x4(v.y), xs[1]) + dot(i8x4(v.z), xs[2]) + dot(i8x4(v.w), xs[3]);
+  let s = f32(dot(i8x4(v.x), xs[0])) + f32(dot(i8x4(v.y), xs[1])) + f32(dot(i8x4(v.z), xs[2])) + f32(dot(i8x4(v.w), xs[3]));
   return s * w_scale(row, q >> 1u);
 }

@@ -181,7 +181,7 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
     expect(await worstDiff(gpu, new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
   });
 
-  it('f16Math: the prefill GEMMs run in f16 where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
+  it('f16Math: the prefill GEMMs and decode GEMVs run in f16 where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
     const m = await sharedModel('stories260K');
     const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'q8', kernels: 'gpu', f16Math: true });
     opened.push(b);
@@ -190,14 +190,28 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
       return;
     }
     expect(b.f16Math).toBe(true);
+    const f32Backend = await gpuBackend(m, 'q8', 128, 'gpu');
     const prompt = promptOf(512, 64);
-    const want = await new CpuBackend(withWeightFormat(m, 'q8')).createSession(F32).forward(prompt, 'all');
-    const f16 = maxAbsDiff(await b.createSession(F32).forward(prompt, 'all'), want);
-    const f32 = maxAbsDiff(await (await gpuBackend(m, 'q8', 128, 'gpu')).createSession(F32).forward(prompt, 'all'), want);
-    console.log(`64-token prefill, all logits: f16 GEMMs ${f16.toExponential(2)}, f32 GEMMs ${f32.toExponential(2)} from the reference`);
-    expect(f16).toBeLessThan(5e-2);
-    expect(f16).toBeGreaterThan(2 * f32); // the f16 tiles really ran
-    // Decode (GEMV, f32) after an f16 prefill of the oracle's first 8 ids continues it.
+    const steps = [5, 77, 301, 12, 450, 9, 260, 33];
+    /** All logits of the prompt (GEMMs), then the logits of one-token steps (GEMVs). */
+    const trace = async (backend: Backend) => {
+      const s = backend.createSession(F32);
+      const out = { prefill: await s.forward(prompt, 'all'), decode: [] as Float32Array[] };
+      for (const id of steps) out.decode.push(await s.forward([id], 'last'));
+      s.close();
+      return out;
+    };
+    const want = await trace(new CpuBackend(withWeightFormat(m, 'q8')));
+    const [f16, f32] = [await trace(b), await trace(f32Backend)];
+    const decodeGap = (t: typeof want) => Math.max(...t.decode.map((x, i) => maxAbsDiff(x, want.decode[i])));
+    const gaps = { prefill16: maxAbsDiff(f16.prefill, want.prefill), prefill32: maxAbsDiff(f32.prefill, want.prefill), decode16: decodeGap(f16), decode32: decodeGap(f32) };
+    console.log(`64-token prefill, all logits: f16 ${gaps.prefill16.toExponential(2)}, f32 ${gaps.prefill32.toExponential(2)}; 8 decode steps: f16 ${gaps.decode16.toExponential(2)}, f32 ${gaps.decode32.toExponential(2)} from the reference`);
+    expect(gaps.prefill16).toBeLessThan(5e-2);
+    expect(gaps.decode16).toBeLessThan(5e-2);
+    // The f16 paths really ran: each moves the logits well past the f32 kernels' rounding.
+    expect(gaps.prefill16).toBeGreaterThan(2 * gaps.prefill32);
+    expect(gaps.decode16).toBeGreaterThan(2 * gaps.decode32);
+    // Greedy decode in f16 after the oracle's first 8 ids continues it.
     const oracle = ORACLES.stories260K.split(' ').map(Number);
     const ids = await generateIds(b, [1, ...oracle.slice(0, 8)], { maxTokens: 8, cache: FP16, sampling: GREEDY, stopIds: [] });
     expect(ids).toEqual(oracle.slice(8, 16));

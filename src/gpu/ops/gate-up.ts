@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { GEMM_TILE, gemmMath, gemmWorkgroupBytes, gemvConsts, gemvGrid, gemvLayout, gemvReduce, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
+import { GEMM_TILE, matmulMath, gemmWorkgroupBytes, gemvConsts, gemvGrid, gemvLayout, gemvReduce, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -33,10 +33,12 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
     if (gpu) {
       const layout = gemvLayout(gate.format, gate.cols, p.rows);
       const reduce = gemvReduce(ctx);
+      const math = matmulMath(ctx);
       const source = {
         op: 'gate-up-swiglu-gpu',
         prefixes: ['gate-up-bindings', `${weightPrefix(gate.format)}-vec4`, `${weightPrefix(up.format)}-vec4@up`, reduce.prefix, 'gemv-norm'],
-        enables: reduce.enables,
+        enables: [...reduce.enables, ...math.enables],
+        declarations: math.declarations,
         consts: { ...shared, ...gemvConsts(gate.format, layout, 2), ...normConsts(a.norm) },
         workgroupBytes: gemvWorkgroupBytes(layout.laneRows, 2, ctx.subgroups),
       };
@@ -47,7 +49,7 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
     if (ctx.kernels === 'gpu') {
       // Prefill: tiles of 64 (or 16) tokens x 32 gate rows and the same 32 up rows (gemm-tile-gpu.wgsl).
       const bm = a.gemmTokens ?? GEMM_TILE;
-      const math = gemmMath(ctx);
+      const math = matmulMath(ctx);
       const source = {
         op: 'gate-up-swiglu-gemm-gpu',
         prefixes: [...prefixes, 'gemm-tile-gpu'],

@@ -43,7 +43,7 @@ function rand(n: number, seed: number): F32 {
 }
 
 /** y = W x for TOKENS tokens on the GPU; `norm` and `rope` fused as the decoder uses them. */
-async function gpuGemv(format: WeightFormat, layout: GemvLayout, subgroups: boolean, fuse: Fuse, x: F32, gamma: F32, inv: Float64Array) {
+async function gpuGemv(format: WeightFormat, layout: GemvLayout, subgroups: boolean, fuse: Fuse, x: F32, gamma: F32, inv: Float64Array, f16 = false) {
   const ROWS = rowsFor(fuse);
   const { acquired, pipelines } = await deviceWith(subgroups);
   const { device } = acquired;
@@ -52,7 +52,7 @@ async function gpuGemv(format: WeightFormat, layout: GemvLayout, subgroups: bool
   const packed = packMatrix(rand(ROWS * COLS, 7), ROWS, COLS, format);
   const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([TOKENS, POS0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
-  const ctx: OpContext = { device, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels: 'gpu', subgroups };
+  const ctx: OpContext = { device, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels: 'gpu', subgroups, f16 };
   const y = mem.create('activations', 'y', TOKENS * ROWS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
   const args: LinearArgs = {
     x: mem.upload('activations', 'x', x),
@@ -111,23 +111,44 @@ const LAYOUTS: GemvLayout[] = [
   { kLanes: 64, laneRows: 2 },
 ];
 
+function inputs() {
+  const x = new Float32Array(TOKENS * 1024);
+  x.set(rand(COLS, 11), 0);
+  x.set(rand(COLS, 13), 1024);
+  const gamma = Float32Array.from(rand(1024, 17), (v, k) => (k < COLS ? 1 + v / 2 : 0));
+  const inv = Float64Array.from({ length: HEAD_DIM / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / HEAD_DIM));
+  return { x, gamma, inv };
+}
+
+/** Largest difference from the CPU product, relative to its largest value. */
+function relativeError(got: Float32Array, want: Float64Array): number {
+  const scale = Math.max(...want.map(Math.abs));
+  expect(scale).toBeGreaterThan(1);
+  return Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / scale;
+}
+
 describe.each(WEIGHT_FORMATS)('%s weights', (format) => {
   it.each(LAYOUTS.flatMap((l) => [true, false].map((sg) => [l.kLanes, l.laneRows, sg] as const)))(
     '%i lanes along K, %i rows per lane, subgroups %s: plain, fused norm and fused RoPE equal the CPU product',
     async (kLanes, laneRows, subgroups) => {
-      const x = new Float32Array(TOKENS * 1024);
-      x.set(rand(COLS, 11), 0);
-      x.set(rand(COLS, 13), 1024);
-      const gamma = Float32Array.from(rand(1024, 17), (v, k) => (k < COLS ? 1 + v / 2 : 0));
-      const inv = Float64Array.from({ length: HEAD_DIM / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / HEAD_DIM));
+      const { x, gamma, inv } = inputs();
       for (const fuse of ['none', 'norm', 'rope'] satisfies Fuse[]) {
         const { got, w } = await gpuGemv(format, { kLanes, laneRows }, subgroups, fuse, x, gamma, inv);
-        const want = cpuGemv(w, x, gamma, fuse, inv);
-        const scale = Math.max(...want.map(Math.abs));
-        const err = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i])));
-        expect(scale).toBeGreaterThan(1);
-        expect(err / scale, `${fuse}`).toBeLessThan(1e-5);
+        expect(relativeError(got, cpuGemv(w, x, gamma, fuse, inv)), fuse).toBeLessThan(1e-5);
       }
     },
   );
+
+  it('f16 math (lavapipe has shader-f16; SwiftShader does not, and skips): within 2e-3 of the CPU product, and really in f16', async () => {
+    const { acquired } = await deviceWith(true);
+    if (!acquired.features.shaderF16) return;
+    const { x, gamma, inv } = inputs();
+    for (const fuse of ['none', 'norm'] satisfies Fuse[]) {
+      const { got, w } = await gpuGemv(format, { kLanes: 8, laneRows: 4 }, true, fuse, x, gamma, inv, true);
+      const err = relativeError(got, cpuGemv(w, x, gamma, fuse, inv));
+      console.log(`${format} weights, ${fuse}: f16 math ${err.toExponential(2)} of the largest value`);
+      expect(err, fuse).toBeLessThan(2e-3);
+      expect(err, fuse).toBeGreaterThan(1e-5); // f32 math stays below this (the test above)
+    }
+  });
 });

@@ -161,6 +161,7 @@ export function normConsts(norm: FusedNorm | undefined) {
 
 function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   const reduce = gemvReduce(ctx);
+  const math = matmulMath(ctx);
   if (a.rope && !ropeFusable(w, a.rope.headDim)) throw new Error(`${label}: a row part splits a head, so RoPE cannot be fused`);
   const half = a.rope ? a.rope.headDim / 2 : undefined;
   return w.parts.map((p) => {
@@ -172,7 +173,8 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
       {
         op: 'linear-gemv-gpu',
         prefixes: ['linear-bindings', `${weightPrefix(w.format)}-vec4`, reduce.prefix, 'gemv-norm'],
-        enables: reduce.enables,
+        enables: [...reduce.enables, ...math.enables],
+        declarations: math.declarations,
         consts,
         workgroupBytes: gemvWorkgroupBytes(layout.laneRows, 1, ctx.subgroups),
       },
@@ -193,15 +195,18 @@ export function gemmWorkgroupBytes(tokens = GEMM_TILE, f16 = false): number {
   return (tokens + GEMM_TILE) * 32 * (f16 ? 2 : 4);
 }
 
-/** How gemm-tile-gpu.wgsl stages and multiplies: f32, or f16 where the op context asks for it (ctx.f16). */
-export function gemmMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
+/**
+ * The arithmetic of the gpu-class matrix kernels (gemm-tile-gpu.wgsl's staged tiles, the GEMVs' 4-term dots
+ * in weights-*-vec4.wgsl): T4 = vec4<f32>, or vec4<f16> where the op context asks for it (ctx.f16).
+ */
+export function matmulMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
   const f16 = ctx.f16 === true;
   return { enables: f16 ? ['f16'] : [], declarations: [`alias T4 = vec4<${f16 ? 'f16' : 'f32'}>;`], f16 };
 }
 
 function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   const bm = a.gemmTokens ?? GEMM_TILE;
-  const math = gemmMath(ctx);
+  const math = matmulMath(ctx);
   return w.parts.map((p) => {
     const rowTiles = Math.ceil(p.rows / GEMM_TILE);
     const source = {
