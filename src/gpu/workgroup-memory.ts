@@ -36,10 +36,10 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     { kernel: 'rmsnorm', modes: 'all', bytes: RMSNORM_WORKGROUP_BYTES },
     { kernel: 'argmax', modes: 'all', bytes: ARGMAX_WORKGROUP_BYTES },
     { kernel: 'sample', modes: 'all', bytes: SAMPLE_WORKGROUP_BYTES },
-    // gpu-class kernels (a part's rows decide the rows per lane): the LM head is the tallest matrix; a fused
-    // RoPE takes at most 2 rows per lane where its height alone would give 1.
-    { kernel: 'linear-gemv-gpu', modes: 'all', bytes: gemvWorkgroupBytes(Math.max(2, gemvRows(spec.vocabSize))) },
-    { kernel: 'gate-up-swiglu-gpu', modes: 'all', bytes: gemvWorkgroupBytes(gemvRows(spec.intermediateSize), 2) },
+    // gpu-class GEMVs (a part's rows decide the rows per lane; K lanes do not change the bytes): the LM head
+    // is the tallest matrix; a fused RoPE takes at most 2 rows per lane where its height alone would give 1.
+    { kernel: 'linear-gemv-gpu', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: Math.max(2, gemvRows(spec.vocabSize)) }) },
+    { kernel: 'gate-up-swiglu-gpu', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: gemvRows(spec.intermediateSize) }, 2) },
     { kernel: 'linear-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
     { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
   ];

@@ -40,7 +40,7 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
         enables: [...reduce.enables, ...math.enables],
         declarations: math.declarations,
         consts: { ...shared, ...gemvConsts(gate.format, layout, 2), ...normConsts(a.norm) },
-        workgroupBytes: gemvWorkgroupBytes(layout.laneRows, 2, ctx.subgroups),
+        workgroupBytes: gemvWorkgroupBytes(layout, 2, ctx.subgroups),
       };
       const wgRows = (GEMV_WG / layout.kLanes) * layout.laneRows;
       const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / wgRows) * Math.max(1, tokens));

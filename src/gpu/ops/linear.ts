@@ -130,11 +130,13 @@ export function gemvLayout(format: WeightFormat, cols: number, rows: number, hal
 }
 
 /**
- * Workgroup bytes of a gpu-class GEMV with `laneRows` rows per lane (`matrices` 2 for gate/up): each lane's
- * sums (its rows plus Σx² for a fused norm), per lane (tree) or per 4-lane subgroup chunk (subgroups).
+ * Workgroup bytes of a gpu-class GEMV (`matrices` 2 for gate/up): each lane's sums (its rows plus Σx² for a
+ * fused norm), per lane (tree) or per chunk of a slot's lanes one 4-lane subgroup covers (subgroups). The
+ * same for every K_LANES of at least 4.
  */
-export function gemvWorkgroupBytes(laneRows: number, matrices = 1, subgroups = false): number {
-  return (matrices * laneRows + 1) * (subgroups ? GEMV_WG / 4 : GEMV_WG) * 4;
+export function gemvWorkgroupBytes(layout: GemvLayout, matrices = 1, subgroups = false): number {
+  const perSlot = subgroups ? Math.max(layout.kLanes / 4, 1) : layout.kLanes;
+  return (GEMV_WG / layout.kLanes) * perSlot * (matrices * layout.laneRows + 1) * 4;
 }
 
 /** The constants of a gpu-class GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
@@ -176,7 +178,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
         enables: [...reduce.enables, ...math.enables],
         declarations: math.declarations,
         consts,
-        workgroupBytes: gemvWorkgroupBytes(layout.laneRows, 1, ctx.subgroups),
+        workgroupBytes: gemvWorkgroupBytes(layout, 1, ctx.subgroups),
       },
       ['uniform', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y, a.norm?.gamma ?? ctx.empty, a.rope?.table ?? ctx.empty],
