@@ -141,6 +141,8 @@ export function gemvWorkgroupBytes(layout: GemvLayout, matrices = 1, subgroups =
 
 /** The constants of a gpu-class GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
 export function gemvConsts(format: WeightFormat, layout: GemvLayout, matrices: number) {
+  // Lane k < LANE_ROWS of each slot writes the slot's row k; K_LANES must divide the workgroup.
+  if (layout.kLanes < layout.laneRows || GEMV_WG % layout.kLanes !== 0) throw new Error(`bad GEMV layout ${JSON.stringify(layout)}`);
   return {
     BLOCK_VEC4: BLOCK_VEC4[format],
     GEMV_WG,
