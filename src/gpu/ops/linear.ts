@@ -110,15 +110,25 @@ export interface GemvLayout {
   laneRows: number;
 }
 
+/** Workgroups a GEMV aims for where its matrix allows: enough to keep a large discrete GPU's SMs busy. */
+const MIN_GEMV_WORKGROUPS = 256;
+
 /**
  * At least 8 lanes per row (128 contiguous bytes per step, a cache line) and about 4 blocks per lane, up to
- * the whole workgroup on long rows; lane rows from the part's height. With RoPE (`half` = head_dim / 2) the
- * workgroup's rows must be rotate-half pairs that tile a head's half: fewer lane rows, then more K lanes.
+ * the whole workgroup on long rows; lane rows from the part's height. A short matrix (SmolLM2-135M's 576
+ * rows) takes fewer rows per workgroup, so at least MIN_GEMV_WORKGROUPS run where it can: fewer lane rows,
+ * then more K lanes (idle lanes cost no bandwidth; rows in flight are what a GPU needs). With RoPE (`half` =
+ * head_dim / 2) the workgroup's rows must be rotate-half pairs that tile a head's half: fewer lane rows,
+ * then more K lanes.
  */
 export function gemvLayout(format: WeightFormat, cols: number, rows: number, half?: number): GemvLayout {
   const blocks = pad32(cols) / 4 / BLOCK_VEC4[format];
-  const kLanes = Math.min(GEMV_WG, Math.max(8, 2 ** Math.floor(Math.log2(Math.max(1, blocks / 4)))));
-  const laneRows = gemvRows(rows);
+  let kLanes = Math.min(GEMV_WG, Math.max(8, 2 ** Math.floor(Math.log2(Math.max(1, blocks / 4)))));
+  let laneRows = gemvRows(rows);
+  while (kLanes < GEMV_WG && Math.ceil(rows / ((GEMV_WG / kLanes) * laneRows)) < MIN_GEMV_WORKGROUPS) {
+    if (laneRows > 1) laneRows /= 2;
+    else kLanes *= 2;
+  }
   if (half === undefined) return { kLanes, laneRows };
   for (let k = kLanes; k <= GEMV_WG; k *= 2) {
     for (let lr = Math.max(laneRows, 2); lr >= 1; lr /= 2) {
