@@ -10,13 +10,14 @@ fn w_scale(row: u32, group: u32) -> f32 {
   return select(pair.x, pair.y, (group & 1u) == 1u);
 }
 
+/** The four signed bytes of v, lowest first, divided by 128 (exact; see i4x4 in weights-q4-vec4.wgsl). */
 fn i8x4(v: u32) -> T4 {
   let shifted = vec4<u32>(v << 24u, v << 16u, v << 8u, v);
-  return T4(bitcast<vec4<i32>>(shifted) >> vec4<u32>(24u));
+  return T4(bitcast<vec4<i32>>(shifted) >> vec4<u32>(24u)) * T4(1.0 / 128.0);
 }
 
 fn w_dot(row: u32, q: u32, xs: array<T4, BLOCK_VEC4>) -> f32 {
   let v = w[row * (W_ROW_WORDS / 4u) + q];
   let s = f32(dot(i8x4(v.x), xs[0])) + f32(dot(i8x4(v.y), xs[1])) + f32(dot(i8x4(v.z), xs[2])) + f32(dot(i8x4(v.w), xs[3]));
-  return s * w_scale(row, q >> 1u);
+  return s * (128.0 * w_scale(row, q >> 1u));
 }

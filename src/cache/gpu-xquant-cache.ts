@@ -24,7 +24,7 @@ import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
 import { packMatrix, pad32 } from '../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
-import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
+import { clBaseBits, clBaseLayers, GROUP_SIZE, hotRingTokens, layerBits, type CacheConfig } from './cache-config';
 import { chunking, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 import { PAGE_TOKENS } from './cache-config';
 import { QuantPool } from './gpu-quant-pool';
@@ -96,7 +96,7 @@ export class GpuQuantCache implements GpuCache {
   private readonly zv: GPUBuffer | null = null;
   /** Tiered cache: fp16 K/V of the newest `hot` tokens per layer, a ring addressed through a page table. */
   private readonly hot: number;
-  /** Tokens the hot ring holds: `hot` plus a spare page, so a step run past a stop overwrites only tokens already out of the window. */
+  /** Tokens the hot ring holds (hotRingTokens: `hot` plus a spare page). */
   private readonly hotRing: number;
   private readonly hotPools: { k: GPUBuffer; v: GPUBuffer }[] = [];
   private hotPages: GPUBuffer | null = null;
@@ -178,7 +178,7 @@ export class GpuQuantCache implements GpuCache {
       this.maxBinding,
     );
     this.hot = config.hot ?? 0;
-    this.hotRing = this.hot > 0 ? this.hot + PAGE_TOKENS : 0;
+    this.hotRing = hotRingTokens(this.hot);
     if (this.hot > 0) {
       const usage = GPUBufferUsage.STORAGE;
       for (let l = 0; l < L; l++) {

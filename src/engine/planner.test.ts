@@ -4,12 +4,18 @@ import { parseCacheMode } from '../cache/cache-config';
 import { InvalidArgumentError } from '../errors';
 import { parseModelConfig } from '../model/model-spec';
 import { syntheticConfig } from '../test-support/synthetic-model';
-import { autoCacheMode, planCache } from './planner';
+import { autoCacheMode, cacheBytesFor, planCache } from './planner';
 
 // mha-6m: d 256, 8 layers, 8 heads of 32, MHA
 const spec = parseModelConfig(JSON.stringify(syntheticConfig({ hidden: 256, layers: 8, heads: 8, kvHeads: 8, headDim: 32, ffn: 768, vocab: 4096 })), 'config.json');
 
 describe('memory planner', () => {
+  it('charges a tiered cache for its whole hot ring: H tokens of fp16 K/V plus the spare page run-ahead needs', () => {
+    const pure = parseCacheMode('xquant-2', { residual: 0 });
+    const tiered = parseCacheMode('xquant-2', { residual: 0, hot: 128 });
+    expect(cacheBytesFor(spec, tiered, 1000) - cacheBytesFor(spec, pure, 1000)).toBe((128 + 128) * 8 * 2 * 256 * 2);
+  });
+
   it('reports bytes per token and the largest context of every GPU mode', () => {
     const plan = planCache(spec, 1 << 20, 100);
     const fp16 = plan.modes.find((m) => m.mode === 'fp16')!;

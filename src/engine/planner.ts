@@ -6,7 +6,7 @@
 // model; tinystories-656k orders the 4-bit modes differently, aidreams260K's differences are noise).
 // Modes a model cannot run (xquant-gqa on MHA models) are left out.
 
-import { cacheModeName, checkModeFits, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
+import { cacheModeName, checkModeFits, hotRingTokens, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
 import { bindingBytesPerToken, cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
 import { kvDim, type ModelSpec } from '../model/model-spec';
@@ -83,9 +83,9 @@ export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: n
   return { budgetBytes, targetContext, modes, auto: modes.find((m) => m.fitsTarget)?.mode ?? null };
 }
 
-/** The residual window (f16 X) and a hot tier (fp16 K/V) are fixed costs whatever the context. */
+/** The residual window (f16 X) and a hot tier's ring (fp16 K/V, hotRingTokens) are fixed costs whatever the context. */
 function fixedCacheBytes(spec: ModelSpec, config: CacheConfig): number {
-  return config.residual * spec.numLayers * spec.hiddenSize * 2 + (config.hot ?? 0) * fp16KvBytesPerToken(spec);
+  return config.residual * spec.numLayers * spec.hiddenSize * 2 + hotRingTokens(config.hot ?? 0) * fp16KvBytesPerToken(spec);
 }
 
 /**

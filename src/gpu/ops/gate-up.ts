@@ -22,6 +22,8 @@ export interface GateUpArgs {
 }
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
+  // The kernels read both matrices with the gate's row size and block width.
+  if (gate.format !== up.format || gate.cols !== up.cols) throw new Error(`${label}: gate and up must share a format and width (${gate.format}/${up.format})`);
   const gpu = ctx.kernels === 'gpu' && a.tileM === 1;
   if (a.norm && !gpu) throw new Error(`${label}: a fused RMSNorm needs the gpu-class kernel`);
   const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];

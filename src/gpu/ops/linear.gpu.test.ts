@@ -143,10 +143,12 @@ describe.each(WEIGHT_FORMATS)('%s weights', (format) => {
     const { acquired } = await deviceWith(true);
     if (!acquired.features.shaderF16) return;
     const { x, gamma, inv } = inputs();
-    for (const fuse of ['none', 'norm'] satisfies Fuse[]) {
-      const { got, w } = await gpuGemv(format, { kLanes: 8, laneRows: 4 }, true, fuse, x, gamma, inv, true);
-      const err = relativeError(got, cpuGemv(w, x, gamma, fuse, inv));
-      console.log(`${format} weights, ${fuse}: f16 math ${err.toExponential(2)} of the largest value`);
+    // Activations of a few thousand (residual streams reach that) must not overflow f16's 65,504 in a 4-term dot.
+    const large = x.map((v) => v * 3000);
+    for (const [fuse, xs] of [['none', x], ['norm', x], ['none', large]] as const) {
+      const { got, w } = await gpuGemv(format, { kLanes: 8, laneRows: 4 }, true, fuse, xs, gamma, inv, true);
+      const err = relativeError(got, cpuGemv(w, xs, gamma, fuse, inv));
+      console.log(`${format} weights, ${fuse}, |x| up to ${Math.max(...xs.map(Math.abs)).toFixed(0)}: f16 math ${err.toExponential(2)} of the largest value`);
       expect(err, fuse).toBeLessThan(2e-3);
       expect(err, fuse).toBeGreaterThan(1e-5); // f32 math stays below this (the test above)
     }
