@@ -1,8 +1,9 @@
 // The gpu-class decode GEMV (linear-gemv-gpu.wgsl) against a direct CPU product on the same packed weights,
 // for every weight format and lane layouts the models of the GPU tests do not all reach: 4 lanes along K
 // (narrower than lavapipe's 8-lane subgroups, so the butterfly stops inside a subgroup), 8, and the whole
-// workgroup (16 chunks of a 4-lane subgroup on SwiftShader), 1 and 4 rows per lane, with and without
-// subgroups, a row count no workgroup divides, two tokens, and the fused RMSNorm and RoPE.
+// workgroup (16 chunks of a 4-lane subgroup on SwiftShader), 1, 4 and 2 rows per lane, with and without
+// subgroups, a row count no workgroup divides, two tokens, and the fused RMSNorm and RoPE; then f16 math
+// where the device has shader-f16, also with activations of a few thousand.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireDevice, type AcquiredDevice } from '../device';
@@ -29,11 +30,11 @@ async function deviceWith(subgroups: boolean) {
   return d;
 }
 
+type Fuse = 'none' | 'norm' | 'rope';
 const [COLS, TOKENS, POS0] = [1000, 2, 3];
+const HEAD_DIM = 32;
 /** 44 rows (no layout's rows per workgroup divide it), or with RoPE 3 heads of 32 (every layout's rotate-half pairs tile a half). */
 const rowsFor = (fuse: Fuse) => (fuse === 'rope' ? 3 * HEAD_DIM : 44);
-const HEAD_DIM = 32;
-type Fuse = 'none' | 'norm' | 'rope';
 type F32 = Float32Array<ArrayBuffer>;
 const EPS = 1e-5;
 
