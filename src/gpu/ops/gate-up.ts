@@ -6,7 +6,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { GEMM_TILE, matmulMath, gemmWorkgroupBytes, gemvConsts, gemvGrid, gemvLayout, gemvReduce, gemvWorkgroupBytes, GEMV_WG, normConsts, type FusedNorm } from './linear';
+import { GEMM_TILE, matmulMath, gemmWorkgroupBytes, gemvConsts, gemvGrid, gemvLayout, gemvReduce, gemvWorkgroupBytes, gemvWorkgroupRows, normConsts, type FusedNorm } from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;
@@ -44,8 +44,7 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
         consts: { ...shared, ...gemvConsts(gate.format, layout, 2), ...normConsts(a.norm) },
         workgroupBytes: gemvWorkgroupBytes(layout, 2, ctx.subgroups),
       };
-      const wgRows = (GEMV_WG / layout.kLanes) * layout.laneRows;
-      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / wgRows) * Math.max(1, tokens));
+      const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / gemvWorkgroupRows(layout)) * Math.max(1, tokens));
       return { ...makeDispatch(ctx, source, [...bindings, 'read'], [...buffers, a.norm?.gamma ?? ctx.empty], grid), label };
     }
     if (ctx.kernels === 'gpu') {

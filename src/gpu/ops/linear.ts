@@ -125,14 +125,14 @@ export function gemvLayout(format: WeightFormat, cols: number, rows: number, hal
   const blocks = pad32(cols) / 4 / BLOCK_VEC4[format];
   let kLanes = Math.min(GEMV_WG, Math.max(8, 2 ** Math.floor(Math.log2(Math.max(1, blocks / 4)))));
   let laneRows = gemvRows(rows);
-  while (kLanes < GEMV_WG && Math.ceil(rows / ((GEMV_WG / kLanes) * laneRows)) < MIN_GEMV_WORKGROUPS) {
+  while (kLanes < GEMV_WG && Math.ceil(rows / gemvWorkgroupRows({ kLanes, laneRows })) < MIN_GEMV_WORKGROUPS) {
     if (laneRows > 1) laneRows /= 2;
     else kLanes *= 2;
   }
   if (half === undefined) return { kLanes, laneRows };
   for (let k = kLanes; k <= GEMV_WG; k *= 2) {
     for (let lr = Math.max(laneRows, 2); lr >= 1; lr /= 2) {
-      const wgRows = (GEMV_WG / k) * lr;
+      const wgRows = gemvWorkgroupRows({ kLanes: k, laneRows: lr });
       if (wgRows % 2 === 0 && half % (wgRows / 2) === 0) return { kLanes: k, laneRows: lr };
     }
   }
@@ -147,6 +147,11 @@ export function gemvLayout(format: WeightFormat, cols: number, rows: number, hal
 export function gemvWorkgroupBytes(layout: GemvLayout, matrices = 1, subgroups = false): number {
   const perSlot = subgroups ? Math.max(layout.kLanes / 4, 1) : layout.kLanes;
   return (GEMV_WG / layout.kLanes) * perSlot * (matrices * layout.laneRows + 1) * 4;
+}
+
+/** Rows one GEMV workgroup computes: its row slots times the rows per lane. */
+export function gemvWorkgroupRows(layout: GemvLayout): number {
+  return (GEMV_WG / layout.kLanes) * layout.laneRows;
 }
 
 /** The constants of a gpu-class GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
@@ -181,7 +186,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
   return w.parts.map((p) => {
     const layout = a.gemvLayout ?? gemvLayout(w.format, w.cols, p.rows, half);
     const consts = { ...sharedConsts(w, a), ...gemvConsts(w.format, layout, 1), ...normConsts(a.norm), ROPE: half !== undefined, HALF: half ?? 1 };
-    const rowGroups = Math.ceil(p.rows / (consts.ROW_SLOTS * layout.laneRows));
+    const rowGroups = Math.ceil(p.rows / gemvWorkgroupRows(layout));
     const d = makeDispatch(
       ctx,
       {
