@@ -2,7 +2,7 @@
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
 // step's K/V to the store. Kernel class gpu: attention-flash-gpu.wgsl instead of the split, a workgroup per
 // (query tile, kv head, chunk) serving the tile's tokens x the group's query heads (one token in decode:
-// flash-decoding).
+// flash-decoding), in f32 or (ctx.f16) f16 arithmetic.
 
 import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
@@ -43,7 +43,7 @@ export interface AttentionStore {
 export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false, decode = false): [Dispatch, Dispatch] {
   const { headDim, numHeads: heads } = spec;
   // The gpu class's tiled kernel (one-token tiles in decode), unless not one token's rows fit.
-  const queryTokens = ctx.kernels === 'gpu' && !ownOnly ? flashQueryTokens(spec, ctx.workgroupBytes, decode) : 0;
+  const queryTokens = ctx.kernels === 'gpu' && !ownOnly ? flashQueryTokens(spec, ctx.workgroupBytes, decode, ctx.f16 === true) : 0;
   const split = queryTokens > 0 ? flashSplit(ctx, spec, rows, store, append, queryTokens) : splitOp(ctx, spec, rows, store, ownOnly, append);
   const merge = makeDispatch(
     ctx,
@@ -63,16 +63,33 @@ const FLASH_ROWS = 32;
 /**
  * Tokens per query tile of attention-flash-gpu.wgsl: in decode 1, in prefill as many as keep its rows within
  * FLASH_ROWS; either way its workgroup memory (queries, a tile's scores, three per-row values) within
- * `limit`. 0 when not one token's rows fit.
+ * `limit`. 0 when not one token's rows fit, or the head dimension is not a multiple of 4 (the kernel's dots
+ * take fours): then attention-split.wgsl runs.
  */
-export function flashQueryTokens(spec: AttentionSpec, limit: number, decode = false): number {
+export function flashQueryTokens(spec: AttentionSpec, limit: number, decode = false, f16 = false): number {
+  if (spec.headDim % 4 !== 0) return 0;
   const group = spec.numHeads / spec.numKvHeads;
-  const rows = Math.min(FLASH_ROWS, Math.floor(limit / (4 * (spec.headDim + KEY_TILE + 3))));
+  const rows = Math.min(FLASH_ROWS, Math.floor(limit / flashRowBytes(spec, f16)));
   return Math.min(decode ? 1 : Infinity, Math.floor(rows / group));
 }
 
-export function flashAttentionBytes(spec: AttentionSpec, queryTokens: number): number {
-  return 4 * queryTokens * (spec.numHeads / spec.numKvHeads) * (spec.headDim + KEY_TILE + 3);
+/** Workgroup bytes per query row: its query and a tile's scores in the kernel's arithmetic type, three f32s. */
+function flashRowBytes(spec: AttentionSpec, f16: boolean): number {
+  return (f16 ? 2 : 4) * (spec.headDim + KEY_TILE) + 12;
+}
+
+export function flashAttentionBytes(spec: AttentionSpec, queryTokens: number, f16 = false): number {
+  return queryTokens * (spec.numHeads / spec.numKvHeads) * flashRowBytes(spec, f16);
+}
+
+/**
+ * The flash kernel's arithmetic type AT and how it reads an fp16 cache word: f32 (unpack2x16float), or with
+ * ctx.f16 f16 (the word's bits as they are).
+ */
+function attentionMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
+  const f16 = ctx.f16 === true;
+  const half2 = f16 ? 'bitcast<vec2<f16>>(w)' : 'unpack2x16float(w)';
+  return { enables: f16 ? ['f16'] : [], declarations: [`alias AT = ${f16 ? 'f16' : 'f32'};`, `fn half2(w: u32) -> vec2<AT> { return ${half2}; }`], f16 };
 }
 
 /** What both split kernels take: shapes, the store's layout, the append, and their bindings. */
@@ -101,11 +118,14 @@ function splitParts(spec: AttentionSpec, rows: AttentionRows, store: AttentionSt
 /** gpu class: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
 function flashSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean, queryTokens: number): Dispatch {
   const p = splitParts(spec, rows, store, append);
+  const math = attentionMath(ctx);
   const source = {
     op: 'attention-flash-gpu',
     consts: { ...p.consts, Q_TOKENS: queryTokens },
     prefixes: p.prefixes,
-    workgroupBytes: flashAttentionBytes(spec, queryTokens),
+    enables: math.enables,
+    declarations: math.declarations,
+    workgroupBytes: flashAttentionBytes(spec, queryTokens, math.f16),
   };
   return makeDispatch(ctx, source, p.bindings, p.buffers, (tokens, plan) => gemvGrid(Math.ceil(tokens / queryTokens) * spec.numKvHeads * plan.chunks));
 }

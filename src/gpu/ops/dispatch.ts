@@ -18,7 +18,7 @@ export interface OpContext {
   kernels?: KernelClass;
   /** The device was created with `subgroups`: gpu-class reductions use subgroupAdd. */
   subgroups?: boolean;
-  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the gpu-class prefill GEMM tiles and decode GEMVs. */
+  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the gpu-class prefill GEMM tiles, decode GEMVs and attention-flash-gpu. */
   f16?: boolean;
 }
 
