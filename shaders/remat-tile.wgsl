@@ -2,12 +2,16 @@
 // xquant-remat.wgsl in prefill): a tile of TT tokens × TILE_COLS output columns (KV_PER_WG kv heads) as a
 // tiled product over slices of DS elements of the rows. Each slice of the tile's rows is dequantized once
 // into workgroup memory (row_src, defined by the kernel) for all columns of the block; each invocation
-// accumulates one column for 4 tokens (register-blocked) into `tile`, f32 throughout. IDENTITY: the rows are
-// the output itself (kivi). Call both functions from uniform control flow (they hold barriers).
+// accumulates COL_BLOCK columns for 4 tokens (register-blocked) into `tile`, f32 throughout. COL_BLOCK 1 (cpu
+// class) reads 8 workgroup floats per 8 multiply-adds; 4 (gpu class) reuses them for 4 columns, a quarter of
+// the workgroup-memory traffic per multiply-add, which is what bounds this product on a GPU. Each output's
+// sum runs in the same order either way. IDENTITY: the rows are the output itself (kivi). Call both
+// functions from uniform control flow (they hold barriers).
 // Constants: RW, RWP (row width and its 32-padding), DS, IDENTITY, HEAD_DIM, HALF, KV_PER_WG, TT (a multiple
-// of 4), HAS_BIAS, plus the weights prefix's. Bindings: `bias`, `table`.
+// of 4), COL_BLOCK (dividing KV_PER_WG x HEAD_DIM), HAS_BIAS, plus the weights prefix's. Bindings: `bias`, `table`.
 
 const TILE_COLS: u32 = KV_PER_WG * HEAD_DIM;
+const COL_GROUPS: u32 = TILE_COLS / COL_BLOCK;
 
 var<workgroup> xs: array<f32, select(TT * DS, 1u, IDENTITY)>;
 var<workgroup> tile: array<f32, TT * TILE_COLS>;
@@ -35,25 +39,31 @@ fn rebuild_tile(lid: u32, start: u32, n: u32, col0: u32) {
     }
     workgroupBarrier();
     let words = min(DS, RWP - s0) / 8u;
-    for (var idx = lid; idx < quads * TILE_COLS; idx += WG) {
-      let r = idx % TILE_COLS;
-      let t0 = 4u * (idx / TILE_COLS);
-      let col = col0 + r;
-      var s = vec4<f32>(0.0);
+    for (var idx = lid; idx < quads * COL_GROUPS; idx += WG) {
+      let r0 = (idx % COL_GROUPS) * COL_BLOCK;
+      let t0 = 4u * (idx / COL_GROUPS);
+      var s: array<vec4<f32>, COL_BLOCK>;
+      for (var c = 0u; c < COL_BLOCK; c++) { s[c] = vec4<f32>(0.0); } // explicitly: dawn.node's SwiftShader keeps a loop-local array's last values
       for (var j = 0u; j < words; j++) {
-        let wv = w8(col, s0 / 8u + j);
         let b = 8u * j;
-        s += vec4<f32>(
-          dot(wv.a, xs4(t0, b)) + dot(wv.b, xs4(t0, b + 4u)),
-          dot(wv.a, xs4(t0 + 1u, b)) + dot(wv.b, xs4(t0 + 1u, b + 4u)),
-          dot(wv.a, xs4(t0 + 2u, b)) + dot(wv.b, xs4(t0 + 2u, b + 4u)),
-          dot(wv.a, xs4(t0 + 3u, b)) + dot(wv.b, xs4(t0 + 3u, b + 4u)),
-        );
+        let lo = array(xs4(t0, b), xs4(t0 + 1u, b), xs4(t0 + 2u, b), xs4(t0 + 3u, b));
+        let hi = array(xs4(t0, b + 4u), xs4(t0 + 1u, b + 4u), xs4(t0 + 2u, b + 4u), xs4(t0 + 3u, b + 4u));
+        for (var c = 0u; c < COL_BLOCK; c++) {
+          let wv = w8(col0 + r0 + c, s0 / 8u + j);
+          s[c] += vec4<f32>(
+            dot(wv.a, lo[0]) + dot(wv.b, hi[0]),
+            dot(wv.a, lo[1]) + dot(wv.b, hi[1]),
+            dot(wv.a, lo[2]) + dot(wv.b, hi[2]),
+            dot(wv.a, lo[3]) + dot(wv.b, hi[3]),
+          );
+        }
       }
-      if (s0 == 0u && HAS_BIAS) { s += vec4<f32>(bias[col]); }
-      for (var u = 0u; u < 4u; u++) {
-        let a = (t0 + u) * TILE_COLS + r;
-        if (t0 + u < n) { tile[a] = select(tile[a], 0.0, s0 == 0u) + s[u]; }
+      for (var c = 0u; c < COL_BLOCK; c++) {
+        if (s0 == 0u && HAS_BIAS) { s[c] += vec4<f32>(bias[col0 + r0 + c]); }
+        for (var u = 0u; u < 4u; u++) {
+          let a = (t0 + u) * TILE_COLS + r0 + c;
+          if (t0 + u < n) { tile[a] = select(tile[a], 0.0, s0 == 0u) + s[c][u]; }
+        }
       }
     }
   }

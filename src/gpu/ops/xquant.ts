@@ -130,6 +130,11 @@ export interface AttendArgs extends RematSides {
   maxXChunks: number;
 }
 
+/** Columns per invocation in remat-tile.wgsl's product: 4 in the gpu class (head dimensions in fours), else 1. */
+export function rematColBlock(ctx: OpContext, headDim: number): number {
+  return ctx.kernels === 'gpu' && headDim % 4 === 0 ? 4 : 1;
+}
+
 export function rematShape(a: RematSides): RematShape {
   return { kWidth: a.kWidth, vWidth: a.vWidth, identityK: a.kMatrix === null, identityV: a.vMatrix === null, headDim: a.headDim, heads: a.heads, kvHeads: a.kvHeads };
 }
@@ -214,6 +219,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
         KV_GROUP: group,
         KV_PER_WG: sc.kvPerWg,
         TT: sc.tt,
+        COL_BLOCK: rematColBlock(ctx, a.headDim),
         W_ROW_WORDS: a.kMatrix?.rowWords ?? 0,
         W_SCALE_WORDS: a.kMatrix?.scaleWords ?? 0,
         HAS_BIAS: a.kBias !== null,
@@ -308,6 +314,7 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
           KV_HEADS: a.kvHeads,
           KV_PER_WG: t.kvPerWg,
           TT: t.tt,
+          COL_BLOCK: rematColBlock(ctx, a.headDim),
           W_ROW_WORDS: m?.rowWords ?? 0,
           W_SCALE_WORDS: m?.scaleWords ?? 0,
           HAS_BIAS: bias !== null,
