@@ -8,10 +8,11 @@
 // weighs 0. Writes the (max, sum, weighted V sum) partials of attention-split.wgsl, so attention-merge.wgsl
 // combines the chunks. Keys before pos0 come from the pool, the step's own keys exact from k_cur/v_cur.
 // With APPEND the chunk-0 workgroups also store their tokens' K/V (attention-pool-append.wgsl).
-// Arithmetic in AT (declared by the op: f32, or f16 with shader-f16): queries (scaled by SCALE on load),
-// scores and probabilities are AT in workgroup memory; q·k and p·v are 4-term AT dots summed in f32, so long
-// sums stay f32. Constants: HEAD_DIM (a multiple of 4), HEADS, KV_GROUP, Q_STRIDE, KV_DIM, K_STRIDE, PAGE,
-// KV_F16, WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `half2` (an f16 pair as vec2<AT>).
+// Queries are staged in AT (declared by the op: f32, or f16 with shader-f16, which halves the staged
+// queries so more rows share each K/V read), scaled by SCALE on load. The arithmetic is f32 throughout:
+// f16 dots of q and k lose whole units of score on models with K outliers in the hundreds (products of
+// f16 operands are exact in f32). Constants: HEAD_DIM (a multiple of 4), HEADS, KV_GROUP, Q_STRIDE, KV_DIM,
+// K_STRIDE, PAGE, KV_F16, WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `alias AT`.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_cur: array<f32>;
@@ -25,13 +26,9 @@ const ROWS: u32 = Q_TOKENS * KV_GROUP;
 const QUADS: u32 = HEAD_DIM / 4u;
 const DIMS: u32 = (HEAD_DIM + TILE - 1u) / TILE; // head dimensions per invocation when accumulating values
 const NEG: f32 = -3.0e38;
-// A masked score in workgroup memory: the most negative f16 (every real scaled score is far above it).
-const MASKED: f32 = -65504.0;
 
-alias AT4 = vec4<AT>;
-
-var<workgroup> qs: array<AT4, ROWS * QUADS>; // queries times SCALE
-var<workgroup> ps: array<AT, ROWS * TILE>; // scores, then probabilities, of the tile's keys
+var<workgroup> qs: array<vec4<AT>, ROWS * QUADS>; // queries times SCALE
+var<workgroup> ps: array<f32, ROWS * TILE>; // scores, then probabilities, of the tile's keys
 var<workgroup> run_max: array<f32, ROWS>;
 var<workgroup> run_sum: array<f32, ROWS>;
 var<workgroup> corr: array<f32, ROWS>;
@@ -41,30 +38,27 @@ fn pool_slot(t: u32) -> u32 {
 }
 
 /** Elements d .. d + 3 of key row t of this kv head (the pool holds f16 pairs or f32 words). */
-fn key_quad(t: u32, d: u32, kv_off: u32) -> AT4 {
+fn key_quad(t: u32, d: u32, kv_off: u32) -> vec4<f32> {
   if (t >= step.pos0) {
     let i = (t - step.pos0) * K_STRIDE + kv_off + d;
-    return AT4(vec4(k_cur[i], k_cur[i + 1u], k_cur[i + 2u], k_cur[i + 3u]));
+    return vec4(k_cur[i], k_cur[i + 1u], k_cur[i + 2u], k_cur[i + 3u]);
   }
   if (KV_F16) {
     let w = pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u;
-    return AT4(half2(k_pool[w]), half2(k_pool[w + 1u]));
+    return vec4(unpack2x16float(k_pool[w]), unpack2x16float(k_pool[w + 1u]));
   }
   let w = pool_slot(t) * KV_DIM + kv_off + d;
-  return AT4(bitcast<vec4<f32>>(vec4(k_pool[w], k_pool[w + 1u], k_pool[w + 2u], k_pool[w + 3u])));
+  return bitcast<vec4<f32>>(vec4(k_pool[w], k_pool[w + 1u], k_pool[w + 2u], k_pool[w + 3u]));
 }
 
 /** Element d of value row t. */
-fn value_at(t: u32, d: u32, kv_off: u32) -> AT {
-  if (t >= step.pos0) { return AT(v_cur[(t - step.pos0) * K_STRIDE + kv_off + d]); }
-  if (KV_F16) { return half2(v_pool[pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u])[d & 1u]; }
-  return AT(bitcast<f32>(v_pool[pool_slot(t) * KV_DIM + kv_off + d]));
-}
-
-/** Probabilities of keys i .. i + 3 of the tile for row r. */
-fn probs(r: u32, i: u32) -> AT4 {
-  let b = r * TILE + i;
-  return AT4(ps[b], ps[b + 1u], ps[b + 2u], ps[b + 3u]);
+fn value_at(t: u32, d: u32, kv_off: u32) -> f32 {
+  if (t >= step.pos0) { return v_cur[(t - step.pos0) * K_STRIDE + kv_off + d]; }
+  if (KV_F16) {
+    let pair = unpack2x16float(v_pool[pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u]);
+    return select(pair.x, pair.y, (d & 1u) == 1u);
+  }
+  return bitcast<f32>(v_pool[pool_slot(t) * KV_DIM + kv_off + d]);
 }
 
 /** Whether row r (token r / KV_GROUP of the tile) may see key t. */
@@ -93,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r = e / QUADS;
     let m = min(first_token + r / KV_GROUP, step.tokens - 1u); // rows past the slice repeat its last query; never written
     let i = m * Q_STRIDE + (kvh * KV_GROUP + r % KV_GROUP) * HEAD_DIM + 4u * (e % QUADS);
-    qs[e] = AT4(vec4(q[i], q[i + 1u], q[i + 2u], q[i + 3u]) * SCALE);
+    qs[e] = vec4<AT>(vec4(q[i], q[i + 1u], q[i + 2u], q[i + 3u]) * SCALE);
   }
   if (lid < ROWS) {
     run_max[lid] = NEG;
@@ -109,18 +103,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (t < hi) {
       for (var j = 0u; j < QUADS; j++) {
         let k = key_quad(t, 4u * j, kv_off);
-        for (var r = 0u; r < ROWS; r++) { s[r] += f32(dot(qs[r * QUADS + j], k)); }
+        for (var r = 0u; r < ROWS; r++) { s[r] += dot(vec4<f32>(qs[r * QUADS + j]), k); }
       }
     }
-    for (var r = 0u; r < ROWS; r++) { ps[r * TILE + lid] = AT(select(MASKED, s[r], t < hi && visible(first_token, r, t))); }
+    for (var r = 0u; r < ROWS; r++) { ps[r * TILE + lid] = select(NEG, s[r], t < hi && visible(first_token, r, t)); }
     workgroupBarrier();
     // Per row: the tile's max joins the running max; corr rescales what came before.
     if (lid < ROWS) {
       var mt = NEG;
-      for (var i = 0u; i < TILE; i++) {
-        let v = f32(ps[lid * TILE + i]);
-        if (v > MASKED) { mt = max(mt, v); }
-      }
+      for (var i = 0u; i < TILE; i++) { mt = max(mt, ps[lid * TILE + i]); }
       let m_new = max(run_max[lid], mt);
       corr[lid] = exp(run_max[lid] - m_new);
       run_max[lid] = m_new;
@@ -128,29 +119,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     // A masked key weighs 0 (also while a row has seen no key yet and its max is still NEG).
     for (var r = 0u; r < ROWS; r++) {
-      let v = f32(ps[r * TILE + lid]);
-      ps[r * TILE + lid] = AT(select(0.0, exp(v - run_max[r]), v > MASKED));
+      let v = ps[r * TILE + lid];
+      ps[r * TILE + lid] = select(0.0, exp(v - run_max[r]), v > NEG);
     }
     workgroupBarrier();
     if (lid < ROWS) {
       var sum = 0.0;
-      for (var i = 0u; i < TILE; i++) { sum += f32(ps[lid * TILE + i]); }
+      for (var i = 0u; i < TILE; i++) { sum += ps[lid * TILE + i]; }
       run_sum[lid] = run_sum[lid] * corr[lid] + sum;
     }
-    // Values: invocation lid owns head dimensions lid, lid + TILE, ...; keys in fours (a 4-term dot).
+    // Values: invocation lid owns head dimensions lid, lid + TILE, ...
     let n = min(TILE, hi - t0);
-    let whole = n & ~3u;
     for (var k = 0u; k < DIMS; k++) {
       let d = lid + k * TILE;
       if (d >= HEAD_DIM) { break; }
       for (var r = 0u; r < ROWS; r++) { acc[r * DIMS + k] *= corr[r]; }
-      for (var i = 0u; i < whole; i += 4u) {
-        let v = AT4(value_at(t0 + i, d, kv_off), value_at(t0 + i + 1u, d, kv_off), value_at(t0 + i + 2u, d, kv_off), value_at(t0 + i + 3u, d, kv_off));
-        for (var r = 0u; r < ROWS; r++) { acc[r * DIMS + k] += f32(dot(probs(r, i), v)); }
-      }
-      for (var i = whole; i < n; i++) {
+      for (var i = 0u; i < n; i++) {
         let v = value_at(t0 + i, d, kv_off);
-        for (var r = 0u; r < ROWS; r++) { acc[r * DIMS + k] += f32(ps[r * TILE + i] * v); }
+        for (var r = 0u; r < ROWS; r++) { acc[r * DIMS + k] += ps[r * TILE + i] * v; }
       }
     }
     workgroupBarrier();

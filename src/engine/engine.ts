@@ -28,7 +28,7 @@ export interface EngineLoadOptions {
   timings?: { upload: number };
   /** Kernel family: auto (from the adapter), cpu or gpu (src/gpu/kernel-class.ts). */
   kernels?: KernelChoice;
-  /** f16 arithmetic in the gpu class's prefill GEMM tiles, decode GEMVs and attention where the device has shader-f16 (default false). */
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
   f16Math?: boolean;
 }
 
@@ -50,7 +50,7 @@ export interface ModelSummary {
   adapter: string;
   /** The kernel family chosen for this adapter (or forced by the load's `kernels`). */
   kernels: KernelClass;
-  /** Whether the gpu-class GEMMs, GEMVs and attention run in f16 (asked for with `f16Math`, and the device has shader-f16). */
+  /** Whether the gpu-class GEMMs and GEMVs run in f16 (and attention stages its queries in f16) (asked for with `f16Math`, and the device has shader-f16). */
   f16Math: boolean;
   memory: MemoryReport;
   hasChatTemplate: boolean;

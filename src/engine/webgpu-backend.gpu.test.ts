@@ -181,7 +181,7 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
     expect(await worstDiff(gpu, new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
   });
 
-  it('f16Math: the prefill GEMMs, decode GEMVs and attention run in f16 where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
+  it('f16Math: the prefill GEMMs and decode GEMVs run in f16, attention stages queries in f16, where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
     const m = await sharedModel('stories260K');
     const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'q8', kernels: 'gpu', f16Math: true });
     opened.push(b);

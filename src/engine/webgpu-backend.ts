@@ -44,7 +44,7 @@ export interface BackendOptions {
   maxBatch?: number;
   /** Kernel family: `auto` (default) picks from the adapter (src/gpu/kernel-class.ts). */
   kernels?: KernelChoice;
-  /** f16 arithmetic in the gpu class's prefill GEMM tiles, decode GEMVs and attention where the device has shader-f16 (default false). */
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
   f16Math?: boolean;
   latents?: LatentSource;
   /** Seconds of the load, added to as it runs. */
@@ -56,7 +56,7 @@ export interface WebGpuOptions {
   kernels?: KernelChoice;
   /** Use the adapter's subgroups where it has them (default true); false forces the workgroup-memory reductions. */
   subgroups?: boolean;
-  /** f16 arithmetic in the gpu class's prefill GEMM tiles, decode GEMVs and attention where the device has shader-f16 (default false). */
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
   f16Math?: boolean;
   /** Most tokens one forward dispatch runs; longer inputs run in slices. */
   maxBatch?: number;
@@ -89,7 +89,7 @@ export class WebGpuBackend implements Backend {
   /** The kernel family this backend's ops use. */
   readonly kernels: KernelClass;
   /**
-   * The gpu class's GEMM tiles, GEMVs and attention multiply in f16 (asked for, and the device has shader-f16).
+   * The gpu class's GEMM tiles and GEMVs multiply in f16, attention stages its queries in f16 (asked for, and the device has shader-f16).
    * Off by default: it changes the numbers (4-term dots rounded to f16) for a gain not yet measured on a GPU.
    */
   readonly f16Math: boolean;

@@ -44,7 +44,7 @@ export interface LoadOptions {
   prepare?: string[];
   /** Kernel family: 'auto' (default: from the adapter), 'cpu' (CPU-emulated WebGPU) or 'gpu' (real GPUs). */
   kernels?: string;
-  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs where the device has shader-f16 (default false). */
+  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
   f16Math?: boolean;
 }
 

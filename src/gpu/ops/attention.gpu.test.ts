@@ -1,9 +1,10 @@
 // The gpu-class attention kernel (attention-flash-gpu.wgsl, then attention-merge.wgsl) on its own, against
-// a direct f64 softmax attention: real head dimensions (64, 128) and query groups (1, 4, 8), past keys in a
+// a direct f64 softmax attention: real head dimensions (64, 128) and query groups (1, 4, 7), past keys in a
 // paged fp16 (or f32) pool whose page table is not in order, the step's own keys exact, several key chunks,
-// decode (one token) and prompt slices of more than one query tile, a sliding window. f32 arithmetic within
-// 1e-5 of the largest output; f16 arithmetic where the device has shader-f16 (lavapipe) within 5e-3, and
-// measurably off the f32 result (so the f16 path really ran).
+// decode (one token) and prompt slices of more than one query tile, a sliding window, keys with outliers of a
+// few hundred in 4 dimensions (as Qwen2's K biases make them). f32 queries within 1e-5 of the largest output (1e-4 with the outliers);
+// f16-staged queries where the device has shader-f16 (lavapipe) within 1e-3 (1e-2), and measurably off the
+// f32 result (so the f16 path really ran).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireDevice, type AcquiredDevice } from '../device';
@@ -12,18 +13,22 @@ import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
 import { f16BitsToF32, f32ToF16Bits } from '../../quant/f16';
 import { encodeDispatches, type OpContext } from './dispatch';
-import { flashQueryTokens, layerAttentionOps, type AttentionSpec } from './attention';
+import { limitedGpu } from '../../test-support/limited-gpu';
+import { flashAttentionBytes, flashQueryTokens, layerAttentionOps, type AttentionSpec } from './attention';
 
-let acquired: AcquiredDevice | null = null;
-let pipelines: PipelineCache;
-afterAll(() => acquired?.device.destroy());
+/** Per workgroup-memory limit (0: the adapter's own) a device and its pipeline cache. */
+const devices = new Map<number, { acquired: AcquiredDevice; pipelines: PipelineCache }>();
+afterAll(() => devices.forEach((d) => d.acquired.device.destroy()));
 
-async function device() {
-  if (!acquired) {
-    acquired = await acquireDevice(nodeGpu(), { subgroups: false });
-    pipelines = new PipelineCache(acquired.device, nodeShaders());
+async function device(limit = 0) {
+  let d = devices.get(limit);
+  if (!d) {
+    const gpu = limit ? limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: limit }) : nodeGpu();
+    const acquired = await acquireDevice(gpu, { subgroups: false });
+    d = { acquired, pipelines: new PipelineCache(acquired.device, nodeShaders()) };
+    devices.set(limit, d);
   }
-  return { acquired, pipelines };
+  return d;
 }
 
 type F32 = Float32Array<ArrayBuffer>;
@@ -40,6 +45,8 @@ interface Case {
   tokens: number;
   chunks: number;
   kvF16: boolean;
+  /** Keys of about ±300 in dimensions 0-3 of every head, queries of about ±3 there. */
+  outliers?: boolean;
 }
 
 /** Query, past and current K/V of a case; past rows rounded to f16 where the pool holds f16, as the GPU reads them. */
@@ -49,7 +56,14 @@ function inputs(c: Case) {
   const all = c.past + c.tokens;
   const round = (x: F32) => (c.kvF16 ? x.map((v, i) => (i < c.past * kvDim ? f16BitsToF32(f32ToF16Bits(v)) : v)) : x);
   // Keys of a few units: scores of several units after scaling, so the softmax is far from uniform.
-  return { q: rand(c.tokens * numHeads * headDim, 3, 2), k: round(rand(all * kvDim, 5, 2)), v: round(rand(all * kvDim, 7)) };
+  const q = rand(c.tokens * numHeads * headDim, 3, 2);
+  const k = rand(all * kvDim, 5, 2);
+  if (c.outliers) {
+    const big = rand(all * kvDim, 11, 300);
+    for (let i = 0; i < k.length; i++) if (i % headDim < 4) k[i] = big[i];
+    for (let i = 0; i < q.length; i++) if (i % headDim < 4) q[i] *= 1.5;
+  }
+  return { q, k: round(k), v: round(rand(all * kvDim, 7)) };
 }
 
 function cpuAttention(c: Case, x: ReturnType<typeof inputs>): Float64Array {
@@ -81,8 +95,8 @@ function cpuAttention(c: Case, x: ReturnType<typeof inputs>): Float64Array {
   return out;
 }
 
-async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean): Promise<Float32Array> {
-  const { acquired, pipelines } = await device();
+async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean, limit = 0): Promise<Float32Array> {
+  const { acquired, pipelines } = await device(limit);
   const { device: dev } = acquired;
   const mem = new GpuMemory(dev);
   const { headDim: hd, numHeads, numKvHeads } = c.spec;
@@ -155,30 +169,43 @@ const CASES: [string, Case][] = [
   ['head 128, group 4, prompt slice of 9', { spec: spec(128, 32, 8), past: 200, tokens: 9, chunks: 2, kvF16: true }],
   ['head 64, group 1 (MHA), prompt slice of 40, f32 pool', { spec: spec(64, 8, 8), past: 90, tokens: 40, chunks: 2, kvF16: false }],
   ['head 64, group 7 (Qwen2.5-0.5B), sliding window 100', { spec: spec(64, 14, 2, 100), past: 250, tokens: 6, chunks: 2, kvF16: true }],
+  ['head 128, group 4, keys with outliers of ~300', { spec: spec(128, 32, 8), past: 200, tokens: 3, chunks: 2, kvF16: true, outliers: true }],
 ];
 
 describe('attention-flash-gpu against an f64 softmax attention', () => {
-  it.each(CASES)('%s: f32 within 1e-5', async (_, c) => {
+  // Scores of a few hundred carry f32 rounding of a few 1e-5 into the softmax.
+  it.each(CASES)('%s: f32 within 1e-5 (outliers 1e-4)', async (_, c) => {
     const x = inputs(c);
     const err = relError(await gpuAttention(c, x, false), cpuAttention(c, x));
-    expect(err).toBeLessThan(1e-5);
+    expect(err).toBeLessThan(c.outliers ? 1e-4 : 1e-5);
   });
 
-  it.each(CASES)('%s: f16 within 5e-3 where the device has shader-f16', async (_, c) => {
+  // With the outliers, rounding q to f16 moves scores of hundreds by a few hundredths: 3.3e-3 measured; f16 q·k
+  // dots (which this kernel once had) gave 5.9e-2.
+  it.each(CASES)('%s: f16-staged queries within 1e-3 (outliers 1e-2) where the device has shader-f16', async (_, c) => {
     const { acquired } = await device();
     if (!acquired.features.shaderF16) return;
     const x = inputs(c);
     const want = cpuAttention(c, x);
     const [err16, err32] = [relError(await gpuAttention(c, x, true), want), relError(await gpuAttention(c, x, false), want)];
     console.log(`f16 ${err16.toExponential(2)}, f32 ${err32.toExponential(2)}`);
-    expect(err16).toBeLessThan(5e-3);
+    expect(err16).toBeLessThan(c.outliers ? 1e-2 : 1e-3);
     expect(err16).toBeGreaterThan(10 * err32);
   });
 
-  it('f16 fits more query rows into 16 KiB than f32 (the flash tile is bounded by its queries and scores)', () => {
+  it('f16-staged queries fit more query rows into 16 KiB (the flash tile is bounded by its queries and scores)', () => {
     const s = spec(128, 32, 8);
     expect(flashQueryTokens(s, 16384, false, false)).toBe(5); // 20 rows of 780 bytes
-    expect(flashQueryTokens(s, 16384, false, true)).toBe(8); // 32 rows (the cap) of 396 bytes
-    expect(flashQueryTokens(spec(62, 8, 8), 16384)).toBe(0); // a head dimension the dots cannot take in fours
+    expect(flashQueryTokens(s, 16384, false, true)).toBe(7); // 28 rows of 524 bytes
+    expect(flashQueryTokens(spec(62, 8, 8), 16384)).toBe(0); // a head dimension the kernel cannot read in fours
+  });
+
+  it('Qwen2.5-7B (head 128, group 7) at 16 KiB: the tile fits as WebGPU counts it (each array rounded to 16 bytes)', async () => {
+    const c: Case = { spec: spec(128, 28, 4), past: 100, tokens: 5, chunks: 1, kvF16: true };
+    // 3 tokens (21 rows) take 16,380 bytes summed but 16,416 as Dawn counts them; 2 tokens fit.
+    expect(flashQueryTokens(c.spec, 16384)).toBe(2);
+    expect(flashAttentionBytes(c.spec, 3)).toBe(16416);
+    const x = inputs(c);
+    expect(relError(await gpuAttention(c, x, false, 16384), cpuAttention(c, x))).toBeLessThan(1e-5);
   });
 });

@@ -2,10 +2,10 @@
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
 // step's K/V to the store. Kernel class gpu: attention-flash-gpu.wgsl instead of the split, a workgroup per
 // (query tile, kv head, chunk) serving the tile's tokens x the group's query heads (one token in decode:
-// flash-decoding), in f32 or (ctx.f16) f16 arithmetic.
+// flash-decoding), its queries staged in f32 or (ctx.f16) f16.
 
 import type { BindingKind } from '../pipelines';
-import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
+import { flatGrid, makeDispatch, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 import { gemvGrid } from './linear';
 
 export interface AttentionSpec {
@@ -63,33 +63,28 @@ const FLASH_ROWS = 32;
 /**
  * Tokens per query tile of attention-flash-gpu.wgsl: in decode 1, in prefill as many as keep its rows within
  * FLASH_ROWS; either way its workgroup memory (queries, a tile's scores, three per-row values) within
- * `limit`. 0 when not one token's rows fit, or the head dimension is not a multiple of 4 (the kernel's dots
- * take fours): then attention-split.wgsl runs.
+ * `limit`. 0 when not one token's rows fit, or the head dimension is not a multiple of 4 (the kernel reads
+ * fours): then attention-split.wgsl runs.
  */
 export function flashQueryTokens(spec: AttentionSpec, limit: number, decode = false, f16 = false): number {
-  if (spec.headDim % 4 !== 0) return 0;
   const group = spec.numHeads / spec.numKvHeads;
-  const rows = Math.min(FLASH_ROWS, Math.floor(limit / flashRowBytes(spec, f16)));
-  return Math.min(decode ? 1 : Infinity, Math.floor(rows / group));
+  if (spec.headDim % 4 !== 0 || group > FLASH_ROWS) return 0;
+  for (let tokens = decode ? 1 : Math.floor(FLASH_ROWS / group); tokens >= 1; tokens--) {
+    if (flashAttentionBytes(spec, tokens, f16) <= limit) return tokens;
+  }
+  return 0;
 }
 
-/** Workgroup bytes per query row: its query and a tile's scores in the kernel's arithmetic type, three f32s. */
-function flashRowBytes(spec: AttentionSpec, f16: boolean): number {
-  return (f16 ? 2 : 4) * (spec.headDim + KEY_TILE) + 12;
-}
-
+/** Its `var<workgroup>` arrays: queries (f32, or f16 staged), a tile's f32 scores, three f32s per row. */
 export function flashAttentionBytes(spec: AttentionSpec, queryTokens: number, f16 = false): number {
-  return queryTokens * (spec.numHeads / spec.numKvHeads) * flashRowBytes(spec, f16);
+  const rows = queryTokens * (spec.numHeads / spec.numKvHeads);
+  return workgroupArrayBytes(rows * spec.headDim * (f16 ? 2 : 4), rows * KEY_TILE * 4, rows * 4, rows * 4, rows * 4);
 }
 
-/**
- * The flash kernel's arithmetic type AT and how it reads an fp16 cache word: f32 (unpack2x16float), or with
- * ctx.f16 f16 (the word's bits as they are).
- */
+/** The flash kernel's staging type AT for queries: f32, or with ctx.f16 f16 (its arithmetic stays f32). */
 function attentionMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
   const f16 = ctx.f16 === true;
-  const half2 = f16 ? 'bitcast<vec2<f16>>(w)' : 'unpack2x16float(w)';
-  return { enables: f16 ? ['f16'] : [], declarations: [`alias AT = ${f16 ? 'f16' : 'f32'};`, `fn half2(w: u32) -> vec2<AT> { return ${half2}; }`], f16 };
+  return { enables: f16 ? ['f16'] : [], declarations: [`alias AT = ${f16 ? 'f16' : 'f32'};`], f16 };
 }
 
 /** What both split kernels take: shapes, the store's layout, the append, and their bindings. */

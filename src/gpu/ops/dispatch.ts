@@ -18,7 +18,7 @@ export interface OpContext {
   kernels?: KernelClass;
   /** The device was created with `subgroups`: gpu-class reductions use subgroupAdd. */
   subgroups?: boolean;
-  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the gpu-class prefill GEMM tiles, decode GEMVs and attention-flash-gpu. */
+  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the gpu-class prefill GEMM tiles and decode GEMVs; attention-flash-gpu stages its queries in f16. */
   f16?: boolean;
 }
 
@@ -39,6 +39,11 @@ export interface Dispatch {
 }
 
 export const WORKGROUP = 64;
+
+/** Bytes of a kernel's `var<workgroup>` arrays as WebGPU counts them: each rounded up to 16. */
+export function workgroupArrayBytes(...arrays: number[]): number {
+  return arrays.reduce((sum, bytes) => sum + Math.ceil(bytes / 16) * 16, 0);
+}
 const MAX_GRID = 65535;
 
 /** Grid for a flat index space of `invocations` (shaders fold y into the index: common.wgsl flat_id). */

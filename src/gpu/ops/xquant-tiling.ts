@@ -6,7 +6,7 @@
 
 import { UnsupportedModelError } from '../../errors';
 import { pad32 } from '../../quant/weight-format';
-import { WORKGROUP } from './dispatch';
+import { WORKGROUP, workgroupArrayBytes } from './dispatch';
 
 /** Widths of one cache mode's attention: what the K side and V side rows hold. */
 export interface RematShape {
@@ -64,7 +64,7 @@ function noFit(kernel: string, bytes: number, limit: number): never {
 export function scoresBytes(s: RematShape, kvPerWg: number, tt: number, ds: number): number {
   const group = s.heads / s.kvHeads;
   const bh = kvPerWg * group;
-  return 4 * ((s.identityK ? 1 : tt * ds) + tt * kvPerWg * s.headDim + bh * s.headDim + tt * bh);
+  return workgroupArrayBytes(4 * (s.identityK ? 1 : tt * ds), 4 * tt * kvPerWg * s.headDim, 4 * bh * s.headDim, 4 * tt * bh);
 }
 
 export function scoresTiling(s: RematShape, limit: number): ScoresTiling {
@@ -89,7 +89,7 @@ export function scoresTiling(s: RematShape, limit: number): ScoresTiling {
 
 /** xquant-absorb.wgsl: rows[TT·VS], ps[TT·HB], top[HB]. */
 export function absorbBytes(hb: number, tt: number, vs: number): number {
-  return 4 * (tt * vs + tt * hb + hb);
+  return workgroupArrayBytes(4 * tt * vs, 4 * tt * hb, 4 * hb);
 }
 
 export function absorbTiling(s: RematShape, limit: number): AbsorbTiling {
@@ -105,7 +105,7 @@ export function absorbTiling(s: RematShape, limit: number): AbsorbTiling {
 
 /** xquant-remat.wgsl: xs[TT·DS] (not for identity rows), os[TT·KV_PER_WG·HEAD_DIM]. */
 export function rematBytes(identity: boolean, headDim: number, kvPerWg: number, tt: number, ds: number): number {
-  return 4 * ((identity ? 1 : tt * ds) + tt * kvPerWg * headDim);
+  return workgroupArrayBytes(4 * (identity ? 1 : tt * ds), 4 * tt * kvPerWg * headDim);
 }
 
 export function rematTiling(rowWidth: number, identity: boolean, s: RematShape, limit: number): RematTiling {
@@ -136,7 +136,7 @@ export interface FusedTiling {
 /** xquant-attend.wgsl (decode, one query): xs[TT·KWP], vs[1], ks[TT·BLOCK_ROWS], ps[BLOCK_HEADS·TT]. */
 export function fusedBytes(s: RematShape, kvPerWg: number, tt: number): number {
   const bh = kvPerWg * (s.heads / s.kvHeads);
-  return 4 * (tt * pad32(s.kWidth) + 1 + tt * kvPerWg * s.headDim + bh * tt);
+  return workgroupArrayBytes(4 * tt * pad32(s.kWidth), 4, 4 * tt * kvPerWg * s.headDim, 4 * bh * tt);
 }
 
 /**
