@@ -9,7 +9,7 @@
 // combines the chunks. Keys before pos0 come from the pool, the step's own keys exact from k_cur/v_cur.
 // With APPEND the chunk-0 workgroups also store their tokens' K/V (attention-pool-append.wgsl).
 // Queries are staged in AT (declared by the op: f32, or f16 with shader-f16, which halves the staged
-// queries so more rows share each K/V read), scaled by SCALE on load. The arithmetic is f32 throughout:
+// queries so more rows share each K/V read). The arithmetic is f32 throughout:
 // f16 dots of q and k lose whole units of score on models with K outliers in the hundreds (products of
 // f16 operands are exact in f32). Constants: HEAD_DIM (a multiple of 4), HEADS, KV_GROUP, Q_STRIDE, KV_DIM,
 // K_STRIDE, PAGE, KV_F16, WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `alias AT`.
@@ -27,7 +27,7 @@ const QUADS: u32 = HEAD_DIM / 4u;
 const DIMS: u32 = (HEAD_DIM + TILE - 1u) / TILE; // head dimensions per invocation when accumulating values
 const NEG: f32 = -3.0e38;
 
-var<workgroup> qs: array<vec4<AT>, ROWS * QUADS>; // queries times SCALE
+var<workgroup> qs: array<vec4<AT>, ROWS * QUADS>;
 var<workgroup> ps: array<f32, ROWS * TILE>; // scores, then probabilities, of the tile's keys
 var<workgroup> run_max: array<f32, ROWS>;
 var<workgroup> run_sum: array<f32, ROWS>;
@@ -87,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r = e / QUADS;
     let m = min(first_token + r / KV_GROUP, step.tokens - 1u); // rows past the slice repeat its last query; never written
     let i = m * Q_STRIDE + (kvh * KV_GROUP + r % KV_GROUP) * HEAD_DIM + 4u * (e % QUADS);
-    qs[e] = vec4<AT>(vec4(q[i], q[i + 1u], q[i + 2u], q[i + 3u]) * SCALE);
+    qs[e] = vec4<AT>(vec4(q[i], q[i + 1u], q[i + 2u], q[i + 3u]));
   }
   if (lid < ROWS) {
     run_max[lid] = NEG;
@@ -106,7 +106,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var r = 0u; r < ROWS; r++) { s[r] += dot(vec4<f32>(qs[r * QUADS + j]), k); }
       }
     }
-    for (var r = 0u; r < ROWS; r++) { ps[r * TILE + lid] = select(NEG, s[r], t < hi && visible(first_token, r, t)); }
+    // Scaled after the dot, as the reference does: scaling q first moved one last bit, which flipped a
+    // quantization code downstream (stories260K xquant-cl-4 on lavapipe: logits 3.6e-3 off).
+    for (var r = 0u; r < ROWS; r++) { ps[r * TILE + lid] = select(NEG, s[r] * SCALE, t < hi && visible(first_token, r, t)); }
     workgroupBarrier();
     // Per row: the tile's max joins the running max; corr rescales what came before.
     if (lid < ROWS) {
