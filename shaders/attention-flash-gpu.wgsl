@@ -9,10 +9,12 @@
 // combines the chunks. Keys before pos0 come from the pool, the step's own keys exact from k_cur/v_cur.
 // With APPEND the chunk-0 workgroups also store their tokens' K/V (attention-pool-append.wgsl).
 // Queries are staged in AT (declared by the op: f32, or f16 with shader-f16, which halves the staged
-// queries so more rows share each K/V read). The arithmetic is f32 throughout:
-// f16 dots of q and k lose whole units of score on models with K outliers in the hundreds (products of
-// f16 operands are exact in f32). Constants: HEAD_DIM (a multiple of 4), HEADS, KV_GROUP, Q_STRIDE, KV_DIM,
-// K_STRIDE, PAGE, KV_F16, WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `alias AT`.
+// queries so more rows share each K/V read). The arithmetic is f32 throughout, in the reference's order
+// (sum of q·k, then the scale): f16 dots of q and k lose whole units of score on models with K outliers in
+// the hundreds (products of f16 operands are exact in f32), and another order of the f32 sums (4-term dots,
+// or q scaled first) moved a last bit that flipped a quantization code downstream (stories260K xquant-cl-4:
+// logits 3.6e-3 off). Constants: HEAD_DIM, HEADS, KV_GROUP, Q_STRIDE, KV_DIM, K_STRIDE, PAGE, KV_F16,
+// WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `alias AT`.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_cur: array<f32>;
@@ -23,11 +25,10 @@
 
 const TILE: u32 = 64u;
 const ROWS: u32 = Q_TOKENS * KV_GROUP;
-const QUADS: u32 = HEAD_DIM / 4u;
 const DIMS: u32 = (HEAD_DIM + TILE - 1u) / TILE; // head dimensions per invocation when accumulating values
 const NEG: f32 = -3.0e38;
 
-var<workgroup> qs: array<vec4<AT>, ROWS * QUADS>;
+var<workgroup> qs: array<AT, ROWS * HEAD_DIM>;
 var<workgroup> ps: array<f32, ROWS * TILE>; // scores, then probabilities, of the tile's keys
 var<workgroup> run_max: array<f32, ROWS>;
 var<workgroup> run_sum: array<f32, ROWS>;
@@ -37,18 +38,15 @@ fn pool_slot(t: u32) -> u32 {
   return pages[t / PAGE] * PAGE + t % PAGE;
 }
 
-/** Elements d .. d + 3 of key row t of this kv head (the pool holds f16 pairs or f32 words). */
-fn key_quad(t: u32, d: u32, kv_off: u32) -> vec4<f32> {
+/** Elements d and d + 1 of key row t of this kv head (the pool holds f16 pairs or f32 words). */
+fn key_pair(t: u32, d: u32, kv_off: u32) -> vec2<f32> {
   if (t >= step.pos0) {
     let i = (t - step.pos0) * K_STRIDE + kv_off + d;
-    return vec4(k_cur[i], k_cur[i + 1u], k_cur[i + 2u], k_cur[i + 3u]);
+    return vec2(k_cur[i], k_cur[i + 1u]);
   }
-  if (KV_F16) {
-    let w = pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u;
-    return vec4(unpack2x16float(k_pool[w]), unpack2x16float(k_pool[w + 1u]));
-  }
+  if (KV_F16) { return unpack2x16float(k_pool[pool_slot(t) * (KV_DIM / 2u) + (kv_off + d) / 2u]); }
   let w = pool_slot(t) * KV_DIM + kv_off + d;
-  return bitcast<vec4<f32>>(vec4(k_pool[w], k_pool[w + 1u], k_pool[w + 2u], k_pool[w + 3u]));
+  return bitcast<vec2<f32>>(vec2(k_pool[w], k_pool[w + 1u]));
 }
 
 /** Element d of value row t. */
@@ -83,11 +81,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let hi = min((c + 1u) * step.chunk_len, step.pos0 + last_token + 1u);
   let kv_off = kvh * HEAD_DIM;
   if (APPEND && c == 0u && lid < Q_TOKENS && first_token + lid < step.tokens) { append_kv(first_token + lid, kv_off); }
-  for (var e = lid; e < ROWS * QUADS; e += TILE) {
-    let r = e / QUADS;
+  for (var e = lid; e < ROWS * HEAD_DIM; e += TILE) {
+    let r = e / HEAD_DIM;
     let m = min(first_token + r / KV_GROUP, step.tokens - 1u); // rows past the slice repeat its last query; never written
-    let i = m * Q_STRIDE + (kvh * KV_GROUP + r % KV_GROUP) * HEAD_DIM + 4u * (e % QUADS);
-    qs[e] = vec4<AT>(vec4(q[i], q[i + 1u], q[i + 2u], q[i + 3u]));
+    qs[e] = AT(q[m * Q_STRIDE + (kvh * KV_GROUP + r % KV_GROUP) * HEAD_DIM + e % HEAD_DIM]);
   }
   if (lid < ROWS) {
     run_max[lid] = NEG;
@@ -101,13 +98,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var s: array<f32, ROWS>;
     for (var r = 0u; r < ROWS; r++) { s[r] = 0.0; } // zeroed per tile explicitly: dawn.node's SwiftShader kept the last tile's sums
     if (t < hi) {
-      for (var j = 0u; j < QUADS; j++) {
-        let k = key_quad(t, 4u * j, kv_off);
-        for (var r = 0u; r < ROWS; r++) { s[r] += dot(vec4<f32>(qs[r * QUADS + j]), k); }
+      for (var d = 0u; d < HEAD_DIM; d += 2u) {
+        let k = key_pair(t, d, kv_off);
+        for (var r = 0u; r < ROWS; r++) { s[r] += f32(qs[r * HEAD_DIM + d]) * k.x + f32(qs[r * HEAD_DIM + d + 1u]) * k.y; }
       }
     }
-    // Scaled after the dot, as the reference does: scaling q first moved one last bit, which flipped a
-    // quantization code downstream (stories260K xquant-cl-4 on lavapipe: logits 3.6e-3 off).
     for (var r = 0u; r < ROWS; r++) { ps[r * TILE + lid] = select(NEG, s[r] * SCALE, t < hi && visible(first_token, r, t)); }
     workgroupBarrier();
     // Per row: the tile's max joins the running max; corr rescales what came before.

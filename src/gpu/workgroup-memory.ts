@@ -43,8 +43,8 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     { kernel: 'linear-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
     { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
   ];
-  // Falls back to attention-split when not one token's rows fit (query groups wider than 32 heads) or the
-  // head dimension is not a multiple of 4. f32 queries: the larger of its two variants.
+  // Falls back to attention-split when not one token's rows fit (query groups wider than 32 heads). f32
+  // queries: the larger of its two variants.
   const queryTokens = flashQueryTokens(spec, limit);
   if (queryTokens > 0) {
     out.push(

@@ -197,7 +197,6 @@ describe('attention-flash-gpu against an f64 softmax attention', () => {
     const s = spec(128, 32, 8);
     expect(flashQueryTokens(s, 16384, false, false)).toBe(5); // 20 rows of 780 bytes
     expect(flashQueryTokens(s, 16384, false, true)).toBe(7); // 28 rows of 524 bytes
-    expect(flashQueryTokens(spec(62, 8, 8), 16384)).toBe(0); // a head dimension the kernel cannot read in fours
   });
 
   it('Qwen2.5-7B (head 128, group 7) at 16 KiB: the tile fits as WebGPU counts it (each array rounded to 16 bytes)', async () => {

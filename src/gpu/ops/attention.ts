@@ -63,12 +63,11 @@ const FLASH_ROWS = 32;
 /**
  * Tokens per query tile of attention-flash-gpu.wgsl: in decode 1, in prefill as many as keep its rows within
  * FLASH_ROWS; either way its workgroup memory (queries, a tile's scores, three per-row values) within
- * `limit`. 0 when not one token's rows fit, or the head dimension is not a multiple of 4 (the kernel reads
- * fours): then attention-split.wgsl runs.
+ * `limit`. 0 when not one token's rows fit: then attention-split.wgsl runs.
  */
 export function flashQueryTokens(spec: AttentionSpec, limit: number, decode = false, f16 = false): number {
   const group = spec.numHeads / spec.numKvHeads;
-  if (spec.headDim % 4 !== 0 || group > FLASH_ROWS) return 0;
+  if (group > FLASH_ROWS) return 0;
   for (let tokens = decode ? 1 : Math.floor(FLASH_ROWS / group); tokens >= 1; tokens--) {
     if (flashAttentionBytes(spec, tokens, f16) <= limit) return tokens;
   }
