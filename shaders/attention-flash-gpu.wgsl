@@ -8,13 +8,13 @@
 // weighs 0. Writes the (max, sum, weighted V sum) partials of attention-split.wgsl, so attention-merge.wgsl
 // combines the chunks. Keys before pos0 come from the pool, the step's own keys exact from k_cur/v_cur.
 // With APPEND the chunk-0 workgroups also store their tokens' K/V (attention-pool-append.wgsl).
-// Queries are staged in AT (declared by the op: f32, or f16 with shader-f16, which halves the staged
+// Queries are staged in T (declared by the op: f32, or f16 with shader-f16, which halves the staged
 // queries so more rows share each K/V read). The arithmetic is f32 throughout, in the reference's order
 // (sum of q·k, then the scale): f16 dots of q and k lose whole units of score on models with K outliers in
 // the hundreds (products of f16 operands are exact in f32), and another order of the f32 sums (4-term dots,
 // or q scaled first) moved a last bit that flipped a quantization code downstream (stories260K xquant-cl-4:
 // logits 3.6e-3 off). Constants: HEAD_DIM, HEADS, KV_GROUP, Q_STRIDE, KV_DIM, K_STRIDE, PAGE, KV_F16,
-// WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `alias AT`.
+// WINDOW, SCALE, APPEND, Q_TOKENS; the op also declares `alias T`.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_cur: array<f32>;
@@ -28,7 +28,7 @@ const ROWS: u32 = Q_TOKENS * KV_GROUP;
 const DIMS: u32 = (HEAD_DIM + TILE - 1u) / TILE; // head dimensions per invocation when accumulating values
 const NEG: f32 = -3.0e38;
 
-var<workgroup> qs: array<AT, ROWS * HEAD_DIM>;
+var<workgroup> qs: array<T, ROWS * HEAD_DIM>;
 var<workgroup> ps: array<f32, ROWS * TILE>; // scores, then probabilities, of the tile's keys
 var<workgroup> run_max: array<f32, ROWS>;
 var<workgroup> run_sum: array<f32, ROWS>;
@@ -84,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = lid; e < ROWS * HEAD_DIM; e += TILE) {
     let r = e / HEAD_DIM;
     let m = min(first_token + r / KV_GROUP, step.tokens - 1u); // rows past the slice repeat its last query; never written
-    qs[e] = AT(q[m * Q_STRIDE + (kvh * KV_GROUP + r % KV_GROUP) * HEAD_DIM + e % HEAD_DIM]);
+    qs[e] = T(q[m * Q_STRIDE + (kvh * KV_GROUP + r % KV_GROUP) * HEAD_DIM + e % HEAD_DIM]);
   }
   if (lid < ROWS) {
     run_max[lid] = NEG;

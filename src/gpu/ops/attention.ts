@@ -6,7 +6,7 @@
 
 import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
-import { gemvGrid } from './linear';
+import { gemvGrid, matmulMath } from './linear';
 
 export interface AttentionSpec {
   headDim: number;
@@ -80,12 +80,6 @@ export function flashAttentionBytes(spec: AttentionSpec, queryTokens: number, f1
   return workgroupArrayBytes(rows * spec.headDim * (f16 ? 2 : 4), rows * KEY_TILE * 4, rows * 4, rows * 4, rows * 4);
 }
 
-/** The flash kernel's staging type AT for queries: f32, or with ctx.f16 f16 (its arithmetic stays f32). */
-function attentionMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
-  const f16 = ctx.f16 === true;
-  return { enables: f16 ? ['f16'] : [], declarations: [`alias AT = ${f16 ? 'f16' : 'f32'};`], f16 };
-}
-
 /** What both split kernels take: shapes, the store's layout, the append, and their bindings. */
 function splitParts(spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean) {
   const { headDim, numHeads: heads, numKvHeads: kvHeads } = spec;
@@ -112,7 +106,7 @@ function splitParts(spec: AttentionSpec, rows: AttentionRows, store: AttentionSt
 /** gpu class: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
 function flashSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean, queryTokens: number): Dispatch {
   const p = splitParts(spec, rows, store, append);
-  const math = attentionMath(ctx);
+  const math = matmulMath(ctx); // T stages the queries; the arithmetic stays f32
   const source = {
     op: 'attention-flash-gpu',
     consts: { ...p.consts, Q_TOKENS: queryTokens },

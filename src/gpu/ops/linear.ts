@@ -215,12 +215,13 @@ export function gemmWorkgroupBytes(tokens = GEMM_TILE, f16 = false): number {
 }
 
 /**
- * The arithmetic of the gpu-class matrix kernels (gemm-tile-gpu.wgsl's staged tiles, the GEMVs' 4-term dots
- * in weights-*-vec4.wgsl): T4 = vec4<f32>, or vec4<f16> where the op context asks for it (ctx.f16).
+ * The reduced-precision type of the gpu-class kernels (gemm-tile-gpu.wgsl's staged tiles, the GEMVs' 4-term
+ * dots in weights-*-vec4.wgsl, attention-flash-gpu.wgsl's staged queries): T = f32, or f16 where the op
+ * context asks for it (ctx.f16), and T4 = vec4<T>.
  */
 export function matmulMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
   const f16 = ctx.f16 === true;
-  return { enables: f16 ? ['f16'] : [], declarations: [`alias T4 = vec4<${f16 ? 'f16' : 'f32'}>;`], f16 };
+  return { enables: f16 ? ['f16'] : [], declarations: [`alias T = ${f16 ? 'f16' : 'f32'};`, 'alias T4 = vec4<T>;'], f16 };
 }
 
 function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
