@@ -22,7 +22,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname } from 'node:path';
-import { cacheModeName, parseCacheMode, type CacheConfig } from '../src/cache/cache-config';
+import { parseCacheMode, type CacheConfig } from '../src/cache/cache-config';
 import { cacheBytesPerToken } from '../src/cache/cache-bytes';
 import type { GpuDecodeSession } from '../src/engine/webgpu-backend';
 import { planCache } from '../src/engine/planner';
@@ -225,7 +225,7 @@ async function tieredSection(weights: WeightFormat, steps: number) {
     const rate = steps / decodeS;
     if (mode === 'fp16') fp16Rate = rate;
     const bytes = session.cache.storedBytes();
-    rows.push({ mode: cacheModeName(cache), hot, context: ctx, decodeTokPerS: rate, decodeVsFp16: rate / fp16Rate, cacheBytes: bytes, bytesVsFp16: bytes / fp16Bytes });
+    rows.push({ mode, hot, context: ctx, decodeTokPerS: rate, decodeVsFp16: rate / fp16Rate, cacheBytes: bytes, bytesVsFp16: bytes / fp16Bytes });
     process.stderr.write(`tiered ${mode} H=${hot}: decode ${rate.toFixed(2)} tok/s, cache ${bytes} B\n`);
     session.close();
   }

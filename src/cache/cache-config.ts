@@ -40,16 +40,44 @@ export function isQuantized(mode: CacheMode): boolean {
   return QUANTIZED.has(mode);
 }
 
-/** Parse "f32", "fp16", "kivi-4", "xquant-2", "xquant-cl-3", "xquant-gqa-8". */
 export interface CacheOptions {
   residual?: number;
   pinLayers?: number;
   hot?: number;
 }
 
+/** The option names a mode string may carry after a colon, as `cacheModeName` writes them. */
+const OPTION_KEYS: Readonly<Record<string, keyof CacheOptions>> = { hot: 'hot', residual: 'residual', 'pin-layers': 'pinLayers' };
+const OPTIONS_EXPECTED = 'MODE[:hot=H][,residual=R][,pin-layers=P] with non-negative integers';
+
+/** The options written after the mode's colon ("hot=256,residual=16"), each at most once. */
+function parseOptionSuffix(name: string, suffix: string): CacheOptions {
+  const out: CacheOptions = {};
+  for (const part of suffix.split(',')) {
+    const m = /^([a-z-]+)=(\d+)$/.exec(part);
+    const key = m ? OPTION_KEYS[m[1]] : undefined;
+    if (!m || !key || out[key] !== undefined) throw new InvalidArgumentError('bad cache option', { field: 'cache', expected: OPTIONS_EXPECTED, got: name });
+    out[key] = Number(m[2]);
+  }
+  return out;
+}
+
+/**
+ * Parse "f32", "fp16", "kivi-4", "xquant-2", "xquant-cl-3", "xquant-gqa-8", optionally followed by options
+ * ("xquant-cl-4:hot=256", "xquant-2:residual=32,pin-layers=2"): the form the engine API, the drop-in tag's
+ * data-cache and the CLIs' --cache all accept. `options` (the CLIs' flags) may not set an option the name also sets.
+ */
 export function parseCacheMode(name: string, options: CacheOptions = {}): CacheConfig {
+  const colon = name.indexOf(':');
+  if (colon >= 0) {
+    const fromName = parseOptionSuffix(name, name.slice(colon + 1));
+    for (const key of Object.keys(fromName) as (keyof CacheOptions)[]) {
+      if (options[key] !== undefined) throw new InvalidArgumentError(`${key} is set twice`, { field: 'cache', expected: 'the option in the mode name or as a flag, not both', got: name });
+    }
+    return parseCacheMode(name.slice(0, colon), { ...options, ...fromName });
+  }
   const m = /^(f32|fp16|kivi|xquant|xquant-cl|xquant-gqa)(?:-(\d+))?$/.exec(name);
-  const expected = `f32, fp16, or kivi|xquant|xquant-cl|xquant-gqa followed by -B with B in ${QUANT_BITS.join(', ')}`;
+  const expected = `f32, fp16, or kivi|xquant|xquant-cl|xquant-gqa followed by -B with B in ${QUANT_BITS.join(', ')}, then optionally :hot=H,residual=R,pin-layers=P`;
   if (!m) throw new InvalidArgumentError('unknown cache mode', { field: 'cache', expected, got: name });
   const mode = m[1] as CacheMode;
   const quantized = isQuantized(mode);
@@ -67,8 +95,15 @@ export function parseCacheMode(name: string, options: CacheOptions = {}): CacheC
   return hot > 0 ? { mode, bits, residual, pinLayers, hot } : { mode, bits, residual, pinLayers };
 }
 
+/** The name parseCacheMode reads back: the mode, then its non-zero options ("xquant-2:hot=128,residual=16"). */
 export function cacheModeName(c: CacheConfig): string {
-  return isQuantized(c.mode) ? `${c.mode}-${c.bits}` : c.mode;
+  const base = isQuantized(c.mode) ? `${c.mode}-${c.bits}` : c.mode;
+  const options = [
+    ['hot', c.hot ?? 0],
+    ['residual', c.residual],
+    ['pin-layers', c.pinLayers],
+  ].filter(([, v]) => v !== 0);
+  return options.length ? `${base}:${options.map(([k, v]) => `${k}=${v}`).join(',')}` : base;
 }
 
 /** Bits used for one layer: pinned layers get at least 4. */

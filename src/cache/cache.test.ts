@@ -8,7 +8,7 @@ import { ReferenceDecoder } from '../reference/decoder';
 import { sharedModel, sharedText } from '../test-support/shared-models';
 import { syntheticSource, TINY } from '../test-support/synthetic-model';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
-import { clBaseLayers, parseCacheMode, type CacheConfig } from './cache-config';
+import { cacheModeName, clBaseLayers, parseCacheMode, type CacheConfig } from './cache-config';
 import { createReferenceCache } from './create-cache';
 
 // §8.1 of docs/xquant.md, written out independently of the implementation:
@@ -142,6 +142,20 @@ describe('cache mode names', () => {
     expect(parseCacheMode('kivi-2', { residual: 32, pinLayers: 3 })).toMatchObject({ residual: 32, pinLayers: 3 });
     for (const bad of ['xquant', 'xquant-5', 'fp16-4', 'kv-4', '']) expect(() => parseCacheMode(bad)).toThrow(InvalidArgumentError);
     expect(() => parseCacheMode('xquant-4', { residual: -1 })).toThrow(/residual/);
+  });
+
+  it('options after a colon: parsed, written back by cacheModeName, and rejected when malformed or set twice', () => {
+    expect(parseCacheMode('xquant-cl-4:hot=256')).toEqual({ mode: 'xquant-cl', bits: 4, residual: 0, pinLayers: 0, hot: 256 });
+    expect(parseCacheMode('xquant-2:residual=32,pin-layers=2')).toEqual({ mode: 'xquant', bits: 2, residual: 32, pinLayers: 2 });
+    for (const name of ['xquant-2:hot=128,residual=16,pin-layers=1', 'kivi-4:residual=8', 'fp16', 'xquant-gqa-3']) {
+      expect(cacheModeName(parseCacheMode(name))).toBe(name);
+    }
+    expect(cacheModeName(parseCacheMode('xquant-4', { residual: 16 }))).toBe('xquant-4:residual=16');
+    const bad = ['xquant-4:', 'xquant-4:hot', 'xquant-4:hot=-128', 'xquant-4:hot=1e3', 'xquant-4:warm=128', 'xquant-4:hot=128,hot=256', 'xquant:hot=128', 'xquant-4:hot=128:x'];
+    for (const name of bad) expect(() => parseCacheMode(name), name).toThrow(InvalidArgumentError);
+    expect(() => parseCacheMode('xquant-4:hot=100')).toThrow(/multiple of 128/);
+    expect(() => parseCacheMode('fp16:hot=128')).toThrow(/quantized modes/);
+    expect(() => parseCacheMode('xquant-4:residual=16', { residual: 16 })).toThrow(/set twice/);
   });
 
   it('xquant-gqa refuses MHA models; CL base layers follow the documented rule', async () => {

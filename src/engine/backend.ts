@@ -4,6 +4,7 @@
 import type { CacheConfig } from '../cache/cache-config';
 import { createReferenceCache } from '../cache/create-cache';
 import type { ReferenceCache } from '../cache/reference-cache';
+import { InvalidArgumentError } from '../errors';
 import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import { ReferenceDecoder, type LogitsWanted } from '../reference/decoder';
@@ -54,6 +55,7 @@ export class CpuBackend implements Backend {
   async prepare(): Promise<void> {}
 
   createSession(config: CacheConfig): DecodeSession {
+    if (config.hot) throw new InvalidArgumentError('the tiered cache (hot) runs on the WebGPU backend only', { field: 'cache', expected: 'no hot option with the cpu backend', got: `hot=${config.hot}` });
     const cache: ReferenceCache = createReferenceCache(this.model, config);
     const decoder = this.decoder;
     return {

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cacheBytesPerToken } from '../cache/cache-bytes';
 import { parseCacheMode } from '../cache/cache-config';
 import { latentBasesComputed } from '../cache/xquant-gqa-cache';
 import { CpuBackend } from '../engine/backend';
@@ -71,6 +72,16 @@ describe('EngineHost', () => {
     expect(r!.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 16, total_tokens: 17, cache_mode: 'fp16' });
     expect(r!.usage.cache_bytes).toBe(16 * 640); // 16 tokens in the cache (the last token is chosen, not run) x fp16 K+V bytes
     expect(r!.usage.decode_tokens_per_second).toBeGreaterThan(0);
+  });
+
+  it("a mode name with options ('xquant-2:hot=128', the tiered cache) runs and is reported by that name", async () => {
+    const r = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, cache: 'xquant-2:hot=128' });
+    // The whole context sits in the hot tier, so attention reads fp16 K/V as the fp16 mode does.
+    expect(r!.choices[0].token_ids).toEqual(ORACLE);
+    expect(r!.usage.cache_mode).toBe('xquant-2:hot=128');
+    const spec = (await sharedModel('stories260K')).spec;
+    expect(r!.usage.cache_bytes).toBe(16 * (cacheBytesPerToken(spec, parseCacheMode('xquant-2')) + 640));
+    await expect(host.completion(id(), { prompt: [1], max_tokens: 2, cache: 'xquant-2:hot=100' })).rejects.toThrow(/multiple of 128/);
   });
 
   it('scores a continuation teacher-forced under a cache mode, as the reference decoder computes it', async () => {
