@@ -91,13 +91,19 @@ async function refreshMemory(): Promise<void> {
   renderMemory($('memory-summary'), $('memory-explain'), $<HTMLTableElement>('memory-table').tBodies[0], info, lastCacheBytes);
 }
 
-/** The budget select in MiB; "what this GPU allows": every layer's K and V pools at one storage binding each. */
+/** WebGPU does not tell a page how much memory its GPU has: the "what this GPU allows" budget stops here. */
+const DEVICE_BUDGET_CAP_MB = 4096;
+
+/**
+ * The budget select in MiB; "what this GPU allows": every layer's K and V pools at one storage binding
+ * each, at most DEVICE_BUDGET_CAP_MB (adapters that grant 1-2 GiB bindings would otherwise claim tens of GB).
+ */
 async function budgetMb(): Promise<number> {
   const choice = $<HTMLSelectElement>('budget');
   if (choice.value !== 'device') return Number(choice.value);
   if (!loaded) return 256;
   const { maxBindingBytes } = await engine.memory();
-  const mb = Math.round((maxBindingBytes * 2 * loaded.spec.numLayers) / 2 ** 20);
+  const mb = Math.min(DEVICE_BUDGET_CAP_MB, Math.round((maxBindingBytes * 2 * loaded.spec.numLayers) / 2 ** 20));
   choice.selectedOptions[0].textContent = `what this GPU allows (${mb.toLocaleString('en-US')} MB)`;
   return mb;
 }

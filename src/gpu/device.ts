@@ -18,10 +18,16 @@ export interface AcquiredDevice {
   adapterInfo: AdapterFacts;
 }
 
-/** Limits this engine relies on, capped at what the adapter offers. */
-const WANTED_LIMITS = {
-  maxStorageBufferBindingSize: 128 * 1024 * 1024,
-  maxBufferSize: 1024 * 1024 * 1024,
+/**
+ * Limits this engine asks for, capped at what the adapter offers. Storage bindings: as large as the adapter
+ * grants, up to 2 GiB (so every element index of a binding fits a u32 with room to spare). WebGPU guarantees
+ * only 128 MiB, and the engine works there (matrices split into row parts, the planner knows each mode's
+ * longest context), but xquant-cl keeps every layer in one buffer: its longest context scales with this
+ * limit, and desktop adapters commonly grant 1-4 GiB.
+ */
+export const WANTED_LIMITS = {
+  maxStorageBufferBindingSize: 2 * 1024 * 1024 * 1024,
+  maxBufferSize: 4 * 1024 * 1024 * 1024,
   maxComputeWorkgroupStorageSize: 32 * 1024,
   maxComputeInvocationsPerWorkgroup: 256,
   maxComputeWorkgroupSizeX: 256,
@@ -48,6 +54,8 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
     const have = (adapter.limits as unknown as Record<string, number>)[name];
     requiredLimits[name] = Math.min(want, have);
   }
+  // A binding lies inside one buffer.
+  requiredLimits.maxStorageBufferBindingSize = Math.min(requiredLimits.maxStorageBufferBindingSize, requiredLimits.maxBufferSize);
   const features: GpuFeatures = {
     shaderF16: adapter.features.has('shader-f16'),
     subgroups: (o.subgroups ?? true) && adapter.features.has('subgroups'),
