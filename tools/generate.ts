@@ -7,7 +7,7 @@ import { autoCacheMode } from '../src/engine/planner';
 import { GREEDY, type SamplingOptions } from '../src/engine/sampling';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
-import { openBackend } from './open-backend';
+import { checkCacheName, openBackend } from './open-backend';
 
 const USAGE =
   'npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
@@ -45,7 +45,7 @@ await runCli(USAGE, async () => {
     ? GREEDY
     : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
-  if (a.cache !== 'auto') parseCacheMode(a.cache ?? 'f32', cacheOptions); // a bad mode fails before the model loads
+  checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'cpu'); // a bad mode fails before the model loads
   const opened = Date.now();
   const { model, backend, timings } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32', a.kernels ?? 'auto');
   const loadSeconds = (Date.now() - opened) / 1000;

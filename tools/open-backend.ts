@@ -3,7 +3,8 @@
 // webgpu: the weights stream from the folder, tensor by tensor, straight into GPU buffers (no f32 model,
 // no file read whole), as the browser engine loads them.
 
-import { CpuBackend, type Backend } from '../src/engine/backend';
+import { parseCacheMode, type CacheOptions } from '../src/cache/cache-config';
+import { checkCpuCache, CpuBackend, type Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/engine/webgpu-backend';
 import { acquireDevice } from '../src/gpu/device';
 import { parseKernelChoice } from '../src/gpu/kernel-class';
@@ -20,6 +21,13 @@ export interface OpenedModel {
   name: string;
   spec: ModelSpec;
   tokenizer: TextTokenizer;
+}
+
+/** A bad --cache (or one the backend cannot run) fails before the model loads. */
+export function checkCacheName(name: string, options: CacheOptions, backend: string): void {
+  if (name === 'auto') return;
+  const config = parseCacheMode(name, options);
+  if (backend === 'cpu') checkCpuCache(config);
 }
 
 export async function openBackend(modelDir: string, backend: string, weights = 'f32', kernels = 'auto'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {

@@ -6,7 +6,7 @@ import { cacheBytesPerToken, fp16KvBytesPerToken } from '../src/cache/cache-byte
 import { autoCacheMode, planCache } from '../src/engine/planner';
 import { evaluatePerplexity } from '../src/eval/perplexity';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
-import { openBackend } from './open-backend';
+import { checkCacheName, openBackend } from './open-backend';
 
 const USAGE =
   'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]';
@@ -28,6 +28,7 @@ await runCli(USAGE, async () => {
   });
   if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
+  checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'cpu'); // a bad mode fails before the model loads
   const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32', a.kernels ?? 'auto');
   const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
   const plan = planCache(model.spec, budget, a.ctx, cacheOptions);

@@ -71,8 +71,8 @@ export function parseCacheMode(name: string, options: CacheOptions = {}): CacheC
   const colon = name.indexOf(':');
   if (colon >= 0) {
     const fromName = parseOptionSuffix(name, name.slice(colon + 1));
-    for (const key of Object.keys(fromName) as (keyof CacheOptions)[]) {
-      if (options[key] !== undefined) throw new InvalidArgumentError(`${key} is set twice`, { field: 'cache', expected: 'the option in the mode name or as a flag, not both', got: name });
+    for (const [option, key] of Object.entries(OPTION_KEYS)) {
+      if (fromName[key] !== undefined && options[key] !== undefined) throw new InvalidArgumentError(`${option} is set twice`, { field: 'cache', expected: 'the option in the mode name or as a flag, not both', got: name });
     }
     return parseCacheMode(name.slice(0, colon), { ...options, ...fromName });
   }

@@ -155,7 +155,7 @@ describe('cache mode names', () => {
     for (const name of bad) expect(() => parseCacheMode(name), name).toThrow(InvalidArgumentError);
     expect(() => parseCacheMode('xquant-4:hot=100')).toThrow(/multiple of 128/);
     expect(() => parseCacheMode('fp16:hot=128')).toThrow(/quantized modes/);
-    expect(() => parseCacheMode('xquant-4:residual=16', { residual: 16 })).toThrow(/set twice/);
+    expect(() => parseCacheMode('xquant-4:residual=16', { residual: 16 })).toThrow(/residual is set twice/);
   });
 
   it('xquant-gqa refuses MHA models; CL base layers follow the documented rule', async () => {

@@ -14,6 +14,7 @@
 
 import type { WebGpuBackend } from '../engine/webgpu-backend';
 import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
+import { GpuOutOfMemoryError } from '../errors';
 import type { GpuMemory } from '../gpu/memory';
 import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
@@ -31,6 +32,9 @@ import { quantRowWords } from './row-stores';
 import type { LayerLatents } from './xquant-gqa-cache';
 import { rematShapes } from '../gpu/workgroup-memory';
 import { absorbTiling, rematTiling, scoresTiling } from '../gpu/ops/xquant-tiling';
+
+/** The largest f32 transient rows (per side) a prompt may hold; longer pasts are rebuilt as f16 pairs. */
+const F32_TRANSIENT_BYTES = 128 * 2 ** 20;
 
 /** A mode whose kernels cannot fit the device's workgroup memory fails here, when the session is made. */
 function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number): void {
@@ -124,11 +128,6 @@ export class GpuQuantCache implements GpuCache {
     this.maxTokens = backend.maxBatch;
     const s = this.spec;
     const L = s.numLayers;
-    this.layerParams = Array.from({ length: L }, (_, l) => {
-      const buffer = this.memory.create('activations', `layer[${l}]`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      this.memory.device.queue.writeBuffer(buffer, 0, new Uint32Array([l, 0, 0, 0]));
-      return buffer;
-    });
     const kv = kvDim(s);
     const R = config.residual;
     const family = config.mode === 'xquant' || config.mode === 'xquant-cl' ? 'x' : 'latent';
@@ -169,6 +168,18 @@ export class GpuQuantCache implements GpuCache {
       ringRowWords,
       k,
     };
+    this.hot = config.hot ?? 0;
+    this.hotRing = hotRingTokens(this.hot);
+    if (this.hotRing * kv * 2 > this.maxBinding) {
+      const most = Math.max(0, Math.floor(this.maxBinding / (kv * 2) / PAGE_TOKENS - 1) * PAGE_TOKENS);
+      throw new GpuOutOfMemoryError(`a hot tier of ${this.hot} tokens needs ${this.hotRing * kv * 2}-byte K and V rings per layer; this device binds at most ${this.maxBinding} bytes`, {
+        field: 'hot',
+        expected: `at most ${most} tokens`,
+        got: `${this.hot} tokens`,
+        requested: this.hotRing * kv * 2,
+      });
+    }
+    // Checked (above and in QuantPool) before anything is allocated: a throw here leaves nothing behind.
     this.store = new QuantPool(
       this.memory,
       fixed,
@@ -176,8 +187,11 @@ export class GpuQuantCache implements GpuCache {
       shared,
       this.maxBinding,
     );
-    this.hot = config.hot ?? 0;
-    this.hotRing = hotRingTokens(this.hot);
+    this.layerParams = Array.from({ length: L }, (_, l) => {
+      const buffer = this.memory.create('activations', `layer[${l}]`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      this.memory.device.queue.writeBuffer(buffer, 0, new Uint32Array([l, 0, 0, 0]));
+      return buffer;
+    });
     if (this.hot > 0) {
       const usage = GPUBufferUsage.STORAGE;
       for (let l = 0; l < L; l++) {
@@ -221,12 +235,13 @@ export class GpuQuantCache implements GpuCache {
     const tokens = Math.max(1, pos0);
     if (this.transient && this.transient.tokens >= tokens) return true;
     const row = kvDim(this.spec) * 4;
-    // f32 rows keep the reference's numbers; f16 pairs (the fp16 cache's rounding) when f32 cannot be bound.
-    const f16 = tokens * row > this.maxBinding;
+    // f32 rows keep the reference's numbers; f16 pairs (the fp16 cache's rounding) past 128 MiB per side
+    // (these rows are not part of the cache budget) or where f32 cannot be bound.
+    const f16 = tokens * row > Math.min(this.maxBinding, F32_TRANSIENT_BYTES);
     if (f16 && (tokens * row) / 2 > this.maxBinding) return false;
     this.endPrefill();
     // Room for the whole cache, so one prompt allocates once.
-    const room = Math.min(Math.max(tokens, this.capacity), Math.floor(this.maxBinding / (f16 ? row / 2 : row)));
+    const room = Math.min(Math.max(tokens, this.capacity), Math.floor((f16 ? this.maxBinding : Math.min(this.maxBinding, F32_TRANSIENT_BYTES)) / (f16 ? row / 2 : row)));
     const bytes = room * (f16 ? row / 2 : row);
     const usage = GPUBufferUsage.STORAGE;
     this.transient = {

@@ -42,6 +42,11 @@ export interface Backend {
   createSession(cache: CacheConfig): DecodeSession;
 }
 
+/** The reference decoder has no tiered cache: it refuses `hot` rather than run pure XQuant under that name. */
+export function checkCpuCache(config: CacheConfig): void {
+  if (config.hot) throw new InvalidArgumentError('the tiered cache (hot) runs on the WebGPU backend only', { field: 'cache', expected: 'no hot option with the cpu backend', got: `hot=${config.hot}` });
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly spec: ModelSpec;
@@ -55,7 +60,7 @@ export class CpuBackend implements Backend {
   async prepare(): Promise<void> {}
 
   createSession(config: CacheConfig): DecodeSession {
-    if (config.hot) throw new InvalidArgumentError('the tiered cache (hot) runs on the WebGPU backend only', { field: 'cache', expected: 'no hot option with the cpu backend', got: `hot=${config.hot}` });
+    checkCpuCache(config);
     const cache: ReferenceCache = createReferenceCache(this.model, config);
     const decoder = this.decoder;
     return {

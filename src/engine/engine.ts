@@ -188,7 +188,8 @@ export class Engine {
   async prepareMode(name: string): Promise<ModeReady> {
     const { backend } = this.loaded();
     const started = performance.now();
-    const config = name === 'auto' ? this.autoForWholeContext() : parseCacheMode(name);
+    // resolveCache: a mode whose fixed buffers (a hot tier, a residual window) pass the budget fails here, before any allocation.
+    const config = name === 'auto' ? this.autoForWholeContext() : this.resolveCache(name, 1);
     const kernels = await backend.compileMode(config);
     return { cache: cacheModeName(config), kernels, seconds: (performance.now() - started) / 1000 };
   }

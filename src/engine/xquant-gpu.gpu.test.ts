@@ -16,6 +16,7 @@ import { limitedGpu } from '../test-support/limited-gpu';
 import { syntheticSource } from '../test-support/synthetic-model';
 import { packModelWeights } from '../quant/packed-weights';
 import { maxAbsDiff } from '../test-support/compare';
+import { GpuOutOfMemoryError } from '../errors';
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
@@ -265,5 +266,30 @@ describe('tiered cache (hot fp16 K/V for the newest tokens)', () => {
     expect(gap(hot.out)).toBeGreaterThan(0);
     expect(gap(hot.out)).toBeLessThan(gap(pure.out));
     expect(hot.held.filter((b) => /^kv\.hot\.[kv]\[/.test(b.label)).reduce((a, b) => a + b.bytes, 0)).toBe(kvBytes); // still H + a page at 212
+  });
+
+  it.each(['kivi-4', 'xquant-cl-4', 'xquant-gqa-4'])('%s:hot=128 equals fp16 while the context fits in H (the API reaches every quantized mode)', async (mode) => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuFor(m);
+    const fp16 = await run(gpu, parseCacheMode('fp16'), 60);
+    await gpu.prepare(parseCacheMode(mode));
+    const hot = await run(gpu, parseCacheMode(`${mode}:hot=128`), 60);
+    expect(Math.max(...fp16.out.map((x, i) => maxAbsDiff(x, hot.out[i])))).toBeLessThan(1e-5);
+    expect(hot.held.some((b) => b.label === 'kv.hot.k[0]')).toBe(true);
+  });
+
+  it('a hot tier or residual window past one storage binding is a GpuOutOfMemoryError when the session is made, with nothing allocated', async () => {
+    const m = await sharedModel('stories260K');
+    // 20 KiB bindings: 32 kv values in f16 are 64 bytes per token, so a ring holds 320 tokens: H = 128 at most.
+    const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 20480 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
+    opened.push(b);
+    const before = b.memory.buffers().length;
+    expect(() => b.createSession(parseCacheMode('xquant-4:hot=256'))).toThrow(GpuOutOfMemoryError);
+    expect(() => b.createSession(parseCacheMode('xquant-4:hot=256'))).toThrow(/at most 20480 bytes/);
+    expect(() => b.createSession(parseCacheMode('xquant-4:residual=4096'))).toThrow(GpuOutOfMemoryError);
+    expect(b.memory.buffers().length).toBe(before);
+    const ok = b.createSession(parseCacheMode('xquant-4:hot=128'));
+    await ok.forward([1, 403, 407], 'last');
+    ok.close();
   });
 });

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { parseCacheMode } from '../cache/cache-config';
 import { latentBasesComputed } from '../cache/xquant-gqa-cache';
 import { CpuBackend } from '../engine/backend';
@@ -80,8 +80,10 @@ describe('EngineHost', () => {
     expect(r!.choices[0].token_ids).toEqual(ORACLE);
     expect(r!.usage.cache_mode).toBe('xquant-2:hot=128');
     const spec = (await sharedModel('stories260K')).spec;
-    expect(r!.usage.cache_bytes).toBe(16 * (cacheBytesPerToken(spec, parseCacheMode('xquant-2')) + 640));
+    expect(r!.usage.cache_bytes).toBe(16 * (cacheBytesPerToken(spec, parseCacheMode('xquant-2')) + fp16KvBytesPerToken(spec)));
     await expect(host.completion(id(), { prompt: [1], max_tokens: 2, cache: 'xquant-2:hot=100' })).rejects.toThrow(/multiple of 128/);
+    // A hot tier past the memory budget (here 1M tokens of fp16 K/V, 671 MB) is refused before a warm-up compile allocates it.
+    await expect(host.prepareMode(id(), 'xquant-2:hot=1048576')).rejects.toThrow(GpuOutOfMemoryError);
   });
 
   it('scores a continuation teacher-forced under a cache mode, as the reference decoder computes it', async () => {

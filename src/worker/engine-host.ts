@@ -129,6 +129,8 @@ export class EngineHost {
     // Download (or cache read), packing, storing and upload run together, tensor by tensor.
     const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings, kernels, f16Math: o.f16Math });
     report({ phase: 'upload', loaded: 1, total: 1 });
+    const defaultCache = o.cache ?? 'auto';
+    if (defaultCache !== 'auto') this.engine.resolveCache(defaultCache, 1); // a bad name fails the load (before any warm-up allocates), not the first request
     const compileStart = performance.now();
     if (o.warmup !== false) {
       // fp16's kernels, the default mode's and the asked-for ones, all in parallel, so none stalls a first request.
@@ -138,8 +140,7 @@ export class EngineHost {
       await Promise.all(modes.map((m) => this.engine.prepareMode(m).then(() => report({ phase: 'compile', loaded: ++done, total: modes.length }))));
     }
     const compile = (performance.now() - compileStart) / 1000;
-    this.defaultCache = o.cache ?? 'auto';
-    if (this.defaultCache !== 'auto') this.engine.resolveCache(this.defaultCache, 1); // a bad name fails the load, not the first request
+    this.defaultCache = defaultCache;
     this.modelName = resolved.name;
     return { ...summary, id: resolved.id, revision: resolved.revision, storage: storage(), seconds: (performance.now() - started) / 1000, phases: { ...timings, compile } };
   }
