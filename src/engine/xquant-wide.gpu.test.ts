@@ -6,7 +6,8 @@
 // `npm test` runs one model (Llama-3.2-1B's attention widths) and one mode per family. The full protocol
 // (three models, every mode and B in 2/4/8, a 300-token prompt and 32 decode steps) is
 // `npm run test:wide` (XQUANT_WIDE=full); XQUANT_WIDE_LIMIT=32768 runs it at 32 KiB, XQUANT_WIDE_MODELS and
-// XQUANT_WIDE_MODES (comma lists) pick a part of it.
+// XQUANT_WIDE_MODES (comma lists) pick a part of it, XQUANT_WIDE_KERNELS=gpu forces the GPU-class kernels
+// (on these CPU adapters `auto` picks the `cpu` class).
 //
 // Bounds: fp16 the project's 5e-2. A quantized mode: the project's bound for it on the shared models (1e-3
 // for xquant / xquant-cl, 2e-2 for kivi / xquant-gqa, whose f16 K ring and per-channel blocks flip more
@@ -21,6 +22,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
+import type { KernelChoice } from '../gpu/kernel-class';
 import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
 import { maxAbsDiff } from '../test-support/compare';
 import { limitedGpu } from '../test-support/limited-gpu';
@@ -36,6 +38,7 @@ const MODELS = (list(process.env.XQUANT_WIDE_MODELS) ?? (FULL ? ['d2048-gqa', 'd
 const MODES =
   list(process.env.XQUANT_WIDE_MODES) ??
   (FULL ? ['xquant', 'xquant-cl', 'kivi', 'xquant-gqa'].flatMap((m) => [8, 4, 2].map((b) => `${m}-${b}`)) : ['xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4']);
+const KERNELS = (process.env.XQUANT_WIDE_KERNELS ?? 'auto') as KernelChoice;
 /** Also measure how far the reference itself moves when X changes in its last bits (XQUANT_WIDE_SENSITIVITY=1). */
 const SENSITIVITY = process.env.XQUANT_WIDE_SENSITIVITY === '1';
 const PROMPT = FULL ? 300 : 80;
@@ -74,12 +77,12 @@ function nudged(m: LoadedModel): LoadedModel {
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
-describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit`, (name) => {
+describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit, ${KERNELS} kernels`, (name) => {
   const state: { gpu?: WebGpuBackend; cpu?: CpuBackend; fp16?: Float32Array[] } = {};
   const setup = async () => {
     if (!state.gpu) {
       const m = await wideModel(name);
-      state.gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: LIMIT }), nodeShaders(), m, { weights: 'f32', maxBatch: BATCH });
+      state.gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: LIMIT }), nodeShaders(), m, { weights: 'f32', maxBatch: BATCH, kernels: KERNELS });
       opened.push(state.gpu);
       state.cpu = new CpuBackend(m);
       state.fp16 = await trace(state.cpu, 'fp16');
@@ -90,6 +93,7 @@ describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit`, (name) => {
   it('fp16: logits within 5e-2 of the reference', async () => {
     const { gpu, fp16 } = await setup();
     expect(gpu.gpu.device.limits.maxComputeWorkgroupStorageSize).toBe(LIMIT);
+    if (KERNELS !== 'auto') expect(gpu.kernels).toBe(KERNELS);
     expect(worst(await trace(gpu, 'fp16'), fp16)).toBeLessThan(5e-2);
   }, TIMEOUT);
 
