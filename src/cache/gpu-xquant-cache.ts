@@ -13,8 +13,8 @@
 // the older ones (beyond the paper; H = 0 is pure XQuant).
 
 import type { WebGpuBackend } from '../engine/webgpu-backend';
-import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import { GpuOutOfMemoryError } from '../errors';
+import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
 import type { GpuMemory } from '../gpu/memory';
 import { layerAttentionOps } from '../gpu/ops/attention';
 import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
@@ -238,11 +238,13 @@ export class GpuQuantCache implements GpuCache {
     // f32 rows keep the reference's numbers; f16 pairs (the fp16 cache's rounding) past 128 MiB per side
     // (these rows are not part of the cache budget) or where f32 cannot be bound.
     const f16 = tokens * row > Math.min(this.maxBinding, F32_TRANSIENT_BYTES);
-    if (f16 && (tokens * row) / 2 > this.maxBinding) return false;
+    const rowBytes = f16 ? row / 2 : row;
+    const limit = f16 ? this.maxBinding : Math.min(this.maxBinding, F32_TRANSIENT_BYTES);
+    if (tokens * rowBytes > limit) return false;
     this.endPrefill();
     // Room for the whole cache, so one prompt allocates once.
-    const room = Math.min(Math.max(tokens, this.capacity), Math.floor((f16 ? this.maxBinding : Math.min(this.maxBinding, F32_TRANSIENT_BYTES)) / (f16 ? row / 2 : row)));
-    const bytes = room * (f16 ? row / 2 : row);
+    const room = Math.min(Math.max(tokens, this.capacity), Math.floor(limit / rowBytes));
+    const bytes = room * rowBytes;
     const usage = GPUBufferUsage.STORAGE;
     this.transient = {
       k: this.memory.create('activations', 'transient.remat.k', bytes, usage, true),
