@@ -8,11 +8,11 @@
 import { parseCacheMode } from '../src/cache/cache-config';
 import { cacheBytesPerToken } from '../src/cache/cache-bytes';
 import { GREEDY, Sampler } from '../src/engine/sampling';
-import { WebGpuBackend } from '../src/engine/webgpu-backend';
-import { acquireDevice } from '../src/gpu/device';
-import type { GpuMatrix } from '../src/gpu/gpu-matrix';
-import type { KernelClass } from '../src/gpu/kernel-class';
-import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
+import { WebGpuBackend } from '../src/webgpu/backend';
+import { acquireDevice } from '../src/webgpu/device';
+import type { GpuMatrix } from '../src/webgpu/gpu-matrix';
+import type { KernelClass } from '../src/webgpu/kernel-family';
+import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import { parseModelConfig } from '../src/model/model-spec';
 import { countingDevice } from '../src/test-support/counting-device';
 import { randomPackedStream } from '../src/test-support/random-packed';

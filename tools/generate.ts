@@ -6,7 +6,7 @@ import { generateIds } from '../src/engine/generate';
 import { autoCacheMode } from '../src/engine/planner';
 import { GREEDY, type SamplingOptions } from '../src/engine/sampling';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
-import { WebGpuBackend } from '../src/engine/webgpu-backend';
+import { WebGpuBackend } from '../src/webgpu/backend';
 import { checkCacheName, openBackend } from './open-backend';
 
 const USAGE =

@@ -5,10 +5,10 @@
 
 import { parseCacheMode, type CacheOptions } from '../src/cache/cache-config';
 import { checkCpuCache, CpuBackend, type Backend } from '../src/engine/backend';
-import { WebGpuBackend } from '../src/engine/webgpu-backend';
-import { acquireDevice } from '../src/gpu/device';
-import { parseKernelChoice } from '../src/gpu/kernel-class';
-import { nodeGpu, nodeShaders } from '../src/gpu/node-gpu';
+import { WebGpuBackend } from '../src/webgpu/backend';
+import { acquireDevice } from '../src/webgpu/device';
+import { parseKernelChoice } from '../src/webgpu/kernel-family';
+import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import type { ModelSpec } from '../src/model/model-spec';
 import { nodeModelSource } from '../src/model/node-file-source';
 import { loadModelAs } from '../src/quant/packed-weights';

@@ -17,7 +17,7 @@ import { dirname } from 'node:path';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { evaluatePerplexity } from '../src/eval/perplexity';
 import { parseArgs, runCli, UsageError } from './cli-args';
-import type { WebGpuBackend } from '../src/engine/webgpu-backend';
+import type { WebGpuBackend } from '../src/webgpu/backend';
 import { openBackend } from './open-backend';
 import { modesFor, RUNS } from './ppl-runs';
 

@@ -6,7 +6,7 @@
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
 import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
-import { quantRowWords } from './row-stores';
+import { quantRowWords } from '../reference/caches/row-stores';
 
 const perTokenRow = (n: number, bits: number): number => quantRowWords(n, bits) * 4;
 const perChannel = (n: number, bits: number): number => (n * (1 + packedWords(GROUP_SIZE, bits)) * 4) / GROUP_SIZE;

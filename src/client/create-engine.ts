@@ -10,7 +10,7 @@ import { AbortedError } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
 import { isHubRepoId, type ModelRef } from '../model/model-ref';
 import type { WeightFormat } from '../quant/weight-format';
-import type { KernelChoice } from '../gpu/kernel-class';
+import type { KernelChoice } from '../webgpu/kernel-family';
 import type { LoadProgress } from '../storage/model-loader';
 import type { CachedModelInfo } from '../storage/weight-cache';
 import type { HostHealth, LoadOptions as HostLoadOptions, LoadResult, ScoreRequest, StreamEvent } from '../worker/engine-host';

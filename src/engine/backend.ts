@@ -2,8 +2,8 @@
 // reference here, WebGPU in webgpu-backend.ts).
 
 import type { CacheConfig } from '../cache/cache-config';
-import { createReferenceCache } from '../cache/create-cache';
-import type { ReferenceCache } from '../cache/reference-cache';
+import { createReferenceCache } from '../reference/caches/create-cache';
+import type { ReferenceCache } from '../reference/caches/reference-cache';
 import { InvalidArgumentError } from '../errors';
 import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';

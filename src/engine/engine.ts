@@ -6,9 +6,9 @@ import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-
 import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
-import { acquireDevice } from '../gpu/device';
-import type { MemoryReport } from '../gpu/memory';
-import type { ShaderLibrary } from '../gpu/shader-library';
+import { acquireDevice } from '../webgpu/device';
+import type { MemoryReport } from '../webgpu/memory';
+import type { ShaderLibrary } from '../webgpu/shader-library';
 import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage } from '../tokenizer/tokenizer';
@@ -16,8 +16,8 @@ import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
 import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
 import { StopMatcher } from './stop-matcher';
-import { WebGpuBackend } from './webgpu-backend';
-import type { KernelChoice, KernelClass } from '../gpu/kernel-class';
+import { WebGpuBackend } from '../webgpu/backend';
+import type { KernelChoice, KernelClass } from '../webgpu/kernel-family';
 
 export interface EngineLoadOptions {
   /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { createReferenceCache } from '../cache/create-cache';
+import { createReferenceCache } from '../reference/caches/create-cache';
 import { CpuBackend } from '../engine/backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY } from '../engine/sampling';

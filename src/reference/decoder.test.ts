@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { createReferenceCache } from '../cache/create-cache';
+import { createReferenceCache } from './caches/create-cache';
 import { CpuBackend } from '../engine/backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY } from '../engine/sampling';

@@ -3,7 +3,7 @@
 // exact K/V among the new tokens) or one token (a decode step). Every GPU kernel is tested against it.
 
 import { InvalidArgumentError } from '../errors';
-import type { CacheModel, ReferenceCache } from '../cache/reference-cache';
+import type { CacheModel, ReferenceCache } from './caches/reference-cache';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
 import { matmulRows, rmsNormRows, silu } from './ops';

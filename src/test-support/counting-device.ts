@@ -1,6 +1,6 @@
 // A WebGPU device that counts what the engine asks of it: compute dispatches, queue submissions, buffer
 // uploads (writeBuffer) and readbacks (mapAsync). For tests and benchmarks of round trips per token.
-import type { AcquiredDevice } from '../gpu/device';
+import type { AcquiredDevice } from '../webgpu/device';
 
 export interface GpuCounts {
   dispatches: number;

@@ -2,7 +2,7 @@
 // made to run out on demand, and SwiftShader allocates from host memory). A createBuffer past the
 // allowance fails the way WebGPU reports running out of memory: it returns an invalid buffer (every use
 // of it is a validation error) and the innermost open 'out-of-memory' error scope catches an error.
-import type { AcquiredDevice } from '../gpu/device';
+import type { AcquiredDevice } from '../webgpu/device';
 
 export interface ScarceDevice extends AcquiredDevice {
   /** Bytes that later allocations may add to what is allocated now (Infinity: no limit). */

@@ -17,14 +17,14 @@ import {
 } from '../engine/openai';
 import { EngineError, throwIfAborted } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
-import type { ShaderLibrary } from '../gpu/shader-library';
+import type { ShaderLibrary } from '../webgpu/shader-library';
 import { resolveModelRef, type ModelRef } from '../model/model-ref';
 import { parseWeightFormat, type WeightFormat } from '../quant/weight-format';
 import type { ChunkStore } from '../storage/chunk-store';
 import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
 import { RequestQueue } from './request-queue';
-import { parseKernelChoice, type KernelClass } from '../gpu/kernel-class';
+import { parseKernelChoice, type KernelClass } from '../webgpu/kernel-family';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 
 export interface LoadOptions {

@@ -4,7 +4,7 @@
 
 import * as Comlink from 'comlink';
 import { installErrorTransfer } from '../client/error-transfer';
-import { BUNDLED_SHADERS } from '../gpu/shaders-bundled';
+import { BUNDLED_SHADERS } from '../webgpu/shaders-bundled';
 import { IdbChunkStore } from '../storage/idb-chunk-store';
 import { EngineHost } from './engine-host';
 

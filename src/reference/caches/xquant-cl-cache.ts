@@ -3,7 +3,7 @@
 // *reconstruction*, so X̂_i = X̂_{i−1} + deQ(ΔX̂_i) carries only layer i's own rounding error.
 // The running sum X̂ (the accumulator) is kept in f32 for the tokens being quantized in this step.
 
-import { clBaseBits, clBaseLayers, layerBits, type CacheConfig } from './cache-config';
+import { clBaseBits, clBaseLayers, layerBits, type CacheConfig } from '../../cache/cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { F16RowStore, F32RowStore, QuantRowStore, type RowStore } from './row-stores';
 

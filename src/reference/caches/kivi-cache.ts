@@ -1,7 +1,7 @@
 // `kivi-B` (KIVI*, the paper's baseline): pre-RoPE K quantized per channel over blocks of 128 tokens
 // (the incomplete newest block stays fp16), V quantized per token along its channels.
 
-import { layerBits, type CacheConfig } from './cache-config';
+import { layerBits, type CacheConfig } from '../../cache/cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { ChannelGroupStore, WindowedRowStore } from './row-stores';
 

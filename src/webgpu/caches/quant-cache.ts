@@ -12,26 +12,26 @@
 // A tiered cache (config.hot = H) also keeps the newest H tokens' fp16 K/V, so decode rematerializes only
 // the older ones (beyond the paper; H = 0 is pure XQuant).
 
-import type { WebGpuBackend } from '../engine/webgpu-backend';
-import { GpuOutOfMemoryError } from '../errors';
-import { uploadMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
-import type { GpuMemory } from '../gpu/memory';
-import { layerAttentionOps } from '../gpu/ops/attention';
-import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
-import { kvAppendOp } from '../gpu/ops/kv-append';
-import { linearOps } from '../gpu/ops/linear';
-import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type RematSides, type StoreBuffers, type StoreLayout } from '../gpu/ops/xquant';
-import { kvDim, type ModelSpec } from '../model/model-spec';
-import { packedWords } from '../quant/quantize';
-import { packMatrix, pad32 } from '../quant/weight-format';
-import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
-import { clBaseBits, clBaseLayers, GROUP_SIZE, hotRingTokens, layerBits, PAGE_TOKENS, type CacheConfig } from './cache-config';
+import type { WebGpuBackend } from '../backend';
+import { GpuOutOfMemoryError } from '../../errors';
+import { uploadMatrix, type GpuMatrix } from '../gpu-matrix';
+import type { GpuMemory } from '../memory';
+import { layerAttentionOps } from '../ops/attention';
+import type { Dispatch, OpContext } from '../ops/dispatch';
+import { kvAppendOp } from '../ops/kv-append';
+import { linearOps } from '../ops/linear';
+import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type RematSides, type StoreBuffers, type StoreLayout } from '../ops/xquant';
+import { kvDim, type ModelSpec } from '../../model/model-spec';
+import { packedWords } from '../../quant/quantize';
+import { packMatrix, pad32 } from '../../quant/weight-format';
+import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes';
+import { clBaseBits, clBaseLayers, GROUP_SIZE, hotRingTokens, layerBits, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
-import { QuantPool } from './gpu-quant-pool';
-import { quantRowWords } from './row-stores';
-import type { LayerLatents } from './xquant-gqa-cache';
-import { rematShapes } from '../gpu/workgroup-memory';
-import { absorbTiling, rematTiling, scoresTiling } from '../gpu/ops/xquant-tiling';
+import { QuantPool } from './quant-pool';
+import { quantRowWords } from '../../reference/caches/row-stores';
+import type { LayerLatents } from '../../reference/caches/xquant-gqa-cache';
+import { rematShapes } from '../workgroup-memory';
+import { absorbTiling, rematTiling, scoresTiling } from '../ops/xquant-tiling';
 
 /** The largest f32 transient rows (per side) a prompt may hold; longer pasts are rebuilt as f16 pairs. */
 const F32_TRANSIENT_BYTES = 128 * 2 ** 20;

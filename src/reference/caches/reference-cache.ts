@@ -7,13 +7,13 @@
 // change when its stored form does, so the reference never rematerializes a token twice for nothing.
 // Its bytes are not part of the cache size: storedBytes() counts the compact form only.
 
-import { kvDim, type ModelSpec } from '../model/model-spec';
-import type { ModelWeights } from '../model/weights';
-import { causalAttention, type KeyValueRows } from '../reference/attention';
-import { matvec } from '../reference/ops';
-import { Rope } from '../reference/rope';
-import { cacheBytesPerToken } from './cache-bytes';
-import type { CacheConfig } from './cache-config';
+import { kvDim, type ModelSpec } from '../../model/model-spec';
+import type { ModelWeights } from '../../model/weights';
+import { causalAttention, type KeyValueRows } from '../attention';
+import { matvec } from '../ops';
+import { Rope } from '../rope';
+import { cacheBytesPerToken } from '../../cache/cache-bytes';
+import type { CacheConfig } from '../../cache/cache-config';
 
 export interface AppendRows {
   count: number;

@@ -1,11 +1,11 @@
 // The GPU cache for a cache mode (the GPU side of create-cache.ts).
 
-import type { WebGpuBackend } from '../engine/webgpu-backend';
-import { InvalidArgumentError } from '../errors';
-import { checkModeFits, type CacheConfig } from './cache-config';
+import type { WebGpuBackend } from '../backend';
+import { InvalidArgumentError } from '../../errors';
+import { checkModeFits, type CacheConfig } from '../../cache/cache-config';
 import type { GpuCache } from './gpu-cache';
-import { GpuKvCache } from './gpu-kv-cache';
-import { GpuQuantCache } from './gpu-xquant-cache';
+import { GpuKvCache } from './kv-cache';
+import { GpuQuantCache } from './quant-cache';
 
 export function createGpuCache(backend: WebGpuBackend, config: CacheConfig): GpuCache {
   checkModeFits(backend.spec, config);

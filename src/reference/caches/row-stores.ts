@@ -3,9 +3,9 @@
 //   per-channel:    128-token groups per channel, same {meta; codes} form, newest tokens in an fp16 tail.
 // `bytes()` counts what is really held, so reported cache sizes are measured, not assumed.
 
-import { f16BitsToF32, f32ToF16Bits } from '../quant/f16';
-import { dequantizeGroup, metaScale, metaZero, packedWords, quantizeGroup, unpackCode } from '../quant/quantize';
-import { GROUP_SIZE } from './cache-config';
+import { f16BitsToF32, f32ToF16Bits } from '../../quant/f16';
+import { dequantizeGroup, metaScale, metaZero, packedWords, quantizeGroup, unpackCode } from '../../quant/quantize';
+import { GROUP_SIZE } from '../../cache/cache-config';
 
 export interface RowStore {
   readonly dim: number;

@@ -1,7 +1,7 @@
 // What every op builder returns: a pipeline with its bound buffers, and the grid it needs for a given
 // number of new tokens. A session builds its dispatches once and encodes them every forward.
 
-import type { KernelClass } from '../kernel-class';
+import type { KernelClass } from '../kernel-family';
 import type { BindingKind, Kernel, PipelineCache } from '../pipelines';
 import type { KernelSource } from '../shader-library';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseKernelChoice, selectKernelClass, type AdapterFacts } from './kernel-class';
+import { parseKernelChoice, selectKernelClass, type AdapterFacts } from './kernel-family';
 
 const adapter = (o: Partial<AdapterFacts>): AdapterFacts => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o });
 

@@ -9,15 +9,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { PAGE_TOKENS, parseCacheMode } from '../cache/cache-config';
 import { cacheBytesPerToken } from '../cache/cache-bytes';
-import { OVERSHOOT_TOKENS } from '../cache/gpu-cache';
+import { OVERSHOOT_TOKENS } from './caches/gpu-cache';
 import { GpuOutOfMemoryError } from '../errors';
-import { acquireDevice } from '../gpu/device';
-import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { acquireDevice } from './device';
+import { nodeGpu, nodeShaders } from './node-gpu';
 import { kvDim, parseModelConfig, type ModelSpec } from '../model/model-spec';
 import { randomPackedStream } from '../test-support/random-packed';
 import { REAL_CONFIGS } from '../test-support/real-configs';
-import { GREEDY, Sampler } from './sampling';
-import { WebGpuBackend } from './webgpu-backend';
+import { GREEDY, Sampler } from '../engine/sampling';
+import { WebGpuBackend } from './backend';
 
 const BINDING = 16 * 2 ** 20;
 const CONTEXT = 32 * 1024;

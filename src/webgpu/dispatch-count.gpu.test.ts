@@ -9,14 +9,14 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { acquireDevice } from '../gpu/device';
-import type { KernelClass } from '../gpu/kernel-class';
-import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { acquireDevice } from './device';
+import type { KernelClass } from './kernel-family';
+import { nodeGpu, nodeShaders } from './node-gpu';
 import { packModelWeights } from '../quant/packed-weights';
 import { countingDevice, type GpuCounts } from '../test-support/counting-device';
 import { sharedModel } from '../test-support/shared-models';
-import { GREEDY, Sampler } from './sampling';
-import { WebGpuBackend } from './webgpu-backend';
+import { GREEDY, Sampler } from '../engine/sampling';
+import { WebGpuBackend } from './backend';
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));

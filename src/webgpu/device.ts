@@ -2,7 +2,7 @@
 // features detected rather than assumed, and a clear error when there is no adapter at all.
 
 import { GpuUnavailableError } from '../errors';
-import type { AdapterFacts } from './kernel-class';
+import type { AdapterFacts } from './kernel-family';
 
 export interface GpuFeatures {
   shaderF16: boolean;

@@ -3,10 +3,10 @@
 // 128-token blocks, newest block fp16) and X·U_v (per token); K = (X·U_k)·(Σ_k B_kᵀ) + b_k, the same for V.
 // The basis change is full rank, so without quantization K and V are exact.
 
-import type { ModelSpec } from '../model/model-spec';
-import { thinSvdOfRows } from '../linalg/svd';
-import { matvec } from '../reference/ops';
-import { checkModeFits, layerBits, type CacheConfig } from './cache-config';
+import type { ModelSpec } from '../../model/model-spec';
+import { thinSvdOfRows } from '../../linalg/svd';
+import { matvec } from '../ops';
+import { checkModeFits, layerBits, type CacheConfig } from '../../cache/cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { ChannelGroupStore, WindowedRowStore } from './row-stores';
 

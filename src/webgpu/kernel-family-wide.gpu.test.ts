@@ -7,14 +7,14 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { acquireDevice } from '../gpu/device';
-import type { KernelClass } from '../gpu/kernel-class';
-import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { acquireDevice } from './device';
+import type { KernelClass } from './kernel-family';
+import { nodeGpu, nodeShaders } from './node-gpu';
 import { parseModelConfig, type ModelSpec } from '../model/model-spec';
 import { maxAbsDiff } from '../test-support/compare';
 import { randomPackedStream } from '../test-support/random-packed';
 import { REAL_CONFIGS } from '../test-support/real-configs';
-import { WebGpuBackend } from './webgpu-backend';
+import { WebGpuBackend } from './backend';
 
 const F32 = parseCacheMode('f32');
 const opened: WebGpuBackend[] = [];

@@ -1,6 +1,6 @@
 // `fp16`: K (after RoPE, as a KV cache stores it) and V rounded to float16.
 
-import type { CacheConfig } from './cache-config';
+import type { CacheConfig } from '../../cache/cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { F16RowStore } from './row-stores';
 

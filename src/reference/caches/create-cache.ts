@@ -1,6 +1,6 @@
 // One factory for every reference cache mode.
 
-import { checkModeFits, type CacheConfig } from './cache-config';
+import { checkModeFits, type CacheConfig } from '../../cache/cache-config';
 import { F32Cache } from './f32-cache';
 import { Fp16Cache } from './fp16-cache';
 import { KiviCache } from './kivi-cache';

@@ -1,7 +1,7 @@
 // `xquant-B`: cache the post-RMSNorm attention input X per token (groups of 128 along the hidden
 // dimension) and rematerialize K = X̂·W_kᵀ + b_k (then RoPE) and V = X̂·W_vᵀ + b_v.
 
-import { layerBits, type CacheConfig } from './cache-config';
+import { layerBits, type CacheConfig } from '../../cache/cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { WindowedRowStore } from './row-stores';
 

@@ -22,14 +22,14 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import type { KernelChoice } from '../gpu/kernel-class';
-import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import type { KernelChoice } from './kernel-family';
+import { nodeGpu, nodeShaders } from './node-gpu';
 import { maxAbsDiff } from '../test-support/compare';
 import { limitedGpu } from '../test-support/limited-gpu';
 import { wideModel, type WideModel } from '../test-support/wide-models';
 import type { LoadedModel } from '../model/load-model';
-import { CpuBackend, type Backend } from './backend';
-import { WebGpuBackend } from './webgpu-backend';
+import { CpuBackend, type Backend } from '../engine/backend';
+import { WebGpuBackend } from './backend';
 
 const FULL = process.env.XQUANT_WIDE === 'full';
 const LIMIT = Number(process.env.XQUANT_WIDE_LIMIT ?? 16384);

@@ -2,7 +2,7 @@
 // f32 matrix, so benchmark rows can say how close a model runs to what this GPU (or emulation) can do.
 
 import { uploadMatrix } from './gpu-matrix';
-import type { KernelClass } from './kernel-class';
+import type { KernelClass } from './kernel-family';
 import { GpuMemory } from './memory';
 import { encodeDispatches, type OpContext } from './ops/dispatch';
 import { linearOps } from './ops/linear';

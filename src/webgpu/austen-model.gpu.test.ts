@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { nodeGpu, nodeShaders } from '../gpu/node-gpu';
+import { nodeGpu, nodeShaders } from './node-gpu';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { NodeFolderSource } from '../model/node-file-source';
-import { CpuBackend } from './backend';
-import { generateIds } from './generate';
-import { GREEDY } from './sampling';
-import { WebGpuBackend } from './webgpu-backend';
+import { CpuBackend } from '../engine/backend';
+import { generateIds } from '../engine/generate';
+import { GREEDY } from '../engine/sampling';
+import { WebGpuBackend } from './backend';
 import { maxAbsDiff } from '../test-support/compare';
 
 const DIR = new URL('../../public/models/austen-3m/', import.meta.url).pathname;

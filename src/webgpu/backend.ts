@@ -3,35 +3,35 @@
 // in a browser, dawn.node in Node (tests, CLIs, bench).
 
 import type { CacheConfig } from '../cache/cache-config';
-import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from '../cache/gpu-cache';
-import { createGpuCache } from '../cache/create-gpu-cache';
+import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './caches/gpu-cache';
+import { createGpuCache } from './caches/create-gpu-cache';
 import { DeviceLostError, EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
-import { acquireDevice, type AcquiredDevice } from '../gpu/device';
-import { selectKernelClass, type KernelChoice, type KernelClass } from '../gpu/kernel-class';
-import { readMatrix, type GpuMatrix } from '../gpu/gpu-matrix';
-import { GpuWeightUploader, type GpuWeights } from '../gpu/gpu-weights';
-import { GpuMemory, scopedAllocation, type AllocationErrors, type MemoryReport } from '../gpu/memory';
-import { argmaxOp } from '../gpu/ops/argmax';
-import { encodeDispatches, type Dispatch, type OpContext } from '../gpu/ops/dispatch';
-import { embedOps } from '../gpu/ops/embed';
-import { gateUpOps } from '../gpu/ops/gate-up';
-import { GEMM_TILE, linearOps, ropeFusable, SHORT_GEMM_TILE, usesGemv, type FusedNorm, type FusedRope } from '../gpu/ops/linear';
-import { rmsNormOp } from '../gpu/ops/rmsnorm';
-import { sampleOp } from '../gpu/ops/sample';
-import { ropeOp, ropeTable } from '../gpu/ops/rope';
-import { PipelineCache } from '../gpu/pipelines';
-import type { ShaderLibrary } from '../gpu/shader-library';
-import type { CacheModel } from '../cache/reference-cache';
-import { layerLatents, type LayerLatents } from '../cache/xquant-gqa-cache';
-import { latentsOf } from './prepared-model';
+import { acquireDevice, type AcquiredDevice } from './device';
+import { selectKernelClass, type KernelChoice, type KernelClass } from './kernel-family';
+import { readMatrix, type GpuMatrix } from './gpu-matrix';
+import { GpuWeightUploader, type GpuWeights } from './gpu-weights';
+import { GpuMemory, scopedAllocation, type AllocationErrors, type MemoryReport } from './memory';
+import { argmaxOp } from './ops/argmax';
+import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
+import { embedOps } from './ops/embed';
+import { gateUpOps } from './ops/gate-up';
+import { GEMM_TILE, linearOps, ropeFusable, SHORT_GEMM_TILE, usesGemv, type FusedNorm, type FusedRope } from './ops/linear';
+import { rmsNormOp } from './ops/rmsnorm';
+import { sampleOp } from './ops/sample';
+import { ropeOp, ropeTable } from './ops/rope';
+import { PipelineCache } from './pipelines';
+import type { ShaderLibrary } from './shader-library';
+import type { CacheModel } from '../reference/caches/reference-cache';
+import { layerLatents, type LayerLatents } from '../reference/caches/xquant-gqa-cache';
+import { latentsOf } from '../engine/prepared-model';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
 import { pad32, unpackMatrix, type WeightFormat } from '../quant/weight-format';
 import { packedStream, type WeightStream } from '../quant/weight-stream';
 import type { LogitsWanted } from '../reference/decoder';
 import { ropeInverseFrequencies } from '../reference/rope';
-import type { Backend, DecodeSession } from './backend';
-import type { Sampler } from './sampling';
+import type { Backend, DecodeSession } from '../engine/backend';
+import type { Sampler } from '../engine/sampling';
 
 /** Where xquant-gqa's factors come from: a store (the weight cache), a CPU computation, else the GPU's weights. */
 export interface LatentSource {

@@ -4,13 +4,13 @@
 // Pools start at one page and double when full (old pages are copied; page numbers stay valid).
 // Its byte accounting is the reference's (cacheBytesPerToken), so the modes of src/cache line up.
 
-import { GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
-import type { GpuMemory } from '../gpu/memory';
-import { layerAttentionOps } from '../gpu/ops/attention';
-import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
-import { kvDim, type ModelSpec } from '../model/model-spec';
-import { cacheBytesPerToken } from './cache-bytes';
-import { PAGE_TOKENS, type CacheConfig } from './cache-config';
+import { GpuOutOfMemoryError, InvalidArgumentError } from '../../errors';
+import type { GpuMemory } from '../memory';
+import { layerAttentionOps } from '../ops/attention';
+import type { Dispatch, OpContext } from '../ops/dispatch';
+import { kvDim, type ModelSpec } from '../../model/model-spec';
+import { cacheBytesPerToken } from '../../cache/cache-bytes';
+import { PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
 

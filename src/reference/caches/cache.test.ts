@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors';
-import { CpuBackend } from '../engine/backend';
-import { evaluatePerplexity } from '../eval/perplexity';
-import { loadModel, type LoadedModel } from '../model/load-model';
-import { kvDim, type ModelSpec } from '../model/model-spec';
-import { ReferenceDecoder } from '../reference/decoder';
-import { sharedModel, sharedText } from '../test-support/shared-models';
-import { syntheticSource, TINY } from '../test-support/synthetic-model';
-import { cacheBytesPerToken, fp16KvBytesPerToken } from './cache-bytes';
-import { cacheModeName, clBaseLayers, parseCacheMode, type CacheConfig } from './cache-config';
+import { InvalidArgumentError } from '../../errors';
+import { CpuBackend } from '../../engine/backend';
+import { evaluatePerplexity } from '../../eval/perplexity';
+import { loadModel, type LoadedModel } from '../../model/load-model';
+import { kvDim, type ModelSpec } from '../../model/model-spec';
+import { ReferenceDecoder } from '../decoder';
+import { sharedModel, sharedText } from '../../test-support/shared-models';
+import { syntheticSource, TINY } from '../../test-support/synthetic-model';
+import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes';
+import { cacheModeName, clBaseLayers, parseCacheMode, type CacheConfig } from '../../cache/cache-config';
 import { createReferenceCache } from './create-cache';
 
 // §8.1 of docs/xquant.md, written out independently of the implementation:

@@ -2,11 +2,11 @@
 // produces that layer's attention output, as a list of dispatches the decode session encodes. Byte
 // accounting is the reference's (cacheBytesPerToken), so CPU and GPU modes report the same figures.
 
-import type { GpuMatrix } from '../gpu/gpu-matrix';
-import type { KernelClass } from '../gpu/kernel-class';
-import type { Dispatch, OpContext } from '../gpu/ops/dispatch';
-import type { ModelSpec } from '../model/model-spec';
-import type { CacheConfig } from './cache-config';
+import type { GpuMatrix } from '../gpu-matrix';
+import type { KernelClass } from '../kernel-family';
+import type { Dispatch, OpContext } from '../ops/dispatch';
+import type { ModelSpec } from '../../model/model-spec';
+import type { CacheConfig } from '../../cache/cache-config';
 
 /** Buffers and weights of one layer's attention that a cache mode reads or writes. */
 export interface LayerAttention {

@@ -1,6 +1,6 @@
 // `f32`: exact K (pre-RoPE) and V; the golden reference every other mode is compared with.
 
-import type { CacheConfig } from './cache-config';
+import type { CacheConfig } from '../../cache/cache-config';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { F32RowStore } from './row-stores';
 

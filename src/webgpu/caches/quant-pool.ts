@@ -7,9 +7,9 @@
 // buffer. Buffers double when full (old pages are copied, so offsets stay valid), never past the device's
 // storage-binding limit: a context that needs more is a GpuOutOfMemoryError before anything is allocated.
 
-import { GpuOutOfMemoryError } from '../errors';
-import type { GpuMemory } from '../gpu/memory';
-import { PAGE_TOKENS } from './cache-config';
+import { GpuOutOfMemoryError } from '../../errors';
+import type { GpuMemory } from '../memory';
+import { PAGE_TOKENS } from '../../cache/cache-config';
 
 export class QuantPool {
   private buffers: GPUBuffer[] = [];
