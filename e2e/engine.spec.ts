@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { XQuantEngine } from '../src/client/index';
 import { parseCacheMode } from '../src/cache/cache-config';
-import { CpuBackend } from '../src/engine/backend';
+import { ReferenceBackend } from '../src/reference/backend';
 import { generateIds } from '../src/engine/generate';
 import { GREEDY } from '../src/engine/sampling';
 import { loadModel } from '../src/model/load-model';
@@ -75,7 +75,7 @@ test('every cache mode and GPU sampling compile and run in Chromium; xquant mode
   const prompt = [1, 403, 407, 261, 378];
   const sampling = { temperature: 0.8, topK: 40, topP: 0.95, seed: 7 };
   const reference = async (cache: string, s = GREEDY) =>
-    (await generateIds(new CpuBackend(model), prompt, { maxTokens: 16, cache: parseCacheMode(cache), sampling: s, stopIds: [] })).join(' ');
+    (await generateIds(new ReferenceBackend(model), prompt, { maxTokens: 16, cache: parseCacheMode(cache), sampling: s, stopIds: [] })).join(' ');
 
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
@@ -240,7 +240,7 @@ test('a .gguf file (llama.cpp\'s stories260K.gguf) loads by URL and from the Hub
   }
 });
 
-test("kernels: 'auto' picks the cpu class on SwiftShader; 'gpu' forces the GPU-class kernels and reproduces the greedy oracles", async ({ page }) => {
+test("kernels: 'auto' picks the rowwise family on SwiftShader; 'tiled' forces the tiled kernels and reproduces the greedy oracles", async ({ page }) => {
   await serveSharedModels(page);
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
@@ -249,7 +249,7 @@ test("kernels: 'auto' picks the cpu class on SwiftShader; 'gpu' forces the GPU-c
     const auto = await e.load('/test-models/stories260K', { weights: 'q8' });
     const out: { kernels: string; ids: string }[] = [];
     for (const run of runs) {
-      const loaded = await e.load(`/test-models/${run.model}`, { weights: run.weights, kernels: 'gpu' });
+      const loaded = await e.load(`/test-models/${run.model}`, { weights: run.weights, kernels: 'tiled' });
       const c = await e.completions.create({ prompt: [1], max_tokens: run.ids.split(' ').length, temperature: 0, cache: 'fp16' });
       out.push({ kernels: loaded.kernels, ids: c.choices[0].token_ids.join(' ') });
     }
@@ -258,8 +258,8 @@ test("kernels: 'auto' picks the cpu class on SwiftShader; 'gpu' forces the GPU-c
     { model: 'stories260K', weights: 'f32' as const, ids: ORACLE },
     ...MORE_ORACLES.map((o) => ({ ...o, weights: 'f32' as const })),
   ]);
-  expect(r.auto).toBe('cpu');
-  expect(r.status).toBe('gpu');
-  expect(r.out.map((o) => o.kernels)).toEqual(['gpu', 'gpu', 'gpu']);
+  expect(r.auto).toBe('rowwise');
+  expect(r.status).toBe('tiled');
+  expect(r.out.map((o) => o.kernels)).toEqual(['tiled', 'tiled', 'tiled']);
   expect(r.out.map((o) => o.ids)).toEqual([ORACLE, ...MORE_ORACLES.map((o) => o.ids)]);
 });

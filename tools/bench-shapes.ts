@@ -1,5 +1,5 @@
 // `npm run bench -- --section shapes`: decode at real models' widths (SmolLM2-135M, Qwen2.5-0.5B,
-// Llama-3.2-1B: their config.json values, random q4 weights, fewer layers) with both kernel classes in the
+// Llama-3.2-1B: their config.json values, random q4 weights, fewer layers) with both kernel families in the
 // same run, and a roofline column: the bytes a decode step must read (every matrix but the embedding, plus
 // the fp16 cache of the context) per second, against the device's buffer-copy bandwidth measured in the
 // same run. Decode runs the engine's way (decodeIds: 3 steps in flight) and, for comparison, one step at a
@@ -11,7 +11,7 @@ import { GREEDY, Sampler } from '../src/engine/sampling';
 import { WebGpuBackend } from '../src/webgpu/backend';
 import { acquireDevice } from '../src/webgpu/device';
 import type { GpuMatrix } from '../src/webgpu/gpu-matrix';
-import type { KernelClass } from '../src/webgpu/kernel-family';
+import type { KernelFamily } from '../src/webgpu/kernel-family';
 import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import { parseModelConfig } from '../src/model/model-spec';
 import { countingDevice } from '../src/test-support/counting-device';
@@ -27,7 +27,7 @@ export const SHAPE_CONFIGS: Record<string, Record<string, unknown>> = {
 export interface ShapeRow {
   shape: string;
   layers: number;
-  kernels: KernelClass;
+  kernels: KernelFamily;
   subgroups: boolean;
   context: number;
   /** Bytes one decode step reads: weights (LM head included, embedding row excluded) and the fp16 cache. */
@@ -79,7 +79,7 @@ export async function shapesSection(o: { shapes: string[]; layers: number; conte
     const config = SHAPE_CONFIGS[shape];
     if (!config) throw new Error(`unknown shape ${shape}; known: ${Object.keys(SHAPE_CONFIGS).join(', ')}`);
     const spec = parseModelConfig(JSON.stringify({ ...config, num_hidden_layers: o.layers }), `${shape}/config.json`);
-    for (const kernels of ['cpu', 'gpu'] as const) {
+    for (const kernels of ['rowwise', 'tiled'] as const) {
       const dev = countingDevice(await acquireDevice(nodeGpu()));
       const backend = await WebGpuBackend.fromStream(dev, nodeShaders(), spec, randomPackedStream(spec, 'q4', 7), { kernels });
       const w = backend.weights;

@@ -1,5 +1,5 @@
 // npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32
-//   --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
+//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
@@ -9,7 +9,7 @@
 //   prefill: a 2,048-token prompt (--prompt) on mha-6m in fp16, xquant-4, xquant-cl-4 and kivi-4, tokens/s
 //           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice);
 //   shapes: decode at SmolLM2-135M / Qwen2.5-0.5B / Llama-3.2-1B widths (random q4 weights, --shape-layers
-//           layers, context 128) with both kernel classes, bytes read per second against the buffer-copy
+//           layers, context 128) with both kernel families, bytes read per second against the buffer-copy
 //           bandwidth of the same run, dispatches / submissions / readbacks per token (tools/bench-shapes.ts);
 //   compile: seconds to compile each cache mode's kernels (asynchronously, in parallel, as a load or
 //           prepareMode does) on austen-3m (--models), with workgroup memory zeroed by Tint's loop (what
@@ -24,7 +24,7 @@ import os from 'node:os';
 import { dirname } from 'node:path';
 import { parseCacheMode, type CacheConfig } from '../src/cache/cache-config';
 import { cacheBytesPerToken } from '../src/cache/cache-bytes';
-import type { GpuDecodeSession } from '../src/webgpu/backend';
+import type { GpuDecodeSession } from '../src/webgpu/session';
 import { planCache } from '../src/engine/planner';
 import { GREEDY, Sampler } from '../src/engine/sampling';
 import { parseKernelChoice, type KernelChoice } from '../src/webgpu/kernel-family';
@@ -306,7 +306,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|cpu|gpu --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -408,7 +408,7 @@ await runCli(USAGE, async () => {
     for (const r of shapes) {
       const mb = (r.weightBytes + r.cacheBytes) / 1e6;
       lines.push(
-        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'gpu' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
+        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'tiled' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
       );
     }
   }

@@ -79,7 +79,7 @@ describe('CLIs', () => {
     expect(mode.code).toBe(1);
     expect(mode.stderr).toMatch(/\[INVALID_ARGUMENT\]: cache: unsupported bit width/);
     // The tiered cache needs the GPU backend: the reference decoder has no hot tier, so it refuses rather than run pure xquant.
-    const hot = cli('generate', ['--model', sharedPath('models/stories260K'), '--prompt-ids', '1', '--max-tokens', '1', '--cache', 'xquant-4:hot=128', '--backend', 'cpu']);
+    const hot = cli('generate', ['--model', sharedPath('models/stories260K'), '--prompt-ids', '1', '--max-tokens', '1', '--cache', 'xquant-4:hot=128', '--backend', 'reference']);
     expect(hot.code).toBe(1);
     expect(hot.stderr).toMatch(/\[INVALID_ARGUMENT\]: cache: the tiered cache \(hot\) runs on the WebGPU backend only/);
   });

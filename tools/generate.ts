@@ -1,5 +1,5 @@
 // npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
-//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]
+//   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]
 
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { generateIds } from '../src/engine/generate';
@@ -11,7 +11,7 @@ import { checkCacheName, openBackend } from './open-backend';
 
 const USAGE =
   'npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]';
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -45,9 +45,9 @@ await runCli(USAGE, async () => {
     ? GREEDY
     : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
-  checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'cpu'); // a bad mode fails before the model loads
+  checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'reference'); // a bad mode fails before the model loads
   const opened = Date.now();
-  const { model, backend, timings } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32', a.kernels ?? 'auto');
+  const { model, backend, timings } = await openBackend(a.model, a.backend ?? 'reference', a.weights ?? 'f32', a.kernels ?? 'auto');
   const loadSeconds = (Date.now() - opened) / 1000;
   let promptIds: number[];
   if (a['prompt-ids'] !== undefined) {

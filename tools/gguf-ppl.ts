@@ -7,13 +7,13 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCacheMode } from '../src/cache/cache-config';
-import { CpuBackend } from '../src/engine/backend';
+import { ReferenceBackend } from '../src/reference/backend';
 import { evaluatePerplexity } from '../src/eval/perplexity';
 import { MemoryFileSource } from '../src/model/file-source';
 import { GgufModelSource } from '../src/model/gguf-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import type { TensorEncoding } from '../src/model/tensor-encoding';
-import { loadModelAs } from '../src/quant/packed-weights';
+import { loadModelAs } from '../src/quant/pack-checkpoint';
 import type { WeightFormat } from '../src/quant/weight-format';
 import { hfToGguf } from '../src/test-support/gguf-writer';
 import { sharedPath, sharedText } from '../src/test-support/shared-models';
@@ -47,7 +47,7 @@ await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
       const source = enc === 'folder' ? folder : new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, { encoding: enc })).buffer as ArrayBuffer]])), 'm.gguf');
       const model = await loadModelAs(source, format);
       const ids = model.tokenizer.encode(text);
-      const r = await evaluatePerplexity(new CpuBackend(model), ids, { ctx: m.ctx, windows: m.windows, bos: model.spec.bosTokenId ?? 1, cache: parseCacheMode('f32') });
+      const r = await evaluatePerplexity(new ReferenceBackend(model), ids, { ctx: m.ctx, windows: m.windows, bos: model.spec.bosTokenId ?? 1, cache: parseCacheMode('f32') });
       if (enc === 'folder' && format === 'f32') base = r.ppl;
       const row = { model: m.name, file: enc === 'folder' ? 'HF folder' : `GGUF ${enc}`, weights: format, ctx: m.ctx, windows: m.windows, scoredTokens: r.scoredTokens, ppl: Number(r.ppl.toFixed(4)), vsF32: Number((r.ppl / base).toFixed(4)) };
       rows.push(row);

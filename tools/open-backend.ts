@@ -4,14 +4,15 @@
 // no file read whole), as the browser engine loads them.
 
 import { parseCacheMode, type CacheOptions } from '../src/cache/cache-config';
-import { checkCpuCache, CpuBackend, type Backend } from '../src/engine/backend';
+import { checkReferenceCache, ReferenceBackend } from '../src/reference/backend';
+import { type Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/webgpu/backend';
 import { acquireDevice } from '../src/webgpu/device';
 import { parseKernelChoice } from '../src/webgpu/kernel-family';
 import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import type { ModelSpec } from '../src/model/model-spec';
 import { nodeModelSource } from '../src/model/node-file-source';
-import { loadModelAs } from '../src/quant/packed-weights';
+import { loadModelAs } from '../src/quant/pack-checkpoint';
 import { parseWeightFormat } from '../src/quant/weight-format';
 import { loadPreparedModel, type LoadTimings } from '../src/storage/model-loader';
 import type { TextTokenizer } from '../src/tokenizer/tokenizer';
@@ -27,17 +28,17 @@ export interface OpenedModel {
 export function checkCacheName(name: string, options: CacheOptions, backend: string): void {
   if (name === 'auto') return;
   const config = parseCacheMode(name, options);
-  if (backend === 'cpu') checkCpuCache(config);
+  if (backend === 'reference') checkReferenceCache(config);
 }
 
 export async function openBackend(modelDir: string, backend: string, weights = 'f32', kernels = 'auto'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
-  if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected cpu or webgpu)`);
+  if (backend !== 'reference' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected reference or webgpu)`);
   const format = parseWeightFormat(weights);
   const kernelChoice = parseKernelChoice(kernels);
   const source = nodeModelSource(modelDir);
-  if (backend === 'cpu') {
+  if (backend === 'reference') {
     const model = await loadModelAs(source, format);
-    return { model, backend: new CpuBackend(model) };
+    return { model, backend: new ReferenceBackend(model) };
   }
   const { model, timings } = await loadPreparedModel({ resolved: { id: `file:${modelDir}`, revision: '', name: modelDir, source }, format, cache: null });
   const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings, kernels: kernelChoice });

@@ -54,7 +54,7 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
   for (const [i, run] of RUNS.entries()) {
     const model = run.model.split('/').pop()!;
     if ((only && !only.includes(model)) || counts[i] === 0) continue;
-    const cpu = await openBackend(run.model, 'cpu');
+    const cpu = await openBackend(run.model, 'reference');
     const gpu = await openBackend(run.model, 'webgpu');
     const adapter = (gpu.backend as WebGpuBackend).gpu.adapterInfo.description;
     const all = cpu.model.tokenizer.encode((await readFile(run.text, 'utf8')).replace(/\r\n/g, '\n'), false);

@@ -17,7 +17,7 @@ await runCli('npm run ppl-table [-- --out FILE]', async () => {
   const outFile = a.out ?? 'bench/results/ppl-table.json';
   const rows = [];
   for (const run of RUNS) {
-    const { model, backend } = await openBackend(run.model, 'cpu');
+    const { model, backend } = await openBackend(run.model, 'reference');
     const ids = model.tokenizer.encode((await readFile(run.text, 'utf8')).replace(/\r\n/g, '\n'), false);
     const gqa = model.spec.numKvHeads < model.spec.numHeads;
     let base = NaN;
@@ -42,7 +42,7 @@ await runCli('npm run ppl-table [-- --out FILE]', async () => {
     }
   }
   await mkdir(dirname(outFile), { recursive: true });
-  const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, backend: 'cpu' };
+  const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, backend: 'reference' };
   await writeFile(outFile, JSON.stringify({ ...meta, rows }, null, 2) + '\n');
   const lines = ['| model | cache | ctx × windows | ppl | Δppl vs f32 | bytes/token | vs fp16 KV |', '|---|---|---|---|---|---|---|'];
   for (const r of rows) {

@@ -1,4 +1,4 @@
-// npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]
+// npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]
 
 import { readFile } from 'node:fs/promises';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
@@ -9,7 +9,7 @@ import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { checkCacheName, openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend cpu|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|cpu|gpu] [--json]';
+  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -28,8 +28,8 @@ await runCli(USAGE, async () => {
   });
   if (!a.model || !a.text || a.ctx === undefined || a.windows === undefined) throw new UsageError('--model, --text, --ctx and --windows are required');
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
-  checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'cpu'); // a bad mode fails before the model loads
-  const { model, backend } = await openBackend(a.model, a.backend ?? 'cpu', a.weights ?? 'f32', a.kernels ?? 'auto');
+  checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'reference'); // a bad mode fails before the model loads
+  const { model, backend } = await openBackend(a.model, a.backend ?? 'reference', a.weights ?? 'f32', a.kernels ?? 'auto');
   const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
   const plan = planCache(model.spec, budget, a.ctx, cacheOptions);
   const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, a.ctx, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);

@@ -5,8 +5,8 @@
 
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
-import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, type CacheConfig } from './cache-config';
-import { quantRowWords } from '../reference/caches/row-stores';
+import { clBaseBits, clBaseLayers, GROUP_SIZE, layerBits, MODE_TRAITS, type CacheConfig } from './cache-config';
+import { quantRowWords } from './row-layout';
 
 const perTokenRow = (n: number, bits: number): number => quantRowWords(n, bits) * 4;
 const perChannel = (n: number, bits: number): number => (n * (1 + packedWords(GROUP_SIZE, bits)) * 4) / GROUP_SIZE;
@@ -43,10 +43,12 @@ export function cacheBytesPerToken(spec: ModelSpec, c: CacheConfig): number {
  * (its rebuild reads all earlier layers' deltas).
  */
 export function bindingBytesPerToken(spec: ModelSpec, c: CacheConfig): number {
-  if (c.mode === 'xquant-cl') return cacheBytesPerToken(spec, c);
+  const traits = MODE_TRAITS[c.mode];
+  if (traits.crossLayer) return cacheBytesPerToken(spec, c);
   let most = 0;
   for (let l = 0; l < spec.numLayers; l++) most = Math.max(most, layerBytesPerToken(spec, c, l));
-  return c.mode === 'f32' || c.mode === 'fp16' ? most / 2 : most;
+  // Unquantized K and V have a pool each; a quantized layer's pages hold both.
+  return traits.quantized ? most : most / 2;
 }
 
 /** The FP16 KV cache every mode is compared against. */

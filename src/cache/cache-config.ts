@@ -6,7 +6,37 @@ import { QUANT_BITS, type QuantBits } from '../quant/quantize';
 
 export type CacheMode = 'f32' | 'fp16' | 'kivi' | 'xquant' | 'xquant-cl' | 'xquant-gqa';
 export const CACHE_MODES: readonly CacheMode[] = ['f32', 'fp16', 'kivi', 'xquant', 'xquant-cl', 'xquant-gqa'];
-const QUANTIZED: ReadonlySet<CacheMode> = new Set(['kivi', 'xquant', 'xquant-cl', 'xquant-gqa']);
+
+/** What a mode is, in the terms the backends, the planner and the byte formulas act on (instead of comparing names). */
+export interface ModeTraits {
+  /** Codes of `bits` width (kivi and the xquant family); f32 and fp16 keep floats. */
+  quantized: boolean;
+  /** Stores K and V exactly (f32): a perplexity window may run as one batched prefill. */
+  exact: boolean;
+  /** What is kept per token: K/V rows, the layer input X, or the latents X·U_k and X·U_v. */
+  stores: 'kv' | 'x' | 'latents';
+  /**
+   * The K side is quantized per channel in blocks of 128 tokens (kivi's K, xquant-gqa's X·U_k): the block
+   * still filling waits in f16 (a K-block ring on the GPU).
+   */
+  kBlocks: boolean;
+  /** K is kept before RoPE and rotated as it is read (kivi): RoPE cannot ride in the K projection. */
+  preRopeK: boolean;
+  /** Layers above the base are deltas of the layer below (xquant-cl): a layer's rebuild reads every earlier layer. */
+  crossLayer: boolean;
+  /** Rebuilds K and V through SVD factors of W_k and W_v: GQA models only (fewer kv heads than heads). */
+  latents: boolean;
+}
+
+const KV = { exact: false, stores: 'kv', kBlocks: false, preRopeK: false, crossLayer: false, latents: false } as const;
+export const MODE_TRAITS: Readonly<Record<CacheMode, ModeTraits>> = {
+  f32: { ...KV, quantized: false, exact: true },
+  fp16: { ...KV, quantized: false },
+  kivi: { ...KV, quantized: true, kBlocks: true, preRopeK: true },
+  xquant: { ...KV, quantized: true, stores: 'x' },
+  'xquant-cl': { ...KV, quantized: true, stores: 'x', crossLayer: true },
+  'xquant-gqa': { ...KV, quantized: true, stores: 'latents', kBlocks: true, latents: true },
+};
 
 /** Tokens per quantization group: along the row for per-token groups, along time for per-channel groups. */
 export const GROUP_SIZE = 128;
@@ -37,7 +67,7 @@ export interface CacheConfig {
 }
 
 export function isQuantized(mode: CacheMode): boolean {
-  return QUANTIZED.has(mode);
+  return MODE_TRAITS[mode].quantized;
 }
 
 export interface CacheOptions {
@@ -126,7 +156,7 @@ export function clBaseBits(c: CacheConfig): QuantBits {
 
 /** Throws when a mode does not apply to a model. */
 export function checkModeFits(spec: ModelSpec, c: CacheConfig): void {
-  if (c.mode === 'xquant-gqa' && spec.numKvHeads === spec.numHeads) {
+  if (MODE_TRAITS[c.mode].latents && spec.numKvHeads === spec.numHeads) {
     throw new InvalidArgumentError('xquant-gqa needs a model with fewer kv heads than heads (use xquant for MHA models)', {
       field: 'cache',
       got: `${spec.numHeads} heads, ${spec.numKvHeads} kv heads`,

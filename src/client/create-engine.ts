@@ -20,7 +20,7 @@ import { deserializeEngineError, installErrorTransfer } from './error-transfer';
 export interface EngineOptions {
   /** Hugging Face base address for repo ids (a mirror, a local server). */
   hubBase?: string;
-  /** Kernel family for every load: 'auto' (default: from the adapter), 'cpu' or 'gpu'; a load's own `kernels` wins. */
+  /** Kernel family for every load: 'auto' (default: from the adapter), 'rowwise' or 'tiled'; a load's own `kernels` wins. */
   kernels?: KernelChoice;
 }
 

@@ -1,16 +1,19 @@
-// What the perplexity evaluator, generation and CLIs need from a decoder, whatever runs it (the CPU
-// reference here, WebGPU in webgpu-backend.ts).
+// The contract between the engine and what runs the decoder. A Backend makes decode sessions for cache
+// modes (the reference decoder in src/reference/backend.ts, WebGPU in src/webgpu/backend.ts); an
+// EngineBackend also owns a device and its memory, and is what Engine loads a model onto, through a
+// BackendFactory handed to it. A second device backend (wasm, say) implements EngineBackend and a factory;
+// the engine does not change.
 
 import type { CacheConfig } from '../cache/cache-config';
-import { createReferenceCache } from '../reference/caches/create-cache';
-import type { ReferenceCache } from '../reference/caches/reference-cache';
-import { InvalidArgumentError } from '../errors';
-import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
-import { ReferenceDecoder, type LogitsWanted } from '../reference/decoder';
+import type { LogitsWanted } from '../reference/decoder';
+import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
+import type { MemoryReport } from '../webgpu/memory';
+import type { PreparedModel } from './prepared-model';
 import type { Sampler } from './sampling';
 
-export type BackendName = 'cpu' | 'webgpu';
+export type BackendName = 'reference' | 'webgpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'webgpu'];
 
 /** One sequence: the tokens run so far live in its cache. */
 export interface DecodeSession {
@@ -29,7 +32,10 @@ export interface DecodeSession {
    * early leaves the cache holding exactly the tokens whose successors were consumed.
    */
   decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined>;
+  /** Steady-state bytes per token of the cache's compact form. */
   bytesPerToken(): number;
+  /** Bytes the cache holds right now. */
+  storedBytes(): number;
   /** Free what the session holds (GPU buffers); the session is unusable afterwards. */
   close(): void;
 }
@@ -42,45 +48,38 @@ export interface Backend {
   createSession(cache: CacheConfig): DecodeSession;
 }
 
-/** The reference decoder has no tiered cache: it refuses `hot` rather than run pure XQuant under that name. */
-export function checkCpuCache(config: CacheConfig): void {
-  if (config.hot) throw new InvalidArgumentError('the tiered cache (hot) runs on the WebGPU backend only', { field: 'cache', expected: 'no hot option with the cpu backend', got: `hot=${config.hot}` });
+/** A backend that owns a device: what Engine runs a loaded model on. */
+export interface EngineBackend extends Backend {
+  /** Most tokens one forward runs; the engine feeds prompts in slices of this many. */
+  readonly maxBatch: number;
+  /** The device's name as its driver gives it. */
+  readonly adapter: string;
+  /** The kernel family chosen for the device (or forced by the load's `kernels`). */
+  readonly kernels: KernelFamily;
+  /** Whether the tiled kernels run in f16 (asked for with `f16Math`, and the device has shader-f16). */
+  readonly f16Math: boolean;
+  /** The largest storage binding: no cache buffer may pass it (the planner respects it). */
+  readonly maxBindingBytes: number;
+  /** Resolves with the reason when the device is lost (a driver reset; not after destroy()). */
+  readonly lost: Promise<string>;
+  /** Kernels compiled so far. */
+  readonly compiledKernels: number;
+  /** prepare(), then every kernel the mode's sessions use compiled ahead; returns how many were new. */
+  compileMode(cache: CacheConfig): Promise<number>;
+  memoryReport(): MemoryReport;
+  /** After a failed device call: the device-lost error when the device is going, else `e`. */
+  settleFailure(e: unknown): Promise<never>;
+  /** Test hook: lose the device as a driver reset would. */
+  loseDevice(): void;
+  destroy(): void;
 }
 
-export class CpuBackend implements Backend {
-  readonly name = 'cpu';
-  readonly spec: ModelSpec;
-  private readonly decoder: ReferenceDecoder;
-
-  constructor(private readonly model: LoadedModel) {
-    this.spec = model.spec;
-    this.decoder = new ReferenceDecoder(model);
-  }
-
-  async prepare(): Promise<void> {}
-
-  createSession(config: CacheConfig): DecodeSession {
-    checkCpuCache(config);
-    const cache: ReferenceCache = createReferenceCache(this.model, config);
-    const decoder = this.decoder;
-    return {
-      get length() {
-        return cache.length;
-      },
-      forward: async (ids, wanted) => decoder.forward(ids, cache, wanted),
-      forwardEach: async (ids) => {
-        const V = this.spec.vocabSize;
-        const out = new Float32Array(ids.length * V);
-        ids.forEach((id, t) => out.set(decoder.forward([id], cache, 'last'), t * V));
-        return out;
-      },
-      next: async (ids, sampler) => sampler.next(decoder.forward(ids, cache, 'last')),
-      decodeIds: async function* (first, sampler, maxSteps) {
-        let id = first;
-        for (let i = 0; i < maxSteps; i++) yield (id = sampler.next(decoder.forward([id], cache, 'last')));
-      },
-      bytesPerToken: () => cache.bytesPerToken(),
-      close: () => {},
-    };
-  }
+export interface BackendLoadOptions {
+  /** Seconds spent writing weights to the device, added to as the upload runs. */
+  timings?: { upload: number };
+  kernels?: KernelChoice;
+  f16Math?: boolean;
 }
+
+/** Puts a prepared model on a device: its weights stream in once; no CPU copy of them outlives the call. */
+export type BackendFactory = (model: PreparedModel, o: BackendLoadOptions) => Promise<EngineBackend>;

@@ -1,14 +1,12 @@
-// The engine a Worker (or a Node process) runs: one prepared model on one WebGPU backend; streamed
+// The engine a Worker (or a Node process) runs: one prepared model on one device backend; streamed
 // generation with stop strings, perplexity and memory planning. It knows nothing about where it runs:
-// the GPU object, the shader library and the prepared model are handed in.
+// the backend factory (src/webgpu/backend.ts's webGpuBackends in the Worker) and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
 import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
-import { acquireDevice } from '../webgpu/device';
 import type { MemoryReport } from '../webgpu/memory';
-import type { ShaderLibrary } from '../webgpu/shader-library';
 import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage } from '../tokenizer/tokenizer';
@@ -16,8 +14,8 @@ import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
 import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
 import { StopMatcher } from './stop-matcher';
-import { WebGpuBackend } from '../webgpu/backend';
-import type { KernelChoice, KernelClass } from '../webgpu/kernel-family';
+import type { BackendFactory, EngineBackend } from './backend';
+import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
 
 export interface EngineLoadOptions {
   /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
@@ -26,9 +24,9 @@ export interface EngineLoadOptions {
   warmup?: boolean;
   /** Seconds spent writing weights to the GPU, added to as the upload runs. */
   timings?: { upload: number };
-  /** Kernel family: auto (from the adapter), cpu or gpu (src/gpu/kernel-class.ts). */
+  /** Kernel family: auto (from the adapter), rowwise or tiled (src/webgpu/kernel-family.ts). */
   kernels?: KernelChoice;
-  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
+  /** f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
   f16Math?: boolean;
 }
 
@@ -49,8 +47,8 @@ export interface ModelSummary {
   weights: string;
   adapter: string;
   /** The kernel family chosen for this adapter (or forced by the load's `kernels`). */
-  kernels: KernelClass;
-  /** Whether the gpu-class GEMMs and GEMVs run in f16 (and attention stages its queries in f16) (asked for with `f16Math`, and the device has shader-f16). */
+  kernels: KernelFamily;
+  /** Whether the tiled-family GEMMs and GEMVs run in f16 (and attention stages its queries in f16) (asked for with `f16Math`, and the device has shader-f16). */
   f16Math: boolean;
   memory: MemoryReport;
   hasChatTemplate: boolean;
@@ -112,34 +110,26 @@ export interface ScoreResult {
 
 export class Engine {
   private model: PreparedModel | null = null;
-  private backend: WebGpuBackend | null = null;
+  private backend: EngineBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
   /** Set when the loaded model's device was lost (not by unload): the engine needs a reload. */
   lostReason: string | null = null;
   /** Called once per lost device; the Worker host reloads the model from the weight cache. */
   onDeviceLost: ((reason: string) => void) | null = null;
 
-  constructor(
-    private readonly gpu: GPU | undefined,
-    private readonly shaders: ShaderLibrary,
-  ) {}
+  constructor(private readonly backends: BackendFactory) {}
 
   async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
     this.unload();
     this.setMemoryBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
-    const backend = await WebGpuBackend.fromStream(await acquireDevice(this.gpu), this.shaders, model.spec, model.weights, {
-      latents: model.latents,
-      timings: o.timings,
-      kernels: o.kernels,
-      f16Math: o.f16Math,
-    });
+    const backend = await this.backends(model, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
     this.model = model;
     this.backend = backend;
     this.lostReason = null;
-    void backend.gpu.lost.then((info) => {
+    void backend.lost.then((reason) => {
       if (this.backend !== backend) return; // unloaded or replaced: an intended destroy
-      this.lostReason = `${info.reason}: ${info.message}`;
+      this.lostReason = reason;
       this.onDeviceLost?.(this.lostReason);
     });
     if (o.warmup) await this.warmup();
@@ -147,7 +137,7 @@ export class Engine {
       name: model.name,
       spec: model.spec,
       weights: model.weights.format,
-      adapter: backend.gpu.adapterInfo.description,
+      adapter: backend.adapter,
       kernels: backend.kernels,
       f16Math: backend.f16Math,
       memory: backend.memoryReport(),
@@ -172,7 +162,7 @@ export class Engine {
 
   /** What the planner must respect besides the budget: no cache buffer may pass one storage binding. */
   private deviceLimits(): { maxBindingBytes: number } {
-    return { maxBindingBytes: this.loaded().backend.gpu.maxStorageBindingBytes };
+    return { maxBindingBytes: this.loaded().backend.maxBindingBytes };
   }
 
   /** Compile fp16's kernels so the first request does not wait for them. */
@@ -195,7 +185,7 @@ export class Engine {
   }
 
 
-  private loaded(): { model: PreparedModel; backend: WebGpuBackend } {
+  private loaded(): { model: PreparedModel; backend: EngineBackend } {
     if (!this.model || !this.backend) throw new InvalidArgumentError('no model is loaded', { field: 'model', expected: 'load() first' });
     return { model: this.model, backend: this.backend };
   }
@@ -307,7 +297,7 @@ export class Engine {
         promptTokens: promptIds.length,
         truncatedTokens: fullPrompt.length - promptIds.length,
         cache: cacheModeName(cache),
-        cacheBytes: session.cache.storedBytes(),
+        cacheBytes: session.storedBytes(),
         timeToFirstTokenMs: firstAt - started,
         prefillTokensPerSecond: promptIds.length / ((firstAt - started) / 1000),
         decodeTokensPerSecond: decoded > 0 ? decoded / ((done - firstAt) / 1000) : 0,
@@ -372,17 +362,17 @@ export class Engine {
       gpu: backend.memoryReport(),
       plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, {}, this.deviceLimits()),
       modelContext: model.spec.maxPositionEmbeddings,
-      maxBindingBytes: backend.gpu.maxStorageBindingBytes,
+      maxBindingBytes: backend.maxBindingBytes,
     };
   }
 
   /** The loaded backend's kernel family (null when nothing is loaded). */
-  get kernels(): KernelClass | null {
+  get kernels(): KernelFamily | null {
     return this.backend?.kernels ?? null;
   }
 
   get compiledKernels(): number {
-    return this.backend?.pipelines.size ?? 0;
+    return this.backend?.compiledKernels ?? 0;
   }
 
   get isLoaded(): boolean {

@@ -6,7 +6,7 @@
 // model; tinystories-656k orders the 4-bit modes differently, aidreams260K's differences are noise).
 // Modes a model cannot run (xquant-gqa on MHA models) are left out.
 
-import { cacheModeName, checkModeFits, hotRingTokens, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
+import { cacheModeName, checkModeFits, hotRingTokens, MODE_TRAITS, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
 import { bindingBytesPerToken, cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
 import { kvDim, type ModelSpec } from '../model/model-spec';
@@ -94,8 +94,7 @@ function fixedCacheBytes(spec: ModelSpec, config: CacheConfig): number {
  * residual window), which the per-token figure amortizes away.
  */
 export function cacheBytesFor(spec: ModelSpec, config: CacheConfig, tokens: number): number {
-  const perChannel = config.mode === 'kivi' || config.mode === 'xquant-gqa';
-  const tail = perChannel ? Math.min(tokens, PAGE_TOKENS - 1 + config.residual) * spec.numLayers * kvDim(spec) * 2 : 0;
+  const tail = MODE_TRAITS[config.mode].kBlocks ? Math.min(tokens, PAGE_TOKENS - 1 + config.residual) * spec.numLayers * kvDim(spec) * 2 : 0;
   return fixedCacheBytes(spec, config) + tokens * cacheBytesPerToken(spec, config) + tail;
 }
 

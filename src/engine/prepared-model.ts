@@ -2,14 +2,14 @@
 // blocks that the engine uploads once (from a checkpoint read by range, from the weight cache, or from
 // memory). xquant-gqa's SVD factors are not part of it: they are made when that mode is first used.
 
-import { cachedLatents, computeLatents, type LayerLatents } from '../reference/caches/xquant-gqa-cache';
+import { cachedLatents, computeLatents, type LatentSource, type LayerLatents } from '../cache/latents';
 import type { ModelTexts } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
 import { unpackModelWeights, type PackedWeights } from '../quant/packed-weights';
 import type { WeightStream } from '../quant/weight-stream';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
-import type { LatentSource } from '../webgpu/backend';
+
 
 export interface PreparedModel {
   name: string;

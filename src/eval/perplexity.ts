@@ -6,7 +6,7 @@
 // its own K/V is exact: the same as generation, and the only way quantization can show in a perplexity.
 
 import { InvalidArgumentError, throwIfAborted } from '../errors';
-import type { CacheConfig } from '../cache/cache-config';
+import { MODE_TRAITS, type CacheConfig } from '../cache/cache-config';
 import type { Backend } from '../engine/backend';
 import { logSumExp } from '../reference/ops';
 
@@ -52,7 +52,7 @@ export async function evaluatePerplexity(backend: Backend, ids: readonly number[
     const session = backend.createSession(o.cache);
     try {
       const n = window.length - 1;
-      if (o.cache.mode === 'f32') {
+      if (MODE_TRAITS[o.cache.mode].exact) {
         const logits = await session.forward(window.slice(0, n), 'all');
         for (let t = 0; t < n; t++) nll += logSumExp(logits, t * V, V) - logits[t * V + window[t + 1]];
       } else {

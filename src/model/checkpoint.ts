@@ -7,7 +7,6 @@ import { MissingFileError, ModelFormatError } from '../errors';
 import type { ModelFileSource } from './file-source';
 import { readText } from './file-source';
 import { kvDim, type ModelSpec } from './model-spec';
-import { GgufModelSource } from './gguf-model';
 import { parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength } from './safetensors';
 import { decodeRows, rowBytes, type TensorEncoding } from './tensor-encoding';
 
@@ -41,8 +40,20 @@ export interface Checkpoint {
   tensors: Map<string, CheckpointTensor>;
 }
 
+/**
+ * A source that is one model file listing its own tensors (a GGUF file seen as a folder, src/model/gguf-model.ts)
+ * rather than a folder of safetensors: it opens its checkpoint itself, and errors name the source.
+ */
+export interface SingleFileModel extends ModelFileSource {
+  checkpoint(): Promise<Checkpoint>;
+}
+
+function isSingleFileModel(source: ModelFileSource): source is SingleFileModel {
+  return typeof (source as Partial<SingleFileModel>).checkpoint === 'function';
+}
+
 export async function openCheckpoint(source: ModelFileSource): Promise<Checkpoint> {
-  if (source instanceof GgufModelSource) return source.checkpoint();
+  if (isSingleFileModel(source)) return source.checkpoint();
   let files: string[];
   if (await source.has(SHARD_INDEX)) {
     const index = parseShardIndex(await readText(source, SHARD_INDEX), `${source.name}/${SHARD_INDEX}`);
@@ -158,7 +169,7 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
 
 /** A checkpoint file's name in errors (a GGUF model's source is named by its file already). */
 function where(cp: Checkpoint, file: string): string {
-  return cp.source instanceof GgufModelSource ? cp.source.name : `${cp.source.name}/${file}`;
+  return isSingleFileModel(cp.source) ? cp.source.name : `${cp.source.name}/${file}`;
 }
 
 /** f32 elements per block when a tensor is read and converted (16 MiB of f32): bounds the load's peak. */

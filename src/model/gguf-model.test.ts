@@ -5,12 +5,12 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { createReferenceCache } from '../reference/caches/create-cache';
-import { CpuBackend } from '../engine/backend';
+import { ReferenceBackend } from '../reference/backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY } from '../engine/sampling';
 import { evaluatePerplexity } from '../eval/perplexity';
 import { ReferenceDecoder } from '../reference/decoder';
-import { loadModelAs } from '../quant/packed-weights';
+import { loadModelAs } from '../quant/pack-checkpoint';
 import type { WeightFormat } from '../quant/weight-format';
 import { hfToGguf } from '../test-support/gguf-writer';
 import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
@@ -52,7 +52,7 @@ describe("llama.cpp's stories260K.gguf", () => {
 
   it('reproduces the greedy oracle and the top logits of the oracle prompt', async () => {
     const g = await load();
-    const ids = await generateIds(new CpuBackend(g), [1], { maxTokens: 32, cache: F32, sampling: GREEDY, stopIds: [] });
+    const ids = await generateIds(new ReferenceBackend(g), [1], { maxTokens: 32, cache: F32, sampling: GREEDY, stopIds: [] });
     expect(ids.join(' ')).toBe('403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385');
     const logits = logitsOf(g, ORACLE_PROMPT);
     expect(logits[338]).toBeCloseTo(17.4565, 2);
@@ -81,7 +81,7 @@ describe('GGUF files written from Hugging Face folders load as the folder', () =
       const hf = () => new NodeFolderSource(c.dir());
       const ppl = async (m: LoadedModel) => {
         const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt').slice(0, 40_000));
-        return (await evaluatePerplexity(new CpuBackend(m), ids, { ctx: c.ctx, windows: c.windows, bos: m.spec.bosTokenId ?? 1, cache: F32 })).ppl;
+        return (await evaluatePerplexity(new ReferenceBackend(m), ids, { ctx: c.ctx, windows: c.windows, bos: m.spec.bosTokenId ?? 1, cache: F32 })).ppl;
       };
       let base: number;
       let q4: number;

@@ -9,7 +9,7 @@
 
 import { MissingFileError, ModelFormatError, UnsupportedModelError } from '../errors';
 import { ggufTokenizerFiles } from '../tokenizer/gguf-tokenizer';
-import type { Checkpoint, CheckpointTensor } from './checkpoint';
+import type { Checkpoint, CheckpointTensor, SingleFileModel } from './checkpoint';
 import type { ModelFileSource } from './file-source';
 import { readGgufHeader, type GgufHeader, type GgufValue } from './gguf';
 import { decodeRows, isTensorEncoding, TENSOR_ENCODINGS } from './tensor-encoding';
@@ -42,7 +42,7 @@ export function isGgufFileName(name: string): boolean {
   return /\.gguf$/i.test(name);
 }
 
-export class GgufModelSource implements ModelFileSource {
+export class GgufModelSource implements SingleFileModel {
   readonly name: string;
   private header: Promise<GgufHeader> | null = null;
   private texts: Promise<{ files: Record<(typeof TEXT_FILES)[number], string>; headDim: number }> | null = null;

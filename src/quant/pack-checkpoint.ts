@@ -3,11 +3,14 @@
 // (16 MiB of f32) plus its packed form, whatever the model's size.
 
 import { throwIfAborted } from '../errors';
-import { modelTensors, readRowBytes, readRows, rowsPerBlock, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import { modelTensors, openCheckpoint, readRowBytes, readRows, rowsPerBlock, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import type { ModelFileSource } from '../model/file-source';
+import { loadModel, type LoadedModel } from '../model/load-model';
 import { repackRows, repackTarget } from './gguf-repack';
 import type { ModelSpec } from '../model/model-spec';
 import { matrixShape, packRows, type WeightFormat } from './weight-format';
-import type { WeightSink, WeightStream } from './weight-stream';
+import { unpackModelWeights } from './packed-weights';
+import { collectPacked, type WeightSink, type WeightStream } from './weight-stream';
 
 export interface PackTimings {
   /** Seconds reading bytes (network or disk) and widening them, and seconds packing. */
@@ -64,4 +67,16 @@ async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, 
     if (timings) timings.pack += (performance.now() - t1) / 1000;
     await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales });
   }
+}
+
+/**
+ * A model with the weights the GPU path uploads for `format`, for the reference decoder: the checkpoint
+ * streamed and packed block by block as the engine loads it (a GGUF Q4_0 file into q4 without rounding
+ * again), then unpacked. f32 returns the checkpoint's own values.
+ */
+export async function loadModelAs(source: ModelFileSource, format: WeightFormat): Promise<LoadedModel> {
+  const m = await loadModel(source);
+  if (format === 'f32') return m;
+  const packed = await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers);
+  return { ...m, weights: unpackModelWeights(packed) };
 }

@@ -2,14 +2,10 @@
 // biases kept in f32. Tied embeddings stay one matrix. The GPU uploads this; the reference decoder runs
 // on `unpackModelWeights` of it, so both see the same values.
 
-import { openCheckpoint } from '../model/checkpoint';
-import type { ModelFileSource } from '../model/file-source';
-import { loadModel, type LoadedModel } from '../model/load-model';
+import type { LoadedModel } from '../model/load-model';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
-import { checkpointStream } from './pack-checkpoint';
 import { packMatrix, unpackMatrix, type PackedMatrix, type WeightFormat } from './weight-format';
-import { collectPacked } from './weight-stream';
 
 export interface PackedLayer {
   attnNorm: Float32Array;
@@ -89,16 +85,4 @@ export function unpackModelWeights(p: PackedWeights): ModelWeights {
 export function withWeightFormat(model: LoadedModel, format: WeightFormat): LoadedModel {
   if (format === 'f32') return model;
   return { ...model, weights: unpackModelWeights(packModelWeights(model.spec, model.weights, format)) };
-}
-
-/**
- * A model with the weights the GPU path uploads for `format`, for the reference decoder: the checkpoint
- * streamed and packed block by block as the engine loads it (a GGUF Q4_0 file into q4 without rounding
- * again), then unpacked. f32 returns the checkpoint's own values.
- */
-export async function loadModelAs(source: ModelFileSource, format: WeightFormat): Promise<LoadedModel> {
-  const m = await loadModel(source);
-  if (format === 'f32') return m;
-  const packed = await collectPacked(checkpointStream(m.spec, await openCheckpoint(source), format), m.spec.numLayers);
-  return { ...m, weights: unpackModelWeights(packed) };
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { createReferenceCache } from './caches/create-cache';
-import { CpuBackend } from '../engine/backend';
+import { ReferenceBackend } from './backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY } from '../engine/sampling';
 import { evaluatePerplexity } from '../eval/perplexity';
@@ -14,13 +14,13 @@ const F32 = parseCacheMode('f32');
 
 async function greedy(name: SharedModel, n: number): Promise<number[]> {
   const m = await sharedModel(name);
-  return generateIds(new CpuBackend(m), [1], { maxTokens: n, cache: F32, sampling: GREEDY, stopIds: [] });
+  return generateIds(new ReferenceBackend(m), [1], { maxTokens: n, cache: F32, sampling: GREEDY, stopIds: [] });
 }
 
 async function ppl(name: SharedModel, ctx: number, windows: number): Promise<number> {
   const m = await sharedModel(name);
   const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
-  return (await evaluatePerplexity(new CpuBackend(m), ids, { ctx, windows, bos: 1, cache: F32 })).ppl;
+  return (await evaluatePerplexity(new ReferenceBackend(m), ids, { ctx, windows, bos: 1, cache: F32 })).ppl;
 }
 
 describe('reference decoder oracles', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { latentBasesComputed } from '../reference/caches/xquant-gqa-cache';
+import { latentBasesComputed } from '../cache/latents';
 import { AbortedError } from '../errors';
 import type { ModelFileSource } from '../model/file-source';
 import { NodeFolderSource } from '../model/node-file-source';

@@ -10,7 +10,7 @@
 // - xquant-gqa's SVD factors are stored beside the entry when first computed (`latents`).
 
 import { StorageQuotaError } from '../errors';
-import type { LayerLatents } from '../reference/caches/xquant-gqa-cache';
+import type { LayerLatents } from '../cache/latents';
 import type { ModelTexts } from '../model/load-model';
 import type { WeightFormat } from '../quant/weight-format';
 import type { MatrixBlock, WeightBlock, WeightSink } from '../quant/weight-stream';

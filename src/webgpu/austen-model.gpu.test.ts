@@ -7,7 +7,7 @@ import { parseCacheMode } from '../cache/cache-config';
 import { nodeGpu, nodeShaders } from './node-gpu';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { NodeFolderSource } from '../model/node-file-source';
-import { CpuBackend } from '../engine/backend';
+import { ReferenceBackend } from '../reference/backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY } from '../engine/sampling';
 import { WebGpuBackend } from './backend';
@@ -35,7 +35,7 @@ describe('austen-3m', () => {
     const ids = m.tokenizer.encode('It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.', true);
     const cache = parseCacheMode('f32');
     const g = (await austenGpu()).createSession(cache);
-    const c = new CpuBackend(m).createSession(cache);
+    const c = new ReferenceBackend(m).createSession(cache);
     let worst = maxAbsDiff(await g.forward(ids, 'last'), await c.forward(ids, 'last'));
     for (let i = 0; i < 16; i++) worst = Math.max(worst, maxAbsDiff(await g.forward([300 + i], 'last'), await c.forward([300 + i], 'last')));
     g.close();
@@ -58,7 +58,7 @@ describe('austen-3m', () => {
     const m = await austen();
     const cache = parseCacheMode(mode);
     const g = (await austenGpu()).createSession(cache);
-    const c = new CpuBackend(m).createSession(cache);
+    const c = new ReferenceBackend(m).createSession(cache);
     const ids = m.tokenizer.encode('Emma Woodhouse, handsome, clever, and rich, with a comfortable home', true);
     let worst = maxAbsDiff(await g.forward(ids, 'last'), await c.forward(ids, 'last'));
     for (let i = 0; i < 12; i++) worst = Math.max(worst, maxAbsDiff(await g.forward([400 + i], 'last'), await c.forward([400 + i], 'last')));

@@ -15,13 +15,15 @@ import { kvDim } from '../model/model-spec';
 import { MemoryFileSource } from '../model/file-source';
 import { GgufModelSource } from '../model/gguf-model';
 import { NodeFolderSource } from '../model/node-file-source';
-import { loadModelAs, packModelWeights, withWeightFormat } from '../quant/packed-weights';
+import { loadModelAs } from '../quant/pack-checkpoint';
+import { packModelWeights, withWeightFormat } from '../quant/packed-weights';
 import { loadPreparedModel } from '../storage/model-loader';
 import { hfToGguf } from '../test-support/gguf-writer';
 import { packedBytes, WEIGHT_FORMATS, type WeightFormat } from '../quant/weight-format';
 import { sharedModel, sharedText, type SharedModel } from '../test-support/shared-models';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
-import { CpuBackend, type Backend } from '../engine/backend';
+import { ReferenceBackend } from '../reference/backend';
+import { type Backend } from '../engine/backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY, Sampler } from '../engine/sampling';
 import { WebGpuBackend } from './backend';
@@ -70,12 +72,12 @@ const ORACLES: Record<SharedModel, string> = {
 describe.each(Object.keys(ORACLES) as SharedModel[])('%s on WebGPU, f32 weights', (name) => {
   it('logits match the reference within 2e-3 over a 64-token prefill and 64 decode steps (f32 KV cache)', async () => {
     const m = await sharedModel(name);
-    expect(await worstDiff(await gpuBackend(m), new CpuBackend(m), F32, promptOf(m.spec.vocabSize, 64), 64)).toBeLessThan(2e-3);
+    expect(await worstDiff(await gpuBackend(m), new ReferenceBackend(m), F32, promptOf(m.spec.vocabSize, 64), 64)).toBeLessThan(2e-3);
   });
 
   it('fp16 KV cache: logits match the reference fp16 cache within 5e-2 (f16 rounding of nearly equal K/V can differ by one ulp)', async () => {
     const m = await sharedModel(name);
-    expect(await worstDiff(await gpuBackend(m), new CpuBackend(m), FP16, promptOf(m.spec.vocabSize, 64), 64)).toBeLessThan(5e-2);
+    expect(await worstDiff(await gpuBackend(m), new ReferenceBackend(m), FP16, promptOf(m.spec.vocabSize, 64), 64)).toBeLessThan(5e-2);
   });
 
   it('reproduces the greedy oracle ids exactly (argmax on the GPU)', async () => {
@@ -95,7 +97,7 @@ describe('sampling on the GPU', () => {
     const m = await sharedModel('stories260K');
     const o = { maxTokens: 48, cache: F32, sampling, stopIds: [] };
     const gpu = await generateIds(await gpuBackend(m), [1, 403], o);
-    const cpu = await generateIds(new CpuBackend(m), [1, 403], o);
+    const cpu = await generateIds(new ReferenceBackend(m), [1, 403], o);
     expect(gpu.join(' ')).toBe(cpu.join(' '));
     expect(new Set(gpu).size).toBeGreaterThan(10);
   });
@@ -162,35 +164,35 @@ describe('run-ahead decode in the quantized modes: the overshoot is dropped with
 });
 
 
-describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
-  it('auto picks the cpu class on this CPU-emulated adapter', async () => {
-    expect((await gpuBackend(await sharedModel('stories260K'))).kernels).toBe('cpu');
+describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
+  it('auto picks the rowwise family on this CPU-emulated adapter', async () => {
+    expect((await gpuBackend(await sharedModel('stories260K'))).kernels).toBe('rowwise');
   });
 
   it('this adapter has subgroups, and they can be turned off', async () => {
     const m = await sharedModel('stories260K');
-    expect((await gpuBackend(m, 'f32', 128, 'gpu')).gpu.features.subgroups).toBe(true);
-    expect((await gpuBackend(m, 'f32', 128, 'gpu', false)).gpu.features.subgroups).toBe(false);
+    expect((await gpuBackend(m, 'f32', 128, 'tiled')).gpu.features.subgroups).toBe(true);
+    expect((await gpuBackend(m, 'f32', 128, 'tiled', false)).gpu.features.subgroups).toBe(false);
   });
 
   const formats = [['f32', true], ['f16', true], ['q8', true], ['q4', true], ['q8', false], ['q4', false]] as const;
   it.each(formats)('%s weights, subgroups %s: logits equal the reference on the same weights (64-token prefill, 32 decode steps)', async (format, subgroups) => {
     const m = await sharedModel('stories260K');
-    const gpu = await gpuBackend(m, format, 128, 'gpu', subgroups);
-    expect(gpu.kernels).toBe('gpu');
-    expect(await worstDiff(gpu, new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
+    const gpu = await gpuBackend(m, format, 128, 'tiled', subgroups);
+    expect(gpu.kernels).toBe('tiled');
+    expect(await worstDiff(gpu, new ReferenceBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
   });
 
   it('f16Math: the prefill GEMMs and decode GEMVs run in f16, attention stages queries in f16, where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
     const m = await sharedModel('stories260K');
-    const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'q8', kernels: 'gpu', f16Math: true });
+    const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'q8', kernels: 'tiled', f16Math: true });
     opened.push(b);
     if (!b.gpu.features.shaderF16) {
       expect(b.f16Math).toBe(false);
       return;
     }
     expect(b.f16Math).toBe(true);
-    const f32Backend = await gpuBackend(m, 'q8', 128, 'gpu');
+    const f32Backend = await gpuBackend(m, 'q8', 128, 'tiled');
     const prompt = promptOf(512, 64);
     const steps = [5, 77, 301, 12, 450, 9, 260, 33];
     /** All logits of the prompt (GEMMs), then the logits of one-token steps (GEMVs). */
@@ -201,7 +203,7 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
       s.close();
       return out;
     };
-    const want = await trace(new CpuBackend(withWeightFormat(m, 'q8')));
+    const want = await trace(new ReferenceBackend(withWeightFormat(m, 'q8')));
     const [f16, f32] = [await trace(b), await trace(f32Backend)];
     const decodeGap = (t: typeof want) => Math.max(...t.decode.map((x, i) => maxAbsDiff(x, want.decode[i])));
     const gaps = { prefill16: maxAbsDiff(f16.prefill, want.prefill), prefill32: maxAbsDiff(f32.prefill, want.prefill), decode16: decodeGap(f16), decode32: decodeGap(f32) };
@@ -219,14 +221,14 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
 
   it.each((Object.keys(ORACLES) as SharedModel[]).flatMap((name) => [[name, true], [name, false]] as const))('%s, subgroups %s: the greedy oracle ids (fp16 cache)', async (name, subgroups) => {
     const m = await sharedModel(name);
-    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'gpu', subgroups), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });
+    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'tiled', subgroups), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });
     expect(ids.join(' ')).toBe(ORACLES[name]);
   });
 
   it("'all' logits of a one-token slice (the decode list fuses the final norm) equal the reference", async () => {
     const m = await sharedModel('stories260K');
-    const gpu = (await gpuBackend(m, 'f32', 128, 'gpu')).createSession(F32);
-    const cpu = new CpuBackend(m).createSession(F32);
+    const gpu = (await gpuBackend(m, 'f32', 128, 'tiled')).createSession(F32);
+    const cpu = new ReferenceBackend(m).createSession(F32);
     for (const ids of [[1, 403, 407], [261], [378, 432], [383]]) {
       expect(maxAbsDiff(await gpu.forward(ids, 'all'), await cpu.forward(ids, 'all'))).toBeLessThan(2e-3);
     }
@@ -237,17 +239,17 @@ describe('kernel class gpu (coalesced decode GEMV, fused norms) on the same adap
     const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300, architecture: 'Qwen2ForCausalLM', bias: true };
     const m = await loadModel(syntheticSource(shape));
     const acquired = await acquireDevice(nodeGpu());
-    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'q4'), { kernels: 'gpu' });
+    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'q4'), { kernels: 'tiled' });
     opened.push(b);
     expect(b.weights.lmHead.parts.length).toBeGreaterThan(1);
-    expect(await worstDiff(b, new CpuBackend(withWeightFormat(m, 'q4')), F32, promptOf(300, 20), 8)).toBeLessThan(2e-3);
+    expect(await worstDiff(b, new ReferenceBackend(withWeightFormat(m, 'q4')), F32, promptOf(300, 20), 8)).toBeLessThan(2e-3);
   });
 });
 
 describe('weight formats', () => {
   it.each(['f16', 'q8', 'q4'] as const)('%s: GPU logits equal the reference run on the same quantized weights', async (format) => {
     const m = await sharedModel('stories260K');
-    const diff = await worstDiff(await gpuBackend(m, format), new CpuBackend(withWeightFormat(m, format)), F32, promptOf(512, 24), 8);
+    const diff = await worstDiff(await gpuBackend(m, format), new ReferenceBackend(withWeightFormat(m, format)), F32, promptOf(512, 24), 8);
     expect(diff).toBeLessThan(2e-3);
   });
 
@@ -285,7 +287,7 @@ describe('weight formats', () => {
     const o = { ctx: 512, windows: 4, bos: 1, cache: F32 };
     const f32 = (await evaluatePerplexity(await gpuBackend(m), ids, o)).ppl;
     const q8 = (await evaluatePerplexity(await gpuBackend(m, 'q8'), ids, o)).ppl;
-    const q8cpu = (await evaluatePerplexity(new CpuBackend(withWeightFormat(m, 'q8')), ids, o)).ppl;
+    const q8cpu = (await evaluatePerplexity(new ReferenceBackend(withWeightFormat(m, 'q8')), ids, o)).ppl;
     expect(Math.abs(q8 / f32 - 1)).toBeLessThan(0.01);
     expect(Math.abs(q8 / q8cpu - 1)).toBeLessThan(0.002);
   });
@@ -300,7 +302,7 @@ describe('teacher-forced decode steps (forwardEach, used by perplexity)', () => 
     const each = await gpu.createSession(cache).forwardEach(ids);
     const one = gpu.createSession(cache);
     for (const [t, id] of ids.entries()) expect(await one.forward([id], 'last')).toEqual(each.subarray(t * 512, (t + 1) * 512));
-    const cpu = await new CpuBackend(m).createSession(cache).forwardEach(ids);
+    const cpu = await new ReferenceBackend(m).createSession(cache).forwardEach(ids);
     expect(maxAbsDiff(each, cpu)).toBeLessThan(2e-3);
   });
 });
@@ -369,7 +371,7 @@ describe('failures', () => {
 describe('synthetic models', () => {
   const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300 };
   const run = async (m: LoadedModel, steps = 40, maxBatch = 128, kernels: KernelChoice = 'auto', cache = F32) =>
-    worstDiff(await gpuBackend(m, 'f32', maxBatch, kernels), new CpuBackend(m), cache, promptOf(m.spec.vocabSize, 150), steps);
+    worstDiff(await gpuBackend(m, 'f32', maxBatch, kernels), new ReferenceBackend(m), cache, promptOf(m.spec.vocabSize, 150), steps);
 
   it('Qwen2 with q/k/v biases and llama3 RoPE scaling, prompt longer than one batch', async () => {
     const s: SyntheticShape = {
@@ -381,27 +383,27 @@ describe('synthetic models', () => {
     expect(await run(await loadModel(syntheticSource(s)), 40, 64)).toBeLessThan(2e-3);
   });
 
-  it.each(['auto', 'gpu'] as const)('Mistral sliding window shorter than the context (kernels %s)', async (kernels) => {
+  it.each(['auto', 'tiled'] as const)('Mistral sliding window shorter than the context (kernels %s)', async (kernels) => {
     const config = { ...syntheticConfig(shape), architectures: ['MistralForCausalLM'], sliding_window: 40 };
     const m = await loadModel(syntheticSource(shape, { files: { 'config.json': JSON.stringify(config) } }));
     expect(m.spec.slidingWindow).toBe(40);
     expect(await run(m, 40, 128, kernels)).toBeLessThan(2e-3);
   });
 
-  it('gpu class decode attention (a workgroup per kv head and chunk) over several 64-key tiles and chunks, f32 and fp16 pools', async () => {
+  it('tiled family decode attention (a workgroup per kv head and chunk) over several 64-key tiles and chunks, f32 and fp16 pools', async () => {
     const m = await loadModel(syntheticSource({ ...shape, heads: 8, kvHeads: 2, headDim: 16, hidden: 64 }));
-    expect(await run(m, 60, 128, 'gpu')).toBeLessThan(2e-3);
-    expect(await run(m, 60, 128, 'gpu', FP16)).toBeLessThan(5e-2);
+    expect(await run(m, 60, 128, 'tiled')).toBeLessThan(2e-3);
+    expect(await run(m, 60, 128, 'tiled', FP16)).toBeLessThan(5e-2);
   });
 
-  it('gpu class decode attention splits a long context over more than MAX_CHUNKS key chunks per kv head', async () => {
+  it('tiled family decode attention splits a long context over more than MAX_CHUNKS key chunks per kv head', async () => {
     const m = await loadModel(syntheticSource({ ...shape, heads: 8, kvHeads: 2, headDim: 16, hidden: 64 }));
     const dev = countingDevice(await acquireDevice(nodeGpu()));
-    const b = await WebGpuBackend.fromPacked(dev, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'), { kernels: 'gpu' });
+    const b = await WebGpuBackend.fromPacked(dev, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'), { kernels: 'tiled' });
     opened.push(b);
     const prompt = promptOf(300, 1300);
     const g = b.createSession(F32);
-    const c = new CpuBackend(m).createSession(F32);
+    const c = new ReferenceBackend(m).createSession(F32);
     let want = await c.forward(prompt, 'last');
     let worst = maxAbsDiff(await g.forward(prompt, 'last'), want);
     dev.reset();
@@ -411,8 +413,8 @@ describe('synthetic models', () => {
       worst = Math.max(worst, maxAbsDiff(await g.forward([id], 'last'), want));
     }
     g.close();
-    // 1,301-1,304 keys in chunks of at least 64: 20 per kv head (the cpu class would stop at MAX_CHUNKS).
-    expect(dev.largestGrid.get('attention-flash-gpu')).toBe(2 * 20);
+    // 1,301-1,304 keys in chunks of at least 64: 20 per kv head (the rowwise family would stop at MAX_CHUNKS).
+    expect(dev.largestGrid.get('attention-flash')).toBe(2 * 20);
     expect(worst).toBeLessThan(2e-3);
   });
 
@@ -423,7 +425,7 @@ describe('synthetic models', () => {
     const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
     opened.push(b);
     expect(b.weights.lmHead.parts.length).toBe(19);
-    expect(await worstDiff(b, new CpuBackend(m), F32, promptOf(300, 20), 5)).toBeLessThan(2e-3);
+    expect(await worstDiff(b, new ReferenceBackend(m), F32, promptOf(300, 20), 5)).toBeLessThan(2e-3);
   });
 });
 
@@ -438,7 +440,7 @@ describe('GGUF models on WebGPU (streamed, as the browser loads them)', () => {
     const { model } = await loadPreparedModel({ resolved: { id: 'gguf-test', revision: '', name: 'm.gguf', source }, format, cache: null });
     const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents });
     opened.push(gpu);
-    const cpu = new CpuBackend(await loadModelAs(source, format));
+    const cpu = new ReferenceBackend(await loadModelAs(source, format));
     expect(await worstDiff(gpu, cpu, F32, promptOf(cpu.spec.vocabSize, 24), 8)).toBeLessThan(2e-3);
   });
 });

@@ -2,7 +2,7 @@
 // f32 matrix, so benchmark rows can say how close a model runs to what this GPU (or emulation) can do.
 
 import { uploadMatrix } from './gpu-matrix';
-import type { KernelClass } from './kernel-family';
+import type { KernelFamily } from './kernel-family';
 import { GpuMemory } from './memory';
 import { encodeDispatches, type OpContext } from './ops/dispatch';
 import { linearOps } from './ops/linear';
@@ -10,7 +10,7 @@ import type { PipelineCache } from './pipelines';
 import { packMatrix } from '../quant/weight-format';
 
 /** GFLOP/s of y = W x for a [rows, cols] f32 matrix over `tokens` tokens (tile 1 = GEMV, 4 = GEMM). */
-export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, rows: number, cols: number, tokens: number, tile: number, reps: number, kernels: KernelClass = 'cpu'): Promise<number> {
+export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, rows: number, cols: number, tokens: number, tile: number, reps: number, kernels: KernelFamily = 'rowwise'): Promise<number> {
   const memory = new GpuMemory(device);
   const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i) * 0.1);
   const matrix = uploadMatrix(memory, 'calibrate', packMatrix(w, rows, cols, 'f32'), device.limits.maxStorageBufferBindingSize);

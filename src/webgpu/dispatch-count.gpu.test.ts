@@ -1,6 +1,6 @@
 // Round trips per decoded token, counted on a wrapped device: compute dispatches, queue submissions,
-// uploads and readbacks of one greedy decode step (after the prompt), per cache mode and kernel class.
-// Issue 14's target: at most 8 dispatches per layer in fp16 with the gpu class (q and k GEMVs with the
+// uploads and readbacks of one greedy decode step (after the prompt), per cache mode and kernel family.
+// Issue 14's target: at most 8 dispatches per layer in fp16 with the tiled family (q and k GEMVs with the
 // norm and RoPE fused, v with the norm, attention split with the append, merge, o, gate/up/SwiGLU with
 // the norm, down), plus 3 per token (embedding, LM head with the final norm, token choice); one
 // submission per token. The other rows are today's counts (BENCHMARKS.md), asserted so they cannot grow.
@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { acquireDevice } from './device';
-import type { KernelClass } from './kernel-family';
+import type { KernelFamily } from './kernel-family';
 import { nodeGpu, nodeShaders } from './node-gpu';
 import { packModelWeights } from '../quant/packed-weights';
 import { countingDevice, type GpuCounts } from '../test-support/counting-device';
@@ -24,14 +24,14 @@ afterAll(() => opened.forEach((b) => b.destroy()));
 const STEPS = 4;
 
 /** Most dispatches per layer and per token outside the layers (embedding, final norm unless fused, LM head, token choice). */
-const LAYER_DISPATCHES: Record<KernelClass, Record<string, number>> = {
-  cpu: { fp16: 11, 'kivi-4': 17, 'xquant-4': 14, 'xquant-cl-4': 14, 'xquant-gqa-4': 19 },
-  gpu: { fp16: 8, 'kivi-4': 15, 'xquant-4': 12, 'xquant-cl-4': 12, 'xquant-gqa-4': 17 },
+const LAYER_DISPATCHES: Record<KernelFamily, Record<string, number>> = {
+  rowwise: { fp16: 11, 'kivi-4': 17, 'xquant-4': 14, 'xquant-cl-4': 14, 'xquant-gqa-4': 19 },
+  tiled: { fp16: 8, 'kivi-4': 15, 'xquant-4': 12, 'xquant-cl-4': 12, 'xquant-gqa-4': 17 },
 };
-const PER_TOKEN: Record<KernelClass, number> = { cpu: 4, gpu: 3 };
+const PER_TOKEN: Record<KernelFamily, number> = { rowwise: 4, tiled: 3 };
 
 /** Per decoded token, averaged over STEPS run-ahead decode steps after an 8-token prompt; `inFlight`: steps submitted when the first id arrived. */
-async function perToken(mode: string, kernels: KernelClass): Promise<GpuCounts & { layers: number; inFlight: number }> {
+async function perToken(mode: string, kernels: KernelFamily): Promise<GpuCounts & { layers: number; inFlight: number }> {
   const m = await sharedModel('stories260K');
   const dev = countingDevice(await acquireDevice(nodeGpu()));
   const b = await WebGpuBackend.fromPacked(dev, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'q8'), { kernels });
@@ -58,7 +58,7 @@ async function perToken(mode: string, kernels: KernelClass): Promise<GpuCounts &
 describe('round trips per decoded token (stories260K, 5 layers, q8 weights)', () => {
   const rows: string[] = [];
   afterAll(() => console.log(['| mode | kernels | dispatches/token | per layer | submits | writes | readbacks | steps in flight |', ...rows].join('\n')));
-  for (const kernels of ['cpu', 'gpu'] as const) {
+  for (const kernels of ['rowwise', 'tiled'] as const) {
     for (const mode of ['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4']) {
       it(`${mode}, ${kernels} kernels: one readback, one submission, a bounded number of dispatches`, async () => {
         const c = await perToken(mode, kernels);

@@ -1,4 +1,4 @@
-// The gpu kernel class at real widths, against the cpu class (itself tested against the reference decoder
+// The gpu kernel family at real widths, against the rowwise family (itself tested against the reference decoder
 // at these widths in xquant-wide.gpu.test.ts): Qwen2.5-0.5B's (d 896, MLP 4864, vocabulary 151,936, q/k/v
 // biases) on a device binding at most 16 MiB, so the LM head splits into row parts, and Llama-3.1-8B's
 // (d 4096, 32 heads, 8 kv heads, head 128, MLP 14336, vocabulary 128,256, untied LM head). 2 layers (the
@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { acquireDevice } from './device';
-import type { KernelClass } from './kernel-family';
+import type { KernelFamily } from './kernel-family';
 import { nodeGpu, nodeShaders } from './node-gpu';
 import { parseModelConfig, type ModelSpec } from '../model/model-spec';
 import { maxAbsDiff } from '../test-support/compare';
@@ -29,7 +29,7 @@ const SHAPES: { name: string; config: Record<string, unknown>; binding: number |
   },
 ];
 
-async function backend(spec: ModelSpec, kernels: KernelClass, binding: number | null): Promise<WebGpuBackend> {
+async function backend(spec: ModelSpec, kernels: KernelFamily, binding: number | null): Promise<WebGpuBackend> {
   const acquired = await acquireDevice(nodeGpu());
   const b = await WebGpuBackend.fromStream(binding ? { ...acquired, maxStorageBindingBytes: binding } : acquired, nodeShaders(), spec, randomPackedStream(spec, 'q4', 5), { kernels });
   opened.push(b);
@@ -50,15 +50,15 @@ async function run(b: WebGpuBackend): Promise<Float32Array[]> {
   return out;
 }
 
-describe('gpu kernel class at real widths equals the cpu class', () => {
+describe('gpu kernel family at real widths equals the rowwise family', () => {
   for (const shape of SHAPES) {
     it(shape.name, async () => {
       const spec = parseModelConfig(JSON.stringify(shape.config), `${shape.name}/config.json`);
-      const cpu = await backend(spec, 'cpu', shape.binding);
+      const cpu = await backend(spec, 'rowwise', shape.binding);
       const want = await run(cpu);
       cpu.destroy();
       opened.pop();
-      const gpu = await backend(spec, 'gpu', shape.binding);
+      const gpu = await backend(spec, 'tiled', shape.binding);
       if (shape.binding) expect(gpu.weights.lmHead.parts.length).toBeGreaterThan(1);
       const got = await run(gpu);
       for (let i = 0; i < want.length; i++) {

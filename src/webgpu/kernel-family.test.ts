@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseKernelChoice, selectKernelClass, type AdapterFacts } from './kernel-family';
+import { parseKernelChoice, selectKernelFamily, type AdapterFacts } from './kernel-family';
 
 const adapter = (o: Partial<AdapterFacts>): AdapterFacts => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o });
 
-describe('kernel class per adapter', () => {
+describe('kernel family per adapter', () => {
   it('CPU emulations and fallback adapters get the cpu kernels', () => {
     for (const a of [
       adapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' }),
@@ -11,7 +11,7 @@ describe('kernel class per adapter', () => {
       adapter({ description: 'Microsoft Basic Render Driver' }),
       adapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: true }),
     ]) {
-      expect(selectKernelClass('auto', a), JSON.stringify(a)).toBe('cpu');
+      expect(selectKernelFamily('auto', a), JSON.stringify(a)).toBe('rowwise');
     }
   });
 
@@ -23,13 +23,13 @@ describe('kernel class per adapter', () => {
       adapter({ vendor: 'amd', architecture: 'rdna-3' }),
       adapter({}), // a browser that hides adapter details: assume a real GPU
     ]) {
-      expect(selectKernelClass('auto', a), JSON.stringify(a)).toBe('gpu');
+      expect(selectKernelFamily('auto', a), JSON.stringify(a)).toBe('tiled');
     }
   });
 
   it('an explicit choice wins; a bad name is a typed error', () => {
-    expect(selectKernelClass('gpu', adapter({ architecture: 'swiftshader' }))).toBe('gpu');
-    expect(selectKernelClass('cpu', adapter({ vendor: 'apple' }))).toBe('cpu');
-    expect(() => parseKernelChoice('fast')).toThrow(/kernels: unknown kernel class; expected auto, cpu, gpu; got fast/);
+    expect(selectKernelFamily('tiled', adapter({ architecture: 'swiftshader' }))).toBe('tiled');
+    expect(selectKernelFamily('rowwise', adapter({ vendor: 'apple' }))).toBe('rowwise');
+    expect(() => parseKernelChoice('fast')).toThrow(/kernels: unknown kernel family; expected auto, cpu, gpu; got fast/);
   });
 });

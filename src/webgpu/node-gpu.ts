@@ -3,7 +3,7 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
-import type { ShaderLibrary } from './shader-library';
+import { INCLUDE_DIR, type ShaderLibrary } from './shader-library';
 
 /** Debian's chromium ships SwiftShader's Vulkan driver; used when the caller picked no ICD. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -46,9 +46,12 @@ export function nodeGpu(zeroing: WorkgroupZeroing = defaultZeroing()): GPU {
   return instance;
 }
 
-/** shaders/*.wgsl read from the source tree (Vite inlines them in browser builds instead). */
+/** shaders/*.wgsl and shaders/include/*.wgsl read from the source tree (Vite inlines them in browser builds instead). */
 export function nodeShaders(): ShaderLibrary {
-  const dir = new URL('../../shaders/', import.meta.url);
-  const names = readdirSync(dir).filter((f) => f.endsWith('.wgsl'));
-  return Object.fromEntries(names.map((f) => [f.slice(0, -'.wgsl'.length), readFileSync(new URL(f, dir), 'utf8')]));
+  const read = (sub: string) => {
+    const dir = new URL(`../../shaders/${sub}`, import.meta.url);
+    const names = readdirSync(dir).filter((f) => f.endsWith('.wgsl'));
+    return names.map((f) => [sub + f.slice(0, -'.wgsl'.length), readFileSync(new URL(f, dir), 'utf8')] as const);
+  };
+  return Object.fromEntries([...read(''), ...read(`${INCLUDE_DIR}/`)]);
 }

@@ -1,18 +1,24 @@
-// WGSL sources by file name (shaders/<name>.wgsl) and the composition of a kernel: generated constants and
-// declarations, then common.wgsl, then prefixes (a weights-*.wgsl format, the xquant store), then the op. Constants are
+// WGSL sources by file name and the composition of a kernel: generated constants and declarations, then
+// include/common.wgsl, then prefixes (include fragments: a weights-*.wgsl format, the xquant store, ...), then
+// the op. Kernels (entry points, one op each) are shaders/<op>.wgsl; fragments that only make sense inside a
+// kernel are shaders/include/<name>.wgsl, keyed 'include/<name>' in the library. Constants are
 // plain `const` declarations rather than override constants because WGSL only sizes function-scope
 // arrays (attention's accumulator, linear's token tile) with const expressions.
 
+/** Sources by path under shaders/ without `.wgsl`: 'linear' (a kernel), 'include/weights-q4' (a fragment). */
 export type ShaderLibrary = Readonly<Record<string, string>>;
+
+/** Where include fragments live under shaders/ (and their library keys' prefix). */
+export const INCLUDE_DIR = 'include';
 
 /** u32 for integers, bool for booleans, { f32 } for floats. */
 export type ShaderConst = number | boolean | { f32: number };
 export type ShaderConsts = Readonly<Record<string, ShaderConst>>;
 
 export interface KernelSource {
-  /** shaders/<op>.wgsl */
+  /** shaders/<op>.wgsl, a kernel */
   op: string;
-  /** shaders/<name>.wgsl files inserted before the op, e.g. 'weights-q4' ('weights-q4@up': renamed for a second matrix). */
+  /** shaders/include/<name>.wgsl fragments inserted before the op, e.g. 'weights-q4' ('weights-q4@up': renamed for a second matrix). */
   prefixes?: readonly string[];
   consts: ShaderConsts;
   /** Generated WGSL declarations (per-layer tables) placed after the constants. */
@@ -46,16 +52,20 @@ function renamedWeights(text: string, suffix: string): string {
 }
 
 export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {
+  const source = (key: string) => {
+    const text = lib[key];
+    if (text === undefined) throw new Error(`shaders/${key}.wgsl is not in the shader library`);
+    return text;
+  };
   const part = (spec: string) => {
     const [name, suffix] = spec.split('@');
-    const text = lib[name];
-    if (text === undefined) throw new Error(`shader ${name}.wgsl is not in the shader library`);
+    const text = source(`${INCLUDE_DIR}/${name}`);
     return suffix ? renamedWeights(text, suffix) : text;
   };
   const consts = Object.entries(k.consts).map(([n, v]) => constLine(n, v));
   // Enable directives must precede every declaration.
   const enables = (k.enables ?? []).map((e) => `enable ${e};`);
-  return [...enables, ...consts, ...(k.declarations ?? []), part('common'), ...(k.prefixes ?? []).map(part), part(k.op)].join('\n');
+  return [...enables, ...consts, ...(k.declarations ?? []), part('common'), ...(k.prefixes ?? []).map(part), source(k.op)].join('\n');
 }
 
 /** Cache key of a kernel: op, prefix and constants. */

@@ -1,4 +1,4 @@
-// Workgroup memory by construction: every kernel of every cache mode and kernel class fits WebGPU's
+// Workgroup memory by construction: every kernel of every cache mode and kernel family fits WebGPU's
 // guaranteed 16 KiB and a 32 KiB adapter's limit for the published configs of the models this engine is for.
 
 import { describe, expect, it } from 'vitest';
@@ -44,7 +44,7 @@ describe('workgroup memory of every kernel at real model shapes', () => {
     const spec = SPECS.find(([n]) => n === 'Llama-3.1-8B')![1];
     let caught: unknown;
     try {
-      scoresTiling(rematShapes(spec).xquant!, 2048);
+      scoresTiling(rematShapes(spec).x!, 2048);
     } catch (e) {
       caught = e;
     }

@@ -2,7 +2,7 @@
 // the figures the op builders pass to the pipeline cache, gathered for one model so a test (and a reader)
 // can see that real shapes fit WebGPU's guaranteed 16 KiB.
 
-import type { CacheMode } from '../cache/cache-config';
+import { CACHE_MODES, MODE_TRAITS, type ModeTraits } from '../cache/cache-config';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
 import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
@@ -18,15 +18,15 @@ export interface KernelWorkgroupUse {
   bytes: number;
 }
 
-/** The K-side and V-side rows each family of quantized modes rebuilds from. */
-export function rematShapes(spec: ModelSpec): Partial<Record<Extract<CacheMode, 'xquant' | 'kivi' | 'xquant-gqa'>, RematShape>> {
+/** The K-side and V-side rows the quantized modes rebuild from, by what they store (ModeTraits.stores). */
+export function rematShapes(spec: ModelSpec): Partial<Record<ModeTraits['stores'], RematShape>> {
   const kv = kvDim(spec);
   const base = { headDim: spec.headDim, heads: spec.numHeads, kvHeads: spec.numKvHeads };
   const out: ReturnType<typeof rematShapes> = {
-    xquant: { ...base, kWidth: spec.hiddenSize, vWidth: spec.hiddenSize, identityK: false, identityV: false },
-    kivi: { ...base, kWidth: kv, vWidth: kv, identityK: true, identityV: true },
+    x: { ...base, kWidth: spec.hiddenSize, vWidth: spec.hiddenSize, identityK: false, identityV: false },
+    kv: { ...base, kWidth: kv, vWidth: kv, identityK: true, identityV: true },
   };
-  if (spec.numKvHeads < spec.numHeads) out['xquant-gqa'] = { ...base, kWidth: kv, vWidth: kv, identityK: false, identityV: false };
+  if (spec.numKvHeads < spec.numHeads) out.latents = { ...base, kWidth: kv, vWidth: kv, identityK: false, identityV: false };
   return out;
 }
 
@@ -36,25 +36,25 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     { kernel: 'rmsnorm', modes: 'all', bytes: RMSNORM_WORKGROUP_BYTES },
     { kernel: 'argmax', modes: 'all', bytes: ARGMAX_WORKGROUP_BYTES },
     { kernel: 'sample', modes: 'all', bytes: SAMPLE_WORKGROUP_BYTES },
-    // gpu-class GEMVs (a part's rows decide the rows per lane; K lanes do not change the bytes): the LM head
+    // tiled-family GEMVs (a part's rows decide the rows per lane; K lanes do not change the bytes): the LM head
     // is the tallest matrix; a fused RoPE takes at most 2 rows per lane where its height alone would give 1.
-    { kernel: 'linear-gemv-gpu', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: Math.max(2, gemvRows(spec.vocabSize)) }) },
-    { kernel: 'gate-up-swiglu-gpu', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: gemvRows(spec.intermediateSize) }, 2) },
-    { kernel: 'linear-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
-    { kernel: 'gate-up-swiglu-gemm-gpu', modes: 'all', bytes: gemmWorkgroupBytes() },
+    { kernel: 'linear-gemv', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: Math.max(2, gemvRows(spec.vocabSize)) }) },
+    { kernel: 'gate-up-swiglu-gemv', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: gemvRows(spec.intermediateSize) }, 2) },
+    { kernel: 'linear-gemm', modes: 'all', bytes: gemmWorkgroupBytes() },
+    { kernel: 'gate-up-swiglu-gemm', modes: 'all', bytes: gemmWorkgroupBytes() },
   ];
   // Falls back to attention-split when not one token's rows fit (query groups wider than 32 heads). f32
   // queries: the larger of its two variants.
   const queryTokens = flashQueryTokens(spec, limit);
   if (queryTokens > 0) {
     out.push(
-      { kernel: 'attention-flash-gpu (decode)', modes: 'f32, fp16', bytes: flashAttentionBytes(spec, 1) },
-      { kernel: 'attention-flash-gpu (prefill)', modes: 'all', bytes: flashAttentionBytes(spec, queryTokens) },
+      { kernel: 'attention-flash (decode)', modes: 'f32, fp16', bytes: flashAttentionBytes(spec, 1) },
+      { kernel: 'attention-flash (prefill)', modes: 'all', bytes: flashAttentionBytes(spec, queryTokens) },
     );
   }
-  for (const [family, shape] of Object.entries(rematShapes(spec))) {
-    const modes = family === 'xquant' ? 'xquant, xquant-cl' : family;
-    const fused = family === 'xquant' ? fusedTiling(shape, limit) : null;
+  for (const [stores, shape] of Object.entries(rematShapes(spec))) {
+    const modes = CACHE_MODES.filter((m) => MODE_TRAITS[m].quantized && MODE_TRAITS[m].stores === stores).join(', ');
+    const fused = stores === 'x' ? fusedTiling(shape, limit) : null;
     if (fused) out.push({ kernel: 'xquant-attend', modes, bytes: fused.bytes });
     out.push(
       { kernel: 'xquant-scores', modes, bytes: scoresTiling(shape, limit).bytes },

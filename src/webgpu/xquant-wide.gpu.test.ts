@@ -6,8 +6,8 @@
 // `npm test` runs one model (Llama-3.2-1B's attention widths) and one mode per family. The full protocol
 // (three models, every mode and B in 2/4/8, a 300-token prompt and 32 decode steps) is
 // `npm run test:wide` (XQUANT_WIDE=full); XQUANT_WIDE_LIMIT=32768 runs it at 32 KiB, XQUANT_WIDE_MODELS and
-// XQUANT_WIDE_MODES (comma lists) pick a part of it, XQUANT_WIDE_KERNELS=gpu forces the GPU-class kernels
-// (on these CPU adapters `auto` picks the `cpu` class).
+// XQUANT_WIDE_MODES (comma lists) pick a part of it, XQUANT_WIDE_KERNELS=tiled forces the tiled kernels
+// (on these CPU adapters `auto` picks the `rowwise` family).
 //
 // Bounds: fp16 the project's 5e-2. A quantized mode: the project's bound for it on the shared models (1e-3
 // for xquant / xquant-cl, 2e-2 for kivi / xquant-gqa, whose f16 K ring and per-channel blocks flip more
@@ -28,7 +28,8 @@ import { maxAbsDiff } from '../test-support/compare';
 import { limitedGpu } from '../test-support/limited-gpu';
 import { wideModel, type WideModel } from '../test-support/wide-models';
 import type { LoadedModel } from '../model/load-model';
-import { CpuBackend, type Backend } from '../engine/backend';
+import { ReferenceBackend } from '../reference/backend';
+import { type Backend } from '../engine/backend';
 import { WebGpuBackend } from './backend';
 
 const FULL = process.env.XQUANT_WIDE === 'full';
@@ -78,13 +79,13 @@ const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
 describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit, ${KERNELS} kernels`, (name) => {
-  const state: { gpu?: WebGpuBackend; cpu?: CpuBackend; fp16?: Float32Array[] } = {};
+  const state: { gpu?: WebGpuBackend; cpu?: ReferenceBackend; fp16?: Float32Array[] } = {};
   const setup = async () => {
     if (!state.gpu) {
       const m = await wideModel(name);
       state.gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: LIMIT }), nodeShaders(), m, { weights: 'f32', maxBatch: BATCH, kernels: KERNELS });
       opened.push(state.gpu);
-      state.cpu = new CpuBackend(m);
+      state.cpu = new ReferenceBackend(m);
       state.fp16 = await trace(state.cpu, 'fp16');
     }
     return state as Required<typeof state>;
@@ -105,7 +106,7 @@ describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit, ${KERNELS} kernels
     const c = await trace(cpu, mode);
     const diff = worst(g, c);
     const effect = worst(c, fp16);
-    const noise = SENSITIVITY ? worst(await trace(new CpuBackend(nudged(m)), mode), c) : 0;
+    const noise = SENSITIVITY ? worst(await trace(new ReferenceBackend(nudged(m)), mode), c) : 0;
     const sensitivity = SENSITIVITY ? `, reference vs its 1-ulp-nudged self ${noise.toExponential(2)}` : '';
     console.log(`${name} ${mode}: GPU vs reference ${diff.toExponential(2)}, mode vs fp16 ${effect.toExponential(2)}${sensitivity}`);
     expect(effect).toBeGreaterThan(10 * diff); // the mode really differs from fp16: the comparison is not vacuous

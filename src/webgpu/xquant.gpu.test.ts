@@ -7,10 +7,11 @@ import { evaluatePerplexity } from '../eval/perplexity';
 import { nodeGpu, nodeShaders } from './node-gpu';
 import type { LoadedModel } from '../model/load-model';
 import { sharedModel, sharedText } from '../test-support/shared-models';
-import { CpuBackend, type Backend } from '../engine/backend';
+import { ReferenceBackend } from '../reference/backend';
+import { type Backend } from '../engine/backend';
 import { WebGpuBackend } from './backend';
 import { acquireDevice } from './device';
-import type { KernelClass } from './kernel-family';
+import type { KernelFamily } from './kernel-family';
 import { loadModel } from '../model/load-model';
 import { limitedGpu } from '../test-support/limited-gpu';
 import { syntheticSource } from '../test-support/synthetic-model';
@@ -21,7 +22,7 @@ import { GpuOutOfMemoryError } from '../errors';
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 const backends = new Map<string, Promise<WebGpuBackend>>();
-function gpuFor(m: LoadedModel, kernels: KernelClass = 'cpu'): Promise<WebGpuBackend> {
+function gpuFor(m: LoadedModel, kernels: KernelFamily = 'rowwise'): Promise<WebGpuBackend> {
   const key = `${m.spec.hiddenSize}/${m.spec.vocabSize}/${m.spec.numLayers}/${kernels}`;
   let b = backends.get(key);
   if (!b) {
@@ -42,13 +43,13 @@ async function trace(backend: Backend, cache: CacheConfig, vocab: number): Promi
   return out;
 }
 
-async function worst(m: LoadedModel, cache: CacheConfig, kernels: KernelClass = 'cpu'): Promise<number> {
+async function worst(m: LoadedModel, cache: CacheConfig, kernels: KernelFamily = 'rowwise'): Promise<number> {
   const g = await trace(await gpuFor(m, kernels), cache, m.spec.vocabSize);
-  const c = await trace(new CpuBackend(m), cache, m.spec.vocabSize);
+  const c = await trace(new ReferenceBackend(m), cache, m.spec.vocabSize);
   return Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
 }
 
-describe('the gpu kernel class (fused norms where the mode allows, subgroup sums) in every cache mode', () => {
+describe('the gpu kernel family (fused norms where the mode allows, subgroup sums) in every cache mode', () => {
   // The project's bounds per mode: fp16 5e-2 (f16 rounding of nearly equal K/V can differ by one ulp), 1e-3 for the others.
   it.each([
     ['fp16', 5e-2],
@@ -57,16 +58,16 @@ describe('the gpu kernel class (fused norms where the mode allows, subgroup sums
     ['xquant-cl-4', 1e-3],
   ] as const)('stories260K %s: logits within %s of the reference mode', async (mode, bound) => {
     const m = await sharedModel('stories260K');
-    expect((await gpuFor(m, 'gpu')).kernels).toBe('gpu');
-    expect(await worst(m, parseCacheMode(mode), 'gpu')).toBeLessThan(bound);
+    expect((await gpuFor(m, 'tiled')).kernels).toBe('tiled');
+    expect(await worst(m, parseCacheMode(mode), 'tiled')).toBeLessThan(bound);
   });
 
-  it('stories260K xquant-gqa-4: perplexity within 0.5 percent of the reference over 160 tokens (latent codes flip, as in the cpu class)', async () => {
+  it('stories260K xquant-gqa-4: perplexity within 0.5 percent of the reference over 160 tokens (latent codes flip, as in the rowwise family)', async () => {
     const m = await sharedModel('stories260K');
     const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
     const o = { ctx: 161, windows: 1, bos: 1, cache: parseCacheMode('xquant-gqa-4') };
-    const gpu = (await evaluatePerplexity(await gpuFor(m, 'gpu'), ids, o)).ppl;
-    const cpu = (await evaluatePerplexity(new CpuBackend(m), ids, o)).ppl;
+    const gpu = (await evaluatePerplexity(await gpuFor(m, 'tiled'), ids, o)).ppl;
+    const cpu = (await evaluatePerplexity(new ReferenceBackend(m), ids, o)).ppl;
     expect(Math.abs(gpu / cpu - 1)).toBeLessThan(0.005);
   });
 });
@@ -87,7 +88,7 @@ describe('xquant modes on the GPU equal the reference modes', () => {
       const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
       const o = { ctx: 96, windows: 2, bos: 1, cache: parseCacheMode(mode, { residual: 8 }) };
       const gpu = (await evaluatePerplexity(await gpuFor(m), ids, o)).ppl;
-      const cpu = (await evaluatePerplexity(new CpuBackend(m), ids, o)).ppl;
+      const cpu = (await evaluatePerplexity(new ReferenceBackend(m), ids, o)).ppl;
       expect(Math.abs(gpu / cpu - 1)).toBeLessThan(0.005);
     },
   );
@@ -99,7 +100,7 @@ describe('xquant modes on the GPU equal the reference modes', () => {
       const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
       const o = { ctx: 161, windows: 1, bos: 1, cache: parseCacheMode(mode) };
       const gpu = (await evaluatePerplexity(await gpuFor(m), ids, o)).ppl;
-      const cpu = (await evaluatePerplexity(new CpuBackend(m), ids, o)).ppl;
+      const cpu = (await evaluatePerplexity(new ReferenceBackend(m), ids, o)).ppl;
       expect(Math.abs(gpu / cpu - 1)).toBeLessThan(0.005);
     },
   );
@@ -107,7 +108,7 @@ describe('xquant modes on the GPU equal the reference modes', () => {
   it.each(['kivi-8', 'xquant-gqa-8'])('%s: logits within 2e-2 through a block commit (8-bit codes rarely flip)', async (mode) => {
     const m = await sharedModel('stories260K');
     const gpu = await gpuFor(m);
-    const cpu = new CpuBackend(m);
+    const cpu = new ReferenceBackend(m);
     const run = async (b: Backend) => {
       const s = b.createSession(parseCacheMode(mode));
       const out = [await s.forward(Array.from({ length: 120 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 512)), 'last')];
@@ -123,7 +124,7 @@ describe('xquant modes on the GPU equal the reference modes', () => {
   it('xquant-8 differs from fp16 on the GPU about as much as in the reference', async () => {
     const m = await sharedModel('tinystories-656k');
     const gpu = await gpuFor(m);
-    const cpu = new CpuBackend(m);
+    const cpu = new ReferenceBackend(m);
     const pair = async (b: Backend) => {
       const x = await trace(b, parseCacheMode('xquant-8'), m.spec.vocabSize);
       const f = await trace(b, parseCacheMode('fp16'), m.spec.vocabSize);
@@ -149,7 +150,7 @@ describe('prefill over the past (transient rows)', () => {
     const gpu = await gpuFor(m);
     const before = gpu.memoryReport().transientPeak;
     const g = await slices(gpu, 'xquant-8');
-    const c = await slices(new CpuBackend(m), 'xquant-8');
+    const c = await slices(new ReferenceBackend(m), 'xquant-8');
     expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(1e-3);
     const r = gpu.memoryReport();
     expect(r.transient).toBe(0);
@@ -164,7 +165,7 @@ describe('prefill over the past (transient rows)', () => {
     const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 20480 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
     opened.push(b);
     const g = await slices(b, 'xquant-8');
-    const c = await slices(new CpuBackend(m), 'xquant-8');
+    const c = await slices(new ReferenceBackend(m), 'xquant-8');
     const f32Rows = await slices(await gpuFor(m), 'xquant-8');
     const diff = Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
     expect(diff).toBeLessThan(5e-2);
@@ -174,14 +175,14 @@ describe('prefill over the past (transient rows)', () => {
 });
 
 describe('head 128 at a 16 KiB workgroup limit (small d, so no quantization code flips)', () => {
-  // The gpu class rebuilds K and V (prefill) and xquant-gqa's K (decode) with 4 columns per invocation.
+  // The tiled family rebuilds K and V (prefill) and xquant-gqa's K (decode) with 4 columns per invocation.
   it.each([
-    ['kivi-8', 'cpu'],
-    ['kivi-2', 'cpu'],
-    ['xquant-4', 'cpu'],
-    ['xquant-gqa-4', 'cpu'],
-    ['xquant-4', 'gpu'],
-    ['xquant-gqa-4', 'gpu'],
+    ['kivi-8', 'rowwise'],
+    ['kivi-2', 'rowwise'],
+    ['xquant-4', 'rowwise'],
+    ['xquant-gqa-4', 'rowwise'],
+    ['xquant-4', 'tiled'],
+    ['xquant-gqa-4', 'tiled'],
   ] as const)('%s, %s class: 3 slices through two committed K blocks and decode steps, logits within 1e-3', async (mode, kernels) => {
     const m = await loadModel(syntheticSource({ hidden: 512, layers: 2, heads: 4, kvHeads: 2, headDim: 128, ffn: 128, vocab: 256 }));
     const gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: 16384 }), nodeShaders(), m, { weights: 'f32', kernels });
@@ -196,7 +197,7 @@ describe('head 128 at a 16 KiB workgroup limit (small d, so no quantization code
       s.close();
       return out;
     };
-    const cpu = new CpuBackend(m);
+    const cpu = new ReferenceBackend(m);
     const [g, c, f] = [await run(gpu, mode), await run(cpu, mode), await run(cpu, 'fp16')];
     expect(Math.max(...c.map((x, i) => maxAbsDiff(x, f[i])))).toBeGreaterThan(1e-2); // the mode really quantizes
     expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(1e-3);

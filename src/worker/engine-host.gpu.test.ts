@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { parseCacheMode } from '../cache/cache-config';
-import { latentBasesComputed } from '../reference/caches/xquant-gqa-cache';
-import { CpuBackend } from '../engine/backend';
+import { latentBasesComputed } from '../cache/latents';
+import { ReferenceBackend } from '../reference/backend';
 import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
 import { AbortedError, DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../webgpu/node-gpu';
@@ -89,7 +89,7 @@ describe('EngineHost', () => {
   it('scores a continuation teacher-forced under a cache mode, as the reference decoder computes it', async () => {
     const m = await sharedModel('stories260K');
     const referenceNll = async (mode: string) => {
-      const s = new CpuBackend(m).createSession(parseCacheMode(mode));
+      const s = new ReferenceBackend(m).createSession(parseCacheMode(mode));
       let logits = await s.forward([1], 'last');
       let nll = 0;
       for (const [i, id] of ORACLE.entries()) {

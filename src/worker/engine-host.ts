@@ -17,6 +17,7 @@ import {
 } from '../engine/openai';
 import { EngineError, throwIfAborted } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
+import { webGpuBackends } from '../webgpu/backend';
 import type { ShaderLibrary } from '../webgpu/shader-library';
 import { resolveModelRef, type ModelRef } from '../model/model-ref';
 import { parseWeightFormat, type WeightFormat } from '../quant/weight-format';
@@ -24,7 +25,7 @@ import type { ChunkStore } from '../storage/chunk-store';
 import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
 import { RequestQueue } from './request-queue';
-import { parseKernelChoice, type KernelClass } from '../webgpu/kernel-family';
+import { parseKernelChoice, type KernelFamily } from '../webgpu/kernel-family';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 
 export interface LoadOptions {
@@ -42,9 +43,9 @@ export interface LoadOptions {
   warmup?: boolean;
   /** More cache modes whose kernels compile during load, so a switch to them does not wait (e.g. a demo's featured mode). */
   prepare?: string[];
-  /** Kernel family: 'auto' (default: from the adapter), 'cpu' (CPU-emulated WebGPU) or 'gpu' (real GPUs). */
+  /** Kernel family: 'auto' (default: from the adapter), 'rowwise' (CPU-emulated WebGPU) or 'tiled' (real GPUs). */
   kernels?: string;
-  /** f16 arithmetic in the gpu class's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
+  /** f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
   f16Math?: boolean;
 }
 
@@ -76,7 +77,7 @@ export interface HostHealth {
   /** Compute pipelines compiled for the loaded model so far. */
   compiledKernels: number;
   /** The loaded model's kernel family, or null. */
-  kernels: KernelClass | null;
+  kernels: KernelFamily | null;
 }
 
 type Callback<T> = ((value: T) => unknown) | undefined;
@@ -98,7 +99,7 @@ export class EngineHost {
     /** Where relative model URLs resolve from. */
     private readonly baseUrl: string,
   ) {
-    this.engine = new Engine(gpu, shaders);
+    this.engine = new Engine(webGpuBackends(gpu, shaders));
     this.engine.onDeviceLost = (reason) => this.recover(reason);
     this.weightCache = store ? new WeightCache(store) : null;
   }

@@ -5,7 +5,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseCacheMode } from '../../src/cache/cache-config';
-import { CpuBackend } from '../../src/engine/backend';
+import { ReferenceBackend } from '../../src/reference/backend';
 import { generateIds } from '../../src/engine/generate';
 import { GREEDY } from '../../src/engine/sampling';
 import { loadModel } from '../../src/model/load-model';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const train = JSON.parse(readFileSync(`${work}/train-log.json`, 'utf8')) as TrainLog;
   const ev = JSON.parse(readFileSync(`${work}/eval.json`, 'utf8')) as Evaluation;
   const model = await loadModel(new NodeFolderSource(dir));
-  const cpu = new CpuBackend(model);
+  const cpu = new ReferenceBackend(model);
   const F32 = parseCacheMode('f32');
 
   // Characters covered by the scored held-out tokens, for the per-character figure.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../errors';
-import { CpuBackend } from '../../engine/backend';
+import { ReferenceBackend } from '../backend';
 import { evaluatePerplexity } from '../../eval/perplexity';
 import { loadModel, type LoadedModel } from '../../model/load-model';
 import { kvDim, type ModelSpec } from '../../model/model-spec';
@@ -120,7 +120,7 @@ describe('accuracy of the quantized modes (stories260K, ctx 512, 4 windows)', ()
   const run = async (name: string, residual = 0) => {
     const m = await sharedModel('stories260K');
     const ids = m.tokenizer.encode(sharedText('tinystories-valid-head.txt'));
-    return (await evaluatePerplexity(new CpuBackend(m), ids, { ctx: 512, windows: 4, bos: 1, cache: parseCacheMode(name, { residual }) })).ppl;
+    return (await evaluatePerplexity(new ReferenceBackend(m), ids, { ctx: 512, windows: 4, bos: 1, cache: parseCacheMode(name, { residual }) })).ppl;
   };
 
   it('fp16 and xquant-8 are within 0.1% of f32; lower bits degrade in order', async () => {

@@ -6,6 +6,7 @@
 import { f16BitsToF32, f32ToF16Bits } from '../../quant/f16';
 import { dequantizeGroup, metaScale, metaZero, packedWords, quantizeGroup, unpackCode } from '../../quant/quantize';
 import { GROUP_SIZE } from '../../cache/cache-config';
+import { quantRowWords, rowGroups } from '../../cache/row-layout';
 
 export interface RowStore {
   readonly dim: number;
@@ -37,18 +38,6 @@ class Grow<T extends Uint32Array | Uint16Array | Float32Array> {
     this.data.copyWithin(0, n, this.used);
     this.used -= n;
   }
-}
-
-/** Split a row of `dim` elements into groups of GROUP_SIZE (the last may be shorter). */
-export function rowGroups(dim: number): Array<[start: number, count: number]> {
-  const out: Array<[number, number]> = [];
-  for (let s = 0; s < dim; s += GROUP_SIZE) out.push([s, Math.min(GROUP_SIZE, dim - s)]);
-  return out;
-}
-
-/** Words one quantized row takes (metas + codes). */
-export function quantRowWords(dim: number, bits: number): number {
-  return rowGroups(dim).reduce((a, [, n]) => a + 1 + packedWords(n, bits), 0);
 }
 
 export class QuantRowStore implements RowStore {

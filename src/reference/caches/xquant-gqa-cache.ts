@@ -4,59 +4,11 @@
 // The basis change is full rank, so without quantization K and V are exact.
 
 import type { ModelSpec } from '../../model/model-spec';
-import { thinSvdOfRows } from '../../linalg/svd';
 import { matvec } from '../ops';
 import { checkModeFits, layerBits, type CacheConfig } from '../../cache/cache-config';
+import { cachedLatents, type LayerLatents } from '../../cache/latents';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { ChannelGroupStore, WindowedRowStore } from './row-stores';
-
-export interface LatentBasis {
-  /** [kvDim, hidden]: row i is the i-th left singular vector, so z = basis·x is X·U. */
-  down: Float32Array;
-  /** [kvDim, kvDim]: up[j*kv + i] = σ_i·B[j][i], so K = up·z. */
-  up: Float32Array;
-}
-
-let basesComputed = 0;
-
-/** How many bases this process has computed (tests check that loads which do not need them compute none). */
-export function latentBasesComputed(): number {
-  return basesComputed;
-}
-
-/** Basis change of one projection weight ([kvDim, hidden], Hugging Face layout). */
-export function latentBasis(weight: Float32Array, kvDim: number, hidden: number): LatentBasis {
-  basesComputed += 1;
-  const svd = thinSvdOfRows(weight, kvDim, hidden);
-  const up = new Float32Array(kvDim * kvDim);
-  for (let j = 0; j < kvDim; j++) for (let i = 0; i < kvDim; i++) up[j * kvDim + i] = svd.s[i] * svd.v[j * kvDim + i];
-  return { down: Float32Array.from(svd.u), up };
-}
-
-export interface LayerLatents {
-  k: LatentBasis;
-  v: LatentBasis;
-}
-
-/** One layer's factors from its W_k and W_v ([kvDim, hidden] each). */
-export function layerLatents(spec: ModelSpec, wk: Float32Array, wv: Float32Array): LayerLatents {
-  const kv = spec.numKvHeads * spec.headDim;
-  return { k: latentBasis(wk, kv, spec.hiddenSize), v: latentBasis(wv, kv, spec.hiddenSize) };
-}
-
-export function computeLatents(model: CacheModel): LayerLatents[] {
-  return model.weights.layers.map((w) => layerLatents(model.spec as ModelSpec, w.wk, w.wv));
-}
-
-/** SVD factors are computed once per model and shared by every cache of it. */
-const latentMemo = new WeakMap<object, LayerLatents[]>();
-
-/** The factors of a model's weights, computed once per weights object (the SVD is the slow part). */
-export function cachedLatents(model: CacheModel): LayerLatents[] {
-  let latents = latentMemo.get(model.weights);
-  if (!latents) latentMemo.set(model.weights, (latents = computeLatents(model)));
-  return latents;
-}
 
 export class XQuantGqaCache extends MaterializedCache {
   private readonly latents: LayerLatents[];

@@ -3,7 +3,7 @@
 // accounting is the reference's (cacheBytesPerToken), so CPU and GPU modes report the same figures.
 
 import type { GpuMatrix } from '../gpu-matrix';
-import type { KernelClass } from '../kernel-family';
+import type { KernelFamily } from '../kernel-family';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import type { ModelSpec } from '../../model/model-spec';
 import type { CacheConfig } from '../../cache/cache-config';
@@ -75,7 +75,7 @@ export interface GpuCache {
   bytesPerToken(): number;
   storedBytes(): number;
   /**
-   * `decodeChunks`: how many key chunks a one-token forward may use (the gpu class's decode attention takes a
+   * `decodeChunks`: how many key chunks a one-token forward may use (the tiled family's decode attention takes a
    * workgroup per kv head and chunk, so long contexts spread over many; MAX_CHUNKS otherwise).
    */
   plan(pos0: number, tokens: number, decodeChunks?: number): ChunkPlan;
@@ -100,19 +100,19 @@ export const MAX_CHUNKS = 16;
 const MIN_CHUNK = 64;
 
 /**
- * Workgroups the gpu class's decode attention aims for (kv heads x chunks): enough to occupy every core of
+ * Workgroups the tiled family's decode attention aims for (kv heads x chunks): enough to occupy every core of
  * a large GPU several times over at long contexts, few enough that the merge's pass over the chunks stays
  * small next to reading the keys.
  */
 const DECODE_WORKGROUPS = 512;
 
 /**
- * Most key chunks of a one-token forward: MAX_CHUNKS for the cpu class (one invocation per head and chunk
- * is parallel enough on an emulated adapter); for the gpu class about DECODE_WORKGROUPS / kv heads, within
+ * Most key chunks of a one-token forward: MAX_CHUNKS for the rowwise family (one invocation per head and chunk
+ * is parallel enough on an emulated adapter); for the tiled family about DECODE_WORKGROUPS / kv heads, within
  * the partials buffer's `slots` per head (it holds MAX_CHUNKS + 1 slots per head for every token of a slice).
  */
-export function decodeChunkLimit(kernels: KernelClass, kvHeads: number, slots: number): number {
-  if (kernels !== 'gpu') return MAX_CHUNKS;
+export function decodeChunkLimit(kernels: KernelFamily, kvHeads: number, slots: number): number {
+  if (kernels !== 'tiled') return MAX_CHUNKS;
   return Math.max(MAX_CHUNKS, Math.min(slots, Math.ceil(DECODE_WORKGROUPS / kvHeads)));
 }
 

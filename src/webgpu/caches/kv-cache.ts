@@ -10,7 +10,7 @@ import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, type ModelSpec } from '../../model/model-spec';
 import { cacheBytesPerToken } from '../../cache/cache-bytes';
-import { PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
+import { MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
 
@@ -39,8 +39,8 @@ export class GpuKvCache implements GpuCache {
     /** The device's storage-binding limit: one layer's K (or V) pool never grows past it. */
     private readonly maxBindingBytes = Infinity,
   ) {
-    if (config.mode !== 'f32' && config.mode !== 'fp16') {
-      throw new InvalidArgumentError('this cache mode does not run on the GPU yet', { field: 'cache', expected: 'f32 or fp16', got: config.mode });
+    if (MODE_TRAITS[config.mode].quantized) {
+      throw new InvalidArgumentError('a quantized mode runs in GpuQuantCache', { field: 'cache', expected: 'f32 or fp16', got: config.mode });
     }
     this.kvDim = kvDim(spec);
     this.f16 = config.mode === 'fp16';

@@ -12,7 +12,6 @@
 // A tiered cache (config.hot = H) also keeps the newest H tokens' fp16 K/V, so decode rematerializes only
 // the older ones (beyond the paper; H = 0 is pure XQuant).
 
-import type { WebGpuBackend } from '../backend';
 import { GpuOutOfMemoryError } from '../../errors';
 import { uploadMatrix, type GpuMatrix } from '../gpu-matrix';
 import type { GpuMemory } from '../memory';
@@ -25,11 +24,12 @@ import { kvDim, type ModelSpec } from '../../model/model-spec';
 import { packedWords } from '../../quant/quantize';
 import { packMatrix, pad32 } from '../../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes';
-import { clBaseBits, clBaseLayers, GROUP_SIZE, hotRingTokens, layerBits, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
+import { clBaseBits, clBaseLayers, GROUP_SIZE, hotRingTokens, layerBits, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 import { QuantPool } from './quant-pool';
-import { quantRowWords } from '../../reference/caches/row-stores';
-import type { LayerLatents } from '../../reference/caches/xquant-gqa-cache';
+import { quantRowWords } from '../../cache/row-layout';
+import type { LayerLatents } from '../../cache/latents';
+import type { CacheHost } from './cache-host';
 import { rematShapes } from '../workgroup-memory';
 import { absorbTiling, rematTiling, scoresTiling } from '../ops/xquant-tiling';
 
@@ -38,8 +38,7 @@ const F32_TRANSIENT_BYTES = 128 * 2 ** 20;
 
 /** A mode whose kernels cannot fit the device's workgroup memory fails here, when the session is made. */
 function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number): void {
-  const family = config.mode === 'xquant-cl' ? 'xquant' : config.mode;
-  const shape = rematShapes(spec)[family as 'xquant' | 'kivi' | 'xquant-gqa'];
+  const shape = rematShapes(spec)[MODE_TRAITS[config.mode].stores];
   if (!shape) return;
   scoresTiling(shape, limit);
   absorbTiling(shape, limit);
@@ -47,30 +46,29 @@ function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number):
   rematTiling(shape.vWidth, shape.identityV, shape, limit);
 }
 
-/** SVD factors of xquant-gqa, uploaded once per backend. */
+/** SVD factors of xquant-gqa, uploaded once per backend (its host). */
 interface GpuLatents {
   downK: GpuMatrix;
   upK: GpuMatrix;
   downV: GpuMatrix;
   upV: GpuMatrix;
 }
-const latentMemo = new WeakMap<WebGpuBackend, GpuLatents[]>();
+const latentMemo = new WeakMap<CacheHost, GpuLatents[]>();
 
-function gpuLatents(backend: WebGpuBackend): GpuLatents[] {
-  let l = latentMemo.get(backend);
+function gpuLatents(host: CacheHost): GpuLatents[] {
+  let l = latentMemo.get(host);
   if (!l) {
-    const kv = kvDim(backend.spec);
-    const d = backend.spec.hiddenSize;
-    const limit = backend.gpu.maxStorageBindingBytes;
-    const up = (w: Float32Array, rows: number, cols: number, label: string) => uploadMatrix(backend.memory, label, packMatrix(w, rows, cols, 'f32'), limit);
-    const host: LayerLatents[] = backend.latents;
-    l = host.map((x, i) => ({
+    const kv = kvDim(host.spec);
+    const d = host.spec.hiddenSize;
+    const up = (w: Float32Array, rows: number, cols: number, label: string) => uploadMatrix(host.memory, label, packMatrix(w, rows, cols, 'f32'), host.maxBindingBytes);
+    const factors: LayerLatents[] = host.latents;
+    l = factors.map((x, i) => ({
       downK: up(x.k.down, kv, d, `svd.l${i}.down_k`),
       upK: up(x.k.up, kv, kv, `svd.l${i}.up_k`),
       downV: up(x.v.down, kv, d, `svd.l${i}.down_v`),
       upV: up(x.v.up, kv, kv, `svd.l${i}.up_v`),
     }));
-    latentMemo.set(backend, l);
+    latentMemo.set(host, l);
   }
   return l;
 }
@@ -118,29 +116,29 @@ export class GpuQuantCache implements GpuCache {
   private readonly maxBinding: number;
 
   constructor(
-    backend: WebGpuBackend,
+    host: CacheHost,
     readonly config: CacheConfig,
   ) {
-    this.memory = backend.memory;
-    this.maxBinding = backend.gpu.maxStorageBindingBytes;
-    this.spec = backend.spec;
-    checkWorkgroupFit(backend.spec, config, backend.gpu.device.limits.maxComputeWorkgroupStorageSize);
-    this.maxTokens = backend.maxBatch;
+    this.memory = host.memory;
+    this.maxBinding = host.maxBindingBytes;
+    this.spec = host.spec;
+    checkWorkgroupFit(host.spec, config, host.workgroupBytes);
+    this.maxTokens = host.maxBatch;
     const s = this.spec;
     const L = s.numLayers;
     const kv = kvDim(s);
     const R = config.residual;
-    const family = config.mode === 'xquant' || config.mode === 'xquant-cl' ? 'x' : 'latent';
-    const base = config.mode === 'xquant-cl' ? clBaseLayers(s) : 0;
+    const traits = MODE_TRAITS[config.mode];
+    const base = traits.crossLayer ? clBaseLayers(s) : 0;
     const bits = Array.from({ length: L }, (_, l) => (l < base ? Math.max(clBaseBits(config), layerBits(config, l)) : layerBits(config, l)));
-    this.rowWidth = family === 'x' ? s.hiddenSize : kv;
+    this.rowWidth = traits.stores === 'x' ? s.hiddenSize : kv;
     this.scoresBase = MAX_CHUNKS * s.numHeads * (this.rowWidth + 2);
     const rowWords = bits.map((b) => quantRowWords(this.rowWidth, b));
     const ringRowWords = Math.ceil(this.rowWidth / 2);
     let fixed = 0;
     let k: StoreLayout['k'];
     let kBlockWords = bits.map(() => 0);
-    if (family === 'latent') {
+    if (traits.kBlocks) {
       // K blocks still filling: up to PAGE - 1 committed-pending tokens, the window, one batch, and the overshoot.
       const ring = PAGE_TOKENS + R + this.maxTokens + OVERSHOOT_TOKENS;
       k = { width: kv, ring, ringBase: 0, ringRowWords: Math.ceil(kv / 2), groupWords: bits.map((b) => packedWords(PAGE_TOKENS, b)) };
@@ -148,7 +146,7 @@ export class GpuQuantCache implements GpuCache {
       fixed = ring * k.ringRowWords;
     }
     // Every layer has its own buffer (rings first), except xquant-cl's, which all layers share.
-    const shared = config.mode === 'xquant-cl';
+    const shared = traits.crossLayer;
     const ringBase = fixed;
     const ringSlots = R > 0 ? R + OVERSHOOT_TOKENS : 0;
     fixed += (shared ? L : 1) * ringSlots * ringRowWords;
@@ -202,9 +200,9 @@ export class GpuQuantCache implements GpuCache {
       }
       this.writeHotPages();
     }
-    this.latents = config.mode === 'xquant-gqa' ? gpuLatents(backend) : null;
-    this.readsInput = config.mode !== 'kivi';
-    this.needsPreRopeK = config.mode === 'kivi';
+    this.latents = traits.latents ? gpuLatents(host) : null;
+    this.readsInput = traits.stores !== 'kv';
+    this.needsPreRopeK = traits.preRopeK;
     if (this.latents) {
       const usage = GPUBufferUsage.STORAGE;
       const rows = Math.ceil(this.maxTokens / 4) * 4;
@@ -323,7 +321,7 @@ export class GpuQuantCache implements GpuCache {
   private sides(a: LayerAttention): RematSides {
     const s = this.spec;
     const lat = this.latents?.[a.layer];
-    const kivi = this.config.mode === 'kivi';
+    const kivi = MODE_TRAITS[this.config.mode].stores === 'kv';
     return {
       layer: a.layer,
       rope: a.rope,

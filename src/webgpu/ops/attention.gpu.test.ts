@@ -1,4 +1,4 @@
-// The gpu-class attention kernel (attention-flash-gpu.wgsl, then attention-merge.wgsl) on its own, against
+// The tiled-family attention kernel (attention-flash.wgsl, then attention-merge.wgsl) on its own, against
 // a direct f64 softmax attention: real head dimensions (64, 128) and query groups (1, 4, 7), past keys in a
 // paged fp16 (or f32) pool whose page table is not in order, the step's own keys exact, several key chunks,
 // decode (one token) and prompt slices of more than one query tile, a sliding window, keys with outliers of a
@@ -105,7 +105,7 @@ async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean,
   const chunkLen = Math.ceil(all / c.chunks);
   const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   dev.queue.writeBuffer(step, 0, new Uint32Array([c.tokens, c.past, c.chunks, chunkLen, 1, 1, 0, 0, 0, 0, 0, 0]));
-  const ctx: OpContext = { device: dev, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: dev.limits.maxComputeWorkgroupStorageSize, kernels: 'gpu', f16 };
+  const ctx: OpContext = { device: dev, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: dev.limits.maxComputeWorkgroupStorageSize, kernels: 'tiled', f16 };
   // Pages in reverse order: slot of token t = pages[t / PAGE] * PAGE + t % PAGE.
   const pageCount = Math.ceil(c.past / PAGE) + 1;
   const pages = Uint32Array.from({ length: pageCount }, (_, i) => pageCount - 1 - i);
@@ -135,7 +135,7 @@ async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean,
   };
   const store = { pages: mem.upload('cache', 'pages', pages), kPool: pool(x.k), vPool: pool(x.v), page: PAGE, kvF16: c.kvF16 };
   const ops = layerAttentionOps(ctx, c.spec, rows, store, false, false, c.tokens === 1);
-  expect(ops[0].label).toBe('attention-flash-gpu');
+  expect(ops[0].label).toBe('attention-flash');
   const read = mem.create('staging', 'read', c.tokens * numHeads * hd * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const enc = dev.createCommandEncoder();
   const pass = enc.beginComputePass();
@@ -172,7 +172,7 @@ const CASES: [string, Case][] = [
   ['head 128, group 4, keys with outliers of ~300', { spec: spec(128, 32, 8), past: 200, tokens: 3, chunks: 2, kvF16: true, outliers: true }],
 ];
 
-describe('attention-flash-gpu against an f64 softmax attention', () => {
+describe('attention-flash against an f64 softmax attention', () => {
   // Scores of a few hundred carry f32 rounding of a few 1e-5 into the softmax.
   it.each(CASES)('%s: f32 within 1e-5 (outliers 1e-4)', async (_, c) => {
     const x = inputs(c);

@@ -1,6 +1,6 @@
 // Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
-// step's K/V to the store. Kernel class gpu: attention-flash-gpu.wgsl instead of the split, a workgroup per
+// step's K/V to the store. Kernel family gpu: attention-flash.wgsl instead of the split, a workgroup per
 // (query tile, kv head, chunk) serving the tile's tokens x the group's query heads (one token in decode:
 // flash-decoding), its queries staged in f32 or (ctx.f16) f16.
 
@@ -38,12 +38,12 @@ export interface AttentionStore {
 /**
  * `ownOnly`: attend only to the step's own keys, into partial slots 1.. (slot 0 holds the xquant modes'
  * rematerialized past). `append`: the split kernel also writes the step's K and V into the store (the
- * fp16/f32 cache's append, fused). `decode`: the list for one-token steps (the gpu class has its own split).
+ * fp16/f32 cache's append, fused). `decode`: the list for one-token steps (the tiled family has its own split).
  */
 export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false, decode = false): [Dispatch, Dispatch] {
   const { headDim, numHeads: heads } = spec;
-  // The gpu class's tiled kernel (one-token tiles in decode), unless not one token's rows fit.
-  const queryTokens = ctx.kernels === 'gpu' && !ownOnly ? flashQueryTokens(spec, ctx.workgroupBytes, decode, ctx.f16 === true) : 0;
+  // The tiled family's tiled kernel (one-token tiles in decode), unless not one token's rows fit.
+  const queryTokens = ctx.kernels === 'tiled' && !ownOnly ? flashQueryTokens(spec, ctx.workgroupBytes, decode, ctx.f16 === true) : 0;
   const split = queryTokens > 0 ? flashSplit(ctx, spec, rows, store, append, queryTokens) : splitOp(ctx, spec, rows, store, ownOnly, append);
   const merge = makeDispatch(
     ctx,
@@ -55,13 +55,13 @@ export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: Att
   return [split, merge];
 }
 
-/** Keys per tile of attention-flash-gpu.wgsl (an invocation per key). */
+/** Keys per tile of attention-flash.wgsl (an invocation per key). */
 const KEY_TILE = 64;
 /** Query rows (tokens x query heads of a group) of one workgroup: bounded by KEY_TILE invocations and by registers. */
 const FLASH_ROWS = 32;
 
 /**
- * Tokens per query tile of attention-flash-gpu.wgsl: in decode 1, in prefill as many as keep its rows within
+ * Tokens per query tile of attention-flash.wgsl: in decode 1, in prefill as many as keep its rows within
  * FLASH_ROWS; either way its workgroup memory (queries, a tile's scores, three per-row values) within
  * `limit`. 0 when not one token's rows fit: then attention-split.wgsl runs.
  */
@@ -103,12 +103,12 @@ function splitParts(spec: AttentionSpec, rows: AttentionRows, store: AttentionSt
   };
 }
 
-/** gpu class: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
+/** tiled family: a workgroup per (query tile, kv head, chunk), K/V rows read once per tile and group. */
 function flashSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, append: boolean, queryTokens: number): Dispatch {
   const p = splitParts(spec, rows, store, append);
   const math = matmulMath(ctx); // T stages the queries; the arithmetic stays f32
   const source = {
-    op: 'attention-flash-gpu',
+    op: 'attention-flash',
     consts: { ...p.consts, Q_TOKENS: queryTokens },
     prefixes: p.prefixes,
     enables: math.enables,

@@ -1,7 +1,7 @@
 // What every op builder returns: a pipeline with its bound buffers, and the grid it needs for a given
 // number of new tokens. A session builds its dispatches once and encodes them every forward.
 
-import type { KernelClass } from '../kernel-family';
+import type { KernelFamily } from '../kernel-family';
 import type { BindingKind, Kernel, PipelineCache } from '../pipelines';
 import type { KernelSource } from '../shader-library';
 
@@ -14,11 +14,11 @@ export interface OpContext {
   empty: GPUBuffer;
   /** The device's maxComputeWorkgroupStorageSize: tiles are sized to it. */
   workgroupBytes: number;
-  /** Which kernel family the builders pick (src/gpu/kernel-class.ts); `cpu` when absent. */
-  kernels?: KernelClass;
-  /** The device was created with `subgroups`: gpu-class reductions use subgroupAdd. */
+  /** Which kernel family the builders pick (src/webgpu/kernel-family.ts); `rowwise` when absent. */
+  kernels?: KernelFamily;
+  /** The device was created with `subgroups`: tiled-family reductions use subgroupAdd. */
   subgroups?: boolean;
-  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the gpu-class prefill GEMM tiles and decode GEMVs; attention-flash-gpu stages its queries in f16. */
+  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the tiled-family prefill GEMM tiles and decode GEMVs; attention-flash stages its queries in f16. */
   f16?: boolean;
 }
 

@@ -1,7 +1,7 @@
 // The MLP's first half, y = silu(W_gate x) * (W_up x), in one dispatch per row part (the gate and up
-// matrices have the same shape, so their parts pair up). Kernel class cpu: shaders/gate-up-swiglu.wgsl for
-// every step; class gpu: shaders/gate-up-swiglu-gpu.wgsl for one-token steps (decode) and
-// shaders/gate-up-swiglu-gemm-gpu.wgsl (tiles in workgroup memory) for prefill slices.
+// matrices have the same shape, so their parts pair up). Kernel family cpu: shaders/gate-up-swiglu.wgsl for
+// every step; class gpu: shaders/gate-up-swiglu-gemv.wgsl for one-token steps (decode) and
+// shaders/gate-up-swiglu-gemm.wgsl (tiles in workgroup memory) for prefill slices.
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
@@ -15,17 +15,17 @@ export interface GateUpArgs {
   yStride: number;
   /** Tokens per invocation of the cpu kernel: 1 for decode, 4 for prefill. */
   tileM: number;
-  /** The MLP's RMSNorm fused in (gpu class, tileM 1 only): x is then the residual stream. */
+  /** The MLP's RMSNorm fused in (tiled family, tileM 1 only): x is then the residual stream. */
   norm?: FusedNorm;
-  /** gpu-class prefill GEMM: tokens per tile (as LinearArgs.gemmTokens). */
+  /** tiled-family prefill GEMM: tokens per tile (as LinearArgs.gemmTokens). */
   gemmTokens?: number;
 }
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
   // The kernels read both matrices with the gate's row size and block width.
   if (gate.format !== up.format || gate.cols !== up.cols) throw new Error(`${label}: gate and up must share a format and width (${gate.format}/${up.format})`);
-  const gpu = ctx.kernels === 'gpu' && a.tileM === 1;
-  if (a.norm && !gpu) throw new Error(`${label}: a fused RMSNorm needs the gpu-class kernel`);
+  const gpu = ctx.kernels === 'tiled' && a.tileM === 1;
+  if (a.norm && !gpu) throw new Error(`${label}: a fused RMSNorm needs the tiled-family kernel`);
   const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
   const shared = { W_ROW_WORDS: gate.rowWords, W_SCALE_WORDS: gate.scaleWords, IN_VEC4: pad32(gate.cols) / 4, X_STRIDE: a.xStride, Y_STRIDE: a.yStride };
   return gate.parts.map((p, i) => {
@@ -37,7 +37,7 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       const reduce = gemvReduce(ctx);
       const math = matmulMath(ctx);
       const source = {
-        op: 'gate-up-swiglu-gpu',
+        op: 'gate-up-swiglu-gemv',
         prefixes: ['gate-up-bindings', `${weightPrefix(gate.format)}-vec4`, `${weightPrefix(up.format)}-vec4@up`, reduce.prefix, 'gemv-norm'],
         enables: [...reduce.enables, ...math.enables],
         declarations: math.declarations,
@@ -47,13 +47,13 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       const grid = (tokens: number) => gemvGrid(Math.ceil(p.rows / gemvWorkgroupRows(layout)) * Math.max(1, tokens));
       return { ...makeDispatch(ctx, source, [...bindings, 'read'], [...buffers, a.norm?.gamma ?? ctx.empty], grid), label };
     }
-    if (ctx.kernels === 'gpu') {
-      // Prefill: tiles of 64 (or 16) tokens x 32 gate rows and the same 32 up rows (gemm-tile-gpu.wgsl).
+    if (ctx.kernels === 'tiled') {
+      // Prefill: tiles of 64 (or 16) tokens x 32 gate rows and the same 32 up rows (gemm-tile.wgsl).
       const bm = a.gemmTokens ?? GEMM_TILE;
       const math = matmulMath(ctx);
       const source = {
-        op: 'gate-up-swiglu-gemm-gpu',
-        prefixes: [...prefixes, 'gemm-tile-gpu'],
+        op: 'gate-up-swiglu-gemm',
+        prefixes: [...prefixes, 'gemm-tile'],
         enables: math.enables,
         declarations: math.declarations,
         consts: { ...shared, GEMM_TOKENS: bm },

@@ -1,4 +1,4 @@
-// The gpu-class decode GEMV (linear-gemv-gpu.wgsl) against a direct CPU product on the same packed weights,
+// The tiled-family decode GEMV (linear-gemv.wgsl) against a direct CPU product on the same packed weights,
 // for every weight format and lane layouts the models of the GPU tests do not all reach: 4 lanes along K
 // (narrower than lavapipe's 8-lane subgroups, so the butterfly stops inside a subgroup), 8, and the whole
 // workgroup (16 chunks of a 4-lane subgroup on SwiftShader), 1, 4 and 2 rows per lane, with and without
@@ -53,7 +53,7 @@ async function gpuGemv(format: WeightFormat, layout: GemvLayout, subgroups: bool
   const packed = packMatrix(rand(ROWS * COLS, 7), ROWS, COLS, format);
   const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([TOKENS, POS0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
-  const ctx: OpContext = { device, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels: 'gpu', subgroups, f16 };
+  const ctx: OpContext = { device, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels: 'tiled', subgroups, f16 };
   const y = mem.create('activations', 'y', TOKENS * ROWS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
   const args: LinearArgs = {
     x: mem.upload('activations', 'x', x),

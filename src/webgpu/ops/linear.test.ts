@@ -1,4 +1,4 @@
-// The gpu-class GEMV's lane layout at real shapes: lanes along K grow with the row length (at least 8, a
+// The tiled-family GEMV's lane layout at real shapes: lanes along K grow with the row length (at least 8, a
 // 128-byte run per row and step), rows per lane with the matrix height, and with a fused RoPE the
 // workgroup's rows always form rotate-half pairs that tile a head's half.
 

@@ -1,7 +1,7 @@
-// y = W x (+ bias) (+ y) for a packed matrix: one dispatch per row part. Kernel class `cpu`:
+// y = W x (+ bias) (+ y) for a packed matrix: one dispatch per row part. Kernel family `cpu`:
 // shaders/linear.wgsl (a row per invocation, TILE_M tokens in registers) for everything; class `gpu`:
-// shaders/linear-gemv-gpu.wgsl (a workgroup per few rows, coalesced along K) for one-token uses (decode,
-// the LM head's last token) and shaders/linear-gemm-gpu.wgsl (64 x 64 tiles staged in workgroup memory)
+// shaders/linear-gemv.wgsl (a workgroup per few rows, coalesced along K) for one-token uses (decode,
+// the LM head's last token) and shaders/linear-gemm.wgsl (64 x 64 tiles staged in workgroup memory)
 // for prefill slices.
 
 import { pad32, type WeightFormat } from '../../quant/weight-format';
@@ -21,13 +21,13 @@ export interface LinearArgs {
   accumulate: boolean;
   /** Only the step's last token, written to y's row 0. */
   lastOnly: boolean;
-  /** The RMSNorm before this projection, fused in (gpu class, one token per workgroup only): x is then the un-normed residual stream. */
+  /** The RMSNorm before this projection, fused in (tiled family, one token per workgroup only): x is then the un-normed residual stream. */
   norm?: FusedNorm;
-  /** Rotary embedding applied as the rows are written (gpu class GEMV; every part must hold whole heads: ropeFusable). */
+  /** Rotary embedding applied as the rows are written (tiled family GEMV; every part must hold whole heads: ropeFusable). */
   rope?: FusedRope;
-  /** gpu-class prefill GEMM: tokens per tile (GEMM_TILE, or SHORT_GEMM_TILE for short prompts). */
+  /** tiled-family prefill GEMM: tokens per tile (GEMM_TILE, or SHORT_GEMM_TILE for short prompts). */
   gemmTokens?: number;
-  /** gpu-class GEMV: this lane layout instead of gemvLayout's choice (tests reach every reduction path). */
+  /** tiled-family GEMV: this lane layout instead of gemvLayout's choice (tests reach every reduction path). */
   gemvLayout?: GemvLayout;
 }
 
@@ -59,15 +59,15 @@ export function gemvGrid(groups: number): [number, number] {
   return groups <= MAX_GRID ? [groups, 1] : [MAX_GRID, Math.ceil(groups / MAX_GRID)];
 }
 
-/** Whether linearOps runs this projection as the gpu-class GEMV (the only kernel that takes a fused norm). */
+/** Whether linearOps runs this projection as the tiled-family GEMV (the only kernel that takes a fused norm). */
 export function usesGemv(ctx: OpContext, a: Pick<LinearArgs, 'tileM' | 'lastOnly'>): boolean {
-  return ctx.kernels === 'gpu' && (a.tileM === 1 || a.lastOnly);
+  return ctx.kernels === 'tiled' && (a.tileM === 1 || a.lastOnly);
 }
 
 export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Dispatch[] {
   if (usesGemv(ctx, a)) return gemvOps(ctx, label, w, a);
-  if (a.norm || a.rope) throw new Error(`${label}: a fused RMSNorm or RoPE needs the gpu-class GEMV`);
-  if (ctx.kernels === 'gpu') return gemmOps(ctx, label, w, a);
+  if (a.norm || a.rope) throw new Error(`${label}: a fused RMSNorm or RoPE needs the tiled-family GEMV`);
+  if (ctx.kernels === 'tiled') return gemmOps(ctx, label, w, a);
   const consts = { ...sharedConsts(w, a), TILE_M: a.lastOnly ? 1 : a.tileM };
   return w.parts.map((p) => {
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
@@ -104,7 +104,7 @@ export function gemvRows(rows: number): number {
 /** Activation vec4s a 16-byte weight block covers (the BLOCK_VEC4 of weights-*-vec4.wgsl). */
 const BLOCK_VEC4: Record<WeightFormat, number> = { q4: 8, q8: 4, f16: 2, f32: 1 };
 
-/** How a gpu-class GEMV lays its GEMV_WG lanes over a matrix part: K_LANES lanes split K, LANE_ROWS rows per lane. */
+/** How a tiled-family GEMV lays its GEMV_WG lanes over a matrix part: K_LANES lanes split K, LANE_ROWS rows per lane. */
 export interface GemvLayout {
   kLanes: number;
   laneRows: number;
@@ -140,7 +140,7 @@ export function gemvLayout(format: WeightFormat, cols: number, rows: number, hal
 }
 
 /**
- * Workgroup bytes of a gpu-class GEMV (`matrices` 2 for gate/up): each lane's sums (its rows plus Σx² for a
+ * Workgroup bytes of a tiled-family GEMV (`matrices` 2 for gate/up): each lane's sums (its rows plus Σx² for a
  * fused norm), per lane (tree) or per chunk of a slot's lanes one 4-lane subgroup covers (subgroups). The
  * same for every K_LANES of at least 4.
  */
@@ -154,7 +154,7 @@ export function gemvWorkgroupRows(layout: GemvLayout): number {
   return (GEMV_WG / layout.kLanes) * layout.laneRows;
 }
 
-/** The constants of a gpu-class GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
+/** The constants of a tiled-family GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
 export function gemvConsts(format: WeightFormat, layout: GemvLayout, matrices: number) {
   // Lane k < LANE_ROWS of each slot writes the slot's row k; K_LANES must divide the workgroup.
   if (layout.kLanes < layout.laneRows || GEMV_WG % layout.kLanes !== 0) throw new Error(`bad GEMV layout ${JSON.stringify(layout)}`);
@@ -190,7 +190,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
     const d = makeDispatch(
       ctx,
       {
-        op: 'linear-gemv-gpu',
+        op: 'linear-gemv',
         prefixes: ['linear-bindings', `${weightPrefix(w.format)}-vec4`, reduce.prefix, 'gemv-norm'],
         enables: [...reduce.enables, ...math.enables],
         declarations: math.declarations,
@@ -205,18 +205,18 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
   });
 }
 
-/** Tokens (and rows) of one gemm-tile-gpu.wgsl tile; prompts of at most SHORT_GEMM_TILE tokens use a 16-token tile. */
+/** Tokens (and rows) of one gemm-tile.wgsl tile; prompts of at most SHORT_GEMM_TILE tokens use a 16-token tile. */
 export const GEMM_TILE = 64;
 export const SHORT_GEMM_TILE = 16;
 
-/** Workgroup bytes of a gemm-tile-gpu.wgsl tile: the x slice (tokens x 32 columns) and the W slice (64 rows x 32), f32 or f16. */
+/** Workgroup bytes of a gemm-tile.wgsl tile: the x slice (tokens x 32 columns) and the W slice (64 rows x 32), f32 or f16. */
 export function gemmWorkgroupBytes(tokens = GEMM_TILE, f16 = false): number {
   return (tokens + GEMM_TILE) * 32 * (f16 ? 2 : 4);
 }
 
 /**
- * The reduced-precision type of the gpu-class kernels (gemm-tile-gpu.wgsl's staged tiles, the GEMVs' 4-term
- * dots in weights-*-vec4.wgsl, attention-flash-gpu.wgsl's staged queries): T = f32, or f16 where the op
+ * The reduced-precision type of the tiled kernels (gemm-tile.wgsl's staged tiles, the GEMVs' 4-term
+ * dots in weights-*-vec4.wgsl, attention-flash.wgsl's staged queries): T = f32, or f16 where the op
  * context asks for it (ctx.f16), and T4 = vec4<T>.
  */
 export function matmulMath(ctx: OpContext): { enables: string[]; declarations: string[]; f16: boolean } {
@@ -230,8 +230,8 @@ function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
   return w.parts.map((p) => {
     const rowTiles = Math.ceil(p.rows / GEMM_TILE);
     const source = {
-      op: 'linear-gemm-gpu',
-      prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile-gpu'],
+      op: 'linear-gemm',
+      prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile'],
       enables: math.enables,
       declarations: math.declarations,
       consts: { ...sharedConsts(w, a), GEMM_TOKENS: bm },

@@ -1,8 +1,8 @@
 // Kernels of the quantized cache modes (xquant, xquant-cl, xquant-gqa, kivi): store the step's tokens
-// (xquant-append.wgsl, xquant-window.wgsl, latent-k-ring.wgsl, latent-commit.wgsl), attend over the past
+// (xquant-append.wgsl, xquant-window.wgsl, k-block-ring.wgsl, k-block-commit.wgsl), attend over the past
 // by rebuilding K tile by tile (xquant-scores.wgsl), sum the V-side rows under the probabilities
 // (xquant-absorb.wgsl), merge and apply the absorbed V (xquant-values.wgsl); in prefill, rebuild the past's
-// K and V once per slice for the standard attention (xquant-remat.wgsl). All read the store layout of shaders/xquant-store.wgsl (+ latent-sources.wgsl).
+// K and V once per slice for the standard attention (xquant-remat.wgsl). All read the store layout of shaders/xquant-store.wgsl (+ k-block-sources.wgsl).
 
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
@@ -54,7 +54,7 @@ function storeSource(s: StoreLayout): { consts: ShaderConsts; declarations: stri
     Object.assign(consts, { KW: s.k.width, K_RING: s.k.ring, K_RING_BASE: s.k.ringBase, K_RING_ROW_WORDS: s.k.ringRowWords });
     declarations.push(table('K_GROUP_WORDS', s.k.groupWords));
   }
-  return { consts, declarations, prefixes: ['xquant-store', s.k ? 'latent-sources' : 'xquant-sources'] };
+  return { consts, declarations, prefixes: ['xquant-store', s.k ? 'k-block-sources' : 'xquant-sources'] };
 }
 
 function singlePart(m: GpuMatrix, what: string) {
@@ -93,13 +93,13 @@ export function rowAppendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, la
 /** Per-channel K side: the new rows into the f16 ring (before RoPE). */
 export function kRingOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, stride: number): Dispatch {
   const k = s.k!;
-  return storeKernel(ctx, s, b, layer, 'latent-k-ring', { K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), false);
+  return storeKernel(ctx, s, b, layer, 'k-block-ring', { K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), false);
 }
 
 /** Per-channel K side: quantize the blocks this step completes. */
 export function kCommitOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number): Dispatch {
   const k = s.k!;
-  return storeKernel(ctx, s, b, layer, 'latent-commit', {}, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
+  return storeKernel(ctx, s, b, layer, 'k-block-commit', {}, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
 }
 
 /** What a mode's K and V are rebuilt from, for one layer. */
@@ -130,9 +130,9 @@ export interface AttendArgs extends RematSides {
   maxXChunks: number;
 }
 
-/** Columns per invocation in remat-tile.wgsl's product: 4 in the gpu class (head dimensions in fours), else 1. */
+/** Columns per invocation in remat-tile.wgsl's product: 4 in the tiled family (head dimensions in fours), else 1. */
 export function rematColBlock(ctx: OpContext, headDim: number): number {
-  return ctx.kernels === 'gpu' && headDim % 4 === 0 ? 4 : 1;
+  return ctx.kernels === 'tiled' && headDim % 4 === 0 ? 4 : 1;
 }
 
 export function rematShape(a: RematSides): RematShape {

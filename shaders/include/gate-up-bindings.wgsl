@@ -1,4 +1,4 @@
-// The bindings of both gate/up kernels (gate-up-swiglu.wgsl, gate-up-swiglu-gpu.wgsl): the row part, the
+// The bindings of both gate/up kernels (gate-up-swiglu.wgsl, gate-up-swiglu-gemv.wgsl): the row part, the
 // gate matrix and its scales (read by the weights-*.wgsl prefix), the up matrix and its scales (read by the
 // same prefix renamed `_up`), input, output.
 

@@ -12,7 +12,7 @@
 // may overshoot and drop) at RING_BASE in x_pool, slot t % RING_SLOTS, and is quantized when it leaves the
 // window. During a step the window holds tokens pos0 - RESIDUAL .. pos0 - 1.
 // kivi and xquant-gqa keep their per-token V side (V, or its latent) in the same form, after the
-// page's per-channel K block (ROW_OFFSET); latent-sources.wgsl adds the K side.
+// page's per-channel K block (ROW_OFFSET); k-block-sources.wgsl adds the K side.
 // Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), RESIDUAL, RING_SLOTS, RING_BASE, RING_STRIDE, RING_ROW_WORDS, and
 // the arrays LAYER_BITS, ROW_WORDS, ROW_OFFSET, GROUP_WORDS (generated). Needs bindings `x_pool`, `x_pages`.
 

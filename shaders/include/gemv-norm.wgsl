@@ -1,4 +1,4 @@
-// The activations a gpu-class GEMV lane reads for one 16-byte weight block, with the RMSNorm before the
+// The activations a tiled-family GEMV lane reads for one 16-byte weight block, with the RMSNorm before the
 // projection fused in (NORM): block q of a token's x (BLOCK_VEC4 vec4s: 32, 16, 8 or 4 values for q4, q8,
 // f16, f32 weights) scaled by gamma as it is loaded, and its share of Σx², which the kernel sums with its
 // rows and turns into 1/rms with norm_scale. x's padding columns are zero, so they add nothing. The block

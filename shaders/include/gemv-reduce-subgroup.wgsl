@@ -1,4 +1,4 @@
-// The sums of a gpu-class GEMV workgroup with subgroups (the kernel enables `subgroups`). The workgroup is
+// The sums of a tiled-family GEMV workgroup with subgroups (the kernel enables `subgroups`). The workgroup is
 // ROW_SLOTS row slots of K_LANES lanes that split K (lane index = slot * K_LANES + k lane); every lane holds
 // LANE_SUMS partial sums (its rows, then Σx²). A butterfly of subgroupShuffleXor adds each sum over the
 // slot's lanes within a subgroup; where a subgroup is narrower than K_LANES, its first lane stores the

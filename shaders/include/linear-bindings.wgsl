@@ -1,4 +1,4 @@
-// The bindings of both linear kernels (linear.wgsl, linear-gemv-gpu.wgsl): the row part this dispatch
+// The bindings of both linear kernels (linear.wgsl, linear-gemv.wgsl): the row part this dispatch
 // covers, the packed weights and their scales (read by the weights-*.wgsl prefix), input, bias, output.
 
 struct Part { rows: u32, row_offset: u32, _a: u32, _b: u32 }

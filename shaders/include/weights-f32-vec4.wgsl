@@ -1,4 +1,4 @@
-// f32 weights (layout of weights-f32.wgsl) read 16 bytes at a time, for the gpu-class GEMVs: block q of a
+// f32 weights (layout of weights-f32.wgsl) read 16 bytes at a time, for the tiled-family GEMVs: block q of a
 // row is one vec4<u32>, 4 weights. w_dot(row, q, xs) = the block's weights · xs (BLOCK_VEC4 = 1 vec4). T4 as
 // in weights-q4-vec4.wgsl.
 

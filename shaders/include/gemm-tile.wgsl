@@ -1,4 +1,4 @@
-// The tiled product behind the gpu-class prefill GEMMs (linear-gemm-gpu.wgsl, gate-up-swiglu-gemm-gpu.wgsl):
+// The tiled product behind the tiled-family prefill GEMMs (linear-gemm.wgsl, gate-up-swiglu-gemm.wgsl):
 // a workgroup of 256 invocations computes BM tokens x BN tile rows, staging BK-wide slices of x and of W
 // (dequantized once by the op's tile_w8, shared by all BM tokens) in workgroup memory; each invocation
 // accumulates TM tokens x TN rows in registers. W is staged k-major (wt[k][row]) so the inner loop's lanes

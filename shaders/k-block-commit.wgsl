@@ -1,6 +1,6 @@
 // kivi / xquant-gqa: quantize, per channel over PAGE tokens, every K block that this step completes (all
 // its tokens older than the residual window), from the f16 K ring into the block's page
-// (latent-sources.wgsl layout). One invocation per (block, channel); the quantizer is the reference's.
+// (k-block-sources.wgsl layout). One invocation per (block, channel); the quantizer is the reference's.
 // Constants: KW, plus the prefixes'.
 
 @group(0) @binding(1) var<storage, read> unused: array<f32>;

@@ -1,4 +1,4 @@
-// f16 weights (layout of weights-f16.wgsl) read 16 bytes at a time, for the gpu-class GEMVs: block q of a
+// f16 weights (layout of weights-f16.wgsl) read 16 bytes at a time, for the tiled-family GEMVs: block q of a
 // row is one vec4<u32>, 8 weights. w_dot(row, q, xs) = the block's weights · xs (BLOCK_VEC4 = 2 vec4s). T4 as
 // in weights-q4-vec4.wgsl.
 

@@ -1,5 +1,5 @@
 // kivi / xquant-gqa: put the step's new K-side rows (pre-RoPE K, or the latent X·U_k) into the layer's
-// f16 K ring (latent-sources.wgsl), where they wait until their block is committed.
+// f16 K ring (k-block-sources.wgsl), where they wait until their block is committed.
 // One invocation per (token, pair of elements). Constants: KW, K_STRIDE, plus the prefixes'.
 
 @group(0) @binding(1) var<storage, read> k: array<f32>;

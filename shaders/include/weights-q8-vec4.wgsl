@@ -1,4 +1,4 @@
-// Symmetric int8 weights (layout of weights-q8.wgsl) read 16 bytes at a time, for the gpu-class GEMVs:
+// Symmetric int8 weights (layout of weights-q8.wgsl) read 16 bytes at a time, for the tiled-family GEMVs:
 // block q of a row is one vec4<u32>, 16 codes, half of scale group q / 2. w_dot(row, q, xs) = the block's
 // weights · xs, xs the block's 16 activations as BLOCK_VEC4 (= 4) vec4s; the scale is applied once. T4 as
 // in weights-q4-vec4.wgsl.

@@ -1,4 +1,4 @@
-// The sums of a gpu-class GEMV workgroup without subgroups. The workgroup is ROW_SLOTS row slots of K_LANES
+// The sums of a tiled-family GEMV workgroup without subgroups. The workgroup is ROW_SLOTS row slots of K_LANES
 // lanes that split K; every lane holds LANE_SUMS partial sums (its rows, then Σx²). They meet per slot in a
 // tree in workgroup memory; after reduce_lanes, lane_total(slot, i) is slot's sum of acc[i] over its lanes.
 // Constants: ROW_SLOTS, K_LANES (a power of two), LANE_SUMS.

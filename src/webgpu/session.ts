@@ -1,0 +1,466 @@
+// One sequence on the GPU: its cache, its activation buffers and its prebuilt dispatch lists (layers.ts),
+// encoded into one command buffer per forward. Decode runs a few steps ahead: each step's input id is the
+// previous step's choice, copied on the GPU, and ids come back through a ring of staging buffers.
+
+import type { CacheConfig } from '../cache/cache-config';
+import { EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
+import type { DecodeSession } from '../engine/backend';
+import type { Sampler } from '../engine/sampling';
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import { pad32 } from '../quant/weight-format';
+import type { LogitsWanted } from '../reference/decoder';
+import type { CacheHost } from './caches/cache-host';
+import { createGpuCache } from './caches/create-gpu-cache';
+import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache } from './caches/gpu-cache';
+import type { GpuWeights } from './gpu-weights';
+import type { KernelFamily } from './kernel-family';
+import { scopedAllocation, type AllocationErrors } from './memory';
+import { argmaxOp } from './ops/argmax';
+import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
+import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
+import { ropeTable } from './ops/rope';
+import { sampleOp } from './ops/sample';
+import type { PipelineCache } from './pipelines';
+import { forwardDispatches, headDispatches, PREFILL_TILE, type Activations, type Forward, type Strides } from './layers';
+
+/** What a session needs from the backend that made it (WebGpuBackend). */
+export interface SessionBackend extends CacheHost {
+  readonly device: GPUDevice;
+  readonly pipelines: PipelineCache;
+  readonly weights: GpuWeights;
+  readonly kernels: KernelFamily;
+  /** The tiled family multiplies in f16 (src/webgpu/backend.ts says when). */
+  readonly f16Math: boolean;
+  /** The device has subgroups and the backend may use them. */
+  readonly subgroups: boolean;
+  /** Bound where a kernel variant reads nothing (no bias, no scales). */
+  readonly empty: GPUBuffer;
+  /** RoPE's inverse frequencies (src/reference/rope.ts). */
+  readonly invFreq: Float64Array;
+  /** Throws DeviceLostError once the device is gone, GpuError once WebGPU has rejected any of our work. */
+  checkAlive(): void;
+  /** After a failed GPU call: DeviceLostError when the device is being lost, else the error. */
+  settleFailure(e: unknown): Promise<never>;
+}
+
+/** Decode steps in flight at once (decodeIds), and the staging buffers their ids come back through. */
+const RUN_AHEAD = OVERSHOOT_TOKENS + 1;
+/** runSlice's input for a step whose id the previous step left in the ids buffer. */
+const CHAINED = 'chained';
+type CHAINED = typeof CHAINED;
+/** A token choice at the end of a step: the sampler, its uniform draw, the staging buffer the id goes to. */
+interface Pick {
+  sampler: Sampler;
+  u: number;
+  into?: GPUBuffer;
+}
+
+/** Size of the Step uniform (shaders/include/common.wgsl). */
+const STEP_BYTES = 48;
+
+/** One sequence on the GPU: its KV cache, its activation buffers and its prebuilt dispatches. */
+export class GpuDecodeSession implements DecodeSession {
+  readonly cache: GpuCache;
+  private readonly device: GPUDevice;
+  private readonly spec: ModelSpec;
+  private readonly buf: Activations & { chosen: GPUBuffer; step: GPUBuffer };
+  private readonly stride: Strides;
+  private ropeTable: GPUBuffer | null = null;
+  private ropePositions = 0;
+  /** Dispatches per forward kind: decode (one token, GEMV tiles) and prefill (GEMM tiles). */
+  private built: {
+    generation: number;
+    decode: Dispatch[];
+    head: Record<LogitsWanted, Dispatch[]>;
+    argmax: Dispatch;
+    sample: Dispatch;
+  } | null = null;
+  /** The prefill list also binds the cache's transient buffers, so it has its own key. */
+  private builtPrefill = new Map<number, { key: string; list: Dispatch[] }>();
+  private readonly readLogits: GPUBuffer;
+  /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
+  private readonly readIds: GPUBuffer[];
+  private readonly logitRows: number;
+  /** Most key chunks of a decode step's attention (the partials buffer holds MAX_CHUNKS + 1 slots per head and token). */
+  private readonly decodeChunks: number;
+  /** What the error scopes around the constructor's allocations caught; checked by the first reserve(). */
+  pendingAllocation: Promise<AllocationErrors> | null = null;
+  /** Set when an allocation failed: the session's buffers cannot be trusted, so every later call fails. */
+  private failure: EngineError | null = null;
+
+  constructor(
+    private readonly backend: SessionBackend,
+    config: CacheConfig,
+  ) {
+    const s = backend.spec;
+    this.spec = s;
+    this.device = backend.device;
+    this.cache = createGpuCache(backend, config);
+    const mem = backend.memory;
+    const B = backend.maxBatch;
+    this.decodeChunks = decodeChunkLimit(backend.kernels, s.numKvHeads, B * (MAX_CHUNKS + 1));
+    this.stride = { d: pad32(s.hiddenSize), q: pad32(s.numHeads * s.headDim), kv: pad32(kvDim(s)), f: pad32(s.intermediateSize) };
+    // 'all' logits for a whole slice must fit one binding.
+    this.logitRows = Math.max(1, Math.min(B, Math.floor(backend.maxBindingBytes / (4 * s.vocabSize))));
+    const rows = Math.ceil(B / PREFILL_TILE) * PREFILL_TILE; // linear.wgsl reads whole token tiles
+    const act = (label: string, floats: number) =>
+      mem.create('activations', label, floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.buf = {
+      ids: act('ids', B),
+      h: act('h', rows * this.stride.d),
+      xn: act('xn', rows * this.stride.d),
+      q: act('q', rows * this.stride.q),
+      k: act('k', rows * this.stride.kv),
+      v: act('v', rows * this.stride.kv),
+      attn: act('attn', rows * this.stride.q),
+      g: act('g', rows * this.stride.f),
+      partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
+      logits: act('logits', this.logitRows * s.vocabSize),
+      chosen: act('chosen', 4),
+      step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+    };
+    this.readLogits = mem.create('staging', 'logits.read', this.logitRows * s.vocabSize * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) => mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  bytesPerToken(): number {
+    return this.cache.bytesPerToken();
+  }
+
+  storedBytes(): number {
+    return this.cache.storedBytes();
+  }
+
+  /** Grow the RoPE table with the cache: positions 0..capacity-1. */
+  /** Whether the cache and the RoPE table already hold `tokens` positions (nothing to allocate). */
+  private holds(tokens: number): boolean {
+    return tokens <= this.cache.capacity && this.ropeTable !== null && this.ropePositions >= this.cache.capacity;
+  }
+
+  private ensurePositions(tokens: number): void {
+    if (this.holds(tokens)) return;
+    this.cache.ensure(tokens);
+    if (this.ropeTable) this.backend.memory.release(this.ropeTable);
+    this.ropePositions = this.cache.capacity;
+    this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions));
+    this.built = null;
+    this.builtPrefill.clear();
+  }
+
+  /**
+   * Compile every kernel this session's forwards use (decode, prefill, LM head, argmax, sampling) with
+   * asynchronous pipeline creation, in parallel, without running anything; returns how many were new.
+   */
+  async compileAll(): Promise<number> {
+    const batched = await this.reserve(2, 2);
+    const compiled = await this.backend.pipelines.compileAhead(() => {
+      this.built = null;
+      this.builtPrefill.clear();
+      this.build();
+      if (batched) {
+        this.buildPrefill(2);
+        this.buildPrefill(this.backend.maxBatch);
+      }
+    });
+    // The lists built while compiling hold no pipelines: the next forward builds them again.
+    this.built = null;
+    this.builtPrefill.clear();
+    return compiled;
+  }
+
+  private build(): NonNullable<GpuDecodeSession['built']> {
+    if (this.built && this.built.generation === this.cache.generation) return this.built;
+    const f = this.forward1();
+    const { ctx, buf: b } = f;
+    const V = this.spec.vocabSize;
+    this.built = {
+      generation: this.cache.generation,
+      decode: forwardDispatches(f, 1),
+      head: { last: headDispatches(f, true), all: headDispatches(f, false) },
+      argmax: argmaxOp(ctx, b.logits, this.buf.chosen, V),
+      sample: sampleOp(ctx, b.logits, this.buf.chosen, V),
+    };
+    return this.built;
+  }
+
+  /** The prefill list for a slice of `tokens` tokens: the tiled family's GEMM tiles are 16 tokens tall for short slices. */
+  private buildPrefill(tokens: number): Dispatch[] {
+    const gemmTokens = this.backend.kernels === 'tiled' && tokens <= SHORT_GEMM_TILE ? SHORT_GEMM_TILE : GEMM_TILE;
+    const key = `${this.cache.generation}/${this.cache.prefillGeneration}`;
+    let built = this.builtPrefill.get(gemmTokens);
+    if (built?.key !== key) this.builtPrefill.set(gemmTokens, (built = { key, list: forwardDispatches(this.forward1(), PREFILL_TILE, gemmTokens) }));
+    return built.list;
+  }
+
+  /** What this session's dispatch lists are built from (layers.ts). */
+  private forward1(): Forward {
+    const b = this.buf;
+    const ctx: OpContext = {
+      device: this.device,
+      pipelines: this.backend.pipelines,
+      step: b.step,
+      empty: this.backend.empty,
+      workgroupBytes: this.backend.workgroupBytes,
+      kernels: this.backend.kernels,
+      subgroups: this.backend.subgroups,
+      f16: this.backend.f16Math,
+    };
+    return { ctx, spec: this.spec, weights: this.backend.weights, buf: b, stride: this.stride, cache: this.cache, rope: this.ropeTable! };
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    if (ids.length === 0) throw new InvalidArgumentError('no tokens to run', { field: 'ids', expected: 'at least one token id' });
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.spec.vocabSize) {
+        throw new InvalidArgumentError('token id out of range', { field: `ids[${t}]`, expected: `0 <= id < ${this.spec.vocabSize}`, got: String(id) });
+      }
+    });
+  }
+
+  /**
+   * Encode and submit one slice of at most maxBatch tokens, up to the LM head ('last' or 'all' rows).
+   * With `pick`, the slice ends in the token choice (argmax or sampling, the sampling fields of the step
+   * uniform filled) and the chosen id is copied to the staging buffer: one submission per token.
+   */
+  private runSlice(ids: readonly number[] | CHAINED, wanted: LogitsWanted, pick: Pick | null = null, then?: (enc: GPUCommandEncoder) => void): void {
+    this.backend.checkAlive();
+    const pos0 = this.cache.length;
+    const M = ids === CHAINED ? 1 : ids.length;
+    this.ensurePositions(pos0 + M);
+    const built = this.build();
+    const plan = this.writeStep(pos0, M, pick);
+    if (ids !== CHAINED) this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(M), M, plan);
+    // One token's 'all' is its 'last' (row 0): the decode list may have fused the final norm into that head.
+    encodeDispatches(pass, built.head[M === 1 ? 'last' : wanted], M, plan);
+    // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
+    if (pick) encodeDispatches(pass, [pick.sampler.greedy ? built.argmax : built.sample], 1);
+    pass.end();
+    if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, pick.into ?? this.readIds[0], 0, 4);
+    then?.(enc);
+    this.device.queue.submit([enc.finish()]);
+    this.cache.length = pos0 + M;
+  }
+
+  private writeStep(pos0: number, M: number, pick: Pick | null): ChunkPlan {
+    const plan: ChunkPlan = this.cache.plan(pos0, M, this.decodeChunks);
+    const step = new DataView(new ArrayBuffer(STEP_BYTES));
+    [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
+    if (pick) {
+      const o = pick.sampler.options;
+      step.setFloat32(32, pick.u, true);
+      step.setFloat32(36, o.temperature > 0 ? 1 / o.temperature : 0, true);
+      step.setUint32(40, o.topK, true);
+      step.setFloat32(44, o.topP, true);
+    }
+    this.device.queue.writeBuffer(this.buf.step, 0, step.buffer);
+    return plan;
+  }
+
+  /**
+   * Benchmark aid: make the cache hold `tokens` tokens without running them (their stored form is what
+   * fresh buffers hold: zeros), so decode speed at a long context can be measured without the prefill.
+   */
+  skipTo(tokens: number): void {
+    if (tokens < this.cache.length) throw new InvalidArgumentError('cannot shrink a session', { field: 'tokens', got: String(tokens) });
+    this.ensurePositions(tokens);
+    this.cache.length = tokens;
+  }
+
+  /**
+   * Benchmark aid: milliseconds per decode step spent in each kernel (summed over layers), measured by
+   * running each kernel's dispatches of one decode step `reps` times on their own. The stores write the
+   * slot of the next token, which the next forward overwrites.
+   */
+  async profileDecode(reps: number): Promise<Map<string, number>> {
+    this.backend.checkAlive();
+    const pos0 = this.cache.length;
+    this.ensurePositions(pos0 + 1);
+    const built = this.build();
+    const plan = this.writeStep(pos0, 1, null);
+    const groups = new Map<string, Dispatch[]>();
+    for (const d of [...built.decode, ...built.head.last]) {
+      const key = d.label.replace(/^l\d+\./, '');
+      groups.set(key, [...(groups.get(key) ?? []), d]);
+    }
+    const out = new Map<string, number>();
+    for (const [label, list] of groups) {
+      const run = async (n: number) => {
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let i = 0; i < n; i++) encodeDispatches(pass, list, 1, plan);
+        pass.end();
+        this.device.queue.submit([enc.finish()]);
+        await this.device.queue.onSubmittedWorkDone();
+      };
+      await run(1);
+      const t = performance.now();
+      await run(reps);
+      out.set(label, (performance.now() - t) / reps);
+    }
+    return out;
+  }
+
+  private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    try {
+      await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      return this.backend.settleFailure(e);
+    }
+    const out = buffer.getMappedRange(0, bytes).slice(0);
+    buffer.unmap();
+    this.backend.checkAlive();
+    return out;
+  }
+
+  /**
+   * Grow the cache (and RoPE table) for `tokens` positions inside error scopes, before anything is
+   * submitted: a failed allocation becomes GpuOutOfMemoryError, this session fails from then on (its
+   * buffers are invalid), and the backend stays usable for a new, smaller session.
+   */
+  private async reserve(tokens: number, prompt = 1): Promise<boolean> {
+    if (this.pendingAllocation) {
+      const first = this.pendingAllocation;
+      this.pendingAllocation = null;
+      const own = [...Object.values(this.buf), this.readLogits, ...this.readIds].reduce((n, b) => n + b.size, 0);
+      this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
+    }
+    if (this.failure) throw this.failure;
+    if (prompt <= 1 && this.holds(tokens)) return true; // most decode steps: no allocation, no error-scope round trip
+    const grown = scopedAllocation(this.device, () => {
+      this.ensurePositions(tokens);
+      // A prompt's slices start before `tokens - 1`: the quantized modes' transient rows must hold that past.
+      return prompt <= 1 || this.cache.reservePrefill(tokens - 1);
+    });
+    this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity * this.cache.bytesPerToken());
+    return grown.value;
+  }
+
+  /** Tokens per slice of a prompt: one at a time when the transient rows could not be bound. */
+  private async reservePrompt(ids: readonly number[]): Promise<number> {
+    const batched = await this.reserve(this.cache.length + ids.length, ids.length);
+    return batched ? this.backend.maxBatch : 1;
+  }
+
+  private settle(caught: AllocationErrors, what: string, bytes: number): void {
+    if (!caught.outOfMemory && !caught.invalid) return;
+    this.failure = caught.outOfMemory
+      ? new GpuOutOfMemoryError(`${what} failed (${caught.outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory`, requested: bytes })
+      : new GpuError(`${what} failed: ${caught.invalid!.message}`);
+    throw this.failure;
+  }
+
+  async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {
+    this.checkIds(ids);
+    const batch = await this.reservePrompt(ids);
+    try {
+      return await this.forwardSlices(ids, wanted, batch);
+    } finally {
+      this.cache.endPrefill();
+    }
+  }
+
+  private async forwardSlices(ids: readonly number[], wanted: LogitsWanted, batch: number): Promise<Float32Array> {
+    const V = this.spec.vocabSize;
+    const out = new Float32Array((wanted === 'all' ? ids.length : 1) * V);
+    const slice = wanted === 'all' ? Math.min(batch, this.logitRows) : batch;
+    for (let at = 0; at < ids.length; at += slice) {
+      const part = ids.slice(at, at + slice);
+      const last = at + slice >= ids.length;
+      if (wanted === 'last' && !last) {
+        this.runSlice(part, 'last');
+        continue;
+      }
+      this.runSlice(part, wanted);
+      const bytes = (wanted === 'all' ? part.length : 1) * V * 4;
+      const enc = this.device.createCommandEncoder();
+      enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, bytes);
+      this.device.queue.submit([enc.finish()]);
+      out.set(new Float32Array(await this.read(this.readLogits, bytes)), wanted === 'all' ? at * V : 0);
+    }
+    return out;
+  }
+
+  /**
+   * Steps are submitted back to back, each copying its logits into its row of the staging buffer, and
+   * read back once per staging buffer full: one readback per step would cost a GPU round trip each.
+   */
+  async forwardEach(ids: readonly number[]): Promise<Float32Array> {
+    this.checkIds(ids);
+    await this.reserve(this.cache.length + ids.length);
+    const V = this.spec.vocabSize;
+    const out = new Float32Array(ids.length * V);
+    for (let at = 0; at < ids.length; at += this.logitRows) {
+      const part = ids.slice(at, at + this.logitRows);
+      part.forEach((id, r) => this.runSlice([id], 'last', null, (enc) => enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, r * V * 4, V * 4)));
+      out.set(new Float32Array(await this.read(this.readLogits, part.length * V * 4)), at * V);
+    }
+    return out;
+  }
+
+  /** Run `ids` and choose the next token on the GPU (argmax, or sampling); 4 bytes are read back. */
+  async next(ids: readonly number[], sampler: Sampler): Promise<number> {
+    this.checkIds(ids);
+    const slice = await this.reservePrompt(ids);
+    try {
+      for (let at = 0; at < ids.length; at += slice) {
+        const last = at + slice >= ids.length;
+        this.runSlice(ids.slice(at, at + slice), 'last', last ? { sampler, u: sampler.draw() } : null);
+      }
+    } finally {
+      this.cache.endPrefill();
+    }
+    return new Uint32Array(await this.read(this.readIds[0], 4))[0];
+  }
+
+  /**
+   * Decode from `first` (chosen, not yet run), yielding each next id. Up to RUN_AHEAD steps are in flight:
+   * each step's embedding reads the id the previous step chose, on the GPU, and the ids come back through
+   * a ring of staging buffers while later steps run, so the GPU does not idle for a readback per token.
+   * When the consumer stops early (a stop token or string, max tokens, an abort), the steps run past what
+   * it consumed are dropped from the cache (GpuCache.length).
+   */
+  async *decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined> {
+    this.checkIds([first]);
+    const start = this.cache.length;
+    const pending: Promise<number>[] = [];
+    let submitted = 0;
+    let consumed = 0;
+    try {
+      while (consumed < maxSteps) {
+        while (submitted < maxSteps && submitted - consumed < RUN_AHEAD) {
+          await this.reserve(this.cache.length + 1);
+          const into = this.readIds[submitted % RUN_AHEAD];
+          // The choice is also copied into the ids buffer: the next step's input, without a round trip.
+          const chain = (enc: GPUCommandEncoder) => enc.copyBufferToBuffer(this.buf.chosen, 0, this.buf.ids, 0, 4);
+          this.runSlice(submitted === 0 ? [first] : CHAINED, 'last', { sampler, u: sampler.draw(), into }, chain);
+          const id = this.read(into, 4).then((b) => new Uint32Array(b)[0]);
+          id.catch(() => {}); // awaited below or in finally; not an unhandled rejection meanwhile
+          pending.push(id);
+          submitted++;
+        }
+        const id = await pending.shift()!;
+        consumed++;
+        yield id;
+      }
+    } finally {
+      await Promise.allSettled(pending);
+      this.cache.length = start + consumed;
+    }
+  }
+
+  close(): void {
+    const mem = this.backend.memory;
+    this.cache.destroy();
+    for (const b of Object.values(this.buf)) mem.release(b);
+    mem.release(this.readLogits);
+    for (const b of this.readIds) mem.release(b);
+    if (this.ropeTable) mem.release(this.ropeTable);
+  }
+}
