@@ -48,7 +48,7 @@ test('2,000 decode steps in one conversation: flat GPU memory, output identical 
     seconds,
   };
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/soak.json', JSON.stringify(result, null, 2) + '\n');
+  writeFileSync('bench/results/soak.json', `${JSON.stringify(result, null, 2)}\n`);
   expect(r.first.steps).toBeGreaterThanOrEqual(2000);
   expect(new Set(afterWarmup).size).toBe(1);
   expect(r.second.replies).toEqual(r.first.replies);

@@ -39,7 +39,7 @@ test.beforeAll(async () => {
         : path.startsWith('/shared-models/')
           ? resolve(SHARED_MODELS, path.slice('/shared-models/'.length))
           : '';
-    if (!(file.startsWith(ROOT + '/') || file.startsWith(SHARED_MODELS + '/')) || !existsSync(file) || !statSync(file).isFile()) {
+    if (!(file.startsWith(`${ROOT}/`) || file.startsWith(`${SHARED_MODELS}/`)) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end('not found');
       return;
     }
@@ -63,7 +63,7 @@ test('the script tag mounts a chat widget that answers under a strict CSP', asyn
     if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
   });
   page.on('pageerror', (e) => violations.push(e.message));
-  await page.goto(base + '/');
+  await page.goto(`${base}/`);
   const host = page.locator('div.xquant-chat');
   await expect(host).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
   await expect(host.locator('.status')).toContainText('austen-3m · q8 · ready'); // locators pierce the open shadow root
@@ -82,7 +82,7 @@ test('the script tag mounts a chat widget that answers under a strict CSP', asyn
 });
 
 test('the script tag takes a .gguf URL: the file is the whole model (weights, tokenizer)', async ({ page }) => {
-  await page.goto(base + '/gguf');
+  await page.goto(`${base}/gguf`);
   const host = page.locator('div.xquant-chat');
   await expect(host).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
   await expect(host.locator('.status')).toContainText('stories260K.gguf · q8 · ready');

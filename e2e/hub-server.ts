@@ -43,7 +43,7 @@ export async function startHubServer(o: { root?: string; ranges?: boolean } = {}
     }
     const m = /^\/([\w.-]+)\/([\w.-]+)\/resolve\/([\w.-]+)\/([\w.-]+)$/.exec(path);
     const file = m ? resolve(root, m[2], m[4]) : '';
-    if (!m || !file.startsWith(root + '/') || !existsSync(file) || !statSync(file).isFile()) {
+    if (!m || !file.startsWith(`${root}/`) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Entry not found');
       return;
     }

@@ -371,7 +371,7 @@ await runCli(USAGE, async () => {
     skipped,
   };
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, JSON.stringify(result, null, 1) + '\n');
+  await writeFile(out, `${JSON.stringify(result, null, 1)}\n`);
   if (modes.length) await writeFile(`${dirname(out)}/decode-vs-context.svg`, chart(modes, modes.some((r) => r.model === 'mha-6m') ? 'mha-6m' : modes[0].model));
 
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -424,5 +424,5 @@ await runCli(USAGE, async () => {
     for (const m of plan.modes) lines.push(`| ${m.mode} | ${m.bytesPerToken} | ${m.maxContext} |`);
   }
   for (const sk of skipped) lines.push(`\nSkipped: ${sk}.`);
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 });

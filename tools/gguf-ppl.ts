@@ -56,6 +56,6 @@ await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
   }
   const out = JSON.stringify({ date: new Date().toISOString(), rows }, null, 1);
   const file = process.argv.indexOf('--out');
-  if (file > 0) writeFileSync(process.argv[file + 1], out + '\n');
-  process.stdout.write(out + '\n');
+  if (file > 0) writeFileSync(process.argv[file + 1], `${out}\n`);
+  process.stdout.write(`${out}\n`);
 });

@@ -5,7 +5,7 @@
 
 import { parseCacheMode, type CacheOptions } from '../src/cache/cache-config';
 import { checkReferenceCache, ReferenceBackend } from '../src/reference/backend';
-import { type Backend } from '../src/engine/backend';
+import type { Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/webgpu/backend';
 import { acquireDevice } from '../src/webgpu/device';
 import { parseKernelChoice } from '../src/webgpu/kernel-family';

@@ -67,7 +67,7 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
       const g = await evaluatePerplexity(gpu.backend, ids, { ...o, cache });
       const c = await evaluatePerplexity(cpu.backend, ids, { ...o, cache });
       const row: WindowRow = { model, cache: cacheModeName(cache), ctx: run.ctx, windows, tokens: g.scoredTokens, gpuNll: g.meanNll * g.scoredTokens, cpuNll: c.meanNll * c.scoredTokens, date: new Date().toISOString(), adapter };
-      await appendFile(LOG, JSON.stringify(row) + '\n');
+      await appendFile(LOG, `${JSON.stringify(row)}\n`);
       process.stderr.write(`${model} ${row.cache} windows ${windows[0]}..${windows.at(-1)}: gpu ${g.ppl.toFixed(4)} cpu ${c.ppl.toFixed(4)}\n`);
     }
   }
@@ -102,7 +102,7 @@ async function summarize(): Promise<void> {
     };
   });
   const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, log: LOG };
-  await writeFile(OUT, JSON.stringify({ ...meta, rows: out }, null, 2) + '\n');
+  await writeFile(OUT, `${JSON.stringify({ ...meta, rows: out }, null, 2)}\n`);
   const lines = ['| model | cache | ctx × windows | ppl WebGPU | ppl reference | difference |', '|---|---|---|---|---|---|'];
   for (const r of out) lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.gpu.toFixed(4)} | ${r.cpu.toFixed(4)} | ${(100 * r.relDiff).toFixed(3)}% |`);
   const worst = out.reduce((m, r) => Math.max(m, Math.abs(r.relDiff)), 0);
@@ -118,7 +118,7 @@ async function summarize(): Promise<void> {
   for (const [name, p] of Object.entries(perAdapter)) {
     lines.push(`${name}: ${p.windows} mode-windows; largest difference over its windows alone ${(100 * p.worst).toFixed(3)}%.`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 await runCli('npm run ppl-compare [-- --windows 2,4,2 --from 0,0,0 --models stories260K,... | --summarize]', async () => {

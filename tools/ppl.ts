@@ -56,7 +56,7 @@ await runCli(USAGE, async () => {
     seconds: (performance.now() - started) / 1000,
     plan,
   };
-  if (a.json) process.stdout.write(JSON.stringify(result) + '\n');
+  if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     process.stdout.write(`memory plan for ${a.ctx} tokens in ${budget / 2 ** 20} MiB (auto: ${plan.auto ?? 'none fits'}):\n`);
     for (const m of plan.modes) process.stdout.write(`  ${m.mode.padEnd(12)} ${String(m.bytesPerToken).padStart(7)} B/token, holds ${m.maxContext} tokens\n`);

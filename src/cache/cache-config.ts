@@ -151,7 +151,7 @@ export function clBaseLayers(spec: ModelSpec): number {
 }
 
 export function clBaseBits(c: CacheConfig): QuantBits {
-  return c.bits < 4 ? 4 : c.bits;
+  return Math.max(c.bits, 4) as QuantBits;
 }
 
 /** Throws when a mode does not apply to a model. */

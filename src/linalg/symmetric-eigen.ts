@@ -63,7 +63,7 @@ function tridiagonalize(z: Float64Array, n: number, d: Float64Array, e: Float64A
           h += z[row + k] * z[row + k];
         }
         let f = z[row + l];
-        let g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
+        const g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
         e[i] = scale * g;
         h -= f * g;
         z[row + l] = f - g;

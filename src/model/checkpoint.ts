@@ -6,7 +6,8 @@
 import { MissingFileError, ModelFormatError } from '../errors';
 import type { ModelFileSource } from './file-source';
 import { readText } from './file-source';
-import { kvDim, type ModelSpec } from './model-spec';
+import type { ModelSpec } from './model-spec';
+import { GLOBAL_TENSORS, hfLayerPrefix, LAYER_TENSORS, layerKey, type TensorDef } from './tensors';
 import { parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength } from './safetensors';
 import { decodeRows, rowBytes, type TensorEncoding } from './tensor-encoding';
 
@@ -83,12 +84,6 @@ export async function openCheckpoint(source: ModelFileSource): Promise<Checkpoin
   return { source, files, tensors };
 }
 
-/** The engine's names for a model's tensors: `embed`, `lm_head`, `final_norm`, `l{i}.{wq|…|mlpNorm}`. */
-export const LAYER_MATRICES = ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown'] as const;
-export const LAYER_VECTORS = ['attnNorm', 'bq', 'bk', 'bv', 'mlpNorm'] as const;
-export type LayerMatrix = (typeof LAYER_MATRICES)[number];
-export type LayerVector = (typeof LAYER_VECTORS)[number];
-
 export interface ModelTensor {
   key: string;
   kind: 'matrix' | 'vector';
@@ -107,34 +102,21 @@ export interface TensorSlot {
   tiedAlias?: string;
 }
 
-/** The tensors of a Llama-family model with this spec (biases only where the architecture has them). */
+/** The tensors of a model with this spec, from the tensor table (src/model/tensors.ts). */
 export function tensorSlots(spec: ModelSpec): TensorSlot[] {
-  const { hiddenSize: d, numHeads, headDim, intermediateSize: f, vocabSize: V } = spec;
-  const qDim = numHeads * headDim;
-  const kv = kvDim(spec);
-  const out: TensorSlot[] = spec.tieWordEmbeddings
-    ? [{ key: 'embed', name: 'model.embed_tokens.weight', shape: [V, d], required: true, tiedAlias: 'lm_head.weight' }]
-    : [
-        { key: 'embed', name: 'model.embed_tokens.weight', shape: [V, d], required: true },
-        { key: 'lm_head', name: 'lm_head.weight', shape: [V, d], required: true },
-      ];
+  const out: TensorSlot[] = [];
+  const slot = (key: string, name: string, t: TensorDef, tiedAlias?: string) => {
+    const present = t.present?.(spec) ?? true;
+    out.push({ key, name, shape: t.shape(spec), required: present, ...(tiedAlias ? { tiedAlias } : {}) });
+  };
+  const global = (key: string) => GLOBAL_TENSORS.find((t) => t.key === key)!;
+  // Tied embeddings: whichever of embed_tokens / lm_head the file stores becomes `embed`.
+  slot('embed', global('embed').hf, global('embed'), spec.tieWordEmbeddings ? global('lm_head').hf : undefined);
+  if (!spec.tieWordEmbeddings) slot('lm_head', global('lm_head').hf, global('lm_head'));
   for (let i = 0; i < spec.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    const slot = (key: string, name: string, shape: number[], required = true) => out.push({ key: `l${i}.${key}`, name: p + name, shape, required });
-    slot('attnNorm', 'input_layernorm.weight', [d]);
-    slot('wq', 'self_attn.q_proj.weight', [qDim, d]);
-    slot('wk', 'self_attn.k_proj.weight', [kv, d]);
-    slot('wv', 'self_attn.v_proj.weight', [kv, d]);
-    slot('wo', 'self_attn.o_proj.weight', [d, qDim]);
-    slot('bq', 'self_attn.q_proj.bias', [qDim], spec.attentionBias);
-    slot('bk', 'self_attn.k_proj.bias', [kv], spec.attentionBias);
-    slot('bv', 'self_attn.v_proj.bias', [kv], spec.attentionBias);
-    slot('mlpNorm', 'post_attention_layernorm.weight', [d]);
-    slot('wGate', 'mlp.gate_proj.weight', [f, d]);
-    slot('wUp', 'mlp.up_proj.weight', [f, d]);
-    slot('wDown', 'mlp.down_proj.weight', [d, f]);
+    for (const t of LAYER_TENSORS) slot(layerKey(i, t.key), hfLayerPrefix(i) + t.hf, t);
   }
-  out.push({ key: 'final_norm', name: 'model.norm.weight', shape: [d], required: true });
+  slot('final_norm', global('final_norm').hf, global('final_norm'));
   return out;
 }
 

@@ -13,30 +13,10 @@ import type { Checkpoint, CheckpointTensor, SingleFileModel } from './checkpoint
 import type { ModelFileSource } from './file-source';
 import { readGgufHeader, type GgufHeader, type GgufValue } from './gguf';
 import { decodeRows, isTensorEncoding, TENSOR_ENCODINGS } from './tensor-encoding';
+import { hfNameOf } from './tensors';
+import { ggufArchitecture, GGUF_ARCHITECTURES, type ArchitectureInfo } from './architectures';
 
 const TEXT_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
-const ARCHITECTURES: Record<string, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
-
-/** Hugging Face names of a layer's tensors by their GGUF suffix. */
-const LAYER_NAMES: Record<string, string> = {
-  'attn_norm.weight': 'input_layernorm.weight',
-  'attn_q.weight': 'self_attn.q_proj.weight',
-  'attn_k.weight': 'self_attn.k_proj.weight',
-  'attn_v.weight': 'self_attn.v_proj.weight',
-  'attn_output.weight': 'self_attn.o_proj.weight',
-  'attn_q.bias': 'self_attn.q_proj.bias',
-  'attn_k.bias': 'self_attn.k_proj.bias',
-  'attn_v.bias': 'self_attn.v_proj.bias',
-  'ffn_norm.weight': 'post_attention_layernorm.weight',
-  'ffn_gate.weight': 'mlp.gate_proj.weight',
-  'ffn_up.weight': 'mlp.up_proj.weight',
-  'ffn_down.weight': 'mlp.down_proj.weight',
-};
-const GLOBAL_NAMES: Record<string, string> = {
-  'token_embd.weight': 'model.embed_tokens.weight',
-  'output_norm.weight': 'model.norm.weight',
-  'output.weight': 'lm_head.weight',
-};
 
 export function isGgufFileName(name: string): boolean {
   return /\.gguf$/i.test(name);
@@ -91,12 +71,12 @@ export class GgufModelSource implements SingleFileModel {
     const { headDim } = await this.made();
     const tensors = new Map<string, CheckpointTensor>();
     for (const t of h.tensors.values()) {
-      const name = hfName(t.name);
+      const name = hfNameOf(t.name);
       if (!name) continue;
       if (!isTensorEncoding(t.typeName) || t.end === null) {
         throw new UnsupportedModelError('tensor type not supported', { file: this.name, field: t.name, expected: TENSOR_ENCODINGS.join(', '), got: t.typeName });
       }
-      const interleaved = arch === 'llama' && /^blk\.\d+\.attn_[qk]\.(weight|bias)$/.test(t.name);
+      const interleaved = arch.ggufRopeInterleaved && /^blk\.\d+\.attn_[qk]\.(weight|bias)$/.test(t.name);
       tensors.set(name, {
         name,
         file: this.file,
@@ -133,24 +113,19 @@ export class GgufModelSource implements SingleFileModel {
   }
 }
 
-function hfName(gguf: string): string | null {
-  if (gguf in GLOBAL_NAMES) return GLOBAL_NAMES[gguf];
-  const m = /^blk\.(\d+)\.(.+)$/.exec(gguf);
-  return m && m[2] in LAYER_NAMES ? `model.layers.${m[1]}.${LAYER_NAMES[m[2]]}` : null;
-}
-
-function architecture(h: GgufHeader): string {
+function architecture(h: GgufHeader): ArchitectureInfo & { gguf: string } {
   const arch = h.metadata.get('general.architecture');
   if (typeof arch !== 'string') throw new ModelFormatError('missing', { file: h.file, field: 'general.architecture', expected: 'a string' });
-  if (!(arch in ARCHITECTURES)) throw new UnsupportedModelError('unsupported architecture', { file: h.file, field: 'general.architecture', expected: Object.keys(ARCHITECTURES).join(', '), got: arch });
-  return arch;
+  const info = ggufArchitecture(arch);
+  if (!info) throw new UnsupportedModelError('unsupported architecture', { file: h.file, field: 'general.architecture', expected: GGUF_ARCHITECTURES.join(', '), got: arch });
+  return { ...info, gguf: arch };
 }
 
 /** config.json (Hugging Face keys) from the `{arch}.*` metadata and the tensor list. */
 export function ggufConfig(h: GgufHeader): Record<string, unknown> {
   const arch = architecture(h);
   const m = h.metadata;
-  const key = (k: string) => `${arch}.${k}`;
+  const key = (k: string) => `${arch.gguf}.${k}`;
   const get = (k: string, fallback?: number): number => {
     const v: GgufValue | undefined = m.get(key(k)) ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
@@ -190,7 +165,7 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < 2 ** 31 ? v : undefined;
   };
   return {
-    architectures: [ARCHITECTURES[arch]],
+    architectures: [arch.name],
     hidden_size: hidden,
     num_hidden_layers: int('block_count'),
     num_attention_heads: heads,

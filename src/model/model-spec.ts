@@ -3,8 +3,9 @@
 import { ModelFormatError, UnsupportedModelError } from '../errors';
 import { isPlainObject } from './safetensors';
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
-const ARCHITECTURES: readonly Architecture[] = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'];
+import { ARCHITECTURES, isArchitecture, type Architecture } from './architectures';
+
+export type { Architecture } from './architectures';
 
 export interface Llama3RopeScaling {
   type: 'llama3';
@@ -61,10 +62,11 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
   if (typeof arch !== 'string') {
     throw new ModelFormatError('architectures is missing', { file, field: 'architectures', expected: 'an array of names' });
   }
-  if (!ARCHITECTURES.includes(arch as Architecture)) {
-    throw new UnsupportedModelError('unsupported architecture', { file, field: 'architectures', expected: ARCHITECTURES.join(', '), got: arch });
+  if (!isArchitecture(arch)) {
+    throw new UnsupportedModelError('unsupported architecture', { file, field: 'architectures', expected: Object.keys(ARCHITECTURES).join(', '), got: arch });
   }
-  const architecture = arch as Architecture;
+  const architecture: Architecture = arch;
+  const info = ARCHITECTURES[architecture];
 
   const int = (field: string, fallback?: number): number => {
     const v = c[field] ?? fallback;
@@ -103,11 +105,11 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
   const act = c.hidden_act ?? 'silu';
   if (act !== 'silu') throw new UnsupportedModelError('unsupported activation', { file, field: 'hidden_act', expected: 'silu', got: String(act) });
   if (c.mlp_bias === true) throw new UnsupportedModelError('MLP biases are not supported', { file, field: 'mlp_bias', expected: 'false' });
-  if (architecture === 'Qwen2ForCausalLM' && c.use_sliding_window === true) {
-    throw new UnsupportedModelError('Qwen2 per-layer sliding window is not supported', { file, field: 'use_sliding_window', expected: 'false' });
+  for (const flag of info.unsupportedFlags) {
+    if (c[flag] === true) throw new UnsupportedModelError(`${flag} is not supported for ${architecture}`, { file, field: flag, expected: 'false' });
   }
 
-  const sliding = architecture === 'MistralForCausalLM' ? c.sliding_window : null;
+  const sliding = info.slidingWindow ? c.sliding_window : null;
   if (sliding !== null && sliding !== undefined && !(Number.isSafeInteger(sliding) && (sliding as number) > 0)) {
     throw new ModelFormatError('must be null or a positive integer', { file, field: 'sliding_window', got: JSON.stringify(sliding) });
   }
@@ -135,7 +137,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     ropeTheta: num('rope_theta', 10000),
     ropeScaling: parseRopeScaling(c.rope_scaling, file),
     ropeFreqFactors: parseFreqFactors(c.rope_freq_factors, headDim, file),
-    attentionBias: architecture === 'Qwen2ForCausalLM' ? true : bool('attention_bias', false),
+    attentionBias: info.attentionBias === 'always' ? true : bool('attention_bias', false),
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     maxPositionEmbeddings: int('max_position_embeddings', 2048),
     slidingWindow: (sliding as number | null | undefined) ?? null,

@@ -4,23 +4,11 @@
 // (src/quant/pack-checkpoint.ts).
 
 import type { ModelFileSource } from './file-source';
-import { modelTensors, openCheckpoint, readRows, rowsPerBlock, type LayerMatrix, type LayerVector } from './checkpoint';
+import { modelTensors, openCheckpoint, readRows, rowsPerBlock } from './checkpoint';
+import { layerKey, layerTensors, type LayerTensors } from './tensors';
 import type { ModelSpec } from './model-spec';
 
-export interface LayerWeights {
-  attnNorm: Float32Array;
-  wq: Float32Array;
-  wk: Float32Array;
-  wv: Float32Array;
-  wo: Float32Array;
-  bq: Float32Array | null;
-  bk: Float32Array | null;
-  bv: Float32Array | null;
-  mlpNorm: Float32Array;
-  wGate: Float32Array;
-  wUp: Float32Array;
-  wDown: Float32Array;
-}
+export type LayerWeights = LayerTensors<Float32Array, Float32Array>;
 
 export interface ModelWeights {
   embed: Float32Array;
@@ -40,24 +28,11 @@ export async function loadModelWeights(spec: ModelSpec, source: ModelFileSource)
     byKey.set(t.key, out);
   }
   const embed = byKey.get('embed')!;
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < spec.numLayers; i++) {
-    const m = (k: LayerMatrix) => byKey.get(`l${i}.${k}`)!;
-    const v = (k: LayerVector) => byKey.get(`l${i}.${k}`) ?? null;
-    layers.push({
-      attnNorm: v('attnNorm')!,
-      wq: m('wq'),
-      wk: m('wk'),
-      wv: m('wv'),
-      wo: m('wo'),
-      bq: v('bq'),
-      bk: v('bk'),
-      bv: v('bv'),
-      mlpNorm: v('mlpNorm')!,
-      wGate: m('wGate'),
-      wUp: m('wUp'),
-      wDown: m('wDown'),
-    });
-  }
+  const layers: LayerWeights[] = Array.from({ length: spec.numLayers }, (_, i) =>
+    layerTensors(
+      (k) => byKey.get(layerKey(i, k))!,
+      (k) => byKey.get(layerKey(i, k)) ?? null,
+    ),
+  );
   return { embed, lmHead: byKey.get('lm_head') ?? embed, layers, finalNorm: byKey.get('final_norm')! };
 }

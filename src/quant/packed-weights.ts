@@ -3,24 +3,12 @@
 // on `unpackModelWeights` of it, so both see the same values.
 
 import type { LoadedModel } from '../model/load-model';
-import { kvDim, type ModelSpec } from '../model/model-spec';
+import type { ModelSpec } from '../model/model-spec';
+import { LAYER_TENSORS, mapLayerMatrices, type LayerTensors } from '../model/tensors';
 import type { ModelWeights } from '../model/weights';
 import { packMatrix, unpackMatrix, type PackedMatrix, type WeightFormat } from './weight-format';
 
-export interface PackedLayer {
-  attnNorm: Float32Array;
-  wq: PackedMatrix;
-  wk: PackedMatrix;
-  wv: PackedMatrix;
-  wo: PackedMatrix;
-  bq: Float32Array | null;
-  bk: Float32Array | null;
-  bv: Float32Array | null;
-  mlpNorm: Float32Array;
-  wGate: PackedMatrix;
-  wUp: PackedMatrix;
-  wDown: PackedMatrix;
-}
+export type PackedLayer = LayerTensors<PackedMatrix, Float32Array>;
 
 export interface PackedWeights {
   format: WeightFormat;
@@ -32,28 +20,18 @@ export interface PackedWeights {
 }
 
 export function packModelWeights(spec: ModelSpec, w: ModelWeights, format: WeightFormat): PackedWeights {
-  const { hiddenSize: d, numHeads, headDim, intermediateSize: f, vocabSize: V } = spec;
-  const q = numHeads * headDim;
-  const kv = kvDim(spec);
-  const embed = packMatrix(w.embed, V, d, format);
+  const embed = packMatrix(w.embed, spec.vocabSize, spec.hiddenSize, format);
+  const shapes = new Map(LAYER_TENSORS.map((t) => [t.key, t.shape(spec)]));
   return {
     format,
     embed,
-    lmHead: w.lmHead === w.embed ? embed : packMatrix(w.lmHead, V, d, format),
-    layers: w.layers.map((l) => ({
-      attnNorm: l.attnNorm,
-      wq: packMatrix(l.wq, q, d, format),
-      wk: packMatrix(l.wk, kv, d, format),
-      wv: packMatrix(l.wv, kv, d, format),
-      wo: packMatrix(l.wo, d, q, format),
-      bq: l.bq,
-      bk: l.bk,
-      bv: l.bv,
-      mlpNorm: l.mlpNorm,
-      wGate: packMatrix(l.wGate, f, d, format),
-      wUp: packMatrix(l.wUp, f, d, format),
-      wDown: packMatrix(l.wDown, d, f, format),
-    })),
+    lmHead: w.lmHead === w.embed ? embed : packMatrix(w.lmHead, spec.vocabSize, spec.hiddenSize, format),
+    layers: w.layers.map((l) =>
+      mapLayerMatrices(l, (m, key) => {
+        const [rows, cols] = shapes.get(key)!;
+        return packMatrix(m, rows, cols, format);
+      }),
+    ),
     finalNorm: w.finalNorm,
   };
 }
@@ -63,20 +41,7 @@ export function unpackModelWeights(p: PackedWeights): ModelWeights {
   return {
     embed,
     lmHead: p.lmHead === p.embed ? embed : unpackMatrix(p.lmHead),
-    layers: p.layers.map((l) => ({
-      attnNorm: l.attnNorm,
-      wq: unpackMatrix(l.wq),
-      wk: unpackMatrix(l.wk),
-      wv: unpackMatrix(l.wv),
-      wo: unpackMatrix(l.wo),
-      bq: l.bq,
-      bk: l.bk,
-      bv: l.bv,
-      mlpNorm: l.mlpNorm,
-      wGate: unpackMatrix(l.wGate),
-      wUp: unpackMatrix(l.wUp),
-      wDown: unpackMatrix(l.wDown),
-    })),
+    layers: p.layers.map((l) => mapLayerMatrices(l, unpackMatrix)),
     finalNorm: p.finalNorm,
   };
 }

@@ -127,7 +127,7 @@ function quantizeGroup8(v: Float32Array, from: number, scale: number, out: Uint3
     let word = 0;
     for (let k = 0; k < 4; k++) {
       let code = scale === 0 ? 0 : Math.round(v[from + wd * 4 + k] / scale);
-      code = code > 127 ? 127 : code < -127 ? -127 : code;
+      code = code > 127 ? 127 : Math.max(code , -127);
       word |= (code & 0xff) << (k * 8);
     }
     out[at + wd] = word >>> 0;
@@ -140,7 +140,7 @@ function quantizeGroup4(v: Float32Array, from: number, scale: number, out: Uint3
     let word = 0;
     for (let k = 0; k < 8; k++) {
       let code = scale === 0 ? 0 : Math.round(v[from + wd * 8 + k] / scale);
-      code = code > 7 ? 7 : code < -7 ? -7 : code;
+      code = code > 7 ? 7 : Math.max(code , -7);
       word |= (code + 8) << (k * 4);
     }
     out[at + wd] = word >>> 0;

@@ -4,7 +4,7 @@
 // Consumers: the GPU upload (src/gpu/gpu-weights.ts), the weight cache, `collectPacked` for the CPU.
 // A block's arrays belong to the consumer only for the call: nothing keeps the whole model in memory.
 
-import { LAYER_MATRICES, LAYER_VECTORS } from '../model/checkpoint';
+import { LAYER_MATRICES, LAYER_VECTORS, layerKey, layerTensors } from '../model/tensors';
 import type { PackedLayer, PackedWeights } from './packed-weights';
 import type { MatrixShape, PackedMatrix, WeightFormat } from './weight-format';
 
@@ -52,8 +52,8 @@ export function packedStream(p: PackedWeights): WeightStream {
       await matrix('embed', p.embed);
       if (p.lmHead !== p.embed) await matrix('lm_head', p.lmHead);
       for (const [i, l] of p.layers.entries()) {
-        for (const k of LAYER_MATRICES) await matrix(`l${i}.${k}`, l[k]);
-        for (const k of LAYER_VECTORS) await vector(`l${i}.${k}`, l[k]);
+        for (const k of LAYER_MATRICES) await matrix(layerKey(i, k), l[k]);
+        for (const k of LAYER_VECTORS) await vector(layerKey(i, k), l[k]);
       }
       await vector('final_norm', p.finalNorm);
     },
@@ -86,10 +86,11 @@ export async function collectPacked(stream: WeightStream, layers: number): Promi
     return v;
   };
   const embed = need(matrices, 'embed');
-  const packedLayers: PackedLayer[] = Array.from({ length: layers }, (_, i) => {
-    const l = Object.fromEntries(LAYER_MATRICES.map((k) => [k, need(matrices, `l${i}.${k}`)]));
-    for (const k of LAYER_VECTORS) l[k] = (vectors.get(`l${i}.${k}`) ?? null) as never;
-    return l as unknown as PackedLayer;
-  });
+  const packedLayers: PackedLayer[] = Array.from({ length: layers }, (_, i) =>
+    layerTensors(
+      (k) => need(matrices, layerKey(i, k)),
+      (k) => vectors.get(layerKey(i, k)) ?? null,
+    ),
+  );
   return { format: stream.format, embed, lmHead: matrices.get('lm_head') ?? embed, layers: packedLayers, finalNorm: need(vectors, 'final_norm') };
 }

@@ -83,7 +83,7 @@ export class WeightCache {
   /** What the cache holds for `key`: a complete entry, the tensors of an interrupted one, or nothing. */
   async lookup(key: CacheKey): Promise<CacheLookup> {
     const prefix = entryPrefix(key);
-    const raw = await this.store.get(prefix + 'manifest');
+    const raw = await this.store.get(`${prefix}manifest`);
     if (raw !== undefined) {
       try {
         const manifest = JSON.parse(String(raw)) as CacheManifest;
@@ -91,11 +91,11 @@ export class WeightCache {
       } catch {
         // fall through: a damaged manifest is dropped, the tensors it listed may still be reused
       }
-      await this.store.delete(prefix + 'manifest');
+      await this.store.delete(`${prefix}manifest`);
     }
     const keys = await this.store.keys();
     const tensors = new Set<string>();
-    for (const k of keys) if (k.startsWith(prefix + 't/') && !k.slice(prefix.length + 2).includes('/')) tensors.add(k.slice(prefix.length + 2));
+    for (const k of keys) if (k.startsWith(`${prefix}t/`) && !k.slice(prefix.length + 2).includes('/')) tensors.add(k.slice(prefix.length + 2));
     if (tensors.size) return { status: 'partial', detail: `${tensors.size} tensors stored by an earlier, interrupted load`, tensors };
     const old = (await this.list(true)).filter((e) => e.version !== CACHE_FORMAT_VERSION && e.id === key.id && e.revision === key.revision && e.format === key.format);
     for (const e of old) await this.deleteEntry(e, e.version);
@@ -147,7 +147,7 @@ export class WeightCache {
   async finish(key: CacheKey, m: Omit<CacheManifest, keyof CacheKey | 'version' | 'createdAt'>): Promise<void> {
     const manifest: CacheManifest = { ...key, version: CACHE_FORMAT_VERSION, createdAt: new Date().toISOString(), ...m };
     try {
-      await this.store.set(entryPrefix(key) + 'manifest', JSON.stringify(manifest));
+      await this.store.set(`${entryPrefix(key)}manifest`, JSON.stringify(manifest));
     } catch (e) {
       await this.deleteEntry(key);
       if (isQuotaError(e)) throw new StorageQuotaError(m.totalBytes, await this.store.available());
@@ -207,7 +207,7 @@ export class WeightCache {
     const idPart = `${encodeURIComponent(id)}@`;
     for (const k of await this.store.keys()) {
       const m = /^xq\/v\d+\/([^/]*)\/([a-z0-9]+)\//.exec(k);
-      if (!m || !m[1].startsWith(idPart)) continue;
+      if (!m?.[1].startsWith(idPart)) continue;
       if (revision !== undefined && m[1] !== idPart + encodeURIComponent(revision)) continue;
       if (format !== undefined && m[2] !== format) continue;
       const v = await this.store.get(k);
@@ -220,14 +220,14 @@ export class WeightCache {
   /** Remove an entry's manifest first (so it is never half-read), then every value under its prefix. */
   private async deleteEntry(key: CacheKey, version = CACHE_FORMAT_VERSION): Promise<void> {
     const prefix = entryPrefix(key, version);
-    await this.store.delete(prefix + 'manifest');
+    await this.store.delete(`${prefix}manifest`);
     for (const k of await this.store.keys()) if (k.startsWith(prefix)) await this.store.delete(k);
   }
 
   private async deleteTensor(prefix: string, name: string): Promise<void> {
     const t = tensorKey(prefix, name);
     await this.store.delete(t);
-    for (const k of await this.store.keys()) if (k.startsWith(t + '/')) await this.store.delete(k);
+    for (const k of await this.store.keys()) if (k.startsWith(`${t}/`)) await this.store.delete(k);
   }
 }
 

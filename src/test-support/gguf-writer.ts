@@ -5,6 +5,7 @@
 import type { ModelFileSource } from '../model/file-source';
 import { readText } from '../model/file-source';
 import { modelTensors, openCheckpoint, readRows, rowsPerBlock } from '../model/checkpoint';
+import { ggufNameOf } from '../model/tensors';
 import type { GgufValue } from '../model/gguf';
 import { parseModelConfig } from '../model/model-spec';
 import { blockValues, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
@@ -123,27 +124,10 @@ export function ggufLayout(metadata: ReadonlyMap<string, GgufValue | TypedValue>
   return { header, offsets: offsets.map((o) => dataStart + o), size: dataStart + offset };
 }
 
-const LAYER_SUFFIXES: Record<string, string> = {
-  'input_layernorm.weight': 'attn_norm.weight',
-  'self_attn.q_proj.weight': 'attn_q.weight',
-  'self_attn.k_proj.weight': 'attn_k.weight',
-  'self_attn.v_proj.weight': 'attn_v.weight',
-  'self_attn.o_proj.weight': 'attn_output.weight',
-  'self_attn.q_proj.bias': 'attn_q.bias',
-  'self_attn.k_proj.bias': 'attn_k.bias',
-  'self_attn.v_proj.bias': 'attn_v.bias',
-  'post_attention_layernorm.weight': 'ffn_norm.weight',
-  'mlp.gate_proj.weight': 'ffn_gate.weight',
-  'mlp.up_proj.weight': 'ffn_up.weight',
-  'mlp.down_proj.weight': 'ffn_down.weight',
-};
-
 function ggmlName(hf: string): string {
-  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
-  if (hf === 'model.norm.weight') return 'output_norm.weight';
-  if (hf === 'lm_head.weight') return 'output.weight';
-  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf)!;
-  return `blk.${m[1]}.${LAYER_SUFFIXES[m[2]]}`;
+  const name = ggufNameOf(hf);
+  if (!name) throw new Error(`no GGUF name for ${hf}`);
+  return name;
 }
 
 /** Rows of whole heads from rotate-half order (s * head / 2 + i) to llama.cpp's interleaved order (2i + s). */

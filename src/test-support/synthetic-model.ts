@@ -2,6 +2,8 @@
 // over the bytes (bad headers, dtypes, shards, biases, tied weights).
 
 import { MemoryFileSource } from '../model/file-source';
+import type { ModelSpec } from '../model/model-spec';
+import { hfLayerPrefix, LAYER_TENSORS } from '../model/tensors';
 import { f32ToF16Bits } from '../quant/f16';
 
 export interface TensorSpec {
@@ -105,25 +107,25 @@ export function syntheticTensors(s: SyntheticShape, seed = 7): TensorSpec[] {
     shape,
     data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => base + rand() * scale),
   });
-  const q = s.heads * s.headDim;
-  const kv = s.kvHeads * s.headDim;
+  // The spec fields the tensor table's shapes read.
+  const spec = {
+    hiddenSize: s.hidden,
+    numHeads: s.heads,
+    numKvHeads: s.kvHeads,
+    headDim: s.headDim,
+    intermediateSize: s.ffn,
+    vocabSize: s.vocab,
+    attentionBias: s.bias === true,
+    tieWordEmbeddings: s.tied === true,
+  } as ModelSpec;
   const out: TensorSpec[] = [t('model.embed_tokens.weight', [s.vocab, s.hidden], 2)];
   for (let i = 0; i < s.layers; i++) {
-    const p = `model.layers.${i}.`;
-    const w = 2 / Math.sqrt(s.hidden);
-    out.push(
-      t(`${p}input_layernorm.weight`, [s.hidden], 0.4, 1),
-      t(`${p}self_attn.q_proj.weight`, [q, s.hidden], w),
-      t(`${p}self_attn.k_proj.weight`, [kv, s.hidden], w),
-      t(`${p}self_attn.v_proj.weight`, [kv, s.hidden], w),
-      t(`${p}self_attn.o_proj.weight`, [s.hidden, q], 2 / Math.sqrt(q)),
-      t(`${p}post_attention_layernorm.weight`, [s.hidden], 0.4, 1),
-      t(`${p}mlp.gate_proj.weight`, [s.ffn, s.hidden], w),
-      t(`${p}mlp.up_proj.weight`, [s.ffn, s.hidden], w),
-      t(`${p}mlp.down_proj.weight`, [s.hidden, s.ffn], 2 / Math.sqrt(s.ffn)),
-    );
-    if (s.bias) {
-      out.push(t(`${p}self_attn.q_proj.bias`, [q], 0.5), t(`${p}self_attn.k_proj.bias`, [kv], 0.5), t(`${p}self_attn.v_proj.bias`, [kv], 0.5));
+    for (const d of LAYER_TENSORS) {
+      if (d.present && !d.present(spec)) continue;
+      const shape = d.shape(spec);
+      // Norms near 1, biases around 0, matrices scaled by their input width.
+      const [scale, base] = d.key.endsWith('Norm') ? [0.4, 1] : shape.length === 1 ? [0.5, 0] : [2 / Math.sqrt(shape[1]), 0];
+      out.push(t(hfLayerPrefix(i) + d.hf, shape, scale, base));
     }
   }
   out.push(t('model.norm.weight', [s.hidden], 0.4, 1));

@@ -189,9 +189,9 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
   if (spm) {
     const scores = r.scores(n);
     const addSpacePrefix = r.bool(K.addSpacePrefix) ?? true;
-    const escape: JsonValue = { type: 'Replace', pattern: { String: ' ' }, content: '▁' };
+    const spaceToMeta: JsonValue = { type: 'Replace', pattern: { String: ' ' }, content: '▁' };
     tokenizer = {
-      normalizer: addSpacePrefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, escape] } : escape,
+      normalizer: addSpacePrefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, spaceToMeta] } : spaceToMeta,
       pre_tokenizer: null,
       model: bpe(true, false, sentencePieceMerges(texts, scores, idOf)),
       decoder: {
@@ -309,7 +309,7 @@ class MetaReader {
     if (v === undefined) return 'nothing';
     if (Array.isArray(v)) return `an array of ${v.length}`;
     if (typeof v === 'bigint') return `${v}n`;
-    return typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : String(v);
+    return typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : String(v);
   }
 
   string(key: string, required: true): string;

@@ -14,7 +14,7 @@ function randomIds(n: number, vocab: number, seed: number): number[] {
 describe.each(['stories260K', 'aidreams260K', 'tinystories-656k'] as SharedModel[])('IncrementalDecoder on the %s tokenizer', (name) => {
   const cases = async () => {
     const m = await sharedModel(name);
-    const text = sharedText('tinystories-valid-head.txt').slice(0, 3000) + ' naïve café — 東京 😀';
+    const text = `${sharedText('tinystories-valid-head.txt').slice(0, 3000)} naïve café — 東京 😀`;
     return { m, sequences: [m.tokenizer.encode(text), randomIds(400, m.spec.vocabSize, 7), randomIds(400, m.spec.vocabSize, 99)] };
   };
 

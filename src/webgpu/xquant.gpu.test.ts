@@ -8,7 +8,7 @@ import { nodeGpu, nodeShaders } from './node-gpu';
 import type { LoadedModel } from '../model/load-model';
 import { sharedModel, sharedText } from '../test-support/shared-models';
 import { ReferenceBackend } from '../reference/backend';
-import { type Backend } from '../engine/backend';
+import type { Backend } from '../engine/backend';
 import { WebGpuBackend } from './backend';
 import { acquireDevice } from './device';
 import type { KernelFamily } from './kernel-family';

@@ -214,7 +214,7 @@ if (!flag('skip-browser')) {
 }
 
 const text = JSON.stringify(report, null, 2);
-process.stdout.write(text + '\n');
+process.stdout.write(`${text}\n`);
 const outFile = value('out');
-if (outFile) writeFileSync(outFile, text + '\n');
+if (outFile) writeFileSync(outFile, `${text}\n`);
 

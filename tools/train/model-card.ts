@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const sample = await generateIds(cpu, promptIds, { maxTokens: SAMPLE_TOKENS, cache: F32, sampling: GREEDY, stopIds: [] });
   const sampleText = model.tokenizer.decode(sample);
   writeFileSync(`${dir}/loss-curve.svg`, lossCurve(train.log));
-  writeFileSync(`${dir}/sample.json`, JSON.stringify({ prompt: SAMPLE_PROMPT, promptIds, ids: sample, text: sampleText }, null, 1) + '\n');
+  writeFileSync(`${dir}/sample.json`, `${JSON.stringify({ prompt: SAMPLE_PROMPT, promptIds, ids: sample, text: sampleText }, null, 1)}\n`);
 
   const c = train.config;
   const last = train.log[train.log.length - 1];

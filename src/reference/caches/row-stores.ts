@@ -235,7 +235,10 @@ export class ChannelGroupStore {
   }
 
   read(token: number, dst: Float32Array, dstOff: number): void {
-    if (token >= this.committed) return this.tail.read(token - this.committed, dst, dstOff);
+    if (token >= this.committed) {
+      this.tail.read(token - this.committed, dst, dstOff);
+      return;
+    }
     const g = Math.floor(token / GROUP_SIZE);
     const i = token % GROUP_SIZE;
     const base = g * this.dim * this.channelWords;

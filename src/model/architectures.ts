@@ -1,0 +1,40 @@
+// The model architectures the engine runs, one row each: what config.json's `architectures` names, what
+// llama.cpp calls it in a GGUF file, and how the architecture differs from plain Llama. Everything
+// architecture-specific on the loading side reads this table (model-spec.ts, gguf-model.ts); adding an
+// architecture starts here (docs/architecture.md, "Adding a model architecture", lists the other files).
+
+export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
+
+export interface ArchitectureInfo {
+  /** Hugging Face class name (config.json `architectures[0]`). */
+  name: Architecture;
+  /** llama.cpp's `general.architecture` for this family, when a GGUF file of it converts to this class. */
+  gguf: string | null;
+  /** q/k/v projections carry biases: always, or as config.json's `attention_bias` says. */
+  attentionBias: 'always' | 'config';
+  /** Reads config.json's `sliding_window` (Mistral); other architectures attend over the whole context. */
+  slidingWindow: boolean;
+  /** llama.cpp stores q/k rows in the interleaved-pair RoPE order (its NORM rope): put back when read. */
+  ggufRopeInterleaved: boolean;
+  /** config.json fields this architecture does not support when true (read as booleans). */
+  unsupportedFlags: readonly string[];
+}
+
+export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
+  LlamaForCausalLM: { name: 'LlamaForCausalLM', gguf: 'llama', attentionBias: 'config', slidingWindow: false, ggufRopeInterleaved: true, unsupportedFlags: [] },
+  // llama.cpp converts Mistral as `llama`, so a GGUF file never names this class.
+  MistralForCausalLM: { name: 'MistralForCausalLM', gguf: null, attentionBias: 'config', slidingWindow: true, ggufRopeInterleaved: true, unsupportedFlags: [] },
+  // Qwen2's per-layer sliding window (use_sliding_window) is off in every released model.
+  Qwen2ForCausalLM: { name: 'Qwen2ForCausalLM', gguf: 'qwen2', attentionBias: 'always', slidingWindow: false, ggufRopeInterleaved: false, unsupportedFlags: ['use_sliding_window'] },
+};
+
+export function isArchitecture(name: string): name is Architecture {
+  return Object.hasOwn(ARCHITECTURES, name);
+}
+
+/** The architecture a GGUF file's `general.architecture` converts to, or undefined. */
+export function ggufArchitecture(ggufName: string): ArchitectureInfo | undefined {
+  return Object.values(ARCHITECTURES).find((a) => a.gguf === ggufName);
+}
+
+export const GGUF_ARCHITECTURES: readonly string[] = Object.values(ARCHITECTURES).flatMap((a) => (a.gguf ? [a.gguf] : []));
