@@ -29,7 +29,11 @@ test('the demo streams a reply from the default model, offline, with the memory 
   await page.selectOption('#bits', '4');
   await send(page, 'It was a fine morning, and', { maxTokens: 40, temperature: 0 });
   // Streamed: text is on screen while the engine is still generating.
-  await page.waitForFunction(() => document.body.dataset.state === 'generating' && (document.querySelector('#messages li.assistant:last-child .text')?.textContent ?? '').length > 0, undefined, { timeout: 120_000, polling: 20 });
+  await page.waitForFunction(
+    () => document.body.dataset.state === 'generating' && (document.querySelector('#messages li.assistant:last-child .text')?.textContent ?? '').length > 0,
+    undefined,
+    { timeout: 120_000, polling: 20 },
+  );
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   expect(((await lastReply(page).textContent()) ?? '').length).toBeGreaterThan(10);
   await expect(page.locator('#speed')).toContainText('tok/s decode');
@@ -79,7 +83,11 @@ test('Compare answers the last message in fp16 and in the selected mode side by 
   await expect(page.locator('#comparison .column')).toHaveCount(2, { timeout: 240_000 });
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   const cols = await page.locator('#comparison .column').evaluateAll((els) =>
-    els.map((e) => ({ mode: (e as HTMLElement).dataset.mode, reply: e.querySelector('.reply')!.textContent ?? '', figures: e.querySelector('.figures')!.textContent ?? '' })),
+    els.map((e) => ({
+      mode: (e as HTMLElement).dataset.mode,
+      reply: e.querySelector('.reply')!.textContent ?? '',
+      figures: e.querySelector('.figures')!.textContent ?? '',
+    })),
   );
   expect(cols.map((c) => c.mode)).toEqual(['fp16', 'xquant-2']);
   expect(cols[0].reply.length).toBeGreaterThan(0);
@@ -104,7 +112,8 @@ test('Compare answers the last message in fp16 and in the selected mode side by 
 test('changing the cache mode compiles it in the background: once the page says it is ready, a reply in it compiles nothing', async ({ page }) => {
   await openDemo(page);
   await expect(page.locator('#status')).toContainText('of which compiling');
-  const kernels = () => page.evaluate(async () => (await (window as unknown as { xquantDemo: { engine: XQuantEngine } }).xquantDemo.engine.status()).compiledKernels);
+  const kernels = () =>
+    page.evaluate(async () => (await (window as unknown as { xquantDemo: { engine: XQuantEngine } }).xquantDemo.engine.status()).compiledKernels);
   // kivi-3 is not among the modes the load compiles (fp16, auto's pick, xquant-cl-4).
   await page.selectOption('#cache', 'kivi');
   await page.selectOption('#bits', '3');
@@ -116,7 +125,7 @@ test('changing the cache mode compiles it in the background: once the page says 
   expect(await kernels()).toBe(before);
 });
 
-test('switching to xquant-cl-4 and sending at once: the first token comes no later than fp16\'s plus the compile time the load reported', async ({ page }) => {
+test("switching to xquant-cl-4 and sending at once: the first token comes no later than fp16's plus the compile time the load reported", async ({ page }) => {
   await openDemo(page);
   const compileMs = Number(await page.locator('#status').getAttribute('data-compile-ms'));
   expect(compileMs).toBeGreaterThan(0);
@@ -185,7 +194,11 @@ test('stop interrupts a generation, the next one works, and text is never HTML',
   await openDemo(page);
   const payload = '<img src=x onerror="window.__pwned=1">';
   await send(page, payload, { maxTokens: 400, temperature: 0.8 });
-  await page.waitForFunction(() => document.body.dataset.state === 'generating' && (document.querySelector('#messages li.assistant:last-child .text')?.textContent ?? '').length > 5, undefined, { timeout: 120_000, polling: 20 });
+  await page.waitForFunction(
+    () => document.body.dataset.state === 'generating' && (document.querySelector('#messages li.assistant:last-child .text')?.textContent ?? '').length > 5,
+    undefined,
+    { timeout: 120_000, polling: 20 },
+  );
   await page.click('#stop');
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
   await expect(lastReply(page)).toContainText('[stopped]');
@@ -203,7 +216,9 @@ test('stop interrupts a generation, the next one works, and text is never HTML',
 
 test('a bad model URL and a malformed config.json show readable errors', async ({ page }) => {
   await page.route('**/broken-model/**', (route) =>
-    route.request().url().endsWith('/config.json') ? route.fulfill({ status: 200, contentType: 'application/json', body: '{"hidden_size": "<b>big</b>"' }) : route.fulfill({ status: 404, body: 'no' }),
+    route.request().url().endsWith('/config.json')
+      ? route.fulfill({ status: 200, contentType: 'application/json', body: '{"hidden_size": "<b>big</b>"' })
+      : route.fulfill({ status: 404, body: 'no' }),
   );
   await openDemo(page);
   await page.selectOption('#model', 'custom');

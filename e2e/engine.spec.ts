@@ -161,7 +161,12 @@ test('a model in the Hugging Face URL layout loads through the real download cod
       const events: { phase: string; file?: string; fileLoaded?: number; fileTotal?: number | null; total: number | null }[] = [];
       const loaded = await w.engine.load('test-org/stories260K', { weights: 'f32', onProgress: (p) => events.push(p) });
       const out = await w.engine.completions.create({ prompt: [1], max_tokens: 16, temperature: 0, cache: 'fp16' });
-      return { aborted, loaded: { id: loaded.id, revision: loaded.revision, name: loaded.name, storage: loaded.storage.state }, events, ids: out.choices[0].token_ids };
+      return {
+        aborted,
+        loaded: { id: loaded.id, revision: loaded.revision, name: loaded.name, storage: loaded.storage.state },
+        events,
+        ids: out.choices[0].token_ids,
+      };
     });
     expect(r.aborted).toEqual({ isAborted: true, message: 'aborted during download of model.safetensors' });
     expect(r.loaded).toEqual({ id: `hub:${hub.base}/test-org/stories260K`, revision: 'main', name: 'test-org/stories260K', storage: 'stored' });
@@ -205,7 +210,9 @@ test('after a lost GPU device the engine reloads the model from IndexedDB by its
   expect(r.status).toMatchObject({ deviceLosses: 1, recoveries: 1, lastRecovery: 'hit', loaded: true }); // 'hit': reloaded from IndexedDB
 });
 
-test('a .gguf file (llama.cpp\'s stories260K.gguf) loads by URL and from the Hub by range, reproduces the oracle, and reloads from IndexedDB', async ({ page }) => {
+test("a .gguf file (llama.cpp's stories260K.gguf) loads by URL and from the Hub by range, reproduces the oracle, and reloads from IndexedDB", async ({
+  page,
+}) => {
   const hub = await startHubServer({ root: resolve(SHARED_MODELS, 'stories260K'), ranges: true });
   try {
     await serveSharedModels(page);
@@ -222,7 +229,14 @@ test('a .gguf file (llama.cpp\'s stories260K.gguf) loads by URL and from the Hub
       await e.unload();
       const again = await e.load({ hub: 'test-org/original', file: 'stories260K.gguf' }, { weights: 'q8' });
       const third = await ask();
-      return { byUrl: { name: byUrl.name, layers: byUrl.spec.numLayers }, first, fromHub: fromHub.storage.state, again: again.storage.state, second: second.token_ids, third: third.token_ids };
+      return {
+        byUrl: { name: byUrl.name, layers: byUrl.spec.numLayers },
+        first,
+        fromHub: fromHub.storage.state,
+        again: again.storage.state,
+        second: second.token_ids,
+        third: third.token_ids,
+      };
     });
     expect(r.byUrl).toEqual({ name: 'stories260K.gguf', layers: 5 });
     expect(r.first.token_ids.join(' ')).toBe(ORACLE);
@@ -244,20 +258,20 @@ test("kernels: 'auto' picks the rowwise family on SwiftShader; 'tiled' forces th
   await serveSharedModels(page);
   await page.goto('/e2e/pages/engine.html');
   await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
-  const r = await page.evaluate(async (runs) => {
-    const e = (window as unknown as { engine: XQuantEngine }).engine;
-    const auto = await e.load('/test-models/stories260K', { weights: 'q8' });
-    const out: { kernels: string; ids: string }[] = [];
-    for (const run of runs) {
-      const loaded = await e.load(`/test-models/${run.model}`, { weights: run.weights, kernels: 'tiled' });
-      const c = await e.completions.create({ prompt: [1], max_tokens: run.ids.split(' ').length, temperature: 0, cache: 'fp16' });
-      out.push({ kernels: loaded.kernels, ids: c.choices[0].token_ids.join(' ') });
-    }
-    return { auto: auto.kernels, out, status: (await e.status()).kernels };
-  }, [
-    { model: 'stories260K', weights: 'f32' as const, ids: ORACLE },
-    ...MORE_ORACLES.map((o) => ({ ...o, weights: 'f32' as const })),
-  ]);
+  const r = await page.evaluate(
+    async (runs) => {
+      const e = (window as unknown as { engine: XQuantEngine }).engine;
+      const auto = await e.load('/test-models/stories260K', { weights: 'q8' });
+      const out: { kernels: string; ids: string }[] = [];
+      for (const run of runs) {
+        const loaded = await e.load(`/test-models/${run.model}`, { weights: run.weights, kernels: 'tiled' });
+        const c = await e.completions.create({ prompt: [1], max_tokens: run.ids.split(' ').length, temperature: 0, cache: 'fp16' });
+        out.push({ kernels: loaded.kernels, ids: c.choices[0].token_ids.join(' ') });
+      }
+      return { auto: auto.kernels, out, status: (await e.status()).kernels };
+    },
+    [{ model: 'stories260K', weights: 'f32' as const, ids: ORACLE }, ...MORE_ORACLES.map((o) => ({ ...o, weights: 'f32' as const }))],
+  );
   expect(r.auto).toBe('rowwise');
   expect(r.status).toBe('tiled');
   expect(r.out.map((o) => o.kernels)).toEqual(['tiled', 'tiled', 'tiled']);

@@ -54,7 +54,12 @@ export async function startHubServer(o: { root?: string; ranges?: boolean } = {}
       const end = Math.min(size, asked[2] ? Number(asked[2]) + 1 : size);
       const entry: HubRequest = { path, range: [begin, end], bytes: 0, complete: false };
       log.push(entry);
-      res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - begin), 'Content-Range': `bytes ${begin}-${end - 1}/${size}`, 'Accept-Ranges': 'bytes' });
+      res.writeHead(206, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(end - begin),
+        'Content-Range': `bytes ${begin}-${end - 1}/${size}`,
+        'Accept-Ranges': 'bytes',
+      });
       if (end > begin) {
         const stream = createReadStream(file, { start: begin, end: end - 1 });
         stream.on('data', (c) => (entry.bytes += c.length));

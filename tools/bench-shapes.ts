@@ -83,7 +83,8 @@ export async function shapesSection(o: { shapes: string[]; layers: number; conte
       const dev = countingDevice(await acquireDevice(nodeGpu()));
       const backend = await WebGpuBackend.fromStream(dev, nodeShaders(), spec, randomPackedStream(spec, 'q4', 7), { kernels });
       const w = backend.weights;
-      const weightBytes = w.layers.reduce((a, l) => a + [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown].reduce((b, m) => b + matrixBytes(m), 0), 0) + matrixBytes(w.lmHead);
+      const weightBytes =
+        w.layers.reduce((a, l) => a + [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown].reduce((b, m) => b + matrixBytes(m), 0), 0) + matrixBytes(w.lmHead);
       const cacheBytes = o.context * cacheBytesPerToken(spec, fp16);
       const session = backend.createSession(fp16);
       const sampler = new Sampler(GREEDY);

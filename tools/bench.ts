@@ -79,14 +79,21 @@ function fusedFlops(s: ModelSpec, c: CacheConfig, past: number): number {
   return s.numLayers * past * (remat + 2 * q + 2 * s.numHeads * rows);
 }
 
-const ids = (s: ModelSpec, from: number, n: number) => Array.from({ length: n }, (_, i) => 3 + ((from + i) * 7919) % (s.vocabSize - 3));
+const ids = (s: ModelSpec, from: number, n: number) => Array.from({ length: n }, (_, i) => 3 + (((from + i) * 7919) % (s.vocabSize - 3)));
 
 /**
  * Bring a session to `ctx` tokens (from `filled`) by a real prefill, or with `skip` by declaring them
  * stored (zeros: the decode cost depends on how many tokens there are, not on their values), then time
  * `steps` greedy decode steps.
  */
-async function fillAndDecode(session: GpuDecodeSession, s: ModelSpec, filled: number, ctx: number, steps: number, skip = false): Promise<{ prefillS: number; decodeS: number }> {
+async function fillAndDecode(
+  session: GpuDecodeSession,
+  s: ModelSpec,
+  filled: number,
+  ctx: number,
+  steps: number,
+  skip = false,
+): Promise<{ prefillS: number; decodeS: number }> {
   let t = performance.now();
   if (skip) session.skipTo(ctx);
   else if (ctx > filled) await session.forward(ids(s, filled, ctx - filled), 'last');
@@ -217,7 +224,13 @@ async function tieredSection(weights: WeightFormat, steps: number) {
   const rows = [];
   let fp16Rate = NaN;
   const fp16Bytes = ctx * cacheBytesPerToken(s, parseCacheMode('fp16'));
-  for (const [mode, hot] of [['fp16', 0], ['xquant-4', 0], ['xquant-4', 128], ['xquant-4', 512], ['xquant-4', 1024]] as const) {
+  for (const [mode, hot] of [
+    ['fp16', 0],
+    ['xquant-4', 0],
+    ['xquant-4', 128],
+    ['xquant-4', 512],
+    ['xquant-4', 1024],
+  ] as const) {
     const cache = parseCacheMode(mode, { hot });
     await warm(backend, cache);
     const session = backend.createSession(cache);
@@ -249,7 +262,9 @@ async function prefillSection(models: string[], prompt: number, weights: WeightF
       if (mode === 'fp16') fp16Rate = rate;
       const transientPeak = backend.memoryReport().transientPeak ?? 0;
       rows.push({ model: name, mode, prompt, prefillS, prefillTokPerS: rate, prefillVsFp16: rate / fp16Rate, transientPeakBytes: transientPeak });
-      process.stderr.write(`prefill ${name} ${mode} ${prompt} tokens: ${prefillS.toFixed(1)} s, ${rate.toFixed(2)} tok/s (${(rate / fp16Rate).toFixed(2)}x fp16)\n`);
+      process.stderr.write(
+        `prefill ${name} ${mode} ${prompt} tokens: ${prefillS.toFixed(1)} s, ${rate.toFixed(2)} tok/s (${(rate / fp16Rate).toFixed(2)}x fp16)\n`,
+      );
       session.close();
     }
     backend.destroy();
@@ -262,7 +277,9 @@ async function compileSection(models: string[]) {
   const rows = [];
   for (const name of models) {
     const model = await openModel(name);
-    const modes = ['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4'].filter((m) => !(m.startsWith('xquant-gqa') && model.spec.numKvHeads === model.spec.numHeads));
+    const modes = ['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4'].filter(
+      (m) => !(m.startsWith('xquant-gqa') && model.spec.numKvHeads === model.spec.numHeads),
+    );
     for (const zeroing of ['loop', 'extension'] as const) {
       const backend = await WebGpuBackend.create(nodeGpu(zeroing), nodeShaders(), model, { weights: 'q8', kernels });
       for (const mode of modes) {
@@ -296,7 +313,12 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
     return `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="2"/><text x="${W - pad + 4}" y="${pad + 16 * i}" fill="${colors[i % colors.length]}">${m}</text>`;
   });
   const xt = ctxs.map((c) => `<text x="${x(c)}" y="${H - pad + 18}" text-anchor="middle">${c}</text>`).join('');
-  const yt = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${pad - 6}" y="${y(top * f) + 4}" text-anchor="end">${(top * f).toFixed(1)}</text><line x1="${pad}" x2="${W - pad}" y1="${y(top * f)}" y2="${y(top * f)}" stroke="#eee"/>`).join('');
+  const yt = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (f) =>
+        `<text x="${pad - 6}" y="${y(top * f) + 4}" text-anchor="end">${(top * f).toFixed(1)}</text><line x1="${pad}" x2="${W - pad}" y1="${y(top * f)}" y2="${y(top * f)}" stroke="#eee"/>`,
+    )
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 60}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>${yt}${xt}${lines.join('')}
 <text x="${W / 2}" y="${H - 14}" text-anchor="middle">context (tokens), ${model}</text>
@@ -341,15 +363,31 @@ await runCli(USAGE, async () => {
   process.stderr.write(`calibration: GEMV ${cal.gemvGflops.toFixed(3)} GFLOP/s, GEMM ${cal.gemmGflops.toFixed(3)} GFLOP/s\n`);
 
   const skipped: string[] = [];
-  const speed = section === 'speed' || section === 'all' ? await speedSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
-  const modes = section === 'modes' || section === 'all' ? await modesSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped) : [];
+  const speed =
+    section === 'speed' || section === 'all'
+      ? await speedSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped)
+      : [];
+  const modes =
+    section === 'modes' || section === 'all'
+      ? await modesSection((a.models ?? 'stories260K,aidreams260K,mha-6m,gqa-6m').split(','), contexts, weights, steps, cal, skipped)
+      : [];
   const tiered = section === 'tiered' || section === 'all' ? await tieredSection(weights, steps) : [];
-  const prefill = section === 'prefill' || section === 'all' ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights) : [];
+  const prefill =
+    section === 'prefill' || section === 'all'
+      ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights)
+      : [];
   const shapes =
     section === 'shapes' || section === 'all'
-      ? await shapesSection({ shapes: (a.shapes ?? 'smollm2-135m,qwen2.5-0.5b,llama-3.2-1b').split(','), layers: a['shape-layers'] ?? 2, context: 128, steps: 4, copyGBps })
+      ? await shapesSection({
+          shapes: (a.shapes ?? 'smollm2-135m,qwen2.5-0.5b,llama-3.2-1b').split(','),
+          layers: a['shape-layers'] ?? 2,
+          context: 128,
+          steps: 4,
+          copyGBps,
+        })
       : [];
-  const compile = section === 'compile' || section === 'all' ? await compileSection(section === 'compile' && a.models ? a.models.split(',') : ['austen-3m']) : [];
+  const compile =
+    section === 'compile' || section === 'all' ? await compileSection(section === 'compile' && a.models ? a.models.split(',') : ['austen-3m']) : [];
   const plans = ['stories260K', 'mha-6m'].map(async (m) => ({ model: m, plan: planCache((await openModel(m)).spec, 64 * 2 ** 20, 2048) }));
 
   const result = {
@@ -381,10 +419,17 @@ await runCli(USAGE, async () => {
   ];
   if (speed.length) {
     lines.push('', '| model | context | prefill tok/s | prefill, of GEMM | decode tok/s | decode, of GEMV |', '|---|---|---|---|---|---|');
-    for (const r of speed) lines.push(`| ${r.model} | ${r.context} | ${f(r.prefillTokPerS, 1)} | ${f(100 * r.prefillFractionOfGemm, 0)}% | ${f(r.decodeTokPerS)} | ${f(100 * r.decodeFractionOfGemv, 0)}% |`);
+    for (const r of speed)
+      lines.push(
+        `| ${r.model} | ${r.context} | ${f(r.prefillTokPerS, 1)} | ${f(100 * r.prefillFractionOfGemm, 0)}% | ${f(r.decodeTokPerS)} | ${f(100 * r.decodeFractionOfGemv, 0)}% |`,
+      );
   }
   if (modes.length) {
-    lines.push('', '| model | mode | context | bytes/token | vs fp16 | decode tok/s | vs fp16 | past-attention kernels GFLOP/s (of GEMM) |', '|---|---|---|---|---|---|---|---|');
+    lines.push(
+      '',
+      '| model | mode | context | bytes/token | vs fp16 | decode tok/s | vs fp16 | past-attention kernels GFLOP/s (of GEMM) |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const r of modes) {
       lines.push(
         `| ${r.model} | ${r.mode} | ${r.context} | ${r.bytesPerToken} | ${f(r.bytesVsFp16)} | ${f(r.decodeTokPerS)} | ${f(r.decodeVsFp16)} | ${r.fusedGflops ? `${f(r.fusedGflops, 3)} (${f(100 * r.fusedFractionOfGemm, 0)}%)` : '-'} |`,
@@ -397,7 +442,8 @@ await runCli(USAGE, async () => {
   }
   if (prefill.length) {
     lines.push('', '| model | mode | prompt | prefill s | prefill tok/s | vs fp16 | transient peak |', '|---|---|---|---|---|---|---|');
-    for (const r of prefill) lines.push(`| ${r.model} | ${r.mode} | ${r.prompt} | ${f(r.prefillS, 1)} | ${f(r.prefillTokPerS)} | ${f(r.prefillVsFp16)} | ${r.transientPeakBytes} |`);
+    for (const r of prefill)
+      lines.push(`| ${r.model} | ${r.mode} | ${r.prompt} | ${f(r.prefillS, 1)} | ${f(r.prefillTokPerS)} | ${f(r.prefillVsFp16)} | ${r.transientPeakBytes} |`);
   }
   if (shapes.length) {
     lines.push(
@@ -413,14 +459,24 @@ await runCli(USAGE, async () => {
     }
   }
   if (compile.length) {
-    lines.push('', '| model | kernels | mode (in this order) | kernels compiled | s, zeroing by loop | s, by the Vulkan extension | extension / loop |', '|---|---|---|---|---|---|---|');
+    lines.push(
+      '',
+      '| model | kernels | mode (in this order) | kernels compiled | s, zeroing by loop | s, by the Vulkan extension | extension / loop |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const r of compile.filter((c) => c.zeroing === 'loop')) {
       const ext = compile.find((c) => c.zeroing === 'extension' && c.model === r.model && c.mode === r.mode)!;
       lines.push(`| ${r.model} | ${r.kernels} | ${r.mode} | ${r.compiled} | ${f(r.seconds)} | ${f(ext.seconds)} | ${f(ext.seconds / r.seconds, 1)} |`);
     }
   }
   for (const { model, plan } of result.memoryPlans) {
-    lines.push('', `Memory plan, ${model}: ${plan.budgetBytes / 2 ** 20} MiB cache budget, target context ${plan.targetContext}; auto picks ${plan.auto ?? 'nothing'}.`, '', '| mode | bytes/token | largest context |', '|---|---|---|');
+    lines.push(
+      '',
+      `Memory plan, ${model}: ${plan.budgetBytes / 2 ** 20} MiB cache budget, target context ${plan.targetContext}; auto picks ${plan.auto ?? 'nothing'}.`,
+      '',
+      '| mode | bytes/token | largest context |',
+      '|---|---|---|',
+    );
     for (const m of plan.modes) lines.push(`| ${m.mode} | ${m.bytesPerToken} | ${m.maxContext} |`);
   }
   for (const sk of skipped) lines.push(`\nSkipped: ${sk}.`);

@@ -78,7 +78,8 @@ for (const file of src) {
   if (rel.startsWith('src/engine/') && !rel.endsWith('.test.ts')) {
     for (const i of imports) {
       const to = relative(ROOT, i.target);
-      if (to.startsWith('src/webgpu/') && !i.typeOnly) problems.push(`${rel} imports ${to}: the engine takes its backend from a factory and may import only types from a backend`);
+      if (to.startsWith('src/webgpu/') && !i.typeOnly)
+        problems.push(`${rel} imports ${to}: the engine takes its backend from a factory and may import only types from a backend`);
     }
   }
 }

@@ -4,7 +4,10 @@ export type FlagKind = 'string' | 'int' | 'bool';
 
 export class UsageError extends Error {}
 
-export function parseArgs<T extends Record<string, FlagKind>>(argv: string[], flags: T): { [K in keyof T]?: T[K] extends 'bool' ? boolean : T[K] extends 'int' ? number : string } {
+export function parseArgs<T extends Record<string, FlagKind>>(
+  argv: string[],
+  flags: T,
+): { [K in keyof T]?: T[K] extends 'bool' ? boolean : T[K] extends 'int' ? number : string } {
   const out: Record<string, string | number | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];

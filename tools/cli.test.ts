@@ -27,7 +27,20 @@ describe('CLIs', () => {
     expect(roomy.code).toBe(0);
     expect(JSON.parse(roomy.stdout)).toMatchObject({ cache: 'fp16', ids: [403, 407, 261, 378, 432, 383, 286, 261] });
     // fp16 takes 640 B/token: 0.1 MiB holds 163 tokens, fewer than prompt + reply (201), so auto quantizes.
-    const tight = cli('generate', ['--model', model, '--prompt-ids', '1', '--max-tokens', '200', '--greedy', '--cache', 'auto', '--memory-budget-mb', '0.1', '--json']);
+    const tight = cli('generate', [
+      '--model',
+      model,
+      '--prompt-ids',
+      '1',
+      '--max-tokens',
+      '200',
+      '--greedy',
+      '--cache',
+      'auto',
+      '--memory-budget-mb',
+      '0.1',
+      '--json',
+    ]);
     expect(tight.code).toBe(0);
     const out = JSON.parse(tight.stdout);
     expect(out.cache).toMatch(/^(xquant|xquant-cl|kivi|xquant-gqa)-\d$/);
@@ -39,9 +52,17 @@ describe('CLIs', () => {
 
   it('ppl --json prints the documented fields', () => {
     const r = cli('ppl', [
-      '--model', sharedPath('models/stories260K'),
-      '--text', sharedPath('text/tinystories-valid-head.txt'),
-      '--ctx', '64', '--windows', '2', '--cache', 'xquant-4', '--json',
+      '--model',
+      sharedPath('models/stories260K'),
+      '--text',
+      sharedPath('text/tinystories-valid-head.txt'),
+      '--ctx',
+      '64',
+      '--windows',
+      '2',
+      '--cache',
+      'xquant-4',
+      '--json',
     ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -79,7 +100,18 @@ describe('CLIs', () => {
     expect(mode.code).toBe(1);
     expect(mode.stderr).toMatch(/\[INVALID_ARGUMENT\]: cache: unsupported bit width/);
     // The tiered cache needs the GPU backend: the reference decoder has no hot tier, so it refuses rather than run pure xquant.
-    const hot = cli('generate', ['--model', sharedPath('models/stories260K'), '--prompt-ids', '1', '--max-tokens', '1', '--cache', 'xquant-4:hot=128', '--backend', 'reference']);
+    const hot = cli('generate', [
+      '--model',
+      sharedPath('models/stories260K'),
+      '--prompt-ids',
+      '1',
+      '--max-tokens',
+      '1',
+      '--cache',
+      'xquant-4:hot=128',
+      '--backend',
+      'reference',
+    ]);
     expect(hot.code).toBe(1);
     expect(hot.stderr).toMatch(/\[INVALID_ARGUMENT\]: cache: the tiered cache \(hot\) runs on the WebGPU backend only/);
   });

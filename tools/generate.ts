@@ -70,7 +70,21 @@ await runCli(USAGE, async () => {
   if (a.json) {
     // maxRSS is the process's peak resident memory (KiB): what a load costs the machine.
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-    const out = { promptIds, ids, text, cache: cacheModeName(cache), memoryBudgetMb: budgetMb(a['memory-budget-mb']), backend: backend.name, kernels: backend instanceof WebGpuBackend ? backend.kernels : null, weights: a.weights ?? 'f32', seconds, loadSeconds, prepareSeconds, loadPhases: timings ?? null, peakRssMb };
+    const out = {
+      promptIds,
+      ids,
+      text,
+      cache: cacheModeName(cache),
+      memoryBudgetMb: budgetMb(a['memory-budget-mb']),
+      backend: backend.name,
+      kernels: backend instanceof WebGpuBackend ? backend.kernels : null,
+      weights: a.weights ?? 'f32',
+      seconds,
+      loadSeconds,
+      prepareSeconds,
+      loadPhases: timings ?? null,
+      peakRssMb,
+    };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } else process.stdout.write(`${text}\n`);
 });

@@ -44,12 +44,32 @@ await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
     let base = 0;
     for (const [enc, format] of RUNS) {
       const folder = new NodeFolderSource(m.dir());
-      const source = enc === 'folder' ? folder : new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, { encoding: enc })).buffer as ArrayBuffer]])), 'm.gguf');
+      const source =
+        enc === 'folder'
+          ? folder
+          : new GgufModelSource(
+              new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, { encoding: enc })).buffer as ArrayBuffer]])),
+              'm.gguf',
+            );
       const model = await loadModelAs(source, format);
       const ids = model.tokenizer.encode(text);
-      const r = await evaluatePerplexity(new ReferenceBackend(model), ids, { ctx: m.ctx, windows: m.windows, bos: model.spec.bosTokenId ?? 1, cache: parseCacheMode('f32') });
+      const r = await evaluatePerplexity(new ReferenceBackend(model), ids, {
+        ctx: m.ctx,
+        windows: m.windows,
+        bos: model.spec.bosTokenId ?? 1,
+        cache: parseCacheMode('f32'),
+      });
       if (enc === 'folder' && format === 'f32') base = r.ppl;
-      const row = { model: m.name, file: enc === 'folder' ? 'HF folder' : `GGUF ${enc}`, weights: format, ctx: m.ctx, windows: m.windows, scoredTokens: r.scoredTokens, ppl: Number(r.ppl.toFixed(4)), vsF32: Number((r.ppl / base).toFixed(4)) };
+      const row = {
+        model: m.name,
+        file: enc === 'folder' ? 'HF folder' : `GGUF ${enc}`,
+        weights: format,
+        ctx: m.ctx,
+        windows: m.windows,
+        scoredTokens: r.scoredTokens,
+        ppl: Number(r.ppl.toFixed(4)),
+        vsF32: Number((r.ppl / base).toFixed(4)),
+      };
       rows.push(row);
       console.error(JSON.stringify(row));
     }

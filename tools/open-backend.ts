@@ -31,7 +31,12 @@ export function checkCacheName(name: string, options: CacheOptions, backend: str
   if (backend === 'reference') checkReferenceCache(config);
 }
 
-export async function openBackend(modelDir: string, backend: string, weights = 'f32', kernels = 'auto'): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
+export async function openBackend(
+  modelDir: string,
+  backend: string,
+  weights = 'f32',
+  kernels = 'auto',
+): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
   if (backend !== 'reference' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected reference or webgpu)`);
   const format = parseWeightFormat(weights);
   const kernelChoice = parseKernelChoice(kernels);
@@ -41,6 +46,10 @@ export async function openBackend(modelDir: string, backend: string, weights = '
     return { model, backend: new ReferenceBackend(model) };
   }
   const { model, timings } = await loadPreparedModel({ resolved: { id: `file:${modelDir}`, revision: '', name: modelDir, source }, format, cache: null });
-  const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, { latents: model.latents, timings, kernels: kernelChoice });
+  const gpu = await WebGpuBackend.fromStream(await acquireDevice(nodeGpu()), nodeShaders(), model.spec, model.weights, {
+    latents: model.latents,
+    timings,
+    kernels: kernelChoice,
+  });
   return { model: { name: model.name, spec: model.spec, tokenizer: model.tokenizer }, backend: gpu, timings };
 }

@@ -66,7 +66,17 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
       const cache = parseCacheMode(mode);
       const g = await evaluatePerplexity(gpu.backend, ids, { ...o, cache });
       const c = await evaluatePerplexity(cpu.backend, ids, { ...o, cache });
-      const row: WindowRow = { model, cache: cacheModeName(cache), ctx: run.ctx, windows, tokens: g.scoredTokens, gpuNll: g.meanNll * g.scoredTokens, cpuNll: c.meanNll * c.scoredTokens, date: new Date().toISOString(), adapter };
+      const row: WindowRow = {
+        model,
+        cache: cacheModeName(cache),
+        ctx: run.ctx,
+        windows,
+        tokens: g.scoredTokens,
+        gpuNll: g.meanNll * g.scoredTokens,
+        cpuNll: c.meanNll * c.scoredTokens,
+        date: new Date().toISOString(),
+        adapter,
+      };
       await appendFile(LOG, `${JSON.stringify(row)}\n`);
       process.stderr.write(`${model} ${row.cache} windows ${windows[0]}..${windows.at(-1)}: gpu ${g.ppl.toFixed(4)} cpu ${c.ppl.toFixed(4)}\n`);
     }
@@ -75,9 +85,17 @@ async function measure(a: { windows?: string; from?: string; models?: string }):
 
 /** Aggregate the log: per model and mode, every window once (the first row that covers it wins). */
 async function summarize(): Promise<void> {
-  const rows = existsSync(LOG) ? (await readFile(LOG, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as WindowRow) : [];
+  const rows = existsSync(LOG)
+    ? (await readFile(LOG, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as WindowRow)
+    : [];
   type Sums = { windows: number; tokens: number; gpu: number; cpu: number };
-  const groups = new Map<string, { model: string; cache: string; ctx: number; seen: Set<number>; tokens: number; gpu: number; cpu: number; adapters: Record<string, Sums> }>();
+  const groups = new Map<
+    string,
+    { model: string; cache: string; ctx: number; seen: Set<number>; tokens: number; gpu: number; cpu: number; adapters: Record<string, Sums> }
+  >();
   for (const r of rows) {
     const key = `${r.model}|${r.cache}`;
     const g = groups.get(key) ?? { model: r.model, cache: r.cache, ctx: r.ctx, seen: new Set<number>(), tokens: 0, gpu: 0, cpu: 0, adapters: {} };
@@ -96,15 +114,26 @@ async function summarize(): Promise<void> {
   const out = [...groups.values()].map((g) => {
     const gpu = Math.exp(g.gpu / g.tokens);
     const cpu = Math.exp(g.cpu / g.tokens);
-    return { model: g.model, cache: g.cache, ctx: g.ctx, windows: g.seen.size, scoredTokens: g.tokens, gpu, cpu, relDiff: gpu / cpu - 1,
+    return {
+      model: g.model,
+      cache: g.cache,
+      ctx: g.ctx,
+      windows: g.seen.size,
+      scoredTokens: g.tokens,
+      gpu,
+      cpu,
+      relDiff: gpu / cpu - 1,
       // The same comparison over each adapter's windows alone: drivers round differently.
-      adapters: Object.fromEntries(Object.entries(g.adapters).map(([name, a]) => [name, { windows: a.windows, relDiff: Math.exp((a.gpu - a.cpu) / a.tokens) - 1 }])),
+      adapters: Object.fromEntries(
+        Object.entries(g.adapters).map(([name, a]) => [name, { windows: a.windows, relDiff: Math.exp((a.gpu - a.cpu) / a.tokens) - 1 }]),
+      ),
     };
   });
   const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, log: LOG };
   await writeFile(OUT, `${JSON.stringify({ ...meta, rows: out }, null, 2)}\n`);
   const lines = ['| model | cache | ctx × windows | ppl WebGPU | ppl reference | difference |', '|---|---|---|---|---|---|'];
-  for (const r of out) lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.gpu.toFixed(4)} | ${r.cpu.toFixed(4)} | ${(100 * r.relDiff).toFixed(3)}% |`);
+  for (const r of out)
+    lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.gpu.toFixed(4)} | ${r.cpu.toFixed(4)} | ${(100 * r.relDiff).toFixed(3)}% |`);
   const worst = out.reduce((m, r) => Math.max(m, Math.abs(r.relDiff)), 0);
   lines.push('', `Largest difference: ${(100 * worst).toFixed(3)}%.`);
   const perAdapter: Record<string, { windows: number; worst: number }> = {};

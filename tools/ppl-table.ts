@@ -42,11 +42,17 @@ await runCli('npm run ppl-table [-- --out FILE]', async () => {
     }
   }
   await mkdir(dirname(outFile), { recursive: true });
-  const meta = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, backend: 'reference' };
+  const meta = {
+    date: new Date().toISOString(),
+    machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
+    backend: 'reference',
+  };
   await writeFile(outFile, `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
   const lines = ['| model | cache | ctx × windows | ppl | Δppl vs f32 | bytes/token | vs fp16 KV |', '|---|---|---|---|---|---|---|'];
   for (const r of rows) {
-    lines.push(`| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.ppl.toFixed(4)} | ${r.deltaPpl >= 0 ? '+' : ''}${r.deltaPpl.toFixed(4)} | ${r.cacheBytesPerToken} | ${r.ratioToFp16Kv.toFixed(3)} |`);
+    lines.push(
+      `| ${r.model} | ${r.cache} | ${r.ctx} × ${r.windows} | ${r.ppl.toFixed(4)} | ${r.deltaPpl >= 0 ? '+' : ''}${r.deltaPpl.toFixed(4)} | ${r.cacheBytesPerToken} | ${r.ratioToFp16Kv.toFixed(3)} |`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 });

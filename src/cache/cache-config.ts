@@ -102,7 +102,8 @@ export function parseCacheMode(name: string, options: CacheOptions = {}): CacheC
   if (colon >= 0) {
     const fromName = parseOptionSuffix(name, name.slice(colon + 1));
     for (const [option, key] of Object.entries(OPTION_KEYS)) {
-      if (fromName[key] !== undefined && options[key] !== undefined) throw new InvalidArgumentError(`${option} is set twice`, { field: 'cache', expected: 'the option in the mode name or as a flag, not both', got: name });
+      if (fromName[key] !== undefined && options[key] !== undefined)
+        throw new InvalidArgumentError(`${option} is set twice`, { field: 'cache', expected: 'the option in the mode name or as a flag, not both', got: name });
     }
     return parseCacheMode(name.slice(0, colon), { ...options, ...fromName });
   }
@@ -117,7 +118,11 @@ export function parseCacheMode(name: string, options: CacheOptions = {}): CacheC
   const residual = options.residual ?? 0;
   const pinLayers = options.pinLayers ?? 0;
   const hot = options.hot ?? 0;
-  for (const [field, v] of [['residual', residual], ['pinLayers', pinLayers], ['hot', hot]] as const) {
+  for (const [field, v] of [
+    ['residual', residual],
+    ['pinLayers', pinLayers],
+    ['hot', hot],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError('must be a non-negative integer', { field, got: String(v) });
   }
   if (hot % GROUP_SIZE !== 0) throw new InvalidArgumentError('must be a multiple of 128 tokens', { field: 'hot', got: String(hot) });

@@ -45,7 +45,10 @@ export interface XQuantEngine {
   load(model: ModelRef, o?: LoadOptions): Promise<LoadResult>;
   chat: { completions: ChatCompletions };
   completions: Completions;
-  perplexity(text: string, o?: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal }): Promise<PerplexityResult & { cache: string; ctx: number }>;
+  perplexity(
+    text: string,
+    o?: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal },
+  ): Promise<PerplexityResult & { cache: string; ctx: number }>;
   memory(context?: number): Promise<MemoryInfo>;
   /** Compile a cache mode's kernels (and make its factors) now, so a request in that mode does not wait for them. */
   prepareMode(cache: string): Promise<ModeReady>;
@@ -147,7 +150,14 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
   return {
     load(model, o = {}) {
       const { signal, onProgress, ...rest } = o;
-      return withAbort(signal, (id) => remote.load(id, absolute(model), { ...rest, kernels: rest.kernels ?? options.kernels, hubBase: options.hubBase }, onProgress ? Comlink.proxy(onProgress) : undefined));
+      return withAbort(signal, (id) =>
+        remote.load(
+          id,
+          absolute(model),
+          { ...rest, kernels: rest.kernels ?? options.kernels, hubBase: options.hubBase },
+          onProgress ? Comlink.proxy(onProgress) : undefined,
+        ),
+      );
     },
     chat: { completions: { create: chatCreate } },
     completions: { create: completionCreate },

@@ -141,7 +141,11 @@ async function load(): Promise<void> {
   const choice = selectedModel();
   if (!choice) {
     status.textContent =
-      modelSelect.value === 'folder' ? 'Pick a model folder first.' : modelSelect.value === 'gguf' ? 'Pick a .gguf file first.' : 'Type a Hugging Face id or a URL first.';
+      modelSelect.value === 'folder'
+        ? 'Pick a model folder first.'
+        : modelSelect.value === 'gguf'
+          ? 'Pick a .gguf file first.'
+          : 'Type a Hugging Face id or a URL first.';
     return;
   }
   setState('loading');
@@ -165,7 +169,9 @@ async function load(): Promise<void> {
       r.storage.state === 'hit'
         ? 'from the browser cache'
         : (r.storage.state === 'stored' ? 'downloaded and cached' : `downloaded (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
-          (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale' ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})` : '');
+          (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale'
+            ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})`
+            : '');
     status.dataset.compileMs = (r.phases.compile * 1000).toFixed(0);
     status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} with ${r.kernels}-class kernels (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
     history = [];
@@ -220,7 +226,8 @@ async function reply(text: string): Promise<void> {
         lastCacheBytes = u.cache_bytes;
         const first = firstTokenMs ?? performance.now() - sentAt;
         $('speed').dataset.firstTokenMs = first.toFixed(0);
-        $('speed').textContent = `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; cache ${u.cache_mode}, ${size(u.cache_bytes)}.`;
+        $('speed').textContent =
+          `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; cache ${u.cache_mode}, ${size(u.cache_bytes)}.`;
       }
     }
   } catch (e) {
@@ -293,7 +300,11 @@ async function compare(): Promise<void> {
     const sides: Side[] = [];
     for (const r of replies) {
       const nll = reference ? (await engine.score({ messages, continuation: reference, cache: r.mode, signal: running.signal })).meanNll : null;
-      sides.push({ mode: r.mode, reply: r.text, figures: `cache ${size(r.bytes)}, ${r.speed.toFixed(1)} tok/s decode; NLL ${nll === null ? '–' : nll.toFixed(3)}` });
+      sides.push({
+        mode: r.mode,
+        reply: r.text,
+        figures: `cache ${size(r.bytes)}, ${r.speed.toFixed(1)} tok/s decode; NLL ${nll === null ? '–' : nll.toFixed(3)}`,
+      });
     }
     renderComparison(sides);
   } catch (e) {
@@ -312,7 +323,8 @@ async function prepareSelectedMode(): Promise<void> {
   $('mode-status').textContent = `Compiling ${mode}…`;
   try {
     const r = await engine.prepareMode(mode);
-    if (cacheMode() === mode) $('mode-status').textContent = r.kernels ? `${r.cache} ready (${r.kernels} kernels compiled in ${r.seconds.toFixed(1)} s).` : `${r.cache} ready.`;
+    if (cacheMode() === mode)
+      $('mode-status').textContent = r.kernels ? `${r.cache} ready (${r.kernels} kernels compiled in ${r.seconds.toFixed(1)} s).` : `${r.cache} ready.`;
   } catch (e) {
     $('mode-status').textContent = `${mode}: ${describeError(e)}`;
   }

@@ -19,13 +19,22 @@ export function explainPlan(info: MemoryInfo): string {
     const best = plan.modes.reduce((a, b) => (b.maxContext > a.maxContext ? b : a));
     return `No cache mode holds the model's ${tokens(modelContext)} tokens in ${budget}; the longest is ${best.mode} with ${tokens(best.maxContext)} tokens. Replies stop at the budget.`;
   }
-  if (auto.mode === 'fp16') return `fp16 holds the model's whole ${tokens(modelContext)}-token context in ${budget}, so auto keeps it; a smaller budget shows what XQuant saves.`;
+  if (auto.mode === 'fp16')
+    return `fp16 holds the model's whole ${tokens(modelContext)}-token context in ${budget}, so auto keeps it; a smaller budget shows what XQuant saves.`;
   const ratio = fp16 ? ` (${(fp16.bytesPerToken / auto.bytesPerToken).toFixed(1)}x fewer bytes per token)` : '';
-  const fp16Part = fp16 ? `fp16 would hold only ${tokens(Math.min(fp16.maxContext, modelContext))} of the model's ${tokens(modelContext)} tokens` : `fp16 does not fit`;
+  const fp16Part = fp16
+    ? `fp16 would hold only ${tokens(Math.min(fp16.maxContext, modelContext))} of the model's ${tokens(modelContext)} tokens`
+    : `fp16 does not fit`;
   return `In ${budget}, ${fp16Part}; auto picks ${auto.mode}, which holds the whole context${ratio}.`;
 }
 
-export function renderMemory(summary: HTMLElement, explanation: HTMLElement, body: HTMLTableSectionElement, info: MemoryInfo, lastCacheBytes: number | null): void {
+export function renderMemory(
+  summary: HTMLElement,
+  explanation: HTMLElement,
+  body: HTMLTableSectionElement,
+  info: MemoryInfo,
+  lastCacheBytes: number | null,
+): void {
   const g = info.gpu;
   const last = lastCacheBytes === null ? '' : `; last reply's cache ${size(lastCacheBytes)}`;
   summary.textContent = `GPU: weights ${size(g.weights)}, cache ${size(g.cache)}, activations ${size(g.activations)}${last}.`;

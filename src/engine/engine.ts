@@ -147,7 +147,8 @@ export class Engine {
 
   /** The GPU memory the cache may use from now on (MiB): `auto` and memory() plan against it. */
   setMemoryBudget(mb: number): void {
-    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
+    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb)))
+      throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
     this.budgetBytes = mb * 2 ** 20;
   }
 
@@ -183,7 +184,6 @@ export class Engine {
     const kernels = await backend.compileMode(config);
     return { cache: cacheModeName(config), kernels, seconds: (performance.now() - started) / 1000 };
   }
-
 
   private loaded(): { model: PreparedModel; backend: EngineBackend } {
     if (!this.model || !this.backend) throw new InvalidArgumentError('no model is loaded', { field: 'model', expected: 'load() first' });
@@ -231,11 +231,16 @@ export class Engine {
     const started = performance.now();
     const fullPrompt = typeof r.prompt === 'string' ? this.encode(r.prompt) : r.prompt;
     if (fullPrompt.length === 0) throw new InvalidArgumentError('prompt is empty', { field: 'prompt', expected: 'at least one token' });
-    if (!(Number.isInteger(r.maxTokens) && r.maxTokens >= 1)) throw new InvalidArgumentError('must be an integer >= 1', { field: 'max_tokens', got: String(r.maxTokens) });
+    if (!(Number.isInteger(r.maxTokens) && r.maxTokens >= 1))
+      throw new InvalidArgumentError('must be an integer >= 1', { field: 'max_tokens', got: String(r.maxTokens) });
     const context = model.spec.maxPositionEmbeddings;
     const promptIds = r.truncation === 'auto' ? slidingWindow(fullPrompt, context, r.maxTokens) : fullPrompt;
     if (promptIds.length >= context) {
-      throw new InvalidArgumentError("prompt is longer than the model's context", { field: 'prompt', expected: `at most ${context - 1} tokens`, got: `${promptIds.length} tokens` });
+      throw new InvalidArgumentError("prompt is longer than the model's context", {
+        field: 'prompt',
+        expected: `at most ${context - 1} tokens`,
+        got: `${promptIds.length} tokens`,
+      });
     }
     // Generation stops at the context's end (finish_reason 'length').
     const maxTokens = Math.min(r.maxTokens, context - promptIds.length);
@@ -309,7 +314,10 @@ export class Engine {
   }
 
   /** Perplexity of `text` by the protocol of shared/models/README.md: windows of ctx-1 tokens after BOS. */
-  async perplexity(text: string, o: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal } = {}): Promise<PerplexityResult & { cache: string; ctx: number }> {
+  async perplexity(
+    text: string,
+    o: { ctx?: number; windows?: number; cache?: string; signal?: AbortSignal } = {},
+  ): Promise<PerplexityResult & { cache: string; ctx: number }> {
     const { model, backend } = this.loaded();
     const ids = model.tokenizer.encode(text, false);
     const ctx = o.ctx ?? Math.min(512, model.spec.maxPositionEmbeddings);
@@ -326,10 +334,15 @@ export class Engine {
    */
   async score(prompt: number[], continuation: number[], o: { cache?: string; signal?: AbortSignal } = {}): Promise<ScoreResult> {
     const { model, backend } = this.loaded();
-    if (prompt.length === 0 || continuation.length === 0) throw new InvalidArgumentError('prompt and continuation must not be empty', { field: prompt.length ? 'continuation' : 'prompt' });
+    if (prompt.length === 0 || continuation.length === 0)
+      throw new InvalidArgumentError('prompt and continuation must not be empty', { field: prompt.length ? 'continuation' : 'prompt' });
     const total = prompt.length + continuation.length;
     if (total > model.spec.maxPositionEmbeddings) {
-      throw new InvalidArgumentError("prompt and continuation are longer than the model's context", { field: 'continuation', expected: `at most ${model.spec.maxPositionEmbeddings} tokens`, got: `${total} tokens` });
+      throw new InvalidArgumentError("prompt and continuation are longer than the model's context", {
+        field: 'continuation',
+        expected: `at most ${model.spec.maxPositionEmbeddings} tokens`,
+        got: `${total} tokens`,
+      });
     }
     const cache = this.resolveCache(o.cache, total);
     await backend.prepare(cache);

@@ -74,7 +74,7 @@ export interface Completion {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: 0; text: string; finish_reason: FinishReason; /** Extension */ token_ids: number[] }[];
+  choices: { index: 0; text: string; finish_reason: FinishReason /** Extension */; token_ids: number[] }[];
   usage: Usage;
 }
 

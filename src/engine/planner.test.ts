@@ -7,7 +7,10 @@ import { syntheticConfig } from '../test-support/synthetic-model';
 import { autoCacheMode, cacheBytesFor, planCache } from './planner';
 
 // mha-6m: d 256, 8 layers, 8 heads of 32, MHA
-const spec = parseModelConfig(JSON.stringify(syntheticConfig({ hidden: 256, layers: 8, heads: 8, kvHeads: 8, headDim: 32, ffn: 768, vocab: 4096 })), 'config.json');
+const spec = parseModelConfig(
+  JSON.stringify(syntheticConfig({ hidden: 256, layers: 8, heads: 8, kvHeads: 8, headDim: 32, ffn: 768, vocab: 4096 })),
+  'config.json',
+);
 
 describe('memory planner', () => {
   it('charges a tiered cache for its whole hot ring: H tokens of fp16 K/V plus the spare page run-ahead needs', () => {

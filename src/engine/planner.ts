@@ -6,7 +6,16 @@
 // model; tinystories-656k orders the 4-bit modes differently, aidreams260K's differences are noise).
 // Modes a model cannot run (xquant-gqa on MHA models) are left out.
 
-import { cacheModeName, checkModeFits, hotRingTokens, MODE_TRAITS, PAGE_TOKENS, parseCacheMode, type CacheConfig, type CacheOptions } from '../cache/cache-config';
+import {
+  cacheModeName,
+  checkModeFits,
+  hotRingTokens,
+  MODE_TRAITS,
+  PAGE_TOKENS,
+  parseCacheMode,
+  type CacheConfig,
+  type CacheOptions,
+} from '../cache/cache-config';
 import { bindingBytesPerToken, cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
 import { InvalidArgumentError } from '../errors';
 import { kvDim, type ModelSpec } from '../model/model-spec';
@@ -76,7 +85,9 @@ export function planCache(spec: ModelSpec, budgetBytes: number, targetContext: n
     }
     const byBudget = cacheBytesFor(spec, config, lo) <= budgetBytes ? lo : 0;
     // Pages come in whole blocks of PAGE_TOKENS, and the buffers keep a little room for rings: one page of margin.
-    const byBinding = device.maxBindingBytes ? Math.max(0, (Math.floor(device.maxBindingBytes / bindingBytesPerToken(spec, config) / PAGE_TOKENS) - 1) * PAGE_TOKENS) : Infinity;
+    const byBinding = device.maxBindingBytes
+      ? Math.max(0, (Math.floor(device.maxBindingBytes / bindingBytesPerToken(spec, config) / PAGE_TOKENS) - 1) * PAGE_TOKENS)
+      : Infinity;
     const maxContext = Math.min(byBudget, byBinding);
     modes.push({ mode: name, bytesPerToken: perToken, maxContext, fitsTarget: maxContext >= targetContext, bindingLimited: byBinding < byBudget });
   }

@@ -10,7 +10,6 @@ import { unpackModelWeights, type PackedWeights } from '../quant/packed-weights'
 import type { WeightStream } from '../quant/weight-stream';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 
-
 export interface PreparedModel {
   name: string;
   spec: ModelSpec;

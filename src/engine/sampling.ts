@@ -16,7 +16,8 @@ export interface SamplingOptions {
 export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
 export function checkSampling(o: SamplingOptions): void {
-  if (!(o.temperature >= 0 && Number.isFinite(o.temperature))) throw new InvalidArgumentError('must be >= 0', { field: 'temperature', got: String(o.temperature) });
+  if (!(o.temperature >= 0 && Number.isFinite(o.temperature)))
+    throw new InvalidArgumentError('must be >= 0', { field: 'temperature', got: String(o.temperature) });
   if (!(Number.isInteger(o.topK) && o.topK >= 0)) throw new InvalidArgumentError('must be an integer >= 0', { field: 'top_k', got: String(o.topK) });
   if (!(o.topP > 0 && o.topP <= 1)) throw new InvalidArgumentError('must be in (0, 1]', { field: 'top_p', got: String(o.topP) });
 }

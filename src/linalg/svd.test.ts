@@ -5,7 +5,7 @@ import { symmetricEigen } from './symmetric-eigen';
 /** Orthonormal columns from Gram-Schmidt on a fixed pseudo-random matrix. */
 function orthonormal(rows: number, cols: number, seed: number): number[][] {
   let s = seed;
-  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
+  const r = () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5;
   const out: number[][] = [];
   for (let j = 0; j < cols; j++) {
     const v = Array.from({ length: rows }, r);
@@ -67,7 +67,7 @@ describe('symmetric eigendecomposition', () => {
   it('diagonalizes a random symmetric matrix: A·v = λ·v, orthonormal vectors, descending values', () => {
     const n = 40;
     let seed = 7;
-    const r = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5);
+    const r = () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5;
     const a = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = r();
     const { values, vectors } = symmetricEigen(a, n);

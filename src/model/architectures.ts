@@ -25,7 +25,14 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
   // llama.cpp converts Mistral as `llama`, so a GGUF file never names this class.
   MistralForCausalLM: { name: 'MistralForCausalLM', gguf: null, attentionBias: 'config', slidingWindow: true, ggufRopeInterleaved: true, unsupportedFlags: [] },
   // Qwen2's per-layer sliding window (use_sliding_window) is off in every released model.
-  Qwen2ForCausalLM: { name: 'Qwen2ForCausalLM', gguf: 'qwen2', attentionBias: 'always', slidingWindow: false, ggufRopeInterleaved: false, unsupportedFlags: ['use_sliding_window'] },
+  Qwen2ForCausalLM: {
+    name: 'Qwen2ForCausalLM',
+    gguf: 'qwen2',
+    attentionBias: 'always',
+    slidingWindow: false,
+    ggufRopeInterleaved: false,
+    unsupportedFlags: ['use_sliding_window'],
+  },
 };
 
 export function isArchitecture(name: string): name is Architecture {

@@ -51,7 +51,10 @@ describe('streaming checkpoint reader', () => {
       const want = await loadModel(syntheticSource(BIG));
       const s = server(files, { ranges, part: 777 });
       const progress: number[] = [];
-      const url = new UrlFolderSource('https://hub.test/m', { fetch: s.fetchFn, onProgress: (f, loaded) => f === 'model.safetensors' && progress.push(loaded) });
+      const url = new UrlFolderSource('https://hub.test/m', {
+        fetch: s.fetchFn,
+        onProgress: (f, loaded) => f === 'model.safetensors' && progress.push(loaded),
+      });
       const got = await loadModel(url);
       expect(got.weights).toEqual(want.weights);
       const weightRequests = s.log.filter((r) => r.file === 'model.safetensors');
@@ -71,10 +74,12 @@ describe('streaming checkpoint reader', () => {
     expect(got.weights).toEqual((await loadModel(syntheticSource(TINY))).weights);
     const full = new Uint8Array(buildSafetensors(syntheticTensors(TINY)));
     const cut = syntheticSource(TINY, { files: { 'model.safetensors': full.slice(0, full.length - 700).buffer } });
-    await expect(loadModel(new UrlFolderSource('https://hub.test/m', { fetch: server(cut, { ranges: false, noLength: true }).fetchFn }))).rejects.toMatchObject({
-      code: 'MODEL_FORMAT',
-      message: expect.stringContaining('shorter than its header says'),
-    });
+    await expect(loadModel(new UrlFolderSource('https://hub.test/m', { fetch: server(cut, { ranges: false, noLength: true }).fetchFn }))).rejects.toMatchObject(
+      {
+        code: 'MODEL_FORMAT',
+        message: expect.stringContaining('shorter than its header says'),
+      },
+    );
   });
 
   it('reads sharded checkpoints by range, shard by shard', async () => {
@@ -115,7 +120,10 @@ describe('streaming checkpoint reader', () => {
       const body = new Uint8Array(await r.arrayBuffer()).slice(0, 10);
       return new Response(body, { status: 206, headers: { 'content-range': r.headers.get('content-range')!, 'content-length': String(body.length) } });
     };
-    await expect(loadModel(new UrlFolderSource('https://hub.test/m', { fetch: lying }))).rejects.toMatchObject({ code: expect.stringMatching(/NETWORK|MODEL_FORMAT/), message: expect.stringMatching(/model\.safetensors|shorter/) });
+    await expect(loadModel(new UrlFolderSource('https://hub.test/m', { fetch: lying }))).rejects.toMatchObject({
+      code: expect.stringMatching(/NETWORK|MODEL_FORMAT/),
+      message: expect.stringMatching(/model\.safetensors|shorter/),
+    });
   });
 
   it('packs tensors in row blocks (a block boundary inside a group of rows), equal to packing them whole', async () => {
@@ -125,7 +133,10 @@ describe('streaming checkpoint reader', () => {
       const blocks = new Map<string, number>();
       // 7 rows of 32 columns per block: the 40-row embedding takes 6 blocks, the 48 × 32 MLP 7.
       const stream = checkpointStream(m.spec, await openCheckpoint(source), format, { blockFloats: 7 * 32 });
-      const counting = { format, run: (sink: Parameters<typeof stream.run>[0]) => stream.run({ put: (b) => (blocks.set(b.key, (blocks.get(b.key) ?? 0) + 1), sink.put(b)) }) };
+      const counting = {
+        format,
+        run: (sink: Parameters<typeof stream.run>[0]) => stream.run({ put: (b) => (blocks.set(b.key, (blocks.get(b.key) ?? 0) + 1), sink.put(b)) }),
+      };
       const packed = await collectPacked(counting, m.spec.numLayers);
       expect([blocks.get('embed'), blocks.get('l0.wUp'), blocks.get('l0.attnNorm')]).toEqual([6, 7, 1]);
       const whole = packModelWeights(m.spec, m.weights, format);

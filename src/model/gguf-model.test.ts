@@ -46,14 +46,17 @@ describe("llama.cpp's stories260K.gguf", () => {
     expect(g.weights.embed).toEqual(hf.weights.embed);
     expect(g.weights.lmHead).toEqual(hf.weights.embed); // the GGUF stores output.weight; the HF folder ties it
     g.weights.layers.forEach((l, i) => {
-      for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown', 'attnNorm', 'mlpNorm'] as const) expect(l[k], `layer ${i} ${k}`).toEqual(hf.weights.layers[i][k]);
+      for (const k of ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown', 'attnNorm', 'mlpNorm'] as const)
+        expect(l[k], `layer ${i} ${k}`).toEqual(hf.weights.layers[i][k]);
     });
   });
 
   it('reproduces the greedy oracle and the top logits of the oracle prompt', async () => {
     const g = await load();
     const ids = await generateIds(new ReferenceBackend(g), [1], { maxTokens: 32, cache: F32, sampling: GREEDY, stopIds: [] });
-    expect(ids.join(' ')).toBe('403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385');
+    expect(ids.join(' ')).toBe(
+      '403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 282 295 433 426 385',
+    );
     const logits = logitsOf(g, ORACLE_PROMPT);
     expect(logits[338]).toBeCloseTo(17.4565, 2);
     expect([...logits]).toEqual([...logitsOf(await sharedModel('stories260K'), ORACLE_PROMPT)]);
@@ -136,7 +139,12 @@ describe('GGUF errors name the file and the field', () => {
   const broken = async (edit: Parameters<typeof hfToGguf>[1]['edit']) => loadModel(ggufSource('x.gguf', await hfToGguf(stories(), { encoding: 'F32', edit })));
 
   it('an architecture the engine does not run', async () => {
-    await expect(broken((m) => m.set('general.architecture', 'gemma'))).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'general.architecture', got: 'gemma', file: 'written/x.gguf' });
+    await expect(broken((m) => m.set('general.architecture', 'gemma'))).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      field: 'general.architecture',
+      got: 'gemma',
+      file: 'written/x.gguf',
+    });
   });
 
   it('a missing hyper-parameter', async () => {
@@ -144,7 +152,10 @@ describe('GGUF errors name the file and the field', () => {
   });
 
   it('partial rotary embeddings', async () => {
-    await expect(broken((m) => m.set('llama.rope.dimension_count', 4))).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'llama.rope.dimension_count' });
+    await expect(broken((m) => m.set('llama.rope.dimension_count', 4))).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      field: 'llama.rope.dimension_count',
+    });
   });
 
   it('a tensor type the loader does not read (Q2_K)', async () => {

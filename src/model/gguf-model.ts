@@ -74,7 +74,12 @@ export class GgufModelSource implements SingleFileModel {
       const name = hfNameOf(t.name);
       if (!name) continue;
       if (!isTensorEncoding(t.typeName) || t.end === null) {
-        throw new UnsupportedModelError('tensor type not supported', { file: this.name, field: t.name, expected: TENSOR_ENCODINGS.join(', '), got: t.typeName });
+        throw new UnsupportedModelError('tensor type not supported', {
+          file: this.name,
+          field: t.name,
+          expected: TENSOR_ENCODINGS.join(', '),
+          got: t.typeName,
+        });
       }
       const interleaved = arch.ggufRopeInterleaved && /^blk\.\d+\.attn_[qk]\.(weight|bias)$/.test(t.name);
       tensors.set(name, {
@@ -117,7 +122,13 @@ function architecture(h: GgufHeader): ArchitectureInfo & { gguf: string } {
   const arch = h.metadata.get('general.architecture');
   if (typeof arch !== 'string') throw new ModelFormatError('missing', { file: h.file, field: 'general.architecture', expected: 'a string' });
   const info = ggufArchitecture(arch);
-  if (!info) throw new UnsupportedModelError('unsupported architecture', { file: h.file, field: 'general.architecture', expected: GGUF_ARCHITECTURES.join(', '), got: arch });
+  if (!info)
+    throw new UnsupportedModelError('unsupported architecture', {
+      file: h.file,
+      field: 'general.architecture',
+      expected: GGUF_ARCHITECTURES.join(', '),
+      got: arch,
+    });
   return { ...info, gguf: arch };
 }
 
@@ -129,7 +140,11 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
   const get = (k: string, fallback?: number): number => {
     const v: GgufValue | undefined = m.get(key(k)) ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new ModelFormatError(v === undefined ? 'missing' : 'must be a positive number', { file: h.file, field: key(k), got: v === undefined ? undefined : String(v) });
+      throw new ModelFormatError(v === undefined ? 'missing' : 'must be a positive number', {
+        file: h.file,
+        field: key(k),
+        got: v === undefined ? undefined : String(v),
+      });
     }
     return v;
   };
@@ -145,18 +160,35 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
   // Some files give one kv-head count per layer: the engine needs them all equal.
   const kvList = Array.isArray(kvRaw) ? kvRaw : [kvRaw];
   if (!kvList.every((n) => n === kvList[0]) || typeof kvList[0] !== 'number') {
-    throw new UnsupportedModelError('layers with different kv-head counts are not supported', { file: h.file, field: key('attention.head_count_kv'), got: JSON.stringify(kvRaw) });
+    throw new UnsupportedModelError('layers with different kv-head counts are not supported', {
+      file: h.file,
+      field: key('attention.head_count_kv'),
+      got: JSON.stringify(kvRaw),
+    });
   }
   const headDim = int('attention.key_length', hidden / heads);
   if (int('attention.value_length', headDim) !== headDim) {
-    throw new UnsupportedModelError('key and value heads of different widths are not supported', { file: h.file, field: key('attention.value_length'), expected: String(headDim) });
+    throw new UnsupportedModelError('key and value heads of different widths are not supported', {
+      file: h.file,
+      field: key('attention.value_length'),
+      expected: String(headDim),
+    });
   }
   if (int('rope.dimension_count', headDim) !== headDim) {
-    throw new UnsupportedModelError('partial rotary embeddings are not supported', { file: h.file, field: key('rope.dimension_count'), expected: String(headDim) });
+    throw new UnsupportedModelError('partial rotary embeddings are not supported', {
+      file: h.file,
+      field: key('rope.dimension_count'),
+      expected: String(headDim),
+    });
   }
   const scaling = m.get(key('rope.scaling.type'));
   if (scaling !== undefined && scaling !== 'none' && get('rope.scaling.factor', 1) !== 1) {
-    throw new UnsupportedModelError('unsupported rope scaling', { file: h.file, field: key('rope.scaling.type'), expected: 'none (llama3 scaling comes as rope_freqs.weight)', got: String(scaling) });
+    throw new UnsupportedModelError('unsupported rope scaling', {
+      file: h.file,
+      field: key('rope.scaling.type'),
+      expected: 'none (llama3 scaling comes as rope_freqs.weight)',
+      got: String(scaling),
+    });
   }
   const embed = h.tensors.get('token_embd.weight');
   if (!embed) throw new ModelFormatError('missing tensor', { file: h.file, field: 'token_embd.weight' });

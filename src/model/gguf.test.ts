@@ -82,7 +82,11 @@ describe('GGUF header reader', () => {
 
     it('truncated header, truncated data, counts larger than the file', () => {
       expect(parse(good.slice(0, 40))).toMatchObject({ code: 'MODEL_FORMAT' });
-      expect(parse(good.slice(0, good.byteLength - 4))).toMatchObject({ code: 'MODEL_FORMAT', field: 'tensor b', message: expect.stringContaining('truncated') });
+      expect(parse(good.slice(0, good.byteLength - 4))).toMatchObject({
+        code: 'MODEL_FORMAT',
+        field: 'tensor b',
+        message: expect.stringContaining('truncated'),
+      });
       const huge = good.slice();
       view(huge).setBigUint64(8, 2n ** 40n, true);
       expect(parse(huge)).toMatchObject({ code: 'MODEL_FORMAT', field: 'tensor_count' });
@@ -97,7 +101,8 @@ describe('GGUF header reader', () => {
       const at = (name: string, b: Uint8Array) => {
         // Find the tensor info by name: its offset is the last 8 bytes of the info.
         const key = new TextEncoder().encode(name);
-        for (let i = 0; i < b.byteLength; i++) if (b[i] === key[0] && b.subarray(i, i + key.length).every((x, k) => x === key[k]) && b[i - 8] === key.length) return i + key.length;
+        for (let i = 0; i < b.byteLength; i++)
+          if (b[i] === key[0] && b.subarray(i, i + key.length).every((x, k) => x === key[k]) && b[i - 8] === key.length) return i + key.length;
         throw new Error(name);
       };
       const info = (b: Uint8Array) => at('b', b); // n_dims (4), ne (8), type (4), offset (8)

@@ -117,7 +117,12 @@ class Cursor {
   /** Checks that n more bytes exist: in the file (else a typed error), and in what was read (else NeedMore). */
   need(n: number, field: string): void {
     if (this.at + n > this.fileSize) {
-      throw new ModelFormatError('header runs past the end of the file (truncated?)', { file: this.file, field, expected: `${n} more bytes at ${this.at}`, got: `${this.fileSize} bytes in all` });
+      throw new ModelFormatError('header runs past the end of the file (truncated?)', {
+        file: this.file,
+        field,
+        expected: `${n} more bytes at ${this.at}`,
+        got: `${this.fileSize} bytes in all`,
+      });
     }
     if (this.at + n > this.bytes.byteLength) throw new NeedMore();
   }
@@ -195,7 +200,12 @@ class Cursor {
         // Each element takes at least one byte (eight for a string's length): a count the file cannot hold is refused before allocating.
         const least = elem === ValueType.STRING ? 8 : (FIXED_BYTES[elem as ValueType] ?? 1);
         if (n * least > this.fileSize - this.at) {
-          throw new ModelFormatError('array longer than the file', { file: this.file, field: f, expected: `<= ${Math.floor((this.fileSize - this.at) / least)} elements`, got: String(n) });
+          throw new ModelFormatError('array longer than the file', {
+            file: this.file,
+            field: f,
+            expected: `<= ${Math.floor((this.fileSize - this.at) / least)} elements`,
+            got: String(n),
+          });
         }
         const out: GgufValue[] = new Array(n);
         for (let i = 0; i < n; i++) out[i] = this.value(elem, f, depth + 1);
@@ -224,16 +234,25 @@ function shortestF32(x: number): number {
 function parse(bytes: Uint8Array, fileSize: number, file: string): GgufHeader {
   const c = new Cursor(bytes, fileSize, file);
   const magic = c.u32('magic');
-  if (magic !== MAGIC) throw new ModelFormatError('not a GGUF file', { file, field: 'magic', expected: '"GGUF"', got: JSON.stringify(String.fromCharCode(...bytes.subarray(0, 4))) });
+  if (magic !== MAGIC)
+    throw new ModelFormatError('not a GGUF file', {
+      file,
+      field: 'magic',
+      expected: '"GGUF"',
+      got: JSON.stringify(String.fromCharCode(...bytes.subarray(0, 4))),
+    });
   const version = c.u32('version');
   if (version === 0x02000000 || version === 0x03000000) {
     throw new UnsupportedModelError('big-endian GGUF files are not supported', { file, field: 'version', expected: 'a little-endian file (version 2 or 3)' });
   }
-  if (version !== 2 && version !== 3) throw new UnsupportedModelError('unsupported GGUF version', { file, field: 'version', expected: '2 or 3', got: String(version) });
+  if (version !== 2 && version !== 3)
+    throw new UnsupportedModelError('unsupported GGUF version', { file, field: 'version', expected: '2 or 3', got: String(version) });
   const tensorCount = c.size('tensor_count');
   const kvCount = c.size('metadata_kv_count');
-  if (tensorCount > MAX_COUNT) throw new ModelFormatError('tensor count out of range', { file, field: 'tensor_count', expected: `<= ${MAX_COUNT}`, got: String(tensorCount) });
-  if (kvCount > MAX_COUNT) throw new ModelFormatError('metadata count out of range', { file, field: 'metadata_kv_count', expected: `<= ${MAX_COUNT}`, got: String(kvCount) });
+  if (tensorCount > MAX_COUNT)
+    throw new ModelFormatError('tensor count out of range', { file, field: 'tensor_count', expected: `<= ${MAX_COUNT}`, got: String(tensorCount) });
+  if (kvCount > MAX_COUNT)
+    throw new ModelFormatError('metadata count out of range', { file, field: 'metadata_kv_count', expected: `<= ${MAX_COUNT}`, got: String(kvCount) });
 
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
@@ -266,17 +285,28 @@ function parse(bytes: Uint8Array, fileSize: number, file: string): GgufHeader {
     if (tensors.has(t.name)) throw new ModelFormatError('duplicate tensor name', { file, field });
     const kind = GGML_TYPES[t.type];
     if (!kind) throw new ModelFormatError('unknown tensor type', { file, field: `${field} type`, got: String(t.type) });
-    if (t.offset % align !== 0) throw new ModelFormatError('tensor offset is not aligned', { file, field: `${field} offset`, expected: `a multiple of ${align}`, got: String(t.offset) });
+    if (t.offset % align !== 0)
+      throw new ModelFormatError('tensor offset is not aligned', { file, field: `${field} offset`, expected: `a multiple of ${align}`, got: String(t.offset) });
     const begin = dataOffset + t.offset;
     let end: number | null = null;
     if (kind.block !== null) {
       if (t.dims[0] % kind.block !== 0) {
-        throw new ModelFormatError('row length is not a multiple of the type block', { file, field, expected: `ne[0] a multiple of ${kind.block} for ${kind.name}`, got: String(t.dims[0]) });
+        throw new ModelFormatError('row length is not a multiple of the type block', {
+          file,
+          field,
+          expected: `ne[0] a multiple of ${kind.block} for ${kind.name}`,
+          got: String(t.dims[0]),
+        });
       }
-      const bytes = t.dims.reduce((a, n) => a * n, 1) / kind.block * kind.bytes;
+      const bytes = (t.dims.reduce((a, n) => a * n, 1) / kind.block) * kind.bytes;
       end = begin + bytes;
       if (!Number.isSafeInteger(end) || end > fileSize) {
-        throw new ModelFormatError('tensor data runs past the end of the file (truncated?)', { file, field, expected: `bytes [${begin}, ${end}) within ${fileSize}`, got: `${fileSize} bytes` });
+        throw new ModelFormatError('tensor data runs past the end of the file (truncated?)', {
+          file,
+          field,
+          expected: `bytes [${begin}, ${end}) within ${fileSize}`,
+          got: `${fileSize} bytes`,
+        });
       }
     }
     tensors.set(t.name, { name: t.name, dims: t.dims, type: t.type, typeName: kind.name, begin, end });
@@ -284,7 +314,12 @@ function parse(bytes: Uint8Array, fileSize: number, file: string): GgufHeader {
   const sized = [...tensors.values()].filter((t) => t.end !== null && t.end > t.begin).sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sized.length; i++) {
     if (sized[i].begin < sized[i - 1].end!) {
-      throw new ModelFormatError('tensors overlap', { file, field: `tensor ${sized[i].name}`, expected: `offset >= ${sized[i - 1].end! - dataOffset} (end of ${sized[i - 1].name})`, got: String(sized[i].begin - dataOffset) });
+      throw new ModelFormatError('tensors overlap', {
+        file,
+        field: `tensor ${sized[i].name}`,
+        expected: `offset >= ${sized[i - 1].end! - dataOffset} (end of ${sized[i - 1].name})`,
+        got: String(sized[i].begin - dataOffset),
+      });
     }
   }
   return { file, size: fileSize, version, alignment: align, dataOffset, metadata, tensors };

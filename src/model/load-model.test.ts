@@ -18,7 +18,15 @@ const config = (edit: Record<string, unknown> = {}) => JSON.stringify({ ...synth
 describe('config.json -> ModelSpec', () => {
   it('parses Llama, Mistral and Qwen2 configs', () => {
     const llama = parseModelConfig(config());
-    expect(llama).toMatchObject({ architecture: 'LlamaForCausalLM', hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, attentionBias: false });
+    expect(llama).toMatchObject({
+      architecture: 'LlamaForCausalLM',
+      hiddenSize: 32,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 8,
+      attentionBias: false,
+    });
     const mistral = parseModelConfig(config({ architectures: ['MistralForCausalLM'], sliding_window: 4096 }));
     expect(mistral.slidingWindow).toBe(4096);
     const qwen = parseModelConfig(config({ architectures: ['Qwen2ForCausalLM'], attention_bias: undefined, eos_token_id: [151643, 151645] }));

@@ -80,11 +80,21 @@ function mutateSafetensors(r: Rand): ArrayBuffer {
     const e = h[pick(r, names)];
     const other = h[pick(r, names)];
     switch (int(r, 5)) {
-      case 0: e.data_offsets = [other.data_offsets[0], other.data_offsets[0] + (e.data_offsets[1] - e.data_offsets[0])]; break; // overlap
-      case 1: e.data_offsets = [-8, e.data_offsets[1]]; break;
-      case 2: e.shape = [2 ** 26, 2 ** 26]; e.data_offsets = [0, 2 ** 54]; break; // huge declared size
-      case 3: e.shape = e.shape.map((n) => n * 2); break;
-      default: e.dtype = pick(r, ['F64', 'I8', 'Q4_K', '', 'F32 ']);
+      case 0:
+        e.data_offsets = [other.data_offsets[0], other.data_offsets[0] + (e.data_offsets[1] - e.data_offsets[0])];
+        break; // overlap
+      case 1:
+        e.data_offsets = [-8, e.data_offsets[1]];
+        break;
+      case 2:
+        e.shape = [2 ** 26, 2 ** 26];
+        e.data_offsets = [0, 2 ** 54];
+        break; // huge declared size
+      case 3:
+        e.shape = e.shape.map((n) => n * 2);
+        break;
+      default:
+        e.dtype = pick(r, ['F64', 'I8', 'Q4_K', '', 'F32 ']);
     }
     header = JSON.stringify(h);
   }
@@ -126,12 +136,15 @@ async function tryGguf(bytes: ArrayBuffer): Promise<string> {
 }
 
 async function tryLoad(files: { config: string; tokenizer: string; weights: ArrayBuffer }): Promise<string> {
-  const source = new MemoryFileSource('fuzz', new Map<string, ArrayBuffer | string>([
-    ['config.json', files.config],
-    ['tokenizer.json', files.tokenizer],
-    ['tokenizer_config.json', TOKENIZER_CONFIG],
-    ['model.safetensors', files.weights],
-  ]));
+  const source = new MemoryFileSource(
+    'fuzz',
+    new Map<string, ArrayBuffer | string>([
+      ['config.json', files.config],
+      ['tokenizer.json', files.tokenizer],
+      ['tokenizer_config.json', TOKENIZER_CONFIG],
+      ['model.safetensors', files.weights],
+    ]),
+  );
   try {
     await loadModel(source);
     return 'loaded';
@@ -142,7 +155,11 @@ async function tryLoad(files: { config: string; tokenizer: string; weights: Arra
 }
 
 describe('loaders under hostile input', () => {
-  for (const [what, cases] of [['model.safetensors', 1200], ['config.json', 1200], ['tokenizer.json', 300]] as const) {
+  for (const [what, cases] of [
+    ['model.safetensors', 1200],
+    ['config.json', 1200],
+    ['tokenizer.json', 300],
+  ] as const) {
     it(`${cases} mutated ${what} files each load or fail with a typed error`, async () => {
       const r = seededRandom(what.length * 7919);
       const outcomes = new Map<string, number>();

@@ -62,7 +62,12 @@ export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions
     const name = href.split('/').pop() || href;
     if (isGgufFileName(new URL(href).pathname)) {
       const cut = href.lastIndexOf('/');
-      return { id: `url:${href}`, revision: '', name, source: new GgufModelSource(new UrlFolderSource(href.slice(0, cut), o), decodeURIComponent(href.slice(cut + 1))) };
+      return {
+        id: `url:${href}`,
+        revision: '',
+        name,
+        source: new GgufModelSource(new UrlFolderSource(href.slice(0, cut), o), decodeURIComponent(href.slice(cut + 1))),
+      };
     }
     return { id: `url:${href}`, revision: '', name, source: new UrlFolderSource(href, o) };
   }
@@ -72,12 +77,21 @@ export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions
     if (files.size === 0) throw new InvalidArgumentError('no files picked', { field: 'model.files', expected: 'config.json, tokenizer.json and safetensors' });
     const folder = ref.name ?? ((ref.files[0].webkitRelativePath ?? '').split('/')[0] || 'local model');
     // Picked files have no revision: their sizes and dates stand in for one.
-    const stamp = [...files.values()].map((f) => `${f.name}:${f.size}:${f.lastModified}`).sort().join(',');
+    const stamp = [...files.values()]
+      .map((f) => `${f.name}:${f.size}:${f.lastModified}`)
+      .sort()
+      .join(',');
     const ggufs = [...files.keys()].filter(isGgufFileName);
-    if (ggufs.length > 1) throw new InvalidArgumentError('more than one .gguf file picked', { field: 'model.files', expected: 'one .gguf file', got: ggufs.join(', ') });
+    if (ggufs.length > 1)
+      throw new InvalidArgumentError('more than one .gguf file picked', { field: 'model.files', expected: 'one .gguf file', got: ggufs.join(', ') });
     if (ggufs.length === 1) {
       const g = files.get(ggufs[0])!;
-      return { id: `files:${ggufs[0]}`, revision: `${g.size}:${g.lastModified}`, name: ggufs[0], source: new GgufModelSource(new PickedFilesSource(folder, files), ggufs[0]) };
+      return {
+        id: `files:${ggufs[0]}`,
+        revision: `${g.size}:${g.lastModified}`,
+        name: ggufs[0],
+        source: new GgufModelSource(new PickedFilesSource(folder, files), ggufs[0]),
+      };
     }
     return { id: `files:${folder}`, revision: stamp, name: folder, source: new PickedFilesSource(folder, files) };
   }

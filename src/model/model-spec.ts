@@ -149,7 +149,11 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
 function parseFreqFactors(raw: unknown, headDim: number, file: string): number[] | null {
   if (raw === undefined || raw === null) return null;
   if (!Array.isArray(raw) || raw.length !== headDim / 2 || !raw.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) {
-    throw new ModelFormatError('must be an array of positive numbers, one per rotary frequency', { file, field: 'rope_freq_factors', expected: `${headDim / 2} numbers` });
+    throw new ModelFormatError('must be an array of positive numbers, one per rotary frequency', {
+      file,
+      field: 'rope_freq_factors',
+      expected: `${headDim / 2} numbers`,
+    });
   }
   return raw as number[];
 }

@@ -56,7 +56,8 @@ export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number, fi
 /** Parse a header: `start` holds at least the file's first 8 + header-length bytes; `fileSize` is the real length. */
 export function parseSafetensorsHeader(start: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
   const headerLen = safetensorsHeaderLength(start, fileSize, file);
-  if (start.byteLength < 8 + headerLen) throw new ModelFormatError('header bytes missing', { file, expected: `${8 + headerLen} bytes`, got: `${start.byteLength}` });
+  if (start.byteLength < 8 + headerLen)
+    throw new ModelFormatError('header bytes missing', { file, expected: `${8 + headerLen} bytes`, got: `${start.byteLength}` });
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(start.subarray(8, 8 + headerLen)));

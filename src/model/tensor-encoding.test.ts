@@ -83,7 +83,10 @@ describe('GGUF block encodings', () => {
 });
 
 describe('GGUF Q8_0 and Q4_0 repacked into q8 and q4', () => {
-  for (const [enc, format] of [['Q8_0', 'q8'], ['Q4_0', 'q4']] as const) {
+  for (const [enc, format] of [
+    ['Q8_0', 'q8'],
+    ['Q4_0', 'q4'],
+  ] as const) {
     it(`${enc} → ${format} keeps every value bit for bit`, () => {
       const rows = 5;
       const cols = 96;

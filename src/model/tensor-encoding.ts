@@ -37,7 +37,8 @@ export function blockValues(enc: TensorEncoding): number {
 /** Bytes of one row of `cols` values (`cols` a multiple of the block). */
 export function rowBytes(enc: TensorEncoding, cols: number): number {
   const [values, bytes] = BLOCKS[enc];
-  if (cols % values !== 0) throw new UnsupportedModelError('row length is not a whole number of blocks', { field: enc, expected: `a multiple of ${values}`, got: String(cols) });
+  if (cols % values !== 0)
+    throw new UnsupportedModelError('row length is not a whole number of blocks', { field: enc, expected: `a multiple of ${values}`, got: String(cols) });
   return (cols / values) * bytes;
 }
 

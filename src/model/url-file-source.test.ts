@@ -29,7 +29,10 @@ function streamed(data: Uint8Array, length = data.length): Response {
 describe('UrlFolderSource', () => {
   it('reads a file with per-file progress up to its Content-Length', async () => {
     const events: [string, number, number | null][] = [];
-    const src = new UrlFolderSource('https://hub.test/m', { fetch: fakeFetch({ 'a.bin': () => streamed(bytes(5000)) }), onProgress: (f, l, t) => events.push([f, l, t]) });
+    const src = new UrlFolderSource('https://hub.test/m', {
+      fetch: fakeFetch({ 'a.bin': () => streamed(bytes(5000)) }),
+      onProgress: (f, l, t) => events.push([f, l, t]),
+    });
     expect(new Uint8Array(await src.read('a.bin'))).toEqual(bytes(5000));
     expect(events.at(-1)).toEqual(['a.bin', 5000, 5000]);
     expect(events.length).toBe(5);
@@ -37,16 +40,26 @@ describe('UrlFolderSource', () => {
 
   it('turns 404 into MissingFileError, other HTTP errors and failed requests into NetworkError with the URL', async () => {
     const src = new UrlFolderSource('https://hub.test/m', {
-      fetch: fakeFetch({ 'e.json': () => new Response('boom', { status: 500, statusText: 'Server Error' }), 'x.json': () => Promise.reject(new TypeError('Failed to fetch')) }),
+      fetch: fakeFetch({
+        'e.json': () => new Response('boom', { status: 500, statusText: 'Server Error' }),
+        'x.json': () => Promise.reject(new TypeError('Failed to fetch')),
+      }),
     });
     await expect(src.read('missing.json')).rejects.toBeInstanceOf(MissingFileError);
-    await expect(src.read('e.json')).rejects.toMatchObject({ code: 'NETWORK', file: 'https://hub.test/m/e.json', message: expect.stringContaining('HTTP 500 Server Error') });
+    await expect(src.read('e.json')).rejects.toMatchObject({
+      code: 'NETWORK',
+      file: 'https://hub.test/m/e.json',
+      message: expect.stringContaining('HTTP 500 Server Error'),
+    });
     await expect(src.read('x.json')).rejects.toBeInstanceOf(NetworkError);
   });
 
   it('rejects a body shorter than its Content-Length (a cut connection)', async () => {
     const src = new UrlFolderSource('https://hub.test/m', { fetch: fakeFetch({ 'c.bin': () => streamed(bytes(3000), 9000) }) });
-    await expect(src.read('c.bin')).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringContaining('received 3000 bytes, Content-Length said 9000') });
+    await expect(src.read('c.bin')).rejects.toMatchObject({
+      code: 'NETWORK',
+      message: expect.stringContaining('received 3000 bytes, Content-Length said 9000'),
+    });
   });
 
   it('stops a download when its signal fires', async () => {

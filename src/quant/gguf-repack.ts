@@ -13,7 +13,12 @@ export function repackTarget(enc: TensorEncoding): WeightFormat | null {
 }
 
 /** `rows` rows of Q8_0 or Q4_0 (`cols` values each) as the engine's packed data and scales. */
-export function repackRows(enc: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number, cols: number): { data: Uint32Array<ArrayBuffer>; scales: Uint32Array<ArrayBuffer> } {
+export function repackRows(
+  enc: 'Q8_0' | 'Q4_0',
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+): { data: Uint32Array<ArrayBuffer>; scales: Uint32Array<ArrayBuffer> } {
   const format = enc === 'Q8_0' ? 'q8' : 'q4';
   const rw = rowWords(format, cols);
   const sw = scaleWords(format, cols);
@@ -30,7 +35,8 @@ export function repackRows(enc: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number
       if (enc === 'Q8_0') {
         // The 32 code bytes in order are the group's 8 little-endian words.
         const out = r * rw + g * 8;
-        for (let w = 0; w < 8; w++) data[out + w] = (bytes[q + 4 * w] | (bytes[q + 4 * w + 1] << 8) | (bytes[q + 4 * w + 2] << 16) | (bytes[q + 4 * w + 3] << 24)) >>> 0;
+        for (let w = 0; w < 8; w++)
+          data[out + w] = (bytes[q + 4 * w] | (bytes[q + 4 * w + 1] << 8) | (bytes[q + 4 * w + 2] << 16) | (bytes[q + 4 * w + 3] << 24)) >>> 0;
       } else {
         // Q4_0 keeps value j in the low nibble of byte j and value j + 16 in its high nibble; q4 keeps
         // values 8w .. 8w + 7 in word w, lowest nibble first.

@@ -37,7 +37,15 @@ export function checkpointStream(
   };
 }
 
-async function packTensor(cp: Checkpoint, t: ModelTensor, format: WeightFormat, sink: WeightSink, step: number, timings?: PackTimings, signal?: AbortSignal): Promise<void> {
+async function packTensor(
+  cp: Checkpoint,
+  t: ModelTensor,
+  format: WeightFormat,
+  sink: WeightSink,
+  step: number,
+  timings?: PackTimings,
+  signal?: AbortSignal,
+): Promise<void> {
   const shape = matrixShape(format, t.rows, t.cols);
   for (let row0 = 0; row0 < t.rows; row0 += step) {
     const rows = Math.min(step, t.rows - row0);

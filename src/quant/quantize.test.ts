@@ -5,7 +5,7 @@ import { dequantizeGroup, metaScale, packCodes, packedWords, quantizeGroup, unpa
 
 function rng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 describe('f16', () => {
@@ -78,7 +78,7 @@ describe('asymmetric uniform quantizer', () => {
         const { out, step } = roundTrip(x, bits);
         let min = Infinity;
         let max = -Infinity;
-        for (const v of x) ((min = Math.min(min, v)), (max = Math.max(max, v)));
+        for (const v of x) (min = Math.min(min, v)), (max = Math.max(max, v));
         const ideal = (max - min) / (2 ** bits - 1);
         expect(step).toBeGreaterThanOrEqual(ideal);
         expect(step).toBeLessThan(ideal * 1.002 + 1e-7);

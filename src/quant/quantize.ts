@@ -92,7 +92,7 @@ export function quantizeGroup(
   if (scale > 0) {
     for (let i = 0; i < count; i++) {
       const c = Math.round((src[offset + i * stride] - zero) / scale);
-      q[i] = c < 0 ? 0 : Math.min(c , levels);
+      q[i] = c < 0 ? 0 : Math.min(c, levels);
     }
   }
   packCodes(q, bits, codes, codesOffset);

@@ -76,7 +76,12 @@ export function packMatrix(w: Float32Array, rows: number, cols: number, format: 
  * Pack `rows` rows of `cols` f32 values (row-major) into fresh data and scale arrays. Plain typed-array
  * loops per group of 32 (no per-element calls): a 1B model's matrices pack in seconds.
  */
-export function packRows(w: Float32Array, rows: number, cols: number, format: WeightFormat): { data: Uint32Array<ArrayBuffer>; scales: Uint32Array<ArrayBuffer> | null } {
+export function packRows(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  format: WeightFormat,
+): { data: Uint32Array<ArrayBuffer>; scales: Uint32Array<ArrayBuffer> | null } {
   const rw = rowWords(format, cols);
   const sw = scaleWords(format, cols);
   const data = new Uint32Array(rows * rw);
@@ -127,7 +132,7 @@ function quantizeGroup8(v: Float32Array, from: number, scale: number, out: Uint3
     let word = 0;
     for (let k = 0; k < 4; k++) {
       let code = scale === 0 ? 0 : Math.round(v[from + wd * 4 + k] / scale);
-      code = code > 127 ? 127 : Math.max(code , -127);
+      code = code > 127 ? 127 : Math.max(code, -127);
       word |= (code & 0xff) << (k * 8);
     }
     out[at + wd] = word >>> 0;
@@ -140,7 +145,7 @@ function quantizeGroup4(v: Float32Array, from: number, scale: number, out: Uint3
     let word = 0;
     for (let k = 0; k < 8; k++) {
       let code = scale === 0 ? 0 : Math.round(v[from + wd * 8 + k] / scale);
-      code = code > 7 ? 7 : Math.max(code , -7);
+      code = code > 7 ? 7 : Math.max(code, -7);
       word |= (code + 8) << (k * 4);
     }
     out[at + wd] = word >>> 0;
@@ -162,10 +167,7 @@ export function unpackMatrix(p: PackedMatrix): Float32Array {
       } else {
         const g = Math.floor(c / WEIGHT_GROUP);
         const scale = f16BitsToF32((p.scales![r * p.scaleWords + (g >> 1)] >>> ((g & 1) * 16)) & 0xffff);
-        const code =
-          p.format === 'q8'
-            ? ((p.data[base + (c >> 2)] >>> ((c & 3) * 8)) << 24) >> 24
-            : ((p.data[base + (c >> 3)] >>> ((c & 7) * 4)) & 0xf) - 8;
+        const code = p.format === 'q8' ? ((p.data[base + (c >> 2)] >>> ((c & 3) * 8)) << 24) >> 24 : ((p.data[base + (c >> 3)] >>> ((c & 7) * 4)) & 0xf) - 8;
         v = code * scale;
       }
       out[r * p.cols + c] = v;

@@ -12,7 +12,12 @@ import { ReferenceDecoder } from './decoder';
 
 /** The reference decoder has no tiered cache: it refuses `hot` rather than run pure XQuant under that name. */
 export function checkReferenceCache(config: CacheConfig): void {
-  if (config.hot) throw new InvalidArgumentError('the tiered cache (hot) runs on the WebGPU backend only', { field: 'cache', expected: 'no hot option with the reference backend', got: `hot=${config.hot}` });
+  if (config.hot)
+    throw new InvalidArgumentError('the tiered cache (hot) runs on the WebGPU backend only', {
+      field: 'cache',
+      expected: 'no hot option with the reference backend',
+      got: `hot=${config.hot}`,
+    });
 }
 
 export class ReferenceBackend implements Backend {

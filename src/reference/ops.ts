@@ -27,14 +27,7 @@ export function matvec(
 }
 
 /** The same product for `count` row vectors stored back to back: X [count, cols] -> Y [count, rows]. */
-export function matmulRows(
-  w: Float32Array,
-  rows: number,
-  cols: number,
-  x: Float32Array,
-  count: number,
-  bias: Float32Array | null = null,
-): Float32Array {
+export function matmulRows(w: Float32Array, rows: number, cols: number, x: Float32Array, count: number, bias: Float32Array | null = null): Float32Array {
   const out = new Float32Array(count * rows);
   for (let t = 0; t < count; t++) matvec(w, rows, cols, x, t * cols, out, t * rows, bias);
   return out;

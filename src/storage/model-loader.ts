@@ -104,7 +104,9 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
   let checkpoint: Checkpoint | null = lookup?.status === 'hit' ? null : await openCheckpoint(resolved.source);
   const tensors = checkpoint ? modelTensors(spec, checkpoint) : null;
 
-  let report: StorageReport = cache ? { state: 'not-stored', bytes: 0, detail: 'the weights have not been read yet' } : { state: 'not-stored', bytes: 0, detail: 'no weight cache' };
+  let report: StorageReport = cache
+    ? { state: 'not-stored', bytes: 0, detail: 'the weights have not been read yet' }
+    : { state: 'not-stored', bytes: 0, detail: 'no weight cache' };
   const before = lookup && lookup.status !== 'hit' ? { lookup: lookup.status, detail: lookup.detail } : {};
 
   const weights: WeightStream = {
@@ -182,6 +184,9 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
       }
     },
   };
-  return { model: { name: resolved.name, spec, tokenizer, texts, weights, latents: cache ? cache.latents(key, spec.numLayers) : {} }, storage: () => report, timings };
+  return {
+    model: { name: resolved.name, spec, tokenizer, texts, weights, latents: cache ? cache.latents(key, spec.numLayers) : {} },
+    storage: () => report,
+    timings,
+  };
 }
-

@@ -93,7 +93,9 @@ describe('streaming load through the weight cache', () => {
     expect([source.reads, source.ranges]).toEqual([[], []]);
     expectSamePacked(first.packed, second.packed);
     expect(second.model.tokenizer.encode('Once upon a time')).toEqual(first.model.tokenizer.encode('Once upon a time'));
-    expect(await cache.list()).toEqual([expect.objectContaining({ id: 'test:stories', revision: 'r1', format: 'q4', bytes: first.storage.bytes, version: CACHE_FORMAT_VERSION })]);
+    expect(await cache.list()).toEqual([
+      expect.objectContaining({ id: 'test:stories', revision: 'r1', format: 'q4', bytes: first.storage.bytes, version: CACHE_FORMAT_VERSION }),
+    ]);
 
     const blockKey = (await store.keys()).find((k) => k.endsWith('/t/l2.wUp/0'))!;
     const damaged = new Uint8Array((store.values.get(blockKey) as ArrayBuffer).slice(0));

@@ -97,7 +97,9 @@ export class WeightCache {
     const tensors = new Set<string>();
     for (const k of keys) if (k.startsWith(`${prefix}t/`) && !k.slice(prefix.length + 2).includes('/')) tensors.add(k.slice(prefix.length + 2));
     if (tensors.size) return { status: 'partial', detail: `${tensors.size} tensors stored by an earlier, interrupted load`, tensors };
-    const old = (await this.list(true)).filter((e) => e.version !== CACHE_FORMAT_VERSION && e.id === key.id && e.revision === key.revision && e.format === key.format);
+    const old = (await this.list(true)).filter(
+      (e) => e.version !== CACHE_FORMAT_VERSION && e.id === key.id && e.revision === key.revision && e.format === key.format,
+    );
     for (const e of old) await this.deleteEntry(e, e.version);
     return old.length
       ? { status: 'stale', detail: `stored by cache format v${old[0].version}, this engine reads v${CACHE_FORMAT_VERSION}`, tensors }

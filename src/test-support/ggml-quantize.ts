@@ -116,14 +116,22 @@ const BLOCK_QUANTIZERS: Record<Quantized, (x: Float32Array, out: Uint8Array, at:
     const d = Math.fround(signedMax(x) / -8);
     const id = d ? Math.fround(1 / d) : 0;
     putHalf(out, at, d);
-    putNibbles([...x].map((v) => Math.min(15, Math.trunc(Math.fround(v * id) + 8.5))), out, at + 2);
+    putNibbles(
+      [...x].map((v) => Math.min(15, Math.trunc(Math.fround(v * id) + 8.5))),
+      out,
+      at + 2,
+    );
   },
   Q4_1(x, out, at) {
     const [lo, hi] = minMax(x);
     const d = (hi - lo) / 15;
     putHalf(out, at, d);
     putHalf(out, at + 2, lo);
-    putNibbles([...x].map((v) => (d ? Math.min(15, Math.trunc((v - lo) / d + 0.5)) : 0)), out, at + 4);
+    putNibbles(
+      [...x].map((v) => (d ? Math.min(15, Math.trunc((v - lo) / d + 0.5)) : 0)),
+      out,
+      at + 4,
+    );
   },
   Q5_0(x, out, at) {
     const d = Math.fround(signedMax(x) / -16);
@@ -178,4 +186,3 @@ const BLOCK_QUANTIZERS: Record<Quantized, (x: Float32Array, out: Uint8Array, at:
     putHalf(out, at + 208, d);
   },
 };
-

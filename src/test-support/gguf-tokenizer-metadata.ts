@@ -38,7 +38,8 @@ export function ggufTokenizerMetadata(tokenizerJson: string, tokenizerConfigJson
   const tc: unknown = JSON.parse(tokenizerConfigJson);
   if (!isObj(tj) || !isObj(tc)) cannot('tokenizer.json and tokenizer_config.json must be JSON objects');
   const model = tj.model;
-  if (!isObj(model) || (model.type !== undefined && model.type !== 'BPE')) cannot(`only BPE models are supported, got ${isObj(model) ? String(model.type) : 'no model'}`);
+  if (!isObj(model) || (model.type !== undefined && model.type !== 'BPE'))
+    cannot(`only BPE models are supported, got ${isObj(model) ? String(model.type) : 'no model'}`);
   if (!isObj(model.vocab)) cannot('model.vocab missing');
   if (model.dropout !== undefined && model.dropout !== null) cannot('BPE dropout');
   if (model.continuing_subword_prefix || model.end_of_word_suffix) cannot('subword prefixes / suffixes');
@@ -249,7 +250,8 @@ function byteLevelPreName(tj: Obj, model: Obj): string {
   for (const [name, flavour] of Object.entries(GGUF_BYTE_LEVEL_PRE)) {
     if (preSignature(flavour.preTokenizer).join(' | ') !== pre) continue;
     if (normalizerSignature(flavour.normalizer) !== norm) cannot(`the '${name}' pre-tokenizer with normalizer ${norm}`);
-    if ((model.ignore_merges === true) !== flavour.ignoreMerges) cannot(`ignore_merges ${model.ignore_merges === true} with the '${name}' pre-tokenizer (llama.cpp ties it to the pre name)`);
+    if ((model.ignore_merges === true) !== flavour.ignoreMerges)
+      cannot(`ignore_merges ${model.ignore_merges === true} with the '${name}' pre-tokenizer (llama.cpp ties it to the pre name)`);
     return name;
   }
   if (!pre.includes('bytelevel')) cannot('a BPE that is neither byte-level nor byte-fallback');
@@ -267,6 +269,7 @@ function postProcessorAdds(p: JsonValue | undefined): { first: string | null; la
     return null;
   }
   if (p.type !== 'TemplateProcessing' || !Array.isArray(p.single) || p.single.length === 0) return null;
-  const specialId = (item: JsonValue): string | null => (isObj(item) && isObj(item.SpecialToken) && typeof item.SpecialToken.id === 'string' ? item.SpecialToken.id : null);
+  const specialId = (item: JsonValue): string | null =>
+    isObj(item) && isObj(item.SpecialToken) && typeof item.SpecialToken.id === 'string' ? item.SpecialToken.id : null;
   return { first: specialId(p.single[0]), last: specialId(p.single[p.single.length - 1]) };
 }

@@ -31,7 +31,11 @@ export type GgufTensorInfo = Omit<GgufTensorData, 'data'> & { bytes: number };
 
 /** The bytes of a GGUF file. */
 export function writeGguf(metadata: ReadonlyMap<string, GgufValue | TypedValue>, tensors: GgufTensorData[], alignment = 32): Uint8Array {
-  const layout = ggufLayout(metadata, tensors.map((t) => ({ ...t, bytes: t.data.byteLength })), alignment);
+  const layout = ggufLayout(
+    metadata,
+    tensors.map((t) => ({ ...t, bytes: t.data.byteLength })),
+    alignment,
+  );
   const out = new Uint8Array(layout.size);
   out.set(layout.header);
   tensors.forEach((t, i) => out.set(t.data, layout.offsets[i]));
@@ -39,7 +43,11 @@ export function writeGguf(metadata: ReadonlyMap<string, GgufValue | TypedValue>,
 }
 
 /** The header (padded to the data section) and each tensor's absolute offset, for writing a file in pieces. */
-export function ggufLayout(metadata: ReadonlyMap<string, GgufValue | TypedValue>, tensors: GgufTensorInfo[], alignment = 32): { header: Uint8Array; offsets: number[]; size: number } {
+export function ggufLayout(
+  metadata: ReadonlyMap<string, GgufValue | TypedValue>,
+  tensors: GgufTensorInfo[],
+  alignment = 32,
+): { header: Uint8Array; offsets: number[]; size: number } {
   const parts: Uint8Array[] = [];
   let length = 0;
   const push = (b: Uint8Array) => {
@@ -87,8 +95,8 @@ export function ggufLayout(metadata: ReadonlyMap<string, GgufValue | TypedValue>
   for (const [key, v] of metadata) {
     str(key);
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v !== 'bigint') {
-      if ('u64' in v) (u32(10), u64(v.u64));
-      else if ('f32' in v) (u32(6), scalar(6, v.f32));
+      if ('u64' in v) u32(10), u64(v.u64);
+      else if ('f32' in v) u32(6), scalar(6, v.f32);
       else if ('i32' in v) array(5, v.i32);
       else array(6, v.f32s);
       continue;
@@ -96,7 +104,8 @@ export function ggufLayout(metadata: ReadonlyMap<string, GgufValue | TypedValue>
     if (Array.isArray(v)) {
       // Arrays take their first element's type; an all-integer array is i32 (as token types are), except
       // scores, which llama.cpp reads as f32 whatever their values.
-      const type = v.length === 0 ? 4 : key === 'tokenizer.ggml.scores' ? 6 : typeof v[0] === 'number' ? (v.every((x) => Number.isInteger(x)) ? 5 : 6) : scalarType(v[0]);
+      const type =
+        v.length === 0 ? 4 : key === 'tokenizer.ggml.scores' ? 6 : typeof v[0] === 'number' ? (v.every((x) => Number.isInteger(x)) ? 5 : 6) : scalarType(v[0]);
       array(type, v);
       continue;
     }
@@ -163,7 +172,10 @@ export type GgufTensorStream = GgufTensorInfo & { blocks(): AsyncIterable<Uint8A
  * produced in blocks of rows (whole heads for the interleaved q/k), so a multi-gigabyte model converts in
  * bounded memory.
  */
-export async function hfGgufTensors(source: ModelFileSource, o: Omit<HfToGgufOptions, 'edit'>): Promise<{ meta: Map<string, GgufValue | TypedValue>; tensors: GgufTensorStream[] }> {
+export async function hfGgufTensors(
+  source: ModelFileSource,
+  o: Omit<HfToGgufOptions, 'edit'>,
+): Promise<{ meta: Map<string, GgufValue | TypedValue>; tensors: GgufTensorStream[] }> {
   const spec = parseModelConfig(await readText(source, 'config.json'));
   const arch = spec.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
   const meta = new Map<string, GgufValue | TypedValue>([
@@ -222,7 +234,7 @@ export async function hfToGguf(source: ModelFileSource, o: HfToGgufOptions): Pro
     for await (const b of t.blocks()) parts.push(b);
     const bytes = new Uint8Array(t.bytes);
     let at = 0;
-    for (const p of parts) (bytes.set(p, at), (at += p.byteLength));
+    for (const p of parts) bytes.set(p, at), (at += p.byteLength);
     data.push({ name: t.name, dims: t.dims, type: t.type, data: bytes });
   }
   o.edit?.(meta, data);

@@ -3,8 +3,7 @@
 // with those limits and Dawn validates every pipeline against them.
 
 export function limitedGpu(gpu: GPU, limits: Readonly<Record<string, number>>): GPU {
-  const wrapLimits = (l: GPUSupportedLimits) =>
-    new Proxy(l, { get: (t, k) => (typeof k === 'string' && k in limits ? limits[k] : Reflect.get(t, k, t)) });
+  const wrapLimits = (l: GPUSupportedLimits) => new Proxy(l, { get: (t, k) => (typeof k === 'string' && k in limits ? limits[k] : Reflect.get(t, k, t)) });
   const wrapAdapter = (a: GPUAdapter) =>
     new Proxy(a, {
       get: (t, k) => {

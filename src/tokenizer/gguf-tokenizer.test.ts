@@ -24,7 +24,8 @@ function head(text: string, n = 20_000): string {
 const build = (files: { tokenizer: string; tokenizerConfig: string }, where: string) => TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, where);
 
 // Digits, emoji (with a skin-tone modifier and a flag), CJK, a decomposed accent, runs of spaces, tabs and newlines, contractions.
-const MIXED = "Call 0800 555 1234 or 1,000,000 times in 2024 — don't, WE'LL see!\n\n\n\tTabs\t\tand   three spaces 🤖👍🏽🇺🇸 你好，世界。こんにちは 한국어 cafe\u0301 naïve   \n  x";
+const MIXED =
+  "Call 0800 555 1234 or 1,000,000 times in 2024 — don't, WE'LL see!\n\n\n\tTabs\t\tand   three spaces 🤖👍🏽🇺🇸 你好，世界。こんにちは 한국어 cafe\u0301 naïve   \n  x";
 
 const CHAT: ChatMessage[] = [
   { role: 'system', content: 'You are terse.' },
@@ -269,7 +270,12 @@ describe('typed errors name the GGUF key', () => {
     fails(bl({ 'tokenizer.ggml.tokens': ['h', 7, 'hi', 'Ġ', 'Ġhi', '<|bos|>', '<|eos|>', '1', '2', '12'] }), ModelFormatError, 'tokenizer.ggml.tokens[1]');
     fails(bl({ 'tokenizer.ggml.token_type': [1, 1, 1, 1, 1, 3, 3, 1, 1, 9] }), ModelFormatError, 'tokenizer.ggml.token_type[9]');
     fails(bl({ 'tokenizer.ggml.add_bos_token': 1 }), ModelFormatError, 'tokenizer.ggml.add_bos_token');
-    fails(bl({ 'tokenizer.ggml.tokens': ['h', 'i', 'hi', 'Ġ', 'Ġhi', '<|bos|>', '<|eos|>', '1', '2', 'h'] }), ModelFormatError, 'tokenizer.ggml.tokens[9]', /duplicate/);
+    fails(
+      bl({ 'tokenizer.ggml.tokens': ['h', 'i', 'hi', 'Ġ', 'Ġhi', '<|bos|>', '<|eos|>', '1', '2', 'h'] }),
+      ModelFormatError,
+      'tokenizer.ggml.tokens[9]',
+      /duplicate/,
+    );
   });
 
   it('token ids out of range (0xFFFFFFFF means none), BOS required but absent, merges outside the vocabulary', () => {
@@ -282,7 +288,12 @@ describe('typed errors name the GGUF key', () => {
   });
 
   it('ggufTokenizerMetadata refuses a BPE that is neither byte-level nor byte-fallback', () => {
-    const plain = JSON.stringify({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] }, normalizer: null, pre_tokenizer: { type: 'Whitespace' }, added_tokens: [] });
+    const plain = JSON.stringify({
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+      normalizer: null,
+      pre_tokenizer: { type: 'Whitespace' },
+      added_tokens: [],
+    });
     expect(() => ggufTokenizerMetadata(plain, '{}')).toThrow(/neither byte-level nor byte-fallback/);
     const unigram = JSON.stringify({ model: { type: 'Unigram', vocab: [['a', 0]] }, added_tokens: [] });
     expect(() => ggufTokenizerMetadata(unigram, '{}')).toThrow(/only BPE/);

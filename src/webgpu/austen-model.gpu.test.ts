@@ -20,7 +20,6 @@ let gpu: Promise<WebGpuBackend> | null = null;
 const austenGpu = async () => (gpu ??= WebGpuBackend.create(nodeGpu(), nodeShaders(), await austen(), { weights: 'f32' }));
 afterAll(async () => (await gpu)?.destroy());
 
-
 describe('austen-3m', () => {
   it('is a deeper multi-head-attention Llama', async () => {
     const s = (await austen()).spec;
@@ -32,7 +31,10 @@ describe('austen-3m', () => {
 
   it('WebGPU logits match the reference within 2e-3 (f32 weights): 48-token prefill, 16 decode steps', async () => {
     const m = await austen();
-    const ids = m.tokenizer.encode('It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.', true);
+    const ids = m.tokenizer.encode(
+      'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.',
+      true,
+    );
     const cache = parseCacheMode('f32');
     const g = (await austenGpu()).createSession(cache);
     const c = new ReferenceBackend(m).createSession(cache);
@@ -44,7 +46,12 @@ describe('austen-3m', () => {
 
   it('the WebGPU engine reproduces the greedy sample of MODEL_CARD.md', async () => {
     const sample = JSON.parse(readFileSync(`${DIR}/sample.json`, 'utf8')) as { promptIds: number[]; ids: number[]; text: string };
-    const ids = await generateIds(await austenGpu(), sample.promptIds, { maxTokens: sample.ids.length, cache: parseCacheMode('f32'), sampling: GREEDY, stopIds: [] });
+    const ids = await generateIds(await austenGpu(), sample.promptIds, {
+      maxTokens: sample.ids.length,
+      cache: parseCacheMode('f32'),
+      sampling: GREEDY,
+      stopIds: [],
+    });
     expect(ids).toEqual(sample.ids);
     expect(readFileSync(`${DIR}/MODEL_CARD.md`, 'utf8')).toContain(sample.text.replace(/\n/g, ' ').slice(0, 80));
   });

@@ -36,12 +36,17 @@ const FP16 = parseCacheMode('fp16');
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
-async function gpuBackend(m: LoadedModel, weights: WeightFormat = 'f32', maxBatch = 128, kernels: KernelChoice = 'auto', subgroups = true): Promise<WebGpuBackend> {
+async function gpuBackend(
+  m: LoadedModel,
+  weights: WeightFormat = 'f32',
+  maxBatch = 128,
+  kernels: KernelChoice = 'auto',
+  subgroups = true,
+): Promise<WebGpuBackend> {
   const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights, maxBatch, kernels, subgroups });
   opened.push(b);
   return b;
 }
-
 
 /** Prefill `prompt`, then decode `steps` tokens (the reference's greedy picks); worst logit difference. */
 async function worstDiff(gpu: Backend, cpu: Backend, cache = F32, prompt: number[], steps: number): Promise<number> {
@@ -140,29 +145,31 @@ describe('run-ahead decode in the quantized modes: the overshoot is dropped with
     ['kivi-4', 0, 0, 120],
     ['xquant-gqa-4', 2, 0, 120],
     ['xquant-2', 8, 128, 248],
-  ] as const)('%s, residual %i, hot %i: after a stop mid-flight at prompt %i + 6, other tokens get the logits of a run that never ran ahead', async (mode, residual, hot, promptLength) => {
-    const m = await sharedModel('stories260K');
-    const b = await gpuBackend(m);
-    const cache = parseCacheMode(mode, { residual, hot });
-    const prompt = promptOf(m.spec.vocabSize, promptLength);
-    const other = [7, 300, 41, 99, 12];
-    const ahead = b.createSession(cache);
-    const inputs = [await ahead.next(prompt, new Sampler(GREEDY))];
-    for await (const id of ahead.decodeIds(inputs[0], new Sampler(GREEDY), 20)) {
-      if (inputs.length === 6) break; // the 6th id: 6 steps ran, and the next 2 positions are in flight
-      inputs.push(id);
-    }
-    expect(ahead.length).toBe(promptLength + 6);
-    expect(inputs.length).toBe(6);
-    const steady = b.createSession(cache);
-    await steady.forward(prompt, 'last');
-    for (const id of inputs) await steady.forward([id], 'last');
-    for (const id of other) expect(maxAbsDiff(await ahead.forward([id], 'last'), await steady.forward([id], 'last'))).toBeLessThan(1e-5);
-    ahead.close();
-    steady.close();
-  });
+  ] as const)(
+    '%s, residual %i, hot %i: after a stop mid-flight at prompt %i + 6, other tokens get the logits of a run that never ran ahead',
+    async (mode, residual, hot, promptLength) => {
+      const m = await sharedModel('stories260K');
+      const b = await gpuBackend(m);
+      const cache = parseCacheMode(mode, { residual, hot });
+      const prompt = promptOf(m.spec.vocabSize, promptLength);
+      const other = [7, 300, 41, 99, 12];
+      const ahead = b.createSession(cache);
+      const inputs = [await ahead.next(prompt, new Sampler(GREEDY))];
+      for await (const id of ahead.decodeIds(inputs[0], new Sampler(GREEDY), 20)) {
+        if (inputs.length === 6) break; // the 6th id: 6 steps ran, and the next 2 positions are in flight
+        inputs.push(id);
+      }
+      expect(ahead.length).toBe(promptLength + 6);
+      expect(inputs.length).toBe(6);
+      const steady = b.createSession(cache);
+      await steady.forward(prompt, 'last');
+      for (const id of inputs) await steady.forward([id], 'last');
+      for (const id of other) expect(maxAbsDiff(await ahead.forward([id], 'last'), await steady.forward([id], 'last'))).toBeLessThan(1e-5);
+      ahead.close();
+      steady.close();
+    },
+  );
 });
-
 
 describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
   it('auto picks the rowwise family on this CPU-emulated adapter', async () => {
@@ -175,13 +182,23 @@ describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same ada
     expect((await gpuBackend(m, 'f32', 128, 'tiled', false)).gpu.features.subgroups).toBe(false);
   });
 
-  const formats = [['f32', true], ['f16', true], ['q8', true], ['q4', true], ['q8', false], ['q4', false]] as const;
-  it.each(formats)('%s weights, subgroups %s: logits equal the reference on the same weights (64-token prefill, 32 decode steps)', async (format, subgroups) => {
-    const m = await sharedModel('stories260K');
-    const gpu = await gpuBackend(m, format, 128, 'tiled', subgroups);
-    expect(gpu.kernels).toBe('tiled');
-    expect(await worstDiff(gpu, new ReferenceBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
-  });
+  const formats = [
+    ['f32', true],
+    ['f16', true],
+    ['q8', true],
+    ['q4', true],
+    ['q8', false],
+    ['q4', false],
+  ] as const;
+  it.each(formats)(
+    '%s weights, subgroups %s: logits equal the reference on the same weights (64-token prefill, 32 decode steps)',
+    async (format, subgroups) => {
+      const m = await sharedModel('stories260K');
+      const gpu = await gpuBackend(m, format, 128, 'tiled', subgroups);
+      expect(gpu.kernels).toBe('tiled');
+      expect(await worstDiff(gpu, new ReferenceBackend(withWeightFormat(m, format)), F32, promptOf(512, 64), 32)).toBeLessThan(2e-3);
+    },
+  );
 
   it('f16Math: the prefill GEMMs and decode GEMVs run in f16, attention stages queries in f16, where the device has shader-f16 (lavapipe), within the fp16 bound of the reference; refused without it (SwiftShader)', async () => {
     const m = await sharedModel('stories260K');
@@ -206,8 +223,15 @@ describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same ada
     const want = await trace(new ReferenceBackend(withWeightFormat(m, 'q8')));
     const [f16, f32] = [await trace(b), await trace(f32Backend)];
     const decodeGap = (t: typeof want) => Math.max(...t.decode.map((x, i) => maxAbsDiff(x, want.decode[i])));
-    const gaps = { prefill16: maxAbsDiff(f16.prefill, want.prefill), prefill32: maxAbsDiff(f32.prefill, want.prefill), decode16: decodeGap(f16), decode32: decodeGap(f32) };
-    console.log(`64-token prefill, all logits: f16 ${gaps.prefill16.toExponential(2)}, f32 ${gaps.prefill32.toExponential(2)}; 8 decode steps: f16 ${gaps.decode16.toExponential(2)}, f32 ${gaps.decode32.toExponential(2)} from the reference`);
+    const gaps = {
+      prefill16: maxAbsDiff(f16.prefill, want.prefill),
+      prefill32: maxAbsDiff(f32.prefill, want.prefill),
+      decode16: decodeGap(f16),
+      decode32: decodeGap(f32),
+    };
+    console.log(
+      `64-token prefill, all logits: f16 ${gaps.prefill16.toExponential(2)}, f32 ${gaps.prefill32.toExponential(2)}; 8 decode steps: f16 ${gaps.decode16.toExponential(2)}, f32 ${gaps.decode32.toExponential(2)} from the reference`,
+    );
     expect(gaps.prefill16).toBeLessThan(5e-2);
     expect(gaps.decode16).toBeLessThan(5e-2);
     // The f16 paths really ran: each moves the logits well past the f32 kernels' rounding.
@@ -219,9 +243,22 @@ describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same ada
     expect(ids).toEqual(oracle.slice(8, 16));
   });
 
-  it.each((Object.keys(ORACLES) as SharedModel[]).flatMap((name) => [[name, true], [name, false]] as const))('%s, subgroups %s: the greedy oracle ids (fp16 cache)', async (name, subgroups) => {
+  it.each(
+    (Object.keys(ORACLES) as SharedModel[]).flatMap(
+      (name) =>
+        [
+          [name, true],
+          [name, false],
+        ] as const,
+    ),
+  )('%s, subgroups %s: the greedy oracle ids (fp16 cache)', async (name, subgroups) => {
     const m = await sharedModel(name);
-    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'tiled', subgroups), [1], { maxTokens: ORACLES[name].split(' ').length, cache: FP16, sampling: GREEDY, stopIds: [] });
+    const ids = await generateIds(await gpuBackend(m, 'f32', 128, 'tiled', subgroups), [1], {
+      maxTokens: ORACLES[name].split(' ').length,
+      cache: FP16,
+      sampling: GREEDY,
+      stopIds: [],
+    });
     expect(ids.join(' ')).toBe(ORACLES[name]);
   });
 
@@ -236,10 +273,22 @@ describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same ada
   });
 
   it('Qwen2 biases, row-split matrices (4 KiB bindings), fused residual adds, q4 (synthetic)', async () => {
-    const shape: SyntheticShape = { hidden: 48, layers: 2, heads: 6, kvHeads: 2, headDim: 8, ffn: 80, vocab: 300, architecture: 'Qwen2ForCausalLM', bias: true };
+    const shape: SyntheticShape = {
+      hidden: 48,
+      layers: 2,
+      heads: 6,
+      kvHeads: 2,
+      headDim: 8,
+      ffn: 80,
+      vocab: 300,
+      architecture: 'Qwen2ForCausalLM',
+      bias: true,
+    };
     const m = await loadModel(syntheticSource(shape));
     const acquired = await acquireDevice(nodeGpu());
-    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'q4'), { kernels: 'tiled' });
+    const b = await WebGpuBackend.fromPacked({ ...acquired, maxStorageBindingBytes: 4096 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'q4'), {
+      kernels: 'tiled',
+    });
     opened.push(b);
     expect(b.weights.lmHead.parts.length).toBeGreaterThan(1);
     expect(await worstDiff(b, new ReferenceBackend(withWeightFormat(m, 'q4')), F32, promptOf(300, 20), 8)).toBeLessThan(2e-3);

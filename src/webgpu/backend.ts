@@ -115,7 +115,13 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
    * Upload a weight stream block by block. Allocation failures (out of memory, a buffer past a limit)
    * release what was made and destroy the device, which was acquired for this backend.
    */
-  static async fromStream(acquired: AcquiredDevice, shaders: ShaderLibrary, spec: ModelSpec, stream: WeightStream, o: BackendOptions = {}): Promise<WebGpuBackend> {
+  static async fromStream(
+    acquired: AcquiredDevice,
+    shaders: ShaderLibrary,
+    spec: ModelSpec,
+    stream: WeightStream,
+    o: BackendOptions = {},
+  ): Promise<WebGpuBackend> {
     const { device } = acquired;
     const memory = new GpuMemory(device);
     const uploader = new GpuWeightUploader(memory, acquired.maxStorageBindingBytes);
@@ -138,9 +144,23 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
       device.destroy();
       if (failure) throw failure;
       if (!outOfMemory) throw new GpuError(`uploading the weights failed: ${invalid!.message}`);
-      throw new GpuOutOfMemoryError(`uploading the weights failed (${outOfMemory.message})`, { expected: `${bytes} bytes of GPU memory for the weights`, requested: bytes });
+      throw new GpuOutOfMemoryError(`uploading the weights failed (${outOfMemory.message})`, {
+        expected: `${bytes} bytes of GPU memory for the weights`,
+        requested: bytes,
+      });
     }
-    return new WebGpuBackend(acquired, weights, memory, new PipelineCache(device, shaders), spec, stream.format, o.latents ?? {}, o.maxBatch ?? 128, o.kernels ?? 'auto', o.f16Math ?? false);
+    return new WebGpuBackend(
+      acquired,
+      weights,
+      memory,
+      new PipelineCache(device, shaders),
+      spec,
+      stream.format,
+      o.latents ?? {},
+      o.maxBatch ?? 128,
+      o.kernels ?? 'auto',
+      o.f16Math ?? false,
+    );
   }
 
   /** Whether the model has xquant-gqa's factors (GQA models only). */
@@ -199,7 +219,8 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
   get latents(): LayerLatents[] {
     if (!this.hasLatentModes) throw new InvalidArgumentError('xquant-gqa needs fewer kv heads than heads', { field: 'cache' });
     if (!this.latentFactors && this.latentSource.compute) this.latentFactors = this.latentSource.compute();
-    if (!this.latentFactors) throw new InvalidArgumentError('xquant-gqa factors are not ready', { field: 'cache', expected: 'await backend.prepare(config) before createSession' });
+    if (!this.latentFactors)
+      throw new InvalidArgumentError('xquant-gqa factors are not ready', { field: 'cache', expected: 'await backend.prepare(config) before createSession' });
     return this.latentFactors;
   }
 
@@ -270,5 +291,10 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
 /** The factory Engine loads models with: each load acquires a device from `gpu` and streams the weights onto it. */
 export function webGpuBackends(gpu: GPU | undefined, shaders: ShaderLibrary): BackendFactory {
   return async (model, o) =>
-    WebGpuBackend.fromStream(await acquireDevice(gpu), shaders, model.spec, model.weights, { latents: model.latents, timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
+    WebGpuBackend.fromStream(await acquireDevice(gpu), shaders, model.spec, model.weights, {
+      latents: model.latents,
+      timings: o.timings,
+      kernels: o.kernels,
+      f16Math: o.f16Math,
+    });
 }

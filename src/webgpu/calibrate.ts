@@ -10,7 +10,16 @@ import type { PipelineCache } from './pipelines';
 import { packMatrix } from '../quant/weight-format';
 
 /** GFLOP/s of y = W x for a [rows, cols] f32 matrix over `tokens` tokens (tile 1 = GEMV, 4 = GEMM). */
-export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, rows: number, cols: number, tokens: number, tile: number, reps: number, kernels: KernelFamily = 'rowwise'): Promise<number> {
+export async function linearGflops(
+  device: GPUDevice,
+  pipelines: PipelineCache,
+  rows: number,
+  cols: number,
+  tokens: number,
+  tile: number,
+  reps: number,
+  kernels: KernelFamily = 'rowwise',
+): Promise<number> {
   const memory = new GpuMemory(device);
   const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i) * 0.1);
   const matrix = uploadMatrix(memory, 'calibrate', packMatrix(w, rows, cols, 'f32'), device.limits.maxStorageBufferBindingSize);

@@ -52,7 +52,14 @@ async function perToken(mode: string, kernels: KernelFamily): Promise<GpuCounts 
   expect(s.length).toBe(before + STEPS);
   s.close();
   const c = dev.counts;
-  return { dispatches: c.dispatches / STEPS, submits: c.submits / STEPS, writes: c.writes / STEPS, readbacks: c.readbacks / STEPS, layers: m.spec.numLayers, inFlight };
+  return {
+    dispatches: c.dispatches / STEPS,
+    submits: c.submits / STEPS,
+    writes: c.writes / STEPS,
+    readbacks: c.readbacks / STEPS,
+    layers: m.spec.numLayers,
+    inFlight,
+  };
 }
 
 describe('round trips per decoded token (stories260K, 5 layers, q8 weights)', () => {
@@ -62,7 +69,9 @@ describe('round trips per decoded token (stories260K, 5 layers, q8 weights)', ()
     for (const mode of ['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4']) {
       it(`${mode}, ${kernels} kernels: one readback, one submission, a bounded number of dispatches`, async () => {
         const c = await perToken(mode, kernels);
-        rows.push(`| ${mode} | ${kernels} | ${c.dispatches} | ${(c.dispatches / c.layers).toFixed(1)} | ${c.submits} | ${c.writes} | ${c.readbacks} | ${c.inFlight} |`);
+        rows.push(
+          `| ${mode} | ${kernels} | ${c.dispatches} | ${(c.dispatches / c.layers).toFixed(1)} | ${c.submits} | ${c.writes} | ${c.readbacks} | ${c.inFlight} |`,
+        );
         expect(c.readbacks).toBe(1); // the chosen id
         expect(c.submits).toBe(1); // the step, the token choice and the id's copies in one submission
         // The step uniform per step, plus the first input id: later ones are the previous step's choice, on the GPU.

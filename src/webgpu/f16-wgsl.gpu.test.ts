@@ -58,7 +58,13 @@ async function runProbe(probe: string, inp: Uint32Array<ArrayBuffer>): Promise<U
   const ob = buffer(n * 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
   const rb = buffer(n * 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
-  const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 1, resource: { buffer: ib } }, { binding: 2, resource: { buffer: ob } }] });
+  const bind = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 1, resource: { buffer: ib } },
+      { binding: 2, resource: { buffer: ob } },
+    ],
+  });
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pipeline);
@@ -98,7 +104,7 @@ it("group_scale gives the reference quantizer's f16 scale and zero for every bit
   const pairs: number[] = [];
   const f = new Float32Array(2);
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 4096; i++) {
     const bits = [2, 3, 4, 8][i % 4];
     const levels = (1 << bits) - 1;

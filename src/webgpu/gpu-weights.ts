@@ -73,7 +73,11 @@ export class GpuWeightUploader implements WeightSink {
         if (!l.attnNorm || !l.mlpNorm) throw new Error(`weight stream ended without layer ${i}'s norms`);
         return l;
       }),
-      finalNorm: vector('final_norm') ?? (() => { throw new Error('weight stream ended without final_norm'); })(),
+      finalNorm:
+        vector('final_norm') ??
+        (() => {
+          throw new Error('weight stream ended without final_norm');
+        })(),
     };
   }
 }

@@ -24,14 +24,29 @@ const SHAPES: { name: string; config: Record<string, unknown>; binding: number |
   { name: 'Qwen2.5-0.5B widths, 16 MiB bindings', config: { ...REAL_CONFIGS.qwen25_05b, num_hidden_layers: 2 }, binding: 16 * 2 ** 20 },
   {
     name: 'Llama-3.1-8B widths',
-    config: { ...REAL_CONFIGS.llama32_1b, num_hidden_layers: 1, hidden_size: 4096, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, intermediate_size: 14336, tie_word_embeddings: false },
+    config: {
+      ...REAL_CONFIGS.llama32_1b,
+      num_hidden_layers: 1,
+      hidden_size: 4096,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      intermediate_size: 14336,
+      tie_word_embeddings: false,
+    },
     binding: null,
   },
 ];
 
 async function backend(spec: ModelSpec, kernels: KernelFamily, binding: number | null): Promise<WebGpuBackend> {
   const acquired = await acquireDevice(nodeGpu());
-  const b = await WebGpuBackend.fromStream(binding ? { ...acquired, maxStorageBindingBytes: binding } : acquired, nodeShaders(), spec, randomPackedStream(spec, 'q4', 5), { kernels });
+  const b = await WebGpuBackend.fromStream(
+    binding ? { ...acquired, maxStorageBindingBytes: binding } : acquired,
+    nodeShaders(),
+    spec,
+    randomPackedStream(spec, 'q4', 5),
+    { kernels },
+  );
   opened.push(b);
   return b;
 }

@@ -63,8 +63,18 @@ export interface Forward {
  */
 export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TILE): Dispatch[] {
   const { ctx, spec: s, weights: w, buf: b, stride: st, cache } = f;
-  const lin = (label: string, m: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer | null, xStride: number, yStride: number, accumulate = false, norm?: FusedNorm, rope?: FusedRope) =>
-    linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm, rope, gemmTokens });
+  const lin = (
+    label: string,
+    m: GpuMatrix,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    bias: GPUBuffer | null,
+    xStride: number,
+    yStride: number,
+    accumulate = false,
+    norm?: FusedNorm,
+    rope?: FusedRope,
+  ) => linearOps(ctx, label, m, { x, y, bias, xStride, yStride, tileM: tile, accumulate, lastOnly: false, norm, rope, gemmTokens });
   // Tiled-family decode folds each RMSNorm into the GEMVs that read it, unless the cache stores the normed X.
   const fuse = usesGemv(ctx, { tileM: tile, lastOnly: false });
   const fuseAttentionNorm = fuse && !cache.readsInput;
@@ -106,7 +116,19 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
     // What the mode stores before RoPE (kivi's K, xquant-gqa's latents), then RoPE.
     list.push(...cache.preRopeOps(ctx, attention));
     if (!fuseRope) {
-      list.push(ropeOp(ctx, { q: b.q, k: b.k, table: f.rope, headDim: s.headDim, qHeads: s.numHeads, kHeads: s.numKvHeads, qStride: st.q, kStride: st.kv, interleaved: false }));
+      list.push(
+        ropeOp(ctx, {
+          q: b.q,
+          k: b.k,
+          table: f.rope,
+          headDim: s.headDim,
+          qHeads: s.numHeads,
+          kHeads: s.numKvHeads,
+          qStride: st.q,
+          kStride: st.kv,
+          interleaved: false,
+        }),
+      );
     }
     // attn = attention over the cache and the step's tokens; the cache stores the step's tokens.
     list.push(...cache.layerOps(ctx, attention));
@@ -115,7 +137,15 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
     // x2 = rmsNorm(h); g = silu(x2·W_gateᵀ) * (x2·W_upᵀ); h += g·W_downᵀ
     if (!fuse) list.push(rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
     list.push(
-      ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, { x: fuse ? b.h : b.xn, y: b.g, xStride: st.d, yStride: st.f, tileM: tile, norm: fuse ? norm(l.mlpNorm) : undefined, gemmTokens }),
+      ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, {
+        x: fuse ? b.h : b.xn,
+        y: b.g,
+        xStride: st.d,
+        yStride: st.f,
+        tileM: tile,
+        norm: fuse ? norm(l.mlpNorm) : undefined,
+        gemmTokens,
+      }),
       ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
     );
   });
@@ -130,5 +160,14 @@ export function headDispatches(f: Forward, lastOnly: boolean): Dispatch[] {
   const a = { tileM: PREFILL_TILE, lastOnly };
   // The tiled family's GEMV folds the final norm in and reads the residual stream (decode skips that norm).
   const norm = usesGemv(ctx, a) ? { gamma: w.finalNorm, d: s.hiddenSize, eps: s.rmsNormEps } : undefined;
-  return linearOps(ctx, 'lm_head', w.lmHead, { ...a, x: norm ? b.h : b.xn, y: b.logits, bias: null, xStride: st.d, yStride: s.vocabSize, accumulate: false, norm });
+  return linearOps(ctx, 'lm_head', w.lmHead, {
+    ...a,
+    x: norm ? b.h : b.xn,
+    y: b.logits,
+    bias: null,
+    xStride: st.d,
+    yStride: s.vocabSize,
+    accumulate: false,
+    norm,
+  });
 }

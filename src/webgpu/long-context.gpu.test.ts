@@ -65,7 +65,10 @@ describe(`Qwen2.5-0.5B widths at ${CONTEXT} tokens on a device binding at most $
         // The rings hold OVERSHOOT_TOKENS spare rows for run-ahead decode.
         const ringRows = config.residual > 0 ? config.residual + OVERSHOOT_TOKENS : 0;
         const rings = spec.numLayers * (ringRows * (name.startsWith('xquant-') && !name.startsWith('xquant-gqa') ? spec.hiddenSize : kvDim(spec)) * 2);
-        const kRing = name.startsWith('kivi') || name.startsWith('xquant-gqa') ? spec.numLayers * (PAGE_TOKENS + config.residual + b.maxBatch + OVERSHOOT_TOKENS) * kvDim(spec) * 2 : 0;
+        const kRing =
+          name.startsWith('kivi') || name.startsWith('xquant-gqa')
+            ? spec.numLayers * (PAGE_TOKENS + config.residual + b.maxBatch + OVERSHOOT_TOKENS) * kvDim(spec) * 2
+            : 0;
         const table = (capacity / PAGE_TOKENS) * (name === 'f32' || name === 'fp16' ? 1 : spec.numLayers) * 4;
         expect(cache).toBe(pages + rings + kRing + table);
       } finally {

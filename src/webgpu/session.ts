@@ -120,7 +120,9 @@ export class GpuDecodeSession implements DecodeSession {
       step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     };
     this.readLogits = mem.create('staging', 'logits.read', this.logitRows * s.vocabSize * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) => mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
+    this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) =>
+      mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+    );
   }
 
   get length(): number {

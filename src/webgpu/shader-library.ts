@@ -46,9 +46,7 @@ function constLine(name: string, v: ShaderConst): string {
  * word type.
  */
 function renamedWeights(text: string, suffix: string): string {
-  return text
-    .replace(/^(struct W8|alias WeightWord) .*$/gm, '')
-    .replace(/(?<!\.)\b(w8|w_dot|w_scale|i8x4|i4x4|ws|w)\b/g, `$1_${suffix}`); // not swizzles (v.w)
+  return text.replace(/^(struct W8|alias WeightWord) .*$/gm, '').replace(/(?<!\.)\b(w8|w_dot|w_scale|i8x4|i4x4|ws|w)\b/g, `$1_${suffix}`); // not swizzles (v.w)
 }
 
 export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {

@@ -38,7 +38,9 @@ const list = (v: string | undefined) => v?.split(',').filter(Boolean);
 const MODELS = (list(process.env.XQUANT_WIDE_MODELS) ?? (FULL ? ['d2048-gqa', 'd4096-gqa', 'd2048-mha'] : ['d2048-gqa'])) as WideModel[];
 const MODES =
   list(process.env.XQUANT_WIDE_MODES) ??
-  (FULL ? ['xquant', 'xquant-cl', 'kivi', 'xquant-gqa'].flatMap((m) => [8, 4, 2].map((b) => `${m}-${b}`)) : ['xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4']);
+  (FULL
+    ? ['xquant', 'xquant-cl', 'kivi', 'xquant-gqa'].flatMap((m) => [8, 4, 2].map((b) => `${m}-${b}`))
+    : ['xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4']);
 const KERNELS = (process.env.XQUANT_WIDE_KERNELS ?? 'auto') as KernelChoice;
 /** Also measure how far the reference itself moves when X changes in its last bits (XQUANT_WIDE_SENSITIVITY=1). */
 const SENSITIVITY = process.env.XQUANT_WIDE_SENSITIVITY === '1';
@@ -66,7 +68,7 @@ async function trace(b: Backend, mode: string): Promise<Float32Array[]> {
 const worst = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((x, i) => maxAbsDiff(x, b[i])));
 
 /** Every value moved by one f32 ulp, the sign from a hash of its index. */
-const ulpNudge = (a: Float32Array) => a.map((v, i) => v * (1 + (((i * 2654435761) >>> 31) ? 1 : -1) * 2 ** -23));
+const ulpNudge = (a: Float32Array) => a.map((v, i) => v * (1 + ((i * 2654435761) >>> 31 ? 1 : -1) * 2 ** -23));
 
 /** The model with its attention norm, W_k and W_v weights moved by one f32 ulp each: X changes in its last
  * bits and K, V by about √d ulps, about as much as the GPU's f32 sums differ from the reference's f64 ones. */
@@ -83,7 +85,11 @@ describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit, ${KERNELS} kernels
   const setup = async () => {
     if (!state.gpu) {
       const m = await wideModel(name);
-      state.gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: LIMIT }), nodeShaders(), m, { weights: 'f32', maxBatch: BATCH, kernels: KERNELS });
+      state.gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: LIMIT }), nodeShaders(), m, {
+        weights: 'f32',
+        maxBatch: BATCH,
+        kernels: KERNELS,
+      });
       opened.push(state.gpu);
       state.cpu = new ReferenceBackend(m);
       state.fp16 = await trace(state.cpu, 'fp16');
@@ -91,27 +97,35 @@ describe.each(MODELS)(`%s at a ${LIMIT}-byte workgroup limit, ${KERNELS} kernels
     return state as Required<typeof state>;
   };
 
-  it('fp16: logits within 5e-2 of the reference', async () => {
-    const { gpu, fp16 } = await setup();
-    expect(gpu.gpu.device.limits.maxComputeWorkgroupStorageSize).toBe(LIMIT);
-    if (KERNELS !== 'auto') expect(gpu.kernels).toBe(KERNELS);
-    expect(worst(await trace(gpu, 'fp16'), fp16)).toBeLessThan(5e-2);
-  }, TIMEOUT);
+  it(
+    'fp16: logits within 5e-2 of the reference',
+    async () => {
+      const { gpu, fp16 } = await setup();
+      expect(gpu.gpu.device.limits.maxComputeWorkgroupStorageSize).toBe(LIMIT);
+      if (KERNELS !== 'auto') expect(gpu.kernels).toBe(KERNELS);
+      expect(worst(await trace(gpu, 'fp16'), fp16)).toBeLessThan(5e-2);
+    },
+    TIMEOUT,
+  );
 
-  it.each(MODES)('%s: logits within the mode bound (or 2 percent of the mode effect) of the reference', async (mode) => {
-    const { gpu, cpu, fp16 } = await setup();
-    const m = await wideModel(name);
-    if (mode.startsWith('xquant-gqa') && m.spec.numKvHeads === m.spec.numHeads) return; // MHA: no latents
-    const g = await trace(gpu, mode);
-    const c = await trace(cpu, mode);
-    const diff = worst(g, c);
-    const effect = worst(c, fp16);
-    const noise = SENSITIVITY ? worst(await trace(new ReferenceBackend(nudged(m)), mode), c) : 0;
-    const sensitivity = SENSITIVITY ? `, reference vs its 1-ulp-nudged self ${noise.toExponential(2)}` : '';
-    console.log(`${name} ${mode}: GPU vs reference ${diff.toExponential(2)}, mode vs fp16 ${effect.toExponential(2)}${sensitivity}`);
-    expect(effect).toBeGreaterThan(10 * diff); // the mode really differs from fp16: the comparison is not vacuous
-    const bound = /^(kivi|xquant-gqa)-/.test(mode) ? 2e-2 : 1e-3;
-    // Where measured, twice the reference's own move under last-bit changes: no f32 implementation can do better.
-    expect(diff).toBeLessThan(Math.max(bound, 0.02 * effect, 2 * noise));
-  }, TIMEOUT);
+  it.each(MODES)(
+    '%s: logits within the mode bound (or 2 percent of the mode effect) of the reference',
+    async (mode) => {
+      const { gpu, cpu, fp16 } = await setup();
+      const m = await wideModel(name);
+      if (mode.startsWith('xquant-gqa') && m.spec.numKvHeads === m.spec.numHeads) return; // MHA: no latents
+      const g = await trace(gpu, mode);
+      const c = await trace(cpu, mode);
+      const diff = worst(g, c);
+      const effect = worst(c, fp16);
+      const noise = SENSITIVITY ? worst(await trace(new ReferenceBackend(nudged(m)), mode), c) : 0;
+      const sensitivity = SENSITIVITY ? `, reference vs its 1-ulp-nudged self ${noise.toExponential(2)}` : '';
+      console.log(`${name} ${mode}: GPU vs reference ${diff.toExponential(2)}, mode vs fp16 ${effect.toExponential(2)}${sensitivity}`);
+      expect(effect).toBeGreaterThan(10 * diff); // the mode really differs from fp16: the comparison is not vacuous
+      const bound = /^(kivi|xquant-gqa)-/.test(mode) ? 2e-2 : 1e-3;
+      // Where measured, twice the reference's own move under last-bit changes: no f32 implementation can do better.
+      expect(diff).toBeLessThan(Math.max(bound, 0.02 * effect, 2 * noise));
+    },
+    TIMEOUT,
+  );
 });

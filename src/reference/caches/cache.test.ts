@@ -98,7 +98,11 @@ describe('rematerialization without quantization is exact', () => {
   const cases: Array<[string, () => Promise<LoadedModel>, string[]]> = [
     ['stories260K (GQA)', () => sharedModel('stories260K'), ['kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4']],
     ['aidreams260K (MHA)', () => sharedModel('aidreams260K'), ['kivi-4', 'xquant-4', 'xquant-cl-4']],
-    ['synthetic Qwen2 with q/k/v biases', () => loadModel(syntheticSource({ ...wide, architecture: 'Qwen2ForCausalLM', bias: true })), ['xquant-4', 'xquant-cl-4', 'xquant-gqa-4']],
+    [
+      'synthetic Qwen2 with q/k/v biases',
+      () => loadModel(syntheticSource({ ...wide, architecture: 'Qwen2ForCausalLM', bias: true })),
+      ['xquant-4', 'xquant-cl-4', 'xquant-gqa-4'],
+    ],
   ];
   for (const [label, load, modes] of cases) {
     it(`${label}: logits equal the plain forward (relative 1e-5)`, async () => {
@@ -151,7 +155,16 @@ describe('cache mode names', () => {
       expect(cacheModeName(parseCacheMode(name))).toBe(name);
     }
     expect(cacheModeName(parseCacheMode('xquant-4', { residual: 16 }))).toBe('xquant-4:residual=16');
-    const bad = ['xquant-4:', 'xquant-4:hot', 'xquant-4:hot=-128', 'xquant-4:hot=1e3', 'xquant-4:warm=128', 'xquant-4:hot=128,hot=256', 'xquant:hot=128', 'xquant-4:hot=128:x'];
+    const bad = [
+      'xquant-4:',
+      'xquant-4:hot',
+      'xquant-4:hot=-128',
+      'xquant-4:hot=1e3',
+      'xquant-4:warm=128',
+      'xquant-4:hot=128,hot=256',
+      'xquant:hot=128',
+      'xquant-4:hot=128:x',
+    ];
     for (const name of bad) expect(() => parseCacheMode(name), name).toThrow(InvalidArgumentError);
     expect(() => parseCacheMode('xquant-4:hot=100')).toThrow(/multiple of 128/);
     expect(() => parseCacheMode('fp16:hot=128')).toThrow(/quantized modes/);

@@ -13,7 +13,6 @@ import { cacheBytesPerToken } from '../../cache/cache-bytes';
 import { MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
-
 export interface LayerPools {
   k: GPUBuffer;
   v: GPUBuffer;
@@ -114,7 +113,11 @@ export class GpuKvCache implements GpuCache {
     }));
     // One session, so pages are handed out in order; the table is what lets kernels stay unaware of that.
     if (this.pages) this.memory.release(this.pages);
-    this.pages = this.memory.upload('cache', 'kv.pages', Uint32Array.from({ length: pages }, (_, i) => i));
+    this.pages = this.memory.upload(
+      'cache',
+      'kv.pages',
+      Uint32Array.from({ length: pages }, (_, i) => i),
+    );
     this.pageCount = pages;
     this.generation++;
   }

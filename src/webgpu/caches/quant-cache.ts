@@ -60,7 +60,8 @@ function gpuLatents(host: CacheHost): GpuLatents[] {
   if (!l) {
     const kv = kvDim(host.spec);
     const d = host.spec.hiddenSize;
-    const up = (w: Float32Array, rows: number, cols: number, label: string) => uploadMatrix(host.memory, label, packMatrix(w, rows, cols, 'f32'), host.maxBindingBytes);
+    const up = (w: Float32Array, rows: number, cols: number, label: string) =>
+      uploadMatrix(host.memory, label, packMatrix(w, rows, cols, 'f32'), host.maxBindingBytes);
     const factors: LayerLatents[] = host.latents;
     l = factors.map((x, i) => ({
       downK: up(x.k.down, kv, d, `svd.l${i}.down_k`),
@@ -170,12 +171,15 @@ export class GpuQuantCache implements GpuCache {
     this.hotRing = hotRingTokens(this.hot);
     if (this.hotRing * kv * 2 > this.maxBinding) {
       const most = Math.max(0, Math.floor(this.maxBinding / (kv * 2) / PAGE_TOKENS - 1) * PAGE_TOKENS);
-      throw new GpuOutOfMemoryError(`a hot tier of ${this.hot} tokens needs ${this.hotRing * kv * 2}-byte K and V rings per layer; this device binds at most ${this.maxBinding} bytes`, {
-        field: 'hot',
-        expected: `at most ${most} tokens`,
-        got: `${this.hot} tokens`,
-        requested: this.hotRing * kv * 2,
-      });
+      throw new GpuOutOfMemoryError(
+        `a hot tier of ${this.hot} tokens needs ${this.hotRing * kv * 2}-byte K and V rings per layer; this device binds at most ${this.maxBinding} bytes`,
+        {
+          field: 'hot',
+          expected: `at most ${most} tokens`,
+          got: `${this.hot} tokens`,
+          requested: this.hotRing * kv * 2,
+        },
+      );
     }
     // Checked (above and in QuantPool) before anything is allocated: a throw here leaves nothing behind.
     this.store = new QuantPool(
@@ -247,7 +251,13 @@ export class GpuQuantCache implements GpuCache {
     this.transient = {
       k: this.memory.create('activations', 'transient.remat.k', bytes, usage, true),
       v: this.memory.create('activations', 'transient.remat.v', bytes, usage, true),
-      pages: this.memory.upload('activations', 'transient.remat.pages', Uint32Array.from({ length: Math.ceil(room / PAGE_TOKENS) }, (_, b) => b), 0, true),
+      pages: this.memory.upload(
+        'activations',
+        'transient.remat.pages',
+        Uint32Array.from({ length: Math.ceil(room / PAGE_TOKENS) }, (_, b) => b),
+        0,
+        true,
+      ),
       tokens: room,
       f16,
     };
@@ -266,7 +276,11 @@ export class GpuQuantCache implements GpuCache {
   private writeHotPages(): void {
     if (this.hotPages) this.memory.release(this.hotPages);
     const ring = this.hotRing / PAGE_TOKENS;
-    this.hotPages = this.memory.upload('cache', 'kv.hot.pages', Uint32Array.from({ length: this.capacity / PAGE_TOKENS }, (_, b) => b % ring));
+    this.hotPages = this.memory.upload(
+      'cache',
+      'kv.hot.pages',
+      Uint32Array.from({ length: this.capacity / PAGE_TOKENS }, (_, b) => b % ring),
+    );
   }
 
   bytesPerToken(): number {
@@ -341,12 +355,26 @@ export class GpuQuantCache implements GpuCache {
     const s = this.spec;
     const b = this.storeBuffers();
     return [
-      ...attendOps(ctx, this.layout, b, { ...this.sides(a), q: a.q, xPartial: this.xPartial!, scoresBase: this.scoresBase, partial: a.partial, window: s.slidingWindow ?? 0, maxXChunks: MAX_CHUNKS }),
+      ...attendOps(ctx, this.layout, b, {
+        ...this.sides(a),
+        q: a.q,
+        xPartial: this.xPartial!,
+        scoresBase: this.scoresBase,
+        partial: a.partial,
+        window: s.slidingWindow ?? 0,
+        maxXChunks: MAX_CHUNKS,
+      }),
       ...layerAttentionOps(
         ctx,
         s,
         a,
-        { pages: this.hotPages ?? ctx.empty, kPool: this.hotPools[a.layer]?.k ?? ctx.empty, vPool: this.hotPools[a.layer]?.v ?? ctx.empty, page: PAGE_TOKENS, kvF16: true },
+        {
+          pages: this.hotPages ?? ctx.empty,
+          kPool: this.hotPools[a.layer]?.k ?? ctx.empty,
+          vPool: this.hotPools[a.layer]?.v ?? ctx.empty,
+          page: PAGE_TOKENS,
+          kvF16: true,
+        },
         true,
       ),
     ];
@@ -360,7 +388,19 @@ export class GpuQuantCache implements GpuCache {
     const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: t.k, outV: t.v, f16: t.f16 });
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
-      out.push(hotGatherOp(ctx, { pages: this.hotPages!, kPool: pools.k, vPool: pools.v, outK: t.k, outV: t.v, kvDim: kvDim(s), page: PAGE_TOKENS, f16: t.f16, hot: this.hot }));
+      out.push(
+        hotGatherOp(ctx, {
+          pages: this.hotPages!,
+          kPool: pools.k,
+          vPool: pools.v,
+          outK: t.k,
+          outV: t.v,
+          kvDim: kvDim(s),
+          page: PAGE_TOKENS,
+          f16: t.f16,
+          hot: this.hot,
+        }),
+      );
     }
     out.push(...layerAttentionOps(ctx, s, a, { pages: t.pages, kPool: t.k, vPool: t.v, page: PAGE_TOKENS, kvF16: t.f16 }, false));
     return out;
@@ -372,7 +412,20 @@ export class GpuQuantCache implements GpuCache {
     const out = a.prefill ? this.prefillAttention(ctx, a) : this.decodeAttention(ctx, a);
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
-      out.push(kvAppendOp(ctx, { k: a.k, v: a.v, pages: this.hotPages!, kPool: pools.k, vPool: pools.v, kvDim: kvDim(s), kStride: a.kvStride, page: PAGE_TOKENS, kvF16: true, ring: this.hotRing }));
+      out.push(
+        kvAppendOp(ctx, {
+          k: a.k,
+          v: a.v,
+          pages: this.hotPages!,
+          kPool: pools.k,
+          vPool: pools.v,
+          kvDim: kvDim(s),
+          kStride: a.kvStride,
+          page: PAGE_TOKENS,
+          kvF16: true,
+          ring: this.hotRing,
+        }),
+      );
     }
     if (this.layout.k) out.push(kCommitOp(ctx, this.layout, b, a.layer));
     const rowSource = this.layout.k ? (this.zv ?? a.v) : a.x;

@@ -30,11 +30,14 @@ export class QuantPool {
     // The fixed regions (f16 rings of the residual window and of K blocks still filling) plus one page.
     const first = this.largestWords(1) * 4;
     if (first > maxBindingBytes) {
-      throw new GpuOutOfMemoryError(`the cache's rings and first page need a ${first}-byte buffer${shared ? ' (xquant-cl keeps every layer in one)' : ' per layer'}; this device binds at most ${maxBindingBytes} bytes`, {
-        field: 'residual',
-        expected: 'a smaller residual window',
-        requested: first,
-      });
+      throw new GpuOutOfMemoryError(
+        `the cache's rings and first page need a ${first}-byte buffer${shared ? ' (xquant-cl keeps every layer in one)' : ' per layer'}; this device binds at most ${maxBindingBytes} bytes`,
+        {
+          field: 'residual',
+          expected: 'a smaller residual window',
+          requested: first,
+        },
+      );
     }
     this.grow(1);
   }

@@ -105,7 +105,15 @@ async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean,
   const chunkLen = Math.ceil(all / c.chunks);
   const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   dev.queue.writeBuffer(step, 0, new Uint32Array([c.tokens, c.past, c.chunks, chunkLen, 1, 1, 0, 0, 0, 0, 0, 0]));
-  const ctx: OpContext = { device: dev, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: dev.limits.maxComputeWorkgroupStorageSize, kernels: 'tiled', f16 };
+  const ctx: OpContext = {
+    device: dev,
+    pipelines,
+    step,
+    empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE),
+    workgroupBytes: dev.limits.maxComputeWorkgroupStorageSize,
+    kernels: 'tiled',
+    f16,
+  };
   // Pages in reverse order: slot of token t = pages[t / PAGE] * PAGE + t % PAGE.
   const pageCount = Math.ceil(c.past / PAGE) + 1;
   const pages = Uint32Array.from({ length: pageCount }, (_, i) => pageCount - 1 - i);
@@ -160,7 +168,12 @@ function relError(got: Float32Array, want: Float64Array): number {
   return diff / top;
 }
 
-const spec = (headDim: number, numHeads: number, numKvHeads: number, slidingWindow: number | null = null): AttentionSpec => ({ headDim, numHeads, numKvHeads, slidingWindow });
+const spec = (headDim: number, numHeads: number, numKvHeads: number, slidingWindow: number | null = null): AttentionSpec => ({
+  headDim,
+  numHeads,
+  numKvHeads,
+  slidingWindow,
+});
 
 const CASES: [string, Case][] = [
   ['head 64, group 4 (Llama-3.2-1B), decode', { spec: spec(64, 32, 8), past: 300, tokens: 1, chunks: 3, kvF16: true }],

@@ -40,7 +40,15 @@ export interface AttentionStore {
  * rematerialized past). `append`: the split kernel also writes the step's K and V into the store (the
  * fp16/f32 cache's append, fused). `decode`: the list for one-token steps (the tiled family has its own split).
  */
-export function layerAttentionOps(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append = false, decode = false): [Dispatch, Dispatch] {
+export function layerAttentionOps(
+  ctx: OpContext,
+  spec: AttentionSpec,
+  rows: AttentionRows,
+  store: AttentionStore,
+  ownOnly: boolean,
+  append = false,
+  decode = false,
+): [Dispatch, Dispatch] {
   const { headDim, numHeads: heads } = spec;
   // The tiled family's tiled kernel (one-token tiles in decode), unless not one token's rows fit.
   const queryTokens = ctx.kernels === 'tiled' && !ownOnly ? flashQueryTokens(spec, ctx.workgroupBytes, decode, ctx.f16 === true) : 0;
@@ -121,11 +129,7 @@ function flashSplit(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, st
 function splitOp(ctx: OpContext, spec: AttentionSpec, rows: AttentionRows, store: AttentionStore, ownOnly: boolean, append: boolean): Dispatch {
   const p = splitParts(spec, rows, store, append);
   const heads = spec.numHeads;
-  return makeDispatch(
-    ctx,
-    { op: 'attention-split', consts: { ...p.consts, OWN_ONLY: ownOnly }, prefixes: p.prefixes },
-    p.bindings,
-    p.buffers,
-    (tokens, plan) => flatGrid(tokens * heads * plan.chunks),
+  return makeDispatch(ctx, { op: 'attention-split', consts: { ...p.consts, OWN_ONLY: ownOnly }, prefixes: p.prefixes }, p.bindings, p.buffers, (tokens, plan) =>
+    flatGrid(tokens * heads * plan.chunks),
   );
 }

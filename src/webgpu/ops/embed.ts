@@ -8,7 +8,11 @@ export function embedOps(ctx: OpContext, table: GpuMatrix, ids: GPUBuffer, h: GP
   return table.parts.map((part) =>
     makeDispatch(
       ctx,
-      { op: 'embed', prefixes: [weightPrefix(table.format)], consts: { D: d, H_STRIDE: hStride, W_ROW_WORDS: table.rowWords, W_SCALE_WORDS: table.scaleWords } },
+      {
+        op: 'embed',
+        prefixes: [weightPrefix(table.format)],
+        consts: { D: d, H_STRIDE: hStride, W_ROW_WORDS: table.rowWords, W_SCALE_WORDS: table.scaleWords },
+      },
       ['uniform', 'read', 'read', 'read', 'write'],
       [part.params, ids, part.data, part.scales ?? ctx.empty, h],
       (tokens) => flatGrid(tokens * Math.ceil(d / 8)),

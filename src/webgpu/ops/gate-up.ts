@@ -6,7 +6,19 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
-import { GEMM_TILE, matmulMath, gemmWorkgroupBytes, gemvConsts, gemvGrid, gemvLayout, gemvReduce, gemvWorkgroupBytes, gemvWorkgroupRows, normConsts, type FusedNorm } from './linear';
+import {
+  GEMM_TILE,
+  matmulMath,
+  gemmWorkgroupBytes,
+  gemvConsts,
+  gemvGrid,
+  gemvLayout,
+  gemvReduce,
+  gemvWorkgroupBytes,
+  gemvWorkgroupRows,
+  normConsts,
+  type FusedNorm,
+} from './linear';
 
 export interface GateUpArgs {
   x: GPUBuffer;

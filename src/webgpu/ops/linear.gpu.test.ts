@@ -53,7 +53,16 @@ async function gpuGemv(format: WeightFormat, layout: GemvLayout, subgroups: bool
   const packed = packMatrix(rand(ROWS * COLS, 7), ROWS, COLS, format);
   const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([TOKENS, POS0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
-  const ctx: OpContext = { device, pipelines, step, empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE), workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels: 'tiled', subgroups, f16 };
+  const ctx: OpContext = {
+    device,
+    pipelines,
+    step,
+    empty: mem.create('activations', 'empty', 16, GPUBufferUsage.STORAGE),
+    workgroupBytes: device.limits.maxComputeWorkgroupStorageSize,
+    kernels: 'tiled',
+    subgroups,
+    f16,
+  };
   const y = mem.create('activations', 'y', TOKENS * ROWS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
   const args: LinearArgs = {
     x: mem.upload('activations', 'x', x),
@@ -146,7 +155,11 @@ describe.each(WEIGHT_FORMATS)('%s weights', (format) => {
     const { x, gamma, inv } = inputs();
     // Activations of a few thousand (residual streams reach that) must not overflow f16's 65,504 in a 4-term dot.
     const large = x.map((v) => v * 3000);
-    for (const [fuse, xs] of [['none', x], ['norm', x], ['none', large]] as const) {
+    for (const [fuse, xs] of [
+      ['none', x],
+      ['norm', x],
+      ['none', large],
+    ] as const) {
       const { got, w } = await gpuGemv(format, { kLanes: 8, laneRows: 4 }, true, fuse, xs, gamma, inv, true);
       const err = relativeError(got, cpuGemv(w, xs, gamma, fuse, inv));
       console.log(`${format} weights, ${fuse}, |x| up to ${Math.max(...xs.map(Math.abs)).toFixed(0)}: f16 math ${err.toExponential(2)} of the largest value`);

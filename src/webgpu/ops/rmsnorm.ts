@@ -6,8 +6,11 @@ import { makeDispatch, WORKGROUP, type Dispatch, type OpContext } from './dispat
 export const RMSNORM_WORKGROUP_BYTES = WORKGROUP * 4;
 
 export function rmsNormOp(ctx: OpContext, x: GPUBuffer, gamma: GPUBuffer, y: GPUBuffer, d: number, stride: number, eps: number): Dispatch {
-  return makeDispatch(ctx, { op: 'rmsnorm', consts: { D: d, STRIDE: stride, EPS: { f32: eps } }, workgroupBytes: RMSNORM_WORKGROUP_BYTES }, ['read', 'read', 'write'], [x, gamma, y], (tokens) => [
-    tokens,
-    1,
-  ]);
+  return makeDispatch(
+    ctx,
+    { op: 'rmsnorm', consts: { D: d, STRIDE: stride, EPS: { f32: eps } }, workgroupBytes: RMSNORM_WORKGROUP_BYTES },
+    ['read', 'read', 'write'],
+    [x, gamma, y],
+    (tokens) => [tokens, 1],
+  );
 }

@@ -22,7 +22,17 @@ it.each([false, true])('rotates q and k at positions pos0.. (interleaved: %s)', 
   const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([tokens, pos0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const ctx = { device, pipelines: new PipelineCache(device, nodeShaders()), step, empty: step, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize };
-  const op = ropeOp(ctx, { q: bq, k: bk, table: mem.upload('activations', 't', ropeTable(inv, pos0 + tokens)), headDim: hd, qHeads, kHeads, qStride: qHeads * hd, kStride: kHeads * hd, interleaved });
+  const op = ropeOp(ctx, {
+    q: bq,
+    k: bk,
+    table: mem.upload('activations', 't', ropeTable(inv, pos0 + tokens)),
+    headDim: hd,
+    qHeads,
+    kHeads,
+    qStride: qHeads * hd,
+    kStride: kHeads * hd,
+    interleaved,
+  });
   const read = mem.create('staging', 'r', q.byteLength, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();

@@ -18,7 +18,7 @@ afterAll(() => (mem.releaseAll(), device.destroy()));
 /** Deterministic logits, roughly normal with a long upper tail, and runs of exact ties. */
 function logitsRow(): Float32Array<ArrayBuffer> {
   let s = 12345;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const z = new Float32Array(V);
   for (let i = 0; i < V; i++) z[i] = 2.5 * Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand()) - 4;
   for (let i = 0; i < V; i += 997) z[i] = z[(i * 31) % V]; // ties

@@ -37,7 +37,8 @@ export interface StoreLayout {
 }
 
 function storeSource(s: StoreLayout): { consts: ShaderConsts; declarations: string[]; prefixes: string[] } {
-  const table = (name: string, v: readonly number[]) => `var<private> ${name}: array<u32, ${v.length}> = array<u32, ${v.length}>(${v.map((x) => `${x}u`).join(', ')});`;
+  const table = (name: string, v: readonly number[]) =>
+    `var<private> ${name}: array<u32, ${v.length}> = array<u32, ${v.length}>(${v.map((x) => `${x}u`).join(', ')});`;
   const consts: Record<string, number> = {
     LAYERS: s.layers,
     PAGE: s.page,
@@ -71,7 +72,17 @@ export interface StoreBuffers {
 }
 
 /** Kernels that write the store: bindings (source rows, pages, pool, layer). */
-function storeKernel(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, op: string, consts: ShaderConsts, src: GPUBuffer, grid: (tokens: number) => [number, number], quantizes: boolean): Dispatch {
+function storeKernel(
+  ctx: OpContext,
+  s: StoreLayout,
+  b: StoreBuffers,
+  layer: number,
+  op: string,
+  consts: ShaderConsts,
+  src: GPUBuffer,
+  grid: (tokens: number) => [number, number],
+  quantizes: boolean,
+): Dispatch {
   const store = storeSource(s);
   return makeDispatch(
     ctx,
@@ -136,7 +147,15 @@ export function rematColBlock(ctx: OpContext, headDim: number): number {
 }
 
 export function rematShape(a: RematSides): RematShape {
-  return { kWidth: a.kWidth, vWidth: a.vWidth, identityK: a.kMatrix === null, identityV: a.vMatrix === null, headDim: a.headDim, heads: a.heads, kvHeads: a.kvHeads };
+  return {
+    kWidth: a.kWidth,
+    vWidth: a.vWidth,
+    identityK: a.kMatrix === null,
+    identityV: a.vMatrix === null,
+    headDim: a.headDim,
+    heads: a.heads,
+    kvHeads: a.kvHeads,
+  };
 }
 
 /**
@@ -239,7 +258,19 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
     {
       op: 'xquant-absorb',
       prefixes: store.prefixes,
-      consts: { ...store.consts, VW: a.vWidth, VS: ab.vs, HB: ab.hb, HEADS: a.heads, HEAD_DIM: a.headDim, KV_GROUP: group, TT: ab.tt, IDENTITY_V: shape.identityV, WINDOW: a.window, SCORES_BASE: a.scoresBase },
+      consts: {
+        ...store.consts,
+        VW: a.vWidth,
+        VS: ab.vs,
+        HB: ab.hb,
+        HEADS: a.heads,
+        HEAD_DIM: a.headDim,
+        KV_GROUP: group,
+        TT: ab.tt,
+        IDENTITY_V: shape.identityV,
+        WINDOW: a.window,
+        SCORES_BASE: a.scoresBase,
+      },
       declarations: store.declarations,
       workgroupBytes: ab.bytes,
     },
@@ -332,7 +363,10 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
 }
 
 /** Prefill in a tiered cache: the hot tier's fp16 K/V of tokens first_key .. pos0-1 into the transient rows. */
-export function hotGatherOp(ctx: OpContext, a: { pages: GPUBuffer; kPool: GPUBuffer; vPool: GPUBuffer; outK: GPUBuffer; outV: GPUBuffer; kvDim: number; page: number; f16: boolean; hot: number }): Dispatch {
+export function hotGatherOp(
+  ctx: OpContext,
+  a: { pages: GPUBuffer; kPool: GPUBuffer; vPool: GPUBuffer; outK: GPUBuffer; outV: GPUBuffer; kvDim: number; page: number; f16: boolean; hot: number },
+): Dispatch {
   return makeDispatch(
     ctx,
     { op: 'kv-gather', consts: { KV_DIM: a.kvDim, PAGE: a.page, OUT_F16: a.f16 } },
