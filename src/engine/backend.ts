@@ -8,9 +8,18 @@ import type { CacheConfig } from '../cache/cache-config';
 import type { ModelSpec } from '../model/model-spec';
 import type { LogitsWanted } from '../reference/decoder';
 import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
-import type { MemoryReport } from '../webgpu/memory';
 import type { PreparedModel } from './prepared-model';
 import type { Sampler } from './sampling';
+
+/** What a device's memory holds, by category (every buffer is tagged with one). */
+export type MemoryCategory = 'weights' | 'cache' | 'activations' | 'staging';
+
+export type MemoryReport = Record<MemoryCategory, number> & {
+  total: number;
+  /** Transient buffers (a quantized mode's prefill rows, counted under activations): held now, and the most held at once since load. */
+  transient: number;
+  transientPeak: number;
+};
 
 export type BackendName = 'reference' | 'webgpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'webgpu'];

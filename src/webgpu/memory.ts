@@ -1,15 +1,9 @@
 // Every GPU buffer the engine makes goes through here, tagged with what it holds, so the engine can say
 // exactly where its GPU memory went (weights, KV cache, activations, staging for readback).
 
-export type MemoryCategory = 'weights' | 'cache' | 'activations' | 'staging';
-export const MEMORY_CATEGORIES: readonly MemoryCategory[] = ['weights', 'cache', 'activations', 'staging'];
+import type { MemoryCategory, MemoryReport } from '../engine/backend';
 
-export type MemoryReport = Record<MemoryCategory, number> & {
-  total: number;
-  /** Transient buffers (a quantized mode's prefill rows, counted under activations): held now, and the most held at once since load. */
-  transient: number;
-  transientPeak: number;
-};
+export type { MemoryCategory, MemoryReport } from '../engine/backend';
 
 export class GpuMemory {
   private readonly live = new Map<GPUBuffer, MemoryCategory>();
