@@ -1,5 +1,5 @@
 // y = W x (+ bias) (+ y when ACCUMULATE) for one token per workgroup row group: the decode GEMV shaped for
-// real GPUs (kernel family `gpu`, src/gpu/kernel-class.ts). The GEMV_WG invocations of a workgroup are
+// real GPUs (kernel family `tiled`, src/webgpu/kernel-family.ts). The GEMV_WG invocations of a workgroup are
 // ROW_SLOTS row slots of K_LANES lanes: the lanes of a slot split K, each reading a 16-byte block (one
 // vec4<u32>: 32 q4, 16 q8, 8 f16 or 4 f32 weights) per step, so adjacent lanes read adjacent 16-byte words
 // of a row (coalesced, K_LANES x 16 bytes per row and step) and a q4 scale is loaded once per 32 weights.

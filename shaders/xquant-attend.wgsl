@@ -1,5 +1,5 @@
 // Decode attention over the past tokens in one fused kernel, for the xquant and xquant-cl modes at widths
-// where a whole tile of X̂ rows fits in workgroup memory (chosen in src/gpu/ops/xquant-tiling.ts; wider
+// where a whole tile of X̂ rows fits in workgroup memory (chosen in src/webgpu/ops/xquant-tiling.ts; wider
 // models use xquant-scores + xquant-absorb, which slice d). Rows are dequantized once for both K and V,
 // which matters most for XQuant-CL, whose X̂ sums one dequantized row per delta layer.
 // Workgroup (m, block of KV_PER_WG kv heads, chunk c) walks the chunk's past tokens in tiles of TT tokens:

@@ -5,7 +5,7 @@
 // Workgroup (tile of TT tokens, block of KV_PER_WG kv heads): remat-tile.wgsl's product over the rows
 // (SIDE_K: k_src, else v_src) and W, then RoPE (SIDE_K), then the tile is written as f32 rows of KV_DIM
 // (or f16 pairs, OUT_F16). Constants: SIDE_K, KV_DIM, KV_HEADS, OUT_F16, plus remat-tile.wgsl's and the
-// store prefixes'. Tile sizes from src/gpu/ops/xquant-tiling.ts.
+// store prefixes'. Tile sizes from src/webgpu/ops/xquant-tiling.ts.
 
 @group(0) @binding(1) var<storage, read> x_pages: array<u32>;
 @group(0) @binding(2) var<storage, read> x_pool: array<u32>;

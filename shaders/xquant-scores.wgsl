@@ -8,7 +8,7 @@
 //   3. scaled scores against the block's query heads, written to `partial[SCORES_BASE + t * HEADS + head]`
 //      (-3e38 where a sliding window masks the token), with the chunk's running max and sum per head.
 // Writes (max, sum) per (head, chunk) to the first two floats of the head's `partial` row; xquant-absorb.wgsl
-// fills the rest (Σ p·row), so V is absorbed and never built. Tile sizes from src/gpu/ops/xquant-tiling.ts,
+// fills the rest (Σ p·row), so V is absorbed and never built. Tile sizes from src/webgpu/ops/xquant-tiling.ts,
 // checked against the device's limit. Constants: VW (V-side width), HEADS, KV_HEADS, KV_GROUP, WINDOW,
 // SCALE, SCORES_BASE, plus remat-tile.wgsl's and the store prefixes'.
 

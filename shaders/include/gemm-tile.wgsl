@@ -7,7 +7,7 @@
 // tx + 16 j (tx = lid % 16, ty = lid / 16). Constants: IN_VEC4, X_STRIDE, GEMM_TOKENS; the op defines
 // tile_w8(row_base, r, chunk) -> W8, tile row r's weights 8 chunk .. 8 chunk + 7.
 // The op declares T4, the staged element type: vec4<f32>, or vec4<f16> where the device has shader-f16 and
-// f16 arithmetic is asked for (src/gpu/ops/linear.ts gemmMath): the slices then take half the memory and
+// f16 arithmetic is asked for (src/webgpu/ops/linear.ts gemmMath): the slices then take half the memory and
 // each 4-term dot runs in f16, its result added to the f32 accumulator (long sums stay f32).
 
 const BM: u32 = GEMM_TOKENS; // tokens per tile: 64, or 16 for short prompts

@@ -1,7 +1,7 @@
 // Symmetric int4 weights (layout of weights-q4.wgsl) read 16 bytes at a time, for the tiled-family GEMVs:
 // block q of a row is one vec4<u32>, the row's 32 codes of scale group q. w_dot(row, q, xs) = the block's
 // weights · xs, xs the block's 32 activations as BLOCK_VEC4 (= 8) vec4s; the scale is applied once. T4 is
-// vec4<f32>, or vec4<f16> with f16 math (src/gpu/ops/linear.ts gemmMath): each 4-term dot then runs in f16
+// vec4<f32>, or vec4<f16> with f16 math (src/webgpu/ops/linear.ts gemmMath): each 4-term dot then runs in f16
 // and is added in f32.
 
 alias WeightWord = vec4<u32>; // the element type of `w` (and `w_up`) in the bindings files

@@ -3,7 +3,7 @@
 // Pages hold PAGE tokens of one layer; x_pages[(t / PAGE) * LAYERS + layer] is the word offset of the
 // page holding token t of that layer in x_pool. x_pool is the layer's own buffer (RING_STRIDE = 0), except
 // in xquant-cl, whose rebuild reads every earlier layer's deltas: one buffer for all layers, each layer's
-// ring RING_STRIDE = RING_SLOTS slots after the previous one's. A row is the reference's layout (src/cache/row-stores.ts):
+// ring RING_STRIDE = RING_SLOTS slots after the previous one's. A row is the reference's layout (src/cache/row-layout.ts):
 // groups of GROUP elements along the row, each {u32 meta = f16 scale | f16 zero << 16; codes}, codes a
 // little-endian bitstream. Bits may differ per layer (pinned layers, XQuant-CL base layers).
 // XQuant-CL (CL_BASE > 0): layers >= CL_BASE store deltas; X̂_l = X̂_{CL_BASE-1} + Σ_{j=CL_BASE..l} deQ(Δ_j).

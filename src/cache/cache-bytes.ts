@@ -1,4 +1,4 @@
-// Bytes per token of each cache mode, from the storage layout (docs/xquant.md §8.1).
+// Bytes per token of each cache mode, from the storage layout (docs/xquant.md §5).
 // Per-token groups: {u32 meta; packed codes} per group of up to 128 elements.
 // Per-channel groups: the same per 128 tokens of one channel, amortized over those tokens.
 // Residual windows and per-channel fp16 tails are a constant number of tokens, not a per-token cost.

@@ -1,7 +1,7 @@
 // A model's weights as a stream of blocks: each matrix a run of row blocks in its packed format, each
 // norm or bias one f32 vector. Producers: a checkpoint read by range and packed block by block
 // (pack-checkpoint.ts), a weight-cache entry (src/storage/weight-cache.ts), packed weights in memory.
-// Consumers: the GPU upload (src/gpu/gpu-weights.ts), the weight cache, `collectPacked` for the CPU.
+// Consumers: the GPU upload (src/webgpu/gpu-weights.ts), the weight cache, `collectPacked` for the CPU.
 // A block's arrays belong to the consumer only for the call: nothing keeps the whole model in memory.
 
 import { LAYER_MATRICES, LAYER_VECTORS, layerKey, layerTensors } from '../model/tensors';

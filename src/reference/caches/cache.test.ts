@@ -11,7 +11,7 @@ import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes
 import { cacheModeName, clBaseLayers, parseCacheMode, type CacheConfig } from '../../cache/cache-config';
 import { createReferenceCache } from './create-cache';
 
-// §8.1 of docs/xquant.md, written out independently of the implementation:
+// §5 of docs/xquant.md, written out independently of the implementation:
 // q(n, b) = n·(b/8) + 4 bytes of f16 scale+zero per group of up to 128 along the row;
 // per-channel groups run over 128 tokens, so their metadata costs 4/128 bytes per channel per token.
 const q = (n: number, b: number) => (n * b) / 8 + Math.ceil(n / 128) * 4;
@@ -34,7 +34,7 @@ function formula(s: ModelSpec, mode: string, b: number, pin = 0): number {
 const wide = { ...TINY, hidden: 256, heads: 8, kvHeads: 2, headDim: 32, layers: 6 };
 
 describe('cache bytes per token', () => {
-  it('matches the §8.1 formulas for every mode, bit width and pinning', async () => {
+  it('matches the §5 formulas for every mode, bit width and pinning', async () => {
     const specs = [
       (await sharedModel('stories260K')).spec,
       (await sharedModel('aidreams260K')).spec,

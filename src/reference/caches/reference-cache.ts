@@ -33,7 +33,7 @@ export interface ReferenceCache {
   append(layer: number, rows: AppendRows): void;
   /** Attention of `count` new post-RoPE queries over the stored tokens plus the new tokens' exact K/V. */
   attend(layer: number, q: Float32Array, count: number, current: KeyValueRows): Float32Array;
-  /** Steady-state bytes per token of the compact form, all layers (the formulas of docs/xquant §8.1). */
+  /** Steady-state bytes per token of the compact form, all layers (the formulas of docs/xquant.md §5). */
   bytesPerToken(): number;
   /** Bytes the compact form holds right now, tails and metadata included. */
   storedBytes(): number;

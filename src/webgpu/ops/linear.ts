@@ -1,5 +1,5 @@
-// y = W x (+ bias) (+ y) for a packed matrix: one dispatch per row part. Kernel family `cpu`:
-// shaders/linear.wgsl (a row per invocation, TILE_M tokens in registers) for everything; class `gpu`:
+// y = W x (+ bias) (+ y) for a packed matrix: one dispatch per row part. Kernel family `rowwise`:
+// shaders/linear.wgsl (a row per invocation, TILE_M tokens in registers) for everything; family `tiled`:
 // shaders/linear-gemv.wgsl (a workgroup per few rows, coalesced along K) for one-token uses (decode,
 // the LM head's last token) and shaders/linear-gemm.wgsl (64 x 64 tiles staged in workgroup memory)
 // for prefill slices.
@@ -32,7 +32,7 @@ export interface LinearArgs {
 }
 
 export interface FusedRope {
-  /** vec2(cos, sin) per position and frequency (src/gpu/ops/rope.ts ropeTable). */
+  /** vec2(cos, sin) per position and frequency (src/webgpu/ops/rope.ts ropeTable). */
   table: GPUBuffer;
   headDim: number;
 }
