@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // One config for the app build, the unit tests and the Node GPU tests (*.gpu.test.ts, dawn.node);
-// e2e tests run under Playwright (e2e/playwright.config.ts). `npm test` runs typecheck, unit, gpu,
+// e2e tests run under Playwright (e2e/playwright.config.ts). `npm test` runs typecheck, lint, unit, gpu,
 // e2e in that order.
 export default defineConfig({
   // Several pages (the demo, e2e pages), and no SPA fallback: a missing model file must be a 404, not index.html.

@@ -1,6 +1,6 @@
 // npm run ppl-table [-- --out bench/results/ppl-table.json]
 // Perplexity of every cache mode at B = 8 (xquant only), 4, 3, 2 on the models in ../shared, by the protocol of
-// shared/models/README.md, on the CPU reference. Writes JSON and prints the Markdown table for BENCHMARKS.md.
+// shared/models/README.md (docs/cli.md describes it), on the reference backend. Writes JSON and prints the Markdown table for BENCHMARKS.md.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
