@@ -44,7 +44,10 @@ export const GROUP_SIZE = 128;
 /** Tokens per page of every GPU cache (a per-channel K block is one page). */
 export const PAGE_TOKENS = 128;
 
-/** Tokens a tiered cache's hot ring holds: its `hot` tokens plus a spare page, so steps run past a stop (run-ahead decode) never overwrite a token still in the window. */
+/**
+ * Tokens a tiered cache's hot ring holds: its `hot` tokens plus a spare page, so steps run past a stop (run-ahead
+ * decode) never overwrite a token still in the window.
+ */
 export function hotRingTokens(hot: number): number {
   return hot > 0 ? hot + PAGE_TOKENS : 0;
 }

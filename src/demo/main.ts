@@ -173,7 +173,7 @@ async function load(): Promise<void> {
             ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})`
             : '');
     status.dataset.compileMs = (r.phases.compile * 1000).toFixed(0);
-    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} with ${r.kernels}-class kernels (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
+    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} with the ${r.kernels} kernel family (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
     history = [];
     chat.clear();
     setState('ready');

@@ -26,7 +26,10 @@ export interface EngineLoadOptions {
   timings?: { upload: number };
   /** Kernel family: auto (from the adapter), rowwise or tiled (src/webgpu/kernel-family.ts). */
   kernels?: KernelChoice;
-  /** f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
+  /**
+   * f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where
+   * the device has shader-f16 (default false).
+   */
   f16Math?: boolean;
 }
 
@@ -48,7 +51,10 @@ export interface ModelSummary {
   adapter: string;
   /** The kernel family chosen for this adapter (or forced by the load's `kernels`). */
   kernels: KernelFamily;
-  /** Whether the tiled-family GEMMs and GEMVs run in f16 (and attention stages its queries in f16) (asked for with `f16Math`, and the device has shader-f16). */
+  /**
+   * Whether the tiled-family GEMMs and GEMVs run in f16 (and attention stages its queries in f16) (asked for with
+   * `f16Math`, and the device has shader-f16).
+   */
   f16Math: boolean;
   memory: MemoryReport;
   hasChatTemplate: boolean;

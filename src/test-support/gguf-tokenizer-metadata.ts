@@ -15,7 +15,10 @@ import type { GgufValue } from '../model/gguf';
 import { GGUF_BYTE_LEVEL_PRE, GGUF_TOKEN_TYPE, isByteToken, type JsonValue } from '../tokenizer/gguf-tokenizer';
 
 export interface GgufTokenizerMetadataOptions {
-  /** The model's vocabulary size (config.json vocab_size) when it exceeds the tokenizer's: ids beyond become unused "[PADn]" tokens, as the converter writes them. */
+  /**
+   * The model's vocabulary size (config.json vocab_size) when it exceeds the tokenizer's: ids beyond become unused
+   * "[PADn]" tokens, as the converter writes them.
+   */
   vocabSize?: number;
 }
 

@@ -26,7 +26,10 @@ export interface BackendOptions {
   maxBatch?: number;
   /** Kernel family: `auto` (default) picks from the adapter (src/webgpu/kernel-family.ts). */
   kernels?: KernelChoice;
-  /** f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
+  /**
+   * f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where
+   * the device has shader-f16 (default false).
+   */
   f16Math?: boolean;
   latents?: LatentSource;
   /** Seconds of the load, added to as it runs. */
@@ -38,7 +41,10 @@ export interface WebGpuOptions {
   kernels?: KernelChoice;
   /** Use the adapter's subgroups where it has them (default true); false forces the workgroup-memory reductions. */
   subgroups?: boolean;
-  /** f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
+  /**
+   * f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where
+   * the device has shader-f16 (default false).
+   */
   f16Math?: boolean;
   /** Most tokens one forward dispatch runs; longer inputs run in slices. */
   maxBatch?: number;

@@ -45,7 +45,10 @@ export interface LoadOptions {
   prepare?: string[];
   /** Kernel family: 'auto' (default: from the adapter), 'rowwise' (CPU-emulated WebGPU) or 'tiled' (real GPUs). */
   kernels?: string;
-  /** f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where the device has shader-f16 (default false). */
+  /**
+   * f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where
+   * the device has shader-f16 (default false).
+   */
   f16Math?: boolean;
 }
 

@@ -18,7 +18,10 @@ export interface OpContext {
   kernels?: KernelFamily;
   /** The device was created with `subgroups`: tiled-family reductions use subgroupAdd. */
   subgroups?: boolean;
-  /** f16 arithmetic (the device has shader-f16 and the backend was asked for it): the tiled-family prefill GEMM tiles and decode GEMVs; attention-flash stages its queries in f16. */
+  /**
+   * f16 arithmetic (the device has shader-f16 and the backend was asked for it): the tiled-family prefill GEMM tiles
+   * and decode GEMVs; attention-flash stages its queries in f16.
+   */
   f16?: boolean;
 }
 
