@@ -224,9 +224,26 @@ test('a bad model URL and a malformed config.json show readable errors', async (
   await page.selectOption('#model', 'custom');
   await page.fill('#model-custom', '/no/such/model');
   await page.click('#load');
-  await expect(page.locator('body')).toHaveAttribute('data-state', 'failed', { timeout: 60_000 });
-  await expect(page.locator('#status')).toContainText('Could not load /no/such/model. MissingFileError');
+  await expect(page.locator('#status')).toContainText('Could not load /no/such/model. MissingFileError', { timeout: 60_000 });
   await expect(page.locator('#status')).toContainText('/no/such/model/config.json');
+  // The model loaded before stays loaded and usable (it used to be dropped, leaving Send disabled).
+  await expect(page.locator('#status')).toContainText('austen-3m is still loaded.');
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready');
+  await expect(page.locator('#send')).toBeEnabled();
+  await send(page, 'Elizabeth', { maxTokens: 6, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  expect(((await lastReply(page).textContent()) ?? '').length).toBeGreaterThan(0);
+
+  // Text that is neither a Hub id nor a URL is refused, not fetched as a path under the page.
+  const guessed: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/SmolLM2/')) guessed.push(r.url());
+  });
+  await page.fill('#model-custom', 'SmolLM2');
+  await page.click('#load');
+  await expect(page.locator('#status')).toContainText('Could not load SmolLM2. InvalidArgumentError', { timeout: 60_000 });
+  await expect(page.locator('#status')).toContainText('neither a Hugging Face repo id nor a URL');
+  expect(guessed).toEqual([]);
 
   await page.fill('#model-custom', '/broken-model');
   await page.click('#load');

@@ -63,9 +63,20 @@ test('the script tag mounts a chat widget that answers under a strict CSP', asyn
     if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
   });
   page.on('pageerror', (e) => violations.push(e.message));
+  // A single-file model needs no probe that fails (the sharded index was asked for first, a 404 in the host page's console).
+  const failed: string[] = [];
+  page.on('response', (r) => {
+    if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+  });
   await page.goto(`${base}/`);
   const host = page.locator('div.xquant-chat');
+  // The widget says how far the load is (it used to say "Loading the model…" until ready).
+  await expect(host.locator('.status')).toContainText(/Loading the model: (downloading|reading the browser cache|uploading to the GPU|compiling shaders)/, {
+    timeout: 60_000,
+  });
   await expect(host).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  expect(await host.getAttribute('data-progress')).toMatch(/^(download|cache|upload|compile)$/);
+  expect(failed).toEqual([]);
   await expect(host.locator('.status')).toContainText('austen-3m · q8 · ready'); // locators pierce the open shadow root
   expect(await page.evaluate(() => typeof (window as unknown as { XQuantChat?: { createEngine?: unknown } }).XQuantChat?.createEngine)).toBe('function');
   expect(await page.evaluate(() => document.querySelector('div.xquant-chat')?.shadowRoot !== null && document.querySelector('li') === null)).toBe(true);

@@ -8,7 +8,7 @@ import type { MemoryInfo, ModeReady, ScoreResult } from '../engine/engine';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../engine/openai';
 import { AbortedError } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
-import { isHubRepoId, type ModelRef } from '../model/model-ref';
+import { isHubRepoId, isUrlLike, type ModelRef } from '../model/model-ref';
 import type { WeightFormat } from '../quant/weight-format';
 import type { KernelChoice } from '../webgpu/kernel-family';
 import type { LoadProgress } from '../storage/model-loader';
@@ -69,11 +69,11 @@ export interface XQuantEngine {
 
 let nextRequest = 0;
 
-/** Relative URLs mean the page's location, not the Worker script's: resolve them here. */
+/** Relative URLs mean the page's location, not the Worker script's: resolve them here (other text goes on, to be refused). */
 function absolute(m: ModelRef): ModelRef {
   const page = globalThis.location?.href;
   if (!page) return m;
-  if (typeof m === 'string') return isHubRepoId(m) ? m : new URL(m, page).href;
+  if (typeof m === 'string') return isHubRepoId(m) || !isUrlLike(m) ? m : new URL(m.trim(), page).href;
   if ('url' in m) return { url: new URL(m.url, page).href };
   return m;
 }

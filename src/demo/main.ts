@@ -149,6 +149,8 @@ async function load(): Promise<void> {
     return;
   }
   setState('loading');
+  // The engine keeps the loaded model until the new one is on the GPU, and keeps it if the load fails.
+  const previous = loaded;
   loaded = null;
   status.textContent = `Loading ${choice.label}…`;
   try {
@@ -178,8 +180,11 @@ async function load(): Promise<void> {
     chat.clear();
     setState('ready');
   } catch (e) {
-    status.textContent = `Could not load ${choice.label}. ${describeError(e)}`;
-    setState('failed');
+    const kept = previous && (await engine.status()).loaded ? previous : null;
+    loaded = kept;
+    status.textContent = `Could not load ${choice.label}. ${describeError(e)}${kept ? ` ${kept.name} is still loaded.` : ''}`;
+    setState(kept ? 'ready' : 'failed');
+    if (kept) await refreshMemory();
   } finally {
     showProgress(null);
   }

@@ -3,6 +3,7 @@
 
 import type { XQuantEngine } from '../client/create-engine';
 import type { ModelRef } from '../model/model-ref';
+import type { LoadProgress } from '../storage/model-loader';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 
 export interface WidgetOptions {
@@ -24,6 +25,27 @@ li.error { background: #fdecea; color: #8a1c12; }
 form { display: flex; gap: 6px; padding: 8px 10px; border-top: 1px solid #eee; }
 input { flex: 1; font: inherit; }
 `;
+
+const PHASES: Record<LoadProgress['phase'], string> = {
+  download: 'downloading',
+  cache: 'reading the browser cache',
+  upload: 'uploading to the GPU',
+  compile: 'compiling shaders',
+};
+
+/** "Loading the model: downloading 1.2 of 4.0 MB (30%)". */
+export function progressText(p: LoadProgress): string {
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  const bytes = p.phase === 'download' || p.phase === 'cache';
+  const amount = !bytes
+    ? p.total
+      ? ` (${p.loaded} of ${p.total})`
+      : ''
+    : p.total
+      ? ` ${mib(p.loaded)} of ${mib(p.total)} MB (${Math.floor((100 * p.loaded) / p.total)}%)`
+      : ` ${mib(p.loaded)} MB`;
+  return `Loading the model: ${PHASES[p.phase]}${amount}`;
+}
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -64,18 +86,28 @@ export function mountChatWidget(host: HTMLElement, engine: XQuantEngine, o: Widg
   let running: AbortController | null = null;
   let hasTemplate = false;
 
-  engine.load(o.model, { weights: o.weights, cache: o.cache }).then(
-    (r) => {
-      hasTemplate = r.hasChatTemplate;
-      status.textContent = `${r.name} · ${r.weights} · ready`;
-      send.disabled = false;
-      host.dataset.state = 'ready';
-    },
-    (e: unknown) => {
-      status.textContent = `Could not load the model: ${e instanceof Error ? e.message : String(e)}`;
-      host.dataset.state = 'failed';
-    },
-  );
+  let loading = true;
+  const onProgress = (p: LoadProgress) => {
+    // Progress is pushed from the Worker and may arrive after the load has finished.
+    if (!loading) return;
+    status.textContent = progressText(p);
+    host.dataset.progress = p.phase;
+  };
+  engine
+    .load(o.model, { weights: o.weights, cache: o.cache, onProgress })
+    .finally(() => (loading = false))
+    .then(
+      (r) => {
+        hasTemplate = r.hasChatTemplate;
+        status.textContent = `${r.name} · ${r.weights} · ready`;
+        send.disabled = false;
+        host.dataset.state = 'ready';
+      },
+      (e: unknown) => {
+        status.textContent = `Could not load the model: ${e instanceof Error ? e.message : String(e)}`;
+        host.dataset.state = 'failed';
+      },
+    );
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();

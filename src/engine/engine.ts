@@ -98,7 +98,8 @@ export interface GenerationStats {
   seconds: number;
 }
 
-const DEFAULT_BUDGET_MB = 256;
+/** The cache budget (MiB) when a load names none. */
+export const DEFAULT_BUDGET_MB = 256;
 
 export interface ModeReady {
   cache: string;
@@ -125,14 +126,20 @@ export class Engine {
 
   constructor(private readonly backends: BackendFactory) {}
 
+  /**
+   * Put a model on a device. The model loaded before stays loaded and usable until the new one is on its
+   * device: a load that fails (bad files, a network error, an abort, no device memory) leaves it as it was.
+   */
   async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
-    this.unload();
-    this.setMemoryBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
+    const budgetBytes = checkBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
     const backend = await this.backends(model, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
+    const previous = this.backend;
     this.model = model;
     this.backend = backend;
+    this.budgetBytes = budgetBytes;
     this.lostReason = null;
+    previous?.destroy();
     void backend.lost.then((reason) => {
       if (this.backend !== backend) return; // unloaded or replaced: an intended destroy
       this.lostReason = reason;
@@ -153,9 +160,7 @@ export class Engine {
 
   /** The GPU memory the cache may use from now on (MiB): `auto` and memory() plan against it. */
   setMemoryBudget(mb: number): void {
-    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb)))
-      throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
-    this.budgetBytes = mb * 2 ** 20;
+    this.budgetBytes = checkBudget(mb);
   }
 
   /** `auto`'s pick for the model's whole context; fp16 when no mode holds it (requests then plan their own length). */
@@ -217,18 +222,7 @@ export class Engine {
   resolveCache(name: string | undefined, tokens: number): CacheConfig {
     const { model } = this.loaded();
     if (!name || name === 'auto') return autoCacheMode(model.spec, this.budgetBytes, tokens, {}, this.deviceLimits());
-    const config = parseCacheMode(name);
-    const need = cacheBytesFor(model.spec, config, tokens);
-    if (need > this.budgetBytes) {
-      throw new GpuOutOfMemoryError(`the ${name} cache for ${tokens} tokens does not fit the memory budget`, {
-        field: 'memoryBudgetMB',
-        expected: `at most ${this.budgetBytes} bytes`,
-        got: `${need} bytes`,
-        requested: need,
-        budget: this.budgetBytes,
-      });
-    }
-    return config;
+    return namedCache(model.spec, name, tokens, this.budgetBytes);
   }
 
   /** Generate, yielding text as it becomes final (never a partial UTF-8 character or a partial stop string). */
@@ -408,6 +402,29 @@ export class Engine {
     this.backend = null;
     this.model = null;
   }
+}
+
+/** A named cache mode for `tokens` tokens of a model, refused with a typed error when it does not fit `budgetBytes`. */
+export function namedCache(spec: ModelSpec, name: string, tokens: number, budgetBytes: number): CacheConfig {
+  const config = parseCacheMode(name);
+  const need = cacheBytesFor(spec, config, tokens);
+  if (need > budgetBytes) {
+    throw new GpuOutOfMemoryError(`the ${name} cache for ${tokens} tokens does not fit the memory budget`, {
+      field: 'memoryBudgetMB',
+      expected: `at most ${budgetBytes} bytes`,
+      got: `${need} bytes`,
+      requested: need,
+      budget: budgetBytes,
+    });
+  }
+  return config;
+}
+
+/** A memory budget in MiB as bytes, or a typed error. */
+function checkBudget(mb: number): number {
+  if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb)))
+    throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
+  return mb * 2 ** 20;
 }
 
 /** The prompt cut for `truncation: 'auto'`: sinks + the newest tokens, leaving room for the reply. */

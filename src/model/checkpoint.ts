@@ -56,11 +56,13 @@ function isSingleFileModel(source: ModelFileSource): source is SingleFileModel {
 export async function openCheckpoint(source: ModelFileSource): Promise<Checkpoint> {
   if (isSingleFileModel(source)) return source.checkpoint();
   let files: string[];
-  if (await source.has(SHARD_INDEX)) {
+  // The single file first: most models a page loads have one, and a probe for an index they lack would be a
+  // failed request in the page's console.
+  if (await source.has(SINGLE_FILE)) {
+    files = [SINGLE_FILE];
+  } else if (await source.has(SHARD_INDEX)) {
     const index = parseShardIndex(await readText(source, SHARD_INDEX), `${source.name}/${SHARD_INDEX}`);
     files = [...new Set(index.values())];
-  } else if (await source.has(SINGLE_FILE)) {
-    files = [SINGLE_FILE];
   } else {
     throw new MissingFileError(`${source.name}/${SINGLE_FILE}`, `neither ${SINGLE_FILE} nor ${SHARD_INDEX} found`);
   }

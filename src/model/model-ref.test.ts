@@ -14,6 +14,15 @@ describe('model references', () => {
     expect(hub).toMatchObject({ id: 'hub:https://huggingface.co/owner/name', revision: 'main', name: 'owner/name' });
     expect(hub.source).toBeInstanceOf(UrlFolderSource);
     expect(resolveModelRef('./models/x', PAGE).source.name).toBe('https://site.example/app/models/x');
+    expect(resolveModelRef('../x', PAGE).source.name).toBe('https://site.example/x');
+    expect(resolveModelRef('http://localhost:8000/m', PAGE).source.name).toBe('http://localhost:8000/m');
+  });
+
+  it('text that is neither a repo id nor a URL is a typed error, not a path under the page', () => {
+    for (const text of ['SmolLM2', 'my model', 'owner/name/extra', 'hf.co model']) {
+      expect(() => resolveModelRef(text, PAGE), text).toThrow(/model: neither a Hugging Face repo id nor a URL; expected a Hugging Face repo id/);
+    }
+    expect(() => resolveModelRef(' ', PAGE)).toThrow(/empty model reference/);
   });
 
   it('a .gguf URL, a Hub file and one picked .gguf file are GGUF models', () => {

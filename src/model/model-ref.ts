@@ -26,6 +26,14 @@ export interface ResolvedModel {
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+/** An absolute URL (a scheme) or a path: '/x', './x', '../x'. */
+const URL_LIKE = /^(?:[a-z][a-z\d+.-]*:|\.{0,2}\/)/i;
+const MODEL_EXPECTED = "a Hugging Face repo id (owner/name), a URL (https://…), or a path starting with '/', './' or '../'";
+
+/** Whether a string names a URL (with a scheme) or a path ('/x', './x', '../x'), rather than other text. */
+export function isUrlLike(s: string): boolean {
+  return URL_LIKE.test(s.trim());
+}
 
 export function isHubRepoId(s: string): boolean {
   return REPO_ID.test(s) && !s.includes('..');
@@ -37,8 +45,13 @@ export function isHubRepoId(s: string): boolean {
  */
 export function resolveModelRef(ref: ModelRef, base: string, o: UrlSourceOptions & { hubBase?: string } = {}): ResolvedModel {
   if (typeof ref === 'string') {
-    if (ref.trim() === '') throw new InvalidArgumentError('empty model reference', { field: 'model', expected: 'a Hugging Face repo id or a folder URL' });
-    return isHubRepoId(ref) ? resolveModelRef({ hub: ref }, base, o) : resolveModelRef({ url: ref }, base, o);
+    if (ref.trim() === '') throw new InvalidArgumentError('empty model reference', { field: 'model', expected: MODEL_EXPECTED });
+    if (isHubRepoId(ref)) return resolveModelRef({ hub: ref }, base, o);
+    // Anything else must look like a URL: text such as "SmolLM2" would otherwise resolve against the page's address.
+    if (!isUrlLike(ref)) {
+      throw new InvalidArgumentError('neither a Hugging Face repo id nor a URL', { field: 'model', expected: MODEL_EXPECTED, got: ref });
+    }
+    return resolveModelRef({ url: ref.trim() }, base, o);
   }
   if ('hub' in ref) {
     if (!isHubRepoId(ref.hub)) throw new InvalidArgumentError('not a Hugging Face repo id', { field: 'model.hub', expected: 'owner/name', got: ref.hub });

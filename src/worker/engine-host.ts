@@ -2,7 +2,16 @@
 // loading through the weight cache, OpenAI-style chat and text completions (streamed by pushing chunks to
 // a callback), perplexity, memory, a request queue with abort by request id.
 
-import { Engine, type GenerationStats, type MemoryInfo, type ModelSummary, type ModeReady, type ScoreResult } from '../engine/engine';
+import {
+  DEFAULT_BUDGET_MB,
+  Engine,
+  namedCache,
+  type GenerationStats,
+  type MemoryInfo,
+  type ModelSummary,
+  type ModeReady,
+  type ScoreResult,
+} from '../engine/engine';
 import {
   checkMessages,
   completionId,
@@ -15,7 +24,7 @@ import {
   type CompletionChunk,
   type CompletionRequest,
 } from '../engine/openai';
-import { EngineError, throwIfAborted } from '../errors';
+import { EngineError, GpuOutOfMemoryError, throwIfAborted } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
 import { webGpuBackends } from '../webgpu/backend';
 import type { ShaderLibrary } from '../webgpu/shader-library';
@@ -115,30 +124,52 @@ export class EngineHost {
     });
   }
 
+  /**
+   * Load a model; the one loaded before stays loaded until the new one is on the device. Where both cannot be
+   * resident (the device runs out of memory with both), the old one is unloaded and the new one tried alone;
+   * if that fails too, the old one is loaded again (from the weight cache) and the error is thrown.
+   */
   private async loadNow(model: ModelRef, o: LoadOptions, signal: AbortSignal | undefined, report: (p: LoadProgress) => void): Promise<LoadResult> {
     const started = performance.now();
-    this.engine.unload();
-    this.lastLoad = null;
     const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
     const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
     const kernels = parseKernelChoice(o.kernels ?? 'auto');
-    const {
-      model: prepared,
-      storage,
-      timings,
-    } = await loadPreparedModel({
-      resolved,
-      format: format ?? 'q8',
-      cache: o.useCache === false ? null : this.weightCache,
-      signal,
-      onProgress: report,
-    });
-    throwIfAborted(signal, 'load');
-    // Download (or cache read), packing, storing and upload run together, tensor by tensor.
-    const summary = await this.engine.load(prepared, { memoryBudgetMB: o.memoryBudgetMB, timings, kernels, f16Math: o.f16Math });
-    report({ phase: 'upload', loaded: 1, total: 1 });
+    const budgetMB = o.memoryBudgetMB ?? DEFAULT_BUDGET_MB;
     const defaultCache = o.cache ?? 'auto';
-    if (defaultCache !== 'auto') this.engine.resolveCache(defaultCache, 1); // a bad name fails the load (before any warm-up allocates), not the first request
+    const prepare = async () => {
+      const prepared = await loadPreparedModel({
+        resolved,
+        format: format ?? 'q8',
+        cache: o.useCache === false ? null : this.weightCache,
+        signal,
+        onProgress: report,
+      });
+      throwIfAborted(signal, 'load');
+      // A bad or too large default mode fails the load before the model replaces the loaded one.
+      if (defaultCache !== 'auto') namedCache(prepared.model.spec, defaultCache, 1, budgetMB * 2 ** 20);
+      return prepared;
+    };
+    const put = async (p: Awaited<ReturnType<typeof prepare>>) =>
+      this.engine.load(p.model, { memoryBudgetMB: budgetMB, timings: p.timings, kernels, f16Math: o.f16Math });
+    let prepared = await prepare();
+    let summary: ModelSummary;
+    try {
+      // Download (or cache read), packing, storing and upload run together, tensor by tensor.
+      summary = await put(prepared);
+    } catch (e) {
+      if (!(e instanceof GpuOutOfMemoryError) || !this.engine.isLoaded) throw e;
+      const previous = this.lastLoad;
+      this.engine.unload();
+      try {
+        prepared = await prepare();
+        summary = await put(prepared);
+      } catch (alone) {
+        if (previous) await this.loadNow(previous.model, { ...previous.o, warmup: false }, undefined, () => {}).catch(() => {});
+        throw alone;
+      }
+    }
+    const { storage, timings } = prepared;
+    report({ phase: 'upload', loaded: 1, total: 1 });
     const compileStart = performance.now();
     if (o.warmup !== false) {
       // fp16's kernels, the default mode's and the asked-for ones, all in parallel, so none stalls a first request.
