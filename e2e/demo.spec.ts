@@ -2,6 +2,7 @@
 // loads offline in the Worker engine, replies stream, stop works, the weights come from IndexedDB on the
 // second visit, and bad models give readable errors.
 import { expect, test, type Page } from '@playwright/test';
+import { resolve } from 'node:path';
 import type { XQuantEngine } from '../src/client/index';
 
 async function openDemo(page: Page): Promise<void> {
@@ -39,7 +40,15 @@ test('the demo streams a reply from the default model, offline, with the memory 
   await expect(page.locator('#speed')).toContainText('tok/s decode');
   await expect(page.locator('#speed')).toContainText('cache xquant-cl-4');
   await expect(page.locator('#memory-table tbody tr')).toHaveCount(11); // MHA model: every mode but xquant-gqa
-  await expect(page.locator('#memory-summary')).toContainText('weights');
+  // The figures agree: the highlighted row is the mode replies use (it was auto's pick, whatever was selected), and
+  // the live cache (none between replies) is not shown as "cache 0.0 KB" beside the last reply's size.
+  await expect(page.locator('#memory-table tbody tr.chosen td').first()).toHaveText('xquant-cl-4');
+  await expect(page.locator('#memory-table tbody tr[data-auto="true"] td').first()).toHaveText('fp16 (auto)');
+  await expect(page.locator('#memory-summary')).toContainText('no cache held between replies');
+  await expect(page.locator('#memory-summary')).toContainText("the last reply's held");
+  await expect(page.locator('#memory-summary')).not.toContainText('cache 0.0 KB');
+  // The adapter is named (its description is empty in Chromium: vendor and architecture stand in).
+  await expect(page.locator('#status')).toContainText(/ on .*swiftshader.* with the rowwise kernel family/i);
   const shot = await page.screenshot({ fullPage: true });
   await testInfo.attach('demo-after-reply', { body: shot, contentType: 'image/png' });
   if (process.env.SAVE_DEMO_SCREENSHOT) await page.screenshot({ path: 'docs/demo-screenshot.png', fullPage: true });
@@ -257,4 +266,14 @@ test('a bad model URL and a malformed config.json show readable errors', async (
   await expect(page.locator('#status')).toContainText('Could not load /x/<img src=x onerror="window.__pwned=1">', { timeout: 60_000 });
   expect(await page.locator('img').count()).toBe(0);
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+});
+
+test('a picked .gguf file is described as read from your files, not downloaded', async ({ page }) => {
+  await openDemo(page);
+  await page.selectOption('#model', 'gguf');
+  await page.setInputFiles('#model-gguf', resolve(import.meta.dirname, '../../shared/models/stories260K/original/stories260K.gguf'));
+  await page.click('#load');
+  await expect(page.locator('#status')).toContainText('stories260K.gguf: 5 layers', { timeout: 120_000 });
+  await expect(page.locator('#status')).toContainText('read from your files and cached');
+  await expect(page.locator('#status')).not.toContainText('downloaded');
 });

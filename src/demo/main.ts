@@ -88,7 +88,8 @@ async function refreshMemory(): Promise<void> {
   if (!loaded) return;
   const info = await engine.memory(loaded.spec.maxPositionEmbeddings);
   planAuto = info.plan.auto;
-  renderMemory($('memory-summary'), $('memory-explain'), $<HTMLTableElement>('memory-table').tBodies[0], info, lastCacheBytes);
+  const chosen = $<HTMLSelectElement>('cache').value === 'auto' ? info.plan.auto : cacheMode();
+  renderMemory($('memory-summary'), $('memory-explain'), $<HTMLTableElement>('memory-table').tBodies[0], info, lastCacheBytes, chosen);
 }
 
 /** WebGPU does not tell a page how much memory its GPU has: the "what this GPU allows" budget stops here. */
@@ -167,15 +168,17 @@ async function load(): Promise<void> {
     });
     loaded = r;
     await applyBudget();
+    // Picked files are read from the user's disk, not downloaded.
+    const fetched = r.id.startsWith('files:') ? 'read from your files' : 'downloaded';
     const from =
       r.storage.state === 'hit'
         ? 'from the browser cache'
-        : (r.storage.state === 'stored' ? 'downloaded and cached' : `downloaded (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
+        : (r.storage.state === 'stored' ? `${fetched} and cached` : `${fetched} (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
           (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale'
             ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})`
             : '');
     status.dataset.compileMs = (r.phases.compile * 1000).toFixed(0);
-    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter || 'WebGPU'} with the ${r.kernels} kernel family (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
+    status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter} with the ${r.kernels} kernel family (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
     history = [];
     chat.clear();
     setState('ready');
@@ -354,7 +357,11 @@ $('composer').addEventListener('submit', (ev) => {
 });
 stop.addEventListener('click', () => running?.abort());
 $('compare').addEventListener('click', () => void compare());
-for (const id of ['cache', 'bits']) $(id).addEventListener('change', () => void prepareSelectedMode());
+for (const id of ['cache', 'bits'])
+  $(id).addEventListener('change', () => {
+    void prepareSelectedMode();
+    void refreshMemory(); // the table highlights the mode replies will use
+  });
 $('clear').addEventListener('click', () => {
   history = [];
   chat.clear();

@@ -28,26 +28,41 @@ export function explainPlan(info: MemoryInfo): string {
   return `In ${budget}, ${fp16Part}; auto picks ${auto.mode}, which holds the whole context${ratio}.`;
 }
 
+/**
+ * `selected`: the mode replies use (the cache menu's, or auto's pick); its row is highlighted, and auto's pick is
+ * marked "(auto)" where it is another.
+ */
 export function renderMemory(
   summary: HTMLElement,
   explanation: HTMLElement,
   body: HTMLTableSectionElement,
   info: MemoryInfo,
   lastCacheBytes: number | null,
+  selected: string | null,
 ): void {
   const g = info.gpu;
-  const last = lastCacheBytes === null ? '' : `; last reply's cache ${size(lastCacheBytes)}`;
-  summary.textContent = `GPU: weights ${size(g.weights)}, cache ${size(g.cache)}, activations ${size(g.activations)}${last}.`;
+  // A request's cache lives while it runs: between replies nothing is held, and the last reply's size says what it took.
+  const cache = g.cache > 0 ? `cache ${size(g.cache)}` : 'no cache held between replies';
+  const last = lastCacheBytes === null ? '' : ` (the last reply's held ${size(lastCacheBytes)})`;
+  summary.textContent = `GPU now: weights ${size(g.weights)}, activations ${size(g.activations)}, ${cache}${last}.`;
   explanation.textContent = explainPlan(info);
   const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesPerToken ?? 0;
   body.replaceChildren(
     ...info.plan.modes.map((m) => {
       const tr = document.createElement('tr');
-      if (m.mode === info.plan.auto) tr.className = 'chosen';
+      if (m.mode === (selected ?? info.plan.auto)) tr.className = 'chosen';
+      const isAuto = m.mode === info.plan.auto;
+      tr.dataset.auto = String(isAuto);
       const held = Math.min(m.maxContext, info.modelContext);
       const full = m.maxContext >= info.modelContext;
       tr.dataset.full = String(full);
-      for (const text of [m.mode, String(m.bytesPerToken), fp16 ? `${(m.bytesPerToken / fp16).toFixed(2)}×` : '', tokens(held), full ? '✓ full' : '']) {
+      for (const text of [
+        isAuto && selected !== null && selected !== m.mode ? `${m.mode} (auto)` : m.mode,
+        String(m.bytesPerToken),
+        fp16 ? `${(m.bytesPerToken / fp16).toFixed(2)}×` : '',
+        tokens(held),
+        full ? '✓ full' : '',
+      ]) {
         const td = document.createElement('td');
         td.textContent = text;
         tr.append(td);

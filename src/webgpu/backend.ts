@@ -256,8 +256,9 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
     return this.gpu.device;
   }
 
+  /** The adapter's name from whatever GPUAdapterInfo gives (browsers often leave `description` empty). */
   get adapter(): string {
-    return this.gpu.adapterInfo.description;
+    return adapterName(this.gpu.adapterInfo);
   }
 
   get maxBindingBytes(): number {
@@ -292,6 +293,11 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
     this.memory.releaseAll();
     this.gpu.device.destroy();
   }
+}
+
+/** "NVIDIA GeForce RTX 4060", or "apple metal-3", or "google swiftshader": the most specific name the adapter gives. */
+export function adapterName(a: { vendor: string; architecture: string; device: string; description: string }): string {
+  return a.description || [a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || 'an unnamed WebGPU adapter';
 }
 
 /** The factory Engine loads models with: each load acquires a device from `gpu` and streams the weights onto it. */
