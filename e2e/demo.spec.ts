@@ -115,6 +115,9 @@ test('Compare answers the last message in fp16 and in the selected mode side by 
   );
   expect(again).toEqual(shown);
   expect(shown[1]).not.toBe(shown[0]); // 2-bit X changes the likelihoods
+  // The difference comes with its noise: a verdict with the standard error over the reply's tokens.
+  await expect(page.locator('#comparison .verdict')).toContainText('Against fp16: xquant-2, the selected mode.');
+  await expect(page.locator('#comparison .verdict')).toContainText(/xquant-2 vs fp16: (no measurable cost|costs) .*± \d\.\d{3} nats per token over \d+ tokens/);
   if (process.env.SAVE_DEMO_SCREENSHOT) await page.screenshot({ path: 'docs/demo-compare.png', fullPage: true });
 });
 
@@ -276,4 +279,21 @@ test('a picked .gguf file is described as read from your files, not downloaded',
   await expect(page.locator('#status')).toContainText('stories260K.gguf: 5 layers', { timeout: 120_000 });
   await expect(page.locator('#status')).toContainText('read from your files and cached');
   await expect(page.locator('#status')).not.toContainText('downloaded');
+});
+
+test('Compare on the defaults sets fp16 against the mode a tighter budget would use, not fp16 against itself', async ({ page }) => {
+  await openDemo(page);
+  await expect(page.locator('#cache')).toHaveValue('auto'); // auto is fp16 at the default budget
+  await send(page, 'It was a fine morning, and', { maxTokens: 12, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await page.click('#compare');
+  await expect(page.locator('#comparison .column')).toHaveCount(2, { timeout: 240_000 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  const modes = await page.locator('#comparison .column').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.mode));
+  expect(modes[0]).toBe('fp16');
+  expect(modes[1]).not.toBe('fp16');
+  await expect(page.locator('#comparison .verdict')).toContainText(
+    `Against fp16: ${modes[1]}, what a budget of a quarter of fp16's cache would use (fp16 is selected).`,
+  );
+  await expect(page.locator('#comparison .verdict')).toContainText(/(no measurable cost|costs) .*± \d\.\d{3} nats per token/);
 });

@@ -6,6 +6,7 @@
 import { createEngine, type LoadProgress, type LoadResult, type ModelRef } from '../client/index';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { ChatView, describeError } from './chat-view';
+import { comparisonMode, describeDifference, nllDifference } from './compare';
 import { renderMemory, size } from './memory-panel';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -256,9 +257,10 @@ interface Side {
   figures: string;
 }
 
-function renderComparison(sides: Side[]): void {
+function renderComparison(sides: Side[], verdict: string): void {
   const section = $('comparison');
   section.hidden = false;
+  section.querySelector('.verdict')!.textContent = verdict;
   section.querySelector('.columns')!.replaceChildren(
     ...sides.map((s) => {
       const col = document.createElement('div');
@@ -284,10 +286,11 @@ async function compare(): Promise<void> {
   const lastUser = history.map((m) => m.role).lastIndexOf('user');
   if (lastUser < 0) return;
   const messages = history.slice(0, lastUser + 1);
-  const modes = ['fp16', cacheMode()];
   running = new AbortController();
   setState('generating');
   try {
+    const against = comparisonMode(cacheMode(), (await engine.memory(loaded.spec.maxPositionEmbeddings)).plan);
+    const modes = ['fp16', against.mode];
     const replies: { mode: string; text: string; bytes: number; speed: number }[] = [];
     for (const mode of modes) {
       const r = await engine.chat.completions.create({
@@ -306,15 +309,19 @@ async function compare(): Promise<void> {
     }
     const reference = replies[0].text;
     const sides: Side[] = [];
+    const tokenNlls: number[][] = [];
     for (const r of replies) {
-      const nll = reference ? (await engine.score({ messages, continuation: reference, cache: r.mode, signal: running.signal })).meanNll : null;
+      const scored = reference ? await engine.score({ messages, continuation: reference, cache: r.mode, signal: running.signal }) : null;
+      if (scored) tokenNlls.push(scored.tokenNlls);
       sides.push({
         mode: r.mode,
         reply: r.text,
-        figures: `cache ${size(r.bytes)}, ${r.speed.toFixed(1)} tok/s decode; NLL ${nll === null ? '–' : nll.toFixed(3)}`,
+        figures: `cache ${size(r.bytes)}, ${r.speed.toFixed(1)} tok/s decode; NLL ${scored === null ? '–' : scored.meanNll.toFixed(3)}`,
       });
     }
-    renderComparison(sides);
+    const verdict =
+      tokenNlls.length === 2 ? describeDifference(replies[1].mode, nllDifference(tokenNlls[0], tokenNlls[1])) : 'The fp16 reply is empty: nothing to score.';
+    renderComparison(sides, `Against fp16: ${replies[1].mode}, ${against.why}. ${verdict}`);
   } catch (e) {
     if ((e as { code?: string }).code !== 'ABORTED') chat.add('error', describeError(e));
   } finally {

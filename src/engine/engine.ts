@@ -111,6 +111,8 @@ export interface ModeReady {
 export interface ScoreResult {
   /** Mean over the continuation's tokens of -log p(token | everything before it), in nats. */
   meanNll: number;
+  /** Each token's -log p, in order: paired with another cache's on the same continuation, the spread of the differences says what is noise. */
+  tokenNlls: number[];
   tokens: number;
   cache: string;
 }
@@ -355,15 +357,16 @@ export class Engine {
         throwIfAborted(o.signal, 'score');
         logits = await session.forward(prompt.slice(at, at + backend.maxBatch), 'last').catch(fail);
       }
-      let nll = 0;
+      const tokenNlls: number[] = [];
       for (let i = 0; i < continuation.length; i++) {
         if (i > 0) {
           throwIfAborted(o.signal, 'score');
           logits = await session.forward([continuation[i - 1]], 'last').catch(fail);
         }
-        nll += logSumExp(logits, 0, V) - logits[continuation[i]];
+        tokenNlls.push(logSumExp(logits, 0, V) - logits[continuation[i]]);
       }
-      return { meanNll: nll / continuation.length, tokens: continuation.length, cache: cacheModeName(cache) };
+      const meanNll = tokenNlls.reduce((a, b) => a + b, 0) / continuation.length;
+      return { meanNll, tokenNlls, tokens: continuation.length, cache: cacheModeName(cache) };
     } finally {
       session.close();
     }
