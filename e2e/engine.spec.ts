@@ -277,3 +277,38 @@ test("kernels: 'auto' picks the rowwise family on SwiftShader; 'tiled' forces th
   expect(r.out.map((o) => o.kernels)).toEqual(['tiled', 'tiled', 'tiled']);
   expect(r.out.map((o) => o.ids)).toEqual([ORACLE, ...MORE_ORACLES.map((o) => o.ids)]);
 });
+
+test('a stored URL model is checked against its source: replaced files are fetched again, offline the stored copy is used', async ({ page }) => {
+  // One URL whose files are replaced: stories260K (ETag "v1"), then aidreams260K (ETag "v2"); then no network.
+  let served: string | null = 'stories260K';
+  const requests: string[] = [];
+  await page.route('**/swap-model/**', (route) => {
+    const file = new URL(route.request().url()).pathname.split('/').pop()!;
+    requests.push(file);
+    if (served === null) return route.abort('internetdisconnected');
+    try {
+      const body = readFileSync(resolve(SHARED_MODELS, served, file));
+      return route.fulfill({ status: 200, body, headers: { etag: served === 'stories260K' ? '"v1"' : '"v2"' } });
+    } catch {
+      return route.fulfill({ status: 404, body: 'not found' });
+    }
+  });
+  await page.goto('/e2e/pages/engine.html');
+  await page.waitForFunction(() => document.getElementById('result')?.textContent === 'ready');
+  const load = () =>
+    page.evaluate(async () => {
+      const r = await (window as unknown as { engine: XQuantEngine }).engine.load('/swap-model', { weights: 'q8', warmup: false });
+      return { layers: r.spec.numLayers, storage: r.storage };
+    });
+  const first = await load();
+  expect(first).toMatchObject({ layers: 5, storage: { state: 'stored', lookup: 'miss' } });
+  requests.length = 0;
+  expect(await load()).toMatchObject({ layers: 5, storage: { state: 'hit', source: { state: 'unchanged' } } });
+  expect(requests).toEqual(['model.safetensors']); // one check, nothing fetched
+  served = 'aidreams260K';
+  const swapped = await load();
+  expect(swapped).toMatchObject({ layers: 4, storage: { state: 'stored', lookup: 'stale', source: { state: 'changed' } } });
+  expect(swapped.storage.detail).toContain('the source changed (stored etag="v1"');
+  served = null;
+  expect(await load()).toMatchObject({ layers: 4, storage: { state: 'hit', source: { state: 'offline' } } });
+});

@@ -93,6 +93,46 @@ async function refreshMemory(): Promise<void> {
   renderMemory($('memory-summary'), $('memory-explain'), $<HTMLTableElement>('memory-table').tBodies[0], info, lastCacheBytes, chosen);
 }
 
+/** The weight cache's entries, what the browser allows this site, and whether it keeps them when space runs low. */
+async function refreshStorage(): Promise<void> {
+  const entries = await engine.listCachedModels();
+  const estimate = await navigator.storage?.estimate?.().catch(() => undefined);
+  const persisted = await navigator.storage?.persisted?.().catch(() => false);
+  const total = entries.reduce((a, e) => a + e.bytes, 0);
+  const quota = estimate?.quota ? `; the browser allows this site ${size(estimate.quota)}` : '';
+  const kept = persisted ? 'kept when space runs low' : 'may be cleared when space runs low';
+  $('storage-summary').textContent = entries.length ? `${entries.length} stored, ${size(total)}${quota}; ${kept}.` : `Nothing stored${quota}.`;
+  $<HTMLTableElement>('storage-table').tBodies[0].replaceChildren(
+    ...entries.map((e) => {
+      const tr = document.createElement('tr');
+      tr.dataset.id = e.id;
+      for (const text of [e.name, e.format, size(e.bytes)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Delete';
+      button.addEventListener('click', async () => {
+        await engine.deleteCachedModel(e.id, e.revision, e.format);
+        await refreshStorage();
+      });
+      const td = document.createElement('td');
+      td.append(button);
+      tr.append(td);
+      return tr;
+    }),
+  );
+}
+
+/** Ask the browser to keep the stored models when space runs low (the click is the user's consent). */
+async function askPersist(): Promise<void> {
+  const granted = await navigator.storage?.persist?.().catch(() => false);
+  $('persist-result').textContent = granted ? 'The browser agreed to keep them.' : 'The browser declined (it decides from how the site is used).';
+  await refreshStorage();
+}
+
 /** WebGPU does not tell a page how much memory its GPU has: the "what this GPU allows" budget stops here. */
 const DEVICE_BUDGET_CAP_MB = 4096;
 
@@ -171,9 +211,10 @@ async function load(): Promise<void> {
     await applyBudget();
     // Picked files are read from the user's disk, not downloaded.
     const fetched = r.id.startsWith('files:') ? 'read from your files' : 'downloaded';
+    const checked = r.storage.source;
     const from =
       r.storage.state === 'hit'
-        ? 'from the browser cache'
+        ? `from the browser cache${checked?.state === 'unchanged' ? ', unchanged at its source' : checked?.state === 'offline' ? ' (offline: not checked against its source)' : ''}`
         : (r.storage.state === 'stored' ? `${fetched} and cached` : `${fetched} (not cached: ${String(r.storage.error?.message ?? r.storage.detail)})`) +
           (r.storage.lookup === 'corrupt' || r.storage.lookup === 'stale'
             ? ` (the cached copy was ${r.storage.lookup === 'corrupt' ? 'damaged' : 'outdated'}: ${r.storage.detail})`
@@ -183,6 +224,7 @@ async function load(): Promise<void> {
     history = [];
     chat.clear();
     setState('ready');
+    void refreshStorage();
   } catch (e) {
     const kept = previous && (await engine.status()).loaded ? previous : null;
     loaded = kept;
@@ -354,6 +396,7 @@ modelSelect.addEventListener('change', showModelInputs);
 for (const id of PERSISTED) $(id).addEventListener('change', saveSettings);
 $('budget').addEventListener('change', () => void applyBudget().catch((e: unknown) => (status.textContent = describeError(e))));
 $('load').addEventListener('click', () => void load());
+$('persist').addEventListener('click', () => void askPersist());
 $('composer').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const input = $<HTMLTextAreaElement>('input');

@@ -17,6 +17,13 @@ export interface ModelFileSource {
    * server that ignores Range requests is then read in one pass); a range past the end is an error.
    */
   readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>>;
+  /**
+   * What identifies the current content of the model's weights at a remote source (ETag, Last-Modified and
+   * size of its weight file, the Hub's commit), from the request a load makes first anyway; null when the
+   * weight file is not there. Sources whose identity is in their cache key (picked files, folders) lack it.
+   * Throws NetworkError when the source cannot be reached (offline).
+   */
+  version?(): Promise<string | null>;
 }
 
 export async function readText(source: ModelFileSource, file: string): Promise<string> {

@@ -49,6 +49,12 @@ export class GgufModelSource implements SingleFileModel {
     return this.inner.size(this.own(file));
   }
 
+  /** The .gguf file's version where the file is remote (src/model/url-file-source.ts). */
+  async version(): Promise<string | null> {
+    const inner = this.inner as { fileVersion?(file: string): Promise<string | null> };
+    return inner.fileVersion ? inner.fileVersion(this.file) : null;
+  }
+
   readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
     return this.inner.readRange(this.own(file), begin, end);
   }

@@ -54,6 +54,32 @@ describe('UrlFolderSource', () => {
     await expect(src.read('x.json')).rejects.toBeInstanceOf(NetworkError);
   });
 
+  it("names the weights' version from the first range request: ETag (the Hub's x-linked-etag), Last-Modified, size, commit", async () => {
+    const requests: string[] = [];
+    const file = bytes(100_000);
+    const ranged = (headers: Record<string, string>) => () =>
+      new Response(file.slice(0, 65536), { status: 206, headers: { 'content-range': 'bytes 0-65535/100000', 'content-length': '65536', ...headers } });
+    const hub = new UrlFolderSource('https://hub.test/m', {
+      fetch: async (input, init) => {
+        requests.push(`${String(input)} ${new Headers(init?.headers).get('range')}`);
+        return fakeFetch({ 'model.safetensors': ranged({ etag: '"w1"', 'x-linked-etag': '"sha-abc"', 'x-repo-commit': 'c0ffee' }) })(input, init);
+      },
+    });
+    expect(await hub.version()).toBe('etag="sha-abc";modified=;size=100000;commit=c0ffee');
+    // The load's own probe: reading the header afterwards asks nothing more.
+    expect(await hub.readRange('model.safetensors', 0, 1000)).toEqual(file.slice(0, 1000));
+    expect(requests).toEqual(['https://hub.test/m/model.safetensors bytes=0-65535']);
+
+    const plain = new UrlFolderSource('https://srv.test/m', {
+      fetch: fakeFetch({ 'model.safetensors': ranged({ 'last-modified': 'Sun, 06 Dec 2026 01:00:00 GMT' }) }),
+    });
+    expect(await plain.version()).toBe('etag=;modified=Sun, 06 Dec 2026 01:00:00 GMT;size=100000;commit=');
+    const gone = new UrlFolderSource('https://srv.test/none', { fetch: fakeFetch({}) });
+    expect(await gone.version()).toBeNull();
+    const offline = new UrlFolderSource('https://srv.test/m', { fetch: () => Promise.reject(new TypeError('Failed to fetch')) });
+    await expect(offline.version()).rejects.toBeInstanceOf(NetworkError);
+  });
+
   it('rejects a body shorter than its Content-Length (a cut connection)', async () => {
     const src = new UrlFolderSource('https://hub.test/m', { fetch: fakeFetch({ 'c.bin': () => streamed(bytes(3000), 9000) }) });
     await expect(src.read('c.bin')).rejects.toMatchObject({

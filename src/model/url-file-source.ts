@@ -33,6 +33,14 @@ interface RangedFile {
   /** Without Range support: the whole body, read in order. */
   body: SequentialBody | null;
   delivered: number;
+  /** What the server says identifies this version of the file (versionOf). */
+  version: string;
+}
+
+/** ETag (the Hub's x-linked-etag for LFS files), Last-Modified, the size and the Hub's commit: what changes when the file does. */
+function versionOf(r: Response, size: number): string {
+  const h = (name: string) => r.headers.get(name) ?? '';
+  return `etag=${h('x-linked-etag') || h('etag')};modified=${h('last-modified')};size=${size};commit=${h('x-repo-commit')}`;
 }
 
 export class UrlFolderSource implements ModelFileSource {
@@ -130,6 +138,21 @@ export class UrlFolderSource implements ModelFileSource {
     return f;
   }
 
+  /** The version of the model's weights: the single file's, else the shard index's and every shard's. */
+  async version(): Promise<string | null> {
+    const single = await this.fileVersion('model.safetensors');
+    if (single !== null) return single;
+    const index = 'model.safetensors.index.json';
+    const r = await this.get(index);
+    if (!this.exists(index, r)) return null;
+    return `index:${versionOf(r, contentLength(r) ?? 0)}`;
+  }
+
+  /** One weight file's version (the probe a load makes first: no extra request when the load goes on). */
+  async fileVersion(file: string): Promise<string | null> {
+    return (await this.weightFile(file))?.version ?? null;
+  }
+
   private weightFile(file: string): Promise<RangedFile | null> {
     let p = this.weightFiles.get(file);
     if (!p) this.weightFiles.set(file, (p = this.probe(file)));
@@ -149,7 +172,7 @@ export class UrlFolderSource implements ModelFileSource {
       if (total) {
         const size = Number(total[1]);
         const head = await this.body(file, r, Math.min(PROBE_BYTES, size), () => {});
-        return { size, ranged: true, head, body: null, delivered: head.byteLength };
+        return { size, ranged: true, head, body: null, delivered: head.byteLength, version: versionOf(r, size) };
       }
       // A cross-origin server that does not expose Content-Range: its size is unknown, so read it whole, in order.
       await r.body?.cancel().catch(() => {});
@@ -162,7 +185,7 @@ export class UrlFolderSource implements ModelFileSource {
     // Without a length (a chunked response) the size is known only if the whole file fit in the probe; else
     // it is taken as unbounded: a file shorter than its header says then fails at the first range it lacks.
     const size = length ?? (head.byteLength < PROBE_BYTES ? head.byteLength : Number.MAX_SAFE_INTEGER);
-    return { size, ranged: false, head, body, delivered: head.byteLength };
+    return { size, ranged: false, head, body, delivered: head.byteLength, version: versionOf(plain, size) };
   }
 
   /** A whole response body, with its length checked (null: unknown). */

@@ -4,15 +4,16 @@
 // by byte range, packed, and stored on its way to the GPU. A storage failure does not fail the load: the
 // model runs and the report says why it was not stored (a StorageQuotaError with the bytes needed).
 
-import { EngineError, throwIfAborted } from '../errors';
+import { EngineError, NetworkError, throwIfAborted } from '../errors';
 import type { PreparedModel } from '../engine/prepared-model';
 import { modelTensors, openCheckpoint, type Checkpoint, type ModelTensor } from '../model/checkpoint';
 import { parseModelTexts, readModelTexts, type ModelTexts } from '../model/load-model';
+import type { ModelFileSource } from '../model/file-source';
 import type { ResolvedModel } from '../model/model-ref';
 import { checkpointStream } from '../quant/pack-checkpoint';
 import { packedBytes, type WeightFormat } from '../quant/weight-format';
 import type { WeightBlock, WeightSink, WeightStream } from '../quant/weight-stream';
-import type { CacheKey, CacheLookup, CacheWriter, WeightCache } from './weight-cache';
+import type { CacheKey, CacheLookup, CacheManifest, CacheWriter, WeightCache } from './weight-cache';
 
 /** download and cache carry bytes; packing and storing run inside them, tensor by tensor (see LoadTimings). */
 export type LoadPhase = 'download' | 'cache' | 'upload' | 'compile';
@@ -54,6 +55,30 @@ export interface StorageReport {
   reused?: number;
   /** Why storing failed: a StorageQuotaError (with `needed` and `available` bytes) as plain data. */
   error?: Record<string, unknown>;
+  /**
+   * A stored copy checked against a remote source before use: unchanged (used), changed (fetched again),
+   * offline (used unchecked), not-checked (the source has no version to compare).
+   */
+  source?: { state: 'unchanged' | 'changed' | 'offline' | 'not-checked'; detail?: string };
+}
+
+type SourceCheck = NonNullable<StorageReport['source']>;
+
+/** Compare a stored entry with its source: one small request (the probe a load makes first anyway). */
+async function checkSource(source: ModelFileSource, manifest: CacheManifest): Promise<SourceCheck> {
+  let now: string | null;
+  try {
+    now = await source.version!();
+  } catch (e) {
+    if (e instanceof NetworkError) return { state: 'offline', detail: `the source could not be reached (${e.message}); the stored copy is used unchecked` };
+    throw e;
+  }
+  if (now === null) return { state: 'not-checked', detail: 'the source no longer has the weight file; the stored copy is used' };
+  if (now === manifest.sourceVersion) return { state: 'unchanged' };
+  return {
+    state: 'changed',
+    detail: manifest.sourceVersion ? `the source changed (stored ${manifest.sourceVersion}, now ${now})` : `stored without the source's version (now ${now})`,
+  };
 }
 
 export interface ModelLoadRequest {
@@ -96,7 +121,14 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
   const { resolved, format, cache, signal, onProgress } = r;
   const key: CacheKey = { id: resolved.id, revision: resolved.revision, format };
   const timings: LoadTimings = { read: 0, pack: 0, store: 0, cacheRead: 0, upload: 0 };
-  const lookup: CacheLookup | null = cache ? await cache.lookup(key) : null;
+  let lookup: CacheLookup | null = cache ? await cache.lookup(key) : null;
+  // A stored copy of a remote model is checked against the source first (offline: used as it is).
+  const checked: SourceCheck | undefined =
+    lookup?.status === 'hit' && resolved.source.version ? await checkSource(resolved.source, lookup.manifest) : undefined;
+  if (lookup && checked?.state === 'changed') {
+    await cache!.delete(key.id, key.revision, key.format);
+    lookup = { status: 'stale', detail: checked.detail!, tensors: new Set() };
+  }
   throwIfAborted(signal, 'download');
   const texts: ModelTexts = lookup?.status === 'hit' ? lookup.manifest.texts : await readModelTexts(resolved.source);
   const { spec, tokenizer } = parseModelTexts(texts, lookup?.status === 'hit' ? `weight cache ${resolved.name}` : resolved.source.name);
@@ -128,7 +160,7 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
         const missing = new Set<string>();
         for (const name of lookup.manifest.tensors) if (!(await fromCache(name))) missing.add(name);
         if (missing.size === 0) {
-          report = { state: 'hit', bytes: lookup.manifest.totalBytes };
+          report = { state: 'hit', bytes: lookup.manifest.totalBytes, ...(checked ? { source: checked } : {}) };
           return;
         }
         // A damaged entry: fetch the damaged tensors and store the entry again.
@@ -172,7 +204,9 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
         if (writer) {
           timings.store += writer.seconds;
           try {
-            await cache.finish(key, { name: resolved.name, totalBytes: expectedBytes, texts, tensors: all.map((t) => t.key) });
+            // The version of what was just read: its probe is done, so this asks nothing new of the source.
+            const sourceVersion = (await resolved.source.version?.().catch(() => null)) ?? undefined;
+            await cache.finish(key, { name: resolved.name, totalBytes: expectedBytes, texts, tensors: all.map((t) => t.key), sourceVersion });
           } catch (e) {
             if (!(e instanceof EngineError)) throw e;
             failure = e;
@@ -180,7 +214,7 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
         }
         report = failure
           ? { state: 'not-stored', bytes: 0, ...why, error: (failure as EngineError).toJSON() }
-          : { state: 'stored', bytes: expectedBytes, ...why, ...(reusedBytes ? { reused: reusedBytes } : {}) };
+          : { state: 'stored', bytes: expectedBytes, ...why, ...(reusedBytes ? { reused: reusedBytes } : {}), ...(checked ? { source: checked } : {}) };
       }
     },
   };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { latentBasesComputed } from '../cache/latents';
-import { AbortedError } from '../errors';
+import { AbortedError, NetworkError } from '../errors';
 import type { ModelFileSource } from '../model/file-source';
 import { NodeFolderSource } from '../model/node-file-source';
 import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
@@ -41,6 +41,17 @@ class CountingSource implements ModelFileSource {
   tensorBytes(): number {
     return this.ranges.filter(([, b]) => b > 0).reduce((a, [, b, e]) => a + e - b, 0);
   }
+}
+
+/** A remote source: it says which version of the weights it serves (or throws, offline). */
+class VersionedSource extends CountingSource {
+  constructor(public current: string | null | Error) {
+    super();
+  }
+  version = async () => {
+    if (this.current instanceof Error) throw this.current;
+    return this.current;
+  };
 }
 
 const resolved = (source: ModelFileSource) => ({ id: 'test:stories', revision: 'r1', name: 'stories260K', source });
@@ -108,6 +119,34 @@ describe('streaming load through the weight cache', () => {
     const wUp = (await openTensors()).get('model.layers.2.mlp.up_proj.weight')!;
     expect(again.tensorBytes()).toBe(wUp.end - wUp.begin);
     expect((await load(cache, new CountingSource())).storage.state).toBe('hit');
+  });
+
+  it('a stored copy of a remote model is checked against its source: unchanged is used, changed is fetched again, offline is used unchecked', async () => {
+    const cache = new WeightCache(new MemoryChunkStore());
+    const first = await load(cache, new VersionedSource('etag=A'));
+    expect(first.storage).toMatchObject({ state: 'stored', lookup: 'miss' });
+
+    const same = new VersionedSource('etag=A');
+    expect((await load(cache, same)).storage).toEqual({ state: 'hit', bytes: first.storage.bytes, source: { state: 'unchanged' } });
+    expect(same.ranges).toEqual([]);
+
+    // The files behind the URL were replaced: the entry is dropped and every tensor fetched again (it used to be served stale).
+    const changed = new VersionedSource('etag=B');
+    const third = await load(cache, changed);
+    expect(third.storage).toMatchObject({
+      state: 'stored',
+      lookup: 'stale',
+      detail: 'the source changed (stored etag=A, now etag=B)',
+      source: { state: 'changed' },
+    });
+    expect(changed.tensorBytes()).toBeGreaterThan(0);
+    expect(await cache.list()).toHaveLength(1);
+    expect((await load(cache, new VersionedSource('etag=B'))).storage).toMatchObject({ state: 'hit', source: { state: 'unchanged' } });
+
+    const offline = new VersionedSource(new NetworkError('request failed (fetch failed)', { file: 'x/model.safetensors' }));
+    expect((await load(cache, offline)).storage).toMatchObject({ state: 'hit', source: { state: 'offline' } });
+    expect(offline.ranges).toEqual([]);
+    expect((await load(cache, new VersionedSource(null))).storage).toMatchObject({ state: 'hit', source: { state: 'not-checked' } });
   });
 
   it('an interrupted first load resumes: the second load reads only the tensors the first did not store', async () => {

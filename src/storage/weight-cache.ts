@@ -35,6 +35,8 @@ export interface CacheManifest extends CacheKey {
   texts: ModelTexts;
   /** Every tensor of the model, in the order they are read back. */
   tensors: string[];
+  /** The source's version of the weights when they were stored (ModelFileSource.version): a load compares it. */
+  sourceVersion?: string;
 }
 
 interface StoredBlock {
