@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'MISSING_FILE' // a file the model needs is absent
   | 'UNSUPPORTED_MODEL' // well-formed, but an architecture or option this engine does not run
   | 'INVALID_ARGUMENT' // a caller passed something out of range (cache mode, bits, token id ...)
+  | 'UNSUPPORTED_FIELD' // a request field (an OpenAI one) this engine does not implement: refused, never ignored
   | 'QUANTIZATION' // values a quantizer cannot represent (NaN, beyond f16 range)
   | 'GPU_UNAVAILABLE' // no WebGPU adapter or device
   | 'DEVICE_LOST' // the WebGPU device was lost (driver reset, destroy, out of memory); the engine must be reloaded
@@ -28,6 +29,7 @@ export const ERROR_NAMES: Record<ErrorCode, string> = {
   MISSING_FILE: 'MissingFileError',
   UNSUPPORTED_MODEL: 'UnsupportedModelError',
   INVALID_ARGUMENT: 'InvalidArgumentError',
+  UNSUPPORTED_FIELD: 'UnsupportedFieldError',
   QUANTIZATION: 'QuantizationError',
   GPU_UNAVAILABLE: 'GpuUnavailableError',
   DEVICE_LOST: 'DeviceLostError',
@@ -88,6 +90,12 @@ export class UnsupportedModelError extends EngineError {
 export class InvalidArgumentError extends EngineError {
   constructor(message: string, details: ErrorDetails = {}) {
     super('INVALID_ARGUMENT', message, details);
+  }
+}
+
+export class UnsupportedFieldError extends EngineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('UNSUPPORTED_FIELD', message, details);
   }
 }
 
@@ -167,6 +175,7 @@ export const ERROR_CLASSES: Record<ErrorCode, { prototype: EngineError }> = {
   MISSING_FILE: MissingFileError,
   UNSUPPORTED_MODEL: UnsupportedModelError,
   INVALID_ARGUMENT: InvalidArgumentError,
+  UNSUPPORTED_FIELD: UnsupportedFieldError,
   QUANTIZATION: QuantizationError,
   GPU_UNAVAILABLE: GpuUnavailableError,
   DEVICE_LOST: DeviceLostError,

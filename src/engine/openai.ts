@@ -2,13 +2,15 @@
 // and from the engine's GenerateRequest / GenerationStats. Extensions are marked: the cache mode per
 // request, `token_ids` on completion choices, and speed and cache figures in `usage`.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import type { GenerateRequest, GenerationStats } from './engine';
 import type { SamplingOptions } from './sampling';
 
 interface SamplingFields {
   max_tokens?: number;
+  /** OpenAI's newer name for max_tokens (one of the two). */
+  max_completion_tokens?: number;
   /** OpenAI's default is 1. 0 means greedy. */
   temperature?: number;
   top_p?: number;
@@ -26,12 +28,70 @@ interface SamplingFields {
 export interface ChatCompletionRequest extends SamplingFields {
   messages: ChatMessage[];
   model?: string;
+  /** OpenAI's end-user id: informational, kept nowhere. */
+  user?: string;
 }
 
 export interface CompletionRequest extends SamplingFields {
   /** Text (encoded with BOS) or token ids. */
   prompt: string | number[];
   model?: string;
+  user?: string;
+}
+
+const COMMON_FIELDS = [
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'top_k',
+  'seed',
+  'stop',
+  'stream',
+  'cache',
+  'truncation',
+  'model',
+  'user',
+];
+const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages']);
+const COMPLETION_FIELDS = new Set([...COMMON_FIELDS, 'prompt']);
+
+/**
+ * OpenAI fields accepted only at the value that asks for nothing, so clients that always send them work:
+ * one choice, no log-probabilities, no penalties, plain text, usage on the last chunk (as this engine sends it).
+ */
+const NO_OP_FIELDS: Record<string, { ok: (v: unknown) => boolean; expected: string }> = {
+  n: { ok: (v) => v === 1, expected: '1 (one choice per request)' },
+  logprobs: { ok: (v) => v === false, expected: 'false (log-probabilities are not returned yet)' },
+  frequency_penalty: { ok: (v) => v === 0, expected: '0 (penalties are not implemented yet)' },
+  presence_penalty: { ok: (v) => v === 0, expected: '0 (penalties are not implemented yet)' },
+  response_format: { ok: (v) => (v as { type?: unknown })?.type === 'text', expected: "{ type: 'text' } (structured output is not implemented yet)" },
+  stream_options: {
+    ok: (v) => JSON.stringify(v) === '{"include_usage":true}',
+    expected: '{ include_usage: true } (usage always comes on the last chunk)',
+  },
+};
+
+/**
+ * Refuse what the engine would otherwise ignore: a field it does not implement (tools, logit_bias, min_p, ...)
+ * or a no-op field at another value is an UnsupportedFieldError naming it; null and undefined count as absent.
+ */
+export function checkRequestFields(r: object, kind: 'chat' | 'completion'): void {
+  const known = kind === 'chat' ? CHAT_FIELDS : COMPLETION_FIELDS;
+  for (const [field, value] of Object.entries(r)) {
+    if (value === undefined || value === null || known.has(field)) continue;
+    const noOp = NO_OP_FIELDS[field];
+    if (noOp?.ok(value)) continue;
+    throw new UnsupportedFieldError(noOp ? 'this value is not implemented' : 'this request field is not implemented by this engine', {
+      field,
+      expected: noOp ? noOp.expected : `only ${[...known].join(', ')}`,
+      got: JSON.stringify(value)?.slice(0, 80),
+    });
+  }
+  const mc = (r as SamplingFields).max_completion_tokens;
+  if (mc !== undefined && mc !== null && (r as SamplingFields).max_tokens !== undefined && (r as SamplingFields).max_tokens !== null) {
+    throw new InvalidArgumentError('max_tokens and max_completion_tokens are the same limit: give one', { field: 'max_completion_tokens' });
+  }
 }
 
 export interface Usage {
@@ -107,6 +167,14 @@ export function checkMessages(messages: unknown): asserts messages is ChatMessag
       throw new InvalidArgumentError('unknown role', { field: `messages[${i}].role`, expected: 'system, user or assistant', got: String(m?.role) });
     }
     if (typeof m.content !== 'string') throw new InvalidArgumentError('must be a string', { field: `messages[${i}].content`, got: typeof m.content });
+    for (const key of Object.keys(m)) {
+      if (key !== 'role' && key !== 'content' && (m as Record<string, unknown>)[key] != null) {
+        throw new UnsupportedFieldError('this message field is not implemented by this engine', {
+          field: `messages[${i}].${key}`,
+          expected: 'role and content only',
+        });
+      }
+    }
   });
 }
 
@@ -114,7 +182,7 @@ export function checkMessages(messages: unknown): asserts messages is ChatMessag
 export function generateRequest(prompt: number[] | string, r: SamplingFields, signal?: AbortSignal): GenerateRequest {
   return {
     prompt,
-    maxTokens: r.max_tokens ?? DEFAULT_MAX_TOKENS,
+    maxTokens: r.max_tokens ?? r.max_completion_tokens ?? DEFAULT_MAX_TOKENS,
     cache: r.cache,
     sampling: samplingOf(r),
     stop: r.stop === undefined ? [] : Array.isArray(r.stop) ? r.stop : [r.stop],

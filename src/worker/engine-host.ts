@@ -14,6 +14,7 @@ import {
 } from '../engine/engine';
 import {
   checkMessages,
+  checkRequestFields,
   completionId,
   generateRequest,
   usageOf,
@@ -231,6 +232,7 @@ export class EngineHost {
       onEvent,
       r.stream,
       this.queue.run(requestId, async (signal) => {
+        checkRequestFields(r, 'chat');
         checkMessages(r.messages);
         const prompt = this.engine.chatPrompt(r.messages);
         const id = completionId('chatcmpl');
@@ -264,6 +266,7 @@ export class EngineHost {
       onEvent,
       r.stream,
       this.queue.run(requestId, async (signal) => {
+        checkRequestFields(r, 'completion');
         const head = { id: completionId('cmpl'), object: 'text_completion' as const, created: nowSeconds(), model: this.modelName };
         const stats = await this.run(r.prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, text, finish_reason: null }] }));
         if (r.stream) {

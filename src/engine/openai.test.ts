@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
+import { checkMessages, checkRequestFields, generateRequest } from './openai';
+
+const messages = [{ role: 'user' as const, content: 'hi' }];
+
+describe('OpenAI request fields', () => {
+  it('accepts every field the engine implements, and OpenAI fields at the value that asks for nothing', () => {
+    const full = {
+      messages,
+      max_tokens: 8,
+      temperature: 0.7,
+      top_p: 0.9,
+      top_k: 40,
+      seed: 1,
+      stop: ['\n'],
+      stream: true,
+      cache: 'auto',
+      truncation: 'auto',
+      model: 'x',
+      user: 'u',
+    };
+    expect(() => checkRequestFields(full, 'chat')).not.toThrow();
+    const noOps = {
+      n: 1,
+      logprobs: false,
+      frequency_penalty: 0,
+      presence_penalty: 0,
+      response_format: { type: 'text' },
+      stream_options: { include_usage: true },
+    };
+    expect(() => checkRequestFields({ messages, ...noOps }, 'chat')).not.toThrow();
+    expect(() => checkRequestFields({ prompt: [1], tools: null, logit_bias: undefined }, 'completion')).not.toThrow();
+  });
+
+  it('refuses what it would otherwise ignore, naming the field and what it accepts', () => {
+    const refused = (r: object, kind: 'chat' | 'completion' = 'chat') => {
+      try {
+        checkRequestFields(r, kind);
+      } catch (e) {
+        expect(e).toBeInstanceOf(UnsupportedFieldError);
+        return e as UnsupportedFieldError;
+      }
+      throw new Error(`accepted ${JSON.stringify(r)}`);
+    };
+    expect(refused({ messages, tools: [{ type: 'function', function: { name: 'f' } }] })).toMatchObject({ field: 'tools', code: 'UNSUPPORTED_FIELD' });
+    expect(refused({ messages, logit_bias: { 42: 5 } }).message).toBe(
+      'logit_bias: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, seed, stop, stream, cache, truncation, model, user, messages; got {"42":5}',
+    );
+    expect(refused({ messages, frequency_penalty: 0.5 })).toMatchObject({
+      field: 'frequency_penalty',
+      expected: '0 (penalties are not implemented yet)',
+      got: '0.5',
+    });
+    expect(refused({ messages, n: 2 })).toMatchObject({ field: 'n' });
+    expect(refused({ messages, response_format: { type: 'json_object' } })).toMatchObject({ field: 'response_format' });
+    expect(refused({ messages, stream_options: { include_usage: false } })).toMatchObject({ field: 'stream_options' });
+    expect(refused({ prompt: 'x', messages }, 'completion')).toMatchObject({ field: 'messages' });
+    expect(refused({ messages, prompt: 'x' })).toMatchObject({ field: 'prompt' });
+    expect(() => checkMessages([{ role: 'user', content: 'x', name: 'bob' }])).toThrow(UnsupportedFieldError);
+    expect(() => checkMessages([{ role: 'user', content: 'x', name: 'bob' }])).toThrow('messages[0].name: this message field is not implemented');
+  });
+
+  it('takes max_completion_tokens as max_tokens, and refuses both at once', () => {
+    expect(generateRequest([1], { max_completion_tokens: 7 }).maxTokens).toBe(7);
+    expect(() => checkRequestFields({ messages, max_tokens: 5, max_completion_tokens: 7 }, 'chat')).toThrow(InvalidArgumentError);
+  });
+});
