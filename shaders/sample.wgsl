@@ -1,4 +1,4 @@
-// Temperature / top-k / top-p sampling on the GPU, so only the chosen id is read back. Implements
+// Temperature / top-k / top-p / min-p sampling on the GPU, so only the chosen id is read back. Implements
 // pickToken of src/engine/sampling.ts without sorting: logits map to order-preserving u32 keys and each cut
 // is found by a radix search over them, 4 bits per pass: a pass histograms the candidates' next digit
 // (count for top-k, probability mass for top-p) into 16 bins and keeps the highest bin that still holds
@@ -118,6 +118,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (step.top_k > 0u && step.top_k < V) { cut = radix_cut(0u, f32(step.top_k), mx, lid, false); }
   // top-p: the largest key whose tokens at or above it hold top_p of the kept mass.
   if (step.top_p < 1.0) { cut = radix_cut(cut, step.top_p, mx, lid, true); }
+  // min-p: weight(z) >= min_p, that is z >= mx + ln(min_p) / inv_temp (the top token always stays).
+  if (step.min_p > 0.0) { cut = max(cut, key(mx + log(step.min_p) / step.inv_temp)); }
 
   // Walk: invocation lid holds a contiguous slice; slice sums, then one invocation finds the token.
   let per = (V + N - 1u) / N;

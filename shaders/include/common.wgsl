@@ -10,7 +10,7 @@ struct Step {
   x_chunks: u32,    // rematerializing attention (xquant modes): chunks over the past tokens
   x_chunk_len: u32, // rematerializing attention: past tokens per chunk
   first_key: u32,   // quantized modes: first key of the standard attention (older ones are rematerialized)
-  _pad: u32,
+  min_p: f32,       // sampling: keep tokens with at least min_p x the top token's probability (0 = no cut)
   rand: f32,        // sampling: uniform draw in [0, 1)
   inv_temp: f32,    // sampling: 1 / temperature
   top_k: u32,       // sampling: 0 = no cut

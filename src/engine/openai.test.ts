@@ -45,7 +45,7 @@ describe('OpenAI request fields', () => {
     };
     expect(refused({ messages, tools: [{ type: 'function', function: { name: 'f' } }] })).toMatchObject({ field: 'tools', code: 'UNSUPPORTED_FIELD' });
     expect(refused({ messages, logit_bias: { 42: 5 } }).message).toBe(
-      'logit_bias: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, seed, stop, stream, cache, truncation, model, user, messages; got {"42":5}',
+      'logit_bias: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, seed, stop, stream, cache, truncation, model, user, messages; got {"42":5}',
     );
     expect(refused({ messages, frequency_penalty: 0.5 })).toMatchObject({
       field: 'frequency_penalty',

@@ -16,6 +16,8 @@ interface SamplingFields {
   top_p?: number;
   /** Extension: 0 (default) means no top-k cut. */
   top_k?: number;
+  /** Extension (as in llama.cpp's and vLLM's servers): keep tokens with at least min_p x the top token's probability. */
+  min_p?: number;
   seed?: number;
   stop?: string | string[];
   stream?: boolean;
@@ -45,6 +47,7 @@ const COMMON_FIELDS = [
   'temperature',
   'top_p',
   'top_k',
+  'min_p',
   'seed',
   'stop',
   'stream',
@@ -154,6 +157,7 @@ export function samplingOf(r: SamplingFields): SamplingOptions {
     temperature: r.temperature ?? 1,
     topP: r.top_p ?? 1,
     topK: r.top_k ?? 0,
+    minP: r.min_p ?? 0,
     seed: r.seed ?? Math.floor(Math.random() * 2 ** 31),
   };
 }

@@ -46,4 +46,16 @@ describe('pickToken (the definition the GPU sampler implements)', () => {
     expect(pickToken(z, wide, 0.999)).toBe(5);
     expect(new Set([0.1, 0.35, 0.5, 0.65, 0.9].map((u) => pickToken(z, wide, u)))).toEqual(new Set([1, 2, 5]));
   });
+
+  it('min-p keeps tokens with at least min_p x the top probability, at the temperature', () => {
+    // weights e^(z-3) at T = 1: ids 1, 5: 1; id 2: e^-0.5 = 0.61; id 0: e^-2 = 0.14; id 4: 0.05; id 3: 0.018
+    const keep = (minP: number, temperature = 1) =>
+      new Set(Array.from({ length: 400 }, (_, i) => pickToken(z, { temperature, topK: 0, topP: 1, minP, seed: 0 }, (i + 0.5) / 400)));
+    expect(keep(0.5)).toEqual(new Set([1, 2, 5]));
+    expect(keep(0.1)).toEqual(new Set([0, 1, 2, 5]));
+    expect(keep(0.01)).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+    // At T = 2 the weights are square roots: e^-1 = 0.37 for id 0, so min_p 0.3 keeps it.
+    expect(keep(0.3, 2)).toEqual(new Set([0, 1, 2, 5]));
+    expect(() => new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 1.5, seed: 0 })).toThrow(/min_p/);
+  });
 });

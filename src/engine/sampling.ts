@@ -10,6 +10,8 @@ export interface SamplingOptions {
   topK: number;
   /** 1 means no nucleus cut. */
   topP: number;
+  /** Keep only tokens with at least minP times the top token's probability; 0 (default) means no cut. */
+  minP?: number;
   seed: number;
 }
 
@@ -20,6 +22,8 @@ export function checkSampling(o: SamplingOptions): void {
     throw new InvalidArgumentError('must be >= 0', { field: 'temperature', got: String(o.temperature) });
   if (!(Number.isInteger(o.topK) && o.topK >= 0)) throw new InvalidArgumentError('must be an integer >= 0', { field: 'top_k', got: String(o.topK) });
   if (!(o.topP > 0 && o.topP <= 1)) throw new InvalidArgumentError('must be in (0, 1]', { field: 'top_p', got: String(o.topP) });
+  const minP = o.minP ?? 0;
+  if (!(minP >= 0 && minP <= 1)) throw new InvalidArgumentError('must be in [0, 1]', { field: 'min_p', got: String(o.minP) });
 }
 
 export function argmax(logits: Float32Array): number {
@@ -46,6 +50,8 @@ export function seededRandom(seed: number): () => number {
  *  - top-k keeps every token whose logit is at least the k-th largest (ties at the cut are all kept);
  *  - top-p then keeps every token whose logit is at least tau, the largest value such that the kept
  *    tokens at or above it hold at least top_p of the (temperature-scaled) probability;
+ *  - min-p then keeps only tokens whose probability is at least min_p times the top token's: logits at least
+ *    max + ln(min_p) * temperature, computed in f32 as the GPU computes it;
  *  - u picks a token by walking the kept tokens in vocabulary order, each weighted by its probability.
  */
 export function pickToken(logits: Float32Array, o: SamplingOptions, u: number): number {
@@ -69,6 +75,10 @@ export function pickToken(logits: Float32Array, o: SamplingOptions, u: number): 
         break;
       }
     }
+  }
+  if (o.minP) {
+    const f = Math.fround;
+    cut = Math.max(cut, f(max + f(f(Math.log(f(o.minP))) / f(inv))));
   }
   let kept = 0;
   let last = 0;

@@ -256,6 +256,7 @@ export class GpuDecodeSession implements DecodeSession {
     [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
     if (pick) {
       const o = pick.sampler.options;
+      step.setFloat32(28, o.minP ?? 0, true);
       step.setFloat32(32, pick.u, true);
       step.setFloat32(36, o.temperature > 0 ? 1 / o.temperature : 0, true);
       step.setUint32(40, o.topK, true);

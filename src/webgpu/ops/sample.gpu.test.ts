@@ -1,5 +1,5 @@
 // The sampling kernel against the reference sampler (pickToken) on a vocabulary of Qwen2.5's size, with
-// ties, for top-k, top-p, both and neither, at several draws.
+// ties, for top-k, top-p, min-p, together and none, at several draws.
 
 import { afterAll, expect, it } from 'vitest';
 import { pickToken, type SamplingOptions } from '../../engine/sampling';
@@ -37,6 +37,7 @@ const read = mem.create('staging', 'read', 4, GPUBufferUsage.MAP_READ | GPUBuffe
 async function gpuPick(o: SamplingOptions, u: number): Promise<number> {
   const uniform = new DataView(new ArrayBuffer(48));
   [1, 0, 1, 1, 1, 1, 0, 0].forEach((v, i) => uniform.setUint32(i * 4, v, true));
+  uniform.setFloat32(28, o.minP ?? 0, true);
   uniform.setFloat32(32, u, true);
   uniform.setFloat32(36, 1 / o.temperature, true);
   uniform.setUint32(40, o.topK, true);
@@ -61,6 +62,9 @@ it.each([
   { temperature: 0.7, topK: 1000, topP: 0.5 },
   { temperature: 1, topK: 2, topP: 1 }, // the tied top pair
   { temperature: 1.5, topK: 0, topP: 1 },
+  { temperature: 1, topK: 0, topP: 1, minP: 0.05 },
+  { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.1 },
+  { temperature: 2, topK: 0, topP: 0.9, minP: 0.02 },
 ])('picks what pickToken picks over a 151,936-token vocabulary (%o)', async (o) => {
   const options: SamplingOptions = { ...o, seed: 0 };
   const picks = new Set<number>();
