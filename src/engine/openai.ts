@@ -76,7 +76,7 @@ const NO_OP_FIELDS: Record<string, { ok: (v: unknown) => boolean; expected: stri
 };
 
 /**
- * Refuse what the engine would otherwise ignore: a field it does not implement (tools, logit_bias, min_p, ...)
+ * Refuse what the engine would otherwise ignore: a field it does not implement (tools, logit_bias, ...)
  * or a no-op field at another value is an UnsupportedFieldError naming it; null and undefined count as absent.
  */
 export function checkRequestFields(r: object, kind: 'chat' | 'completion'): void {
