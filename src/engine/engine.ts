@@ -249,7 +249,11 @@ export class Engine {
     const sampling = r.sampling ?? GREEDY;
     checkSampling(sampling);
     const cache = this.resolveCache(r.cache, promptIds.length + maxTokens);
-    const sampler = new Sampler(sampling);
+    for (const id of sampling.penalties?.bias.keys() ?? []) {
+      if (id >= model.spec.vocabSize)
+        throw new InvalidArgumentError('not a token id of this model', { field: 'logit_bias', expected: `ids below ${model.spec.vocabSize}`, got: String(id) });
+    }
+    const sampler = new Sampler(sampling, promptIds);
     const stop = new StopMatcher(r.stop ?? []);
     const text = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
     const ids: number[] = [];

@@ -18,7 +18,7 @@ export async function generateIds(backend: Backend, promptIds: readonly number[]
   if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) {
     throw new InvalidArgumentError('must be an integer >= 0', { field: 'maxTokens', got: String(o.maxTokens) });
   }
-  const sampler = new Sampler(o.sampling);
+  const sampler = new Sampler(o.sampling, promptIds);
   const out: number[] = [];
   if (o.maxTokens === 0) return out;
   await backend.prepare(o.cache);

@@ -44,14 +44,9 @@ describe('OpenAI request fields', () => {
       throw new Error(`accepted ${JSON.stringify(r)}`);
     };
     expect(refused({ messages, tools: [{ type: 'function', function: { name: 'f' } }] })).toMatchObject({ field: 'tools', code: 'UNSUPPORTED_FIELD' });
-    expect(refused({ messages, logit_bias: { 42: 5 } }).message).toBe(
-      'logit_bias: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, seed, stop, stream, cache, truncation, model, user, messages; got {"42":5}',
+    expect(refused({ messages, tools: [] }).message).toBe(
+      'tools: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, model, user, messages; got []',
     );
-    expect(refused({ messages, frequency_penalty: 0.5 })).toMatchObject({
-      field: 'frequency_penalty',
-      expected: '0 (penalties are not implemented yet)',
-      got: '0.5',
-    });
     expect(refused({ messages, n: 2 })).toMatchObject({ field: 'n' });
     expect(refused({ messages, response_format: { type: 'json_object' } })).toMatchObject({ field: 'response_format' });
     expect(refused({ messages, stream_options: { include_usage: false } })).toMatchObject({ field: 'stream_options' });
@@ -64,5 +59,20 @@ describe('OpenAI request fields', () => {
   it('takes max_completion_tokens as max_tokens, and refuses both at once', () => {
     expect(generateRequest([1], { max_completion_tokens: 7 }).maxTokens).toBe(7);
     expect(() => checkRequestFields({ messages, max_tokens: 5, max_completion_tokens: 7 }, 'chat')).toThrow(InvalidArgumentError);
+  });
+
+  it('maps penalties and logit_bias to the sampler, checked', () => {
+    const o = generateRequest([1], { frequency_penalty: 0.5, logit_bias: { '42': -100, '7': 3 } }).sampling!;
+    expect(o.penalties).toEqual({
+      frequency: 0.5,
+      presence: 0,
+      repetition: 1,
+      bias: new Map([
+        [42, -100],
+        [7, 3],
+      ]),
+    });
+    expect(generateRequest([1], {}).sampling!.penalties).toBeUndefined();
+    expect(() => generateRequest([1], { logit_bias: { x: 1 } })).toThrow(/logit_bias: keys must be token ids/);
   });
 });

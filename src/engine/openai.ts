@@ -18,6 +18,14 @@ interface SamplingFields {
   top_k?: number;
   /** Extension (as in llama.cpp's and vLLM's servers): keep tokens with at least min_p x the top token's probability. */
   min_p?: number;
+  /** Subtracted per occurrence of a token in the reply so far, in [-2, 2]. */
+  frequency_penalty?: number;
+  /** Subtracted once for a token that occurs in the reply so far, in [-2, 2]. */
+  presence_penalty?: number;
+  /** Extension (Hugging Face's): for tokens of the prompt or the reply, a positive logit is divided by it, a negative one multiplied. */
+  repetition_penalty?: number;
+  /** Token id (as a string key) -> bias added to its logit, in [-100, 100]. */
+  logit_bias?: Record<string, number>;
   seed?: number;
   stop?: string | string[];
   stream?: boolean;
@@ -48,6 +56,10 @@ const COMMON_FIELDS = [
   'top_p',
   'top_k',
   'min_p',
+  'frequency_penalty',
+  'presence_penalty',
+  'repetition_penalty',
+  'logit_bias',
   'seed',
   'stop',
   'stream',
@@ -61,13 +73,11 @@ const COMPLETION_FIELDS = new Set([...COMMON_FIELDS, 'prompt']);
 
 /**
  * OpenAI fields accepted only at the value that asks for nothing, so clients that always send them work:
- * one choice, no log-probabilities, no penalties, plain text, usage on the last chunk (as this engine sends it).
+ * one choice, no log-probabilities, plain text, usage on the last chunk (as this engine sends it).
  */
 const NO_OP_FIELDS: Record<string, { ok: (v: unknown) => boolean; expected: string }> = {
   n: { ok: (v) => v === 1, expected: '1 (one choice per request)' },
   logprobs: { ok: (v) => v === false, expected: 'false (log-probabilities are not returned yet)' },
-  frequency_penalty: { ok: (v) => v === 0, expected: '0 (penalties are not implemented yet)' },
-  presence_penalty: { ok: (v) => v === 0, expected: '0 (penalties are not implemented yet)' },
   response_format: { ok: (v) => (v as { type?: unknown })?.type === 'text', expected: "{ type: 'text' } (structured output is not implemented yet)" },
   stream_options: {
     ok: (v) => JSON.stringify(v) === '{"include_usage":true}',
@@ -152,12 +162,30 @@ export interface CompletionChunk {
 
 const DEFAULT_MAX_TOKENS = 256;
 
+/** The penalty fields as the sampler's Penalties (undefined when none is set). */
+function penaltiesOf(r: SamplingFields): SamplingOptions['penalties'] {
+  const set = (v: unknown) => v !== undefined && v !== null;
+  if (![r.frequency_penalty, r.presence_penalty, r.repetition_penalty, r.logit_bias].some(set)) return undefined;
+  const bias = new Map<number, number>();
+  if (set(r.logit_bias)) {
+    if (typeof r.logit_bias !== 'object' || Array.isArray(r.logit_bias))
+      throw new InvalidArgumentError('must be an object of token id -> bias', { field: 'logit_bias' });
+    for (const [key, value] of Object.entries(r.logit_bias!)) {
+      const id = Number(key);
+      if (!/^\d+$/.test(key) || !Number.isSafeInteger(id)) throw new InvalidArgumentError('keys must be token ids', { field: 'logit_bias', got: key });
+      bias.set(id, value);
+    }
+  }
+  return { frequency: r.frequency_penalty ?? 0, presence: r.presence_penalty ?? 0, repetition: r.repetition_penalty ?? 1, bias };
+}
+
 export function samplingOf(r: SamplingFields): SamplingOptions {
   return {
     temperature: r.temperature ?? 1,
     topP: r.top_p ?? 1,
     topK: r.top_k ?? 0,
     minP: r.min_p ?? 0,
+    penalties: penaltiesOf(r),
     seed: r.seed ?? Math.floor(Math.random() * 2 ** 31),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors';
-import { argmax, pickToken, Sampler } from './sampling';
+import { adjustLogits, argmax, pickToken, Sampler, type Penalties } from './sampling';
 
 const logits = Float32Array.from([1, 3, 2.5, -1, 0]);
 
@@ -57,5 +57,48 @@ describe('pickToken (the definition the GPU sampler implements)', () => {
     // At T = 2 the weights are square roots: e^-1 = 0.37 for id 0, so min_p 0.3 keeps it.
     expect(keep(0.3, 2)).toEqual(new Set([0, 1, 2, 5]));
     expect(() => new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 1.5, seed: 0 })).toThrow(/min_p/);
+  });
+});
+
+describe('penalties and logit bias (the definition shaders/logit-adjust.wgsl implements)', () => {
+  const z = Float32Array.from([1, 3, 2.5, -1, 0, 3]);
+  const none: Penalties = { frequency: 0, presence: 0, repetition: 1, bias: new Map() };
+
+  it('repetition (prompt or reply) divides a positive logit and multiplies a negative one; then bias; then frequency and presence (reply)', () => {
+    const p: Penalties = {
+      frequency: 0.5,
+      presence: 0.25,
+      repetition: 2,
+      bias: new Map([
+        [4, 1.5],
+        [0, -100],
+      ]),
+    };
+    const reply = new Map([[1, 2]]); // id 1 twice in the reply
+    const prompt = new Map([
+      [3, 1],
+      [2, 1],
+    ]); // ids 3 and 2 in the prompt
+    const out = Array.from(adjustLogits(z, p, reply, prompt));
+    // id 0: bias -100 -> -99; id 1: 3 / 2 - (0.5 * 2 + 0.25) = 0.25; id 2: 2.5 / 2 = 1.25; id 3: -1 * 2 = -2; id 4: 0 + 1.5; id 5 unchanged
+    expect(out).toEqual([-99, 0.25, 1.25, -2, 1.5, 3]);
+    expect(Array.from(adjustLogits(z, none, reply, prompt))).toEqual(Array.from(z));
+  });
+
+  it('a greedy reply with a frequency penalty stops repeating the top token; logit_bias -100 bans a token', () => {
+    const flat = Float32Array.from([0, 1, 0.9, 0.8]);
+    const greedy = (penalties?: Penalties) => {
+      const s = new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0, penalties });
+      return Array.from({ length: 4 }, () => s.next(flat));
+    };
+    expect(greedy()).toEqual([1, 1, 1, 1]);
+    // After one 1, its logit is 1 - 0.15 = 0.85 < 0.9: then 2 (0.9), then 1 (0.85) beats 2 (0.75) and 3 (0.8)...
+    expect(greedy({ ...none, frequency: 0.15 })).toEqual([1, 2, 1, 3]);
+    expect(greedy({ ...none, bias: new Map([[1, -100]]) })).toEqual([2, 2, 2, 2]);
+    // Repetition counts the prompt: with token 1 in it, 1 / 2 = 0.5 loses from the start.
+    const s = new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, repetition: 2 } }, [1]);
+    expect(s.next(flat)).toBe(2);
+    expect(() => new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, presence: 3 } })).toThrow(/presence_penalty/);
+    expect(() => new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, bias: new Map([[1, 101]]) } })).toThrow(/logit_bias/);
   });
 });

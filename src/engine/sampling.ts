@@ -12,7 +12,46 @@ export interface SamplingOptions {
   topP: number;
   /** Keep only tokens with at least minP times the top token's probability; 0 (default) means no cut. */
   minP?: number;
+  /** Penalties and logit bias, applied to the logits before any choice (greedy too). */
+  penalties?: Penalties;
   seed: number;
+}
+
+/** Logit processors before the choice (shaders/logit-adjust.wgsl is their GPU twin). */
+export interface Penalties {
+  /** OpenAI's frequency_penalty: subtracted once per occurrence of the token in the reply so far. */
+  frequency: number;
+  /** OpenAI's presence_penalty: subtracted once if the token occurs in the reply so far. */
+  presence: number;
+  /** Hugging Face's repetition_penalty, for tokens of the prompt or the reply: a positive logit is divided by it, a negative one multiplied; 1 means none. */
+  repetition: number;
+  /** OpenAI's logit_bias: added to a token's logit (token id -> bias). */
+  bias: ReadonlyMap<number, number>;
+}
+
+/** Whether penalties change anything (the GPU then skips their dispatches). */
+export function hasPenalties(p: Penalties | undefined): p is Penalties {
+  return p !== undefined && (p.frequency !== 0 || p.presence !== 0 || p.repetition !== 1 || p.bias.size > 0);
+}
+
+/**
+ * The logits after penalties and bias, in f32 steps as the GPU computes them: repetition (prompt or reply),
+ * then bias, then frequency and presence (reply). `reply` and `prompt` count each token's occurrences.
+ */
+export function adjustLogits(logits: Float32Array, p: Penalties, reply: ReadonlyMap<number, number>, prompt: ReadonlyMap<number, number>): Float32Array {
+  const f = Math.fround;
+  const out = Float32Array.from(logits);
+  const touched = new Set([...reply.keys(), ...prompt.keys(), ...p.bias.keys()]);
+  for (const t of touched) {
+    if (t < 0 || t >= out.length) continue;
+    const n = reply.get(t) ?? 0;
+    let z = out[t];
+    if (n + (prompt.get(t) ?? 0) > 0) z = z > 0 ? f(z / f(p.repetition)) : f(z * f(p.repetition));
+    z = f(z + f(p.bias.get(t) ?? 0));
+    z = f(z - f(f(f(p.frequency) * n) + (n > 0 ? f(p.presence) : 0)));
+    out[t] = z;
+  }
+  return out;
 }
 
 export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
@@ -24,6 +63,21 @@ export function checkSampling(o: SamplingOptions): void {
   if (!(o.topP > 0 && o.topP <= 1)) throw new InvalidArgumentError('must be in (0, 1]', { field: 'top_p', got: String(o.topP) });
   const minP = o.minP ?? 0;
   if (!(minP >= 0 && minP <= 1)) throw new InvalidArgumentError('must be in [0, 1]', { field: 'min_p', got: String(o.minP) });
+  const p = o.penalties;
+  if (p) {
+    for (const [field, v] of [
+      ['frequency_penalty', p.frequency],
+      ['presence_penalty', p.presence],
+    ] as const) {
+      if (!(v >= -2 && v <= 2)) throw new InvalidArgumentError('must be in [-2, 2]', { field, got: String(v) });
+    }
+    if (!(p.repetition > 0 && Number.isFinite(p.repetition)))
+      throw new InvalidArgumentError('must be > 0', { field: 'repetition_penalty', got: String(p.repetition) });
+    for (const [id, b] of p.bias) {
+      if (!Number.isInteger(id) || id < 0) throw new InvalidArgumentError('keys must be token ids', { field: 'logit_bias', got: String(id) });
+      if (!(b >= -100 && b <= 100)) throw new InvalidArgumentError('values must be in [-100, 100]', { field: `logit_bias.${id}`, got: String(b) });
+    }
+  }
 }
 
 export function argmax(logits: Float32Array): number {
@@ -100,9 +154,22 @@ export function pickToken(logits: Float32Array, o: SamplingOptions, u: number): 
 /** Sampling options plus the seeded generator: one draw per token, wherever the choice is computed. */
 export class Sampler {
   private readonly random: () => number;
-  constructor(readonly options: SamplingOptions) {
+  /** Occurrences of each token in the prompt and in the reply so far (penalties, on the CPU). */
+  private readonly promptCounts = new Map<number, number>();
+  private readonly replyCounts = new Map<number, number>();
+  /** `promptIds`: the prompt whose tokens the repetition penalty counts (a GPU session uploads its counts). */
+  constructor(
+    readonly options: SamplingOptions,
+    readonly promptIds: readonly number[] = [],
+  ) {
     checkSampling(options);
     this.random = seededRandom(options.seed);
+    for (const id of promptIds) this.promptCounts.set(id, (this.promptCounts.get(id) ?? 0) + 1);
+  }
+
+  /** The penalties in effect, or undefined when they change nothing. */
+  get penalties(): Penalties | undefined {
+    return hasPenalties(this.options.penalties) ? this.options.penalties : undefined;
   }
 
   get greedy(): boolean {
@@ -115,6 +182,9 @@ export class Sampler {
   }
 
   next(logits: Float32Array): number {
-    return pickToken(logits, this.options, this.draw());
+    const p = this.penalties;
+    const id = pickToken(p ? adjustLogits(logits, p, this.replyCounts, this.promptCounts) : logits, this.options, this.draw());
+    if (p) this.replyCounts.set(id, (this.replyCounts.get(id) ?? 0) + 1);
+    return id;
   }
 }

@@ -106,6 +106,40 @@ describe('sampling on the GPU', () => {
     expect(gpu.join(' ')).toBe(cpu.join(' '));
     expect(new Set(gpu).size).toBeGreaterThan(10);
   });
+
+  const none = { frequency: 0, presence: 0, repetition: 1, bias: new Map<number, number>() };
+  it.each([
+    { temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, frequency: 0.7 } },
+    { temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, repetition: 1.3 } },
+    {
+      temperature: 0.9,
+      topK: 40,
+      topP: 1,
+      minP: 0.05,
+      seed: 5,
+      penalties: {
+        ...none,
+        presence: 0.5,
+        bias: new Map([
+          [261, -100],
+          [298, 4],
+        ]),
+      },
+    },
+  ])(
+    'penalties and logit_bias: the GPU (adjusting logits and counting tokens on the device, run ahead) picks what the reference picks (%o)',
+    async (sampling) => {
+      const m = await sharedModel('stories260K');
+      const o = { maxTokens: 40, cache: F32, sampling, stopIds: [] };
+      const gpu = await generateIds(await gpuBackend(m), [1, 403, 407], o);
+      const cpu = await generateIds(new ReferenceBackend(m), [1, 403, 407], o);
+      expect(gpu.join(' ')).toBe(cpu.join(' '));
+      // They act: the same request without them gives another reply.
+      const plain = await generateIds(new ReferenceBackend(m), [1, 403, 407], { ...o, sampling: { ...sampling, penalties: undefined } });
+      expect(cpu.join(' ')).not.toBe(plain.join(' '));
+      if (sampling.penalties.bias.size) expect(cpu).not.toContain(261);
+    },
+  );
 });
 
 describe('run-ahead decode (decodeIds)', () => {

@@ -17,6 +17,7 @@ import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
+import { logitAdjustOp, tokenCountOp, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
 import { sampleOp } from './ops/sample';
@@ -80,6 +81,8 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly readLogits: GPUBuffer;
   /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
   private readonly readIds: GPUBuffer[];
+  /** Penalties and logit bias on the GPU: their buffers, dispatches, and the sampler whose counts they hold. */
+  private penalties: { buffers: PenaltyBuffers; adjust: Dispatch; count: Dispatch; sampler: Sampler | null } | null = null;
   private readonly logitRows: number;
   /** Most key chunks of a decode step's attention (the partials buffer holds MAX_CHUNKS + 1 slots per head and token). */
   private readonly decodeChunks: number;
@@ -214,6 +217,44 @@ export class GpuDecodeSession implements DecodeSession {
     return { ctx, spec: this.spec, weights: this.backend.weights, buf: b, stride: this.stride, cache: this.cache, rope: this.ropeTable! };
   }
 
+  /**
+   * The dispatches that apply a sampler's penalties before its choice and count the chosen token after it; on
+   * a sampler's first choice its prompt counts, bias and penalties are written and the reply's counts zeroed.
+   */
+  private penaltyOps(sampler: Sampler): { adjust: Dispatch; count: Dispatch } {
+    const V = this.spec.vocabSize;
+    if (!this.penalties) {
+      const mem = this.backend.memory;
+      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+      const buffers: PenaltyBuffers = {
+        counts: mem.create('activations', 'penalties.counts', 2 * V * 4, usage),
+        bias: mem.create('activations', 'penalties.bias', V * 4, usage),
+        params: mem.create('activations', 'penalties.params', 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+      };
+      const ctx = this.forward1().ctx;
+      this.penalties = {
+        buffers,
+        adjust: logitAdjustOp(ctx, this.buf.logits, buffers, V),
+        count: tokenCountOp(ctx, this.buf.chosen, buffers.counts),
+        sampler: null,
+      };
+    }
+    const pen = this.penalties;
+    if (pen.sampler !== sampler) {
+      const p = sampler.penalties!;
+      const counts = new Uint32Array(2 * V);
+      for (const id of sampler.promptIds) counts[V + id] += 1;
+      const bias = new Float32Array(V);
+      for (const [id, b] of p.bias) bias[id] = b;
+      const q = this.device.queue;
+      q.writeBuffer(pen.buffers.counts, 0, counts);
+      q.writeBuffer(pen.buffers.bias, 0, bias);
+      q.writeBuffer(pen.buffers.params, 0, new Float32Array([p.frequency, p.presence, p.repetition, 0]));
+      pen.sampler = sampler;
+    }
+    return pen;
+  }
+
   private checkIds(ids: readonly number[]): void {
     if (ids.length === 0) throw new InvalidArgumentError('no tokens to run', { field: 'ids', expected: 'at least one token id' });
     ids.forEach((id, t) => {
@@ -242,7 +283,14 @@ export class GpuDecodeSession implements DecodeSession {
     // One token's 'all' is its 'last' (row 0): the decode list may have fused the final norm into that head.
     encodeDispatches(pass, built.head[M === 1 ? 'last' : wanted], M, plan);
     // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
-    if (pick) encodeDispatches(pass, [pick.sampler.greedy ? built.argmax : built.sample], 1);
+    if (pick) {
+      const penalties = pick.sampler.penalties ? this.penaltyOps(pick.sampler) : null;
+      encodeDispatches(
+        pass,
+        [...(penalties ? [penalties.adjust] : []), pick.sampler.greedy ? built.argmax : built.sample, ...(penalties ? [penalties.count] : [])],
+        1,
+      );
+    }
     pass.end();
     if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, pick.into ?? this.readIds[0], 0, 4);
     then?.(enc);
@@ -465,5 +513,6 @@ export class GpuDecodeSession implements DecodeSession {
     mem.release(this.readLogits);
     for (const b of this.readIds) mem.release(b);
     if (this.ropeTable) mem.release(this.ropeTable);
+    if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
   }
 }

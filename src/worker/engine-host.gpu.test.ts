@@ -245,9 +245,9 @@ describe('EngineHost', () => {
     await expect(host.completion(id(), { prompt: [1], cache: 'xquant-5' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(host.completion(id(), { prompt: [1], top_p: 2 })).rejects.toMatchObject({ field: 'top_p' });
     // An OpenAI field the engine does not implement is refused, not ignored.
-    await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], logit_bias: { 5: 10 } } as never)).rejects.toMatchObject({
+    await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], tools: [] } as never)).rejects.toMatchObject({
       code: 'UNSUPPORTED_FIELD',
-      field: 'logit_bias',
+      field: 'tools',
     });
   });
 
