@@ -428,9 +428,11 @@ describe('Llama-3.2-Instruct chat template on the real Llama-3 tokenizer', () =>
     expect(dated(tok().applyChatTemplate(PIRATE))).toBe('05 Jan 2025');
     // As if the page's locale were French (where Intl writes "janv."): transformers' strftime is Python's, in the C locale.
     const IntlDateTimeFormat = Intl.DateTimeFormat;
-    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(
-      ((_locales?: string | string[], options?: Intl.DateTimeFormatOptions) => new IntlDateTimeFormat('fr-FR', options)) as typeof Intl.DateTimeFormat,
-    );
+    // A function, not an arrow: the mock is called with `new`.
+    // biome-ignore lint/complexity/useArrowFunction: constructors cannot be arrow functions
+    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(function (_locales?: string | string[], options?: Intl.DateTimeFormatOptions) {
+      return new IntlDateTimeFormat('fr-FR', options);
+    } as typeof Intl.DateTimeFormat);
     expect(new Intl.DateTimeFormat(undefined, { month: 'short' }).format(new Date())).toBe('janv.');
     expect(dated(tok().applyChatTemplate(PIRATE))).toBe('05 Jan 2025');
   });
