@@ -52,7 +52,15 @@ test.beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'xquant-consumer-'));
   const packed = execFileSync('npm', ['pack', '--pack-destination', project, '--silent'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', join(project, packed)], { cwd: project, stdio: 'pipe' });
+  // Offline: the dependency (WebGPU's types) comes from this repository's node_modules, packed too.
+  const types = execFileSync('npm', ['pack', join(ROOT, 'node_modules/@webgpu/types'), '--pack-destination', project, '--silent'], {
+    cwd: project,
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', join(project, packed), join(project, types)], { cwd: project, stdio: 'pipe' });
   writeFileSync(join(project, 'main.ts'), CONSUMER_TS);
   writeFileSync(
     join(project, 'tsconfig.json'),
@@ -97,11 +105,11 @@ test.afterAll(() => {
   if (project) rmSync(project, { recursive: true, force: true });
 });
 
-test('npm pack installs into an empty project with no dependencies, and the import of createEngine type-checks', () => {
+test("npm pack installs into an empty project (its one dependency: WebGPU's types), and the import of createEngine type-checks with its declarations", () => {
   const installed = join(project, 'node_modules');
-  expect(readdirSync(installed).filter((d) => !d.startsWith('.'))).toEqual(['xquant-web']);
+  expect(readdirSync(installed).filter((d) => !d.startsWith('.'))).toEqual(['@webgpu', 'xquant-web']);
   expect(readdirSync(join(installed, 'xquant-web/dist/lib')).sort()).toEqual(['types', 'xquant-web-worker.js', 'xquant-web.js']);
-  // Throws with tsc's messages if the consumer does not type-check.
+  // Throws with tsc's messages if the consumer does not type-check (skipLibCheck off: the package's own declarations too).
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });
 });
 

@@ -1,4 +1,4 @@
-// Causal attention shaped for real GPUs (kernel family gpu), prefill and decode: one workgroup per (query
+// Causal attention shaped for real GPUs (kernel family tiled), prefill and decode: one workgroup per (query
 // tile, kv head, key chunk). Its ROWS = Q_TOKENS x KV_GROUP query rows (Q_TOKENS consecutive tokens, every
 // query head of the kv head's group; decode is the one-token tile, flash-decoding) share each key and value
 // row: keys go in tiles of TILE, invocation i scores key i of the tile against all rows (queries staged in

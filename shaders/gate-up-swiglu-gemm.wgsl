@@ -1,4 +1,4 @@
-// y = silu(W_gate x) * (W_up x) for a prefill slice, shaped for real GPUs (kernel family gpu): one workgroup
+// y = silu(W_gate x) * (W_up x) for a prefill slice, shaped for real GPUs (kernel family tiled): one workgroup
 // per GEMM_TOKENS tokens x 32 output rows, its 64 tile rows (gemm-tile.wgsl) the 32 gate rows and the same 32 up
 // rows, so each invocation holds its rows' gate and up sums (tile rows tx, tx + 16 and tx + 32, tx + 48).
 // Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE, GEMM_TOKENS.

@@ -1,5 +1,5 @@
 // y = silu(W_gate x) * (W_up x), one token per workgroup row group: the MLP's two projections and SwiGLU in
-// one dispatch, shaped for real GPUs (kernel family gpu; the layout of linear-gemv.wgsl: ROW_SLOTS row
+// one dispatch, shaped for real GPUs (kernel family tiled; the layout of linear-gemv.wgsl: ROW_SLOTS row
 // slots of K_LANES lanes that split K in 16-byte weight blocks, LANE_ROWS rows per lane, the activation
 // block loaded once for both matrices and all of a lane's rows, sums met in reduce_lanes). The up matrix is
 // read through the weights prefix renamed for it (w_dot_up). With NORM the RMSNorm before the MLP is fused

@@ -1,5 +1,5 @@
 // y = silu(W_gate x) * (W_up x) for the step's tokens: the MLP's two projections and SwiGLU in one dispatch
-// (kernel family cpu; the layout of linear.wgsl: one output row per invocation, TILE_M tokens in registers,
+// (kernel family rowwise; the layout of linear.wgsl: one output row per invocation, TILE_M tokens in registers,
 // each weight read feeding TILE_M products). The up matrix is read through the weights prefix renamed for it
 // (w8_up, shader-library.ts); gate and up have the same shape and the same row parts.
 // Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE, TILE_M.

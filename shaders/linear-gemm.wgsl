@@ -1,4 +1,4 @@
-// y = W x (+ bias) (+ y when ACCUMULATE) for a prefill slice, shaped for real GPUs (kernel family gpu): one
+// y = W x (+ bias) (+ y when ACCUMULATE) for a prefill slice, shaped for real GPUs (kernel family tiled): one
 // workgroup per tile of GEMM_TOKENS tokens x 64 rows (gemm-tile.wgsl). Grid: (row tiles x token tiles)
 // workgroups, folded into y past 65535. Constants: W_ROW_WORDS, W_SCALE_WORDS, IN_VEC4, X_STRIDE, Y_STRIDE,
 // HAS_BIAS, ACCUMULATE, GEMM_TOKENS.

@@ -1,11 +1,11 @@
 // Shared by the CLIs: open a model (a folder or a .gguf file) on the backend asked for, with weights in the format asked for.
-// cpu: the reference decoder on the whole model as f32 (with the quantized values the GPU sees).
+// reference: the reference decoder on the whole model as f32 (with the quantized values the GPU sees).
 // webgpu: the weights stream from the folder, tensor by tensor, straight into GPU buffers (no f32 model,
 // no file read whole), as the browser engine loads them.
 
 import { parseCacheMode, type CacheOptions } from '../src/cache/cache-config';
 import { checkReferenceCache, ReferenceBackend } from '../src/reference/backend';
-import type { Backend } from '../src/engine/backend';
+import { BACKEND_NAMES, type Backend } from '../src/engine/backend';
 import { WebGpuBackend } from '../src/webgpu/backend';
 import { acquireDevice } from '../src/webgpu/device';
 import { parseKernelChoice } from '../src/webgpu/kernel-family';
@@ -37,7 +37,7 @@ export async function openBackend(
   weights = 'f32',
   kernels = 'auto',
 ): Promise<{ model: OpenedModel; backend: Backend; timings?: LoadTimings }> {
-  if (backend !== 'reference' && backend !== 'webgpu') throw new UsageError(`unknown backend '${backend}' (expected reference or webgpu)`);
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) throw new UsageError(`unknown backend '${backend}' (expected ${BACKEND_NAMES.join(' or ')})`);
   const format = parseWeightFormat(weights);
   const kernelChoice = parseKernelChoice(kernels);
   const source = nodeModelSource(modelDir);

@@ -2,8 +2,8 @@
 // xquant-remat.wgsl in prefill): a tile of TT tokens × TILE_COLS output columns (KV_PER_WG kv heads) as a
 // tiled product over slices of DS elements of the rows. Each slice of the tile's rows is dequantized once
 // into workgroup memory (row_src, defined by the kernel) for all columns of the block; each invocation
-// accumulates COL_BLOCK columns for 4 tokens (register-blocked) into `tile`, f32 throughout. COL_BLOCK 1 (cpu
-// class) reads 8 workgroup floats per 8 multiply-adds; 4 (tiled family) reuses them for 4 columns, a quarter of
+// accumulates COL_BLOCK columns for 4 tokens (register-blocked) into `tile`, f32 throughout. COL_BLOCK 1 (rowwise
+// family) reads 8 workgroup floats per 8 multiply-adds; 4 (tiled family) reuses them for 4 columns, a quarter of
 // the workgroup-memory traffic per multiply-add, which is what bounds this product on a GPU. Each output's
 // sum runs in the same order either way. IDENTITY: the rows are the output itself (kivi). Call both
 // functions from uniform control flow (they hold barriers).

@@ -11,8 +11,8 @@ export const CACHE_MODES: readonly CacheMode[] = ['f32', 'fp16', 'kivi', 'xquant
 export interface ModeTraits {
   /** Codes of `bits` width (kivi and the xquant family); f32 and fp16 keep floats. */
   quantized: boolean;
-  /** Stores K and V exactly (f32): a perplexity window may run as one batched prefill. */
-  exact: boolean;
+  /** Stores K and V without loss (f32): a perplexity window may run as one batched prefill. */
+  lossless: boolean;
   /** What is kept per token: K/V rows, the layer input X, or the latents X·U_k and X·U_v. */
   stores: 'kv' | 'x' | 'latents';
   /**
@@ -28,9 +28,9 @@ export interface ModeTraits {
   latents: boolean;
 }
 
-const KV = { exact: false, stores: 'kv', kBlocks: false, preRopeK: false, crossLayer: false, latents: false } as const;
+const KV = { lossless: false, stores: 'kv', kBlocks: false, preRopeK: false, crossLayer: false, latents: false } as const;
 export const MODE_TRAITS: Readonly<Record<CacheMode, ModeTraits>> = {
-  f32: { ...KV, quantized: false, exact: true },
+  f32: { ...KV, quantized: false, lossless: true },
   fp16: { ...KV, quantized: false },
   kivi: { ...KV, quantized: true, kBlocks: true, preRopeK: true },
   xquant: { ...KV, quantized: true, stores: 'x' },

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // The package entry: `createEngine()` starts the engine in a module Worker bundled beside this file.
 
 import { createEngineWith, type EngineOptions, type XQuantEngine } from './create-engine';

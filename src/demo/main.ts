@@ -226,7 +226,8 @@ async function load(): Promise<void> {
     setState('ready');
     void refreshStorage();
   } catch (e) {
-    const kept = previous && (await engine.status()).loaded ? previous : null;
+    const now = await engine.status();
+    const kept = previous && now.loaded && now.model === previous.name ? previous : null;
     loaded = kept;
     status.textContent = `Could not load ${choice.label}. ${describeError(e)}${kept ? ` ${kept.name} is still loaded.` : ''}`;
     setState(kept ? 'ready' : 'failed');

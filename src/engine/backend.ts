@@ -69,7 +69,7 @@ export interface EngineBackend extends Backend {
   readonly f16Math: boolean;
   /** The largest storage binding: no cache buffer may pass it (the planner respects it). */
   readonly maxBindingBytes: number;
-  /** Resolves with the reason when the device is lost (a driver reset; not after destroy()). */
+  /** Resolves with the reason when the device is lost (also after destroy(): the engine ignores a backend it replaced). */
   readonly lost: Promise<string>;
   /** Kernels compiled so far. */
   readonly compiledKernels: number;

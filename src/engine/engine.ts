@@ -6,7 +6,7 @@ import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-
 import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
-import type { MemoryReport } from '../webgpu/memory';
+import type { MemoryReport } from './backend';
 import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage } from '../tokenizer/tokenizer';
@@ -20,8 +20,6 @@ import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
 export interface EngineLoadOptions {
   /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
   memoryBudgetMB?: number;
-  /** Compile the decode kernels now (one forward pass) instead of on the first request. */
-  warmup?: boolean;
   /** Seconds spent writing weights to the GPU, added to as the upload runs. */
   timings?: { upload: number };
   /** Kernel family: auto (from the adapter), rowwise or tiled (src/webgpu/kernel-family.ts). */
@@ -147,7 +145,6 @@ export class Engine {
       this.lostReason = reason;
       this.onDeviceLost?.(this.lostReason);
     });
-    if (o.warmup) await this.warmup();
     return {
       name: model.name,
       spec: model.spec,

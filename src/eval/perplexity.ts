@@ -52,7 +52,7 @@ export async function evaluatePerplexity(backend: Backend, ids: readonly number[
     const session = backend.createSession(o.cache);
     try {
       const n = window.length - 1;
-      if (MODE_TRAITS[o.cache.mode].exact) {
+      if (MODE_TRAITS[o.cache.mode].lossless) {
         const logits = await session.forward(window.slice(0, n), 'all');
         for (let t = 0; t < n; t++) nll += logSumExp(logits, t * V, V) - logits[t * V + window[t + 1]];
       } else {

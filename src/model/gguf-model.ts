@@ -27,12 +27,17 @@ export class GgufModelSource implements SingleFileModel {
   private header: Promise<GgufHeader> | null = null;
   private texts: Promise<{ files: Record<(typeof TEXT_FILES)[number], string>; headDim: number }> | null = null;
 
+  /** The .gguf file's version where the file is remote (src/model/url-file-source.ts); picked files have none. */
+  readonly version?: () => Promise<string | null>;
+
   /** `inner` holds the file `file` (a folder, a URL prefix, picked files). */
   constructor(
     readonly inner: ModelFileSource,
     readonly file: string,
   ) {
     this.name = `${inner.name}/${file}`;
+    const remote = inner as { fileVersion?(file: string): Promise<string | null> };
+    if (remote.fileVersion) this.version = () => remote.fileVersion!(file);
   }
 
   async has(file: string): Promise<boolean> {
@@ -47,12 +52,6 @@ export class GgufModelSource implements SingleFileModel {
 
   size(file: string): Promise<number> {
     return this.inner.size(this.own(file));
-  }
-
-  /** The .gguf file's version where the file is remote (src/model/url-file-source.ts). */
-  async version(): Promise<string | null> {
-    const inner = this.inner as { fileVersion?(file: string): Promise<string | null> };
-    return inner.fileVersion ? inner.fileVersion(this.file) : null;
   }
 
   readRange(file: string, begin: number, end: number): Promise<Uint8Array<ArrayBuffer>> {

@@ -65,6 +65,14 @@ describe('config.json -> ModelSpec', () => {
     expect(e).toBeInstanceOf(UnsupportedModelError);
     expect(e).toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'architectures', got: 'GPT2LMHeadModel' });
   });
+
+  it("an architecture's unsupported option is refused (Qwen2's per-layer sliding window); Mistral's window is read, Llama's ignored", () => {
+    expect(() => parseModelConfig(config({ architectures: ['Qwen2ForCausalLM'], use_sliding_window: true }))).toThrow(
+      /use_sliding_window: use_sliding_window is not supported for Qwen2ForCausalLM; expected false/,
+    );
+    expect(parseModelConfig(config({ architectures: ['Qwen2ForCausalLM'], use_sliding_window: false })).slidingWindow).toBeNull();
+    expect(parseModelConfig(config({ sliding_window: 4096 })).slidingWindow).toBeNull();
+  });
 });
 
 describe('safetensors reader', () => {

@@ -65,7 +65,8 @@ describe('UrlFolderSource', () => {
         return fakeFetch({ 'model.safetensors': ranged({ etag: '"w1"', 'x-linked-etag': '"sha-abc"', 'x-repo-commit': 'c0ffee' }) })(input, init);
       },
     });
-    expect(await hub.version()).toBe('etag="sha-abc";modified=;size=100000;commit=c0ffee');
+    // The commit is left out where the file has a tag: it changes with any file of the repository.
+    expect(await hub.version()).toBe('etag="sha-abc";size=100000');
     // The load's own probe: reading the header afterwards asks nothing more.
     expect(await hub.readRange('model.safetensors', 0, 1000)).toEqual(file.slice(0, 1000));
     expect(requests).toEqual(['https://hub.test/m/model.safetensors bytes=0-65535']);
@@ -73,7 +74,33 @@ describe('UrlFolderSource', () => {
     const plain = new UrlFolderSource('https://srv.test/m', {
       fetch: fakeFetch({ 'model.safetensors': ranged({ 'last-modified': 'Sun, 06 Dec 2026 01:00:00 GMT' }) }),
     });
-    expect(await plain.version()).toBe('etag=;modified=Sun, 06 Dec 2026 01:00:00 GMT;size=100000;commit=');
+    expect(await plain.version()).toBe('modified=Sun, 06 Dec 2026 01:00:00 GMT;size=100000');
+    const bare = new UrlFolderSource('https://srv.test/m', { fetch: fakeFetch({ 'model.safetensors': ranged({ 'x-repo-commit': 'c0ffee' }) }) });
+    expect(await bare.version()).toBe('commit=c0ffee;size=100000');
+
+    // Sharded: every shard's version, by the index.
+    const index = JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } });
+    const sharded = new UrlFolderSource('https://srv.test/s', {
+      fetch: fakeFetch({
+        'model.safetensors.index.json': () => new Response(index),
+        'model-00001-of-00002.safetensors': ranged({ etag: '"s1"' }),
+        'model-00002-of-00002.safetensors': ranged({ etag: '"s2"' }),
+      }),
+    });
+    expect(await sharded.version()).toBe('model-00001-of-00002.safetensors:etag="s1";size=100000|model-00002-of-00002.safetensors:etag="s2";size=100000');
+
+    // A server that ignores Range sends the whole file: checking its version does not leave that download running.
+    let cancelled = false;
+    const whole = new UrlFolderSource('https://srv.test/w', {
+      fetch: fakeFetch({
+        'model.safetensors': () =>
+          new Response(new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(65536)), cancel: () => void (cancelled = true) }), {
+            headers: { etag: '"w"' },
+          }),
+      }),
+    });
+    expect(await whole.version()).toBe(`etag="w";size=${Number.MAX_SAFE_INTEGER}`);
+    expect(cancelled).toBe(true);
     const gone = new UrlFolderSource('https://srv.test/none', { fetch: fakeFetch({}) });
     expect(await gone.version()).toBeNull();
     const offline = new UrlFolderSource('https://srv.test/m', { fetch: () => Promise.reject(new TypeError('Failed to fetch')) });

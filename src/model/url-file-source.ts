@@ -37,10 +37,16 @@ interface RangedFile {
   version: string;
 }
 
-/** ETag (the Hub's x-linked-etag for LFS files), Last-Modified, the size and the Hub's commit: what changes when the file does. */
+/**
+ * What changes when the file does: its ETag (the Hub's x-linked-etag where a redirect exposes it), else its
+ * Last-Modified, and its size; the Hub's commit only when the server gives neither (a commit changes with any
+ * file of the repository, so it would refetch weights a README edit did not touch).
+ */
 function versionOf(r: Response, size: number): string {
   const h = (name: string) => r.headers.get(name) ?? '';
-  return `etag=${h('x-linked-etag') || h('etag')};modified=${h('last-modified')};size=${size};commit=${h('x-repo-commit')}`;
+  const tag = h('x-linked-etag') || h('etag');
+  const stamp = tag ? `etag=${tag}` : h('last-modified') ? `modified=${h('last-modified')}` : `commit=${h('x-repo-commit')}`;
+  return `${stamp};size=${size}`;
 }
 
 export class UrlFolderSource implements ModelFileSource {
@@ -138,19 +144,31 @@ export class UrlFolderSource implements ModelFileSource {
     return f;
   }
 
-  /** The version of the model's weights: the single file's, else the shard index's and every shard's. */
+  /** The version of the model's weights: the single file's, else every shard's (named by the shard index). */
   async version(): Promise<string | null> {
     const single = await this.fileVersion('model.safetensors');
     if (single !== null) return single;
     const index = 'model.safetensors.index.json';
-    const r = await this.get(index);
-    if (!this.exists(index, r)) return null;
-    return `index:${versionOf(r, contentLength(r) ?? 0)}`;
+    if (!(await this.has(index))) return null;
+    const shards = [
+      ...new Set(Object.values((JSON.parse(new TextDecoder().decode(await this.read(index))) as { weight_map?: Record<string, string> }).weight_map ?? {})),
+    ];
+    const versions = await Promise.all(shards.sort().map(async (f) => `${f}:${(await this.fileVersion(f)) ?? 'missing'}`));
+    return versions.join('|');
   }
 
-  /** One weight file's version (the probe a load makes first: no extra request when the load goes on). */
+  /**
+   * One weight file's version, from the probe a load makes first (no extra request when the load goes on).
+   * A server that ignores Range answered with the whole file: that download is cancelled here, so checking a
+   * stored copy never leaves it running; a load that goes on asks again.
+   */
   async fileVersion(file: string): Promise<string | null> {
-    return (await this.weightFile(file))?.version ?? null;
+    const f = await this.weightFile(file);
+    if (f && !f.ranged) {
+      await f.body?.cancel();
+      this.weightFiles.delete(file);
+    }
+    return f?.version ?? null;
   }
 
   private weightFile(file: string): Promise<RangedFile | null> {
@@ -254,6 +272,11 @@ class SequentialBody {
 
   constructor(response: Response) {
     this.reader = response.body?.getReader() ?? null;
+  }
+
+  /** Stop the download (what is unread is dropped). */
+  async cancel(): Promise<void> {
+    await this.reader?.cancel().catch(() => {});
   }
 
   async take(begin: number, end: number, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {

@@ -74,11 +74,10 @@ async function checkSource(source: ModelFileSource, manifest: CacheManifest): Pr
     throw e;
   }
   if (now === null) return { state: 'not-checked', detail: 'the source no longer has the weight file; the stored copy is used' };
+  // Stored before versions were recorded: refetching gigabytes on a guess would be worse than saying so.
+  if (manifest.sourceVersion === undefined) return { state: 'not-checked', detail: "stored without the source's version; delete it to fetch the source again" };
   if (now === manifest.sourceVersion) return { state: 'unchanged' };
-  return {
-    state: 'changed',
-    detail: manifest.sourceVersion ? `the source changed (stored ${manifest.sourceVersion}, now ${now})` : `stored without the source's version (now ${now})`,
-  };
+  return { state: 'changed', detail: `the source changed (stored ${manifest.sourceVersion}, now ${now})` };
 }
 
 export interface ModelLoadRequest {

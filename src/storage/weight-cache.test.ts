@@ -147,6 +147,16 @@ describe('streaming load through the weight cache', () => {
     expect((await load(cache, offline)).storage).toMatchObject({ state: 'hit', source: { state: 'offline' } });
     expect(offline.ranges).toEqual([]);
     expect((await load(cache, new VersionedSource(null))).storage).toMatchObject({ state: 'hit', source: { state: 'not-checked' } });
+
+    // An entry stored before versions were recorded is used and said to be unchecked, not refetched whole.
+    const older = new WeightCache(new MemoryChunkStore());
+    await load(older, new CountingSource());
+    const unversioned = new VersionedSource('etag=A');
+    expect((await load(older, unversioned)).storage).toMatchObject({
+      state: 'hit',
+      source: { state: 'not-checked', detail: "stored without the source's version; delete it to fetch the source again" },
+    });
+    expect(unversioned.ranges).toEqual([]);
   });
 
   it('an interrupted first load resumes: the second load reads only the tensors the first did not store', async () => {

@@ -11,23 +11,20 @@ export interface SharedAllowance {
 }
 
 function allowanceDevice(real: GPUDevice, pool: SharedAllowance): GPUDevice {
-  let own = 0;
+  /** The live buffers' sizes: destroying the device frees each once. */
+  const live = new Map<GPUBuffer, number>();
   const scopes: { filter: GPUErrorFilter; injected: string | null }[] = [];
   const overrides: Partial<GPUDevice> = {
     createBuffer(d: GPUBufferDescriptor): GPUBuffer {
       if (pool.allocated + d.size <= pool.limit) {
         pool.allocated += d.size;
         pool.peak = Math.max(pool.peak, pool.allocated);
-        own += d.size;
         const buffer = real.createBuffer(d);
         const destroy = buffer.destroy.bind(buffer);
-        let live = true;
+        live.set(buffer, d.size);
         buffer.destroy = () => {
-          if (live) {
-            live = false;
-            pool.allocated -= d.size;
-            own -= d.size;
-          }
+          pool.allocated -= live.get(buffer) ?? 0;
+          live.delete(buffer);
           return destroy();
         };
         return buffer;
@@ -50,8 +47,8 @@ function allowanceDevice(real: GPUDevice, pool: SharedAllowance): GPUDevice {
       return scope?.injected ? ({ message: scope.injected } as GPUError) : error;
     },
     destroy(): undefined {
-      pool.allocated -= own;
-      own = 0;
+      for (const size of live.values()) pool.allocated -= size;
+      live.clear();
       return real.destroy();
     },
   };

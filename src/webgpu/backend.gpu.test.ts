@@ -205,7 +205,7 @@ describe('run-ahead decode in the quantized modes: the overshoot is dropped with
   );
 });
 
-describe('kernel family gpu (coalesced decode GEMV, fused norms) on the same adapter', () => {
+describe('kernel family tiled (coalesced decode GEMV, fused norms) on the same adapter', () => {
   it('auto picks the rowwise family on this CPU-emulated adapter', async () => {
     expect((await gpuBackend(await sharedModel('stories260K'))).kernels).toBe('rowwise');
   });

@@ -62,7 +62,7 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
   };
   const requiredFeatures: GPUFeatureName[] = [];
   if (features.shaderF16) requiredFeatures.push('shader-f16');
-  // The gpu kernel family reduces its GEMV sums with subgroupAdd where the device has subgroups.
+  // The tiled kernel family reduces its GEMV sums with subgroupAdd where the device has subgroups.
   if (features.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;

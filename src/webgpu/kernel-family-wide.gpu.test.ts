@@ -1,4 +1,4 @@
-// The gpu kernel family at real widths, against the rowwise family (itself tested against the reference decoder
+// The tiled kernel family at real widths, against the rowwise family (itself tested against the reference decoder
 // at these widths in xquant-wide.gpu.test.ts): Qwen2.5-0.5B's (d 896, MLP 4864, vocabulary 151,936, q/k/v
 // biases) on a device binding at most 16 MiB, so the LM head splits into row parts, and Llama-3.1-8B's
 // (d 4096, 32 heads, 8 kv heads, head 128, MLP 14336, vocabulary 128,256, untied LM head). 2 layers (the
@@ -65,7 +65,7 @@ async function run(b: WebGpuBackend): Promise<Float32Array[]> {
   return out;
 }
 
-describe('gpu kernel family at real widths equals the rowwise family', () => {
+describe('tiled kernel family at real widths equals the rowwise family', () => {
   for (const shape of SHAPES) {
     it(shape.name, async () => {
       const spec = parseModelConfig(JSON.stringify(shape.config), `${shape.name}/config.json`);

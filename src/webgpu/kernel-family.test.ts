@@ -4,7 +4,7 @@ import { parseKernelChoice, selectKernelFamily, type AdapterFacts } from './kern
 const adapter = (o: Partial<AdapterFacts>): AdapterFacts => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o });
 
 describe('kernel family per adapter', () => {
-  it('CPU emulations and fallback adapters get the cpu kernels', () => {
+  it('CPU emulations and fallback adapters get the rowwise kernels', () => {
     for (const a of [
       adapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' }),
       adapter({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' }),
@@ -15,7 +15,7 @@ describe('kernel family per adapter', () => {
     }
   });
 
-  it('real GPUs get the gpu kernels', () => {
+  it('real GPUs get the tiled kernels', () => {
     for (const a of [
       adapter({ vendor: 'apple', architecture: 'metal-3' }),
       adapter({ vendor: 'intel', architecture: 'gen-12lp' }),

@@ -48,7 +48,7 @@ async function worst(m: LoadedModel, cache: CacheConfig, kernels: KernelFamily =
   return Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
 }
 
-describe('the gpu kernel family (fused norms where the mode allows, subgroup sums) in every cache mode', () => {
+describe('the tiled kernel family (fused norms where the mode allows, subgroup sums) in every cache mode', () => {
   // The project's bounds per mode: fp16 5e-2 (f16 rounding of nearly equal K/V can differ by one ulp), 1e-3 for the others.
   it.each([
     ['fp16', 5e-2],
@@ -192,7 +192,7 @@ describe('head 128 at a 16 KiB workgroup limit (small d, so no quantization code
     ['xquant-gqa-4', 'rowwise'],
     ['xquant-4', 'tiled'],
     ['xquant-gqa-4', 'tiled'],
-  ] as const)('%s, %s class: 3 slices through two committed K blocks and decode steps, logits within 1e-3', async (mode, kernels) => {
+  ] as const)('%s, %s family: 3 slices through two committed K blocks and decode steps, logits within 1e-3', async (mode, kernels) => {
     const m = await loadModel(syntheticSource({ hidden: 512, layers: 2, heads: 4, kvHeads: 2, headDim: 128, ffn: 128, vocab: 256 }));
     const gpu = await WebGpuBackend.create(limitedGpu(nodeGpu(), { maxComputeWorkgroupStorageSize: 16384 }), nodeShaders(), m, { weights: 'f32', kernels });
     opened.push(gpu);

@@ -25,6 +25,7 @@ import {
   type CompletionChunk,
   type CompletionRequest,
 } from '../engine/openai';
+import { checkModeFits } from '../cache/cache-config';
 import { EngineError, GpuOutOfMemoryError, throwIfAborted } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
 import { webGpuBackends } from '../webgpu/backend';
@@ -87,6 +88,8 @@ export interface HostHealth {
   lastRecovery: string;
   /** A model is loaded on a live device. */
   loaded: boolean;
+  /** The loaded model's name, or null. */
+  model: string | null;
   /** Compute pipelines compiled for the loaded model so far. */
   compiledKernels: number;
   /** The loaded model's kernel family, or null. */
@@ -146,8 +149,11 @@ export class EngineHost {
         onProgress: report,
       });
       throwIfAborted(signal, 'load');
-      // A bad or too large default mode fails the load before the model replaces the loaded one.
-      if (defaultCache !== 'auto') namedCache(prepared.model.spec, defaultCache, 1, budgetMB * 2 ** 20);
+      // A mode the new model cannot run (xquant-gqa on an MHA model, one too large for the budget) fails the
+      // load before the model replaces the loaded one, not in the compile step after it.
+      for (const mode of [defaultCache, ...(o.prepare ?? [])]) {
+        if (mode !== 'auto') checkModeFits(prepared.model.spec, namedCache(prepared.model.spec, mode, 1, budgetMB * 2 ** 20));
+      }
       return prepared;
     };
     const put = async (p: Awaited<ReturnType<typeof prepare>>) =>
@@ -165,10 +171,21 @@ export class EngineHost {
         prepared = await prepare();
         summary = await put(prepared);
       } catch (alone) {
-        if (previous) await this.loadNow(previous.model, { ...previous.o, warmup: false }, undefined, () => {}).catch(() => {});
+        // Say what became of the model loaded before: loaded again, or not (then nothing is loaded).
+        if (previous && alone instanceof EngineError) {
+          const before = this.modelName;
+          alone.message += await this.loadNow(previous.model, { ...previous.o, warmup: false }, undefined, () => {}).then(
+            (r) => `; ${r.name}, loaded before, was loaded again`,
+            (e: unknown) => `; ${before}, loaded before, could not be loaded again (${(e as Error).message}): no model is loaded`,
+          );
+        }
         throw alone;
       }
     }
+    // The new model is loaded: the host's state says so from here on, even if compiling below fails.
+    this.lastLoad = { model, o };
+    this.defaultCache = defaultCache;
+    this.modelName = resolved.name;
     const { storage, timings } = prepared;
     report({ phase: 'upload', loaded: 1, total: 1 });
     const compileStart = performance.now();
@@ -180,8 +197,6 @@ export class EngineHost {
       await Promise.all(modes.map((m) => this.engine.prepareMode(m).then(() => report({ phase: 'compile', loaded: ++done, total: modes.length }))));
     }
     const compile = (performance.now() - compileStart) / 1000;
-    this.defaultCache = defaultCache;
-    this.modelName = resolved.name;
     return {
       ...summary,
       id: resolved.id,
@@ -200,8 +215,9 @@ export class EngineHost {
     this.health.lastLoss = reason;
     this.queue
       .run(`recover-${this.health.deviceLosses}`, async () => {
+        // A load queued before this job has replaced the lost model: nothing to recover.
+        if (this.lastLoad !== last) return;
         const r = await this.loadNow(last.model, { ...last.o, warmup: false }, undefined, () => {});
-        this.lastLoad = last;
         this.health.recoveries += 1;
         this.health.lastRecovery = r.storage.state;
       })
@@ -215,6 +231,7 @@ export class EngineHost {
     return {
       ...this.health,
       loaded: this.engine.isLoaded && this.engine.lostReason === null,
+      model: this.engine.isLoaded ? this.modelName : null,
       compiledKernels: this.engine.compiledKernels,
       kernels: this.engine.kernels,
     };

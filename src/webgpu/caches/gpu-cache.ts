@@ -5,7 +5,6 @@
 import type { GpuMatrix } from '../gpu-matrix';
 import type { KernelFamily } from '../kernel-family';
 import type { Dispatch, OpContext } from '../ops/dispatch';
-import type { ModelSpec } from '../../model/model-spec';
 import type { CacheConfig } from '../../cache/cache-config';
 
 /** Buffers and weights of one layer's attention that a cache mode reads or writes. */
@@ -85,8 +84,6 @@ export interface GpuCache {
   layerOps(ctx: OpContext, a: LayerAttention): Dispatch[];
   destroy(): void;
 }
-
-export type GpuCacheFactory = (spec: ModelSpec, config: CacheConfig) => GpuCache;
 
 /**
  * Decode steps a run-ahead may have in flight beyond the one being read, which a stop drops again

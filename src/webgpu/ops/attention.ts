@@ -1,6 +1,6 @@
 // Causal attention of a layer over its paged fp16/f32 K/V store plus the step's own keys: split over key
 // chunks, then merged (shaders/attention-split.wgsl, attention-merge.wgsl); the split may also append the
-// step's K/V to the store. Kernel family gpu: attention-flash.wgsl instead of the split, a workgroup per
+// step's K/V to the store. Kernel family tiled: attention-flash.wgsl instead of the split, a workgroup per
 // (query tile, kv head, chunk) serving the tile's tokens x the group's query heads (one token in decode:
 // flash-decoding), its queries staged in f32 or (ctx.f16) f16.
 

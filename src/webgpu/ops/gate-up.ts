@@ -1,6 +1,6 @@
 // The MLP's first half, y = silu(W_gate x) * (W_up x), in one dispatch per row part (the gate and up
-// matrices have the same shape, so their parts pair up). Kernel family cpu: shaders/gate-up-swiglu.wgsl for
-// every step; class gpu: shaders/gate-up-swiglu-gemv.wgsl for one-token steps (decode) and
+// matrices have the same shape, so their parts pair up). Kernel family rowwise: shaders/gate-up-swiglu.wgsl for
+// every step; family tiled: shaders/gate-up-swiglu-gemv.wgsl for one-token steps (decode) and
 // shaders/gate-up-swiglu-gemm.wgsl (tiles in workgroup memory) for prefill slices.
 
 import { pad32 } from '../../quant/weight-format';
@@ -25,7 +25,7 @@ export interface GateUpArgs {
   y: GPUBuffer;
   xStride: number;
   yStride: number;
-  /** Tokens per invocation of the cpu kernel: 1 for decode, 4 for prefill. */
+  /** Tokens per invocation of the rowwise kernel: 1 for decode, 4 for prefill. */
   tileM: number;
   /** The MLP's RMSNorm fused in (tiled family, tileM 1 only): x is then the residual stream. */
   norm?: FusedNorm;
@@ -36,15 +36,15 @@ export interface GateUpArgs {
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
   // The kernels read both matrices with the gate's row size and block width.
   if (gate.format !== up.format || gate.cols !== up.cols) throw new Error(`${label}: gate and up must share a format and width (${gate.format}/${up.format})`);
-  const gpu = ctx.kernels === 'tiled' && a.tileM === 1;
-  if (a.norm && !gpu) throw new Error(`${label}: a fused RMSNorm needs the tiled-family kernel`);
+  const gemv = ctx.kernels === 'tiled' && a.tileM === 1;
+  if (a.norm && !gemv) throw new Error(`${label}: a fused RMSNorm needs the tiled-family kernel`);
   const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
   const shared = { W_ROW_WORDS: gate.rowWords, W_SCALE_WORDS: gate.scaleWords, IN_VEC4: pad32(gate.cols) / 4, X_STRIDE: a.xStride, Y_STRIDE: a.yStride };
   return gate.parts.map((p, i) => {
     const u = up.parts[i];
     const buffers = [p.params, p.data, p.scales ?? ctx.empty, u.data, u.scales ?? ctx.empty, a.x, a.y];
     const bindings = ['uniform', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
-    if (gpu) {
+    if (gemv) {
       const layout = gemvLayout(gate.format, gate.cols, p.rows);
       const reduce = gemvReduce(ctx);
       const math = matmulMath(ctx);

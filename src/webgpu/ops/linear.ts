@@ -50,7 +50,7 @@ export interface FusedNorm {
   eps: number;
 }
 
-/** Invocations per GEMV workgroup (class gpu): two to eight warps' worth on real GPUs. */
+/** Invocations per GEMV workgroup (tiled family): two to eight warps' worth on real GPUs. */
 export const GEMV_WG = 64;
 const MAX_GRID = 65535;
 
