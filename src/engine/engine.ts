@@ -9,7 +9,8 @@ import { logSumExp } from '../reference/ops';
 import type { MemoryReport } from './backend';
 import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
-import type { ChatMessage } from '../tokenizer/tokenizer';
+import type { ChatMessage, ToolDefinition } from '../tokenizer/tokenizer';
+import { toolCallFormat, type ToolCallFormat } from './tool-calls';
 import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
 import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
@@ -201,11 +202,16 @@ export class Engine {
   }
 
   /** Prompt text of a conversation: the model's chat template, or a plain transcript when it has none. */
-  chatPrompt(messages: ChatMessage[]): number[] {
+  chatPrompt(messages: ChatMessage[], tools?: readonly ToolDefinition[]): number[] {
     const { model } = this.loaded();
-    const text = model.tokenizer.applyChatTemplate(messages);
+    const text = model.tokenizer.applyChatTemplate(messages, true, tools);
     // Templates write their own BOS; the plain transcript needs the tokenizer's.
     return model.tokenizer.encode(text, !model.tokenizer.hasChatTemplate);
+  }
+
+  /** The tool-call format the loaded model's chat template teaches (null: none the engine reads). */
+  toolCallFormat(): ToolCallFormat | null {
+    return toolCallFormat(this.loaded().model.tokenizer.templateSource);
   }
 
   encode(text: string): number[] {

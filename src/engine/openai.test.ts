@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
-import { checkMessages, checkRequestFields, generateRequest } from './openai';
+import { checkMessages, checkRequestFields, generateRequest, requestTools, templateMessages } from './openai';
 
 const messages = [{ role: 'user' as const, content: 'hi' }];
 
@@ -43,9 +43,8 @@ describe('OpenAI request fields', () => {
       }
       throw new Error(`accepted ${JSON.stringify(r)}`);
     };
-    expect(refused({ messages, tools: [{ type: 'function', function: { name: 'f' } }] })).toMatchObject({ field: 'tools', code: 'UNSUPPORTED_FIELD' });
-    expect(refused({ messages, tools: [] }).message).toBe(
-      'tools: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, model, user, messages; got []',
+    expect(refused({ messages, functions: [] }).message).toBe(
+      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, model, user, messages, tools, tool_choice, parallel_tool_calls; got []',
     );
     expect(refused({ messages, n: 2 })).toMatchObject({ field: 'n' });
     expect(refused({ messages, response_format: { type: 'json_object' } })).toMatchObject({ field: 'response_format' });
@@ -53,6 +52,7 @@ describe('OpenAI request fields', () => {
     expect(refused({ prompt: 'x', messages }, 'completion')).toMatchObject({ field: 'messages' });
     expect(refused({ messages, prompt: 'x' })).toMatchObject({ field: 'prompt' });
     expect(() => checkMessages([{ role: 'user', content: 'x', name: 'bob' }])).toThrow(UnsupportedFieldError);
+    expect(() => checkMessages([{ role: 'user', content: 'x', tool_call_id: 'c' }])).toThrow('messages[0].tool_call_id: this message field is not implemented');
     expect(() => checkMessages([{ role: 'user', content: 'x', name: 'bob' }])).toThrow('messages[0].name: this message field is not implemented');
   });
 
@@ -74,5 +74,29 @@ describe('OpenAI request fields', () => {
     });
     expect(generateRequest([1], {}).sampling!.penalties).toBeUndefined();
     expect(() => generateRequest([1], { logit_bias: { x: 1 } })).toThrow(/logit_bias: keys must be token ids/);
+  });
+
+  it('tools: assistant calls and tool results are messages; auto and none pass; a forced call is refused until constrained decoding exists', () => {
+    const call = { id: 'call_1', type: 'function' as const, function: { name: 'f', arguments: '{}' } };
+    const turn = [
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', content: '42', tool_call_id: 'call_1' },
+    ];
+    expect(() => checkMessages(turn)).not.toThrow();
+    expect(templateMessages(turn as never)[1].content).toBe('');
+    expect(() => checkMessages([{ role: 'tool', content: '42' }])).toThrow('messages[0].tool_call_id: must name the call it answers');
+    expect(() => checkMessages([{ role: 'assistant', content: 'x', tool_calls: [{ id: 1 }] }])).toThrow(/messages\[0\]\.tool_calls/);
+    const tools = [{ type: 'function' as const, function: { name: 'f' } }];
+    expect(requestTools({ messages: [], tools })).toEqual(tools);
+    expect(requestTools({ messages: [], tools, tool_choice: 'none' })).toBeUndefined();
+    expect(requestTools({ messages: [] })).toBeUndefined();
+    expect(() => requestTools({ messages: [], tools, tool_choice: 'required' })).toThrow(UnsupportedFieldError);
+    expect(() => requestTools({ messages: [], tools, tool_choice: { type: 'function', function: { name: 'f' } } })).toThrow(
+      /tool_choice: a forced tool call needs constrained decoding/,
+    );
+    expect(() => requestTools({ messages: [], tools, parallel_tool_calls: false })).toThrow(UnsupportedFieldError);
+    expect(() => requestTools({ messages: [], tools: [{ type: 'x' }] as never })).toThrow(/tools: must be/);
+    expect(() => checkRequestFields({ messages: [], tools, tool_choice: 'auto' }, 'chat')).not.toThrow();
   });
 });

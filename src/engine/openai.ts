@@ -3,7 +3,7 @@
 // request, `token_ids` on completion choices, and speed and cache figures in `usage`.
 
 import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
-import type { ChatMessage } from '../tokenizer/tokenizer';
+import type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokenizer';
 import type { GenerateRequest, GenerationStats } from './engine';
 import type { SamplingOptions } from './sampling';
 
@@ -35,8 +35,16 @@ interface SamplingFields {
   truncation?: 'disabled' | 'auto';
 }
 
+/** Which function the model may call: any or none (`auto`, the default with tools), or a forced call (not yet: it needs constrained decoding). */
+export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+
 export interface ChatCompletionRequest extends SamplingFields {
   messages: ChatMessage[];
+  /** Functions the chat template shows the model; its calls come back as `tool_calls`. */
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  /** Several calls in one reply (true, the default; false cannot be enforced yet). */
+  parallel_tool_calls?: boolean;
   model?: string;
   /** OpenAI's end-user id: informational, kept nowhere. */
   user?: string;
@@ -68,7 +76,7 @@ const COMMON_FIELDS = [
   'model',
   'user',
 ];
-const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages']);
+const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages', 'tools', 'tool_choice', 'parallel_tool_calls']);
 const COMPLETION_FIELDS = new Set([...COMMON_FIELDS, 'prompt']);
 
 /**
@@ -121,14 +129,15 @@ export interface Usage {
   truncated_prompt_tokens: number;
 }
 
-export type FinishReason = 'stop' | 'length';
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface ChatCompletion {
   id: string;
   object: 'chat.completion';
   created: number;
   model: string;
-  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }[];
+  /** content is '' (not null) when the reply is only function calls. */
+  choices: { index: 0; message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] }; finish_reason: FinishReason }[];
   usage: Usage;
 }
 
@@ -137,7 +146,11 @@ export interface ChatCompletionChunk {
   object: 'chat.completion.chunk';
   created: number;
   model: string;
-  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null }[];
+  choices: {
+    index: 0;
+    delta: { role?: 'assistant'; content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    finish_reason: FinishReason | null;
+  }[];
   /** Only on the last chunk. */
   usage?: Usage;
 }
@@ -190,24 +203,70 @@ export function samplingOf(r: SamplingFields): SamplingOptions {
   };
 }
 
+const MESSAGE_KEYS: Record<ChatMessage['role'], readonly string[]> = {
+  system: ['role', 'content'],
+  user: ['role', 'content'],
+  assistant: ['role', 'content', 'tool_calls'],
+  tool: ['role', 'content', 'tool_call_id'],
+};
+
+/**
+ * Messages as the engine reads them, checked: roles system, user, assistant (with `tool_calls`, content may then
+ * be null) and tool (with `tool_call_id`); any other message field is refused.
+ */
 export function checkMessages(messages: unknown): asserts messages is ChatMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new InvalidArgumentError('must be a non-empty array', { field: 'messages', expected: '[{ role, content }, ...]' });
   }
-  messages.forEach((m: { role?: unknown; content?: unknown }, i) => {
-    if (!['system', 'user', 'assistant'].includes(String(m?.role))) {
-      throw new InvalidArgumentError('unknown role', { field: `messages[${i}].role`, expected: 'system, user or assistant', got: String(m?.role) });
+  messages.forEach((m: Record<string, unknown>, i) => {
+    const keys = MESSAGE_KEYS[String(m?.role) as ChatMessage['role']];
+    if (!keys)
+      throw new InvalidArgumentError('unknown role', { field: `messages[${i}].role`, expected: 'system, user, assistant or tool', got: String(m?.role) });
+    const calls = m.tool_calls;
+    if (calls !== undefined && calls !== null) {
+      const ok =
+        Array.isArray(calls) &&
+        calls.every((c) => typeof c?.id === 'string' && typeof c?.function?.name === 'string' && typeof c?.function?.arguments === 'string');
+      if (!ok) throw new InvalidArgumentError('must be [{ id, type: "function", function: { name, arguments } }]', { field: `messages[${i}].tool_calls` });
     }
-    if (typeof m.content !== 'string') throw new InvalidArgumentError('must be a string', { field: `messages[${i}].content`, got: typeof m.content });
+    const contentOk = typeof m.content === 'string' || (m.content === null && Array.isArray(calls));
+    if (!contentOk) throw new InvalidArgumentError('must be a string', { field: `messages[${i}].content`, got: typeof m.content });
+    if (m.role === 'tool' && typeof m.tool_call_id !== 'string')
+      throw new InvalidArgumentError('must name the call it answers', { field: `messages[${i}].tool_call_id` });
     for (const key of Object.keys(m)) {
-      if (key !== 'role' && key !== 'content' && (m as Record<string, unknown>)[key] != null) {
-        throw new UnsupportedFieldError('this message field is not implemented by this engine', {
-          field: `messages[${i}].${key}`,
-          expected: 'role and content only',
-        });
+      if (!keys.includes(key) && m[key] != null) {
+        throw new UnsupportedFieldError('this message field is not implemented by this engine', { field: `messages[${i}].${key}`, expected: keys.join(', ') });
       }
     }
   });
+}
+
+/** Messages with a null content (an assistant turn that only called tools) as empty text, for the template. */
+export function templateMessages(messages: ChatMessage[]): ChatMessage[] {
+  return messages.map((m) => (m.content === null ? { ...m, content: '' } : m));
+}
+
+/**
+ * The tools a request shows the model, checked; undefined when there are none or `tool_choice` is 'none'.
+ * A forced call ('required', a named function) and `parallel_tool_calls: false` need constrained decoding, which
+ * the engine does not have yet: they are refused, not ignored.
+ */
+export function requestTools(r: ChatCompletionRequest): ToolDefinition[] | undefined {
+  const tools = r.tools ?? [];
+  if (!Array.isArray(tools) || !tools.every((t) => t?.type === 'function' && typeof t.function?.name === 'string')) {
+    throw new InvalidArgumentError('must be [{ type: "function", function: { name, description?, parameters? } }]', { field: 'tools' });
+  }
+  const choice = r.tool_choice ?? 'auto';
+  if (choice !== 'auto' && choice !== 'none') {
+    throw new UnsupportedFieldError('a forced tool call needs constrained decoding, which is not implemented yet', {
+      field: 'tool_choice',
+      expected: "'auto' or 'none'",
+      got: JSON.stringify(choice),
+    });
+  }
+  if (r.parallel_tool_calls === false)
+    throw new UnsupportedFieldError('one call per reply cannot be enforced yet', { field: 'parallel_tool_calls', expected: 'true' });
+  return tools.length && choice === 'auto' ? tools : undefined;
 }
 
 /** The engine request for a prompt (ids) and the OpenAI sampling fields. */

@@ -6,9 +6,41 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from '../errors';
 import { isPlainObject } from '../model/safetensors';
 
+/** A function call the model made (OpenAI's shape: `arguments` is a JSON string). */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A function the model may call (OpenAI's `tools` entries). */
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  /** An assistant turn's function calls. */
+  tool_calls?: ToolCall[];
+  /** A tool message: the call it answers. */
+  tool_call_id?: string;
+}
+
+/** The message as chat templates read it: a call's arguments as an object (templates print them with tojson). */
+function templateMessage(m: ChatMessage): Record<string, unknown> {
+  if (!m.tool_calls) return { ...m };
+  const calls = m.tool_calls.map((c) => {
+    let args: unknown = c.function.arguments;
+    try {
+      args = JSON.parse(c.function.arguments);
+    } catch {
+      // not JSON: the template prints the string as it is
+    }
+    return { id: c.id, type: c.type, function: { name: c.function.name, arguments: args } };
+  });
+  return { ...m, tool_calls: calls };
 }
 
 export class TextTokenizer {
@@ -17,9 +49,9 @@ export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     private readonly config: Record<string, unknown>,
-    templateSource: string | null,
+    private readonly source: string | null,
   ) {
-    this.template = templateSource ? withEnglishDates(new Template(templateSource)) : null;
+    this.template = source ? withEnglishDates(new Template(source)) : null;
   }
 
   static fromJson(tokenizerJson: string, configJson: string, where = '.'): TextTokenizer {
@@ -65,7 +97,13 @@ export class TextTokenizer {
   }
 
   /** Render the model's chat template; models without one get a plain "role: content" transcript. */
-  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true): string {
+  /** The template's text (null without one): what tool-call format the family uses is read from it. */
+  get templateSource(): string | null {
+    return this.source;
+  }
+
+  /** `tools`: the functions the template shows the model (only templates that take a `tools` variable use them). */
+  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true, tools?: readonly ToolDefinition[]): string {
     if (!this.template) {
       return messages.map((m) => `${m.role}: ${m.content}\n`).join('') + (addGenerationPrompt ? 'assistant:' : '');
     }
@@ -74,7 +112,8 @@ export class TextTokenizer {
       return typeof v === 'string' ? v : isPlainObject(v) && typeof v.content === 'string' ? v.content : '';
     };
     return this.template.render({
-      messages,
+      messages: messages.map(templateMessage),
+      ...(tools?.length ? { tools: tools as unknown as Record<string, unknown>[] } : {}),
       add_generation_prompt: addGenerationPrompt,
       bos_token: str('bos_token'),
       eos_token: str('eos_token'),

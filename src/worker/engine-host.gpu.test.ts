@@ -245,9 +245,18 @@ describe('EngineHost', () => {
     await expect(host.completion(id(), { prompt: [1], cache: 'xquant-5' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(host.completion(id(), { prompt: [1], top_p: 2 })).rejects.toMatchObject({ field: 'top_p' });
     // An OpenAI field the engine does not implement is refused, not ignored.
-    await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], tools: [] } as never)).rejects.toMatchObject({
+    await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], functions: [] } as never)).rejects.toMatchObject({
+      code: 'UNSUPPORTED_FIELD',
+      field: 'functions',
+    });
+    // Tools need a template that teaches a call format (stories260K has no template at all), and a forced call needs constrained decoding.
+    const tools = [{ type: 'function' as const, function: { name: 'f' } }];
+    await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], tools })).rejects.toMatchObject({
       code: 'UNSUPPORTED_FIELD',
       field: 'tools',
+    });
+    await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], tools, tool_choice: 'required' })).rejects.toMatchObject({
+      field: 'tool_choice',
     });
   });
 

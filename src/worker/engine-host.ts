@@ -15,6 +15,8 @@ import {
 import {
   checkMessages,
   checkRequestFields,
+  requestTools,
+  templateMessages,
   completionId,
   generateRequest,
   usageOf,
@@ -26,7 +28,8 @@ import {
   type CompletionRequest,
 } from '../engine/openai';
 import { checkModeFits } from '../cache/cache-config';
-import { EngineError, GpuOutOfMemoryError, throwIfAborted } from '../errors';
+import { EngineError, GpuOutOfMemoryError, throwIfAborted, UnsupportedFieldError } from '../errors';
+import { parseToolCalls, ToolCallStream } from '../engine/tool-calls';
 import type { PerplexityResult } from '../eval/perplexity';
 import { webGpuBackends } from '../webgpu/backend';
 import type { ShaderLibrary } from '../webgpu/shader-library';
@@ -251,26 +254,43 @@ export class EngineHost {
       this.queue.run(requestId, async (signal) => {
         checkRequestFields(r, 'chat');
         checkMessages(r.messages);
-        const prompt = this.engine.chatPrompt(r.messages);
+        const tools = requestTools(r);
+        const format = tools ? this.engine.toolCallFormat() : null;
+        if (tools && !format) {
+          throw new UnsupportedFieldError("this model's chat template teaches no tool-call format the engine reads", {
+            field: 'tools',
+            expected: "a model whose template uses Qwen's <tool_call> blocks or Llama-3's JSON calls",
+          });
+        }
+        const prompt = this.engine.chatPrompt(templateMessages(r.messages), tools);
         const id = completionId('chatcmpl');
         const head = { id, object: 'chat.completion.chunk' as const, created: nowSeconds(), model: this.modelName };
-        if (r.stream) onChunk({ ...head, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null }] });
-        const stats = await this.run(
-          prompt,
-          r,
-          signal,
-          (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }),
-        );
+        const send = (delta: ChatCompletionChunk['choices'][number]['delta']) => onChunk({ ...head, choices: [{ index: 0, delta, finish_reason: null }] });
+        if (r.stream) send({ role: 'assistant' });
+        // With tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
+        const calls = format ? new ToolCallStream(format) : null;
+        const stats = await this.run(prompt, r, signal, (text) => {
+          const shown = calls ? calls.push(text) : text;
+          if (r.stream && shown) send({ content: shown });
+        });
+        const end = calls?.finish() ?? { content: '', toolCalls: [] };
+        const finishReason = end.toolCalls.length ? 'tool_calls' : stats.finishReason;
         if (r.stream) {
-          onChunk({ ...head, choices: [{ index: 0, delta: {}, finish_reason: stats.finishReason }], usage: usageOf(stats) });
+          if (end.content) send({ content: end.content });
+          if (end.toolCalls.length) send({ tool_calls: end.toolCalls.map((c, index) => ({ index, ...c })) });
+          onChunk({ ...head, choices: [{ index: 0, delta: {}, finish_reason: finishReason }], usage: usageOf(stats) });
           return null;
         }
+        const parsed = format ? parseToolCalls(stats.text, format) : { content: stats.text, toolCalls: [] };
+        const message = parsed.toolCalls.length
+          ? { role: 'assistant' as const, content: parsed.content ?? '', tool_calls: parsed.toolCalls }
+          : { role: 'assistant' as const, content: stats.text };
         return {
           id,
           object: 'chat.completion',
           created: head.created,
           model: this.modelName,
-          choices: [{ index: 0, message: { role: 'assistant', content: stats.text }, finish_reason: stats.finishReason }],
+          choices: [{ index: 0, message, finish_reason: finishReason }],
           usage: usageOf(stats),
         };
       }),

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { LLAMA_3_2_TEMPLATE, QWEN_2_5_TEMPLATE } from '../test-support/chat-templates';
+import { parseToolCalls, ToolCallStream, toolCallFormat, type ToolCallFormat } from './tool-calls';
+
+const strip = (r: { toolCalls: { function: { name: string; arguments: string } }[] }) => r.toolCalls.map((c) => c.function);
+
+/** Feed `text` in pieces of `size` characters; what was shown, and finish()'s result. */
+function streamed(text: string, format: ToolCallFormat, size: number) {
+  const s = new ToolCallStream(format);
+  let shown = '';
+  for (let i = 0; i < text.length; i += size) shown += s.push(text.slice(i, i + size));
+  const end = s.finish();
+  return { shown: shown + end.content, calls: end.toolCalls.map((c) => c.function) };
+}
+
+describe('tool calls in a reply', () => {
+  it("reads the format from the family's chat template", () => {
+    expect(toolCallFormat(QWEN_2_5_TEMPLATE)).toBe('hermes');
+    expect(toolCallFormat(LLAMA_3_2_TEMPLATE)).toBe('llama3-json');
+    expect(toolCallFormat('{{ messages }}')).toBeNull();
+    expect(toolCallFormat(null)).toBeNull();
+  });
+
+  const weather = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Bath", "unit": "c"}}\n</tool_call>';
+  const time = '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>';
+
+  it('hermes (Qwen): one call, parallel calls, text around them; ids and JSON-string arguments as OpenAI gives them', () => {
+    const one = parseToolCalls(weather, 'hermes');
+    expect(one.content).toBeNull();
+    expect(strip(one)).toEqual([{ name: 'get_weather', arguments: '{"city":"Bath","unit":"c"}' }]);
+    expect(one.toolCalls[0]).toMatchObject({ type: 'function', id: expect.stringMatching(/^call_/) });
+    const two = parseToolCalls(`Let me check.\n${weather}\n${time}`, 'hermes');
+    expect(two.content).toBe('Let me check.');
+    expect(strip(two).map((f) => f.name)).toEqual(['get_weather', 'get_time']);
+    expect(two.toolCalls[0].id).not.toBe(two.toolCalls[1].id);
+    expect(parseToolCalls('No tools needed.', 'hermes')).toEqual({ content: 'No tools needed.', toolCalls: [] });
+  });
+
+  it('malformed calls (bad JSON, no name, cut off) come back as plain content, not dropped', () => {
+    for (const bad of [
+      '<tool_call>\n{"name": "f", "arguments": {"a": 1}\n</tool_call>',
+      '<tool_call>{"arguments": {}}</tool_call>',
+      '<tool_call>\n{"name": "f", "argu',
+    ]) {
+      expect(parseToolCalls(bad, 'hermes')).toEqual({ content: bad, toolCalls: [] });
+    }
+  });
+
+  it('llama3-json (Llama-3.x): the reply is the call, with "parameters"; several joined by ";"; <|python_tag|> allowed', () => {
+    expect(strip(parseToolCalls('{"name": "get_weather", "parameters": {"city": "Bath"}}', 'llama3-json'))).toEqual([
+      { name: 'get_weather', arguments: '{"city":"Bath"}' },
+    ]);
+    const two = parseToolCalls('<|python_tag|>{"name": "a", "parameters": {}}; {"name": "b", "parameters": {"x": 2}}', 'llama3-json');
+    expect(strip(two)).toEqual([
+      { name: 'a', arguments: '{}' },
+      { name: 'b', arguments: '{"x":2}' },
+    ]);
+    expect(parseToolCalls('The weather is fine.', 'llama3-json').toolCalls).toEqual([]);
+    expect(parseToolCalls('{"name": "a", "parameters": [1]}', 'llama3-json').content).toBe('{"name": "a", "parameters": [1]}');
+  });
+
+  it('streamed in pieces of any size: content before a call shows at once, the call comes whole at the end', () => {
+    const reply = `Let me check.\n${weather}\n${time}`;
+    for (const size of [1, 3, 7, 1000]) {
+      const r = streamed(reply, 'hermes', size);
+      expect(r.calls.map((c) => c.name)).toEqual(['get_weather', 'get_time']);
+      expect(r.shown.trim()).toBe('Let me check.');
+    }
+    const s = new ToolCallStream('hermes');
+    expect(s.push('Let me ')).toBe('Let me ');
+    expect(s.push('check. <tool')).toBe('check. '); // "<tool" may be a call's start: held
+    expect(s.push('s are handy')).toBe('<tools are handy'); // it was not
+    const json = new ToolCallStream('llama3-json');
+    expect(json.push(' {"name"')).toBe('');
+    expect(json.push(': "a", "parameters": {}}')).toBe('');
+    expect(json.finish().toolCalls.map((c) => c.function.name)).toEqual(['a']);
+    const prose = new ToolCallStream('llama3-json');
+    expect(prose.push('It is ')).toBe('It is ');
+    expect(prose.finish()).toEqual({ content: '', toolCalls: [] });
+    for (const size of [1, 5]) expect(streamed('<tool_call>\n{"name": "f"', 'hermes', size)).toEqual({ shown: '<tool_call>\n{"name": "f"', calls: [] });
+  });
+});
