@@ -1,12 +1,12 @@
 // Loading a model over a loaded one: the loaded model stays usable until the new one is on the device, and a
 // failed load leaves it loaded (issue: "a failed load keeps the working model"). dawn.node on SwiftShader;
-// the out-of-memory cases run on a GPU whose devices share a byte allowance, as one real GPU's memory is shared.
+// the out-of-memory cases run on a GPU whose devices share a byte allowance (src/test-support/scarce-device.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GpuOutOfMemoryError, MissingFileError } from '../errors';
 import { MemoryChunkStore } from '../storage/chunk-store';
-import { sharedAllowanceGpu, type SharedAllowance } from '../test-support/shared-allowance-gpu';
+import { newAllowance, sharedAllowanceGpu, type Allowance } from '../test-support/scarce-device';
 import { sharedPath } from '../test-support/shared-models';
 import { nodeGpu, nodeShaders } from '../webgpu/node-gpu';
 import { EngineHost } from './engine-host';
@@ -37,8 +37,8 @@ describe('loading over a loaded model', () => {
   });
 
   /** A host on a GPU whose devices share an allowance, with stories260K (q8) loaded and the bytes it holds idle. */
-  async function hostWithModel(): Promise<{ host: EngineHost; pool: SharedAllowance; idle: number; weights: number }> {
-    const pool: SharedAllowance = { allocated: 0, peak: 0, limit: Infinity };
+  async function hostWithModel(): Promise<{ host: EngineHost; pool: Allowance; idle: number; weights: number }> {
+    const pool = newAllowance();
     const host = new EngineHost(sharedAllowanceGpu(nodeGpu(), pool), nodeShaders(), new MemoryChunkStore(), 'http://localhost/');
     const loaded = await host.load(id(), stories(), { weights: 'q8', warmup: false });
     const idle = pool.allocated;
