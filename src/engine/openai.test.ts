@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
-import { checkMessages, checkRequestFields, generateRequest, requestTools, templateMessages } from './openai';
+import { checkMessages, checkRequestFields, choiceSeeds, generateRequest, requestTools, templateMessages, usageOfChoices } from './openai';
 
 const messages = [{ role: 'user' as const, content: 'hi' }];
 
@@ -44,9 +44,8 @@ describe('OpenAI request fields', () => {
       throw new Error(`accepted ${JSON.stringify(r)}`);
     };
     expect(refused({ messages, functions: [] }).message).toBe(
-      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, model, user, messages, tools, tool_choice, parallel_tool_calls; got []',
+      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, model, user, messages, tools, tool_choice, parallel_tool_calls; got []',
     );
-    expect(refused({ messages, n: 2 })).toMatchObject({ field: 'n' });
     expect(refused({ messages, response_format: { type: 'json_object' } })).toMatchObject({ field: 'response_format' });
     expect(refused({ messages, stream_options: { include_usage: false } })).toMatchObject({ field: 'stream_options' });
     expect(refused({ prompt: 'x', messages }, 'completion')).toMatchObject({ field: 'messages' });
@@ -98,5 +97,28 @@ describe('OpenAI request fields', () => {
     expect(() => requestTools({ messages: [], tools, parallel_tool_calls: false })).toThrow(UnsupportedFieldError);
     expect(() => requestTools({ messages: [], tools: [{ type: 'x' }] as never })).toThrow(/tools: must be/);
     expect(() => checkRequestFields({ messages: [], tools, tool_choice: 'auto' }, 'chat')).not.toThrow();
+  });
+
+  it("n choices: choice i samples with seed + i; the prompt counts once in usage, every choice's tokens add up", () => {
+    expect(choiceSeeds({ seed: 5 })).toEqual([5]);
+    expect(choiceSeeds({ seed: 5, n: 3 })).toEqual([5, 6, 7]);
+    const random = choiceSeeds({ n: 2 });
+    expect(random[1]).toBe(random[0] + 1);
+    for (const n of [0, 17, 1.5]) expect(() => choiceSeeds({ n })).toThrow(/n: must be an integer from 1 to 16/);
+    const stats = (ids: number[]) =>
+      ({
+        ids,
+        text: '',
+        finishReason: 'stop',
+        promptTokens: 10,
+        truncatedTokens: 0,
+        cache: 'fp16',
+        cacheBytes: 1,
+        timeToFirstTokenMs: 5,
+        prefillTokensPerSecond: 1,
+        decodeTokensPerSecond: 2,
+        seconds: 1,
+      }) as const;
+    expect(usageOfChoices([stats([1, 2]), stats([3])])).toMatchObject({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13, time_to_first_token_ms: 5 });
   });
 });

@@ -29,6 +29,8 @@ interface SamplingFields {
   seed?: number;
   stop?: string | string[];
   stream?: boolean;
+  /** Choices to generate (1 by default, at most MAX_CHOICES): choice i samples with seed + i, each with its own prefill. */
+  n?: number;
   /** Extension: the cache mode for this request ('auto' by default). */
   cache?: string;
   /** As in OpenAI's Responses API: 'disabled' (default) refuses a prompt longer than the context; 'auto' drops its middle, keeping the first tokens. */
@@ -64,6 +66,7 @@ const COMMON_FIELDS = [
   'top_p',
   'top_k',
   'min_p',
+  'n',
   'frequency_penalty',
   'presence_penalty',
   'repetition_penalty',
@@ -81,10 +84,9 @@ const COMPLETION_FIELDS = new Set([...COMMON_FIELDS, 'prompt']);
 
 /**
  * OpenAI fields accepted only at the value that asks for nothing, so clients that always send them work:
- * one choice, no log-probabilities, plain text, usage on the last chunk (as this engine sends it).
+ * no log-probabilities, plain text, usage on the last chunk (as this engine sends it).
  */
 const NO_OP_FIELDS: Record<string, { ok: (v: unknown) => boolean; expected: string }> = {
-  n: { ok: (v) => v === 1, expected: '1 (one choice per request)' },
   logprobs: { ok: (v) => v === false, expected: 'false (log-probabilities are not returned yet)' },
   response_format: { ok: (v) => (v as { type?: unknown })?.type === 'text', expected: "{ type: 'text' } (structured output is not implemented yet)" },
   stream_options: {
@@ -137,7 +139,7 @@ export interface ChatCompletion {
   created: number;
   model: string;
   /** content is '' (not null) when the reply is only function calls. */
-  choices: { index: 0; message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] }; finish_reason: FinishReason }[];
+  choices: { index: number; message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] }; finish_reason: FinishReason }[];
   usage: Usage;
 }
 
@@ -147,7 +149,7 @@ export interface ChatCompletionChunk {
   created: number;
   model: string;
   choices: {
-    index: 0;
+    index: number;
     delta: { role?: 'assistant'; content?: string; tool_calls?: (ToolCall & { index: number })[] };
     finish_reason: FinishReason | null;
   }[];
@@ -160,7 +162,7 @@ export interface Completion {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: 0; text: string; finish_reason: FinishReason /** Extension */; token_ids: number[] }[];
+  choices: { index: number; text: string; finish_reason: FinishReason /** Extension */; token_ids: number[] }[];
   usage: Usage;
 }
 
@@ -169,7 +171,7 @@ export interface CompletionChunk {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: 0; text: string; finish_reason: FinishReason | null }[];
+  choices: { index: number; text: string; finish_reason: FinishReason | null }[];
   usage?: Usage;
 }
 
@@ -294,6 +296,25 @@ export function usageOf(s: GenerationStats): Usage {
     cache_bytes: s.cacheBytes,
     truncated_prompt_tokens: s.truncatedTokens,
   };
+}
+
+/** Most choices one request may ask for (each runs its own prefill: the prompt's cache is not shared yet). */
+export const MAX_CHOICES = 16;
+
+/** The request's choice count and the seed of each choice (seed + i: a given seed reproduces every choice). */
+export function choiceSeeds(r: SamplingFields): number[] {
+  const n = r.n ?? 1;
+  if (!(Number.isInteger(n) && n >= 1 && n <= MAX_CHOICES))
+    throw new InvalidArgumentError(`must be an integer from 1 to ${MAX_CHOICES}`, { field: 'n', got: String(n) });
+  const base = r.seed ?? Math.floor(Math.random() * 2 ** 31);
+  return Array.from({ length: n }, (_, i) => base + i);
+}
+
+/** Usage of several choices: the prompt once, every choice's completion tokens; speed, time and cache figures are the first choice's. */
+export function usageOfChoices(stats: readonly GenerationStats[]): Usage {
+  const first = usageOf(stats[0]);
+  const completion = stats.reduce((a, s) => a + s.ids.length, 0);
+  return { ...first, completion_tokens: completion, total_tokens: first.prompt_tokens + completion };
 }
 
 let counter = 0;

@@ -165,6 +165,22 @@ describe('EngineHost', () => {
     expect(chunks.slice(0, -1).every((c) => c.usage === undefined)).toBe(true);
   });
 
+  it('n choices: choice i is what a request with seed + i gives; streamed, each choice under its index, usage once', async () => {
+    const o = { prompt: [1], max_tokens: 8, temperature: 1, top_k: 20, cache: 'fp16' };
+    const three = (await host.completion(id(), { ...o, seed: 7, n: 3 }))!;
+    expect(three.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    for (const [i, c] of three.choices.entries()) expect(c.token_ids).toEqual((await host.completion(id(), { ...o, seed: 7 + i }))!.choices[0].token_ids);
+    expect(new Set(three.choices.map((c) => c.token_ids.join(' '))).size).toBeGreaterThan(1);
+    expect(three.usage.completion_tokens).toBe(three.choices.reduce((a, c) => a + c.token_ids.length, 0));
+    const chunks: ChatCompletionChunk[] = [];
+    await host.chatCompletion(id(), { messages: [{ role: 'user', content: 'Once' }], max_tokens: 4, temperature: 1, seed: 3, n: 2, stream: true }, (e) => {
+      if ('chunk' in e) chunks.push(e.chunk as ChatCompletionChunk);
+    });
+    expect([...new Set(chunks.map((c) => c.choices[0].index))]).toEqual([0, 1]);
+    expect(chunks.filter((c) => c.choices[0].finish_reason !== null).map((c) => c.choices[0].index)).toEqual([0, 1]);
+    expect(chunks.filter((c) => c.usage).length).toBe(1);
+  });
+
   it('stops before a stop string and says so', async () => {
     const full = await host.completion(id(), { prompt: [1], max_tokens: 16, temperature: 0 });
     const text = full!.choices[0].text; // "Once upon a time, there was a little girl named Lily. ..."

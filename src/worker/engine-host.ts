@@ -15,12 +15,14 @@ import {
 import {
   checkMessages,
   checkRequestFields,
+  choiceSeeds,
   requestTools,
   templateMessages,
   completionId,
   generateRequest,
-  usageOf,
+  usageOfChoices,
   type ChatCompletion,
+  type FinishReason,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
   type Completion,
@@ -263,36 +265,39 @@ export class EngineHost {
           });
         }
         const prompt = this.engine.chatPrompt(templateMessages(r.messages), tools);
+        const seeds = choiceSeeds(r);
         const id = completionId('chatcmpl');
         const head = { id, object: 'chat.completion.chunk' as const, created: nowSeconds(), model: this.modelName };
-        const send = (delta: ChatCompletionChunk['choices'][number]['delta']) => onChunk({ ...head, choices: [{ index: 0, delta, finish_reason: null }] });
-        if (r.stream) send({ role: 'assistant' });
-        // With tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
-        const calls = format ? new ToolCallStream(format) : null;
-        const stats = await this.run(prompt, r, signal, (text) => {
-          const shown = calls ? calls.push(text) : text;
-          if (r.stream && shown) send({ content: shown });
-        });
-        const end = calls?.finish() ?? { content: '', toolCalls: [] };
-        const finishReason = end.toolCalls.length ? 'tool_calls' : stats.finishReason;
-        if (r.stream) {
-          if (end.content) send({ content: end.content });
-          if (end.toolCalls.length) send({ tool_calls: end.toolCalls.map((c, index) => ({ index, ...c })) });
-          onChunk({ ...head, choices: [{ index: 0, delta: {}, finish_reason: finishReason }], usage: usageOf(stats) });
-          return null;
+        const choices: ChatCompletion['choices'] = [];
+        const allStats: GenerationStats[] = [];
+        // Choice after choice, each with its seed (n > 1), each streamed under its index.
+        for (const [index, seed] of seeds.entries()) {
+          const send = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null = null, last = false) =>
+            onChunk({ ...head, choices: [{ index, delta, finish_reason: finish }], ...(last ? { usage: usageOfChoices(allStats) } : {}) });
+          if (r.stream) send({ role: 'assistant' });
+          // With tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
+          const calls = format ? new ToolCallStream(format) : null;
+          const stats = await this.run(prompt, { ...r, seed }, signal, (text) => {
+            const shown = calls ? calls.push(text) : text;
+            if (r.stream && shown) send({ content: shown });
+          });
+          allStats.push(stats);
+          const end = calls?.finish() ?? { content: '', toolCalls: [] };
+          const finishReason = end.toolCalls.length ? 'tool_calls' : stats.finishReason;
+          if (r.stream) {
+            if (end.content) send({ content: end.content });
+            if (end.toolCalls.length) send({ tool_calls: end.toolCalls.map((c, i) => ({ index: i, ...c })) });
+            send({}, finishReason, index === seeds.length - 1);
+            continue;
+          }
+          const parsed = format ? parseToolCalls(stats.text, format) : { content: stats.text, toolCalls: [] };
+          const message = parsed.toolCalls.length
+            ? { role: 'assistant' as const, content: parsed.content ?? '', tool_calls: parsed.toolCalls }
+            : { role: 'assistant' as const, content: stats.text };
+          choices.push({ index, message, finish_reason: finishReason });
         }
-        const parsed = format ? parseToolCalls(stats.text, format) : { content: stats.text, toolCalls: [] };
-        const message = parsed.toolCalls.length
-          ? { role: 'assistant' as const, content: parsed.content ?? '', tool_calls: parsed.toolCalls }
-          : { role: 'assistant' as const, content: stats.text };
-        return {
-          id,
-          object: 'chat.completion',
-          created: head.created,
-          model: this.modelName,
-          choices: [{ index: 0, message, finish_reason: finishReason }],
-          usage: usageOf(stats),
-        };
+        if (r.stream) return null;
+        return { id, object: 'chat.completion', created: head.created, model: this.modelName, choices, usage: usageOfChoices(allStats) };
       }),
     );
   }
@@ -305,12 +310,24 @@ export class EngineHost {
       this.queue.run(requestId, async (signal) => {
         checkRequestFields(r, 'completion');
         const head = { id: completionId('cmpl'), object: 'text_completion' as const, created: nowSeconds(), model: this.modelName };
-        const stats = await this.run(r.prompt, r, signal, (text) => r.stream && onChunk({ ...head, choices: [{ index: 0, text, finish_reason: null }] }));
-        if (r.stream) {
-          onChunk({ ...head, choices: [{ index: 0, text: '', finish_reason: stats.finishReason }], usage: usageOf(stats) });
-          return null;
+        const seeds = choiceSeeds(r);
+        const choices: Completion['choices'] = [];
+        const allStats: GenerationStats[] = [];
+        for (const [index, seed] of seeds.entries()) {
+          const stats = await this.run(
+            r.prompt,
+            { ...r, seed },
+            signal,
+            (text) => r.stream && onChunk({ ...head, choices: [{ index, text, finish_reason: null }] }),
+          );
+          allStats.push(stats);
+          const last = index === seeds.length - 1;
+          if (r.stream)
+            onChunk({ ...head, choices: [{ index, text: '', finish_reason: stats.finishReason }], ...(last ? { usage: usageOfChoices(allStats) } : {}) });
+          else choices.push({ index, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids });
         }
-        return { ...head, choices: [{ index: 0, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids }], usage: usageOf(stats) };
+        if (r.stream) return null;
+        return { ...head, choices, usage: usageOfChoices(allStats) };
       }),
     );
   }
