@@ -125,8 +125,7 @@ export class ToolCallStream {
     const unsent = this.text.slice(this.sent);
     this.sent = this.text.length;
     if (!parsed.toolCalls.length) return { content: unsent, toolCalls: [] };
-    // Content before the first call has gone out; text between and after the calls goes now.
-    const rest = this.format === 'hermes' ? unsent.replace(/<tool_call>[\s\S]*?<\/tool_call>/g, '').trim() : '';
-    return { content: rest, toolCalls: parsed.toolCalls };
+    // Content before the first call has gone out; the held text (every call) leaves the text between and after them.
+    return { content: parseToolCalls(unsent, this.format).content ?? '', toolCalls: parsed.toolCalls };
   }
 }

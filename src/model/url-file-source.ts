@@ -9,6 +9,7 @@
 
 import { AbortedError, MissingFileError, NetworkError } from '../errors';
 import { shortRead, type ModelFileSource } from './file-source';
+import { parseShardIndex } from './safetensors';
 
 /** Bytes of one file received so far; `total` is null when the server sends no length. */
 export type FileProgress = (file: string, loaded: number, total: number | null) => void;
@@ -150,9 +151,7 @@ export class UrlFolderSource implements ModelFileSource {
     if (single !== null) return single;
     const index = 'model.safetensors.index.json';
     if (!(await this.has(index))) return null;
-    const shards = [
-      ...new Set(Object.values((JSON.parse(new TextDecoder().decode(await this.read(index))) as { weight_map?: Record<string, string> }).weight_map ?? {})),
-    ];
+    const shards = [...new Set(parseShardIndex(new TextDecoder().decode(await this.read(index)), `${this.name}/${index}`).values())];
     const versions = await Promise.all(shards.sort().map(async (f) => `${f}:${(await this.fileVersion(f)) ?? 'missing'}`));
     return versions.join('|');
   }

@@ -179,7 +179,7 @@ export class GpuDecodeSession implements DecodeSession {
 
   private build(): NonNullable<GpuDecodeSession['built']> {
     if (this.built && this.built.generation === this.cache.generation) return this.built;
-    const f = this.forward1();
+    const f = this.forwardSource();
     const { ctx, buf: b } = f;
     const V = this.spec.vocabSize;
     this.built = {
@@ -197,24 +197,34 @@ export class GpuDecodeSession implements DecodeSession {
     const gemmTokens = this.backend.kernels === 'tiled' && tokens <= SHORT_GEMM_TILE ? SHORT_GEMM_TILE : GEMM_TILE;
     const key = `${this.cache.generation}/${this.cache.prefillGeneration}`;
     let built = this.builtPrefill.get(gemmTokens);
-    if (built?.key !== key) this.builtPrefill.set(gemmTokens, (built = { key, list: forwardDispatches(this.forward1(), PREFILL_TILE, gemmTokens) }));
+    if (built?.key !== key) this.builtPrefill.set(gemmTokens, (built = { key, list: forwardDispatches(this.forwardSource(), PREFILL_TILE, gemmTokens) }));
     return built.list;
   }
 
   /** What this session's dispatch lists are built from (layers.ts). */
-  private forward1(): Forward {
-    const b = this.buf;
-    const ctx: OpContext = {
+  private forwardSource(): Forward {
+    return {
+      ctx: this.opContext(),
+      spec: this.spec,
+      weights: this.backend.weights,
+      buf: this.buf,
+      stride: this.stride,
+      cache: this.cache,
+      rope: this.ropeTable!,
+    };
+  }
+
+  private opContext(): OpContext {
+    return {
       device: this.device,
       pipelines: this.backend.pipelines,
-      step: b.step,
+      step: this.buf.step,
       empty: this.backend.empty,
       workgroupBytes: this.backend.workgroupBytes,
       kernels: this.backend.kernels,
       subgroups: this.backend.subgroups,
       f16: this.backend.f16Math,
     };
-    return { ctx, spec: this.spec, weights: this.backend.weights, buf: b, stride: this.stride, cache: this.cache, rope: this.ropeTable! };
   }
 
   /**
@@ -231,7 +241,7 @@ export class GpuDecodeSession implements DecodeSession {
         bias: mem.create('activations', 'penalties.bias', V * 4, usage),
         params: mem.create('activations', 'penalties.params', 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
       };
-      const ctx = this.forward1().ctx;
+      const ctx = this.opContext();
       this.penalties = {
         buffers,
         adjust: logitAdjustOp(ctx, this.buf.logits, buffers, V),

@@ -275,26 +275,27 @@ export class EngineHost {
           const send = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null = null, last = false) =>
             onChunk({ ...head, choices: [{ index, delta, finish_reason: finish }], ...(last ? { usage: usageOfChoices(allStats) } : {}) });
           if (r.stream) send({ role: 'assistant' });
-          // With tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
-          const calls = format ? new ToolCallStream(format) : null;
+          // Streamed with tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
+          const calls = r.stream && format ? new ToolCallStream(format) : null;
           const stats = await this.run(prompt, { ...r, seed }, signal, (text) => {
+            if (!r.stream) return;
             const shown = calls ? calls.push(text) : text;
-            if (r.stream && shown) send({ content: shown });
+            if (shown) send({ content: shown });
           });
           allStats.push(stats);
-          const end = calls?.finish() ?? { content: '', toolCalls: [] };
-          const finishReason = end.toolCalls.length ? 'tool_calls' : stats.finishReason;
           if (r.stream) {
+            const end = calls?.finish() ?? { content: '', toolCalls: [] };
             if (end.content) send({ content: end.content });
             if (end.toolCalls.length) send({ tool_calls: end.toolCalls.map((c, i) => ({ index: i, ...c })) });
-            send({}, finishReason, index === seeds.length - 1);
+            send({}, end.toolCalls.length ? 'tool_calls' : stats.finishReason, index === seeds.length - 1);
             continue;
           }
-          const parsed = format ? parseToolCalls(stats.text, format) : { content: stats.text, toolCalls: [] };
-          const message = parsed.toolCalls.length
+          // Not streamed: the finished reply is parsed once.
+          const parsed = format ? parseToolCalls(stats.text, format) : null;
+          const message = parsed?.toolCalls.length
             ? { role: 'assistant' as const, content: parsed.content ?? '', tool_calls: parsed.toolCalls }
             : { role: 'assistant' as const, content: stats.text };
-          choices.push({ index, message, finish_reason: finishReason });
+          choices.push({ index, message, finish_reason: parsed?.toolCalls.length ? 'tool_calls' : stats.finishReason });
         }
         if (r.stream) return null;
         return { id, object: 'chat.completion', created: head.created, model: this.modelName, choices, usage: usageOfChoices(allStats) };
