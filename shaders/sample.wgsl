@@ -120,6 +120,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (step.top_p < 1.0) { cut = radix_cut(cut, step.top_p, mx, lid, true); }
   // min-p: weight(z) >= min_p, that is z >= mx + ln(min_p) / inv_temp (the top token always stays).
   if (step.min_p > 0.0) { cut = max(cut, key(mx + log(step.min_p) / step.inv_temp)); }
+  // A token masked by a constraint (logit -3e38) is never kept, even where top-k reaches past the allowed ones.
+  cut = max(cut, key(-2.9e38));
 
   // Walk: invocation lid holds a contiguous slice; slice sums, then one invocation finds the token.
   let per = (V + N - 1u) / N;

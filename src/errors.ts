@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'GPU_ERROR' // the WebGPU implementation rejected a shader or a command (an engine bug, or an adapter it cannot serve)
   | 'ABORTED' // the caller's AbortSignal fired (during download, prefill or decode)
   | 'NETWORK' // a download failed (no connection, HTTP error other than 404)
-  | 'STORAGE_QUOTA'; // the browser refused to store the weight cache (IndexedDB quota)
+  | 'STORAGE_QUOTA' // the browser refused to store the weight cache (IndexedDB quota)
+  | 'GRAMMAR'; // a grammar, regex or JSON schema that does not parse, or constrained output no token of the vocabulary can continue
 
 export interface ErrorDetails {
   file?: string;
@@ -38,6 +39,7 @@ export const ERROR_NAMES: Record<ErrorCode, string> = {
   ABORTED: 'AbortedError',
   NETWORK: 'NetworkError',
   STORAGE_QUOTA: 'StorageQuotaError',
+  GRAMMAR: 'GrammarError',
 };
 
 export class EngineError extends Error {
@@ -164,6 +166,12 @@ export class StorageQuotaError extends EngineError {
   }
 }
 
+export class GrammarError extends EngineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('GRAMMAR', message, details);
+  }
+}
+
 /** Throw AbortedError when `signal` has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, during: string): void {
   if (signal?.aborted) throw new AbortedError(during);
@@ -181,6 +189,7 @@ export const ERROR_CLASSES: Record<ErrorCode, { prototype: EngineError }> = {
   DEVICE_LOST: DeviceLostError,
   GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
   GPU_ERROR: GpuError,
+  GRAMMAR: GrammarError,
   ABORTED: AbortedError,
   NETWORK: NetworkError,
   STORAGE_QUOTA: StorageQuotaError,

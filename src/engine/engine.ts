@@ -13,7 +13,8 @@ import type { ChatMessage, ToolDefinition } from '../tokenizer/tokenizer';
 import { toolCallFormat, type ToolCallFormat } from './tool-calls';
 import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
-import { GREEDY, Sampler, checkSampling, type SamplingOptions } from './sampling';
+import { GREEDY, Sampler, checkSampling, type SamplingOptions, type TokenLogprob } from './sampling';
+import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../grammar/constraint';
 import { StopMatcher } from './stop-matcher';
 import type { BackendFactory, EngineBackend } from './backend';
 import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
@@ -74,6 +75,13 @@ export interface GenerateRequest {
    * least a quarter of the context (or max_tokens, if less) for the reply fit.
    */
   truncation?: 'disabled' | 'auto';
+  /** The output must follow this grammar (a JSON schema, any JSON object, GBNF, a regex); it ends when the grammar does. */
+  constraint?: ConstraintSpec;
+  /**
+   * Record each generated token's log-probability with `top` alternatives into `into` as tokens are chosen (a
+   * streaming caller reads it between text deltas); GenerationStats.logprobs holds them too.
+   */
+  logprobs?: { top: number; into?: TokenLogprob[] };
   signal?: AbortSignal;
 }
 
@@ -84,6 +92,8 @@ export interface GenerationStats {
   ids: number[];
   text: string;
   finishReason: 'stop' | 'length';
+  /** Per generated id, when the request asked for log-probabilities. */
+  logprobs?: TokenLogprob[];
   /** Prompt tokens run (after truncation), and how many were dropped. */
   promptTokens: number;
   truncatedTokens: number;
@@ -120,6 +130,8 @@ export class Engine {
   private model: PreparedModel | null = null;
   private backend: EngineBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
+  /** Constraints compiled against the loaded model's vocabulary (made on the first constrained request). */
+  private constraints: ConstraintCache | null = null;
   /** Set when the loaded model's device was lost (not by unload): the engine needs a reload. */
   lostReason: string | null = null;
   /** Called once per lost device; the Worker host reloads the model from the weight cache. */
@@ -139,6 +151,7 @@ export class Engine {
     this.model = model;
     this.backend = backend;
     this.budgetBytes = budgetBytes;
+    this.constraints = null;
     this.lostReason = null;
     previous?.destroy();
     void backend.lost.then((reason) => {
@@ -214,6 +227,26 @@ export class Engine {
     return toolCallFormat(this.loaded().model.tokenizer.templateSource);
   }
 
+  /** The loaded model's compiled constraints (the vocabulary's texts are read on first use). */
+  private constraintCache(): ConstraintCache {
+    const { model } = this.loaded();
+    this.constraints ??= new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize), model.spec.eosTokenIds);
+    return this.constraints;
+  }
+
+  /** Compile a constraint ahead of requests (a GrammarError or UnsupportedFieldError if it is not valid); returns seconds spent. */
+  prepareConstraint(spec: ConstraintSpec): number {
+    const started = performance.now();
+    this.constraintCache().start(spec);
+    return (performance.now() - started) / 1000;
+  }
+
+  /** A token's text as it reads in a reply (for logprobs). */
+  tokenText(id: number): string {
+    const { tokenizer } = this.loaded().model;
+    return tokenizer.tokenTexts()[id] ?? tokenizer.decode([id], false);
+  }
+
   encode(text: string): number[] {
     return this.loaded().model.tokenizer.encode(text, true);
   }
@@ -256,7 +289,8 @@ export class Engine {
       if (id >= model.spec.vocabSize)
         throw new InvalidArgumentError('not a token id of this model', { field: 'logit_bias', expected: `ids below ${model.spec.vocabSize}`, got: String(id) });
     }
-    const sampler = new Sampler(sampling, promptIds);
+    const constraint = r.constraint ? this.constraintCache().start(r.constraint) : null;
+    const sampler = new Sampler(sampling, promptIds, constraint, r.logprobs?.top, r.logprobs?.into);
     const stop = new StopMatcher(r.stop ?? []);
     const text = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
     const ids: number[] = [];
@@ -287,7 +321,8 @@ export class Engine {
           ids.push(id);
           const delta = stop.push(text.push(id));
           if (delta) yield delta;
-          if (stop.stopped) {
+          // A constrained reply ends where its grammar does.
+          if (stop.stopped || constraint?.done) {
             finishReason = 'stop';
             break;
           }
@@ -300,6 +335,8 @@ export class Engine {
       } finally {
         await later.return(undefined).catch(fail);
       }
+      // The end-of-sequence choice is not part of the reply: neither is its log-probability.
+      if (r.logprobs?.into) r.logprobs.into.length = Math.min(r.logprobs.into.length, ids.length);
       const rest = (ids.length ? stop.push(text.finish()) : '') + stop.finish();
       if (rest) yield rest;
       const done = performance.now();
@@ -308,6 +345,7 @@ export class Engine {
         ids,
         text: stop.text,
         finishReason,
+        ...(r.logprobs ? { logprobs: sampler.logprobs.slice(0, ids.length) } : {}),
         promptTokens: promptIds.length,
         truncatedTokens: fullPrompt.length - promptIds.length,
         cache: cacheModeName(cache),

@@ -5,7 +5,8 @@
 import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
 import type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokenizer';
 import type { GenerateRequest, GenerationStats } from './engine';
-import type { SamplingOptions } from './sampling';
+import type { ConstraintSpec } from '../grammar/constraint';
+import type { SamplingOptions, TokenLogprob } from './sampling';
 
 interface SamplingFields {
   max_tokens?: number;
@@ -35,13 +36,32 @@ interface SamplingFields {
   cache?: string;
   /** As in OpenAI's Responses API: 'disabled' (default) refuses a prompt longer than the context; 'auto' drops its middle, keeping the first tokens. */
   truncation?: 'disabled' | 'auto';
+  /**
+   * Structured output: { type: 'text' } (default), { type: 'json_object' }, { type: 'json_schema', json_schema: { name,
+   * schema, strict? } }; extensions: { type: 'grammar', grammar: GBNF text } and { type: 'regex', regex }.
+   */
+  response_format?: ResponseFormat;
 }
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name: string; schema?: unknown; strict?: boolean | null; description?: string } }
+  | { type: 'grammar'; grammar: string }
+  | { type: 'regex'; regex: string };
+
+/** Most alternatives per token that logprobs returns. */
+export const MAX_TOP_LOGPROBS = 20;
 
 /** Which function the model may call: any or none (`auto`, the default with tools), or a forced call (not yet: it needs constrained decoding). */
 export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
 
 export interface ChatCompletionRequest extends SamplingFields {
   messages: ChatMessage[];
+  /** Return each generated token's log-probability (of the model's raw distribution). */
+  logprobs?: boolean;
+  /** With logprobs: this many most likely alternatives per token (0 to MAX_TOP_LOGPROBS). */
+  top_logprobs?: number;
   /** Functions the chat template shows the model; its calls come back as `tool_calls`. */
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
@@ -55,6 +75,8 @@ export interface ChatCompletionRequest extends SamplingFields {
 export interface CompletionRequest extends SamplingFields {
   /** Text (encoded with BOS) or token ids. */
   prompt: string | number[];
+  /** Return each token's log-probability and this many alternatives (the legacy completions shape). */
+  logprobs?: number;
   model?: string;
   user?: string;
 }
@@ -76,19 +98,19 @@ const COMMON_FIELDS = [
   'stream',
   'cache',
   'truncation',
+  'response_format',
+  'logprobs',
   'model',
   'user',
 ];
-const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages', 'tools', 'tool_choice', 'parallel_tool_calls']);
+const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages', 'tools', 'tool_choice', 'parallel_tool_calls', 'top_logprobs']);
 const COMPLETION_FIELDS = new Set([...COMMON_FIELDS, 'prompt']);
 
 /**
  * OpenAI fields accepted only at the value that asks for nothing, so clients that always send them work:
- * no log-probabilities, plain text, usage on the last chunk (as this engine sends it).
+ * usage on the last chunk (as this engine sends it).
  */
 const NO_OP_FIELDS: Record<string, { ok: (v: unknown) => boolean; expected: string }> = {
-  logprobs: { ok: (v) => v === false, expected: 'false (log-probabilities are not returned yet)' },
-  response_format: { ok: (v) => (v as { type?: unknown })?.type === 'text', expected: "{ type: 'text' } (structured output is not implemented yet)" },
   stream_options: {
     ok: (v) => JSON.stringify(v) === '{"include_usage":true}',
     expected: '{ include_usage: true } (usage always comes on the last chunk)',
@@ -139,7 +161,12 @@ export interface ChatCompletion {
   created: number;
   model: string;
   /** content is '' (not null) when the reply is only function calls. */
-  choices: { index: number; message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] }; finish_reason: FinishReason }[];
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] };
+    finish_reason: FinishReason;
+    logprobs?: { content: ChatTokenLogprob[] } | null;
+  }[];
   usage: Usage;
 }
 
@@ -152,6 +179,8 @@ export interface ChatCompletionChunk {
     index: number;
     delta: { role?: 'assistant'; content?: string; tool_calls?: (ToolCall & { index: number })[] };
     finish_reason: FinishReason | null;
+    /** The tokens chosen since the previous chunk, when logprobs were asked for. */
+    logprobs?: { content: ChatTokenLogprob[] } | null;
   }[];
   /** Only on the last chunk. */
   usage?: Usage;
@@ -162,7 +191,7 @@ export interface Completion {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: number; text: string; finish_reason: FinishReason /** Extension */; token_ids: number[] }[];
+  choices: { index: number; text: string; finish_reason: FinishReason /** Extension */; token_ids: number[]; logprobs?: CompletionLogprobs | null }[];
   usage: Usage;
 }
 
@@ -171,7 +200,7 @@ export interface CompletionChunk {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: number; text: string; finish_reason: FinishReason | null }[];
+  choices: { index: number; text: string; finish_reason: FinishReason | null; logprobs?: CompletionLogprobs | null }[];
   usage?: Usage;
 }
 
@@ -280,8 +309,111 @@ export function generateRequest(prompt: number[] | string, r: SamplingFields, si
     sampling: samplingOf(r),
     stop: r.stop === undefined ? [] : Array.isArray(r.stop) ? r.stop : [r.stop],
     truncation: r.truncation,
+    constraint: constraintOf(r.response_format),
     signal,
   };
+}
+
+/** response_format as the engine's constraint (undefined for plain text). */
+export function constraintOf(f: ResponseFormat | null | undefined): ConstraintSpec | undefined {
+  if (f === undefined || f === null) return undefined;
+  const field = 'response_format';
+  if (typeof f !== 'object') throw new InvalidArgumentError('must be an object', { field, got: JSON.stringify(f) });
+  const keys = (allowed: string[]) => {
+    for (const k of Object.keys(f)) if (!allowed.includes(k)) throw new UnsupportedFieldError('this field is not implemented', { field: `${field}.${k}` });
+  };
+  switch (f.type) {
+    case 'text':
+      keys(['type']);
+      return undefined;
+    case 'json_object':
+      keys(['type']);
+      return { type: 'json_object' };
+    case 'json_schema': {
+      keys(['type', 'json_schema']);
+      const js = f.json_schema;
+      if (typeof js !== 'object' || js === null || typeof js.name !== 'string')
+        throw new InvalidArgumentError('must be { name, schema, strict? }', { field: `${field}.json_schema` });
+      for (const k of Object.keys(js))
+        if (!['name', 'schema', 'strict', 'description'].includes(k))
+          throw new UnsupportedFieldError('this field is not implemented', { field: `${field}.json_schema.${k}` });
+      return { type: 'json_schema', schema: js.schema ?? {} };
+    }
+    case 'grammar':
+      keys(['type', 'grammar']);
+      if (typeof f.grammar !== 'string') throw new InvalidArgumentError('must be GBNF text', { field: `${field}.grammar` });
+      return { type: 'grammar', grammar: f.grammar };
+    case 'regex':
+      keys(['type', 'regex']);
+      if (typeof f.regex !== 'string') throw new InvalidArgumentError('must be a regular expression', { field: `${field}.regex` });
+      return { type: 'regex', regex: f.regex };
+    default:
+      throw new InvalidArgumentError('unknown type', {
+        field: `${field}.type`,
+        expected: 'text, json_object, json_schema, grammar or regex',
+        got: String((f as { type: unknown }).type),
+      });
+  }
+}
+
+/** How many alternatives per token a request's logprobs asks for (undefined: no logprobs). */
+export function logprobsOf(r: ChatCompletionRequest | CompletionRequest, kind: 'chat' | 'completion'): number | undefined {
+  const check = (n: unknown, field: string): number => {
+    if (!(Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_TOP_LOGPROBS))
+      throw new InvalidArgumentError(`must be an integer from 0 to ${MAX_TOP_LOGPROBS}`, { field, got: String(n) });
+    return n as number;
+  };
+  if (kind === 'completion') {
+    const n = (r as CompletionRequest).logprobs;
+    return n === undefined || n === null ? undefined : check(n, 'logprobs');
+  }
+  const c = r as ChatCompletionRequest;
+  if (c.logprobs !== undefined && c.logprobs !== null && typeof c.logprobs !== 'boolean')
+    throw new InvalidArgumentError('must be a boolean', { field: 'logprobs' });
+  const top = c.top_logprobs ?? undefined;
+  if (top !== undefined && !c.logprobs) throw new InvalidArgumentError('needs logprobs: true', { field: 'top_logprobs' });
+  return c.logprobs ? (top === undefined ? 0 : check(top, 'top_logprobs')) : undefined;
+}
+
+/** One token's entry in a chat choice's logprobs.content. */
+export interface ChatTokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+/** Chat logprobs entries for recorded tokens; `text` gives a token's text. */
+export function chatLogprobs(entries: readonly TokenLogprob[], text: (id: number) => string): ChatTokenLogprob[] {
+  const bytes = (t: string) => Array.from(new TextEncoder().encode(t));
+  return entries.map((e) => ({
+    token: text(e.id),
+    logprob: e.logprob,
+    bytes: bytes(text(e.id)),
+    top_logprobs: e.top.map((a) => ({ token: text(a.id), logprob: a.logprob, bytes: bytes(text(a.id)) })),
+  }));
+}
+
+/** The legacy completions logprobs object. */
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  top_logprobs: Record<string, number>[];
+  text_offset: number[];
+}
+
+export function completionLogprobs(entries: readonly TokenLogprob[], text: (id: number) => string, offset = 0): CompletionLogprobs {
+  const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  let at = offset;
+  for (const e of entries) {
+    const t = text(e.id);
+    out.tokens.push(t);
+    out.token_logprobs.push(e.logprob);
+    out.top_logprobs.push(Object.fromEntries(e.top.map((a) => [text(a.id), a.logprob])));
+    out.text_offset.push(at);
+    at += t.length;
+  }
+  return out;
 }
 
 export function usageOf(s: GenerationStats): Usage {

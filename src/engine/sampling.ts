@@ -2,6 +2,7 @@
 // given seed always gives the same text.
 
 import { InvalidArgumentError } from '../errors';
+import type { ConstraintState } from '../grammar/token-mask';
 
 export interface SamplingOptions {
   /** 0 means greedy. */
@@ -52,6 +53,45 @@ export function adjustLogits(logits: Float32Array, p: Penalties, reply: Readonly
     out[t] = z;
   }
   return out;
+}
+
+/** What a token outside a constraint's mask gets as its logit (shaders/logit-mask.wgsl writes the same). */
+export const MASKED_LOGIT = Math.fround(-3.0e38);
+/** Sampling never keeps a token at or below this logit: a masked token stays out even when top-k reaches past the allowed ones. */
+export const KEEP_FLOOR = Math.fround(-2.9e38);
+
+/** The logits with every token outside `mask` (a bit per token) set to MASKED_LOGIT. */
+export function maskLogits(logits: Float32Array, mask: Uint32Array): Float32Array {
+  const out = Float32Array.from(logits);
+  for (let i = 0; i < out.length; i++) if (!(mask[i >>> 5] & (1 << (i & 31)))) out[i] = MASKED_LOGIT;
+  return out;
+}
+
+/** A chosen token's log-probability and the most likely alternatives (OpenAI's logprobs), from the raw logits in float64. */
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
+  top: { id: number; logprob: number }[];
+}
+
+/** log-softmax of the raw logits at `id`, and the `top` most likely tokens (highest first), in float64. */
+export function tokenLogprob(logits: Float32Array, id: number, top: number): TokenLogprob {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const lse = max + Math.log(sum);
+  const best: number[] = [];
+  if (top > 0) {
+    for (let i = 0; i < logits.length; i++) {
+      let at: number;
+      if (best.length < top) at = best.push(i) - 1;
+      else if (logits[i] > logits[best[top - 1]]) best[(at = top - 1)] = i;
+      else continue;
+      for (; at > 0 && logits[best[at - 1]] < logits[best[at]]; at--) [best[at - 1], best[at]] = [best[at], best[at - 1]];
+    }
+  }
+  return { id, logprob: logits[id] - lse, top: best.map((t) => ({ id: t, logprob: logits[t] - lse })) };
 }
 
 export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
@@ -134,6 +174,7 @@ export function pickToken(logits: Float32Array, o: SamplingOptions, u: number): 
     const f = Math.fround;
     cut = Math.max(cut, f(max + f(f(Math.log(f(o.minP))) / f(inv))));
   }
+  cut = Math.max(cut, KEEP_FLOOR);
   let kept = 0;
   let last = 0;
   for (let i = 0; i < V; i++) {
@@ -157,10 +198,18 @@ export class Sampler {
   /** Occurrences of each token in the prompt and in the reply so far (penalties, on the CPU). */
   private readonly promptCounts = new Map<number, number>();
   private readonly replyCounts = new Map<number, number>();
-  /** `promptIds`: the prompt whose tokens the repetition penalty counts (a GPU session uploads its counts). */
+  /**
+   * `promptIds`: the prompt whose tokens the repetition penalty counts (a GPU session uploads its counts).
+   * `constraint`: the grammar the output must follow; only tokens in its mask are chosen.
+   * `topLogprobs`: record each chosen token's log-probability and this many alternatives (undefined: none) in
+   * `logprobs`.
+   */
   constructor(
     readonly options: SamplingOptions,
     readonly promptIds: readonly number[] = [],
+    readonly constraint: ConstraintState | null = null,
+    readonly topLogprobs?: number,
+    readonly logprobs: TokenLogprob[] = [],
   ) {
     checkSampling(options);
     this.random = seededRandom(options.seed);
@@ -181,10 +230,25 @@ export class Sampler {
     return this.greedy ? 0 : this.random();
   }
 
+  /** Whether each choice needs its step's logits on the CPU (a GPU session then reads them back). */
+  get wantsLogits(): boolean {
+    return this.topLogprobs !== undefined;
+  }
+
+  /** The next token from a step's logits: penalties, the constraint's mask, then the choice. */
   next(logits: Float32Array): number {
     const p = this.penalties;
-    const id = pickToken(p ? adjustLogits(logits, p, this.replyCounts, this.promptCounts) : logits, this.options, this.draw());
+    let z = p ? adjustLogits(logits, p, this.replyCounts, this.promptCounts) : logits;
+    if (this.constraint) z = maskLogits(z, this.constraint.mask());
+    const id = pickToken(z, this.options, this.draw());
     if (p) this.replyCounts.set(id, (this.replyCounts.get(id) ?? 0) + 1);
+    this.chosen(id, logits);
     return id;
+  }
+
+  /** After a choice (made here or on a GPU): the constraint advances, the log-probability is recorded. */
+  chosen(id: number, logits?: Float32Array): void {
+    this.constraint?.accept(id);
+    if (this.topLogprobs !== undefined && logits) this.logprobs.push(tokenLogprob(logits, id, this.topLogprobs));
   }
 }

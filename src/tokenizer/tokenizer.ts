@@ -92,6 +92,30 @@ export class TextTokenizer {
     return this.tokenizer.decode(ids, { skip_special_tokens: skipSpecialTokens });
   }
 
+  private texts: (string | null)[] | null = null;
+
+  /**
+   * Each token's text as it reads after other text (a SentencePiece "▁the" is " the" there, not "the"), by id;
+   * null for special tokens and for tokens that are part of a character (byte-fallback pieces). Computed once:
+   * constrained decoding matches tokens by their text.
+   */
+  tokenTexts(): readonly (string | null)[] {
+    if (this.texts) return this.texts;
+    const vocab = this.tokenizer.get_vocab(true);
+    let size = 0;
+    for (const id of vocab.values()) size = Math.max(size, id + 1);
+    const anchor = this.encode('a', false).at(-1)!;
+    const base = this.decode([anchor]);
+    const texts: (string | null)[] = new Array(size).fill(null);
+    for (let id = 0; id < size; id++) {
+      const full = this.decode([anchor, id]);
+      const piece = full.startsWith(base) ? full.slice(base.length) : '';
+      texts[id] = piece === '' || piece.includes('\uFFFD') ? null : piece;
+    }
+    this.texts = texts;
+    return texts;
+  }
+
   get hasChatTemplate(): boolean {
     return this.template !== null;
   }

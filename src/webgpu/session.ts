@@ -17,7 +17,7 @@ import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
-import { logitAdjustOp, tokenCountOp, type PenaltyBuffers } from './ops/logit-adjust';
+import { logitAdjustOp, logitMaskOp, tokenCountOp, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
 import { sampleOp } from './ops/sample';
@@ -83,6 +83,8 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly readIds: GPUBuffer[];
   /** Penalties and logit bias on the GPU: their buffers, dispatches, and the sampler whose counts they hold. */
   private penalties: { buffers: PenaltyBuffers; adjust: Dispatch; count: Dispatch; sampler: Sampler | null } | null = null;
+  /** A constraint's token mask on the GPU (written before each constrained choice) and its dispatch. */
+  private tokenMask: { buffer: GPUBuffer; apply: Dispatch } | null = null;
   private readonly logitRows: number;
   /** Most key chunks of a decode step's attention (the partials buffer holds MAX_CHUNKS + 1 slots per head and token). */
   private readonly decodeChunks: number;
@@ -265,6 +267,18 @@ export class GpuDecodeSession implements DecodeSession {
     return pen;
   }
 
+  /** The mask dispatch, with the constraint's mask for this choice written to its buffer. */
+  private maskOp(sampler: Sampler): Dispatch {
+    const V = this.spec.vocabSize;
+    if (!this.tokenMask) {
+      const buffer = this.backend.memory.create('activations', 'token-mask', Math.ceil(V / 32) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      this.tokenMask = { buffer, apply: logitMaskOp(this.opContext(), this.buf.logits, buffer, V) };
+    }
+    const mask = sampler.constraint!.mask();
+    this.device.queue.writeBuffer(this.tokenMask.buffer, 0, mask as Uint32Array<ArrayBuffer>, 0, Math.ceil(V / 32));
+    return this.tokenMask.apply;
+  }
+
   private checkIds(ids: readonly number[]): void {
     if (ids.length === 0) throw new InvalidArgumentError('no tokens to run', { field: 'ids', expected: 'at least one token id' });
     ids.forEach((id, t) => {
@@ -292,16 +306,26 @@ export class GpuDecodeSession implements DecodeSession {
     encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(M), M, plan);
     // One token's 'all' is its 'last' (row 0): the decode list may have fused the final norm into that head.
     encodeDispatches(pass, built.head[M === 1 ? 'last' : wanted], M, plan);
-    // A token choice rides in the same pass and submission, and its 4 bytes are copied out with it.
+    // A token choice rides in the same submission, and its 4 bytes are copied out with it. A choice whose log-probability
+    // is wanted first copies the raw logits out, between two passes.
     if (pick) {
-      const penalties = pick.sampler.penalties ? this.penaltyOps(pick.sampler) : null;
-      encodeDispatches(
-        pass,
-        [...(penalties ? [penalties.adjust] : []), pick.sampler.greedy ? built.argmax : built.sample, ...(penalties ? [penalties.count] : [])],
-        1,
-      );
-    }
-    pass.end();
+      const { sampler } = pick;
+      let choose = pass;
+      if (sampler.wantsLogits) {
+        pass.end();
+        enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, this.spec.vocabSize * 4);
+        choose = enc.beginComputePass();
+      }
+      const penalties = sampler.penalties ? this.penaltyOps(sampler) : null;
+      const ops = [
+        ...(penalties ? [penalties.adjust] : []),
+        ...(sampler.constraint ? [this.maskOp(sampler)] : []),
+        sampler.greedy ? built.argmax : built.sample,
+        ...(penalties ? [penalties.count] : []),
+      ];
+      encodeDispatches(choose, ops, 1);
+      choose.end();
+    } else pass.end();
     if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, pick.into ?? this.readIds[0], 0, 4);
     then?.(enc);
     this.device.queue.submit([enc.finish()]);
@@ -477,7 +501,14 @@ export class GpuDecodeSession implements DecodeSession {
     } finally {
       this.cache.endPrefill();
     }
-    return new Uint32Array(await this.read(this.readIds[0], 4))[0];
+    const id = new Uint32Array(await this.read(this.readIds[0], 4))[0];
+    sampler.chosen(id, await this.chosenLogits(sampler));
+    return id;
+  }
+
+  /** The raw logits of the step just read, when the sampler records log-probabilities. */
+  private async chosenLogits(sampler: Sampler): Promise<Float32Array | undefined> {
+    return sampler.wantsLogits ? new Float32Array(await this.read(this.readLogits, this.spec.vocabSize * 4)) : undefined;
   }
 
   /**
@@ -485,17 +516,19 @@ export class GpuDecodeSession implements DecodeSession {
    * each step's embedding reads the id the previous step chose, on the GPU, and the ids come back through
    * a ring of staging buffers while later steps run, so the GPU does not idle for a readback per token.
    * When the consumer stops early (a stop token or string, max tokens, an abort), the steps run past what
-   * it consumed are dropped from the cache (GpuCache.length).
+   * it consumed are dropped from the cache (GpuCache.length). A constrained choice needs the mask that the
+   * previous id leads to, and a log-probability needs its step's logits: those steps run one at a time.
    */
   async *decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined> {
     this.checkIds([first]);
     const start = this.cache.length;
     const pending: Promise<number>[] = [];
+    const ahead = sampler.constraint || sampler.wantsLogits ? 1 : RUN_AHEAD;
     let submitted = 0;
     let consumed = 0;
     try {
       while (consumed < maxSteps) {
-        while (submitted < maxSteps && submitted - consumed < RUN_AHEAD) {
+        while (submitted < maxSteps && submitted - consumed < ahead) {
           await this.reserve(this.cache.length + 1);
           const into = this.readIds[submitted % RUN_AHEAD];
           // The choice is also copied into the ids buffer: the next step's input, without a round trip.
@@ -508,6 +541,7 @@ export class GpuDecodeSession implements DecodeSession {
         }
         const id = await pending.shift()!;
         consumed++;
+        sampler.chosen(id, await this.chosenLogits(sampler));
         yield id;
       }
     } finally {
@@ -524,5 +558,6 @@ export class GpuDecodeSession implements DecodeSession {
     for (const b of this.readIds) mem.release(b);
     if (this.ropeTable) mem.release(this.ropeTable);
     if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
+    if (this.tokenMask) mem.release(this.tokenMask.buffer);
   }
 }

@@ -13,9 +13,12 @@ import {
   type ScoreResult,
 } from '../engine/engine';
 import {
+  chatLogprobs,
   checkMessages,
   checkRequestFields,
   choiceSeeds,
+  completionLogprobs,
+  logprobsOf,
   requestTools,
   templateMessages,
   completionId,
@@ -32,6 +35,7 @@ import {
 import { checkModeFits } from '../cache/cache-config';
 import { EngineError, GpuOutOfMemoryError, throwIfAborted, UnsupportedFieldError } from '../errors';
 import { parseToolCalls, ToolCallStream } from '../engine/tool-calls';
+import type { TokenLogprob } from '../engine/sampling';
 import type { PerplexityResult } from '../eval/perplexity';
 import { webGpuBackends } from '../webgpu/backend';
 import type { ShaderLibrary } from '../webgpu/shader-library';
@@ -257,6 +261,9 @@ export class EngineHost {
         checkRequestFields(r, 'chat');
         checkMessages(r.messages);
         const tools = requestTools(r);
+        const top = logprobsOf(r, 'chat');
+        const lp = (entries: readonly TokenLogprob[]) =>
+          top === undefined ? {} : { logprobs: { content: chatLogprobs(entries, (id) => this.engine.tokenText(id)) } };
         const format = tools ? this.engine.toolCallFormat() : null;
         if (tools && !format) {
           throw new UnsupportedFieldError("this model's chat template teaches no tool-call format the engine reads", {
@@ -272,18 +279,30 @@ export class EngineHost {
         const allStats: GenerationStats[] = [];
         // Choice after choice, each with its seed (n > 1), each streamed under its index.
         for (const [index, seed] of seeds.entries()) {
-          const send = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null = null, last = false) =>
-            onChunk({ ...head, choices: [{ index, delta, finish_reason: finish }], ...(last ? { usage: usageOfChoices(allStats) } : {}) });
+          // Log-probabilities of tokens whose text is not sent yet wait for the next chunk.
+          let unsent: TokenLogprob[] = [];
+          const send = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null = null, last = false) => {
+            onChunk({
+              ...head,
+              choices: [{ index, delta, finish_reason: finish, ...(delta.content ? lp(unsent) : {}) }],
+              ...(last ? { usage: usageOfChoices(allStats) } : {}),
+            });
+            if (delta.content) unsent = [];
+          };
           if (r.stream) send({ role: 'assistant' });
           // Streamed with tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
           const calls = r.stream && format ? new ToolCallStream(format) : null;
-          const stats = await this.run(prompt, { ...r, seed }, signal, (text) => {
+          let recorded = 0;
+          const stats = await this.run(prompt, { ...r, seed }, signal, top, (text, fresh) => {
             if (!r.stream) return;
+            unsent.push(...fresh);
+            recorded += fresh.length;
             const shown = calls ? calls.push(text) : text;
             if (shown) send({ content: shown });
           });
           allStats.push(stats);
           if (r.stream) {
+            unsent.push(...(stats.logprobs?.slice(recorded) ?? []));
             const end = calls?.finish() ?? { content: '', toolCalls: [] };
             if (end.content) send({ content: end.content });
             if (end.toolCalls.length) send({ tool_calls: end.toolCalls.map((c, i) => ({ index: i, ...c })) });
@@ -295,7 +314,7 @@ export class EngineHost {
           const message = parsed?.toolCalls.length
             ? { role: 'assistant' as const, content: parsed.content ?? '', tool_calls: parsed.toolCalls }
             : { role: 'assistant' as const, content: stats.text };
-          choices.push({ index, message, finish_reason: parsed?.toolCalls.length ? 'tool_calls' : stats.finishReason });
+          choices.push({ index, message, finish_reason: parsed?.toolCalls.length ? 'tool_calls' : stats.finishReason, ...lp(stats.logprobs ?? []) });
         }
         if (r.stream) return null;
         return { id, object: 'chat.completion', created: head.created, model: this.modelName, choices, usage: usageOfChoices(allStats) };
@@ -312,20 +331,31 @@ export class EngineHost {
         checkRequestFields(r, 'completion');
         const head = { id: completionId('cmpl'), object: 'text_completion' as const, created: nowSeconds(), model: this.modelName };
         const seeds = choiceSeeds(r);
+        const top = logprobsOf(r, 'completion');
+        const text = (id: number) => this.engine.tokenText(id);
         const choices: Completion['choices'] = [];
         const allStats: GenerationStats[] = [];
         for (const [index, seed] of seeds.entries()) {
-          const stats = await this.run(
-            r.prompt,
-            { ...r, seed },
-            signal,
-            (text) => r.stream && onChunk({ ...head, choices: [{ index, text, finish_reason: null }] }),
-          );
+          let offset = 0;
+          let recorded = 0;
+          const stats = await this.run(r.prompt, { ...r, seed }, signal, top, (delta, fresh) => {
+            if (!r.stream) return;
+            const logprobs = top === undefined ? {} : { logprobs: completionLogprobs(fresh, text, offset) };
+            onChunk({ ...head, choices: [{ index, text: delta, finish_reason: null, ...logprobs }] });
+            offset += fresh.reduce((a, e) => a + text(e.id).length, 0);
+            recorded += fresh.length;
+          });
           allStats.push(stats);
           const last = index === seeds.length - 1;
+          const rest =
+            top === undefined ? {} : { logprobs: completionLogprobs(stats.logprobs?.slice(r.stream ? recorded : 0) ?? [], text, r.stream ? offset : 0) };
           if (r.stream)
-            onChunk({ ...head, choices: [{ index, text: '', finish_reason: stats.finishReason }], ...(last ? { usage: usageOfChoices(allStats) } : {}) });
-          else choices.push({ index, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids });
+            onChunk({
+              ...head,
+              choices: [{ index, text: '', finish_reason: stats.finishReason, ...rest }],
+              ...(last ? { usage: usageOfChoices(allStats) } : {}),
+            });
+          else choices.push({ index, text: stats.text, finish_reason: stats.finishReason, token_ids: stats.ids, ...rest });
         }
         if (r.stream) return null;
         return { ...head, choices, usage: usageOfChoices(allStats) };
@@ -350,13 +380,18 @@ export class EngineHost {
     prompt: number[] | string,
     r: CompletionRequest | ChatCompletionRequest,
     signal: AbortSignal,
-    onText: (t: string) => unknown,
+    top: number | undefined,
+    onText: (t: string, logprobs: TokenLogprob[]) => unknown,
   ): Promise<GenerationStats> {
-    const it = this.engine.stream(generateRequest(prompt, { ...r, cache: r.cache ?? this.defaultCache }, signal));
+    const into: TokenLogprob[] = [];
+    let sent = 0;
+    const request = generateRequest(prompt, { ...r, cache: r.cache ?? this.defaultCache }, signal);
+    if (top !== undefined) request.logprobs = { top, into };
+    const it = this.engine.stream(request);
     for (;;) {
       const step = await it.next();
       if (step.done) return step.value;
-      onText(step.value);
+      onText(step.value, into.slice(sent, (sent = into.length)));
     }
   }
 

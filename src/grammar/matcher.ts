@@ -1,0 +1,161 @@
+// Runs a compiled grammar over code points. A parse position is a stack: its top is the character class
+// to match next, the nodes below are where each enclosing rule resumes. Stacks are interned (one id per
+// distinct stack, sharing tails), and so are sets of stacks, so a matcher state is one integer and a step
+// (state, code point) -> state is memoized: the token-mask walks (token-mask.ts) repeat the same steps
+// millions of times.
+
+import { GrammarError } from '../errors';
+import { CHAR, type CompiledGrammar, END, REF, classMatches } from './grammar';
+
+/** The empty stack: the root rule is complete. As a member of a state it means "may end here". */
+export const ACCEPT = -1;
+/**
+ * Stands for "whatever lies below" in a truncated stack (token-mask.ts's frames): reaching it means the
+ * outcome depends on the enclosing rules.
+ */
+export const BOTTOM = -2;
+/** The state with no stacks: the input so far is not a prefix of any sentence. */
+export const DEAD = 0;
+/** Rules entered (or left) in one expansion before it is called left recursion. */
+const MAX_EXPANSION = 2000;
+
+export class GrammarMatcher {
+  private readonly nodePos: number[] = [];
+  private readonly nodeNext: number[] = [];
+  private readonly nodeIds = new Map<number, number>();
+  private readonly sets: Int32Array[] = [new Int32Array(0)];
+  private readonly setIds = new Map<string, number>([['', DEAD]]);
+  private readonly steps = new Map<number, number>();
+  readonly initial: number;
+
+  constructor(readonly grammar: CompiledGrammar) {
+    const out = new Set<number>();
+    for (const a of grammar.alternatives[grammar.root]) this.expand(a, ACCEPT, out, new Set());
+    this.initial = this.internSet(out);
+  }
+
+  /** The stacks of a state (ACCEPT and BOTTOM may be among them). */
+  stacks(state: number): Int32Array {
+    return this.sets[state];
+  }
+
+  /** Whether the input so far is a whole sentence. */
+  accepts(state: number): boolean {
+    return this.sets[state].includes(ACCEPT);
+  }
+
+  /** Whether some longer input continues the state (false: only ending is possible). */
+  canContinue(state: number): boolean {
+    return this.sets[state].some((s) => s >= 0);
+  }
+
+  /** The state after one more code point (DEAD when nothing matches it). */
+  step(state: number, cp: number): number {
+    const key = state * 0x200000 + cp;
+    const known = this.steps.get(key);
+    if (known !== undefined) return known;
+    const out = new Set<number>();
+    const g = this.grammar;
+    for (const s of this.sets[state]) {
+      if (s < 0) continue;
+      const pos = this.nodePos[s];
+      if (classMatches(g.classes[g.arg[pos]], cp)) this.expand(pos + 1, this.nodeNext[s], out, new Set());
+    }
+    const next = this.internSet(out);
+    this.steps.set(key, next);
+    return next;
+  }
+
+  /** The state after a string (DEAD as soon as a code point fails). */
+  stepText(state: number, cps: ArrayLike<number>): number {
+    for (let i = 0; i < cps.length && state !== DEAD; i++) state = this.step(state, cps[i]);
+    return state;
+  }
+
+  /** A state of one stack. */
+  single(stack: number): number {
+    return this.internSet(new Set([stack]));
+  }
+
+  /**
+   * The stack holding only the top `depth` nodes of `stack`, over BOTTOM (or the whole stack, when it is no
+   * deeper): what the token masks are cached by.
+   */
+  truncate(stack: number, depth: number): number {
+    const pos: number[] = [];
+    let s = stack;
+    while (s >= 0 && pos.length < depth) {
+      pos.push(this.nodePos[s]);
+      s = this.nodeNext[s];
+    }
+    let id = s >= 0 ? BOTTOM : s;
+    for (let i = pos.length - 1; i >= 0; i--) id = this.node(pos[i], id);
+    return id;
+  }
+
+  /** Expected characters at a state, for error messages: the classes at its stacks' tops. */
+  describe(state: number): string {
+    const g = this.grammar;
+    const parts = new Set<string>();
+    for (const s of this.sets[state]) {
+      if (s === ACCEPT) parts.add('the end');
+      if (s < 0) continue;
+      const c = g.classes[g.arg[this.nodePos[s]]];
+      const r: string[] = [];
+      for (let i = 0; i < c.ranges.length; i += 2) {
+        const [lo, hi] = [String.fromCodePoint(c.ranges[i]), String.fromCodePoint(c.ranges[i + 1])];
+        r.push(lo === hi ? lo : `${lo}-${hi}`);
+      }
+      parts.add(c.negated ? `[^${r.join('')}]` : r.length === 1 && c.ranges[0] === c.ranges[1] ? JSON.stringify(r[0]) : `[${r.join('')}]`);
+    }
+    return [...parts].join(' or ');
+  }
+
+  private node(pos: number, next: number): number {
+    const key = pos * 0x4000000 + (next + 2);
+    let id = this.nodeIds.get(key);
+    if (id === undefined) {
+      id = this.nodePos.length;
+      this.nodePos.push(pos);
+      this.nodeNext.push(next);
+      this.nodeIds.set(key, id);
+    }
+    return id;
+  }
+
+  /**
+   * Every stack reached from "at `pos`, then resume `next`" without consuming input: references are entered
+   * (a reference last in its sequence resumes `next` directly, so repetition does not deepen the stack), ended
+   * sequences return to the node below. `seen` cuts cycles of empty matches.
+   */
+  private expand(pos: number, next: number, out: Set<number>, seen: Set<number>, depth = 0): void {
+    const key = pos * 0x4000000 + (next + 2);
+    if (seen.has(key)) return;
+    seen.add(key);
+    // Entering rules without consuming input this deep means a rule reaches itself first thing.
+    if (depth > MAX_EXPANSION) throw new GrammarError('the grammar is left-recursive', { field: 'grammar', expected: 'no rule that starts with itself' });
+    const g = this.grammar;
+    const kind = g.kind[pos];
+    if (kind === CHAR) out.add(this.node(pos, next));
+    else if (kind === END) {
+      if (next < 0) out.add(next);
+      else this.expand(this.nodePos[next], this.nodeNext[next], out, seen, depth + 1);
+    } else if (kind === REF) {
+      const resume = g.kind[pos + 1] === END ? next : this.node(pos + 1, next);
+      for (const a of g.alternatives[g.arg[pos]]) this.expand(a, resume, out, seen, depth + 1);
+    }
+  }
+
+  private internSet(members: Set<number>): number {
+    if (members.size === 0) return DEAD;
+    const sorted = Int32Array.from(members).sort();
+    const key = sorted.join(',');
+    let id = this.setIds.get(key);
+    if (id === undefined) {
+      id = this.sets.length;
+      this.sets.push(sorted);
+      this.setIds.set(key, id);
+    }
+    return id;
+  }
+}
