@@ -77,7 +77,7 @@ function lex(s: string, field: string): Token[] {
   const fail = (why: string): never => {
     throw new GrammarError(`${why} (line ${s.slice(0, i).split('\n').length})`, { field });
   };
-  const escape = (): number => {
+  const readEscape = (): number => {
     const c = s[i++];
     const simple: Record<string, number> = { n: 10, r: 13, t: 9, '\\': 92, '"': 34, '[': 91, ']': 93, '-': 45, '^': 94 };
     if (c in simple) return simple[c];
@@ -91,7 +91,7 @@ function lex(s: string, field: string): Token[] {
   const char = (): number => {
     if (s[i] === '\\') {
       i++;
-      return escape();
+      return readEscape();
     }
     const cp = s.codePointAt(i)!;
     i += cp > 0xffff ? 2 : 1;

@@ -36,7 +36,7 @@ export function parseRegex(source: string, o: { json?: boolean; field?: string }
   const classExpr = (c: CharClass): Expr => (o.json ? jsonClass(c) : cls(c.ranges, c.negated));
 
   const anchoredStart = eat('^');
-  const escape = (inClass: boolean): { cp: number } | { ranges: number[]; negated: boolean } => {
+  const readEscape = (inClass: boolean): { cp: number } | { ranges: number[]; negated: boolean } => {
     const c = cps[i++];
     if (c === undefined) fail('a trailing backslash');
     const ch = String.fromCodePoint(c);
@@ -72,7 +72,7 @@ export function parseRegex(source: string, o: { json?: boolean; field?: string }
       first = false;
       let lo: number;
       if (eat('\\')) {
-        const e = escape(true);
+        const e = readEscape(true);
         if ('ranges' in e) {
           if (e.negated) fail('a negated shorthand (\\D, \\W, \\S) inside a class');
           ranges.push(...e.ranges);
@@ -84,7 +84,7 @@ export function parseRegex(source: string, o: { json?: boolean; field?: string }
         i++;
         let hi: number;
         if (eat('\\')) {
-          const e = escape(true);
+          const e = readEscape(true);
           if ('ranges' in e) return fail('a shorthand as a range end');
           hi = e.cp;
         } else hi = cps[i++];
@@ -109,7 +109,7 @@ export function parseRegex(source: string, o: { json?: boolean; field?: string }
     if (eat('[')) return classExpr(parseClass());
     if (eat('.')) return classExpr({ ranges: ANY, negated: true });
     if (eat('\\')) {
-      const e = escape(false);
+      const e = readEscape(false);
       return 'cp' in e ? charExpr(e.cp) : classExpr(e);
     }
     if (c === 36 && i === cps.length - 1) return null; // the final $
