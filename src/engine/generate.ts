@@ -1,7 +1,9 @@
-// Prefill the prompt, then decode (a few steps ahead on the GPU) until max tokens or an end-of-sequence id.
+// Prefill the prompt, then decode (a few steps ahead on the GPU) until max tokens, an end-of-sequence id or
+// the end of a constraint's grammar.
 
 import type { CacheConfig } from '../cache/cache-config';
 import { InvalidArgumentError } from '../errors';
+import type { ConstraintState } from '../grammar/token-mask';
 import type { Backend } from './backend';
 import { Sampler, type SamplingOptions } from './sampling';
 
@@ -11,6 +13,8 @@ export interface GenerateOptions {
   sampling: SamplingOptions;
   /** Generation stops after emitting one of these (the id is included in the output). */
   stopIds: readonly number[];
+  /** The output follows this grammar and ends where it does (src/grammar). */
+  constraint?: ConstraintState;
 }
 
 export async function generateIds(backend: Backend, promptIds: readonly number[], o: GenerateOptions): Promise<number[]> {
@@ -18,7 +22,8 @@ export async function generateIds(backend: Backend, promptIds: readonly number[]
   if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) {
     throw new InvalidArgumentError('must be an integer >= 0', { field: 'maxTokens', got: String(o.maxTokens) });
   }
-  const sampler = new Sampler(o.sampling, promptIds);
+  const sampler = new Sampler(o.sampling, promptIds, o.constraint ?? null);
+  const ended = (id: number) => o.stopIds.includes(id) || o.constraint?.done === true;
   const out: number[] = [];
   if (o.maxTokens === 0) return out;
   await backend.prepare(o.cache);
@@ -26,10 +31,10 @@ export async function generateIds(backend: Backend, promptIds: readonly number[]
   try {
     const first = await session.next(promptIds, sampler);
     out.push(first);
-    if (out.length >= o.maxTokens || o.stopIds.includes(first)) return out;
+    if (out.length >= o.maxTokens || ended(first)) return out;
     for await (const id of session.decodeIds(first, sampler, o.maxTokens - 1)) {
       out.push(id);
-      if (o.stopIds.includes(id)) break;
+      if (ended(id)) break;
     }
     return out;
   } finally {
