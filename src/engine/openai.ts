@@ -6,6 +6,7 @@ import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
 import type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokenizer';
 import type { GenerateRequest, GenerationStats } from './engine';
 import type { ConstraintSpec } from '../grammar/constraint';
+import type { ToolCallShape } from '../grammar/json-schema';
 import type { SamplingOptions, TokenLogprob } from './sampling';
 
 interface SamplingFields {
@@ -53,7 +54,7 @@ export type ResponseFormat =
 /** Most alternatives per token that logprobs returns. */
 export const MAX_TOP_LOGPROBS = 20;
 
-/** Which function the model may call: any or none (`auto`, the default with tools), or a forced call (not yet: it needs constrained decoding). */
+/** Which function the model may call: any or none (`auto`, the default with tools), or a forced call (the reply is then constrained to calls). */
 export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
 
 export interface ChatCompletionRequest extends SamplingFields {
@@ -65,7 +66,7 @@ export interface ChatCompletionRequest extends SamplingFields {
   /** Functions the chat template shows the model; its calls come back as `tool_calls`. */
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
-  /** Several calls in one reply (true, the default; false cannot be enforced yet). */
+  /** Several calls in one reply (true, the default; false is enforced where calls are forced, and refused with 'auto'). */
   parallel_tool_calls?: boolean;
   model?: string;
   /** OpenAI's end-user id: informational, kept nowhere. */
@@ -279,8 +280,7 @@ export function templateMessages(messages: ChatMessage[]): ChatMessage[] {
 
 /**
  * The tools a request shows the model, checked; undefined when there are none or `tool_choice` is 'none'.
- * A forced call ('required', a named function) and `parallel_tool_calls: false` need constrained decoding, which
- * the engine does not have yet: they are refused, not ignored.
+ * `parallel_tool_calls: false` can be enforced only where calls are forced (toolCallConstraint); with 'auto' it is refused.
  */
 export function requestTools(r: ChatCompletionRequest): ToolDefinition[] | undefined {
   const tools = r.tools ?? [];
@@ -288,16 +288,40 @@ export function requestTools(r: ChatCompletionRequest): ToolDefinition[] | undef
     throw new InvalidArgumentError('must be [{ type: "function", function: { name, description?, parameters? } }]', { field: 'tools' });
   }
   const choice = r.tool_choice ?? 'auto';
-  if (choice !== 'auto' && choice !== 'none') {
-    throw new UnsupportedFieldError('a forced tool call needs constrained decoding, which is not implemented yet', {
+  const named = typeof choice === 'object' && choice !== null && choice.type === 'function' && typeof choice.function?.name === 'string';
+  if (choice !== 'auto' && choice !== 'none' && choice !== 'required' && !named) {
+    throw new InvalidArgumentError("must be 'auto', 'none', 'required' or { type: 'function', function: { name } }", {
       field: 'tool_choice',
-      expected: "'auto' or 'none'",
       got: JSON.stringify(choice),
     });
   }
-  if (r.parallel_tool_calls === false)
-    throw new UnsupportedFieldError('one call per reply cannot be enforced yet', { field: 'parallel_tool_calls', expected: 'true' });
-  return tools.length && choice === 'auto' ? tools : undefined;
+  if (choice !== 'none' && choice !== 'auto' && tools.length === 0) throw new InvalidArgumentError('a forced call needs tools', { field: 'tool_choice' });
+  if (named && !tools.some((t) => t.function.name === choice.function.name)) {
+    throw new InvalidArgumentError('names no function of tools', { field: 'tool_choice.function.name', got: choice.function.name });
+  }
+  if (r.parallel_tool_calls === false && choice === 'auto' && tools.length) {
+    throw new UnsupportedFieldError("one call per reply is enforced only with tool_choice 'required' or a named function", {
+      field: 'parallel_tool_calls',
+      expected: "true with tool_choice 'auto'",
+    });
+  }
+  return tools.length && choice !== 'none' ? tools : undefined;
+}
+
+/**
+ * For a forced call (tool_choice 'required' or a named function): the constraint that makes the reply only calls
+ * in the template's format, each call's arguments valid under its function's parameters schema.
+ */
+export function toolCallConstraint(r: ChatCompletionRequest, shape: ToolCallShape): ConstraintSpec | undefined {
+  const choice = r.tool_choice ?? 'auto';
+  if (choice === 'auto' || choice === 'none' || !r.tools?.length) return undefined;
+  if (r.response_format && r.response_format.type !== 'text')
+    throw new InvalidArgumentError('a forced tool call and response_format both constrain the reply: give one', { field: 'response_format' });
+  const tools = (typeof choice === 'object' ? r.tools.filter((t) => t.function.name === choice.function.name) : r.tools).map((t) => ({
+    name: t.function.name,
+    parameters: t.function.parameters,
+  }));
+  return { type: 'tool_calls', tools, shape, parallel: choice === 'required' && r.parallel_tool_calls !== false };
 }
 
 /** The engine request for a prompt (ids) and the OpenAI sampling fields. */

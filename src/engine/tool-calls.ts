@@ -6,9 +6,16 @@
 // A reply whose calls do not parse is returned as plain content (finish_reason 'stop'): nothing is dropped, and
 // the caller sees what the model wrote.
 
+import type { ToolCallShape } from '../grammar/json-schema';
 import type { ToolCall } from '../tokenizer/tokenizer';
 
 export type ToolCallFormat = 'hermes' | 'llama3-json';
+
+/** How each format writes a call, for constraining a reply to calls (tool_choice 'required' or a named function). */
+export const TOOL_CALL_SHAPES: Record<ToolCallFormat, ToolCallShape> = {
+  hermes: { open: '<tool_call>\n', close: '\n</tool_call>', separator: '\n', argsKey: 'arguments' },
+  'llama3-json': { open: '', close: '', separator: '; ', argsKey: 'parameters' },
+};
 
 /** The format a chat template teaches, from its text; null when it teaches none the engine reads. */
 export function toolCallFormat(template: string | null): ToolCallFormat | null {

@@ -5,7 +5,7 @@
 import { GrammarError } from '../errors';
 import { compileGrammar, type RuleSet } from './grammar';
 import { parseGbnf } from './gbnf';
-import { jsonObjectRules, jsonSchemaRules } from './json-schema';
+import { jsonObjectRules, jsonSchemaRules, type ToolCallShape, toolCallRules } from './json-schema';
 import { GrammarMatcher } from './matcher';
 import { parseRegex } from './regex';
 import { ConstraintState, GrammarIndex, Vocabulary } from './token-mask';
@@ -16,7 +16,9 @@ export type ConstraintSpec =
   /** GBNF text (gbnf.ts). */
   | { type: 'grammar'; grammar: string }
   /** The whole output matches this regular expression (regex.ts's subset). */
-  | { type: 'regex'; regex: string };
+  | { type: 'regex'; regex: string }
+  /** Only function calls, in a chat template's format, their arguments valid under each tool's parameters. */
+  | { type: 'tool_calls'; tools: { name: string; parameters?: unknown }[]; shape: ToolCallShape; parallel: boolean };
 
 export function constraintRules(spec: ConstraintSpec): RuleSet {
   switch (spec.type) {
@@ -28,6 +30,8 @@ export function constraintRules(spec: ConstraintSpec): RuleSet {
       return parseGbnf(spec.grammar, 'response_format.grammar');
     case 'regex':
       return new Map([['root', parseRegex(spec.regex, { field: 'response_format.regex' }).expr]]);
+    case 'tool_calls':
+      return toolCallRules(spec.tools, spec.shape, spec.parallel);
     default:
       throw new GrammarError('unknown constraint type', { field: 'response_format.type', got: String((spec as { type: unknown }).type) });
   }

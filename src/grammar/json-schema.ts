@@ -75,8 +75,52 @@ export function jsonSchemaRules(schema: unknown, field = 'response_format.json_s
   const rules: RuleSet = new Map();
   baseRules(rules);
   if (!isObject(schema) && typeof schema !== 'boolean') throw new GrammarError('a JSON schema must be an object', { field });
-  const c = new SchemaCompiler(schema as Schema, rules);
+  const c = new SchemaCompiler(schema as Schema, rules, '');
   rules.set('root', c.visit(schema, field));
+  return rules;
+}
+
+/** A function call as a chat template teaches it: the wrapping text, and the key its arguments go under. */
+export interface ToolCallShape {
+  /** Text before and after each call's JSON (Qwen: "<tool_call>\n" and "\n</tool_call>"). */
+  open: string;
+  close: string;
+  /** Between calls, when several are allowed. */
+  separator: string;
+  argsKey: string;
+}
+
+/**
+ * Replies that are only function calls: `{"name": NAME, ARGS_KEY: ARGUMENTS}` per call, for one of `tools`, its
+ * arguments valid under that tool's parameters schema; one call, or several when `parallel`.
+ */
+export function toolCallRules(tools: readonly { name: string; parameters?: unknown }[], shape: ToolCallShape, parallel: boolean): RuleSet {
+  const rules: RuleSet = new Map();
+  baseRules(rules);
+  const ws = ref('ws');
+  const calls = tools.map((t, i) => {
+    const params = t.parameters ?? { type: 'object' };
+    const args = new SchemaCompiler(isObject(params) ? params : {}, rules, `t${i}-`).visit(params, `tools[${i}].function.parameters`);
+    return seq(
+      lit('{"name"'),
+      ws,
+      lit(':'),
+      ws,
+      lit(JSON.stringify(t.name)),
+      ws,
+      lit(','),
+      ws,
+      lit(JSON.stringify(shape.argsKey)),
+      ws,
+      lit(':'),
+      ws,
+      args,
+      ws,
+      lit('}'),
+    );
+  });
+  rules.set('call', seq(lit(shape.open), alt(...calls), lit(shape.close)));
+  rules.set('root', parallel ? seq(ref('call'), rep(seq(lit(shape.separator), ref('call')), 0)) : ref('call'));
   return rules;
 }
 
@@ -88,13 +132,15 @@ class SchemaCompiler {
   private count = 0;
   private readonly refs = new Map<string, string>();
 
+  /** `names`: a prefix for this compiler's rule names, so several schemas can share one rule set. */
   constructor(
     private readonly root: Schema,
     private readonly rules: RuleSet,
+    private readonly names: string,
   ) {}
 
   private rule(prefix: string, e: Expr): Expr {
-    const name = `${prefix}-${this.count++}`;
+    const name = `${this.names}${prefix}-${this.count++}`;
     this.rules.set(name, e);
     return ref(name);
   }
@@ -158,7 +204,7 @@ class SchemaCompiler {
       const sub = m ? (m[1] ? (this.root[m[1]] as Record<string, unknown> | undefined)?.[m[2].replace(/~1/g, '/').replace(/~0/g, '~')] : this.root) : undefined;
       if (sub === undefined)
         throw new GrammarError('$ref does not resolve', { field: path, expected: '"#", "#/$defs/NAME" or "#/definitions/NAME"', got: target });
-      name = `ref-${this.count++}`;
+      name = `${this.names}ref-${this.count++}`;
       this.refs.set(target, name);
       this.rules.set(name, lit('')); // placeholder while the target is compiled (it may refer back)
       this.rules.set(name, this.visit(sub, target));
@@ -265,7 +311,7 @@ class SchemaCompiler {
     if (names.length === 0 && s.properties === undefined) return ref('object');
     const members = names.map((n) => seq(lit(JSON.stringify(n)), ws, lit(':'), ws, this.visit(props[n], `${path}.properties.${n}`)));
     // first[i]: members i.. when none was written yet; rest[i]: the same after one was (each takes a comma).
-    const base = `obj-${this.count++}`;
+    const base = `${this.names}obj-${this.count++}`;
     for (let i = names.length; i >= 0; i--) {
       const first = `${base}-f${i}`;
       const rest = `${base}-r${i}`;

@@ -21,6 +21,7 @@ import {
   logprobsOf,
   requestTools,
   templateMessages,
+  toolCallConstraint,
   completionId,
   generateRequest,
   usageOfChoices,
@@ -34,8 +35,9 @@ import {
 } from '../engine/openai';
 import { checkModeFits } from '../cache/cache-config';
 import { EngineError, GpuOutOfMemoryError, throwIfAborted, UnsupportedFieldError } from '../errors';
-import { parseToolCalls, ToolCallStream } from '../engine/tool-calls';
+import { parseToolCalls, TOOL_CALL_SHAPES, ToolCallStream } from '../engine/tool-calls';
 import type { TokenLogprob } from '../engine/sampling';
+import type { ConstraintSpec } from '../grammar/constraint';
 import type { PerplexityResult } from '../eval/perplexity';
 import { webGpuBackends } from '../webgpu/backend';
 import type { ShaderLibrary } from '../webgpu/shader-library';
@@ -271,6 +273,8 @@ export class EngineHost {
             expected: "a model whose template uses Qwen's <tool_call> blocks or Llama-3's JSON calls",
           });
         }
+        // A forced call: the reply is constrained to calls in the template's format.
+        const forced = format ? toolCallConstraint(r, TOOL_CALL_SHAPES[format]) : undefined;
         const prompt = this.engine.chatPrompt(templateMessages(r.messages), tools);
         const seeds = choiceSeeds(r);
         const id = completionId('chatcmpl');
@@ -293,7 +297,7 @@ export class EngineHost {
           // Streamed with tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
           const calls = r.stream && format ? new ToolCallStream(format) : null;
           let recorded = 0;
-          const stats = await this.run(prompt, { ...r, seed }, signal, top, (text, fresh) => {
+          const stats = await this.run(prompt, { ...r, seed }, signal, top, forced, (text, fresh) => {
             if (!r.stream) return;
             unsent.push(...fresh);
             recorded += fresh.length;
@@ -338,7 +342,7 @@ export class EngineHost {
         for (const [index, seed] of seeds.entries()) {
           let offset = 0;
           let recorded = 0;
-          const stats = await this.run(r.prompt, { ...r, seed }, signal, top, (delta, fresh) => {
+          const stats = await this.run(r.prompt, { ...r, seed }, signal, top, undefined, (delta, fresh) => {
             if (!r.stream) return;
             const logprobs = top === undefined ? {} : { logprobs: completionLogprobs(fresh, text, offset) };
             onChunk({ ...head, choices: [{ index, text: delta, finish_reason: null, ...logprobs }] });
@@ -381,12 +385,14 @@ export class EngineHost {
     r: CompletionRequest | ChatCompletionRequest,
     signal: AbortSignal,
     top: number | undefined,
+    forced: ConstraintSpec | undefined,
     onText: (t: string, logprobs: TokenLogprob[]) => unknown,
   ): Promise<GenerationStats> {
     const into: TokenLogprob[] = [];
     let sent = 0;
     const request = generateRequest(prompt, { ...r, cache: r.cache ?? this.defaultCache }, signal);
     if (top !== undefined) request.logprobs = { top, into };
+    if (forced) request.constraint = forced;
     const it = this.engine.stream(request);
     for (;;) {
       const step = await it.next();
