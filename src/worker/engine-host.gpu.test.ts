@@ -265,15 +265,72 @@ describe('EngineHost', () => {
       code: 'UNSUPPORTED_FIELD',
       field: 'functions',
     });
-    // Tools need a template that teaches a call format (stories260K has no template at all), and a forced call needs constrained decoding.
+    // Tools need a template that teaches a call format (stories260K has no template at all), forced or not.
     const tools = [{ type: 'function' as const, function: { name: 'f' } }];
     await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], tools })).rejects.toMatchObject({
       code: 'UNSUPPORTED_FIELD',
       field: 'tools',
     });
     await expect(host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], tools, tool_choice: 'required' })).rejects.toMatchObject({
-      field: 'tool_choice',
+      field: 'tools',
     });
+    // A schema keyword the engine does not implement is named; a vocabulary dead end is a GrammarError.
+    const format = (schema: unknown) => ({ type: 'json_schema' as const, json_schema: { name: 's', schema } });
+    await expect(
+      host.chatCompletion(id(), { messages: [{ role: 'user', content: 'x' }], response_format: format({ type: 'string', contentMediaType: 'x' }) }),
+    ).rejects.toMatchObject({ code: 'UNSUPPORTED_FIELD', field: 'response_format.json_schema.schema.contentMediaType' });
+    await expect(host.completion(id(), { prompt: [1], response_format: { type: 'regex', regex: '(a' } })).rejects.toMatchObject({ code: 'GRAMMAR' });
+  });
+
+  it('response_format json_schema: the reply parses and follows the schema, streamed or not, and ends where the JSON does', async () => {
+    const schema = {
+      type: 'object',
+      properties: { hero: { type: 'string', maxLength: 10 }, age: { type: 'integer', minimum: 1, maximum: 99 } },
+      required: ['hero', 'age'],
+    };
+    const r = { messages: [{ role: 'user' as const, content: 'A story as JSON.' }], max_tokens: 200, temperature: 1.2, seed: 9 };
+    const response_format = { type: 'json_schema' as const, json_schema: { name: 'story', schema, strict: true } };
+    const whole = (await host.chatCompletion(id(), { ...r, response_format }))!;
+    const value = JSON.parse(whole.choices[0].message.content);
+    expect(Object.keys(value)).toEqual(['hero', 'age']);
+    expect(value.age >= 1 && value.age <= 99 && value.hero.length <= 10).toBe(true);
+    expect(whole.choices[0].finish_reason).toBe('stop');
+    const chunks: ChatCompletionChunk[] = [];
+    await host.chatCompletion(id(), { ...r, response_format, stream: true }, (e) => 'chunk' in e && chunks.push(e.chunk));
+    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(whole.choices[0].message.content);
+    const grammar = await host.completion(id(), {
+      prompt: [1],
+      max_tokens: 50,
+      temperature: 0,
+      response_format: { type: 'grammar', grammar: 'root ::= "Once" [a-z ]{1,12} "."' },
+    });
+    expect(grammar!.choices[0].text).toMatch(/^Once[a-z ]{1,12}\.$/);
+  });
+
+  it('logprobs: per generated token, with top alternatives; streamed chunks carry those of their tokens', async () => {
+    const r = {
+      messages: [{ role: 'user' as const, content: 'Tell me a story.' }],
+      max_tokens: 10,
+      temperature: 0.7,
+      seed: 2,
+      logprobs: true,
+      top_logprobs: 3,
+    };
+    const whole = (await host.chatCompletion(id(), r))!;
+    const content = whole.choices[0].logprobs!.content;
+    expect(content).toHaveLength(whole.usage.completion_tokens);
+    for (const t of content) {
+      expect(t.logprob).toBeLessThanOrEqual(0);
+      expect(t.top_logprobs).toHaveLength(3);
+      expect(t.top_logprobs[0].logprob).toBeGreaterThanOrEqual(t.logprob);
+      expect(t.bytes).toEqual(Array.from(new TextEncoder().encode(t.token)));
+    }
+    const chunks: ChatCompletionChunk[] = [];
+    await host.chatCompletion(id(), { ...r, stream: true }, (e) => 'chunk' in e && chunks.push(e.chunk));
+    expect(chunks.flatMap((c) => c.choices[0].logprobs?.content ?? [])).toEqual(content);
+    const legacy = (await host.completion(id(), { prompt: [1], max_tokens: 6, temperature: 0, logprobs: 2 }))!.choices[0];
+    expect(legacy.logprobs!.tokens).toHaveLength(legacy.token_ids.length);
+    expect(legacy.logprobs!.top_logprobs[0]).toHaveProperty([legacy.logprobs!.tokens[0]], legacy.logprobs!.token_logprobs[0]);
   });
 
   it('refuses a context whose cache does not fit the budget before allocating, and stays usable', async () => {
