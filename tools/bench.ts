@@ -1,4 +1,4 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|all --models a,b --contexts 128,512,2048 --weights f32
 //   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
@@ -37,6 +37,7 @@ import { kvDim, type ModelSpec } from '../src/model/model-spec';
 import { parseWeightFormat, type WeightFormat } from '../src/quant/weight-format';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/test-support/synthetic-model';
 import { copyBandwidth, shapesSection } from './bench-shapes';
+import { grammarSection } from './bench-grammar';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
 const SHAPES: Record<string, SyntheticShape> = {
@@ -328,7 +329,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -343,7 +344,32 @@ await runCli(USAGE, async () => {
     out: 'string',
   });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  // Constrained decoding's CPU cost needs no GPU: its section runs before the calibration.
+  const grammar = section === 'grammar' || section === 'all' ? await grammarSection(20, 200) : null;
+  const grammarLines: string[] = [];
+  if (grammar) {
+    grammarLines.push(
+      '',
+      `Token masks on one CPU core (${os.cpus()[0]?.model ?? 'unknown CPU'}); vocabulary texts and trie: ${Object.entries(grammar.vocabMs)
+        .map(([k, ms]) => `${k} ${f(ms / 1000, 1)} s`)
+        .join(', ')} (once per model). 20 random walks of allowed tokens per schema, at most 200 tokens each.`,
+      '',
+      '| vocabulary | schema | engine | compile ms | tokens | mean ms/token | p99 ms | max ms |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of grammar.rows)
+      grammarLines.push(
+        `| ${r.vocab} (${r.size}) | ${r.schema} | ${r.engine} | ${f(r.compileMs, 0)} | ${r.tokens} | ${f(r.meanMs, 3)} | ${f(r.p99Ms, 2)} | ${f(r.maxMs, 1)} |`,
+      );
+    if (section === 'grammar') {
+      await mkdir('bench/results', { recursive: true });
+      await writeFile(a.out ?? 'bench/results/grammar.json', `${JSON.stringify({ date: new Date().toISOString(), ...grammar }, null, 1)}\n`);
+      process.stdout.write(`${grammarLines.join('\n')}\n`);
+      return;
+    }
+  }
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
   const weights = parseWeightFormat(a.weights ?? 'f32');
   kernels = parseKernelChoice(a.kernels ?? 'auto');
@@ -405,6 +431,7 @@ await runCli(USAGE, async () => {
     prefill,
     shapes,
     compile,
+    grammar,
     memoryPlans: await Promise.all(plans),
     skipped,
   };
@@ -412,7 +439,6 @@ await runCli(USAGE, async () => {
   await writeFile(out, `${JSON.stringify(result, null, 1)}\n`);
   if (modes.length) await writeFile(`${dirname(out)}/decode-vs-context.svg`, chart(modes, modes.some((r) => r.model === 'mha-6m') ? 'mha-6m' : modes[0].model));
 
-  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const lines = [
     `Machine: ${result.machine}; adapter: ${adapter}; ${result.date.slice(0, 10)}; weights ${weights}; ${steps} decode steps per row; run took ${f(result.seconds / 60, 1)} min.`,
     `Backend, same run: GEMV ${f(cal.gemvGflops, 3)} GFLOP/s, GEMM ${f(cal.gemmGflops, 3)} GFLOP/s (linear.wgsl, f32 2048x2048 and 1024x1024x128); buffer copy ${f(copyGBps, 2)} GB/s (read + written).`,
@@ -479,6 +505,7 @@ await runCli(USAGE, async () => {
     );
     for (const m of plan.modes) lines.push(`| ${m.mode} | ${m.bytesPerToken} | ${m.maxContext} |`);
   }
+  lines.push(...grammarLines);
   for (const sk of skipped) lines.push(`\nSkipped: ${sk}.`);
   process.stdout.write(`${lines.join('\n')}\n`);
 });

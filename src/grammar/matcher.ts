@@ -1,8 +1,9 @@
 // Runs a compiled grammar over code points. A parse position is a stack: its top is the character class
 // to match next, the nodes below are where each enclosing rule resumes. Stacks are interned (one id per
-// distinct stack, sharing tails), and so are sets of stacks, so a matcher state is one integer and a step
-// (state, code point) -> state is memoized: the token-mask walks (token-mask.ts) repeat the same steps
-// millions of times.
+// distinct stack, sharing tails), and so are sets of stacks, so a matcher state is one integer. Code points
+// fall into symbols (the intervals between the grammar's class boundaries: every code point of a symbol
+// matches the same classes), and a step (state, symbol) -> state is memoized in a dense table per state:
+// the token-mask walks (token-mask.ts) repeat the same steps millions of times.
 
 import { GrammarError } from '../errors';
 import { CHAR, type CompiledGrammar, END, REF, classMatches } from './grammar';
@@ -23,12 +24,22 @@ export class GrammarMatcher {
   private readonly nodePos: number[] = [];
   private readonly nodeNext: number[] = [];
   private readonly nodeIds = new Map<number, number>();
-  private readonly sets: Int32Array[] = [new Int32Array(0)];
-  private readonly setIds = new Map<string, number>([['', DEAD]]);
-  private readonly steps = new Map<number, number>();
+  private readonly sets: Int32Array[] = [];
+  private readonly setIds = new Map<string, number>();
+  /** Per state, the next state by symbol (-1: not computed yet). */
+  private readonly steps: Int32Array[] = [];
+  /** Symbol s covers code points [bounds[s - 1], bounds[s]) (symbol 0 starts at 0). */
+  private readonly bounds: Int32Array;
+  private readonly ascii = new Int32Array(128);
   readonly initial: number;
 
   constructor(readonly grammar: CompiledGrammar) {
+    const cuts = new Set<number>();
+    for (const c of grammar.classes) for (let i = 0; i < c.ranges.length; i += 2) cuts.add(c.ranges[i]).add(c.ranges[i + 1] + 1);
+    cuts.delete(0);
+    this.bounds = Int32Array.from(cuts).sort();
+    for (let cp = 0; cp < 128; cp++) this.ascii[cp] = this.search(cp);
+    this.internSet(new Set()); // DEAD
     const out = new Set<number>();
     for (const a of grammar.alternatives[grammar.root]) this.expand(a, ACCEPT, out, new Set());
     this.initial = this.internSet(out);
@@ -49,11 +60,38 @@ export class GrammarMatcher {
     return this.sets[state].some((s) => s >= 0);
   }
 
+  /** Symbols: as many as the grammar's classes cut the code points into. */
+  get symbols(): number {
+    return this.bounds.length + 1;
+  }
+
+  /** The symbol of a code point. */
+  symbol(cp: number): number {
+    return cp < 128 ? this.ascii[cp] : this.search(cp);
+  }
+
+  private search(cp: number): number {
+    let lo = 0;
+    let hi = this.bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.bounds[mid] <= cp) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** The state after one more code point (DEAD when nothing matches it). */
   step(state: number, cp: number): number {
-    const key = state * 0x200000 + cp;
-    const known = this.steps.get(key);
-    if (known !== undefined) return known;
+    return this.stepSymbol(state, this.symbol(cp));
+  }
+
+  /** The state after one more code point of symbol `sym`. */
+  stepSymbol(state: number, sym: number): number {
+    const row = this.steps[state];
+    const known = row[sym];
+    if (known >= 0) return known;
+    const cp = sym === 0 ? 0 : this.bounds[sym - 1];
     const out = new Set<number>();
     const g = this.grammar;
     for (const s of this.sets[state]) {
@@ -62,13 +100,13 @@ export class GrammarMatcher {
       if (classMatches(g.classes[g.arg[pos]], cp)) this.expand(pos + 1, this.nodeNext[s], out, new Set());
     }
     const next = this.internSet(out);
-    this.steps.set(key, next);
+    row[sym] = next;
     return next;
   }
 
   /** The state after a string (DEAD as soon as a code point fails). */
   stepText(state: number, cps: ArrayLike<number>): number {
-    for (let i = 0; i < cps.length && state !== DEAD; i++) state = this.step(state, cps[i]);
+    for (let i = 0; i < cps.length && state !== DEAD; i++) state = this.stepSymbol(state, this.symbol(cps[i]));
     return state;
   }
 
@@ -147,13 +185,14 @@ export class GrammarMatcher {
   }
 
   private internSet(members: Set<number>): number {
-    if (members.size === 0) return DEAD;
+    if (members.size === 0 && this.sets.length > 0) return DEAD;
     const sorted = Int32Array.from(members).sort();
     const key = sorted.join(',');
     let id = this.setIds.get(key);
     if (id === undefined) {
       id = this.sets.length;
       this.sets.push(sorted);
+      this.steps.push(new Int32Array(this.symbols).fill(-1));
       this.setIds.set(key, id);
     }
     return id;

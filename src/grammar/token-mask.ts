@@ -116,13 +116,17 @@ export class GrammarIndex {
   private readonly bottom = new Map<number, boolean>();
   /** Walks run so far (the bench reports them). */
   frameWalks = 0;
+  /** Each trie node's code point as the matcher's symbol. */
+  private readonly nodeSym: Int32Array;
 
   constructor(
     readonly matcher: GrammarMatcher,
     readonly vocab: Vocabulary,
     /** Tokens allowed where the grammar may end (the model's end-of-sequence ids). */
     readonly endIds: readonly number[],
-  ) {}
+  ) {
+    this.nodeSym = vocab.nodeCp.map((cp) => matcher.symbol(cp));
+  }
 
   /** The allowed tokens at a matcher state; a GrammarError when none is (the vocabulary cannot continue). */
   mask(state: number): Uint32Array {
@@ -191,7 +195,7 @@ export class GrammarIndex {
       const n = nodes.pop()!;
       const before = states.pop()!;
       const dependsHere = below.pop()! || this.hasBottom(before);
-      const after = m.step(before, v.nodeCp[n]);
+      const after = m.stepSymbol(before, this.nodeSym[n]);
       if (after !== DEAD) {
         for (let k = v.tokLo[n]; k < v.tokHi[n]; k++) {
           const t = v.tokenAt(k);
