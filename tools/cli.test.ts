@@ -1,7 +1,9 @@
 // The CLIs as bench and acceptance scripts call them.
 
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sharedPath } from '../src/test-support/shared-models';
 
@@ -19,6 +21,44 @@ describe('CLIs', () => {
     const out = JSON.parse(r.stdout);
     expect(out.ids).toEqual([403, 407, 261, 378, 432, 383, 286, 261]);
     expect(out.text).toBe('Once upon a time, there was a');
+  });
+
+  it('generate --response-format FILE.json and --grammar FILE constrain the output; a bad schema fails typed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xq-cli-'));
+    const format = join(dir, 'format.json');
+    const schema = {
+      type: 'object',
+      properties: { name: { type: 'string', maxLength: 10 }, age: { type: 'integer', minimum: 1, maximum: 12 } },
+      required: ['name', 'age'],
+    };
+    writeFileSync(format, JSON.stringify({ type: 'json_schema', json_schema: { name: 'hero', schema } }));
+    const model = sharedPath('models/stories260K');
+    const r = cli('generate', [
+      '--model',
+      model,
+      '--prompt',
+      'Lily',
+      '--max-tokens',
+      '80',
+      '--temperature',
+      '1.5',
+      '--seed',
+      '3',
+      '--response-format',
+      format,
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const value = JSON.parse(JSON.parse(r.stdout).text);
+    expect(value.age >= 1 && value.age <= 12 && value.name.length <= 10).toBe(true);
+    const gbnf = join(dir, 'story.gbnf');
+    writeFileSync(gbnf, 'root ::= "Once upon a time, " [a-z ]{5,30} "."\n');
+    const g = cli('generate', ['--model', model, '--prompt', 'Lily', '--max-tokens', '80', '--greedy', '--grammar', gbnf, '--json']);
+    expect(JSON.parse(g.stdout).text).toBe('Once upon a time, there was a little girl named .');
+    writeFileSync(format, JSON.stringify({ type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', contentEncoding: 'base64' } } }));
+    const bad = cli('generate', ['--model', model, '--prompt', 'Lily', '--max-tokens', '8', '--response-format', format]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/UNSUPPORTED_FIELD.*contentEncoding/);
   });
 
   it('generate --cache auto picks the mode the planner picks for prompt + reply within --memory-budget-mb', () => {

@@ -1,7 +1,11 @@
 // npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
 //   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R]
-// [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]
+// [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled]
+// [--response-format FILE.json | --grammar FILE.gbnf] [--json]
+// --response-format reads an OpenAI response_format object (json_object, json_schema, or the grammar / regex
+// extensions); --grammar reads GBNF text. The output then follows it and ends where it does.
 
+import { readFileSync } from 'node:fs';
 import { cacheModeName, parseCacheMode } from '../src/cache/cache-config';
 import { generateIds } from '../src/engine/generate';
 import { autoCacheMode } from '../src/engine/planner';
@@ -9,10 +13,29 @@ import { GREEDY, type SamplingOptions } from '../src/engine/sampling';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { WebGpuBackend } from '../src/webgpu/backend';
 import { checkCacheName, openBackend } from './open-backend';
+import { constraintOf, type ResponseFormat } from '../src/engine/openai';
+import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../src/grammar/constraint';
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+function readJson(path: string): ResponseFormat {
+  try {
+    return JSON.parse(readText(path));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${path} is not JSON: ${(e as Error).message}`);
+  }
+}
 
 const USAGE =
   'npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]';
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--response-format FILE.json | --grammar FILE.gbnf] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
@@ -32,6 +55,8 @@ await runCli(USAGE, async () => {
     backend: 'string',
     weights: 'string',
     kernels: 'string',
+    'response-format': 'string',
+    grammar: 'string',
     json: 'bool',
   });
   if (!a.model || a['max-tokens'] === undefined) throw new UsageError('--model and --max-tokens are required');
@@ -45,6 +70,13 @@ await runCli(USAGE, async () => {
   const sampling: SamplingOptions = a.greedy
     ? GREEDY
     : { temperature: num(a.temperature, 'temperature', 0.8), topK: a['top-k'] ?? 40, topP: num(a['top-p'], 'top-p', 0.95), seed: a.seed ?? 0 };
+  if (a['response-format'] !== undefined && a.grammar !== undefined) throw new UsageError('give at most one of --response-format and --grammar');
+  const spec: ConstraintSpec | undefined =
+    a.grammar !== undefined
+      ? { type: 'grammar', grammar: readText(a.grammar) }
+      : a['response-format'] !== undefined
+        ? constraintOf(readJson(a['response-format']))
+        : undefined;
   const cacheOptions = { residual: a.residual, pinLayers: a['pin-layers'] };
   checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'reference'); // a bad mode fails before the model loads
   const opened = Date.now();
@@ -65,7 +97,10 @@ await runCli(USAGE, async () => {
   await backend.prepare(cache);
   const prepareSeconds = (performance.now() - preparing) / 1000;
   const started = performance.now();
-  const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds });
+  const constraint = spec
+    ? new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize), model.spec.eosTokenIds).start(spec)
+    : undefined;
+  const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds, constraint });
   const seconds = (performance.now() - started) / 1000;
   const text = model.tokenizer.decode(ids);
   if (a.json) {
