@@ -322,3 +322,30 @@ test('the storage panel lists stored models with their size, deletes one, and as
   await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
   await expect(page.locator('#status')).toContainText('downloaded and cached');
 });
+
+test('JSON output: with a schema the reply parses and follows it; a bad schema is said on the page; tools need a template that teaches calls', async ({
+  page,
+}) => {
+  await openDemo(page);
+  await page.check('#json-output');
+  await expect(page.locator('#json-schema')).toBeVisible();
+  const schema = {
+    type: 'object',
+    properties: { mood: { enum: ['happy', 'grave'] }, year: { type: 'integer', minimum: 1790, maximum: 1820 } },
+    required: ['mood', 'year'],
+  };
+  await page.fill('#json-schema', JSON.stringify(schema));
+  await send(page, 'Describe Mr. Darcy.', { maxTokens: 60, temperature: 1 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  const value = JSON.parse((await lastReply(page).textContent()) ?? '');
+  expect(['happy', 'grave']).toContain(value.mood);
+  expect(value.year >= 1790 && value.year <= 1820).toBe(true);
+  await page.fill('#json-schema', '{ not json');
+  await send(page, 'Again.', { maxTokens: 20, temperature: 1 });
+  await expect(page.locator('#messages li.error').last()).toContainText('the schema is not JSON');
+  await page.uncheck('#json-output');
+  await page.click('#tools-box summary');
+  await page.fill('#tools', JSON.stringify([{ type: 'function', function: { name: 'ring_bell' } }]));
+  await send(page, 'Call for tea.', { maxTokens: 20, temperature: 1 });
+  await expect(page.locator('#messages li.error').last()).toContainText('UnsupportedFieldError: tools');
+});

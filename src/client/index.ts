@@ -8,7 +8,20 @@ export function createEngine(options: EngineOptions = {}): XQuantEngine {
 }
 
 export type { EngineOptions, LoadOptions, XQuantEngine } from './create-engine';
-export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest, Usage } from '../engine/openai';
+export type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ChatTokenLogprob,
+  Completion,
+  CompletionChunk,
+  CompletionLogprobs,
+  CompletionRequest,
+  ResponseFormat,
+  ToolChoice,
+  Usage,
+} from '../engine/openai';
+export type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokenizer';
 export type { MemoryInfo } from '../engine/engine';
 export type { ModelRef } from '../model/model-ref';
 export type { LoadProgress, StorageReport } from '../storage/model-loader';

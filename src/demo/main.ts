@@ -3,7 +3,7 @@
 // budget and a memory panel from the engine's planner (which mode holds the whole context, and why auto picks
 // it), streamed replies with their speed, a stop button. The choices persist across reloads (localStorage).
 
-import { createEngine, type LoadProgress, type LoadResult, type ModelRef } from '../client/index';
+import { createEngine, type LoadProgress, type LoadResult, type ModelRef, type ResponseFormat, type ToolDefinition } from '../client/index';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { ChatView, describeError } from './chat-view';
 import { comparisonMode, describeDifference, nllDifference } from './compare';
@@ -244,8 +244,33 @@ function cacheMode(): string {
   return mode === 'fp16' ? mode : `${mode}-${$<HTMLSelectElement>('bits').value}`;
 }
 
+/** The JSON output toggle and the tools box as request fields; a schema or tools list that is not JSON is said at once. */
+function structuredFields(): { response_format?: ResponseFormat; tools?: ToolDefinition[] } {
+  const fields: { response_format?: ResponseFormat; tools?: ToolDefinition[] } = {};
+  const parse = (id: string, what: string): unknown => {
+    try {
+      return JSON.parse($<HTMLTextAreaElement>(id).value);
+    } catch (e) {
+      throw new Error(`the ${what} is not JSON: ${(e as Error).message}`);
+    }
+  };
+  if ($<HTMLInputElement>('json-output').checked) {
+    const schema = $<HTMLTextAreaElement>('json-schema').value.trim();
+    fields.response_format = schema ? { type: 'json_schema', json_schema: { name: 'demo', schema: parse('json-schema', 'schema') } } : { type: 'json_object' };
+  }
+  if ($<HTMLTextAreaElement>('tools').value.trim()) fields.tools = parse('tools', 'tools list') as ToolDefinition[];
+  return fields;
+}
+
 async function reply(text: string): Promise<void> {
   if (!loaded) return;
+  let structured: ReturnType<typeof structuredFields>;
+  try {
+    structured = structuredFields();
+  } catch (e) {
+    chat.add('error', describeError(e));
+    return;
+  }
   history.push({ role: 'user', content: text });
   chat.add('user', text);
   const out = chat.add('assistant', '');
@@ -267,9 +292,11 @@ async function reply(text: string): Promise<void> {
       truncation: 'auto',
       // A model without a chat template continues a plain "user: … assistant:" transcript.
       stop: loaded.hasChatTemplate ? undefined : ['\nuser:', '\nassistant:'],
+      ...structured,
       signal: running.signal,
     });
     for await (const chunk of stream) {
+      if (chunk.choices[0].delta.tool_calls) chat.addToolCalls(chunk.choices[0].delta.tool_calls);
       const delta = chunk.choices[0].delta.content ?? '';
       if (delta && firstTokenMs === null) firstTokenMs = performance.now() - sentAt;
       out.textContent += delta;
@@ -394,6 +421,7 @@ function showModelInputs(): void {
   ggufFile.hidden = modelSelect.value !== 'gguf';
 }
 modelSelect.addEventListener('change', showModelInputs);
+$('json-output').addEventListener('change', () => ($('json-schema').hidden = !$<HTMLInputElement>('json-output').checked));
 for (const id of PERSISTED) $(id).addEventListener('change', saveSettings);
 $('budget').addEventListener('change', () => void applyBudget().catch((e: unknown) => (status.textContent = describeError(e))));
 $('load').addEventListener('click', () => void load());
