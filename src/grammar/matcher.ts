@@ -26,6 +26,8 @@ export class GrammarMatcher {
   private readonly nodeIds = new Map<number, number>();
   private readonly sets: Int32Array[] = [];
   private readonly setIds = new Map<string, number>();
+  /** Per state, 1 when it holds BOTTOM. */
+  private bottoms = new Uint8Array(1024);
   /** Per state, the next state by symbol (-1: not computed yet). */
   private readonly steps: Int32Array[] = [];
   /** Symbol s covers code points [bounds[s - 1], bounds[s]) (symbol 0 starts at 0). */
@@ -48,6 +50,11 @@ export class GrammarMatcher {
   /** The stacks of a state (ACCEPT and BOTTOM may be among them). */
   stacks(state: number): Int32Array {
     return this.sets[state];
+  }
+
+  /** Whether a state holds BOTTOM (a truncated stack whose rules all ended: what follows depends on what was cut). */
+  hasBottom(state: number): boolean {
+    return this.bottoms[state] === 1;
   }
 
   /** Whether the input so far is a whole sentence. */
@@ -193,6 +200,12 @@ export class GrammarMatcher {
       id = this.sets.length;
       this.sets.push(sorted);
       this.steps.push(new Int32Array(this.symbols).fill(-1));
+      if (id >= this.bottoms.length) {
+        const grown = new Uint8Array(this.bottoms.length * 2);
+        grown.set(this.bottoms);
+        this.bottoms = grown;
+      }
+      this.bottoms[id] = sorted.includes(BOTTOM) ? 1 : 0;
       this.setIds.set(key, id);
     }
     return id;

@@ -9,7 +9,7 @@
 // mask cache rests on the same split between context-independent and context-dependent tokens.)
 
 import { GrammarError } from '../errors';
-import { ACCEPT, BOTTOM, DEAD, type GrammarMatcher } from './matcher';
+import { ACCEPT, DEAD, type GrammarMatcher } from './matcher';
 
 /** Nodes of a stack a cached walk covers. */
 export const FRAME_DEPTH = 8;
@@ -113,11 +113,14 @@ export class GrammarIndex {
   private readonly frames = new Map<number, FrameEntry>();
   private readonly frameOf = new Map<number, number>();
   private readonly masks = new Map<number, Uint32Array>();
-  private readonly bottom = new Map<number, boolean>();
   /** Walks run so far (the bench reports them). */
   frameWalks = 0;
   /** Each trie node's code point as the matcher's symbol. */
   private readonly nodeSym: Int32Array;
+  /** The trie root's children by symbol. */
+  private readonly rootGroups = new Map<number, number[]>();
+  /** The walks' DFS stack, reused. */
+  private readonly dfs: { nodes: Int32Array; states: Int32Array; below: Uint8Array };
 
   constructor(
     readonly matcher: GrammarMatcher,
@@ -126,6 +129,13 @@ export class GrammarIndex {
     readonly endIds: readonly number[],
   ) {
     this.nodeSym = vocab.nodeCp.map((cp) => matcher.symbol(cp));
+    const n = vocab.nodeCp.length;
+    this.dfs = { nodes: new Int32Array(n), states: new Int32Array(n), below: new Uint8Array(n) };
+    for (let c = vocab.firstChild[0]; c >= 0; c = vocab.nextSibling[c]) {
+      const group = this.rootGroups.get(this.nodeSym[c]);
+      if (group) group.push(c);
+      else this.rootGroups.set(this.nodeSym[c], [c]);
+    }
   }
 
   /** The allowed tokens at a matcher state; a GrammarError when none is (the vocabulary cannot continue). */
@@ -160,12 +170,6 @@ export class GrammarIndex {
     return mask;
   }
 
-  private hasBottom(state: number): boolean {
-    let b = this.bottom.get(state);
-    if (b === undefined) this.bottom.set(state, (b = this.matcher.stacks(state).includes(BOTTOM)));
-    return b;
-  }
-
   private frame(stack: number): FrameEntry {
     let f = this.frameOf.get(stack);
     if (f === undefined) this.frameOf.set(stack, (f = this.matcher.truncate(stack, FRAME_DEPTH)));
@@ -179,32 +183,40 @@ export class GrammarIndex {
     this.frameWalks++;
     const v = this.vocab;
     const m = this.matcher;
+    const sym = this.nodeSym;
     const accepted = new Uint32Array(v.words);
     const dependent: number[] = [];
-    // Explicit DFS: node, the state before its code point, whether an ancestor path reached BOTTOM.
-    const nodes: number[] = [];
-    const states: number[] = [];
-    const below: boolean[] = [];
+    // Explicit DFS over (node, the state before its code point, whether a path to it reached BOTTOM); the
+    // stack never holds more entries than the trie has nodes.
+    const nodes = this.dfs.nodes;
+    const states = this.dfs.states;
+    const below = this.dfs.below;
+    let top = 0;
     const start = m.single(frame);
-    for (let c = v.firstChild[0]; c >= 0; c = v.nextSibling[c]) {
-      nodes.push(c);
-      states.push(start);
-      below.push(false);
+    // The root's children, a group per symbol: one step decides for all of a group (thousands of CJK first characters).
+    for (const [s, children] of this.rootGroups) {
+      const after = m.stepSymbol(start, s);
+      if (after === DEAD && !m.hasBottom(start)) continue;
+      for (const c of children) {
+        nodes[top] = c;
+        states[top] = start;
+        below[top++] = 0;
+      }
     }
-    while (nodes.length) {
-      const n = nodes.pop()!;
-      const before = states.pop()!;
-      const dependsHere = below.pop()! || this.hasBottom(before);
-      const after = m.stepSymbol(before, this.nodeSym[n]);
+    while (top > 0) {
+      const n = nodes[--top];
+      const before = states[top];
+      const dependsHere = below[top] === 1 || m.hasBottom(before);
+      const after = m.stepSymbol(before, sym[n]);
       if (after !== DEAD) {
         for (let k = v.tokLo[n]; k < v.tokHi[n]; k++) {
           const t = v.tokenAt(k);
           accepted[t >>> 5] |= 1 << (t & 31);
         }
         for (let c = v.firstChild[n]; c >= 0; c = v.nextSibling[c]) {
-          nodes.push(c);
-          states.push(after);
-          below.push(dependsHere);
+          nodes[top] = c;
+          states[top] = after;
+          below[top++] = dependsHere ? 1 : 0;
         }
       } else if (dependsHere) {
         for (let k = v.subLo[n]; k < v.subHi[n]; k++) dependent.push(v.tokenAt(k));
