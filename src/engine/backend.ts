@@ -41,6 +41,11 @@ export interface DecodeSession {
    * early leaves the cache holding exactly the tokens whose successors were consumed.
    */
   decodeIds(first: number, sampler: Sampler, maxSteps: number): AsyncGenerator<number, void, undefined>;
+  /**
+   * Keep the first `n` tokens and drop the rest, as far as the mode can exactly (src/cache/keep.ts); returns how
+   * many were kept. The caller re-runs the tokens between that and n.
+   */
+  keep(n: number): number;
   /** Steady-state bytes per token of the cache's compact form. */
   bytesPerToken(): number;
   /** Bytes the cache holds right now. */

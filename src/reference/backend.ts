@@ -6,8 +6,7 @@ import type { Backend, DecodeSession } from '../engine/backend';
 import { InvalidArgumentError } from '../errors';
 import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
-import { createReferenceCache } from './caches/create-cache';
-import type { ReferenceCache } from './caches/reference-cache';
+import { RecordedCache } from './caches/recorded-cache';
 import { ReferenceDecoder } from './decoder';
 
 /** The reference decoder has no tiered cache: it refuses `hot` rather than run pure XQuant under that name. */
@@ -34,7 +33,7 @@ export class ReferenceBackend implements Backend {
 
   createSession(config: CacheConfig): DecodeSession {
     checkReferenceCache(config);
-    const cache: ReferenceCache = createReferenceCache(this.model, config);
+    const cache = new RecordedCache(this.model, config);
     const decoder = this.decoder;
     return {
       get length() {
@@ -52,6 +51,7 @@ export class ReferenceBackend implements Backend {
         let id = first;
         for (let i = 0; i < maxSteps; i++) yield (id = sampler.next(decoder.forward([id], cache, 'last')));
       },
+      keep: (n) => cache.keep(n),
       bytesPerToken: () => cache.bytesPerToken(),
       storedBytes: () => cache.storedBytes(),
       close: () => {},

@@ -17,6 +17,7 @@ import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
+import { exactPrefix } from '../cache/keep';
 import { logitAdjustOp, logitMaskOp, tokenCountOp, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
@@ -548,6 +549,12 @@ export class GpuDecodeSession implements DecodeSession {
       await Promise.allSettled(pending);
       this.cache.length = start + consumed;
     }
+  }
+
+  keep(n: number): number {
+    const m = exactPrefix(this.cache.config, this.cache.length, n);
+    this.cache.length = m;
+    return m;
   }
 
   close(): void {

@@ -85,11 +85,7 @@ export interface GpuCache {
   destroy(): void;
 }
 
-/**
- * Decode steps a run-ahead may have in flight beyond the one being read, which a stop drops again
- * (the caches that roll back keep room for them: a quantized cache's f16 rings hold this many more rows).
- */
-export const OVERSHOOT_TOKENS = 2;
+export { OVERSHOOT_TOKENS } from '../../cache/keep';
 
 /** Key chunks per query are at most this many (partial buffers are sized for it). */
 export const MAX_CHUNKS = 16;

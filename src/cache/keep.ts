@@ -1,0 +1,29 @@
+// Keeping the first n tokens of a cache (a conversation that diverges inside a kept prefix: an edited message,
+// a regenerate). Where a mode can drop the tokens past n exactly, it does; where a dropped token took part in
+// something that outlives it, the cache keeps less and the caller re-runs the rest (as a prefill after the kept
+// prefix). The rule is shared by both backends so they keep the same prefix.
+//
+//   f32, fp16, xquant, xquant-cl (no residual window, no hot tier): every token's stored form is its own row
+//     (K/V, or its X̂ / cross-layer delta): exact for any n.
+//   kivi, xquant-gqa: K is quantized per channel over blocks of GROUP_SIZE tokens once a block fills, and a
+//     filled block's raw keys are gone: exact back to the start of n's block (the block's tokens are re-run).
+//   a residual window (residual=R) or a hot tier (hot=H): the newest tokens are also held in f16 rings, and
+//     tokens that left a ring are gone from it; at n they would have to be back in it: exact only within the
+//     OVERSHOOT_TOKENS spare slots the rings keep (run-ahead decode's overshoot), else nothing is kept.
+
+import { GROUP_SIZE, MODE_TRAITS, type CacheConfig } from './cache-config';
+
+/**
+ * Decode steps a run-ahead may have in flight beyond the one being read, which a stop drops again
+ * (the caches that roll back keep room for them: a quantized cache's f16 rings hold this many more rows).
+ */
+export const OVERSHOOT_TOKENS = 2;
+
+/** How many of the first `n` tokens a cache holding `length` can keep exactly (the rest are re-run). */
+export function exactPrefix(config: CacheConfig, length: number, n: number): number {
+  const keep = Math.max(0, Math.min(n, length));
+  if (length - keep <= OVERSHOOT_TOKENS) return keep;
+  if (config.residual > 0 || (config.hot ?? 0) > 0) return 0;
+  if (MODE_TRAITS[config.mode].kBlocks) return keep - (keep % GROUP_SIZE);
+  return keep;
+}
