@@ -3,10 +3,10 @@
 // the backend factory (src/webgpu/backend.ts's webGpuBackends in the Worker) and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
-import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
+import { AbortedError, EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
-import type { MemoryReport } from './backend';
+import type { DecodeSession, MemoryReport } from './backend';
 import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage, ToolDefinition } from '../tokenizer/tokenizer';
@@ -15,6 +15,7 @@ import type { PreparedModel } from './prepared-model';
 import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
 import { GREEDY, Sampler, checkSampling, type SamplingOptions, type TokenLogprob } from './sampling';
 import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../grammar/constraint';
+import { SessionPool, type KeptSessionInfo } from './session-pool';
 import { StopMatcher } from './stop-matcher';
 import type { BackendFactory, EngineBackend } from './backend';
 import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
@@ -42,6 +43,8 @@ export interface MemoryInfo {
   modelContext: number;
   /** The device's largest storage binding: no cache buffer may pass it. */
   maxBindingBytes: number;
+  /** Conversations kept for prefix reuse, most recently used first: their cache bytes count against the budget. */
+  sessions: KeptSessionInfo[];
 }
 
 export interface ModelSummary {
@@ -82,6 +85,12 @@ export interface GenerateRequest {
    * streaming caller reads it between text deltas); GenerationStats.logprobs holds them too.
    */
   logprobs?: { top: number; into?: TokenLogprob[] };
+  /**
+   * Reuse a kept conversation (default true): the cache of an earlier request in the same mode whose tokens start
+   * this prompt is kept up to where they differ (src/cache/keep.ts), and only the rest is prefilled; afterwards this
+   * request's tokens are kept for the next one.
+   */
+  reuse?: boolean;
   signal?: AbortSignal;
 }
 
@@ -94,8 +103,10 @@ export interface GenerationStats {
   finishReason: 'stop' | 'length';
   /** Per generated id, when the request asked for log-probabilities. */
   logprobs?: TokenLogprob[];
-  /** Prompt tokens run (after truncation), and how many were dropped. */
+  /** Prompt tokens (after truncation), and how many were dropped. */
   promptTokens: number;
+  /** Prompt tokens a kept conversation already held: not run again (OpenAI's prompt_tokens_details.cached_tokens). */
+  cachedTokens: number;
   truncatedTokens: number;
   cache: string;
   cacheBytes: number;
@@ -132,6 +143,8 @@ export class Engine {
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
   /** Constraints compiled against the loaded model's vocabulary (made on the first constrained request). */
   private constraints: ConstraintCache | null = null;
+  /** Conversations kept between requests for prefix reuse (on the loaded backend). */
+  private readonly pool = new SessionPool();
   /** Set when the loaded model's device was lost (not by unload): the engine needs a reload. */
   lostReason: string | null = null;
   /** Called once per lost device; the Worker host reloads the model from the weight cache. */
@@ -148,6 +161,7 @@ export class Engine {
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
     const backend = await this.backends(model, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
     const previous = this.backend;
+    this.pool.clear();
     this.model = model;
     this.backend = backend;
     this.budgetBytes = budgetBytes;
@@ -156,6 +170,7 @@ export class Engine {
     previous?.destroy();
     void backend.lost.then((reason) => {
       if (this.backend !== backend) return; // unloaded or replaced: an intended destroy
+      this.pool.clear();
       this.lostReason = reason;
       this.onDeviceLost?.(this.lostReason);
     });
@@ -294,15 +309,31 @@ export class Engine {
     const stop = new StopMatcher(r.stop ?? []);
     const text = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
     const ids: number[] = [];
-    await backend.prepare(cache);
-    const session = backend.createSession(cache);
+    const modeName = cacheModeName(cache);
+    // A kept conversation in this mode that starts like this prompt: keep what it shares, prefill the rest. At least
+    // the prompt's last token runs again: its logits choose the first reply token.
+    const found = r.reuse === false ? null : this.pool.take(modeName, promptIds);
+    let cached = 0;
+    let session: DecodeSession;
+    if (found) {
+      session = found.kept.session;
+      cached = session.keep(Math.min(found.common, promptIds.length - 1));
+    } else {
+      await backend.prepare(cache);
+      session = backend.createSession(cache);
+    }
+    // Kept conversations and this request share the budget: the least recently used give way.
+    const need = cacheBytesFor(model.spec, cache, promptIds.length + maxTokens);
+    while (this.pool.bytes + need > this.budgetBytes && this.pool.evictOne()) {}
     let firstAt = 0;
     const fail = (e: unknown) => (e instanceof EngineError ? Promise.reject(e) : backend.settleFailure(e));
     let finishReason: GenerationStats['finishReason'] = 'length';
+    // Kept for the next request when it ends consistent: done, stopped or aborted (not failed).
+    let keep = false;
     try {
       // The prompt runs in slices of the backend's batch, so an abort lands between slices.
       let id = -1;
-      for (let at = 0; at < promptIds.length; at += backend.maxBatch) {
+      for (let at = cached; at < promptIds.length; at += backend.maxBatch) {
         throwIfAborted(r.signal, 'prefill');
         const slice = promptIds.slice(at, at + backend.maxBatch);
         if (at + backend.maxBatch < promptIds.length) await session.forward(slice, 'last').catch(fail);
@@ -341,22 +372,31 @@ export class Engine {
       if (rest) yield rest;
       const done = performance.now();
       const decoded = Math.max(0, ids.length - 1);
+      keep = true;
       return {
         ids,
         text: stop.text,
         finishReason,
         ...(r.logprobs ? { logprobs: sampler.logprobs.slice(0, ids.length) } : {}),
         promptTokens: promptIds.length,
+        cachedTokens: cached,
         truncatedTokens: fullPrompt.length - promptIds.length,
-        cache: cacheModeName(cache),
+        cache: modeName,
         cacheBytes: session.storedBytes(),
         timeToFirstTokenMs: firstAt - started,
-        prefillTokensPerSecond: promptIds.length / ((firstAt - started) / 1000),
+        prefillTokensPerSecond: (promptIds.length - cached) / ((firstAt - started) / 1000),
         decodeTokensPerSecond: decoded > 0 ? decoded / ((done - firstAt) / 1000) : 0,
         seconds: (done - started) / 1000,
       };
+    } catch (e) {
+      if (e instanceof AbortedError) keep = true;
+      throw e;
     } finally {
-      session.close();
+      // The cache holds the prompt and the reply up to its last token run (decodeIds drops the steps run past it).
+      const history = [...promptIds, ...ids];
+      if (keep && r.reuse !== false && session.length > 0 && session.length <= history.length)
+        this.pool.put(session, modeName, history.slice(0, session.length), cacheBytesFor(model.spec, cache, session.length));
+      else session.close();
     }
   }
 
@@ -424,6 +464,7 @@ export class Engine {
       plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, {}, this.deviceLimits()),
       modelContext: model.spec.maxPositionEmbeddings,
       maxBindingBytes: backend.maxBindingBytes,
+      sessions: this.pool.list(),
     };
   }
 
@@ -446,6 +487,7 @@ export class Engine {
   }
 
   unload(): void {
+    this.pool.clear();
     this.backend?.destroy();
     this.backend = null;
     this.model = null;

@@ -59,7 +59,7 @@ describe('OpenAI request fields', () => {
       throw new Error(`accepted ${JSON.stringify(r)}`);
     };
     expect(refused({ messages, functions: [] }).message).toBe(
-      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, response_format, logprobs, model, user, messages, tools, tool_choice, parallel_tool_calls, top_logprobs; got []',
+      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, reuse, response_format, logprobs, model, user, messages, tools, tool_choice, parallel_tool_calls, top_logprobs; got []',
     );
     expect(refused({ prompt: 'x', top_logprobs: 2 }, 'completion')).toMatchObject({ field: 'top_logprobs' });
     expect(refused({ messages, stream_options: { include_usage: false } })).toMatchObject({ field: 'stream_options' });
@@ -183,6 +183,7 @@ describe('OpenAI request fields', () => {
         text: '',
         finishReason: 'stop',
         promptTokens: 10,
+        cachedTokens: 4,
         truncatedTokens: 0,
         cache: 'fp16',
         cacheBytes: 1,
@@ -191,6 +192,12 @@ describe('OpenAI request fields', () => {
         decodeTokensPerSecond: 2,
         seconds: 1,
       }) as const;
-    expect(usageOfChoices([stats([1, 2]), stats([3])])).toMatchObject({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13, time_to_first_token_ms: 5 });
+    expect(usageOfChoices([stats([1, 2]), stats([3])])).toMatchObject({
+      prompt_tokens: 10,
+      completion_tokens: 3,
+      total_tokens: 13,
+      time_to_first_token_ms: 5,
+      prompt_tokens_details: { cached_tokens: 4 },
+    });
   });
 });

@@ -37,6 +37,8 @@ interface SamplingFields {
   cache?: string;
   /** As in OpenAI's Responses API: 'disabled' (default) refuses a prompt longer than the context; 'auto' drops its middle, keeping the first tokens. */
   truncation?: 'disabled' | 'auto';
+  /** Extension: reuse a kept conversation's cache for the prompt's shared start (default true); false runs the whole prompt. */
+  reuse?: boolean;
   /**
    * Structured output: { type: 'text' } (default), { type: 'json_object' }, { type: 'json_schema', json_schema: { name,
    * schema, strict? } }; extensions: { type: 'grammar', grammar: GBNF text } and { type: 'regex', regex }.
@@ -99,6 +101,7 @@ const COMMON_FIELDS = [
   'stream',
   'cache',
   'truncation',
+  'reuse',
   'response_format',
   'logprobs',
   'model',
@@ -144,6 +147,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** cached_tokens: prompt tokens a kept conversation already held (not run again). */
+  prompt_tokens_details: { cached_tokens: number };
   // Extensions:
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
@@ -333,6 +338,7 @@ export function generateRequest(prompt: number[] | string, r: SamplingFields, si
     sampling: samplingOf(r),
     stop: r.stop === undefined ? [] : Array.isArray(r.stop) ? r.stop : [r.stop],
     truncation: r.truncation,
+    reuse: r.reuse,
     constraint: constraintOf(r.response_format),
     signal,
   };
@@ -445,6 +451,7 @@ export function usageOf(s: GenerationStats): Usage {
     prompt_tokens: s.promptTokens,
     completion_tokens: s.ids.length,
     total_tokens: s.promptTokens + s.ids.length,
+    prompt_tokens_details: { cached_tokens: s.cachedTokens },
     prefill_tokens_per_second: s.prefillTokensPerSecond,
     decode_tokens_per_second: s.decodeTokensPerSecond,
     time_to_first_token_ms: s.timeToFirstTokenMs,

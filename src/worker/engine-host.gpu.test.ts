@@ -146,12 +146,13 @@ describe('EngineHost', () => {
 
   it('a streamed chat completion pushes chunks whose content equals the non-streamed reply; usage on the last', async () => {
     const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
-    const whole = await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4' });
+    // reuse: false: a kept conversation's quantized cache would give the second request other logits (docs/api.md).
+    const whole = await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', reuse: false });
     const chunks: ChatCompletionChunk[] = [];
     expect(
       await host.chatCompletion(
         id(),
-        { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true },
+        { messages, max_tokens: 12, temperature: 0.8, seed: 5, cache: 'xquant-4', stream: true, reuse: false },
         (e) => 'chunk' in e && chunks.push(e.chunk),
       ),
     ).toBeNull();
@@ -217,7 +218,7 @@ describe('EngineHost', () => {
   it('aborts during prefill (between prompt slices)', async () => {
     const before = host.memory().gpu;
     const prompt = [1, ...Array.from({ length: 400 }, (_, i) => 300 + (i % 100))];
-    const running = host.completion('prefill', { prompt, max_tokens: 4, temperature: 0 });
+    const running = host.completion('prefill', { prompt, max_tokens: 4, temperature: 0, reuse: false });
     setTimeout(() => host.abort('prefill'), 0);
     await expect(running).rejects.toThrow('aborted during prefill');
     expect(host.memory().gpu).toEqual(before);
@@ -315,6 +316,7 @@ describe('EngineHost', () => {
       seed: 2,
       logprobs: true,
       top_logprobs: 3,
+      reuse: false, // a reused prefix would re-run the prompt's last token alone: logits equal only to float rounding
     };
     const whole = (await host.chatCompletion(id(), r))!;
     const content = whole.choices[0].logprobs!.content;
@@ -331,6 +333,28 @@ describe('EngineHost', () => {
     const legacy = (await host.completion(id(), { prompt: [1], max_tokens: 6, temperature: 0, logprobs: 2 }))!.choices[0];
     expect(legacy.logprobs!.tokens).toHaveLength(legacy.token_ids.length);
     expect(legacy.logprobs!.top_logprobs[0]).toHaveProperty([legacy.logprobs!.tokens[0]], legacy.logprobs!.token_logprobs[0]);
+  });
+
+  it('a conversation is kept: the next turn prefills only its new tokens (cached_tokens), memory lists it, an aborted prefill is kept too', async () => {
+    const messages = [{ role: 'user' as const, content: 'Tell me about a cat.' }];
+    const first = (await host.chatCompletion(id(), { messages, max_tokens: 12, temperature: 0, cache: 'f32' }))!;
+    const reply = first.choices[0].message.content;
+    const turn2 = [...messages, { role: 'assistant' as const, content: reply }, { role: 'user' as const, content: 'And then?' }];
+    const second = (await host.chatCompletion(id(), { messages: turn2, max_tokens: 12, temperature: 0, cache: 'f32' }))!;
+    // The plain transcript of a template-less model repeats the first turn's prompt and reply: all of it was kept.
+    expect(second.usage.prompt_tokens_details.cached_tokens).toBeGreaterThanOrEqual(first.usage.prompt_tokens);
+    expect(second.usage.prompt_tokens_details.cached_tokens).toBeLessThan(second.usage.prompt_tokens);
+    const fresh = (await host.chatCompletion(id(), { messages: turn2, max_tokens: 12, temperature: 0, cache: 'f32', reuse: false }))!;
+    expect(fresh.usage.prompt_tokens_details.cached_tokens).toBe(0);
+    expect(second.choices[0].message.content).toBe(fresh.choices[0].message.content); // f32: the same reply either way
+    expect(host.memory().sessions[0]).toMatchObject({ mode: 'f32', tokens: expect.any(Number) });
+    // An aborted prefill keeps what it ran; the retry prefills the rest.
+    const prompt = [1, ...Array.from({ length: 300 }, (_, i) => 300 + (i % 90))];
+    const running = host.completion('kept-prefill', { prompt, max_tokens: 2, temperature: 0, cache: 'f32' });
+    setTimeout(() => host.abort('kept-prefill'), 0);
+    await expect(running).rejects.toThrow('aborted during prefill');
+    const retry = (await host.completion(id(), { prompt, max_tokens: 2, temperature: 0, cache: 'f32' }))!;
+    expect(retry.usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(0);
   });
 
   it('refuses a context whose cache does not fit the budget before allocating, and stays usable', async () => {

@@ -1,0 +1,81 @@
+// Conversations the engine keeps between requests: each a decode session whose cache holds a token history, so
+// the next request that starts with that history prefills only what follows it. Kept sessions count against the
+// cache budget; a request that needs room evicts the least recently used.
+
+import type { DecodeSession } from './backend';
+
+/** How many leading tokens two sequences share. */
+export function longestCommonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+export interface KeptSession {
+  session: DecodeSession;
+  /** The cache mode's name (options included): only a request in the same mode reuses it. */
+  mode: string;
+  /** The tokens its cache holds, in order. */
+  ids: number[];
+  /** Cache bytes it is counted at (the planner's figure for its tokens). */
+  bytes: number;
+  lastUsed: number;
+}
+
+/** What memory() lists per kept session. */
+export interface KeptSessionInfo {
+  mode: string;
+  tokens: number;
+  bytes: number;
+}
+
+/** Sessions kept at most (each also holds its own activation buffers, outside the cache budget). */
+export const MAX_KEPT_SESSIONS = 4;
+
+export class SessionPool {
+  private kept: KeptSession[] = [];
+  private clock = 0;
+
+  /** The kept session of `mode` sharing the longest prefix with `ids` (taken out of the pool), or null when none shares a token. */
+  take(mode: string, ids: readonly number[]): { kept: KeptSession; common: number } | null {
+    let best: { kept: KeptSession; common: number } | null = null;
+    for (const k of this.kept) {
+      if (k.mode !== mode) continue;
+      const common = longestCommonPrefix(k.ids, ids);
+      if (common > 0 && (!best || common > best.common)) best = { kept: k, common };
+    }
+    if (best) this.kept = this.kept.filter((k) => k !== best.kept);
+    return best;
+  }
+
+  /** Keep a session for later requests (the least recently used beyond MAX_KEPT_SESSIONS is closed). */
+  put(session: DecodeSession, mode: string, ids: number[], bytes: number): void {
+    this.kept.push({ session, mode, ids, bytes, lastUsed: ++this.clock });
+    while (this.kept.length > MAX_KEPT_SESSIONS) this.evictOne();
+  }
+
+  /** Cache bytes the kept sessions are counted at. */
+  get bytes(): number {
+    return this.kept.reduce((a, k) => a + k.bytes, 0);
+  }
+
+  /** Close the least recently used session; false when none is kept. */
+  evictOne(): boolean {
+    if (this.kept.length === 0) return false;
+    const lru = this.kept.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
+    this.kept = this.kept.filter((k) => k !== lru);
+    lru.session.close();
+    return true;
+  }
+
+  list(): KeptSessionInfo[] {
+    return [...this.kept].sort((a, b) => b.lastUsed - a.lastUsed).map((k) => ({ mode: k.mode, tokens: k.ids.length, bytes: k.bytes }));
+  }
+
+  /** Close every kept session (a model unloaded, a device lost). */
+  clear(): void {
+    for (const k of this.kept) k.session.close();
+    this.kept = [];
+  }
+}
