@@ -9,7 +9,7 @@ import { sharedPath } from '../src/test-support/shared-models';
 
 const root = resolve(import.meta.dirname, '..');
 
-function cli(tool: 'ppl' | 'generate', args: string[]) {
+function cli(tool: 'ppl' | 'generate' | 'chat', args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', `tools/${tool}.ts`, ...args], { cwd: root, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -59,6 +59,40 @@ describe('CLIs', () => {
     const bad = cli('generate', ['--model', model, '--prompt', 'Lily', '--max-tokens', '8', '--response-format', format]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/UNSUPPORTED_FIELD.*contentEncoding/);
+  });
+
+  it('chat replays a script through the engine: one JSON line per turn, cached_tokens covering the previous turn; --no-reuse runs all', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xq-chat-'));
+    const script = join(dir, 'script.json');
+    writeFileSync(script, JSON.stringify({ system: 'You tell stories.', turns: ['A cat.', 'And then?', 'The end?'] }));
+    const args = [
+      '--model',
+      sharedPath('models/stories260K'),
+      '--script',
+      script,
+      '--max-tokens',
+      '12',
+      '--greedy',
+      '--cache',
+      'f32',
+      '--backend',
+      'reference',
+      '--json',
+    ];
+    const lines = (r: { stdout: string }) =>
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const reused = lines(cli('chat', args));
+    const fresh = lines(cli('chat', [...args, '--no-reuse']));
+    expect(reused).toHaveLength(3);
+    expect(Object.keys(reused[0])).toEqual(['turn', 'ids', 'text', 'usage', 'ttft_ms']);
+    expect(reused[1].usage.prompt_tokens_details.cached_tokens).toBeGreaterThanOrEqual(reused[0].usage.prompt_tokens);
+    expect(fresh.map((t) => t.usage.prompt_tokens_details.cached_tokens)).toEqual([0, 0, 0]);
+    expect(reused.map((t) => t.ids)).toEqual(fresh.map((t) => t.ids));
+    const bad = cli('chat', ['--model', sharedPath('models/stories260K'), '--script', script, '--max-tokens', '4', '--backend', 'cpu']);
+    expect(bad.code).toBe(2);
   });
 
   it('generate --cache auto picks the mode the planner picks for prompt + reply within --memory-budget-mb', () => {

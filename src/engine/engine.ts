@@ -229,12 +229,24 @@ export class Engine {
     return { model: this.model, backend: this.backend };
   }
 
-  /** Prompt text of a conversation: the model's chat template, or a plain transcript when it has none. */
+  /**
+   * Prompt ids of a conversation: the model's chat template, or a plain transcript when it has none. Where the text
+   * starts with the text of a kept conversation, its ids are that conversation's own (the replies as generated, not
+   * as re-tokenized) followed by the rest encoded, so the kept cache is reused up to the new messages.
+   */
   chatPrompt(messages: ChatMessage[], tools?: readonly ToolDefinition[]): number[] {
     const { model } = this.loaded();
-    const text = model.tokenizer.applyChatTemplate(messages, true, tools);
+    const t = model.tokenizer;
+    const text = t.applyChatTemplate(messages, true, tools);
+    for (const history of this.pool.histories()) {
+      const said = t.decode(history, false);
+      if (said.length === 0 || text.length <= said.length || !text.startsWith(said)) continue;
+      // Used only where the joined ids read back as the prompt (a SentencePiece encoder may add a space at the seam).
+      const ids = [...history, ...t.encode(text.slice(said.length), false)];
+      if (t.decode(ids, false) === t.decode(t.encode(text, !t.hasChatTemplate), false)) return ids;
+    }
     // Templates write their own BOS; the plain transcript needs the tokenizer's.
-    return model.tokenizer.encode(text, !model.tokenizer.hasChatTemplate);
+    return t.encode(text, !t.hasChatTemplate);
   }
 
   /** The tool-call format the loaded model's chat template teaches (null: none the engine reads). */

@@ -69,6 +69,11 @@ export class SessionPool {
     return true;
   }
 
+  /** Token histories of the kept sessions, most recently used first. */
+  histories(): readonly number[][] {
+    return [...this.kept].sort((a, b) => b.lastUsed - a.lastUsed).map((k) => k.ids);
+  }
+
   list(): KeptSessionInfo[] {
     return [...this.kept].sort((a, b) => b.lastUsed - a.lastUsed).map((k) => ({ mode: k.mode, tokens: k.ids.length, bytes: k.bytes }));
   }
