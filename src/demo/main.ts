@@ -288,7 +288,7 @@ async function reply(text: string): Promise<void> {
       top_k: 40,
       top_p: 0.95,
       cache: cacheMode(),
-      // A long conversation keeps its first tokens and its end (the engine's sliding window).
+      // A long conversation drops its oldest messages whole (said under the reply) instead of failing.
       truncation: 'auto',
       // A model without a chat template continues a plain "user: … assistant:" transcript.
       stop: loaded.hasChatTemplate ? undefined : ['\nuser:', '\nassistant:'],
@@ -306,7 +306,8 @@ async function reply(text: string): Promise<void> {
         const first = firstTokenMs ?? performance.now() - sentAt;
         $('speed').dataset.firstTokenMs = first.toFixed(0);
         $('speed').textContent =
-          `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; cache ${u.cache_mode}, ${size(u.cache_bytes)}.`;
+          `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; ${u.prompt_tokens_details.cached_tokens} of ${u.prompt_tokens} prompt tokens reused from the kept conversation; cache ${u.cache_mode}, ${size(u.cache_bytes)}.` +
+          (u.truncated_messages ? ` ${u.truncated_messages} earlier messages were left out to fit the model's context.` : '');
       }
     }
   } catch (e) {

@@ -41,9 +41,13 @@ export function renderMemory(
   selected: string | null,
 ): void {
   const g = info.gpu;
-  // A request's cache lives while it runs: between replies nothing is held, and the last reply's size says what it took.
-  const cache = g.cache > 0 ? `cache ${size(g.cache)}` : 'no cache held between replies';
-  const last = lastCacheBytes === null ? '' : ` (the last reply's held ${size(lastCacheBytes)})`;
+  // Between replies the cache held is the kept conversations' (reused by the next turn); the last reply's size says what it took.
+  const kept = info.sessions.length;
+  const cache =
+    g.cache > 0
+      ? `cache ${size(g.cache)} (${kept} kept conversation${kept === 1 ? '' : 's'}, ${info.sessions.reduce((a, k) => a + k.tokens, 0)} tokens)`
+      : 'no cache held between replies';
+  const last = lastCacheBytes === null ? '' : `; the last reply's held ${size(lastCacheBytes)}`;
   summary.textContent = `GPU now: weights ${size(g.weights)}, activations ${size(g.activations)}, ${cache}${last}.`;
   explanation.textContent = explainPlan(info);
   const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesPerToken ?? 0;

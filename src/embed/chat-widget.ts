@@ -123,16 +123,20 @@ export function mountChatWidget(host: HTMLElement, engine: XQuantEngine, o: Widg
     host.dataset.state = 'generating';
     try {
       const stream = await engine.chat.completions.create({
-        messages: history.slice(-6),
+        messages: history,
         stream: true,
-        truncation: 'auto', // a long conversation keeps its start and its end instead of failing
+        truncation: 'auto', // a long conversation drops its oldest messages whole (said below) instead of failing
         max_tokens: o.maxTokens,
         temperature: 0.8,
         top_k: 40,
         stop: hasTemplate ? undefined : ['\nuser:', '\nassistant:'],
         signal: running.signal,
       });
-      for await (const chunk of stream) out.textContent += chunk.choices[0].delta.content ?? '';
+      for await (const chunk of stream) {
+        out.textContent += chunk.choices[0].delta.content ?? '';
+        const dropped = chunk.usage?.truncated_messages ?? 0;
+        if (dropped) status.textContent = `${dropped} earlier messages were left out to fit the model's context.`;
+      }
     } catch (e) {
       if ((e as { code?: string }).code === 'ABORTED') out.textContent += ' [stopped]';
       else add('error', e instanceof Error ? e.message : String(e));

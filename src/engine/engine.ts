@@ -107,6 +107,8 @@ export interface GenerationStats {
   promptTokens: number;
   /** Prompt tokens a kept conversation already held: not run again (OpenAI's prompt_tokens_details.cached_tokens). */
   cachedTokens: number;
+  /** Chat messages the caller dropped whole to fit the context (set by the chat layer). */
+  truncatedMessages?: number;
   truncatedTokens: number;
   cache: string;
   cacheBytes: number;
@@ -247,6 +249,36 @@ export class Engine {
     }
     // Templates write their own BOS; the plain transcript needs the tokenizer's.
     return t.encode(text, !t.hasChatTemplate);
+  }
+
+  /**
+   * A chat prompt that fits the context with room for the reply (a quarter of the context, or maxTokens if less):
+   * the oldest messages are dropped whole until it does, never a system message or the last message, and a kept
+   * history starts with a user message (what chat templates expect). A conversation whose system messages and last
+   * message alone do not fit is refused with a typed error. `dropped`: how many messages were left out.
+   */
+  fitChatPrompt(messages: ChatMessage[], maxTokens: number, tools?: readonly ToolDefinition[]): { ids: number[]; dropped: number; droppedTokens: number } {
+    const context = this.loaded().model.spec.maxPositionEmbeddings;
+    const room = Math.max(1, Math.min(maxTokens, Math.floor(context / 4)));
+    const full = this.chatPrompt(messages, tools);
+    let kept = messages;
+    let ids = full;
+    while (ids.length + room > context) {
+      const first = kept.findIndex((m) => m.role !== 'system');
+      if (first < 0 || first >= kept.length - 1) {
+        throw new InvalidArgumentError("the conversation does not fit the model's context even with only its system messages and last message", {
+          field: 'messages',
+          expected: `at most ${context - room} prompt tokens (the context less room for the reply)`,
+          got: `${ids.length} tokens`,
+        });
+      }
+      // Drop the oldest message, then what answered it, so the kept history starts at a user message.
+      let end = first + 1;
+      while (end < kept.length - 1 && kept[end].role !== 'user') end++;
+      kept = [...kept.slice(0, first), ...kept.slice(end)];
+      ids = this.chatPrompt(kept, tools);
+    }
+    return { ids, dropped: messages.length - kept.length, droppedTokens: Math.max(0, full.length - ids.length) };
   }
 
   /** The tool-call format the loaded model's chat template teaches (null: none the engine reads). */

@@ -35,7 +35,11 @@ interface SamplingFields {
   n?: number;
   /** Extension: the cache mode for this request ('auto' by default). */
   cache?: string;
-  /** As in OpenAI's Responses API: 'disabled' (default) refuses a prompt longer than the context; 'auto' drops its middle, keeping the first tokens. */
+  /**
+   * As in OpenAI's Responses API: 'disabled' (default) refuses a prompt longer than the context; 'auto' drops chat
+   * messages whole, oldest first (never a system message or the last), and a completion prompt's middle, keeping its
+   * first tokens.
+   */
   truncation?: 'disabled' | 'auto';
   /** Extension: reuse a kept conversation's cache for the prompt's shared start (default true); false runs the whole prompt. */
   reuse?: boolean;
@@ -157,6 +161,8 @@ export interface Usage {
   cache_bytes: number;
   /** Prompt tokens dropped by `truncation: 'auto'`. */
   truncated_prompt_tokens: number;
+  /** Chat messages dropped whole by `truncation: 'auto'` (the oldest, never a system message or the last). */
+  truncated_messages: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
@@ -210,7 +216,7 @@ export interface CompletionChunk {
   usage?: Usage;
 }
 
-const DEFAULT_MAX_TOKENS = 256;
+export const DEFAULT_MAX_TOKENS = 256;
 
 /** The penalty fields as the sampler's Penalties (undefined when none is set). */
 function penaltiesOf(r: SamplingFields): SamplingOptions['penalties'] {
@@ -458,6 +464,7 @@ export function usageOf(s: GenerationStats): Usage {
     cache_mode: s.cache,
     cache_bytes: s.cacheBytes,
     truncated_prompt_tokens: s.truncatedTokens,
+    truncated_messages: s.truncatedMessages ?? 0,
   };
 }
 

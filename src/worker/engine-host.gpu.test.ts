@@ -8,6 +8,7 @@ import { parseCacheMode } from '../cache/cache-config';
 import { latentBasesComputed } from '../cache/latents';
 import { ReferenceBackend } from '../reference/backend';
 import type { ChatCompletionChunk, CompletionChunk } from '../engine/openai';
+import type { ChatMessage } from '../tokenizer/tokenizer';
 import { AbortedError, DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { nodeGpu, nodeShaders } from '../webgpu/node-gpu';
 import { logSumExp } from '../reference/ops';
@@ -254,6 +255,25 @@ describe('EngineHost', () => {
       cache: 'fp16',
     });
     expect(cut!.choices[0].token_ids).toEqual(same!.choices[0].token_ids);
+  });
+
+  it("a conversation three times the context continues with truncation 'auto': old messages dropped whole, the reply equals a request of the kept ones", async () => {
+    const messages: ChatMessage[] = [{ role: 'system', content: 'You tell short stories about animals.' }];
+    for (let i = 0; i < 20; i++) {
+      messages.push({ role: 'user', content: `Tell me story number ${i} about a cat who found a red ball in the garden.` });
+      messages.push({ role: 'assistant', content: `Once upon a time a cat found a red ball, and story ${i} was a happy one.` });
+    }
+    messages.push({ role: 'user', content: 'And the last story?' });
+    await expect(host.chatCompletion(id(), { messages, max_tokens: 8, temperature: 0, cache: 'fp16' })).rejects.toMatchObject({ field: 'prompt' });
+    const r = (await host.chatCompletion(id(), { messages, max_tokens: 8, temperature: 0, cache: 'fp16', truncation: 'auto', reuse: false }))!;
+    const dropped = r.usage.truncated_messages;
+    expect(dropped).toBeGreaterThan(20); // the conversation is about 3 contexts long
+    expect(dropped % 2).toBe(0); // whole exchanges: the kept history starts with a user message
+    expect(r.usage.prompt_tokens + 8).toBeLessThanOrEqual(512);
+    const kept = [messages[0], ...messages.slice(1 + dropped)];
+    const same = (await host.chatCompletion(id(), { messages: kept, max_tokens: 8, temperature: 0, cache: 'fp16', reuse: false }))!;
+    expect(r.choices[0].message.content).toBe(same.choices[0].message.content);
+    expect(same.usage.prompt_tokens).toBe(r.usage.prompt_tokens);
   });
 
   it('rejects bad requests with typed errors that name the field', async () => {

@@ -15,6 +15,7 @@ import {
 import {
   chatLogprobs,
   checkMessages,
+  DEFAULT_MAX_TOKENS,
   checkRequestFields,
   choiceSeeds,
   completionLogprobs,
@@ -275,7 +276,12 @@ export class EngineHost {
         }
         // A forced call: the reply is constrained to calls in the template's format.
         const forced = format ? toolCallConstraint(r, TOOL_CALL_SHAPES[format]) : undefined;
-        const prompt = this.engine.chatPrompt(templateMessages(r.messages), tools);
+        // truncation 'auto': old messages are dropped whole to fit the context (the engine then cuts nothing).
+        const fitted =
+          r.truncation === 'auto'
+            ? this.engine.fitChatPrompt(templateMessages(r.messages), r.max_tokens ?? r.max_completion_tokens ?? DEFAULT_MAX_TOKENS, tools)
+            : { ids: this.engine.chatPrompt(templateMessages(r.messages), tools), dropped: 0, droppedTokens: 0 };
+        const prompt = fitted.ids;
         const seeds = choiceSeeds(r);
         const id = completionId('chatcmpl');
         const head = { id, object: 'chat.completion.chunk' as const, created: nowSeconds(), model: this.modelName };
@@ -297,13 +303,15 @@ export class EngineHost {
           // Streamed with tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
           const calls = r.stream && format ? new ToolCallStream(format) : null;
           let recorded = 0;
-          const stats = await this.run(prompt, { ...r, seed }, signal, top, forced, (text, fresh) => {
+          const stats = await this.run(prompt, { ...r, seed, truncation: 'disabled' }, signal, top, forced, (text, fresh) => {
             if (!r.stream) return;
             unsent.push(...fresh);
             recorded += fresh.length;
             const shown = calls ? calls.push(text) : text;
             if (shown) send({ content: shown });
           });
+          stats.truncatedMessages = fitted.dropped;
+          stats.truncatedTokens = fitted.droppedTokens;
           allStats.push(stats);
           if (r.stream) {
             unsent.push(...(stats.logprobs?.slice(recorded) ?? []));
