@@ -82,7 +82,7 @@ export async function grammarSection(samples: number, steps: number): Promise<{ 
   for (const v of VOCABS) {
     const t = tokenizer(v.pkg);
     let started = performance.now();
-    const vocab = vocabularyFromTexts(t.tokenTexts(), v.size);
+    const vocab = vocabularyFromTexts(t.tokenTexts(), v.size, [v.eos]);
     vocabMs[v.name] = performance.now() - started;
     // XGrammar takes the vocabulary as encoded in tokenizer.json (byte-level pieces).
     const tj = JSON.parse(readFileSync(require.resolve(`${v.pkg}/models/tokenizer.json`), 'utf8'));

@@ -1,4 +1,4 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|all --models a,b --contexts 128,512,2048 --weights f32
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|all --models a,b --contexts 128,512,2048 --weights f32
 //   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
@@ -38,6 +38,7 @@ import { parseWeightFormat, type WeightFormat } from '../src/quant/weight-format
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/test-support/synthetic-model';
 import { copyBandwidth, shapesSection } from './bench-shapes';
 import { grammarSection } from './bench-grammar';
+import { conversationSection } from './bench-conversation';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
 const SHAPES: Record<string, SyntheticShape> = {
@@ -329,7 +330,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -344,11 +345,34 @@ await runCli(USAGE, async () => {
     out: 'string',
   });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'all'].includes(section)) throw new UsageError(`unknown section '${section}'`);
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'all'].includes(section))
+    throw new UsageError(`unknown section '${section}'`);
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   // Constrained decoding's CPU cost needs no GPU: its section runs before the calibration.
   const grammar = section === 'grammar' || section === 'all' ? await grammarSection(20, 200) : null;
   const grammarLines: string[] = [];
+  const conversation = section === 'conversation' || section === 'all' ? await conversationSection(a['decode-steps'] ?? 16) : null;
+  if (conversation) {
+    const at = (r: { model: string; mode: string; turn: number }, reuse: boolean) =>
+      conversation.find((x) => x.model === r.model && x.mode === r.mode && x.turn === r.turn && x.reuse === reuse)!;
+    grammarLines.push(
+      '',
+      `Conversation, 10 turns, greedy, ${a['decode-steps'] ?? 16} tokens per reply, time to first token with prefix reuse and without (same run):`,
+      '',
+      '| model | mode | turn | prompt tokens | cached (reuse) | TTFT ms, reuse | TTFT ms, no reuse | no reuse / reuse |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of conversation.filter((x) => x.reuse)) {
+      const n = at(r, false);
+      grammarLines.push(`| ${r.model} | ${r.mode} | ${r.turn} | ${r.promptTokens} | ${r.cachedTokens} | ${f(r.ttftMs, 0)} | ${f(n.ttftMs, 0)} | ${f(n.ttftMs / r.ttftMs, 1)} |`);
+    }
+    if (section === 'conversation') {
+      await mkdir('bench/results', { recursive: true });
+      await writeFile(a.out ?? 'bench/results/conversation.json', `${JSON.stringify({ date: new Date().toISOString(), rows: conversation }, null, 1)}\n`);
+      process.stdout.write(`${grammarLines.join('\n')}\n`);
+      return;
+    }
+  }
   if (grammar) {
     grammarLines.push(
       '',
@@ -432,6 +456,7 @@ await runCli(USAGE, async () => {
     shapes,
     compile,
     grammar,
+    conversation,
     memoryPlans: await Promise.all(plans),
     skipped,
   };

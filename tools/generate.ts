@@ -98,7 +98,7 @@ await runCli(USAGE, async () => {
   const prepareSeconds = (performance.now() - preparing) / 1000;
   const started = performance.now();
   const constraint = spec
-    ? new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize), model.spec.eosTokenIds).start(spec)
+    ? new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds), model.spec.eosTokenIds).start(spec)
     : undefined;
   const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds, constraint });
   const seconds = (performance.now() - started) / 1000;

@@ -8,8 +8,9 @@
 //   kivi, xquant-gqa: K is quantized per channel over blocks of GROUP_SIZE tokens once a block fills, and a
 //     filled block's raw keys are gone: exact back to the start of n's block (the block's tokens are re-run).
 //   a residual window (residual=R) or a hot tier (hot=H): the newest tokens are also held in f16 rings, and
-//     tokens that left a ring are gone from it; at n they would have to be back in it: exact only within the
-//     OVERSHOOT_TOKENS spare slots the rings keep (run-ahead decode's overshoot), else nothing is kept.
+//     tokens that left a ring are gone from it; at n they would have to be back in it. The rings' spare slots are
+//     taken by run-ahead decode's overshoot (up to OVERSHOOT_TOKENS positions written past the length), so only
+//     keeping every token is exact; otherwise nothing is kept.
 
 import { GROUP_SIZE, MODE_TRAITS, type CacheConfig } from './cache-config';
 
@@ -22,8 +23,10 @@ export const OVERSHOOT_TOKENS = 2;
 /** How many of the first `n` tokens a cache holding `length` can keep exactly (the rest are re-run). */
 export function exactPrefix(config: CacheConfig, length: number, n: number): number {
   const keep = Math.max(0, Math.min(n, length));
-  if (length - keep <= OVERSHOOT_TOKENS) return keep;
+  if (keep === length) return keep;
   if (config.residual > 0 || (config.hot ?? 0) > 0) return 0;
+  // A block committed early by the overshoot is redone from the K ring when its position comes again.
+  if (length - keep <= OVERSHOOT_TOKENS) return keep;
   if (MODE_TRAITS[config.mode].kBlocks) return keep - (keep % GROUP_SIZE);
   return keep;
 }

@@ -27,6 +27,8 @@ export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'webgpu'];
 /** One sequence: the tokens run so far live in its cache. */
 export interface DecodeSession {
   readonly length: number;
+  /** Tokens its cache buffers have room for (at least length): what a kept session holds in memory. */
+  readonly capacity: number;
   /** Logits after running `ids` ([V] for 'last', [ids.length, V] for 'all'). */
   forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array>;
   /**

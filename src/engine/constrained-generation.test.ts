@@ -14,7 +14,7 @@ const SAMPLES = 100;
 async function sampleUnder(name: SharedModel, schemas: Record<string, unknown>, prompt: string) {
   const model = await sharedModel(name);
   const backend = new ReferenceBackend(model);
-  const cache = new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize), model.spec.eosTokenIds);
+  const cache = new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds), model.spec.eosTokenIds);
   const ajv = new Ajv({ strict: false });
   addFormats(ajv);
   const promptIds = model.tokenizer.encode(prompt, true);

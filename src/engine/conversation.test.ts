@@ -25,7 +25,7 @@ async function engineOn(budgetMB = 256): Promise<Engine> {
 }
 
 async function run(engine: Engine, messages: ChatMessage[], cache: string, reuse: boolean): Promise<GenerationStats> {
-  const it = engine.stream(generateRequest(engine.chatPrompt(messages), { max_tokens: 16, temperature: 0, cache, reuse, stop: ['\nuser:'] }));
+  const it = engine.stream(generateRequest(engine.chatPrompt(messages, undefined, reuse), { max_tokens: 16, temperature: 0, cache, reuse, stop: ['\nuser:'] }));
   let step = await it.next();
   while (!step.done) step = await it.next();
   return step.value;
@@ -65,15 +65,21 @@ describe('conversations (reference backend)', () => {
 
   it('an edited last message and a regenerate reuse up to the edit and then equal a fresh request (f32)', async () => {
     const engine = await engineOn();
-    const messages: ChatMessage[] = [{ role: 'user', content: 'Tell me about a dog.' }];
+    const history: ChatMessage[] = [
+      { role: 'user', content: 'Tell me about a dog.' },
+      { role: 'assistant', content: 'The dog was big and happy and liked to run in the park with Tim.' },
+      { role: 'user', content: 'What did the dog eat?' },
+      { role: 'assistant', content: 'The dog ate a big bone and then it went to sleep under the tree.' },
+    ];
+    const messages: ChatMessage[] = [...history, { role: 'user', content: 'Where did it sleep?' }];
     const first = await run(engine, messages, 'f32', true);
     const regenerated = await run(engine, messages, 'f32', true);
     expect(regenerated.cachedTokens).toBe(first.promptTokens - 1); // all but the last prompt token, which picks the reply
     expect(regenerated.ids).toEqual(first.ids);
-    const edited: ChatMessage[] = [{ role: 'user', content: 'Tell me about a bird.' }];
+    const edited: ChatMessage[] = [...history, { role: 'user', content: 'Who was its friend?' }];
     const reusedEdit = await run(engine, edited, 'f32', true);
     const freshEdit = await run(await engineOn(), edited, 'f32', false);
-    expect(reusedEdit.cachedTokens).toBeGreaterThan(0);
+    expect(reusedEdit.cachedTokens).toBeGreaterThan(first.promptTokens / 2);
     expect(reusedEdit.cachedTokens).toBeLessThan(first.promptTokens - 1);
     expect(reusedEdit.ids).toEqual(freshEdit.ids);
   });
@@ -88,5 +94,53 @@ describe('conversations (reference backend)', () => {
     const long = await run(engine, [{ role: 'user', content: 'Once upon a time there was a very long story about many animals. '.repeat(2) }], 'fp16', true);
     expect(long.ids.length).toBeGreaterThan(0);
     expect(engine.memory().sessions.reduce((a, k) => a + k.bytes, 0)).toBeLessThanOrEqual(0.1 * 2 ** 20);
+  });
+
+  it.each(['f32', 'fp16', 'kivi-4', 'xquant-4', 'xquant-cl-2', 'xquant-gqa-4'])(
+    '%s: a conversation three times the context continues: old messages dropped whole, the prompt is that of the kept ones',
+    async (mode) => {
+      const engine = await engineOn();
+      const messages: ChatMessage[] = [{ role: 'system', content: 'You tell short stories about animals.' }];
+      for (let i = 0; i < 20; i++) {
+        messages.push({ role: 'user', content: `Tell me story number ${i} about a cat who found a red ball in the garden.` });
+        messages.push({ role: 'assistant', content: `Once upon a time a cat found a red ball, and story ${i} was a happy one.` });
+      }
+      messages.push({ role: 'user', content: 'And the last story?' });
+      expect(engine.chatPrompt(messages).length).toBeGreaterThan(3 * 512);
+      const fitted = engine.fitChatPrompt(messages, 8);
+      expect(fitted.dropped % 2).toBe(0);
+      expect(fitted.ids.length + 8).toBeLessThanOrEqual(512);
+      const kept = [messages[0], ...messages.slice(1 + fitted.dropped)];
+      expect(fitted.ids).toEqual(engine.chatPrompt(kept));
+      const stream = async (ids: number[], reuse: boolean) => {
+        const it = engine.stream(generateRequest(ids, { max_tokens: 8, temperature: 0, cache: mode, reuse }));
+        let step = await it.next();
+        while (!step.done) step = await it.next();
+        return step.value;
+      };
+      const reply = await stream(fitted.ids, false);
+      expect(reply.ids.length).toBeGreaterThan(0);
+      expect(reply.promptTokens).toBe(fitted.ids.length);
+      expect(() => engine.fitChatPrompt([messages[0], { role: 'user', content: 'word '.repeat(600) }], 8)).toThrow(/does not fit the model's context/);
+    },
+  );
+
+  it('dropping keeps system messages wherever they stand, and takes a call with its tool results', async () => {
+    const engine = await engineOn();
+    const long = (n: number) => `Story ${n} about a cat and a dog and a bird in the old garden. `.repeat(2);
+    const messages: ChatMessage[] = [
+      { role: 'system', content: 'You tell stories.' },
+      { role: 'user', content: long(1) },
+      { role: 'assistant', content: long(2) },
+      { role: 'system', content: 'Be brief.' },
+      { role: 'tool', content: long(3), tool_call_id: 'c1' },
+      { role: 'user', content: long(4) },
+      { role: 'assistant', content: long(5) },
+      { role: 'user', content: 'The end?' },
+    ];
+    const fitted = engine.fitChatPrompt(messages, 200);
+    // user 1, its answer and the tool result after the mid system message go together; both system messages stay.
+    expect(fitted.dropped).toBe(3);
+    expect(fitted.ids).toEqual(engine.chatPrompt([messages[0], messages[3], ...messages.slice(5)]));
   });
 });

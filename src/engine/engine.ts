@@ -236,11 +236,11 @@ export class Engine {
    * starts with the text of a kept conversation, its ids are that conversation's own (the replies as generated, not
    * as re-tokenized) followed by the rest encoded, so the kept cache is reused up to the new messages.
    */
-  chatPrompt(messages: ChatMessage[], tools?: readonly ToolDefinition[]): number[] {
+  chatPrompt(messages: ChatMessage[], tools?: readonly ToolDefinition[], reuse = true): number[] {
     const { model } = this.loaded();
     const t = model.tokenizer;
     const text = t.applyChatTemplate(messages, true, tools);
-    for (const history of this.pool.histories()) {
+    for (const history of reuse ? this.pool.histories() : []) {
       const said = t.decode(history, false);
       if (said.length === 0 || text.length <= said.length || !text.startsWith(said)) continue;
       // Used only where the joined ids read back as the prompt (a SentencePiece encoder may add a space at the seam).
@@ -257,10 +257,15 @@ export class Engine {
    * history starts with a user message (what chat templates expect). A conversation whose system messages and last
    * message alone do not fit is refused with a typed error. `dropped`: how many messages were left out.
    */
-  fitChatPrompt(messages: ChatMessage[], maxTokens: number, tools?: readonly ToolDefinition[]): { ids: number[]; dropped: number; droppedTokens: number } {
+  fitChatPrompt(
+    messages: ChatMessage[],
+    maxTokens: number,
+    tools?: readonly ToolDefinition[],
+    reuse = true,
+  ): { ids: number[]; dropped: number; droppedTokens: number } {
     const context = this.loaded().model.spec.maxPositionEmbeddings;
     const room = Math.max(1, Math.min(maxTokens, Math.floor(context / 4)));
-    const full = this.chatPrompt(messages, tools);
+    const full = this.chatPrompt(messages, tools, reuse);
     let kept = messages;
     let ids = full;
     while (ids.length + room > context) {
@@ -272,11 +277,12 @@ export class Engine {
           got: `${ids.length} tokens`,
         });
       }
-      // Drop the oldest message, then what answered it, so the kept history starts at a user message.
-      let end = first + 1;
-      while (end < kept.length - 1 && kept[end].role !== 'user') end++;
-      kept = [...kept.slice(0, first), ...kept.slice(end)];
-      ids = this.chatPrompt(kept, tools);
+      // Drop the oldest non-system message, then what answered it (assistant and tool messages, up to the next user
+      // message or the last message), so the kept history starts at a user message; system messages stay.
+      const drop = new Set([first]);
+      for (let i = first + 1; i < kept.length - 1 && kept[i].role !== 'user'; i++) if (kept[i].role !== 'system') drop.add(i);
+      kept = kept.filter((_, i) => !drop.has(i));
+      ids = this.chatPrompt(kept, tools, reuse);
     }
     return { ids, dropped: messages.length - kept.length, droppedTokens: Math.max(0, full.length - ids.length) };
   }
@@ -286,10 +292,15 @@ export class Engine {
     return toolCallFormat(this.loaded().model.tokenizer.templateSource);
   }
 
+  /** Kept conversations and a request needing `bytes` share the budget: the least recently used give way. */
+  private makeRoom(bytes: number): void {
+    while (this.pool.bytes + bytes > this.budgetBytes && this.pool.evictOne()) {}
+  }
+
   /** The loaded model's compiled constraints (the vocabulary's texts are read on first use). */
   private constraintCache(): ConstraintCache {
     const { model } = this.loaded();
-    this.constraints ??= new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize), model.spec.eosTokenIds);
+    this.constraints ??= new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds), model.spec.eosTokenIds);
     return this.constraints;
   }
 
@@ -357,18 +368,18 @@ export class Engine {
     // A kept conversation in this mode that starts like this prompt: keep what it shares, prefill the rest. At least
     // the prompt's last token runs again: its logits choose the first reply token.
     const found = r.reuse === false ? null : this.pool.take(modeName, promptIds);
+    const need = cacheBytesFor(model.spec, cache, promptIds.length + maxTokens);
     let cached = 0;
     let session: DecodeSession;
     if (found) {
       session = found.kept.session;
       cached = session.keep(Math.min(found.common, promptIds.length - 1));
+      this.makeRoom(Math.max(need, cacheBytesFor(model.spec, cache, session.capacity)));
     } else {
+      this.makeRoom(need);
       await backend.prepare(cache);
       session = backend.createSession(cache);
     }
-    // Kept conversations and this request share the budget: the least recently used give way.
-    const need = cacheBytesFor(model.spec, cache, promptIds.length + maxTokens);
-    while (this.pool.bytes + need > this.budgetBytes && this.pool.evictOne()) {}
     let firstAt = 0;
     const fail = (e: unknown) => (e instanceof EngineError ? Promise.reject(e) : backend.settleFailure(e));
     let finishReason: GenerationStats['finishReason'] = 'length';
@@ -439,7 +450,7 @@ export class Engine {
       // The cache holds the prompt and the reply up to its last token run (decodeIds drops the steps run past it).
       const history = [...promptIds, ...ids];
       if (keep && r.reuse !== false && session.length > 0 && session.length <= history.length)
-        this.pool.put(session, modeName, history.slice(0, session.length), cacheBytesFor(model.spec, cache, session.length));
+        this.pool.put(session, modeName, history.slice(0, session.length), cacheBytesFor(model.spec, cache, session.capacity));
       else session.close();
     }
   }
@@ -454,6 +465,7 @@ export class Engine {
     const ctx = o.ctx ?? Math.min(512, model.spec.maxPositionEmbeddings);
     const windows = o.windows ?? Math.max(1, Math.floor(ids.length / (ctx - 1)));
     const cache = this.resolveCache(o.cache, ctx);
+    this.makeRoom(cacheBytesFor(model.spec, cache, ctx));
     const r = await evaluatePerplexity(backend, ids, { ctx, windows, bos: model.spec.bosTokenId ?? 1, cache, signal: o.signal });
     return { ...r, cache: cacheModeName(cache), ctx };
   }
@@ -476,6 +488,7 @@ export class Engine {
       });
     }
     const cache = this.resolveCache(o.cache, total);
+    this.makeRoom(cacheBytesFor(model.spec, cache, total));
     await backend.prepare(cache);
     const session = backend.createSession(cache);
     const V = model.spec.vocabSize;

@@ -18,7 +18,7 @@ export interface KeptSession {
   mode: string;
   /** The tokens its cache holds, in order. */
   ids: number[];
-  /** Cache bytes it is counted at (the planner's figure for its tokens). */
+  /** Cache bytes it is counted at (the planner's figure for the tokens its buffers have room for). */
   bytes: number;
   lastUsed: number;
 }
@@ -37,13 +37,17 @@ export class SessionPool {
   private kept: KeptSession[] = [];
   private clock = 0;
 
-  /** The kept session of `mode` sharing the longest prefix with `ids` (taken out of the pool), or null when none shares a token. */
+  /**
+   * The kept session of `mode` sharing the longest prefix with `ids` (taken out of the pool), or null. A session
+   * that shares less than half its tokens is left alone (another conversation with the same system prompt would
+   * otherwise cut it back every turn).
+   */
   take(mode: string, ids: readonly number[]): { kept: KeptSession; common: number } | null {
     let best: { kept: KeptSession; common: number } | null = null;
     for (const k of this.kept) {
       if (k.mode !== mode) continue;
       const common = longestCommonPrefix(k.ids, ids);
-      if (common > 0 && (!best || common > best.common)) best = { kept: k, common };
+      if (common > 0 && 2 * common >= k.ids.length && (!best || common > best.common)) best = { kept: k, common };
     }
     if (best) this.kept = this.kept.filter((k) => k !== best.kept);
     return best;

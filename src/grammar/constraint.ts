@@ -38,9 +38,9 @@ export function constraintRules(spec: ConstraintSpec): RuleSet {
 }
 
 /** Code points of each token's text (null where the token never takes part). */
-export function vocabularyFromTexts(texts: readonly (string | null)[], size: number): Vocabulary {
+export function vocabularyFromTexts(texts: readonly (string | null)[], size: number, endIds: readonly number[] = []): Vocabulary {
   return new Vocabulary(
-    texts.map((t) => (t === null ? null : Int32Array.from([...t].map((c) => c.codePointAt(0)!)))),
+    texts.map((t, id) => (t === null || endIds.includes(id) ? null : Int32Array.from([...t].map((c) => c.codePointAt(0)!)))),
     size,
   );
 }
@@ -54,7 +54,10 @@ export class ConstraintCache {
   constructor(
     readonly vocab: Vocabulary,
     readonly endIds: readonly number[],
-  ) {}
+  ) {
+    // End-of-sequence tokens end a reply: never text inside it, even where a tokenizer gives them some.
+    for (const id of endIds) if (id < vocab.size && vocab.pieces[id] !== null) throw new GrammarError('end-of-sequence tokens must have no text in the vocabulary', { field: 'vocabulary', got: `token ${id}` });
+  }
 
   /** The compiled constraint (compiled now if new). */
   index(spec: ConstraintSpec): GrammarIndex {

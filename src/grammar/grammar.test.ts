@@ -192,4 +192,40 @@ describe('JSON schema', () => {
     expect(() => jsonSchemaRules({ type: 'string', format: 'email' })).toThrow(/format email/);
     expect(() => jsonSchemaRules({ $ref: '#/$defs/missing' })).toThrow(/does not resolve/);
   });
+
+  it('objects without properties: additionalProperties false is the empty object, a schema makes a map of it', () => {
+    const none = schemaMatcher({ type: 'object', additionalProperties: false });
+    expect(matches(none, '{}')).toBe(true);
+    expect(matches(none, '{"a":1}')).toBe(false);
+    const map = schemaMatcher({ type: 'object', additionalProperties: { type: 'number' } });
+    expect(matches(map, '{"a": 1, "b": 2.5}')).toBe(true);
+    expect(matches(map, '{"a":"x"}')).toBe(false);
+  });
+
+  it('refuses a constraining keyword beside one that decides the value alone, and formats on numbers', () => {
+    expect(() => jsonSchemaRules({ type: 'string', anyOf: [{ maxLength: 5 }] })).toThrow(/type beside anyOf/);
+    expect(() => jsonSchemaRules({ minimum: 0, anyOf: [{ type: 'integer' }] })).toThrow(UnsupportedFieldError);
+    expect(() => jsonSchemaRules({ type: 'string', format: 'date', pattern: '^2024' })).toThrow(/pattern together with format/);
+    expect(() => jsonSchemaRules({ type: 'integer', format: 'int32' })).toThrow(/format int32 on a integer/);
+    // type beside enum keeps only the values of that type.
+    const m = schemaMatcher({ type: 'string', enum: ['a', 1, null] });
+    expect(matches(m, '"a"')).toBe(true);
+    expect(matches(m, '1')).toBe(false);
+  });
+
+  it('refuses huge repetition counts at once, and bounds exponents to two digits', () => {
+    const started = performance.now();
+    expect(() => compileGrammar(new Map([['root', parseRegex('a{20000000}').expr]]))).toThrow(/repetition count is too large/);
+    expect(() => jsonSchemaRules({ type: 'string', minLength: 100_000_000 })).toThrow(/minLength beyond/);
+    expect(performance.now() - started).toBeLessThan(1000);
+    const n = schemaMatcher({ type: 'number' });
+    expect(matches(n, '1e99')).toBe(true);
+    expect(matches(n, '1e999')).toBe(false);
+  });
+
+  it('\\s and \\S know every ECMAScript space', () => {
+    const m = regexMatcher('\\S+');
+    expect(matches(m, 'a\u3000b')).toBe(false);
+    expect(matches(regexMatcher('a\\sb'), 'a\u2003b')).toBe(true);
+  });
 });

@@ -60,6 +60,8 @@ export interface CompiledGrammar {
 
 /** Bounded repetitions expand to copies: a grammar past this many elements is refused. */
 export const MAX_ELEMENTS = 1_000_000;
+/** Largest {n,m} count. */
+export const MAX_REPEAT = 10_000;
 
 export function classMatches(c: CharClass, cp: number): boolean {
   const r = c.ranges;
@@ -144,7 +146,13 @@ export function compileGrammar(rules: RuleSet, root = 'root'): CompiledGrammar {
       case 'rep': {
         const { item, min, max } = e;
         if (!(Number.isInteger(min) && min >= 0 && max >= min)) throw new GrammarError('bad repetition bounds', { field: 'grammar', got: `{${min},${max}}` });
-        for (let i = 0; i < min; i++) emit(item, out, owner);
+        // Bounded repetition expands to copies: refuse a count that would build a grammar past MAX_ELEMENTS.
+        if (min > MAX_REPEAT || (max !== Number.POSITIVE_INFINITY && max > MAX_REPEAT))
+          throw new GrammarError('a repetition count is too large', { field: 'grammar', expected: `at most ${MAX_REPEAT}`, got: `{${min},${max}}` });
+        for (let i = 0; i < min; i++) {
+          emit(item, out, owner);
+          if (out.length > 2 * MAX_ELEMENTS) throw new GrammarError('grammar is too large', { field: 'grammar', expected: `at most ${MAX_ELEMENTS} elements` });
+        }
         if (max === Number.POSITIVE_INFINITY) {
           out.push(REF, starRule(item, owner));
         } else if (max > min) out.push(REF, optionalChain(item, max - min, owner));

@@ -43,6 +43,8 @@ const KEYWORDS = new Set([
   'exclusiveMaximum',
 ]);
 const MAX_DIGITS = 15;
+/** Largest minLength / maxLength / minItems / maxItems written out (bounded repetition expands to copies). */
+const MAX_COUNT = 10_000;
 const DIGIT = chars('0-9');
 
 type Schema = Record<string, unknown>;
@@ -55,7 +57,7 @@ function baseRules(rules: RuleSet): void {
   rules.set('string', seq(lit('"'), rep(ref('char'), 0), lit('"')));
   const int = alt(lit('0'), seq(chars('1-9'), rep(DIGIT, 0, MAX_DIGITS - 1)));
   rules.set('integer', seq(opt(lit('-')), int));
-  rules.set('number', seq(opt(lit('-')), int, opt(seq(lit('.'), rep(DIGIT, 1, MAX_DIGITS))), opt(seq(chars('eE'), opt(chars('+\\-')), rep(DIGIT, 1, 3)))));
+  rules.set('number', seq(opt(lit('-')), int, opt(seq(lit('.'), rep(DIGIT, 1, MAX_DIGITS))), opt(seq(chars('eE'), opt(chars('+\\-')), rep(DIGIT, 1, 2)))));
   const ws = ref('ws');
   const member = seq(ref('string'), ws, lit(':'), ws, ref('value'));
   rules.set('object', seq(lit('{'), ws, opt(seq(member, rep(seq(ws, lit(','), ws, member), 0))), ws, lit('}')));
@@ -124,6 +126,14 @@ export function toolCallRules(tools: readonly { name: string; parameters?: unkno
   return rules;
 }
 
+/** The JSON Schema types a value has (an integral number is both integer and number). */
+function jsonTypes(v: unknown): string[] {
+  if (v === null) return ['null'];
+  if (Array.isArray(v)) return ['array'];
+  if (typeof v === 'number') return Number.isInteger(v) ? ['integer', 'number'] : ['number'];
+  return [typeof v];
+}
+
 function isObject(x: unknown): x is Schema {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
@@ -152,11 +162,22 @@ class SchemaCompiler {
     for (const k of Object.keys(s)) {
       if (!KEYWORDS.has(k) && !ANNOTATIONS.has(k)) throw new UnsupportedFieldError(`the JSON schema keyword ${k} is not supported`, { field: `${path}.${k}` });
     }
+    // A keyword that decides the value alone ($ref, const, enum, anyOf, oneOf) takes no constraining sibling (only `type`
+    // beside const and enum, whose values must then have it): a sibling would otherwise be silently dropped.
+    const constraining = Object.keys(s).filter((k) => !ANNOTATIONS.has(k) && k !== '$defs' && k !== 'definitions');
+    const deciding = constraining.filter((k) => ['$ref', 'const', 'enum', 'anyOf', 'oneOf'].includes(k));
+    if (deciding.length > 0) {
+      const others = constraining.filter((k) => k !== deciding[0] && !(k === 'type' && (deciding[0] === 'const' || deciding[0] === 'enum')));
+      if (others.length > 0) {
+        throw new UnsupportedFieldError(`${others[0]} beside ${deciding[0]} is not supported (put it inside each alternative)`, { field: `${path}.${others[0]}` });
+      }
+    }
     if (typeof s.$ref === 'string') return this.reference(s.$ref, `${path}.$ref`);
-    if ('const' in s) return lit(JSON.stringify(s.const));
-    if (Array.isArray(s.enum)) {
-      if (s.enum.length === 0) throw new GrammarError('an empty enum allows no value', { field: `${path}.enum` });
-      return alt(...s.enum.map((v) => lit(JSON.stringify(v))));
+    const values = 'const' in s ? [s.const] : Array.isArray(s.enum) ? s.enum : null;
+    if (values) {
+      const allowed = s.type === undefined ? values : values.filter((v) => jsonTypes(v).some((t) => (Array.isArray(s.type) ? s.type : [s.type]).includes(t)));
+      if (allowed.length === 0) throw new GrammarError('no value of the enum or const has the type', { field: path });
+      return alt(...allowed.map((v) => lit(JSON.stringify(v))));
     }
     for (const k of ['anyOf', 'oneOf'] as const) {
       const list = s[k];
@@ -179,6 +200,7 @@ class SchemaCompiler {
         return this.string(s, path);
       case 'integer':
       case 'number':
+        if (s.format !== undefined) throw new UnsupportedFieldError(`format ${String(s.format)} on a ${type} is not supported`, { field: `${path}.format` });
         return this.number(s, type === 'integer', path);
       case 'boolean':
         return alt(lit('true'), lit('false'));
@@ -216,6 +238,7 @@ class SchemaCompiler {
     const v = s[k];
     if (v === undefined) return undefined;
     if (!(Number.isInteger(v) && (v as number) >= 0)) throw new GrammarError('must be an integer >= 0', { field: `${path}.${k}`, got: JSON.stringify(v) });
+    if ((v as number) > MAX_COUNT) throw new UnsupportedFieldError(`${k} beyond ${MAX_COUNT} is not supported`, { field: `${path}.${k}`, got: String(v) });
     return v as number;
   }
 
@@ -226,6 +249,8 @@ class SchemaCompiler {
     const char = ref('char');
     const quote = lit('"');
     if (s.format !== undefined) {
+      for (const k of ['pattern', 'minLength', 'maxLength'])
+        if (s[k] !== undefined) throw new UnsupportedFieldError(`${k} together with format is not supported`, { field: `${path}.${k}` });
       const f = FORMATS[s.format as string];
       if (!f)
         throw new UnsupportedFieldError(`string format ${String(s.format)} is not supported`, {
@@ -308,7 +333,13 @@ class SchemaCompiler {
       throw new GrammarError('must be a boolean or a schema', { field: `${path}.additionalProperties` });
     const ws = ref('ws');
     const names = Object.keys(props);
-    if (names.length === 0 && s.properties === undefined) return ref('object');
+    if (names.length === 0 && s.properties === undefined) {
+      // No declared properties: any object, an empty one (additionalProperties false), or a map of one value schema.
+      if (ap === false) return seq(lit('{'), ws, lit('}'));
+      if (!isObject(ap)) return ref('object');
+      const member = seq(ref('string'), ws, lit(':'), ws, this.rule('value', this.visit(ap, `${path}.additionalProperties`)));
+      return this.rule('map', seq(lit('{'), ws, opt(seq(member, rep(seq(ws, lit(','), ws, member), 0))), ws, lit('}')));
+    }
     const members = names.map((n) => seq(lit(JSON.stringify(n)), ws, lit(':'), ws, this.visit(props[n], `${path}.properties.${n}`)));
     // first[i]: members i.. when none was written yet; rest[i]: the same after one was (each takes a comma).
     const base = `${this.names}obj-${this.count++}`;

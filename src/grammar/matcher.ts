@@ -178,7 +178,11 @@ export class GrammarMatcher {
     if (seen.has(key)) return;
     seen.add(key);
     // Entering rules without consuming input this deep means a rule reaches itself first thing.
-    if (depth > MAX_EXPANSION) throw new GrammarError('the grammar is left-recursive', { field: 'grammar', expected: 'no rule that starts with itself' });
+    if (depth > MAX_EXPANSION)
+      throw new GrammarError('the grammar is left-recursive, or chains too many optional items', {
+        field: 'grammar',
+        expected: `no rule that starts with itself, and fewer than ${MAX_EXPANSION} optional items in a row`,
+      });
     const g = this.grammar;
     const kind = g.kind[pos];
     if (kind === CHAR) out.add(this.node(pos, next));

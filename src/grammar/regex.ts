@@ -20,7 +20,8 @@ export interface ParsedRegex {
 
 const DIGIT = [48, 57];
 const WORD = [48, 57, 65, 90, 95, 95, 97, 122];
-const SPACE = [9, 13, 32, 32, 160, 160, 0x2028, 0x2029, 0xfeff, 0xfeff];
+// ECMAScript's WhiteSpace and LineTerminator: tab to carriage return, space, NBSP, the Zs spaces, LS, PS, BOM.
+const SPACE = [9, 13, 32, 32, 160, 160, 0x1680, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f, 0x202f, 0x205f, 0x205f, 0x3000, 0x3000, 0xfeff, 0xfeff];
 const ANY = [10, 10, 13, 13, 0x2028, 0x2029]; // '.': everything but line terminators (negated)
 
 export function parseRegex(source: string, o: { json?: boolean; field?: string } = {}): ParsedRegex {

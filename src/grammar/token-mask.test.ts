@@ -77,7 +77,7 @@ describe('token masks', () => {
 
   it('a vocabulary that cannot write what the grammar needs fails at the start, naming what was expected', async () => {
     const m = await sharedModel('tinystories-656k'); // no '{' in its 2,048 tokens
-    const cache = new ConstraintCache(vocabularyFromTexts(m.tokenizer.tokenTexts(), m.spec.vocabSize), m.spec.eosTokenIds);
+    const cache = new ConstraintCache(vocabularyFromTexts(m.tokenizer.tokenTexts(), m.spec.vocabSize, m.spec.eosTokenIds), m.spec.eosTokenIds);
     expect(() => cache.start({ type: 'json_object' })).toThrow(GrammarError);
     expect(() => cache.start({ type: 'json_object' })).toThrow(/"\{"/);
     expect(() => cache.start({ type: 'json_schema', schema: { type: 'integer' } })).not.toThrow();

@@ -39,6 +39,9 @@ export class ReferenceBackend implements Backend {
       get length() {
         return cache.length;
       },
+      get capacity() {
+        return cache.length;
+      },
       forward: async (ids, wanted) => decoder.forward(ids, cache, wanted),
       forwardEach: async (ids) => {
         const V = this.spec.vocabSize;

@@ -17,7 +17,7 @@ const m = await sharedModel('stories260K');
 const gpu = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', maxBatch: 64, kernels: 'auto', subgroups: true });
 afterAll(() => gpu.destroy());
 const reference = new ReferenceBackend(m);
-const constraints = new ConstraintCache(vocabularyFromTexts(m.tokenizer.tokenTexts(), m.spec.vocabSize), m.spec.eosTokenIds);
+const constraints = new ConstraintCache(vocabularyFromTexts(m.tokenizer.tokenTexts(), m.spec.vocabSize, m.spec.eosTokenIds), m.spec.eosTokenIds);
 const PROMPT = [1, 403, 407];
 
 function run(backend: Backend, spec: ConstraintSpec, sampling: SamplingOptions, cache = 'f32'): Promise<number[]> {

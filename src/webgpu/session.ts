@@ -551,6 +551,10 @@ export class GpuDecodeSession implements DecodeSession {
     }
   }
 
+  get capacity(): number {
+    return this.cache.capacity;
+  }
+
   keep(n: number): number {
     const m = exactPrefix(this.cache.config, this.cache.length, n);
     this.cache.length = m;

@@ -279,8 +279,8 @@ export class EngineHost {
         // truncation 'auto': old messages are dropped whole to fit the context (the engine then cuts nothing).
         const fitted =
           r.truncation === 'auto'
-            ? this.engine.fitChatPrompt(templateMessages(r.messages), r.max_tokens ?? r.max_completion_tokens ?? DEFAULT_MAX_TOKENS, tools)
-            : { ids: this.engine.chatPrompt(templateMessages(r.messages), tools), dropped: 0, droppedTokens: 0 };
+            ? this.engine.fitChatPrompt(templateMessages(r.messages), r.max_tokens ?? r.max_completion_tokens ?? DEFAULT_MAX_TOKENS, tools, r.reuse !== false)
+            : { ids: this.engine.chatPrompt(templateMessages(r.messages), tools, r.reuse !== false), dropped: 0, droppedTokens: 0 };
         const prompt = fitted.ids;
         const seeds = choiceSeeds(r);
         const id = completionId('chatcmpl');
@@ -402,10 +402,15 @@ export class EngineHost {
     if (top !== undefined) request.logprobs = { top, into };
     if (forced) request.constraint = forced;
     const it = this.engine.stream(request);
-    for (;;) {
-      const step = await it.next();
-      if (step.done) return step.value;
-      onText(step.value, into.slice(sent, (sent = into.length)));
+    try {
+      for (;;) {
+        const step = await it.next();
+        if (step.done) return step.value;
+        onText(step.value, into.slice(sent, (sent = into.length)));
+      }
+    } finally {
+      // A throwing onText leaves the generator suspended: finishing it closes (or keeps) its session.
+      await it.return(undefined as never).catch(() => {});
     }
   }
 
