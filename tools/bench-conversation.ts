@@ -55,7 +55,9 @@ async function qwenShaped(): Promise<PreparedModel> {
 
 async function austen(): Promise<PreparedModel> {
   const dir = 'public/models/austen-3m';
-  return (await loadPreparedModel({ resolved: { id: `file:${dir}`, revision: '', name: 'austen-3m', source: nodeModelSource(dir) }, format: 'q8', cache: null })).model;
+  return (
+    await loadPreparedModel({ resolved: { id: `file:${dir}`, revision: '', name: 'austen-3m', source: nodeModelSource(dir) }, format: 'q8', cache: null })
+  ).model;
 }
 
 export async function conversationSection(maxTokens: number): Promise<ConversationRow[]> {
@@ -72,12 +74,22 @@ export async function conversationSection(maxTokens: number): Promise<Conversati
         for (const [turn, text] of TURNS.entries()) {
           process.stderr.write(`conversation: ${model.name} ${mode} ${reuse ? 'reuse' : 'no reuse'} turn ${turn + 1}\n`);
           messages.push({ role: 'user', content: text });
-          const it = engine.stream(generateRequest(engine.chatPrompt(messages, undefined, reuse), { max_tokens: maxTokens, temperature: 0, cache: mode, reuse, stop }));
+          const it = engine.stream(
+            generateRequest(engine.chatPrompt(messages, undefined, reuse), { max_tokens: maxTokens, temperature: 0, cache: mode, reuse, stop }),
+          );
           let step = await it.next();
           while (!step.done) step = await it.next();
           const s = step.value;
           messages.push({ role: 'assistant', content: s.text });
-          rows.push({ model: model.name, mode, reuse, turn: turn + 1, promptTokens: s.promptTokens, cachedTokens: s.cachedTokens, ttftMs: s.timeToFirstTokenMs });
+          rows.push({
+            model: model.name,
+            mode,
+            reuse,
+            turn: turn + 1,
+            promptTokens: s.promptTokens,
+            cachedTokens: s.cachedTokens,
+            ttftMs: s.timeToFirstTokenMs,
+          });
         }
         engine.unload();
       }

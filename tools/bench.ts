@@ -364,7 +364,9 @@ await runCli(USAGE, async () => {
     );
     for (const r of conversation.filter((x) => x.reuse)) {
       const n = at(r, false);
-      grammarLines.push(`| ${r.model} | ${r.mode} | ${r.turn} | ${r.promptTokens} | ${r.cachedTokens} | ${f(r.ttftMs, 0)} | ${f(n.ttftMs, 0)} | ${f(n.ttftMs / r.ttftMs, 1)} |`);
+      grammarLines.push(
+        `| ${r.model} | ${r.mode} | ${r.turn} | ${r.promptTokens} | ${r.cachedTokens} | ${f(r.ttftMs, 0)} | ${f(n.ttftMs, 0)} | ${f(n.ttftMs / r.ttftMs, 1)} |`,
+      );
     }
     if (section === 'conversation') {
       await mkdir('bench/results', { recursive: true });

@@ -70,7 +70,7 @@ await runCli(USAGE, async () => {
   const messages: ChatMessage[] = script.system ? [{ role: 'system', content: script.system }] : [];
   for (const [turn, text] of script.turns.entries()) {
     messages.push({ role: 'user', content: text });
-    const request = generateRequest(engine.chatPrompt(messages, undefined, !a["no-reuse"]), {
+    const request = generateRequest(engine.chatPrompt(messages, undefined, !a['no-reuse']), {
       max_tokens: a['max-tokens'],
       temperature,
       seed: a.seed ?? 0,

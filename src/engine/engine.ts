@@ -300,7 +300,10 @@ export class Engine {
   /** The loaded model's compiled constraints (the vocabulary's texts are read on first use). */
   private constraintCache(): ConstraintCache {
     const { model } = this.loaded();
-    this.constraints ??= new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds), model.spec.eosTokenIds);
+    this.constraints ??= new ConstraintCache(
+      vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds),
+      model.spec.eosTokenIds,
+    );
     return this.constraints;
   }
 

@@ -56,7 +56,9 @@ export class ConstraintCache {
     readonly endIds: readonly number[],
   ) {
     // End-of-sequence tokens end a reply: never text inside it, even where a tokenizer gives them some.
-    for (const id of endIds) if (id < vocab.size && vocab.pieces[id] !== null) throw new GrammarError('end-of-sequence tokens must have no text in the vocabulary', { field: 'vocabulary', got: `token ${id}` });
+    for (const id of endIds)
+      if (id < vocab.size && vocab.pieces[id] !== null)
+        throw new GrammarError('end-of-sequence tokens must have no text in the vocabulary', { field: 'vocabulary', got: `token ${id}` });
   }
 
   /** The compiled constraint (compiled now if new). */

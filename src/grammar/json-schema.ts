@@ -169,7 +169,9 @@ class SchemaCompiler {
     if (deciding.length > 0) {
       const others = constraining.filter((k) => k !== deciding[0] && !(k === 'type' && (deciding[0] === 'const' || deciding[0] === 'enum')));
       if (others.length > 0) {
-        throw new UnsupportedFieldError(`${others[0]} beside ${deciding[0]} is not supported (put it inside each alternative)`, { field: `${path}.${others[0]}` });
+        throw new UnsupportedFieldError(`${others[0]} beside ${deciding[0]} is not supported (put it inside each alternative)`, {
+          field: `${path}.${others[0]}`,
+        });
       }
     }
     if (typeof s.$ref === 'string') return this.reference(s.$ref, `${path}.$ref`);

@@ -27,7 +27,9 @@ async function conversation(cache: string, reuse: boolean): Promise<GenerationSt
   try {
     for (const t of TURNS) {
       messages.push({ role: 'user', content: t });
-      const it = engine.stream(generateRequest(engine.chatPrompt(messages, undefined, reuse), { max_tokens: 16, temperature: 0, cache, reuse, stop: ['\nuser:'] }));
+      const it = engine.stream(
+        generateRequest(engine.chatPrompt(messages, undefined, reuse), { max_tokens: 16, temperature: 0, cache, reuse, stop: ['\nuser:'] }),
+      );
       let step = await it.next();
       while (!step.done) step = await it.next();
       out.push(step.value);

@@ -24,7 +24,8 @@ describe('keeping the first n tokens (WebGPU)', () => {
       const kept = [];
       for (const n of [156, 152, 140, 60]) kept.push(await checkKeep(gpu, mode, n, 1e-3)); // a prompt slice of another length can round an fp16 store by an ulp
       const config = parseCacheMode(mode);
-      if (config.residual || config.hot) expect(kept).toEqual([156, 0, 0, 0]);
+      if (config.residual || config.hot)
+        expect(kept).toEqual([0, 0, 0, 0]); // only keeping every token is exact with a ring
       else if (mode.startsWith('kivi') || mode.startsWith('xquant-gqa')) expect(kept).toEqual([156, 128, 128, 0]);
       else expect(kept).toEqual([156, 152, 140, 60]);
     },
