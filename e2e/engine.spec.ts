@@ -42,7 +42,9 @@ test('the Worker engine reproduces the stories260K greedy oracle (32 tokens) thr
   expect(r.summary.spec.numLayers).toBe(5);
   expect(r.memory.gpu.weights).toBe(r.summary.memory.weights);
   expect(r.memory.gpu.weights).toBeGreaterThan(1_000_000); // 260K f32 parameters
-  expect(r.memory.gpu.cache).toBe(0); // the generation's session freed its KV pages
+  // The conversation is kept for the next request (prefix reuse): its cache is the only cache held.
+  expect(r.memory.sessions).toEqual([{ mode: 'fp16', tokens: 32, bytes: expect.any(Number) }]);
+  expect(r.memory.gpu.cache).toBeGreaterThan(0);
   expect(r.memory.plan.auto).toBe('fp16'); // 256 MB holds stories260K's 512 positions in fp16
 });
 
