@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ABORTED' // the caller's AbortSignal fired (during download, prefill or decode)
   | 'NETWORK' // a download failed (no connection, HTTP error other than 404)
   | 'STORAGE_QUOTA' // the browser refused to store the weight cache (IndexedDB quota)
+  | 'SAVED_CACHE' // a saved conversation cache that is stale (another model, mode, layout or format version) or damaged
   | 'GRAMMAR'; // a grammar, regex or JSON schema that does not parse, or constrained output no token of the vocabulary can continue
 
 export interface ErrorDetails {
@@ -40,6 +41,7 @@ export const ERROR_NAMES: Record<ErrorCode, string> = {
   NETWORK: 'NetworkError',
   STORAGE_QUOTA: 'StorageQuotaError',
   GRAMMAR: 'GrammarError',
+  SAVED_CACHE: 'SavedCacheError',
 };
 
 export class EngineError extends Error {
@@ -150,14 +152,14 @@ export class NetworkError extends EngineError {
   }
 }
 
-/** The browser refused to store the weight cache: `needed` bytes were asked for, `available` were free (when known). */
+/** The browser refused to store the weight cache (or a saved conversation): `needed` bytes were asked for, `available` were free (when known). */
 export class StorageQuotaError extends EngineError {
   readonly needed: number;
   readonly available: number | null;
 
-  constructor(needed: number, available: number | null) {
+  constructor(needed: number, available: number | null, what = 'the weight cache') {
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-    super('STORAGE_QUOTA', 'the browser refused to store the weight cache (storage quota)', {
+    super('STORAGE_QUOTA', `the browser refused to store ${what} (storage quota)`, {
       expected: `${mb(needed)} of storage`,
       got: available === null ? 'an unknown amount free' : `${mb(available)} free`,
     });
@@ -169,6 +171,13 @@ export class StorageQuotaError extends EngineError {
 export class GrammarError extends EngineError {
   constructor(message: string, details: ErrorDetails = {}) {
     super('GRAMMAR', message, details);
+  }
+}
+
+/** A saved conversation cache cannot be used: it was made for another model, mode, layout or format, or it is damaged. */
+export class SavedCacheError extends EngineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('SAVED_CACHE', message, details);
   }
 }
 
@@ -190,6 +199,7 @@ export const ERROR_CLASSES: Record<ErrorCode, { prototype: EngineError }> = {
   GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
   GPU_ERROR: GpuError,
   GRAMMAR: GrammarError,
+  SAVED_CACHE: SavedCacheError,
   ABORTED: AbortedError,
   NETWORK: NetworkError,
   STORAGE_QUOTA: StorageQuotaError,

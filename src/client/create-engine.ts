@@ -13,6 +13,7 @@ import type { WeightFormat } from '../quant/weight-format';
 import type { KernelChoice } from '../webgpu/kernel-family';
 import type { LoadProgress } from '../storage/model-loader';
 import type { CachedModelInfo } from '../storage/weight-cache';
+import type { SavedConversationInfo } from '../storage/conversation-cache';
 import type { HostHealth, LoadOptions as HostLoadOptions, LoadResult, ScoreRequest, StreamEvent } from '../worker/engine-host';
 import type { WorkerApi } from '../worker/engine-worker';
 import { deserializeEngineError, installErrorTransfer } from './error-transfer';
@@ -56,6 +57,15 @@ export interface XQuantEngine {
   score(r: ScoreRequest & { signal?: AbortSignal }): Promise<ScoreResult>;
   /** Change the cache's GPU memory budget (MiB) without reloading; `auto` and memory() plan against it. */
   setMemoryBudget(mb: number): Promise<void>;
+  /**
+   * Save the conversation the last request left in the cache to IndexedDB, in the cache's own compressed form: after
+   * a page reload, a request whose prompt starts with it (same model and cache mode) continues with no re-prefill.
+   */
+  saveConversation(): Promise<SavedConversationInfo>;
+  /** Conversations saved for the loaded model, newest first. */
+  savedConversations(): Promise<SavedConversationInfo[]>;
+  /** Delete a saved conversation (by key), or all of the loaded model's. */
+  deleteSavedConversations(key?: string): Promise<void>;
   unload(): Promise<void>;
   listCachedModels(): Promise<CachedModelInfo[]>;
   deleteCachedModel(id: string, revision?: string, format?: WeightFormat): Promise<number>;
@@ -172,6 +182,9 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
       const [rest, signal] = split(r);
       return withAbort(signal, (id) => remote.score(id, rest as ScoreRequest));
     },
+    saveConversation: () => remote.saveConversation(`r${++nextRequest}`),
+    savedConversations: () => remote.savedConversations(),
+    deleteSavedConversations: (key) => remote.deleteSavedConversations(`r${++nextRequest}`, key),
     unload: () => remote.unload(`r${++nextRequest}`),
     listCachedModels: () => remote.listCachedModels(),
     deleteCachedModel: (id, revision, format) => remote.deleteCachedModel(id, revision, format),

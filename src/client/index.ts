@@ -26,5 +26,6 @@ export type { MemoryInfo } from '../engine/engine';
 export type { ModelRef } from '../model/model-ref';
 export type { LoadProgress, StorageReport } from '../storage/model-loader';
 export type { CachedModelInfo } from '../storage/weight-cache';
+export type { SavedConversationInfo } from '../storage/conversation-cache';
 export type { LoadResult } from '../worker/engine-host';
 export * from '../errors';

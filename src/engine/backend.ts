@@ -48,12 +48,32 @@ export interface DecodeSession {
    * many were kept. The caller re-runs the tokens between that and n.
    */
   keep(n: number): number;
+  /** The cache read back in its stored (compact) form, for restore() in a later page. */
+  save(): Promise<SessionSnapshot>;
+  /**
+   * Into an empty session: the cache as `snapshot` holds it, so decoding continues with no re-run. A snapshot
+   * of another layout (backend, mode, model shape, batch) is refused with SavedCacheError.
+   */
+  restore(snapshot: SessionSnapshot): Promise<void>;
   /** Steady-state bytes per token of the cache's compact form. */
   bytesPerToken(): number;
   /** Bytes the cache holds right now. */
   storedBytes(): number;
   /** Free what the session holds (GPU buffers); the session is unusable afterwards. */
   close(): void;
+}
+
+/** A session's cache as save() reads it: what restore() needs to continue without running its tokens again. */
+export interface SessionSnapshot {
+  /** Tokens it holds. */
+  length: number;
+  /**
+   * What the parts mean: backend, cache mode and the sizes that place rows in them. restore() takes only a
+   * snapshot whose layout equals its own session's.
+   */
+  layout: string;
+  /** The cache's buffers (their used prefixes), in an order the layout fixes. */
+  parts: Uint8Array[];
 }
 
 export interface Backend {

@@ -3,141 +3,40 @@
 // the backend factory (src/webgpu/backend.ts's webGpuBackends in the Worker) and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
-import { AbortedError, EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted } from '../errors';
+import { AbortedError, EngineError, GpuOutOfMemoryError, InvalidArgumentError, SavedCacheError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
-import type { DecodeSession, MemoryReport } from './backend';
+import type { DecodeSession } from './backend';
 import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage, ToolDefinition } from '../tokenizer/tokenizer';
 import { toolCallFormat, type ToolCallFormat } from './tool-calls';
 import type { PreparedModel } from './prepared-model';
-import { autoCacheMode, cacheBytesFor, planCache, type CachePlan } from './planner';
-import { GREEDY, Sampler, checkSampling, type SamplingOptions, type TokenLogprob } from './sampling';
+import { autoCacheMode, cacheBytesFor, planCache } from './planner';
+import { GREEDY, Sampler, checkSampling } from './sampling';
 import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../grammar/constraint';
-import { SessionPool, type KeptSessionInfo } from './session-pool';
+import { SessionPool, type KeptSession } from './session-pool';
+import type { ChunkStore } from '../storage/chunk-store';
+import { ConversationCache, type SavedConversationInfo } from '../storage/conversation-cache';
+import { sha256Hex } from '../storage/sha256';
+import { fingerprinted } from '../quant/weight-stream';
 import { StopMatcher } from './stop-matcher';
 import type { BackendFactory, EngineBackend } from './backend';
-import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
+import type { KernelFamily } from '../webgpu/kernel-family';
 
-export interface EngineLoadOptions {
-  /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
-  memoryBudgetMB?: number;
-  /** Seconds spent writing weights to the GPU, added to as the upload runs. */
-  timings?: { upload: number };
-  /** Kernel family: auto (from the adapter), rowwise or tiled (src/webgpu/kernel-family.ts). */
-  kernels?: KernelChoice;
-  /**
-   * f16 arithmetic in the tiled family's prefill GEMM tiles and decode GEMVs, and f16-staged attention queries, where
-   * the device has shader-f16 (default false).
-   */
-  f16Math?: boolean;
-}
+import {
+  DEFAULT_BUDGET_MB,
+  SINK_TOKENS,
+  type EngineLoadOptions,
+  type GenerateRequest,
+  type GenerationStats,
+  type MemoryInfo,
+  type ModelSummary,
+  type ModeReady,
+  type ScoreResult,
+} from './engine-types';
 
-export interface MemoryInfo {
-  /** Live GPU buffers by category. */
-  gpu: MemoryReport;
-  /** Every cache mode against the budget, for `context` tokens. */
-  plan: CachePlan;
-  /** The model's own context (positions). */
-  modelContext: number;
-  /** The device's largest storage binding: no cache buffer may pass it. */
-  maxBindingBytes: number;
-  /** Conversations kept for prefix reuse, most recently used first: their cache bytes count against the budget. */
-  sessions: KeptSessionInfo[];
-}
-
-export interface ModelSummary {
-  name: string;
-  spec: ModelSpec;
-  weights: string;
-  adapter: string;
-  /** The kernel family chosen for this adapter (or forced by the load's `kernels`). */
-  kernels: KernelFamily;
-  /**
-   * Whether the tiled-family GEMMs and GEMVs run in f16 (and attention stages its queries in f16) (asked for with
-   * `f16Math`, and the device has shader-f16).
-   */
-  f16Math: boolean;
-  memory: MemoryReport;
-  hasChatTemplate: boolean;
-}
-
-export interface GenerateRequest {
-  /** Token ids, or text that the model's tokenizer encodes (with BOS). */
-  prompt: number[] | string;
-  maxTokens: number;
-  /** A cache mode name, or 'auto' (default): the most accurate mode whose cache for prompt + maxTokens fits the budget. */
-  cache?: string;
-  sampling?: SamplingOptions;
-  /** Generation ends before the first of these strings; it is not part of the text. */
-  stop?: string[];
-  /**
-   * A prompt too long for the context: 'disabled' (default) refuses it with a typed error; 'auto' keeps
-   * its first SINK_TOKENS tokens (attention sinks) and its end, dropping the middle, so the prompt and at
-   * least a quarter of the context (or max_tokens, if less) for the reply fit.
-   */
-  truncation?: 'disabled' | 'auto';
-  /** The output must follow this grammar (a JSON schema, any JSON object, GBNF, a regex); it ends when the grammar does. */
-  constraint?: ConstraintSpec;
-  /**
-   * Record each generated token's log-probability with `top` alternatives into `into` as tokens are chosen (a
-   * streaming caller reads it between text deltas); GenerationStats.logprobs holds them too.
-   */
-  logprobs?: { top: number; into?: TokenLogprob[] };
-  /**
-   * Reuse a kept conversation (default true): the cache of an earlier request in the same mode whose tokens start
-   * this prompt is kept up to where they differ (src/cache/keep.ts), and only the rest is prefilled; afterwards this
-   * request's tokens are kept for the next one.
-   */
-  reuse?: boolean;
-  signal?: AbortSignal;
-}
-
-/** Tokens kept from the start of a prompt cut by `truncation: 'auto'`. */
-export const SINK_TOKENS = 4;
-
-export interface GenerationStats {
-  ids: number[];
-  text: string;
-  finishReason: 'stop' | 'length';
-  /** Per generated id, when the request asked for log-probabilities. */
-  logprobs?: TokenLogprob[];
-  /** Prompt tokens (after truncation), and how many were dropped. */
-  promptTokens: number;
-  /** Prompt tokens a kept conversation already held: not run again (OpenAI's prompt_tokens_details.cached_tokens). */
-  cachedTokens: number;
-  /** Chat messages the caller dropped whole to fit the context (set by the chat layer). */
-  truncatedMessages?: number;
-  truncatedTokens: number;
-  cache: string;
-  cacheBytes: number;
-  /** From the request to the first generated token (the prefill). */
-  timeToFirstTokenMs: number;
-  prefillTokensPerSecond: number;
-  /** Tokens after the first over the time after the first. */
-  decodeTokensPerSecond: number;
-  seconds: number;
-}
-
-/** The cache budget (MiB) when a load names none. */
-export const DEFAULT_BUDGET_MB = 256;
-
-export interface ModeReady {
-  cache: string;
-  /** Kernels compiled now (0: the mode was ready). */
-  kernels: number;
-  seconds: number;
-}
-
-export interface ScoreResult {
-  /** Mean over the continuation's tokens of -log p(token | everything before it), in nats. */
-  meanNll: number;
-  /** Each token's -log p, in order: paired with another cache's on the same continuation, the spread of the differences says what is noise. */
-  tokenNlls: number[];
-  tokens: number;
-  cache: string;
-}
+export * from './engine-types';
 
 export class Engine {
   private model: PreparedModel | null = null;
@@ -152,7 +51,17 @@ export class Engine {
   /** Called once per lost device; the Worker host reloads the model from the weight cache. */
   onDeviceLost: ((reason: string) => void) | null = null;
 
-  constructor(private readonly backends: BackendFactory) {}
+  /** Where saveConversation() keeps caches (IndexedDB in the Worker); null: saving is off. */
+  private readonly saved: ConversationCache | null;
+  /** The loaded model's identity for saved conversations: name, spec and the weights' fingerprint. */
+  private modelKey = '';
+
+  constructor(
+    private readonly backends: BackendFactory,
+    o: { savedConversations?: ChunkStore } = {},
+  ) {
+    this.saved = o.savedConversations ? new ConversationCache(o.savedConversations) : null;
+  }
 
   /**
    * Put a model on a device. The model loaded before stays loaded and usable until the new one is on its
@@ -161,7 +70,12 @@ export class Engine {
   async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
     const budgetBytes = checkBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
-    const backend = await this.backends(model, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
+    const weights = fingerprinted(model.weights);
+    const backend = await this.backends({ ...model, weights: weights.stream }, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
+    const identity = `${model.name}\n${JSON.stringify(model.spec)}\n${weights.fingerprint()}`;
+    this.modelKey = (await sha256Hex(new TextEncoder().encode(identity))).slice(0, 32);
+    // A store that cannot be read (a private window's IndexedDB) turns saving off for this load; it does not fail it.
+    await this.saved?.open(this.modelKey).catch((e) => this.saved?.note(`saved conversations cannot be read: ${String(e)}`));
     const previous = this.backend;
     this.pool.clear();
     this.model = model;
@@ -240,7 +154,7 @@ export class Engine {
     const { model } = this.loaded();
     const t = model.tokenizer;
     const text = t.applyChatTemplate(messages, true, tools);
-    for (const history of reuse ? this.pool.histories() : []) {
+    for (const history of reuse ? [...this.pool.histories(), ...(this.saved?.histories() ?? [])] : []) {
       const said = t.decode(history, false);
       if (said.length === 0 || text.length <= said.length || !text.startsWith(said)) continue;
       // Used only where the joined ids read back as the prompt (a SentencePiece encoder may add a space at the seam).
@@ -370,7 +284,9 @@ export class Engine {
     const modeName = cacheModeName(cache);
     // A kept conversation in this mode that starts like this prompt: keep what it shares, prefill the rest. At least
     // the prompt's last token runs again: its logits choose the first reply token.
-    const found = r.reuse === false ? null : this.pool.take(modeName, promptIds);
+    let found = r.reuse === false ? null : this.pool.take(modeName, promptIds);
+    const fromStore = !found && r.reuse !== false ? await this.restoreSaved(cache, modeName, promptIds) : null;
+    found ??= fromStore;
     const need = cacheBytesFor(model.spec, cache, promptIds.length + maxTokens);
     let cached = 0;
     let session: DecodeSession;
@@ -438,6 +354,8 @@ export class Engine {
         ...(r.logprobs ? { logprobs: sampler.logprobs.slice(0, ids.length) } : {}),
         promptTokens: promptIds.length,
         cachedTokens: cached,
+        restoredTokens: fromStore ? cached : 0,
+        ...(this.saved ? { savedCacheNotes: this.saved.takeNotes() } : {}),
         truncatedTokens: fullPrompt.length - promptIds.length,
         cache: modeName,
         cacheBytes: session.storedBytes(),
@@ -456,6 +374,67 @@ export class Engine {
         this.pool.put(session, modeName, history.slice(0, session.length), cacheBytesFor(model.spec, cache, session.capacity));
       else session.close();
     }
+  }
+
+  /**
+   * A saved conversation of this mode that starts like `ids`, read into a new session (null when there is none or
+   * it cannot be used: a stale or damaged entry is deleted and said in the request's savedCacheNotes).
+   */
+  private async restoreSaved(cache: CacheConfig, mode: string, ids: readonly number[]): Promise<{ kept: KeptSession; common: number } | null> {
+    const match = this.saved?.find(mode, ids);
+    if (!this.saved || !match) return null;
+    const { model, backend } = this.loaded();
+    const bytes = cacheBytesFor(model.spec, cache, match.entry.tokens);
+    this.makeRoom(bytes);
+    await backend.prepare(cache);
+    const session = backend.createSession(cache);
+    try {
+      await session.restore(await this.saved.load(match.entry));
+    } catch (e) {
+      session.close();
+      if (!(e instanceof SavedCacheError)) throw e;
+      if (e.field === 'layout') await this.saved.delete(match.entry.key);
+      this.saved.note(`a saved conversation was not used: ${e.message}`);
+      return null;
+    }
+    return { kept: { session, mode, ids: match.entry.ids, bytes, lastUsed: 0 }, common: match.common };
+  }
+
+  /**
+   * Save the conversation the last request left in the cache, in the cache's stored form, so a later page (after a
+   * reload) continues it without prefilling it again: a request whose prompt starts with its tokens, in the same
+   * mode, restores it. An earlier saved state of the same conversation is replaced.
+   */
+  async saveConversation(): Promise<SavedConversationInfo> {
+    const saved = this.savedStore();
+    const last = this.pool.latest();
+    if (!last)
+      throw new InvalidArgumentError('no conversation is kept to save', {
+        field: 'conversation',
+        expected: 'a request (with reuse on) before saveConversation()',
+      });
+    return saved.save(last.mode, last.ids, await last.session.save());
+  }
+
+  /** Conversations saved for the loaded model, newest first. */
+  savedConversations(): SavedConversationInfo[] {
+    this.loaded();
+    return this.saved?.list() ?? [];
+  }
+
+  /** Delete a saved conversation (by its key), or all of the loaded model's. */
+  async deleteSavedConversations(key?: string): Promise<void> {
+    await this.savedStore().delete(key);
+  }
+
+  private savedStore(): ConversationCache {
+    this.loaded();
+    if (!this.saved)
+      throw new InvalidArgumentError('this engine has no store for saved conversations', {
+        field: 'savedConversations',
+        expected: 'a ChunkStore given to the Engine',
+      });
+    return this.saved;
   }
 
   /** Perplexity of `text` by the protocol of shared/models/README.md: windows of ctx-1 tokens after BOS. */
@@ -525,6 +504,7 @@ export class Engine {
       modelContext: model.spec.maxPositionEmbeddings,
       maxBindingBytes: backend.maxBindingBytes,
       sessions: this.pool.list(),
+      saved: this.saved?.list() ?? [],
     };
   }
 

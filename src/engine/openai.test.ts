@@ -184,6 +184,8 @@ describe('OpenAI request fields', () => {
         finishReason: 'stop',
         promptTokens: 10,
         cachedTokens: 4,
+        restoredTokens: 3,
+        savedCacheNotes: ['a damaged saved conversation was deleted'] as string[],
         truncatedTokens: 0,
         cache: 'fp16',
         cacheBytes: 1,
@@ -198,6 +200,8 @@ describe('OpenAI request fields', () => {
       total_tokens: 13,
       time_to_first_token_ms: 5,
       prompt_tokens_details: { cached_tokens: 4 },
+      restored_tokens: 3,
+      saved_cache_notes: ['a damaged saved conversation was deleted'],
     });
   });
 });

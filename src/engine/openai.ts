@@ -163,6 +163,10 @@ export interface Usage {
   truncated_prompt_tokens: number;
   /** Chat messages dropped whole by `truncation: 'auto'` (the oldest, never a system message or the last). */
   truncated_messages: number;
+  /** Of cached_tokens, those restored from a saved conversation (IndexedDB) rather than a kept one. */
+  restored_tokens: number;
+  /** Saved conversations that could not be used (stale or damaged, deleted), when there were any. */
+  saved_cache_notes?: string[];
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
@@ -465,6 +469,8 @@ export function usageOf(s: GenerationStats): Usage {
     cache_bytes: s.cacheBytes,
     truncated_prompt_tokens: s.truncatedTokens,
     truncated_messages: s.truncatedMessages ?? 0,
+    restored_tokens: s.restoredTokens,
+    ...(s.savedCacheNotes?.length ? { saved_cache_notes: s.savedCacheNotes } : {}),
   };
 }
 

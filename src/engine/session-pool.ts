@@ -73,6 +73,11 @@ export class SessionPool {
     return true;
   }
 
+  /** The most recently used kept session (what the last request left), or null. */
+  latest(): KeptSession | null {
+    return this.kept.reduce<KeptSession | null>((a, k) => (!a || k.lastUsed > a.lastUsed ? k : a), null);
+  }
+
   /** Token histories of the kept sessions, most recently used first. */
   histories(): readonly number[][] {
     return [...this.kept].sort((a, b) => b.lastUsed - a.lastUsed).map((k) => k.ids);

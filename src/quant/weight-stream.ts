@@ -7,6 +7,7 @@
 import { LAYER_MATRICES, LAYER_VECTORS, layerKey, layerTensors } from '../model/tensors';
 import type { PackedLayer, PackedWeights } from './packed-weights';
 import type { MatrixShape, PackedMatrix, WeightFormat } from './weight-format';
+import { sha256 } from '../storage/sha256';
 
 export interface MatrixBlock {
   kind: 'matrix';
@@ -35,6 +36,50 @@ export interface WeightStream {
   format: WeightFormat;
   /** Push every block to `sink` (a matrix's blocks in row order), awaiting each put. */
   run(sink: WeightSink): Promise<void>;
+}
+
+/** Bytes sampled from each end of a block for the fingerprint. */
+const SAMPLE_BYTES = 4096;
+
+/**
+ * The stream as is, fingerprinting what passes: SHA-256 over every block's key, place and size and its first and
+ * last SAMPLE_BYTES bytes. Sampled, not every byte (hashing a multi-GB model would cost seconds in a tab): two
+ * checkpoints that differ only inside a tensor's middle would share a fingerprint, which fine-tunes do not do.
+ */
+export function fingerprinted(stream: WeightStream): { stream: WeightStream; fingerprint(): string } {
+  const digests: Uint8Array[] = [];
+  const text = new TextEncoder();
+  const sample = (a: ArrayBufferView | null): Uint8Array[] => {
+    if (!a) return [];
+    const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    return b.byteLength <= 2 * SAMPLE_BYTES ? [b] : [b.subarray(0, SAMPLE_BYTES), b.subarray(b.byteLength - SAMPLE_BYTES)];
+  };
+  return {
+    stream: {
+      format: stream.format,
+      run: (sink) =>
+        stream.run({
+          put(b) {
+            const head =
+              b.kind === 'matrix' ? `${b.key}|${b.row0}|${b.rows}|${b.data.byteLength}|${b.scales?.byteLength ?? 0}` : `${b.key}|${b.data.byteLength}`;
+            const pieces = [text.encode(head), ...sample(b.data), ...sample(b.kind === 'matrix' ? b.scales : null)];
+            digests.push(sha256(concat(pieces)));
+            return sink.put(b);
+          },
+        }),
+    },
+    fingerprint: () => [...sha256(concat(digests))].map((x) => x.toString(16).padStart(2, '0')).join(''),
+  };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** Whether a matrix block is its matrix's last. */

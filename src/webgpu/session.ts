@@ -3,8 +3,8 @@
 // previous step's choice, copied on the GPU, and ids come back through a ring of staging buffers.
 
 import type { CacheConfig } from '../cache/cache-config';
-import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
-import type { DecodeSession } from '../engine/backend';
+import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError, SavedCacheError } from '../errors';
+import type { DecodeSession, SessionSnapshot } from '../engine/backend';
 import type { Sampler } from '../engine/sampling';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { pad32 } from '../quant/weight-format';
@@ -61,6 +61,9 @@ interface Pick {
 const STEP_BYTES = 48;
 
 /** One sequence on the GPU: its KV cache, its activation buffers and its prebuilt dispatches. */
+/** save() reads the cache back through a staging buffer of at most this many bytes. */
+const SAVE_STAGING_BYTES = 16 * 2 ** 20;
+
 export class GpuDecodeSession implements DecodeSession {
   readonly cache: GpuCache;
   private readonly device: GPUDevice;
@@ -559,6 +562,58 @@ export class GpuDecodeSession implements DecodeSession {
     const m = exactPrefix(this.cache.config, this.cache.length, n);
     this.cache.length = m;
     return m;
+  }
+
+  async save(): Promise<SessionSnapshot> {
+    if (this.failure) throw this.failure;
+    const parts: Uint8Array[] = [];
+    for (const r of this.cache.savedRegions()) parts.push(await this.readRegion(r.buffer, r.bytes));
+    return { length: this.cache.length, layout: this.cache.snapshotLayout(), parts };
+  }
+
+  /** A buffer's first `bytes` bytes, read through a staging buffer of at most SAVE_STAGING_BYTES. */
+  private async readRegion(buffer: GPUBuffer, bytes: number): Promise<Uint8Array> {
+    const out = new Uint8Array(bytes);
+    if (bytes === 0) return out;
+    const mem = this.backend.memory;
+    const size = Math.min(bytes, SAVE_STAGING_BYTES);
+    const staging = mem.create('staging', 'cache.save', size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      for (let at = 0; at < bytes; at += size) {
+        const n = Math.min(size, bytes - at);
+        const enc = this.device.createCommandEncoder();
+        enc.copyBufferToBuffer(buffer, at, staging, 0, n);
+        this.device.queue.submit([enc.finish()]);
+        out.set(new Uint8Array(await this.read(staging, n)), at);
+      }
+    } finally {
+      mem.release(staging);
+    }
+    return out;
+  }
+
+  async restore(snap: SessionSnapshot): Promise<void> {
+    const layout = this.cache.snapshotLayout();
+    if (snap.layout !== layout)
+      throw new SavedCacheError('the snapshot was made for another cache layout', { field: 'layout', expected: layout, got: snap.layout });
+    if (this.cache.length !== 0)
+      throw new SavedCacheError('restore needs an empty session', { field: 'length', expected: '0', got: String(this.cache.length) });
+    await this.reserve(Math.max(1, snap.length));
+    this.cache.length = snap.length;
+    const regions = this.cache.savedRegions();
+    const sizes = (xs: { byteLength: number }[]) => xs.map((x) => x.byteLength).join(',');
+    if (regions.length !== snap.parts.length || regions.some((r, i) => r.bytes !== snap.parts[i].byteLength)) {
+      this.cache.length = 0;
+      throw new SavedCacheError('the snapshot does not hold what its length needs', {
+        field: 'parts',
+        expected: sizes(regions.map((r) => ({ byteLength: r.bytes }))),
+        got: sizes(snap.parts),
+      });
+    }
+    regions.forEach((r, i) => {
+      const p = snap.parts[i];
+      this.device.queue.writeBuffer(r.buffer, 0, p.buffer as ArrayBuffer, p.byteOffset, p.byteLength);
+    });
   }
 
   close(): void {

@@ -47,6 +47,7 @@ import { parseWeightFormat, type WeightFormat } from '../quant/weight-format';
 import type { ChunkStore } from '../storage/chunk-store';
 import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
+import type { SavedConversationInfo } from '../storage/conversation-cache';
 import { RequestQueue } from './request-queue';
 import { parseKernelChoice, type KernelFamily } from '../webgpu/kernel-family';
 import type { ChatMessage } from '../tokenizer/tokenizer';
@@ -126,8 +127,10 @@ export class EngineHost {
     store: ChunkStore | null,
     /** Where relative model URLs resolve from. */
     private readonly baseUrl: string,
+    /** Where saveConversation() keeps caches (IndexedDB in the Worker); null: saving is off. */
+    conversations: ChunkStore | null = null,
   ) {
-    this.engine = new Engine(webGpuBackends(gpu, shaders));
+    this.engine = new Engine(webGpuBackends(gpu, shaders), conversations ? { savedConversations: conversations } : {});
     this.engine.onDeviceLost = (reason) => this.recover(reason);
     this.weightCache = store ? new WeightCache(store) : null;
   }
@@ -451,6 +454,19 @@ export class EngineHost {
 
   memory(context?: number): MemoryInfo {
     return this.engine.memory(context);
+  }
+
+  /** Save the conversation the last request left in the cache (queued after the requests before it). */
+  saveConversation(requestId: string): Promise<SavedConversationInfo> {
+    return this.queue.run(requestId, () => this.engine.saveConversation());
+  }
+
+  savedConversations(): SavedConversationInfo[] {
+    return this.engine.savedConversations();
+  }
+
+  deleteSavedConversations(requestId: string, key?: string): Promise<void> {
+    return this.queue.run(requestId, () => this.engine.deleteSavedConversations(key));
   }
 
   unload(requestId: string): Promise<void> {

@@ -8,7 +8,14 @@ import { BUNDLED_SHADERS } from '../webgpu/shaders-bundled';
 import { IdbChunkStore } from '../storage/idb-chunk-store';
 import { EngineHost } from './engine-host';
 
-const host = new EngineHost(self.navigator.gpu, BUNDLED_SHADERS, typeof indexedDB === 'undefined' ? null : new IdbChunkStore(), self.location.href);
+const idb = typeof indexedDB !== 'undefined';
+const host = new EngineHost(
+  self.navigator.gpu,
+  BUNDLED_SHADERS,
+  idb ? new IdbChunkStore() : null,
+  self.location.href,
+  idb ? new IdbChunkStore('xquant-web-conversations', 'conversations') : null,
+);
 
 export type WorkerApi = EngineHost;
 

@@ -4,7 +4,9 @@
 // many tokens may be kept is the shared rule (src/cache/keep.ts), so both backends keep the same prefix. The
 // exact rows cost more than the cache itself: this is the golden model's way, not a browser's.
 
-import type { CacheConfig } from '../../cache/cache-config';
+import { cacheModeName, type CacheConfig } from '../../cache/cache-config';
+import type { SessionSnapshot } from '../../engine/backend';
+import { SavedCacheError } from '../../errors';
 import { exactPrefix } from '../../cache/keep';
 import type { KeyValueRows } from '../attention';
 import { createReferenceCache } from './create-cache';
@@ -42,6 +44,40 @@ export class RecordedCache implements ReferenceCache {
 
   storedBytes(): number {
     return this.inner.storedBytes();
+  }
+
+  /** What a snapshot of this cache is laid out as: the mode and the row widths. */
+  private layout(): string {
+    const s = this.model.spec;
+    return `reference/${cacheModeName(this.config)}/L${s.numLayers}/d${s.hiddenSize}/kv${s.numKvHeads * s.headDim}`;
+  }
+
+  /** The exact rows of every layer, one part per layer ([x | k | v] of all tokens): the golden model's form, not a compact one. */
+  save(): SessionSnapshot {
+    const parts = this.rows.map((chunks) => {
+      const all = [...chunks.map((r) => r.x), ...chunks.map((r) => r.k), ...chunks.map((r) => r.v)];
+      const out = new Float32Array(all.reduce((a, x) => a + x.length, 0));
+      let at = 0;
+      for (const x of all) out.set(x, (at += x.length) - x.length);
+      return new Uint8Array(out.buffer);
+    });
+    return { length: this.length, layout: this.layout(), parts };
+  }
+
+  /** Into an empty cache: the rows of `snap` appended again, so the cache holds what the saved one held. */
+  restore(snap: SessionSnapshot): void {
+    const s = this.model.spec;
+    const d = s.hiddenSize;
+    const kv = s.numKvHeads * s.headDim;
+    const m = snap.length;
+    if (snap.layout !== this.layout() || snap.parts.length !== s.numLayers || snap.parts.some((p) => p.byteLength !== m * (d + 2 * kv) * 4))
+      throw new SavedCacheError('the snapshot was made for another layout', { field: 'layout', expected: this.layout(), got: snap.layout });
+    if (this.length !== 0) throw new SavedCacheError('restore needs an empty session', { field: 'length', expected: '0', got: String(this.length) });
+    if (m === 0) return;
+    snap.parts.forEach((p, layer) => {
+      const f = new Float32Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
+      this.append(layer, { count: m, x: f.subarray(0, m * d), k: f.subarray(m * d, m * (d + kv)), v: f.subarray(m * (d + kv)) });
+    });
   }
 
   /** Keep the first `n` tokens where exact (exactPrefix); returns how many were kept. */

@@ -78,6 +78,13 @@ export interface GpuCache {
    * workgroup per kv head and chunk, so long contexts spread over many; MAX_CHUNKS otherwise).
    */
   plan(pos0: number, tokens: number, decodeChunks?: number): ChunkPlan;
+  /**
+   * What save() reads for the tokens stored: each buffer's used prefix (whole rings, the pages that hold
+   * tokens), in a fixed order. Page tables are not saved: a cache's tables are a function of its size.
+   */
+  savedRegions(): { buffer: GPUBuffer; bytes: number }[];
+  /** What fixes the regions' meaning (mode, widths, ring and page sizes): a snapshot restores only into an equal layout. */
+  snapshotLayout(): string;
   /** Dispatches that must see K before RoPE (kivi stores pre-RoPE K). */
   preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[];
   /** Attention over past and present for one layer, then storing the step's tokens. */

@@ -10,7 +10,7 @@ import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, type ModelSpec } from '../../model/model-spec';
 import { cacheBytesPerToken } from '../../cache/cache-bytes';
-import { MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
+import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 
 export interface LayerPools {
@@ -69,6 +69,19 @@ export class GpuKvCache implements GpuCache {
 
   plan(pos0: number, tokens: number, decodeChunks = MAX_CHUNKS): ChunkPlan {
     return { firstKey: 0, ...chunking(pos0 + tokens, tokens === 1 ? decodeChunks : MAX_CHUNKS), xChunks: 1, xChunkLen: 1 };
+  }
+
+  /** Pages are handed out in order: the first ceil(length / PAGE_TOKENS) pages of each pool hold the tokens. */
+  savedRegions(): { buffer: GPUBuffer; bytes: number }[] {
+    const bytes = Math.ceil(this.length / PAGE_TOKENS) * this.bytesPerPage;
+    return this.pools.flatMap((p) => [
+      { buffer: p.k, bytes },
+      { buffer: p.v, bytes },
+    ]);
+  }
+
+  snapshotLayout(): string {
+    return `gpu-kv/${cacheModeName(this.config)}/L${this.spec.numLayers}/kv${this.kvDim}/page${PAGE_TOKENS}`;
   }
 
   preRopeOps(): Dispatch[] {

@@ -24,7 +24,17 @@ import { kvDim, type ModelSpec } from '../../model/model-spec';
 import { packedWords } from '../../quant/quantize';
 import { packMatrix, pad32 } from '../../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes';
-import { clBaseBits, clBaseLayers, GROUP_SIZE, hotRingTokens, layerBits, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
+import {
+  cacheModeName,
+  clBaseBits,
+  clBaseLayers,
+  GROUP_SIZE,
+  hotRingTokens,
+  layerBits,
+  MODE_TRAITS,
+  PAGE_TOKENS,
+  type CacheConfig,
+} from '../../cache/cache-config';
 import { chunking, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
 import { QuantPool } from './quant-pool';
 import { quantRowWords } from '../../cache/row-layout';
@@ -195,7 +205,7 @@ export class GpuQuantCache implements GpuCache {
       return buffer;
     });
     if (this.hot > 0) {
-      const usage = GPUBufferUsage.STORAGE;
+      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
       for (let l = 0; l < L; l++) {
         this.hotPools.push({
           k: this.memory.create('cache', `kv.hot.k[${l}]`, this.hotRing * kv * 2, usage),
@@ -301,6 +311,19 @@ export class GpuQuantCache implements GpuCache {
       this.layout.layerBits.forEach((_, l) => (total += (committed / PAGE_TOKENS) * k.width * (1 + k.groupWords[l]) * 4 + (n - committed) * k.width * 2));
     }
     return total;
+  }
+
+  /** The pool's rings and used pages, then the hot tier's rings whole. */
+  savedRegions(): { buffer: GPUBuffer; bytes: number }[] {
+    const hot = this.hotPools.flatMap((p) => [
+      { buffer: p.k, bytes: p.k.size },
+      { buffer: p.v, bytes: p.v.size },
+    ]);
+    return [...this.store.usedRegions(Math.ceil(this.length / PAGE_TOKENS)), ...hot];
+  }
+
+  snapshotLayout(): string {
+    return `gpu-quant/${cacheModeName(this.config)}/L${this.spec.numLayers}/${this.store.describe()}/hot${this.hotRing}`;
   }
 
   plan(pos0: number, tokens: number): ChunkPlan {

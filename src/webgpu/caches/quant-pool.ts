@@ -51,6 +51,17 @@ export class QuantPool {
     return this.buffers[this.shared ? 0 : layer];
   }
 
+  /** Each buffer's prefix that holds its fixed regions and the first `blocks` blocks' pages. */
+  usedRegions(blocks: number): { buffer: GPUBuffer; bytes: number }[] {
+    if (this.shared) return [{ buffer: this.buffers[0], bytes: (this.fixedWords + blocks * this.pageWords.reduce((a, w) => a + w, 0)) * 4 }];
+    return this.buffers.map((buffer, l) => ({ buffer, bytes: (this.fixedWords + blocks * this.pageWords[l]) * 4 }));
+  }
+
+  /** The sizes that place rows in the buffers. */
+  describe(): string {
+    return `fixed${this.fixedWords}/page${this.pageWords.join(',')}/${this.shared ? 'shared' : 'per-layer'}`;
+  }
+
   /** Words of the largest buffer at `blocks` blocks. */
   private largestWords(blocks: number): number {
     return this.fixedWords + blocks * (this.shared ? this.pageWords.reduce((a, w) => a + w, 0) : Math.max(...this.pageWords));

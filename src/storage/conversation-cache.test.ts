@@ -1,0 +1,147 @@
+// Saved conversations through the Engine on the reference backend: a conversation saved, the engine replaced (a page
+// reload: a new Engine, the same store), the next turn restored from the store equals the turn without the reload;
+// stale and damaged entries are never used and are said.
+
+import { describe, expect, it } from 'vitest';
+import { Engine, type GenerationStats } from '../engine/engine';
+import { generateRequest } from '../engine/openai';
+import { nodeModelSource } from '../model/node-file-source';
+import { referenceBackends } from '../reference/engine-backend';
+import { sharedPath } from '../test-support/shared-models';
+import type { ChatMessage } from '../tokenizer/tokenizer';
+import { MemoryChunkStore } from './chunk-store';
+import { CONVERSATION_FORMAT_VERSION } from './conversation-cache';
+import { loadPreparedModel } from './model-loader';
+
+async function engineOn(store: MemoryChunkStore, model = 'stories260K'): Promise<Engine> {
+  const dir = sharedPath(`models/${model}`);
+  const { model: prepared } = await loadPreparedModel({
+    resolved: { id: `file:${dir}`, revision: '', name: model, source: nodeModelSource(dir) },
+    format: 'f32',
+    cache: null,
+  });
+  const engine = new Engine(referenceBackends, { savedConversations: store });
+  await engine.load(prepared);
+  return engine;
+}
+
+async function turn(engine: Engine, messages: ChatMessage[], cache: string): Promise<GenerationStats> {
+  const it = engine.stream(generateRequest(engine.chatPrompt(messages), { max_tokens: 12, temperature: 0, cache, stop: ['\nuser:'] }));
+  let step = await it.next();
+  while (!step.done) step = await it.next();
+  return step.value;
+}
+
+const TURNS = ['Tell me about a cat.', 'What did the cat eat?', 'Where did it sleep?'];
+
+/** Two turns, then a third: returns the messages before the third and the engine. */
+async function twoTurns(engine: Engine, cache: string): Promise<ChatMessage[]> {
+  const messages: ChatMessage[] = [{ role: 'system', content: 'You tell stories.' }];
+  for (const t of TURNS.slice(0, 2)) {
+    messages.push({ role: 'user', content: t });
+    messages.push({ role: 'assistant', content: (await turn(engine, messages, cache)).text });
+  }
+  return [...messages, { role: 'user', content: TURNS[2] }];
+}
+
+describe('saved conversations (reference backend)', () => {
+  it.each(['f32', 'fp16', 'kivi-4', 'xquant-4', 'xquant-cl-2', 'xquant-gqa-4'])(
+    '%s: after a reload the next turn restores the saved cache (cached_tokens cover it) and replies as without the reload',
+    async (mode) => {
+      const store = new MemoryChunkStore();
+      const engine = await engineOn(store);
+      const messages = await twoTurns(engine, mode);
+      const saved = await engine.saveConversation();
+      expect(saved.mode).toBe(mode);
+      expect(saved.bytes).toBeGreaterThan(0);
+      const uninterrupted = await turn(engine, messages, mode);
+
+      const reloaded = await engineOn(store);
+      expect(reloaded.savedConversations()).toEqual([saved]);
+      expect(reloaded.memory().saved).toEqual([saved]);
+      const after = await turn(reloaded, messages, mode);
+      expect(after.restoredTokens).toBe(saved.tokens);
+      expect(after.cachedTokens).toBe(saved.tokens);
+      expect(after.ids).toEqual(uninterrupted.ids);
+      expect(after.savedCacheNotes).toEqual([]);
+    },
+  );
+
+  it('saving each turn keeps one entry per conversation; delete removes it', async () => {
+    const store = new MemoryChunkStore();
+    const engine = await engineOn(store);
+    const messages: ChatMessage[] = [];
+    for (const t of TURNS) {
+      messages.push({ role: 'user', content: t });
+      messages.push({ role: 'assistant', content: (await turn(engine, messages, 'fp16')).text });
+      await engine.saveConversation();
+    }
+    const list = engine.savedConversations();
+    expect(list.length).toBe(1);
+    expect(list[0].tokens).toBe(engine.memory().sessions[0].tokens);
+    await engine.deleteSavedConversations();
+    expect(engine.savedConversations()).toEqual([]);
+    expect([...store.values.keys()].filter((k) => k.startsWith('xqc/'))).toEqual([]);
+  });
+
+  it('another model or another mode does not use the entry; a damaged chunk is deleted and said, and the turn is prefilled', async () => {
+    const store = new MemoryChunkStore();
+    const engine = await engineOn(store);
+    const messages = await twoTurns(engine, 'fp16');
+    await engine.saveConversation();
+    const expected = await turn(engine, messages, 'fp16');
+
+    // Another model: its engine lists nothing and reuses nothing.
+    const other = await engineOn(store, 'aidreams260K');
+    expect(other.savedConversations()).toEqual([]);
+    // The same model in another mode: nothing restored.
+    const sameModel = await engineOn(store);
+    expect((await turn(sameModel, messages, 'f32')).restoredTokens).toBe(0);
+
+    // Flip a byte of a chunk: the entry fails its SHA-256, is deleted, and the reply is the fresh one.
+    const chunkKey = [...store.values.keys()].find((k) => k.startsWith('xqc/') && !k.endsWith('/meta'))!;
+    const bytes = new Uint8Array((store.values.get(chunkKey) as ArrayBuffer).slice(0));
+    bytes[0] ^= 0xff;
+    store.values.set(chunkKey, bytes.buffer);
+    const reloaded = await engineOn(store);
+    const after = await turn(reloaded, messages, 'fp16');
+    expect(after.restoredTokens).toBe(0);
+    expect(after.cachedTokens).toBe(0);
+    expect(after.savedCacheNotes?.join(' ')).toMatch(/damaged/);
+    expect(after.ids).toEqual(expected.ids);
+    expect(reloaded.savedConversations()).toEqual([]);
+  });
+
+  it('an entry of another format version or with a bad meta is deleted at load and said on the next request', async () => {
+    const store = new MemoryChunkStore();
+    const engine = await engineOn(store);
+    const messages = await twoTurns(engine, 'fp16');
+    await engine.saveConversation();
+    const metaKey = [...store.values.keys()].find((k) => k.endsWith('/meta'))!;
+    const stale = metaKey.replace(`xqc/v${CONVERSATION_FORMAT_VERSION}/`, `xqc/v${CONVERSATION_FORMAT_VERSION + 1000}/`);
+    store.values.set(stale, store.values.get(metaKey)!);
+    store.values.set(metaKey, '{"version": 1, "ids": "not ids"}');
+    const reloaded = await engineOn(store);
+    expect(reloaded.savedConversations()).toEqual([]);
+    const after = await turn(reloaded, messages, 'fp16');
+    expect(after.restoredTokens).toBe(0);
+    expect(after.savedCacheNotes?.join('\n')).toMatch(
+      /damaged saved conversation was deleted[\s\S]*another format version|another format version[\s\S]*damaged/,
+    );
+    expect([...store.values.keys()].filter((k) => k.endsWith('/meta'))).toEqual([]);
+  });
+
+  it('saving with nothing kept, or with no store, is a typed error', async () => {
+    const engine = await engineOn(new MemoryChunkStore());
+    await expect(engine.saveConversation()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'conversation' });
+    const dir = sharedPath('models/stories260K');
+    const { model } = await loadPreparedModel({
+      resolved: { id: `file:${dir}`, revision: '', name: 'stories260K', source: nodeModelSource(dir) },
+      format: 'f32',
+      cache: null,
+    });
+    const bare = new Engine(referenceBackends);
+    await bare.load(model);
+    await expect(bare.saveConversation()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'savedConversations' });
+  });
+});

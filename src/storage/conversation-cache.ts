@@ -1,0 +1,241 @@
+// Saved conversations: a decode session's cache in its stored form (a SessionSnapshot: quantized X rows, KIVI
+// groups, fp16 pages, as the mode keeps them), in a ChunkStore (IndexedDB in a browser), so a reloaded page
+// continues a long conversation without prefilling it again.
+//
+// Keys: `xqc/v{version}/{model}/{mode}/{entry}/meta` (JSON, written last: only a meta makes an entry) and
+// `.../{part}.{chunk}` (at most CHUNK_BYTES each). `model` is the engine's model key (name, spec and a fingerprint of
+// the weights as uploaded); `entry` a hash of the token ids. An entry is used only when its format version,
+// model, mode and the session's layout match and every chunk's SHA-256 checks; a stale or damaged one is deleted
+// and the reason said, never read into a cache.
+
+import { SavedCacheError, StorageQuotaError } from '../errors';
+import type { SessionSnapshot } from '../engine/backend';
+import { longestCommonPrefix } from '../engine/session-pool';
+import { isQuotaError, type ChunkStore } from './chunk-store';
+import { sha256Hex } from './sha256';
+
+/** Bump when a snapshot's layout or this store's keys change: older entries are then deleted, never misread. */
+export const CONVERSATION_FORMAT_VERSION = 1;
+const PREFIX = 'xqc';
+/** Stored values stay at most this size (IndexedDB handles many small values better than one huge one). */
+const CHUNK_BYTES = 16 * 2 ** 20;
+
+/** What the API lists per saved conversation. */
+export interface SavedConversationInfo {
+  /** Store key of the entry (pass it to deleteSavedConversations). */
+  key: string;
+  mode: string;
+  tokens: number;
+  /** Bytes of the stored cache (its snapshot's parts). */
+  bytes: number;
+  savedAt: string;
+}
+
+interface PartRecord {
+  bytes: number;
+  /** SHA-256 of each chunk, in order. */
+  chunks: string[];
+}
+
+interface EntryMeta extends SavedConversationInfo {
+  version: number;
+  model: string;
+  ids: number[];
+  layout: string;
+  parts: PartRecord[];
+}
+
+/** A saved conversation found for a prompt: `common` leading tokens are shared. */
+export interface SavedMatch {
+  entry: EntryMeta;
+  common: number;
+}
+
+function entryPrefix(model: string, mode: string, entry: string): string {
+  return `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/${encodeURIComponent(mode)}/${entry}/`;
+}
+
+function isMeta(x: unknown): x is EntryMeta {
+  const m = x as EntryMeta | null;
+  return (
+    !!m &&
+    m.version === CONVERSATION_FORMAT_VERSION &&
+    typeof m.key === 'string' &&
+    typeof m.model === 'string' &&
+    typeof m.mode === 'string' &&
+    typeof m.layout === 'string' &&
+    Array.isArray(m.ids) &&
+    m.ids.length === m.tokens &&
+    Array.isArray(m.parts)
+  );
+}
+
+export class ConversationCache {
+  /** Entries of the open model, read at open(). */
+  private entries: EntryMeta[] = [];
+  private model = '';
+  /** Why entries were dropped since the last call to takeNotes(): said to the caller, never hidden. */
+  private notes: string[] = [];
+
+  constructor(readonly store: ChunkStore) {}
+
+  /** Read the entries of `model`; entries of other format versions and damaged metas are deleted. */
+  async open(model: string): Promise<void> {
+    this.model = model;
+    this.entries = [];
+    for (const key of await this.store.keys()) {
+      if (!key.startsWith(`${PREFIX}/`) || !key.endsWith('/meta')) continue;
+      const dir = key.slice(0, -'meta'.length);
+      if (!key.startsWith(`${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/`)) {
+        await this.deleteDir(dir);
+        this.notes.push(`a saved conversation of another format version was deleted (${key})`);
+        continue;
+      }
+      if (!key.startsWith(`${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/`)) continue;
+      let meta: unknown;
+      try {
+        meta = JSON.parse(String(await this.store.get(key)));
+      } catch {
+        meta = null;
+      }
+      if (isMeta(meta) && meta.key === dir) this.entries.push(meta);
+      else {
+        await this.deleteDir(dir);
+        this.notes.push(`a damaged saved conversation was deleted (${key})`);
+      }
+    }
+  }
+
+  /** Token histories of the open model's saved conversations (newest first), for matching a chat prompt's text. */
+  histories(): number[][] {
+    return [...this.entries].sort((a, b) => b.savedAt.localeCompare(a.savedAt)).map((e) => e.ids);
+  }
+
+  list(): SavedConversationInfo[] {
+    return [...this.entries]
+      .sort((a, b) => b.savedAt.localeCompare(a.savedAt))
+      .map(({ key, mode, tokens, bytes, savedAt }) => ({ key, mode, tokens, bytes, savedAt }));
+  }
+
+  /** The saved conversation of `mode` sharing the longest prefix with `ids` (at least half of its own tokens). */
+  find(mode: string, ids: readonly number[]): SavedMatch | null {
+    let best: SavedMatch | null = null;
+    for (const entry of this.entries) {
+      if (entry.mode !== mode) continue;
+      const common = longestCommonPrefix(entry.ids, ids);
+      if (common > 0 && 2 * common >= entry.ids.length && (!best || common > best.common)) best = { entry, common };
+    }
+    return best;
+  }
+
+  /**
+   * Store a session's snapshot for `ids` (the tokens its cache holds). Entries of the same mode that this one
+   * continues are deleted: a conversation saved every turn keeps one entry.
+   */
+  async save(mode: string, ids: readonly number[], snap: SessionSnapshot): Promise<SavedConversationInfo> {
+    if (ids.length !== snap.length)
+      throw new SavedCacheError('a snapshot saved with the wrong token ids', { field: 'ids', expected: `${snap.length} ids`, got: `${ids.length}` });
+    const hash = (await sha256Hex(new Uint8Array(Int32Array.from(ids).buffer))).slice(0, 32);
+    const dir = entryPrefix(this.model, mode, hash);
+    const parts: PartRecord[] = [];
+    const written: string[] = [];
+    try {
+      for (const [p, bytes] of snap.parts.entries()) {
+        const chunks: string[] = [];
+        const count = Math.max(1, Math.ceil(bytes.byteLength / CHUNK_BYTES));
+        for (let c = 0; c < count; c++) {
+          const chunk = bytes.slice(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES);
+          chunks.push(await sha256Hex(chunk));
+          await this.store.set(`${dir}${p}.${c}`, chunk.buffer);
+          written.push(`${dir}${p}.${c}`);
+        }
+        parts.push({ bytes: bytes.byteLength, chunks });
+      }
+      const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
+      const meta: EntryMeta = {
+        key: dir,
+        version: CONVERSATION_FORMAT_VERSION,
+        model: this.model,
+        mode,
+        tokens: ids.length,
+        bytes: total,
+        savedAt: new Date().toISOString(),
+        ids: [...ids],
+        layout: snap.layout,
+        parts,
+      };
+      await this.store.set(`${dir}meta`, JSON.stringify(meta));
+      // The same conversation saved earlier (it shares at least half its tokens with this one, as find() asks) is replaced.
+      for (const old of this.entries.filter((e) => e.mode === mode && e.key !== dir && 2 * longestCommonPrefix(e.ids, ids) >= e.ids.length)) {
+        await this.delete(old.key);
+      }
+      this.entries = [...this.entries.filter((e) => e.key !== dir), meta];
+      const { key, tokens, bytes, savedAt } = meta;
+      return { key, mode, tokens, bytes, savedAt };
+    } catch (e) {
+      for (const k of written) await this.store.delete(k).catch(() => {});
+      if (isQuotaError(e))
+        throw new StorageQuotaError(
+          snap.parts.reduce((a, x) => a + x.byteLength, 0),
+          await this.store.available(),
+          'a saved conversation',
+        );
+      throw e;
+    }
+  }
+
+  /** The snapshot of an entry, every chunk checked; a damaged entry is deleted and refused with SavedCacheError. */
+  async load(entry: EntryMeta): Promise<SessionSnapshot> {
+    const parts: Uint8Array[] = [];
+    for (const [p, rec] of entry.parts.entries()) {
+      const out = new Uint8Array(rec.bytes);
+      let at = 0;
+      for (const [c, sha] of rec.chunks.entries()) {
+        const v = await this.store.get(`${entry.key}${p}.${c}`);
+        const chunk = v instanceof ArrayBuffer ? new Uint8Array(v) : null;
+        if (!chunk || at + chunk.byteLength > rec.bytes || (await sha256Hex(chunk)) !== sha) {
+          await this.delete(entry.key);
+          throw new SavedCacheError('the saved conversation is damaged (a chunk is missing or fails its SHA-256); it was deleted', {
+            field: `${entry.key}${p}.${c}`,
+          });
+        }
+        out.set(chunk, at);
+        at += chunk.byteLength;
+      }
+      if (at !== rec.bytes) {
+        await this.delete(entry.key);
+        throw new SavedCacheError('the saved conversation is truncated; it was deleted', {
+          field: `${entry.key}${p}`,
+          expected: `${rec.bytes} bytes`,
+          got: `${at}`,
+        });
+      }
+      parts.push(out);
+    }
+    return { length: entry.tokens, layout: entry.layout, parts };
+  }
+
+  /** Delete one entry (by key), or every entry of the open model. */
+  async delete(key?: string): Promise<void> {
+    for (const e of this.entries.filter((x) => key === undefined || x.key === key)) await this.deleteDir(e.key);
+    this.entries = this.entries.filter((x) => key !== undefined && x.key !== key);
+  }
+
+  /** Say why entries were dropped (and forget it). */
+  takeNotes(): string[] {
+    const n = this.notes;
+    this.notes = [];
+    return n;
+  }
+
+  /** Note a reason an entry was not used (the engine's restore refusals). */
+  note(text: string): void {
+    this.notes.push(text);
+  }
+
+  private async deleteDir(dir: string): Promise<void> {
+    // The meta first: a crash halfway leaves chunks no meta points to, never a meta with missing chunks.
+    await this.store.delete(`${dir}meta`);
+    for (const k of await this.store.keys()) if (k.startsWith(dir)) await this.store.delete(k);
+  }
+}
