@@ -207,6 +207,36 @@ test('a reload loads the weights from IndexedDB, checked against the source with
   expect(modelRequests.some((u) => u.endsWith('/model.safetensors'))).toBe(true);
 });
 
+test('the conversation survives a reload: its messages come back and the next reply restores its saved cache, with the saved bytes shown', async ({ page }) => {
+  await openDemo(page);
+  await page.selectOption('#cache', 'xquant-cl');
+  await page.selectOption('#bits', '4');
+  for (const text of ['It was a fine morning, and', 'Mr. Darcy said that']) {
+    await send(page, text, { maxTokens: 24, temperature: 0 });
+    await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  }
+  await expect(page.locator('#saved-status')).toContainText('Saved in this browser');
+  const saved = Number(await page.locator('#saved-status').getAttribute('data-tokens'));
+  expect(saved).toBeGreaterThan(40);
+  expect(Number(await page.locator('#saved-status').getAttribute('data-bytes'))).toBeGreaterThan(0);
+  const before = await page.locator('#messages li .text').allTextContents();
+
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  expect(await page.locator('#messages li .text').allTextContents()).toEqual(before);
+  await expect(page.locator('#saved-status')).toContainText('The conversation of your last visit (4 messages) is back');
+  await send(page, 'Elizabeth', { maxTokens: 8, temperature: 0 });
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.locator('#speed')).toContainText('reused from the saved conversation');
+  expect(Number(await page.locator('#speed').getAttribute('data-restored-tokens'))).toBeGreaterThan(saved / 2);
+
+  // New chat forgets it: after a reload nothing comes back.
+  await page.click('#clear');
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
+  await expect(page.locator('#messages li')).toHaveCount(0);
+});
+
 test('stop interrupts a generation, the next one works, and text is never HTML', async ({ page }) => {
   await openDemo(page);
   const payload = '<img src=x onerror="window.__pwned=1">';

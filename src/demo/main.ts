@@ -1,7 +1,9 @@
 // The demo chat page: the engine in its Worker, the built-in model (public/models/austen-3m, served with
 // the page, so it works offline), other models from the Hub or a local folder, every cache mode, a cache
 // budget and a memory panel from the engine's planner (which mode holds the whole context, and why auto picks
-// it), streamed replies with their speed, a stop button. The choices persist across reloads (localStorage).
+// it), streamed replies with their speed, a stop button. The choices persist across reloads (localStorage), and so
+// does the conversation: its messages in localStorage, its cache saved by the engine in IndexedDB after each reply,
+// so the first turn after a reload restores the cache instead of prefilling the whole conversation again.
 
 import { createEngine, type LoadProgress, type LoadResult, type ModelRef, type ResponseFormat, type ToolDefinition } from '../client/index';
 import type { ChatMessage } from '../tokenizer/tokenizer';
@@ -54,6 +56,43 @@ function restoreSettings(): void {
     const v = values[id];
     // A select keeps its value only if that option exists (a stale or edited entry is ignored).
     if (typeof v === 'string' && (!(el instanceof HTMLSelectElement) || [...el.options].some((o) => o.value === v))) el.value = v;
+  }
+}
+
+/** The conversation on screen, per model, kept across reloads (its cache is the engine's saved conversation). */
+const CONVERSATION_KEY = 'xquant-demo-conversation';
+
+function storeConversation(): void {
+  try {
+    if (loaded) localStorage.setItem(CONVERSATION_KEY, JSON.stringify({ model: loaded.id, messages: history }));
+  } catch {
+    // storage off or full: the conversation is simply not kept
+  }
+}
+
+/** The stored conversation of `model`, shown again; [] when there is none. */
+function recallConversation(model: string): ChatMessage[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(CONVERSATION_KEY) ?? 'null') as { model?: unknown; messages?: unknown } | null;
+    if (!v || v.model !== model || !Array.isArray(v.messages)) return [];
+    const messages = (v.messages as ChatMessage[]).filter((m) => (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string');
+    for (const m of messages) chat.add(m.role as 'user' | 'assistant', m.content as string);
+    return messages;
+  } catch {
+    return [];
+  }
+}
+
+/** After a reply: the engine saves the conversation's cache (IndexedDB) and the page says how big it is. */
+async function saveConversation(): Promise<void> {
+  const out = $('saved-status');
+  try {
+    const s = await engine.saveConversation();
+    out.dataset.tokens = String(s.tokens);
+    out.dataset.bytes = String(s.bytes);
+    out.textContent = `Saved in this browser: the conversation's ${s.mode} cache, ${s.tokens} tokens in ${size(s.bytes)}; a reload continues it without prefilling it again.`;
+  } catch (e) {
+    out.textContent = `The conversation's cache was not saved: ${describeError(e)}`;
   }
 }
 
@@ -221,8 +260,10 @@ async function load(): Promise<void> {
             : '');
     status.dataset.compileMs = (r.phases.compile * 1000).toFixed(0);
     status.textContent = `${r.name}: ${r.spec.numLayers} layers, hidden ${r.spec.hiddenSize}, ${r.weights} weights ${from}, on ${r.adapter} with the ${r.kernels} kernel family (${r.seconds.toFixed(1)} s, of which compiling ${r.phases.compile.toFixed(1)} s).`;
-    history = [];
     chat.clear();
+    history = recallConversation(r.id);
+    if (history.length)
+      $('saved-status').textContent = `The conversation of your last visit (${history.length} messages) is back; its saved cache is used by the next reply.`;
     setState('ready');
     void refreshStorage();
   } catch (e) {
@@ -279,6 +320,7 @@ async function reply(text: string): Promise<void> {
   // Measured here, from Send: it includes any wait for the mode's kernels, which the engine's figure does not.
   const sentAt = performance.now();
   let firstTokenMs: number | null = null;
+  let failed = false;
   try {
     const stream = await engine.chat.completions.create({
       messages: history,
@@ -306,16 +348,24 @@ async function reply(text: string): Promise<void> {
         const first = firstTokenMs ?? performance.now() - sentAt;
         $('speed').dataset.firstTokenMs = first.toFixed(0);
         $('speed').textContent =
-          `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; ${u.prompt_tokens_details.cached_tokens} of ${u.prompt_tokens} prompt tokens reused from the kept conversation; cache ${u.cache_mode}, ${size(u.cache_bytes)}.` +
-          (u.truncated_messages ? ` ${u.truncated_messages} earlier messages were left out to fit the model's context.` : '');
+          `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; ${u.prompt_tokens_details.cached_tokens} of ${u.prompt_tokens} prompt tokens reused from the ${u.restored_tokens ? 'saved' : 'kept'} conversation; cache ${u.cache_mode}, ${size(u.cache_bytes)}.` +
+          (u.truncated_messages ? ` ${u.truncated_messages} earlier messages were left out to fit the model's context.` : '') +
+          (u.saved_cache_notes?.length ? ` ${u.saved_cache_notes.join(' ')}` : '');
+        $('speed').dataset.restoredTokens = String(u.restored_tokens);
       }
     }
   } catch (e) {
     if ((e as { code?: string }).code === 'ABORTED') out.textContent += ' [stopped]';
-    else chat.add('error', describeError(e));
+    else {
+      chat.add('error', describeError(e));
+      failed = true;
+    }
   } finally {
     history.push({ role: 'assistant', content: out.textContent ?? '' });
+    storeConversation();
     running = null;
+    // A failed request leaves no kept conversation to save.
+    if (!failed) await saveConversation();
     setState('ready');
     await refreshMemory();
   }
@@ -445,6 +495,9 @@ for (const id of ['cache', 'bits'])
 $('clear').addEventListener('click', () => {
   history = [];
   chat.clear();
+  storeConversation();
+  $('saved-status').textContent = '';
+  if (loaded) void engine.deleteSavedConversations().catch(() => {});
 });
 
 restoreSettings();
