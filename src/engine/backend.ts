@@ -55,6 +55,11 @@ export interface DecodeSession {
    * of another layout (backend, mode, model shape, batch) is refused with SavedCacheError.
    */
   restore(snapshot: SessionSnapshot): Promise<void>;
+  /**
+   * Kept between requests: free what only a running request needs (a GPU session's vocabulary-sized logits and their
+   * readback: ~78 MB each at a 152K vocabulary); the next call allocates them again.
+   */
+  park(): void;
   /** Steady-state bytes per token of the cache's compact form. */
   bytesPerToken(): number;
   /** Bytes the cache holds right now. */

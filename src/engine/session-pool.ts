@@ -55,6 +55,7 @@ export class SessionPool {
 
   /** Keep a session for later requests (the least recently used beyond MAX_KEPT_SESSIONS is closed). */
   put(session: DecodeSession, mode: string, ids: number[], bytes: number): void {
+    session.park();
     this.kept.push({ session, mode, ids, bytes, lastUsed: ++this.clock });
     while (this.kept.length > MAX_KEPT_SESSIONS) this.evictOne();
   }

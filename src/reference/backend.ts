@@ -55,6 +55,7 @@ export class ReferenceBackend implements Backend {
         for (let i = 0; i < maxSteps; i++) yield (id = sampler.next(decoder.forward([id], cache, 'last')));
       },
       keep: (n) => cache.keep(n),
+      park: () => {},
       save: async () => cache.save(),
       restore: async (snap) => cache.restore(snap),
       bytesPerToken: () => cache.bytesPerToken(),

@@ -8,6 +8,7 @@ import { nodeModelSource } from '../model/node-file-source';
 import { loadPreparedModel } from '../storage/model-loader';
 import { sharedPath } from '../test-support/shared-models';
 import type { ChatMessage } from '../tokenizer/tokenizer';
+import { syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
 import { webGpuBackends } from './backend';
 import { nodeGpu, nodeShaders } from './node-gpu';
 
@@ -52,5 +53,39 @@ describe('conversations on WebGPU', () => {
   it('xquant-cl-4: each turn reuses the previous one', async () => {
     const reused = await conversation('xquant-cl-4', true);
     for (let k = 1; k < TURNS.length; k++) expect(reused[k].cachedTokens).toBeGreaterThanOrEqual(reused[k - 1].promptTokens);
+  });
+
+  it('many conversations under a small budget: the cache stays within it, and kept sessions hold no vocabulary-sized buffers', async () => {
+    // A 32K vocabulary: one session's logits and their readback are 2 x 128 x 32,768 x 4 = 32 MiB.
+    const shape: SyntheticShape = { hidden: 32, layers: 2, heads: 4, kvHeads: 2, headDim: 8, ffn: 48, vocab: 32768, tied: true };
+    const { model } = await loadPreparedModel({
+      resolved: { id: 'synthetic-32k', revision: '', name: 'synthetic-32k', source: syntheticSource(shape) },
+      format: 'f32',
+      cache: null,
+    });
+    const budgetMB = 0.25;
+    const engine = new Engine(webGpuBackends(nodeGpu(), nodeShaders()));
+    await engine.load(model, { memoryBudgetMB: budgetMB });
+    const logitsBytes = 128 * shape.vocab * 4;
+    try {
+      for (let c = 0; c < 8; c++) {
+        const prompt = [1, ...Array.from({ length: 90 }, (_, i) => 3 + ((c * 977 + i * 31) % (shape.vocab - 3)))];
+        const it = engine.stream(generateRequest(prompt, { max_tokens: 6, temperature: 0, cache: 'fp16' }));
+        let step = await it.next();
+        // While a request runs, its session has its logits.
+        expect(engine.memory().gpu.activations).toBeGreaterThanOrEqual(logitsBytes);
+        while (!step.done) step = await it.next();
+        const m = engine.memory();
+        expect(m.gpu.cache).toBeLessThanOrEqual(budgetMB * 2 ** 20);
+        // Between requests no session holds logits: what is left is well under one logits buffer.
+        expect(m.gpu.activations + m.gpu.staging).toBeLessThan(logitsBytes / 4);
+        expect(m.gpu.total).toBeLessThanOrEqual(m.gpu.weights + budgetMB * 2 ** 20 + logitsBytes / 4);
+      }
+      const kept = engine.memory().sessions;
+      expect(kept.length).toBeGreaterThan(1); // several conversations kept, within the budget
+      expect(kept.reduce((a, k) => a + k.bytes, 0)).toBeLessThanOrEqual(budgetMB * 2 ** 20);
+    } finally {
+      engine.unload();
+    }
   });
 });

@@ -82,7 +82,9 @@ export class GpuDecodeSession implements DecodeSession {
   } | null = null;
   /** The prefill list also binds the cache's transient buffers, so it has its own key. */
   private builtPrefill = new Map<number, { key: string; list: Dispatch[] }>();
-  private readonly readLogits: GPUBuffer;
+  private readLogits: GPUBuffer;
+  /** Kept between requests with its logits and their readback freed (park()); reserve() allocates them again. */
+  private parked = false;
   /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
   private readonly readIds: GPUBuffer[];
   /** Penalties and logit bias on the GPU: their buffers, dispatches, and the sampler whose counts they hold. */
@@ -124,11 +126,11 @@ export class GpuDecodeSession implements DecodeSession {
       attn: act('attn', rows * this.stride.q),
       g: act('g', rows * this.stride.f),
       partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
-      logits: act('logits', this.logitRows * s.vocabSize),
+      logits: this.logitsBuffer(),
       chosen: act('chosen', 4),
       step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     };
-    this.readLogits = mem.create('staging', 'logits.read', this.logitRows * s.vocabSize * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.readLogits = this.logitsReadback();
     this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) =>
       mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
     );
@@ -136,6 +138,32 @@ export class GpuDecodeSession implements DecodeSession {
 
   get length(): number {
     return this.cache.length;
+  }
+
+  private logitsBuffer(): GPUBuffer {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    return this.backend.memory.create('activations', 'logits', this.logitRows * this.spec.vocabSize * 4, usage);
+  }
+
+  private logitsReadback(): GPUBuffer {
+    const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+    return this.backend.memory.create('staging', 'logits.read', this.logitRows * this.spec.vocabSize * 4, usage);
+  }
+
+  /** Free the vocabulary-sized buffers (logits, their readback, penalty counts, a token mask) while kept. */
+  park(): void {
+    if (this.parked) return;
+    const mem = this.backend.memory;
+    mem.release(this.buf.logits);
+    mem.release(this.readLogits);
+    if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
+    if (this.tokenMask) mem.release(this.tokenMask.buffer);
+    this.penalties = null;
+    this.tokenMask = null;
+    // The dispatch lists bind the logits: built again for the new buffers.
+    this.built = null;
+    this.builtPrefill.clear();
+    this.parked = true;
   }
 
   bytesPerToken(): number {
@@ -421,6 +449,14 @@ export class GpuDecodeSession implements DecodeSession {
       this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
     }
     if (this.failure) throw this.failure;
+    if (this.parked) {
+      const woke = scopedAllocation(this.device, () => {
+        this.buf.logits = this.logitsBuffer();
+        this.readLogits = this.logitsReadback();
+        this.parked = false;
+      });
+      this.settle(await woke.errors, "allocating the session's logits", 2 * this.logitRows * this.spec.vocabSize * 4);
+    }
     if (prompt <= 1 && this.holds(tokens)) return true; // most decode steps: no allocation, no error-scope round trip
     const grown = scopedAllocation(this.device, () => {
       this.ensurePositions(tokens);
