@@ -13,6 +13,7 @@
 //     keeping every token is exact; otherwise nothing is kept.
 
 import { GROUP_SIZE, MODE_TRAITS, type CacheConfig } from './cache-config';
+import { InvalidArgumentError } from '../errors';
 
 /**
  * Decode steps a run-ahead may have in flight beyond the one being read, which a stop drops again
@@ -29,4 +30,21 @@ export function exactPrefix(config: CacheConfig, length: number, n: number): num
   if (length - keep <= OVERSHOOT_TOKENS) return keep;
   if (MODE_TRAITS[config.mode].kBlocks) return keep - (keep % GROUP_SIZE);
   return keep;
+}
+
+/**
+ * Whether a cache can drop a range of tokens from its middle and keep the later tokens' entries at re-based positions
+ * (a context shift). f32, fp16, xquant and xquant-cl without rings store one row per token: the rows move down, and
+ * X carries no position (RoPE is applied after K is rebuilt), while a KV cache turns its post-RoPE K back by the
+ * shift. Per-channel K blocks (kivi, xquant-gqa) would have to be re-formed from keys that are gone, and rings hold
+ * tokens by position: those modes re-prefill the kept messages instead.
+ */
+export function canShift(config: CacheConfig): boolean {
+  return !MODE_TRAITS[config.mode].kBlocks && config.residual === 0 && (config.hot ?? 0) === 0;
+}
+
+/** A shift's range must lie inside the cache and drop at least one token. */
+export function checkShift(length: number, from: number, to: number): void {
+  if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= length))
+    throw new InvalidArgumentError('not a range of the cached tokens', { field: 'shift', expected: `0 <= from < to <= ${length}`, got: `[${from}, ${to})` });
 }

@@ -48,6 +48,12 @@ export interface DecodeSession {
    * many were kept. The caller re-runs the tokens between that and n.
    */
   keep(n: number): number;
+  /**
+   * Context shift: drop tokens [from, to) and keep the later ones' entries, moved down to `from` with their
+   * positions re-based (src/cache/keep.ts canShift). False, changing nothing, where the mode cannot: the caller
+   * keeps the first `from` tokens and prefills the rest.
+   */
+  shift(from: number, to: number): boolean;
   /** The cache read back in its stored (compact) form, for restore() in a later page. */
   save(): Promise<SessionSnapshot>;
   /**

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors';
 import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import { RecordedCache } from './caches/recorded-cache';
+import { checkShift } from '../cache/keep';
 import { ReferenceDecoder } from './decoder';
 
 /** The reference decoder has no tiered cache: it refuses `hot` rather than run pure XQuant under that name. */
@@ -56,6 +57,10 @@ export class ReferenceBackend implements Backend {
       },
       keep: (n) => cache.keep(n),
       park: () => {},
+      shift: (from, to) => {
+        checkShift(cache.length, from, to);
+        return cache.shift(from, to);
+      },
       save: async () => cache.save(),
       restore: async (snap) => cache.restore(snap),
       bytesPerToken: () => cache.bytesPerToken(),

@@ -17,7 +17,8 @@ import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
-import { exactPrefix } from '../cache/keep';
+import { canShift, checkShift, exactPrefix } from '../cache/keep';
+import { kShiftOp, shiftTable } from './ops/k-shift';
 import { logitAdjustOp, logitMaskOp, tokenCountOp, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
@@ -598,6 +599,38 @@ export class GpuDecodeSession implements DecodeSession {
     const m = exactPrefix(this.cache.config, this.cache.length, n);
     this.cache.length = m;
     return m;
+  }
+
+  shift(from: number, to: number): boolean {
+    checkShift(this.cache.length, from, to);
+    if (this.failure) throw this.failure;
+    if (!canShift(this.cache.config)) return false;
+    const mem = this.backend.memory;
+    const temps: GPUBuffer[] = [];
+    const encoder = this.device.createCommandEncoder();
+    let table: GPUBuffer | null = null;
+    const s = this.spec;
+    this.cache.shift(from, to, {
+      encoder,
+      scratch: (bytes) => {
+        const b = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
+        temps.push(b);
+        return b;
+      },
+      rotateK: (pool, row0, rows, f16) => {
+        if (!table) temps.push((table = mem.upload('activations', 'shift.table', shiftTable(this.backend.invFreq, to - from), 0, true)));
+        const step = mem.create('activations', 'shift.step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);
+        temps.push(step);
+        this.device.queue.writeBuffer(step, 0, new Uint32Array([rows, row0]));
+        const op = kShiftOp({ ...this.opContext(), step }, { pool, table, headDim: s.headDim, kvHeads: s.numKvHeads, f16 });
+        const pass = encoder.beginComputePass();
+        encodeDispatches(pass, [op], rows);
+        pass.end();
+      },
+    });
+    this.device.queue.submit([encoder.finish()]);
+    for (const b of temps) mem.release(b);
+    return true;
   }
 
   async save(): Promise<SessionSnapshot> {

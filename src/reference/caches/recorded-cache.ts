@@ -7,7 +7,7 @@
 import { cacheModeName, type CacheConfig } from '../../cache/cache-config';
 import type { SessionSnapshot } from '../../engine/backend';
 import { SavedCacheError } from '../../errors';
-import { exactPrefix } from '../../cache/keep';
+import { canShift, exactPrefix } from '../../cache/keep';
 import type { KeyValueRows } from '../attention';
 import { createReferenceCache } from './create-cache';
 import type { AppendRows, CacheModel, ReferenceCache } from './reference-cache';
@@ -78,6 +78,41 @@ export class RecordedCache implements ReferenceCache {
       const f = new Float32Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
       this.append(layer, { count: m, x: f.subarray(0, m * d), k: f.subarray(m * d, m * (d + kv)), v: f.subarray(m * (d + kv)) });
     });
+  }
+
+  /**
+   * Drop tokens [from, to): a fresh cache is given the recorded rows of the others, so each later token is stored at
+   * its new position (its X, and its K before RoPE, were computed with the dropped tokens in context, as a kept entry
+   * is). For fp16 that rounds K once at the new position where the GPU turns the stored K and rounds it again.
+   */
+  shift(from: number, to: number): boolean {
+    if (!canShift(this.config)) return false;
+    const len = this.length;
+    const d = this.model.spec.hiddenSize;
+    const kv = this.model.spec.numKvHeads * this.model.spec.headDim;
+    const fresh = createReferenceCache(this.model, this.config);
+    const m = len - (to - from);
+    for (let layer = 0; layer < this.rows.length; layer++) {
+      const all: AppendRows = { count: len, x: new Float32Array(len * d), k: new Float32Array(len * kv), v: new Float32Array(len * kv) };
+      let at = 0;
+      for (const r of this.rows[layer]) {
+        all.x.set(r.x, at * d);
+        all.k.set(r.k, at * kv);
+        all.v.set(r.v, at * kv);
+        at += r.count;
+      }
+      const cut = (a: Float32Array, w: number) => {
+        const out = new Float32Array(m * w);
+        out.set(a.subarray(0, from * w));
+        out.set(a.subarray(to * w, len * w), from * w);
+        return out;
+      };
+      const kept: AppendRows = { count: m, x: cut(all.x, d), k: cut(all.k, kv), v: cut(all.v, kv) };
+      if (m > 0) fresh.append(layer, kept);
+      this.rows[layer] = m > 0 ? [kept] : [];
+    }
+    this.inner = fresh;
+    return true;
   }
 
   /** Keep the first `n` tokens where exact (exactPrefix); returns how many were kept. */

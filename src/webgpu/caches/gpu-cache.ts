@@ -33,6 +33,20 @@ export interface LayerAttention {
   prefill: boolean;
 }
 
+/** What a cache's shift encodes into: the session's command encoder, scratch buffers and the K-turning kernel. */
+export interface ShiftIo {
+  encoder: GPUCommandEncoder;
+  /** A scratch buffer of at least `bytes` (COPY_SRC | COPY_DST), freed after the shift is submitted. */
+  scratch(bytes: number): GPUBuffer;
+  /** Turn rows [row0, row0 + rows) of a post-RoPE K pool back by the shift. */
+  rotateK(pool: GPUBuffer, row0: number, rows: number, f16: boolean): void;
+}
+
+/** Move `words` u32 words from (src, srcWord) to (dst, dstWord) in runs: `runs` lists [srcWord, dstWord, words]. */
+export function copyRuns(enc: GPUCommandEncoder, src: GPUBuffer, dst: GPUBuffer, runs: readonly (readonly [number, number, number])[]): void {
+  for (const [s, d, w] of runs) if (w > 0) enc.copyBufferToBuffer(src, s * 4, dst, d * 4, w * 4);
+}
+
 /** How one forward's keys are cut into chunks (written to the Step uniform). */
 export interface ChunkPlan {
   /** First key of the standard attention in quantized modes (older keys are rematerialized: in decode inside
@@ -85,6 +99,11 @@ export interface GpuCache {
   savedRegions(): { buffer: GPUBuffer; bytes: number }[];
   /** What fixes the regions' meaning (mode, widths, ring and page sizes): a snapshot restores only into an equal layout. */
   snapshotLayout(): string;
+  /**
+   * Context shift (canShift modes; false otherwise, nothing changed): drop tokens [from, to), moving the later rows
+   * down through `io`'s scratch (a buffer cannot copy onto itself) and turning post-RoPE K back by the shift.
+   */
+  shift(from: number, to: number, io: ShiftIo): boolean;
   /** Dispatches that must see K before RoPE (kivi stores pre-RoPE K). */
   preRopeOps(ctx: OpContext, a: LayerAttention): Dispatch[];
   /** Attention over past and present for one layer, then storing the step's tokens. */

@@ -11,7 +11,7 @@ import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, type ModelSpec } from '../../model/model-spec';
 import { cacheBytesPerToken } from '../../cache/cache-bytes';
 import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
-import { chunking, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
+import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 
 export interface LayerPools {
   k: GPUBuffer;
@@ -78,6 +78,24 @@ export class GpuKvCache implements GpuCache {
       { buffer: p.k, bytes },
       { buffer: p.v, bytes },
     ]);
+  }
+
+  /** Pages are in token order, so a layer's rows are one run: moved down whole, then K turned back. */
+  shift(from: number, to: number, io: ShiftIo): boolean {
+    const moved = this.length - to;
+    const words = (this.kvDim * (this.f16 ? 2 : 4)) / 4;
+    if (moved > 0) {
+      const scratch = io.scratch(moved * words * 4);
+      for (const p of this.pools) {
+        for (const pool of [p.k, p.v]) {
+          copyRuns(io.encoder, pool, scratch, [[to * words, 0, moved * words]]);
+          copyRuns(io.encoder, scratch, pool, [[0, from * words, moved * words]]);
+        }
+        io.rotateK(p.k, from, moved, this.f16);
+      }
+    }
+    this.length = from + moved;
+    return true;
   }
 
   snapshotLayout(): string {

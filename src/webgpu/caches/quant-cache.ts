@@ -35,7 +35,8 @@ import {
   PAGE_TOKENS,
   type CacheConfig,
 } from '../../cache/cache-config';
-import { chunking, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention } from './gpu-cache';
+import { chunking, copyRuns, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
 import { quantRowWords } from '../../cache/row-layout';
 import type { LayerLatents } from '../../cache/latents';
@@ -320,6 +321,50 @@ export class GpuQuantCache implements GpuCache {
       { buffer: p.v, bytes: p.v.size },
     ]);
     return [...this.store.usedRegions(Math.ceil(this.length / PAGE_TOKENS)), ...hot];
+  }
+
+  /**
+   * xquant and xquant-cl without rings: each token's X row (or cross-layer delta) moves to its new slot, gathered
+   * into scratch page run by page run and scattered back; X has no position, so nothing is recomputed.
+   */
+  shift(from: number, to: number, io: ShiftIo): boolean {
+    if (!canShift(this.config)) return false;
+    const len = this.length;
+    const moved = len - to;
+    const P = PAGE_TOKENS;
+    // [first token, tokens] runs that stay inside one page, from `start` for `count` tokens.
+    const pageRuns = (start: number, count: number): [number, number][] => {
+      const out: [number, number][] = [];
+      for (let t = start; t < start + count; ) {
+        const n = Math.min(start + count, (Math.floor(t / P) + 1) * P) - t;
+        out.push([t, n]);
+        t += n;
+      }
+      return out;
+    };
+    if (moved > 0) {
+      const words = this.layout.rowWords;
+      const scratch = io.scratch(moved * Math.max(...words) * 4);
+      for (let l = 0; l < this.layout.layers; l++) {
+        const w = words[l];
+        const at = (t: number) => this.store.pageOffset(Math.floor(t / P), l) + (t % P) * w;
+        const pool = this.store.pool(l);
+        copyRuns(
+          io.encoder,
+          pool,
+          scratch,
+          pageRuns(to, moved).map(([t, n]) => [at(t), (t - to) * w, n * w] as const),
+        );
+        copyRuns(
+          io.encoder,
+          scratch,
+          pool,
+          pageRuns(from, moved).map(([t, n]) => [(t - from) * w, at(t), n * w] as const),
+        );
+      }
+    }
+    this.length = from + moved;
+    return true;
   }
 
   snapshotLayout(): string {

@@ -51,6 +51,14 @@ export class QuantPool {
     return this.buffers[this.shared ? 0 : layer];
   }
 
+  /** Word offset of (block, layer)'s page in its buffer (what the page table holds). */
+  pageOffset(block: number, layer: number): number {
+    if (!this.shared) return this.fixedWords + block * this.pageWords[layer];
+    let at = this.fixedWords + block * this.pageWords.reduce((a, w) => a + w, 0);
+    for (let l = 0; l < layer; l++) at += this.pageWords[l];
+    return at;
+  }
+
   /** Each buffer's prefix that holds its fixed regions and the first `blocks` blocks' pages. */
   usedRegions(blocks: number): { buffer: GPUBuffer; bytes: number }[] {
     if (this.shared) return [{ buffer: this.buffers[0], bytes: (this.fixedWords + blocks * this.pageWords.reduce((a, w) => a + w, 0)) * 4 }];
