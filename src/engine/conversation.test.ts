@@ -143,4 +143,54 @@ describe('conversations (reference backend)', () => {
     expect(fitted.dropped).toBe(3);
     expect(fitted.ids).toEqual(engine.chatPrompt([messages[0], messages[3], ...messages.slice(5)]));
   });
+
+  describe('a full context: older messages dropped, the later ones kept in the cache (contextShift)', () => {
+    /** A long chat with fixed replies; the request's own reply is not added (max 4 tokens), so the kept history is the prompt. */
+    const chat = (pairs: number): ChatMessage[] => {
+      const out: ChatMessage[] = [{ role: 'system', content: 'You tell short stories about animals.' }];
+      for (let i = 0; i < pairs; i++) {
+        out.push({ role: 'user', content: `Tell me story number ${i} about a cat who found a red ball in the garden.` });
+        out.push({ role: 'assistant', content: `Once upon a time a cat found a red ball, and story ${i} was a happy one.` });
+      }
+      return out;
+    };
+    const ask = async (engine: Engine, messages: ChatMessage[], cache: string, contextShift: 'keep' | 'prefill', reuse = true) => {
+      const fitted = engine.fitChatPrompt(messages, 4, undefined, reuse);
+      const it = engine.stream(generateRequest(fitted.ids, { max_tokens: 4, temperature: 0, cache, reuse, context_shift: contextShift }));
+      let step = await it.next();
+      while (!step.done) step = await it.next();
+      return { ...step.value, dropped: fitted.dropped, ids: step.value.ids, prompt: fitted.ids };
+    };
+
+    /** Turn 1 fits; turn 2 (its reply, two more exchanges, a question) does not: the oldest messages go. */
+    const turns = async (engine: Engine, mode: string, shift: 'keep' | 'prefill') => {
+      const one: ChatMessage[] = [...chat(5), { role: 'user', content: 'One more?' }];
+      const first = await ask(engine, one, mode, shift);
+      const two: ChatMessage[] = [...one, { role: 'assistant', content: first.text }, ...chat(2).slice(1), { role: 'user', content: 'And now?' }];
+      return { first, two, second: await ask(engine, two, mode, shift) };
+    };
+
+    it.each(['f32', 'fp16', 'xquant-4', 'xquant-cl-2'])('%s: the kept messages keep their cache entries, re-based; nothing else is re-run', async (mode) => {
+      const { first, two, second } = await turns(await engineOn(), mode, 'keep');
+      expect(first.dropped).toBe(0);
+      expect(second.dropped).toBeGreaterThan(0);
+      expect(second.shiftedTokens).toBeGreaterThan(150);
+      // Kept: the system message and every kept message up to turn 1's reply; only the new messages (two exchanges of
+      // about 77 tokens and a question) are run.
+      expect(second.cachedTokens).toBeGreaterThan(second.promptTokens - 200);
+      // The prefilled way gives what a fresh request of the kept messages gives.
+      const prefilled = (await turns(await engineOn(), mode, 'prefill')).second;
+      const fresh = await ask(await engineOn(), two, mode, 'prefill', false);
+      expect(prefilled.shiftedTokens).toBe(0);
+      expect(prefilled.prompt).toEqual(fresh.prompt);
+      expect(prefilled.ids).toEqual(fresh.ids);
+      expect(second.prompt).toEqual(fresh.prompt);
+    });
+
+    it.each(['kivi-4', 'xquant-gqa-4'])('%s: per-channel K blocks cannot keep entries across a cut: the kept messages are prefilled', async (mode) => {
+      const { second } = await turns(await engineOn(), mode, 'keep');
+      expect(second.dropped).toBeGreaterThan(0);
+      expect(second.shiftedTokens).toBe(0);
+    });
+  });
 });

@@ -83,8 +83,19 @@ export interface GenerateRequest {
    * request's tokens are kept for the next one.
    */
   reuse?: boolean;
+  /**
+   * A prompt that is a kept conversation with a run of its tokens cut out (older messages dropped to fit the context):
+   * 'keep' keeps the cache entries after the cut, moved down with their positions re-based (f32, fp16, xquant,
+   * xquant-cl without rings: src/cache/keep.ts canShift); 'prefill' runs them again. Default DEFAULT_CONTEXT_SHIFT.
+   */
+  contextShift?: ContextShift;
   signal?: AbortSignal;
 }
+
+export type ContextShift = 'keep' | 'prefill';
+
+/** Chosen by measurement (BENCHMARKS.md, "Context shift"): see docs/api.md. */
+export const DEFAULT_CONTEXT_SHIFT: ContextShift = 'keep';
 
 /** Tokens kept from the start of a prompt cut by `truncation: 'auto'`. */
 export const SINK_TOKENS = 4;
@@ -99,6 +110,8 @@ export interface GenerationStats {
   promptTokens: number;
   /** Prompt tokens a kept conversation already held: not run again (OpenAI's prompt_tokens_details.cached_tokens). */
   cachedTokens: number;
+  /** Of cachedTokens, those kept across a context shift (contextShift 'keep'). */
+  shiftedTokens?: number;
   /** Of cachedTokens, those read from a saved conversation (saveConversation) rather than a kept one. */
   restoredTokens: number;
   /** Saved conversations that could not be used (stale or damaged: deleted), said rather than hidden. */

@@ -3,6 +3,7 @@
 // the backend factory (src/webgpu/backend.ts's webGpuBackends in the Worker) and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import { canShift } from '../cache/keep';
 import { AbortedError, EngineError, GpuOutOfMemoryError, InvalidArgumentError, SavedCacheError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
@@ -26,6 +27,7 @@ import type { KernelFamily } from '../webgpu/kernel-family';
 
 import {
   DEFAULT_BUDGET_MB,
+  DEFAULT_CONTEXT_SHIFT,
   SINK_TOKENS,
   type EngineLoadOptions,
   type GenerateRequest,
@@ -284,7 +286,14 @@ export class Engine {
     const modeName = cacheModeName(cache);
     // A kept conversation in this mode that starts like this prompt: keep what it shares, prefill the rest. At least
     // the prompt's last token runs again: its logits choose the first reply token.
-    let found = r.reuse === false ? null : this.pool.take(modeName, promptIds);
+    // A conversation whose older messages were dropped to fit: its later entries kept at re-based positions.
+    const shift =
+      r.reuse !== false && (r.contextShift ?? DEFAULT_CONTEXT_SHIFT) === 'keep' && canShift(cache) ? this.pool.takeShifted(modeName, promptIds) : null;
+    if (shift) {
+      shift.kept.session.shift(shift.from, shift.to);
+      shift.kept.ids = [...shift.kept.ids.slice(0, shift.from), ...shift.kept.ids.slice(shift.to)];
+    }
+    let found = shift ? { kept: shift.kept, common: shift.from + shift.matched } : r.reuse === false ? null : this.pool.take(modeName, promptIds);
     const fromStore = !found && r.reuse !== false ? await this.restoreSaved(cache, modeName, promptIds) : null;
     found ??= fromStore;
     const need = cacheBytesFor(model.spec, cache, promptIds.length + maxTokens);
@@ -355,6 +364,7 @@ export class Engine {
         promptTokens: promptIds.length,
         cachedTokens: cached,
         restoredTokens: fromStore ? cached : 0,
+        shiftedTokens: shift ? Math.max(0, cached - shift.from) : 0,
         ...(this.saved ? { savedCacheNotes: this.saved.takeNotes() } : {}),
         truncatedTokens: fullPrompt.length - promptIds.length,
         cache: modeName,

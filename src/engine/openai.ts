@@ -4,7 +4,7 @@
 
 import { InvalidArgumentError, UnsupportedFieldError } from '../errors';
 import type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokenizer';
-import type { GenerateRequest, GenerationStats } from './engine';
+import type { ContextShift, GenerateRequest, GenerationStats } from './engine';
 import type { ConstraintSpec } from '../grammar/constraint';
 import type { ToolCallShape } from '../grammar/json-schema';
 import type { SamplingOptions, TokenLogprob } from './sampling';
@@ -43,6 +43,11 @@ interface SamplingFields {
   truncation?: 'disabled' | 'auto';
   /** Extension: reuse a kept conversation's cache for the prompt's shared start (default true); false runs the whole prompt. */
   reuse?: boolean;
+  /**
+   * Extension: when older messages of a kept conversation were dropped (truncation 'auto'), 'keep' keeps the later
+   * messages' cache entries at re-based positions, 'prefill' runs them again (default: DEFAULT_CONTEXT_SHIFT).
+   */
+  context_shift?: ContextShift;
   /**
    * Structured output: { type: 'text' } (default), { type: 'json_object' }, { type: 'json_schema', json_schema: { name,
    * schema, strict? } }; extensions: { type: 'grammar', grammar: GBNF text } and { type: 'regex', regex }.
@@ -106,6 +111,7 @@ const COMMON_FIELDS = [
   'cache',
   'truncation',
   'reuse',
+  'context_shift',
   'response_format',
   'logprobs',
   'model',
@@ -165,6 +171,8 @@ export interface Usage {
   truncated_messages: number;
   /** Of cached_tokens, those restored from a saved conversation (IndexedDB) rather than a kept one. */
   restored_tokens: number;
+  /** Of cached_tokens, those kept across a context shift (entries after dropped messages, positions re-based). */
+  shifted_tokens: number;
   /** Saved conversations that could not be used (stale or damaged, deleted), when there were any. */
   saved_cache_notes?: string[];
 }
@@ -349,9 +357,15 @@ export function generateRequest(prompt: number[] | string, r: SamplingFields, si
     stop: r.stop === undefined ? [] : Array.isArray(r.stop) ? r.stop : [r.stop],
     truncation: r.truncation,
     reuse: r.reuse,
+    contextShift: contextShiftOf(r.context_shift),
     constraint: constraintOf(r.response_format),
     signal,
   };
+}
+
+function contextShiftOf(v: unknown): ContextShift | undefined {
+  if (v === undefined || v === 'keep' || v === 'prefill') return v;
+  throw new InvalidArgumentError("must be 'keep' or 'prefill'", { field: 'context_shift', got: JSON.stringify(v) });
 }
 
 /** response_format as the engine's constraint (undefined for plain text). */
@@ -470,6 +484,7 @@ export function usageOf(s: GenerationStats): Usage {
     truncated_prompt_tokens: s.truncatedTokens,
     truncated_messages: s.truncatedMessages ?? 0,
     restored_tokens: s.restoredTokens,
+    shifted_tokens: s.shiftedTokens ?? 0,
     ...(s.savedCacheNotes?.length ? { saved_cache_notes: s.savedCacheNotes } : {}),
   };
 }

@@ -33,6 +33,13 @@ export interface KeptSessionInfo {
 /** Sessions kept at most (each also holds its own activation buffers, outside the cache budget). */
 export const MAX_KEPT_SESSIONS = 4;
 
+/** A context shift is worth it when the prompt goes on as the kept history for at least this many tokens. */
+const SHIFT_MIN_TOKENS = 16;
+/** Tokens of the prompt after the cut looked for in the kept history (a message's start, past its template tokens). */
+const SHIFT_PROBE_TOKENS = 8;
+/** Places in the kept history where the probe matches that are checked at most. */
+const SHIFT_MAX_CANDIDATES = 64;
+
 export class SessionPool {
   private kept: KeptSession[] = [];
   private clock = 0;
@@ -48,6 +55,35 @@ export class SessionPool {
       if (k.mode !== mode) continue;
       const common = longestCommonPrefix(k.ids, ids);
       if (common > 0 && 2 * common >= k.ids.length && (!best || common > best.common)) best = { kept: k, common };
+    }
+    if (best) this.kept = this.kept.filter((k) => k !== best.kept);
+    return best;
+  }
+
+  /**
+   * The kept session of `mode` whose history continues as `ids` after a run of its tokens is cut out (older messages
+   * dropped to fit the context), taken out of the pool: `ids` share [0, from) with it, then go on as its tokens from
+   * `to` do, for `matched` tokens (at least SHIFT_MIN_TOKENS, through the history's end but for its last
+   * SHIFT_PROBE_TOKENS, where a reply may re-tokenize otherwise). Null when none does.
+   */
+  takeShifted(mode: string, ids: readonly number[]): { kept: KeptSession; from: number; to: number; matched: number } | null {
+    let best: { kept: KeptSession; from: number; to: number; matched: number } | null = null;
+    for (const k of this.kept) {
+      if (k.mode !== mode) continue;
+      const from = longestCommonPrefix(k.ids, ids);
+      if (from >= ids.length || from >= k.ids.length) continue;
+      const rest = ids.slice(from);
+      const probe = rest.slice(0, SHIFT_PROBE_TOKENS);
+      let tried = 0;
+      for (let j = from + 1; j + probe.length <= k.ids.length && tried < SHIFT_MAX_CANDIDATES; j++) {
+        if (!probe.every((t, i) => k.ids[j + i] === t)) continue;
+        tried++;
+        const matched = longestCommonPrefix(k.ids.slice(j), rest);
+        // The prompt must go on as the kept history through (nearly) its end: a cut of older messages, not another
+        // conversation that happens to repeat a passage of this one.
+        const throughEnd = j + matched >= k.ids.length - SHIFT_PROBE_TOKENS;
+        if (matched >= SHIFT_MIN_TOKENS && throughEnd && (!best || from + matched > best.from + best.matched)) best = { kept: k, from, to: j, matched };
+      }
     }
     if (best) this.kept = this.kept.filter((k) => k !== best.kept);
     return best;
