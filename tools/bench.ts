@@ -1,4 +1,4 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|all --models a,b --contexts 128,512,2048 --weights f32
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32
 //   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
@@ -39,6 +39,7 @@ import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/te
 import { copyBandwidth, shapesSection } from './bench-shapes';
 import { grammarSection } from './bench-grammar';
 import { conversationSection } from './bench-conversation';
+import { shiftSection } from './bench-shift';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
 const SHAPES: Record<string, SyntheticShape> = {
@@ -330,7 +331,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -339,13 +340,14 @@ await runCli(USAGE, async () => {
     weights: 'string',
     kernels: 'string',
     'decode-steps': 'int',
+    windows: 'int',
     prompt: 'int',
     shapes: 'string',
     'shape-layers': 'int',
     out: 'string',
   });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'all'].includes(section))
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'shift', 'all'].includes(section))
     throw new UsageError(`unknown section '${section}'`);
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   // Constrained decoding's CPU cost needs no GPU: its section runs before the calibration.
@@ -371,6 +373,30 @@ await runCli(USAGE, async () => {
     if (section === 'conversation') {
       await mkdir('bench/results', { recursive: true });
       await writeFile(a.out ?? 'bench/results/conversation.json', `${JSON.stringify({ date: new Date().toISOString(), rows: conversation }, null, 1)}\n`);
+      process.stdout.write(`${grammarLines.join('\n')}\n`);
+      return;
+    }
+  }
+  if (section === 'shift' || section === 'all') {
+    const windows = a.windows ?? 8;
+    const shift = await shiftSection(windows);
+    const at = (r: { model: string; mode: string }, way: string) => shift.find((x) => x.model === r.model && x.mode === r.mode && x.way === way)!;
+    grammarLines.push(
+      '',
+      `Context shift, ${windows} windows of TinyStories validation text: 447 tokens cached, 192 dropped after the first 4, the next 64 scored as one slice (same run):`,
+      '',
+      '| model | mode | NLL, no shift (511 context) | NLL, keep | NLL, re-prefill | keep - re-prefill | ms to logits, keep | ms, re-prefill | re-prefill / keep |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of shift.filter((x) => x.way === 'keep')) {
+      const p = at(r, 'prefill');
+      grammarLines.push(
+        `| ${r.model} | ${r.mode} | ${f(at(r, 'full').meanNll, 4)} | ${f(r.meanNll, 4)} | ${f(p.meanNll, 4)} | ${f(r.meanNll - p.meanNll, 4)} | ${f(r.msToLogits, 0)} | ${f(p.msToLogits, 0)} | ${f(p.msToLogits / r.msToLogits, 1)} |`,
+      );
+    }
+    if (section === 'shift') {
+      await mkdir('bench/results', { recursive: true });
+      await writeFile(a.out ?? 'bench/results/shift.json', `${JSON.stringify({ date: new Date().toISOString(), rows: shift }, null, 1)}\n`);
       process.stdout.write(`${grammarLines.join('\n')}\n`);
       return;
     }

@@ -349,7 +349,9 @@ async function reply(text: string): Promise<void> {
         $('speed').dataset.firstTokenMs = first.toFixed(0);
         $('speed').textContent =
           `${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tok/s decode, ${u.prefill_tokens_per_second.toFixed(1)} tok/s prefill, first token ${(first / 1000).toFixed(2)} s after Send; ${u.prompt_tokens_details.cached_tokens} of ${u.prompt_tokens} prompt tokens reused from the ${u.restored_tokens ? 'saved' : 'kept'} conversation; cache ${u.cache_mode}, ${size(u.cache_bytes)}.` +
-          (u.truncated_messages ? ` ${u.truncated_messages} earlier messages were left out to fit the model's context.` : '') +
+          (u.truncated_messages
+            ? ` ${u.truncated_messages} earlier messages were left out to fit the model's context${u.shifted_tokens ? `; ${u.shifted_tokens} tokens of the rest kept their cache entries (shifted, not prefilled again)` : ''}.`
+            : '') +
           (u.saved_cache_notes?.length ? ` ${u.saved_cache_notes.join(' ')}` : '');
         $('speed').dataset.restoredTokens = String(u.restored_tokens);
       }
