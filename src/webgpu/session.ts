@@ -3,7 +3,7 @@
 // previous step's choice, copied on the GPU, and ids come back through a ring of staging buffers.
 
 import type { CacheConfig } from '../cache/cache-config';
-import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError, SavedCacheError } from '../errors';
+import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import type { DecodeSession, SessionSnapshot } from '../engine/backend';
 import type { Sampler } from '../engine/sampling';
 import { kvDim, type ModelSpec } from '../model/model-spec';
@@ -16,10 +16,10 @@ import type { GpuWeights } from './gpu-weights';
 import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
-import { encodeDispatches, type Dispatch, type OpContext } from './ops/dispatch';
+import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type OpContext } from './ops/dispatch';
 import { canShift, checkShift, exactPrefix } from '../cache/keep';
-import { kShiftOp, shiftTable } from './ops/k-shift';
-import { logitAdjustOp, logitMaskOp, tokenCountOp, type PenaltyBuffers } from './ops/logit-adjust';
+import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-state';
+import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
 import { sampleOp } from './ops/sample';
@@ -58,13 +58,7 @@ interface Pick {
   into?: GPUBuffer;
 }
 
-/** Size of the Step uniform (shaders/include/common.wgsl). */
-const STEP_BYTES = 48;
-
 /** One sequence on the GPU: its KV cache, its activation buffers and its prebuilt dispatches. */
-/** save() reads the cache back through a staging buffer of at most this many bytes. */
-const SAVE_STAGING_BYTES = 16 * 2 ** 20;
-
 export class GpuDecodeSession implements DecodeSession {
   readonly cache: GpuCache;
   private readonly device: GPUDevice;
@@ -117,6 +111,7 @@ export class GpuDecodeSession implements DecodeSession {
     const rows = Math.ceil(B / PREFILL_TILE) * PREFILL_TILE; // linear.wgsl reads whole token tiles
     const act = (label: string, floats: number) =>
       mem.create('activations', label, floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    const vocab = this.vocabBuffers();
     this.buf = {
       ids: act('ids', B),
       h: act('h', rows * this.stride.d),
@@ -127,11 +122,11 @@ export class GpuDecodeSession implements DecodeSession {
       attn: act('attn', rows * this.stride.q),
       g: act('g', rows * this.stride.f),
       partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
-      logits: this.logitsBuffer(),
+      logits: vocab.logits,
       chosen: act('chosen', 4),
       step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     };
-    this.readLogits = this.logitsReadback();
+    this.readLogits = vocab.read;
     this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) =>
       mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
     );
@@ -141,14 +136,14 @@ export class GpuDecodeSession implements DecodeSession {
     return this.cache.length;
   }
 
-  private logitsBuffer(): GPUBuffer {
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    return this.backend.memory.create('activations', 'logits', this.logitRows * this.spec.vocabSize * 4, usage);
-  }
-
-  private logitsReadback(): GPUBuffer {
-    const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
-    return this.backend.memory.create('staging', 'logits.read', this.logitRows * this.spec.vocabSize * 4, usage);
+  /** The vocabulary-sized buffers: a slice's logits and their readback. */
+  private vocabBuffers(): { logits: GPUBuffer; read: GPUBuffer } {
+    const bytes = this.logitRows * this.spec.vocabSize * 4;
+    const mem = this.backend.memory;
+    return {
+      logits: mem.create('activations', 'logits', bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
+      read: mem.create('staging', 'logits.read', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+    };
   }
 
   /** Free the vocabulary-sized buffers (logits, their readback, penalty counts, a token mask) while kept. */
@@ -175,7 +170,6 @@ export class GpuDecodeSession implements DecodeSession {
     return this.cache.storedBytes();
   }
 
-  /** Grow the RoPE table with the cache: positions 0..capacity-1. */
   /** Whether the cache and the RoPE table already hold `tokens` positions (nothing to allocate). */
   private holds(tokens: number): boolean {
     return tokens <= this.cache.capacity && this.ropeTable !== null && this.ropePositions >= this.cache.capacity;
@@ -269,13 +263,7 @@ export class GpuDecodeSession implements DecodeSession {
   private penaltyOps(sampler: Sampler): { adjust: Dispatch; count: Dispatch } {
     const V = this.spec.vocabSize;
     if (!this.penalties) {
-      const mem = this.backend.memory;
-      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-      const buffers: PenaltyBuffers = {
-        counts: mem.create('activations', 'penalties.counts', 2 * V * 4, usage),
-        bias: mem.create('activations', 'penalties.bias', V * 4, usage),
-        params: mem.create('activations', 'penalties.params', 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
-      };
+      const buffers = penaltyBuffers(this.backend.memory, V);
       const ctx = this.opContext();
       this.penalties = {
         buffers,
@@ -286,15 +274,7 @@ export class GpuDecodeSession implements DecodeSession {
     }
     const pen = this.penalties;
     if (pen.sampler !== sampler) {
-      const p = sampler.penalties!;
-      const counts = new Uint32Array(2 * V);
-      for (const id of sampler.promptIds) counts[V + id] += 1;
-      const bias = new Float32Array(V);
-      for (const [id, b] of p.bias) bias[id] = b;
-      const q = this.device.queue;
-      q.writeBuffer(pen.buffers.counts, 0, counts);
-      q.writeBuffer(pen.buffers.bias, 0, bias);
-      q.writeBuffer(pen.buffers.params, 0, new Float32Array([p.frequency, p.presence, p.repetition, 0]));
+      writePenalties(this.device.queue, pen.buffers, sampler, V);
       pen.sampler = sampler;
     }
     return pen;
@@ -402,27 +382,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.ensurePositions(pos0 + 1);
     const built = this.build();
     const plan = this.writeStep(pos0, 1, null);
-    const groups = new Map<string, Dispatch[]>();
-    for (const d of [...built.decode, ...built.head.last]) {
-      const key = d.label.replace(/^l\d+\./, '');
-      groups.set(key, [...(groups.get(key) ?? []), d]);
-    }
-    const out = new Map<string, number>();
-    for (const [label, list] of groups) {
-      const run = async (n: number) => {
-        const enc = this.device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        for (let i = 0; i < n; i++) encodeDispatches(pass, list, 1, plan);
-        pass.end();
-        this.device.queue.submit([enc.finish()]);
-        await this.device.queue.onSubmittedWorkDone();
-      };
-      await run(1);
-      const t = performance.now();
-      await run(reps);
-      out.set(label, (performance.now() - t) / reps);
-    }
-    return out;
+    return timeDispatchGroups(this.device, [...built.decode, ...built.head.last], plan, reps);
   }
 
   private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
@@ -452,8 +412,7 @@ export class GpuDecodeSession implements DecodeSession {
     if (this.failure) throw this.failure;
     if (this.parked) {
       const woke = scopedAllocation(this.device, () => {
-        this.buf.logits = this.logitsBuffer();
-        this.readLogits = this.logitsReadback();
+        ({ logits: this.buf.logits, read: this.readLogits } = this.vocabBuffers());
         this.parked = false;
       });
       this.settle(await woke.errors, "allocating the session's logits", 2 * this.logitRows * this.spec.vocabSize * 4);
@@ -605,84 +564,19 @@ export class GpuDecodeSession implements DecodeSession {
     checkShift(this.cache.length, from, to);
     if (this.failure) throw this.failure;
     if (!canShift(this.cache.config)) return false;
-    const mem = this.backend.memory;
-    const temps: GPUBuffer[] = [];
-    const encoder = this.device.createCommandEncoder();
-    let table: GPUBuffer | null = null;
-    const s = this.spec;
-    this.cache.shift(from, to, {
-      encoder,
-      scratch: (bytes) => {
-        const b = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
-        temps.push(b);
-        return b;
-      },
-      rotateK: (pool, row0, rows, f16) => {
-        if (!table) temps.push((table = mem.upload('activations', 'shift.table', shiftTable(this.backend.invFreq, to - from), 0, true)));
-        const step = mem.create('activations', 'shift.step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);
-        temps.push(step);
-        this.device.queue.writeBuffer(step, 0, new Uint32Array([rows, row0]));
-        const op = kShiftOp({ ...this.opContext(), step }, { pool, table, headDim: s.headDim, kvHeads: s.numKvHeads, f16 });
-        const pass = encoder.beginComputePass();
-        encodeDispatches(pass, [op], rows);
-        pass.end();
-      },
-    });
-    this.device.queue.submit([encoder.finish()]);
-    for (const b of temps) mem.release(b);
+    shiftCache(this.backend, this.cache, this.opContext(), from, to);
     return true;
   }
 
   async save(): Promise<SessionSnapshot> {
     if (this.failure) throw this.failure;
-    const parts: Uint8Array[] = [];
-    for (const r of this.cache.savedRegions()) parts.push(await this.readRegion(r.buffer, r.bytes));
-    return { length: this.cache.length, layout: this.cache.snapshotLayout(), parts };
-  }
-
-  /** A buffer's first `bytes` bytes, read through a staging buffer of at most SAVE_STAGING_BYTES. */
-  private async readRegion(buffer: GPUBuffer, bytes: number): Promise<Uint8Array> {
-    const out = new Uint8Array(bytes);
-    if (bytes === 0) return out;
-    const mem = this.backend.memory;
-    const size = Math.min(bytes, SAVE_STAGING_BYTES);
-    const staging = mem.create('staging', 'cache.save', size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    try {
-      for (let at = 0; at < bytes; at += size) {
-        const n = Math.min(size, bytes - at);
-        const enc = this.device.createCommandEncoder();
-        enc.copyBufferToBuffer(buffer, at, staging, 0, n);
-        this.device.queue.submit([enc.finish()]);
-        out.set(new Uint8Array(await this.read(staging, n)), at);
-      }
-    } finally {
-      mem.release(staging);
-    }
-    return out;
+    return saveCache(this.backend, this.cache, (buffer, bytes) => this.read(buffer, bytes));
   }
 
   async restore(snap: SessionSnapshot): Promise<void> {
-    const layout = this.cache.snapshotLayout();
-    if (snap.layout !== layout)
-      throw new SavedCacheError('the snapshot was made for another cache layout', { field: 'layout', expected: layout, got: snap.layout });
-    if (this.cache.length !== 0)
-      throw new SavedCacheError('restore needs an empty session', { field: 'length', expected: '0', got: String(this.cache.length) });
+    checkSnapshot(this.cache, snap);
     await this.reserve(Math.max(1, snap.length));
-    this.cache.length = snap.length;
-    const regions = this.cache.savedRegions();
-    const sizes = (xs: { byteLength: number }[]) => xs.map((x) => x.byteLength).join(',');
-    if (regions.length !== snap.parts.length || regions.some((r, i) => r.bytes !== snap.parts[i].byteLength)) {
-      this.cache.length = 0;
-      throw new SavedCacheError('the snapshot does not hold what its length needs', {
-        field: 'parts',
-        expected: sizes(regions.map((r) => ({ byteLength: r.bytes }))),
-        got: sizes(snap.parts),
-      });
-    }
-    regions.forEach((r, i) => {
-      const p = snap.parts[i];
-      this.device.queue.writeBuffer(r.buffer, 0, p.buffer as ArrayBuffer, p.byteOffset, p.byteLength);
-    });
+    restoreCache(this.backend, this.cache, snap);
   }
 
   close(): void {

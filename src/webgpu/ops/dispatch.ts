@@ -43,6 +43,9 @@ export interface Dispatch {
 
 export const WORKGROUP = 64;
 
+/** Size of the Step uniform (shaders/include/common.wgsl). */
+export const STEP_BYTES = 48;
+
 /** Bytes of a kernel's `var<workgroup>` arrays as WebGPU counts them: each rounded up to 16. */
 export function workgroupArrayBytes(...arrays: number[]): number {
   return arrays.reduce((sum, bytes) => sum + Math.ceil(bytes / 16) * 16, 0);
@@ -82,4 +85,32 @@ export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readon
     pass.setBindGroup(0, d.bindGroup);
     pass.dispatchWorkgroups(x, y);
   }
+}
+
+/**
+ * Benchmark aid: milliseconds per run of each kernel (dispatches grouped by label, layers summed), each group run
+ * `reps` times on its own for one token under `plan`.
+ */
+export async function timeDispatchGroups(device: GPUDevice, dispatches: readonly Dispatch[], plan: GridPlan, reps: number): Promise<Map<string, number>> {
+  const groups = new Map<string, Dispatch[]>();
+  for (const d of dispatches) {
+    const key = d.label.replace(/^l\d+\./, '');
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  }
+  const out = new Map<string, number>();
+  for (const [label, list] of groups) {
+    const run = async (n: number) => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (let i = 0; i < n; i++) encodeDispatches(pass, list, 1, plan);
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    };
+    await run(1);
+    const t = performance.now();
+    await run(reps);
+    out.set(label, (performance.now() - t) / reps);
+  }
+  return out;
 }
