@@ -48,6 +48,12 @@ describe('OpenAI request fields', () => {
     expect(() => checkRequestFields({ prompt: [1], tools: null, logit_bias: undefined }, 'completion')).not.toThrow();
   });
 
+  it("context_shift is 'keep' or 'prefill' (absent: the engine's default), anything else a typed error", () => {
+    expect(generateRequest([1], { context_shift: 'prefill' }).contextShift).toBe('prefill');
+    expect(generateRequest([1], {}).contextShift).toBeUndefined();
+    expect(() => generateRequest([1], { context_shift: 'maybe' as never })).toThrow(/context_shift: must be 'keep' or 'prefill'/);
+  });
+
   it('refuses what it would otherwise ignore, naming the field and what it accepts', () => {
     const refused = (r: object, kind: 'chat' | 'completion' = 'chat') => {
       try {
@@ -59,7 +65,7 @@ describe('OpenAI request fields', () => {
       throw new Error(`accepted ${JSON.stringify(r)}`);
     };
     expect(refused({ messages, functions: [] }).message).toBe(
-      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, reuse, response_format, logprobs, model, user, messages, tools, tool_choice, parallel_tool_calls, top_logprobs; got []',
+      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, reuse, context_shift, response_format, logprobs, model, user, messages, tools, tool_choice, parallel_tool_calls, top_logprobs; got []',
     );
     expect(refused({ prompt: 'x', top_logprobs: 2 }, 'completion')).toMatchObject({ field: 'top_logprobs' });
     expect(refused({ messages, stream_options: { include_usage: false } })).toMatchObject({ field: 'stream_options' });
