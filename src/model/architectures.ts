@@ -3,7 +3,7 @@
 // architecture-specific on the loading side reads this table (model-spec.ts, gguf-model.ts); adding an
 // architecture starts here (docs/architecture.md, "Adding a model architecture", lists the other files).
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
+export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM';
 
 export interface ArchitectureInfo {
   /** Hugging Face class name (config.json `architectures[0]`). */
@@ -18,12 +18,30 @@ export interface ArchitectureInfo {
   ggufRopeInterleaved: boolean;
   /** config.json fields this architecture does not support when true (read as booleans). */
   unsupportedFlags: readonly string[];
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3's q_norm / k_norm). */
+  qkNorm: boolean;
 }
 
 export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
-  LlamaForCausalLM: { name: 'LlamaForCausalLM', gguf: 'llama', attentionBias: 'config', slidingWindow: false, ggufRopeInterleaved: true, unsupportedFlags: [] },
+  LlamaForCausalLM: {
+    name: 'LlamaForCausalLM',
+    gguf: 'llama',
+    attentionBias: 'config',
+    slidingWindow: false,
+    ggufRopeInterleaved: true,
+    unsupportedFlags: [],
+    qkNorm: false,
+  },
   // llama.cpp converts Mistral as `llama`, so a GGUF file never names this class.
-  MistralForCausalLM: { name: 'MistralForCausalLM', gguf: null, attentionBias: 'config', slidingWindow: true, ggufRopeInterleaved: true, unsupportedFlags: [] },
+  MistralForCausalLM: {
+    name: 'MistralForCausalLM',
+    gguf: null,
+    attentionBias: 'config',
+    slidingWindow: true,
+    ggufRopeInterleaved: true,
+    unsupportedFlags: [],
+    qkNorm: false,
+  },
   // Qwen2's per-layer sliding window (use_sliding_window) is off in every released model.
   Qwen2ForCausalLM: {
     name: 'Qwen2ForCausalLM',
@@ -32,6 +50,19 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     slidingWindow: false,
     ggufRopeInterleaved: false,
     unsupportedFlags: ['use_sliding_window'],
+    qkNorm: false,
+  },
+  // Qwen3: Qwen2 without the q/k/v biases (attention_bias, false in released models), with q_norm and k_norm, and
+  // head_dim independent of hidden / heads (128 on the 0.6B, hidden 1024 with 16 heads). Its GGUF form (`qwen3`)
+  // is not read yet, and the WebGPU kernels do not apply the norms yet: the reference backend runs it.
+  Qwen3ForCausalLM: {
+    name: 'Qwen3ForCausalLM',
+    gguf: null,
+    attentionBias: 'config',
+    slidingWindow: false,
+    ggufRopeInterleaved: false,
+    unsupportedFlags: ['use_sliding_window'],
+    qkNorm: true,
   },
 };
 

@@ -34,6 +34,8 @@ export interface ModelSpec {
   ropeFreqFactors: number[] | null;
   /** q/k/v projections carry a bias (Qwen2 always; Llama when attention_bias is true). */
   attentionBias: boolean;
+  /** Per-head RMSNorm of q and k before RoPE, with weights [headDim] (Qwen3). */
+  qkNorm: boolean;
   tieWordEmbeddings: boolean;
   maxPositionEmbeddings: number;
   /** Mistral's sliding attention window in tokens, or null for full attention. */
@@ -138,6 +140,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     ropeScaling: parseRopeScaling(c.rope_scaling, file),
     ropeFreqFactors: parseFreqFactors(c.rope_freq_factors, headDim, file),
     attentionBias: info.attentionBias === 'always' ? true : bool('attention_bias', false),
+    qkNorm: info.qkNorm,
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     maxPositionEmbeddings: int('max_position_embeddings', 2048),
     slidingWindow: (sliding as number | null | undefined) ?? null,

@@ -6,11 +6,11 @@
 import { kvDim, type ModelSpec } from './model-spec';
 
 export const LAYER_MATRICES = ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown'] as const;
-export const LAYER_VECTORS = ['attnNorm', 'bq', 'bk', 'bv', 'mlpNorm'] as const;
+export const LAYER_VECTORS = ['attnNorm', 'bq', 'bk', 'bv', 'qNorm', 'kNorm', 'mlpNorm'] as const;
 export type LayerMatrix = (typeof LAYER_MATRICES)[number];
 export type LayerVector = (typeof LAYER_VECTORS)[number];
-/** Vectors a layer may lack (biases only where the architecture has them). */
-type OptionalVector = 'bq' | 'bk' | 'bv';
+/** Vectors a layer may lack (biases and q/k norms only where the architecture has them). */
+type OptionalVector = 'bq' | 'bk' | 'bv' | 'qNorm' | 'kNorm';
 
 /** One layer's tensors held as M (matrices) and V (vectors): f32 arrays, packed matrices, GPU buffers. */
 export type LayerTensors<M, V> = Record<LayerMatrix, M> & Record<Exclude<LayerVector, OptionalVector>, V> & Record<OptionalVector, V | null>;
@@ -30,6 +30,7 @@ export interface TensorDef<K extends string = string> {
 
 const qDim = (s: ModelSpec) => s.numHeads * s.headDim;
 const bias = (s: ModelSpec) => s.attentionBias;
+const qkNorm = (s: ModelSpec) => s.qkNorm;
 
 /** A layer's tensors: the weights in the order a layer uses them, then the biases some architectures add. */
 export const LAYER_TENSORS: readonly TensorDef<LayerMatrix | LayerVector>[] = [
@@ -45,6 +46,8 @@ export const LAYER_TENSORS: readonly TensorDef<LayerMatrix | LayerVector>[] = [
   { key: 'bq', hf: 'self_attn.q_proj.bias', gguf: 'attn_q.bias', shape: (s) => [qDim(s)], present: bias },
   { key: 'bk', hf: 'self_attn.k_proj.bias', gguf: 'attn_k.bias', shape: (s) => [kvDim(s)], present: bias },
   { key: 'bv', hf: 'self_attn.v_proj.bias', gguf: 'attn_v.bias', shape: (s) => [kvDim(s)], present: bias },
+  { key: 'qNorm', hf: 'self_attn.q_norm.weight', gguf: 'attn_q_norm.weight', shape: (s) => [s.headDim], present: qkNorm },
+  { key: 'kNorm', hf: 'self_attn.k_norm.weight', gguf: 'attn_k_norm.weight', shape: (s) => [s.headDim], present: qkNorm },
 ];
 
 export type GlobalKey = 'embed' | 'lm_head' | 'final_norm';

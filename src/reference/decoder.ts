@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../errors';
 import type { CacheModel, ReferenceCache } from './caches/reference-cache';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
-import { matmulRows, rmsNormRows, silu } from './ops';
+import { headRmsNorm, matmulRows, rmsNormRows, silu } from './ops';
 import { Rope } from './rope';
 
 export type LogitsWanted = 'last' | 'all';
@@ -43,6 +43,9 @@ export class ReferenceDecoder {
       const q = matmulRows(w.wq, H * hd, d, x, T, w.bq);
       const k = matmulRows(w.wk, kv, d, x, T, w.bk);
       const v = matmulRows(w.wv, kv, d, x, T, w.bv);
+      // Qwen3: each head of q and k RMS-normed before RoPE; the cache stores k after its norm.
+      if (w.qNorm) headRmsNorm(q, 0, T, H, hd, w.qNorm, s.rmsNormEps);
+      if (w.kNorm) headRmsNorm(k, 0, T, KV, hd, w.kNorm, s.rmsNormEps);
       const kRot = k.slice();
       for (let t = 0; t < T; t++) {
         this.rope.apply(q, t * H * hd, H, start + t);

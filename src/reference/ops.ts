@@ -41,6 +41,11 @@ export function rmsNorm(x: Float32Array, xOff: number, d: number, gamma: Float32
   for (let i = 0; i < d; i++) out[outOff + i] = x[xOff + i] * inv * gamma[i];
 }
 
+/** RMSNorm of each `headDim`-wide head of `rows` rows of `heads` heads, in place (Qwen3's q_norm / k_norm). */
+export function headRmsNorm(x: Float32Array, off: number, rows: number, heads: number, headDim: number, gamma: Float32Array, eps: number): void {
+  for (let r = 0; r < rows * heads; r++) rmsNorm(x, off + r * headDim, headDim, gamma, eps, x, off + r * headDim);
+}
+
 export function rmsNormRows(x: Float32Array, count: number, d: number, gamma: Float32Array, eps: number): Float32Array {
   const out = new Float32Array(count * d);
   for (let t = 0; t < count; t++) rmsNorm(x, t * d, d, gamma, eps, out, t * d);

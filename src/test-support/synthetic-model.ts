@@ -1,6 +1,7 @@
 // Small synthetic Llama checkpoints built in memory, for loader and decoder tests that need exact control
 // over the bytes (bad headers, dtypes, shards, biases, tied weights).
 
+import { ARCHITECTURES, type Architecture } from '../model/architectures';
 import { MemoryFileSource } from '../model/file-source';
 import type { ModelSpec } from '../model/model-spec';
 import { hfLayerPrefix, LAYER_TENSORS } from '../model/tensors';
@@ -116,6 +117,7 @@ export function syntheticTensors(s: SyntheticShape, seed = 7): TensorSpec[] {
     intermediateSize: s.ffn,
     vocabSize: s.vocab,
     attentionBias: s.bias === true,
+    qkNorm: ARCHITECTURES[(s.architecture ?? 'LlamaForCausalLM') as Architecture]?.qkNorm === true,
     tieWordEmbeddings: s.tied === true,
   } as ModelSpec;
   const out: TensorSpec[] = [t('model.embed_tokens.weight', [s.vocab, s.hidden], 2)];

@@ -6,7 +6,7 @@ import { MODE_TRAITS, type CacheConfig } from '../cache/cache-config';
 import { layerLatents, type LatentSource, type LayerLatents } from '../cache/latents';
 import type { BackendFactory, EngineBackend } from '../engine/backend';
 import { latentsOf } from '../engine/prepared-model';
-import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
+import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError, UnsupportedModelError } from '../errors';
 import type { ModelSpec } from '../model/model-spec';
 import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
 import { unpackMatrix, type WeightFormat } from '../quant/weight-format';
@@ -103,6 +103,7 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
 
   /** From f32 weights in memory (tests, CLIs on small models): packed here; the factors come from the same CPU weights when first used. */
   static async create(gpu: GPU | undefined, shaders: ShaderLibrary, model: CacheModel, o: WebGpuOptions): Promise<WebGpuBackend> {
+    checkGpuRuns(model.spec);
     const acquired = await acquireDevice(gpu, { subgroups: o.subgroups });
     const packed = packModelWeights(model.spec, model.weights, o.weights);
     return WebGpuBackend.fromPacked(acquired, shaders, model.spec, packed, {
@@ -300,13 +301,25 @@ export function adapterName(a: { vendor: string; architecture: string; device: s
   return a.description || [a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || 'an unnamed WebGPU adapter';
 }
 
+/** What the kernels do not compute yet is refused before a device is acquired, never run without it. */
+export function checkGpuRuns(spec: ModelSpec): void {
+  if (spec.qkNorm)
+    throw new UnsupportedModelError("the WebGPU kernels do not apply q/k norms yet (Qwen3's q_norm, k_norm): run it on the reference backend", {
+      field: 'architectures',
+      expected: 'an architecture without q/k norms on WebGPU',
+      got: spec.architecture,
+    });
+}
+
 /** The factory Engine loads models with: each load acquires a device from `gpu` and streams the weights onto it. */
 export function webGpuBackends(gpu: GPU | undefined, shaders: ShaderLibrary): BackendFactory {
-  return async (model, o) =>
-    WebGpuBackend.fromStream(await acquireDevice(gpu), shaders, model.spec, model.weights, {
+  return async (model, o) => {
+    checkGpuRuns(model.spec);
+    return WebGpuBackend.fromStream(await acquireDevice(gpu), shaders, model.spec, model.weights, {
       latents: model.latents,
       timings: o.timings,
       kernels: o.kernels,
       f16Math: o.f16Math,
     });
+  };
 }

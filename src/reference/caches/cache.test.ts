@@ -103,6 +103,12 @@ describe('rematerialization without quantization is exact', () => {
       () => loadModel(syntheticSource({ ...wide, architecture: 'Qwen2ForCausalLM', bias: true })),
       ['xquant-4', 'xquant-cl-4', 'xquant-gqa-4'],
     ],
+    [
+      // A K rebuilt from X (or from latents) must pass the k-norm before RoPE, as the forward's K does.
+      'synthetic Qwen3 (q/k norms, head_dim 64 with hidden 256 and 8 heads)',
+      () => loadModel(syntheticSource({ ...wide, architecture: 'Qwen3ForCausalLM', headDim: 64 })),
+      ['kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4'],
+    ],
   ];
   for (const [label, load, modes] of cases) {
     it(`${label}: logits equal the plain forward (relative 1e-5)`, async () => {

@@ -10,7 +10,7 @@
 import { kvDim, type ModelSpec } from '../../model/model-spec';
 import type { ModelWeights } from '../../model/weights';
 import { causalAttention, type KeyValueRows } from '../attention';
-import { matvec } from '../ops';
+import { headRmsNorm, matvec } from '../ops';
 import { Rope } from '../rope';
 import { cacheBytesPerToken } from '../../cache/cache-bytes';
 import type { CacheConfig } from '../../cache/cache-config';
@@ -19,7 +19,7 @@ export interface AppendRows {
   count: number;
   /** Post-RMSNorm attention input, [count, hiddenSize]. */
   x: Float32Array;
-  /** Exact pre-RoPE keys (bias included), [count, kvDim]. */
+  /** Exact pre-RoPE keys (bias included, after the k-norm where the model has one), [count, kvDim]. */
   k: Float32Array;
   /** Exact values (bias included), [count, kvDim]. */
   v: Float32Array;
@@ -116,6 +116,16 @@ export abstract class MaterializedCache implements ReferenceCache {
     this.rope.apply(g.data, at, this.spec.numKvHeads, token);
   }
 
+  /**
+   * A key rebuilt from the stored form (K = X̂·W_kᵀ + b_k, or from latents): the k-norm applied where the model has
+   * one (Qwen3), then recorded as setKey does. The norm is per token, so rebuilding and norming commute with nothing lost.
+   */
+  protected setRebuiltKey(layer: number, token: number, k: Float32Array, off: number): void {
+    const norm = this.weights.layers[layer].kNorm;
+    if (norm) headRmsNorm(k, off, 1, this.spec.numKvHeads, this.spec.headDim, norm, this.spec.rmsNormEps);
+    this.setKey(layer, token, k, off);
+  }
+
   /** The stored post-RoPE key of a token (a view; valid until the next append). */
   protected keyRow(layer: number, token: number): Float32Array {
     const g = this.keys[layer];
@@ -135,7 +145,7 @@ export abstract class MaterializedCache implements ReferenceCache {
     const d = this.spec.hiddenSize;
     matvec(w.wk, this.kvDim, d, xHat, 0, this.kScratch, 0, w.bk);
     matvec(w.wv, this.kvDim, d, xHat, 0, this.vScratch, 0, w.bv);
-    this.setKey(layer, token, this.kScratch, 0);
+    this.setRebuiltKey(layer, token, this.kScratch, 0);
     this.setValue(layer, token, this.vScratch, 0);
   }
 

@@ -38,7 +38,7 @@ export class XQuantGqaCache extends MaterializedCache {
       for (const token of this.zk[layer].push(this.z, 0)) {
         this.zk[layer].read(token, this.z, 0);
         matvec(bk.up, kv, kv, this.z, 0, this.out, 0, w.bk);
-        this.setKey(layer, token, this.out, 0);
+        this.setRebuiltKey(layer, token, this.out, 0);
       }
       matvec(bv.down, kv, d, rows.x, t * d, this.z, 0);
       for (const token of this.zv[layer].push(this.z, 0)) {
