@@ -55,9 +55,6 @@ export class Engine {
 
   /** Where saveConversation() keeps caches (IndexedDB in the Worker); null: saving is off. */
   private readonly saved: ConversationCache | null;
-  /** The loaded model's identity for saved conversations: name, spec and the weights' fingerprint. */
-  private modelKey = '';
-
   constructor(
     private readonly backends: BackendFactory,
     o: { savedConversations?: ChunkStore } = {},
@@ -74,10 +71,11 @@ export class Engine {
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
     const weights = fingerprinted(model.weights);
     const backend = await this.backends({ ...model, weights: weights.stream }, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
+    // The model's identity for saved conversations: name, spec and the weights' fingerprint.
     const identity = `${model.name}\n${JSON.stringify(model.spec)}\n${weights.fingerprint()}`;
-    this.modelKey = (await sha256Hex(new TextEncoder().encode(identity))).slice(0, 32);
+    const modelKey = (await sha256Hex(new TextEncoder().encode(identity))).slice(0, 32);
     // A store that cannot be read (a private window's IndexedDB) turns saving off for this load; it does not fail it.
-    await this.saved?.open(this.modelKey).catch((e) => this.saved?.note(`saved conversations cannot be read: ${String(e)}`));
+    await this.saved?.open(modelKey).catch((e) => this.saved?.note(`saved conversations cannot be read: ${String(e)}`));
     const previous = this.backend;
     this.pool.clear();
     this.model = model;

@@ -4,12 +4,35 @@
 
 import type { DecodeSession } from './backend';
 
-/** How many leading tokens two sequences share. */
-export function longestCommonPrefix(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
+/** How many leading tokens two sequences share (from `aAt` in `a` and `bAt` in `b`). */
+export function longestCommonPrefix(a: readonly number[], b: readonly number[], aAt = 0, bAt = 0): number {
+  const n = Math.min(a.length - aAt, b.length - bAt);
   let i = 0;
-  while (i < n && a[i] === b[i]) i++;
+  while (i < n && a[aAt + i] === b[bAt + i]) i++;
   return i;
+}
+
+/**
+ * Of kept (or saved) histories in `mode`, the one sharing the longest start with `ids`, if it shares at least half its
+ * own tokens: less, and another conversation with the same system prompt would cut it back every turn.
+ */
+export function bestSharedStart<T extends { mode: string; ids: readonly number[] }>(
+  items: readonly T[],
+  mode: string,
+  ids: readonly number[],
+): { item: T; common: number } | null {
+  let best: { item: T; common: number } | null = null;
+  for (const item of items) {
+    if (item.mode !== mode) continue;
+    const common = longestCommonPrefix(item.ids, ids);
+    if (common > 0 && continues(item.ids, common) && (!best || common > best.common)) best = { item, common };
+  }
+  return best;
+}
+
+/** Whether sharing `common` leading tokens makes `ids` the same conversation (at least half of them). */
+export function continues(ids: readonly number[], common: number): boolean {
+  return 2 * common >= ids.length;
 }
 
 export interface KeptSession {
@@ -50,14 +73,10 @@ export class SessionPool {
    * otherwise cut it back every turn).
    */
   take(mode: string, ids: readonly number[]): { kept: KeptSession; common: number } | null {
-    let best: { kept: KeptSession; common: number } | null = null;
-    for (const k of this.kept) {
-      if (k.mode !== mode) continue;
-      const common = longestCommonPrefix(k.ids, ids);
-      if (common > 0 && 2 * common >= k.ids.length && (!best || common > best.common)) best = { kept: k, common };
-    }
-    if (best) this.kept = this.kept.filter((k) => k !== best.kept);
-    return best;
+    const best = bestSharedStart(this.kept, mode, ids);
+    if (!best) return null;
+    this.kept = this.kept.filter((k) => k !== best.item);
+    return { kept: best.item, common: best.common };
   }
 
   /**
@@ -72,13 +91,12 @@ export class SessionPool {
       if (k.mode !== mode) continue;
       const from = longestCommonPrefix(k.ids, ids);
       if (from >= ids.length || from >= k.ids.length) continue;
-      const rest = ids.slice(from);
-      const probe = rest.slice(0, SHIFT_PROBE_TOKENS);
+      const probe = Math.min(SHIFT_PROBE_TOKENS, ids.length - from);
       let tried = 0;
-      for (let j = from + 1; j + probe.length <= k.ids.length && tried < SHIFT_MAX_CANDIDATES; j++) {
-        if (!probe.every((t, i) => k.ids[j + i] === t)) continue;
+      for (let j = from + 1; j + probe <= k.ids.length && tried < SHIFT_MAX_CANDIDATES; j++) {
+        const matched = longestCommonPrefix(k.ids, ids, j, from);
+        if (matched < probe) continue;
         tried++;
-        const matched = longestCommonPrefix(k.ids.slice(j), rest);
         // The prompt must go on as the kept history through (nearly) its end: a cut of older messages, not another
         // conversation that happens to repeat a passage of this one.
         const throughEnd = j + matched >= k.ids.length - SHIFT_PROBE_TOKENS;

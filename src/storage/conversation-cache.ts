@@ -10,7 +10,7 @@
 
 import { SavedCacheError, StorageQuotaError } from '../errors';
 import type { SessionSnapshot } from '../engine/backend';
-import { longestCommonPrefix } from '../engine/session-pool';
+import { bestSharedStart, continues, longestCommonPrefix } from '../engine/session-pool';
 import { isQuotaError, type ChunkStore } from './chunk-store';
 import { sha256Hex } from './sha256';
 
@@ -119,13 +119,8 @@ export class ConversationCache {
 
   /** The saved conversation of `mode` sharing the longest prefix with `ids` (at least half of its own tokens). */
   find(mode: string, ids: readonly number[]): SavedMatch | null {
-    let best: SavedMatch | null = null;
-    for (const entry of this.entries) {
-      if (entry.mode !== mode) continue;
-      const common = longestCommonPrefix(entry.ids, ids);
-      if (common > 0 && 2 * common >= entry.ids.length && (!best || common > best.common)) best = { entry, common };
-    }
-    return best;
+    const best = bestSharedStart(this.entries, mode, ids);
+    return best && { entry: best.item, common: best.common };
   }
 
   /**
@@ -139,6 +134,7 @@ export class ConversationCache {
     const dir = entryPrefix(this.model, mode, hash);
     const parts: PartRecord[] = [];
     const written: string[] = [];
+    const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
     try {
       for (const [p, bytes] of snap.parts.entries()) {
         const chunks: string[] = [];
@@ -151,7 +147,6 @@ export class ConversationCache {
         }
         parts.push({ bytes: bytes.byteLength, chunks });
       }
-      const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
       const meta: EntryMeta = {
         key: dir,
         version: CONVERSATION_FORMAT_VERSION,
@@ -166,7 +161,7 @@ export class ConversationCache {
       };
       await this.store.set(`${dir}meta`, JSON.stringify(meta));
       // The same conversation saved earlier (it shares at least half its tokens with this one, as find() asks) is replaced.
-      for (const old of this.entries.filter((e) => e.mode === mode && e.key !== dir && 2 * longestCommonPrefix(e.ids, ids) >= e.ids.length)) {
+      for (const old of this.entries.filter((e) => e.mode === mode && e.key !== dir && continues(e.ids, longestCommonPrefix(e.ids, ids)))) {
         await this.delete(old.key);
       }
       this.entries = [...this.entries.filter((e) => e.key !== dir), meta];

@@ -22,13 +22,13 @@ interface Device {
 /** save() reads the cache back through a staging buffer of at most this many bytes. */
 const SAVE_STAGING_BYTES = 16 * 2 ** 20;
 
-/** Drop tokens [from, to) of a cache that can (canShift): one submit, its scratch buffers freed after it. */
-export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: number, to: number): void {
+/** Drop tokens [from, to) where the cache can (canShift; false otherwise): one submit, its scratch buffers freed after it. */
+export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: number, to: number): boolean {
   const mem = b.memory;
   const temps: GPUBuffer[] = [];
   const encoder = b.device.createCommandEncoder();
   let table: GPUBuffer | null = null;
-  cache.shift(from, to, {
+  const shifted = cache.shift(from, to, {
     encoder,
     scratch: (bytes) => {
       const buffer = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
@@ -49,6 +49,7 @@ export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: num
   });
   b.device.queue.submit([encoder.finish()]);
   for (const buffer of temps) mem.release(buffer);
+  return shifted;
 }
 
 /** The cache's used regions read back (through `read`, which maps a MAP_READ buffer's first bytes). */

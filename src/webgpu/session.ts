@@ -17,7 +17,7 @@ import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type OpContext } from './ops/dispatch';
-import { canShift, checkShift, exactPrefix } from '../cache/keep';
+import { checkShift, exactPrefix } from '../cache/keep';
 import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-state';
 import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
@@ -563,9 +563,7 @@ export class GpuDecodeSession implements DecodeSession {
   shift(from: number, to: number): boolean {
     checkShift(this.cache.length, from, to);
     if (this.failure) throw this.failure;
-    if (!canShift(this.cache.config)) return false;
-    shiftCache(this.backend, this.cache, this.opContext(), from, to);
-    return true;
+    return shiftCache(this.backend, this.cache, this.opContext(), from, to);
   }
 
   async save(): Promise<SessionSnapshot> {

@@ -52,13 +52,45 @@ export class RecordedCache implements ReferenceCache {
     return `reference/${cacheModeName(this.config)}/L${s.numLayers}/d${s.hiddenSize}/kv${s.numKvHeads * s.headDim}`;
   }
 
+  /** Widths of a token's recorded rows: x (hidden) and k, v (kv width). */
+  private widths(): { d: number; kv: number } {
+    const s = this.model.spec;
+    return { d: s.hiddenSize, kv: s.numKvHeads * s.headDim };
+  }
+
+  /** Every row recorded for a layer, as one append. */
+  private joined(layer: number): AppendRows {
+    const { d, kv } = this.widths();
+    const n = this.length;
+    const out: AppendRows = { count: n, x: new Float32Array(n * d), k: new Float32Array(n * kv), v: new Float32Array(n * kv) };
+    let at = 0;
+    for (const r of this.rows[layer]) {
+      out.x.set(r.x, at * d);
+      out.k.set(r.k, at * kv);
+      out.v.set(r.v, at * kv);
+      at += r.count;
+    }
+    return out;
+  }
+
+  /** A fresh cache given `rows` per layer: what the cache would hold had only those rows been appended. */
+  private rebuild(rows: AppendRows[]): void {
+    const fresh = createReferenceCache(this.model, this.config);
+    rows.forEach((r, layer) => {
+      if (r.count > 0) fresh.append(layer, r);
+      this.rows[layer] = r.count > 0 ? [r] : [];
+    });
+    this.inner = fresh;
+  }
+
   /** The exact rows of every layer, one part per layer ([x | k | v] of all tokens): the golden model's form, not a compact one. */
   save(): SessionSnapshot {
-    const parts = this.rows.map((chunks) => {
-      const all = [...chunks.map((r) => r.x), ...chunks.map((r) => r.k), ...chunks.map((r) => r.v)];
-      const out = new Float32Array(all.reduce((a, x) => a + x.length, 0));
-      let at = 0;
-      for (const x of all) out.set(x, (at += x.length) - x.length);
+    const parts = this.rows.map((_, layer) => {
+      const r = this.joined(layer);
+      const out = new Float32Array(r.x.length + r.k.length + r.v.length);
+      out.set(r.x);
+      out.set(r.k, r.x.length);
+      out.set(r.v, r.x.length + r.k.length);
       return new Uint8Array(out.buffer);
     });
     return { length: this.length, layout: this.layout(), parts };
@@ -66,18 +98,17 @@ export class RecordedCache implements ReferenceCache {
 
   /** Into an empty cache: the rows of `snap` appended again, so the cache holds what the saved one held. */
   restore(snap: SessionSnapshot): void {
-    const s = this.model.spec;
-    const d = s.hiddenSize;
-    const kv = s.numKvHeads * s.headDim;
+    const { d, kv } = this.widths();
     const m = snap.length;
-    if (snap.layout !== this.layout() || snap.parts.length !== s.numLayers || snap.parts.some((p) => p.byteLength !== m * (d + 2 * kv) * 4))
+    if (snap.layout !== this.layout() || snap.parts.length !== this.rows.length || snap.parts.some((p) => p.byteLength !== m * (d + 2 * kv) * 4))
       throw new SavedCacheError('the snapshot was made for another layout', { field: 'layout', expected: this.layout(), got: snap.layout });
     if (this.length !== 0) throw new SavedCacheError('restore needs an empty session', { field: 'length', expected: '0', got: String(this.length) });
-    if (m === 0) return;
-    snap.parts.forEach((p, layer) => {
-      const f = new Float32Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
-      this.append(layer, { count: m, x: f.subarray(0, m * d), k: f.subarray(m * d, m * (d + kv)), v: f.subarray(m * (d + kv)) });
-    });
+    this.rebuild(
+      snap.parts.map((p) => {
+        const f = new Float32Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength));
+        return { count: m, x: f.subarray(0, m * d), k: f.subarray(m * d, m * (d + kv)), v: f.subarray(m * (d + kv)) };
+      }),
+    );
   }
 
   /**
@@ -87,31 +118,19 @@ export class RecordedCache implements ReferenceCache {
    */
   shift(from: number, to: number): boolean {
     if (!canShift(this.config)) return false;
-    const len = this.length;
-    const d = this.model.spec.hiddenSize;
-    const kv = this.model.spec.numKvHeads * this.model.spec.headDim;
-    const fresh = createReferenceCache(this.model, this.config);
-    const m = len - (to - from);
-    for (let layer = 0; layer < this.rows.length; layer++) {
-      const all: AppendRows = { count: len, x: new Float32Array(len * d), k: new Float32Array(len * kv), v: new Float32Array(len * kv) };
-      let at = 0;
-      for (const r of this.rows[layer]) {
-        all.x.set(r.x, at * d);
-        all.k.set(r.k, at * kv);
-        all.v.set(r.v, at * kv);
-        at += r.count;
-      }
-      const cut = (a: Float32Array, w: number) => {
-        const out = new Float32Array(m * w);
-        out.set(a.subarray(0, from * w));
-        out.set(a.subarray(to * w, len * w), from * w);
-        return out;
-      };
-      const kept: AppendRows = { count: m, x: cut(all.x, d), k: cut(all.k, kv), v: cut(all.v, kv) };
-      if (m > 0) fresh.append(layer, kept);
-      this.rows[layer] = m > 0 ? [kept] : [];
-    }
-    this.inner = fresh;
+    const { d, kv } = this.widths();
+    const cut = (a: Float32Array, w: number) => {
+      const out = new Float32Array(a.length - (to - from) * w);
+      out.set(a.subarray(0, from * w));
+      out.set(a.subarray(to * w), from * w);
+      return out;
+    };
+    this.rebuild(
+      this.rows.map((_, layer) => {
+        const r = this.joined(layer);
+        return { count: r.count - (to - from), x: cut(r.x, d), k: cut(r.k, kv), v: cut(r.v, kv) };
+      }),
+    );
     return true;
   }
 
@@ -119,26 +138,13 @@ export class RecordedCache implements ReferenceCache {
   keep(n: number): number {
     const m = exactPrefix(this.config, this.length, n);
     if (m === this.length) return m;
-    const d = this.model.spec.hiddenSize;
-    const kv = this.rows[0][0] ? this.rows[0][0].k.length / this.rows[0][0].count : 0;
-    const fresh = createReferenceCache(this.model, this.config);
-    for (let layer = 0; layer < this.rows.length; layer++) {
-      const kept: AppendRows = { count: m, x: new Float32Array(m * d), k: new Float32Array(m * kv), v: new Float32Array(m * kv) };
-      const chunks: AppendRows[] = [];
-      let at = 0;
-      for (const r of this.rows[layer]) {
-        if (at >= m) break;
-        const take = Math.min(r.count, m - at);
-        kept.x.set(r.x.subarray(0, take * d), at * d);
-        kept.k.set(r.k.subarray(0, take * kv), at * kv);
-        kept.v.set(r.v.subarray(0, take * kv), at * kv);
-        chunks.push(take === r.count ? r : { count: take, x: r.x.slice(0, take * d), k: r.k.slice(0, take * kv), v: r.v.slice(0, take * kv) });
-        at += take;
-      }
-      if (m > 0) fresh.append(layer, kept);
-      this.rows[layer] = chunks;
-    }
-    this.inner = fresh;
+    const { d, kv } = this.widths();
+    this.rebuild(
+      this.rows.map((_, layer) => {
+        const r = this.joined(layer);
+        return { count: m, x: r.x.slice(0, m * d), k: r.k.slice(0, m * kv), v: r.v.slice(0, m * kv) };
+      }),
+    );
     return m;
   }
 }

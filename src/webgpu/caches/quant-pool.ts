@@ -16,6 +16,10 @@ export class QuantPool {
   pages!: GPUBuffer;
   generation = 0;
   private blocks = 0;
+  /** Words of one block (shared: every layer's page of it; per layer: the largest layer's page). */
+  private readonly blockWords: number;
+  /** Shared: where each layer's page starts inside a block's words. */
+  private readonly layerStart: number[];
 
   constructor(
     private readonly memory: GpuMemory,
@@ -27,6 +31,8 @@ export class QuantPool {
     private readonly shared: boolean,
     private readonly maxBindingBytes: number,
   ) {
+    this.blockWords = shared ? pageWords.reduce((a, w) => a + w, 0) : Math.max(...pageWords);
+    this.layerStart = pageWords.map((_, l) => pageWords.slice(0, l).reduce((a, w) => a + w, 0));
     // The fixed regions (f16 rings of the residual window and of K blocks still filling) plus one page.
     const first = this.largestWords(1) * 4;
     if (first > maxBindingBytes) {
@@ -53,16 +59,13 @@ export class QuantPool {
 
   /** Word offset of (block, layer)'s page in its buffer (what the page table holds). */
   pageOffset(block: number, layer: number): number {
-    if (!this.shared) return this.fixedWords + block * this.pageWords[layer];
-    let at = this.fixedWords + block * this.pageWords.reduce((a, w) => a + w, 0);
-    for (let l = 0; l < layer; l++) at += this.pageWords[l];
-    return at;
+    return this.shared ? this.fixedWords + block * this.blockWords + this.layerStart[layer] : this.fixedWords + block * this.pageWords[layer];
   }
 
   /** Each buffer's prefix that holds its fixed regions and the first `blocks` blocks' pages. */
   usedRegions(blocks: number): { buffer: GPUBuffer; bytes: number }[] {
-    if (this.shared) return [{ buffer: this.buffers[0], bytes: (this.fixedWords + blocks * this.pageWords.reduce((a, w) => a + w, 0)) * 4 }];
-    return this.buffers.map((buffer, l) => ({ buffer, bytes: (this.fixedWords + blocks * this.pageWords[l]) * 4 }));
+    if (this.shared) return [{ buffer: this.buffers[0], bytes: (this.fixedWords + blocks * this.blockWords) * 4 }];
+    return this.buffers.map((buffer, l) => ({ buffer, bytes: this.pageOffset(blocks, l) * 4 }));
   }
 
   /** The sizes that place rows in the buffers. */
@@ -72,7 +75,7 @@ export class QuantPool {
 
   /** Words of the largest buffer at `blocks` blocks. */
   private largestWords(blocks: number): number {
-    return this.fixedWords + blocks * (this.shared ? this.pageWords.reduce((a, w) => a + w, 0) : Math.max(...this.pageWords));
+    return this.fixedWords + blocks * this.blockWords;
   }
 
   ensure(tokens: number): boolean {
@@ -95,22 +98,14 @@ export class QuantPool {
     const layers = this.pageWords.length;
     const table = new Uint32Array(blocks * layers);
     if (this.shared) {
-      const blockWords = this.pageWords.reduce((a, w) => a + w, 0);
-      const keep = (this.fixedWords + this.blocks * blockWords) * 4;
-      this.buffers = [this.memory.grow(this.buffers[0] ?? null, 'cache', 'x.pool', (this.fixedWords + blocks * blockWords) * 4, keep)];
-      for (let b = 0; b < blocks; b++) {
-        let at = this.fixedWords + b * blockWords;
-        for (let l = 0; l < layers; l++) {
-          table[b * layers + l] = at;
-          at += this.pageWords[l];
-        }
-      }
+      const keep = (this.fixedWords + this.blocks * this.blockWords) * 4;
+      this.buffers = [this.memory.grow(this.buffers[0] ?? null, 'cache', 'x.pool', (this.fixedWords + blocks * this.blockWords) * 4, keep)];
     } else {
-      this.buffers = this.pageWords.map((w, l) =>
-        this.memory.grow(this.buffers[l] ?? null, 'cache', `x.pool[${l}]`, (this.fixedWords + blocks * w) * 4, (this.fixedWords + this.blocks * w) * 4),
+      this.buffers = this.pageWords.map((_, l) =>
+        this.memory.grow(this.buffers[l] ?? null, 'cache', `x.pool[${l}]`, this.pageOffset(blocks, l) * 4, this.pageOffset(this.blocks, l) * 4),
       );
-      for (let b = 0; b < blocks; b++) for (let l = 0; l < layers; l++) table[b * layers + l] = this.fixedWords + b * this.pageWords[l];
     }
+    for (let b = 0; b < blocks; b++) for (let l = 0; l < layers; l++) table[b * layers + l] = this.pageOffset(b, l);
     if (this.pages) this.memory.release(this.pages);
     this.pages = this.memory.upload('cache', 'x.pages', table);
     this.blocks = blocks;
