@@ -91,7 +91,7 @@ await runCli(USAGE, async () => {
   // auto: the smallest-loss mode whose cache holds the prompt and the reply within the budget (as ppl does).
   const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
   const context = Math.min(promptIds.length + a['max-tokens'], model.spec.maxPositionEmbeddings);
-  const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, context, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
+  const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, context, { cache: cacheOptions }) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
   // Once-per-model work of the mode (xquant-gqa's factors), timed apart from generation.
   const preparing = performance.now();
   await backend.prepare(cache);

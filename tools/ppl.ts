@@ -33,8 +33,8 @@ await runCli(USAGE, async () => {
   checkCacheName(a.cache ?? 'f32', cacheOptions, a.backend ?? 'reference'); // a bad mode fails before the model loads
   const { model, backend } = await openBackend(a.model, a.backend ?? 'reference', a.weights ?? 'f32', a.kernels ?? 'auto');
   const budget = Math.round(budgetMb(a['memory-budget-mb']) * 2 ** 20);
-  const plan = planCache(model.spec, budget, a.ctx, cacheOptions);
-  const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, a.ctx, cacheOptions) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
+  const plan = planCache(model.spec, budget, a.ctx, { cache: cacheOptions });
+  const cache = a.cache === 'auto' ? autoCacheMode(model.spec, budget, a.ctx, { cache: cacheOptions }) : parseCacheMode(a.cache ?? 'f32', cacheOptions);
   const text = (await readFile(a.text, 'utf8')).replace(/\r\n/g, '\n');
   const ids = model.tokenizer.encode(text, false);
   const bos = model.spec.bosTokenId ?? 1;

@@ -5,6 +5,7 @@
 
 import * as Comlink from 'comlink';
 import type { MemoryInfo, ModeReady, ScoreResult } from '../engine/engine';
+import type { DeviceProfile } from '../engine/device-profile';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../engine/openai';
 import { AbortedError } from '../errors';
 import type { PerplexityResult } from '../eval/perplexity';
@@ -53,6 +54,11 @@ export interface XQuantEngine {
   memory(context?: number): Promise<MemoryInfo>;
   /** Compile a cache mode's kernels (and make its factors) now, so a request in that mode does not wait for them. */
   prepareMode(cache: string): Promise<ModeReady>;
+  /**
+   * Measure this GPU's throughput (a few decode steps of the loaded model): memory()'s plan and `auto` use it from
+   * now on, and later visits on the same GPU start with it. Until then the plan assumes a stated mid-range laptop GPU.
+   */
+  calibrate(): Promise<DeviceProfile>;
   /** Mean negative log-likelihood of a continuation after a prompt under a cache mode (teacher-forced). */
   score(r: ScoreRequest & { signal?: AbortSignal }): Promise<ScoreResult>;
   /** Change the cache's GPU memory budget (MiB) without reloading; `auto` and memory() plan against it. */
@@ -178,6 +184,7 @@ export function createEngineWith(spawn: () => Worker, options: EngineOptions = {
     memory: (context) => remote.memory(context),
     setMemoryBudget: (mb) => remote.setMemoryBudget(mb),
     prepareMode: (cache) => remote.prepareMode(`r${++nextRequest}`, cache),
+    calibrate: () => remote.calibrate(`r${++nextRequest}`),
     score(r) {
       const [rest, signal] = split(r);
       return withAbort(signal, (id) => remote.score(id, rest as ScoreRequest));

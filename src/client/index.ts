@@ -23,6 +23,8 @@ export type {
 } from '../engine/openai';
 export type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokenizer';
 export type { MemoryInfo } from '../engine/engine';
+export type { DeviceProfile } from '../engine/device-profile';
+export type { CachePlan, ModePlan } from '../engine/planner';
 export type { ModelRef } from '../model/model-ref';
 export type { LoadProgress, StorageReport } from '../storage/model-loader';
 export type { CachedModelInfo } from '../storage/weight-cache';

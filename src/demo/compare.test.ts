@@ -2,27 +2,32 @@ import { describe, expect, it } from 'vitest';
 import type { CachePlan } from '../engine/planner';
 import { comparisonMode, describeDifference, nllDifference } from './compare';
 
-const plan = (modes: [string, number][]): CachePlan => ({
+const plan = (modes: [string, number, number][]): CachePlan => ({
   budgetBytes: 2 ** 28,
   targetContext: 512,
+  profile: { name: 'test', source: 'stated' },
+  accuracyBound: 0.01,
+  accuracySource: 'test',
   auto: 'fp16',
-  modes: modes.map(([mode, bytesPerToken]) => ({ mode, bytesPerToken }) as CachePlan['modes'][number]),
+  autoReason: 'test',
+  modes: modes.map(([mode, bytesPerToken, accuracyCost]) => ({ mode, bytesPerToken, accuracyCost, hot: 0 }) as CachePlan['modes'][number]),
 });
 
 describe('Compare', () => {
   const modes = plan([
-    ['fp16', 4608],
-    ['xquant-8', 2400],
-    ['xquant-gqa-4', 1300],
-    ['kivi-4', 1250],
-    ['xquant-cl-4', 1100],
+    ['fp16', 4608, 0],
+    ['xquant-8', 2400, 0.0001],
+    ['xquant-4', 1100, 0.015],
+    ['xquant-gqa-4', 1300, 0.002],
+    ['kivi-4', 1250, 0.003],
+    ['xquant-cl-4', 1100, 0.009],
   ]);
 
   it("sets the user's pick against fp16; on fp16 (auto's pick on a large budget) the mode a quarter of fp16's bytes needs", () => {
     expect(comparisonMode('xquant-2', modes).mode).toBe('xquant-2');
-    // 4608 / 4 = 1152: the first mode in accuracy order at or under it.
+    // 4608 / 4 = 1152: the most accurate mode at or under it.
     expect(comparisonMode('fp16', modes)).toEqual({ mode: 'xquant-cl-4', why: "what a budget of a quarter of fp16's cache would use (fp16 is selected)" });
-    expect(comparisonMode('f32', plan([['fp16', 100]])).mode).toBe('xquant-cl-4');
+    expect(comparisonMode('f32', plan([['fp16', 100, 0]])).mode).toBe('xquant-cl-4');
   });
 
   it('reports a paired difference with its standard error, and calls it measurable only beyond twice that', () => {

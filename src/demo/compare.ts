@@ -14,8 +14,13 @@ const TIGHTER = 1 / 4;
 export function comparisonMode(selected: string, plan: CachePlan): { mode: string; why: string } {
   if (selected !== 'fp16' && selected !== 'f32') return { mode: selected, why: 'the selected mode' };
   const fp16 = plan.modes.find((m) => m.mode === 'fp16');
-  // plan.modes is in the planner's order of accuracy.
-  const tighter = fp16 && plan.modes.find((m) => m.mode !== 'fp16' && m.mode !== 'f32' && m.bytesPerToken <= fp16.bytesPerToken * TIGHTER);
+  // The most accurate plain mode (no hot tier) within a quarter of fp16's bytes.
+  const cost = (m: CachePlan['modes'][number]) => m.accuracyCost ?? Infinity;
+  const tighter = fp16
+    ? plan.modes
+        .filter((m) => m.mode !== 'fp16' && m.hot === 0 && m.bytesPerToken <= fp16.bytesPerToken * TIGHTER)
+        .reduce<CachePlan['modes'][number] | undefined>((a, b) => (!a || cost(b) < cost(a) ? b : a), undefined)
+    : undefined;
   if (!tighter) return { mode: 'xquant-cl-4', why: 'the mode this page features' };
   return { mode: tighter.mode, why: `what a budget of a quarter of fp16's cache would use (${selected} is selected)` };
 }

@@ -130,6 +130,25 @@ async function refreshMemory(): Promise<void> {
   planAuto = info.plan.auto;
   const chosen = $<HTMLSelectElement>('cache').value === 'auto' ? info.plan.auto : cacheMode();
   renderMemory($('memory-summary'), $('memory-explain'), $<HTMLTableElement>('memory-table').tBodies[0], info, lastCacheBytes, chosen);
+  const p = info.plan.profile;
+  $('profile').textContent =
+    p.source === 'measured'
+      ? `Speeds estimated from this GPU's measured figures (${p.name}).`
+      : `Speeds estimated for a stated ${p.name} until this GPU is measured.`;
+}
+
+/** A few decode steps of the loaded model measure this GPU; the plan (and auto) use the figures from then on. */
+async function calibrate(): Promise<void> {
+  if (!loaded) return;
+  const button = $<HTMLButtonElement>('calibrate');
+  button.disabled = true;
+  $('profile').textContent = 'Measuring this GPU…';
+  try {
+    await engine.calibrate();
+  } finally {
+    button.disabled = false;
+    await refreshMemory();
+  }
 }
 
 /** The weight cache's entries, what the browser allows this site, and whether it keeps them when space runs low. */
@@ -489,6 +508,7 @@ $('composer').addEventListener('submit', (ev) => {
 });
 stop.addEventListener('click', () => running?.abort());
 $('compare').addEventListener('click', () => void compare());
+$('calibrate').addEventListener('click', () => void calibrate());
 for (const id of ['cache', 'bits'])
   $(id).addEventListener('change', () => {
     void prepareSelectedMode();

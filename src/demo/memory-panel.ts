@@ -1,6 +1,7 @@
 // The memory panel: GPU memory by category, the cache budget, and for every cache mode its bytes per token
-// against fp16, the longest context the budget holds (capped at the model's own context) and whether that is
-// the whole context: the trade XQuant makes, in the page's words.
+// against fp16, the longest context the budget holds (capped at the model's own context), whether that is
+// the whole context, the planner's estimated milliseconds per token and its perplexity cost: the trade XQuant
+// makes, in the page's words.
 
 import type { MemoryInfo } from '../engine/engine';
 
@@ -51,8 +52,10 @@ export function renderMemory(
   summary.textContent = `GPU now: weights ${size(g.weights)}, activations ${size(g.activations)}, ${cache}${last}.`;
   explanation.textContent = explainPlan(info);
   const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesPerToken ?? 0;
+  // Plain modes always; a budget-sized hot tier only where nothing beats it.
+  const rows = info.plan.modes.filter((m) => m.hot === 0 || !m.dominatedBy);
   body.replaceChildren(
-    ...info.plan.modes.map((m) => {
+    ...rows.map((m) => {
       const tr = document.createElement('tr');
       if (m.mode === (selected ?? info.plan.auto)) tr.className = 'chosen';
       const isAuto = m.mode === info.plan.auto;
@@ -66,6 +69,8 @@ export function renderMemory(
         fp16 ? `${(m.bytesPerToken / fp16).toFixed(2)}×` : '',
         tokens(held),
         full ? '✓ full' : '',
+        m.msPerToken.toFixed(2),
+        m.accuracyCost === null ? '–' : `+${(m.accuracyCost * 100).toFixed(2)}%`,
       ]) {
         const td = document.createElement('td');
         td.textContent = text;

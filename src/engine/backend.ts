@@ -8,6 +8,7 @@ import type { CacheConfig } from '../cache/cache-config';
 import type { ModelSpec } from '../model/model-spec';
 import type { LogitsWanted } from '../reference/decoder';
 import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
+import type { DeviceProfile } from './device-profile';
 import type { PreparedModel } from './prepared-model';
 import type { Sampler } from './sampling';
 
@@ -113,6 +114,8 @@ export interface EngineBackend extends Backend {
   readonly compiledKernels: number;
   /** prepare(), then every kernel the mode's sessions use compiled ahead; returns how many were new. */
   compileMode(cache: CacheConfig): Promise<number>;
+  /** Measure the device's throughput for the planner (a short run of its own kernels); absent on the reference. */
+  calibrate?(): Promise<DeviceProfile>;
   memoryReport(): MemoryReport;
   /** After a failed device call: the device-lost error when the device is going, else `e`. */
   settleFailure(e: unknown): Promise<never>;

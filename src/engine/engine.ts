@@ -4,16 +4,16 @@
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
 import { canShift } from '../cache/keep';
-import { AbortedError, EngineError, GpuOutOfMemoryError, InvalidArgumentError, SavedCacheError, throwIfAborted } from '../errors';
+import { AbortedError, EngineError, InvalidArgumentError, SavedCacheError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
 import type { DecodeSession } from './backend';
-import type { ModelSpec } from '../model/model-spec';
 import { IncrementalDecoder } from '../tokenizer/incremental-decoder';
 import type { ChatMessage, ToolDefinition } from '../tokenizer/tokenizer';
 import { toolCallFormat, type ToolCallFormat } from './tool-calls';
 import type { PreparedModel } from './prepared-model';
-import { autoCacheMode, cacheBytesFor, planCache } from './planner';
+import { DEFAULT_PROFILE, ProfileCache, type DeviceProfile } from './device-profile';
+import { autoCacheMode, budgetBytesOf, cacheBytesFor, capacity, namedCache, planCache, type PlanOptions } from './planner';
 import { GREEDY, Sampler, checkSampling } from './sampling';
 import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../grammar/constraint';
 import { SessionPool, type KeptSession } from './session-pool';
@@ -44,6 +44,7 @@ export class Engine {
   private model: PreparedModel | null = null;
   private backend: EngineBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
+  private profile: DeviceProfile = DEFAULT_PROFILE;
   /** Constraints compiled against the loaded model's vocabulary (made on the first constrained request). */
   private constraints: ConstraintCache | null = null;
   /** Conversations kept between requests for prefix reuse (on the loaded backend). */
@@ -55,11 +56,14 @@ export class Engine {
 
   /** Where saveConversation() keeps caches (IndexedDB in the Worker); null: saving is off. */
   private readonly saved: ConversationCache | null;
+  /** Measured device profiles by adapter (IndexedDB in the Worker). */
+  private readonly profiles: ProfileCache;
   constructor(
     private readonly backends: BackendFactory,
-    o: { savedConversations?: ChunkStore } = {},
+    o: { savedConversations?: ChunkStore; deviceProfiles?: ChunkStore } = {},
   ) {
     this.saved = o.savedConversations ? new ConversationCache(o.savedConversations) : null;
+    this.profiles = new ProfileCache(o.deviceProfiles ?? null);
   }
 
   /**
@@ -67,7 +71,7 @@ export class Engine {
    * device: a load that fails (bad files, a network error, an abort, no device memory) leaves it as it was.
    */
   async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
-    const budgetBytes = checkBudget(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
+    const budgetBytes = budgetBytesOf(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
     const weights = fingerprinted(model.weights);
     const backend = await this.backends({ ...model, weights: weights.stream }, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
@@ -76,11 +80,13 @@ export class Engine {
     const modelKey = (await sha256Hex(new TextEncoder().encode(identity))).slice(0, 32);
     // A store that cannot be read (a private window's IndexedDB) turns saving off for this load; it does not fail it.
     await this.saved?.open(modelKey).catch((e) => this.saved?.note(`saved conversations cannot be read: ${String(e)}`));
+    const profile = (await this.profiles.load(backend.adapter, backend.kernels)) ?? DEFAULT_PROFILE;
     const previous = this.backend;
     this.pool.clear();
     this.model = model;
     this.backend = backend;
     this.budgetBytes = budgetBytes;
+    this.profile = profile;
     this.constraints = null;
     this.lostReason = null;
     previous?.destroy();
@@ -104,7 +110,7 @@ export class Engine {
 
   /** The GPU memory the cache may use from now on (MiB): `auto` and memory() plan against it. */
   setMemoryBudget(mb: number): void {
-    this.budgetBytes = checkBudget(mb);
+    this.budgetBytes = budgetBytesOf(mb);
   }
 
   /** `auto`'s pick for the model's whole context; fp16 when no mode holds it (requests then plan their own length). */
@@ -116,9 +122,34 @@ export class Engine {
     }
   }
 
-  /** What the planner must respect besides the budget: no cache buffer may pass one storage binding. */
-  private deviceLimits(): { maxBindingBytes: number } {
-    return { maxBindingBytes: this.loaded().backend.maxBindingBytes };
+  /**
+   * What the planner weighs besides the budget: no cache buffer may pass one storage binding, hot tiers only on
+   * WebGPU, this device's throughput (stated until calibrate() measures it) and the weights a step reads.
+   */
+  private planOptions(): PlanOptions {
+    const { backend } = this.loaded();
+    return {
+      device: { maxBindingBytes: backend.maxBindingBytes, tiers: backend.name === 'webgpu' },
+      profile: this.profile,
+      weightBytes: backend.memoryReport().weights,
+    };
+  }
+
+  /** The device figures the planner's speed estimates use. */
+  get deviceProfile(): DeviceProfile {
+    return this.profile;
+  }
+
+  /**
+   * Measure this device's throughput with the loaded model's own decode steps (seconds on a CPU adapter, less on a
+   * GPU), plan with it from now on, and keep it for this adapter so later loads start with it.
+   */
+  async calibrate(): Promise<DeviceProfile> {
+    const { backend } = this.loaded();
+    if (!backend.calibrate) return this.profile;
+    this.profile = await backend.calibrate();
+    await this.profiles.save(backend.adapter, backend.kernels, this.profile);
+    return this.profile;
   }
 
   /** Compile fp16's kernels so the first request does not wait for them. */
@@ -246,8 +277,24 @@ export class Engine {
   /** The cache config for `tokens` tokens: `auto` plans, a named mode must fit the budget (refused before anything is allocated). */
   resolveCache(name: string | undefined, tokens: number): CacheConfig {
     const { model } = this.loaded();
-    if (!name || name === 'auto') return autoCacheMode(model.spec, this.budgetBytes, tokens, {}, this.deviceLimits());
+    if (!name || name === 'auto') return autoCacheMode(model.spec, this.budgetBytes, tokens, this.planOptions());
     return namedCache(model.spec, name, tokens, this.budgetBytes);
+  }
+
+  /**
+   * A request's cache config. For `auto`, a kept conversation this prompt continues keeps its mode while that mode
+   * holds the request in the budget (pay for the context once: a new plan would drop the kept cache).
+   */
+  private requestCache(r: GenerateRequest, promptIds: readonly number[], maxTokens: number): CacheConfig {
+    const tokens = promptIds.length + maxTokens;
+    if ((r.cache ?? 'auto') === 'auto' && r.reuse !== false) {
+      const { model } = this.loaded();
+      for (const mode of this.pool.continuedModes(promptIds)) {
+        const config = parseCacheMode(mode);
+        if (capacity(model.spec, config, this.budgetBytes, this.planOptions().device ?? {}).maxContext >= tokens) return config;
+      }
+    }
+    return this.resolveCache(r.cache, tokens);
   }
 
   /** Generate, yielding text as it becomes final (never a partial UTF-8 character or a partial stop string). */
@@ -271,7 +318,7 @@ export class Engine {
     const maxTokens = Math.min(r.maxTokens, context - promptIds.length);
     const sampling = r.sampling ?? GREEDY;
     checkSampling(sampling);
-    const cache = this.resolveCache(r.cache, promptIds.length + maxTokens);
+    const cache = this.requestCache(r, promptIds, maxTokens);
     for (const id of sampling.penalties?.bias.keys() ?? []) {
       if (id >= model.spec.vocabSize)
         throw new InvalidArgumentError('not a token id of this model', { field: 'logit_bias', expected: `ids below ${model.spec.vocabSize}`, got: String(id) });
@@ -508,7 +555,7 @@ export class Engine {
     const { model, backend } = this.loaded();
     return {
       gpu: backend.memoryReport(),
-      plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, {}, this.deviceLimits()),
+      plan: planCache(model.spec, this.budgetBytes, context ?? model.spec.maxPositionEmbeddings, this.planOptions()),
       modelContext: model.spec.maxPositionEmbeddings,
       maxBindingBytes: backend.maxBindingBytes,
       sessions: this.pool.list(),
@@ -540,29 +587,6 @@ export class Engine {
     this.backend = null;
     this.model = null;
   }
-}
-
-/** A named cache mode for `tokens` tokens of a model, refused with a typed error when it does not fit `budgetBytes`. */
-export function namedCache(spec: ModelSpec, name: string, tokens: number, budgetBytes: number): CacheConfig {
-  const config = parseCacheMode(name);
-  const need = cacheBytesFor(spec, config, tokens);
-  if (need > budgetBytes) {
-    throw new GpuOutOfMemoryError(`the ${name} cache for ${tokens} tokens does not fit the memory budget`, {
-      field: 'memoryBudgetMB',
-      expected: `at most ${budgetBytes} bytes`,
-      got: `${need} bytes`,
-      requested: need,
-      budget: budgetBytes,
-    });
-  }
-  return config;
-}
-
-/** A memory budget in MiB as bytes, or a typed error. */
-function checkBudget(mb: number): number {
-  if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb)))
-    throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
-  return mb * 2 ** 20;
 }
 
 /** The prompt cut for `truncation: 'auto'`: sinks + the newest tokens, leaving room for the reply. */

@@ -67,6 +67,15 @@ export class SessionPool {
   private kept: KeptSession[] = [];
   private clock = 0;
 
+  /** The modes of kept sessions that `ids` continue (sharing at least half their tokens), most shared first. */
+  continuedModes(ids: readonly number[]): string[] {
+    return this.kept
+      .map((k) => ({ mode: k.mode, common: longestCommonPrefix(k.ids, ids), k }))
+      .filter((c) => c.common > 0 && continues(c.k.ids, c.common))
+      .sort((a, b) => b.common - a.common)
+      .map((c) => c.mode);
+  }
+
   /**
    * The kept session of `mode` sharing the longest prefix with `ids` (taken out of the pool), or null. A session
    * that shares less than half its tokens is left alone (another conversation with the same system prompt would

@@ -5,6 +5,7 @@
 import { MODE_TRAITS, type CacheConfig } from '../cache/cache-config';
 import { layerLatents, type LatentSource, type LayerLatents } from '../cache/latents';
 import type { BackendFactory, EngineBackend } from '../engine/backend';
+import type { DeviceProfile } from '../engine/device-profile';
 import { latentsOf } from '../engine/prepared-model';
 import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError, UnsupportedModelError } from '../errors';
 import type { ModelSpec } from '../model/model-spec';
@@ -13,6 +14,7 @@ import { unpackMatrix, type WeightFormat } from '../quant/weight-format';
 import { packedStream, type WeightStream } from '../quant/weight-stream';
 import type { CacheModel } from '../reference/caches/reference-cache';
 import { ropeInverseFrequencies } from '../reference/rope';
+import { measureProfile } from './calibrate';
 import { acquireDevice, type AcquiredDevice } from './device';
 import { readMatrix } from './gpu-matrix';
 import { GpuWeightUploader, type GpuWeights } from './gpu-weights';
@@ -209,6 +211,11 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
     } finally {
       session.close();
     }
+  }
+
+  /** This device's throughput for the planner, from this model's own decode steps (src/webgpu/calibrate.ts). */
+  calibrate(): Promise<DeviceProfile> {
+    return measureProfile(this);
   }
 
   /** The factors of W_k and W_v read back from the GPU, one layer at a time. */

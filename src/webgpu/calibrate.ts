@@ -1,16 +1,38 @@
-// The backend's own matrix-vector and matrix-matrix speed, measured with the engine's linear kernel on an
-// f32 matrix, so benchmark rows can say how close a model runs to what this GPU (or emulation) can do.
+// The backend's own speed: matrix-vector and matrix-matrix rates of the engine's linear kernel on an f32 matrix
+// (benchmark rows say how close a model runs to what this GPU or emulation can do), and the device profile the
+// planner estimates milliseconds with, measured with the loaded model's own decode steps.
 
+import { parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import { decodeStepCost } from '../cache/cache-cost';
+import type { DeviceProfile } from '../engine/device-profile';
+import { GREEDY, Sampler } from '../engine/sampling';
+import type { ModelSpec } from '../model/model-spec';
 import { uploadMatrix } from './gpu-matrix';
 import type { KernelFamily } from './kernel-family';
 import { GpuMemory } from './memory';
 import { encodeDispatches, type OpContext } from './ops/dispatch';
 import { linearOps } from './ops/linear';
 import type { PipelineCache } from './pipelines';
+import type { GpuDecodeSession } from './session';
 import { packMatrix } from '../quant/weight-format';
 
 /** GFLOP/s of y = W x for a [rows, cols] f32 matrix over `tokens` tokens (tile 1 = GEMV, 4 = GEMM). */
 export async function linearGflops(
+  device: GPUDevice,
+  pipelines: PipelineCache,
+  rows: number,
+  cols: number,
+  tokens: number,
+  tile: number,
+  reps: number,
+  kernels: KernelFamily = 'rowwise',
+): Promise<number> {
+  const seconds = await linearSeconds(device, pipelines, rows, cols, tokens, tile, reps, kernels);
+  return (2 * rows * cols * tokens) / seconds / 1e9;
+}
+
+/** Seconds one y = W x takes (the mean of `reps` in one submission, after a warm-up). */
+async function linearSeconds(
   device: GPUDevice,
   pipelines: PipelineCache,
   rows: number,
@@ -44,5 +66,65 @@ export async function linearGflops(
   await run(reps);
   const seconds = (performance.now() - t0) / 1000;
   memory.releaseAll();
-  return (2 * rows * cols * tokens * reps) / seconds / 1e9;
+  return seconds / reps;
+}
+
+/** What measureProfile needs of a loaded backend. */
+export interface CalibrationTarget {
+  readonly device: GPUDevice;
+  readonly pipelines: PipelineCache;
+  readonly kernels: KernelFamily;
+  readonly spec: ModelSpec;
+  readonly adapter: string;
+  memoryReport(): { weights: number };
+  compileMode(config: CacheConfig): Promise<number>;
+  createSession(config: CacheConfig): GpuDecodeSession;
+}
+
+/** Dispatches a decode step runs per layer, about (norms, projections, RoPE, attention, FFN). */
+const DISPATCHES_PER_LAYER = 12;
+
+/** Mean seconds of `steps` one-by-one decode steps of a session of `mode` holding `context` tokens. */
+async function stepSeconds(t: CalibrationTarget, mode: string, context: number, steps: number): Promise<number> {
+  const config = parseCacheMode(mode);
+  await t.compileMode(config);
+  const session = t.createSession(config);
+  try {
+    const sampler = new Sampler(GREEDY);
+    let id = await session.next([1, 2], sampler);
+    session.skipTo(context); // a step's cost depends on how many tokens are stored, not on their values
+    id = await session.next([id], sampler);
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) id = await session.next([id], sampler);
+    return (performance.now() - t0) / 1000 / steps;
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * This device's profile, from the loaded model's own decode steps: fp16 and xquant-4 at `context` tokens. The
+ * launch overhead comes from a tiny GEMV repeated; the GEMV rate from fp16's step less that overhead (weights and
+ * fp16 cache over its time); the rebuild rate from xquant-4's extra time over fp16's against its rebuild FLOPs.
+ * A few seconds on a CPU adapter, well under one on a GPU.
+ */
+export async function measureProfile(t: CalibrationTarget, o: { context?: number; steps?: number } = {}): Promise<DeviceProfile> {
+  const spec = t.spec;
+  const context = Math.min(o.context ?? 512, spec.maxPositionEmbeddings - 8);
+  const steps = o.steps ?? 2;
+  const dispatch = await linearSeconds(t.device, t.pipelines, 32, 32, 1, 1, 64, t.kernels);
+  const layerOverhead = dispatch * DISPATCHES_PER_LAYER;
+  const fp16 = await stepSeconds(t, 'fp16', context, steps);
+  const xquant = await stepSeconds(t, 'xquant-4', context, steps);
+  const moved = t.memoryReport().weights + decodeStepCost(spec, parseCacheMode('fp16'), context).cacheBytes;
+  const streaming = Math.max(fp16 - spec.numLayers * layerOverhead, fp16 * 0.1);
+  const rebuild = decodeStepCost(spec, parseCacheMode('xquant-4'), context).rebuildFlops;
+  return {
+    name: `${t.adapter} (${t.kernels})`,
+    source: 'measured',
+    gemvGBps: moved / streaming / 1e9,
+    rebuildGflops: rebuild / Math.max(xquant - fp16, fp16 * 0.05) / 1e9,
+    layerOverheadUs: layerOverhead * 1e6,
+    note: `measured ${new Date().toISOString().slice(0, 10)}: decode steps of the loaded model at ${context} tokens (fp16 ${(fp16 * 1000).toFixed(1)} ms, xquant-4 ${(xquant * 1000).toFixed(1)} ms), ${(dispatch * 1e6).toFixed(0)} µs per dispatch`,
+  };
 }

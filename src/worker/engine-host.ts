@@ -2,16 +2,9 @@
 // loading through the weight cache, OpenAI-style chat and text completions (streamed by pushing chunks to
 // a callback), perplexity, memory, a request queue with abort by request id.
 
-import {
-  DEFAULT_BUDGET_MB,
-  Engine,
-  namedCache,
-  type GenerationStats,
-  type MemoryInfo,
-  type ModelSummary,
-  type ModeReady,
-  type ScoreResult,
-} from '../engine/engine';
+import { DEFAULT_BUDGET_MB, Engine, type GenerationStats, type MemoryInfo, type ModelSummary, type ModeReady, type ScoreResult } from '../engine/engine';
+import type { DeviceProfile } from '../engine/device-profile';
+import { namedCache } from '../engine/planner';
 import {
   chatLogprobs,
   checkMessages,
@@ -129,8 +122,10 @@ export class EngineHost {
     private readonly baseUrl: string,
     /** Where saveConversation() keeps caches (IndexedDB in the Worker); null: saving is off. */
     conversations: ChunkStore | null = null,
+    /** Where calibrate() keeps measured device profiles; null: each load starts from the stated default. */
+    deviceProfiles: ChunkStore | null = null,
   ) {
-    this.engine = new Engine(webGpuBackends(gpu, shaders), conversations ? { savedConversations: conversations } : {});
+    this.engine = new Engine(webGpuBackends(gpu, shaders), { savedConversations: conversations ?? undefined, deviceProfiles: deviceProfiles ?? undefined });
     this.engine.onDeviceLost = (reason) => this.recover(reason);
     this.weightCache = store ? new WeightCache(store) : null;
   }
@@ -440,6 +435,14 @@ export class EngineHost {
       const continuation = typeof r.continuation === 'string' ? this.engine.encodeContinuation(r.continuation) : r.continuation;
       return this.engine.score(prompt, continuation, { cache: r.cache ?? this.defaultCache, signal });
     });
+  }
+
+  /**
+   * Measure this GPU's throughput with the loaded model's decode steps, queued like a request: the planner's speed
+   * estimates use it from now on, and later loads on the same adapter start with it (kept in IndexedDB).
+   */
+  calibrate(requestId: string): Promise<DeviceProfile> {
+    return this.queue.run(requestId, () => this.engine.calibrate());
   }
 
   /** Compile a cache mode's kernels (and make its factors) before it is used, queued like a request. */

@@ -15,6 +15,7 @@ const host = new EngineHost(
   idb ? new IdbChunkStore() : null,
   self.location.href,
   idb ? new IdbChunkStore('xquant-web-conversations', 'conversations') : null,
+  idb ? new IdbChunkStore('xquant-web-device', 'profiles') : null,
 );
 
 export type WorkerApi = EngineHost;

@@ -1,0 +1,75 @@
+// What one decode step costs at a given context, per cache mode, counted from the algorithms of the gpu
+// kernel class (shaders/xquant-scores.wgsl, xquant-absorb.wgsl, xquant-values.wgsl, attention.wgsl): bytes
+// read from the cache, and the FLOPs of rematerialization (the K rebuild and the absorbed V), the work that
+// runs at shader-math speed rather than at memory speed. The planner turns these into milliseconds with a
+// device's throughput (src/engine/device-profile.ts).
+//
+// Left out on purpose: attention's own FLOPs over materialized K/V (about one FLOP per byte read, so the
+// bytes bound it), dequantization arithmetic, and the residual window's f16 rows (a constant few tokens).
+
+import { kvDim, type ModelSpec } from '../model/model-spec';
+import { packedBytes, type WeightFormat } from '../quant/weight-format';
+import { layerBytesPerToken } from './cache-bytes';
+import { clBaseLayers, MODE_TRAITS, type CacheConfig } from './cache-config';
+
+export interface StepCost {
+  /** Bytes the attention kernels read from the cache in one decode step (all layers). */
+  cacheBytes: number;
+  /** FLOPs of rebuilding K and applying V from the stored form (all layers); 0 for modes that store K/V. */
+  rebuildFlops: number;
+  /** Tokens whose K is rebuilt per layer (the context less the hot tier); 0 for K/V modes. */
+  rebuiltTokens: number;
+}
+
+/**
+ * Rows of the stored form a kernel reads to rebuild one token's input to layer l: 1, except xquant-cl above its
+ * base, whose X̂_l is the last base layer's X plus every delta up to l (the kernels re-sum the chain as they read).
+ */
+export function rowsPerRebuild(spec: ModelSpec, c: CacheConfig, l: number): number {
+  if (!MODE_TRAITS[c.mode].crossLayer) return 1;
+  const base = clBaseLayers(spec);
+  return l < base ? 1 : l - base + 2;
+}
+
+/** One decode step over `context` stored tokens (the new token included). */
+export function decodeStepCost(spec: ModelSpec, c: CacheConfig, context: number): StepCost {
+  const traits = MODE_TRAITS[c.mode];
+  const d = spec.hiddenSize;
+  const dkv = kvDim(spec);
+  const fp16Row = 2 * dkv * 2;
+  if (traits.stores === 'kv') {
+    let cacheBytes = 0;
+    for (let l = 0; l < spec.numLayers; l++) cacheBytes += context * layerBytesPerToken(spec, c, l);
+    return { cacheBytes, rebuildFlops: 0, rebuiltTokens: 0 };
+  }
+  const hot = Math.min(context, c.hot ?? 0);
+  const cold = context - hot;
+  // X (d wide) or the latents (dkv wide per side): the width a K row and a V row are rebuilt from.
+  const width = traits.latents ? dkv : d;
+  // X is read twice per token, by the scores kernel (K side) and the absorb kernel (V side); latents once, a side each.
+  const reads = traits.latents ? 1 : 2;
+  let cacheBytes = 0;
+  let rebuildFlops = 0;
+  for (let l = 0; l < spec.numLayers; l++) {
+    const stored = layerBytesPerToken(spec, c, l);
+    cacheBytes += cold * reads * stored * rowsPerRebuild(spec, c, l) + hot * fp16Row;
+    // K rebuild: a [width] row times the [width, dkv] K factor per token; absorbed V: Σ p·row per query head;
+    // then W_v (or the V factor) once per head.
+    rebuildFlops += cold * (2 * width * dkv + 2 * spec.numHeads * width) + 2 * spec.numHeads * width * spec.headDim;
+  }
+  return { cacheBytes, rebuildFlops, rebuiltTokens: cold };
+}
+
+/**
+ * Bytes of weights one decode step reads: every layer matrix and the LM head (the embedding lookup reads one
+ * row), in the engine's packed `format`; vectors are negligible.
+ */
+export function stepWeightBytes(spec: ModelSpec, format: WeightFormat): number {
+  const d = spec.hiddenSize;
+  const dkv = kvDim(spec);
+  const dq = spec.numHeads * spec.headDim;
+  const f = spec.intermediateSize;
+  const layer =
+    packedBytes(format, dq, d) + 2 * packedBytes(format, dkv, d) + packedBytes(format, d, dq) + 2 * packedBytes(format, f, d) + packedBytes(format, d, f);
+  return spec.numLayers * layer + packedBytes(format, spec.vocabSize, d);
+}

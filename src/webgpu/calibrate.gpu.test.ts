@@ -1,0 +1,47 @@
+// The device profile measured at load: the loaded model's own decode steps (fp16 and xquant-4), kept per adapter.
+
+import { describe, expect, it } from 'vitest';
+import { decodeStepCost } from '../cache/cache-cost';
+import { parseCacheMode } from '../cache/cache-config';
+import { DEFAULT_PROFILE } from '../engine/device-profile';
+import { Engine } from '../engine/engine';
+import { nodeModelSource } from '../model/node-file-source';
+import { MemoryChunkStore } from '../storage/chunk-store';
+import { loadPreparedModel } from '../storage/model-loader';
+import { sharedPath } from '../test-support/shared-models';
+import { webGpuBackends } from './backend';
+import { nodeGpu, nodeShaders } from './node-gpu';
+
+async function stories() {
+  const dir = sharedPath('models/stories260K');
+  const { model } = await loadPreparedModel({ resolved: { id: `file:${dir}`, revision: '', name: 'stories260K', source: nodeModelSource(dir) }, format: 'q8', cache: null });
+  return model;
+}
+
+describe('device calibration', () => {
+  it('measures GEMV bandwidth, the rebuild rate and launch overhead, plans with them, and a later load on the adapter starts with them', async () => {
+    const store = new MemoryChunkStore();
+    const engine = new Engine(webGpuBackends(nodeGpu(), nodeShaders()), { deviceProfiles: store });
+    const model = await stories();
+    await engine.load(model);
+    expect(engine.deviceProfile).toBe(DEFAULT_PROFILE);
+    expect(engine.memory(512).plan.profile).toEqual({ name: DEFAULT_PROFILE.name, source: 'stated' });
+    const p = await engine.calibrate();
+    expect(p.source).toBe('measured');
+    for (const v of [p.gemvGBps, p.rebuildGflops, p.layerOverheadUs]) expect(v).toBeGreaterThan(0);
+    // A CPU adapter is far below any GPU's data sheet: the measured rebuild rate is under a stated laptop's.
+    expect(p.rebuildGflops).toBeLessThan(DEFAULT_PROFILE.rebuildGflops);
+    const plan = engine.memory(512).plan;
+    expect(plan.profile.source).toBe('measured');
+    // The estimates now follow the measured figures: xquant-4's step exceeds fp16's by its rebuild at the measured rate.
+    const ms = (mode: string) => plan.modes.find((m) => m.mode === mode)!.msPerToken;
+    const rebuild = decodeStepCost(model.spec, parseCacheMode('xquant-4'), 512).rebuildFlops;
+    expect(ms('xquant-4') - ms('fp16')).toBeGreaterThan((0.9 * rebuild) / (p.rebuildGflops * 1e9) * 1000);
+    engine.unload();
+
+    const later = new Engine(webGpuBackends(nodeGpu(), nodeShaders()), { deviceProfiles: store });
+    await later.load(await stories());
+    expect(later.deviceProfile).toEqual(p);
+    later.unload();
+  });
+});
