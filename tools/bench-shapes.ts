@@ -2,13 +2,15 @@
 // Llama-3.2-1B: their config.json values, random q4 weights, fewer layers) with both kernel families in the
 // same run, and a roofline column: the bytes a decode step must read (every matrix but the embedding, plus
 // the fp16 cache of the context) per second, against the device's buffer-copy bandwidth measured in the
-// same run. Decode runs the engine's way (decodeIds: 3 steps in flight) and, for comparison, one step at a
+// same run, and the K rebuild's GFLOP/s (xquant-4's step over fp16's at --rebuild-context tokens, against its
+// FLOPs) to set beside the prefill GEMM's of the same run. Decode runs the engine's way (decodeIds: 3 steps in flight) and, for comparison, one step at a
 // time. Dispatches, submissions and readbacks per token are counted on a wrapped device.
 
 import { parseCacheMode } from '../src/cache/cache-config';
 import { cacheBytesPerToken } from '../src/cache/cache-bytes';
 import { GREEDY, Sampler } from '../src/engine/sampling';
 import { WebGpuBackend } from '../src/webgpu/backend';
+import { measureProfile } from '../src/webgpu/calibrate';
 import { acquireDevice } from '../src/webgpu/device';
 import type { GpuMatrix } from '../src/webgpu/gpu-matrix';
 import type { KernelFamily } from '../src/webgpu/kernel-family';
@@ -44,6 +46,9 @@ export interface ShapeRow {
   dispatches: number;
   submits: number;
   readbacks: number;
+  /** GFLOP/s of the K rebuild: xquant-4's step over fp16's at rebuildContext tokens, against its FLOPs (measureProfile). */
+  rebuildGflops: number;
+  rebuildContext: number;
 }
 
 /**
@@ -72,7 +77,14 @@ export async function copyBandwidth(device: GPUDevice, reps = 6): Promise<number
 
 const matrixBytes = (m: GpuMatrix) => m.parts.reduce((a, p) => a + p.data.size + (p.scales?.size ?? 0), 0);
 
-export async function shapesSection(o: { shapes: string[]; layers: number; context: number; steps: number; copyGBps: number }): Promise<ShapeRow[]> {
+export async function shapesSection(o: {
+  shapes: string[];
+  layers: number;
+  context: number;
+  steps: number;
+  copyGBps: number;
+  rebuildContext: number;
+}): Promise<ShapeRow[]> {
   const rows: ShapeRow[] = [];
   const fp16 = parseCacheMode('fp16');
   for (const shape of o.shapes) {
@@ -118,9 +130,15 @@ export async function shapesSection(o: { shapes: string[]; layers: number; conte
         dispatches: c.dispatches / o.steps,
         submits: c.submits / o.steps,
         readbacks: c.readbacks / o.steps,
+        rebuildGflops: Number.NaN,
+        rebuildContext: o.rebuildContext,
       });
-      process.stderr.write(`shapes ${shape} (${o.layers} layers) ${kernels}: ${(seconds * 1000).toFixed(0)} ms/token, ${readGBps.toFixed(3)} GB/s read\n`);
       session.close();
+      const profile = await measureProfile(backend, { context: o.rebuildContext, steps: 2 });
+      rows[rows.length - 1].rebuildGflops = profile.rebuildGflops;
+      process.stderr.write(
+        `shapes ${shape} (${o.layers} layers) ${kernels}: ${(seconds * 1000).toFixed(0)} ms/token, ${readGBps.toFixed(3)} GB/s read; K rebuild ${profile.rebuildGflops.toFixed(3)} GFLOP/s (${profile.note})\n`,
+      );
       backend.destroy();
     }
   }

@@ -1,5 +1,5 @@
 // npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32
-//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]
+//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
@@ -331,7 +331,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -344,6 +344,7 @@ await runCli(USAGE, async () => {
     prompt: 'int',
     shapes: 'string',
     'shape-layers': 'int',
+    'rebuild-context': 'int',
     out: 'string',
   });
   const section = a.section ?? 'all';
@@ -462,6 +463,7 @@ await runCli(USAGE, async () => {
           context: 128,
           steps: 4,
           copyGBps,
+          rebuildContext: a['rebuild-context'] ?? 1024,
         })
       : [];
   const compile =
@@ -527,13 +529,15 @@ await runCli(USAGE, async () => {
   if (shapes.length) {
     lines.push(
       '',
-      '| shape (layers), q4 weights, fp16 cache | kernels | context | MB read/token | ms/token | one step at a time | tok/s | read GB/s | of copy bandwidth | dispatches/token | submits | readbacks |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      `Prefill GEMM (calibration, same run): ${f(cal.gemmGflops, 3)} GFLOP/s; K rebuild at ${shapes[0].rebuildContext} tokens in the last column.`,
+      '',
+      '| shape (layers), q4 weights, fp16 cache | kernels | context | MB read/token | ms/token | one step at a time | tok/s | read GB/s | of copy bandwidth | dispatches/token | submits | readbacks | K rebuild GFLOP/s |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of shapes) {
       const mb = (r.weightBytes + r.cacheBytes) / 1e6;
       lines.push(
-        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'tiled' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} |`,
+        `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'tiled' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} | ${f(r.rebuildGflops, 3)} |`,
       );
     }
   }
@@ -553,10 +557,13 @@ await runCli(USAGE, async () => {
       '',
       `Memory plan, ${model}: ${plan.budgetBytes / 2 ** 20} MiB cache budget, target context ${plan.targetContext}; auto picks ${plan.auto ?? 'nothing'}.`,
       '',
-      '| mode | bytes/token | largest context |',
-      '|---|---|---|',
+      '| mode | bytes/token | largest context | est. ms/token (stated profile) | Δppl | dominated by |',
+      '|---|---|---|---|---|---|',
     );
-    for (const m of plan.modes) lines.push(`| ${m.mode} | ${m.bytesPerToken} | ${m.maxContext} |`);
+    for (const m of plan.modes)
+      lines.push(
+        `| ${m.mode} | ${m.bytesPerToken} | ${m.maxContext} | ${f(m.msPerToken, 3)} | ${m.accuracyCost === null ? '–' : f(100 * m.accuracyCost, 2)}% | ${m.dominatedBy ?? ''} |`,
+      );
   }
   lines.push(...grammarLines);
   for (const sk of skipped) lines.push(`\nSkipped: ${sk}.`);

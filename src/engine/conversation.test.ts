@@ -6,6 +6,7 @@ import { nodeModelSource } from '../model/node-file-source';
 import { referenceBackends } from '../reference/engine-backend';
 import { loadPreparedModel } from '../storage/model-loader';
 import { sharedPath } from '../test-support/shared-models';
+import { syntheticSource } from '../test-support/synthetic-model';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { Engine, type GenerationStats } from './engine';
 import { generateRequest } from './openai';
@@ -192,5 +193,37 @@ describe('conversations (reference backend)', () => {
       expect(second.dropped).toBeGreaterThan(0);
       expect(second.shiftedTokens).toBe(0);
     });
+  });
+});
+
+describe('auto and kept conversations', () => {
+  it('a continued conversation keeps its mode while that mode holds the request, though a fresh plan would pick another', async () => {
+    // Tiny weights, wide K/V (8 layers of 512): the cache outweighs the weights from a few hundred tokens on, so the
+    // planner picks fp16 for a short request and kivi-4 (a quarter of the bytes to read) for a long one.
+    const shape = { hidden: 64, layers: 8, heads: 8, kvHeads: 8, headDim: 64, ffn: 128, vocab: 256 };
+    const { model } = await loadPreparedModel({
+      resolved: { id: 'synthetic:wide-kv', revision: '', name: 'wide-kv', source: syntheticSource(shape) },
+      format: 'f32',
+      cache: null,
+    });
+    const engine = new Engine(referenceBackends);
+    await engine.load(model, { memoryBudgetMB: 256 });
+    expect(engine.memory(20).plan.auto).toBe('fp16');
+    expect(engine.memory(420).plan.auto).toBe('kivi-4');
+    const runIds = async (prompt: number[], reuse = true) => {
+      const it = engine.stream({ prompt, maxTokens: 4, reuse });
+      let step = await it.next();
+      while (!step.done) step = await it.next();
+      return step.value;
+    };
+    const first = Array.from({ length: 16 }, (_, i) => 3 + i);
+    const one = await runIds(first);
+    expect(one.cache).toBe('fp16');
+    const second = [...first, ...one.ids, ...Array.from({ length: 400 }, (_, i) => 3 + ((i * 7) % 250))];
+    const two = await runIds(second);
+    expect(two.cache).toBe('fp16');
+    expect(two.cachedTokens).toBeGreaterThanOrEqual(first.length);
+    // Without reuse the request is planned afresh.
+    expect((await runIds(second, false)).cache).toBe('kivi-4');
   });
 });

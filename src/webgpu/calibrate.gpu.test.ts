@@ -14,7 +14,11 @@ import { nodeGpu, nodeShaders } from './node-gpu';
 
 async function stories() {
   const dir = sharedPath('models/stories260K');
-  const { model } = await loadPreparedModel({ resolved: { id: `file:${dir}`, revision: '', name: 'stories260K', source: nodeModelSource(dir) }, format: 'q8', cache: null });
+  const { model } = await loadPreparedModel({
+    resolved: { id: `file:${dir}`, revision: '', name: 'stories260K', source: nodeModelSource(dir) },
+    format: 'q8',
+    cache: null,
+  });
   return model;
 }
 
@@ -36,7 +40,7 @@ describe('device calibration', () => {
     // The estimates now follow the measured figures: xquant-4's step exceeds fp16's by its rebuild at the measured rate.
     const ms = (mode: string) => plan.modes.find((m) => m.mode === mode)!.msPerToken;
     const rebuild = decodeStepCost(model.spec, parseCacheMode('xquant-4'), 512).rebuildFlops;
-    expect(ms('xquant-4') - ms('fp16')).toBeGreaterThan((0.9 * rebuild) / (p.rebuildGflops * 1e9) * 1000);
+    expect(ms('xquant-4') - ms('fp16')).toBeGreaterThan(((0.9 * rebuild) / (p.rebuildGflops * 1e9)) * 1000);
     engine.unload();
 
     const later = new Engine(webGpuBackends(nodeGpu(), nodeShaders()), { deviceProfiles: store });
