@@ -3,7 +3,7 @@
 // as in fp16 prefill (attention-split.wgsl with the transient rows as its pool). Without it each query
 // tile would rebuild the whole past again.
 // Workgroup (tile of TT tokens, block of KV_PER_WG kv heads): remat-tile.wgsl's product over the rows
-// (SIDE_K: k_src, else v_src) and W, then RoPE (SIDE_K), then the tile is written as f32 rows of KV_DIM
+// (SIDE_K: k_src, else v_src) and W, then k_norm (SIDE_K and K_NORM) and RoPE (SIDE_K), then the tile is written as f32 rows of KV_DIM
 // (or f16 pairs, OUT_F16). Constants: SIDE_K, KV_DIM, KV_HEADS, OUT_F16, plus remat-tile.wgsl's and the
 // store prefixes'. Tile sizes from src/webgpu/ops/xquant-tiling.ts.
 
@@ -32,6 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n = min(TT, step.first_key - start);
   let col0 = gb * TILE_COLS;
   rebuild_tile(lid, start, n, col0);
+  if (SIDE_K && K_NORM) { knorm_tile(lid, n); }
   if (SIDE_K) { rope_tile(lid, start, n); }
   if (OUT_F16) {
     for (var idx = lid; idx < n * TILE_COLS / 2u; idx += WG) {

@@ -4,7 +4,7 @@
 //   1. K = rows · W[block]ᵀ + b_k by remat-tile.wgsl's product over slices of the K-side rows (k_src: X̂,
 //      the latent X·U_k, or raw K), each slice dequantized once for all kv heads of the block; W = W_k
 //      (xquant) or Σ_k B_kᵀ (xquant-gqa), any weight format. kivi's rows are K itself (IDENTITY);
-//   2. RoPE at each token's absolute position;
+//   2. Qwen3's k_norm per head (K_NORM), then RoPE at each token's absolute position;
 //   3. scaled scores against the block's query heads, written to `partial[SCORES_BASE + t * HEADS + head]`
 //      (-3e38 where a sliding window masks the token), with the chunk's running max and sum per head.
 // Writes (max, sum) per (head, chunk) to the first two floats of the head's `partial` row; xquant-absorb.wgsl
@@ -49,6 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var start = lo; start < hi; start += TT) {
     let n = min(TT, hi - start);
     rebuild_tile(lid, start, n, row0);
+    if (K_NORM) { knorm_tile(lid, n); }
     rope_tile(lid, start, n);
     for (var idx = lid; idx < n * BLOCK_HEADS; idx += WG) {
       let j = idx % BLOCK_HEADS;

@@ -8,7 +8,8 @@
 // sum runs in the same order either way. IDENTITY: the rows are the output itself (kivi). Call both
 // functions from uniform control flow (they hold barriers).
 // Constants: RW, RWP (row width and its 32-padding), DS, IDENTITY, HEAD_DIM, HALF, KV_PER_WG, TT (a multiple
-// of 4), COL_BLOCK (dividing KV_PER_WG x HEAD_DIM), HAS_BIAS, plus the weights prefix's. Bindings: `bias`, `table`.
+// of 4), COL_BLOCK (dividing KV_PER_WG x HEAD_DIM), HAS_BIAS, K_NORM and K_NORM_EPS (the k_norm's weights are then in
+// `bias`), plus the weights prefix's. Bindings: `bias`, `table`.
 
 const TILE_COLS: u32 = KV_PER_WG * HEAD_DIM;
 const COL_GROUPS: u32 = TILE_COLS / COL_BLOCK;
@@ -66,6 +67,18 @@ fn rebuild_tile(lid: u32, start: u32, n: u32, col0: u32) {
         }
       }
     }
+  }
+  workgroupBarrier();
+}
+
+/** Qwen3's k_norm on the tile's heads, before RoPE: each head's values over their root mean square, times the weights in `bias`. */
+fn knorm_tile(lid: u32, n: u32) {
+  for (var idx = lid; idx < n * KV_PER_WG; idx += WG) {
+    let a = (idx / KV_PER_WG) * TILE_COLS + (idx % KV_PER_WG) * HEAD_DIM;
+    var s = 0.0;
+    for (var d = 0u; d < HEAD_DIM; d++) { s += tile[a + d] * tile[a + d]; }
+    let inv = inverseSqrt(s / f32(HEAD_DIM) + K_NORM_EPS);
+    for (var d = 0u; d < HEAD_DIM; d++) { tile[a + d] = tile[a + d] * inv * bias[d]; }
   }
   workgroupBarrier();
 }

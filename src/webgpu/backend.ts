@@ -310,11 +310,12 @@ export function adapterName(a: { vendor: string; architecture: string; device: s
 
 /** What the kernels do not compute yet is refused before a device is acquired, never run without it. */
 export function checkGpuRuns(spec: ModelSpec): void {
-  if (spec.qkNorm)
-    throw new UnsupportedModelError("the WebGPU kernels do not apply q/k norms yet (Qwen3's q_norm, k_norm): run it on the reference backend", {
-      field: 'architectures',
-      expected: 'an architecture without q/k norms on WebGPU',
-      got: spec.architecture,
+  // The rebuilding kernels bind k_norm's weights where a K bias would go: no known model has both.
+  if (spec.qkNorm && spec.attentionBias)
+    throw new UnsupportedModelError('the WebGPU kernels do not take q/k norms together with attention biases', {
+      field: 'attention_bias',
+      expected: 'false for a model with q/k norms (Qwen3)',
+      got: 'true',
     });
 }
 

@@ -15,6 +15,7 @@ import { embedOps } from './ops/embed';
 import { gateUpOps } from './ops/gate-up';
 import { GEMM_TILE, linearOps, ropeFusable, usesGemv, type FusedNorm, type FusedRope } from './ops/linear';
 import { rmsNormOp } from './ops/rmsnorm';
+import { headNormOp } from './ops/head-norm';
 import { ropeOp } from './ops/rope';
 
 /** Prefill register tile (tokens per invocation of the rowwise linear kernel). */
@@ -87,8 +88,9 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
     if (!fuseAttentionNorm) list.push(rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
     const qkvIn = fuseAttentionNorm ? b.h : b.xn;
     const qkvNorm = fuseAttentionNorm ? norm(l.attnNorm) : undefined;
-    // q, k, v = x·Wᵀ + b; RoPE rides in the q/k GEMVs unless the mode keeps K before RoPE (kivi) or a part splits a head.
-    const fuseRope = fuse && !cache.needsPreRopeK && ropeFusable(l.wq, s.headDim) && ropeFusable(l.wk, s.headDim);
+    // q, k, v = x·Wᵀ + b; RoPE rides in the q/k GEMVs unless the mode keeps K before RoPE (kivi), a part splits a head,
+    // or q/k norms (Qwen3) come between the projection and RoPE.
+    const fuseRope = fuse && !cache.needsPreRopeK && !s.qkNorm && ropeFusable(l.wq, s.headDim) && ropeFusable(l.wk, s.headDim);
     const rope = fuseRope ? { table: f.rope, headDim: s.headDim } : undefined;
     list.push(
       ...lin(`l${i}.q`, l.wq, qkvIn, b.q, l.bq, st.d, st.q, false, qkvNorm, rope),
@@ -108,12 +110,31 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
       wv: l.wv,
       bk: l.bk,
       bv: l.bv,
+      kNorm: l.kNorm,
+      normEps: s.rmsNormEps,
       xStride: st.d,
       qStride: st.q,
       kvStride: st.kv,
       prefill: tile > 1,
     };
-    // What the mode stores before RoPE (kivi's K, xquant-gqa's latents), then RoPE.
+    // q_norm / k_norm per head (Qwen3), then what the mode stores before RoPE (kivi's K, xquant-gqa's latents), then RoPE.
+    if (s.qkNorm) {
+      if (!l.qNorm || !l.kNorm) throw new Error(`layer ${i} has no q_norm / k_norm weights`);
+      list.push(
+        headNormOp(ctx, {
+          q: b.q,
+          k: b.k,
+          qGamma: l.qNorm,
+          kGamma: l.kNorm,
+          headDim: s.headDim,
+          qHeads: s.numHeads,
+          kHeads: s.numKvHeads,
+          qStride: st.q,
+          kStride: st.kv,
+          eps: s.rmsNormEps,
+        }),
+      );
+    }
     list.push(...cache.preRopeOps(ctx, attention));
     if (!fuseRope) {
       list.push(

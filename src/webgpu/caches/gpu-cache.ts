@@ -25,6 +25,9 @@ export interface LayerAttention {
   wv: GpuMatrix;
   bk: GPUBuffer | null;
   bv: GPUBuffer | null;
+  /** Qwen3's k_norm weights ([headDim]), applied to every K rebuilt from X before RoPE; null without q/k norms. */
+  kNorm: GPUBuffer | null;
+  normEps: number;
   /** Row strides (elements) of x, q and k/v. */
   xStride: number;
   qStride: number;

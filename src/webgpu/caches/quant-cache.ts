@@ -409,6 +409,8 @@ export class GpuQuantCache implements GpuCache {
       rope: a.rope,
       kMatrix: kivi ? null : (lat?.upK ?? a.wk),
       kBias: kivi ? null : a.bk,
+      // kivi stores K after the norm; a K rebuilt from X (or latents) is normed as it is rebuilt.
+      kNorm: kivi || !a.kNorm ? null : { gamma: a.kNorm, eps: a.normEps },
       vMatrix: kivi ? null : (lat?.upV ?? a.wv),
       vBias: kivi ? null : a.bv,
       kWidth: this.layout.k?.width ?? s.hiddenSize,

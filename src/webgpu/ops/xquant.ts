@@ -120,6 +120,11 @@ export interface RematSides {
   /** K = rows · kMatrixᵀ + kBias; null: the rows are K (kivi). */
   kMatrix: GpuMatrix | null;
   kBias: GPUBuffer | null;
+  /**
+   * Qwen3's k_norm on each rebuilt K head before RoPE. Its weights take the bias binding (a model with both is refused
+   * in kSideBinding): the rebuilding kernels already use all eight storage bindings a stage is guaranteed.
+   */
+  kNorm: { gamma: GPUBuffer; eps: number } | null;
   /** V = x̄ · vMatrixᵀ + vBias; null: the rows are V (kivi). */
   vMatrix: GpuMatrix | null;
   vBias: GPUBuffer | null;
@@ -164,7 +169,8 @@ export function rematShape(a: RematSides): RematShape {
  */
 export function attendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): Dispatch[] {
   const shape = rematShape(a);
-  const fused = s.k ? null : fusedTiling(shape, ctx.workgroupBytes);
+  // The fused kernel has no k_norm: a q/k-normed model takes the split kernels.
+  const fused = s.k || a.kNorm ? null : fusedTiling(shape, ctx.workgroupBytes);
   const past = fused ? [fusedAttendOp(ctx, s, b, a, fused)] : splitAttendOps(ctx, s, b, a);
   return [...past, valuesOp(ctx, a)];
 }
@@ -211,6 +217,15 @@ function fusedAttendOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atten
   );
 }
 
+/** The K side's bias binding (the bias, or the k_norm weights) and its constants. */
+function kSide(ctx: OpContext, a: RematSides): { buffer: GPUBuffer; consts: ShaderConsts } {
+  if (a.kNorm && a.kBias) throw new Error('a K bias and a k_norm together are not supported by the rebuilding kernels');
+  return {
+    buffer: a.kNorm?.gamma ?? a.kBias ?? ctx.empty,
+    consts: { HAS_BIAS: a.kBias !== null, K_NORM: a.kNorm !== null, K_NORM_EPS: { f32: a.kNorm?.eps ?? 0 } },
+  };
+}
+
 /** xquant-scores.wgsl then xquant-absorb.wgsl: any width, d sliced. */
 function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: AttendArgs): Dispatch[] {
   const store = storeSource(s);
@@ -219,6 +234,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
   const ab = absorbTiling(shape, ctx.workgroupBytes);
   const group = a.heads / a.kvHeads;
   const wk = a.kMatrix ? singlePart(a.kMatrix, 'the K matrix') : null;
+  const kSideOf = kSide(ctx, a);
   const scores = makeDispatch(
     ctx,
     {
@@ -241,7 +257,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
         COL_BLOCK: rematColBlock(ctx, a.headDim),
         W_ROW_WORDS: a.kMatrix?.rowWords ?? 0,
         W_SCALE_WORDS: a.kMatrix?.scaleWords ?? 0,
-        HAS_BIAS: a.kBias !== null,
+        ...kSideOf.consts,
         WINDOW: a.window,
         SCALE: { f32: 1 / Math.sqrt(a.headDim) },
         SCORES_BASE: a.scoresBase,
@@ -250,7 +266,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
       workgroupBytes: sc.bytes,
     },
     ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-    [a.q, b.pages, b.pool(a.layer), wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, a.kBias ?? ctx.empty, a.rope, a.xPartial, b.layerParams[a.layer]],
+    [a.q, b.pages, b.pool(a.layer), wk?.data ?? ctx.empty, wk?.scales ?? ctx.empty, kSideOf.buffer, a.rope, a.xPartial, b.layerParams[a.layer]],
     (_tokens, plan) => [(a.kvHeads / sc.kvPerWg) * plan.xChunks, 1],
   );
   const absorb = makeDispatch(
@@ -326,7 +342,9 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
     const width = k ? a.kWidth : a.vWidth;
     const t = rematTiling(width, m === null, shape, ctx.workgroupBytes);
     const part = m ? singlePart(m, k ? 'the K matrix' : 'the V matrix') : null;
-    const bias = k ? a.kBias : a.vBias;
+    const kSideOf = kSide(ctx, a);
+    const sideConsts: ShaderConsts = k ? kSideOf.consts : { HAS_BIAS: a.vBias !== null, K_NORM: false, K_NORM_EPS: { f32: 0 } };
+    const bias = k ? kSideOf.buffer : (a.vBias ?? ctx.empty);
     return makeDispatch(
       ctx,
       {
@@ -348,14 +366,14 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
           COL_BLOCK: rematColBlock(ctx, a.headDim),
           W_ROW_WORDS: m?.rowWords ?? 0,
           W_SCALE_WORDS: m?.scaleWords ?? 0,
-          HAS_BIAS: bias !== null,
+          ...sideConsts,
           OUT_F16: a.f16,
         },
         declarations: store.declarations,
         workgroupBytes: t.bytes,
       },
       ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
-      [b.pages, b.pool(a.layer), part?.data ?? ctx.empty, part?.scales ?? ctx.empty, bias ?? ctx.empty, a.rope, k ? a.outK : a.outV, b.layerParams[a.layer]],
+      [b.pages, b.pool(a.layer), part?.data ?? ctx.empty, part?.scales ?? ctx.empty, bias, a.rope, k ? a.outK : a.outV, b.layerParams[a.layer]],
       (_tokens, plan) => flatGrid(Math.max(1, Math.ceil(plan.firstKey / t.tt)) * (a.kvHeads / t.kvPerWg), 1),
     );
   };

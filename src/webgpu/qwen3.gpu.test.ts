@@ -1,0 +1,108 @@
+// Qwen3 on WebGPU: q_norm / k_norm per head before RoPE (shaders/head-norm.wgsl), and in the quantized modes that
+// rebuild K from X or from latents, k_norm on every rebuilt K before RoPE (remat-tile.wgsl knorm_tile), in both
+// kernel families, against the reference decoder (itself checked against a float64 computation in
+// src/reference/qwen3.test.ts). head_dim is 32 with hidden 64 and 4 heads, as Qwen3 sets it apart from hidden / heads.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import type { Backend, BackendFactory } from '../engine/backend';
+import { Engine } from '../engine/engine';
+import { referenceBackends } from '../reference/engine-backend';
+import { loadPreparedModel } from '../storage/model-loader';
+import { loadModel, type LoadedModel } from '../model/load-model';
+import { ReferenceBackend } from '../reference/backend';
+import { maxAbsDiff } from '../test-support/compare';
+import { syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
+import { WebGpuBackend, webGpuBackends } from './backend';
+import type { KernelFamily } from './kernel-family';
+import { nodeGpu, nodeShaders } from './node-gpu';
+
+const SHAPE: SyntheticShape = { hidden: 64, layers: 3, heads: 4, kvHeads: 2, headDim: 32, ffn: 96, vocab: 64, tied: true, architecture: 'Qwen3ForCausalLM' };
+
+const opened: WebGpuBackend[] = [];
+afterAll(() => opened.forEach((b) => b.destroy()));
+const backends = new Map<KernelFamily, Promise<WebGpuBackend>>();
+let model: Promise<LoadedModel> | null = null;
+const qwen3 = () => (model ??= loadModel(syntheticSource(SHAPE)));
+
+function gpu(kernels: KernelFamily): Promise<WebGpuBackend> {
+  let b = backends.get(kernels);
+  if (!b) {
+    backends.set(kernels, (b = qwen3().then((m) => WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', kernels }))));
+    void b.then((x) => opened.push(x));
+  }
+  return b;
+}
+
+/** Logits of a 3-slice prefill (30 tokens: the later slices read the first from rebuilt rows) and 20 decode steps. */
+async function trace(backend: Backend, cache: CacheConfig): Promise<Float32Array[]> {
+  const s = backend.createSession(cache);
+  const ids = Array.from({ length: 50 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % SHAPE.vocab));
+  const out = [await s.forward(ids.slice(0, 20), 'last'), await s.forward(ids.slice(20, 23), 'last'), await s.forward(ids.slice(23, 30), 'last')];
+  for (const id of ids.slice(30)) out.push(await s.forward([id], 'last'));
+  s.close();
+  return out;
+}
+
+describe('Qwen3 on WebGPU (q/k norms)', () => {
+  // The project's bounds per mode (src/webgpu/xquant.gpu.test.ts): fp16 5e-2, 1e-3 for the others.
+  // A hot tier (GPU only) holding all 50 tokens equals the reference's fp16.
+  const cases: [string, string, number][] = [
+    ['f32', 'f32', 1e-3],
+    ['fp16', 'fp16', 5e-2],
+    ['kivi-4', 'kivi-4', 1e-3],
+    ['xquant-4', 'xquant-4', 1e-3],
+    ['xquant-cl-4', 'xquant-cl-4', 1e-3],
+    ['xquant-4:hot=128', 'fp16', 5e-2],
+  ];
+  for (const kernels of ['rowwise', 'tiled'] as const) {
+    it.each(cases)(`${kernels}: %s logits equal the reference's %s within %s`, async (mode, reference, bound) => {
+      const m = await qwen3();
+      const g = await trace(await gpu(kernels), parseCacheMode(mode));
+      const c = await trace(new ReferenceBackend(m), parseCacheMode(reference));
+      expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(bound);
+    });
+  }
+
+  it('xquant-gqa-8: K rebuilt from the latents is k-normed too', async () => {
+    const m = await qwen3();
+    const mode = parseCacheMode('xquant-gqa-8');
+    await (await gpu('rowwise')).prepare(mode);
+    await (await gpu('tiled')).prepare(mode);
+    for (const kernels of ['rowwise', 'tiled'] as const) {
+      const g = await trace(await gpu(kernels), mode);
+      const c = await trace(new ReferenceBackend(m), mode);
+      expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i]))), kernels).toBeLessThan(1e-2);
+    }
+  });
+
+  it("the engine loads it on WebGPU: greedy replies equal the reference engine's (fp16, xquant-cl-4)", async () => {
+    const reply = async (backends: BackendFactory, cache: string) => {
+      const { model } = await loadPreparedModel({
+        resolved: { id: 'synthetic:qwen3', revision: '', name: 'qwen3', source: syntheticSource(SHAPE) },
+        format: 'f32',
+        cache: null,
+      });
+      const engine = new Engine(backends);
+      await engine.load(model);
+      const it = engine.stream({ prompt: [1, 9, 17, 33, 4, 50, 21], maxTokens: 12, cache });
+      let step = await it.next();
+      while (!step.done) step = await it.next();
+      engine.unload();
+      return step.value.ids;
+    };
+    for (const cache of ['fp16', 'xquant-cl-4']) {
+      const ids = await reply(webGpuBackends(nodeGpu(), nodeShaders()), cache);
+      expect(ids, cache).toEqual(await reply(referenceBackends, cache));
+      expect(ids.length).toBe(12);
+    }
+  });
+
+  it("the norms are not vacuous here: the same weights read as Llama (no norms) give logits far from Qwen3's", async () => {
+    const m = await qwen3();
+    const llama = await loadModel(syntheticSource({ ...SHAPE, architecture: 'LlamaForCausalLM' }));
+    const a = await trace(new ReferenceBackend(m), parseCacheMode('f32'));
+    const b = await trace(new ReferenceBackend(llama), parseCacheMode('f32'));
+    expect(Math.max(...a.map((x, i) => maxAbsDiff(x, b[i])))).toBeGreaterThan(1e-2);
+  });
+});
