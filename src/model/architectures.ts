@@ -53,11 +53,10 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: false,
   },
   // Qwen3: Qwen2 without the q/k/v biases (attention_bias, false in released models), with q_norm and k_norm, and
-  // head_dim independent of hidden / heads (128 on the 0.6B, hidden 1024 with 16 heads). Its GGUF form (`qwen3`)
-  // is not read yet, and the WebGPU kernels do not apply the norms yet: the reference backend runs it.
+  // head_dim independent of hidden / heads (128 on the 0.6B, hidden 1024 with 16 heads; GGUF: attention.key_length).
   Qwen3ForCausalLM: {
     name: 'Qwen3ForCausalLM',
-    gguf: null,
+    gguf: 'qwen3',
     attentionBias: 'config',
     slidingWindow: false,
     ggufRopeInterleaved: false,

@@ -1,6 +1,7 @@
 // GGUF models against their Hugging Face folders: llama.cpp's own stories260K.gguf, and GGUF files this
 // test writes from the shared models and the default model (src/test-support/gguf-writer.ts).
 
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
@@ -13,7 +14,9 @@ import { ReferenceDecoder } from '../reference/decoder';
 import { loadModelAs } from '../quant/pack-checkpoint';
 import type { WeightFormat } from '../quant/weight-format';
 import { hfToGguf } from '../test-support/gguf-writer';
+import { maxAbsDiff } from '../test-support/compare';
 import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
+import { syntheticSource } from '../test-support/synthetic-model';
 import { MemoryFileSource } from './file-source';
 import { GgufModelSource } from './gguf-model';
 import { loadModel, type LoadedModel } from './load-model';
@@ -168,5 +171,23 @@ describe('GGUF errors name the file and the field', () => {
 
   it('a tensor whose shape disagrees with the metadata', async () => {
     await expect(broken((m) => m.set('llama.feed_forward_length', 96))).rejects.toMatchObject({ code: 'MODEL_FORMAT', field: 'blk.0.ffn_gate.weight' });
+  });
+});
+
+describe('Qwen3 as llama.cpp converts it (`qwen3`: q/k norms, attention.key_length)', () => {
+  it("a GGUF file in llama.cpp's layout has the folder's spec, q/k norm weights and logits", async () => {
+    const files = {
+      'tokenizer.json': readFileSync(sharedPath('models/stories260K/tokenizer.json'), 'utf8'),
+      'tokenizer_config.json': readFileSync(sharedPath('models/stories260K/tokenizer_config.json'), 'utf8'),
+    };
+    const shape = { hidden: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 32, ffn: 96, vocab: 512, architecture: 'Qwen3ForCausalLM' };
+    const folder = syntheticSource(shape, { files });
+    const hf = await loadModel(folder);
+    const g = await loadModel(ggufSource('qwen3.gguf', await hfToGguf(syntheticSource(shape, { files }), { encoding: 'F32' })));
+    expect(g.spec).toMatchObject({ architecture: 'Qwen3ForCausalLM', qkNorm: true, headDim: 32, hiddenSize: 64, numHeads: 4, attentionBias: false });
+    expect(g.spec).toEqual(hf.spec);
+    expect(g.weights.layers[1].kNorm).toEqual(hf.weights.layers[1].kNorm);
+    const ids = [1, 400, 33, 261, 90, 7];
+    expect(maxAbsDiff(logitsOf(g, ids), logitsOf(hf, ids))).toBe(0);
   });
 });

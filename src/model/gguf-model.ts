@@ -3,7 +3,7 @@
 // GGUF metadata and lists the file's tensors under Hugging Face names, so a GGUF model goes through the
 // same spec parser, tokenizer, packer, weight cache and engine as any other.
 //
-// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama) and `qwen2`.
+// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2` and `qwen3`.
 // llama.cpp stores a llama model's q/k rows in the interleaved-pair RoPE order (its NORM rope); the
 // engine rotates halves (Hugging Face's layout), so those rows are marked and put back when read.
 

@@ -5,6 +5,7 @@
 import type { ModelFileSource } from '../model/file-source';
 import { readText } from '../model/file-source';
 import { modelTensors, openCheckpoint, readRows, rowsPerBlock } from '../model/checkpoint';
+import { ARCHITECTURES } from '../model/architectures';
 import { ggufNameOf } from '../model/tensors';
 import type { GgufValue } from '../model/gguf';
 import { parseModelConfig } from '../model/model-spec';
@@ -177,7 +178,7 @@ export async function hfGgufTensors(
   o: Omit<HfToGgufOptions, 'edit'>,
 ): Promise<{ meta: Map<string, GgufValue | TypedValue>; tensors: GgufTensorStream[] }> {
   const spec = parseModelConfig(await readText(source, 'config.json'));
-  const arch = spec.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+  const arch = ARCHITECTURES[spec.architecture].gguf ?? 'llama'; // llama.cpp converts Mistral as llama
   const meta = new Map<string, GgufValue | TypedValue>([
     ['general.architecture', arch],
     ['general.name', source.name.split('/').pop() ?? 'model'],

