@@ -13,6 +13,8 @@ import type { ChatMessage, ToolDefinition } from '../tokenizer/tokenizer';
 import { toolCallFormat, type ToolCallFormat } from './tool-calls';
 import type { PreparedModel } from './prepared-model';
 import { DEFAULT_PROFILE, ProfileCache, type DeviceProfile } from './device-profile';
+import { chatPromptIds, fitMessages, slidingWindow, type FittedPrompt } from './prompt';
+import { templateThinks } from './reasoning';
 import { autoCacheMode, budgetBytesOf, cacheBytesFor, capacity, namedCache, planCache, type PlanOptions } from './planner';
 import { GREEDY, Sampler, checkSampling } from './sampling';
 import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../grammar/constraint';
@@ -28,7 +30,6 @@ import type { KernelFamily } from '../webgpu/kernel-family';
 import {
   DEFAULT_BUDGET_MB,
   DEFAULT_CONTEXT_SHIFT,
-  SINK_TOKENS,
   type EngineLoadOptions,
   type GenerateRequest,
   type GenerationStats,
@@ -177,59 +178,24 @@ export class Engine {
   }
 
   /**
-   * Prompt ids of a conversation: the model's chat template, or a plain transcript when it has none. Where the text
-   * starts with the text of a kept conversation, its ids are that conversation's own (the replies as generated, not
-   * as re-tokenized) followed by the rest encoded, so the kept cache is reused up to the new messages.
+   * Prompt ids of a conversation (src/engine/prompt.ts chatPromptIds): where it starts as a kept or saved conversation,
+   * that conversation's own ids, so its cache is reused up to the new messages.
    */
-  chatPrompt(messages: ChatMessage[], tools?: readonly ToolDefinition[], reuse = true): number[] {
-    const { model } = this.loaded();
-    const t = model.tokenizer;
-    const text = t.applyChatTemplate(messages, true, tools);
-    for (const history of reuse ? [...this.pool.histories(), ...(this.saved?.histories() ?? [])] : []) {
-      const said = t.decode(history, false);
-      if (said.length === 0 || text.length <= said.length || !text.startsWith(said)) continue;
-      // Used only where the joined ids read back as the prompt (a SentencePiece encoder may add a space at the seam).
-      const ids = [...history, ...t.encode(text.slice(said.length), false)];
-      if (t.decode(ids, false) === t.decode(t.encode(text, !t.hasChatTemplate), false)) return ids;
-    }
-    // Templates write their own BOS; the plain transcript needs the tokenizer's.
-    return t.encode(text, !t.hasChatTemplate);
+  chatPrompt(messages: ChatMessage[], tools?: readonly ToolDefinition[], reuse = true, kwargs: Record<string, unknown> = {}): number[] {
+    const histories = reuse ? [...this.pool.histories(), ...(this.saved?.histories() ?? [])] : [];
+    return chatPromptIds(this.loaded().model.tokenizer, messages, histories, tools, kwargs);
   }
 
-  /**
-   * A chat prompt that fits the context with room for the reply (a quarter of the context, or maxTokens if less):
-   * the oldest messages are dropped whole until it does, never a system message or the last message, and a kept
-   * history starts with a user message (what chat templates expect). A conversation whose system messages and last
-   * message alone do not fit is refused with a typed error. `dropped`: how many messages were left out.
-   */
+  /** A chat prompt that fits the context with room for the reply, old messages dropped whole (src/engine/prompt.ts fitMessages). */
   fitChatPrompt(
     messages: ChatMessage[],
     maxTokens: number,
     tools?: readonly ToolDefinition[],
     reuse = true,
-  ): { ids: number[]; dropped: number; droppedTokens: number } {
+    kwargs: Record<string, unknown> = {},
+  ): FittedPrompt {
     const context = this.loaded().model.spec.maxPositionEmbeddings;
-    const room = Math.max(1, Math.min(maxTokens, Math.floor(context / 4)));
-    const full = this.chatPrompt(messages, tools, reuse);
-    let kept = messages;
-    let ids = full;
-    while (ids.length + room > context) {
-      const first = kept.findIndex((m) => m.role !== 'system');
-      if (first < 0 || first >= kept.length - 1) {
-        throw new InvalidArgumentError("the conversation does not fit the model's context even with only its system messages and last message", {
-          field: 'messages',
-          expected: `at most ${context - room} prompt tokens (the context less room for the reply)`,
-          got: `${ids.length} tokens`,
-        });
-      }
-      // Drop the oldest non-system message, then what answered it (assistant and tool messages, up to the next user
-      // message or the last message), so the kept history starts at a user message; system messages stay.
-      const drop = new Set([first]);
-      for (let i = first + 1; i < kept.length - 1 && kept[i].role !== 'user'; i++) if (kept[i].role !== 'system') drop.add(i);
-      kept = kept.filter((_, i) => !drop.has(i));
-      ids = this.chatPrompt(kept, tools, reuse);
-    }
-    return { ids, dropped: messages.length - kept.length, droppedTokens: Math.max(0, full.length - ids.length) };
+    return fitMessages((kept) => this.chatPrompt(kept, tools, reuse, kwargs), messages, maxTokens, context);
   }
 
   /** The tool-call format the loaded model's chat template teaches (null: none the engine reads). */
@@ -563,6 +529,11 @@ export class Engine {
     };
   }
 
+  /** The loaded model's template writes think blocks: its chat replies are split into reasoning and answer. */
+  get thinks(): boolean {
+    return templateThinks(this.loaded().model.tokenizer.templateSource);
+  }
+
   /** The loaded backend's kernel family (null when nothing is loaded). */
   get kernels(): KernelFamily | null {
     return this.backend?.kernels ?? null;
@@ -587,12 +558,4 @@ export class Engine {
     this.backend = null;
     this.model = null;
   }
-}
-
-/** The prompt cut for `truncation: 'auto'`: sinks + the newest tokens, leaving room for the reply. */
-export function slidingWindow(ids: readonly number[], context: number, maxTokens: number): readonly number[] {
-  const room = Math.max(1, Math.min(maxTokens, Math.floor(context / 4)));
-  const keep = context - room;
-  if (ids.length <= keep) return ids;
-  return [...ids.slice(0, SINK_TOKENS), ...ids.slice(ids.length - (keep - SINK_TOKENS))];
 }

@@ -65,9 +65,10 @@ describe('OpenAI request fields', () => {
       throw new Error(`accepted ${JSON.stringify(r)}`);
     };
     expect(refused({ messages, functions: [] }).message).toBe(
-      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, reuse, context_shift, response_format, logprobs, model, user, messages, tools, tool_choice, parallel_tool_calls, top_logprobs; got []',
+      'functions: this request field is not implemented by this engine; expected only max_tokens, max_completion_tokens, temperature, top_p, top_k, min_p, n, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, seed, stop, stream, cache, truncation, reuse, context_shift, response_format, logprobs, model, user, messages, tools, tool_choice, parallel_tool_calls, top_logprobs, chat_template_kwargs; got []',
     );
     expect(refused({ prompt: 'x', top_logprobs: 2 }, 'completion')).toMatchObject({ field: 'top_logprobs' });
+    expect(refused({ prompt: 'x', chat_template_kwargs: {} }, 'completion')).toMatchObject({ field: 'chat_template_kwargs' });
     expect(refused({ messages, stream_options: { include_usage: false } })).toMatchObject({ field: 'stream_options' });
     expect(refused({ prompt: 'x', messages }, 'completion')).toMatchObject({ field: 'messages' });
     expect(refused({ messages, prompt: 'x' })).toMatchObject({ field: 'prompt' });

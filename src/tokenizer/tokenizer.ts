@@ -24,6 +24,8 @@ export interface ChatMessage {
   content: string;
   /** An assistant turn's function calls. */
   tool_calls?: ToolCall[];
+  /** An assistant turn's thinking, as a reasoning model's reply returned it (templates that show it read it). */
+  reasoning_content?: string;
   /** A tool message: the call it answers. */
   tool_call_id?: string;
 }
@@ -126,8 +128,12 @@ export class TextTokenizer {
     return this.source;
   }
 
-  /** `tools`: the functions the template shows the model (only templates that take a `tools` variable use them). */
-  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true, tools?: readonly ToolDefinition[]): string {
+  /**
+   * `tools`: the functions the template shows the model (only templates that take a `tools` variable use them).
+   * `kwargs`: more variables for the template (OpenAI-style servers' `chat_template_kwargs`, e.g. Qwen3's
+   * `enable_thinking`); they cannot replace messages, tools or the generation prompt.
+   */
+  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true, tools?: readonly ToolDefinition[], kwargs: Record<string, unknown> = {}): string {
     if (!this.template) {
       return messages.map((m) => `${m.role}: ${m.content}\n`).join('') + (addGenerationPrompt ? 'assistant:' : '');
     }
@@ -136,6 +142,7 @@ export class TextTokenizer {
       return typeof v === 'string' ? v : isPlainObject(v) && typeof v.content === 'string' ? v.content : '';
     };
     return this.template.render({
+      ...kwargs,
       messages: messages.map(templateMessage),
       ...(tools?.length ? { tools: tools as unknown as Record<string, unknown>[] } : {}),
       add_generation_prompt: addGenerationPrompt,

@@ -14,6 +14,7 @@ import {
   completionLogprobs,
   logprobsOf,
   requestTools,
+  templateKwargs,
   templateMessages,
   toolCallConstraint,
   completionId,
@@ -29,6 +30,7 @@ import {
 } from '../engine/openai';
 import { checkModeFits } from '../cache/cache-config';
 import { EngineError, GpuOutOfMemoryError, throwIfAborted, UnsupportedFieldError } from '../errors';
+import { ReasoningStream, splitReasoning } from '../engine/reasoning';
 import { parseToolCalls, TOOL_CALL_SHAPES, ToolCallStream } from '../engine/tool-calls';
 import type { TokenLogprob } from '../engine/sampling';
 import type { ConstraintSpec } from '../grammar/constraint';
@@ -262,6 +264,8 @@ export class EngineHost {
         checkRequestFields(r, 'chat');
         checkMessages(r.messages);
         const tools = requestTools(r);
+        const kwargs = templateKwargs(r);
+        const thinks = this.engine.thinks;
         const top = logprobsOf(r, 'chat');
         const lp = (entries: readonly TokenLogprob[]) =>
           top === undefined ? {} : { logprobs: { content: chatLogprobs(entries, (id) => this.engine.tokenText(id)) } };
@@ -277,8 +281,14 @@ export class EngineHost {
         // truncation 'auto': old messages are dropped whole to fit the context (the engine then cuts nothing).
         const fitted =
           r.truncation === 'auto'
-            ? this.engine.fitChatPrompt(templateMessages(r.messages), r.max_tokens ?? r.max_completion_tokens ?? DEFAULT_MAX_TOKENS, tools, r.reuse !== false)
-            : { ids: this.engine.chatPrompt(templateMessages(r.messages), tools, r.reuse !== false), dropped: 0, droppedTokens: 0 };
+            ? this.engine.fitChatPrompt(
+                templateMessages(r.messages),
+                r.max_tokens ?? r.max_completion_tokens ?? DEFAULT_MAX_TOKENS,
+                tools,
+                r.reuse !== false,
+                kwargs,
+              )
+            : { ids: this.engine.chatPrompt(templateMessages(r.messages), tools, r.reuse !== false, kwargs), dropped: 0, droppedTokens: 0 };
         const prompt = fitted.ids;
         const seeds = choiceSeeds(r);
         const id = completionId('chatcmpl');
@@ -298,14 +308,19 @@ export class EngineHost {
             if (delta.content) unsent = [];
           };
           if (r.stream) send({ role: 'assistant' });
-          // Streamed with tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts).
+          // Streamed with tools, text that may be a call is held back until the reply ends (src/engine/tool-calls.ts);
+          // a reasoning model's thinking goes out as reasoning_content before that (src/engine/reasoning.ts).
           const calls = r.stream && format ? new ToolCallStream(format) : null;
+          const thinking = r.stream && thinks ? new ReasoningStream() : null;
+          const answer = (text: string) => (calls ? calls.push(text) : text);
           let recorded = 0;
           const stats = await this.run(prompt, { ...r, seed, truncation: 'disabled' }, signal, top, forced, (text, fresh) => {
             if (!r.stream) return;
             unsent.push(...fresh);
             recorded += fresh.length;
-            const shown = calls ? calls.push(text) : text;
+            const split = thinking ? thinking.push(text) : { reasoning: null, content: text };
+            if (split.reasoning) send({ reasoning_content: split.reasoning });
+            const shown = split.content ? answer(split.content) : '';
             if (shown) send({ content: shown });
           });
           stats.truncatedMessages = fitted.dropped;
@@ -313,6 +328,10 @@ export class EngineHost {
           allStats.push(stats);
           if (r.stream) {
             unsent.push(...(stats.logprobs?.slice(recorded) ?? []));
+            const rest = thinking?.finish() ?? { reasoning: null, content: '' };
+            if (rest.reasoning) send({ reasoning_content: rest.reasoning });
+            const tail = rest.content ? answer(rest.content) : '';
+            if (tail) send({ content: tail });
             const end = calls?.finish() ?? { content: '', toolCalls: [] };
             if (end.content) send({ content: end.content });
             if (end.toolCalls.length) send({ tool_calls: end.toolCalls.map((c, i) => ({ index: i, ...c })) });
@@ -320,10 +339,12 @@ export class EngineHost {
             continue;
           }
           // Not streamed: the finished reply is parsed once.
-          const parsed = format ? parseToolCalls(stats.text, format) : null;
+          const split = thinks ? splitReasoning(stats.text) : { reasoning: null, content: stats.text };
+          const parsed = format ? parseToolCalls(split.content, format) : null;
+          const reasoning = split.reasoning === null ? {} : { reasoning_content: split.reasoning };
           const message = parsed?.toolCalls.length
-            ? { role: 'assistant' as const, content: parsed.content ?? '', tool_calls: parsed.toolCalls }
-            : { role: 'assistant' as const, content: stats.text };
+            ? { role: 'assistant' as const, content: parsed.content ?? '', ...reasoning, tool_calls: parsed.toolCalls }
+            : { role: 'assistant' as const, content: split.content, ...reasoning };
           choices.push({ index, message, finish_reason: parsed?.toolCalls.length ? 'tool_calls' : stats.finishReason, ...lp(stats.logprobs ?? []) });
         }
         if (r.stream) return null;
