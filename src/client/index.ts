@@ -25,6 +25,7 @@ export type { ChatMessage, ToolCall, ToolDefinition } from '../tokenizer/tokeniz
 export type { MemoryInfo } from '../engine/engine';
 export type { DeviceProfile } from '../engine/device-profile';
 export type { CachePlan, ModePlan } from '../engine/planner';
+export { listModels, type ListedModel, type ListOptions } from '../engine/model-list';
 export type { ModelRef } from '../model/model-ref';
 export type { LoadProgress, StorageReport } from '../storage/model-loader';
 export type { CachedModelInfo } from '../storage/weight-cache';

@@ -10,6 +10,7 @@ import type { ChatMessage } from '../tokenizer/tokenizer';
 import { ChatView, describeError } from './chat-view';
 import { comparisonMode, describeDifference, nllDifference } from './compare';
 import { renderMemory, size } from './memory-panel';
+import { fillModelPicker } from './model-picker';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
@@ -20,6 +21,8 @@ const modelSelect = $<HTMLSelectElement>('model');
 const custom = $<HTMLInputElement>('model-custom');
 const folder = $<HTMLInputElement>('model-folder');
 const ggufFile = $<HTMLInputElement>('model-gguf');
+// The curated models, each with its size and whether it fits, before the "custom" entry.
+fillModelPicker(modelSelect, modelSelect.querySelector<HTMLOptionElement>('option[value="custom"]')!, $('model-fit-note'));
 
 const engine = createEngine();
 // The page's engine, for tests and the browser console.

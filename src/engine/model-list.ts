@@ -1,0 +1,130 @@
+// What each model of the curated list (src/model/catalog.ts) needs, computed from its config before anything is
+// downloaded: parameters, download and GPU weight bytes, cache bytes per token by mode, and whether it fits a given
+// amount of GPU memory with a given context (weights, the vocabulary-sized buffers a request holds, then the cache
+// `auto` would pick in what is left).
+
+import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { parseCacheMode } from '../cache/cache-config';
+import { CATALOG, type CatalogEntry } from '../model/catalog';
+import type { ModelSpec } from '../model/model-spec';
+import { packedBytes, type WeightFormat } from '../quant/weight-format';
+import { planCache } from './planner';
+
+/** Tokens of logits a prefill slice holds, and their readback: 2 × MAX_BATCH × vocabulary × 4 bytes while a request runs. */
+const MAX_BATCH = 128;
+
+const MODES = ['fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4'] as const;
+
+export interface ListedModel {
+  repo: string;
+  name: string;
+  ggufRepo?: string;
+  gated: boolean;
+  /** Why the engine cannot run it yet; absent when it runs. */
+  unsupported?: string;
+  parameters: number;
+  /** The safetensors download (BF16, as these repos ship). */
+  downloadBytes: number;
+  /** GPU bytes of the weights as the engine packs them. */
+  weightBytes: Record<'f16' | 'q8' | 'q4', number>;
+  /** Cache bytes per token by mode (xquant-gqa on GQA models only). */
+  cacheBytesPerToken: Record<string, number>;
+  modelContext: number;
+  /** With `gpuMemoryMB`: the cache mode auto picks for `context` in the memory left, and whether it fits at all. */
+  fit?: { context: number; cacheBudgetBytes: number; auto: string | null; longestContext: number; fits: boolean };
+}
+
+export interface ListOptions {
+  /** GPU memory the page may use, in MiB; unknown in a browser, so the caller says what it assumes. */
+  gpuMemoryMB?: number;
+  /** Tokens of context wanted (default 4,096, at most the model's). */
+  context?: number;
+  /** The weight format the fit assumes (default q4). */
+  weights?: 'f16' | 'q8' | 'q4';
+}
+
+/** The sizes-only spec of a catalog entry (unsupported families too: their cache and weights are sized the same way). */
+function sizingSpec(e: CatalogEntry): ModelSpec {
+  const c = e.config;
+  return {
+    architecture: 'LlamaForCausalLM',
+    hiddenSize: c.hidden_size,
+    numLayers: c.num_hidden_layers,
+    numHeads: c.num_attention_heads,
+    numKvHeads: c.num_key_value_heads,
+    headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    intermediateSize: c.intermediate_size,
+    vocabSize: c.vocab_size,
+    rmsNormEps: 1e-6,
+    ropeTheta: 10000,
+    ropeScaling: null,
+    ropeFreqFactors: null,
+    attentionBias: false,
+    qkNorm: false,
+    tieWordEmbeddings: c.tie_word_embeddings,
+    maxPositionEmbeddings: c.max_position_embeddings,
+    slidingWindow: null,
+    bosTokenId: null,
+    eosTokenIds: [],
+  };
+}
+
+/** [rows, cols] of every matrix (the LM head too when untied). */
+function matrices(s: ModelSpec): [number, number][] {
+  const dq = s.numHeads * s.headDim;
+  const dkv = s.numKvHeads * s.headDim;
+  const d = s.hiddenSize;
+  const f = s.intermediateSize;
+  const layer: [number, number][] = [
+    [dq, d],
+    [dkv, d],
+    [dkv, d],
+    [d, dq],
+    [f, d],
+    [f, d],
+    [d, f],
+  ];
+  const out: [number, number][] = [[s.vocabSize, d]];
+  for (let l = 0; l < s.numLayers; l++) out.push(...layer);
+  if (!s.tieWordEmbeddings) out.push([s.vocabSize, d]);
+  return out;
+}
+
+export function listModels(o: ListOptions = {}): ListedModel[] {
+  return CATALOG.map((e) => {
+    const s = sizingSpec(e);
+    const mats = matrices(s);
+    // Two norms per layer and the final one; Qwen3 adds q_norm and k_norm per layer.
+    const qkNorms = e.config.architectures[0] === 'Qwen3ForCausalLM' ? 2 * s.headDim : 0;
+    const vectors = s.numLayers * (2 * s.hiddenSize + qkNorms) + s.hiddenSize;
+    const parameters = mats.reduce((a, [r, c]) => a + r * c, 0) + vectors;
+    const weightBytes = (f: WeightFormat) => mats.reduce((a, [r, c]) => a + packedBytes(f, r, c), 0) + vectors * 4;
+    const gqa = s.numKvHeads < s.numHeads;
+    const cache: Record<string, number> = {};
+    for (const m of MODES) if (m !== 'xquant-gqa-4' || gqa) cache[m] = cacheBytesPerToken(s, parseCacheMode(m));
+    const listed: ListedModel = {
+      repo: e.repo,
+      name: e.name,
+      ...(e.ggufRepo ? { ggufRepo: e.ggufRepo } : {}),
+      gated: e.gated ?? false,
+      ...(e.unsupported ? { unsupported: e.unsupported } : {}),
+      parameters,
+      downloadBytes: parameters * 2,
+      weightBytes: { f16: weightBytes('f16'), q8: weightBytes('q8'), q4: weightBytes('q4') },
+      cacheBytesPerToken: cache,
+      modelContext: s.maxPositionEmbeddings,
+    };
+    if (o.gpuMemoryMB !== undefined) {
+      const context = Math.min(o.context ?? 4096, s.maxPositionEmbeddings);
+      const weights = listed.weightBytes[o.weights ?? 'q4'];
+      const cacheBudgetBytes = o.gpuMemoryMB * 2 ** 20 - weights - 2 * MAX_BATCH * s.vocabSize * 4;
+      if (cacheBudgetBytes <= 0) listed.fit = { context, cacheBudgetBytes, auto: null, longestContext: 0, fits: false };
+      else {
+        const plan = planCache(s, cacheBudgetBytes, context, { weightBytes: weights });
+        const longestContext = Math.min(s.maxPositionEmbeddings, Math.max(...plan.modes.map((m) => m.maxContext)));
+        listed.fit = { context, cacheBudgetBytes, auto: plan.auto, longestContext, fits: plan.auto !== null && !e.unsupported };
+      }
+    }
+    return listed;
+  });
+}
