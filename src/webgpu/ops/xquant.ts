@@ -7,7 +7,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
-import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
+import { flatGrid, makeDispatch, WORKGROUP, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type FusedTiling, type RematShape } from './xquant-tiling';
 
 /** The store's shape: what the kernels need to find and decode a row. */
@@ -297,10 +297,14 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
   return [scores, absorb];
 }
 
-/** xquant-values.wgsl: merge the past chunks, apply W_v (or Σ_v B_vᵀ) once per head, into slot 0. */
+/** Elements of x̄ merged into workgroup memory at a time by xquant-values.wgsl. */
+const VALUES_SLICE = 1024;
+
+/** xquant-values.wgsl: merge the past chunks once per head, apply W_v (or Σ_v B_vᵀ) to the merged row, into slot 0. */
 function valuesOp(ctx: OpContext, a: AttendArgs): Dispatch {
   const wv = a.vMatrix ? singlePart(a.vMatrix, 'the V matrix') : null;
   const group = a.heads / a.kvHeads;
+  const slice = Math.min(VALUES_SLICE, pad32(a.vWidth));
   return makeDispatch(
     ctx,
     {
@@ -309,7 +313,9 @@ function valuesOp(ctx: OpContext, a: AttendArgs): Dispatch {
       consts: {
         D: a.vWidth,
         DP: pad32(a.vWidth),
+        SLICE: slice,
         HEAD_DIM: a.headDim,
+        RPT: Math.ceil(a.headDim / WORKGROUP),
         HEADS: a.heads,
         KV_GROUP: group,
         MAX_X_CHUNKS: a.maxXChunks,
@@ -318,10 +324,11 @@ function valuesOp(ctx: OpContext, a: AttendArgs): Dispatch {
         W_SCALE_WORDS: a.vMatrix?.scaleWords ?? 0,
         HAS_BIAS: a.vBias !== null,
       },
+      workgroupBytes: workgroupArrayBytes(4 * slice),
     },
     ['read', 'read', 'read', 'read', 'write'],
     [a.xPartial, wv?.data ?? ctx.empty, wv?.scales ?? ctx.empty, a.vBias ?? ctx.empty, a.partial],
-    (tokens) => flatGrid(tokens * a.heads * a.headDim),
+    (tokens) => flatGrid(tokens * a.heads, 1),
   );
 }
 
