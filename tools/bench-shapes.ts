@@ -10,7 +10,7 @@ import { parseCacheMode } from '../src/cache/cache-config';
 import { cacheBytesPerToken } from '../src/cache/cache-bytes';
 import { GREEDY, Sampler } from '../src/engine/sampling';
 import { WebGpuBackend } from '../src/webgpu/backend';
-import { measureProfile } from '../src/webgpu/calibrate';
+import { measureProfile, stepSeconds } from '../src/webgpu/calibrate';
 import { acquireDevice } from '../src/webgpu/device';
 import type { GpuMatrix } from '../src/webgpu/gpu-matrix';
 import type { KernelFamily } from '../src/webgpu/kernel-family';
@@ -49,6 +49,8 @@ export interface ShapeRow {
   /** GFLOP/s of the K rebuild: xquant-4's step over fp16's at rebuildContext tokens, against its FLOPs (measureProfile). */
   rebuildGflops: number;
   rebuildContext: number;
+  /** Decode of each cache mode at each context, one step at a time (--mode-contexts), against fp16's. */
+  modes: { mode: string; context: number; msPerToken: number; vsFp16: number }[];
 }
 
 /**
@@ -84,6 +86,9 @@ export async function shapesSection(o: {
   steps: number;
   copyGBps: number;
   rebuildContext: number;
+  /** Contexts at which each of `modes` decodes (empty: none), in the rowwise family only (the family auto picks here). */
+  modeContexts: number[];
+  modes: string[];
 }): Promise<ShapeRow[]> {
   const rows: ShapeRow[] = [];
   const fp16 = parseCacheMode('fp16');
@@ -132,10 +137,20 @@ export async function shapesSection(o: {
         readbacks: c.readbacks / o.steps,
         rebuildGflops: Number.NaN,
         rebuildContext: o.rebuildContext,
+        modes: [],
       });
       session.close();
       const profile = await measureProfile(backend, { context: o.rebuildContext, steps: 2 });
-      rows[rows.length - 1].rebuildGflops = profile.rebuildGflops;
+      const row = rows[rows.length - 1];
+      row.rebuildGflops = profile.rebuildGflops;
+      for (const context of kernels === 'rowwise' ? o.modeContexts : []) {
+        const fp16Ms = (await stepSeconds(backend, 'fp16', context, 2)) * 1000;
+        for (const mode of o.modes) {
+          const ms = mode === 'fp16' ? fp16Ms : (await stepSeconds(backend, mode, context, 2)) * 1000;
+          row.modes.push({ mode, context, msPerToken: ms, vsFp16: fp16Ms / ms });
+          process.stderr.write(`shapes ${shape} ${mode} at ${context}: ${ms.toFixed(0)} ms/token (${(fp16Ms / ms).toFixed(3)}x fp16's speed)\n`);
+        }
+      }
       process.stderr.write(
         `shapes ${shape} (${o.layers} layers) ${kernels}: ${(seconds * 1000).toFixed(0)} ms/token, ${readGBps.toFixed(3)} GB/s read; K rebuild ${profile.rebuildGflops.toFixed(3)} GFLOP/s (${profile.note})\n`,
       );

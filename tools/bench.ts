@@ -1,5 +1,5 @@
 // npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32
-//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --out FILE]
+//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
@@ -345,6 +345,7 @@ await runCli(USAGE, async () => {
     shapes: 'string',
     'shape-layers': 'int',
     'rebuild-context': 'int',
+    'mode-contexts': 'string',
     out: 'string',
   });
   const section = a.section ?? 'all';
@@ -464,6 +465,8 @@ await runCli(USAGE, async () => {
           steps: 4,
           copyGBps,
           rebuildContext: a['rebuild-context'] ?? 1024,
+          modeContexts: a['mode-contexts'] ? a['mode-contexts'].split(',').map(Number) : [],
+          modes: ['fp16', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4', 'kivi-4'],
         })
       : [];
   const compile =
@@ -539,6 +542,11 @@ await runCli(USAGE, async () => {
       lines.push(
         `| ${r.shape} (${r.layers}) | ${r.kernels}${r.kernels === 'tiled' ? (r.subgroups ? ', subgroups' : ', no subgroups') : ''} | ${r.context} | ${f(mb, 1)} | ${f(r.msPerToken, 0)} | ${f(r.msOneByOne, 0)} | ${f(r.tokPerS, 3)} | ${f(r.readGBps, 3)} | ${f(100 * r.ofCopy, 1)}% | ${r.dispatches} | ${r.submits} | ${r.readbacks} | ${f(r.rebuildGflops, 3)} |`,
       );
+    }
+    const byMode = shapes.flatMap((r) => r.modes.map((m) => ({ ...m, shape: r.shape, layers: r.layers })));
+    if (byMode.length) {
+      lines.push('', '| shape (layers), rowwise | context | mode | ms/token, one step at a time | speed vs fp16 |', '|---|---|---|---|---|');
+      for (const m of byMode) lines.push(`| ${m.shape} (${m.layers}) | ${m.context} | ${m.mode} | ${f(m.msPerToken, 0)} | ${f(m.vsFp16, 3)} |`);
     }
   }
   if (compile.length) {

@@ -85,7 +85,7 @@ export interface CalibrationTarget {
 const DISPATCHES_PER_LAYER = 12;
 
 /** Mean seconds of `steps` one-by-one decode steps of a session of `mode` holding `context` tokens. */
-async function stepSeconds(t: CalibrationTarget, mode: string, context: number, steps: number): Promise<number> {
+export async function stepSeconds(t: CalibrationTarget, mode: string, context: number, steps: number): Promise<number> {
   const config = parseCacheMode(mode);
   await t.compileMode(config);
   const session = t.createSession(config);
