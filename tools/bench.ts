@@ -434,8 +434,8 @@ await runCli(USAGE, async () => {
   // Calibrate the backend once, on a tiny model's device.
   const probe = await WebGpuBackend.create(nodeGpu(), nodeShaders(), await openModel('stories260K'), { weights: 'f32', kernels });
   const cal: Calibration = {
-    gemvGflops: await linearGflops(probe.gpu.device, probe.pipelines, 2048, 2048, 1, 1, 20, probe.kernels),
-    gemmGflops: await linearGflops(probe.gpu.device, probe.pipelines, 1024, 1024, 128, 4, 3),
+    gemvGflops: await linearGflops(probe.gpu.device, probe.pipelines, { rows: 2048, cols: 2048, tokens: 1, tile: 1, reps: 20, kernels: probe.kernels }),
+    gemmGflops: await linearGflops(probe.gpu.device, probe.pipelines, { rows: 1024, cols: 1024, tokens: 128, tile: 4, reps: 3 }),
   };
   const adapter = `${probe.gpu.adapterInfo.description} (kernels: ${probe.kernels})`;
   const copyGBps = await copyBandwidth(probe.gpu.device);

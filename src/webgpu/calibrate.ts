@@ -16,32 +16,23 @@ import type { PipelineCache } from './pipelines';
 import type { GpuDecodeSession } from './session';
 import { packMatrix } from '../quant/weight-format';
 
-/** GFLOP/s of y = W x for a [rows, cols] f32 matrix over `tokens` tokens (tile 1 = GEMV, 4 = GEMM). */
-export async function linearGflops(
-  device: GPUDevice,
-  pipelines: PipelineCache,
-  rows: number,
-  cols: number,
-  tokens: number,
-  tile: number,
-  reps: number,
-  kernels: KernelFamily = 'rowwise',
-): Promise<number> {
-  const seconds = await linearSeconds(device, pipelines, rows, cols, tokens, tile, reps, kernels);
-  return (2 * rows * cols * tokens) / seconds / 1e9;
+/** One timed y = W x: a [rows, cols] f32 matrix over `tokens` tokens (tile 1 = GEMV, 4 = GEMM), `reps` times. */
+export interface LinearRun {
+  rows: number;
+  cols: number;
+  tokens: number;
+  tile: number;
+  reps: number;
+  kernels?: KernelFamily;
+}
+
+/** GFLOP/s of a linear run. */
+export async function linearGflops(device: GPUDevice, pipelines: PipelineCache, run: LinearRun): Promise<number> {
+  return (2 * run.rows * run.cols * run.tokens) / (await linearSeconds(device, pipelines, run)) / 1e9;
 }
 
 /** Seconds one y = W x takes (the mean of `reps` in one submission, after a warm-up). */
-async function linearSeconds(
-  device: GPUDevice,
-  pipelines: PipelineCache,
-  rows: number,
-  cols: number,
-  tokens: number,
-  tile: number,
-  reps: number,
-  kernels: KernelFamily = 'rowwise',
-): Promise<number> {
+async function linearSeconds(device: GPUDevice, pipelines: PipelineCache, { rows, cols, tokens, tile, reps, kernels = 'rowwise' }: LinearRun): Promise<number> {
   const memory = new GpuMemory(device);
   const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i) * 0.1);
   const matrix = uploadMatrix(memory, 'calibrate', packMatrix(w, rows, cols, 'f32'), device.limits.maxStorageBufferBindingSize);
@@ -112,7 +103,7 @@ export async function measureProfile(t: CalibrationTarget, o: { context?: number
   const spec = t.spec;
   const context = Math.min(o.context ?? 512, spec.maxPositionEmbeddings - 8);
   const steps = o.steps ?? 2;
-  const dispatch = await linearSeconds(t.device, t.pipelines, 32, 32, 1, 1, 64, t.kernels);
+  const dispatch = await linearSeconds(t.device, t.pipelines, { rows: 32, cols: 32, tokens: 1, tile: 1, reps: 64, kernels: t.kernels });
   const layerOverhead = dispatch * DISPATCHES_PER_LAYER;
   const fp16 = await stepSeconds(t, 'fp16', context, steps);
   const xquant = await stepSeconds(t, 'xquant-4', context, steps);
