@@ -59,7 +59,7 @@ export interface GenerateRequest {
   /** Token ids, or text that the model's tokenizer encodes (with BOS). */
   prompt: number[] | string;
   maxTokens: number;
-  /** A cache mode name, or 'auto' (default): the most accurate mode whose cache for prompt + maxTokens fits the budget. */
+  /** A cache mode name, or 'auto' (default): the planner's pick for prompt + maxTokens in the budget (src/engine/planner.ts: the fastest within the accuracy bound; a continued kept conversation keeps its mode). */
   cache?: string;
   sampling?: SamplingOptions;
   /** Generation ends before the first of these strings; it is not part of the text. */
