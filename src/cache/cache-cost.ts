@@ -7,6 +7,7 @@
 // Left out on purpose: attention's own FLOPs over materialized K/V (about one FLOP per byte read, so the
 // bytes bound it), dequantization arithmetic, and the residual window's f16 rows (a constant few tokens).
 
+import { tensorSlots } from '../model/checkpoint';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { packedBytes, type WeightFormat } from '../quant/weight-format';
 import { layerBytesPerToken } from './cache-bytes';
@@ -65,11 +66,7 @@ export function decodeStepCost(spec: ModelSpec, c: CacheConfig, context: number)
  * row), in the engine's packed `format`; vectors are negligible.
  */
 export function stepWeightBytes(spec: ModelSpec, format: WeightFormat): number {
-  const d = spec.hiddenSize;
-  const dkv = kvDim(spec);
-  const dq = spec.numHeads * spec.headDim;
-  const f = spec.intermediateSize;
-  const layer =
-    packedBytes(format, dq, d) + 2 * packedBytes(format, dkv, d) + packedBytes(format, d, dq) + 2 * packedBytes(format, f, d) + packedBytes(format, d, f);
-  return spec.numLayers * layer + packedBytes(format, spec.vocabSize, d);
+  // Every layer matrix of the tensor table, then the LM head (the embedding matrix itself when tied).
+  const layers = tensorSlots(spec).filter((t) => t.required && t.shape.length === 2 && /^l\d+\./.test(t.key));
+  return layers.reduce((a, t) => a + packedBytes(format, t.shape[0], t.shape[1]), 0) + packedBytes(format, spec.vocabSize, spec.hiddenSize);
 }

@@ -36,6 +36,7 @@ describe('the curated model list', () => {
       ['Qwen2.5-0.5B', REAL_CONFIGS.qwen25_05b],
       ['Qwen3-0.6B', REAL_CONFIGS.qwen3_06b],
       ['Llama-3.2-1B', REAL_CONFIGS.llama32_1b],
+      ['Phi-4-mini', REAL_CONFIGS.phi4_mini],
     ];
     for (const [name, real] of pairs) {
       const entry = CATALOG.find((e) => e.name === name)!;
@@ -60,5 +61,8 @@ describe('the curated model list', () => {
     expect(at(32768).fits).toBe(true);
     expect(at(32768).auto).not.toBe(at(4096).auto);
     expect(listModels()[0].fit).toBeUndefined();
+    // Phi runs up to its trained context (longrope's short factors), and says so.
+    expect(byName('Phi-4-mini')).toMatchObject({ modelContext: 4096 });
+    expect(byName('Phi-4-mini').unsupported).toBeUndefined();
   });
 });

@@ -6,6 +6,8 @@
 import { cacheBytesPerToken } from '../cache/cache-bytes';
 import { parseCacheMode } from '../cache/cache-config';
 import { CATALOG, type CatalogEntry } from '../model/catalog';
+import { ARCHITECTURES, isArchitecture } from '../model/architectures';
+import { tensorSlots } from '../model/checkpoint';
 import type { ModelSpec } from '../model/model-spec';
 import { packedBytes, type WeightFormat } from '../quant/weight-format';
 import { planCache } from './planner';
@@ -46,57 +48,41 @@ export interface ListOptions {
 /** The sizes-only spec of a catalog entry (unsupported families too: their cache and weights are sized the same way). */
 function sizingSpec(e: CatalogEntry): ModelSpec {
   const c = e.config;
+  const arch = c.architectures[0];
+  const known = isArchitecture(arch);
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
   return {
-    architecture: 'LlamaForCausalLM',
+    architecture: known ? arch : 'LlamaForCausalLM',
     hiddenSize: c.hidden_size,
     numLayers: c.num_hidden_layers,
     numHeads: c.num_attention_heads,
     numKvHeads: c.num_key_value_heads,
-    headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    headDim,
     intermediateSize: c.intermediate_size,
     vocabSize: c.vocab_size,
     rmsNormEps: 1e-6,
     ropeTheta: 10000,
     ropeScaling: null,
+    rotaryDim: headDim,
     ropeFreqFactors: null,
     attentionBias: false,
-    qkNorm: false,
+    qkNorm: known && ARCHITECTURES[arch].qkNorm,
     tieWordEmbeddings: c.tie_word_embeddings,
-    maxPositionEmbeddings: c.max_position_embeddings,
+    // longrope models (Phi) run up to their trained context (src/model/model-spec.ts, LongRopeScaling).
+    maxPositionEmbeddings: Math.min(c.max_position_embeddings, c.original_max_position_embeddings ?? Infinity),
     slidingWindow: null,
     bosTokenId: null,
     eosTokenIds: [],
   };
 }
 
-/** [rows, cols] of every matrix (the LM head too when untied). */
-function matrices(s: ModelSpec): [number, number][] {
-  const dq = s.numHeads * s.headDim;
-  const dkv = s.numKvHeads * s.headDim;
-  const d = s.hiddenSize;
-  const f = s.intermediateSize;
-  const layer: [number, number][] = [
-    [dq, d],
-    [dkv, d],
-    [dkv, d],
-    [d, dq],
-    [f, d],
-    [f, d],
-    [d, f],
-  ];
-  const out: [number, number][] = [[s.vocabSize, d]];
-  for (let l = 0; l < s.numLayers; l++) out.push(...layer);
-  if (!s.tieWordEmbeddings) out.push([s.vocabSize, d]);
-  return out;
-}
-
 export function listModels(o: ListOptions = {}): ListedModel[] {
   return CATALOG.map((e) => {
     const s = sizingSpec(e);
-    const mats = matrices(s);
-    // Two norms per layer and the final one; Qwen3 adds q_norm and k_norm per layer.
-    const qkNorms = e.config.architectures[0] === 'Qwen3ForCausalLM' ? 2 * s.headDim : 0;
-    const vectors = s.numLayers * (2 * s.hiddenSize + qkNorms) + s.hiddenSize;
+    // The tensors the engine loads for this spec (the tensor table: norms, Qwen3's q/k norms, the LM head when untied).
+    const slots = tensorSlots(s).filter((t) => t.required);
+    const mats = slots.filter((t) => t.shape.length === 2).map((t) => t.shape as [number, number]);
+    const vectors = slots.filter((t) => t.shape.length === 1).reduce((a, t) => a + t.shape[0], 0);
     const parameters = mats.reduce((a, [r, c]) => a + r * c, 0) + vectors;
     const weightBytes = (f: WeightFormat) => mats.reduce((a, [r, c]) => a + packedBytes(f, r, c), 0) + vectors * 4;
     const gqa = s.numKvHeads < s.numHeads;

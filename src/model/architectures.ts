@@ -3,7 +3,7 @@
 // architecture-specific on the loading side reads this table (model-spec.ts, gguf-model.ts); adding an
 // architecture starts here (docs/architecture.md, "Adding a model architecture", lists the other files).
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM';
+export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM' | 'Phi3ForCausalLM';
 
 export interface ArchitectureInfo {
   /** Hugging Face class name (config.json `architectures[0]`). */
@@ -62,6 +62,18 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     ggufRopeInterleaved: false,
     unsupportedFlags: ['use_sliding_window'],
     qkNorm: true,
+  },
+  // Phi-3.5-mini and Phi-4-mini: Llama with q/k/v in one qkv_proj and gate/up in one gate_up_proj (split as read:
+  // src/model/tensors.ts FUSED_TENSORS), `longrope` scaling and, on Phi-4-mini, partial rotary (model-spec.ts).
+  // Their sliding_window (262,144) exceeds every context they run, so it is not read.
+  Phi3ForCausalLM: {
+    name: 'Phi3ForCausalLM',
+    gguf: 'phi3',
+    attentionBias: 'config',
+    slidingWindow: false,
+    ggufRopeInterleaved: false,
+    unsupportedFlags: [],
+    qkNorm: false,
   },
 };
 

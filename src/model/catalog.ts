@@ -24,6 +24,8 @@ export interface CatalogEntry {
     head_dim?: number;
     vocab_size: number;
     max_position_embeddings: number;
+    /** The trained context of a longrope model (Phi): the engine runs up to it. */
+    original_max_position_embeddings?: number;
     tie_word_embeddings: boolean;
   };
   /** Why the engine cannot run it yet (absent: it runs). */
@@ -31,7 +33,6 @@ export interface CatalogEntry {
 }
 
 const GEMMA3 = 'Gemma 3 (sliding-window layers, four norms per layer, GeGLU) is not implemented yet';
-const PHI = 'Phi-3.5 / Phi-4-mini (fused qkv, partial rotary, longrope) are not implemented yet';
 
 /** Source of every config below: the repo's config.json on the Hugging Face Hub (main branch, as of 2026). */
 export const CATALOG: readonly CatalogEntry[] = [
@@ -250,9 +251,9 @@ export const CATALOG: readonly CatalogEntry[] = [
       num_key_value_heads: 32,
       vocab_size: 32064,
       max_position_embeddings: 131072,
+      original_max_position_embeddings: 4096,
       tie_word_embeddings: false,
     },
-    unsupported: PHI,
   },
   {
     repo: 'microsoft/Phi-4-mini-instruct',
@@ -266,9 +267,9 @@ export const CATALOG: readonly CatalogEntry[] = [
       num_key_value_heads: 8,
       vocab_size: 200064,
       max_position_embeddings: 131072,
+      original_max_position_embeddings: 4096,
       tie_word_embeddings: true,
     },
-    unsupported: PHI,
   },
   {
     repo: 'HuggingFaceTB/SmolLM3-3B',

@@ -7,7 +7,7 @@ import { MissingFileError, ModelFormatError } from '../errors';
 import type { ModelFileSource } from './file-source';
 import { readText } from './file-source';
 import type { ModelSpec } from './model-spec';
-import { GLOBAL_TENSORS, hfLayerPrefix, LAYER_TENSORS, layerKey, type TensorDef } from './tensors';
+import { FUSED_TENSORS, GLOBAL_TENSORS, hfLayerPrefix, LAYER_TENSORS, layerKey, type LayerMatrix, type TensorDef } from './tensors';
 import { parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength } from './safetensors';
 import { decodeRows, rowBytes, type TensorEncoding } from './tensor-encoding';
 
@@ -93,6 +93,13 @@ export interface ModelTensor {
   rows: number;
   cols: number;
   tensor: CheckpointTensor;
+  /**
+   * Rows read per head in another order: the engine's row r of a head is the stored row headRows[r] (llama.cpp's
+   * interleaved q/k put back, partial-rotary dims moved apart; see headRowOrder). Absent: rows as stored.
+   */
+  headRows?: Int32Array;
+  /** The fused tensor these rows are a run of (Phi-3's qkv_proj), when the checkpoint stores it so. */
+  fusedIn?: string;
 }
 
 /** A tensor the engine loads: its key, its Hugging Face name and shape; `tiedAlias` is the other name tied embeddings may use. */
@@ -102,21 +109,35 @@ export interface TensorSlot {
   shape: number[];
   required: boolean;
   tiedAlias?: string;
+  /** The fused tensor a checkpoint may hold this one in: its name, this one's first row there and its total rows. */
+  fused?: { name: string; row0: number; rows: number };
+  /** A q/k tensor whose rows RoPE turns per head (reordered when the rotary part is partial). */
+  rotary?: boolean;
 }
 
 /** The tensors of a model with this spec, from the tensor table (src/model/tensors.ts). */
 export function tensorSlots(spec: ModelSpec): TensorSlot[] {
   const out: TensorSlot[] = [];
-  const slot = (key: string, name: string, t: TensorDef, tiedAlias?: string) => {
+  const slot = (key: string, name: string, t: TensorDef, tiedAlias?: string, extra: Partial<TensorSlot> = {}) => {
     const present = t.present?.(spec) ?? true;
-    out.push({ key, name, shape: t.shape(spec), required: present, ...(tiedAlias ? { tiedAlias } : {}) });
+    out.push({ key, name, shape: t.shape(spec), required: present, ...(tiedAlias ? { tiedAlias } : {}), ...extra });
+  };
+  const fusedOf = (layer: number, key: string): TensorSlot['fused'] => {
+    const f = FUSED_TENSORS.find((x) => (x.parts as readonly string[]).includes(key));
+    if (!f) return undefined;
+    const rows = f.parts.map((p) => LAYER_TENSORS.find((t) => t.key === p)!.shape(spec)[0]);
+    const at = f.parts.indexOf(key as LayerMatrix);
+    return { name: hfLayerPrefix(layer) + f.hf, row0: rows.slice(0, at).reduce((a, b) => a + b, 0), rows: rows.reduce((a, b) => a + b, 0) };
   };
   const global = (key: string) => GLOBAL_TENSORS.find((t) => t.key === key)!;
   // Tied embeddings: whichever of embed_tokens / lm_head the file stores becomes `embed`.
   slot('embed', global('embed').hf, global('embed'), spec.tieWordEmbeddings ? global('lm_head').hf : undefined);
   if (!spec.tieWordEmbeddings) slot('lm_head', global('lm_head').hf, global('lm_head'));
   for (let i = 0; i < spec.numLayers; i++) {
-    for (const t of LAYER_TENSORS) slot(layerKey(i, t.key), hfLayerPrefix(i) + t.hf, t);
+    for (const t of LAYER_TENSORS) {
+      const fused = fusedOf(i, t.key);
+      slot(layerKey(i, t.key), hfLayerPrefix(i) + t.hf, t, undefined, { ...(fused ? { fused } : {}), ...(ROTARY.has(t.key) ? { rotary: true } : {}) });
+    }
   }
   slot('final_norm', global('final_norm').hf, global('final_norm'));
   return out;
@@ -131,7 +152,7 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
   const files = cp.files.map((f) => where(cp, f)).join(', ');
   const out: ModelTensor[] = [];
   for (const slot of tensorSlots(spec)) {
-    const t = cp.tensors.get(slot.name) ?? (slot.tiedAlias ? cp.tensors.get(slot.tiedAlias) : undefined);
+    const t = cp.tensors.get(slot.name) ?? (slot.tiedAlias ? cp.tensors.get(slot.tiedAlias) : undefined) ?? fusedPart(cp, slot);
     const { shape } = slot;
     if (!t) {
       if (slot.required) throw new ModelFormatError('missing tensor', { file: files, field: slot.name, expected: `shape [${shape.join(', ')}]` });
@@ -145,10 +166,62 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
         got: `[${t.shape.join(', ')}]`,
       });
     }
-    out.push({ key: slot.key, kind: shape.length === 2 ? 'matrix' : 'vector', rows: shape[0], cols: shape[1] ?? 1, tensor: t });
+    const headRows = slot.rotary ? headRowOrder(spec.headDim, spec.rotaryDim, t.ropeInterleaved !== undefined) : null;
+    out.push({
+      key: slot.key,
+      kind: shape.length === 2 ? 'matrix' : 'vector',
+      rows: shape[0],
+      cols: shape[1] ?? 1,
+      tensor: t,
+      ...(headRows ? { headRows } : {}),
+      ...(t.name !== slot.name && slot.fused ? { fusedIn: slot.fused.name } : {}),
+    });
   }
   const fileIndex = new Map(cp.files.map((f, i) => [f, i]));
   return out.sort((a, b) => fileIndex.get(a.tensor.file)! - fileIndex.get(b.tensor.file)! || a.tensor.begin - b.tensor.begin);
+}
+
+/** Rows [row0, row0 + rows) of a fused tensor (Phi-3's qkv_proj) as the slot's own tensor, when the checkpoint stores it so. */
+function fusedPart(cp: Checkpoint, slot: TensorSlot): CheckpointTensor | undefined {
+  const f = slot.fused && cp.tensors.get(slot.fused.name);
+  if (!f || !slot.fused) return undefined;
+  const cols = slot.shape[1];
+  if (f.shape.length !== 2 || f.shape[0] !== slot.fused.rows || f.shape[1] !== cols) {
+    throw new ModelFormatError('shape disagrees with config.json', {
+      file: where(cp, f.file),
+      field: f.stored ?? f.name,
+      expected: `[${slot.fused.rows}, ${cols}]`,
+      got: `[${f.shape.join(', ')}]`,
+    });
+  }
+  const width = rowBytes(f.dtype, cols);
+  const begin = f.begin + slot.fused.row0 * width;
+  return { ...f, shape: slot.shape, begin, end: begin + slot.shape[0] * width };
+}
+
+/** q/k tensors: their rows are head by head in RoPE's layout. */
+const ROTARY = new Set(['wq', 'wk', 'bq', 'bk', 'qNorm', 'kNorm']);
+
+/**
+ * The engine's row order within a q/k head, as stored rows: null when it is the stored order.
+ * - `interleaved` (llama.cpp's llama q/k): stored row 2i + s holds rotate-half row s · head/2 + i.
+ * - Partial rotary (rotaryDim < headDim, Phi-4-mini): transformers turns pairs (i, i + rotaryDim/2) of the first
+ *   rotaryDim dims and passes the rest. The engine rotates pairs (i, i + headDim/2), so the turned halves go to rows
+ *   [0, r/2) and [h/2, h/2 + r/2) and the passed dims fill the rest, where the RoPE table has frequency 0
+ *   (src/reference/rope.ts). q and k are reordered alike, so q·k is unchanged.
+ */
+export function headRowOrder(headDim: number, rotaryDim: number, interleaved: boolean): Int32Array | null {
+  if (!interleaved && rotaryDim === headDim) return null;
+  const half = headDim / 2;
+  const r2 = rotaryDim / 2;
+  const pass2 = half - r2;
+  const order = new Int32Array(headDim);
+  for (let i = 0; i < half; i++) {
+    order[i] = i < r2 ? i : rotaryDim + (i - r2);
+    order[half + i] = i < r2 ? r2 + i : rotaryDim + pass2 + (i - r2);
+  }
+  // Interleaved files store rotate-half row s · head/2 + i at 2i + s.
+  return interleaved ? order.map((r) => 2 * (r % half) + Math.floor(r / half)) : order;
 }
 
 /** A checkpoint file's name in errors (a GGUF model's source is named by its file already). */
@@ -162,17 +235,16 @@ export const BLOCK_FLOATS = 4 * 2 ** 20;
 /** Rows per block for a tensor: about `blockFloats` values, whole heads when its rows are interleaved. */
 export function rowsPerBlock(t: ModelTensor, blockFloats = BLOCK_FLOATS): number {
   const rows = Math.max(1, Math.floor(blockFloats / t.cols));
-  const head = t.tensor.ropeInterleaved;
+  const head = t.headRows?.length;
   return head ? Math.max(head, rows - (rows % head)) : rows;
 }
 
-/** Rows [row0, row0 + rows) of a tensor as stored bytes (one range read), interleaved rows put back. */
+/** Rows [row0, row0 + rows) of a tensor as stored bytes (one range read), in the engine's row order (headRows). */
 export async function readRowBytes(source: ModelFileSource, t: ModelTensor, row0: number, rows: number): Promise<Uint8Array<ArrayBuffer>> {
   const width = rowBytes(t.tensor.dtype, t.cols);
   const begin = t.tensor.begin + row0 * width;
   const bytes = await source.readRange(t.tensor.file, begin, begin + rows * width);
-  const head = t.tensor.ropeInterleaved;
-  return head ? deinterleaveRows(bytes, width, rows, head) : bytes;
+  return t.headRows ? reorderRows(bytes, width, rows, t.headRows) : bytes;
 }
 
 /** Rows [row0, row0 + rows) of a tensor as f32. */
@@ -182,17 +254,12 @@ export async function readRows(source: ModelFileSource, t: ModelTensor, row0: nu
   return out;
 }
 
-/** Whole heads of rows from interleaved-pair order (2i + s) to rotate-half order (s * head / 2 + i). */
-function deinterleaveRows(bytes: Uint8Array<ArrayBuffer>, width: number, rows: number, head: number): Uint8Array<ArrayBuffer> {
+/** Whole heads of rows put in the engine's order: row r of each head from stored row order[r]. */
+function reorderRows(bytes: Uint8Array<ArrayBuffer>, width: number, rows: number, order: Int32Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(bytes.byteLength);
-  const half = head / 2;
+  const head = order.length;
   for (let h0 = 0; h0 < rows; h0 += head) {
-    for (let i = 0; i < half; i++) {
-      for (let s = 0; s < 2; s++) {
-        const from = (h0 + 2 * i + s) * width;
-        out.set(bytes.subarray(from, from + width), (h0 + s * half + i) * width);
-      }
-    }
+    for (let r = 0; r < head; r++) out.set(bytes.subarray((h0 + order[r]) * width, (h0 + order[r] + 1) * width), (h0 + r) * width);
   }
   return out;
 }

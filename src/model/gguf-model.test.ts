@@ -17,6 +17,7 @@ import { hfToGguf } from '../test-support/gguf-writer';
 import { maxAbsDiff } from '../test-support/compare';
 import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
 import { syntheticSource } from '../test-support/synthetic-model';
+import { PHI35_SHAPE, PHI4_SHAPE } from '../test-support/architecture-shapes';
 import { MemoryFileSource } from './file-source';
 import { GgufModelSource } from './gguf-model';
 import { loadModel, type LoadedModel } from './load-model';
@@ -154,10 +155,11 @@ describe('GGUF errors name the file and the field', () => {
     await expect(broken((m) => m.delete('llama.embedding_length'))).rejects.toMatchObject({ code: 'MODEL_FORMAT', field: 'llama.embedding_length' });
   });
 
-  it('partial rotary embeddings', async () => {
-    await expect(broken((m) => m.set('llama.rope.dimension_count', 4))).rejects.toMatchObject({
-      code: 'UNSUPPORTED_MODEL',
+  it('a rotary part wider than a head', async () => {
+    await expect(broken((m) => m.set('llama.rope.dimension_count', 10))).rejects.toMatchObject({
+      code: 'MODEL_FORMAT',
       field: 'llama.rope.dimension_count',
+      expected: 'even, at most 8',
     });
   });
 
@@ -189,5 +191,32 @@ describe('Qwen3 as llama.cpp converts it (`qwen3`: q/k norms, attention.key_leng
     expect(g.weights.layers[1].kNorm).toEqual(hf.weights.layers[1].kNorm);
     const ids = [1, 400, 33, 261, 90, 7];
     expect(maxAbsDiff(logitsOf(g, ids), logitsOf(hf, ids))).toBe(0);
+  });
+});
+
+describe('Phi-3.5 / Phi-4-mini as llama.cpp converts them (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*)', () => {
+  it.each([
+    ['Phi-3.5 kind', PHI35_SHAPE],
+    ['Phi-4-mini kind (partial rotary)', PHI4_SHAPE],
+  ])("%s: a GGUF file in llama.cpp's layout has the folder's spec and logits", async (_, shape) => {
+    const files = {
+      'tokenizer.json': readFileSync(sharedPath('models/stories260K/tokenizer.json'), 'utf8'),
+      'tokenizer_config.json': readFileSync(sharedPath('models/stories260K/tokenizer_config.json'), 'utf8'),
+    };
+    const big = { ...shape, vocab: 512 };
+    const hf = await loadModel(syntheticSource(big, { files }));
+    const bytes = await hfToGguf(syntheticSource(big, { files }), { encoding: 'F32' });
+    const file = ggufSource('phi3.gguf', bytes);
+    const g = await loadModel(file);
+    // GGUF holds the factors and the amplitude in f32, as llama.cpp writes them: the rest of the spec is equal.
+    const f32 = (s: typeof hf.spec) => JSON.parse(JSON.stringify(s, (_, v) => (typeof v === 'number' ? Math.fround(v) : v)));
+    expect(f32(g.spec)).toEqual(f32(hf.spec));
+    expect(g.spec).toMatchObject({ architecture: 'Phi3ForCausalLM', rotaryDim: hf.spec.rotaryDim, ropeScaling: { type: 'longrope' } });
+    const ids = [1, 400, 33, 261, 90, 7];
+    expect(maxAbsDiff(logitsOf(g, ids), logitsOf(hf, ids))).toBeLessThan(1e-5);
+    // The file holds the fused tensors as llama.cpp writes them, not the engine's parts.
+    const names = [...(await file.ggufHeader()).tensors.keys()];
+    expect(names).toEqual(expect.arrayContaining(['blk.0.attn_qkv.weight', 'blk.0.ffn_up.weight', 'rope_factors_short.weight']));
+    expect(names).not.toContain('blk.0.ffn_gate.weight');
   });
 });

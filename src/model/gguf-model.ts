@@ -3,7 +3,7 @@
 // GGUF metadata and lists the file's tensors under Hugging Face names, so a GGUF model goes through the
 // same spec parser, tokenizer, packer, weight cache and engine as any other.
 //
-// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2` and `qwen3`.
+// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2`, `qwen3` and `phi3`.
 // llama.cpp stores a llama model's q/k rows in the interleaved-pair RoPE order (its NORM rope); the
 // engine rotates halves (Hugging Face's layout), so those rows are marked and put back when read.
 
@@ -76,7 +76,9 @@ export class GgufModelSource implements SingleFileModel {
     const { headDim } = await this.made();
     const tensors = new Map<string, CheckpointTensor>();
     for (const t of h.tensors.values()) {
-      const name = hfNameOf(t.name);
+      // A layer without ffn_gate stores gate and up in one double-height ffn_up (llama.cpp's phi3).
+      const fusedUp = /^blk\.(\d+)\.ffn_up\.weight$/.exec(t.name);
+      const name = fusedUp && !h.tensors.has(`blk.${fusedUp[1]}.ffn_gate.weight`) ? `model.layers.${fusedUp[1]}.mlp.gate_up_proj.weight` : hfNameOf(t.name);
       if (!name) continue;
       if (!isTensorEncoding(t.typeName) || t.end === null) {
         throw new UnsupportedModelError('tensor type not supported', {
@@ -114,6 +116,18 @@ export class GgufModelSource implements SingleFileModel {
         const config = ggufConfig(h);
         const freqs = h.tensors.get('rope_freqs.weight');
         if (freqs) config.rope_freq_factors = await readRopeFactors(this.inner, this.file, h, freqs.name);
+        // longrope (llama.cpp's phi3): short and long factors as tensors, the amplitude and trained context as metadata.
+        if (h.tensors.has('rope_factors_short.weight')) {
+          const arch = architecture(h).gguf;
+          const attn = h.metadata.get(`${arch}.rope.scaling.attn_factor`);
+          config.rope_scaling = {
+            type: 'longrope',
+            short_factor: await readRopeFactors(this.inner, this.file, h, 'rope_factors_short.weight'),
+            long_factor: await readRopeFactors(this.inner, this.file, h, 'rope_factors_long.weight'),
+            ...(typeof attn === 'number' ? { attention_factor: attn } : {}),
+          };
+          config.original_max_position_embeddings = h.metadata.get(`${arch}.rope.scaling.original_context_length`);
+        }
         const tok = ggufTokenizerFiles(h.metadata, this.name);
         const files = { 'config.json': JSON.stringify(config, null, 1), 'tokenizer.json': tok.tokenizer, 'tokenizer_config.json': tok.tokenizerConfig };
         return { files, headDim: config.head_dim as number };
@@ -179,11 +193,13 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
       expected: String(headDim),
     });
   }
-  if (int('rope.dimension_count', headDim) !== headDim) {
-    throw new UnsupportedModelError('partial rotary embeddings are not supported', {
+  const rotary = int('rope.dimension_count', headDim);
+  if (rotary > headDim || rotary % 2 !== 0) {
+    throw new ModelFormatError('must be an even number of dims, at most the head width', {
       file: h.file,
       field: key('rope.dimension_count'),
-      expected: String(headDim),
+      expected: `even, at most ${headDim}`,
+      got: String(rotary),
     });
   }
   const scaling = m.get(key('rope.scaling.type'));
@@ -208,6 +224,7 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     num_attention_heads: heads,
     num_key_value_heads: kvList[0],
     head_dim: headDim,
+    partial_rotary_factor: rotary / headDim,
     intermediate_size: int('feed_forward_length'),
     vocab_size: embed.dims[1],
     rms_norm_eps: get('attention.layer_norm_rms_epsilon'),
@@ -220,11 +237,12 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
   };
 }
 
-/** llama3-style RoPE as llama.cpp stores it: one divisor per frequency (`rope_freqs.weight`, F32). */
+/** RoPE factors as llama.cpp stores them: one divisor per frequency (`rope_freqs.weight` for llama3, phi3's `rope_factors_*`), F32. */
 async function readRopeFactors(source: ModelFileSource, file: string, h: GgufHeader, name: string): Promise<number[]> {
-  const t = h.tensors.get(name)!;
+  const t = h.tensors.get(name);
+  if (!t) throw new ModelFormatError('missing tensor', { file: h.file, field: name, expected: 'a 1-D F32 tensor of RoPE factors' });
   if (t.typeName !== 'F32' || t.dims.length !== 1 || t.end === null) {
-    throw new UnsupportedModelError('rope_freqs must be a 1-D F32 tensor', { file: h.file, field: name, got: `${t.typeName}[${t.dims.join(', ')}]` });
+    throw new UnsupportedModelError('RoPE factors must be a 1-D F32 tensor', { file: h.file, field: name, got: `${t.typeName}[${t.dims.join(', ')}]` });
   }
   const out = new Float32Array(t.dims[0]);
   decodeRows('F32', await source.readRange(file, t.begin, t.end), out);

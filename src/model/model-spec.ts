@@ -15,6 +15,19 @@ export interface Llama3RopeScaling {
   originalMaxPositionEmbeddings: number;
 }
 
+/**
+ * Phi-3's `longrope`: one divisor per rotary frequency for contexts up to the trained one (short) and beyond it
+ * (long), and an amplitude on cos and sin (attention_factor). The engine uses the short factors and caps the
+ * context at originalMaxPositionEmbeddings, which is what transformers computes for every sequence that long.
+ */
+export interface LongRopeScaling {
+  type: 'longrope';
+  shortFactor: number[];
+  longFactor: number[];
+  originalMaxPositionEmbeddings: number;
+  attentionFactor: number;
+}
+
 export interface ModelSpec {
   architecture: Architecture;
   hiddenSize: number;
@@ -26,7 +39,9 @@ export interface ModelSpec {
   vocabSize: number;
   rmsNormEps: number;
   ropeTheta: number;
-  ropeScaling: Llama3RopeScaling | null;
+  ropeScaling: Llama3RopeScaling | LongRopeScaling | null;
+  /** Leading dims of each head that RoPE turns (head_dim × partial_rotary_factor; Phi-4-mini turns 96 of 128). */
+  rotaryDim: number;
   /**
    * One divisor per rotary frequency (headDim / 2 of them), as GGUF files store llama3 scaling
    * (`rope_freqs.weight`); config.json key `rope_freq_factors`, written by src/model/gguf-model.ts.
@@ -104,6 +119,18 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
   const headDim = int('head_dim', defaultHeadDim);
   if (headDim % 2 !== 0) throw new ModelFormatError('head_dim must be even for RoPE', { file, field: 'head_dim', got: String(headDim) });
 
+  const partial = c.partial_rotary_factor ?? 1;
+  const rotaryDim = typeof partial === 'number' && partial > 0 && partial <= 1 ? Math.round(headDim * partial) : NaN;
+  if (!(rotaryDim % 2 === 0 && rotaryDim > 0)) {
+    throw new ModelFormatError('must be a number in (0, 1] that leaves an even number of rotary dims per head', {
+      file,
+      field: 'partial_rotary_factor',
+      got: JSON.stringify(c.partial_rotary_factor),
+    });
+  }
+  const maxPositions = int('max_position_embeddings', 2048);
+  const ropeScaling = parseRopeScaling(c, rotaryDim, maxPositions, file);
+
   const act = c.hidden_act ?? 'silu';
   if (act !== 'silu') throw new UnsupportedModelError('unsupported activation', { file, field: 'hidden_act', expected: 'silu', got: String(act) });
   if (c.mlp_bias === true) throw new UnsupportedModelError('MLP biases are not supported', { file, field: 'mlp_bias', expected: 'false' });
@@ -137,12 +164,14 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     vocabSize: int('vocab_size'),
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
-    ropeScaling: parseRopeScaling(c.rope_scaling, file),
+    ropeScaling,
+    rotaryDim,
     ropeFreqFactors: parseFreqFactors(c.rope_freq_factors, headDim, file),
     attentionBias: info.attentionBias === 'always' ? true : bool('attention_bias', false),
     qkNorm: info.qkNorm,
     tieWordEmbeddings: bool('tie_word_embeddings', false),
-    maxPositionEmbeddings: int('max_position_embeddings', 2048),
+    // longrope: the short factors hold up to the trained context; the long ones are not used yet (see LongRopeScaling).
+    maxPositionEmbeddings: ropeScaling?.type === 'longrope' ? Math.min(maxPositions, ropeScaling.originalMaxPositionEmbeddings) : maxPositions,
     slidingWindow: (sliding as number | null | undefined) ?? null,
     bosTokenId: bos as number | null,
     eosTokenIds: eosTokenIds as number[],
@@ -161,14 +190,21 @@ function parseFreqFactors(raw: unknown, headDim: number, file: string): number[]
   return raw as number[];
 }
 
-function parseRopeScaling(raw: unknown, file: string): Llama3RopeScaling | null {
+function parseRopeScaling(c: Record<string, unknown>, rotaryDim: number, maxPositions: number, file: string): Llama3RopeScaling | LongRopeScaling | null {
+  const raw = c.rope_scaling;
   if (raw === null || raw === undefined) return null;
   const field = 'rope_scaling';
   if (!isPlainObject(raw)) throw new ModelFormatError('must be null or an object', { file, field });
   const type = raw.rope_type ?? raw.type;
   if (type === 'default') return null;
+  if (type === 'longrope') return parseLongRope(raw, c.original_max_position_embeddings, rotaryDim, maxPositions, file);
   if (type !== 'llama3') {
-    throw new UnsupportedModelError('unsupported rope_scaling type', { file, field: `${field}.rope_type`, expected: 'llama3 or default', got: String(type) });
+    throw new UnsupportedModelError('unsupported rope_scaling type', {
+      file,
+      field: `${field}.rope_type`,
+      expected: 'llama3, longrope or default',
+      got: String(type),
+    });
   }
   const get = (k: string): number => {
     const v = raw[k];
@@ -188,4 +224,41 @@ function parseRopeScaling(raw: unknown, file: string): Llama3RopeScaling | null 
     throw new ModelFormatError('high_freq_factor must exceed low_freq_factor', { file, field: `${field}.high_freq_factor` });
   }
   return s;
+}
+
+/** transformers' `_compute_longrope_parameters`, with the short factors. */
+function parseLongRope(raw: Record<string, unknown>, original: unknown, rotaryDim: number, maxPositions: number, file: string): LongRopeScaling {
+  const factors = (k: string): number[] => {
+    const v = raw[k];
+    if (!Array.isArray(v) || v.length !== rotaryDim / 2 || !v.every((f) => typeof f === 'number' && Number.isFinite(f) && f > 0)) {
+      throw new ModelFormatError('must be an array of positive numbers, one per rotary frequency', {
+        file,
+        field: `rope_scaling.${k}`,
+        expected: `${rotaryDim / 2} numbers`,
+      });
+    }
+    return v as number[];
+  };
+  if (!(typeof original === 'number' && Number.isSafeInteger(original) && original > 0)) {
+    throw new ModelFormatError('longrope needs the trained context', {
+      file,
+      field: 'original_max_position_embeddings',
+      expected: 'a positive integer',
+      got: JSON.stringify(original),
+    });
+  }
+  // Phi-3 states the extension as max / original positions; attention_factor defaults to sqrt(1 + ln s / ln original).
+  const scale = maxPositions / original;
+  const given = raw.attention_factor;
+  if (given !== undefined && given !== null && !(typeof given === 'number' && Number.isFinite(given) && given > 0)) {
+    throw new ModelFormatError('must be a positive number', { file, field: 'rope_scaling.attention_factor', got: JSON.stringify(given) });
+  }
+  const attentionFactor = typeof given === 'number' ? given : scale <= 1 ? 1 : Math.sqrt(1 + Math.log(scale) / Math.log(original));
+  return {
+    type: 'longrope',
+    shortFactor: factors('short_factor'),
+    longFactor: factors('long_factor'),
+    originalMaxPositionEmbeddings: original,
+    attentionFactor,
+  };
 }

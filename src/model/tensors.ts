@@ -50,6 +50,15 @@ export const LAYER_TENSORS: readonly TensorDef<LayerMatrix | LayerVector>[] = [
   { key: 'kNorm', hf: 'self_attn.k_norm.weight', gguf: 'attn_k_norm.weight', shape: (s) => [s.headDim], present: qkNorm },
 ];
 
+/**
+ * Fused tensors some checkpoints store in place of their parts (Phi-3: `qkv_proj` and `gate_up_proj`; llama.cpp's
+ * `attn_qkv` and, without an `ffn_gate`, a double-height `ffn_up`): the parts' rows one after another, in this order.
+ */
+export const FUSED_TENSORS: readonly { hf: string; gguf: string; parts: readonly LayerMatrix[] }[] = [
+  { hf: 'self_attn.qkv_proj.weight', gguf: 'attn_qkv.weight', parts: ['wq', 'wk', 'wv'] },
+  { hf: 'mlp.gate_up_proj.weight', gguf: 'ffn_up.weight', parts: ['wGate', 'wUp'] },
+];
+
 export type GlobalKey = 'embed' | 'lm_head' | 'final_norm';
 
 /** The tensors outside the layers. Tied embeddings have no lm_head: the embedding matrix serves both. */
@@ -86,7 +95,7 @@ export function ggufNameOf(hfName: string): string | null {
   const global = GLOBAL_TENSORS.find((t) => t.hf === hfName);
   if (global) return global.gguf;
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hfName);
-  const t = m && LAYER_TENSORS.find((d) => d.hf === m[2]);
+  const t = m && (LAYER_TENSORS.find((d) => d.hf === m[2]) ?? FUSED_TENSORS.find((d) => d.hf === m[2]));
   return t ? ggufLayerPrefix(Number(m[1])) + t.gguf : null;
 }
 
@@ -95,6 +104,7 @@ export function hfNameOf(ggufName: string): string | null {
   const global = GLOBAL_TENSORS.find((t) => t.gguf === ggufName);
   if (global) return global.hf;
   const m = /^blk\.(\d+)\.(.+)$/.exec(ggufName);
-  const t = m && LAYER_TENSORS.find((d) => d.gguf === m[2]);
+  // ffn_up is the plain up projection here; a file without ffn_gate stores gate and up in it (gguf-model.ts).
+  const t = m && (LAYER_TENSORS.find((d) => d.gguf === m[2]) ?? FUSED_TENSORS.find((d) => d.gguf === m[2]));
   return t ? hfLayerPrefix(Number(m[1])) + t.hf : null;
 }

@@ -1,7 +1,7 @@
 // Qwen3 on the reference decoder: its config.json read as the architecture says (q/k norms, head_dim apart from
 // hidden / heads, no biases), and its forward pass checked against an independent float64 computation written from
 // the architecture's definition (transformers' Qwen3Attention: q_norm and k_norm per head, before RoPE). WebGPU
-// against this reference: src/webgpu/qwen3.gpu.test.ts.
+// against this reference: src/webgpu/architectures.gpu.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';

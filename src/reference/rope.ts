@@ -1,15 +1,24 @@
 // Rotary position embedding in Hugging Face's rotate-half layout: element i pairs with i + headDim/2.
-// Angles are computed in f64 from (optionally llama3-scaled) inverse frequencies.
+// Angles are computed in f64 from (optionally llama3- or longrope-scaled) inverse frequencies.
+//
+// Partial rotary (Phi-4-mini turns 96 of 128 dims): the loader reorders q/k rows (src/model/checkpoint.ts,
+// headRowOrder) so that the turned pairs are frequencies 0..rotaryDim/2-1 of this layout and the untouched dims
+// pair up after them with frequency 0 (cos 1, sin 0). Every kernel then rotates whole heads as before.
 
 import type { ModelSpec } from '../model/model-spec';
 
 export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
   const half = spec.headDim / 2;
-  const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / spec.ropeTheta ** ((2 * i) / spec.headDim);
-  if (spec.ropeFreqFactors) for (let i = 0; i < half; i++) inv[i] /= spec.ropeFreqFactors[i];
+  const turned = spec.rotaryDim / 2;
+  const inv = new Float64Array(half); // frequencies past `turned` stay 0: those dims are not rotated
+  for (let i = 0; i < turned; i++) inv[i] = 1 / spec.ropeTheta ** ((2 * i) / spec.rotaryDim);
+  if (spec.ropeFreqFactors) for (let i = 0; i < turned; i++) inv[i] /= spec.ropeFreqFactors[i];
   const s = spec.ropeScaling;
   if (!s) return inv;
+  if (s.type === 'longrope') {
+    for (let i = 0; i < turned; i++) inv[i] /= s.shortFactor[i];
+    return inv;
+  }
   // llama3: long wavelengths are slowed down by `factor`, short ones kept, the band between interpolated.
   const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
   const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
@@ -24,8 +33,16 @@ export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
   return inv;
 }
 
+/** The factor on cos and sin per frequency: longrope's attention_factor on turned dims, 1 elsewhere. */
+export function ropeAmplitudes(spec: ModelSpec): Float64Array {
+  const amp = new Float64Array(spec.headDim / 2).fill(1);
+  if (spec.ropeScaling?.type === 'longrope') amp.fill(spec.ropeScaling.attentionFactor, 0, spec.rotaryDim / 2);
+  return amp;
+}
+
 export class Rope {
   private readonly invFreq: Float64Array;
+  private readonly amp: Float64Array;
   private readonly half: number;
   /** cos/sin per position, grown on demand: table[pos * half + i]. */
   private cos = new Float64Array(0);
@@ -34,6 +51,7 @@ export class Rope {
 
   constructor(spec: ModelSpec) {
     this.invFreq = ropeInverseFrequencies(spec);
+    this.amp = ropeAmplitudes(spec);
     this.half = spec.headDim / 2;
   }
 
@@ -47,8 +65,8 @@ export class Rope {
     for (let p = this.positions; p < n; p++) {
       for (let i = 0; i < this.half; i++) {
         const a = p * this.invFreq[i];
-        cos[p * this.half + i] = Math.cos(a);
-        sin[p * this.half + i] = Math.sin(a);
+        cos[p * this.half + i] = this.amp[i] * Math.cos(a);
+        sin[p * this.half + i] = this.amp[i] * Math.sin(a);
       }
     }
     this.cos = cos;

@@ -188,7 +188,7 @@ export async function hfGgufTensors(
     [`${arch}.feed_forward_length`, spec.intermediateSize],
     [`${arch}.attention.head_count`, spec.numHeads],
     [`${arch}.attention.head_count_kv`, spec.numKvHeads],
-    [`${arch}.rope.dimension_count`, spec.headDim],
+    [`${arch}.rope.dimension_count`, spec.rotaryDim],
     [`${arch}.rope.freq_base`, { f32: spec.ropeTheta }],
     [`${arch}.attention.layer_norm_rms_epsilon`, { f32: spec.rmsNormEps }],
   ]);
@@ -199,15 +199,45 @@ export async function hfGgufTensors(
   if (spec.eosTokenIds.length) meta.set('tokenizer.ggml.eos_token_id', spec.eosTokenIds[0]);
 
   const tensors: GgufTensorStream[] = [];
-  for (const t of modelTensors(spec, await openCheckpoint(source))) {
+  const scaling = spec.ropeScaling;
+  if (scaling?.type === 'longrope') {
+    // llama.cpp's phi3: the factors as F32 tensors, the amplitude and the trained context as metadata.
+    const config = JSON.parse(await readText(source, 'config.json')) as { max_position_embeddings: number };
+    meta.set(`${arch}.context_length`, config.max_position_embeddings);
+    meta.set(`${arch}.rope.scaling.attn_factor`, { f32: scaling.attentionFactor });
+    meta.set(`${arch}.rope.scaling.original_context_length`, scaling.originalMaxPositionEmbeddings);
+    for (const [name, f] of [
+      ['rope_factors_long.weight', scaling.longFactor],
+      ['rope_factors_short.weight', scaling.shortFactor],
+    ] as const) {
+      const values = Float32Array.from(f);
+      tensors.push({
+        name,
+        dims: [f.length],
+        type: 'F32',
+        bytes: f.length * 4,
+        blocks: async function* () {
+          yield new Uint8Array(values.buffer);
+        },
+      });
+    }
+  }
+  const cp = await openCheckpoint(source);
+  for (const part of modelTensors(spec, cp)) {
+    // A fused tensor (Phi-3's qkv_proj) is written whole, as stored, in place of its first part.
+    if (part.fusedIn && !/\.(wq|wGate)$/.test(part.key)) continue;
+    const fused = part.fusedIn ? cp.tensors.get(part.fusedIn)! : null;
+    const t = fused ? { ...part, rows: fused.shape[0], tensor: fused, headRows: undefined } : part;
     const name = ggmlName(t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name);
     const interleaved = arch === 'llama' && /attn_[qk]\./.test(name);
     let enc: TensorEncoding = t.kind === 'vector' ? 'F32' : (o.perTensor?.(name) ?? o.encoding);
     if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
     if (t.cols % blockValues(enc) !== 0) enc = 'F16';
     const type = enc;
-    // Blocks of rows as the loader reads them: whole heads where rows are interleaved.
-    const step = rowsPerBlock(interleaved ? { ...t, tensor: { ...t.tensor, ropeInterleaved: spec.headDim } } : t);
+    // The folder's rows as stored (not the engine's order), in blocks of whole heads where rows are interleaved.
+    const stored = { ...t, headRows: undefined };
+    const rows = rowsPerBlock(stored);
+    const step = interleaved ? Math.max(spec.headDim, rows - (rows % spec.headDim)) : rows;
     tensors.push({
       name,
       dims: t.kind === 'vector' ? [t.rows] : [t.cols, t.rows],
@@ -216,7 +246,7 @@ export async function hfGgufTensors(
       async *blocks() {
         for (let r = 0; r < t.rows; r += step) {
           const n = Math.min(step, t.rows - r);
-          let values = await readRows(source, t, r, n);
+          let values = await readRows(source, stored, r, n);
           if (interleaved) values = interleave(values, n, t.cols, spec.headDim);
           yield quantizeGgml(type, values);
         }

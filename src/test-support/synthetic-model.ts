@@ -4,7 +4,7 @@
 import { ARCHITECTURES, type Architecture } from '../model/architectures';
 import { MemoryFileSource } from '../model/file-source';
 import type { ModelSpec } from '../model/model-spec';
-import { hfLayerPrefix, LAYER_TENSORS } from '../model/tensors';
+import { FUSED_TENSORS, hfLayerPrefix, LAYER_TENSORS } from '../model/tensors';
 import { f32ToF16Bits } from '../quant/f16';
 
 export interface TensorSpec {
@@ -70,6 +70,10 @@ export interface SyntheticShape {
   tied?: boolean;
   architecture?: string;
   ropeScaling?: Record<string, unknown> | null;
+  /** More config.json fields (partial_rotary_factor, original_max_position_embeddings ...). */
+  config?: Record<string, unknown>;
+  /** Store q/k/v and gate/up fused as Phi-3 does (qkv_proj, gate_up_proj); default: for Phi3ForCausalLM. */
+  fused?: boolean;
 }
 
 export const TINY: SyntheticShape = { hidden: 32, layers: 2, heads: 4, kvHeads: 2, headDim: 8, ffn: 48, vocab: 40 };
@@ -93,6 +97,7 @@ export function syntheticConfig(s: SyntheticShape): Record<string, unknown> {
     bos_token_id: 1,
     eos_token_id: 2,
     max_position_embeddings: 512,
+    ...s.config,
   };
 }
 
@@ -132,6 +137,24 @@ export function syntheticTensors(s: SyntheticShape, seed = 7): TensorSpec[] {
   }
   out.push(t('model.norm.weight', [s.hidden], 0.4, 1));
   if (!s.tied) out.push(t('lm_head.weight', [s.vocab, s.hidden], 2));
+  return (s.fused ?? s.architecture === 'Phi3ForCausalLM') ? fuseTensors(out, s.layers) : out;
+}
+
+/** The same weights with each layer's q/k/v and gate/up stored as one tensor (Phi-3's layout). */
+function fuseTensors(tensors: TensorSpec[], layers: number): TensorSpec[] {
+  const out = [...tensors];
+  for (let i = 0; i < layers; i++) {
+    for (const f of FUSED_TENSORS) {
+      const names = f.parts.map((p) => hfLayerPrefix(i) + LAYER_TENSORS.find((d) => d.key === p)!.hf);
+      const parts = names.map((n) => out.find((x) => x.name === n)!);
+      const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+      let at = 0;
+      for (const p of parts) data.set(p.data, at), (at += p.data.length);
+      const first = out.indexOf(parts[0]);
+      out.splice(first, 1, { name: hfLayerPrefix(i) + f.hf, shape: [parts.reduce((a, p) => a + p.shape[0], 0), parts[0].shape[1]], data });
+      for (const p of parts.slice(1)) out.splice(out.indexOf(p), 1);
+    }
+  }
   return out;
 }
 

@@ -22,6 +22,7 @@ import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-stat
 import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
+import { ropeAmplitudes } from '../reference/rope';
 import { sampleOp } from './ops/sample';
 import type { PipelineCache } from './pipelines';
 import { forwardDispatches, headDispatches, PREFILL_TILE, type Activations, type Forward, type Strides } from './layers';
@@ -180,7 +181,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.cache.ensure(tokens);
     if (this.ropeTable) this.backend.memory.release(this.ropeTable);
     this.ropePositions = this.cache.capacity;
-    this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions));
+    this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions, ropeAmplitudes(this.spec)));
     this.built = null;
     this.builtPrefill.clear();
   }

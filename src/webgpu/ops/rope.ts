@@ -29,15 +29,16 @@ export function ropeOp(ctx: OpContext, a: RopeArgs): Dispatch {
   );
 }
 
-/** The table the reference uses: cos and sin of pos * invFreq[i], computed in f64. */
-export function ropeTable(invFreq: Float64Array, positions: number): Float32Array<ArrayBuffer> {
+/** The table the reference uses: amp[i] times cos and sin of pos * invFreq[i], computed in f64. */
+export function ropeTable(invFreq: Float64Array, positions: number, amp?: Float64Array): Float32Array<ArrayBuffer> {
   const half = invFreq.length;
   const t = new Float32Array(positions * half * 2);
   for (let p = 0; p < positions; p++) {
     for (let i = 0; i < half; i++) {
       const angle = p * invFreq[i];
-      t[(p * half + i) * 2] = Math.cos(angle);
-      t[(p * half + i) * 2 + 1] = Math.sin(angle);
+      const a = amp?.[i] ?? 1;
+      t[(p * half + i) * 2] = a * Math.cos(angle);
+      t[(p * half + i) * 2 + 1] = a * Math.sin(angle);
     }
   }
   return t;

@@ -1,7 +1,11 @@
-// Qwen3 on WebGPU: q_norm / k_norm per head before RoPE (shaders/head-norm.wgsl), and in the quantized modes that
-// rebuild K from X or from latents, k_norm on every rebuilt K before RoPE (remat-tile.wgsl knorm_tile), in both
-// kernel families, against the reference decoder (itself checked against a float64 computation in
-// src/reference/qwen3.test.ts). head_dim is 32 with hidden 64 and 4 heads, as Qwen3 sets it apart from hidden / heads.
+// The architectures beyond Llama on WebGPU, in both kernel families and every cache mode, against the reference
+// decoder (itself checked against float64 computations from each definition: src/reference/qwen3.test.ts, phi3.test.ts).
+// - Qwen3: q_norm / k_norm per head before RoPE (shaders/head-norm.wgsl), and in the quantized modes that rebuild K
+//   from X or from latents, k_norm on every rebuilt K before RoPE (remat-tile.wgsl knorm_tile). head_dim is 32 with
+//   hidden 64 and 4 heads, as Qwen3 sets it apart from hidden / heads.
+// - Phi-4-mini's kind: fused projections split as read, 24 of 32 dims turned (the loader's row order and the RoPE
+//   table's zero frequencies), longrope's amplitude in the table, so every kernel that rotates (RoPE, the GEMV's
+//   fused RoPE, the K rebuild, kivi's K) takes it without a change.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode, type CacheConfig } from '../cache/cache-config';
@@ -17,18 +21,25 @@ import { WebGpuBackend, webGpuBackends } from './backend';
 import type { KernelFamily } from './kernel-family';
 import { nodeGpu, nodeShaders } from './node-gpu';
 
-const SHAPE: SyntheticShape = { hidden: 64, layers: 3, heads: 4, kvHeads: 2, headDim: 32, ffn: 96, vocab: 64, tied: true, architecture: 'Qwen3ForCausalLM' };
+const QWEN3: SyntheticShape = { hidden: 64, layers: 3, heads: 4, kvHeads: 2, headDim: 32, ffn: 96, vocab: 64, tied: true, architecture: 'Qwen3ForCausalLM' };
+const PHI4: SyntheticShape = {
+  ...QWEN3,
+  architecture: 'Phi3ForCausalLM',
+  ropeScaling: { type: 'longrope', short_factor: Array.from({ length: 12 }, (_, i) => 1 + i / 4), long_factor: Array(12).fill(8) },
+  config: { original_max_position_embeddings: 64, partial_rotary_factor: 0.75 },
+};
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
-const backends = new Map<KernelFamily, Promise<WebGpuBackend>>();
-let model: Promise<LoadedModel> | null = null;
-const qwen3 = () => (model ??= loadModel(syntheticSource(SHAPE)));
+const backends = new Map<string, Promise<WebGpuBackend>>();
+const models = new Map<SyntheticShape, Promise<LoadedModel>>();
+const load = (shape: SyntheticShape) => models.get(shape) ?? models.set(shape, loadModel(syntheticSource(shape))).get(shape)!;
 
-function gpu(kernels: KernelFamily): Promise<WebGpuBackend> {
-  let b = backends.get(kernels);
+function gpu(shape: SyntheticShape, kernels: KernelFamily): Promise<WebGpuBackend> {
+  const key = `${shape.architecture}/${kernels}`;
+  let b = backends.get(key);
   if (!b) {
-    backends.set(kernels, (b = qwen3().then((m) => WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', kernels }))));
+    backends.set(key, (b = load(shape).then((m) => WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', kernels }))));
     void b.then((x) => opened.push(x));
   }
   return b;
@@ -37,14 +48,17 @@ function gpu(kernels: KernelFamily): Promise<WebGpuBackend> {
 /** Logits of a 3-slice prefill (30 tokens: the later slices read the first from rebuilt rows) and 20 decode steps. */
 async function trace(backend: Backend, cache: CacheConfig): Promise<Float32Array[]> {
   const s = backend.createSession(cache);
-  const ids = Array.from({ length: 50 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % SHAPE.vocab));
+  const ids = Array.from({ length: 50 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % QWEN3.vocab));
   const out = [await s.forward(ids.slice(0, 20), 'last'), await s.forward(ids.slice(20, 23), 'last'), await s.forward(ids.slice(23, 30), 'last')];
   for (const id of ids.slice(30)) out.push(await s.forward([id], 'last'));
   s.close();
   return out;
 }
 
-describe('Qwen3 on WebGPU (q/k norms)', () => {
+describe.each([
+  ['Qwen3 (q/k norms)', QWEN3],
+  ['Phi-4-mini kind (fused projections, partial rotary, longrope)', PHI4],
+])('%s on WebGPU', (_, shape) => {
   // The project's bounds per mode (src/webgpu/xquant.gpu.test.ts): fp16 5e-2, 1e-3 for the others.
   // A hot tier (GPU only) holding all 50 tokens equals the reference's fp16.
   const cases: [string, string, number][] = [
@@ -57,20 +71,20 @@ describe('Qwen3 on WebGPU (q/k norms)', () => {
   ];
   for (const kernels of ['rowwise', 'tiled'] as const) {
     it.each(cases)(`${kernels}: %s logits equal the reference's %s within %s`, async (mode, reference, bound) => {
-      const m = await qwen3();
-      const g = await trace(await gpu(kernels), parseCacheMode(mode));
+      const m = await load(shape);
+      const g = await trace(await gpu(shape, kernels), parseCacheMode(mode));
       const c = await trace(new ReferenceBackend(m), parseCacheMode(reference));
       expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(bound);
     });
   }
 
-  it('xquant-gqa-8: K rebuilt from the latents is k-normed too', async () => {
-    const m = await qwen3();
+  it('xquant-gqa-8: K rebuilt from the latents (k-normed, turned as the architecture says)', async () => {
+    const m = await load(shape);
     const mode = parseCacheMode('xquant-gqa-8');
-    await (await gpu('rowwise')).prepare(mode);
-    await (await gpu('tiled')).prepare(mode);
+    await (await gpu(shape, 'rowwise')).prepare(mode);
+    await (await gpu(shape, 'tiled')).prepare(mode);
     for (const kernels of ['rowwise', 'tiled'] as const) {
-      const g = await trace(await gpu(kernels), mode);
+      const g = await trace(await gpu(shape, kernels), mode);
       const c = await trace(new ReferenceBackend(m), mode);
       expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i]))), kernels).toBeLessThan(1e-2);
     }
@@ -79,7 +93,7 @@ describe('Qwen3 on WebGPU (q/k norms)', () => {
   it("the engine loads it on WebGPU: greedy replies equal the reference engine's (fp16, xquant-cl-4)", async () => {
     const reply = async (backends: BackendFactory, cache: string) => {
       const { model } = await loadPreparedModel({
-        resolved: { id: 'synthetic:qwen3', revision: '', name: 'qwen3', source: syntheticSource(SHAPE) },
+        resolved: { id: `synthetic:${shape.architecture}`, revision: '', name: shape.architecture!, source: syntheticSource(shape) },
         format: 'f32',
         cache: null,
       });
@@ -97,10 +111,12 @@ describe('Qwen3 on WebGPU (q/k norms)', () => {
       expect(ids.length).toBe(12);
     }
   });
+});
 
-  it("the norms are not vacuous here: the same weights read as Llama (no norms) give logits far from Qwen3's", async () => {
-    const m = await qwen3();
-    const llama = await loadModel(syntheticSource({ ...SHAPE, architecture: 'LlamaForCausalLM' }));
+describe('the test shapes are not vacuous', () => {
+  it("Qwen3: the same weights read as Llama (no norms) give logits far from Qwen3's", async () => {
+    const m = await load(QWEN3);
+    const llama = await loadModel(syntheticSource({ ...QWEN3, architecture: 'LlamaForCausalLM' }));
     const a = await trace(new ReferenceBackend(m), parseCacheMode('f32'));
     const b = await trace(new ReferenceBackend(llama), parseCacheMode('f32'));
     expect(Math.max(...a.map((x, i) => maxAbsDiff(x, b[i])))).toBeGreaterThan(1e-2);

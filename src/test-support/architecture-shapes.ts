@@ -1,0 +1,32 @@
+// Small random-weight shapes of the architectures beyond Llama, shared by the reference, GGUF and WebGPU tests.
+
+import type { SyntheticShape } from './synthetic-model';
+
+const LONGROPE = { type: 'longrope', short_factor: [1, 1.5, 2, 3], long_factor: [1, 2, 4, 8] };
+/** Phi-3.5-mini's kind: MHA, whole-head RoPE, longrope, untied. */
+export const PHI35_SHAPE: SyntheticShape = {
+  hidden: 32,
+  layers: 2,
+  heads: 4,
+  kvHeads: 4,
+  headDim: 8,
+  ffn: 48,
+  vocab: 40,
+  architecture: 'Phi3ForCausalLM',
+  ropeScaling: LONGROPE,
+  config: { original_max_position_embeddings: 64 },
+};
+/** Phi-4-mini's kind: GQA, 3/4 of each head turned, tied embeddings. */
+export const PHI4_SHAPE: SyntheticShape = {
+  hidden: 32,
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 16,
+  ffn: 48,
+  vocab: 40,
+  tied: true,
+  architecture: 'Phi3ForCausalLM',
+  ropeScaling: { type: 'longrope', short_factor: [1, 1.2, 1.5, 2, 2.5, 4], long_factor: [1, 2, 3, 4, 5, 6] },
+  config: { original_max_position_embeddings: 64, partial_rotary_factor: 0.75 },
+};
