@@ -37,6 +37,7 @@ describe('the curated model list', () => {
       ['Qwen3-0.6B', REAL_CONFIGS.qwen3_06b],
       ['Llama-3.2-1B', REAL_CONFIGS.llama32_1b],
       ['Phi-4-mini', REAL_CONFIGS.phi4_mini],
+      ['SmolLM3-3B', REAL_CONFIGS.smollm3_3b],
     ];
     for (const [name, real] of pairs) {
       const entry = CATALOG.find((e) => e.name === name)!;

@@ -67,6 +67,7 @@ function sizingSpec(e: CatalogEntry): ModelSpec {
     ropeFreqFactors: null,
     attentionBias: false,
     qkNorm: known && ARCHITECTURES[arch].qkNorm,
+    noRopeLayers: [],
     tieWordEmbeddings: c.tie_word_embeddings,
     // longrope models (Phi) run up to their trained context (src/model/model-spec.ts, LongRopeScaling).
     maxPositionEmbeddings: Math.min(c.max_position_embeddings, c.original_max_position_embeddings ?? Infinity),

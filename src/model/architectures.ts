@@ -3,7 +3,7 @@
 // architecture-specific on the loading side reads this table (model-spec.ts, gguf-model.ts); adding an
 // architecture starts here (docs/architecture.md, "Adding a model architecture", lists the other files).
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM' | 'Phi3ForCausalLM';
+export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM' | 'Phi3ForCausalLM' | 'SmolLM3ForCausalLM';
 
 export interface ArchitectureInfo {
   /** Hugging Face class name (config.json `architectures[0]`). */
@@ -20,6 +20,8 @@ export interface ArchitectureInfo {
   unsupportedFlags: readonly string[];
   /** Per-head RMSNorm of q and k before RoPE (Qwen3's q_norm / k_norm). */
   qkNorm: boolean;
+  /** Some layers leave q and k unturned (SmolLM3's `no_rope_layers`; llama.cpp: every 4th layer, no metadata). */
+  noRopeLayers: boolean;
 }
 
 export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
@@ -31,6 +33,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     ggufRopeInterleaved: true,
     unsupportedFlags: [],
     qkNorm: false,
+    noRopeLayers: false,
   },
   // llama.cpp converts Mistral as `llama`, so a GGUF file never names this class.
   MistralForCausalLM: {
@@ -41,6 +44,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     ggufRopeInterleaved: true,
     unsupportedFlags: [],
     qkNorm: false,
+    noRopeLayers: false,
   },
   // Qwen2's per-layer sliding window (use_sliding_window) is off in every released model.
   Qwen2ForCausalLM: {
@@ -51,6 +55,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     ggufRopeInterleaved: false,
     unsupportedFlags: ['use_sliding_window'],
     qkNorm: false,
+    noRopeLayers: false,
   },
   // Qwen3: Qwen2 without the q/k/v biases (attention_bias, false in released models), with q_norm and k_norm, and
   // head_dim independent of hidden / heads (128 on the 0.6B, hidden 1024 with 16 heads; GGUF: attention.key_length).
@@ -62,6 +67,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     ggufRopeInterleaved: false,
     unsupportedFlags: ['use_sliding_window'],
     qkNorm: true,
+    noRopeLayers: false,
   },
   // Phi-3.5-mini and Phi-4-mini: Llama with q/k/v in one qkv_proj and gate/up in one gate_up_proj (split as read:
   // src/model/tensors.ts FUSED_TENSORS), `longrope` scaling and, on Phi-4-mini, partial rotary (model-spec.ts).
@@ -74,6 +80,19 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     ggufRopeInterleaved: false,
     unsupportedFlags: [],
     qkNorm: false,
+    noRopeLayers: false,
+  },
+  // SmolLM3: Llama with RoPE left out of every 4th layer (config.json `no_rope_layers`, 1 = turned). llama.cpp
+  // converts it as llama (interleaved q/k rows) under its own name and fixes the step at 4.
+  SmolLM3ForCausalLM: {
+    name: 'SmolLM3ForCausalLM',
+    gguf: 'smollm3',
+    attentionBias: 'config',
+    slidingWindow: false,
+    ggufRopeInterleaved: true,
+    unsupportedFlags: ['use_sliding_window'],
+    qkNorm: false,
+    noRopeLayers: true,
   },
 };
 

@@ -285,6 +285,5 @@ export const CATALOG: readonly CatalogEntry[] = [
       max_position_embeddings: 65536,
       tie_word_embeddings: true,
     },
-    unsupported: 'SmolLM3 (layers without RoPE) is not implemented yet',
   },
 ];

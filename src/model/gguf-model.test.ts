@@ -17,7 +17,7 @@ import { hfToGguf } from '../test-support/gguf-writer';
 import { maxAbsDiff } from '../test-support/compare';
 import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
 import { syntheticSource } from '../test-support/synthetic-model';
-import { PHI35_SHAPE, PHI4_SHAPE } from '../test-support/architecture-shapes';
+import { PHI35_SHAPE, PHI4_SHAPE, SMOLLM3_SHAPE } from '../test-support/architecture-shapes';
 import { MemoryFileSource } from './file-source';
 import { GgufModelSource } from './gguf-model';
 import { loadModel, type LoadedModel } from './load-model';
@@ -194,11 +194,17 @@ describe('Qwen3 as llama.cpp converts it (`qwen3`: q/k norms, attention.key_leng
   });
 });
 
-describe('Phi-3.5 / Phi-4-mini as llama.cpp converts them (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*)', () => {
+describe('Phi-3 (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*) and SmolLM3 (`smollm3`) as llama.cpp converts them', () => {
   it.each([
-    ['Phi-3.5 kind', PHI35_SHAPE],
-    ['Phi-4-mini kind (partial rotary)', PHI4_SHAPE],
-  ])("%s: a GGUF file in llama.cpp's layout has the folder's spec and logits", async (_, shape) => {
+    ['Phi-3.5 kind', PHI35_SHAPE, ['blk.0.attn_qkv.weight', 'blk.0.ffn_up.weight', 'rope_factors_short.weight'], 'blk.0.ffn_gate.weight'],
+    ['Phi-4-mini kind (partial rotary)', PHI4_SHAPE, ['blk.0.attn_qkv.weight', 'rope_factors_long.weight'], 'blk.0.attn_q.weight'],
+    [
+      'SmolLM3 kind (every 4th layer unturned, q/k rows interleaved)',
+      SMOLLM3_SHAPE,
+      ['blk.3.attn_q.weight', 'blk.0.ffn_gate.weight'],
+      'rope_factors_short.weight',
+    ],
+  ])("%s: a GGUF file in llama.cpp's layout has the folder's spec and logits", async (_, shape, present, absent) => {
     const files = {
       'tokenizer.json': readFileSync(sharedPath('models/stories260K/tokenizer.json'), 'utf8'),
       'tokenizer_config.json': readFileSync(sharedPath('models/stories260K/tokenizer_config.json'), 'utf8'),
@@ -206,17 +212,17 @@ describe('Phi-3.5 / Phi-4-mini as llama.cpp converts them (`phi3`: attn_qkv, dou
     const big = { ...shape, vocab: 512 };
     const hf = await loadModel(syntheticSource(big, { files }));
     const bytes = await hfToGguf(syntheticSource(big, { files }), { encoding: 'F32' });
-    const file = ggufSource('phi3.gguf', bytes);
+    const file = ggufSource('model.gguf', bytes);
     const g = await loadModel(file);
-    // GGUF holds the factors and the amplitude in f32, as llama.cpp writes them: the rest of the spec is equal.
+    // GGUF holds longrope's factors and amplitude in f32, as llama.cpp writes them: the rest of the spec is equal.
     const f32 = (s: typeof hf.spec) => JSON.parse(JSON.stringify(s, (_, v) => (typeof v === 'number' ? Math.fround(v) : v)));
     expect(f32(g.spec)).toEqual(f32(hf.spec));
-    expect(g.spec).toMatchObject({ architecture: 'Phi3ForCausalLM', rotaryDim: hf.spec.rotaryDim, ropeScaling: { type: 'longrope' } });
+    expect(g.spec.architecture).toBe(shape.architecture);
     const ids = [1, 400, 33, 261, 90, 7];
     expect(maxAbsDiff(logitsOf(g, ids), logitsOf(hf, ids))).toBeLessThan(1e-5);
-    // The file holds the fused tensors as llama.cpp writes them, not the engine's parts.
+    // The file holds the tensors as llama.cpp writes them (fused for phi3), not the engine's parts.
     const names = [...(await file.ggufHeader()).tensors.keys()];
-    expect(names).toEqual(expect.arrayContaining(['blk.0.attn_qkv.weight', 'blk.0.ffn_up.weight', 'rope_factors_short.weight']));
-    expect(names).not.toContain('blk.0.ffn_gate.weight');
+    expect(names).toEqual(expect.arrayContaining(present));
+    expect(names).not.toContain(absent);
   });
 });

@@ -3,7 +3,8 @@
 // GGUF metadata and lists the file's tensors under Hugging Face names, so a GGUF model goes through the
 // same spec parser, tokenizer, packer, weight cache and engine as any other.
 //
-// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2`, `qwen3` and `phi3`.
+// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2`, `qwen3`, `phi3` and
+// `smollm3`.
 // llama.cpp stores a llama model's q/k rows in the interleaved-pair RoPE order (its NORM rope); the
 // engine rotates halves (Hugging Face's layout), so those rows are marked and put back when read.
 
@@ -232,6 +233,8 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     max_position_embeddings: int('context_length', 2048),
     tie_word_embeddings: !h.tensors.has('output.weight'),
     attention_bias: h.tensors.has('blk.0.attn_q.bias'),
+    // llama.cpp's smollm3 leaves every 4th layer unturned and writes nothing of it.
+    ...(arch.noRopeLayers ? { no_rope_layer_interval: 4 } : {}),
     bos_token_id: id('bos_token_id') ?? null,
     eos_token_id: id('eos_token_id') ?? null,
   };

@@ -51,6 +51,8 @@ export interface ModelSpec {
   attentionBias: boolean;
   /** Per-head RMSNorm of q and k before RoPE, with weights [headDim] (Qwen3). */
   qkNorm: boolean;
+  /** Layers whose q and k RoPE leaves alone (SmolLM3: 3, 7, 11, ...); empty for most models. */
+  noRopeLayers: number[];
   tieWordEmbeddings: boolean;
   maxPositionEmbeddings: number;
   /** Mistral's sliding attention window in tokens, or null for full attention. */
@@ -106,6 +108,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
   };
 
   const hiddenSize = int('hidden_size');
+  const numLayers = int('num_hidden_layers');
   const numHeads = int('num_attention_heads');
   const numKvHeads = int('num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
@@ -156,7 +159,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
   return {
     architecture,
     hiddenSize,
-    numLayers: int('num_hidden_layers'),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
@@ -169,6 +172,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     ropeFreqFactors: parseFreqFactors(c.rope_freq_factors, headDim, file),
     attentionBias: info.attentionBias === 'always' ? true : bool('attention_bias', false),
     qkNorm: info.qkNorm,
+    noRopeLayers: info.noRopeLayers ? parseNoRopeLayers(c, numLayers, file) : [],
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     // longrope: the short factors hold up to the trained context; the long ones are not used yet (see LongRopeScaling).
     maxPositionEmbeddings: ropeScaling?.type === 'longrope' ? Math.min(maxPositions, ropeScaling.originalMaxPositionEmbeddings) : maxPositions,
@@ -261,4 +265,20 @@ function parseLongRope(raw: Record<string, unknown>, original: unknown, rotaryDi
     originalMaxPositionEmbeddings: original,
     attentionFactor,
   };
+}
+
+/** SmolLM3: `no_rope_layers` (1 = RoPE, 0 = none, one per layer), or every `no_rope_layer_interval`-th layer without (default 4). */
+function parseNoRopeLayers(c: Record<string, unknown>, layers: number, file: string): number[] {
+  const listed = c.no_rope_layers;
+  if (listed !== undefined && listed !== null) {
+    if (!Array.isArray(listed) || listed.length !== layers || !listed.every((v) => v === 0 || v === 1)) {
+      throw new ModelFormatError('must list 1 (RoPE) or 0 (none) for every layer', { file, field: 'no_rope_layers', expected: `${layers} entries of 0 or 1` });
+    }
+    return listed.flatMap((v, i) => (v === 0 ? [i] : []));
+  }
+  const step = c.no_rope_layer_interval ?? 4;
+  if (!(typeof step === 'number' && Number.isSafeInteger(step) && step > 0)) {
+    throw new ModelFormatError('must be a positive integer', { file, field: 'no_rope_layer_interval', got: JSON.stringify(step) });
+  }
+  return Array.from({ length: layers }, (_, i) => i).filter((i) => (i + 1) % step === 0);
 }

@@ -47,9 +47,12 @@ export class ReferenceDecoder {
       if (w.qNorm) headRmsNorm(q, 0, T, H, hd, w.qNorm, s.rmsNormEps);
       if (w.kNorm) headRmsNorm(k, 0, T, KV, hd, w.kNorm, s.rmsNormEps);
       const kRot = k.slice();
-      for (let t = 0; t < T; t++) {
-        this.rope.apply(q, t * H * hd, H, start + t);
-        this.rope.apply(kRot, t * kv, KV, start + t);
+      // SmolLM3 leaves some layers unturned (noRopeLayers).
+      if (!s.noRopeLayers.includes(layer)) {
+        for (let t = 0; t < T; t++) {
+          this.rope.apply(q, t * H * hd, H, start + t);
+          this.rope.apply(kRot, t * kv, KV, start + t);
+        }
       }
       const attn = cache.attend(layer, q, T, { length: T, keys: kRot, values: v });
       cache.append(layer, { count: T, x, k, v });

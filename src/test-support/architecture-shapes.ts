@@ -30,3 +30,17 @@ export const PHI4_SHAPE: SyntheticShape = {
   ropeScaling: { type: 'longrope', short_factor: [1, 1.2, 1.5, 2, 2.5, 4], long_factor: [1, 2, 3, 4, 5, 6] },
   config: { original_max_position_embeddings: 64, partial_rotary_factor: 0.75 },
 };
+
+/** SmolLM3's kind: Llama with every 4th layer unturned (layer 3 of 4), GQA, tied. */
+export const SMOLLM3_SHAPE: SyntheticShape = {
+  hidden: 32,
+  layers: 4,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 8,
+  ffn: 48,
+  vocab: 40,
+  tied: true,
+  architecture: 'SmolLM3ForCausalLM',
+  config: { no_rope_layers: [1, 1, 1, 0] },
+};

@@ -229,7 +229,7 @@ export async function hfGgufTensors(
     const fused = part.fusedIn ? cp.tensors.get(part.fusedIn)! : null;
     const t = fused ? { ...part, rows: fused.shape[0], tensor: fused, headRows: undefined } : part;
     const name = ggmlName(t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name);
-    const interleaved = arch === 'llama' && /attn_[qk]\./.test(name);
+    const interleaved = ARCHITECTURES[spec.architecture].ggufRopeInterleaved && /attn_[qk]\./.test(name);
     let enc: TensorEncoding = t.kind === 'vector' ? 'F32' : (o.perTensor?.(name) ?? o.encoding);
     if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
     if (t.cols % blockValues(enc) !== 0) enc = 'F16';

@@ -3,6 +3,7 @@
 // - Qwen3: q_norm / k_norm per head before RoPE (shaders/head-norm.wgsl), and in the quantized modes that rebuild K
 //   from X or from latents, k_norm on every rebuilt K before RoPE (remat-tile.wgsl knorm_tile). head_dim is 32 with
 //   hidden 64 and 4 heads, as Qwen3 sets it apart from hidden / heads.
+// - SmolLM3's kind: a layer without RoPE reads a table of cos 1, sin 0 in every kernel that would turn.
 // - Phi-4-mini's kind: fused projections split as read, 24 of 32 dims turned (the loader's row order and the RoPE
 //   table's zero frequencies), longrope's amplitude in the table, so every kernel that rotates (RoPE, the GEMV's
 //   fused RoPE, the K rebuild, kivi's K) takes it without a change.
@@ -28,6 +29,8 @@ const PHI4: SyntheticShape = {
   ropeScaling: { type: 'longrope', short_factor: Array.from({ length: 12 }, (_, i) => 1 + i / 4), long_factor: Array(12).fill(8) },
   config: { original_max_position_embeddings: 64, partial_rotary_factor: 0.75 },
 };
+
+const SMOLLM3: SyntheticShape = { ...QWEN3, architecture: 'SmolLM3ForCausalLM', config: { no_rope_layers: [1, 1, 0] } };
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
@@ -58,6 +61,7 @@ async function trace(backend: Backend, cache: CacheConfig): Promise<Float32Array
 describe.each([
   ['Qwen3 (q/k norms)', QWEN3],
   ['Phi-4-mini kind (fused projections, partial rotary, longrope)', PHI4],
+  ['SmolLM3 kind (layer 2 unturned: an identity RoPE table, no shift turn)', SMOLLM3],
 ])('%s on WebGPU', (_, shape) => {
   // The project's bounds per mode (src/webgpu/xquant.gpu.test.ts): fp16 5e-2, 1e-3 for the others.
   // A hot tier (GPU only) holding all 50 tokens equals the reference's fp16.
@@ -110,6 +114,24 @@ describe.each([
       expect(ids, cache).toEqual(await reply(referenceBackends, cache));
       expect(ids.length).toBe(12);
     }
+  });
+});
+
+describe('SmolLM3 on WebGPU: a context shift', () => {
+  it('f32: turns back the K of the turned layers only; the next logits equal the reference shift', async () => {
+    const m = await load(SMOLLM3);
+    const config = parseCacheMode('f32');
+    const g = (await gpu(SMOLLM3, 'tiled')).createSession(config);
+    const r = new ReferenceBackend(m).createSession(config);
+    const ids = Array.from({ length: 40 }, (_, i) => 1 + ((i * 37) % 60));
+    await g.forward(ids, 'last');
+    await r.forward(ids, 'last');
+    expect(g.shift(5, 20)).toBe(true);
+    expect(r.shift(5, 20)).toBe(true);
+    const tail = [17, 26, 41];
+    const [a, b] = [await g.forward(tail, 'all'), await r.forward(tail, 'all')];
+    g.close();
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-3);
   });
 });
 

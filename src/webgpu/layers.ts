@@ -56,6 +56,11 @@ export interface Forward {
   cache: GpuCache;
   /** (cos, sin) per position and frequency, as many positions as the cache holds. */
   rope: GPUBuffer;
+  /**
+   * The same size of table with cos 1 and sin 0: what the cache kernels of a layer without RoPE (SmolLM3's
+   * noRopeLayers) read, so they rotate by nothing with no variant of their own; null when every layer turns.
+   */
+  unturned: GPUBuffer | null;
 }
 
 /**
@@ -90,8 +95,11 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
     const qkvNorm = fuseAttentionNorm ? norm(l.attnNorm) : undefined;
     // q, k, v = x·Wᵀ + b; RoPE rides in the q/k GEMVs unless the mode keeps K before RoPE (kivi), a part splits a head,
     // or q/k norms (Qwen3) come between the projection and RoPE.
-    const fuseRope = fuse && !cache.needsPreRopeK && !s.qkNorm && ropeFusable(l.wq, s.headDim) && ropeFusable(l.wk, s.headDim);
-    const rope = fuseRope ? { table: f.rope, headDim: s.headDim } : undefined;
+    const turned = !s.noRopeLayers.includes(i);
+    const table = turned ? f.rope : f.unturned;
+    if (!table) throw new Error(`layer ${i} has no RoPE but the session made no unturned table`);
+    const fuseRope = turned && fuse && !cache.needsPreRopeK && !s.qkNorm && ropeFusable(l.wq, s.headDim) && ropeFusable(l.wk, s.headDim);
+    const rope = fuseRope ? { table, headDim: s.headDim } : undefined;
     list.push(
       ...lin(`l${i}.q`, l.wq, qkvIn, b.q, l.bq, st.d, st.q, false, qkvNorm, rope),
       ...lin(`l${i}.k`, l.wk, qkvIn, b.k, l.bk, st.d, st.kv, false, qkvNorm, rope),
@@ -105,7 +113,7 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
       x: b.xn,
       out: b.attn,
       partial: b.partial,
-      rope: f.rope,
+      rope: table,
       wk: l.wk,
       wv: l.wv,
       bk: l.bk,
@@ -136,7 +144,7 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
       );
     }
     list.push(...cache.preRopeOps(ctx, attention));
-    if (!fuseRope) {
+    if (turned && !fuseRope) {
       list.push(
         ropeOp(ctx, {
           q: b.q,

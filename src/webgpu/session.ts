@@ -67,6 +67,8 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly buf: Activations & { chosen: GPUBuffer; step: GPUBuffer };
   private readonly stride: Strides;
   private ropeTable: GPUBuffer | null = null;
+  /** Layers without RoPE (SmolLM3) read this table of cos 1, sin 0 (layers.ts Forward.unturned). */
+  private unturnedTable: GPUBuffer | null = null;
   private ropePositions = 0;
   /** Dispatches per forward kind: decode (one token, GEMV tiles) and prefill (GEMM tiles). */
   private built: {
@@ -180,8 +182,13 @@ export class GpuDecodeSession implements DecodeSession {
     if (this.holds(tokens)) return;
     this.cache.ensure(tokens);
     if (this.ropeTable) this.backend.memory.release(this.ropeTable);
+    if (this.unturnedTable) this.backend.memory.release(this.unturnedTable);
     this.ropePositions = this.cache.capacity;
     this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions, ropeAmplitudes(this.spec)));
+    if (this.spec.noRopeLayers.length > 0) {
+      const none = new Float64Array(this.backend.invFreq.length); // frequency 0: cos 1, sin 0
+      this.unturnedTable = this.backend.memory.upload('activations', 'rope.unturned', ropeTable(none, this.ropePositions));
+    }
     this.built = null;
     this.builtPrefill.clear();
   }
@@ -241,6 +248,7 @@ export class GpuDecodeSession implements DecodeSession {
       stride: this.stride,
       cache: this.cache,
       rope: this.ropeTable!,
+      unturned: this.unturnedTable,
     };
   }
 
@@ -585,6 +593,7 @@ export class GpuDecodeSession implements DecodeSession {
     mem.release(this.readLogits);
     for (const b of this.readIds) mem.release(b);
     if (this.ropeTable) mem.release(this.ropeTable);
+    if (this.unturnedTable) mem.release(this.unturnedTable);
     if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
     if (this.tokenMask) mem.release(this.tokenMask.buffer);
   }

@@ -108,12 +108,12 @@ export abstract class MaterializedCache implements ReferenceCache {
     return cacheBytesPerToken(this.spec, this.config);
   }
 
-  /** Record a token's pre-RoPE key; RoPE is applied at the token's absolute position. */
+  /** Record a token's pre-RoPE key; RoPE is applied at the token's absolute position (in layers that have it). */
   protected setKey(layer: number, token: number, k: Float32Array, off: number): void {
     const g = this.keys[layer];
     const at = g.row(token);
     g.data.set(k.subarray(off, off + this.kvDim), at);
-    this.rope.apply(g.data, at, this.spec.numKvHeads, token);
+    if (!this.spec.noRopeLayers.includes(layer)) this.rope.apply(g.data, at, this.spec.numKvHeads, token);
   }
 
   /**

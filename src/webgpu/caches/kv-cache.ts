@@ -86,13 +86,14 @@ export class GpuKvCache implements GpuCache {
     const words = (this.kvDim * (this.f16 ? 2 : 4)) / 4;
     if (moved > 0) {
       const scratch = io.scratch(moved * words * 4);
-      for (const p of this.pools) {
+      this.pools.forEach((p, layer) => {
         for (const pool of [p.k, p.v]) {
           copyRuns(io.encoder, pool, scratch, [[to * words, 0, moved * words]]);
           copyRuns(io.encoder, scratch, pool, [[0, from * words, moved * words]]);
         }
-        io.rotateK(p.k, from, moved, this.f16);
-      }
+        // A layer without RoPE (SmolLM3) stores K unturned: nothing to turn back.
+        if (!this.spec.noRopeLayers.includes(layer)) io.rotateK(p.k, from, moved, this.f16);
+      });
     }
     this.length = from + moved;
     return true;

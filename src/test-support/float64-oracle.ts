@@ -1,0 +1,89 @@
+// An independent float64 forward pass of Llama-family decoders, written from transformers' definitions and read
+// from a checkpoint's own tensors (fused as stored, rows as stored): no code shared with the reference decoder.
+// It covers Phi-3's fused projections, partial rotary and longrope, and SmolLM3's layers without RoPE; the oracle
+// of Qwen3's q/k norms is src/reference/qwen3.test.ts.
+
+import { syntheticConfig, type SyntheticShape, type TensorSpec } from './synthetic-model';
+
+/** Logits of every position, in float64, from the definition and the checkpoint's tensors: no code shared with the decoder. */
+export function float64Logits(shape: SyntheticShape, tensors: TensorSpec[], ids: number[]): Float64Array[] {
+  const c = syntheticConfig(shape) as Record<string, number> & { rope_scaling: { short_factor: number[] } | null; no_rope_layers?: number[] };
+  const W = (n: string) => tensors.find((t) => t.name === n)!.data;
+  const has = (n: string) => tensors.some((t) => t.name === n);
+  const { hidden: d, heads: H, kvHeads: KV, headDim: hd, ffn: f, vocab: V } = shape;
+  const rd = Math.round(hd * (c.partial_rotary_factor ?? 1));
+  // longrope: the short factors, and cos and sin times sqrt(1 + ln(max / original) / ln original).
+  const scale = c.rope_scaling ? c.max_position_embeddings / c.original_max_position_embeddings : 1;
+  const attnFactor = scale > 1 ? Math.sqrt(1 + Math.log(scale) / Math.log(c.original_max_position_embeddings)) : 1;
+  const factor = (i: number) => c.rope_scaling?.short_factor[i] ?? 1;
+  const eps = c.rms_norm_eps;
+  const lin = (w: Float32Array, rows: number, cols: number, x: Float64Array, row0 = 0) =>
+    Float64Array.from({ length: rows }, (_, o) => {
+      let acc = 0;
+      for (let i = 0; i < cols; i++) acc += w[(row0 + o) * cols + i] * x[i];
+      return acc;
+    });
+  const norm = (x: Float64Array, g: Float32Array) => {
+    const ms = x.reduce((a, v) => a + v * v, 0) / x.length;
+    return x.map((v, i) => (v / Math.sqrt(ms + eps)) * g[i]);
+  };
+  // transformers' apply_rotary_pos_emb on q[..., :rd]; the rest passes.
+  const rope = (x: Float64Array, heads: number, p: number) => {
+    const out = Float64Array.from(x);
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < rd / 2; i++) {
+        const a = p / (factor(i) * c.rope_theta ** ((2 * i) / rd));
+        const [cos, sin] = [Math.cos(a) * attnFactor, Math.sin(a) * attnFactor];
+        const [x0, x1] = [x[h * hd + i], x[h * hd + i + rd / 2]];
+        out[h * hd + i] = x0 * cos - x1 * sin;
+        out[h * hd + i + rd / 2] = x1 * cos + x0 * sin;
+      }
+    }
+    return out;
+  };
+  const embed = W('model.embed_tokens.weight');
+  let hs = ids.map((id) => Float64Array.from(embed.subarray(id * d, (id + 1) * d)));
+  for (let l = 0; l < shape.layers; l++) {
+    const p = `model.layers.${l}.`;
+    // Phi-3 stores q | k | v as one qkv_proj and gate | up as one gate_up_proj; the others apart.
+    const fused = has(`${p}self_attn.qkv_proj.weight`);
+    const [wq, q0] = fused ? [W(`${p}self_attn.qkv_proj.weight`), 0] : [W(`${p}self_attn.q_proj.weight`), 0];
+    const [wk, k0] = fused ? [wq, H * hd] : [W(`${p}self_attn.k_proj.weight`), 0];
+    const [wv, v0] = fused ? [wq, (H + KV) * hd] : [W(`${p}self_attn.v_proj.weight`), 0];
+    // SmolLM3: no_rope_layers[l] = 0 leaves q and k unturned.
+    const turn = c.no_rope_layers?.[l] !== 0 ? rope : (x: Float64Array) => x;
+    const xs = hs.map((h) => norm(h, W(`${p}input_layernorm.weight`)));
+    const qs = xs.map((x, t) => turn(lin(wq, H * hd, d, x, q0), H, t));
+    const ks = xs.map((x, t) => turn(lin(wk, KV * hd, d, x, k0), KV, t));
+    const vs = xs.map((x) => lin(wv, KV * hd, d, x, v0));
+    hs = hs.map((h, t) => {
+      const attn = new Float64Array(H * hd);
+      for (let head = 0; head < H; head++) {
+        const g = Math.floor(head / (H / KV));
+        const scores = Array.from({ length: t + 1 }, (_, j) => {
+          let dot = 0;
+          for (let i = 0; i < hd; i++) dot += qs[t][head * hd + i] * ks[j][g * hd + i];
+          return dot / Math.sqrt(hd);
+        });
+        const max = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - max));
+        const sum = e.reduce((a, b) => a + b, 0);
+        for (let j = 0; j <= t; j++) for (let i = 0; i < hd; i++) attn[head * hd + i] += (e[j] / sum) * vs[j][g * hd + i];
+      }
+      const o = lin(W(`${p}self_attn.o_proj.weight`), d, H * hd, attn);
+      const h1 = h.map((v, i) => v + o[i]);
+      const x2 = norm(h1, W(`${p}post_attention_layernorm.weight`));
+      const gate = fused ? lin(W(`${p}mlp.gate_up_proj.weight`), f, d, x2, 0) : lin(W(`${p}mlp.gate_proj.weight`), f, d, x2);
+      const up = fused ? lin(W(`${p}mlp.gate_up_proj.weight`), f, d, x2, f) : lin(W(`${p}mlp.up_proj.weight`), f, d, x2);
+      const down = lin(
+        W(`${p}mlp.down_proj.weight`),
+        d,
+        f,
+        up.map((u, i) => u * (gate[i] / (1 + Math.exp(-gate[i])))),
+      );
+      return h1.map((v, i) => v + down[i]);
+    });
+  }
+  const head = W(shape.tied ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  return hs.map((h) => lin(head, V, d, norm(h, W('model.norm.weight'))));
+}
