@@ -72,6 +72,13 @@ function sizingSpec(e: CatalogEntry): ModelSpec {
     // longrope models (Phi) run up to their trained context (src/model/model-spec.ts, LongRopeScaling).
     maxPositionEmbeddings: Math.min(c.max_position_embeddings, c.original_max_position_embeddings ?? Infinity),
     slidingWindow: null,
+    fullAttentionLayers: [],
+    localRopeTheta: null,
+    normOffset: 0,
+    embeddingScale: 1,
+    sandwichNorms: known && ARCHITECTURES[arch].gemma,
+    activation: 'silu',
+    queryPreAttnScalar: null,
     bosTokenId: null,
     eosTokenIds: [],
   };

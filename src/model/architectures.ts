@@ -3,7 +3,14 @@
 // architecture-specific on the loading side reads this table (model-spec.ts, gguf-model.ts); adding an
 // architecture starts here (docs/architecture.md, "Adding a model architecture", lists the other files).
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM' | 'Phi3ForCausalLM' | 'SmolLM3ForCausalLM';
+export type Architecture =
+  | 'LlamaForCausalLM'
+  | 'MistralForCausalLM'
+  | 'Qwen2ForCausalLM'
+  | 'Qwen3ForCausalLM'
+  | 'Phi3ForCausalLM'
+  | 'SmolLM3ForCausalLM'
+  | 'Gemma3ForCausalLM';
 
 export interface ArchitectureInfo {
   /** Hugging Face class name (config.json `architectures[0]`). */
@@ -12,8 +19,11 @@ export interface ArchitectureInfo {
   gguf: string | null;
   /** q/k/v projections carry biases: always, or as config.json's `attention_bias` says. */
   attentionBias: 'always' | 'config';
-  /** Reads config.json's `sliding_window` (Mistral); other architectures attend over the whole context. */
-  slidingWindow: boolean;
+  /**
+   * config.json's `sliding_window`: ignored ('none'), for every layer (Mistral), or for the layers `layer_types` (or
+   * `sliding_window_pattern`) marks sliding, the others full, with their own RoPE base `rope_local_base_freq` (Gemma 3).
+   */
+  slidingWindow: 'none' | 'every-layer' | 'layer-types';
   /** llama.cpp stores q/k rows in the interleaved-pair RoPE order (its NORM rope): put back when read. */
   ggufRopeInterleaved: boolean;
   /** config.json fields this architecture does not support when true (read as booleans). */
@@ -22,6 +32,12 @@ export interface ArchitectureInfo {
   qkNorm: boolean;
   /** Some layers leave q and k unturned (SmolLM3's `no_rope_layers`; llama.cpp: every 4th layer, no metadata). */
   noRopeLayers: boolean;
+  /**
+   * Gemma's differences, each folded where it is cheapest: RMSNorm weights stored as w for (1 + w) (the loader adds
+   * the 1; llama.cpp's files hold 1 + w already), embeddings times √hidden, a norm after attention and after the MLP
+   * (`sandwich`), GELU (tanh) gating, and `query_pre_attn_scalar` in place of head_dim in the softmax scale.
+   */
+  gemma: boolean;
 }
 
 export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
@@ -29,33 +45,36 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     name: 'LlamaForCausalLM',
     gguf: 'llama',
     attentionBias: 'config',
-    slidingWindow: false,
+    slidingWindow: 'none',
     ggufRopeInterleaved: true,
     unsupportedFlags: [],
     qkNorm: false,
     noRopeLayers: false,
+    gemma: false,
   },
   // llama.cpp converts Mistral as `llama`, so a GGUF file never names this class.
   MistralForCausalLM: {
     name: 'MistralForCausalLM',
     gguf: null,
     attentionBias: 'config',
-    slidingWindow: true,
+    slidingWindow: 'every-layer',
     ggufRopeInterleaved: true,
     unsupportedFlags: [],
     qkNorm: false,
     noRopeLayers: false,
+    gemma: false,
   },
   // Qwen2's per-layer sliding window (use_sliding_window) is off in every released model.
   Qwen2ForCausalLM: {
     name: 'Qwen2ForCausalLM',
     gguf: 'qwen2',
     attentionBias: 'always',
-    slidingWindow: false,
+    slidingWindow: 'none',
     ggufRopeInterleaved: false,
     unsupportedFlags: ['use_sliding_window'],
     qkNorm: false,
     noRopeLayers: false,
+    gemma: false,
   },
   // Qwen3: Qwen2 without the q/k/v biases (attention_bias, false in released models), with q_norm and k_norm, and
   // head_dim independent of hidden / heads (128 on the 0.6B, hidden 1024 with 16 heads; GGUF: attention.key_length).
@@ -63,11 +82,12 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     name: 'Qwen3ForCausalLM',
     gguf: 'qwen3',
     attentionBias: 'config',
-    slidingWindow: false,
+    slidingWindow: 'none',
     ggufRopeInterleaved: false,
     unsupportedFlags: ['use_sliding_window'],
     qkNorm: true,
     noRopeLayers: false,
+    gemma: false,
   },
   // Phi-3.5-mini and Phi-4-mini: Llama with q/k/v in one qkv_proj and gate/up in one gate_up_proj (split as read:
   // src/model/tensors.ts FUSED_TENSORS), `longrope` scaling and, on Phi-4-mini, partial rotary (model-spec.ts).
@@ -76,11 +96,12 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     name: 'Phi3ForCausalLM',
     gguf: 'phi3',
     attentionBias: 'config',
-    slidingWindow: false,
+    slidingWindow: 'none',
     ggufRopeInterleaved: false,
     unsupportedFlags: [],
     qkNorm: false,
     noRopeLayers: false,
+    gemma: false,
   },
   // SmolLM3: Llama with RoPE left out of every 4th layer (config.json `no_rope_layers`, 1 = turned). llama.cpp
   // converts it as llama (interleaved q/k rows) under its own name and fixes the step at 4.
@@ -88,11 +109,25 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     name: 'SmolLM3ForCausalLM',
     gguf: 'smollm3',
     attentionBias: 'config',
-    slidingWindow: false,
+    slidingWindow: 'none',
     ggufRopeInterleaved: true,
     unsupportedFlags: ['use_sliding_window'],
     qkNorm: false,
     noRopeLayers: true,
+    gemma: false,
+  },
+  // Gemma 3 (text; Gemma3ForCausalLM: 270M, 1B): q/k norms as Qwen3, five of every six layers attend over a window
+  // of 512 tokens with RoPE base 10K, the sixth over everything with base 1M; see `gemma` above.
+  Gemma3ForCausalLM: {
+    name: 'Gemma3ForCausalLM',
+    gguf: 'gemma3',
+    attentionBias: 'config',
+    slidingWindow: 'layer-types',
+    ggufRopeInterleaved: false,
+    unsupportedFlags: [],
+    qkNorm: true,
+    noRopeLayers: false,
+    gemma: true,
   },
 };
 

@@ -32,7 +32,8 @@ export interface CatalogEntry {
   unsupported?: string;
 }
 
-const GEMMA3 = 'Gemma 3 (sliding-window layers, four norms per layer, GeGLU) is not implemented yet';
+const GEMMA3 =
+  'Gemma 3 runs on the reference (CPU) backend only: its WebGPU kernels (embedding scale, post-norms, GeGLU, per-layer windows and RoPE bases) are not written yet';
 
 /** Source of every config below: the repo's config.json on the Hugging Face Hub (main branch, as of 2026). */
 export const CATALOG: readonly CatalogEntry[] = [

@@ -7,7 +7,7 @@ import { MissingFileError, ModelFormatError } from '../errors';
 import type { ModelFileSource } from './file-source';
 import { readText } from './file-source';
 import type { ModelSpec } from './model-spec';
-import { FUSED_TENSORS, GLOBAL_TENSORS, hfLayerPrefix, LAYER_TENSORS, layerKey, type LayerMatrix, type TensorDef } from './tensors';
+import { FUSED_TENSORS, GLOBAL_TENSORS, hfLayerPrefix, hfNameIn, LAYER_TENSORS, layerKey, type LayerMatrix, type TensorDef } from './tensors';
 import { parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength } from './safetensors';
 import { decodeRows, rowBytes, type TensorEncoding } from './tensor-encoding';
 
@@ -32,6 +32,8 @@ export interface CheckpointTensor {
   ropeInterleaved?: number;
   /** The tensor's name in its file when that is not the Hugging Face name (GGUF's blk.0.attn_q.weight). */
   stored?: string;
+  /** A norm weight stored as 1 + w already (llama.cpp's Gemma files): the loader adds no normOffset. */
+  offsetStored?: boolean;
 }
 
 export interface Checkpoint {
@@ -100,6 +102,8 @@ export interface ModelTensor {
   headRows?: Int32Array;
   /** The fused tensor these rows are a run of (Phi-3's qkv_proj), when the checkpoint stores it so. */
   fusedIn?: string;
+  /** Values read as (stored + add) × mul: Gemma's norm weights w become 1 + w, its q_norm takes the softmax scale. */
+  affine?: { add: number; mul: number };
 }
 
 /** A tensor the engine loads: its key, its Hugging Face name and shape; `tiedAlias` is the other name tied embeddings may use. */
@@ -135,8 +139,12 @@ export function tensorSlots(spec: ModelSpec): TensorSlot[] {
   if (!spec.tieWordEmbeddings) slot('lm_head', global('lm_head').hf, global('lm_head'));
   for (let i = 0; i < spec.numLayers; i++) {
     for (const t of LAYER_TENSORS) {
+      if (t.strict && !(t.present?.(spec) ?? true)) continue;
       const fused = fusedOf(i, t.key);
-      slot(layerKey(i, t.key), hfLayerPrefix(i) + t.hf, t, undefined, { ...(fused ? { fused } : {}), ...(ROTARY.has(t.key) ? { rotary: true } : {}) });
+      slot(layerKey(i, t.key), hfLayerPrefix(i) + hfNameIn(spec, t), t, undefined, {
+        ...(fused ? { fused } : {}),
+        ...(ROTARY.has(t.key) ? { rotary: true } : {}),
+      });
     }
   }
   slot('final_norm', global('final_norm').hf, global('final_norm'));
@@ -167,6 +175,7 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
       });
     }
     const headRows = slot.rotary ? headRowOrder(spec.headDim, spec.rotaryDim, t.ropeInterleaved !== undefined) : null;
+    const affine = normAffine(spec, slot.key, t);
     out.push({
       key: slot.key,
       kind: shape.length === 2 ? 'matrix' : 'vector',
@@ -174,6 +183,7 @@ export function modelTensors(spec: ModelSpec, cp: Checkpoint): ModelTensor[] {
       cols: shape[1] ?? 1,
       tensor: t,
       ...(headRows ? { headRows } : {}),
+      ...(affine ? { affine } : {}),
       ...(t.name !== slot.name && slot.fused ? { fusedIn: slot.fused.name } : {}),
     });
   }
@@ -197,6 +207,17 @@ function fusedPart(cp: Checkpoint, slot: TensorSlot): CheckpointTensor | undefin
   const width = rowBytes(f.dtype, cols);
   const begin = f.begin + slot.fused.row0 * width;
   return { ...f, shape: slot.shape, begin, end: begin + slot.shape[0] * width };
+}
+
+/**
+ * Gemma's norm weights as the engine multiplies them: 1 + w (unless the file stores that already), and q_norm times
+ * √(headDim / query_pre_attn_scalar), so attention's 1/√headDim scale becomes Gemma's 1/√query_pre_attn_scalar.
+ */
+function normAffine(spec: ModelSpec, key: string, t: CheckpointTensor): ModelTensor['affine'] | null {
+  if (!/(^final_norm|Norm)$/.test(key)) return null;
+  const add = t.offsetStored ? 0 : spec.normOffset;
+  const mul = key.endsWith('.qNorm') && spec.queryPreAttnScalar !== null ? Math.sqrt(spec.headDim / spec.queryPreAttnScalar) : 1;
+  return add === 0 && mul === 1 ? null : { add, mul };
 }
 
 /** q/k tensors: their rows are head by head in RoPE's layout. */
@@ -247,10 +268,11 @@ export async function readRowBytes(source: ModelFileSource, t: ModelTensor, row0
   return t.headRows ? reorderRows(bytes, width, rows, t.headRows) : bytes;
 }
 
-/** Rows [row0, row0 + rows) of a tensor as f32. */
+/** Rows [row0, row0 + rows) of a tensor as f32 (an affine tensor's values transformed). */
 export async function readRows(source: ModelFileSource, t: ModelTensor, row0: number, rows: number): Promise<Float32Array> {
   const out = new Float32Array(rows * t.cols);
   decodeRows(t.tensor.dtype, await readRowBytes(source, t, row0, rows), out);
+  if (t.affine) for (let i = 0; i < out.length; i++) out[i] = (out[i] + t.affine.add) * t.affine.mul;
   return out;
 }
 

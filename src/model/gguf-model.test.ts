@@ -17,7 +17,7 @@ import { hfToGguf } from '../test-support/gguf-writer';
 import { maxAbsDiff } from '../test-support/compare';
 import { sharedModel, sharedPath, sharedText } from '../test-support/shared-models';
 import { syntheticSource } from '../test-support/synthetic-model';
-import { PHI35_SHAPE, PHI4_SHAPE, SMOLLM3_SHAPE } from '../test-support/architecture-shapes';
+import { GEMMA3_SHAPE, PHI35_SHAPE, PHI4_SHAPE, SMOLLM3_SHAPE } from '../test-support/architecture-shapes';
 import { MemoryFileSource } from './file-source';
 import { GgufModelSource } from './gguf-model';
 import { loadModel, type LoadedModel } from './load-model';
@@ -194,7 +194,7 @@ describe('Qwen3 as llama.cpp converts it (`qwen3`: q/k norms, attention.key_leng
   });
 });
 
-describe('Phi-3 (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*) and SmolLM3 (`smollm3`) as llama.cpp converts them', () => {
+describe('Phi-3 (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*), SmolLM3 (`smollm3`) and Gemma 3 (`gemma3`) as llama.cpp converts them', () => {
   it.each([
     ['Phi-3.5 kind', PHI35_SHAPE, ['blk.0.attn_qkv.weight', 'blk.0.ffn_up.weight', 'rope_factors_short.weight'], 'blk.0.ffn_gate.weight'],
     ['Phi-4-mini kind (partial rotary)', PHI4_SHAPE, ['blk.0.attn_qkv.weight', 'rope_factors_long.weight'], 'blk.0.attn_q.weight'],
@@ -203,6 +203,13 @@ describe('Phi-3 (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*) and Smo
       SMOLLM3_SHAPE,
       ['blk.3.attn_q.weight', 'blk.0.ffn_gate.weight'],
       'rope_factors_short.weight',
+    ],
+    // llama.cpp's gemma3 takes query_pre_attn_scalar as head_dim; its norms are stored as 1 + w.
+    [
+      'Gemma 3 kind (four norms a layer, sliding layers)',
+      { ...GEMMA3_SHAPE, config: { ...GEMMA3_SHAPE.config, query_pre_attn_scalar: GEMMA3_SHAPE.headDim } },
+      ['blk.0.post_attention_norm.weight', 'blk.0.ffn_norm.weight', 'blk.0.post_ffw_norm.weight', 'blk.0.attn_q_norm.weight'],
+      'output.weight',
     ],
   ])("%s: a GGUF file in llama.cpp's layout has the folder's spec and logits", async (_, shape, present, absent) => {
     const files = {

@@ -3,8 +3,8 @@
 // GGUF metadata and lists the file's tensors under Hugging Face names, so a GGUF model goes through the
 // same spec parser, tokenizer, packer, weight cache and engine as any other.
 //
-// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2`, `qwen3`, `phi3` and
-// `smollm3`.
+// Architectures: `llama` (also Mistral and SmolLM, which llama.cpp converts as llama), `qwen2`, `qwen3`, `phi3`,
+// `smollm3` and `gemma3`.
 // llama.cpp stores a llama model's q/k rows in the interleaved-pair RoPE order (its NORM rope); the
 // engine rotates halves (Hugging Face's layout), so those rows are marked and put back when read.
 
@@ -79,7 +79,10 @@ export class GgufModelSource implements SingleFileModel {
     for (const t of h.tensors.values()) {
       // A layer without ffn_gate stores gate and up in one double-height ffn_up (llama.cpp's phi3).
       const fusedUp = /^blk\.(\d+)\.ffn_up\.weight$/.exec(t.name);
-      const name = fusedUp && !h.tensors.has(`blk.${fusedUp[1]}.ffn_gate.weight`) ? `model.layers.${fusedUp[1]}.mlp.gate_up_proj.weight` : hfNameOf(t.name);
+      const name =
+        fusedUp && !h.tensors.has(`blk.${fusedUp[1]}.ffn_gate.weight`)
+          ? `model.layers.${fusedUp[1]}.mlp.gate_up_proj.weight`
+          : hfNameOf(t.name, { architecture: arch.name });
       if (!name) continue;
       if (!isTensorEncoding(t.typeName) || t.end === null) {
         throw new UnsupportedModelError('tensor type not supported', {
@@ -99,6 +102,8 @@ export class GgufModelSource implements SingleFileModel {
         end: t.end,
         stored: t.name,
         ...(interleaved ? { ropeInterleaved: headDim } : {}),
+        // llama.cpp's converter adds Gemma's 1 to every norm weight.
+        ...(arch.gemma && /norm\.weight$/.test(t.name) ? { offsetStored: true } : {}),
       });
     }
     return { source: this, files: [this.file], tensors };
@@ -235,6 +240,11 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     attention_bias: h.tensors.has('blk.0.attn_q.bias'),
     // llama.cpp's smollm3 leaves every 4th layer unturned and writes nothing of it.
     ...(arch.noRopeLayers ? { no_rope_layer_interval: 4 } : {}),
+    // llama.cpp's gemma3 fixes what the file does not say: 5 sliding layers in 6, their RoPE base 10,000, and the softmax
+    // scale of head_dim (query_pre_attn_scalar; Gemma-3-27B's differs and is not read right here).
+    ...(arch.gemma
+      ? { sliding_window: int('attention.sliding_window'), sliding_window_pattern: 6, rope_local_base_freq: 10000, query_pre_attn_scalar: headDim }
+      : {}),
     bos_token_id: id('bos_token_id') ?? null,
     eos_token_id: id('eos_token_id') ?? null,
   };

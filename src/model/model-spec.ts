@@ -55,8 +55,22 @@ export interface ModelSpec {
   noRopeLayers: number[];
   tieWordEmbeddings: boolean;
   maxPositionEmbeddings: number;
-  /** Mistral's sliding attention window in tokens, or null for full attention. */
+  /** The sliding attention window in tokens (Mistral, Gemma 3), or null for full attention. */
   slidingWindow: number | null;
+  /** Layers that attend over everything although slidingWindow is set (Gemma 3: every 6th); use layerWindow(). */
+  fullAttentionLayers: number[];
+  /** RoPE base of the windowed layers where it differs from ropeTheta (Gemma 3: 10,000 beside 1,000,000). */
+  localRopeTheta: number | null;
+  /** Gemma: the loader stores each RMSNorm weight w as 1 + w (0 elsewhere; GGUF files hold 1 + w already). */
+  normOffset: number;
+  /** Embeddings times this before the first layer (Gemma: √hidden; 1 elsewhere). */
+  embeddingScale: number;
+  /** Gemma: an RMSNorm on the attention output and on the MLP output before each joins the residual stream. */
+  sandwichNorms: boolean;
+  /** The MLP's gate: silu (SwiGLU) or GELU with the tanh approximation (Gemma's GeGLU). */
+  activation: 'silu' | 'gelu_tanh';
+  /** Gemma's softmax scale is 1/√queryPreAttnScalar: the loader folds √(headDim / it) into q_norm's weights. */
+  queryPreAttnScalar: number | null;
   bosTokenId: number | null;
   eosTokenIds: number[];
 }
@@ -134,17 +148,28 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
   const maxPositions = int('max_position_embeddings', 2048);
   const ropeScaling = parseRopeScaling(c, rotaryDim, maxPositions, file);
 
-  const act = c.hidden_act ?? 'silu';
-  if (act !== 'silu') throw new UnsupportedModelError('unsupported activation', { file, field: 'hidden_act', expected: 'silu', got: String(act) });
+  // Gemma names it hidden_activation; transformers' gelu_pytorch_tanh is GELU's tanh approximation.
+  const actField = info.gemma ? 'hidden_activation' : 'hidden_act';
+  const act = c[actField] ?? (info.gemma ? 'gelu_pytorch_tanh' : 'silu');
+  const activation = act === 'silu' ? 'silu' : act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : null;
+  if (!activation) {
+    throw new UnsupportedModelError('unsupported activation', { file, field: actField, expected: 'silu or gelu_pytorch_tanh', got: String(act) });
+  }
+  for (const cap of ['attn_logit_softcapping', 'final_logit_softcapping']) {
+    if (c[cap] !== undefined && c[cap] !== null) throw new UnsupportedModelError('logit soft-capping is not supported', { file, field: cap, expected: 'null' });
+  }
   if (c.mlp_bias === true) throw new UnsupportedModelError('MLP biases are not supported', { file, field: 'mlp_bias', expected: 'false' });
   for (const flag of info.unsupportedFlags) {
     if (c[flag] === true) throw new UnsupportedModelError(`${flag} is not supported for ${architecture}`, { file, field: flag, expected: 'false' });
   }
 
-  const sliding = info.slidingWindow ? c.sliding_window : null;
+  const sliding = info.slidingWindow !== 'none' ? c.sliding_window : null;
   if (sliding !== null && sliding !== undefined && !(Number.isSafeInteger(sliding) && (sliding as number) > 0)) {
     throw new ModelFormatError('must be null or a positive integer', { file, field: 'sliding_window', got: JSON.stringify(sliding) });
   }
+  const windowed = sliding !== null && sliding !== undefined;
+  const fullAttentionLayers = windowed && info.slidingWindow === 'layer-types' ? parseFullLayers(c, numLayers, file) : [];
+  const qpas = info.gemma ? num('query_pre_attn_scalar', headDim) : null;
 
   const eos = c.eos_token_id;
   const eosTokenIds = eos === undefined || eos === null ? [] : Array.isArray(eos) ? eos : [eos];
@@ -177,6 +202,13 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     // longrope: the short factors hold up to the trained context; the long ones are not used yet (see LongRopeScaling).
     maxPositionEmbeddings: ropeScaling?.type === 'longrope' ? Math.min(maxPositions, ropeScaling.originalMaxPositionEmbeddings) : maxPositions,
     slidingWindow: (sliding as number | null | undefined) ?? null,
+    fullAttentionLayers,
+    localRopeTheta: windowed && info.slidingWindow === 'layer-types' ? num('rope_local_base_freq', 10000) : null,
+    normOffset: info.gemma ? 1 : 0,
+    embeddingScale: info.gemma ? Math.sqrt(hiddenSize) : 1,
+    sandwichNorms: info.gemma,
+    activation,
+    queryPreAttnScalar: qpas,
     bosTokenId: bos as number | null,
     eosTokenIds: eosTokenIds as number[],
   };
@@ -281,4 +313,29 @@ function parseNoRopeLayers(c: Record<string, unknown>, layers: number, file: str
     throw new ModelFormatError('must be a positive integer', { file, field: 'no_rope_layer_interval', got: JSON.stringify(step) });
   }
   return Array.from({ length: layers }, (_, i) => i).filter((i) => (i + 1) % step === 0);
+}
+
+/** Gemma 3: the layers of full attention, from `layer_types` or every `sliding_window_pattern`-th layer (default 6). */
+function parseFullLayers(c: Record<string, unknown>, layers: number, file: string): number[] {
+  const types = c.layer_types;
+  if (types !== undefined && types !== null) {
+    if (!Array.isArray(types) || types.length !== layers || !types.every((t) => t === 'sliding_attention' || t === 'full_attention')) {
+      throw new ModelFormatError("must name every layer 'sliding_attention' or 'full_attention'", {
+        file,
+        field: 'layer_types',
+        expected: `${layers} entries`,
+      });
+    }
+    return types.flatMap((t, i) => (t === 'full_attention' ? [i] : []));
+  }
+  const step = c.sliding_window_pattern ?? 6;
+  if (!(typeof step === 'number' && Number.isSafeInteger(step) && step > 0)) {
+    throw new ModelFormatError('must be a positive integer', { file, field: 'sliding_window_pattern', got: JSON.stringify(step) });
+  }
+  return Array.from({ length: layers }, (_, i) => i).filter((i) => (i + 1) % step === 0);
+}
+
+/** The attention window of one layer: the model's sliding window, or null where the layer sees everything. */
+export function layerWindow(spec: ModelSpec, layer: number): number | null {
+  return spec.slidingWindow !== null && !spec.fullAttentionLayers.includes(layer) ? spec.slidingWindow : null;
 }

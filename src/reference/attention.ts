@@ -12,10 +12,17 @@ export interface KeyValueRows {
 
 /**
  * q: [count, numHeads * headDim] post-RoPE queries of the tokens at positions past.length + t.
- * Token t sees every past token and current tokens 0..t. Returns [count, numHeads * headDim].
+ * Token t sees every past token and current tokens 0..t (the last `slidingWindow` of them where the layer has one). Returns [count, numHeads * headDim].
  */
-export function causalAttention(spec: ModelSpec, q: Float32Array, count: number, past: KeyValueRows, current: KeyValueRows): Float32Array {
-  const { numHeads: H, numKvHeads: KV, headDim: hd, slidingWindow } = spec;
+export function causalAttention(
+  spec: ModelSpec,
+  q: Float32Array,
+  count: number,
+  past: KeyValueRows,
+  current: KeyValueRows,
+  slidingWindow: number | null,
+): Float32Array {
+  const { numHeads: H, numKvHeads: KV, headDim: hd } = spec;
   const rep = H / KV;
   const kvw = KV * hd;
   const scale = 1 / Math.sqrt(hd);

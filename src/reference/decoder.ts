@@ -6,20 +6,20 @@ import { InvalidArgumentError } from '../errors';
 import type { CacheModel, ReferenceCache } from './caches/reference-cache';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
-import { headRmsNorm, matmulRows, rmsNormRows, silu } from './ops';
-import { Rope } from './rope';
+import { geluTanh, headRmsNorm, matmulRows, rmsNormRows, silu } from './ops';
+import { LayerRopes } from './rope';
 
 export type LogitsWanted = 'last' | 'all';
 
 export class ReferenceDecoder {
   readonly spec: ModelSpec;
   readonly weights: ModelWeights;
-  private readonly rope: Rope;
+  private readonly rope: LayerRopes;
 
   constructor(model: CacheModel) {
     this.spec = model.spec;
     this.weights = model.weights;
-    this.rope = new Rope(model.spec);
+    this.rope = new LayerRopes(model.spec);
   }
 
   /** Run `ids` at positions cache.length.. and return logits ([V] for 'last', [count, V] for 'all'). */
@@ -36,7 +36,10 @@ export class ReferenceDecoder {
       }
       h.set(this.weights.embed.subarray(id * d, (id + 1) * d), t * d);
     });
+    // Gemma scales the embeddings by √hidden (the LM head, tied, reads them unscaled).
+    if (s.embeddingScale !== 1) for (let i = 0; i < h.length; i++) h[i] *= s.embeddingScale;
     const kv = kvDim(s);
+    const sandwich = (rows: Float32Array, gamma: Float32Array | null) => (gamma ? rmsNormRows(rows, T, d, gamma, s.rmsNormEps) : rows);
 
     this.weights.layers.forEach((w, layer) => {
       const x = rmsNormRows(h, T, d, w.attnNorm, s.rmsNormEps);
@@ -47,23 +50,22 @@ export class ReferenceDecoder {
       if (w.qNorm) headRmsNorm(q, 0, T, H, hd, w.qNorm, s.rmsNormEps);
       if (w.kNorm) headRmsNorm(k, 0, T, KV, hd, w.kNorm, s.rmsNormEps);
       const kRot = k.slice();
-      // SmolLM3 leaves some layers unturned (noRopeLayers).
-      if (!s.noRopeLayers.includes(layer)) {
-        for (let t = 0; t < T; t++) {
-          this.rope.apply(q, t * H * hd, H, start + t);
-          this.rope.apply(kRot, t * kv, KV, start + t);
-        }
+      for (let t = 0; t < T; t++) {
+        this.rope.apply(layer, q, t * H * hd, H, start + t);
+        this.rope.apply(layer, kRot, t * kv, KV, start + t);
       }
       const attn = cache.attend(layer, q, T, { length: T, keys: kRot, values: v });
       cache.append(layer, { count: T, x, k, v });
-      const o = matmulRows(w.wo, d, H * hd, attn, T);
+      // Gemma norms the attention output and the MLP output before each joins the residual stream.
+      const o = sandwich(matmulRows(w.wo, d, H * hd, attn, T), w.postAttnNorm);
       for (let i = 0; i < h.length; i++) h[i] += o[i];
 
       const x2 = rmsNormRows(h, T, d, w.mlpNorm, s.rmsNormEps);
       const g = matmulRows(w.wGate, f, d, x2, T);
       const u = matmulRows(w.wUp, f, d, x2, T);
-      for (let i = 0; i < g.length; i++) g[i] = silu(g[i]) * u[i];
-      const m = matmulRows(w.wDown, d, f, g, T);
+      const act = s.activation === 'gelu_tanh' ? geluTanh : silu;
+      for (let i = 0; i < g.length; i++) g[i] = act(g[i]) * u[i];
+      const m = sandwich(matmulRows(w.wDown, d, f, g, T), w.postMlpNorm);
       for (let i = 0; i < h.length; i++) h[i] += m[i];
     });
 

@@ -56,6 +56,11 @@ export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
 }
 
+/** GELU with the tanh approximation (transformers' gelu_pytorch_tanh, Gemma's gate). */
+export function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+}
+
 /** Natural-log softmax denominator: log(sum(exp(logits))) computed stably in f64. */
 export function logSumExp(logits: Float32Array, off: number, n: number): number {
   let m = -Infinity;

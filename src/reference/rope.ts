@@ -5,13 +5,30 @@
 // headRowOrder) so that the turned pairs are frequencies 0..rotaryDim/2-1 of this layout and the untouched dims
 // pair up after them with frequency 0 (cos 1, sin 0). Every kernel then rotates whole heads as before.
 
-import type { ModelSpec } from '../model/model-spec';
+import { layerWindow, type ModelSpec } from '../model/model-spec';
 
-export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
+/** Which RoPE a layer takes: the model's, the windowed layers' own base (Gemma 3's 10K), or none (SmolLM3). */
+export type LayerRopeKind = 'global' | 'local' | 'none';
+
+export function layerRopeKind(spec: ModelSpec, layer: number): LayerRopeKind {
+  if (spec.noRopeLayers.includes(layer)) return 'none';
+  return spec.localRopeTheta !== null && layerWindow(spec, layer) !== null ? 'local' : 'global';
+}
+
+/** The kinds a model's layers use, each once. */
+export function ropeKinds(spec: ModelSpec): LayerRopeKind[] {
+  return [...new Set(Array.from({ length: spec.numLayers }, (_, l) => layerRopeKind(spec, l)))];
+}
+
+/** Inverse frequencies of one kind: 'local' is plain RoPE at localRopeTheta (no scaling), 'none' all zero (cos 1, sin 0). */
+export function ropeInverseFrequencies(spec: ModelSpec, kind: LayerRopeKind = 'global'): Float64Array {
   const half = spec.headDim / 2;
   const turned = spec.rotaryDim / 2;
   const inv = new Float64Array(half); // frequencies past `turned` stay 0: those dims are not rotated
-  for (let i = 0; i < turned; i++) inv[i] = 1 / spec.ropeTheta ** ((2 * i) / spec.rotaryDim);
+  if (kind === 'none') return inv;
+  const theta = kind === 'local' ? spec.localRopeTheta! : spec.ropeTheta;
+  for (let i = 0; i < turned; i++) inv[i] = 1 / theta ** ((2 * i) / spec.rotaryDim);
+  if (kind === 'local') return inv;
   if (spec.ropeFreqFactors) for (let i = 0; i < turned; i++) inv[i] /= spec.ropeFreqFactors[i];
   const s = spec.ropeScaling;
   if (!s) return inv;
@@ -34,9 +51,9 @@ export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
 }
 
 /** The factor on cos and sin per frequency: longrope's attention_factor on turned dims, 1 elsewhere. */
-export function ropeAmplitudes(spec: ModelSpec): Float64Array {
+export function ropeAmplitudes(spec: ModelSpec, kind: LayerRopeKind = 'global'): Float64Array {
   const amp = new Float64Array(spec.headDim / 2).fill(1);
-  if (spec.ropeScaling?.type === 'longrope') amp.fill(spec.ropeScaling.attentionFactor, 0, spec.rotaryDim / 2);
+  if (kind === 'global' && spec.ropeScaling?.type === 'longrope') amp.fill(spec.ropeScaling.attentionFactor, 0, spec.rotaryDim / 2);
   return amp;
 }
 
@@ -49,9 +66,9 @@ export class Rope {
   private sin = new Float64Array(0);
   private positions = 0;
 
-  constructor(spec: ModelSpec) {
-    this.invFreq = ropeInverseFrequencies(spec);
-    this.amp = ropeAmplitudes(spec);
+  constructor(spec: ModelSpec, kind: LayerRopeKind = 'global') {
+    this.invFreq = ropeInverseFrequencies(spec, kind);
+    this.amp = ropeAmplitudes(spec, kind);
     this.half = spec.headDim / 2;
   }
 
@@ -90,5 +107,21 @@ export class Rope {
         v[b + i + half] = x1 * c + x0 * s;
       }
     }
+  }
+}
+
+/** RoPE per layer (a model's layers may differ: Gemma 3's local and global bases, SmolLM3's unturned layers). */
+export class LayerRopes {
+  private readonly ropes = new Map<LayerRopeKind, Rope>();
+
+  constructor(private readonly spec: ModelSpec) {}
+
+  /** Rotate `heads` head vectors at v[off] for position `pos` as `layer` does (nothing where it has no RoPE). */
+  apply(layer: number, v: Float32Array, off: number, heads: number, pos: number): void {
+    const kind = layerRopeKind(this.spec, layer);
+    if (kind === 'none') return;
+    let r = this.ropes.get(kind);
+    if (!r) this.ropes.set(kind, (r = new Rope(this.spec, kind)));
+    r.apply(v, off, heads, pos);
   }
 }

@@ -44,3 +44,21 @@ export const SMOLLM3_SHAPE: SyntheticShape = {
   architecture: 'SmolLM3ForCausalLM',
   config: { no_rope_layers: [1, 1, 1, 0] },
 };
+
+/**
+ * Gemma 3's kind: q/k norms, head_dim 16 apart from hidden / heads, 1 kv head, tied; layers 0-4 slide over 6 tokens
+ * with RoPE base 10K, layer 5 attends over everything with base 1M; query_pre_attn_scalar 12 (not head_dim), so the
+ * softmax scale is tested.
+ */
+export const GEMMA3_SHAPE: SyntheticShape = {
+  hidden: 32,
+  layers: 6,
+  heads: 2,
+  kvHeads: 1,
+  headDim: 16,
+  ffn: 48,
+  vocab: 40,
+  tied: true,
+  architecture: 'Gemma3ForCausalLM',
+  config: { sliding_window: 6, sliding_window_pattern: 6, rope_local_base_freq: 10000, rope_theta: 1000000, query_pre_attn_scalar: 12 },
+};

@@ -8,7 +8,7 @@ import { modelTensors, openCheckpoint, readRows, rowsPerBlock } from '../model/c
 import { ARCHITECTURES } from '../model/architectures';
 import { ggufNameOf } from '../model/tensors';
 import type { GgufValue } from '../model/gguf';
-import { parseModelConfig } from '../model/model-spec';
+import { parseModelConfig, type ModelSpec } from '../model/model-spec';
 import { blockValues, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
 import { quantizeGgml } from './ggml-quantize';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata';
@@ -134,8 +134,8 @@ export function ggufLayout(
   return { header, offsets: offsets.map((o) => dataStart + o), size: dataStart + offset };
 }
 
-function ggmlName(hf: string): string {
-  const name = ggufNameOf(hf);
+function ggmlName(hf: string, spec: ModelSpec): string {
+  const name = ggufNameOf(hf, spec);
   if (!name) throw new Error(`no GGUF name for ${hf}`);
   return name;
 }
@@ -193,6 +193,7 @@ export async function hfGgufTensors(
     [`${arch}.attention.layer_norm_rms_epsilon`, { f32: spec.rmsNormEps }],
   ]);
   if (spec.headDim * spec.numHeads !== spec.hiddenSize) meta.set(`${arch}.attention.key_length`, spec.headDim);
+  if (spec.slidingWindow !== null) meta.set(`${arch}.attention.sliding_window`, spec.slidingWindow);
   const tokenizerConfig = (await source.has('tokenizer_config.json')) ? await readText(source, 'tokenizer_config.json') : '{}';
   for (const [k, v] of ggufTokenizerMetadata(await readText(source, 'tokenizer.json'), tokenizerConfig, { vocabSize: spec.vocabSize })) meta.set(k, v);
   if (spec.bosTokenId !== null) meta.set('tokenizer.ggml.bos_token_id', spec.bosTokenId);
@@ -228,14 +229,15 @@ export async function hfGgufTensors(
     if (part.fusedIn && !/\.(wq|wGate)$/.test(part.key)) continue;
     const fused = part.fusedIn ? cp.tensors.get(part.fusedIn)! : null;
     const t = fused ? { ...part, rows: fused.shape[0], tensor: fused, headRows: undefined } : part;
-    const name = ggmlName(t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name);
+    const name = ggmlName(t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name, spec);
     const interleaved = ARCHITECTURES[spec.architecture].ggufRopeInterleaved && /attn_[qk]\./.test(name);
     let enc: TensorEncoding = t.kind === 'vector' ? 'F32' : (o.perTensor?.(name) ?? o.encoding);
     if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
     if (t.cols % blockValues(enc) !== 0) enc = 'F16';
     const type = enc;
     // The folder's rows as stored (not the engine's order), in blocks of whole heads where rows are interleaved.
-    const stored = { ...t, headRows: undefined };
+    // Gemma's norms go in as 1 + w (llama.cpp adds the 1), without the engine's q_norm scale.
+    const stored = { ...t, headRows: undefined, affine: t.affine ? { add: t.affine.add, mul: 1 } : undefined };
     const rows = rowsPerBlock(stored);
     const step = interleaved ? Math.max(spec.headDim, rows - (rows % spec.headDim)) : rows;
     tensors.push({

@@ -4,7 +4,7 @@
 import { ARCHITECTURES, type Architecture } from '../model/architectures';
 import { MemoryFileSource } from '../model/file-source';
 import type { ModelSpec } from '../model/model-spec';
-import { FUSED_TENSORS, hfLayerPrefix, LAYER_TENSORS } from '../model/tensors';
+import { FUSED_TENSORS, hfLayerPrefix, hfNameIn, LAYER_TENSORS } from '../model/tensors';
 import { f32ToF16Bits } from '../quant/f16';
 
 export interface TensorSpec {
@@ -113,8 +113,11 @@ export function syntheticTensors(s: SyntheticShape, seed = 7): TensorSpec[] {
     shape,
     data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => base + rand() * scale),
   });
-  // The spec fields the tensor table's shapes read.
+  // The spec fields the tensor table's shapes and names read.
+  const arch = ARCHITECTURES[(s.architecture ?? 'LlamaForCausalLM') as Architecture];
   const spec = {
+    architecture: arch?.name ?? 'LlamaForCausalLM',
+    sandwichNorms: arch?.gemma === true,
     hiddenSize: s.hidden,
     numHeads: s.heads,
     numKvHeads: s.kvHeads,
@@ -122,20 +125,21 @@ export function syntheticTensors(s: SyntheticShape, seed = 7): TensorSpec[] {
     intermediateSize: s.ffn,
     vocabSize: s.vocab,
     attentionBias: s.bias === true,
-    qkNorm: ARCHITECTURES[(s.architecture ?? 'LlamaForCausalLM') as Architecture]?.qkNorm === true,
+    qkNorm: arch?.qkNorm === true,
     tieWordEmbeddings: s.tied === true,
   } as ModelSpec;
+  const norm = arch?.gemma ? 0 : 1;
   const out: TensorSpec[] = [t('model.embed_tokens.weight', [s.vocab, s.hidden], 2)];
   for (let i = 0; i < s.layers; i++) {
     for (const d of LAYER_TENSORS) {
       if (d.present && !d.present(spec)) continue;
       const shape = d.shape(spec);
-      // Norms near 1, biases around 0, matrices scaled by their input width.
-      const [scale, base] = d.key.endsWith('Norm') ? [0.4, 1] : shape.length === 1 ? [0.5, 0] : [2 / Math.sqrt(shape[1]), 0];
-      out.push(t(hfLayerPrefix(i) + d.hf, shape, scale, base));
+      // Norms near 1 (Gemma stores w of 1 + w: near 0), biases around 0, matrices scaled by their input width.
+      const [scale, base] = d.key.endsWith('Norm') ? [0.4, norm] : shape.length === 1 ? [0.5, 0] : [2 / Math.sqrt(shape[1]), 0];
+      out.push(t(hfLayerPrefix(i) + hfNameIn(spec, d), shape, scale, base));
     }
   }
-  out.push(t('model.norm.weight', [s.hidden], 0.4, 1));
+  out.push(t('model.norm.weight', [s.hidden], 0.4, norm));
   if (!s.tied) out.push(t('lm_head.weight', [s.vocab, s.hidden], 2));
   return (s.fused ?? s.architecture === 'Phi3ForCausalLM') ? fuseTensors(out, s.layers) : out;
 }

@@ -317,6 +317,14 @@ export function checkGpuRuns(spec: ModelSpec): void {
       expected: 'false for a model with q/k norms (Qwen3)',
       got: 'true',
     });
+  // Gemma 3 runs on the reference backend only: its embedding scale, post-norms, GeGLU and per-layer windows and RoPE
+  // bases have no kernels yet.
+  if (spec.sandwichNorms || spec.activation !== 'silu' || spec.embeddingScale !== 1 || spec.localRopeTheta !== null || spec.fullAttentionLayers.length > 0)
+    throw new UnsupportedModelError(`${spec.architecture} does not run on WebGPU yet`, {
+      field: 'architectures',
+      expected: 'an architecture with WebGPU kernels (Llama, Mistral, Qwen2/3, Phi-3, SmolLM3)',
+      got: spec.architecture,
+    });
 }
 
 /** The factory Engine loads models with: each load acquires a device from `gpu` and streams the weights onto it. */

@@ -7,11 +7,11 @@
 // change when its stored form does, so the reference never rematerializes a token twice for nothing.
 // Its bytes are not part of the cache size: storedBytes() counts the compact form only.
 
-import { kvDim, type ModelSpec } from '../../model/model-spec';
+import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import type { ModelWeights } from '../../model/weights';
 import { causalAttention, type KeyValueRows } from '../attention';
 import { headRmsNorm, matvec } from '../ops';
-import { Rope } from '../rope';
+import { LayerRopes } from '../rope';
 import { cacheBytesPerToken } from '../../cache/cache-bytes';
 import type { CacheConfig } from '../../cache/cache-config';
 
@@ -64,7 +64,7 @@ export abstract class MaterializedCache implements ReferenceCache {
   protected readonly spec: ModelSpec;
   protected readonly weights: ModelWeights;
   protected readonly kvDim: number;
-  private readonly rope: Rope;
+  private readonly rope: LayerRopes;
   private readonly keys: GrowRows[];
   private readonly values: GrowRows[];
   private readonly layerLength: number[];
@@ -78,7 +78,7 @@ export abstract class MaterializedCache implements ReferenceCache {
     this.spec = model.spec;
     this.weights = model.weights;
     this.kvDim = kvDim(model.spec);
-    this.rope = new Rope(model.spec);
+    this.rope = new LayerRopes(model.spec);
     const L = model.spec.numLayers;
     this.keys = Array.from({ length: L }, () => new GrowRows(this.kvDim));
     this.values = Array.from({ length: L }, () => new GrowRows(this.kvDim));
@@ -113,7 +113,7 @@ export abstract class MaterializedCache implements ReferenceCache {
     const g = this.keys[layer];
     const at = g.row(token);
     g.data.set(k.subarray(off, off + this.kvDim), at);
-    if (!this.spec.noRopeLayers.includes(layer)) this.rope.apply(g.data, at, this.spec.numKvHeads, token);
+    this.rope.apply(layer, g.data, at, this.spec.numKvHeads, token);
   }
 
   /**
@@ -151,6 +151,6 @@ export abstract class MaterializedCache implements ReferenceCache {
 
   attend(layer: number, q: Float32Array, count: number, current: KeyValueRows): Float32Array {
     const past: KeyValueRows = { length: this.layerLength[layer], keys: this.keys[layer].data, values: this.values[layer].data };
-    return causalAttention(this.spec, q, count, past, current);
+    return causalAttention(this.spec, q, count, past, current, layerWindow(this.spec, layer));
   }
 }
