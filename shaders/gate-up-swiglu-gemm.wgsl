@@ -26,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let row = row_base + lid % 16u + 16u * j;
       if (row >= part.rows) { continue; }
       let g = acc[i][j];
-      y[tok * Y_STRIDE + part.row_offset + row] = g / (1.0 + exp(-g)) * acc[i][j + 2u];
+      y[tok * Y_STRIDE + part.row_offset + row] = gate_act(g) * acc[i][j + 2u];
     }
   }
 }

@@ -37,6 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (klane < LANE_ROWS && row0 + klane < part.rows) {
     let inv = norm_scale(lane_total(slot, 2u * LANE_ROWS));
     let a = lane_total(slot, klane) * inv;
-    y[token * Y_STRIDE + part.row_offset + row0 + klane] = a / (1.0 + exp(-a)) * lane_total(slot, LANE_ROWS + klane) * inv;
+    y[token * Y_STRIDE + part.row_offset + row0 + klane] = gate_act(a) * lane_total(slot, LANE_ROWS + klane) * inv;
   }
 }

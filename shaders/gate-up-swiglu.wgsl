@@ -28,6 +28,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   for (var t = 0u; t < count; t++) {
     let a = g[t];
-    y[(first + t) * Y_STRIDE + part.row_offset + row] = a / (1.0 + exp(-a)) * u[t];
+    y[(first + t) * Y_STRIDE + part.row_offset + row] = gate_act(a) * u[t];
   }
 }

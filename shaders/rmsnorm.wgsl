@@ -1,5 +1,6 @@
-// y[m, :] = x[m, :] / sqrt(mean(x[m, :]^2) + EPS) * gamma, one workgroup per token.
-// Constants: D, STRIDE (activation row stride), EPS.
+// y[m, :] = x[m, :] / sqrt(mean(x[m, :]^2) + EPS) * gamma (added to y where ACCUMULATE: Gemma's post-norms join the
+// residual stream so), one workgroup per token.
+// Constants: D, STRIDE (activation row stride), EPS, ACCUMULATE.
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
@@ -20,5 +21,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   let inv = inverseSqrt(partial[0] / f32(D) + EPS);
-  for (var i = lid; i < D; i += WG) { y[base + i] = x[base + i] * inv * gamma[i]; }
+  for (var i = lid; i < D; i += WG) {
+    let n = x[base + i] * inv * gamma[i];
+    if (ACCUMULATE) { y[base + i] += n; } else { y[base + i] = n; }
+  }
 }

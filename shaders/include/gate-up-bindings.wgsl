@@ -1,6 +1,6 @@
 // The bindings of both gate/up kernels (gate-up-swiglu.wgsl, gate-up-swiglu-gemv.wgsl): the row part, the
 // gate matrix and its scales (read by the weights-*.wgsl prefix), the up matrix and its scales (read by the
-// same prefix renamed `_up`), input, output.
+// same prefix renamed `_up`), input, output; and the gate's activation (constant GELU: Gemma's GELU-tanh, else SiLU).
 
 struct Part { rows: u32, row_offset: u32, _a: u32, _b: u32 }
 
@@ -11,3 +11,9 @@ struct Part { rows: u32, row_offset: u32, _a: u32, _b: u32 }
 @group(0) @binding(5) var<storage, read> ws_up: array<u32>;
 @group(0) @binding(6) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
+
+/** silu(g), or GELU with the tanh approximation where GELU is set (GeGLU). */
+fn gate_act(g: f32) -> f32 {
+  if (GELU) { return 0.5 * g * (1.0 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g))); }
+  return g / (1.0 + exp(-g));
+}

@@ -1,19 +1,17 @@
 // Gemma 3 on the reference decoder: config.json read as the architecture says (sliding and full layers with their own
 // RoPE bases, GeGLU, query_pre_attn_scalar, four norms a layer with weights stored as w for 1 + w), and the forward
 // pass checked against an independent float64 computation from transformers' Gemma3ForCausalLM
-// (src/test-support/float64-oracle.ts gemma3Logits) on the checkpoint's own tensors. WebGPU refuses it with a typed
-// error until its kernels exist.
+// (src/test-support/float64-oracle.ts gemma3Logits) on the checkpoint's own tensors. WebGPU against this reference:
+// src/webgpu/architectures.gpu.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { UnsupportedModelError } from '../errors';
 import { loadModel } from '../model/load-model';
 import { layerWindow, parseModelConfig } from '../model/model-spec';
 import { GEMMA3_SHAPE } from '../test-support/architecture-shapes';
 import { gemma3Logits } from '../test-support/float64-oracle';
 import { REAL_CONFIGS } from '../test-support/real-configs';
 import { syntheticSource, syntheticTensors, type SyntheticShape } from '../test-support/synthetic-model';
-import { checkGpuRuns } from '../webgpu/backend';
 import { createReferenceCache } from './caches/create-cache';
 import { ReferenceDecoder } from './decoder';
 import { layerRopeKind } from './rope';
@@ -87,10 +85,4 @@ describe('Gemma 3 (reference decoder)', () => {
       expect(worst).toBeGreaterThan(0);
     },
   );
-
-  it('WebGPU refuses it with a typed error naming the architecture', () => {
-    const s = parseModelConfig(JSON.stringify(REAL_CONFIGS.gemma3_1b));
-    expect(() => checkGpuRuns(s)).toThrow(UnsupportedModelError);
-    expect(() => checkGpuRuns(s)).toThrow(/Gemma3ForCausalLM does not run on WebGPU yet/);
-  });
 });

@@ -3,6 +3,9 @@
 // - Qwen3: q_norm / k_norm per head before RoPE (shaders/head-norm.wgsl), and in the quantized modes that rebuild K
 //   from X or from latents, k_norm on every rebuilt K before RoPE (remat-tile.wgsl knorm_tile). head_dim is 32 with
 //   hidden 64 and 4 heads, as Qwen3 sets it apart from hidden / heads.
+// - Gemma 3's kind: √hidden in the embedding gather, post-norms added to the residual stream (rmsnorm ACCUMULATE),
+//   the GELU gate in the gate/up kernels, a window and a RoPE table per layer; norm offsets and the softmax scale are
+//   folded into the weights as read.
 // - SmolLM3's kind: a layer without RoPE reads a table of cos 1, sin 0 in every kernel that would turn.
 // - Phi-4-mini's kind: fused projections split as read, 24 of 32 dims turned (the loader's row order and the RoPE
 //   table's zero frequencies), longrope's amplitude in the table, so every kernel that rotates (RoPE, the GEMV's
@@ -31,6 +34,12 @@ const PHI4: SyntheticShape = {
 };
 
 const SMOLLM3: SyntheticShape = { ...QWEN3, architecture: 'SmolLM3ForCausalLM', config: { no_rope_layers: [1, 1, 0] } };
+// Layers 0 and 1 slide over 8 tokens at RoPE base 10K, layer 2 sees everything at base 1M; softmax scale 1/√24.
+const GEMMA3: SyntheticShape = {
+  ...QWEN3,
+  architecture: 'Gemma3ForCausalLM',
+  config: { sliding_window: 8, sliding_window_pattern: 3, rope_local_base_freq: 10000, rope_theta: 1000000, query_pre_attn_scalar: 24 },
+};
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
@@ -62,6 +71,7 @@ describe.each([
   ['Qwen3 (q/k norms)', QWEN3],
   ['Phi-4-mini kind (fused projections, partial rotary, longrope)', PHI4],
   ['SmolLM3 kind (layer 2 unturned: an identity RoPE table, no shift turn)', SMOLLM3],
+  ['Gemma 3 kind (sliding and full layers, post-norms, GeGLU, embedding scale)', GEMMA3],
 ])('%s on WebGPU', (_, shape) => {
   // The project's bounds per mode (src/webgpu/xquant.gpu.test.ts): fp16 5e-2, 1e-3 for the others.
   // A hot tier (GPU only) holding all 50 tokens equals the reference's fp16.
@@ -117,11 +127,14 @@ describe.each([
   });
 });
 
-describe('SmolLM3 on WebGPU: a context shift', () => {
-  it('f32: turns back the K of the turned layers only; the next logits equal the reference shift', async () => {
-    const m = await load(SMOLLM3);
+describe.each([
+  ['SmolLM3 (an unturned layer: nothing to turn back)', SMOLLM3],
+  ['Gemma 3 (local layers turn back with their own base)', GEMMA3],
+])('%s on WebGPU: a context shift', (_, shape) => {
+  it("f32: each layer's K turned back by its own RoPE; the next logits equal the reference shift", async () => {
+    const m = await load(shape);
     const config = parseCacheMode('f32');
-    const g = (await gpu(SMOLLM3, 'tiled')).createSession(config);
+    const g = (await gpu(shape, 'tiled')).createSession(config);
     const r = new ReferenceBackend(m).createSession(config);
     const ids = Array.from({ length: 40 }, (_, i) => 1 + ((i * 37) % 60));
     await g.forward(ids, 'last');

@@ -13,7 +13,6 @@ import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
 import { unpackMatrix, type WeightFormat } from '../quant/weight-format';
 import { packedStream, type WeightStream } from '../quant/weight-stream';
 import type { CacheModel } from '../reference/caches/reference-cache';
-import { ropeInverseFrequencies } from '../reference/rope';
 import { measureProfile } from './calibrate';
 import { acquireDevice, type AcquiredDevice } from './device';
 import { readMatrix } from './gpu-matrix';
@@ -58,7 +57,6 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
   readonly format: WeightFormat;
   readonly memory: GpuMemory;
   readonly pipelines: PipelineCache;
-  readonly invFreq: Float64Array;
   /** The kernel family this backend's ops use. */
   readonly kernels: KernelFamily;
   /**
@@ -92,7 +90,6 @@ export class WebGpuBackend implements EngineBackend, SessionBackend {
     this.format = format;
     this.memory = memory;
     this.pipelines = pipelines;
-    this.invFreq = ropeInverseFrequencies(spec);
     this.empty = memory.create('activations', 'empty', 16, GPUBufferUsage.STORAGE);
     void gpu.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
@@ -316,14 +313,6 @@ export function checkGpuRuns(spec: ModelSpec): void {
       field: 'attention_bias',
       expected: 'false for a model with q/k norms (Qwen3)',
       got: 'true',
-    });
-  // Gemma 3 runs on the reference backend only: its embedding scale, post-norms, GeGLU and per-layer windows and RoPE
-  // bases have no kernels yet.
-  if (spec.sandwichNorms || spec.activation !== 'silu' || spec.embeddingScale !== 1 || spec.localRopeTheta !== null || spec.fullAttentionLayers.length > 0)
-    throw new UnsupportedModelError(`${spec.architecture} does not run on WebGPU yet`, {
-      field: 'architectures',
-      expected: 'an architecture with WebGPU kernels (Llama, Mistral, Qwen2/3, Phi-3, SmolLM3)',
-      got: spec.architecture,
     });
 }
 

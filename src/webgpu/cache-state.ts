@@ -9,14 +9,13 @@ import type { GpuCache } from './caches/gpu-cache';
 import type { GpuMemory } from './memory';
 import { encodeDispatches, STEP_BYTES, type OpContext } from './ops/dispatch';
 import { kShiftOp, shiftTable } from './ops/k-shift';
+import { layerRopeKind, ropeInverseFrequencies, type LayerRopeKind } from '../reference/rope';
 
 /** What these need of the backend. */
 interface Device {
   readonly device: GPUDevice;
   readonly memory: GpuMemory;
   readonly spec: ModelSpec;
-  /** RoPE's inverse frequencies. */
-  readonly invFreq: Float64Array;
 }
 
 /** save() reads the cache back through a staging buffer of at most this many bytes. */
@@ -27,7 +26,7 @@ export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: num
   const mem = b.memory;
   const temps: GPUBuffer[] = [];
   const encoder = b.device.createCommandEncoder();
-  let table: GPUBuffer | null = null;
+  const tables = new Map<LayerRopeKind, GPUBuffer>();
   const shifted = cache.shift(from, to, {
     encoder,
     scratch: (bytes) => {
@@ -35,8 +34,15 @@ export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: num
       temps.push(buffer);
       return buffer;
     },
-    rotateK: (pool, row0, rows, f16) => {
-      if (!table) temps.push((table = mem.upload('activations', 'shift.table', shiftTable(b.invFreq, to - from), 0, true)));
+    rotateK: (pool, row0, rows, f16, layer) => {
+      // A layer without RoPE (SmolLM3) stores K unturned; Gemma 3's local layers turn with their own base.
+      const kind = layerRopeKind(b.spec, layer);
+      if (kind === 'none') return;
+      let table = tables.get(kind);
+      if (!table) {
+        tables.set(kind, (table = mem.upload('activations', `shift.${kind}`, shiftTable(ropeInverseFrequencies(b.spec, kind), to - from), 0, true)));
+        temps.push(table);
+      }
       // The kernel reads its rows from the Step uniform (pos0: first row, tokens: how many).
       const step = mem.create('activations', 'shift.step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);
       temps.push(step);

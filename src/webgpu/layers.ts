@@ -17,6 +17,7 @@ import { GEMM_TILE, linearOps, ropeFusable, usesGemv, type FusedNorm, type Fused
 import { rmsNormOp } from './ops/rmsnorm';
 import { headNormOp } from './ops/head-norm';
 import { ropeOp } from './ops/rope';
+import { layerRopeKind, type LayerRopeKind } from '../reference/rope';
 
 /** Prefill register tile (tokens per invocation of the rowwise linear kernel). */
 export const PREFILL_TILE = 4;
@@ -54,13 +55,12 @@ export interface Forward {
   buf: Activations;
   stride: Strides;
   cache: GpuCache;
-  /** (cos, sin) per position and frequency, as many positions as the cache holds. */
-  rope: GPUBuffer;
   /**
-   * The same size of table with cos 1 and sin 0: what the cache kernels of a layer without RoPE (SmolLM3's
-   * noRopeLayers) read, so they rotate by nothing with no variant of their own; null when every layer turns.
+   * (cos, sin) per position and frequency, as many positions as the cache holds, per RoPE kind the layers use
+   * (src/reference/rope.ts layerRopeKind): Gemma 3's local layers have their own base; a layer without RoPE
+   * (SmolLM3) reads a table of cos 1, sin 0, so the cache kernels rotate by nothing with no variant of their own.
    */
-  unturned: GPUBuffer | null;
+  rope: ReadonlyMap<LayerRopeKind, GPUBuffer>;
 }
 
 /**
@@ -86,8 +86,8 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
   const fuseAttentionNorm = fuse && !cache.readsInput;
   const norm = (gamma: GPUBuffer): FusedNorm => ({ gamma, d: s.hiddenSize, eps: s.rmsNormEps });
 
-  // h = embed[ids]
-  const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d);
+  // h = embed[ids] (× √hidden on Gemma)
+  const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d, s.embeddingScale);
   w.layers.forEach((l, i) => {
     // x = rmsNorm(h)
     if (!fuseAttentionNorm) list.push(rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
@@ -95,9 +95,10 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
     const qkvNorm = fuseAttentionNorm ? norm(l.attnNorm) : undefined;
     // q, k, v = x·Wᵀ + b; RoPE rides in the q/k GEMVs unless the mode keeps K before RoPE (kivi), a part splits a head,
     // or q/k norms (Qwen3) come between the projection and RoPE.
-    const turned = !s.noRopeLayers.includes(i);
-    const table = turned ? f.rope : f.unturned;
-    if (!table) throw new Error(`layer ${i} has no RoPE but the session made no unturned table`);
+    const kind = layerRopeKind(s, i);
+    const turned = kind !== 'none';
+    const table = f.rope.get(kind);
+    if (!table) throw new Error(`layer ${i} needs the ${kind} RoPE table, which the session did not make`);
     const fuseRope = turned && fuse && !cache.needsPreRopeK && !s.qkNorm && ropeFusable(l.wq, s.headDim) && ropeFusable(l.wk, s.headDim);
     const rope = fuseRope ? { table, headDim: s.headDim } : undefined;
     list.push(
@@ -149,7 +150,7 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
         ropeOp(ctx, {
           q: b.q,
           k: b.k,
-          table: f.rope,
+          table,
           headDim: s.headDim,
           qHeads: s.numHeads,
           kHeads: s.numKvHeads,
@@ -161,9 +162,14 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
     }
     // attn = attention over the cache and the step's tokens; the cache stores the step's tokens.
     list.push(...cache.layerOps(ctx, attention));
-    // h += attn·W_oᵀ
-    list.push(...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true));
-    // x2 = rmsNorm(h); g = silu(x2·W_gateᵀ) * (x2·W_upᵀ); h += g·W_downᵀ
+    // h += attn·W_oᵀ; Gemma: h += rmsNorm(attn·W_oᵀ) (xn is free once the cache has stored the step's X).
+    if (l.postAttnNorm) {
+      list.push(
+        ...lin(`l${i}.o`, l.wo, b.attn, b.xn, null, st.q, st.d, false),
+        rmsNormOp(ctx, b.xn, l.postAttnNorm, b.h, s.hiddenSize, st.d, s.rmsNormEps, true),
+      );
+    } else list.push(...lin(`l${i}.o`, l.wo, b.attn, b.h, null, st.q, st.d, true));
+    // x2 = rmsNorm(h); g = act(x2·W_gateᵀ) * (x2·W_upᵀ) (SiLU, or Gemma's GELU); h += g·W_downᵀ (Gemma: its rmsNorm)
     if (!fuse) list.push(rmsNormOp(ctx, b.h, l.mlpNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
     list.push(
       ...gateUpOps(ctx, `l${i}.gate-up`, l.wGate, l.wUp, {
@@ -174,9 +180,15 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
         tileM: tile,
         norm: fuse ? norm(l.mlpNorm) : undefined,
         gemmTokens,
+        gelu: s.activation === 'gelu_tanh',
       }),
-      ...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true),
     );
+    if (l.postMlpNorm) {
+      list.push(
+        ...lin(`l${i}.down`, l.wDown, b.g, b.xn, null, st.f, st.d, false),
+        rmsNormOp(ctx, b.xn, l.postMlpNorm, b.h, s.hiddenSize, st.d, s.rmsNormEps, true),
+      );
+    } else list.push(...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true));
   });
   // rmsNorm(h) before the LM head; the head's GEMV takes it itself when fused (headDispatches).
   if (!fuse) list.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));

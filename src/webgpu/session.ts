@@ -22,7 +22,7 @@ import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-stat
 import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
-import { ropeAmplitudes } from '../reference/rope';
+import { ropeAmplitudes, ropeInverseFrequencies, ropeKinds, type LayerRopeKind } from '../reference/rope';
 import { sampleOp } from './ops/sample';
 import type { PipelineCache } from './pipelines';
 import { forwardDispatches, headDispatches, PREFILL_TILE, type Activations, type Forward, type Strides } from './layers';
@@ -39,8 +39,6 @@ export interface SessionBackend extends CacheHost {
   readonly subgroups: boolean;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
-  /** RoPE's inverse frequencies (src/reference/rope.ts). */
-  readonly invFreq: Float64Array;
   /** Throws DeviceLostError once the device is gone, GpuError once WebGPU has rejected any of our work. */
   checkAlive(): void;
   /** After a failed GPU call: DeviceLostError when the device is being lost, else the error. */
@@ -66,9 +64,8 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly spec: ModelSpec;
   private readonly buf: Activations & { chosen: GPUBuffer; step: GPUBuffer };
   private readonly stride: Strides;
-  private ropeTable: GPUBuffer | null = null;
-  /** Layers without RoPE (SmolLM3) read this table of cos 1, sin 0 (layers.ts Forward.unturned). */
-  private unturnedTable: GPUBuffer | null = null;
+  /** RoPE tables per kind the layers use (layers.ts Forward.rope), as many positions as the cache holds. */
+  private ropeTables = new Map<LayerRopeKind, GPUBuffer>();
   private ropePositions = 0;
   /** Dispatches per forward kind: decode (one token, GEMV tiles) and prefill (GEMM tiles). */
   private built: {
@@ -175,19 +172,18 @@ export class GpuDecodeSession implements DecodeSession {
 
   /** Whether the cache and the RoPE table already hold `tokens` positions (nothing to allocate). */
   private holds(tokens: number): boolean {
-    return tokens <= this.cache.capacity && this.ropeTable !== null && this.ropePositions >= this.cache.capacity;
+    return tokens <= this.cache.capacity && this.ropeTables.size > 0 && this.ropePositions >= this.cache.capacity;
   }
 
   private ensurePositions(tokens: number): void {
     if (this.holds(tokens)) return;
     this.cache.ensure(tokens);
-    if (this.ropeTable) this.backend.memory.release(this.ropeTable);
-    if (this.unturnedTable) this.backend.memory.release(this.unturnedTable);
+    for (const t of this.ropeTables.values()) this.backend.memory.release(t);
+    this.ropeTables.clear();
     this.ropePositions = this.cache.capacity;
-    this.ropeTable = this.backend.memory.upload('activations', 'rope.table', ropeTable(this.backend.invFreq, this.ropePositions, ropeAmplitudes(this.spec)));
-    if (this.spec.noRopeLayers.length > 0) {
-      const none = new Float64Array(this.backend.invFreq.length); // frequency 0: cos 1, sin 0
-      this.unturnedTable = this.backend.memory.upload('activations', 'rope.unturned', ropeTable(none, this.ropePositions));
+    for (const kind of ropeKinds(this.spec)) {
+      const table = ropeTable(ropeInverseFrequencies(this.spec, kind), this.ropePositions, ropeAmplitudes(this.spec, kind));
+      this.ropeTables.set(kind, this.backend.memory.upload('activations', `rope.${kind}`, table));
     }
     this.built = null;
     this.builtPrefill.clear();
@@ -247,8 +243,7 @@ export class GpuDecodeSession implements DecodeSession {
       buf: this.buf,
       stride: this.stride,
       cache: this.cache,
-      rope: this.ropeTable!,
-      unturned: this.unturnedTable,
+      rope: this.ropeTables,
     };
   }
 
@@ -592,8 +587,7 @@ export class GpuDecodeSession implements DecodeSession {
     for (const b of Object.values(this.buf)) mem.release(b);
     mem.release(this.readLogits);
     for (const b of this.readIds) mem.release(b);
-    if (this.ropeTable) mem.release(this.ropeTable);
-    if (this.unturnedTable) mem.release(this.unturnedTable);
+    for (const t of this.ropeTables.values()) mem.release(t);
     if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
     if (this.tokenMask) mem.release(this.tokenMask.buffer);
   }

@@ -41,8 +41,8 @@ export interface ShiftIo {
   encoder: GPUCommandEncoder;
   /** A scratch buffer of at least `bytes` (COPY_SRC | COPY_DST), freed after the shift is submitted. */
   scratch(bytes: number): GPUBuffer;
-  /** Turn rows [row0, row0 + rows) of a post-RoPE K pool back by the shift. */
-  rotateK(pool: GPUBuffer, row0: number, rows: number, f16: boolean): void;
+  /** Turn rows [row0, row0 + rows) of a layer's post-RoPE K pool back by the shift (with that layer's RoPE; none without). */
+  rotateK(pool: GPUBuffer, row0: number, rows: number, f16: boolean, layer: number): void;
 }
 
 /** Move `words` u32 words from (src, srcWord) to (dst, dstWord) in runs: `runs` lists [srcWord, dstWord, words]. */

@@ -8,7 +8,7 @@ import { GpuOutOfMemoryError, InvalidArgumentError } from '../../errors';
 import type { GpuMemory } from '../memory';
 import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
-import { kvDim, type ModelSpec } from '../../model/model-spec';
+import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import { cacheBytesPerToken } from '../../cache/cache-bytes';
 import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
@@ -91,8 +91,7 @@ export class GpuKvCache implements GpuCache {
           copyRuns(io.encoder, pool, scratch, [[to * words, 0, moved * words]]);
           copyRuns(io.encoder, scratch, pool, [[0, from * words, moved * words]]);
         }
-        // A layer without RoPE (SmolLM3) stores K unturned: nothing to turn back.
-        if (!this.spec.noRopeLayers.includes(layer)) io.rotateK(p.k, from, moved, this.f16);
+        io.rotateK(p.k, from, moved, this.f16, layer);
       });
     }
     this.length = from + moved;
@@ -111,7 +110,15 @@ export class GpuKvCache implements GpuCache {
     const s = this.spec;
     const pools = this.pools[a.layer];
     // The split kernel stores the step's K/V as it attends (it reads them from a.k/a.v, not the pools).
-    return layerAttentionOps(ctx, s, a, { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 }, false, true, !a.prefill);
+    return layerAttentionOps(
+      ctx,
+      { ...s, slidingWindow: layerWindow(s, a.layer) },
+      a,
+      { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 },
+      false,
+      true,
+      !a.prefill,
+    );
   }
 
   /** Make room for `tokens` tokens in total; returns true when buffers were replaced. */

@@ -20,7 +20,7 @@ import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvAppendOp } from '../ops/kv-append';
 import { linearOps } from '../ops/linear';
 import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type RematSides, type StoreBuffers, type StoreLayout } from '../ops/xquant';
-import { kvDim, type ModelSpec } from '../../model/model-spec';
+import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import { packedWords } from '../../quant/quantize';
 import { packMatrix, pad32 } from '../../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes';
@@ -431,12 +431,12 @@ export class GpuQuantCache implements GpuCache {
         xPartial: this.xPartial!,
         scoresBase: this.scoresBase,
         partial: a.partial,
-        window: s.slidingWindow ?? 0,
+        window: layerWindow(s, a.layer) ?? 0,
         maxXChunks: MAX_CHUNKS,
       }),
       ...layerAttentionOps(
         ctx,
-        s,
+        { ...s, slidingWindow: layerWindow(s, a.layer) },
         a,
         {
           pages: this.hotPages ?? ctx.empty,
@@ -472,7 +472,15 @@ export class GpuQuantCache implements GpuCache {
         }),
       );
     }
-    out.push(...layerAttentionOps(ctx, s, a, { pages: t.pages, kPool: t.k, vPool: t.v, page: PAGE_TOKENS, kvF16: t.f16 }, false));
+    out.push(
+      ...layerAttentionOps(
+        ctx,
+        { ...s, slidingWindow: layerWindow(s, a.layer) },
+        a,
+        { pages: t.pages, kPool: t.k, vPool: t.v, page: PAGE_TOKENS, kvF16: t.f16 },
+        false,
+      ),
+    );
     return out;
   }
 

@@ -31,6 +31,8 @@ export interface GateUpArgs {
   norm?: FusedNorm;
   /** tiled-family prefill GEMM: tokens per tile (as LinearArgs.gemmTokens). */
   gemmTokens?: number;
+  /** GELU (tanh) gate in place of SiLU: Gemma's GeGLU. */
+  gelu?: boolean;
 }
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
@@ -39,7 +41,14 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
   const gemv = ctx.kernels === 'tiled' && a.tileM === 1;
   if (a.norm && !gemv) throw new Error(`${label}: a fused RMSNorm needs the tiled-family kernel`);
   const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
-  const shared = { W_ROW_WORDS: gate.rowWords, W_SCALE_WORDS: gate.scaleWords, IN_VEC4: pad32(gate.cols) / 4, X_STRIDE: a.xStride, Y_STRIDE: a.yStride };
+  const shared = {
+    W_ROW_WORDS: gate.rowWords,
+    W_SCALE_WORDS: gate.scaleWords,
+    IN_VEC4: pad32(gate.cols) / 4,
+    X_STRIDE: a.xStride,
+    Y_STRIDE: a.yStride,
+    GELU: a.gelu === true,
+  };
   return gate.parts.map((p, i) => {
     const u = up.parts[i];
     const buffers = [p.params, p.data, p.scales ?? ctx.empty, u.data, u.scales ?? ctx.empty, a.x, a.y];

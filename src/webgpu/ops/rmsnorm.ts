@@ -5,10 +5,11 @@ import { makeDispatch, WORKGROUP, type Dispatch, type OpContext } from './dispat
 /** partial[WG]. */
 export const RMSNORM_WORKGROUP_BYTES = WORKGROUP * 4;
 
-export function rmsNormOp(ctx: OpContext, x: GPUBuffer, gamma: GPUBuffer, y: GPUBuffer, d: number, stride: number, eps: number): Dispatch {
+/** y = rmsNorm(x) · gamma, or y += that with `accumulate` (a post-norm joining the residual stream). */
+export function rmsNormOp(ctx: OpContext, x: GPUBuffer, gamma: GPUBuffer, y: GPUBuffer, d: number, stride: number, eps: number, accumulate = false): Dispatch {
   return makeDispatch(
     ctx,
-    { op: 'rmsnorm', consts: { D: d, STRIDE: stride, EPS: { f32: eps } }, workgroupBytes: RMSNORM_WORKGROUP_BYTES },
+    { op: 'rmsnorm', consts: { D: d, STRIDE: stride, EPS: { f32: eps }, ACCUMULATE: accumulate }, workgroupBytes: RMSNORM_WORKGROUP_BYTES },
     ['read', 'read', 'write'],
     [x, gamma, y],
     (tokens) => [tokens, 1],
