@@ -255,9 +255,10 @@ export class Engine {
     const tokens = promptIds.length + maxTokens;
     if ((r.cache ?? 'auto') === 'auto' && r.reuse !== false) {
       const { model } = this.loaded();
+      const device = this.planOptions().device ?? {};
       for (const mode of this.pool.continuedModes(promptIds)) {
         const config = parseCacheMode(mode);
-        if (capacity(model.spec, config, this.budgetBytes, this.planOptions().device ?? {}).maxContext >= tokens) return config;
+        if (capacity(model.spec, config, this.budgetBytes, device).maxContext >= tokens) return config;
       }
     }
     return this.resolveCache(r.cache, tokens);

@@ -170,14 +170,15 @@ function pickAuto(modes: ModePlan[], bound: number): { auto: string | null; auto
   const fitting = modes.filter((m) => m.fitsTarget && !m.dominatedBy);
   if (fitting.length === 0) return { auto: null, autoReason: 'no configuration holds the target context in the budget' };
   const cost = (m: ModePlan) => m.accuracyCost ?? Infinity;
+  // The most accurate of a set, the faster one between equals.
+  const mostAccurate = (set: ModePlan[]) => set.reduce((a, b) => (cost(b) < cost(a) || (cost(b) === cost(a) && b.msPerToken < a.msPerToken) ? b : a));
   const within = fitting.filter((m) => cost(m) <= bound);
   if (within.length > 0) {
     const fastest = Math.min(...within.map((m) => m.msPerToken));
-    const tied = within.filter((m) => m.msPerToken <= fastest * (1 + SPEED_TIE));
-    const best = tied.reduce((a, b) => (cost(b) < cost(a) || (cost(b) === cost(a) && b.msPerToken < a.msPerToken) ? b : a));
+    const best = mostAccurate(within.filter((m) => m.msPerToken <= fastest * (1 + SPEED_TIE)));
     return { auto: best.mode, autoReason: `the fastest within +${(bound * 100).toFixed(1)}% perplexity that holds the target` };
   }
-  const best = fitting.reduce((a, b) => (cost(b) < cost(a) || (cost(b) === cost(a) && b.msPerToken < a.msPerToken) ? b : a));
+  const best = mostAccurate(fitting);
   return { auto: best.mode, autoReason: `nothing within +${(bound * 100).toFixed(1)}% perplexity fits: the most accurate that holds the target` };
 }
 
