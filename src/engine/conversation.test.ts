@@ -226,4 +226,19 @@ describe('auto and kept conversations', () => {
     // Without reuse the request is planned afresh.
     expect((await runIds(second, false)).cache).toBe('kivi-4');
   });
+
+  it('the load option accuracyBound is what auto plans with: 0 keeps the exact mode; out of range is a typed error', async () => {
+    const shape = { hidden: 64, layers: 8, heads: 8, kvHeads: 8, headDim: 64, ffn: 128, vocab: 256 };
+    const { model } = await loadPreparedModel({
+      resolved: { id: 'synthetic:wide-kv', revision: '', name: 'wide-kv', source: syntheticSource(shape) },
+      format: 'f32',
+      cache: null,
+    });
+    const engine = new Engine(referenceBackends);
+    await engine.load(model, { memoryBudgetMB: 256, accuracyBound: 0 });
+    expect(engine.memory(420).plan).toMatchObject({ accuracyBound: 0, auto: 'fp16' });
+    await engine.load(model, { memoryBudgetMB: 256 });
+    expect(engine.memory(420).plan).toMatchObject({ accuracyBound: 0.01, auto: 'kivi-4' });
+    await expect(engine.load(model, { accuracyBound: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'accuracyBound' });
+  });
 });

@@ -13,6 +13,12 @@ import type { KernelChoice, KernelFamily } from '../webgpu/kernel-family';
 export interface EngineLoadOptions {
   /** GPU memory the KV/X cache may use; the `auto` cache mode and memory() plan against it. */
   memoryBudgetMB?: number;
+  /**
+   * The perplexity cost `auto` may accept for speed, as a fraction (default 0.01: +1%): it picks the fastest
+   * configuration within it, else the most accurate that fits. A larger bound lets it prefer fast modes over slow
+   * exact ones (src/engine/planner.ts).
+   */
+  accuracyBound?: number;
   /** Seconds spent writing weights to the GPU, added to as the upload runs. */
   timings?: { upload: number };
   /** Kernel family: auto (from the adapter), rowwise or tiled (src/webgpu/kernel-family.ts). */

@@ -15,7 +15,17 @@ import type { PreparedModel } from './prepared-model';
 import { DEFAULT_PROFILE, ProfileCache, type DeviceProfile } from './device-profile';
 import { chatPromptIds, fitMessages, slidingWindow, type FittedPrompt } from './prompt';
 import { templateThinks } from './reasoning';
-import { autoCacheMode, budgetBytesOf, cacheBytesFor, capacity, namedCache, planCache, type PlanOptions } from './planner';
+import {
+  accuracyBoundOf,
+  autoCacheMode,
+  budgetBytesOf,
+  cacheBytesFor,
+  capacity,
+  DEFAULT_ACCURACY_BOUND,
+  namedCache,
+  planCache,
+  type PlanOptions,
+} from './planner';
 import { GREEDY, Sampler, checkSampling } from './sampling';
 import { ConstraintCache, type ConstraintSpec, vocabularyFromTexts } from '../grammar/constraint';
 import { SessionPool, type KeptSession } from './session-pool';
@@ -45,6 +55,7 @@ export class Engine {
   private model: PreparedModel | null = null;
   private backend: EngineBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
+  private accuracyBound = DEFAULT_ACCURACY_BOUND;
   private profile: DeviceProfile = DEFAULT_PROFILE;
   /** Constraints compiled against the loaded model's vocabulary (made on the first constrained request). */
   private constraints: ConstraintCache | null = null;
@@ -73,6 +84,7 @@ export class Engine {
    */
   async load(model: PreparedModel, o: EngineLoadOptions = {}): Promise<ModelSummary> {
     const budgetBytes = budgetBytesOf(o.memoryBudgetMB ?? DEFAULT_BUDGET_MB);
+    const accuracyBound = accuracyBoundOf(o.accuracyBound);
     // The weights stream from their source into GPU buffers; no CPU copy of them outlives this call.
     const weights = fingerprinted(model.weights);
     const backend = await this.backends({ ...model, weights: weights.stream }, { timings: o.timings, kernels: o.kernels, f16Math: o.f16Math });
@@ -87,6 +99,7 @@ export class Engine {
     this.model = model;
     this.backend = backend;
     this.budgetBytes = budgetBytes;
+    this.accuracyBound = accuracyBound;
     this.profile = profile;
     this.constraints = null;
     this.lostReason = null;
@@ -133,6 +146,7 @@ export class Engine {
       device: { maxBindingBytes: backend.maxBindingBytes, tiers: backend.name === 'webgpu' },
       profile: this.profile,
       weightBytes: backend.memoryReport().weights,
+      accuracyBound: this.accuracyBound,
     };
   }
 

@@ -269,3 +269,12 @@ export function budgetBytesOf(mb: number): number {
     throw new InvalidArgumentError('must be a positive number', { field: 'memoryBudgetMB', got: String(mb) });
   return mb * 2 ** 20;
 }
+
+/** The load option `accuracyBound` checked: a fraction of perplexity in [0, 1] (default DEFAULT_ACCURACY_BOUND). */
+export function accuracyBoundOf(bound: number | undefined): number {
+  if (bound === undefined) return DEFAULT_ACCURACY_BOUND;
+  if (!(Number.isFinite(bound) && bound >= 0 && bound <= 1)) {
+    throw new InvalidArgumentError('must be a fraction of perplexity between 0 and 1 (0.01: +1%)', { field: 'accuracyBound', got: String(bound) });
+  }
+  return bound;
+}

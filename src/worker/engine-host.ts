@@ -54,6 +54,8 @@ export interface LoadOptions {
   cache?: string;
   /** GPU memory the cache may use (default 256). */
   memoryBudgetMB?: number;
+  /** The perplexity cost `auto` may accept for speed, as a fraction (default 0.01: +1%). */
+  accuracyBound?: number;
   /** Hugging Face base address for repo ids (default https://huggingface.co). */
   hubBase?: string;
   /** Use the IndexedDB weight cache (default true). */
@@ -169,7 +171,7 @@ export class EngineHost {
       return prepared;
     };
     const put = async (p: Awaited<ReturnType<typeof prepare>>) =>
-      this.engine.load(p.model, { memoryBudgetMB: budgetMB, timings: p.timings, kernels, f16Math: o.f16Math });
+      this.engine.load(p.model, { memoryBudgetMB: budgetMB, accuracyBound: o.accuracyBound, timings: p.timings, kernels, f16Math: o.f16Math });
     let prepared = await prepare();
     let summary: ModelSummary;
     try {
