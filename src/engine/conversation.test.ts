@@ -10,6 +10,7 @@ import { syntheticSource } from '../test-support/synthetic-model';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { Engine, type GenerationStats } from './engine';
 import { generateRequest } from './openai';
+import type { PreparedModel } from './prepared-model';
 
 const TURNS = ['Tell me about a cat.', 'What did the cat eat?', 'Where did it sleep?', 'Did it have a friend?', 'What happened next?', 'How did it end?'];
 
@@ -23,6 +24,13 @@ async function engineOn(budgetMB = 256): Promise<Engine> {
   const engine = new Engine(referenceBackends);
   await engine.load(model, { memoryBudgetMB: budgetMB });
   return engine;
+}
+
+/** Tiny weights, wide K/V (8 layers of 512): the cache outweighs the weights from a few hundred tokens on. */
+async function wideKvModel(): Promise<PreparedModel> {
+  const shape = { hidden: 64, layers: 8, heads: 8, kvHeads: 8, headDim: 64, ffn: 128, vocab: 256 };
+  const resolved = { id: 'synthetic:wide-kv', revision: '', name: 'wide-kv', source: syntheticSource(shape) };
+  return (await loadPreparedModel({ resolved, format: 'f32', cache: null })).model;
 }
 
 async function run(engine: Engine, messages: ChatMessage[], cache: string, reuse: boolean): Promise<GenerationStats> {
@@ -198,14 +206,8 @@ describe('conversations (reference backend)', () => {
 
 describe('auto and kept conversations', () => {
   it('a continued conversation keeps its mode while that mode holds the request, though a fresh plan would pick another', async () => {
-    // Tiny weights, wide K/V (8 layers of 512): the cache outweighs the weights from a few hundred tokens on, so the
-    // planner picks fp16 for a short request and kivi-4 (a quarter of the bytes to read) for a long one.
-    const shape = { hidden: 64, layers: 8, heads: 8, kvHeads: 8, headDim: 64, ffn: 128, vocab: 256 };
-    const { model } = await loadPreparedModel({
-      resolved: { id: 'synthetic:wide-kv', revision: '', name: 'wide-kv', source: syntheticSource(shape) },
-      format: 'f32',
-      cache: null,
-    });
+    // The planner picks fp16 for a short request and kivi-4 (a quarter of the bytes to read) for a long one.
+    const model = await wideKvModel();
     const engine = new Engine(referenceBackends);
     await engine.load(model, { memoryBudgetMB: 256 });
     expect(engine.memory(20).plan.auto).toBe('fp16');
@@ -228,12 +230,7 @@ describe('auto and kept conversations', () => {
   });
 
   it('the load option accuracyBound is what auto plans with: 0 keeps the exact mode; out of range is a typed error', async () => {
-    const shape = { hidden: 64, layers: 8, heads: 8, kvHeads: 8, headDim: 64, ffn: 128, vocab: 256 };
-    const { model } = await loadPreparedModel({
-      resolved: { id: 'synthetic:wide-kv', revision: '', name: 'wide-kv', source: syntheticSource(shape) },
-      format: 'f32',
-      cache: null,
-    });
+    const model = await wideKvModel();
     const engine = new Engine(referenceBackends);
     await engine.load(model, { memoryBudgetMB: 256, accuracyBound: 0 });
     expect(engine.memory(420).plan).toMatchObject({ accuracyBound: 0, auto: 'fp16' });

@@ -10,6 +10,7 @@ import { loadModel } from '../model/load-model';
 import { layerWindow, parseModelConfig } from '../model/model-spec';
 import { GEMMA3_SHAPE } from '../test-support/architecture-shapes';
 import { gemma3Logits } from '../test-support/float64-oracle';
+import { diffToRows } from '../test-support/compare';
 import { REAL_CONFIGS } from '../test-support/real-configs';
 import { syntheticSource, syntheticTensors, type SyntheticShape } from '../test-support/synthetic-model';
 import { createReferenceCache } from './caches/create-cache';
@@ -23,10 +24,7 @@ async function relativeError(shape: SyntheticShape, ids = IDS): Promise<number> 
   const m = await loadModel(syntheticSource(shape));
   const got = new ReferenceDecoder(m).forward(ids, createReferenceCache(m, parseCacheMode('f32')), 'all');
   const want = gemma3Logits(GEMMA3_SHAPE, syntheticTensors(shape), ids);
-  let diff = 0;
-  let scale = 0;
-  want.forEach((row, t) => row.forEach((v, i) => ((diff = Math.max(diff, Math.abs(v - got[t * shape.vocab + i]))), (scale = Math.max(scale, Math.abs(v))))));
-  return diff / scale;
+  return diffToRows(got, want).relative;
 }
 
 describe('Gemma 3 (reference decoder)', () => {
@@ -55,12 +53,7 @@ describe('Gemma 3 (reference decoder)', () => {
   it('each of its differences matters here: the oracle with one of them changed lands elsewhere', async () => {
     const m = await loadModel(syntheticSource(GEMMA3_SHAPE));
     const got = new ReferenceDecoder(m).forward(IDS, createReferenceCache(m, parseCacheMode('f32')), 'all');
-    const moved = (variant: SyntheticShape) => {
-      const want = gemma3Logits(variant, syntheticTensors(GEMMA3_SHAPE), IDS);
-      let worst = 0;
-      want.forEach((row, t) => row.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[t * GEMMA3_SHAPE.vocab + i])))));
-      return worst;
-    };
+    const moved = (variant: SyntheticShape) => diffToRows(got, gemma3Logits(variant, syntheticTensors(GEMMA3_SHAPE), IDS)).abs;
     const config = GEMMA3_SHAPE.config!;
     expect(moved({ ...GEMMA3_SHAPE, config: { ...config, sliding_window: 64 } }), 'window').toBeGreaterThan(1e-3);
     expect(moved({ ...GEMMA3_SHAPE, config: { ...config, rope_local_base_freq: 1e6 } }), 'local base').toBeGreaterThan(1e-3);

@@ -8,6 +8,7 @@ import { loadModel } from '../model/load-model';
 import { parseModelConfig } from '../model/model-spec';
 import { SMOLLM3_SHAPE } from '../test-support/architecture-shapes';
 import { float64Logits } from '../test-support/float64-oracle';
+import { diffToRows } from '../test-support/compare';
 import { REAL_CONFIGS } from '../test-support/real-configs';
 import { syntheticSource, syntheticTensors, type SyntheticShape } from '../test-support/synthetic-model';
 import { createReferenceCache } from './caches/create-cache';
@@ -19,13 +20,6 @@ async function logits(shape: SyntheticShape): Promise<{ got: Float32Array; want:
   const m = await loadModel(syntheticSource(shape));
   const got = new ReferenceDecoder(m).forward(IDS, createReferenceCache(m, parseCacheMode('f32')), 'all');
   return { got, want: float64Logits(shape, syntheticTensors(shape), IDS) };
-}
-
-function relative(got: Float32Array, want: Float64Array[], vocab: number): number {
-  let diff = 0;
-  let scale = 0;
-  want.forEach((row, t) => row.forEach((v, i) => ((diff = Math.max(diff, Math.abs(v - got[t * vocab + i]))), (scale = Math.max(scale, Math.abs(v))))));
-  return diff / scale;
 }
 
 describe('SmolLM3 (reference decoder)', () => {
@@ -41,12 +35,12 @@ describe('SmolLM3 (reference decoder)', () => {
 
   it('the forward pass equals an independent float64 computation from the definition (relative 1e-5)', async () => {
     const { got, want } = await logits(SMOLLM3_SHAPE);
-    expect(relative(got, want, SMOLLM3_SHAPE.vocab)).toBeLessThan(1e-5);
+    expect(diffToRows(got, want).relative).toBeLessThan(1e-5);
   });
 
   it('the unturned layer matters: the same weights with RoPE in every layer land elsewhere', async () => {
     const { got } = await logits(SMOLLM3_SHAPE);
     const everyLayer = float64Logits({ ...SMOLLM3_SHAPE, config: { no_rope_layers: [1, 1, 1, 1] } }, syntheticTensors(SMOLLM3_SHAPE), IDS);
-    expect(relative(got, everyLayer, SMOLLM3_SHAPE.vocab)).toBeGreaterThan(1e-3);
+    expect(diffToRows(got, everyLayer).relative).toBeGreaterThan(1e-3);
   });
 });
