@@ -205,6 +205,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     fullAttentionLayers,
     localRopeTheta: windowed && info.slidingWindow === 'layer-types' ? num('rope_local_base_freq', 10000) : null,
     normOffset: info.gemma ? 1 : 0,
+    // √hidden in f32, as llama.cpp and transformers in f32 (transformers in bf16 rounds it first: 34 for hidden 1152).
     embeddingScale: info.gemma ? Math.sqrt(hiddenSize) : 1,
     sandwichNorms: info.gemma,
     activation,
