@@ -57,7 +57,8 @@ const models = new Map<SyntheticShape, Promise<LoadedModel>>();
 const load = (shape: SyntheticShape) => models.get(shape) ?? models.set(shape, loadModel(syntheticSource(shape))).get(shape)!;
 
 function gpu(shape: SyntheticShape, kernels: KernelFamily): Promise<WebGpuBackend> {
-  const key = `${shape.architecture}/${kernels}`;
+  // Two shapes may share an architecture (Phi-3.5's and Phi-4-mini's kinds): the key is the whole shape.
+  const key = `${JSON.stringify(shape)}/${kernels}`;
   let b = backends.get(key);
   if (!b) {
     backends.set(key, (b = load(shape).then((m) => WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', kernels }))));
