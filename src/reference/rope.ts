@@ -112,16 +112,21 @@ export class Rope {
 
 /** RoPE per layer (a model's layers may differ: Gemma 3's local and global bases, SmolLM3's unturned layers). */
 export class LayerRopes {
-  private readonly ropes = new Map<LayerRopeKind, Rope>();
+  /** Each layer's Rope (layers of one kind share it), or null where the layer has none: decided once, not per token. */
+  private readonly byLayer: (Rope | null)[];
 
-  constructor(private readonly spec: ModelSpec) {}
+  constructor(spec: ModelSpec) {
+    const ropes = new Map<LayerRopeKind, Rope>();
+    this.byLayer = Array.from({ length: spec.numLayers }, (_, l) => {
+      const kind = layerRopeKind(spec, l);
+      if (kind === 'none') return null;
+      if (!ropes.has(kind)) ropes.set(kind, new Rope(spec, kind));
+      return ropes.get(kind)!;
+    });
+  }
 
   /** Rotate `heads` head vectors at v[off] for position `pos` as `layer` does (nothing where it has no RoPE). */
   apply(layer: number, v: Float32Array, off: number, heads: number, pos: number): void {
-    const kind = layerRopeKind(this.spec, layer);
-    if (kind === 'none') return;
-    let r = this.ropes.get(kind);
-    if (!r) this.ropes.set(kind, (r = new Rope(this.spec, kind)));
-    r.apply(v, off, heads, pos);
+    this.byLayer[layer]?.apply(v, off, heads, pos);
   }
 }
