@@ -34,7 +34,7 @@ import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import { loadModel, type LoadedModel } from '../src/model/load-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import { kvDim, type ModelSpec } from '../src/model/model-spec';
-import { parseWeightFormat, type WeightFormat } from '../src/quant/weight-format';
+import { parsePackFormat, type PackFormat } from '../src/quant/weight-format';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/test-support/synthetic-model';
 import { copyBandwidth, shapesSection } from './bench-shapes';
 import { grammarSection } from './bench-grammar';
@@ -123,7 +123,7 @@ async function warm(backend: WebGpuBackend, cache: CacheConfig): Promise<void> {
 /** The kernel family every backend of this run uses (--kernels). */
 let kernels: KernelChoice = 'auto';
 
-async function speedSection(models: string[], contexts: number[], weights: WeightFormat, steps: number, cal: Calibration, skipped: string[]) {
+async function speedSection(models: string[], contexts: number[], weights: PackFormat, steps: number, cal: Calibration, skipped: string[]) {
   const rows = [];
   const fp16 = parseCacheMode('fp16');
   for (const name of models) {
@@ -169,7 +169,7 @@ function modesFor(s: ModelSpec): string[] {
   return ['fp16', 'xquant-4', 'xquant-cl-4', 'kivi-4', ...(gqa ? ['xquant-gqa-4'] : [])];
 }
 
-async function modesSection(models: string[], contexts: number[], weights: WeightFormat, steps: number, cal: Calibration, skipped: string[]) {
+async function modesSection(models: string[], contexts: number[], weights: PackFormat, steps: number, cal: Calibration, skipped: string[]) {
   const rows = [];
   for (const name of models) {
     const model = await openModel(name);
@@ -219,7 +219,7 @@ async function modesSection(models: string[], contexts: number[], weights: Weigh
   return rows;
 }
 
-async function tieredSection(weights: WeightFormat, steps: number) {
+async function tieredSection(weights: PackFormat, steps: number) {
   const model = await openModel('mha-6m');
   const s = model.spec;
   const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
@@ -249,7 +249,7 @@ async function tieredSection(weights: WeightFormat, steps: number) {
   return rows;
 }
 
-async function prefillSection(models: string[], prompt: number, weights: WeightFormat) {
+async function prefillSection(models: string[], prompt: number, weights: PackFormat) {
   const rows = [];
   for (const name of models) {
     const model = await openModel(name);
@@ -425,7 +425,7 @@ await runCli(USAGE, async () => {
     }
   }
   const contexts = (a.contexts ?? '128,512,2048').split(',').map(Number);
-  const weights = parseWeightFormat(a.weights ?? 'f32');
+  const weights = parsePackFormat(a.weights ?? 'f32');
   kernels = parseKernelChoice(a.kernels ?? 'auto');
   const steps = a['decode-steps'] ?? 4;
   const out = a.out ?? 'bench/results/bench.json';

@@ -14,7 +14,7 @@ import { readGgufHeader } from '../src/model/gguf';
 import { ggufConfig, isGgufFileName } from '../src/model/gguf-model';
 import { parseModelConfig, type ModelSpec } from '../src/model/model-spec';
 import { NodeFolderSource } from '../src/model/node-file-source';
-import { parseWeightFormat } from '../src/quant/weight-format';
+import { parsePackFormat } from '../src/quant/weight-format';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 
 const USAGE =
@@ -54,7 +54,7 @@ await runCli(USAGE, async () => {
     throw new UsageError(`--accuracy-bound needs a relative perplexity cost >= 0 (0.01 = +1%), got '${a['accuracy-bound']}'`);
   const spec = await readSpec(a.model);
   const profile = await readProfile(a['device-profile']);
-  const weights = parseWeightFormat(a.weights ?? 'q4');
+  const weights = parsePackFormat(a.weights ?? 'q4');
   const budget = budgetMb(a['memory-budget-mb']) * 2 ** 20;
   const weightBytes = stepWeightBytes(spec, weights);
   const plan = planCache(spec, budget, a.context, { profile, weightBytes, accuracyBound: bound, device: { tiers: !a['no-tiers'] } });

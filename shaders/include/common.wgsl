@@ -19,6 +19,9 @@ struct Step {
 
 @group(0) @binding(0) var<uniform> step: Step;
 
+/** Eight consecutive weights of a row, what every weights-*.wgsl's w8 returns. */
+struct W8 { a: vec4<f32>, b: vec4<f32> }
+
 const WG: u32 = 64u;
 
 fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {

@@ -2,8 +2,6 @@
 
 alias WeightWord = u32; // the element type of `w` (and `w_up`) in the bindings files
 
-struct W8 { a: vec4<f32>, b: vec4<f32> }
-
 fn w8(row: u32, j: u32) -> W8 {
   let i = row * W_ROW_WORDS + 4u * j;
   return W8(

@@ -3,8 +3,6 @@
 
 alias WeightWord = u32; // the element type of `w` (and `w_up`) in the bindings files
 
-struct W8 { a: vec4<f32>, b: vec4<f32> }
-
 fn w_scale(row: u32, group: u32) -> f32 {
   let pair = unpack2x16float(ws[row * W_SCALE_WORDS + (group >> 1u)]);
   return select(pair.x, pair.y, (group & 1u) == 1u);

@@ -9,7 +9,7 @@
 
 import { tensorSlots } from '../model/checkpoint';
 import { kvDim, type ModelSpec } from '../model/model-spec';
-import { packedBytes, type WeightFormat } from '../quant/weight-format';
+import { packedBytes, type PackFormat } from '../quant/weight-format';
 import { layerBytesPerToken } from './cache-bytes';
 import { clBaseLayers, MODE_TRAITS, type CacheConfig } from './cache-config';
 
@@ -65,7 +65,7 @@ export function decodeStepCost(spec: ModelSpec, c: CacheConfig, context: number)
  * Bytes of weights one decode step reads: every layer matrix and the LM head (the embedding lookup reads one
  * row), in the engine's packed `format`; vectors are negligible.
  */
-export function stepWeightBytes(spec: ModelSpec, format: WeightFormat): number {
+export function stepWeightBytes(spec: ModelSpec, format: PackFormat): number {
   // Every layer matrix of the tensor table, then the LM head (the embedding matrix itself when tied).
   const layers = tensorSlots(spec).filter((t) => t.required && t.shape.length === 2 && /^l\d+\./.test(t.key));
   return layers.reduce((a, t) => a + packedBytes(format, t.shape[0], t.shape[1]), 0) + packedBytes(format, spec.vocabSize, spec.hiddenSize);

@@ -9,7 +9,7 @@ import type { ChatMessage } from '../tokenizer/tokenizer';
 export interface WidgetOptions {
   model: ModelRef;
   cache: string;
-  weights: 'f32' | 'f16' | 'q8' | 'q4';
+  weights: 'f32' | 'f16' | 'q8' | 'q4' | 'native';
   maxTokens: number;
 }
 

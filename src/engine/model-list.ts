@@ -9,7 +9,7 @@ import { CATALOG, type CatalogEntry } from '../model/catalog';
 import { ARCHITECTURES, isArchitecture } from '../model/architectures';
 import { tensorSlots } from '../model/checkpoint';
 import type { ModelSpec } from '../model/model-spec';
-import { packedBytes, type WeightFormat } from '../quant/weight-format';
+import { packedBytes, type PackFormat } from '../quant/weight-format';
 import { planCache } from './planner';
 
 /** Tokens of logits a prefill slice holds, and their readback: 2 × MAX_BATCH × vocabulary × 4 bytes while a request runs. */
@@ -92,7 +92,7 @@ export function listModels(o: ListOptions = {}): ListedModel[] {
     const mats = slots.filter((t) => t.shape.length === 2).map((t) => t.shape as [number, number]);
     const vectors = slots.filter((t) => t.shape.length === 1).reduce((a, t) => a + t.shape[0], 0);
     const parameters = mats.reduce((a, [r, c]) => a + r * c, 0) + vectors;
-    const weightBytes = (f: WeightFormat) => mats.reduce((a, [r, c]) => a + packedBytes(f, r, c), 0) + vectors * 4;
+    const weightBytes = (f: PackFormat) => mats.reduce((a, [r, c]) => a + packedBytes(f, r, c), 0) + vectors * 4;
     const gqa = s.numKvHeads < s.numHeads;
     const cache: Record<string, number> = {};
     for (const m of MODES) if (m !== 'xquant-gqa-4' || gqa) cache[m] = cacheBytesPerToken(s, parseCacheMode(m));

@@ -51,7 +51,7 @@ export interface SingleFileModel extends ModelFileSource {
   checkpoint(): Promise<Checkpoint>;
 }
 
-function isSingleFileModel(source: ModelFileSource): source is SingleFileModel {
+export function isSingleFileModel(source: ModelFileSource): source is SingleFileModel {
   return typeof (source as Partial<SingleFileModel>).checkpoint === 'function';
 }
 

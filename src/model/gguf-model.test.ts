@@ -163,12 +163,12 @@ describe('GGUF errors name the file and the field', () => {
     });
   });
 
-  it('a tensor type the loader does not read (Q2_K)', async () => {
+  it('a tensor type the loader does not read (IQ2_XXS)', async () => {
     const edit = (_m: unknown, t: { name: string; dims: number[]; type: unknown; data: Uint8Array }[]) => {
       const i = t.findIndex((x) => x.name === 'blk.0.ffn_up.weight');
-      t[i] = { name: 'blk.0.ffn_up.weight', dims: [256, 1], type: 10, data: new Uint8Array(84) };
+      t[i] = { name: 'blk.0.ffn_up.weight', dims: [256, 1], type: 16, data: new Uint8Array(66) };
     };
-    await expect(broken(edit as never)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'blk.0.ffn_up.weight', got: 'Q2_K' });
+    await expect(broken(edit as never)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', field: 'blk.0.ffn_up.weight', got: 'IQ2_XXS' });
   });
 
   it('a tensor whose shape disagrees with the metadata', async () => {

@@ -34,6 +34,10 @@ describe('GGUF block encodings', () => {
     ['Q4_0', q4 / 2, q4 * 1.1],
     ['Q4_1', q4 / 2, q4 * 1.1],
     ['Q4_K', q4 / 2, q4 * 1.1],
+    ['IQ4_NL', q4 / 2, q4 * 1.1],
+    ['IQ4_XS', q4 / 2, q4 * 1.1],
+    ['Q3_K', q4, q4 * 2.5],
+    ['Q2_K', q4 * 2, q4 * 5],
   ];
   for (const [enc, low, high] of bounds) {
     it(`${enc}: quantize and decode agree (error within its bits' range)`, () => {
@@ -101,4 +105,24 @@ describe('GGUF Q8_0 and Q4_0 repacked into q8 and q4', () => {
       if (enc === 'Q4_0') expect(want[3]).toBeCloseTo(-0.9, 2);
     });
   }
+
+  it('Q3_K: a high bit, a 2-bit code and a 6-bit scale where ggml puts them (a hand-built super-block)', () => {
+    // ggml's quantizer sets bit j / 32 of hmask[j % 32] where value j's code exceeds 3, keeps codes as 2 bits at
+    // shift 2k of qs[32n + l] (j = 128n + 32k + l), and scale s (one per 16 values) as a low nibble (byte s, or
+    // the high nibble of byte s - 8) and a high pair (bits 2 (s / 4) of byte 8 + s % 4), stored + 32.
+    const block = new Uint8Array(110);
+    const h = f32ToF16Bits(0.5);
+    block[108] = h & 0xff;
+    block[109] = h >> 8;
+    block.fill(0x11, 96, 104); // every low nibble 1
+    block.fill(0xaa, 104, 108); // every high pair 2: scale 33 - 32 = 1
+    block[96 + 4] = 0x31; // scale 12's low nibble 3: 35 - 32 = 3
+    block[32 + 32 + 5] = 3 << 4; // value 197 (n 1, k 2, l 5; scale 8 + 4 = 12): code 3
+    block[5] = 1 << 6; // and its high bit: q = 3, not 3 - 4
+    const out = new Float32Array(256);
+    decodeRows('Q3_K', block, out);
+    expect(out[197]).toBe(0.5 * 3 * 3);
+    expect(out[196]).toBe(0.5 * 3 * -4); // same scale, code 0, no high bit
+    expect(out[0]).toBe(0.5 * 1 * -4);
+  });
 });

@@ -7,7 +7,22 @@ import { UnsupportedModelError } from '../errors';
 import { f16BitsToF32 } from '../quant/f16';
 import { decodeToF32 } from './safetensors';
 
-export type TensorEncoding = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type TensorEncoding =
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'Q8_0'
+  | 'Q4_0'
+  | 'Q4_1'
+  | 'Q5_0'
+  | 'Q5_1'
+  | 'Q2_K'
+  | 'Q3_K'
+  | 'Q4_K'
+  | 'Q5_K'
+  | 'Q6_K'
+  | 'IQ4_NL'
+  | 'IQ4_XS';
 
 /** Values per block and bytes per block. */
 const BLOCKS: Record<TensorEncoding, [number, number]> = {
@@ -19,9 +34,13 @@ const BLOCKS: Record<TensorEncoding, [number, number]> = {
   Q4_1: [32, 20],
   Q5_0: [32, 22],
   Q5_1: [32, 24],
+  Q2_K: [256, 84],
+  Q3_K: [256, 110],
   Q4_K: [256, 144],
   Q5_K: [256, 176],
   Q6_K: [256, 210],
+  IQ4_NL: [32, 18],
+  IQ4_XS: [256, 136],
 };
 
 export const TENSOR_ENCODINGS = Object.keys(BLOCKS) as TensorEncoding[];
@@ -83,6 +102,17 @@ function affineSuperBlock(src: Uint8Array, at: number, out: Float32Array, to: nu
   }
 }
 
+/** The 16 non-uniform levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl). */
+export const IQ4_LEVELS = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/** 16 bytes of nibbles as IQ4_NL keeps 32 values (j low, j + 16 high in byte j), each a level times `d`. */
+function iq4Values(src: Uint8Array, q: number, d: number, out: Float32Array, to: number): void {
+  for (let j = 0; j < 16; j++) {
+    out[to + j] = d * IQ4_LEVELS[src[q + j] & 0xf];
+    out[to + j + 16] = d * IQ4_LEVELS[src[q + j] >> 4];
+  }
+}
+
 const BLOCK_DECODERS: Record<Exclude<TensorEncoding, 'F32' | 'F16' | 'BF16'>, BlockDecoder> = {
   // d (f16), 32 signed bytes: w = d * q.
   Q8_0(src, at, out, to) {
@@ -129,6 +159,36 @@ const BLOCK_DECODERS: Record<Exclude<TensorEncoding, 'F32' | 'F16' | 'BF16'>, Bl
       out[to + j + 16] = d * ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) + m;
     }
   },
+  // 256 values: 16 bytes of 4-bit (scale, min) pairs (scale low), 64 bytes of 2-bit codes, d, dmin. Each half of
+  // 128 values reads 32 code bytes four times (shift 0, 2, 4, 6), 32 values a shift, 16 values a pair:
+  // w = d * scale * q - dmin * min.
+  Q2_K(src, at, out, to) {
+    const d = half(src, at + 80);
+    const dmin = half(src, at + 82);
+    for (let i = 0; i < 256; i++) {
+      const n = i >> 7;
+      const k = (i >> 5) & 3;
+      const l = i & 31;
+      const sc = src[at + 8 * n + 2 * k + (l >> 4)];
+      out[to + i] = d * (sc & 0xf) * ((src[at + 16 + 32 * n + l] >> (2 * k)) & 3) - dmin * (sc >> 4);
+    }
+  },
+  // 256 values: 32 bytes of high bits, 64 bytes of 2-bit codes (laid out as Q2_K's), 16 6-bit scales in 12 bytes
+  // (low nibbles in bytes 0-7, high pairs in bytes 8-11), d. Value i's high bit is bit 4n + k of hmask[l];
+  // w = d * (scale - 32) * (q - (high ? 0 : 4)).
+  Q3_K(src, at, out, to) {
+    const d = half(src, at + 108);
+    for (let i = 0; i < 256; i++) {
+      const n = i >> 7;
+      const k = (i >> 5) & 3;
+      const l = i & 31;
+      const s = 8 * n + 2 * k + (l >> 4);
+      const lo = s < 8 ? src[at + 96 + s] & 0xf : src[at + 96 + s - 8] >> 4;
+      const scale = (lo | (((src[at + 104 + (s & 3)] >> (2 * (s >> 2))) & 3) << 4)) - 32;
+      const q = ((src[at + 32 + 32 * n + l] >> (2 * k)) & 3) - ((src[at + l] >> (4 * n + k)) & 1 ? 0 : 4);
+      out[to + i] = d * scale * q;
+    }
+  },
   // 256 values: d, dmin, 12 bytes of eight 6-bit (scale, min) pairs, 128 bytes of nibbles. Each 64 values
   // share 32 bytes: the low nibbles are the first 32 values (pair 2k), the high nibbles the next (pair 2k+1).
   Q4_K: (src, at, out, to) => affineSuperBlock(src, at, out, to, false),
@@ -155,6 +215,18 @@ const BLOCK_DECODERS: Record<Exclude<TensorEncoding, 'F32' | 'F16' | 'BF16'>, Bl
         out[o + l + 64] = d * ((src[sc + is + 4] << 24) >> 24) * q3;
         out[o + l + 96] = d * ((src[sc + is + 6] << 24) >> 24) * q4;
       }
+    }
+  },
+  // d, 16 bytes of nibbles as Q4_0; a nibble picks one of IQ4_LEVELS: w = d * level.
+  IQ4_NL: (src, at, out, to) => iq4Values(src, at + 2, half(src, at), out, to),
+  // 256 values: d, 16 bits of scale highs (2 per 32 values), 4 bytes of scale lows (a nibble per 32 values),
+  // then per 32 values 16 bytes as IQ4_NL: w = d * (scale - 32) * level.
+  IQ4_XS(src, at, out, to) {
+    const d = half(src, at);
+    const high = src[at + 2] | (src[at + 3] << 8);
+    for (let b = 0; b < 8; b++) {
+      const scale = ((src[at + 4 + (b >> 1)] >> (4 * (b & 1))) & 0xf) | (((high >> (2 * b)) & 3) << 4);
+      iq4Values(src, at + 8 + 16 * b, d * (scale - 32), out, to + 32 * b);
     }
   },
 };

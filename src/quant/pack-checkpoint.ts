@@ -8,7 +8,8 @@ import type { ModelFileSource } from '../model/file-source';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { repackRows, repackTarget } from './gguf-repack';
 import type { ModelSpec } from '../model/model-spec';
-import { matrixShape, packRows, type WeightFormat } from './weight-format';
+import { matrixFormatFor, matrixShape, packRows, type WeightFormat } from './weight-format';
+import { blockRows, isBlockFormat } from './block-format';
 import { unpackModelWeights } from './packed-weights';
 import { collectPacked, type WeightSink, type WeightStream } from './weight-stream';
 
@@ -46,13 +47,21 @@ async function packTensor(
   timings?: PackTimings,
   signal?: AbortSignal,
 ): Promise<void> {
-  const shape = matrixShape(format, t.rows, t.cols);
+  const enc = t.tensor.dtype;
+  const matrixFormat = matrixFormatFor(format, enc);
+  const shape = matrixShape(matrixFormat, t.rows, t.cols);
   for (let row0 = 0; row0 < t.rows; row0 += step) {
     const rows = Math.min(step, t.rows - row0);
     throwIfAborted(signal, `download of ${t.tensor.file}`);
     const t0 = performance.now();
-    const enc = t.tensor.dtype;
-    if (t.kind === 'matrix' && (enc === 'Q8_0' || enc === 'Q4_0') && repackTarget(enc) === format) {
+    if (t.kind === 'matrix' && isBlockFormat(matrixFormat)) {
+      // A GGUF block type kept as stored: the row bytes themselves (src/quant/block-format.ts).
+      const data = blockRows(matrixFormat, await readRowBytes(cp.source, t, row0, rows), rows, t.cols);
+      if (timings) timings.read += (performance.now() - t0) / 1000;
+      await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales: null });
+      continue;
+    }
+    if (t.kind === 'matrix' && (enc === 'Q8_0' || enc === 'Q4_0') && repackTarget(enc) === matrixFormat) {
       // GGUF Q8_0 / Q4_0 into q8 / q4: the same values, rearranged (src/quant/gguf-repack.ts).
       const bytes = await readRowBytes(cp.source, t, row0, rows);
       const t1 = performance.now();
@@ -71,7 +80,8 @@ async function packTensor(
       await sink.put({ kind: 'vector', key: t.key, data: values as Float32Array<ArrayBuffer> });
       continue;
     }
-    const { data, scales } = packRows(values, rows, t.cols, format);
+    if (isBlockFormat(matrixFormat)) throw new Error('unreachable: block formats are read as stored');
+    const { data, scales } = packRows(values, rows, t.cols, matrixFormat);
     if (timings) timings.pack += (performance.now() - t1) / 1000;
     await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales });
   }

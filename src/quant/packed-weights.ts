@@ -6,7 +6,7 @@ import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import { LAYER_TENSORS, mapLayerMatrices, type LayerTensors } from '../model/tensors';
 import type { ModelWeights } from '../model/weights';
-import { packMatrix, unpackMatrix, type PackedMatrix, type WeightFormat } from './weight-format';
+import { packMatrix, unpackMatrix, type PackFormat, type PackedMatrix, type WeightFormat } from './weight-format';
 
 export type PackedLayer = LayerTensors<PackedMatrix, Float32Array>;
 
@@ -19,7 +19,7 @@ export interface PackedWeights {
   finalNorm: Float32Array;
 }
 
-export function packModelWeights(spec: ModelSpec, w: ModelWeights, format: WeightFormat): PackedWeights {
+export function packModelWeights(spec: ModelSpec, w: ModelWeights, format: PackFormat): PackedWeights {
   const embed = packMatrix(w.embed, spec.vocabSize, spec.hiddenSize, format);
   const shapes = new Map(LAYER_TENSORS.map((t) => [t.key, t.shape(spec)]));
   return {
@@ -47,7 +47,7 @@ export function unpackModelWeights(p: PackedWeights): ModelWeights {
 }
 
 /** The model with its weights replaced by what `format` stores (f32 returns it unchanged). */
-export function withWeightFormat(model: LoadedModel, format: WeightFormat): LoadedModel {
+export function withWeightFormat(model: LoadedModel, format: PackFormat): LoadedModel {
   if (format === 'f32') return model;
   return { ...model, weights: unpackModelWeights(packModelWeights(model.spec, model.weights, format)) };
 }

@@ -10,16 +10,29 @@
 //   q4   pad32(cols) / 8 words, eight 4-bit codes each (lowest nibble first), stored as code + 8
 // q8 and q4 are symmetric with one f16 scale per group of 32 columns, two scales per u32 (even group low):
 // w = code * scale, code in [-127, 127] (q8) or [-7, 7] (q4).
+// A GGUF file's other block types stay in their own layout (block-format.ts): those matrices are loaded,
+// never packed from f32.
 
 import { InvalidArgumentError } from '../errors';
+import type { TensorEncoding } from '../model/tensor-encoding';
+import { blockFormatOf, blockRowWords, isBlockFormat, unpackBlockRows, type BlockFormat } from './block-format';
 import { f16BitsToF32, f32ToF16Bits } from './f16';
 
-export type WeightFormat = 'f32' | 'f16' | 'q8' | 'q4';
-export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'q8', 'q4'];
+/** Formats the engine packs f32 values into. */
+export type PackFormat = 'f32' | 'f16' | 'q8' | 'q4';
+/** A matrix's layout on the GPU: one the engine packs, or a GGUF block type kept as stored. */
+export type MatrixFormat = PackFormat | BlockFormat;
+/**
+ * What a load asks for: every matrix packed into one format, or `native`: each tensor as its file stores it
+ * (GGUF block types as they are, Q8_0 / Q4_0 as q8 / q4, F16 and BF16 as f16, F32 as f32; `nativeFormat`).
+ */
+export type WeightFormat = PackFormat | 'native';
+export const PACK_FORMATS: readonly PackFormat[] = ['f32', 'f16', 'q8', 'q4'];
+export const WEIGHT_FORMATS: readonly WeightFormat[] = [...PACK_FORMATS, 'native'];
 export const WEIGHT_GROUP = 32;
 
 export interface PackedMatrix {
-  format: WeightFormat;
+  format: MatrixFormat;
   rows: number;
   cols: number;
   /** u32 words per row in `data`. */
@@ -35,23 +48,39 @@ export function parseWeightFormat(name: string): WeightFormat {
   throw new InvalidArgumentError('unknown weight format', { field: 'weights', expected: WEIGHT_FORMATS.join(', '), got: name });
 }
 
+/** The format a matrix stored as `enc` takes when a load asks for `requested`. */
+export function matrixFormatFor(requested: WeightFormat, enc: TensorEncoding): MatrixFormat {
+  if (requested !== 'native') return requested;
+  if (enc === 'F32') return 'f32';
+  if (enc === 'F16' || enc === 'BF16') return 'f16'; // BF16 has no kernel: f16 holds it exactly within f16's range
+  if (enc === 'Q8_0') return 'q8';
+  if (enc === 'Q4_0') return 'q4';
+  return blockFormatOf(enc) ?? 'q8';
+}
+
+/** A format the engine packs f32 weights into (a checkpoint already in memory has no stored format to keep). */
+export function parsePackFormat(name: string): PackFormat {
+  if ((PACK_FORMATS as readonly string[]).includes(name)) return name as PackFormat;
+  throw new InvalidArgumentError('unknown weight format', { field: 'weights', expected: PACK_FORMATS.join(', '), got: name });
+}
+
 export function pad32(n: number): number {
   return Math.ceil(n / WEIGHT_GROUP) * WEIGHT_GROUP;
 }
 
-const CODES_PER_WORD: Record<WeightFormat, number> = { f32: 1, f16: 2, q8: 4, q4: 8 };
+const CODES_PER_WORD: Record<PackFormat, number> = { f32: 1, f16: 2, q8: 4, q4: 8 };
 const MAX_CODE: Record<'q8' | 'q4', number> = { q8: 127, q4: 7 };
 
-export function rowWords(format: WeightFormat, cols: number): number {
-  return pad32(cols) / CODES_PER_WORD[format];
+export function rowWords(format: MatrixFormat, cols: number): number {
+  return isBlockFormat(format) ? blockRowWords(format, cols) : pad32(cols) / CODES_PER_WORD[format];
 }
 
-export function scaleWords(format: WeightFormat, cols: number): number {
+export function scaleWords(format: MatrixFormat, cols: number): number {
   return format === 'q8' || format === 'q4' ? Math.ceil(pad32(cols) / WEIGHT_GROUP / 2) : 0;
 }
 
 /** Bytes a [rows, cols] matrix takes in `format`, padding and scales included. */
-export function packedBytes(format: WeightFormat, rows: number, cols: number): number {
+export function packedBytes(format: MatrixFormat, rows: number, cols: number): number {
   return rows * (rowWords(format, cols) + scaleWords(format, cols)) * 4;
 }
 
@@ -61,11 +90,11 @@ const u32View = new Uint32Array(f32View.buffer);
 /** A matrix's shape in a format, without its data (what a block of rows belongs to). */
 export type MatrixShape = Pick<PackedMatrix, 'format' | 'rows' | 'cols' | 'rowWords' | 'scaleWords'>;
 
-export function matrixShape(format: WeightFormat, rows: number, cols: number): MatrixShape {
+export function matrixShape(format: MatrixFormat, rows: number, cols: number): MatrixShape {
   return { format, rows, cols, rowWords: rowWords(format, cols), scaleWords: scaleWords(format, cols) };
 }
 
-export function packMatrix(w: Float32Array, rows: number, cols: number, format: WeightFormat): PackedMatrix {
+export function packMatrix(w: Float32Array, rows: number, cols: number, format: PackFormat): PackedMatrix {
   if (w.length !== rows * cols) {
     throw new InvalidArgumentError('matrix size disagrees with its shape', { field: 'w', expected: `${rows * cols} values`, got: String(w.length) });
   }
@@ -80,7 +109,7 @@ export function packRows(
   w: Float32Array,
   rows: number,
   cols: number,
-  format: WeightFormat,
+  format: PackFormat,
 ): { data: Uint32Array<ArrayBuffer>; scales: Uint32Array<ArrayBuffer> | null } {
   const rw = rowWords(format, cols);
   const sw = scaleWords(format, cols);
@@ -154,6 +183,7 @@ function quantizeGroup4(v: Float32Array, from: number, scale: number, out: Uint3
 
 /** The f32 values a packed matrix stands for, [rows, cols] without padding. */
 export function unpackMatrix(p: PackedMatrix): Float32Array {
+  if (isBlockFormat(p.format)) return unpackBlockRows(p.format, p.data, p.rows, p.cols);
   const out = new Float32Array(p.rows * p.cols);
   for (let r = 0; r < p.rows; r++) {
     const base = r * p.rowWords;

@@ -6,12 +6,12 @@
 
 import { EngineError, NetworkError, throwIfAborted } from '../errors';
 import type { PreparedModel } from '../engine/prepared-model';
-import { modelTensors, openCheckpoint, type Checkpoint, type ModelTensor } from '../model/checkpoint';
+import { isSingleFileModel, modelTensors, openCheckpoint, type Checkpoint, type ModelTensor } from '../model/checkpoint';
 import { parseModelTexts, readModelTexts, type ModelTexts } from '../model/load-model';
 import type { ModelFileSource } from '../model/file-source';
 import type { ResolvedModel } from '../model/model-ref';
 import { checkpointStream } from '../quant/pack-checkpoint';
-import { packedBytes, type WeightFormat } from '../quant/weight-format';
+import { matrixFormatFor, packedBytes, type WeightFormat } from '../quant/weight-format';
 import type { WeightBlock, WeightSink, WeightStream } from '../quant/weight-stream';
 import type { CacheKey, CacheLookup, CacheManifest, CacheWriter, WeightCache } from './weight-cache';
 
@@ -96,9 +96,17 @@ export interface LoadingModel {
   timings: LoadTimings;
 }
 
+/**
+ * The weight format a load gets when it names none: a GGUF file runs as its file stores it (a Q4_K_M file's
+ * own Q4_K and Q6_K blocks, no second rounding); a folder's f32 / f16 / bf16 weights are packed into q8.
+ */
+export function defaultWeightFormat(source: ModelFileSource): WeightFormat {
+  return isSingleFileModel(source) ? 'native' : 'q8';
+}
+
 /** Bytes a model's tensors take in the weight cache (packed matrices, f32 vectors). */
 function entryBytes(tensors: ModelTensor[], format: WeightFormat): number {
-  return tensors.reduce((a, t) => a + (t.kind === 'matrix' ? packedBytes(format, t.rows, t.cols) : t.rows * 4), 0);
+  return tensors.reduce((a, t) => a + (t.kind === 'matrix' ? packedBytes(matrixFormatFor(format, t.tensor.dtype), t.rows, t.cols) : t.rows * 4), 0);
 }
 
 /** Aggregates per-file byte counts into one download progress. */

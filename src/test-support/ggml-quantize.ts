@@ -3,7 +3,7 @@
 // scales more simply than llama.cpp (a valid encoding, somewhat less accurate).
 
 import { f16BitsToF32, f32ToF16Bits } from '../quant/f16';
-import { blockValues, type TensorEncoding } from '../model/tensor-encoding';
+import { blockValues, IQ4_LEVELS, type TensorEncoding } from '../model/tensor-encoding';
 
 /** `values` ([rows, cols] row-major) in a GGUF encoding. */
 export function quantizeGgml(enc: TensorEncoding, values: Float32Array): Uint8Array {
@@ -23,7 +23,20 @@ export function quantizeGgml(enc: TensorEncoding, values: Float32Array): Uint8Ar
 }
 
 type Quantized = Exclude<TensorEncoding, 'F32' | 'F16' | 'BF16'>;
-const BLOCK_BYTES: Record<Quantized, number> = { Q8_0: 34, Q4_0: 18, Q4_1: 20, Q5_0: 22, Q5_1: 24, Q4_K: 144, Q5_K: 176, Q6_K: 210 };
+const BLOCK_BYTES: Record<Quantized, number> = {
+  Q8_0: 34,
+  Q4_0: 18,
+  Q4_1: 20,
+  Q5_0: 22,
+  Q5_1: 24,
+  Q2_K: 84,
+  Q3_K: 110,
+  Q4_K: 144,
+  Q5_K: 176,
+  Q6_K: 210,
+  IQ4_NL: 18,
+  IQ4_XS: 136,
+};
 
 function putHalf(out: Uint8Array, at: number, v: number): number {
   const h = f32ToF16Bits(v);
@@ -98,6 +111,24 @@ function affineSuperBlock(x: Float32Array, levels: number, out: Uint8Array, at: 
   return q;
 }
 
+/** Per 16 values, the index of the byte holding a 2-bit code as Q2_K and Q3_K lay them out, and its shift. */
+function twoBitSlot(i: number): [number, number] {
+  return [32 * (i >> 7) + (i & 31), 2 * ((i >> 5) & 3)];
+}
+
+/** The 16-value group (Q2_K / Q3_K scale index) value i of a super-block belongs to. */
+const group16 = (i: number) => 8 * (i >> 7) + 2 * ((i >> 5) & 3) + ((i & 31) >> 4);
+
+/** 32 values as IQ4_NL nibbles (value j low, j + 16 high) of the nearest level times `d`. */
+function putIq4(x: Float32Array, d: number, out: Uint8Array, at: number): void {
+  const q = [...x].map((v) => {
+    let best = 0;
+    for (let k = 1; k < 16; k++) if (Math.abs(IQ4_LEVELS[k] * d - v) < Math.abs(IQ4_LEVELS[best] * d - v)) best = k;
+    return best;
+  });
+  putNibbles(q, out, at);
+}
+
 /** The f16 nearest `v`, as a number (the value a stored scale has). */
 function f16(v: number): number {
   return f16BitsToF32(f32ToF16Bits(v));
@@ -150,6 +181,51 @@ const BLOCK_QUANTIZERS: Record<Quantized, (x: Float32Array, out: Uint8Array, at:
     putFifthBits(q, out, at + 4);
     putNibbles(q, out, at + 8);
   },
+  Q2_K(x, out, at) {
+    const scale: number[] = [];
+    const min: number[] = [];
+    for (let g = 0; g < 16; g++) {
+      const vals = Float32Array.from({ length: 16 }, (_, k) => x[groupIndex(g, k)]);
+      const [lo, hi] = minMax(vals);
+      const m = Math.min(0, lo);
+      scale.push((hi - m) / 3);
+      min.push(-m);
+    }
+    const d = f16(Math.max(...scale) / 15);
+    const dmin = f16(Math.max(...min) / 15);
+    putHalf(out, at + 80, d);
+    putHalf(out, at + 82, dmin);
+    const sc = scale.map((s) => (d === 0 ? 0 : Math.min(15, Math.round(s / d))));
+    const mn = min.map((m) => (dmin === 0 ? 0 : Math.min(15, Math.round(m / dmin))));
+    for (let g = 0; g < 16; g++) out[at + g] = sc[g] | (mn[g] << 4);
+    for (let i = 0; i < 256; i++) {
+      const g = group16(i);
+      const step = d * sc[g];
+      const q = step === 0 ? 0 : Math.max(0, Math.min(3, Math.round((x[i] + dmin * mn[g]) / step)));
+      const [byte, shift] = twoBitSlot(i);
+      out[at + 16 + byte] |= q << shift;
+    }
+  },
+  Q3_K(x, out, at) {
+    const s: number[] = [];
+    for (let g = 0; g < 16; g++) s.push(signedMax(Float32Array.from({ length: 16 }, (_, k) => x[groupIndex(g, k)])) / -4);
+    const big = s.reduce((a, v) => (Math.abs(v) > Math.abs(a) ? v : a), 0);
+    const d = f16(big / -32);
+    putHalf(out, at + 108, d);
+    const sc = s.map((v) => (d === 0 ? 0 : Math.max(-32, Math.min(31, Math.round(v / d)))));
+    for (let g = 0; g < 16; g++) {
+      const v = sc[g] + 32;
+      out[at + 96 + (g & 7)] |= (v & 0xf) << (g < 8 ? 0 : 4);
+      out[at + 104 + (g & 3)] |= (v >> 4) << (2 * (g >> 2));
+    }
+    for (let i = 0; i < 256; i++) {
+      const step = d * sc[group16(i)];
+      const q = (step === 0 ? 0 : Math.max(-4, Math.min(3, Math.round(x[i] / step)))) + 4;
+      const [byte, shift] = twoBitSlot(i);
+      out[at + 32 + byte] |= (q & 3) << shift;
+      if (q >> 2) out[at + (i & 31)] |= 1 << (4 * (i >> 7) + ((i >> 5) & 3));
+    }
+  },
   Q4_K(x, out, at) {
     const q = affineSuperBlock(x, 15, out, at);
     for (let k = 0; k < 4; k++) for (let l = 0; l < 32; l++) out[at + 16 + 32 * k + l] = q[64 * k + l] | (q[64 * k + 32 + l] << 4);
@@ -185,4 +261,28 @@ const BLOCK_QUANTIZERS: Record<Quantized, (x: Float32Array, out: Uint8Array, at:
     for (let i = 0; i < 16; i++) out[at + 192 + i] = sc[i] & 0xff;
     putHalf(out, at + 208, d);
   },
+  IQ4_NL(x, out, at) {
+    const d = f16(signedMax(x) / -127);
+    putHalf(out, at, d);
+    putIq4(x, d, out, at + 2);
+  },
+  IQ4_XS(x, out, at) {
+    const local = Array.from({ length: 8 }, (_, b) => signedMax(x.subarray(32 * b, 32 * b + 32)) / -127);
+    const d = f16(Math.max(...local.map(Math.abs)) / 31);
+    putHalf(out, at, d);
+    let high = 0;
+    for (let b = 0; b < 8; b++) {
+      const ls = (d === 0 ? 0 : Math.max(-32, Math.min(31, Math.round(local[b] / d)))) + 32;
+      out[at + 4 + (b >> 1)] |= (ls & 0xf) << (4 * (b & 1));
+      high |= (ls >> 4) << (2 * b);
+      putIq4(x.subarray(32 * b, 32 * b + 32), d * (ls - 32), out, at + 8 + 16 * b);
+    }
+    out[at + 2] = high & 0xff;
+    out[at + 3] = high >> 8;
+  },
 };
+
+/** Value k (0..15) of 16-value group g of a Q2_K / Q3_K super-block. */
+function groupIndex(g: number, k: number): number {
+  return 128 * (g >> 3) + 32 * ((g >> 1) & 3) + 16 * (g & 1) + k;
+}

@@ -13,7 +13,23 @@ import { blockValues, rowBytes, type TensorEncoding } from '../model/tensor-enco
 import { quantizeGgml } from './ggml-quantize';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata';
 
-const TYPE_IDS: Record<TensorEncoding, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+const TYPE_IDS: Record<TensorEncoding, number> = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
+  Q8_0: 8,
+  Q2_K: 10,
+  Q3_K: 11,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+  IQ4_NL: 20,
+  IQ4_XS: 23,
+  BF16: 30,
+};
 
 export interface GgufTensorData {
   name: string;
@@ -151,12 +167,21 @@ function interleave(values: Float32Array, rows: number, cols: number, head: numb
   return out;
 }
 
-const FALLBACK: Partial<Record<TensorEncoding, TensorEncoding>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
+/** llama.cpp's fallbacks for rows that are not whole 256-value blocks (llama_tensor_get_type). */
+const FALLBACK: Partial<Record<TensorEncoding, TensorEncoding>> = {
+  Q2_K: 'IQ4_NL',
+  Q3_K: 'IQ4_NL',
+  IQ4_XS: 'IQ4_NL',
+  Q4_K: 'Q5_0',
+  Q5_K: 'Q5_1',
+  Q6_K: 'Q8_0',
+};
 
 export interface HfToGgufOptions {
   /**
    * Encoding of the matrices. A matrix whose rows are not whole blocks falls back as llama.cpp's quantizer
-   * does: a K-quant to the 32-value format of its bits (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0), else F16.
+   * does: a K-quant to a 32-value format (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, Q2_K / Q3_K / IQ4_XS → IQ4_NL),
+   * else F16.
    */
   encoding: TensorEncoding;
   /** Per-matrix encodings by ggml name (a Q4_K_M-style mix), overriding `encoding`. */

@@ -3,11 +3,11 @@
 
 import { BLOCK_FLOATS, tensorSlots } from '../model/checkpoint';
 import type { ModelSpec } from '../model/model-spec';
-import { matrixShape, packRows, type WeightFormat } from '../quant/weight-format';
+import { matrixShape, packRows, type PackFormat } from '../quant/weight-format';
 import type { WeightStream } from '../quant/weight-stream';
 
 /** Uniform ±0.05 for matrices and biases, 1 ± 0.05 for norms: activations stay finite through the layers. */
-export function randomPackedStream(spec: ModelSpec, format: WeightFormat, seed: number): WeightStream {
+export function randomPackedStream(spec: ModelSpec, format: PackFormat, seed: number): WeightStream {
   return {
     format,
     async run(sink) {

@@ -19,7 +19,7 @@ import { loadModelAs } from '../quant/pack-checkpoint';
 import { packModelWeights, withWeightFormat } from '../quant/packed-weights';
 import { loadPreparedModel } from '../storage/model-loader';
 import { hfToGguf } from '../test-support/gguf-writer';
-import { packedBytes, WEIGHT_FORMATS, type WeightFormat } from '../quant/weight-format';
+import { packedBytes, PACK_FORMATS, type PackFormat } from '../quant/weight-format';
 import { sharedModel, sharedText, type SharedModel } from '../test-support/shared-models';
 import { syntheticConfig, syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
 import { ReferenceBackend } from '../reference/backend';
@@ -38,7 +38,7 @@ afterAll(() => opened.forEach((b) => b.destroy()));
 
 async function gpuBackend(
   m: LoadedModel,
-  weights: WeightFormat = 'f32',
+  weights: PackFormat = 'f32',
   maxBatch = 128,
   kernels: KernelChoice = 'auto',
   subgroups = true,
@@ -341,7 +341,7 @@ describe('weight formats', () => {
     const s = m.spec;
     const q = s.numHeads * s.headDim;
     const kv = kvDim(s);
-    for (const format of WEIGHT_FORMATS) {
+    for (const format of PACK_FORMATS) {
       const b = await gpuBackend(m, format);
       const perLayer =
         packedBytes(format, q, s.hiddenSize) +

@@ -10,7 +10,7 @@ import { latentsOf } from '../engine/prepared-model';
 import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError, UnsupportedModelError } from '../errors';
 import type { ModelSpec } from '../model/model-spec';
 import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
-import { unpackMatrix, type WeightFormat } from '../quant/weight-format';
+import { unpackMatrix, type PackFormat, type WeightFormat } from '../quant/weight-format';
 import { packedStream, type WeightStream } from '../quant/weight-stream';
 import type { CacheModel } from '../reference/caches/reference-cache';
 import { measureProfile } from './calibrate';
@@ -38,7 +38,7 @@ export interface BackendOptions {
 }
 
 export interface WebGpuOptions {
-  weights: WeightFormat;
+  weights: PackFormat;
   kernels?: KernelChoice;
   /** Use the adapter's subgroups where it has them (default true); false forces the workgroup-memory reductions. */
   subgroups?: boolean;

@@ -2,7 +2,8 @@
 // exceeds the device's storage-binding limit (128 MiB on some adapters; a large vocabulary's LM head
 // needs several parts).
 
-import type { MatrixShape, PackedMatrix, WeightFormat } from '../quant/weight-format';
+import { isBlockFormat } from '../quant/block-format';
+import type { MatrixFormat, MatrixShape, PackedMatrix } from '../quant/weight-format';
 import type { GpuMemory } from './memory';
 
 export interface GpuMatrixPart {
@@ -15,7 +16,7 @@ export interface GpuMatrixPart {
 }
 
 export interface GpuMatrix {
-  format: WeightFormat;
+  format: MatrixFormat;
   rows: number;
   cols: number;
   rowWords: number;
@@ -87,6 +88,14 @@ async function readBuffer(device: GPUDevice, buffer: GPUBuffer, bytes: number): 
   }
 }
 
-export function weightPrefix(format: WeightFormat): string {
-  return `weights-${format}`;
+/**
+ * The shader fragments that read a matrix of `format` (shaders/include/weights-*.wgsl): w8 for the rowwise
+ * kernels, GEMM tiles and xquant; `vec4` adds the tiled GEMV's w_dot. `suffix` renames them for a second
+ * matrix in one kernel (`up`: w8_up, w_up, W_ROW_WORDS_up, ...; src/webgpu/shader-library.ts).
+ */
+export function weightPrefixes(format: MatrixFormat, o: { vec4?: boolean; suffix?: string } = {}): string[] {
+  const names = isBlockFormat(format)
+    ? ['ggml-bytes', `weights-${format}`, ...(o.vec4 ? ['weights-block-dot'] : [])]
+    : [o.vec4 ? `weights-${format}-vec4` : `weights-${format}`];
+  return o.suffix ? names.map((n) => `${n}@${o.suffix}`) : names;
 }

@@ -40,13 +40,12 @@ function constLine(name: string, v: ShaderConst): string {
 }
 
 /**
- * A weights-*.wgsl prefix for a second matrix in the same kernel: `weights-q4@up` is weights-q4.wgsl with
- * its buffers and functions renamed `w_up`, `ws_up`, `w8_up` / `w_dot_up` (and its helpers alike); the W8 struct,
- * the WeightWord alias and the row-size constants stay shared, so both matrices must have the same shape and
- * word type.
+ * A weights fragment for a second matrix in the same kernel: `weights-q4@up` is weights-q4.wgsl with its
+ * buffers, functions, word type and row sizes renamed `w_up`, `ws_up`, `w8_up`, `w_dot_up`, `WeightWord_up`,
+ * `W_ROW_WORDS_up` (and every `w_` helper alike), so the two matrices may differ in format.
  */
 function renamedWeights(text: string, suffix: string): string {
-  return text.replace(/^(struct W8|alias WeightWord) .*$/gm, '').replace(/(?<!\.)\b(w8|w_dot|w_scale|i8x4|i4x4|ws|w)\b/g, `$1_${suffix}`); // not swizzles (v.w)
+  return text.replace(/(?<!\.)\b(w8|w_\w+|i8x4|i4x4|ws|w|WeightWord|W_ROW_WORDS|W_SCALE_WORDS)\b/g, `$1_${suffix}`); // not swizzles (v.w)
 }
 
 export function composeKernel(lib: ShaderLibrary, k: KernelSource): string {

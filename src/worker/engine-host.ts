@@ -40,7 +40,7 @@ import type { ShaderLibrary } from '../webgpu/shader-library';
 import { resolveModelRef, type ModelRef } from '../model/model-ref';
 import { parseWeightFormat, type WeightFormat } from '../quant/weight-format';
 import type { ChunkStore } from '../storage/chunk-store';
-import { downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
+import { defaultWeightFormat, downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
 import { WeightCache, type CachedModelInfo } from '../storage/weight-cache';
 import type { SavedConversationInfo } from '../storage/conversation-cache';
 import { RequestQueue } from './request-queue';
@@ -157,7 +157,7 @@ export class EngineHost {
     const prepare = async () => {
       const prepared = await loadPreparedModel({
         resolved,
-        format: format ?? 'q8',
+        format: format ?? defaultWeightFormat(resolved.source),
         cache: o.useCache === false ? null : this.weightCache,
         signal,
         onProgress: report,

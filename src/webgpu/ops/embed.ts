@@ -1,6 +1,6 @@
 // Embedding gather (shaders/embed.wgsl) from a packed matrix of any weight format, one dispatch per row part.
 
-import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
+import { weightPrefixes, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
 /** `scale`: what the rows are multiplied by (Gemma: √hidden; the tied LM head reads the table unscaled). */
@@ -11,7 +11,7 @@ export function embedOps(ctx: OpContext, table: GpuMatrix, ids: GPUBuffer, h: GP
       ctx,
       {
         op: 'embed',
-        prefixes: [weightPrefix(table.format)],
+        prefixes: weightPrefixes(table.format),
         consts: { D: d, H_STRIDE: hStride, W_ROW_WORDS: table.rowWords, W_SCALE_WORDS: table.scaleWords, SCALE: { f32: scale } },
       },
       ['uniform', 'read', 'read', 'read', 'write'],

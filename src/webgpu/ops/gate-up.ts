@@ -3,10 +3,12 @@
 // every step; family tiled: shaders/gate-up-swiglu-gemv.wgsl for one-token steps (decode) and
 // shaders/gate-up-swiglu-gemm.wgsl (tiles in workgroup memory) for prefill slices.
 
+import { UnsupportedModelError } from '../../errors';
 import { pad32 } from '../../quant/weight-format';
-import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
+import { weightPrefixes, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 import {
+  blockVec4,
   GEMM_TILE,
   matmulMath,
   gemmWorkgroupBytes,
@@ -36,14 +38,23 @@ export interface GateUpArgs {
 }
 
 export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: GpuMatrix, a: GateUpArgs): Dispatch[] {
-  // The kernels read both matrices with the gate's row size and block width.
-  if (gate.format !== up.format || gate.cols !== up.cols) throw new Error(`${label}: gate and up must share a format and width (${gate.format}/${up.format})`);
+  // Each matrix has its own format and row size; the GEMV reads both with one activation block width.
+  if (gate.cols !== up.cols || gate.rows !== up.rows) throw new Error(`${label}: gate and up must have one shape`);
   const gemv = ctx.kernels === 'tiled' && a.tileM === 1;
+  if (gemv && blockVec4(gate.format) !== blockVec4(up.format)) {
+    throw new UnsupportedModelError('the gate and up projections of one layer are stored in formats the decode kernel cannot pair', {
+      field: label,
+      expected: 'formats with one block width (q4 and the GGUF block types; or q8; or f16; or f32): load with one weight format, e.g. q8',
+      got: `${gate.format} / ${up.format}`,
+    });
+  }
   if (a.norm && !gemv) throw new Error(`${label}: a fused RMSNorm needs the tiled-family kernel`);
-  const prefixes = ['gate-up-bindings', weightPrefix(gate.format), `${weightPrefix(up.format)}@up`];
+  const prefixes = ['gate-up-bindings', ...weightPrefixes(gate.format), ...weightPrefixes(up.format, { suffix: 'up' })];
   const shared = {
     W_ROW_WORDS: gate.rowWords,
     W_SCALE_WORDS: gate.scaleWords,
+    W_ROW_WORDS_up: up.rowWords,
+    W_SCALE_WORDS_up: up.scaleWords,
     IN_VEC4: pad32(gate.cols) / 4,
     X_STRIDE: a.xStride,
     Y_STRIDE: a.yStride,
@@ -59,7 +70,13 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       const math = matmulMath(ctx);
       const source = {
         op: 'gate-up-swiglu-gemv',
-        prefixes: ['gate-up-bindings', `${weightPrefix(gate.format)}-vec4`, `${weightPrefix(up.format)}-vec4@up`, reduce.prefix, 'gemv-norm'],
+        prefixes: [
+          'gate-up-bindings',
+          ...weightPrefixes(gate.format, { vec4: true }),
+          ...weightPrefixes(up.format, { vec4: true, suffix: 'up' }),
+          reduce.prefix,
+          'gemv-norm',
+        ],
         enables: [...reduce.enables, ...math.enables],
         declarations: math.declarations,
         consts: { ...shared, ...gemvConsts(gate.format, layout, 2), ...normConsts(a.norm) },

@@ -11,7 +11,7 @@ import { uploadMatrix } from '../gpu-matrix';
 import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
-import { packMatrix, unpackMatrix, WEIGHT_FORMATS, type WeightFormat } from '../../quant/weight-format';
+import { packMatrix, unpackMatrix, PACK_FORMATS, type PackFormat } from '../../quant/weight-format';
 import { encodeDispatches, type OpContext } from './dispatch';
 import { linearOps, type GemvLayout, type LinearArgs } from './linear';
 import { ropeTable } from './rope';
@@ -44,7 +44,7 @@ function rand(n: number, seed: number): F32 {
 }
 
 /** y = W x for TOKENS tokens on the GPU; `norm` and `rope` fused as the decoder uses them. */
-async function gpuGemv(format: WeightFormat, layout: GemvLayout, subgroups: boolean, fuse: Fuse, x: F32, gamma: F32, inv: Float64Array, f16 = false) {
+async function gpuGemv(format: PackFormat, layout: GemvLayout, subgroups: boolean, fuse: Fuse, x: F32, gamma: F32, inv: Float64Array, f16 = false) {
   const ROWS = rowsFor(fuse);
   const { acquired, pipelines } = await deviceWith(subgroups);
   const { device } = acquired;
@@ -137,7 +137,7 @@ function relativeError(got: Float32Array, want: Float64Array): number {
   return Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / scale;
 }
 
-describe.each(WEIGHT_FORMATS)('%s weights', (format) => {
+describe.each(PACK_FORMATS)('%s weights', (format) => {
   it.each(LAYOUTS.flatMap((l) => [true, false].map((sg) => [l.kLanes, l.laneRows, sg] as const)))(
     '%i lanes along K, %i rows per lane, subgroups %s: plain, fused norm and fused RoPE equal the CPU product',
     async (kLanes, laneRows, subgroups) => {

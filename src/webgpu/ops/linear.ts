@@ -4,8 +4,9 @@
 // the LM head's last token) and shaders/linear-gemm.wgsl (64 x 64 tiles staged in workgroup memory)
 // for prefill slices.
 
-import { pad32, type WeightFormat } from '../../quant/weight-format';
-import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
+import { isBlockFormat } from '../../quant/block-format';
+import { pad32, type MatrixFormat } from '../../quant/weight-format';
+import { weightPrefixes, type GpuMatrix } from '../gpu-matrix';
 import { flatGrid, makeDispatch, type Dispatch, type OpContext } from './dispatch';
 
 export interface LinearArgs {
@@ -73,7 +74,7 @@ export function linearOps(ctx: OpContext, label: string, w: GpuMatrix, a: Linear
     const tiles = (tokens: number) => (a.lastOnly ? 1 : Math.ceil(tokens / consts.TILE_M));
     const d = makeDispatch(
       ctx,
-      { op: 'linear', prefixes: ['linear-bindings', weightPrefix(w.format)], consts },
+      { op: 'linear', prefixes: ['linear-bindings', ...weightPrefixes(w.format)], consts },
       ['uniform', 'read', 'read', 'read', 'read', 'write'],
       [p.params, p.data, p.scales ?? ctx.empty, a.x, a.bias ?? ctx.empty, a.y],
       (tokens) => flatGrid(p.rows * tiles(tokens)),
@@ -102,7 +103,12 @@ export function gemvRows(rows: number): number {
 }
 
 /** Activation vec4s a 16-byte weight block covers (the BLOCK_VEC4 of weights-*-vec4.wgsl). */
-const BLOCK_VEC4: Record<WeightFormat, number> = { q4: 8, q8: 4, f16: 2, f32: 1 };
+const PACKED_BLOCK_VEC4 = { q4: 8, q8: 4, f16: 2, f32: 1 };
+
+/** Activation vec4s of one w_dot block: a GGUF block format's dot covers 32 weights (weights-block-dot.wgsl). */
+export function blockVec4(format: MatrixFormat): number {
+  return isBlockFormat(format) ? 8 : PACKED_BLOCK_VEC4[format];
+}
 
 /** How a tiled-family GEMV lays its GEMV_WG lanes over a matrix part: K_LANES lanes split K, LANE_ROWS rows per lane. */
 export interface GemvLayout {
@@ -121,8 +127,8 @@ const MIN_GEMV_WORKGROUPS = 256;
  * head_dim / 2) the workgroup's rows must be rotate-half pairs that tile a head's half: fewer lane rows,
  * then more K lanes.
  */
-export function gemvLayout(format: WeightFormat, cols: number, rows: number, half?: number): GemvLayout {
-  const blocks = pad32(cols) / 4 / BLOCK_VEC4[format];
+export function gemvLayout(format: MatrixFormat, cols: number, rows: number, half?: number): GemvLayout {
+  const blocks = pad32(cols) / 4 / blockVec4(format);
   let kLanes = Math.min(GEMV_WG, Math.max(8, 2 ** Math.floor(Math.log2(Math.max(1, blocks / 4)))));
   let laneRows = gemvRows(rows);
   while (kLanes < GEMV_WG && Math.ceil(rows / gemvWorkgroupRows({ kLanes, laneRows })) < MIN_GEMV_WORKGROUPS) {
@@ -155,11 +161,11 @@ export function gemvWorkgroupRows(layout: GemvLayout): number {
 }
 
 /** The constants of a tiled-family GEMV's lane layout (gemv-reduce-*.wgsl, gemv-norm.wgsl). */
-export function gemvConsts(format: WeightFormat, layout: GemvLayout, matrices: number) {
+export function gemvConsts(format: MatrixFormat, layout: GemvLayout, matrices: number) {
   // Lane k < LANE_ROWS of each slot writes the slot's row k; K_LANES must divide the workgroup.
   if (layout.kLanes < layout.laneRows || GEMV_WG % layout.kLanes !== 0) throw new Error(`bad GEMV layout ${JSON.stringify(layout)}`);
   return {
-    BLOCK_VEC4: BLOCK_VEC4[format],
+    BLOCK_VEC4: blockVec4(format),
     GEMV_WG,
     K_LANES: layout.kLanes,
     ROW_SLOTS: GEMV_WG / layout.kLanes,
@@ -191,7 +197,7 @@ function gemvOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
       ctx,
       {
         op: 'linear-gemv',
-        prefixes: ['linear-bindings', `${weightPrefix(w.format)}-vec4`, reduce.prefix, 'gemv-norm'],
+        prefixes: ['linear-bindings', ...weightPrefixes(w.format, { vec4: true }), reduce.prefix, 'gemv-norm'],
         enables: [...reduce.enables, ...math.enables],
         declarations: math.declarations,
         consts,
@@ -231,7 +237,7 @@ function gemmOps(ctx: OpContext, label: string, w: GpuMatrix, a: LinearArgs): Di
     const rowTiles = Math.ceil(p.rows / GEMM_TILE);
     const source = {
       op: 'linear-gemm',
-      prefixes: ['linear-bindings', weightPrefix(w.format), 'gemm-tile'],
+      prefixes: ['linear-bindings', ...weightPrefixes(w.format), 'gemm-tile'],
       enables: math.enables,
       declarations: math.declarations,
       consts: { ...sharedConsts(w, a), GEMM_TOKENS: bm },

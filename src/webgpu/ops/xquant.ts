@@ -5,7 +5,7 @@
 // K and V once per slice for the standard attention (xquant-remat.wgsl). All read the store layout of shaders/xquant-store.wgsl (+ k-block-sources.wgsl).
 
 import { pad32 } from '../../quant/weight-format';
-import { weightPrefix, type GpuMatrix } from '../gpu-matrix';
+import { weightPrefixes, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
 import { flatGrid, makeDispatch, WORKGROUP, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type FusedTiling, type RematShape } from './xquant-tiling';
@@ -183,7 +183,7 @@ function fusedAttendOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atten
     ctx,
     {
       op: 'xquant-attend',
-      prefixes: [weightPrefix(a.kMatrix!.format), ...store.prefixes],
+      prefixes: [...weightPrefixes(a.kMatrix!.format), ...store.prefixes],
       consts: {
         ...store.consts,
         KW: a.kWidth,
@@ -239,7 +239,7 @@ function splitAttendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Atte
     ctx,
     {
       op: 'xquant-scores',
-      prefixes: [weightPrefix(a.kMatrix?.format ?? 'f32'), ...store.prefixes, 'remat-tile'],
+      prefixes: [...weightPrefixes(a.kMatrix?.format ?? 'f32'), ...store.prefixes, 'remat-tile'],
       consts: {
         ...store.consts,
         RW: a.kWidth,
@@ -309,7 +309,7 @@ function valuesOp(ctx: OpContext, a: AttendArgs): Dispatch {
     ctx,
     {
       op: 'xquant-values',
-      prefixes: [weightPrefix(a.vMatrix?.format ?? 'f32')],
+      prefixes: weightPrefixes(a.vMatrix?.format ?? 'f32'),
       consts: {
         D: a.vWidth,
         DP: pad32(a.vWidth),
@@ -356,7 +356,7 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
       ctx,
       {
         op: 'xquant-remat',
-        prefixes: [weightPrefix(m?.format ?? 'f32'), ...store.prefixes, 'remat-tile'],
+        prefixes: [...weightPrefixes(m?.format ?? 'f32'), ...store.prefixes, 'remat-tile'],
         consts: {
           ...store.consts,
           RW: width,
