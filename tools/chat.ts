@@ -11,7 +11,7 @@ import { generateRequest, usageOf } from '../src/engine/openai';
 import { nodeModelSource } from '../src/model/node-file-source';
 import { parseWeightFormat } from '../src/quant/weight-format';
 import { referenceBackends } from '../src/reference/engine-backend';
-import { loadPreparedModel } from '../src/storage/model-loader';
+import { defaultWeightFormat, loadPreparedModel } from '../src/storage/model-loader';
 import type { ChatMessage } from '../src/tokenizer/tokenizer';
 import { webGpuBackends } from '../src/webgpu/backend';
 import { parseKernelChoice } from '../src/webgpu/kernel-family';
@@ -63,7 +63,7 @@ await runCli(USAGE, async () => {
   const temperature = a.greedy ? 0 : Number(a.temperature ?? 0.8);
   if (!Number.isFinite(temperature)) throw new UsageError(`--temperature needs a number, got '${a.temperature}'`);
   const source = nodeModelSource(a.model);
-  const format = parseWeightFormat(a.weights ?? (backend === 'reference' ? 'f32' : 'q8'));
+  const format = a.weights ? parseWeightFormat(a.weights) : backend === 'reference' ? 'f32' : defaultWeightFormat(source);
   const { model } = await loadPreparedModel({ resolved: { id: `file:${a.model}`, revision: '', name: a.model, source }, format, cache: null });
   const engine = new Engine(backend === 'reference' ? referenceBackends : webGpuBackends(nodeGpu(), nodeShaders()));
   const summary = await engine.load(model, { memoryBudgetMB: budgetMb(a['memory-budget-mb']), kernels: parseKernelChoice(a.kernels ?? 'auto') });

@@ -2,7 +2,8 @@
 // and the default model is written as GGUF in each type (src/test-support/gguf-writer.ts, laid out as
 // llama.cpp lays it out; K-quant rows that are not whole 256-blocks fall back as llama.cpp does) and run on
 // the reference decoder with the weights the engine would upload for the chosen format, against the same
-// folder in f32 and in the engine's own q8 / q4 (same text, same windows, one run).
+// folder in f32 and in the engine's own q8 / q4 (same text, same windows, one run), with the weight bytes the
+// GPU would hold for each.
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,9 +14,12 @@ import { MemoryFileSource } from '../src/model/file-source';
 import { GgufModelSource } from '../src/model/gguf-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import type { TensorEncoding } from '../src/model/tensor-encoding';
-import { loadModelAs } from '../src/quant/pack-checkpoint';
+import { openCheckpoint } from '../src/model/checkpoint';
+import type { ModelFileSource } from '../src/model/file-source';
+import { loadModel } from '../src/model/load-model';
+import { checkpointStream, loadModelAs } from '../src/quant/pack-checkpoint';
 import type { WeightFormat } from '../src/quant/weight-format';
-import { hfToGguf } from '../src/test-support/gguf-writer';
+import { hfToGguf, kQuantMix } from '../src/test-support/gguf-writer';
 import { sharedPath, sharedText } from '../src/test-support/shared-models';
 import { runCli } from './cli-args';
 
@@ -24,7 +28,9 @@ const MODELS = [
   { name: 'tinystories-656k', dir: () => sharedPath('models/tinystories-656k'), ctx: 256, windows: 32 },
   { name: 'austen-3m', dir: () => resolve(import.meta.dirname, '../public/models/austen-3m'), ctx: 256, windows: 16 },
 ];
-const RUNS: [TensorEncoding | 'folder', WeightFormat][] = [
+/** A file in one type, or llama.cpp's Q4_K_M mix (Q4_K, Q6_K for attn_v / ffn_down of some layers and the output). */
+type File = TensorEncoding | 'folder' | 'Q4_K_M';
+const RUNS: [File, WeightFormat][] = [
   ['folder', 'f32'],
   ['folder', 'q8'],
   ['folder', 'q4'],
@@ -35,7 +41,29 @@ const RUNS: [TensorEncoding | 'folder', WeightFormat][] = [
   ['Q4_K', 'q8'],
   ['Q4_K', 'q4'],
   ['Q4_0', 'q4'],
+  // As stored (weights: 'native', the default for a .gguf): no second rounding, the file's bytes on the GPU.
+  ['Q4_K_M', 'native'],
+  ['Q4_K_M', 'q8'],
+  ['Q4_K_M', 'q4'],
+  ['Q6_K', 'native'],
+  ['Q5_K', 'native'],
+  ['Q4_K', 'native'],
+  ['IQ4_XS', 'native'],
+  ['Q3_K', 'native'],
+  ['Q2_K', 'native'],
 ];
+
+/** Bytes the GPU would hold for the model's weights in `format` (packed matrices with their scales, f32 vectors). */
+async function uploadBytes(source: ModelFileSource, format: WeightFormat): Promise<number> {
+  const model = await loadModel(source);
+  let bytes = 0;
+  await checkpointStream(model.spec, await openCheckpoint(source), format).run({
+    put: (b) => {
+      bytes += b.data.byteLength + (b.kind === 'matrix' ? (b.scales?.byteLength ?? 0) : 0);
+    },
+  });
+  return bytes;
+}
 
 await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
   const rows: Record<string, unknown>[] = [];
@@ -44,13 +72,12 @@ await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
     let base = 0;
     for (const [enc, format] of RUNS) {
       const folder = new NodeFolderSource(m.dir());
-      const source =
-        enc === 'folder'
-          ? folder
-          : new GgufModelSource(
-              new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, { encoding: enc })).buffer as ArrayBuffer]])),
-              'm.gguf',
-            );
+      const written = async () => {
+        const spec = (await loadModel(folder)).spec;
+        const o = enc === 'Q4_K_M' ? { encoding: 'Q4_K' as const, perTensor: kQuantMix('Q4_K', spec.numLayers) } : { encoding: enc as TensorEncoding };
+        return new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, o)).buffer as ArrayBuffer]])), 'm.gguf');
+      };
+      const source = enc === 'folder' ? folder : await written();
       const model = await loadModelAs(source, format);
       const ids = model.tokenizer.encode(text);
       const r = await evaluatePerplexity(new ReferenceBackend(model), ids, {
@@ -64,6 +91,7 @@ await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
         model: m.name,
         file: enc === 'folder' ? 'HF folder' : `GGUF ${enc}`,
         weights: format,
+        weightBytes: await uploadBytes(source, format),
         ctx: m.ctx,
         windows: m.windows,
         scoredTokens: r.scoredTokens,

@@ -8,7 +8,7 @@ import type { LoadedModel } from '../model/load-model';
 import type { ModelSpec } from '../model/model-spec';
 import { RecordedCache } from './caches/recorded-cache';
 import { checkShift } from '../cache/keep';
-import { ReferenceDecoder } from './decoder';
+import { ReferenceDecoder, type PrefillAttention } from './decoder';
 
 /** The reference decoder has no tiered cache: it refuses `hot` rather than run pure XQuant under that name. */
 export function checkReferenceCache(config: CacheConfig): void {
@@ -25,9 +25,12 @@ export class ReferenceBackend implements Backend {
   readonly spec: ModelSpec;
   private readonly decoder: ReferenceDecoder;
 
-  constructor(private readonly model: LoadedModel) {
+  constructor(
+    private readonly model: LoadedModel,
+    prefill: PrefillAttention = 'exact',
+  ) {
     this.spec = model.spec;
-    this.decoder = new ReferenceDecoder(model);
+    this.decoder = new ReferenceDecoder(model, prefill);
   }
 
   async prepare(): Promise<void> {}

@@ -1,6 +1,13 @@
 // The golden model: a pure TypeScript Llama forward pass (f32 storage, f64 accumulation).
-// forward() takes the tokens that follow what the cache already holds: a whole prompt (batched prefill,
-// exact K/V among the new tokens) or one token (a decode step). Every GPU kernel is tested against it.
+// forward() takes the tokens that follow what the cache already holds: a whole prompt (batched prefill) or
+// one token (a decode step). Every GPU kernel is tested against it.
+//
+// How a prompt's tokens see each other (PrefillAttention):
+// - 'exact' (the GPU kernels' way, the default): each sees the earlier new tokens' exact K/V;
+// - 'as-stored' (the engine's reference backend): each sees every earlier token as the cache stores it at that
+//   token's step, its own K/V exact, which is what a decode step sees. Then a conversation's replies do not
+//   depend on how its tokens were split into requests and slices (prefix reuse equals a fresh request in every
+//   cache mode), at the price of attending row by row.
 
 import { InvalidArgumentError } from '../errors';
 import type { CacheModel, ReferenceCache } from './caches/reference-cache';
@@ -10,13 +17,17 @@ import { geluTanh, headRmsNorm, matmulRows, rmsNormRows, silu } from './ops';
 import { LayerRopes } from './rope';
 
 export type LogitsWanted = 'last' | 'all';
+export type PrefillAttention = 'exact' | 'as-stored';
 
 export class ReferenceDecoder {
   readonly spec: ModelSpec;
   readonly weights: ModelWeights;
   private readonly rope: LayerRopes;
 
-  constructor(model: CacheModel) {
+  constructor(
+    model: CacheModel,
+    readonly prefill: PrefillAttention = 'exact',
+  ) {
     this.spec = model.spec;
     this.weights = model.weights;
     this.rope = new LayerRopes(model.spec);
@@ -54,8 +65,20 @@ export class ReferenceDecoder {
         this.rope.apply(layer, q, t * H * hd, H, start + t);
         this.rope.apply(layer, kRot, t * kv, KV, start + t);
       }
-      const attn = cache.attend(layer, q, T, { length: T, keys: kRot, values: v });
-      cache.append(layer, { count: T, x, k, v });
+      let attn: Float32Array;
+      if (this.prefill === 'exact' || T === 1) {
+        attn = cache.attend(layer, q, T, { length: T, keys: kRot, values: v });
+        cache.append(layer, { count: T, x, k, v });
+      } else {
+        // Row by row, as T decode steps would: attend over what the cache holds, then store the row.
+        const qw = H * hd;
+        attn = new Float32Array(T * qw);
+        for (let t = 0; t < T; t++) {
+          const one = (a: Float32Array, width: number) => a.subarray(t * width, (t + 1) * width);
+          attn.set(cache.attend(layer, one(q, qw), 1, { length: 1, keys: one(kRot, kv), values: one(v, kv) }), t * qw);
+          cache.append(layer, { count: 1, x: one(x, d), k: one(k, kv), v: one(v, kv) });
+        }
+      }
       // Gemma norms the attention output and the MLP output before each joins the residual stream.
       const o = sandwich(matmulRows(w.wo, d, H * hd, attn, T), w.postAttnNorm);
       for (let i = 0; i < h.length; i++) h[i] += o[i];

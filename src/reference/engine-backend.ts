@@ -56,11 +56,9 @@ class ReferenceEngineBackend extends ReferenceBackend implements EngineBackend {
 /** The factory Engine takes: the prepared model's weights are read whole and unpacked to f32 (as packed). */
 export const referenceBackends: BackendFactory = async (model: PreparedModel) => {
   const packed = await collectPacked(model.weights, model.spec.numLayers);
-  return new ReferenceEngineBackend({
-    name: model.name,
-    spec: model.spec,
-    tokenizer: model.tokenizer,
-    texts: model.texts,
-    weights: unpackModelWeights(packed),
-  });
+  // Prompts attend as decode steps do, so a conversation gives the same replies with and without prefix reuse.
+  return new ReferenceEngineBackend(
+    { name: model.name, spec: model.spec, tokenizer: model.tokenizer, texts: model.texts, weights: unpackModelWeights(packed) },
+    'as-stored',
+  );
 };

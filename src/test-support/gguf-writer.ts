@@ -177,6 +177,20 @@ const FALLBACK: Partial<Record<TensorEncoding, TensorEncoding>> = {
   Q6_K: 'Q8_0',
 };
 
+/**
+ * llama.cpp's Q4_K_M / Q5_K_M mix (llama_tensor_get_type, simplified): Q6_K for the output (the tied embedding)
+ * and for attn_v / ffn_down of the first and last eighth of the layers and every third layer between; `base`
+ * elsewhere. For HfToGgufOptions.perTensor.
+ */
+export function kQuantMix(base: TensorEncoding, layers: number): (ggml: string) => TensorEncoding {
+  const moreBits = (i: number) => i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2;
+  return (name) => {
+    if (name.startsWith('token_embd') || name.startsWith('output')) return 'Q6_K';
+    const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name);
+    return m && moreBits(Number(m[1])) ? 'Q6_K' : base;
+  };
+}
+
 export interface HfToGgufOptions {
   /**
    * Encoding of the matrices. A matrix whose rows are not whole blocks falls back as llama.cpp's quantizer

@@ -16,7 +16,7 @@ import { NodeFolderSource } from '../model/node-file-source';
 import type { TensorEncoding } from '../model/tensor-encoding';
 import { ReferenceBackend } from '../reference/backend';
 import { loadPreparedModel } from '../storage/model-loader';
-import { hfToGguf } from '../test-support/gguf-writer';
+import { hfToGguf, kQuantMix } from '../test-support/gguf-writer';
 import { sharedText } from '../test-support/shared-models';
 import { WebGpuBackend } from './backend';
 import { acquireDevice } from './device';
@@ -29,19 +29,9 @@ const DEFAULT_MODEL = new URL('../../public/models/austen-3m', import.meta.url).
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
 
-/** llama.cpp's Q4_K_M / Q5_K_M mix: Q6_K for the output, and attn_v / ffn_down of the first and last eighth and every third layer between. */
-function kMix(base: TensorEncoding, layers: number): (name: string) => TensorEncoding {
-  const moreBits = (i: number) => i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2;
-  return (name) => {
-    if (name.startsWith('token_embd') || name.startsWith('output')) return 'Q6_K';
-    const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name);
-    return m && moreBits(Number(m[1])) ? 'Q6_K' : base;
-  };
-}
-
 const FILES: [string, TensorEncoding, ((name: string) => TensorEncoding) | undefined][] = [
-  ['Q4_K_M', 'Q4_K', kMix('Q4_K', 6)],
-  ['Q5_K_M', 'Q5_K', kMix('Q5_K', 6)],
+  ['Q4_K_M', 'Q4_K', kQuantMix('Q4_K', 6)],
+  ['Q5_K_M', 'Q5_K', kQuantMix('Q5_K', 6)],
   ['Q3_K', 'Q3_K', undefined],
   ['Q2_K', 'Q2_K', undefined],
   ['IQ4_XS', 'IQ4_XS', undefined],
@@ -112,7 +102,7 @@ async function worstDiff(gpu: Backend, cpu: Backend, mode: string): Promise<numb
 describe('a Q4_K_M file in both kernel families and the cache modes that read weights in their kernels', () => {
   // xquant rebuilds K and V from X with W_k / W_v as stored (Q5_0 here, the 192-wide fallback), inside its kernels.
   it.each(['rowwise', 'tiled'] as const)('%s: f32, kivi-4, xquant-4 and xquant-cl-4 equal the reference on the decoded weights', async (kernels) => {
-    const bytes = await hfToGguf(new NodeFolderSource(DEFAULT_MODEL), { encoding: 'Q4_K', perTensor: kMix('Q4_K', 6) });
+    const bytes = await hfToGguf(new NodeFolderSource(DEFAULT_MODEL), { encoding: 'Q4_K', perTensor: kQuantMix('Q4_K', 6) });
     const { gpu, source } = await nativeOnGpu(bytes, kernels);
     const cpu = new ReferenceBackend(await loadModel(source));
     for (const [mode, bound] of [

@@ -92,7 +92,8 @@ export abstract class MaterializedCache implements ReferenceCache {
   }
 
   append(layer: number, rows: AppendRows): void {
-    if (layer > 0 && this.layerLength[layer] !== this.layerLength[layer - 1] - rows.count) {
+    // A layer stores tokens its layer below has stored (all of a forward's at once, or row by row).
+    if (layer > 0 && this.layerLength[layer] + rows.count > this.layerLength[layer - 1]) {
       throw new Error(`cache append out of order at layer ${layer}`);
     }
     this.store(layer, rows, this.layerLength[layer]);
