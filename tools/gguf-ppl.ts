@@ -65,12 +65,19 @@ async function uploadBytes(source: ModelFileSource, format: WeightFormat): Promi
   return bytes;
 }
 
-await runCli('npm run -s gguf-ppl [-- --out FILE]', async () => {
+await runCli('npm run -s gguf-ppl [-- --out FILE] [--models a,b] [--runs FILE:WEIGHTS,...]', async () => {
   const rows: Record<string, unknown>[] = [];
   const text = sharedText('tinystories-valid-head.txt');
-  for (const m of MODELS) {
+  const list = (flag: string) => {
+    const i = process.argv.indexOf(flag);
+    return i > 0 ? process.argv[i + 1].split(',') : null;
+  };
+  const models = list('--models');
+  const runs = list('--runs');
+  for (const m of MODELS.filter((x) => !models || models.includes(x.name))) {
     let base = 0;
-    for (const [enc, format] of RUNS) {
+    // The folder in f32 always runs first: every row's vsF32 is against it.
+    for (const [enc, format] of RUNS.filter(([e, f], i) => i === 0 || !runs || runs.includes(`${e}:${f}`))) {
       const folder = new NodeFolderSource(m.dir());
       const written = async () => {
         const spec = (await loadModel(folder)).spec;

@@ -8,6 +8,9 @@ import { packModelWeights, type PackedWeights } from '../quant/packed-weights';
 import type { WeightFormat } from '../quant/weight-format';
 import { collectPacked } from '../quant/weight-stream';
 import { sharedModel, sharedPath } from '../test-support/shared-models';
+import { hfToGguf, kQuantMix } from '../test-support/gguf-writer';
+import { MemoryFileSource } from '../model/file-source';
+import { GgufModelSource } from '../model/gguf-model';
 import { MemoryChunkStore } from './chunk-store';
 import { loadPreparedModel } from './model-loader';
 import { sha256 } from './sha256';
@@ -187,6 +190,20 @@ describe('streaming load through the weight cache', () => {
     expect((r.storage.error as { needed: number }).needed).toBeGreaterThan(20_000);
     expect(await store.keys()).toEqual([]);
     expectSamePacked((await load(null, new CountingSource(), 'q8')).packed, r.packed);
+  });
+
+  it("keeps a GGUF file's own block types (weights: 'native'): the second load returns the same bytes from IndexedDB", async () => {
+    // austen-3m as a Q4_K_M-style file: Q4_K, Q6_K, Q5_0 and Q8_0 (as q8) matrices.
+    const folder = new NodeFolderSource(new URL('../../public/models/austen-3m', import.meta.url).pathname);
+    const bytes = await hfToGguf(folder, { encoding: 'Q4_K', perTensor: kQuantMix('Q4_K', 6) });
+    const gguf = () => new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', bytes.buffer as ArrayBuffer]])), 'm.gguf');
+    const cache = new WeightCache(new MemoryChunkStore());
+    const first = await load(cache, gguf(), 'native');
+    const second = await load(cache, gguf(), 'native');
+    expect(second.storage).toEqual({ state: 'hit', bytes: first.storage.bytes });
+    expectSamePacked(first.packed, second.packed);
+    const formats = new Set(first.packed.layers.flatMap((l) => [l.wq.format, l.wv.format, l.wDown.format]));
+    expect([...formats].sort()).toEqual(['q4_k', 'q5_0', 'q6_k', 'q8']);
   });
 
   it('treats an entry of another cache-format version as stale and removes it', async () => {

