@@ -18,7 +18,7 @@ import { createServer } from 'vite';
 import type { ModelRef, XQuantEngine } from '../../src/client/index';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../e2e/chromium-args';
 import { startHubServer, type HubRequest } from '../../e2e/hub-server';
-import { ensureScaleModel, ggufFileName, SCALE_DIR, SCALE_MODELS, type ScaleModel } from './scale-models';
+import { ensureScaleModel, ggufFileName, SCALE_DIR, SCALE_MODELS, scaleWeights, type ScaleModel } from './scale-models';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,7 +45,7 @@ for (const m of models) {
   console.error(`[scale] ${m.name} ready (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
-async function generate(dir: string, cache: string): Promise<Record<string, unknown>> {
+async function generate(dir: string, cache: string, weights: 'q4' | 'native'): Promise<Record<string, unknown>> {
   const { stdout } = await run(
     'npx',
     [
@@ -61,7 +61,7 @@ async function generate(dir: string, cache: string): Promise<Record<string, unkn
       '--backend',
       'webgpu',
       '--weights',
-      'q4',
+      weights,
       '--cache',
       cache,
       '--json',
@@ -88,8 +88,8 @@ const modelRef = (m: ScaleModel): ModelRef => (m.gguf ? { hub: `scale/${m.name}`
 if (!flag('skip-node')) {
   for (const m of models) {
     const dir = modelPath(m);
-    const runs = [await generate(dir, 'fp16')];
-    if (m.name === 'llama-3.2-1b') runs.push(await generate(dir, 'xquant-gqa-4'));
+    const runs = [await generate(dir, 'fp16', scaleWeights(m))];
+    if (m.name === 'llama-3.2-1b') runs.push(await generate(dir, 'xquant-gqa-4', scaleWeights(m)));
     (report.node as Record<string, unknown>)[m.name] = runs;
     console.error(`[scale] node ${m.name}: ${JSON.stringify(runs)}`);
   }
@@ -132,14 +132,14 @@ async function openPage(browserPage: Page, vite: string, hub: string): Promise<v
 
 type LoadOutcome = { ok: true; load: Record<string, unknown>; chat?: Record<string, unknown>; storageUsage: number } | { ok: false; error: string };
 
-async function loadInPage(page: Page, repo: ModelRef, o: { chat: boolean; abortAtFraction?: number }): Promise<LoadOutcome> {
+async function loadInPage(page: Page, repo: ModelRef, o: { chat: boolean; weights: 'q4' | 'native'; abortAtFraction?: number }): Promise<LoadOutcome> {
   return page.evaluate(
-    async ({ repo, chat, abortAtFraction }) => {
+    async ({ repo, chat, weights, abortAtFraction }) => {
       const engine = (window as unknown as { engine: XQuantEngine }).engine;
       const controller = new AbortController();
       try {
         const load = await engine.load(repo, {
-          weights: 'q4',
+          weights,
           signal: controller.signal,
           onProgress: (p) => {
             if (abortAtFraction && p.file?.endsWith('.safetensors') && p.fileTotal && p.fileLoaded! > p.fileTotal * abortAtFraction) controller.abort();
@@ -162,7 +162,7 @@ async function loadInPage(page: Page, repo: ModelRef, o: { chat: boolean; abortA
         return { ok: false as const, error: `${(e as Error).name}: ${(e as Error).message}` };
       }
     },
-    { repo, chat: o.chat, abortAtFraction: o.abortAtFraction },
+    { repo, chat: o.chat, weights: o.weights, abortAtFraction: o.abortAtFraction },
   );
 }
 
@@ -188,7 +188,7 @@ if (!flag('skip-browser')) {
       await openPage(page, viteBase, hub.base);
       hub.log.length = 0;
       const s = sampler();
-      const first = await loadInPage(page, repo, { chat: true });
+      const first = await loadInPage(page, repo, { chat: true, weights: scaleWeights(m) });
       const firstRequests = modelRequests(hub.log, m.name);
       out.firstLoad = { ...first, peakMemoryMb: s.stop(), requests: firstRequests.length, downloadedBytes: firstRequests.reduce((a, r) => a + r.bytes, 0) };
       await new Promise((r) => setTimeout(r, 2000));
@@ -199,7 +199,7 @@ if (!flag('skip-browser')) {
       await openPage(page, viteBase, hub.base);
       hub.log.length = 0;
       const s2 = sampler();
-      const reload = await loadInPage(page, repo, { chat: false });
+      const reload = await loadInPage(page, repo, { chat: false, weights: scaleWeights(m) });
       out.reload = { ...reload, peakMemoryMb: s2.stop(), modelRequests: modelRequests(hub.log, m.name).length };
       const id = `hub:${hub.base}/scale/${m.name}${m.gguf ? `/${ggufFileName(m)}` : ''}`;
       await page.evaluate(async (id) => (window as unknown as { engine: XQuantEngine }).engine.deleteCachedModel(id), id);
@@ -215,11 +215,11 @@ if (!flag('skip-browser')) {
       const page = await context.newPage();
       await openPage(page, viteBase, hub.base);
       hub.log.length = 0;
-      const cut = await loadInPage(page, repo, { chat: false, abortAtFraction: 0.5 });
+      const cut = await loadInPage(page, repo, { chat: false, weights: scaleWeights(resumeModel), abortAtFraction: 0.5 });
       await new Promise((r) => setTimeout(r, 1000));
       const firstRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
       hub.log.length = 0;
-      const resumed = await loadInPage(page, repo, { chat: false });
+      const resumed = await loadInPage(page, repo, { chat: false, weights: scaleWeights(resumeModel) });
       const secondRanges = modelRequests(hub.log, resumeModel.name).filter((r) => r.range && r.path.endsWith('.safetensors'));
       const completed = firstRanges.filter((r) => r.complete && r.range![0] > 0);
       const overlap = secondRanges.reduce(

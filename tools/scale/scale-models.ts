@@ -6,10 +6,10 @@
 // ids all lie inside SmolLM2's vocabulary. Llama-3.2-1B is also converted to a Q4_0 GGUF file, laid out as
 // llama.cpp's converter lays it out (src/test-support/gguf-writer.ts), every matrix Q4_0.
 
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import type { TensorEncoding } from '../../src/model/tensor-encoding';
 import { NodeFolderSource } from '../../src/model/node-file-source';
-import { ggufLayout, hfGgufTensors } from '../../src/test-support/gguf-writer';
+import { ggufLayout, hfGgufTensors, kQuantMix } from '../../src/test-support/gguf-writer';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { tensorSlots } from '../../src/model/checkpoint';
@@ -24,13 +24,18 @@ export interface ScaleModel {
   tokenizer: string;
   tokenizerConfig: string | null;
   shards: 1 | 2;
-  /** A GGUF conversion of another scale model's folder. */
-  gguf?: { from: string; encoding: TensorEncoding };
+  /** A GGUF conversion of another scale model's folder; `mix`: llama.cpp's Q4_K_M-style mix (run as stored). */
+  gguf?: { from: string; encoding: TensorEncoding; mix?: boolean };
 }
 
 /** The GGUF file's name in its folder. */
 export function ggufFileName(m: ScaleModel): string {
-  return `model-${m.gguf!.encoding}.gguf`;
+  return `model-${m.gguf!.mix ? `${m.gguf!.encoding}_M` : m.gguf!.encoding}.gguf`;
+}
+
+/** The weight format a scale model loads with: a K-quant mix as stored, everything else packed into q4. */
+export function scaleWeights(m: ScaleModel): 'q4' | 'native' {
+  return m.gguf?.mix ? 'native' : 'q4';
 }
 
 const require = createRequire(import.meta.url);
@@ -80,6 +85,14 @@ export const SCALE_MODELS: ScaleModel[] = [
     tokenizerConfig: null,
     shards: 1,
     gguf: { from: 'llama-3.2-1b', encoding: 'Q4_0' },
+  },
+  {
+    name: 'llama-3.2-1b-q4km',
+    config: REAL_CONFIGS.llama32_1b,
+    tokenizer: '',
+    tokenizerConfig: null,
+    shards: 1,
+    gguf: { from: 'llama-3.2-1b', encoding: 'Q4_K', mix: true },
   },
   {
     name: 'llama-3.2-1b-sharded',
@@ -148,8 +161,9 @@ function writeSafetensors(path: string, tensors: [string, number[]][], seed: num
 }
 
 /** Convert a scale model's folder to one GGUF file, tensor by tensor (bounded memory). */
-async function writeGgufFile(path: string, from: string, encoding: TensorEncoding): Promise<void> {
-  const { meta, tensors } = await hfGgufTensors(new NodeFolderSource(from), { encoding });
+async function writeGgufFile(path: string, from: string, encoding: TensorEncoding, mix = false): Promise<void> {
+  const layers = (JSON.parse(readFileSync(join(from, 'config.json'), 'utf8')) as { num_hidden_layers: number }).num_hidden_layers;
+  const { meta, tensors } = await hfGgufTensors(new NodeFolderSource(from), { encoding, perTensor: mix ? kQuantMix(encoding, layers) : undefined });
   const layout = ggufLayout(meta, tensors);
   const fd = openSync(path, 'w');
   try {
@@ -173,7 +187,7 @@ export async function ensureScaleModel(m: ScaleModel, root = SCALE_DIR): Promise
   mkdirSync(dir, { recursive: true });
   if (m.gguf) {
     const from = SCALE_MODELS.find((x) => x.name === m.gguf!.from)!;
-    await writeGgufFile(join(dir, ggufFileName(m)), await ensureScaleModel(from, root), m.gguf.encoding);
+    await writeGgufFile(join(dir, ggufFileName(m)), await ensureScaleModel(from, root), m.gguf.encoding, m.gguf.mix);
     writeFileSync(done, new Date().toISOString());
     return dir;
   }

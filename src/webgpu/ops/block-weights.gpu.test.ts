@@ -85,33 +85,40 @@ function relativeError(got: Float32Array, want: Float64Array | Float32Array): nu
   return Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / scale;
 }
 
-const VARIANTS = [
+/** Relative error of W x on the GPU (one kernel variant) against the CPU product, W a random [rows, cols] block matrix. */
+type Variant = readonly ['rowwise' | 'tiled', number, number | undefined];
+
+async function linearError(format: BlockFormat, rows: number, cols: number, [kernels, tileM, gemmTokens]: Variant, seed: number) {
+  const { ctx, mem, device } = await context(kernels);
+  const packed = blockMatrix(format, rows, cols, seed);
+  const x = rand(TOKENS * cols, seed + 4);
+  const y = mem.create('activations', 'y', TOKENS * rows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  const ops = linearOps(ctx, 'w', uploadMatrix(mem, 'w', packed, 1 << 30), {
+    x: mem.upload('activations', 'x', x),
+    y,
+    bias: null,
+    xStride: cols,
+    yStride: rows,
+    tileM,
+    accumulate: false,
+    lastOnly: false,
+    gemmTokens,
+  });
+  const got = await run(device, mem, ops, y, TOKENS * rows);
+  return relativeError(got, cpuProduct(unpackMatrix(packed), rows, cols, x));
+}
+
+const VARIANTS: Variant[] = [
   ['rowwise', 4, undefined],
   ['tiled', 1, undefined], // the decode GEMV
   ['tiled', 4, SHORT_GEMM_TILE], // the prefill GEMM
-] as const;
+];
 
 describe.each(BLOCK_FORMATS)('%s weights as stored', (format) => {
   const cols = colsOf(format);
 
-  it.each(VARIANTS)('%s kernels, %i tokens per tile: W x equals the CPU product on the decoded values', async (kernels, tileM, gemmTokens) => {
-    const { ctx, mem, device } = await context(kernels);
-    const packed = blockMatrix(format, ROWS, cols, 7);
-    const x = rand(TOKENS * cols, 11);
-    const y = mem.create('activations', 'y', TOKENS * ROWS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    const ops = linearOps(ctx, 'w', uploadMatrix(mem, 'w', packed, 1 << 30), {
-      x: mem.upload('activations', 'x', x),
-      y,
-      bias: null,
-      xStride: cols,
-      yStride: ROWS,
-      tileM,
-      accumulate: false,
-      lastOnly: false,
-      gemmTokens,
-    });
-    const got = await run(device, mem, ops, y, TOKENS * ROWS);
-    expect(relativeError(got, cpuProduct(unpackMatrix(packed), ROWS, cols, x))).toBeLessThan(1e-5);
+  it.each(VARIANTS)('%s kernels, %i tokens per tile: W x equals the CPU product on the decoded values', async (...variant) => {
+    expect(await linearError(format, ROWS, cols, variant, 7)).toBeLessThan(1e-5);
   });
 
   it('the embedding gather returns the decoded rows exactly', async () => {
@@ -133,26 +140,7 @@ describe('real widths: rows of 8,192 and 14,336 weights (Llama-3-8B: hidden, and
     ['q3_k', 8192],
     ['iq4_xs', 8192],
   ] as const)('%s, %i columns: every kernel family equals the CPU product', async (format, cols) => {
-    const rows = 24;
-    for (const [kernels, tileM, gemmTokens] of VARIANTS) {
-      const { ctx, mem, device } = await context(kernels);
-      const packed = blockMatrix(format, rows, cols, 31);
-      const x = rand(TOKENS * cols, 37);
-      const y = mem.create('activations', 'y', TOKENS * rows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-      const ops = linearOps(ctx, 'w', uploadMatrix(mem, 'w', packed, 1 << 30), {
-        x: mem.upload('activations', 'x', x),
-        y,
-        bias: null,
-        xStride: cols,
-        yStride: rows,
-        tileM,
-        accumulate: false,
-        lastOnly: false,
-        gemmTokens,
-      });
-      const got = await run(device, mem, ops, y, TOKENS * rows);
-      expect(relativeError(got, cpuProduct(unpackMatrix(packed), rows, cols, x)), `${kernels} ${tileM}`).toBeLessThan(1e-5);
-    }
+    for (const variant of VARIANTS) expect(await linearError(format, 24, cols, variant, 31), `${variant[0]} ${variant[1]}`).toBeLessThan(1e-5);
   });
 });
 
