@@ -23,7 +23,7 @@ export function fillModelPicker(select: HTMLSelectElement, before: HTMLOptionEle
     const fit = m.unsupported ? 'not supported yet' : m.fit?.fits ? `fits, ${m.fit.auto} cache for 4K tokens` : 'needs more GPU memory';
     option.textContent = `${m.name}: ${mb(m.weightBytes.q4)} of q4 weights, ${fit}${m.gated ? ', gated on the Hub' : ''}`;
     option.disabled = Boolean(m.unsupported);
-    option.title = m.unsupported ?? `${m.repo}${m.ggufRepo ? ` (GGUF: ${m.ggufRepo})` : ''}`;
+    option.title = m.unsupported ?? `${m.repo}${m.ggufRepo ? ` (GGUF: ${m.ggufRepo}; a Q4_K_M file holds about ${mb(m.q4km.tensorBytes)} of weights)` : ''}`;
     option.dataset.fits = String(Boolean(m.fit?.fits));
     select.insertBefore(option, before);
   }

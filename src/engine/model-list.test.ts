@@ -30,6 +30,19 @@ describe('the curated model list', () => {
     for (const [name, n] of named) expect(Math.abs(byName(name).parameters / n - 1), name).toBeLessThan(0.02);
   });
 
+  it("a Q4_K_M file's bytes: Llama-3.2-1B's equal the file test:scale writes with llama.cpp's mix; Qwen2.5-0.5B falls back", () => {
+    // `npm run test:scale -- --only llama-3.2-1b-q4km` wrote 799,862,784 bytes of tensors (Q6_K 332,451,840, Q4_K
+    // 467,140,608, F32 270,336) after a 7,827,264-byte header: 807.7 MB, as llama.cpp's own file of that model (about 808 MB).
+    const llama = byName('Llama-3.2-1B').q4km;
+    expect(llama.tensorBytes).toBe(799_862_784);
+    expect(llama.gpuBytes).toBe(llama.tensorBytes); // every row is whole words
+    // Qwen2.5-0.5B: 896-wide rows are not whole 256-blocks, so Q4_K falls back to Q5_0 (and Q6_K to Q8_0, held as q8).
+    const qwen = byName('Qwen2.5-0.5B');
+    expect(qwen.q4km.tensorBytes / qwen.parameters).toBeGreaterThan(0.65);
+    expect(qwen.q4km.gpuBytes).toBeGreaterThanOrEqual(qwen.q4km.tensorBytes);
+    expect(qwen.q4km.gpuBytes).toBeLessThan(qwen.weightBytes.q8);
+  });
+
   it("the catalog agrees with the real configs the tests use, and the cache figures are the planner's", () => {
     const pairs: [string, Record<string, unknown>][] = [
       ['SmolLM2-135M', REAL_CONFIGS.smollm2_135m],

@@ -9,7 +9,9 @@ import { CATALOG, type CatalogEntry } from '../model/catalog';
 import { ARCHITECTURES, isArchitecture } from '../model/architectures';
 import { tensorSlots } from '../model/checkpoint';
 import type { ModelSpec } from '../model/model-spec';
-import { packedBytes, type PackFormat } from '../quant/weight-format';
+import { matrixFormatFor, packedBytes, type PackFormat } from '../quant/weight-format';
+import { kQuantMixEncoding, type MixRole } from '../quant/block-format';
+import { rowBytes } from '../model/tensor-encoding';
 import { planCache } from './planner';
 
 /** Tokens of logits a prefill slice holds, and their readback: 2 × MAX_BATCH × vocabulary × 4 bytes while a request runs. */
@@ -29,6 +31,11 @@ export interface ListedModel {
   downloadBytes: number;
   /** GPU bytes of the weights as the engine packs them. */
   weightBytes: Record<'f16' | 'q8' | 'q4', number>;
+  /**
+   * A llama.cpp Q4_K_M file of the model (computed from the config with llama.cpp's mix, not read from a file): its
+   * tensor bytes, which is what it downloads less the header, and the GPU bytes it takes run as stored (`native`).
+   */
+  q4km: { tensorBytes: number; gpuBytes: number };
   /** Cache bytes per token by mode (xquant-gqa on GQA models only). */
   cacheBytesPerToken: Record<string, number>;
   modelContext: number;
@@ -93,6 +100,17 @@ export function listModels(o: ListOptions = {}): ListedModel[] {
     const vectors = slots.filter((t) => t.shape.length === 1).reduce((a, t) => a + t.shape[0], 0);
     const parameters = mats.reduce((a, [r, c]) => a + r * c, 0) + vectors;
     const weightBytes = (f: PackFormat) => mats.reduce((a, [r, c]) => a + packedBytes(f, r, c), 0) + vectors * 4;
+    const q4km = { tensorBytes: vectors * 4, gpuBytes: vectors * 4 };
+    for (const t of slots) {
+      if (t.shape.length !== 2) continue;
+      const [rows, cols] = t.shape as [number, number];
+      const m = /^l(\d+)\.(wv|wDown)$/.exec(t.key);
+      const role: MixRole =
+        t.key === 'lm_head' || (t.key === 'embed' && s.tieWordEmbeddings) ? 'output' : m ? (m[2] === 'wv' ? 'attn_v' : 'ffn_down') : 'other';
+      const enc = kQuantMixEncoding('Q4_K', role, m ? Number(m[1]) : 0, s.numLayers, cols);
+      q4km.tensorBytes += rows * rowBytes(enc, cols);
+      q4km.gpuBytes += packedBytes(matrixFormatFor('native', enc), rows, cols);
+    }
     const gqa = s.numKvHeads < s.numHeads;
     const cache: Record<string, number> = {};
     for (const m of MODES) if (m !== 'xquant-gqa-4' || gqa) cache[m] = cacheBytesPerToken(s, parseCacheMode(m));
@@ -105,6 +123,7 @@ export function listModels(o: ListOptions = {}): ListedModel[] {
       parameters,
       downloadBytes: parameters * 2,
       weightBytes: { f16: weightBytes('f16'), q8: weightBytes('q8'), q4: weightBytes('q4') },
+      q4km,
       cacheBytesPerToken: cache,
       modelContext: s.maxPositionEmbeddings,
     };

@@ -4,7 +4,7 @@
 // own type, and the GPU holds no more than the file's tensor bytes (plus at most 3 bytes per row).
 // Q8_0 and Q4_0 are not here: they are the engine's q8 and q4 in another byte order (gguf-repack.ts).
 
-import { decodeRows, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
+import { blockValues, decodeRows, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
 
 export type BlockFormat = 'q4_1' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs';
 
@@ -52,6 +52,37 @@ export function blockRows(f: BlockFormat, bytes: Uint8Array, rows: number, cols:
   if (width === rw * 4) out.set(bytes.subarray(0, rows * width));
   else for (let r = 0; r < rows; r++) out.set(bytes.subarray(r * width, (r + 1) * width), r * rw * 4);
   return data;
+}
+
+/** What a matrix is to llama.cpp's quantizer mix: the LM head (or the tied embedding), attn_v, ffn_down, or another. */
+export type MixRole = 'output' | 'attn_v' | 'ffn_down' | 'other';
+
+/** llama.cpp's fallbacks for rows that are not whole 256-value blocks (llama_tensor_get_type). */
+const MIX_FALLBACK: Partial<Record<TensorEncoding, TensorEncoding>> = {
+  Q2_K: 'IQ4_NL',
+  Q3_K: 'IQ4_NL',
+  IQ4_XS: 'IQ4_NL',
+  Q4_K: 'Q5_0',
+  Q5_K: 'Q5_1',
+  Q6_K: 'Q8_0',
+};
+
+/** `enc`, or the type llama.cpp's quantizer writes instead where rows of `cols` values are not whole blocks (F16 last). */
+export function fittedEncoding(enc: TensorEncoding, cols: number): TensorEncoding {
+  let e = enc;
+  if (cols % blockValues(e) !== 0) e = MIX_FALLBACK[e] ?? 'F16';
+  return cols % blockValues(e) === 0 ? e : 'F16';
+}
+
+/**
+ * llama.cpp's Q4_K_M / Q5_K_M mix (llama_tensor_get_type, simplified): Q6_K for the output (the token embedding when
+ * tied) and for attn_v / ffn_down of the first and last eighth of the layers and every third layer between; `base`
+ * elsewhere; then the fallback for rows of `cols` values.
+ */
+export function kQuantMixEncoding(base: TensorEncoding, role: MixRole, layer: number, layers: number, cols: number): TensorEncoding {
+  const moreBits = layer < layers / 8 || layer >= (7 * layers) / 8 || (layer - Math.floor(layers / 8)) % 3 === 2;
+  const enc = role === 'output' || ((role === 'attn_v' || role === 'ffn_down') && moreBits) ? 'Q6_K' : base;
+  return fittedEncoding(enc, cols);
 }
 
 /** The f32 values of `rows` rows held as blockRows holds them. */

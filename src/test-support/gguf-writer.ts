@@ -9,7 +9,8 @@ import { ARCHITECTURES } from '../model/architectures';
 import { ggufNameOf } from '../model/tensors';
 import type { GgufValue } from '../model/gguf';
 import { parseModelConfig, type ModelSpec } from '../model/model-spec';
-import { blockValues, rowBytes, type TensorEncoding } from '../model/tensor-encoding';
+import { rowBytes, type TensorEncoding } from '../model/tensor-encoding';
+import { fittedEncoding, kQuantMixEncoding, type MixRole } from '../quant/block-format';
 import { quantizeGgml } from './ggml-quantize';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata';
 
@@ -167,27 +168,12 @@ function interleave(values: Float32Array, rows: number, cols: number, head: numb
   return out;
 }
 
-/** llama.cpp's fallbacks for rows that are not whole 256-value blocks (llama_tensor_get_type). */
-const FALLBACK: Partial<Record<TensorEncoding, TensorEncoding>> = {
-  Q2_K: 'IQ4_NL',
-  Q3_K: 'IQ4_NL',
-  IQ4_XS: 'IQ4_NL',
-  Q4_K: 'Q5_0',
-  Q5_K: 'Q5_1',
-  Q6_K: 'Q8_0',
-};
-
-/**
- * llama.cpp's Q4_K_M / Q5_K_M mix (llama_tensor_get_type, simplified): Q6_K for the output (the tied embedding)
- * and for attn_v / ffn_down of the first and last eighth of the layers and every third layer between; `base`
- * elsewhere. For HfToGgufOptions.perTensor.
- */
+/** llama.cpp's Q4_K_M / Q5_K_M mix by ggml tensor name (src/quant/block-format.ts kQuantMixEncoding), for HfToGgufOptions.perTensor. */
 export function kQuantMix(base: TensorEncoding, layers: number): (ggml: string) => TensorEncoding {
-  const moreBits = (i: number) => i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2;
   return (name) => {
-    if (name.startsWith('token_embd') || name.startsWith('output')) return 'Q6_K';
     const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name);
-    return m && moreBits(Number(m[1])) ? 'Q6_K' : base;
+    const role: MixRole = /^(token_embd|output)\./.test(name) ? 'output' : m ? (m[2] as MixRole) : 'other';
+    return kQuantMixEncoding(base, role, m ? Number(m[1]) : 0, layers, 256); // the writer applies the row fallback itself
   };
 }
 
@@ -271,8 +257,7 @@ export async function hfGgufTensors(
     const name = ggmlName(t.key === 'embed' ? 'model.embed_tokens.weight' : t.tensor.name, spec);
     const interleaved = ARCHITECTURES[spec.architecture].ggufRopeInterleaved && /attn_[qk]\./.test(name);
     let enc: TensorEncoding = t.kind === 'vector' ? 'F32' : (o.perTensor?.(name) ?? o.encoding);
-    if (t.cols % blockValues(enc) !== 0) enc = FALLBACK[enc] ?? 'F16';
-    if (t.cols % blockValues(enc) !== 0) enc = 'F16';
+    enc = fittedEncoding(enc, t.cols);
     const type = enc;
     // The folder's rows as stored (not the engine's order), in blocks of whole heads where rows are interleaved.
     // Gemma's norms go in as 1 + w (llama.cpp adds the 1), without the engine's q_norm scale.
