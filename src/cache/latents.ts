@@ -4,6 +4,7 @@
 // (LatentSource says where they come from and where they are kept between loads).
 
 import { thinSvdOfRows } from '../linalg/svd';
+import { packMatrix, unpackMatrix } from '../quant/weight-format';
 import type { ModelSpec } from '../model/model-spec';
 import type { ModelWeights } from '../model/weights';
 
@@ -57,6 +58,27 @@ export function layerLatents(spec: ModelSpec, wk: Float32Array, wv: Float32Array
 export function computeLatents(model: LatentModel): LayerLatents[] {
   return model.weights.layers.map((w) => layerLatents(model.spec, w.wk, w.wv));
 }
+
+/**
+ * The factors as the caches use them: each in q8 (group-32 f16 scales), the GPU's format for them. A decode step reads
+ * the down factors whole (2 x kvDim x hidden per layer: in f32, twice the bytes of W_k and W_v in f16), so q8 quarters
+ * that. The rounding moves a rebuilt W_k entry by up to 2.4% of W_k's largest value (stories260K), and xquant-gqa-8 /
+ * -4 / -2 perplexity by -0.03% / +0.06% / -1.7%, inside what the latents' codes already move it (BENCHMARKS.md, "The
+ * planner"). Both backends use these values; the reference's `exact` caches use the factors unrounded.
+ */
+export function storedLatents(latents: LayerLatents[]): LayerLatents[] {
+  let stored = storedMemo.get(latents);
+  if (!stored) {
+    const q8 = (b: LatentBasis): LatentBasis => {
+      const kv = Math.sqrt(b.up.length);
+      const hidden = b.down.length / kv;
+      return { down: unpackMatrix(packMatrix(b.down, kv, hidden, 'q8')), up: unpackMatrix(packMatrix(b.up, kv, kv, 'q8')) };
+    };
+    storedMemo.set(latents, (stored = latents.map((l) => ({ k: q8(l.k), v: q8(l.v) }))));
+  }
+  return stored;
+}
+const storedMemo = new WeakMap<LayerLatents[], LayerLatents[]>();
 
 /** SVD factors are computed once per model and shared by every cache of it. */
 const latentMemo = new WeakMap<object, LayerLatents[]>();

@@ -16,6 +16,7 @@ import { loadModel } from '../model/load-model';
 import { limitedGpu } from '../test-support/limited-gpu';
 import { syntheticSource } from '../test-support/synthetic-model';
 import { packModelWeights } from '../quant/packed-weights';
+import { packedBytes } from '../quant/weight-format';
 import { maxAbsDiff } from '../test-support/compare';
 import { GpuOutOfMemoryError } from '../errors';
 
@@ -72,6 +73,19 @@ describe('the tiled kernel family (fused norms where the mode allows, subgroup s
 });
 
 describe('xquant modes on the GPU equal the reference modes', () => {
+  it("xquant-gqa holds its SVD factors in q8 (the reference's storedLatents): the weights grow by exactly their q8 bytes", async () => {
+    const m = await sharedModel('stories260K');
+    const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32' });
+    opened.push(b);
+    const before = b.memoryReport().weights;
+    const s = b.createSession(parseCacheMode('xquant-gqa-4'));
+    await s.forward([1, 2, 3], 'last');
+    s.close();
+    const kv = m.spec.numKvHeads * m.spec.headDim;
+    const perSide = packedBytes('q8', kv, m.spec.hiddenSize) + packedBytes('q8', kv, kv);
+    expect(b.memoryReport().weights - before).toBe(m.spec.numLayers * 2 * perSide);
+  });
+
   it.each(['xquant-4', 'xquant-3', 'xquant-2', 'xquant-cl-4', 'xquant-cl-3', 'xquant-cl-2'])('stories260K (GQA) %s: logits within 1e-3', async (mode) => {
     expect(await worst(await sharedModel('stories260K'), parseCacheMode(mode))).toBeLessThan(1e-3);
   });

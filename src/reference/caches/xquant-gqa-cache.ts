@@ -1,12 +1,13 @@
 // `xquant-gqa-B`: for models with fewer kv heads than heads. At load, per layer, a thin SVD
 // W_k = U_k Σ_k B_kᵀ (and the same for W_v). The cache holds the latents X·U_k (quantized per channel over
 // 128-token blocks, newest block fp16) and X·U_v (per token); K = (X·U_k)·(Σ_k B_kᵀ) + b_k, the same for V.
-// The basis change is full rank, so without quantization K and V are exact.
+// The basis change is full rank, so without quantization K and V are exact. The factors themselves are held in q8
+// (src/cache/latents.ts storedLatents), as on the GPU.
 
 import type { ModelSpec } from '../../model/model-spec';
 import { matvec } from '../ops';
 import { checkModeFits, layerBits, type CacheConfig } from '../../cache/cache-config';
-import { cachedLatents, type LayerLatents } from '../../cache/latents';
+import { cachedLatents, storedLatents, type LayerLatents } from '../../cache/latents';
 import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
 import { ChannelGroupStore, WindowedRowStore } from './row-stores';
 
@@ -20,7 +21,8 @@ export class XQuantGqaCache extends MaterializedCache {
   constructor(model: CacheModel, config: CacheConfig) {
     super(model, config);
     checkModeFits(model.spec as ModelSpec, config);
-    this.latents = cachedLatents(model);
+    // The factors in q8 as the GPU holds them; an `exact` cache (tests of the decomposition) keeps them unrounded.
+    this.latents = config.exact ? cachedLatents(model) : storedLatents(cachedLatents(model));
     const L = model.spec.numLayers;
     this.zk = Array.from({ length: L }, (_, l) => new ChannelGroupStore(this.kvDim, layerBits(config, l), config.residual, config.exact));
     this.zv = Array.from({ length: L }, (_, l) => new WindowedRowStore(this.kvDim, layerBits(config, l), config.residual, config.exact));

@@ -57,7 +57,7 @@ function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number):
   rematTiling(shape.vWidth, shape.identityV, shape, limit);
 }
 
-/** SVD factors of xquant-gqa, uploaded once per backend (its host). */
+/** SVD factors of xquant-gqa in q8, uploaded once per backend (its host). */
 interface GpuLatents {
   downK: GpuMatrix;
   upK: GpuMatrix;
@@ -71,8 +71,9 @@ function gpuLatents(host: CacheHost): GpuLatents[] {
   if (!l) {
     const kv = kvDim(host.spec);
     const d = host.spec.hiddenSize;
+    // q8, as the reference rounds them (src/cache/latents.ts storedLatents: packing the same values the same way).
     const up = (w: Float32Array, rows: number, cols: number, label: string) =>
-      uploadMatrix(host.memory, label, packMatrix(w, rows, cols, 'f32'), host.maxBindingBytes);
+      uploadMatrix(host.memory, label, packMatrix(w, rows, cols, 'q8'), host.maxBindingBytes);
     const factors: LayerLatents[] = host.latents;
     l = factors.map((x, i) => ({
       downK: up(x.k.down, kv, d, `svd.l${i}.down_k`),
