@@ -9,7 +9,8 @@ import type { ChatMessage } from '../tokenizer/tokenizer';
 export interface WidgetOptions {
   model: ModelRef;
   cache: string;
-  weights: 'f32' | 'f16' | 'q8' | 'q4' | 'native';
+  /** Absent: the engine's default (q8 for a folder, native for a .gguf file). */
+  weights?: 'f32' | 'f16' | 'q8' | 'q4' | 'native';
   maxTokens: number;
 }
 

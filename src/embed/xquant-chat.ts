@@ -21,7 +21,9 @@ if (script && model) {
   const host = document.createElement('div');
   host.className = 'xquant-chat';
   script.after(host);
-  const weights = d.weights === 'f32' || d.weights === 'f16' || d.weights === 'q4' || d.weights === 'native' ? d.weights : 'q8';
+  // No data-weights: the engine's default (q8 for a folder, native for a .gguf); an unknown name: q8.
+  const weights =
+    d.weights === undefined ? undefined : d.weights === 'f32' || d.weights === 'f16' || d.weights === 'q4' || d.weights === 'native' ? d.weights : 'q8';
   const maxTokens = Number(d.maxTokens);
   mountChatWidget(host, createEngine({ hubBase: d.hubBase }), {
     model,
