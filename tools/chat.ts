@@ -1,5 +1,5 @@
 // npm run -s chat -- --model DIR|FILE.gguf --script FILE.json --max-tokens N [--greedy | --temperature T --seed S]
-//   [--cache MODE|auto] [--memory-budget-mb N] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--no-reuse] [--json]
+//   [--cache MODE|auto] [--memory-budget-mb N] [--backend reference|webgpu] [--weights f32|f16|q8|q4|native] [--no-reuse] [--json]
 // Replays a conversation ({"system": "...", "turns": ["user text", ...]}) through the Engine, the code the Worker
 // runs: each turn's prompt is the chat template over the conversation so far (replies included), and a kept
 // conversation is reused unless --no-reuse. With --json, one line per turn: ids, text, usage (OpenAI's shape, with
@@ -19,7 +19,7 @@ import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 
 const USAGE =
-  'npm run -s chat -- --model DIR|FILE.gguf --script FILE.json --max-tokens N [--greedy | --temperature T --seed S] [--cache MODE|auto] [--memory-budget-mb N] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--no-reuse] [--json]';
+  'npm run -s chat -- --model DIR|FILE.gguf --script FILE.json --max-tokens N [--greedy | --temperature T --seed S] [--cache MODE|auto] [--memory-budget-mb N] [--backend reference|webgpu] [--weights f32|f16|q8|q4|native] [--kernels auto|rowwise|tiled] [--no-reuse] [--json]';
 
 interface Script {
   system?: string;

@@ -1,6 +1,6 @@
 // npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy]
 //   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R]
-// [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled]
+// [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4|native] [--kernels auto|rowwise|tiled]
 // [--response-format FILE.json | --grammar FILE.gbnf] [--json]
 // --response-format reads an OpenAI response_format object (json_object, json_schema, or the grammar / regex
 // extensions); --grammar reads GBNF text. The output then follows it and ends where it does.
@@ -35,7 +35,7 @@ function readJson(path: string): ResponseFormat {
 
 const USAGE =
   'npm run -s generate -- --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids "1 403 ...") --max-tokens N [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--response-format FILE.json | --grammar FILE.gbnf] [--json]';
+  '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4|native] [--kernels auto|rowwise|tiled] [--response-format FILE.json | --grammar FILE.gbnf] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {

@@ -1,5 +1,5 @@
 // npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N]
-// [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels
+// [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4|native] [--kernels
 // auto|rowwise|tiled] [--json]
 
 import { readFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { budgetMb, parseArgs, runCli, UsageError } from './cli-args';
 import { checkCacheName, openBackend } from './open-backend';
 
 const USAGE =
-  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4] [--kernels auto|rowwise|tiled] [--json]';
+  'npm run -s ppl -- --model DIR|FILE.gguf --text FILE --ctx N --windows W [--cache MODE|auto] [--memory-budget-mb N] [--residual R] [--pin-layers P] [--backend reference|webgpu] [--weights f32|f16|q8|q4|native] [--kernels auto|rowwise|tiled] [--json]';
 
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {

@@ -80,7 +80,9 @@ export function fittedEncoding(enc: TensorEncoding, cols: number): TensorEncodin
  * elsewhere; then the fallback for rows of `cols` values.
  */
 export function kQuantMixEncoding(base: TensorEncoding, role: MixRole, layer: number, layers: number, cols: number): TensorEncoding {
-  const moreBits = layer < layers / 8 || layer >= (7 * layers) / 8 || (layer - Math.floor(layers / 8)) % 3 === 2;
+  // use_more_bits, with C's integer division.
+  const eighth = Math.floor(layers / 8);
+  const moreBits = layer < eighth || layer >= Math.floor((7 * layers) / 8) || (layer - eighth) % 3 === 2;
   const enc = role === 'output' || ((role === 'attn_v' || role === 'ffn_down') && moreBits) ? 'Q6_K' : base;
   return fittedEncoding(enc, cols);
 }

@@ -52,7 +52,8 @@ export function parseWeightFormat(name: string): WeightFormat {
 export function matrixFormatFor(requested: WeightFormat, enc: TensorEncoding): MatrixFormat {
   if (requested !== 'native') return requested;
   if (enc === 'F32') return 'f32';
-  if (enc === 'F16' || enc === 'BF16') return 'f16'; // BF16 has no kernel: f16 holds it exactly within f16's range
+  // BF16 has no kernel: f16 holds its normal values exactly; below 6.1e-5 (f16 subnormals) it rounds, above 65,504 it overflows.
+  if (enc === 'F16' || enc === 'BF16') return 'f16';
   if (enc === 'Q8_0') return 'q8';
   if (enc === 'Q4_0') return 'q4';
   return blockFormatOf(enc) ?? 'q8';

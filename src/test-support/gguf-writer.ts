@@ -168,11 +168,15 @@ function interleave(values: Float32Array, rows: number, cols: number, head: numb
   return out;
 }
 
-/** llama.cpp's Q4_K_M / Q5_K_M mix by ggml tensor name (src/quant/block-format.ts kQuantMixEncoding), for HfToGgufOptions.perTensor. */
-export function kQuantMix(base: TensorEncoding, layers: number): (ggml: string) => TensorEncoding {
+/**
+ * llama.cpp's Q4_K_M / Q5_K_M mix by ggml tensor name (src/quant/block-format.ts kQuantMixEncoding), for
+ * HfToGgufOptions.perTensor. The token embedding takes the output's type only where it is the output (`tied`).
+ */
+export function kQuantMix(base: TensorEncoding, layers: number, tied = true): (ggml: string) => TensorEncoding {
   return (name) => {
     const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name);
-    const role: MixRole = /^(token_embd|output)\./.test(name) ? 'output' : m ? (m[2] as MixRole) : 'other';
+    const output = name.startsWith('output.') || (tied && name.startsWith('token_embd.'));
+    const role: MixRole = output ? 'output' : m ? (m[2] as MixRole) : 'other';
     return kQuantMixEncoding(base, role, m ? Number(m[1]) : 0, layers, 256); // the writer applies the row fallback itself
   };
 }

@@ -48,6 +48,15 @@ export function gateUpOps(ctx: OpContext, label: string, gate: GpuMatrix, up: Gp
       got: `${gate.format} / ${up.format}`,
     });
   }
+  // Each dispatch reads a part of each: two formats of different row bytes may cut a large matrix at other rows.
+  const aligned = gate.parts.length === up.parts.length && gate.parts.every((p, i) => p.rowOffset === up.parts[i].rowOffset && p.rows === up.parts[i].rows);
+  if (!aligned) {
+    throw new UnsupportedModelError('the gate and up projections of one layer are split into different binding-sized parts', {
+      field: label,
+      expected: 'one weight format for both (load with weights q8 or q4)',
+      got: `${gate.format} in ${gate.parts.length} parts / ${up.format} in ${up.parts.length}`,
+    });
+  }
   if (a.norm && !gemv) throw new Error(`${label}: a fused RMSNorm needs the tiled-family kernel`);
   const prefixes = ['gate-up-bindings', ...weightPrefixes(gate.format), ...weightPrefixes(up.format, { suffix: 'up' })];
   const shared = {
