@@ -105,9 +105,11 @@ describe('a Q4_K_M file in both kernel families and the cache modes that read we
     const bytes = await hfToGguf(new NodeFolderSource(DEFAULT_MODEL), { encoding: 'Q4_K', perTensor: kQuantMix('Q4_K', 6) });
     const { gpu, source } = await nativeOnGpu(bytes, kernels);
     const cpu = new ReferenceBackend(await loadModel(source));
+    // The project's bounds: KIVI's per-channel codes can flip at a rounding tie between the backends (2e-2, as in
+    // src/webgpu/xquant-wide.gpu.test.ts; 8.3e-3 seen on the rowwise family), the others stay within 2e-3.
     for (const [mode, bound] of [
       ['f32', 2e-3],
-      ['kivi-4', 2e-3],
+      ['kivi-4', 2e-2],
       ['xquant-4', 2e-3],
       ['xquant-cl-4', 2e-3],
     ] as const) {
