@@ -1,5 +1,5 @@
-// Prefill in the quantized modes: rebuild K (after RoPE) or V of every past token older than
-// step.first_key once per prompt slice, into a transient buffer that the slice's queries then attend to
+// Prefill in the quantized modes: rebuild K (after RoPE) or V of the past tokens from step.remat_from to
+// step.first_key once per prompt slice (older rows are there from an earlier slice), into a transient buffer that the slice's queries then attend to
 // as in fp16 prefill (attention-split.wgsl with the transient rows as its pool). Without it each query
 // tile would rebuild the whole past again.
 // Workgroup (tile of TT tokens, block of KV_PER_WG kv heads): remat-tile.wgsl's product over the rows
@@ -27,7 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let index = wid.x + wid.y * nwg.x;
   let blocks = KV_HEADS / KV_PER_WG;
   let gb = index % blocks;
-  let start = TT * (index / blocks);
+  let start = step.remat_from + TT * (index / blocks);
   if (start >= step.first_key) { return; }
   let n = min(TT, step.first_key - start);
   let col0 = gb * TILE_COLS;

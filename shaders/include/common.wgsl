@@ -15,6 +15,7 @@ struct Step {
   inv_temp: f32,    // sampling: 1 / temperature
   top_k: u32,       // sampling: 0 = no cut
   top_p: f32,       // sampling: 1 = no cut
+  remat_from: u32,  // quantized prefill: first past token rebuilt into the transient rows (older ones are there already)
 }
 
 @group(0) @binding(0) var<uniform> step: Step;

@@ -353,6 +353,7 @@ export class GpuDecodeSession implements DecodeSession {
     const plan: ChunkPlan = this.cache.plan(pos0, M, this.decodeChunks);
     const step = new DataView(new ArrayBuffer(STEP_BYTES));
     [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
+    step.setUint32(48, plan.rematFrom, true);
     if (pick) {
       const o = pick.sampler.options;
       step.setFloat32(28, o.minP ?? 0, true);

@@ -172,9 +172,38 @@ describe('prefill over the past (transient rows)', () => {
     expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(1e-3);
     const r = gpu.memoryReport();
     expect(r.transient).toBe(0);
-    // K and V rows of the cache's 256-token capacity, f32, plus the 2-page identity table (16 bytes at least).
-    expect(Math.max(before, 2 * 256 * 32 * 4 + 16)).toBe(r.transientPeak);
+    // K and V rows of the prompt's 256-token past (two pages) for each of the 5 layers, f32, plus the 2-page
+    // identity table (16 bytes at least).
+    expect(Math.max(before, 5 * 2 * 256 * 32 * 4 + 16)).toBe(r.transientPeak);
   });
+
+  // One 300-token forward runs as slices of 128, 128 and 44 that rebuild only the rows settled since the slice
+  // before; three forwards of those sizes each rebuild their whole past. The numbers must be the same bits.
+  // Rings (residual window), K blocks (kivi, xquant-gqa), xquant-cl's deltas and a hot tier move the settled mark.
+  it.each(['xquant-4', 'xquant-cl-2:residual=16', 'kivi-2:residual=16', 'xquant-gqa-4', 'xquant-4:hot=128', 'kivi-4:hot=128,residual=16'])(
+    '%s: a long prompt rebuilds only the rows new since its previous slice, with bit-identical logits',
+    async (mode) => {
+      const m = await sharedModel('stories260K');
+      const gpu = await gpuFor(m);
+      const ids = Array.from({ length: 353 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 512));
+      const run = async (parts: number[]) => {
+        const s = gpu.createSession(parseCacheMode(mode));
+        let at = 0;
+        let last: Float32Array = new Float32Array();
+        for (const n of [50, ...parts]) {
+          last = await s.forward(ids.slice(at, at + n), 'last');
+          at += n;
+        }
+        const out = [last];
+        for (const id of ids.slice(at)) out.push(await s.forward([id], 'last'));
+        s.close();
+        return out;
+      };
+      const whole = await run([300]);
+      const sliced = await run([128, 128, 44]);
+      expect(whole.map((x, i) => maxAbsDiff(x, sliced[i]))).toEqual([0, 0, 0, 0]);
+    },
+  );
 
   it('past the binding limit the rows hold f16 pairs: logits within the fp16 bound (5e-2)', async () => {
     const m = await sharedModel('stories260K');
@@ -193,7 +222,7 @@ describe('prefill over the past (transient rows)', () => {
     const diff = Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])));
     expect(diff).toBeLessThan(5e-2);
     expect(Math.max(...g.map((x, i) => maxAbsDiff(x, f32Rows[i])))).toBeGreaterThan(0); // f16 rows really were used
-    expect(b.memoryReport().transientPeak).toBe(2 * 256 * 32 * 2 + 16);
+    expect(b.memoryReport().transientPeak).toBe(5 * 2 * 256 * 32 * 2 + 16); // per layer, as f16 pairs
   });
 });
 

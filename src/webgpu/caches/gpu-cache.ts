@@ -55,6 +55,8 @@ export interface ChunkPlan {
   /** First key of the standard attention in quantized modes (older keys are rematerialized: in decode inside
    * the attention kernels, in prefill into the transient rows the standard attention reads). */
   firstKey: number;
+  /** Prefill in quantized modes: the first transient row the slice rebuilds (older ones hold the same numbers already). */
+  rematFrom: number;
   chunks: number;
   chunkLen: number;
   xChunks: number;

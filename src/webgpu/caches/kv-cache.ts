@@ -68,7 +68,7 @@ export class GpuKvCache implements GpuCache {
   endPrefill(): void {}
 
   plan(pos0: number, tokens: number, decodeChunks = MAX_CHUNKS): ChunkPlan {
-    return { firstKey: 0, ...chunking(pos0 + tokens, tokens === 1 ? decodeChunks : MAX_CHUNKS), xChunks: 1, xChunkLen: 1 };
+    return { firstKey: 0, rematFrom: 0, ...chunking(pos0 + tokens, tokens === 1 ? decodeChunks : MAX_CHUNKS), xChunks: 1, xChunkLen: 1 };
   }
 
   /** Pages are handed out in order: the first ceil(length / PAGE_TOKENS) pages of each pool hold the tokens. */

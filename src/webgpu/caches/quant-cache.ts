@@ -2,8 +2,9 @@
 // buffer for xquant-cl): f16 rings for tokens not quantized yet (residual window; kivi / xquant-gqa K blocks
 // still filling), then pages of PAGE_TOKENS tokens per (block, layer). Past K and V are never stored. Decode rebuilds K tile by tile inside the
 // attention kernels and absorbs V (xquant-scores / xquant-absorb / xquant-values.wgsl); a prompt slice
-// rebuilds the past's K and V once into transient rows (xquant-remat.wgsl), which the slice's queries
-// read as fp16 prefill reads its cache, and which are freed after the prompt. The step's own tokens
+// rebuilds the past's K and V into transient rows (xquant-remat.wgsl), which the slice's queries read as
+// fp16 prefill reads its cache, and which are freed after the prompt. Rows are kept per layer where they fit
+// LAYER_ROWS_BYTES (64 MiB), so each slice rebuilds only the rows settled since the slice before. The step's own tokens
 // attend with exact K/V, as in the reference. Byte accounting is the reference's.
 //
 //   xquant-B, xquant-cl-B: per-token rows of X (or XQuant-CL deltas); K = X̂ W_kᵀ + b_k, V = X̂ W_vᵀ + b_v.
@@ -46,6 +47,13 @@ import { absorbTiling, rematTiling, scoresTiling } from '../ops/xquant-tiling';
 
 /** The largest f32 transient rows (per side) a prompt may hold; longer pasts are rebuilt as f16 pairs. */
 const F32_TRANSIENT_BYTES = 128 * 2 ** 20;
+/**
+ * Transient rows for every layer (K and V) up to this many bytes in all: a slice then rebuilds only the rows new
+ * since the slice before. Past it one layer's rows serve all layers and each slice rebuilds its whole past
+ * (a long prompt's rebuild work grows with its length squared): these modes are chosen to save memory, so
+ * a prompt's peak stays bounded (Llama-3.2-1B: rows per layer up to 1,024 past tokens).
+ */
+const LAYER_ROWS_BYTES = 64 * 2 ** 20;
 
 /** A mode whose kernels cannot fit the device's workgroup memory fails here, when the session is made. */
 function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number): void {
@@ -124,7 +132,12 @@ export class GpuQuantCache implements GpuCache {
   private xPartial: GPUBuffer | null = null;
   private readonly scoresBase: number;
   /** Prefill: the past's K (after RoPE) and V rebuilt per slice, f32 rows (f16 pairs past the binding limit). */
-  private transient: { k: GPUBuffer; v: GPUBuffer; pages: GPUBuffer; tokens: number; f16: boolean } | null = null;
+  private transient: { k: GPUBuffer[]; v: GPUBuffer[]; pages: GPUBuffer; tokens: number; f16: boolean; perLayer: boolean } | null = null;
+  /**
+   * Prefill with rows per layer: rows [0, rebuilt) already hold K/V rebuilt from a stored form that cannot change
+   * during this prompt, so a slice rebuilds only the rows after them (plan's rematFrom), not the whole past.
+   */
+  private rebuilt = 0;
   prefillGeneration = 0;
   private readonly maxBinding: number;
 
@@ -256,13 +269,18 @@ export class GpuQuantCache implements GpuCache {
     const limit = f16 ? this.maxBinding : Math.min(this.maxBinding, F32_TRANSIENT_BYTES);
     if (tokens * rowBytes > limit) return false;
     this.endPrefill();
-    // Room for the whole cache, so one prompt allocates once.
-    const room = Math.min(Math.max(tokens, this.capacity), Math.floor(limit / rowBytes));
-    const bytes = room * rowBytes;
-    const usage = GPUBufferUsage.STORAGE;
+    const L = this.spec.numLayers;
+    const pageRoom = Math.ceil(tokens / PAGE_TOKENS) * PAGE_TOKENS;
+    const perLayer = 2 * L * pageRoom * rowBytes <= LAYER_ROWS_BYTES && pageRoom * rowBytes <= limit;
+    // Shared rows get room for the whole cache (decode-sized prompts reuse them); rows per layer the prompt's past only.
+    const room = perLayer ? pageRoom : Math.min(Math.max(tokens, this.capacity), Math.floor(limit / rowBytes));
+    const rows = (side: string) =>
+      Array.from({ length: perLayer ? L : 1 }, (_, l) =>
+        this.memory.create('activations', `transient.remat.${side}${perLayer ? `[${l}]` : ''}`, room * rowBytes, GPUBufferUsage.STORAGE, true),
+      );
     this.transient = {
-      k: this.memory.create('activations', 'transient.remat.k', bytes, usage, true),
-      v: this.memory.create('activations', 'transient.remat.v', bytes, usage, true),
+      k: rows('k'),
+      v: rows('v'),
       pages: this.memory.upload(
         'activations',
         'transient.remat.pages',
@@ -272,6 +290,7 @@ export class GpuQuantCache implements GpuCache {
       ),
       tokens: room,
       f16,
+      perLayer,
     };
     this.prefillGeneration++;
     return true;
@@ -279,9 +298,20 @@ export class GpuQuantCache implements GpuCache {
 
   endPrefill(): void {
     if (!this.transient) return;
-    for (const b of [this.transient.k, this.transient.v, this.transient.pages]) this.memory.release(b);
+    for (const b of [...this.transient.k, ...this.transient.v, this.transient.pages]) this.memory.release(b);
     this.transient = null;
+    this.rebuilt = 0;
     this.prefillGeneration++;
+  }
+
+  /**
+   * Leading tokens whose stored form is final once `n` tokens are stored: rows older than the residual window
+   * are quantized for good, and a K block (kivi, xquant-gqa) once committed. Younger rows still sit in f16 rings
+   * and are requantized later, so their rebuilt K/V would change.
+   */
+  private settledTokens(n: number): number {
+    const quantized = Math.max(0, n - this.config.residual);
+    return this.layout.k ? Math.floor(quantized / PAGE_TOKENS) * PAGE_TOKENS : quantized;
   }
 
   /** Block b of the hot tier lives in ring page b mod (hot / PAGE_TOKENS + 1). */
@@ -376,12 +406,15 @@ export class GpuQuantCache implements GpuCache {
     // Keys from firstKey on have K/V at hand: the hot tier's fp16 and the step's own exact K/V.
     const firstKey = Math.max(0, pos0 - this.hot);
     if (tokens > 1) {
-      // Prefill: every key through the standard attention, older ones from the transient rows.
-      return { firstKey, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
+      // Prefill: every key through the standard attention, older ones from the transient rows, of which only
+      // those past the previous slice's settled ones are rebuilt (the rest are the same numbers again).
+      const rematFrom = Math.min(this.rebuilt, firstKey);
+      if (this.transient?.perLayer) this.rebuilt = Math.min(firstKey, this.settledTokens(pos0));
+      return { firstKey, rematFrom, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
     }
     const own = chunking(pos0 + tokens - firstKey);
     const past = firstKey > 0 ? chunking(firstKey) : { chunks: 1, chunkLen: 1 };
-    return { firstKey, chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
+    return { firstKey, rematFrom: 0, chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
   }
 
   /** kivi: K enters its ring before RoPE; xquant-gqa: the latents are computed, K's into its ring. */
@@ -456,7 +489,8 @@ export class GpuQuantCache implements GpuCache {
     const t = this.transient;
     if (!t) throw new Error('reservePrefill must run before a prefill list is built');
     const b = this.storeBuffers();
-    const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: t.k, outV: t.v, f16: t.f16 });
+    const rows = { k: t.k[t.perLayer ? a.layer : 0], v: t.v[t.perLayer ? a.layer : 0] };
+    const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: rows.k, outV: rows.v, f16: t.f16 });
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
       out.push(
@@ -464,8 +498,8 @@ export class GpuQuantCache implements GpuCache {
           pages: this.hotPages!,
           kPool: pools.k,
           vPool: pools.v,
-          outK: t.k,
-          outV: t.v,
+          outK: rows.k,
+          outV: rows.v,
           kvDim: kvDim(s),
           page: PAGE_TOKENS,
           f16: t.f16,
@@ -478,7 +512,7 @@ export class GpuQuantCache implements GpuCache {
         ctx,
         { ...s, slidingWindow: layerWindow(s, a.layer) },
         a,
-        { pages: t.pages, kPool: t.k, vPool: t.v, page: PAGE_TOKENS, kvF16: t.f16 },
+        { pages: t.pages, kPool: rows.k, vPool: rows.v, page: PAGE_TOKENS, kvF16: t.f16 },
         false,
       ),
     );

@@ -147,7 +147,7 @@ async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean,
   const read = mem.create('staging', 'read', c.tokens * numHeads * hd * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const enc = dev.createCommandEncoder();
   const pass = enc.beginComputePass();
-  encodeDispatches(pass, ops, c.tokens, { chunks: c.chunks, xChunks: 1, firstKey: 0 });
+  encodeDispatches(pass, ops, c.tokens, { chunks: c.chunks, xChunks: 1, firstKey: 0, rematFrom: 0 });
   pass.end();
   enc.copyBufferToBuffer(out, 0, read, 0, c.tokens * numHeads * hd * 4);
   dev.queue.submit([enc.finish()]);

@@ -31,6 +31,8 @@ export interface GridPlan {
   xChunks: number;
   /** Quantized modes: keys older than this are rematerialized. */
   firstKey: number;
+  /** Quantized prefill: rows from here to firstKey are rebuilt into the transient rows. */
+  rematFrom: number;
 }
 
 export interface Dispatch {
@@ -44,7 +46,7 @@ export interface Dispatch {
 export const WORKGROUP = 64;
 
 /** Size of the Step uniform (shaders/include/common.wgsl). */
-export const STEP_BYTES = 48;
+export const STEP_BYTES = 64;
 
 /** Bytes of a kernel's `var<workgroup>` arrays as WebGPU counts them: each rounded up to 16. */
 export function workgroupArrayBytes(...arrays: number[]): number {
@@ -76,7 +78,7 @@ export function makeDispatch(
   return { label: source.op, pipeline: kernel.pipeline, bindGroup, grid };
 }
 
-const NO_PLAN: GridPlan = { chunks: 1, xChunks: 1, firstKey: 0 };
+const NO_PLAN: GridPlan = { chunks: 1, xChunks: 1, firstKey: 0, rematFrom: 0 };
 
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[], tokens: number, plan: GridPlan = NO_PLAN): void {
   for (const d of dispatches) {

@@ -340,7 +340,7 @@ export interface RematArgs extends RematSides {
   f16: boolean;
 }
 
-/** Prefill: K and V of every token older than step.first_key, rebuilt once per slice into the transient rows. */
+/** Prefill: K and V of the tokens from step.remat_from to step.first_key, rebuilt once per slice into the transient rows. */
 export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: RematArgs): Dispatch[] {
   const store = storeSource(s);
   const shape = rematShape(a);
@@ -381,7 +381,7 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
       },
       ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'uniform'],
       [b.pages, b.pool(a.layer), part?.data ?? ctx.empty, part?.scales ?? ctx.empty, bias, a.rope, k ? a.outK : a.outV, b.layerParams[a.layer]],
-      (_tokens, plan) => flatGrid(Math.max(1, Math.ceil(plan.firstKey / t.tt)) * (a.kvHeads / t.kvPerWg), 1),
+      (_tokens, plan) => flatGrid(Math.max(1, Math.ceil((plan.firstKey - plan.rematFrom) / t.tt)) * (a.kvHeads / t.kvPerWg), 1),
     );
   };
   return [side(true), side(false)];
