@@ -211,6 +211,13 @@ describe('Phi-3 (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*), SmolLM
       ['blk.0.post_attention_norm.weight', 'blk.0.ffn_norm.weight', 'blk.0.post_ffw_norm.weight', 'blk.0.attn_q_norm.weight'],
       'output.weight',
     ],
+    // Gemma-3-4B and up: linear RoPE scaling on the global layers (rope.scaling.type / factor in the file).
+    [
+      'Gemma 3 4B kind (linear RoPE scaling, factor 8)',
+      { ...GEMMA3_SHAPE, config: { ...GEMMA3_SHAPE.config, query_pre_attn_scalar: GEMMA3_SHAPE.headDim, rope_scaling: { rope_type: 'linear', factor: 8 } } },
+      ['blk.0.attn_k_norm.weight'],
+      'output.weight',
+    ],
   ])("%s: a GGUF file in llama.cpp's layout has the folder's spec and logits", async (_, shape, present, absent) => {
     const files = {
       'tokenizer.json': readFileSync(sharedPath('models/stories260K/tokenizer.json'), 'utf8'),

@@ -209,11 +209,14 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     });
   }
   const scaling = m.get(key('rope.scaling.type'));
-  if (scaling !== undefined && scaling !== 'none' && get('rope.scaling.factor', 1) !== 1) {
+  const scalingFactor = get('rope.scaling.factor', 1);
+  // linear (Gemma 3 4B+): llama.cpp's freq_scale = 1 / factor on the global layers, as transformers' rope_scaling.
+  const linear = scaling === 'linear' && scalingFactor !== 1;
+  if (scaling !== undefined && scaling !== 'none' && scalingFactor !== 1 && !linear) {
     throw new UnsupportedModelError('unsupported rope scaling', {
       file: h.file,
       field: key('rope.scaling.type'),
-      expected: 'none (llama3 scaling comes as rope_freqs.weight)',
+      expected: 'none or linear (llama3 scaling comes as rope_freqs.weight)',
       got: String(scaling),
     });
   }
@@ -236,6 +239,7 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     rms_norm_eps: get('attention.layer_norm_rms_epsilon'),
     rope_theta: get('rope.freq_base', 10000),
     max_position_embeddings: int('context_length', 2048),
+    ...(linear ? { rope_scaling: { rope_type: 'linear', factor: scalingFactor } } : {}),
     tie_word_embeddings: !h.tensors.has('output.weight'),
     attention_bias: h.tensors.has('blk.0.attn_q.bias'),
     // llama.cpp's smollm3 leaves every 4th layer unturned and writes nothing of it.

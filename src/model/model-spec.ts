@@ -15,6 +15,12 @@ export interface Llama3RopeScaling {
   originalMaxPositionEmbeddings: number;
 }
 
+/** `linear` (position interpolation; Gemma 3 4B+ on its global layers): every frequency divided by `factor`. */
+export interface LinearRopeScaling {
+  type: 'linear';
+  factor: number;
+}
+
 /**
  * Phi-3's `longrope`: one divisor per rotary frequency for contexts up to the trained one (short) and beyond it
  * (long), and an amplitude on cos and sin (attention_factor). The engine uses the short factors and caps the
@@ -28,6 +34,8 @@ export interface LongRopeScaling {
   attentionFactor: number;
 }
 
+export type RopeScaling = Llama3RopeScaling | LinearRopeScaling | LongRopeScaling;
+
 export interface ModelSpec {
   architecture: Architecture;
   hiddenSize: number;
@@ -39,7 +47,7 @@ export interface ModelSpec {
   vocabSize: number;
   rmsNormEps: number;
   ropeTheta: number;
-  ropeScaling: Llama3RopeScaling | LongRopeScaling | null;
+  ropeScaling: RopeScaling | null;
   /** Leading dims of each head that RoPE turns (head_dim × partial_rotary_factor; Phi-4-mini turns 96 of 128). */
   rotaryDim: number;
   /**
@@ -227,7 +235,7 @@ function parseFreqFactors(raw: unknown, headDim: number, file: string): number[]
   return raw as number[];
 }
 
-function parseRopeScaling(c: Record<string, unknown>, rotaryDim: number, maxPositions: number, file: string): Llama3RopeScaling | LongRopeScaling | null {
+function parseRopeScaling(c: Record<string, unknown>, rotaryDim: number, maxPositions: number, file: string): RopeScaling | null {
   const raw = c.rope_scaling;
   if (raw === null || raw === undefined) return null;
   const field = 'rope_scaling';
@@ -235,11 +243,11 @@ function parseRopeScaling(c: Record<string, unknown>, rotaryDim: number, maxPosi
   const type = raw.rope_type ?? raw.type;
   if (type === 'default') return null;
   if (type === 'longrope') return parseLongRope(raw, c.original_max_position_embeddings, rotaryDim, maxPositions, file);
-  if (type !== 'llama3') {
+  if (type !== 'llama3' && type !== 'linear') {
     throw new UnsupportedModelError('unsupported rope_scaling type', {
       file,
       field: `${field}.rope_type`,
-      expected: 'llama3, longrope or default',
+      expected: 'llama3, linear, longrope or default',
       got: String(type),
     });
   }
@@ -250,6 +258,7 @@ function parseRopeScaling(c: Record<string, unknown>, rotaryDim: number, maxPosi
     }
     return v;
   };
+  if (type === 'linear') return { type: 'linear', factor: get('factor') };
   const s: Llama3RopeScaling = {
     type: 'llama3',
     factor: get('factor'),

@@ -12,10 +12,10 @@ import { GEMMA3_SHAPE } from '../test-support/architecture-shapes';
 import { gemma3Logits } from '../test-support/float64-oracle';
 import { diffToRows } from '../test-support/compare';
 import { REAL_CONFIGS } from '../test-support/real-configs';
-import { syntheticSource, syntheticTensors, type SyntheticShape } from '../test-support/synthetic-model';
+import { syntheticConfig, syntheticSource, syntheticTensors, type SyntheticShape } from '../test-support/synthetic-model';
 import { createReferenceCache } from './caches/create-cache';
 import { ReferenceDecoder } from './decoder';
-import { layerRopeKind } from './rope';
+import { layerRopeKind, ropeInverseFrequencies } from './rope';
 
 /** More tokens than the window (6), so the sliding layers drop keys the full layer keeps. */
 const IDS = [1, 7, 22, 3, 39, 15, 8, 30, 11, 4, 27, 19, 33, 2, 5];
@@ -23,7 +23,7 @@ const IDS = [1, 7, 22, 3, 39, 15, 8, 30, 11, 4, 27, 19, 33, 2, 5];
 async function relativeError(shape: SyntheticShape, ids = IDS): Promise<number> {
   const m = await loadModel(syntheticSource(shape));
   const got = new ReferenceDecoder(m).forward(ids, createReferenceCache(m, parseCacheMode('f32')), 'all');
-  const want = gemma3Logits(GEMMA3_SHAPE, syntheticTensors(shape), ids);
+  const want = gemma3Logits(shape, syntheticTensors(shape), ids);
   return diffToRows(got, want).relative;
 }
 
@@ -48,6 +48,19 @@ describe('Gemma 3 (reference decoder)', () => {
 
   it('the forward pass equals an independent float64 computation from the definition (relative 1e-5)', async () => {
     expect(await relativeError(GEMMA3_SHAPE)).toBeLessThan(1e-5);
+  });
+
+  it("linear RoPE scaling (Gemma-3-4B's factor 8) on the global layers only equals the float64 computation; without it the logits move", async () => {
+    const shape: SyntheticShape = { ...GEMMA3_SHAPE, config: { ...GEMMA3_SHAPE.config, rope_scaling: { rope_type: 'linear', factor: 8 } } };
+    const s = parseModelConfig(JSON.stringify(syntheticConfig(shape)));
+    expect(s.ropeScaling).toEqual({ type: 'linear', factor: 8 });
+    expect(await relativeError(shape)).toBeLessThan(1e-5);
+    const m = await loadModel(syntheticSource(shape));
+    const got = new ReferenceDecoder(m).forward(IDS, createReferenceCache(m, parseCacheMode('f32')), 'all');
+    expect(diffToRows(got, gemma3Logits(GEMMA3_SHAPE, syntheticTensors(shape), IDS)).abs).toBeGreaterThan(1e-3);
+    // a local layer's frequencies are its base's alone; the global layer's are divided by 8
+    expect(ropeInverseFrequencies(s, 'local')[1]).toBeCloseTo(10000 ** (-2 / 16), 15);
+    expect(ropeInverseFrequencies(s, 'global')[1]).toBeCloseTo(1e6 ** (-2 / 16) / 8, 15);
   });
 
   it('each of its differences matters here: the oracle with one of them changed lands elsewhere', async () => {

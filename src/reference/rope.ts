@@ -1,5 +1,5 @@
 // Rotary position embedding in Hugging Face's rotate-half layout: element i pairs with i + headDim/2.
-// Angles are computed in f64 from (optionally llama3- or longrope-scaled) inverse frequencies.
+// Angles are computed in f64 from (optionally llama3-, linear- or longrope-scaled) inverse frequencies.
 //
 // Partial rotary (Phi-4-mini turns 96 of 128 dims): the loader reorders q/k rows (src/model/checkpoint.ts,
 // headRowOrder) so that the turned pairs are frequencies 0..rotaryDim/2-1 of this layout and the untouched dims
@@ -34,6 +34,10 @@ export function ropeInverseFrequencies(spec: ModelSpec, kind: LayerRopeKind = 'g
   if (!s) return inv;
   if (s.type === 'longrope') {
     for (let i = 0; i < turned; i++) inv[i] /= s.shortFactor[i];
+    return inv;
+  }
+  if (s.type === 'linear') {
+    for (let i = 0; i < turned; i++) inv[i] /= s.factor;
     return inv;
   }
   // llama3: long wavelengths are slowed down by `factor`, short ones kept, the band between interpolated.

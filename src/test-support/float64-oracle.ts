@@ -116,7 +116,7 @@ export function float64Logits(shape: SyntheticShape, tensors: TensorSpec[], ids:
 /**
  * Gemma 3 from transformers' Gemma3ForCausalLM: embeddings × √hidden; RMSNorm × (1 + w) everywhere; q_norm and
  * k_norm per head; RoPE base rope_local_base_freq on sliding layers (window `sliding_window`), rope_theta on every
- * sliding_window_pattern-th; softmax scale query_pre_attn_scalar^-½; post-attention and post-MLP norms; GELU (tanh) gate.
+ * sliding_window_pattern-th (with rope_scaling's linear factor, if any); softmax scale query_pre_attn_scalar^-½; post-attention and post-MLP norms; GELU (tanh) gate.
  */
 export function gemma3Logits(shape: SyntheticShape, tensors: TensorSpec[], ids: number[]): Float64Array[] {
   const c = syntheticConfig(shape) as Record<string, number>;
@@ -135,7 +135,9 @@ export function gemma3Logits(shape: SyntheticShape, tensors: TensorSpec[], ids: 
     const p = `model.layers.${l}.`;
     const sliding = (l + 1) % (c.sliding_window_pattern ?? 6) !== 0;
     const base = sliding ? (c.rope_local_base_freq ?? 10000) : c.rope_theta;
-    const rope = (x: Float64Array, heads: number, t: number) => rotate(x, heads, hd, hd, t, (i) => base ** (-(2 * i) / hd));
+    // rope_scaling (linear, Gemma-3-4B and up) applies to the full-attention layers only.
+    const linear = sliding ? 1 : ((syntheticConfig(shape).rope_scaling as { factor: number } | null | undefined)?.factor ?? 1);
+    const rope = (x: Float64Array, heads: number, t: number) => rotate(x, heads, hd, hd, t, (i) => base ** (-(2 * i) / hd) / linear);
     const xs = hs.map((h) => norm(h, W(`${p}input_layernorm.weight`)));
     const qs = xs.map((x, t) => rope(perHead(lin(W(`${p}self_attn.q_proj.weight`), H * hd, d, x), H, W(`${p}self_attn.q_norm.weight`)), H, t));
     const ks = xs.map((x, t) => rope(perHead(lin(W(`${p}self_attn.k_proj.weight`), KV * hd, d, x), KV, W(`${p}self_attn.k_norm.weight`)), KV, t));

@@ -230,6 +230,10 @@ export async function hfGgufTensors(
 
   const tensors: GgufTensorStream[] = [];
   const scaling = spec.ropeScaling;
+  if (scaling?.type === 'linear') {
+    meta.set(`${arch}.rope.scaling.type`, 'linear');
+    meta.set(`${arch}.rope.scaling.factor`, { f32: scaling.factor });
+  }
   if (scaling?.type === 'longrope') {
     // llama.cpp's phi3: the factors as F32 tensors, the amplitude and the trained context as metadata.
     const config = JSON.parse(await readText(source, 'config.json')) as { max_position_embeddings: number };
