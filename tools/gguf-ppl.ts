@@ -16,7 +16,8 @@ import { NodeFolderSource } from '../src/model/node-file-source';
 import type { TensorEncoding } from '../src/model/tensor-encoding';
 import { openCheckpoint } from '../src/model/checkpoint';
 import type { ModelFileSource } from '../src/model/file-source';
-import { loadModel } from '../src/model/load-model';
+import { parseModelTexts, readModelTexts } from '../src/model/load-model';
+import type { ModelSpec } from '../src/model/model-spec';
 import { checkpointStream, loadModelAs } from '../src/quant/pack-checkpoint';
 import type { WeightFormat } from '../src/quant/weight-format';
 import { hfToGguf, kQuantMix } from '../src/test-support/gguf-writer';
@@ -54,10 +55,9 @@ const RUNS: [File, WeightFormat][] = [
 ];
 
 /** Bytes the GPU would hold for the model's weights in `format` (packed matrices with their scales, f32 vectors). */
-async function uploadBytes(source: ModelFileSource, format: WeightFormat): Promise<number> {
-  const model = await loadModel(source);
+async function uploadBytes(source: ModelFileSource, spec: ModelSpec, format: WeightFormat): Promise<number> {
   let bytes = 0;
-  await checkpointStream(model.spec, await openCheckpoint(source), format).run({
+  await checkpointStream(spec, await openCheckpoint(source), format).run({
     put: (b) => {
       bytes += b.data.byteLength + (b.kind === 'matrix' ? (b.scales?.byteLength ?? 0) : 0);
     },
@@ -80,7 +80,7 @@ await runCli('npm run -s gguf-ppl [-- --out FILE] [--models a,b] [--runs FILE:WE
     for (const [enc, format] of RUNS.filter(([e, f], i) => i === 0 || !runs || runs.includes(`${e}:${f}`))) {
       const folder = new NodeFolderSource(m.dir());
       const written = async () => {
-        const spec = (await loadModel(folder)).spec;
+        const { spec } = parseModelTexts(await readModelTexts(folder), m.dir());
         const o = enc === 'Q4_K_M' ? { encoding: 'Q4_K' as const, perTensor: kQuantMix('Q4_K', spec.numLayers) } : { encoding: enc as TensorEncoding };
         return new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, o)).buffer as ArrayBuffer]])), 'm.gguf');
       };
@@ -98,7 +98,7 @@ await runCli('npm run -s gguf-ppl [-- --out FILE] [--models a,b] [--runs FILE:WE
         model: m.name,
         file: enc === 'folder' ? 'HF folder' : `GGUF ${enc}`,
         weights: format,
-        weightBytes: await uploadBytes(source, format),
+        weightBytes: await uploadBytes(source, model.spec, format),
         ctx: m.ctx,
         windows: m.windows,
         scoredTokens: r.scoredTokens,

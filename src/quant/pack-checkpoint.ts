@@ -54,14 +54,20 @@ async function packTensor(
     const rows = Math.min(step, t.rows - row0);
     throwIfAborted(signal, `download of ${t.tensor.file}`);
     const t0 = performance.now();
-    if (t.kind === 'matrix' && isBlockFormat(matrixFormat)) {
+    if (t.kind === 'vector') {
+      const data = await readRows(cp.source, t, row0, rows);
+      if (timings) timings.read += (performance.now() - t0) / 1000;
+      await sink.put({ kind: 'vector', key: t.key, data: data as Float32Array<ArrayBuffer> });
+      continue;
+    }
+    if (isBlockFormat(matrixFormat)) {
       // A GGUF block type kept as stored: the row bytes themselves (src/quant/block-format.ts).
       const data = blockRows(matrixFormat, await readRowBytes(cp.source, t, row0, rows), rows, t.cols);
       if (timings) timings.read += (performance.now() - t0) / 1000;
       await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales: null });
       continue;
     }
-    if (t.kind === 'matrix' && (enc === 'Q8_0' || enc === 'Q4_0') && repackTarget(enc) === matrixFormat) {
+    if ((enc === 'Q8_0' || enc === 'Q4_0') && repackTarget(enc) === matrixFormat) {
       // GGUF Q8_0 / Q4_0 into q8 / q4: the same values, rearranged (src/quant/gguf-repack.ts).
       const bytes = await readRowBytes(cp.source, t, row0, rows);
       const t1 = performance.now();
@@ -76,11 +82,6 @@ async function packTensor(
     const values = await readRows(cp.source, t, row0, rows);
     const t1 = performance.now();
     if (timings) timings.read += (t1 - t0) / 1000;
-    if (t.kind === 'vector') {
-      await sink.put({ kind: 'vector', key: t.key, data: values as Float32Array<ArrayBuffer> });
-      continue;
-    }
-    if (isBlockFormat(matrixFormat)) throw new Error('unreachable: block formats are read as stored');
     const { data, scales } = packRows(values, rows, t.cols, matrixFormat);
     if (timings) timings.pack += (performance.now() - t1) / 1000;
     await sink.put({ kind: 'matrix', key: t.key, shape, row0, rows, data, scales });
