@@ -10,14 +10,13 @@ import { resolve } from 'node:path';
 import { parseCacheMode } from '../src/cache/cache-config';
 import { ReferenceBackend } from '../src/reference/backend';
 import { evaluatePerplexity } from '../src/eval/perplexity';
-import { MemoryFileSource } from '../src/model/file-source';
+import { MemoryFileSource, readText } from '../src/model/file-source';
 import { GgufModelSource } from '../src/model/gguf-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
 import type { TensorEncoding } from '../src/model/tensor-encoding';
 import { openCheckpoint } from '../src/model/checkpoint';
 import type { ModelFileSource } from '../src/model/file-source';
-import { parseModelTexts, readModelTexts } from '../src/model/load-model';
-import type { ModelSpec } from '../src/model/model-spec';
+import { parseModelConfig, type ModelSpec } from '../src/model/model-spec';
 import { checkpointStream, loadModelAs } from '../src/quant/pack-checkpoint';
 import type { WeightFormat } from '../src/quant/weight-format';
 import { hfToGguf, kQuantMix } from '../src/test-support/gguf-writer';
@@ -80,7 +79,7 @@ await runCli('npm run -s gguf-ppl [-- --out FILE] [--models a,b] [--runs FILE:WE
     for (const [enc, format] of RUNS.filter(([e, f], i) => i === 0 || !runs || runs.includes(`${e}:${f}`))) {
       const folder = new NodeFolderSource(m.dir());
       const written = async () => {
-        const { spec } = parseModelTexts(await readModelTexts(folder), m.dir());
+        const spec = parseModelConfig(await readText(folder, 'config.json'), `${m.dir()}/config.json`);
         const o = enc === 'Q4_K_M' ? { encoding: 'Q4_K' as const, perTensor: kQuantMix('Q4_K', spec.numLayers) } : { encoding: enc as TensorEncoding };
         return new GgufModelSource(new MemoryFileSource('written', new Map([['m.gguf', (await hfToGguf(folder, o)).buffer as ArrayBuffer]])), 'm.gguf');
       };

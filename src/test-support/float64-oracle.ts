@@ -116,7 +116,8 @@ export function float64Logits(shape: SyntheticShape, tensors: TensorSpec[], ids:
 /**
  * Gemma 3 from transformers' Gemma3ForCausalLM: embeddings × √hidden; RMSNorm × (1 + w) everywhere; q_norm and
  * k_norm per head; RoPE base rope_local_base_freq on sliding layers (window `sliding_window`), rope_theta on every
- * sliding_window_pattern-th (with rope_scaling's linear factor, if any); softmax scale query_pre_attn_scalar^-½; post-attention and post-MLP norms; GELU (tanh) gate.
+ * sliding_window_pattern-th (with rope_scaling's linear factor, if any); softmax scale query_pre_attn_scalar^-½;
+ * post-attention and post-MLP norms; GELU (tanh) gate.
  */
 export function gemma3Logits(shape: SyntheticShape, tensors: TensorSpec[], ids: number[]): Float64Array[] {
   const c = syntheticConfig(shape) as Record<string, number>;

@@ -10,7 +10,7 @@ import type { ModelSpec } from '../model/model-spec';
 import { uploadMatrix } from './gpu-matrix';
 import type { KernelFamily } from './kernel-family';
 import { GpuMemory } from './memory';
-import { encodeDispatches, type OpContext } from './ops/dispatch';
+import { encodeDispatches, STEP_BYTES, type OpContext } from './ops/dispatch';
 import { linearOps } from './ops/linear';
 import type { PipelineCache } from './pipelines';
 import type { GpuDecodeSession } from './session';
@@ -39,7 +39,7 @@ async function linearSeconds(device: GPUDevice, pipelines: PipelineCache, { rows
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const x = memory.create('activations', 'x', Math.ceil(tokens / 4) * 4 * cols * 4, usage);
   const y = memory.create('activations', 'y', Math.ceil(tokens / 4) * 4 * rows * 4, usage);
-  const step = memory.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const step = memory.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([tokens, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const empty = memory.create('activations', 'empty', 16, usage);
   const ctx: OpContext = { device, pipelines, step, empty, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize, kernels };

@@ -13,7 +13,6 @@ import type { CacheHost } from './caches/cache-host';
 import { createGpuCache } from './caches/create-gpu-cache';
 import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache } from './caches/gpu-cache';
 import type { GpuWeights } from './gpu-weights';
-import type { KernelFamily } from './kernel-family';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type OpContext } from './ops/dispatch';
@@ -32,7 +31,6 @@ export interface SessionBackend extends CacheHost {
   readonly device: GPUDevice;
   readonly pipelines: PipelineCache;
   readonly weights: GpuWeights;
-  readonly kernels: KernelFamily;
   /** The tiled family multiplies in f16 (src/webgpu/backend.ts says when). */
   readonly f16Math: boolean;
   /** The device has subgroups and the backend may use them. */
@@ -426,7 +424,7 @@ export class GpuDecodeSession implements DecodeSession {
     const grown = scopedAllocation(this.device, () => {
       this.ensurePositions(tokens);
       // A prompt's slices start before `tokens - 1`: the quantized modes' transient rows must hold that past.
-      return prompt <= 1 || this.cache.reservePrefill(tokens - 1);
+      return prompt <= 1 || this.cache.reservePrefill(tokens - 1, prompt);
     });
     this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity * this.cache.bytesPerToken());
     return grown.value;

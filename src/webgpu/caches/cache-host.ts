@@ -3,6 +3,7 @@
 
 import type { LayerLatents } from '../../cache/latents';
 import type { ModelSpec } from '../../model/model-spec';
+import type { KernelFamily } from '../kernel-family';
 import type { GpuMemory } from '../memory';
 
 export interface CacheHost {
@@ -13,6 +14,8 @@ export interface CacheHost {
   readonly maxBindingBytes: number;
   /** The device's workgroup memory (maxComputeWorkgroupStorageSize): the rebuilding kernels' tiles fit in it. */
   readonly workgroupBytes: number;
+  /** The kernel family the backend runs: the tiled one spreads decode attention over more key chunks. */
+  readonly kernels: KernelFamily;
   /** Most tokens one forward runs (the transient and latent rows hold that many). */
   readonly maxBatch: number;
   /** xquant-gqa's SVD factors of the weights as the GPU holds them; throws until the backend has prepared them. */

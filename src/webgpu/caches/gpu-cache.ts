@@ -83,16 +83,18 @@ export interface GpuCache {
   /** Bumped whenever the prefill's transient buffers are replaced (the prefill list is rebuilt). */
   readonly prefillGeneration: number;
   /**
-   * Before a prompt: transient buffers for a prefill slice that starts at up to `pos0` (quantized modes
-   * rebuild the past's K/V there once per slice). False when they cannot be bound (the past is too long for
+   * Before a prompt of `prompt` tokens: transient buffers for a prefill slice that starts at up to `pos0` (quantized
+   * modes rebuild the past's K/V there once per slice). False when they cannot be bound (the past is too long for
    * one storage binding): the caller then runs that prompt one token at a time.
    */
-  reservePrefill(pos0: number): boolean;
+  reservePrefill(pos0: number, prompt: number): boolean;
   /** After a prompt: free the transient buffers. */
   endPrefill(): void;
   bytesPerToken(): number;
   storedBytes(): number;
   /**
+   * The chunking of the forward about to be submitted; called exactly once per forward, in order: a prompt slice's
+   * plan also advances the quantized modes' mark of transient rows already rebuilt (ChunkPlan.rematFrom).
    * `decodeChunks`: how many key chunks a one-token forward may use (the tiled family's decode attention takes a
    * workgroup per kv head and chunk, so long contexts spread over many; MAX_CHUNKS otherwise).
    */
@@ -138,6 +140,20 @@ const DECODE_WORKGROUPS = 512;
 export function decodeChunkLimit(kernels: KernelFamily, kvHeads: number, slots: number): number {
   if (kernels !== 'tiled') return MAX_CHUNKS;
   return Math.max(MAX_CHUNKS, Math.min(slots, Math.ceil(DECODE_WORKGROUPS / kvHeads)));
+}
+
+/** Bytes the rematerializing decode may spend on its per-chunk partials (heads × (row width + 2) floats a chunk). */
+const X_PARTIAL_BYTES = 16 * 2 ** 20;
+
+/**
+ * Most past-token chunks of the rematerializing decode (quantized modes): MAX_CHUNKS for the rowwise family; for
+ * the tiled family as many as the standard attention aims for (DECODE_WORKGROUPS / kv heads), so the K rebuild
+ * runs on as many workgroups, within X_PARTIAL_BYTES of partials (each chunk keeps Σ p·row for every head).
+ */
+export function xChunkLimit(kernels: KernelFamily, heads: number, kvHeads: number, rowWidth: number): number {
+  if (kernels !== 'tiled') return MAX_CHUNKS;
+  const byBytes = Math.floor(X_PARTIAL_BYTES / (heads * (rowWidth + 2) * 4));
+  return Math.max(MAX_CHUNKS, Math.min(byBytes, Math.ceil(DECODE_WORKGROUPS / kvHeads)));
 }
 
 /** Chunks of at least MIN_CHUNK keys, at most `maxChunks` (MAX_CHUNKS) of them. */

@@ -36,7 +36,7 @@ import {
   PAGE_TOKENS,
   type CacheConfig,
 } from '../../cache/cache-config';
-import { chunking, copyRuns, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+import { chunking, copyRuns, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
 import { quantRowWords } from '../../cache/row-layout';
@@ -131,6 +131,8 @@ export class GpuQuantCache implements GpuCache {
    */
   private xPartial: GPUBuffer | null = null;
   private readonly scoresBase: number;
+  /** Most chunks a decode step splits the past tokens into (xChunkLimit). */
+  private readonly maxXChunks: number;
   /** Prefill: the past's K (after RoPE) and V rebuilt per slice, f32 rows (f16 pairs past the binding limit). */
   private transient: { k: GPUBuffer[]; v: GPUBuffer[]; pages: GPUBuffer; tokens: number; f16: boolean; perLayer: boolean } | null = null;
   /**
@@ -158,7 +160,8 @@ export class GpuQuantCache implements GpuCache {
     const base = traits.crossLayer ? clBaseLayers(s) : 0;
     const bits = Array.from({ length: L }, (_, l) => (l < base ? Math.max(clBaseBits(config), layerBits(config, l)) : layerBits(config, l)));
     this.rowWidth = traits.stores === 'x' ? s.hiddenSize : kv;
-    this.scoresBase = MAX_CHUNKS * s.numHeads * (this.rowWidth + 2);
+    this.maxXChunks = xChunkLimit(host.kernels, s.numHeads, s.numKvHeads, this.rowWidth);
+    this.scoresBase = this.maxXChunks * s.numHeads * (this.rowWidth + 2);
     const rowWords = bits.map((b) => quantRowWords(this.rowWidth, b));
     const ringRowWords = Math.ceil(this.rowWidth / 2);
     let fixed = 0;
@@ -258,7 +261,7 @@ export class GpuQuantCache implements GpuCache {
     return grew;
   }
 
-  reservePrefill(pos0: number): boolean {
+  reservePrefill(pos0: number, prompt: number): boolean {
     const tokens = Math.max(1, pos0);
     if (this.transient && this.transient.tokens >= tokens) return true;
     const row = kvDim(this.spec) * 4;
@@ -271,7 +274,8 @@ export class GpuQuantCache implements GpuCache {
     this.endPrefill();
     const L = this.spec.numLayers;
     const pageRoom = Math.ceil(tokens / PAGE_TOKENS) * PAGE_TOKENS;
-    const perLayer = 2 * L * pageRoom * rowBytes <= LAYER_ROWS_BYTES && pageRoom * rowBytes <= limit;
+    // Rows per layer pay off only for a prompt of several slices (a chat turn's few tokens rebuild their past once).
+    const perLayer = prompt > this.maxTokens && 2 * L * pageRoom * rowBytes <= LAYER_ROWS_BYTES && pageRoom * rowBytes <= limit;
     // Shared rows get room for the whole cache (decode-sized prompts reuse them); rows per layer the prompt's past only.
     const room = perLayer ? pageRoom : Math.min(Math.max(tokens, this.capacity), Math.floor(limit / rowBytes));
     const rows = (side: string) =>
@@ -413,7 +417,7 @@ export class GpuQuantCache implements GpuCache {
       return { firstKey, rematFrom, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
     }
     const own = chunking(pos0 + tokens - firstKey);
-    const past = firstKey > 0 ? chunking(firstKey) : { chunks: 1, chunkLen: 1 };
+    const past = firstKey > 0 ? chunking(firstKey, this.maxXChunks) : { chunks: 1, chunkLen: 1 };
     return { firstKey, rematFrom: 0, chunks: own.chunks, chunkLen: own.chunkLen, xChunks: past.chunks, xChunkLen: past.chunkLen };
   }
 
@@ -466,7 +470,7 @@ export class GpuQuantCache implements GpuCache {
         scoresBase: this.scoresBase,
         partial: a.partial,
         window: layerWindow(s, a.layer) ?? 0,
-        maxXChunks: MAX_CHUNKS,
+        maxXChunks: this.maxXChunks,
       }),
       ...layerAttentionOps(
         ctx,

@@ -12,7 +12,7 @@ import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
 import { f16BitsToF32, f32ToF16Bits } from '../../quant/f16';
-import { encodeDispatches, type OpContext } from './dispatch';
+import { encodeDispatches, STEP_BYTES, type OpContext } from './dispatch';
 import { limitedGpu } from '../../test-support/limited-gpu';
 import { flashAttentionBytes, flashQueryTokens, layerAttentionOps, type AttentionSpec } from './attention';
 
@@ -103,7 +103,7 @@ async function gpuAttention(c: Case, x: ReturnType<typeof inputs>, f16: boolean,
   const kvDim = numKvHeads * hd;
   const all = c.past + c.tokens;
   const chunkLen = Math.ceil(all / c.chunks);
-  const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const step = mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   dev.queue.writeBuffer(step, 0, new Uint32Array([c.tokens, c.past, c.chunks, chunkLen, 1, 1, 0, 0, 0, 0, 0, 0]));
   const ctx: OpContext = {
     device: dev,

@@ -14,7 +14,7 @@ import { uploadMatrix } from '../gpu-matrix';
 import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
-import { encodeDispatches, type OpContext } from './dispatch';
+import { encodeDispatches, STEP_BYTES, type OpContext } from './dispatch';
 import { embedOps } from './embed';
 import { gateUpOps } from './gate-up';
 import { linearOps, SHORT_GEMM_TILE } from './linear';
@@ -44,7 +44,7 @@ async function context(kernels: 'rowwise' | 'tiled') {
   acquired ??= await acquireDevice(nodeGpu());
   const { device } = acquired;
   const mem = new GpuMemory(device);
-  const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const step = mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([TOKENS, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const ctx: OpContext = {
     device,

@@ -12,7 +12,7 @@ import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
 import { packMatrix, unpackMatrix, PACK_FORMATS, type PackFormat } from '../../quant/weight-format';
-import { encodeDispatches, type OpContext } from './dispatch';
+import { encodeDispatches, STEP_BYTES, type OpContext } from './dispatch';
 import { linearOps, type GemvLayout, type LinearArgs } from './linear';
 import { ropeTable } from './rope';
 
@@ -51,7 +51,7 @@ async function gpuGemv(format: PackFormat, layout: GemvLayout, subgroups: boolea
   expect(acquired.features.subgroups).toBe(subgroups);
   const mem = new GpuMemory(device);
   const packed = packMatrix(rand(ROWS * COLS, 7), ROWS, COLS, format);
-  const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const step = mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([TOKENS, POS0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const ctx: OpContext = {
     device,

@@ -6,7 +6,7 @@ import { acquireDevice } from '../device';
 import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
-import { encodeDispatches } from './dispatch';
+import { encodeDispatches, STEP_BYTES } from './dispatch';
 import { ropeOp, ropeTable } from './rope';
 
 it.each([false, true])('rotates q and k at positions pos0.. (interleaved: %s)', async (interleaved) => {
@@ -19,7 +19,7 @@ it.each([false, true])('rotates q and k at positions pos0.. (interleaved: %s)', 
   const k = Float32Array.from({ length: tokens * kHeads * hd }, (_, i) => Math.cos(i));
   const bq = mem.upload('activations', 'q', q, GPUBufferUsage.COPY_SRC);
   const bk = mem.upload('activations', 'k', k, GPUBufferUsage.COPY_SRC);
-  const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const step = mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   device.queue.writeBuffer(step, 0, new Uint32Array([tokens, pos0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
   const ctx = { device, pipelines: new PipelineCache(device, nodeShaders()), step, empty: step, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize };
   const op = ropeOp(ctx, {

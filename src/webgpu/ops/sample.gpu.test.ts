@@ -7,7 +7,7 @@ import { acquireDevice } from '../device';
 import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
-import { encodeDispatches } from './dispatch';
+import { encodeDispatches, STEP_BYTES } from './dispatch';
 import { sampleOp } from './sample';
 
 const V = 151_936;
@@ -29,13 +29,13 @@ function logitsRow(): Float32Array<ArrayBuffer> {
 const logits = logitsRow();
 const bLogits = mem.upload('activations', 'logits', logits);
 const chosen = mem.create('activations', 'chosen', 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-const step = mem.create('activations', 'step', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+const step = mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
 const ctx = { device, pipelines: new PipelineCache(device, nodeShaders()), step, empty: step, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize };
 const op = sampleOp(ctx, bLogits, chosen, V);
 const read = mem.create('staging', 'read', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
 
 async function gpuPick(o: SamplingOptions, u: number): Promise<number> {
-  const uniform = new DataView(new ArrayBuffer(48));
+  const uniform = new DataView(new ArrayBuffer(STEP_BYTES));
   [1, 0, 1, 1, 1, 1, 0, 0].forEach((v, i) => uniform.setUint32(i * 4, v, true));
   uniform.setFloat32(28, o.minP ?? 0, true);
   uniform.setFloat32(32, u, true);
