@@ -76,7 +76,7 @@ function sizingSpec(e: CatalogEntry): ModelSpec {
     qkNorm: known && ARCHITECTURES[arch].qkNorm,
     noRopeLayers: [],
     tieWordEmbeddings: c.tie_word_embeddings,
-    // longrope models (Phi) run up to their trained context (src/model/model-spec.ts, LongRopeScaling).
+    // longrope models (Phi) run up to their trained context by default (a load's contextLength goes further: withContextLength).
     maxPositionEmbeddings: Math.min(c.max_position_embeddings, c.original_max_position_embeddings ?? Infinity),
     slidingWindow: null,
     fullAttentionLayers: [],

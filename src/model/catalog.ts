@@ -24,7 +24,7 @@ export interface CatalogEntry {
     head_dim?: number;
     vocab_size: number;
     max_position_embeddings: number;
-    /** The trained context of a longrope model (Phi): the engine runs up to it. */
+    /** The trained context of a longrope model (Phi): the engine runs up to it unless a load asks for more (contextLength). */
     original_max_position_embeddings?: number;
     tie_word_embeddings: boolean;
   };

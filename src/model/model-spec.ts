@@ -1,6 +1,6 @@
 // config.json of a Hugging Face Llama-family checkpoint -> a typed ModelSpec.
 
-import { ModelFormatError, UnsupportedModelError } from '../errors';
+import { InvalidArgumentError, ModelFormatError, UnsupportedModelError } from '../errors';
 import { isPlainObject } from './safetensors';
 
 import { ARCHITECTURES, isArchitecture, type Architecture } from './architectures';
@@ -23,14 +23,21 @@ export interface LinearRopeScaling {
 
 /**
  * Phi-3's `longrope`: one divisor per rotary frequency for contexts up to the trained one (short) and beyond it
- * (long), and an amplitude on cos and sin (attention_factor). The engine uses the short factors and caps the
- * context at originalMaxPositionEmbeddings, which is what transformers computes for every sequence that long.
+ * (long), and an amplitude on cos and sin (attention_factor). A model is read with the short factors and its context
+ * capped at originalMaxPositionEmbeddings, which is what transformers computes for every sequence that long;
+ * withContextLength turns a longer context on with the long factors at every position, as llama.cpp does for a
+ * context (n_ctx) past the trained one. transformers switches per forward by the sequence's length, so a KV cache
+ * would hold keys turned both ways; one choice per load keeps every cache mode's K the same.
  */
 export interface LongRopeScaling {
   type: 'longrope';
   shortFactor: number[];
   longFactor: number[];
+  /** Which factors turn q and k: 'long' only where the model was loaded for a context past the trained one. */
+  factors: 'short' | 'long';
   originalMaxPositionEmbeddings: number;
+  /** config.json's max_position_embeddings: the longest context with the long factors. */
+  extendedMaxPositionEmbeddings: number;
   attentionFactor: number;
 }
 
@@ -207,7 +214,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     qkNorm: info.qkNorm,
     noRopeLayers: info.noRopeLayers ? parseNoRopeLayers(c, numLayers, file) : [],
     tieWordEmbeddings: bool('tie_word_embeddings', false),
-    // longrope: the short factors hold up to the trained context; the long ones are not used yet (see LongRopeScaling).
+    // longrope: the short factors hold up to the trained context; withContextLength turns the long ones on.
     maxPositionEmbeddings: ropeScaling?.type === 'longrope' ? Math.min(maxPositions, ropeScaling.originalMaxPositionEmbeddings) : maxPositions,
     slidingWindow: (sliding as number | null | undefined) ?? null,
     fullAttentionLayers,
@@ -304,7 +311,9 @@ function parseLongRope(raw: Record<string, unknown>, original: unknown, rotaryDi
     type: 'longrope',
     shortFactor: factors('short_factor'),
     longFactor: factors('long_factor'),
+    factors: 'short',
     originalMaxPositionEmbeddings: original,
+    extendedMaxPositionEmbeddings: maxPositions,
     attentionFactor,
   };
 }
@@ -348,4 +357,23 @@ function parseFullLayers(c: Record<string, unknown>, layers: number, file: strin
 /** The attention window of one layer: the model's sliding window, or null where the layer sees everything. */
 export function layerWindow(spec: ModelSpec, layer: number): number | null {
   return spec.slidingWindow !== null && !spec.fullAttentionLayers.includes(layer) ? spec.slidingWindow : null;
+}
+
+/**
+ * The spec for a load that wants `tokens` of context: a longrope model (Phi-3.5, Phi-4-mini) asked for more than its
+ * trained context runs its long factors at every position, up to max_position_embeddings; any other model, or a
+ * context within the trained one, is unchanged. More than the model's longest context is refused.
+ */
+export function withContextLength(spec: ModelSpec, tokens: number): ModelSpec {
+  const s = spec.ropeScaling;
+  const longest = s?.type === 'longrope' ? s.extendedMaxPositionEmbeddings : spec.maxPositionEmbeddings;
+  if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > longest) {
+    throw new InvalidArgumentError("must be a whole number of tokens within the model's context", {
+      field: 'contextLength',
+      expected: `1 to ${longest}`,
+      got: String(tokens),
+    });
+  }
+  if (s?.type !== 'longrope' || tokens <= s.originalMaxPositionEmbeddings) return spec;
+  return { ...spec, maxPositionEmbeddings: s.extendedMaxPositionEmbeddings, ropeScaling: { ...s, factors: 'long' } };
 }

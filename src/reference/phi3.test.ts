@@ -6,9 +6,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
-import { ModelFormatError } from '../errors';
+import { InvalidArgumentError, ModelFormatError } from '../errors';
 import { loadModel } from '../model/load-model';
-import { parseModelConfig } from '../model/model-spec';
+import { parseModelConfig, withContextLength } from '../model/model-spec';
 import { diffToRows } from '../test-support/compare';
 import { REAL_CONFIGS } from '../test-support/real-configs';
 import { PHI35_SHAPE, PHI4_SHAPE } from '../test-support/architecture-shapes';
@@ -64,5 +64,27 @@ describe('Phi-3.5 / Phi-4-mini (reference decoder)', () => {
     };
     const plain = float64Logits(plainShape, syntheticTensors(PHI4_SHAPE), ids);
     expect(diffToRows(got, plain).abs).toBeGreaterThan(1e-2);
+  });
+
+  it("a load for a context past the trained one turns every position with longrope's long factors, up to max_position_embeddings", async () => {
+    const ids = [1, 7, 22, 3, 39, 15, 8, 30, 11];
+    for (const shape of [PHI35_SHAPE, PHI4_SHAPE]) {
+      const m = await loadModel(syntheticSource(shape));
+      expect(m.spec.maxPositionEmbeddings).toBe(64); // the trained context: short factors
+      expect(withContextLength(m.spec, 64)).toBe(m.spec);
+      const long = withContextLength(m.spec, 65);
+      expect(long).toMatchObject({ maxPositionEmbeddings: 512, ropeScaling: { factors: 'long' } });
+      const got = new ReferenceDecoder({ ...m, spec: long }).forward(ids, createReferenceCache({ ...m, spec: long }, parseCacheMode('f32')), 'all');
+      const tensors = syntheticTensors(shape);
+      expect(diffToRows(got, float64Logits(shape, tensors, ids, { longFactors: true })).relative).toBeLessThan(1e-5);
+      expect(diffToRows(got, float64Logits(shape, tensors, ids)).abs).toBeGreaterThan(1e-3); // the short factors land elsewhere
+    }
+    const phi4 = parseModelConfig(JSON.stringify(REAL_CONFIGS.phi4_mini));
+    expect(withContextLength(phi4, 32768).maxPositionEmbeddings).toBe(131072);
+    expect(() => withContextLength(phi4, 131073)).toThrow(InvalidArgumentError);
+    // Models without longrope keep their spec; a context past theirs is refused the same way.
+    const llama = parseModelConfig(JSON.stringify(REAL_CONFIGS.llama32_1b));
+    expect(withContextLength(llama, 8192)).toBe(llama);
+    expect(() => withContextLength(llama, llama.maxPositionEmbeddings + 1)).toThrow(/contextLength|context/);
   });
 });

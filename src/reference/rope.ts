@@ -33,7 +33,8 @@ export function ropeInverseFrequencies(spec: ModelSpec, kind: LayerRopeKind = 'g
   const s = spec.ropeScaling;
   if (!s) return inv;
   if (s.type === 'longrope') {
-    for (let i = 0; i < turned; i++) inv[i] /= s.shortFactor[i];
+    const f = s.factors === 'long' ? s.longFactor : s.shortFactor;
+    for (let i = 0; i < turned; i++) inv[i] /= f[i];
     return inv;
   }
   if (s.type === 'linear') {

@@ -64,16 +64,20 @@ function rotate(x: Float64Array, heads: number, hd: number, rd: number, p: numbe
 }
 
 /** Logits of every position, in float64, from the definition and the checkpoint's tensors: no code shared with the decoder. */
-export function float64Logits(shape: SyntheticShape, tensors: TensorSpec[], ids: number[]): Float64Array[] {
-  const c = syntheticConfig(shape) as Record<string, number> & { rope_scaling: { short_factor: number[] } | null; no_rope_layers?: number[] };
+export function float64Logits(shape: SyntheticShape, tensors: TensorSpec[], ids: number[], o: { longFactors?: boolean } = {}): Float64Array[] {
+  const c = syntheticConfig(shape) as Record<string, number> & {
+    rope_scaling: { short_factor: number[]; long_factor: number[] } | null;
+    no_rope_layers?: number[];
+  };
   const W = (n: string) => tensors.find((t) => t.name === n)!.data;
   const has = (n: string) => tensors.some((t) => t.name === n);
   const { hidden: d, heads: H, kvHeads: KV, headDim: hd, ffn: f, vocab: V } = shape;
   const rd = Math.round(hd * (c.partial_rotary_factor ?? 1));
-  // longrope: the short factors, and cos and sin times sqrt(1 + ln(max / original) / ln original).
+  // longrope: the short factors (the long ones for a sequence past the trained context, `longFactors`), and cos and
+  // sin times sqrt(1 + ln(max / original) / ln original).
   const scale = c.rope_scaling ? c.max_position_embeddings / c.original_max_position_embeddings : 1;
   const attnFactor = scale > 1 ? Math.sqrt(1 + Math.log(scale) / Math.log(c.original_max_position_embeddings)) : 1;
-  const factor = (i: number) => c.rope_scaling?.short_factor[i] ?? 1;
+  const factor = (i: number) => (o.longFactors ? c.rope_scaling?.long_factor[i] : c.rope_scaling?.short_factor[i]) ?? 1;
   const eps = c.rms_norm_eps;
   const norm = (x: Float64Array, g: Float32Array) => rmsNorm(x, g, eps);
   // transformers' apply_rotary_pos_emb on q[..., :rd] (longrope's short factors and amplitude); the rest passes.

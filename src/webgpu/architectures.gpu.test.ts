@@ -18,6 +18,7 @@ import { Engine } from '../engine/engine';
 import { referenceBackends } from '../reference/engine-backend';
 import { loadPreparedModel } from '../storage/model-loader';
 import { loadModel, type LoadedModel } from '../model/load-model';
+import { withContextLength } from '../model/model-spec';
 import { ReferenceBackend } from '../reference/backend';
 import { maxAbsDiff } from '../test-support/compare';
 import { syntheticSource, type SyntheticShape } from '../test-support/synthetic-model';
@@ -157,6 +158,25 @@ describe.each([
     const [a, b] = [await g.forward(tail, 'all'), await r.forward(tail, 'all')];
     g.close();
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-3);
+  });
+});
+
+describe('Phi-4-mini kind loaded for a context past its trained one (longrope long factors at every position)', () => {
+  it.each([
+    ['rowwise', 'f32'],
+    ['rowwise', 'xquant-4'],
+    ['tiled', 'kivi-4'],
+    ['tiled', 'xquant-cl-4'],
+  ] as const)('%s %s: logits equal the reference on the same spec within 1e-3, and differ from the short factors', async (kernels, mode) => {
+    const m = await load(PHI4);
+    const long = { ...m, spec: withContextLength(m.spec, 128) };
+    const b = await WebGpuBackend.create(nodeGpu(), nodeShaders(), long, { weights: 'f32', kernels });
+    opened.push(b);
+    const g = await trace(b, parseCacheMode(mode));
+    const c = await trace(new ReferenceBackend(long), parseCacheMode(mode));
+    expect(Math.max(...g.map((x, i) => maxAbsDiff(x, c[i])))).toBeLessThan(1e-3);
+    const short = await trace(new ReferenceBackend(m), parseCacheMode(mode));
+    expect(Math.max(...g.map((x, i) => maxAbsDiff(x, short[i])))).toBeGreaterThan(1e-2);
   });
 });
 

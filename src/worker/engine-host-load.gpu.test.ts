@@ -4,10 +4,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GpuOutOfMemoryError, MissingFileError } from '../errors';
+import { GpuOutOfMemoryError, InvalidArgumentError, MissingFileError } from '../errors';
 import { MemoryChunkStore } from '../storage/chunk-store';
 import { newAllowance, sharedAllowanceGpu, type Allowance } from '../test-support/scarce-device';
 import { sharedPath } from '../test-support/shared-models';
+import { PHI4_SHAPE } from '../test-support/architecture-shapes';
+import { syntheticSource } from '../test-support/synthetic-model';
 import { nodeGpu, nodeShaders } from '../webgpu/node-gpu';
 import { EngineHost } from './engine-host';
 
@@ -70,5 +72,22 @@ describe('loading over a loaded model', () => {
     expect(pool.allocated).toBe(idle);
     pool.limit = Infinity;
     expect(await greedy(host)).toEqual(ORACLE);
+  });
+});
+
+describe('contextLength', () => {
+  it("past a longrope model's trained context, the load runs its long factors up to max_position_embeddings; past that it is refused", async () => {
+    const src = syntheticSource(PHI4_SHAPE);
+    const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+    const files = await Promise.all(names.map(async (f) => new File([await src.read(f)], f)));
+    const host = new EngineHost(nodeGpu(), nodeShaders(), new MemoryChunkStore(), 'http://localhost/');
+    const plain = await host.load(id(), { files, name: 'phi-kind' }, { weights: 'f32', warmup: false });
+    expect(plain.spec).toMatchObject({ maxPositionEmbeddings: 64, ropeScaling: { factors: 'short' } });
+    const long = await host.load(id(), { files, name: 'phi-kind' }, { weights: 'f32', warmup: false, contextLength: 128 });
+    expect(long.spec).toMatchObject({ maxPositionEmbeddings: 512, ropeScaling: { factors: 'long' } });
+    await expect(host.load(id(), { files, name: 'phi-kind' }, { weights: 'f32', warmup: false, contextLength: 513 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    expect(host.status().loaded).toBe(true); // the refused load left the long one loaded
   });
 });

@@ -38,6 +38,7 @@ import type { PerplexityResult } from '../eval/perplexity';
 import { webGpuBackends } from '../webgpu/backend';
 import type { ShaderLibrary } from '../webgpu/shader-library';
 import { resolveModelRef, type ModelRef } from '../model/model-ref';
+import { withContextLength } from '../model/model-spec';
 import { parseWeightFormat, type WeightFormat } from '../quant/weight-format';
 import type { ChunkStore } from '../storage/chunk-store';
 import { defaultWeightFormat, downloadTracker, loadPreparedModel, type LoadProgress, type LoadTimings, type StorageReport } from '../storage/model-loader';
@@ -54,6 +55,11 @@ export interface LoadOptions {
   cache?: string;
   /** GPU memory the cache may use (default 256). */
   memoryBudgetMB?: number;
+  /**
+   * The longest context this load will run (default: the model's own). Only a longrope model (Phi-3.5, Phi-4-mini)
+   * changes with it: past its trained 4,096 tokens it runs its long RoPE factors at every position, as llama.cpp does.
+   */
+  contextLength?: number;
   /** The perplexity cost `auto` may accept for speed, as a fraction (default 0.01: +1%). */
   accuracyBound?: number;
   /** Hugging Face base address for repo ids (default https://huggingface.co). */
@@ -163,6 +169,7 @@ export class EngineHost {
         onProgress: report,
       });
       throwIfAborted(signal, 'load');
+      if (o.contextLength !== undefined) prepared.model = { ...prepared.model, spec: withContextLength(prepared.model.spec, o.contextLength) };
       // A mode the new model cannot run (xquant-gqa on an MHA model, one too large for the budget) fails the
       // load before the model replaces the loaded one, not in the compile step after it.
       for (const mode of [defaultCache, ...(o.prepare ?? [])]) {
