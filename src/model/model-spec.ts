@@ -360,9 +360,9 @@ export function layerWindow(spec: ModelSpec, layer: number): number | null {
 }
 
 /**
- * The spec for a load that wants `tokens` of context: a longrope model (Phi-3.5, Phi-4-mini) asked for more than its
- * trained context runs its long factors at every position, up to max_position_embeddings; any other model, or a
- * context within the trained one, is unchanged. More than the model's longest context is refused.
+ * The spec for a load that runs at most `tokens` of context (llama.cpp's n_ctx): the context is capped there, and a
+ * longrope model (Phi-3.5, Phi-4-mini) asked for more than its trained context runs its long factors at every
+ * position, up to max_position_embeddings. More than the model's longest context is refused.
  */
 export function withContextLength(spec: ModelSpec, tokens: number): ModelSpec {
   const s = spec.ropeScaling;
@@ -374,6 +374,8 @@ export function withContextLength(spec: ModelSpec, tokens: number): ModelSpec {
       got: String(tokens),
     });
   }
-  if (s?.type !== 'longrope' || tokens <= s.originalMaxPositionEmbeddings) return spec;
-  return { ...spec, maxPositionEmbeddings: s.extendedMaxPositionEmbeddings, ropeScaling: { ...s, factors: 'long' } };
+  if (s?.type === 'longrope' && tokens > s.originalMaxPositionEmbeddings) {
+    return { ...spec, maxPositionEmbeddings: tokens, ropeScaling: { ...s, factors: 'long' } };
+  }
+  return tokens === spec.maxPositionEmbeddings ? spec : { ...spec, maxPositionEmbeddings: tokens };
 }

@@ -73,18 +73,21 @@ describe('Phi-3.5 / Phi-4-mini (reference decoder)', () => {
       expect(m.spec.maxPositionEmbeddings).toBe(64); // the trained context: short factors
       expect(withContextLength(m.spec, 64)).toBe(m.spec);
       const long = withContextLength(m.spec, 65);
-      expect(long).toMatchObject({ maxPositionEmbeddings: 512, ropeScaling: { factors: 'long' } });
+      expect(long).toMatchObject({ maxPositionEmbeddings: 65, ropeScaling: { factors: 'long' } });
+      expect(withContextLength(m.spec, 512).maxPositionEmbeddings).toBe(512);
       const got = new ReferenceDecoder({ ...m, spec: long }).forward(ids, createReferenceCache({ ...m, spec: long }, parseCacheMode('f32')), 'all');
       const tensors = syntheticTensors(shape);
       expect(diffToRows(got, float64Logits(shape, tensors, ids, { longFactors: true })).relative).toBeLessThan(1e-5);
       expect(diffToRows(got, float64Logits(shape, tensors, ids)).abs).toBeGreaterThan(1e-3); // the short factors land elsewhere
     }
     const phi4 = parseModelConfig(JSON.stringify(REAL_CONFIGS.phi4_mini));
-    expect(withContextLength(phi4, 32768).maxPositionEmbeddings).toBe(131072);
+    expect(withContextLength(phi4, 32768)).toMatchObject({ maxPositionEmbeddings: 32768, ropeScaling: { factors: 'long' } });
+    expect(withContextLength(phi4, 2048)).toMatchObject({ maxPositionEmbeddings: 2048, ropeScaling: { factors: 'short' } });
     expect(() => withContextLength(phi4, 131073)).toThrow(InvalidArgumentError);
-    // Models without longrope keep their spec; a context past theirs is refused the same way.
+    // Other models only get the cap; a context past theirs is refused the same way.
     const llama = parseModelConfig(JSON.stringify(REAL_CONFIGS.llama32_1b));
-    expect(withContextLength(llama, 8192)).toBe(llama);
-    expect(() => withContextLength(llama, llama.maxPositionEmbeddings + 1)).toThrow(/contextLength|context/);
+    expect(withContextLength(llama, 8192)).toEqual({ ...llama, maxPositionEmbeddings: 8192 });
+    expect(() => withContextLength(llama, llama.maxPositionEmbeddings + 1)).toThrow(/context/);
+    expect(() => withContextLength(llama, 0)).toThrow(InvalidArgumentError);
   });
 });

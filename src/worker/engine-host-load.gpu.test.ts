@@ -76,18 +76,20 @@ describe('loading over a loaded model', () => {
 });
 
 describe('contextLength', () => {
-  it("past a longrope model's trained context, the load runs its long factors up to max_position_embeddings; past that it is refused", async () => {
+  it("caps the context; past a longrope model's trained context the load runs its long factors; past max_position_embeddings it is refused", async () => {
     const src = syntheticSource(PHI4_SHAPE);
     const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
     const files = await Promise.all(names.map(async (f) => new File([await src.read(f)], f)));
     const host = new EngineHost(nodeGpu(), nodeShaders(), new MemoryChunkStore(), 'http://localhost/');
     const plain = await host.load(id(), { files, name: 'phi-kind' }, { weights: 'f32', warmup: false });
     expect(plain.spec).toMatchObject({ maxPositionEmbeddings: 64, ropeScaling: { factors: 'short' } });
-    const long = await host.load(id(), { files, name: 'phi-kind' }, { weights: 'f32', warmup: false, contextLength: 128 });
-    expect(long.spec).toMatchObject({ maxPositionEmbeddings: 512, ropeScaling: { factors: 'long' } });
-    await expect(host.load(id(), { files, name: 'phi-kind' }, { weights: 'f32', warmup: false, contextLength: 513 })).rejects.toBeInstanceOf(
-      InvalidArgumentError,
-    );
-    expect(host.status().loaded).toBe(true); // the refused load left the long one loaded
+    const long = await host.load(id(), { files, name: 'phi-long' }, { weights: 'f32', warmup: false, contextLength: 128 });
+    expect(long.spec).toMatchObject({ maxPositionEmbeddings: 128, ropeScaling: { factors: 'long' } });
+    for (const bad of [513, 0, 1.5]) {
+      await expect(host.load(id(), { files, name: 'phi-bad' }, { weights: 'f32', warmup: false, contextLength: bad })).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
+    }
+    expect(host.status()).toMatchObject({ loaded: true, model: 'phi-long' }); // the refused loads left the long one loaded
   });
 });

@@ -29,7 +29,7 @@ import {
   type CompletionRequest,
 } from '../engine/openai';
 import { checkModeFits } from '../cache/cache-config';
-import { EngineError, GpuOutOfMemoryError, throwIfAborted, UnsupportedFieldError } from '../errors';
+import { EngineError, GpuOutOfMemoryError, InvalidArgumentError, throwIfAborted, UnsupportedFieldError } from '../errors';
 import { ReasoningStream, splitReasoning } from '../engine/reasoning';
 import { parseToolCalls, TOOL_CALL_SHAPES, ToolCallStream } from '../engine/tool-calls';
 import type { TokenLogprob } from '../engine/sampling';
@@ -56,8 +56,9 @@ export interface LoadOptions {
   /** GPU memory the cache may use (default 256). */
   memoryBudgetMB?: number;
   /**
-   * The longest context this load will run (default: the model's own). Only a longrope model (Phi-3.5, Phi-4-mini)
-   * changes with it: past its trained 4,096 tokens it runs its long RoPE factors at every position, as llama.cpp does.
+   * The longest context this load runs (llama.cpp's n_ctx; default: the model's own): requests, chat history trimming
+   * and `auto` plan against it. A longrope model (Phi-3.5, Phi-4-mini) past its trained 4,096 tokens runs its long
+   * RoPE factors at every position, as llama.cpp does.
    */
   contextLength?: number;
   /** The perplexity cost `auto` may accept for speed, as a fraction (default 0.01: +1%). */
@@ -155,6 +156,10 @@ export class EngineHost {
    */
   private async loadNow(model: ModelRef, o: LoadOptions, signal: AbortSignal | undefined, report: (p: LoadProgress) => void): Promise<LoadResult> {
     const started = performance.now();
+    // Checked before anything is fetched; against the model's own context once its config is read.
+    if (o.contextLength !== undefined && !(Number.isSafeInteger(o.contextLength) && o.contextLength >= 1)) {
+      throw new InvalidArgumentError('must be a positive whole number of tokens', { field: 'contextLength', got: String(o.contextLength) });
+    }
     const resolved = resolveModelRef(model, this.baseUrl, { hubBase: o.hubBase, signal, onProgress: downloadTracker(report) });
     const format = o.weights === undefined ? undefined : parseWeightFormat(o.weights);
     const kernels = parseKernelChoice(o.kernels ?? 'auto');
