@@ -75,8 +75,10 @@ describe('the curated model list', () => {
     expect(at(32768).fits).toBe(true);
     expect(at(32768).auto).not.toBe(at(4096).auto);
     expect(listModels()[0].fit).toBeUndefined();
-    // Phi runs up to its trained context (longrope's short factors), and says so.
-    expect(byName('Phi-4-mini')).toMatchObject({ modelContext: 4096 });
+    // Phi runs up to its trained context (longrope's short factors) by default, and to 131,072 with a load's
+    // contextLength (the long factors); it says both.
+    expect(byName('Phi-4-mini')).toMatchObject({ modelContext: 131072, trainedContext: 4096 });
+    expect(byName('Qwen3-0.6B').trainedContext).toBeUndefined();
     expect(byName('Phi-4-mini').unsupported).toBeUndefined();
   });
 });

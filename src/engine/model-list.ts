@@ -38,7 +38,10 @@ export interface ListedModel {
   q4km: { tensorBytes: number; gpuBytes: number };
   /** Cache bytes per token by mode (xquant-gqa on GQA models only). */
   cacheBytesPerToken: Record<string, number>;
+  /** The longest context a load can run (a longrope model's with `contextLength` past its trained one). */
   modelContext: number;
+  /** A longrope model's trained context: what a load runs without `contextLength` (its short RoPE factors). */
+  trainedContext?: number;
   /** With `gpuMemoryMB`: the cache mode auto picks for `context` in the memory left, and whether it fits at all. */
   fit?: { context: number; cacheBudgetBytes: number; auto: string | null; longestContext: number; fits: boolean };
 }
@@ -76,8 +79,9 @@ function sizingSpec(e: CatalogEntry): ModelSpec {
     qkNorm: known && ARCHITECTURES[arch].qkNorm,
     noRopeLayers: [],
     tieWordEmbeddings: c.tie_word_embeddings,
-    // longrope models (Phi) run up to their trained context by default (a load's contextLength goes further: withContextLength).
-    maxPositionEmbeddings: Math.min(c.max_position_embeddings, c.original_max_position_embeddings ?? Infinity),
+    // longrope models (Phi) run up to their trained context by default, and with a load's contextLength up to this
+    // (their long factors: withContextLength); ListedModel.trainedContext says which is which.
+    maxPositionEmbeddings: c.max_position_embeddings,
     slidingWindow: null,
     fullAttentionLayers: [],
     localRopeTheta: null,
@@ -112,6 +116,7 @@ export function listModels(o: ListOptions = {}): ListedModel[] {
       q4km.gpuBytes += packedBytes(matrixFormatFor('native', enc), rows, cols);
     }
     const gqa = s.numKvHeads < s.numHeads;
+    const trained = e.config.original_max_position_embeddings;
     const cache: Record<string, number> = {};
     for (const m of MODES) if (m !== 'xquant-gqa-4' || gqa) cache[m] = cacheBytesPerToken(s, parseCacheMode(m));
     const listed: ListedModel = {
@@ -126,6 +131,7 @@ export function listModels(o: ListOptions = {}): ListedModel[] {
       q4km,
       cacheBytesPerToken: cache,
       modelContext: s.maxPositionEmbeddings,
+      ...(trained !== undefined && trained < s.maxPositionEmbeddings ? { trainedContext: trained } : {}),
     };
     if (o.gpuMemoryMB !== undefined) {
       const context = Math.min(o.context ?? 4096, s.maxPositionEmbeddings);
