@@ -151,9 +151,7 @@ const X_PARTIAL_BYTES = 16 * 2 ** 20;
  * runs on as many workgroups, within X_PARTIAL_BYTES of partials (each chunk keeps Σ p·row for every head).
  */
 export function xChunkLimit(kernels: KernelFamily, heads: number, kvHeads: number, rowWidth: number): number {
-  if (kernels !== 'tiled') return MAX_CHUNKS;
-  const byBytes = Math.floor(X_PARTIAL_BYTES / (heads * (rowWidth + 2) * 4));
-  return Math.max(MAX_CHUNKS, Math.min(byBytes, Math.ceil(DECODE_WORKGROUPS / kvHeads)));
+  return decodeChunkLimit(kernels, kvHeads, Math.floor(X_PARTIAL_BYTES / (heads * (rowWidth + 2) * 4)));
 }
 
 /** Chunks of at least MIN_CHUNK keys, at most `maxChunks` (MAX_CHUNKS) of them. */
