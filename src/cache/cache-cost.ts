@@ -8,7 +8,7 @@
 // bytes bound it), dequantization arithmetic, and the residual window's f16 rows (a constant few tokens).
 
 import { tensorSlots } from '../model/checkpoint';
-import { kvDim, type ModelSpec } from '../model/model-spec';
+import { kvDim, layerWindow, type ModelSpec } from '../model/model-spec';
 import { packedBytes, type PackFormat } from '../quant/weight-format';
 import { layerBytesPerToken } from './cache-bytes';
 import { clBaseLayers, MODE_TRAITS, type CacheConfig } from './cache-config';
@@ -40,7 +40,8 @@ export function decodeStepCost(spec: ModelSpec, c: CacheConfig, context: number)
   const fp16Row = 2 * dkv * 2;
   if (traits.stores === 'kv') {
     let cacheBytes = 0;
-    for (let l = 0; l < spec.numLayers; l++) cacheBytes += context * layerBytesPerToken(spec, c, l);
+    // A sliding layer's attention reads only its window's keys.
+    for (let l = 0; l < spec.numLayers; l++) cacheBytes += Math.min(context, layerWindow(spec, l) ?? context) * layerBytesPerToken(spec, c, l);
     return { cacheBytes, rebuildFlops: 0, rebuiltTokens: 0 };
   }
   const hot = Math.min(context, c.hot ?? 0);

@@ -36,7 +36,10 @@ export interface ListedModel {
    * tensor bytes, which is what it downloads less the header, and the GPU bytes it takes run as stored (`native`).
    */
   q4km: { tensorBytes: number; gpuBytes: number };
-  /** Cache bytes per token by mode (xquant-gqa on GQA models only). */
+  /**
+   * Cache bytes each further token adds, by mode (xquant-gqa on GQA models only). In f32 / fp16 a sliding layer's
+   * ring is a constant beside it (src/cache/cache-bytes.ts ringCacheBytes), which `fit` counts.
+   */
   cacheBytesPerToken: Record<string, number>;
   /** The longest context a load can run (a longrope model's with `contextLength` past its trained one). */
   modelContext: number;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cacheBytesPerToken } from '../cache/cache-bytes';
+import { cacheBytesPerToken, ringTokens } from '../cache/cache-bytes';
 import { parseCacheMode } from '../cache/cache-config';
 import { InvalidArgumentError } from '../errors';
 import { parseModelConfig, type ModelSpec } from '../model/model-spec';
@@ -166,5 +166,43 @@ describe('planner on the bundled MHA model', () => {
 
   it('with room for fp16 keeps fp16 (the same accuracy, nothing rebuilt)', () => {
     expect(planCache(austen, 2 ** 28, 512, { device: { tiers: true } }).auto).toBe('fp16');
+  });
+});
+
+describe("a sliding layer's ring (f32 / fp16)", () => {
+  // Gemma-3-1B: 26 layers, 4 of them global (5, 11, 17, 23); one kv head of 256, so 1,024 fp16 bytes per layer-token.
+  const gemma = parseModelConfig(JSON.stringify(REAL_CONFIGS.gemma3_1b), 'config.json');
+
+  it('costs its window plus the slack once: Gemma-3-1B in fp16 at 32K tokens is 0.18 of a full KV cache', () => {
+    const fp16 = parseCacheMode('fp16');
+    expect(ringTokens(gemma, fp16, 0)).toBe(1024); // 512 + 512, whole pages
+    expect(ringTokens(gemma, fp16, 5)).toBeNull();
+    expect(cacheBytesPerToken(gemma, fp16)).toBe(4 * 1024);
+    const at = (n: number) => cacheBytesFor(gemma, fp16, n);
+    expect(at(32768)).toBe(32768 * 4096 + 22 * 1024 * 1024);
+    expect(at(32768) / (32768 * 26 * 1024)).toBeCloseTo(0.18, 2);
+    // Below the ring's size a ring costs what a full layer does.
+    expect(at(300)).toBe(300 * 26 * 1024);
+    // Quantized modes keep every token of every layer (their rebuild reads X by position).
+    expect(ringTokens(gemma, parseCacheMode('xquant-4'), 0)).toBeNull();
+  });
+
+  it('lets a model whose every layer slides (Mistral) run its whole context in a bounded cache', () => {
+    const mistral = parseModelConfig(
+      JSON.stringify({
+        ...syntheticConfig({ hidden: 256, layers: 4, heads: 8, kvHeads: 2, headDim: 32, ffn: 512, vocab: 512 }),
+        architectures: ['MistralForCausalLM'],
+        sliding_window: 256,
+        max_position_embeddings: 32768,
+      }),
+      'config.json',
+    );
+    const fp16 = parseCacheMode('fp16');
+    expect(cacheBytesPerToken(mistral, fp16)).toBe(0);
+    const rings = 4 * 768 * 2 * 64 * 2;
+    expect(cacheBytesFor(mistral, fp16, 32768)).toBe(rings);
+    const plan = planCache(mistral, rings, 32768, { device: { maxBindingBytes: 1 << 20 } });
+    expect(plan.modes.find((m) => m.mode === 'fp16')?.maxContext).toBe(32768);
+    expect(planCache(mistral, rings - 1, 32768).modes.find((m) => m.mode === 'fp16')?.maxContext).toBe(767);
   });
 });

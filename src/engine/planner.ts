@@ -24,7 +24,7 @@ import {
   type CacheOptions,
 } from '../cache/cache-config';
 import { accuracyCost, accuracyTableFor } from '../cache/cache-accuracy';
-import { bindingBytesPerToken, cacheBytesPerToken, fp16KvBytesPerToken } from '../cache/cache-bytes';
+import { bindingBytesPerToken, cacheBytesPerToken, fp16KvBytesPerToken, ringCacheBytes } from '../cache/cache-bytes';
 import { decodeStepCost, stepWeightBytes } from '../cache/cache-cost';
 import { GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { kvDim, type ModelSpec } from '../model/model-spec';
@@ -110,9 +110,10 @@ export interface PlanOptions {
 /** Largest context a configuration holds in the budget and in one binding. */
 export function capacity(spec: ModelSpec, config: CacheConfig, budgetBytes: number, device: DeviceLimits): { maxContext: number; bindingLimited: boolean } {
   const perToken = cacheBytesPerToken(spec, config);
-  // Largest n with cacheBytesFor(n) <= budget (it grows with n): a binary search.
+  // Largest n with cacheBytesFor(n) <= budget (it grows with n): a binary search. A cache of rings alone (a
+  // sliding window on every layer, fp16) stops growing: then the model's context bounds it.
   let lo = 0;
-  let hi = Math.floor(budgetBytes / perToken) + 1;
+  let hi = perToken > 0 ? Math.floor(budgetBytes / perToken) + 1 : spec.maxPositionEmbeddings + 1;
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (cacheBytesFor(spec, config, mid) <= budgetBytes) lo = mid;
@@ -120,9 +121,11 @@ export function capacity(spec: ModelSpec, config: CacheConfig, budgetBytes: numb
   }
   const byBudget = cacheBytesFor(spec, config, lo) <= budgetBytes ? lo : 0;
   // Pages come in whole blocks of PAGE_TOKENS, and the buffers keep a little room for rings: one page of margin.
-  const byBinding = device.maxBindingBytes
-    ? Math.max(0, (Math.floor(device.maxBindingBytes / bindingBytesPerToken(spec, config) / PAGE_TOKENS) - 1) * PAGE_TOKENS)
-    : Infinity;
+  const bindingPerToken = bindingBytesPerToken(spec, config);
+  const byBinding =
+    device.maxBindingBytes && bindingPerToken > 0
+      ? Math.max(0, (Math.floor(device.maxBindingBytes / bindingPerToken / PAGE_TOKENS) - 1) * PAGE_TOKENS)
+      : Infinity;
   return { maxContext: Math.min(byBudget, byBinding), bindingLimited: byBinding < byBudget };
 }
 
@@ -226,13 +229,13 @@ function fixedCacheBytes(spec: ModelSpec, config: CacheConfig): number {
 }
 
 /**
- * Bytes a cache of `config` needs for `tokens` tokens, at most: fixed costs, the per-token cost, and for
- * the per-channel K of kivi / xquant-gqa the f16 rows of the block still filling (up to a page plus the
- * residual window), which the per-token figure amortizes away.
+ * Bytes a cache of `config` needs for `tokens` tokens, at most: fixed costs, the per-token cost, the sliding
+ * layers' rings (f32 / fp16), and for the per-channel K of kivi / xquant-gqa the f16 rows of the block still
+ * filling (up to a page plus the residual window), which the per-token figure amortizes away.
  */
 export function cacheBytesFor(spec: ModelSpec, config: CacheConfig, tokens: number): number {
   const tail = MODE_TRAITS[config.mode].kBlocks ? Math.min(tokens, PAGE_TOKENS - 1 + config.residual) * spec.numLayers * kvDim(spec) * 2 : 0;
-  return fixedCacheBytes(spec, config) + tokens * cacheBytesPerToken(spec, config) + tail;
+  return fixedCacheBytes(spec, config) + tokens * cacheBytesPerToken(spec, config) + ringCacheBytes(spec, config, tokens) + tail;
 }
 
 /** The cache config `auto` stands for, or a typed error that says what the target needs. */

@@ -108,4 +108,5 @@ export function restoreCache(b: Device, cache: GpuCache, snap: SessionSnapshot):
     const p = snap.parts[i];
     b.device.queue.writeBuffer(r.buffer, 0, p.buffer as ArrayBuffer, p.byteOffset, p.byteLength);
   });
+  cache.restored();
 }

@@ -16,7 +16,7 @@ import type { GpuWeights } from './gpu-weights';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type OpContext } from './ops/dispatch';
-import { checkShift, exactPrefix } from '../cache/keep';
+import { checkShift } from '../cache/keep';
 import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-state';
 import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
@@ -558,7 +558,7 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   keep(n: number): number {
-    const m = exactPrefix(this.cache.config, this.cache.length, n);
+    const m = this.cache.exactPrefix(n);
     this.cache.length = m;
     return m;
   }

@@ -10,5 +10,7 @@ import { GpuQuantCache } from './quant-cache';
 export function createGpuCache(host: CacheHost, config: CacheConfig): GpuCache {
   checkModeFits(host.spec, config);
   if (config.exact) throw new InvalidArgumentError('the exact test hook exists only in the reference caches', { field: 'exact' });
-  return MODE_TRAITS[config.mode].quantized ? new GpuQuantCache(host, config) : new GpuKvCache(host.memory, host.spec, config, host.maxBindingBytes);
+  return MODE_TRAITS[config.mode].quantized
+    ? new GpuQuantCache(host, config)
+    : new GpuKvCache(host.memory, host.spec, config, host.maxBindingBytes, host.maxBatch);
 }

@@ -104,6 +104,10 @@ export interface GpuCache {
    * tokens), in a fixed order. Page tables are not saved: a cache's tables are a function of its size.
    */
   savedRegions(): { buffer: GPUBuffer; bytes: number }[];
+  /** How many of the first n tokens the cache can keep exactly (keep.ts; the caller re-runs the rest). */
+  exactPrefix(n: number): number;
+  /** After restoreCache wrote a snapshot: what the cache can still roll back to is what the snapshot surely holds. */
+  restored(): void;
   /** What fixes the regions' meaning (mode, widths, ring and page sizes): a snapshot restores only into an equal layout. */
   snapshotLayout(): string;
   /**

@@ -2,16 +2,31 @@
 // layer, in pages of PAGE_TOKENS tokens. A page table (shared by all layers) maps a token's block to its
 // page in the layer's pool; fp16 values are stored as f16 pairs packed in u32, so no shader-f16 is needed.
 // Pools start at one page and double when full (old pages are copied; page numbers stay valid).
-// Its byte accounting is the reference's (cacheBytesPerToken), so the modes of src/cache line up.
+// A sliding-window layer (Gemma 3's local layers, Mistral) keeps a ring instead: its window plus
+// RING_SLACK_TOKENS, through a second page table that maps block b to page b mod the ring's pages. The attention
+// kernels read only the keys of a query's window and take the step's own keys from its rows, so they run on a
+// ring unchanged; a ring costs rollback (keep) and shift what its overwritten rows held (heldFrom).
+// Its byte accounting is the reference's (cacheBytesFor), so the modes of src/cache line up.
 
 import { GpuOutOfMemoryError, InvalidArgumentError } from '../../errors';
 import type { GpuMemory } from '../memory';
 import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
-import { cacheBytesPerToken } from '../../cache/cache-bytes';
+import { cacheBytesPerToken, ringTokens, storedCacheBytes } from '../../cache/cache-bytes';
 import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
-import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+import { exactPrefix } from '../../cache/keep';
+import { chunking, copyRuns, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+
+/** The sliding layers' rings (all of one size: the model has one window). */
+interface Rings {
+  /** Tokens a ring holds (a whole number of pages). */
+  tokens: number;
+  /** The window its layers attend over. */
+  window: number;
+  /** Block b's page in a ring: b mod the ring's pages. */
+  table: GPUBuffer | null;
+}
 
 export interface LayerPools {
   k: GPUBuffer;
@@ -21,8 +36,11 @@ export interface LayerPools {
 export class GpuKvCache implements GpuCache {
   readonly kvDim: number;
   readonly f16: boolean;
-  /** Tokens stored. */
-  length = 0;
+  private stored = 0;
+  /** The sliding layers' rings; null when every layer keeps every token. */
+  private readonly rings: Rings | null;
+  /** First position whose rows every ring still holds (later writes overwrote older slots; a shift scrambles them). */
+  private heldFrom = 0;
   readonly readsInput = false;
   readonly needsPreRopeK = false;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
@@ -37,13 +55,55 @@ export class GpuKvCache implements GpuCache {
     readonly config: CacheConfig,
     /** The device's storage-binding limit: one layer's K (or V) pool never grows past it. */
     private readonly maxBindingBytes = Infinity,
+    /** Most tokens one forward stores: a ring must hold them beside the window. */
+    maxBatch = PAGE_TOKENS,
   ) {
     if (MODE_TRAITS[config.mode].quantized) {
       throw new InvalidArgumentError('a quantized mode runs in GpuQuantCache', { field: 'cache', expected: 'f32 or fp16', got: config.mode });
     }
     this.kvDim = kvDim(spec);
     this.f16 = config.mode === 'fp16';
+    this.rings = null;
+    for (let l = 0; l < spec.numLayers; l++) {
+      const tokens = ringTokens(spec, config, l);
+      const window = layerWindow(spec, l);
+      if (tokens === null || window === null) continue;
+      // A forward's stores must not reach a slot whose key some query of it still reads.
+      if (window + maxBatch + OVERSHOOT_TOKENS > tokens) {
+        throw new InvalidArgumentError('a forward of this many tokens would overwrite keys of the sliding window still in use', {
+          field: 'maxBatch',
+          expected: `at most ${tokens - window - OVERSHOOT_TOKENS} with a window of ${window}`,
+          got: String(maxBatch),
+        });
+      }
+      this.rings = { tokens, window, table: null };
+    }
     this.grow(1);
+  }
+
+  /** Tokens stored. Setting it back drops the tokens past it; storing more overwrites a ring's oldest rows. */
+  get length(): number {
+    return this.stored;
+  }
+
+  set length(n: number) {
+    if (this.rings && n > this.stored) this.heldFrom = Math.max(this.heldFrom, n - this.rings.tokens);
+    this.stored = n;
+  }
+
+  /**
+   * How many of the first n tokens can be kept exactly: every one, except that the token after them needs its
+   * window's keys, which a ring may have overwritten since (then none: the caller re-runs the prompt).
+   */
+  exactPrefix(n: number): number {
+    const m = exactPrefix(this.config, this.stored, n);
+    if (!this.rings || m === this.stored) return m;
+    return Math.max(0, m - this.rings.window) >= this.heldFrom ? m : 0;
+  }
+
+  /** A restored snapshot holds a ring's rows, not what they were overwritten by: only its last window is sure. */
+  restored(): void {
+    if (this.rings) this.heldFrom = Math.max(0, this.stored - this.rings.window);
   }
 
   get capacity(): number {
@@ -55,7 +115,7 @@ export class GpuKvCache implements GpuCache {
   }
 
   storedBytes(): number {
-    return this.length * this.bytesPerToken();
+    return storedCacheBytes(this.spec, this.config, this.stored);
   }
 
   readonly prefillGeneration = 0;
@@ -71,35 +131,64 @@ export class GpuKvCache implements GpuCache {
     return { firstKey: 0, rematFrom: 0, ...chunking(pos0 + tokens, tokens === 1 ? decodeChunks : MAX_CHUNKS), xChunks: 1, xChunkLen: 1 };
   }
 
-  /** Pages are handed out in order: the first ceil(length / PAGE_TOKENS) pages of each pool hold the tokens. */
+  /** Pages are handed out in order: the first ceil(length / PAGE_TOKENS) pages of each pool hold the tokens (a ring: all it has). */
   savedRegions(): { buffer: GPUBuffer; bytes: number }[] {
-    const bytes = Math.ceil(this.length / PAGE_TOKENS) * this.bytesPerPage;
-    return this.pools.flatMap((p) => [
-      { buffer: p.k, bytes },
-      { buffer: p.v, bytes },
-    ]);
+    const pages = Math.ceil(this.stored / PAGE_TOKENS);
+    return this.pools.flatMap((p, l) => {
+      const bytes = Math.min(pages, this.poolPages(l)) * this.bytesPerPage;
+      return [
+        { buffer: p.k, bytes },
+        { buffer: p.v, bytes },
+      ];
+    });
   }
 
-  /** Pages are in token order, so a layer's rows are one run: moved down whole, then K turned back. */
+  /**
+   * Pages are in token order, so a full layer's rows are one run: moved down whole, then K turned back. A ring that
+   * has wrapped holds position p at slot p mod its size: it turns by the shift as a whole (two runs), which leaves the
+   * rows before `from` at other tokens' slots. So a ring shifts only when the kept tail covers the window, and then
+   * holds nothing before `from`; otherwise nothing changes (false) and the caller re-runs the kept messages.
+   */
   shift(from: number, to: number, io: ShiftIo): boolean {
-    const moved = this.length - to;
+    const moved = this.stored - to;
+    const rings = this.rings;
+    const wrapped = rings !== null && this.pageCount * PAGE_TOKENS > rings.tokens;
+    let held = this.heldFrom;
+    if (rings && moved > 0 && wrapped) held = Math.max(from, this.heldFrom - (to - from));
+    if (rings && held > Math.max(0, from + moved - rings.window)) return false;
     const words = (this.kvDim * (this.f16 ? 2 : 4)) / 4;
     if (moved > 0) {
-      const scratch = io.scratch(moved * words * 4);
+      const ringRows = wrapped ? rings.tokens : 0;
+      const scratch = io.scratch(Math.max(moved, ringRows) * words * 4);
       this.pools.forEach((p, layer) => {
+        const ring = wrapped && this.poolPages(layer) < this.pageCount;
         for (const pool of [p.k, p.v]) {
-          copyRuns(io.encoder, pool, scratch, [[to * words, 0, moved * words]]);
-          copyRuns(io.encoder, scratch, pool, [[0, from * words, moved * words]]);
+          if (ring) {
+            // New slot s holds the row at old slot (s + turn) mod size.
+            const size = ringRows * words;
+            const turn = ((to - from) % ringRows) * words;
+            copyRuns(io.encoder, pool, scratch, [[0, 0, size]]);
+            copyRuns(io.encoder, scratch, pool, [
+              [turn, 0, size - turn],
+              [0, size - turn, turn],
+            ]);
+          } else {
+            copyRuns(io.encoder, pool, scratch, [[to * words, 0, moved * words]]);
+            copyRuns(io.encoder, scratch, pool, [[0, from * words, moved * words]]);
+          }
         }
-        io.rotateK(p.k, from, moved, this.f16, layer);
+        if (ring) io.rotateK(p.k, 0, ringRows, this.f16, layer);
+        else io.rotateK(p.k, from, moved, this.f16, layer);
       });
     }
-    this.length = from + moved;
+    this.stored = from + moved;
+    this.heldFrom = held;
     return true;
   }
 
   snapshotLayout(): string {
-    return `gpu-kv/${cacheModeName(this.config)}/L${this.spec.numLayers}/kv${this.kvDim}/page${PAGE_TOKENS}`;
+    const ring = this.rings ? `/ring${this.rings.tokens}` : '';
+    return `gpu-kv/${cacheModeName(this.config)}/L${this.spec.numLayers}/kv${this.kvDim}/page${PAGE_TOKENS}${ring}`;
   }
 
   preRopeOps(): Dispatch[] {
@@ -110,11 +199,12 @@ export class GpuKvCache implements GpuCache {
     const s = this.spec;
     const pools = this.pools[a.layer];
     // The split kernel stores the step's K/V as it attends (it reads them from a.k/a.v, not the pools).
+    const table = this.isRing(a.layer) && this.rings?.table ? this.rings.table : this.pages;
     return layerAttentionOps(
       ctx,
       { ...s, slidingWindow: layerWindow(s, a.layer) },
       a,
-      { pages: this.pages, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 },
+      { pages: table, kPool: pools.k, vPool: pools.v, page: PAGE_TOKENS, kvF16: this.f16 },
       false,
       true,
       !a.prefill,
@@ -125,7 +215,9 @@ export class GpuKvCache implements GpuCache {
   ensure(tokens: number): boolean {
     if (tokens <= this.capacity) return false;
     const need = Math.ceil(tokens / PAGE_TOKENS);
-    const maxPages = Math.floor(this.maxBindingBytes / this.bytesPerPage);
+    // Only full layers grow with the context (a ring's pool stops at its size).
+    const full = this.pools.some((_, l) => !this.isRing(l));
+    const maxPages = full ? Math.floor(this.maxBindingBytes / this.bytesPerPage) : Infinity;
     if (need > maxPages) {
       throw new GpuOutOfMemoryError(
         `a context of ${tokens} tokens needs ${need * this.bytesPerPage}-byte K and V buffers per layer; this device binds at most ${this.maxBindingBytes} bytes (${maxPages * PAGE_TOKENS} tokens)`,
@@ -142,14 +234,24 @@ export class GpuKvCache implements GpuCache {
     return PAGE_TOKENS * this.kvDim * (this.f16 ? 2 : 4);
   }
 
+  private isRing(layer: number): boolean {
+    return this.rings !== null && layerWindow(this.spec, layer) !== null;
+  }
+
+  /** Pages of layer l's pools when the table has `pages` (a ring's stop at its size). */
+  private poolPages(l: number, pages = this.pageCount): number {
+    return this.rings && this.isRing(l) ? Math.min(pages, this.rings.tokens / PAGE_TOKENS) : pages;
+  }
+
   private grow(pages: number): void {
     const bytesPerPage = this.bytesPerPage;
-    const keep = this.pageCount * bytesPerPage;
     const old = this.pools;
-    this.pools = Array.from({ length: this.spec.numLayers }, (_, l) => ({
-      k: this.memory.grow(old[l]?.k ?? null, 'cache', `kv.k[${l}]`, pages * bytesPerPage, keep),
-      v: this.memory.grow(old[l]?.v ?? null, 'cache', `kv.v[${l}]`, pages * bytesPerPage, keep),
-    }));
+    this.pools = Array.from({ length: this.spec.numLayers }, (_, l) => {
+      const [had, want] = [this.poolPages(l), this.poolPages(l, pages)];
+      const pool = (b: GPUBuffer | undefined, name: string) =>
+        b && had === want ? b : this.memory.grow(b ?? null, 'cache', `kv.${name}[${l}]`, want * bytesPerPage, had * bytesPerPage);
+      return { k: pool(old[l]?.k, 'k'), v: pool(old[l]?.v, 'v') };
+    });
     // One session, so pages are handed out in order; the table is what lets kernels stay unaware of that.
     if (this.pages) this.memory.release(this.pages);
     this.pages = this.memory.upload(
@@ -157,6 +259,15 @@ export class GpuKvCache implements GpuCache {
       'kv.pages',
       Uint32Array.from({ length: pages }, (_, i) => i),
     );
+    if (this.rings) {
+      const ringPages = this.rings.tokens / PAGE_TOKENS;
+      if (this.rings.table) this.memory.release(this.rings.table);
+      this.rings.table = this.memory.upload(
+        'cache',
+        'kv.ring-pages',
+        Uint32Array.from({ length: pages }, (_, i) => i % ringPages),
+      );
+    }
     this.pageCount = pages;
     this.generation++;
   }
@@ -167,6 +278,7 @@ export class GpuKvCache implements GpuCache {
       this.memory.release(p.v);
     }
     this.memory.release(this.pages);
+    if (this.rings?.table) this.memory.release(this.rings.table);
     this.pools = [];
   }
 }

@@ -37,7 +37,7 @@ import {
   type CacheConfig,
 } from '../../cache/cache-config';
 import { chunking, copyRuns, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
-import { canShift } from '../../cache/keep';
+import { canShift, exactPrefix } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
 import { quantRowWords } from '../../cache/row-layout';
 import type { LayerLatents } from '../../cache/latents';
@@ -401,6 +401,13 @@ export class GpuQuantCache implements GpuCache {
     this.length = from + moved;
     return true;
   }
+
+  exactPrefix(n: number): number {
+    return exactPrefix(this.config, this.length, n);
+  }
+
+  /** Nothing to do: a snapshot holds every token's stored form, as the cache did. */
+  restored(): void {}
 
   snapshotLayout(): string {
     return `gpu-quant/${cacheModeName(this.config)}/L${this.spec.numLayers}/${this.store.describe()}/hot${this.hotRing}`;
