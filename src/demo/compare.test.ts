@@ -10,7 +10,9 @@ const plan = (modes: [string, number, number][]): CachePlan => ({
   accuracySource: 'test',
   auto: 'fp16',
   autoReason: 'test',
-  modes: modes.map(([mode, bytesPerToken, accuracyCost]) => ({ mode, bytesPerToken, accuracyCost, hot: 0 }) as CachePlan['modes'][number]),
+  modes: modes.map(
+    ([mode, bytesPerToken, accuracyCost]) => ({ mode, bytesPerToken, bytesAtTarget: 512 * bytesPerToken, accuracyCost, hot: 0 }) as CachePlan['modes'][number],
+  ),
 });
 
 describe('Compare', () => {

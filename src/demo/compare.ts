@@ -18,7 +18,7 @@ export function comparisonMode(selected: string, plan: CachePlan): { mode: strin
   const cost = (m: CachePlan['modes'][number]) => m.accuracyCost ?? Infinity;
   const tighter = fp16
     ? plan.modes
-        .filter((m) => m.mode !== 'fp16' && m.hot === 0 && m.bytesPerToken <= fp16.bytesPerToken * TIGHTER)
+        .filter((m) => m.mode !== 'fp16' && m.hot === 0 && m.bytesAtTarget <= fp16.bytesAtTarget * TIGHTER)
         .reduce<CachePlan['modes'][number] | undefined>((a, b) => (!a || cost(b) < cost(a) ? b : a), undefined)
     : undefined;
   if (!tighter) return { mode: 'xquant-cl-4', why: 'the mode this page features' };

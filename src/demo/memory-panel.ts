@@ -22,7 +22,8 @@ export function explainPlan(info: MemoryInfo): string {
   }
   if (auto.mode === 'fp16')
     return `fp16 holds the model's whole ${tokens(modelContext)}-token context in ${budget}, so auto keeps it; a smaller budget shows what XQuant saves.`;
-  const ratio = fp16 ? ` (${(fp16.bytesPerToken / auto.bytesPerToken).toFixed(1)}x fewer bytes per token)` : '';
+  // At the model's context (a sliding layer's ring in fp16 is a constant, not a per-token cost).
+  const ratio = fp16 ? ` (${(fp16.bytesAtTarget / auto.bytesAtTarget).toFixed(1)}x fewer cache bytes)` : '';
   const fp16Part = fp16
     ? `fp16 would hold only ${tokens(Math.min(fp16.maxContext, modelContext))} of the model's ${tokens(modelContext)} tokens`
     : `fp16 does not fit`;
@@ -51,7 +52,7 @@ export function renderMemory(
   const last = lastCacheBytes === null ? '' : `; the last reply's held ${size(lastCacheBytes)}`;
   summary.textContent = `GPU now: weights ${size(g.weights)}, activations ${size(g.activations)}, ${cache}${last}.`;
   explanation.textContent = explainPlan(info);
-  const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesPerToken ?? 0;
+  const fp16 = info.plan.modes.find((m) => m.mode === 'fp16')?.bytesAtTarget ?? 0;
   // Plain modes always; a budget-sized hot tier only where nothing beats it.
   const rows = info.plan.modes.filter((m) => m.hot === 0 || !m.dominatedBy);
   body.replaceChildren(
@@ -66,7 +67,7 @@ export function renderMemory(
       for (const text of [
         isAuto && selected !== null && selected !== m.mode ? `${m.mode} (auto)` : m.mode,
         String(m.bytesPerToken),
-        fp16 ? `${(m.bytesPerToken / fp16).toFixed(2)}×` : '',
+        fp16 ? `${(m.bytesAtTarget / fp16).toFixed(2)}×` : '',
         tokens(held),
         full ? '✓ full' : '',
         m.msPerToken.toFixed(2),

@@ -242,10 +242,10 @@ export function cacheBytesFor(spec: ModelSpec, config: CacheConfig, tokens: numb
 export function autoCacheMode(spec: ModelSpec, budgetBytes: number, targetContext: number, o: PlanOptions = {}): CacheConfig {
   const plan = planCache(spec, budgetBytes, targetContext, o);
   if (plan.auto) return parseCacheMode(plan.auto);
-  const smallest = plan.modes.reduce((a, b) => (b.bytesPerToken < a.bytesPerToken ? b : a));
+  const smallest = plan.modes.reduce((a, b) => (b.bytesAtTarget < a.bytesAtTarget ? b : a));
   throw new InvalidArgumentError(`no cache mode holds ${targetContext} tokens in ${budgetBytes} bytes`, {
     field: 'memoryBudget',
-    expected: `at least ${smallest.bytesPerToken * targetContext} bytes (${cacheModeName(parseCacheMode(smallest.mode))}, the smallest mode, at ${smallest.bytesPerToken} bytes per token)`,
+    expected: `at least ${smallest.bytesAtTarget} bytes (${cacheModeName(parseCacheMode(smallest.mode))}, the smallest mode, at ${smallest.bytesPerToken} bytes per token)`,
     got: `${budgetBytes} bytes`,
   });
 }

@@ -2,6 +2,7 @@
 // encoded into one command buffer per forward. Decode runs a few steps ahead: each step's input id is the
 // previous step's choice, copied on the GPU, and ids come back through a ring of staging buffers.
 
+import { storedCacheBytes } from '../cache/cache-bytes';
 import type { CacheConfig } from '../cache/cache-config';
 import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import type { DecodeSession, SessionSnapshot } from '../engine/backend';
@@ -410,7 +411,7 @@ export class GpuDecodeSession implements DecodeSession {
       const first = this.pendingAllocation;
       this.pendingAllocation = null;
       const own = [...Object.values(this.buf), this.readLogits, ...this.readIds].reduce((n, b) => n + b.size, 0);
-      this.settle(await first, "allocating the session's buffers", own + this.cache.capacity * this.cache.bytesPerToken());
+      this.settle(await first, "allocating the session's buffers", own + storedCacheBytes(this.spec, this.cache.config, this.cache.capacity));
     }
     if (this.failure) throw this.failure;
     if (this.parked) {
@@ -426,7 +427,7 @@ export class GpuDecodeSession implements DecodeSession {
       // A prompt's slices start before `tokens - 1`: the quantized modes' transient rows must hold that past.
       return prompt <= 1 || this.cache.reservePrefill(tokens - 1, prompt);
     });
-    this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, this.cache.capacity * this.cache.bytesPerToken());
+    this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, storedCacheBytes(this.spec, this.cache.config, this.cache.capacity));
     return grown.value;
   }
 

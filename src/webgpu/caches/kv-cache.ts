@@ -87,8 +87,15 @@ export class GpuKvCache implements GpuCache {
   }
 
   set length(n: number) {
-    if (this.rings && n > this.stored) this.heldFrom = Math.max(this.heldFrom, n - this.rings.tokens);
+    // Emptied, the rings hold nothing stale: what is stored again is all there is.
+    if (n === 0) this.heldFrom = 0;
+    else if (this.rings && n > this.stored) this.heldFrom = Math.max(this.heldFrom, n - this.rings.tokens);
     this.stored = n;
+  }
+
+  /** The ring still holds the keys the query at position `pos` reads from the pool: [pos + 1 - window, pos). */
+  private windowHeld(pos: number, held = this.heldFrom): boolean {
+    return !this.rings || held <= Math.max(0, pos + 1 - this.rings.window);
   }
 
   /**
@@ -97,13 +104,15 @@ export class GpuKvCache implements GpuCache {
    */
   exactPrefix(n: number): number {
     const m = exactPrefix(this.config, this.stored, n);
-    if (!this.rings || m === this.stored) return m;
-    return Math.max(0, m - this.rings.window) >= this.heldFrom ? m : 0;
+    return m === this.stored || this.windowHeld(m) ? m : 0;
   }
 
-  /** A restored snapshot holds a ring's rows, not what they were overwritten by: only its last window is sure. */
+  /**
+   * A snapshot holds a ring's rows but not how far back they are whole: only what the next query reads is sure. So a
+   * restored conversation goes on, and a rollback into it (a regenerate after a reload) prefills again.
+   */
   restored(): void {
-    if (this.rings) this.heldFrom = Math.max(0, this.stored - this.rings.window);
+    if (this.rings) this.heldFrom = Math.max(0, this.stored + 1 - this.rings.window);
   }
 
   get capacity(): number {
@@ -155,7 +164,7 @@ export class GpuKvCache implements GpuCache {
     const wrapped = rings !== null && this.pageCount * PAGE_TOKENS > rings.tokens;
     let held = this.heldFrom;
     if (rings && moved > 0 && wrapped) held = Math.max(from, this.heldFrom - (to - from));
-    if (rings && held > Math.max(0, from + moved - rings.window)) return false;
+    if (!this.windowHeld(from + moved, held)) return false;
     const words = (this.kvDim * (this.f16 ? 2 : 4)) / 4;
     if (moved > 0) {
       const ringRows = wrapped ? rings.tokens : 0;
