@@ -51,13 +51,18 @@ describe('the curated model list', () => {
       ['Llama-3.2-1B', REAL_CONFIGS.llama32_1b],
       ['Phi-4-mini', REAL_CONFIGS.phi4_mini],
       ['SmolLM3-3B', REAL_CONFIGS.smollm3_3b],
+      ['Gemma-3-1B', REAL_CONFIGS.gemma3_1b],
     ];
     for (const [name, real] of pairs) {
       const entry = CATALOG.find((e) => e.name === name)!;
-      for (const [k, v] of Object.entries(entry.config)) if (k !== 'max_position_embeddings') expect(real[k], `${name} ${k}`).toEqual(v);
       const spec = parseModelConfig(JSON.stringify(real), 'config.json');
+      // Gemma's config.json leaves tie_word_embeddings to its class default (true).
+      const value = (k: string) => (k === 'tie_word_embeddings' ? spec.tieWordEmbeddings : real[k]);
+      for (const [k, v] of Object.entries(entry.config)) if (k !== 'max_position_embeddings') expect(value(k), `${name} ${k}`).toEqual(v);
       for (const mode of ['fp16', 'kivi-4', 'xquant-cl-4']) expect(byName(name).cacheBytesPerToken[mode]).toBe(cacheBytesPerToken(spec, parseCacheMode(mode)));
     }
+    // Gemma-3-1B's sliding layers keep rings in fp16: each further token costs its 4 global layers' K and V only.
+    expect(byName('Gemma-3-1B').cacheBytesPerToken.fp16).toBe(4 * 2 * 256 * 2);
   });
 
   it('what fits: weights, the vocabulary-sized buffers, then the cache auto picks', () => {

@@ -8,7 +8,7 @@ import { parseCacheMode } from '../cache/cache-config';
 import { CATALOG, type CatalogEntry } from '../model/catalog';
 import { ARCHITECTURES, isArchitecture } from '../model/architectures';
 import { tensorSlots } from '../model/checkpoint';
-import type { ModelSpec } from '../model/model-spec';
+import { everyNthLayer, type ModelSpec } from '../model/model-spec';
 import { matrixFormatFor, packedBytes, type PackFormat } from '../quant/weight-format';
 import { kQuantMixEncoding, type MixRole } from '../quant/block-format';
 import { rowBytes } from '../model/tensor-encoding';
@@ -85,8 +85,9 @@ function sizingSpec(e: CatalogEntry): ModelSpec {
     // longrope models (Phi) run up to their trained context by default, and with a load's contextLength up to this
     // (their long factors: withContextLength); ListedModel.trainedContext says which is which.
     maxPositionEmbeddings: c.max_position_embeddings,
-    slidingWindow: null,
-    fullAttentionLayers: [],
+    // Gemma's sliding layers keep a ring in f32 / fp16 (src/cache/cache-bytes.ts), so the figures follow the window.
+    slidingWindow: c.sliding_window ?? null,
+    fullAttentionLayers: c.sliding_window_pattern ? everyNthLayer(c.num_hidden_layers, c.sliding_window_pattern) : [],
     localRopeTheta: null,
     normOffset: 0,
     embeddingScale: 1,

@@ -38,6 +38,8 @@ export interface ArchitectureInfo {
    * (`sandwich`), GELU (tanh) gating, and `query_pre_attn_scalar` in place of head_dim in the softmax scale.
    */
   gemma: boolean;
+  /** config.json's `tie_word_embeddings` when it is left out (transformers' config class default: Gemma's is true). */
+  tiedByDefault: boolean;
 }
 
 export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
@@ -51,6 +53,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: false,
     noRopeLayers: false,
     gemma: false,
+    tiedByDefault: false,
   },
   // llama.cpp converts Mistral as `llama`, so a GGUF file never names this class.
   MistralForCausalLM: {
@@ -63,6 +66,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: false,
     noRopeLayers: false,
     gemma: false,
+    tiedByDefault: false,
   },
   // Qwen2's per-layer sliding window (use_sliding_window) is off in every released model.
   Qwen2ForCausalLM: {
@@ -75,6 +79,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: false,
     noRopeLayers: false,
     gemma: false,
+    tiedByDefault: false,
   },
   // Qwen3: Qwen2 without the q/k/v biases (attention_bias, false in released models), with q_norm and k_norm, and
   // head_dim independent of hidden / heads (128 on the 0.6B, hidden 1024 with 16 heads; GGUF: attention.key_length).
@@ -88,6 +93,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: true,
     noRopeLayers: false,
     gemma: false,
+    tiedByDefault: false,
   },
   // Phi-3.5-mini and Phi-4-mini: Llama with q/k/v in one qkv_proj and gate/up in one gate_up_proj (split as read:
   // src/model/tensors.ts FUSED_TENSORS), `longrope` scaling and, on Phi-4-mini, partial rotary (model-spec.ts).
@@ -102,6 +108,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: false,
     noRopeLayers: false,
     gemma: false,
+    tiedByDefault: false,
   },
   // SmolLM3: Llama with RoPE left out of every 4th layer (config.json `no_rope_layers`, 1 = turned). llama.cpp
   // converts it as llama (interleaved q/k rows) under its own name and fixes the step at 4.
@@ -115,6 +122,7 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: false,
     noRopeLayers: true,
     gemma: false,
+    tiedByDefault: false,
   },
   // Gemma 3 (text; Gemma3ForCausalLM: 270M, 1B): q/k norms as Qwen3, five of every six layers attend over a window
   // of 512 tokens with RoPE base 10K, the sixth over everything with base 1M; see `gemma` above.
@@ -128,6 +136,50 @@ export const ARCHITECTURES: Readonly<Record<Architecture, ArchitectureInfo>> = {
     qkNorm: true,
     noRopeLayers: false,
     gemma: true,
+    tiedByDefault: true,
+  },
+};
+
+/**
+ * A multimodal class whose text model the engine runs: its config.json keeps the text model's values in
+ * `text_config`, where transformers fills what is omitted from the text config class's defaults (google/gemma-3-4b-it
+ * names five fields), and its checkpoint holds the text model's tensors under a prefix (tensors.ts textModelName)
+ * beside a vision tower that is not read.
+ */
+export interface TextModelOf {
+  text: Architecture;
+  /** The text config class's defaults, as transformers declares them. */
+  defaults: Readonly<Record<string, unknown>>;
+}
+
+export const MULTIMODAL_TEXT_MODELS: Readonly<Record<string, TextModelOf>> = {
+  // Gemma 3 4B, 12B, 27B. Defaults: transformers' Gemma3TextConfig (models/gemma3/configuration_gemma3.py).
+  Gemma3ForConditionalGeneration: {
+    text: 'Gemma3ForCausalLM',
+    defaults: {
+      vocab_size: 262208,
+      hidden_size: 2304,
+      intermediate_size: 9216,
+      num_hidden_layers: 26,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 256,
+      hidden_activation: 'gelu_pytorch_tanh',
+      max_position_embeddings: 131072,
+      rms_norm_eps: 1e-6,
+      eos_token_id: 1,
+      bos_token_id: 2,
+      tie_word_embeddings: true,
+      rope_theta: 1000000,
+      attention_bias: false,
+      query_pre_attn_scalar: 256,
+      sliding_window: 4096,
+      final_logit_softcapping: null,
+      attn_logit_softcapping: null,
+      rope_scaling: null,
+      rope_local_base_freq: 10000,
+      sliding_window_pattern: 6,
+    },
   },
 };
 

@@ -27,6 +27,9 @@ export interface CatalogEntry {
     /** The trained context of a longrope model (Phi): the engine runs up to it unless a load asks for more (contextLength). */
     original_max_position_embeddings?: number;
     tie_word_embeddings: boolean;
+    /** Gemma 3: the window of its sliding layers, one layer in `sliding_window_pattern` attending over everything. */
+    sliding_window?: number;
+    sliding_window_pattern?: number;
   };
   /** Why the engine cannot run it yet (absent: it runs). */
   unsupported?: string;
@@ -216,6 +219,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       vocab_size: 262144,
       max_position_embeddings: 32768,
       tie_word_embeddings: true,
+      sliding_window: 512,
+      sliding_window_pattern: 6,
     },
   },
   {
@@ -233,6 +238,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       vocab_size: 262144,
       max_position_embeddings: 32768,
       tie_word_embeddings: true,
+      sliding_window: 512,
+      sliding_window_pattern: 6,
     },
   },
   {

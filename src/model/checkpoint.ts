@@ -7,7 +7,7 @@ import { MissingFileError, ModelFormatError } from '../errors';
 import type { ModelFileSource } from './file-source';
 import { readText } from './file-source';
 import type { ModelSpec } from './model-spec';
-import { FUSED_TENSORS, GLOBAL_TENSORS, hfLayerPrefix, hfNameIn, LAYER_TENSORS, layerKey, type LayerMatrix, type TensorDef } from './tensors';
+import { FUSED_TENSORS, GLOBAL_TENSORS, hfLayerPrefix, hfNameIn, LAYER_TENSORS, layerKey, textModelName, type LayerMatrix, type TensorDef } from './tensors';
 import { parseSafetensorsHeader, parseShardIndex, safetensorsHeaderLength } from './safetensors';
 import { decodeRows, rowBytes, type TensorEncoding } from './tensor-encoding';
 
@@ -81,8 +81,18 @@ export async function openCheckpoint(source: ModelFileSource): Promise<Checkpoin
       start = all;
     }
     const header = parseSafetensorsHeader(start, size, where);
-    for (const [name, e] of header.tensors) {
-      tensors.set(name, { name, file, dtype: e.dtype, shape: e.shape, begin: header.dataOffset + e.begin, end: header.dataOffset + e.end });
+    for (const [stored, e] of header.tensors) {
+      const name = textModelName(stored);
+      if (tensors.has(name)) throw new ModelFormatError('two tensors of one name', { file: where, field: stored, got: `${name} twice` });
+      tensors.set(name, {
+        name,
+        ...(name !== stored ? { stored } : {}),
+        file,
+        dtype: e.dtype,
+        shape: e.shape,
+        begin: header.dataOffset + e.begin,
+        end: header.dataOffset + e.end,
+      });
     }
   }
   return { source, files, tensors };

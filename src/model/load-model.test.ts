@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MissingFileError, ModelFormatError, UnsupportedModelError } from '../errors';
-import { buildSafetensors, syntheticConfig, syntheticSource, syntheticTensors, TINY } from '../test-support/synthetic-model';
+import { buildSafetensors, syntheticConfig, syntheticSource, syntheticTensors, TINY, type SyntheticShape } from '../test-support/synthetic-model';
+import { REAL_CONFIGS } from '../test-support/real-configs';
 import { loadModel } from './load-model';
 import { parseModelConfig } from './model-spec';
 import { decodeToF32, dtypeBytes, parseSafetensorsHeader, type SafetensorsHeader, type TensorEntry } from './safetensors';
@@ -218,5 +219,104 @@ describe('loadModel', () => {
     expect(m.weights.layers[0].bk).toHaveLength(16);
     const noBias = syntheticTensors(biased).filter((t) => !t.name.endsWith('k_proj.bias'));
     await expect(loadModel(syntheticSource(biased, { tensors: noBias }))).rejects.toThrow(/k_proj.bias: missing tensor/);
+  });
+});
+
+describe('Gemma 3 multimodal folders (Gemma3ForConditionalGeneration: 4B, 12B, 27B): the text model is run', () => {
+  const GEMMA3: SyntheticShape = {
+    ...TINY,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 8,
+    tied: true,
+    architecture: 'Gemma3ForCausalLM',
+    config: { sliding_window: 4, sliding_window_pattern: 2, rope_local_base_freq: 10000, rope_theta: 1000000, query_pre_attn_scalar: 12 },
+  };
+  const VISION = { model_type: 'siglip_vision_model', hidden_size: 1152, image_size: 896, num_hidden_layers: 27, patch_size: 14 };
+
+  it("google/gemma-3-4b-it's config.json (five text fields) reads as transformers fills it from Gemma3TextConfig's defaults", () => {
+    const spec = parseModelConfig(
+      JSON.stringify({
+        architectures: ['Gemma3ForConditionalGeneration'],
+        boi_token_index: 255999,
+        eoi_token_index: 256000,
+        eos_token_id: [1, 106],
+        image_token_index: 262144,
+        mm_tokens_per_image: 256,
+        model_type: 'gemma3',
+        text_config: {
+          hidden_size: 2560,
+          intermediate_size: 10240,
+          model_type: 'gemma3_text',
+          num_hidden_layers: 34,
+          rope_scaling: { factor: 8.0, rope_type: 'linear' },
+          sliding_window: 1024,
+        },
+        vision_config: VISION,
+      }),
+    );
+    expect(spec).toMatchObject({
+      architecture: 'Gemma3ForCausalLM',
+      hiddenSize: 2560,
+      intermediateSize: 10240,
+      numLayers: 34,
+      numHeads: 8,
+      numKvHeads: 4,
+      headDim: 256,
+      vocabSize: 262208,
+      maxPositionEmbeddings: 131072,
+      slidingWindow: 1024,
+      ropeTheta: 1000000,
+      localRopeTheta: 10000,
+      queryPreAttnScalar: 256,
+      tieWordEmbeddings: true,
+      activation: 'gelu_tanh',
+      eosTokenIds: [1, 106],
+      bosTokenId: 2,
+    });
+    expect(spec.ropeScaling).toMatchObject({ type: 'linear', factor: 8 });
+    expect(spec.fullAttentionLayers).toEqual([5, 11, 17, 23, 29]);
+  });
+
+  it.each(['language_model.', 'model.language_model.'])(
+    'a checkpoint with the text model under "%s…" and a vision tower loads as the text-only folder',
+    async (prefix) => {
+      const text = await loadModel(syntheticSource(GEMMA3));
+      const { architectures: _, ...textConfig } = syntheticConfig(GEMMA3);
+      const config = { architectures: ['Gemma3ForConditionalGeneration'], text_config: textConfig, vision_config: VISION };
+      const renamed = (name: string) => (prefix === 'language_model.' ? prefix + name : name.replace(/^model\./, prefix));
+      const tensors = [
+        ...syntheticTensors(GEMMA3).map((t) => ({ ...t, name: renamed(t.name) })),
+        { name: 'vision_tower.vision_model.embeddings.patch_embedding.weight', shape: [4, 3], data: new Float32Array(12).fill(9) },
+        { name: 'multi_modal_projector.mm_input_projection_weight', shape: [3, 4], data: new Float32Array(12).fill(9) },
+      ];
+      expect(tensors[0].name).toBe(prefix === 'language_model.' ? 'language_model.model.embed_tokens.weight' : 'model.language_model.embed_tokens.weight');
+      const wrapped = await loadModel(syntheticSource(GEMMA3, { files: { 'config.json': JSON.stringify(config) }, tensors }));
+      expect(wrapped.spec).toEqual(text.spec);
+      expect(wrapped.weights).toEqual(text.weights);
+    },
+  );
+
+  it("google/gemma-3-1b-it's config.json leaves tie_word_embeddings out: tied, as transformers' Gemma3TextConfig defaults it", async () => {
+    expect(parseModelConfig(JSON.stringify(REAL_CONFIGS.gemma3_1b)).tieWordEmbeddings).toBe(true);
+    const { tie_word_embeddings: _, ...config } = syntheticConfig(GEMMA3);
+    // The checkpoint has no lm_head.weight, as the real one: it loads with the embeddings as the LM head.
+    const m = await loadModel(syntheticSource(GEMMA3, { files: { 'config.json': JSON.stringify(config) } }));
+    expect(m.spec.tieWordEmbeddings).toBe(true);
+    // A Llama config that leaves it out stays untied (LlamaConfig's default).
+    const { tie_word_embeddings: __, ...llama } = syntheticConfig(TINY);
+    expect(parseModelConfig(JSON.stringify(llama)).tieWordEmbeddings).toBe(false);
+  });
+
+  it('a text_config that is not an object, or text tensors missing, are typed errors naming what is wrong', async () => {
+    const bad = JSON.stringify({ architectures: ['Gemma3ForConditionalGeneration'], text_config: 'gemma' });
+    expect(() => parseModelConfig(bad)).toThrow(ModelFormatError);
+    expect(() => parseModelConfig(bad)).toThrow(/text_config/);
+    const { architectures: _, ...textConfig } = syntheticConfig(GEMMA3);
+    const config = JSON.stringify({ architectures: ['Gemma3ForConditionalGeneration'], text_config: textConfig });
+    const visionOnly = [{ name: 'vision_tower.vision_model.embeddings.patch_embedding.weight', shape: [4, 3], data: new Float32Array(12) }];
+    await expect(loadModel(syntheticSource(GEMMA3, { files: { 'config.json': config }, tensors: visionOnly }))).rejects.toThrow(
+      /model\.embed_tokens\.weight: missing tensor/,
+    );
   });
 });

@@ -3,7 +3,7 @@
 import { InvalidArgumentError, ModelFormatError, UnsupportedModelError } from '../errors';
 import { isPlainObject } from './safetensors';
 
-import { ARCHITECTURES, isArchitecture, type Architecture } from './architectures';
+import { ARCHITECTURES, isArchitecture, MULTIMODAL_TEXT_MODELS, type Architecture } from './architectures';
 
 export type { Architecture } from './architectures';
 
@@ -103,7 +103,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     throw new ModelFormatError(`not valid JSON (${(e as Error).message})`, { file });
   }
   if (!isPlainObject(json)) throw new ModelFormatError('not a JSON object', { file });
-  const c = json;
+  const c = textConfigOf(json, file);
 
   const archs = c.architectures;
   const arch = Array.isArray(archs) ? archs[0] : undefined;
@@ -213,7 +213,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     attentionBias: info.attentionBias === 'always' ? true : bool('attention_bias', false),
     qkNorm: info.qkNorm,
     noRopeLayers: info.noRopeLayers ? parseNoRopeLayers(c, numLayers, file) : [],
-    tieWordEmbeddings: bool('tie_word_embeddings', false),
+    tieWordEmbeddings: bool('tie_word_embeddings', info.tiedByDefault),
     // longrope: the short factors hold up to the trained context; withContextLength turns the long ones on.
     maxPositionEmbeddings: ropeScaling?.type === 'longrope' ? Math.min(maxPositions, ropeScaling.originalMaxPositionEmbeddings) : maxPositions,
     slidingWindow: (sliding as number | null | undefined) ?? null,
@@ -228,6 +228,21 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelSpec 
     bosTokenId: bos as number | null,
     eosTokenIds: eosTokenIds as number[],
   };
+}
+
+/**
+ * The config of the text model a multimodal class wraps (MULTIMODAL_TEXT_MODELS): its `text_config` over the text
+ * class's defaults, with the outer config's token ids where text_config omits them (gemma-3-4b-it's eos [1, 106]).
+ * Any other config is returned as it is.
+ */
+function textConfigOf(c: Record<string, unknown>, file: string): Record<string, unknown> {
+  const arch = Array.isArray(c.architectures) ? c.architectures[0] : undefined;
+  const wrapper = typeof arch === 'string' && Object.hasOwn(MULTIMODAL_TEXT_MODELS, arch) ? MULTIMODAL_TEXT_MODELS[arch] : null;
+  if (!wrapper) return c;
+  const text = c.text_config ?? {};
+  if (!isPlainObject(text)) throw new ModelFormatError('must be an object', { file, field: 'text_config', got: JSON.stringify(text) });
+  const outer = Object.fromEntries(['eos_token_id', 'bos_token_id'].filter((k) => c[k] !== undefined).map((k) => [k, c[k]]));
+  return { ...wrapper.defaults, ...outer, ...text, architectures: [wrapper.text] };
 }
 
 function parseFreqFactors(raw: unknown, headDim: number, file: string): number[] | null {
@@ -331,7 +346,7 @@ function parseNoRopeLayers(c: Record<string, unknown>, layers: number, file: str
   if (!(typeof step === 'number' && Number.isSafeInteger(step) && step > 0)) {
     throw new ModelFormatError('must be a positive integer', { file, field: 'no_rope_layer_interval', got: JSON.stringify(step) });
   }
-  return Array.from({ length: layers }, (_, i) => i).filter((i) => (i + 1) % step === 0);
+  return everyNthLayer(layers, step);
 }
 
 /** Gemma 3: the layers of full attention, from `layer_types` or every `sliding_window_pattern`-th layer (default 6). */
@@ -351,6 +366,11 @@ function parseFullLayers(c: Record<string, unknown>, layers: number, file: strin
   if (!(typeof step === 'number' && Number.isSafeInteger(step) && step > 0)) {
     throw new ModelFormatError('must be a positive integer', { file, field: 'sliding_window_pattern', got: JSON.stringify(step) });
   }
+  return everyNthLayer(layers, step);
+}
+
+/** Every `step`-th layer (the last of each group of `step`): Gemma 3's full-attention layers, SmolLM3's unturned ones. */
+export function everyNthLayer(layers: number, step: number): number[] {
   return Array.from({ length: layers }, (_, i) => i).filter((i) => (i + 1) % step === 0);
 }
 

@@ -101,6 +101,17 @@ export const GLOBAL_TENSORS: readonly TensorDef<GlobalKey>[] = [
 ];
 
 export const hfLayerPrefix = (layer: number): string => `model.layers.${layer}.`;
+
+/**
+ * A multimodal checkpoint's text-model tensor (MULTIMODAL_TEXT_MODELS) under the name a text-only checkpoint gives
+ * it: Gemma 3 4B+ as first published (`language_model.model.…`, `language_model.lm_head.weight`) and as transformers
+ * 4.52+ saves it (`model.language_model.…`). Other names, the vision tower's included, are returned unchanged.
+ */
+export function textModelName(name: string): string {
+  if (name.startsWith('language_model.')) return name.slice('language_model.'.length);
+  if (name.startsWith('model.language_model.')) return `model.${name.slice('model.language_model.'.length)}`;
+  return name;
+}
 export const ggufLayerPrefix = (layer: number): string => `blk.${layer}.`;
 
 /** The engine's key of a layer's tensor. */
