@@ -218,6 +218,13 @@ describe('Phi-3 (`phi3`: attn_qkv, double-height ffn_up, rope_factors_*), SmolLM
       ['blk.0.attn_k_norm.weight'],
       'output.weight',
     ],
+    // Gemma-3-27B (62 layers, llama.cpp's only way to tell it): the softmax scale of hidden / heads (168 there), not head_dim.
+    [
+      'Gemma 3 27B kind (query_pre_attn_scalar = hidden / heads)',
+      { ...GEMMA3_SHAPE, layers: 62, heads: 4, kvHeads: 2, config: { ...GEMMA3_SHAPE.config, query_pre_attn_scalar: GEMMA3_SHAPE.hidden / 4 } },
+      ['blk.61.attn_k_norm.weight'],
+      'output.weight',
+    ],
   ])("%s: a GGUF file in llama.cpp's layout has the folder's spec and logits", async (_, shape, present, absent) => {
     const files = {
       'tokenizer.json': readFileSync(sharedPath('models/stories260K/tokenizer.json'), 'utf8'),

@@ -245,14 +245,22 @@ export function ggufConfig(h: GgufHeader): Record<string, unknown> {
     // llama.cpp's smollm3 leaves every 4th layer unturned and writes nothing of it.
     ...(arch.noRopeLayers ? { no_rope_layer_interval: 4 } : {}),
     // llama.cpp's gemma3 fixes what the file does not say: 5 sliding layers in 6, their RoPE base 10,000, and the softmax
-    // scale of head_dim (query_pre_attn_scalar; Gemma-3-27B's differs and is not read right here).
+    // scale (query_pre_attn_scalar) of head_dim, except on the 27B, which it tells by its 62 layers: hidden / heads.
     ...(arch.gemma
-      ? { sliding_window: int('attention.sliding_window'), sliding_window_pattern: 6, rope_local_base_freq: 10000, query_pre_attn_scalar: headDim }
+      ? {
+          sliding_window: int('attention.sliding_window'),
+          sliding_window_pattern: 6,
+          rope_local_base_freq: 10000,
+          query_pre_attn_scalar: int('block_count') === GEMMA3_27B_LAYERS ? hidden / heads : headDim,
+        }
       : {}),
     bos_token_id: id('bos_token_id') ?? null,
     eos_token_id: id('eos_token_id') ?? null,
   };
 }
+
+/** Gemma-3-27B's layer count: llama.cpp's gemma3 takes its softmax scale from hidden / heads (168) by it. */
+const GEMMA3_27B_LAYERS = 62;
 
 /** RoPE factors as llama.cpp stores them: one divisor per frequency (`rope_freqs.weight` for llama3, phi3's `rope_factors_*`), F32. */
 async function readRopeFactors(source: ModelFileSource, file: string, h: GgufHeader, name: string): Promise<number[]> {
