@@ -18,7 +18,7 @@ export interface StepCost {
   cacheBytes: number;
   /** FLOPs of rebuilding K and applying V from the stored form (all layers); 0 for modes that store K/V. */
   rebuildFlops: number;
-  /** Tokens whose K is rebuilt per layer (the context less the hot tier); 0 for K/V modes. */
+  /** Tokens whose K is rebuilt in a full layer (the context less the hot tier; a sliding layer's fewer); 0 for K/V modes. */
   rebuiltTokens: number;
 }
 
@@ -44,22 +44,26 @@ export function decodeStepCost(spec: ModelSpec, c: CacheConfig, context: number)
     for (let l = 0; l < spec.numLayers; l++) cacheBytes += Math.min(context, layerWindow(spec, l) ?? context) * layerBytesPerToken(spec, c, l);
     return { cacheBytes, rebuildFlops: 0, rebuiltTokens: 0 };
   }
-  const hot = Math.min(context, c.hot ?? 0);
-  const cold = context - hot;
   // X (d wide) or the latents (dkv wide per side): the width a K row and a V row are rebuilt from.
   const width = traits.latents ? dkv : d;
   // X is read twice per token, by the scores kernel (K side) and the absorb kernel (V side); latents once, a side each.
   const reads = traits.latents ? 1 : 2;
   let cacheBytes = 0;
   let rebuildFlops = 0;
+  let rebuiltTokens = 0;
   for (let l = 0; l < spec.numLayers; l++) {
+    // A sliding layer's kernels start at its window: older tokens are neither read nor rebuilt.
+    const seen = Math.min(context, layerWindow(spec, l) ?? context);
+    const hot = Math.min(seen, c.hot ?? 0);
+    const cold = seen - hot;
+    rebuiltTokens = Math.max(rebuiltTokens, cold);
     const stored = layerBytesPerToken(spec, c, l);
     cacheBytes += cold * reads * stored * rowsPerRebuild(spec, c, l) + hot * fp16Row;
     // K rebuild: a [width] row times the [width, dkv] K factor per token; absorbed V: Σ p·row per query head;
     // then W_v (or the V factor) once per head.
     rebuildFlops += cold * (2 * width * dkv + 2 * spec.numHeads * width) + 2 * spec.numHeads * width * spec.headDim;
   }
-  return { cacheBytes, rebuildFlops, rebuiltTokens: cold };
+  return { cacheBytes, rebuildFlops, rebuiltTokens };
 }
 
 /**
