@@ -235,26 +235,7 @@ describe('Gemma 3 multimodal folders (Gemma3ForConditionalGeneration: 4B, 12B, 2
   const VISION = { model_type: 'siglip_vision_model', hidden_size: 1152, image_size: 896, num_hidden_layers: 27, patch_size: 14 };
 
   it("google/gemma-3-4b-it's config.json (five text fields) reads as transformers fills it from Gemma3TextConfig's defaults", () => {
-    const spec = parseModelConfig(
-      JSON.stringify({
-        architectures: ['Gemma3ForConditionalGeneration'],
-        boi_token_index: 255999,
-        eoi_token_index: 256000,
-        eos_token_id: [1, 106],
-        image_token_index: 262144,
-        mm_tokens_per_image: 256,
-        model_type: 'gemma3',
-        text_config: {
-          hidden_size: 2560,
-          intermediate_size: 10240,
-          model_type: 'gemma3_text',
-          num_hidden_layers: 34,
-          rope_scaling: { factor: 8.0, rope_type: 'linear' },
-          sliding_window: 1024,
-        },
-        vision_config: VISION,
-      }),
-    );
+    const spec = parseModelConfig(JSON.stringify(REAL_CONFIGS.gemma3_4b));
     expect(spec).toMatchObject({
       architecture: 'Gemma3ForCausalLM',
       hiddenSize: 2560,
