@@ -8,20 +8,21 @@ import { loadPreparedModel } from '../storage/model-loader';
 import { sharedPath } from '../test-support/shared-models';
 import { syntheticSource } from '../test-support/synthetic-model';
 import type { ChatMessage } from '../tokenizer/tokenizer';
+import type { BackendFactory } from './backend';
 import { Engine, type GenerationStats } from './engine';
 import { generateRequest } from './openai';
 import type { PreparedModel } from './prepared-model';
 
 const TURNS = ['Tell me about a cat.', 'What did the cat eat?', 'Where did it sleep?', 'Did it have a friend?', 'What happened next?', 'How did it end?'];
 
-async function engineOn(budgetMB = 256): Promise<Engine> {
+async function engineOn(budgetMB = 256, backends: BackendFactory = referenceBackends): Promise<Engine> {
   const dir = sharedPath('models/stories260K');
   const { model } = await loadPreparedModel({
     resolved: { id: `file:${dir}`, revision: '', name: 'stories260K', source: nodeModelSource(dir) },
     format: 'f32',
     cache: null,
   });
-  const engine = new Engine(referenceBackends);
+  const engine = new Engine(backends);
   await engine.load(model, { memoryBudgetMB: budgetMB });
   return engine;
 }
@@ -203,6 +204,27 @@ describe('conversations (reference backend)', () => {
       expect(prefilled.prompt).toEqual(fresh.prompt);
       expect(prefilled.ids).toEqual(fresh.ids);
       expect(second.prompt).toEqual(fresh.prompt);
+    });
+
+    it("a cut the backend refuses (a sliding-window ring whose kept tail is short): the session keeps what it exactly can before the cut, and the reply is a fresh request's", async () => {
+      // The reference sessions, refusing every shift as a GPU ring cache does when the kept tail is under its window.
+      const refusing: BackendFactory = async (model, o) => {
+        const b = await referenceBackends(model, o);
+        const create = b.createSession.bind(b);
+        b.createSession = (config) => Object.assign(create(config), { shift: () => false });
+        return b;
+      };
+      const engine = await engineOn(256, refusing);
+      const { two, second } = await turns(engine, 'f32', 'keep');
+      expect(second.dropped).toBeGreaterThan(0);
+      expect(second.shiftedTokens).toBe(0);
+      // The kept session was reused up to the cut (the reference keeps any prefix exactly; a GPU ring would keep none),
+      // and no stale copy of the old history stays in the pool.
+      expect(second.cachedTokens).toBeGreaterThan(0);
+      expect(engine.memory(16).sessions.length).toBe(1);
+      const fresh = await ask(await engineOn(), two, 'f32', 'prefill', false);
+      expect(second.prompt).toEqual(fresh.prompt);
+      expect(second.ids).toEqual(fresh.ids);
     });
 
     it.each(['kivi-4', 'xquant-gqa-4'])('%s: per-channel K blocks cannot keep entries across a cut: the kept messages are prefilled', async (mode) => {

@@ -314,13 +314,19 @@ export class Engine {
     // the prompt's last token runs again: its logits choose the first reply token.
     // A conversation whose older messages were dropped to fit: its later entries kept at re-based positions.
     // A backend may still refuse the cut (a sliding layer's ring whose kept tail is shorter than its window): the
-    // session goes back to the pool unchanged, and the request reuses what it can as any other.
+    // session, unchanged, then keeps what it exactly can of the tokens before the cut and prefills the rest. (Left in
+    // the pool it would hold a history this conversation has moved past.)
     const candidate =
       r.reuse !== false && (r.contextShift ?? DEFAULT_CONTEXT_SHIFT) === 'keep' && canShift(cache) ? this.pool.takeShifted(modeName, promptIds) : null;
     const shift = candidate?.kept.session.shift(candidate.from, candidate.to) ? candidate : null;
     if (shift) shift.kept.ids = [...shift.kept.ids.slice(0, shift.from), ...shift.kept.ids.slice(shift.to)];
-    else if (candidate) this.pool.put(candidate.kept.session, modeName, candidate.kept.ids, candidate.kept.bytes);
-    let found = shift ? { kept: shift.kept, common: shift.from + shift.matched } : r.reuse === false ? null : this.pool.take(modeName, promptIds);
+    let found = shift
+      ? { kept: shift.kept, common: shift.from + shift.matched }
+      : candidate
+        ? { kept: candidate.kept, common: candidate.from }
+        : r.reuse === false
+          ? null
+          : this.pool.take(modeName, promptIds);
     const fromStore = !found && r.reuse !== false ? await this.restoreSaved(cache, modeName, promptIds) : null;
     found ??= fromStore;
     const need = cacheBytesFor(model.spec, cache, promptIds.length + maxTokens);
