@@ -2,8 +2,8 @@
 // Per-token groups: {u32 meta; packed codes} per group of up to 128 elements.
 // Per-channel groups: the same per 128 tokens of one channel, amortized over those tokens.
 // Residual windows and per-channel fp16 tails are a constant number of tokens, not a per-token cost.
-// A sliding-window layer (Gemma 3's local layers, Mistral's every layer) in f32 / fp16 keeps a ring of its window
-// plus RING_SLACK_TOKENS: a constant, so it is not in the per-token figure either (ringCacheBytes).
+// A sliding-window layer (Gemma 3's local layers, Mistral's every layer) keeps a ring of its window plus
+// RING_SLACK_TOKENS in every mode but xquant-cl: a constant, so it is not in the per-token figure either (ringCacheBytes).
 
 import { kvDim, layerWindow, type ModelSpec } from '../model/model-spec';
 import { packedWords } from '../quant/quantize';
@@ -41,11 +41,12 @@ export function layerBytesPerToken(spec: ModelSpec, c: CacheConfig, l: number): 
 export const RING_SLACK_TOKENS = 512;
 
 /**
- * Tokens of layer l's ring, or null where the layer keeps every token: sliding-window layers in f32 / fp16.
- * A quantized mode keeps every token of every layer (its rebuild kernels read X or latents by position).
+ * Tokens of layer l's ring, or null where the layer keeps every token. Sliding-window layers have rings, except in
+ * xquant-cl: a layer's X̂ there is the base plus every earlier layer's delta, so a global layer reads the deltas of the
+ * sliding layers below it at every position.
  */
 export function ringTokens(spec: ModelSpec, c: CacheConfig, l: number): number | null {
-  if (MODE_TRAITS[c.mode].quantized) return null;
+  if (MODE_TRAITS[c.mode].crossLayer) return null;
   const window = layerWindow(spec, l);
   if (window === null) return null;
   return Math.ceil((window + RING_SLACK_TOKENS) / PAGE_TOKENS) * PAGE_TOKENS;

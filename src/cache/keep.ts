@@ -11,7 +11,7 @@
 //     tokens that left a ring are gone from it; at n they would have to be back in it. The rings' spare slots are
 //     taken by run-ahead decode's overshoot (up to OVERSHOOT_TOKENS positions written past the length), so only
 //     keeping every token is exact; otherwise nothing is kept.
-//   a sliding layer's ring (f32 / fp16 on the GPU, src/webgpu/caches/kv-cache.ts): exact while the ring still
+//   a sliding layer's ring (every mode but xquant-cl, on the GPU: src/webgpu/caches/sliding-rings.ts): exact while the ring still
 //     holds the window before n; otherwise nothing is kept (the cache applies this on top of exactPrefix).
 
 import { GROUP_SIZE, MODE_TRAITS, type CacheConfig } from './cache-config';
@@ -39,8 +39,9 @@ export function exactPrefix(config: CacheConfig, length: number, n: number): num
  * (a context shift). f32, fp16, xquant and xquant-cl without rings store one row per token: the rows move down, and
  * X carries no position (RoPE is applied after K is rebuilt), while a KV cache turns its post-RoPE K back by the
  * shift. Per-channel K blocks (kivi, xquant-gqa) would have to be re-formed from keys that are gone, and rings hold
- * tokens by position: those modes re-prefill the kept messages instead. A GPU cache with sliding-window rings may
- * still refuse a cut whose kept tail is shorter than the window (DecodeSession.shift returns false).
+ * the f16 rings hold tokens by position: those modes re-prefill the kept messages instead. A GPU cache with
+ * sliding-window rings may still refuse a cut that leaves them without the next query's window (DecodeSession.shift
+ * returns false).
  */
 export function canShift(config: CacheConfig): boolean {
   return !MODE_TRAITS[config.mode].kBlocks && config.residual === 0 && (config.hot ?? 0) === 0;

@@ -37,8 +37,8 @@ export interface ListedModel {
    */
   q4km: { tensorBytes: number; gpuBytes: number };
   /**
-   * Cache bytes each further token adds, by mode (xquant-gqa on GQA models only). In f32 / fp16 a sliding layer's
-   * ring is a constant beside it (src/cache/cache-bytes.ts ringCacheBytes), which `fit` counts.
+   * Cache bytes each further token adds, by mode (xquant-gqa on GQA models only). In every mode but xquant-cl a sliding
+   * layer's ring is a constant beside it (src/cache/cache-bytes.ts ringCacheBytes), which `fit` counts.
    */
   cacheBytesPerToken: Record<string, number>;
   /** The longest context a load can run (a longrope model's with `contextLength` past its trained one). */
@@ -85,7 +85,7 @@ function sizingSpec(e: CatalogEntry): ModelSpec {
     // longrope models (Phi) run up to their trained context by default, and with a load's contextLength up to this
     // (their long factors: withContextLength); ListedModel.trainedContext says which is which.
     maxPositionEmbeddings: c.max_position_embeddings,
-    // Gemma's sliding layers keep a ring in f32 / fp16 (src/cache/cache-bytes.ts), so the figures follow the window.
+    // Gemma's sliding layers keep a ring in every mode but xquant-cl (src/cache/cache-bytes.ts), so the figures follow the window.
     slidingWindow: c.sliding_window ?? null,
     fullAttentionLayers: c.sliding_window_pattern ? everyNthLayer(c.num_hidden_layers, c.sliding_window_pattern) : [],
     localRopeTheta: null,

@@ -169,7 +169,7 @@ describe('planner on the bundled MHA model', () => {
   });
 });
 
-describe("a sliding layer's ring (f32 / fp16)", () => {
+describe("a sliding layer's ring", () => {
   // Gemma-3-1B: 26 layers, 4 of them global (5, 11, 17, 23); one kv head of 256, so 1,024 fp16 bytes per layer-token.
   const gemma = parseModelConfig(JSON.stringify(REAL_CONFIGS.gemma3_1b), 'config.json');
 
@@ -183,8 +183,24 @@ describe("a sliding layer's ring (f32 / fp16)", () => {
     expect(at(32768) / (32768 * 26 * 1024)).toBeCloseTo(0.18, 2);
     // Below the ring's size a ring costs what a full layer does.
     expect(at(300)).toBe(300 * 26 * 1024);
-    // Quantized modes keep every token of every layer (their rebuild reads X by position).
-    expect(ringTokens(gemma, parseCacheMode('xquant-4'), 0)).toBeNull();
+  });
+
+  it("is kept in every mode but xquant-cl, whose global layers read the sliding layers' deltas", () => {
+    for (const mode of ['kivi-4', 'xquant-4', 'xquant-gqa-4', 'xquant-8:hot=128']) {
+      const c = parseCacheMode(mode);
+      expect(ringTokens(gemma, c, 0)).toBe(1024);
+      expect(ringTokens(gemma, c, 5)).toBeNull();
+    }
+    expect(ringTokens(gemma, parseCacheMode('xquant-cl-4'), 0)).toBeNull();
+    // xquant-4 stores a row of X per layer and token: the 4 global layers' rows grow, the 22 rings stay.
+    const x4 = parseCacheMode('xquant-4');
+    const row = cacheBytesPerToken(gemma, x4) / 4;
+    expect(cacheBytesFor(gemma, x4, 32768)).toBe(32768 * 4 * row + 22 * 1024 * row);
+    // At 32K tokens xquant-4 with rings is smaller than fp16 with rings, and kivi-4 smaller still.
+    const at = (m: string) => cacheBytesFor(gemma, parseCacheMode(m), 32768);
+    expect(at('xquant-4')).toBeLessThan(at('fp16') * 0.6);
+    expect(at('kivi-4')).toBeLessThan(at('xquant-4'));
+    expect(at('xquant-cl-4')).toBeGreaterThan(at('xquant-4'));
   });
 
   it('lets a model whose every layer slides (Mistral) run its whole context in a bounded cache', () => {

@@ -230,7 +230,7 @@ function fixedCacheBytes(spec: ModelSpec, config: CacheConfig): number {
 
 /**
  * Bytes a cache of `config` needs for `tokens` tokens, at most: fixed costs, the per-token cost, the sliding
- * layers' rings (f32 / fp16), and for the per-channel K of kivi / xquant-gqa the f16 rows of the block still
+ * layers' rings (every mode but xquant-cl), and for the per-channel K of kivi / xquant-gqa the f16 rows of the block still
  * filling (up to a page plus the residual window), which the per-token figure amortizes away.
  */
 export function cacheBytesFor(spec: ModelSpec, config: CacheConfig, tokens: number): number {

@@ -56,7 +56,7 @@ describe('cache bytes per token', () => {
   });
 
   it('gives the paper ratios on a Llama-2-7B shape', () => {
-    const s = { numLayers: 32, hiddenSize: 4096, numKvHeads: 32, headDim: 128 } as ModelSpec;
+    const s = { numLayers: 32, hiddenSize: 4096, numKvHeads: 32, headDim: 128, slidingWindow: null, fullAttentionLayers: [] } as unknown as ModelSpec;
     const ratio = (name: string) => cacheBytesPerToken(s, parseCacheMode(name)) / fp16KvBytesPerToken(s);
     expect(ratio('xquant-4')).toBeCloseTo(4.25 / 32, 9); // 0.133, "0.13" in Table 1
     expect(ratio('kivi-4')).toBeCloseTo(4.25 / 16, 9); // 0.266, "0.27"

@@ -5,28 +5,19 @@
 // A sliding-window layer (Gemma 3's local layers, Mistral) keeps a ring instead: its window plus
 // RING_SLACK_TOKENS, through a second page table that maps block b to page b mod the ring's pages. The attention
 // kernels read only the keys of a query's window and take the step's own keys from its rows, so they run on a
-// ring unchanged; a ring costs rollback (keep) and shift what its overwritten rows held (heldFrom).
+// ring unchanged; a ring costs rollback (keep) and shift what its overwritten rows held (sliding-rings.ts).
 // Its byte accounting is the reference's (cacheBytesFor), so the modes of src/cache line up.
 
 import { GpuOutOfMemoryError, InvalidArgumentError } from '../../errors';
+import { SlidingRings } from './sliding-rings';
 import type { GpuMemory } from '../memory';
 import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
-import { cacheBytesPerToken, ringTokens, storedCacheBytes } from '../../cache/cache-bytes';
+import { cacheBytesPerToken, storedCacheBytes } from '../../cache/cache-bytes';
 import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
 import { exactPrefix } from '../../cache/keep';
-import { chunking, copyRuns, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
-
-/** The sliding layers' rings (all of one size: the model has one window). */
-interface Rings {
-  /** Tokens a ring holds (a whole number of pages). */
-  tokens: number;
-  /** The window its layers attend over. */
-  window: number;
-  /** Block b's page in a ring: b mod the ring's pages. */
-  table: GPUBuffer | null;
-}
+import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 
 export interface LayerPools {
   k: GPUBuffer;
@@ -38,9 +29,9 @@ export class GpuKvCache implements GpuCache {
   readonly f16: boolean;
   private stored = 0;
   /** The sliding layers' rings; null when every layer keeps every token. */
-  private readonly rings: Rings | null;
-  /** First position whose rows every ring still holds (later writes overwrote older slots; a shift scrambles them). */
-  private heldFrom = 0;
+  private readonly rings: SlidingRings | null;
+  /** Block b's page in a ring: b mod the ring's pages. */
+  private ringTable: GPUBuffer | null = null;
   readonly readsInput = false;
   readonly needsPreRopeK = false;
   /** Bumped whenever buffers are replaced, so bind groups that hold them are rebuilt. */
@@ -63,21 +54,7 @@ export class GpuKvCache implements GpuCache {
     }
     this.kvDim = kvDim(spec);
     this.f16 = config.mode === 'fp16';
-    this.rings = null;
-    for (let l = 0; l < spec.numLayers; l++) {
-      const tokens = ringTokens(spec, config, l);
-      const window = layerWindow(spec, l);
-      if (tokens === null || window === null) continue;
-      // A forward's stores must not reach a slot whose key some query of it still reads.
-      if (window + maxBatch + OVERSHOOT_TOKENS > tokens) {
-        throw new InvalidArgumentError('a forward of this many tokens would overwrite keys of the sliding window still in use', {
-          field: 'maxBatch',
-          expected: `at most ${tokens - window - OVERSHOOT_TOKENS} with a window of ${window}`,
-          got: String(maxBatch),
-        });
-      }
-      this.rings = { tokens, window, table: null };
-    }
+    this.rings = SlidingRings.of(spec, config, maxBatch);
     this.grow(1);
   }
 
@@ -87,15 +64,12 @@ export class GpuKvCache implements GpuCache {
   }
 
   set length(n: number) {
-    // Emptied, the rings hold nothing stale: what is stored again is all there is.
-    if (n === 0) this.heldFrom = 0;
-    else if (this.rings && n > this.stored) this.heldFrom = Math.max(this.heldFrom, n - this.rings.tokens);
+    this.rings?.stored(this.stored, n);
     this.stored = n;
   }
 
-  /** The ring still holds the keys the query at position `pos` reads from the pool: [pos + 1 - window, pos). */
-  private windowHeld(pos: number, held = this.heldFrom): boolean {
-    return !this.rings || held <= Math.max(0, pos + 1 - this.rings.window);
+  private windowHeld(pos: number, held?: number): boolean {
+    return !this.rings || this.rings.holdsWindow(pos, held);
   }
 
   /**
@@ -107,12 +81,8 @@ export class GpuKvCache implements GpuCache {
     return m === this.stored || this.windowHeld(m) ? m : 0;
   }
 
-  /**
-   * A snapshot holds a ring's rows but not how far back they are whole: only what the next query reads is sure. So a
-   * restored conversation goes on, and a rollback into it (a regenerate after a reload) prefills again.
-   */
   restored(): void {
-    if (this.rings) this.heldFrom = Math.max(0, this.stored + 1 - this.rings.window);
+    this.rings?.restored(this.stored);
   }
 
   get capacity(): number {
@@ -162,15 +132,15 @@ export class GpuKvCache implements GpuCache {
     const moved = this.stored - to;
     const rings = this.rings;
     const wrapped = rings !== null && this.pageCount * PAGE_TOKENS > rings.tokens;
-    let held = this.heldFrom;
-    if (rings && moved > 0 && wrapped) held = Math.max(from, this.heldFrom - (to - from));
+    let held = rings?.heldFrom ?? 0;
+    if (rings && moved > 0 && wrapped) held = Math.max(from, held - (to - from));
     if (!this.windowHeld(from + moved, held)) return false;
     const words = (this.kvDim * (this.f16 ? 2 : 4)) / 4;
     if (moved > 0) {
       const ringRows = wrapped ? rings.tokens : 0;
       const scratch = io.scratch(Math.max(moved, ringRows) * words * 4);
       this.pools.forEach((p, layer) => {
-        const ring = wrapped && this.poolPages(layer) < this.pageCount;
+        const ring = wrapped && this.isRing(layer);
         for (const pool of [p.k, p.v]) {
           if (ring) {
             // New slot s holds the row at old slot (s + turn) mod size.
@@ -191,7 +161,7 @@ export class GpuKvCache implements GpuCache {
       });
     }
     this.stored = from + moved;
-    this.heldFrom = held;
+    if (rings) rings.heldFrom = held;
     return true;
   }
 
@@ -208,7 +178,7 @@ export class GpuKvCache implements GpuCache {
     const s = this.spec;
     const pools = this.pools[a.layer];
     // The split kernel stores the step's K/V as it attends (it reads them from a.k/a.v, not the pools).
-    const table = this.isRing(a.layer) && this.rings?.table ? this.rings.table : this.pages;
+    const table = this.isRing(a.layer) && this.ringTable ? this.ringTable : this.pages;
     return layerAttentionOps(
       ctx,
       { ...s, slidingWindow: layerWindow(s, a.layer) },
@@ -270,8 +240,8 @@ export class GpuKvCache implements GpuCache {
     );
     if (this.rings) {
       const ringPages = this.rings.tokens / PAGE_TOKENS;
-      if (this.rings.table) this.memory.release(this.rings.table);
-      this.rings.table = this.memory.upload(
+      if (this.ringTable) this.memory.release(this.ringTable);
+      this.ringTable = this.memory.upload(
         'cache',
         'kv.ring-pages',
         Uint32Array.from({ length: pages }, (_, i) => i % ringPages),
@@ -287,7 +257,7 @@ export class GpuKvCache implements GpuCache {
       this.memory.release(p.v);
     }
     this.memory.release(this.pages);
-    if (this.rings?.table) this.memory.release(this.rings.table);
+    if (this.ringTable) this.memory.release(this.ringTable);
     this.pools = [];
   }
 }

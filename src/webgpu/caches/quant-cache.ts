@@ -12,9 +12,12 @@
 //   xquant-gqa-B: the latents X·U_k (per channel) and X·U_v (per token), with K = latent · Σ_k B_kᵀ + b_k.
 // A tiered cache (config.hot = H) also keeps the newest H tokens' fp16 K/V, so decode rematerializes only
 // the older ones (beyond the paper; H = 0 is pure XQuant).
+// A sliding-window layer (Gemma 3's local layers, Mistral) keeps its pages as a ring (QuantPool, sliding-rings.ts),
+// except in xquant-cl, whose global layers read every earlier layer's deltas. The rebuilding kernels start at a
+// query's window; a prompt's transient rows hold other tokens' rows before it, which its attention masks.
 
 import { GpuOutOfMemoryError } from '../../errors';
-import { uploadMatrix, type GpuMatrix } from '../gpu-matrix';
+import type { GpuMatrix } from '../gpu-matrix';
 import type { GpuMemory } from '../memory';
 import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
@@ -23,8 +26,8 @@ import { linearOps } from '../ops/linear';
 import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type RematSides, type StoreBuffers, type StoreLayout } from '../ops/xquant';
 import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import { packedWords } from '../../quant/quantize';
-import { packMatrix, pad32 } from '../../quant/weight-format';
-import { cacheBytesPerToken, fp16KvBytesPerToken } from '../../cache/cache-bytes';
+import { pad32 } from '../../quant/weight-format';
+import { cacheBytesPerToken, fp16KvBytesPerToken, ringTokens } from '../../cache/cache-bytes';
 import {
   cacheModeName,
   clBaseBits,
@@ -39,8 +42,9 @@ import {
 import { chunking, copyRuns, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 import { canShift, exactPrefix } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
+import { shiftedHeld, SlidingRings } from './sliding-rings';
+import { gpuLatents, type GpuLatents } from './gpu-latents';
 import { quantRowWords } from '../../cache/row-layout';
-import type { LayerLatents } from '../../cache/latents';
 import type { CacheHost } from './cache-host';
 import { rematShapes } from '../workgroup-memory';
 import { absorbTiling, rematTiling, scoresTiling } from '../ops/xquant-tiling';
@@ -65,35 +69,6 @@ function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number):
   rematTiling(shape.vWidth, shape.identityV, shape, limit);
 }
 
-/** SVD factors of xquant-gqa in q8, uploaded once per backend (its host). */
-interface GpuLatents {
-  downK: GpuMatrix;
-  upK: GpuMatrix;
-  downV: GpuMatrix;
-  upV: GpuMatrix;
-}
-const latentMemo = new WeakMap<CacheHost, GpuLatents[]>();
-
-function gpuLatents(host: CacheHost): GpuLatents[] {
-  let l = latentMemo.get(host);
-  if (!l) {
-    const kv = kvDim(host.spec);
-    const d = host.spec.hiddenSize;
-    // q8, as the reference rounds them (src/cache/latents.ts storedLatents: packing the same values the same way).
-    const up = (w: Float32Array, rows: number, cols: number, label: string) =>
-      uploadMatrix(host.memory, label, packMatrix(w, rows, cols, 'q8'), host.maxBindingBytes);
-    const factors: LayerLatents[] = host.latents;
-    l = factors.map((x, i) => ({
-      downK: up(x.k.down, kv, d, `svd.l${i}.down_k`),
-      upK: up(x.k.up, kv, kv, `svd.l${i}.up_k`),
-      downV: up(x.v.down, kv, d, `svd.l${i}.down_v`),
-      upV: up(x.v.up, kv, kv, `svd.l${i}.up_v`),
-    }));
-    latentMemo.set(host, l);
-  }
-  return l;
-}
-
 /**
  * Steps run past a stop can be dropped (GpuCache.length): every store and commit kernel decides from the
  * step's positions alone, and re-running a position rewrites what it wrote; the rings keep OVERSHOOT_TOKENS
@@ -101,7 +76,9 @@ function gpuLatents(host: CacheHost): GpuLatents[] {
  * cache's hot ring holds one page more than its H tokens.
  */
 export class GpuQuantCache implements GpuCache {
-  length = 0;
+  private stored = 0;
+  /** The sliding layers' rings; null when every layer keeps every token. */
+  private readonly rings: SlidingRings | null;
   /** xquant and xquant-cl store X, xquant-gqa projects it; kivi stores K and V only. */
   readonly readsInput: boolean;
   readonly needsPreRopeK: boolean;
@@ -209,6 +186,7 @@ export class GpuQuantCache implements GpuCache {
         },
       );
     }
+    this.rings = SlidingRings.of(s, config, this.maxTokens);
     // Checked (above and in QuantPool) before anything is allocated: a throw here leaves nothing behind.
     this.store = new QuantPool(
       this.memory,
@@ -216,6 +194,10 @@ export class GpuQuantCache implements GpuCache {
       rowWords.map((w, l) => kBlockWords[l] + w * PAGE_TOKENS),
       shared,
       this.maxBinding,
+      bits.map((_, l) => {
+        const ring = ringTokens(s, config, l);
+        return ring === null ? null : ring / PAGE_TOKENS;
+      }),
     );
     this.layerParams = Array.from({ length: L }, (_, l) => {
       const buffer = this.memory.create('activations', `layer[${l}]`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -245,6 +227,16 @@ export class GpuQuantCache implements GpuCache {
 
   get generation(): number {
     return this.store.generation;
+  }
+
+  /** Tokens stored. Setting it back drops the tokens past it; storing more overwrites a ring's oldest rows. */
+  get length(): number {
+    return this.stored;
+  }
+
+  set length(n: number) {
+    this.rings?.stored(this.stored, n);
+    this.stored = n;
   }
 
   get capacity(): number {
@@ -333,18 +325,21 @@ export class GpuQuantCache implements GpuCache {
     return cacheBytesPerToken(this.spec, this.config);
   }
 
-  /** What the reference counts: quantized rows and groups, plus the f16 rows still waiting. */
+  /** What the reference counts: quantized rows and groups, plus the f16 rows still waiting; a ring's layer holds its ring's. */
   storedBytes(): number {
     const n = this.length;
     const R = this.config.residual;
     const quantized = Math.max(0, n - R);
+    const held = (l: number, tokens: number) => Math.min(tokens, ringTokens(this.spec, this.config, l) ?? Infinity);
     let total = 0;
-    this.layout.rowWords.forEach((w) => (total += quantized * w * 4 + (n - quantized) * this.rowWidth * 2));
+    this.layout.rowWords.forEach((w, l) => (total += held(l, quantized) * w * 4 + (n - quantized) * this.rowWidth * 2));
     total += Math.min(n, this.hot) * fp16KvBytesPerToken(this.spec);
     if (this.layout.k) {
       const k = this.layout.k;
       const committed = Math.floor(quantized / PAGE_TOKENS) * PAGE_TOKENS;
-      this.layout.layerBits.forEach((_, l) => (total += (committed / PAGE_TOKENS) * k.width * (1 + k.groupWords[l]) * 4 + (n - committed) * k.width * 2));
+      this.layout.layerBits.forEach(
+        (_, l) => (total += (held(l, committed) / PAGE_TOKENS) * k.width * (1 + k.groupWords[l]) * 4 + (n - committed) * k.width * 2),
+      );
     }
     return total;
   }
@@ -359,13 +354,17 @@ export class GpuQuantCache implements GpuCache {
   }
 
   /**
-   * xquant and xquant-cl without rings: each token's X row (or cross-layer delta) moves to its new slot, gathered
-   * into scratch page run by page run and scattered back; X has no position, so nothing is recomputed.
+   * xquant and xquant-cl without f16 rings: each token's X row (or cross-layer delta) moves to its new slot, gathered
+   * into scratch page run by page run and scattered back; X has no position, so nothing is recomputed. A sliding
+   * layer's ring maps positions to slots mod its size, so the same copies serve it; what it holds after them is
+   * shiftedHeld's, and a cut that leaves it without the next query's window is refused (false, nothing changed).
    */
   shift(from: number, to: number, io: ShiftIo): boolean {
     if (!canShift(this.config)) return false;
     const len = this.length;
     const moved = len - to;
+    const held = this.rings ? shiftedHeld(this.rings.heldFrom, this.rings.tokens, from, to, moved) : 0;
+    if (this.rings && !this.rings.holdsWindow(from + moved, held)) return false;
     const P = PAGE_TOKENS;
     // [first token, tokens] runs that stay inside one page, from `start` for `count` tokens.
     const pageRuns = (start: number, count: number): [number, number][] => {
@@ -399,15 +398,20 @@ export class GpuQuantCache implements GpuCache {
       }
     }
     this.length = from + moved;
+    if (this.rings) this.rings.heldFrom = held;
     return true;
   }
 
+  /** exactPrefix's rule, and none where the token after the kept ones would miss its window's rows in a ring. */
   exactPrefix(n: number): number {
-    return exactPrefix(this.config, this.length, n);
+    const m = exactPrefix(this.config, this.length, n);
+    return m === this.length || !this.rings || this.rings.holdsWindow(m) ? m : 0;
   }
 
-  /** Nothing to do: a snapshot holds every token's stored form, as the cache did. */
-  restored(): void {}
+  /** A snapshot holds every token's stored form, as the cache did; a ring is sure of its last window only. */
+  restored(): void {
+    this.rings?.restored(this.length);
+  }
 
   snapshotLayout(): string {
     return `gpu-quant/${cacheModeName(this.config)}/L${this.spec.numLayers}/${this.store.describe()}/hot${this.hotRing}`;

@@ -6,6 +6,7 @@
 // context is what one binding holds. A page table gives every (block, layer) page's word offset in its
 // buffer. Buffers double when full (old pages are copied, so offsets stay valid), never past the device's
 // storage-binding limit: a context that needs more is a GpuOutOfMemoryError before anything is allocated.
+// A sliding-window layer (not in xquant-cl) stops at its ring's pages: block b lives in page b mod their number.
 
 import { GpuOutOfMemoryError } from '../../errors';
 import type { GpuMemory } from '../memory';
@@ -20,6 +21,8 @@ export class QuantPool {
   private readonly blockWords: number;
   /** Shared: where each layer's page starts inside a block's words. */
   private readonly layerStart: number[];
+  /** Words per block of the buffers that grow with the context (0 when every layer is a ring). */
+  private readonly growingWords: number;
 
   constructor(
     private readonly memory: GpuMemory,
@@ -30,11 +33,15 @@ export class QuantPool {
     /** One buffer for all layers (xquant-cl). */
     private readonly shared: boolean,
     private readonly maxBindingBytes: number,
+    /** Per layer the pages of its ring, or null where it keeps every block (per-layer buffers only). */
+    private readonly ringPages: readonly (number | null)[] = pageWords.map(() => null),
   ) {
+    if (shared && ringPages.some((r) => r !== null)) throw new Error('rings need a buffer per layer');
     this.blockWords = shared ? pageWords.reduce((a, w) => a + w, 0) : Math.max(...pageWords);
+    this.growingWords = shared ? this.blockWords : Math.max(0, ...pageWords.filter((_, l) => ringPages[l] === null));
     this.layerStart = pageWords.map((_, l) => pageWords.slice(0, l).reduce((a, w) => a + w, 0));
-    // The fixed regions (f16 rings of the residual window and of K blocks still filling) plus one page.
-    const first = this.largestWords(1) * 4;
+    // The fixed regions (f16 rings of the residual window and of K blocks still filling) plus one page, or a whole ring.
+    const first = Math.max(this.largestWords(1) * 4, ...pageWords.map((_, l) => (ringPages[l] === null ? 0 : this.layerBytes(l, Infinity))));
     if (first > maxBindingBytes) {
       throw new GpuOutOfMemoryError(
         `the cache's rings and first page need a ${first}-byte buffer${shared ? ' (xquant-cl keeps every layer in one)' : ' per layer'}; this device binds at most ${maxBindingBytes} bytes`,
@@ -59,29 +66,44 @@ export class QuantPool {
 
   /** Word offset of (block, layer)'s page in its buffer (what the page table holds). */
   pageOffset(block: number, layer: number): number {
-    return this.shared ? this.fixedWords + block * this.blockWords + this.layerStart[layer] : this.fixedWords + block * this.pageWords[layer];
+    if (this.shared) return this.fixedWords + block * this.blockWords + this.layerStart[layer];
+    const ring = this.ringPages[layer];
+    return this.fixedWords + (ring === null ? block : block % ring) * this.pageWords[layer];
+  }
+
+  /** Pages of layer l's buffer when the table has `blocks` blocks (a ring's stop at its size). */
+  private layerPages(l: number, blocks: number): number {
+    const ring = this.ringPages[l];
+    return ring === null ? blocks : Math.min(blocks, ring);
+  }
+
+  /** Bytes of layer l's buffer (per-layer buffers) at `blocks` blocks. */
+  private layerBytes(l: number, blocks: number): number {
+    return (this.fixedWords + this.layerPages(l, blocks) * this.pageWords[l]) * 4;
   }
 
   /** Each buffer's prefix that holds its fixed regions and the first `blocks` blocks' pages. */
   usedRegions(blocks: number): { buffer: GPUBuffer; bytes: number }[] {
     if (this.shared) return [{ buffer: this.buffers[0], bytes: (this.fixedWords + blocks * this.blockWords) * 4 }];
-    return this.buffers.map((buffer, l) => ({ buffer, bytes: this.pageOffset(blocks, l) * 4 }));
+    return this.buffers.map((buffer, l) => ({ buffer, bytes: this.layerBytes(l, blocks) }));
   }
 
   /** The sizes that place rows in the buffers. */
   describe(): string {
-    return `fixed${this.fixedWords}/page${this.pageWords.join(',')}/${this.shared ? 'shared' : 'per-layer'}`;
+    const rings = this.ringPages.some((r) => r !== null) ? `/ring${this.ringPages.map((r) => r ?? '-').join(',')}` : '';
+    return `fixed${this.fixedWords}/page${this.pageWords.join(',')}/${this.shared ? 'shared' : 'per-layer'}${rings}`;
   }
 
-  /** Words of the largest buffer at `blocks` blocks. */
+  /** Words of the largest growing buffer at `blocks` blocks. */
   private largestWords(blocks: number): number {
-    return this.fixedWords + blocks * this.blockWords;
+    return this.fixedWords + blocks * (this.growingWords || this.blockWords);
   }
 
   ensure(tokens: number): boolean {
     if (tokens <= this.capacity) return false;
     const need = Math.ceil(tokens / PAGE_TOKENS);
-    const maxBlocks = Math.floor((this.maxBindingBytes / 4 - this.fixedWords) / (this.largestWords(1) - this.fixedWords));
+    // Only the buffers of layers without rings grow with the context.
+    const maxBlocks = this.growingWords > 0 ? Math.floor((this.maxBindingBytes / 4 - this.fixedWords) / this.growingWords) : Infinity;
     if (need > maxBlocks) {
       throw new GpuOutOfMemoryError(
         `a context of ${tokens} tokens needs a ${this.largestWords(need) * 4}-byte cache buffer${this.shared ? ' (xquant-cl keeps every layer in one)' : ' per layer'}; this device binds at most ${this.maxBindingBytes} bytes (${maxBlocks * PAGE_TOKENS} tokens)`,
@@ -101,9 +123,11 @@ export class QuantPool {
       const keep = (this.fixedWords + this.blocks * this.blockWords) * 4;
       this.buffers = [this.memory.grow(this.buffers[0] ?? null, 'cache', 'x.pool', (this.fixedWords + blocks * this.blockWords) * 4, keep)];
     } else {
-      this.buffers = this.pageWords.map((_, l) =>
-        this.memory.grow(this.buffers[l] ?? null, 'cache', `x.pool[${l}]`, this.pageOffset(blocks, l) * 4, this.pageOffset(this.blocks, l) * 4),
-      );
+      this.buffers = this.pageWords.map((_, l) => {
+        const [had, want] = [this.layerBytes(l, this.blocks), this.layerBytes(l, blocks)];
+        const old = this.buffers[l];
+        return old && had === want ? old : this.memory.grow(old ?? null, 'cache', `x.pool[${l}]`, want, had);
+      });
     }
     for (let b = 0; b < blocks; b++) for (let l = 0; l < layers; l++) table[b * layers + l] = this.pageOffset(b, l);
     if (this.pages) this.memory.release(this.pages);
