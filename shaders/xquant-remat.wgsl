@@ -4,7 +4,7 @@
 // tile would rebuild the whole past again.
 // Workgroup (tile of TT tokens, block of KV_PER_WG kv heads): remat-tile.wgsl's product over the rows
 // (SIDE_K: k_src, else v_src) and W, then k_norm (SIDE_K and K_NORM) and RoPE (SIDE_K), then the tile is written as f32 rows of KV_DIM
-// (or f16 pairs, OUT_F16). Constants: SIDE_K, KV_DIM, KV_HEADS, OUT_F16, plus remat-tile.wgsl's and the
+// (or f16 pairs, OUT_F16). Constants: SIDE_K, KV_DIM, KV_HEADS, OUT_F16, WINDOW, plus remat-tile.wgsl's and the
 // store prefixes'. Tile sizes from src/webgpu/ops/xquant-tiling.ts.
 
 @group(0) @binding(1) var<storage, read> x_pages: array<u32>;
@@ -27,7 +27,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let index = wid.x + wid.y * nwg.x;
   let blocks = KV_HEADS / KV_PER_WG;
   let gb = index % blocks;
-  let start = step.remat_from + TT * (index / blocks);
+  // A sliding layer's queries read nothing before the first one's window (a ring no longer holds those rows).
+  var first = step.remat_from;
+  if (WINDOW > 0u && step.pos0 + 1u > WINDOW) { first = max(first, step.pos0 + 1u - WINDOW); }
+  let start = first + TT * (index / blocks);
   if (start >= step.first_key) { return; }
   let n = min(TT, step.first_key - start);
   let col0 = gb * TILE_COLS;

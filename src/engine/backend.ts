@@ -86,6 +86,11 @@ export interface SessionSnapshot {
   layout: string;
   /** The cache's buffers (their used prefixes), in an order the layout fixes. */
   parts: Uint8Array[];
+  /**
+   * Where the cache has sliding-window rings: the first position they all still hold whole, so a restored
+   * conversation rolls back (an edit, a regenerate) as far as the saved one could. Absent: only the last window.
+   */
+  held?: number;
 }
 
 export interface Backend {

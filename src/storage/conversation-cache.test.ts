@@ -10,7 +10,7 @@ import { referenceBackends } from '../reference/engine-backend';
 import { sharedPath } from '../test-support/shared-models';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { MemoryChunkStore } from './chunk-store';
-import { CONVERSATION_FORMAT_VERSION } from './conversation-cache';
+import { CONVERSATION_FORMAT_VERSION, ConversationCache } from './conversation-cache';
 import { loadPreparedModel } from './model-loader';
 
 async function engineOn(store: MemoryChunkStore, model = 'stories260K'): Promise<Engine> {
@@ -147,5 +147,18 @@ describe('saved conversations (reference backend)', () => {
     const bare = new Engine(referenceBackends);
     await bare.load(model);
     await expect(bare.saveConversation()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'savedConversations' });
+  });
+
+  it("keeps a snapshot's ring mark (held) through the store, and leaves it out where there is none", async () => {
+    const store = new MemoryChunkStore();
+    const cache = new ConversationCache(store);
+    await cache.open('m');
+    const snap = { length: 3, layout: 'gpu-kv/fp16/ring640', parts: [new Uint8Array([1, 2, 3])] };
+    await cache.save('fp16', [5, 6, 7], { ...snap, held: 2 });
+    await cache.save('kivi-4', [5, 6, 8], snap);
+    const reopened = new ConversationCache(store);
+    await reopened.open('m');
+    expect((await reopened.load(reopened.find('fp16', [5, 6, 7, 9])!.entry)).held).toBe(2);
+    expect('held' in (await reopened.load(reopened.find('kivi-4', [5, 6, 8])!.entry))).toBe(false);
   });
 });

@@ -43,6 +43,8 @@ interface EntryMeta extends SavedConversationInfo {
   ids: number[];
   layout: string;
   parts: PartRecord[];
+  /** SessionSnapshot.held, where the cache has sliding-window rings. */
+  held?: number;
 }
 
 /** A saved conversation found for a prompt: `common` leading tokens are shared. */
@@ -66,7 +68,8 @@ function isMeta(x: unknown): x is EntryMeta {
     typeof m.layout === 'string' &&
     Array.isArray(m.ids) &&
     m.ids.length === m.tokens &&
-    Array.isArray(m.parts)
+    Array.isArray(m.parts) &&
+    (m.held === undefined || Number.isInteger(m.held))
   );
 }
 
@@ -158,6 +161,7 @@ export class ConversationCache {
         ids: [...ids],
         layout: snap.layout,
         parts,
+        ...(snap.held === undefined ? {} : { held: snap.held }),
       };
       await this.store.set(`${dir}meta`, JSON.stringify(meta));
       // The same conversation saved earlier (it shares at least half its tokens with this one, as find() asks) is replaced.
@@ -207,7 +211,7 @@ export class ConversationCache {
       }
       parts.push(out);
     }
-    return { length: entry.tokens, layout: entry.layout, parts };
+    return { length: entry.tokens, layout: entry.layout, parts, ...(entry.held === undefined ? {} : { held: entry.held }) };
   }
 
   /** Delete one entry (by key), or every entry of the open model. */

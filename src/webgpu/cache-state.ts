@@ -80,7 +80,8 @@ export async function saveCache(b: Device, cache: GpuCache, read: (buffer: GPUBu
     }
     parts.push(out);
   }
-  return { length: cache.length, layout: cache.snapshotLayout(), parts };
+  const held = cache.ringsHeld;
+  return { length: cache.length, layout: cache.snapshotLayout(), parts, ...(held === undefined ? {} : { held }) };
 }
 
 /** Before anything is allocated: a snapshot of another layout, or an occupied cache, is refused. */
@@ -104,9 +105,14 @@ export function restoreCache(b: Device, cache: GpuCache, snap: SessionSnapshot):
       got: sizes(snap.parts.map((p) => p.byteLength)),
     });
   }
+  try {
+    cache.restored(snap.held);
+  } catch (e) {
+    cache.length = 0;
+    throw e;
+  }
   regions.forEach((r, i) => {
     const p = snap.parts[i];
     b.device.queue.writeBuffer(r.buffer, 0, p.buffer as ArrayBuffer, p.byteOffset, p.byteLength);
   });
-  cache.restored();
 }

@@ -12,7 +12,7 @@ import type { ModelWeights } from '../../model/weights';
 import { causalAttention, type KeyValueRows } from '../attention';
 import { headRmsNorm, matvec } from '../ops';
 import { LayerRopes } from '../rope';
-import { cacheBytesPerToken } from '../../cache/cache-bytes';
+import { layerBytesPerToken } from '../../cache/cache-bytes';
 import type { CacheConfig } from '../../cache/cache-config';
 
 export interface AppendRows {
@@ -105,8 +105,11 @@ export abstract class MaterializedCache implements ReferenceCache {
 
   abstract storedBytes(): number;
 
+  /** Every layer's per-token cost: the oracle keeps every token, where a GPU cache keeps sliding layers in rings. */
   bytesPerToken(): number {
-    return cacheBytesPerToken(this.spec, this.config);
+    let total = 0;
+    for (let l = 0; l < this.spec.numLayers; l++) total += layerBytesPerToken(this.spec, this.config, l);
+    return total;
   }
 
   /** Record a token's pre-RoPE key; RoPE is applied at the token's absolute position (in layers that have it). */

@@ -106,8 +106,13 @@ export interface GpuCache {
   savedRegions(): { buffer: GPUBuffer; bytes: number }[];
   /** How many of the first n tokens the cache can keep exactly (keep.ts; the caller re-runs the rest). */
   exactPrefix(n: number): number;
-  /** After restoreCache wrote a snapshot: what the cache can still roll back to is what the snapshot surely holds. */
-  restored(): void;
+  /** Sliding-window rings: the first position they all still hold whole (undefined where the cache has none). */
+  readonly ringsHeld: number | undefined;
+  /**
+   * After restoreCache wrote a snapshot: what the cache can still roll back to is what the snapshot holds (its
+   * rings' `held`; without it, only their last window is sure). A held the rings cannot have is a SavedCacheError.
+   */
+  restored(held: number | undefined): void;
   /** What fixes the regions' meaning (mode, widths, ring and page sizes): a snapshot restores only into an equal layout. */
   snapshotLayout(): string;
   /**

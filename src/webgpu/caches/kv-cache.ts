@@ -81,8 +81,12 @@ export class GpuKvCache implements GpuCache {
     return m === this.stored || this.windowHeld(m) ? m : 0;
   }
 
-  restored(): void {
-    this.rings?.restored(this.stored);
+  get ringsHeld(): number | undefined {
+    return this.rings?.heldFrom;
+  }
+
+  restored(held: number | undefined): void {
+    this.rings?.restored(this.stored, held);
   }
 
   get capacity(): number {

@@ -9,6 +9,7 @@ import { cacheBytesFor } from '../../engine/planner';
 import { loadModel, type LoadedModel } from '../../model/load-model';
 import { ReferenceBackend } from '../../reference/backend';
 import { maxAbsDiff } from '../../test-support/compare';
+import { SavedCacheError } from '../../errors';
 import { syntheticSource, type SyntheticShape } from '../../test-support/synthetic-model';
 import { WebGpuBackend } from '../backend';
 import type { KernelFamily } from '../kernel-family';
@@ -128,20 +129,29 @@ describe("a sliding layer's ring", () => {
     g.close();
   });
 
-  it('save and restore continue a conversation past the ring; a restored ring keeps only its whole length', async () => {
+  it('save and restore continue a conversation past the ring, and roll back as far as the saved one could', async () => {
     const config = parseCacheMode('fp16');
     const b = await gpu(GEMMA3, 'tiled');
     const a = b.createSession(config);
     await a.forward(ids(900), 'last');
     const snap = await a.save();
     expect(snap.layout).toMatch(/\/ring640$/);
+    expect(snap.held).toBe(260);
     const c = b.createSession(config);
     await c.restore(snap);
     const tail = [5, 9, 33];
     expect(maxAbsDiff(await c.forward(tail, 'all'), await a.forward(tail, 'all'))).toBe(0);
-    // The snapshot does not say how far back the rings were whole: only its last window is sure.
-    expect(c.keep(895)).toBe(0);
-    a.close();
-    c.close();
+    // A regenerate after the reload: the rings still hold the window before 895.
+    expect(c.keep(895)).toBe(895);
+    expect(a.keep(895)).toBe(895);
+    expect(maxAbsDiff(await c.forward(tail, 'all'), await a.forward(tail, 'all'))).toBe(0);
+    // A snapshot that does not say (saved before `held` was): only its last window is sure.
+    const d = b.createSession(config);
+    await d.restore({ ...snap, held: undefined });
+    expect(d.keep(895)).toBe(0);
+    // One that says more than its rings can hold is refused, and the session stays empty.
+    await expect(d.restore({ ...snap, held: 100 })).rejects.toThrow(SavedCacheError);
+    expect(d.length).toBe(0);
+    for (const s of [a, c, d]) s.close();
   });
 });

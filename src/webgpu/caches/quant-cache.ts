@@ -13,8 +13,8 @@
 // A tiered cache (config.hot = H) also keeps the newest H tokens' fp16 K/V, so decode rematerializes only
 // the older ones (beyond the paper; H = 0 is pure XQuant).
 // A sliding-window layer (Gemma 3's local layers, Mistral) keeps its pages as a ring (QuantPool, sliding-rings.ts),
-// except in xquant-cl, whose global layers read every earlier layer's deltas. The rebuilding kernels start at a
-// query's window; a prompt's transient rows hold other tokens' rows before it, which its attention masks.
+// except in xquant-cl, whose global layers read every earlier layer's deltas. The rebuilding kernels (decode's and a
+// prompt slice's) start at the first query's window.
 
 import { GpuOutOfMemoryError } from '../../errors';
 import type { GpuMatrix } from '../gpu-matrix';
@@ -408,9 +408,13 @@ export class GpuQuantCache implements GpuCache {
     return m === this.length || !this.rings || this.rings.holdsWindow(m) ? m : 0;
   }
 
-  /** A snapshot holds every token's stored form, as the cache did; a ring is sure of its last window only. */
-  restored(): void {
-    this.rings?.restored(this.length);
+  get ringsHeld(): number | undefined {
+    return this.rings?.heldFrom;
+  }
+
+  /** A snapshot holds every token's stored form, as the cache did, and how far back its rings are whole. */
+  restored(held: number | undefined): void {
+    this.rings?.restored(this.length, held);
   }
 
   snapshotLayout(): string {
@@ -505,7 +509,7 @@ export class GpuQuantCache implements GpuCache {
     if (!t) throw new Error('reservePrefill must run before a prefill list is built');
     const b = this.storeBuffers();
     const rows = { k: t.k[t.perLayer ? a.layer : 0], v: t.v[t.perLayer ? a.layer : 0] };
-    const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: rows.k, outV: rows.v, f16: t.f16 });
+    const out = rematOps(ctx, this.layout, b, { ...this.sides(a), outK: rows.k, outV: rows.v, f16: t.f16, window: layerWindow(s, a.layer) ?? 0 });
     if (this.hot > 0) {
       const pools = this.hotPools[a.layer];
       out.push(

@@ -4,7 +4,7 @@
 // leave a ring without the keys a query's window reads. Both GPU caches (kv-cache.ts, quant-cache.ts) track that
 // here; how a shift moves a ring's rows is theirs.
 
-import { InvalidArgumentError } from '../../errors';
+import { InvalidArgumentError, SavedCacheError } from '../../errors';
 import { layerWindow, type ModelSpec } from '../../model/model-spec';
 import { ringTokens } from '../../cache/cache-bytes';
 import type { CacheConfig } from '../../cache/cache-config';
@@ -55,11 +55,25 @@ export class SlidingRings {
   }
 
   /**
-   * A snapshot holds the rings' rows but not how far back they are whole: only what the next query reads is sure. So
-   * a restored conversation goes on, and a rollback into it (a regenerate after a reload) prefills again.
+   * A snapshot holds the rings' rows and (saved since 2026-12-07) how far back they are whole. Without that only what
+   * the next query reads is sure, so a rollback into it (a regenerate after a reload) prefills again. A held the
+   * rings cannot have (before what they hold at this length, or past the next query's window) is refused.
    */
-  restored(length: number): void {
-    this.heldFrom = Math.max(0, length + 1 - this.window);
+  restored(length: number, held: number | undefined): void {
+    const sure = Math.max(0, length + 1 - this.window);
+    if (held === undefined) {
+      this.heldFrom = sure;
+      return;
+    }
+    const least = Math.max(0, length - this.tokens);
+    if (!Number.isInteger(held) || held < least || held > sure) {
+      throw new SavedCacheError("the snapshot's rings cannot hold what it says", {
+        field: 'held',
+        expected: `an integer in [${least}, ${sure}]`,
+        got: String(held),
+      });
+    }
+    this.heldFrom = held;
   }
 }
 

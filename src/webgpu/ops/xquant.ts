@@ -338,6 +338,8 @@ export interface RematArgs extends RematSides {
   outV: GPUBuffer;
   /** The transient rows hold f16 pairs (when f32 rows would pass the binding limit). */
   f16: boolean;
+  /** A sliding layer's window (0: none): rows before the slice's first window are not rebuilt. */
+  window: number;
 }
 
 /** Prefill: K and V of the tokens from step.remat_from to step.first_key, rebuilt once per slice into the transient rows. */
@@ -375,6 +377,7 @@ export function rematOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, a: Rem
           W_SCALE_WORDS: m?.scaleWords ?? 0,
           ...sideConsts,
           OUT_F16: a.f16,
+          WINDOW: a.window,
         },
         declarations: store.declarations,
         workgroupBytes: t.bytes,
