@@ -93,7 +93,8 @@ async function saveConversation(): Promise<void> {
     const s = await engine.saveConversation();
     out.dataset.tokens = String(s.tokens);
     out.dataset.bytes = String(s.bytes);
-    out.textContent = `Saved in this browser: the conversation's ${s.mode} cache, ${s.tokens} tokens in ${size(s.bytes)}; a reload continues it without prefilling it again.`;
+    const wrote = s.writtenBytes !== undefined && s.writtenBytes < s.bytes ? ` (this turn wrote ${size(s.writtenBytes)})` : '';
+    out.textContent = `Saved in this browser: the conversation's ${s.mode} cache, ${s.tokens} tokens in ${size(s.bytes)}${wrote}; a reload continues it without prefilling it again.`;
   } catch (e) {
     out.textContent = `The conversation's cache was not saved: ${describeError(e)}`;
   }

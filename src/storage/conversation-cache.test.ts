@@ -55,11 +55,15 @@ describe('saved conversations (reference backend)', () => {
       const saved = await engine.saveConversation();
       expect(saved.mode).toBe(mode);
       expect(saved.bytes).toBeGreaterThan(0);
+      // Chunks repeated within the snapshot (zero pages) are written once.
+      const { writtenBytes, ...info } = saved;
+      expect(writtenBytes).toBeGreaterThan(0);
+      expect(writtenBytes).toBeLessThanOrEqual(saved.bytes);
       const uninterrupted = await turn(engine, messages, mode);
 
       const reloaded = await engineOn(store);
-      expect(reloaded.savedConversations()).toEqual([saved]);
-      expect(reloaded.memory().saved).toEqual([saved]);
+      expect(reloaded.savedConversations()).toEqual([info]);
+      expect(reloaded.memory().saved).toEqual([info]);
       const after = await turn(reloaded, messages, mode);
       expect(after.restoredTokens).toBe(saved.tokens);
       // What the uninterrupted engine reused: all of the saved tokens where the prompt re-reads the replies as
@@ -160,5 +164,36 @@ describe('saved conversations (reference backend)', () => {
     await reopened.open('m');
     expect((await reopened.load(reopened.find('fp16', [5, 6, 7, 9])!.entry)).held).toBe(2);
     expect('held' in (await reopened.load(reopened.find('kivi-4', [5, 6, 8])!.entry))).toBe(false);
+  });
+
+  it('a conversation saved again writes only the chunks that changed, and keeps only the chunks its entry names', async () => {
+    const store = new MemoryChunkStore();
+    const cache = new ConversationCache(store);
+    await cache.open('m');
+    const MiB = 2 ** 20;
+    const random = (n: number, seed: number) => {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = (Math.imul(i, 2654435761) + seed * 97) >>> 24;
+      return out;
+    };
+    // Two buffers of 3 MiB and 1 MiB + 5 (their used prefixes), then both grown at the end by a turn.
+    const a = [random(3 * MiB, 1), random(MiB + 5, 2)];
+    const b = [new Uint8Array(3 * MiB + 7), new Uint8Array(MiB + 40)];
+    b[0].set(a[0]);
+    b[1].set(a[1]);
+    b[0].set(random(7, 3), 3 * MiB);
+    b[1].set(random(35, 4), MiB + 5);
+    const first = await cache.save('fp16', [1, 2, 3], { length: 3, layout: 'L', parts: a });
+    expect(first.writtenBytes).toBe(4 * MiB + 5);
+    const second = await cache.save('fp16', [1, 2, 3, 4], { length: 4, layout: 'L', parts: b });
+    // Only the chunks past the old ends are new: 7 bytes of the first buffer, 40 of the second's second chunk.
+    expect(second.writtenBytes).toBe(7 + 40);
+    expect(cache.list().map((e) => e.tokens)).toEqual([4]);
+    const chunks = [...store.values.keys()].filter((k) => k.includes('/chunks/'));
+    expect(chunks.length).toBe(4 + 2);
+    const loaded = await cache.load(cache.find('fp16', [1, 2, 3, 4])!.entry);
+    expect(loaded.parts.map((x, i) => Buffer.compare(x, b[i]))).toEqual([0, 0]);
+    await cache.delete();
+    expect([...store.values.keys()].filter((k) => k.startsWith('xqc/'))).toEqual([]);
   });
 });

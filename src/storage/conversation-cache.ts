@@ -3,10 +3,12 @@
 // continues a long conversation without prefilling it again.
 //
 // Keys: `xqc/v{version}/{model}/{mode}/{entry}/meta` (JSON, written last: only a meta makes an entry) and
-// `.../{part}.{chunk}` (at most CHUNK_BYTES each). `model` is the engine's model key (name, spec and a fingerprint of
-// the weights as uploaded); `entry` a hash of the token ids. An entry is used only when its format version,
-// model, mode and the session's layout match and every chunk's SHA-256 checks; a stale or damaged one is deleted
-// and the reason said, never read into a cache.
+// `xqc/v{version}/{model}/chunks/{sha-256}` (at most CHUNK_BYTES each), named by their content. `model` is the
+// engine's model key (name, spec and a fingerprint of the weights as uploaded); `entry` a hash of the token ids.
+// A conversation saved every turn grows at the end of each buffer, so its earlier chunks are the ones already
+// stored: a save writes only the chunks no entry of the model holds yet, and a chunk is deleted with the last entry
+// that names it. An entry is used only when its format version, model, mode and the session's layout match and
+// every chunk's SHA-256 checks; a stale or damaged one is deleted and the reason said, never read into a cache.
 
 import { SavedCacheError, StorageQuotaError } from '../errors';
 import type { SessionSnapshot } from '../engine/backend';
@@ -15,10 +17,13 @@ import { isQuotaError, type ChunkStore } from './chunk-store';
 import { sha256Hex } from './sha256';
 
 /** Bump when a snapshot's layout or this store's keys change: older entries are then deleted, never misread. */
-export const CONVERSATION_FORMAT_VERSION = 1;
+export const CONVERSATION_FORMAT_VERSION = 2;
 const PREFIX = 'xqc';
-/** Stored values stay at most this size (IndexedDB handles many small values better than one huge one). */
-const CHUNK_BYTES = 16 * 2 ** 20;
+/**
+ * Stored values stay at most this size: IndexedDB handles many small values better than one huge one, and a save
+ * rewrites at most the chunk where each buffer's stored tokens end (with the fixed rings at a buffer's start).
+ */
+const CHUNK_BYTES = 2 ** 20;
 
 /** What the API lists per saved conversation. */
 export interface SavedConversationInfo {
@@ -29,6 +34,8 @@ export interface SavedConversationInfo {
   /** Bytes of the stored cache (its snapshot's parts). */
   bytes: number;
   savedAt: string;
+  /** save() only: bytes it wrote, the chunks no saved entry of the model already held. */
+  writtenBytes?: number;
 }
 
 interface PartRecord {
@@ -55,6 +62,10 @@ export interface SavedMatch {
 
 function entryPrefix(model: string, mode: string, entry: string): string {
   return `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/${encodeURIComponent(mode)}/${entry}/`;
+}
+
+function chunkPrefix(model: string): string {
+  return `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/chunks/`;
 }
 
 function isMeta(x: unknown): x is EntryMeta {
@@ -107,6 +118,7 @@ export class ConversationCache {
         this.notes.push(`a damaged saved conversation was deleted (${key})`);
       }
     }
+    await this.dropUnnamedChunks();
   }
 
   /** Token histories of the open model's saved conversations (newest first), for matching a chat prompt's text. */
@@ -135,18 +147,24 @@ export class ConversationCache {
       throw new SavedCacheError('a snapshot saved with the wrong token ids', { field: 'ids', expected: `${snap.length} ids`, got: `${ids.length}` });
     const hash = (await sha256Hex(new Uint8Array(Int32Array.from(ids).buffer))).slice(0, 32);
     const dir = entryPrefix(this.model, mode, hash);
+    const held = this.namedChunks();
     const parts: PartRecord[] = [];
     const written: string[] = [];
+    let writtenBytes = 0;
     const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
     try {
-      for (const [p, bytes] of snap.parts.entries()) {
+      for (const bytes of snap.parts) {
         const chunks: string[] = [];
         const count = Math.max(1, Math.ceil(bytes.byteLength / CHUNK_BYTES));
         for (let c = 0; c < count; c++) {
           const chunk = bytes.slice(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES);
-          chunks.push(await sha256Hex(chunk));
-          await this.store.set(`${dir}${p}.${c}`, chunk.buffer);
-          written.push(`${dir}${p}.${c}`);
+          const sha = await sha256Hex(chunk);
+          chunks.push(sha);
+          if (held.has(sha)) continue;
+          await this.store.set(this.chunkKey(sha), chunk.buffer);
+          held.add(sha);
+          written.push(this.chunkKey(sha));
+          writtenBytes += chunk.byteLength;
         }
         parts.push({ bytes: bytes.byteLength, chunks });
       }
@@ -165,20 +183,14 @@ export class ConversationCache {
       };
       await this.store.set(`${dir}meta`, JSON.stringify(meta));
       // The same conversation saved earlier (it shares at least half its tokens with this one, as find() asks) is replaced.
-      for (const old of this.entries.filter((e) => e.mode === mode && e.key !== dir && continues(e.ids, longestCommonPrefix(e.ids, ids)))) {
-        await this.delete(old.key);
-      }
+      const replaced = this.entries.filter((e) => e.mode === mode && e.key !== dir && continues(e.ids, longestCommonPrefix(e.ids, ids)));
       this.entries = [...this.entries.filter((e) => e.key !== dir), meta];
+      for (const old of replaced) await this.delete(old.key);
       const { key, tokens, bytes, savedAt } = meta;
-      return { key, mode, tokens, bytes, savedAt };
+      return { key, mode, tokens, bytes, savedAt, writtenBytes };
     } catch (e) {
       for (const k of written) await this.store.delete(k).catch(() => {});
-      if (isQuotaError(e))
-        throw new StorageQuotaError(
-          snap.parts.reduce((a, x) => a + x.byteLength, 0),
-          await this.store.available(),
-          'a saved conversation',
-        );
+      if (isQuotaError(e)) throw new StorageQuotaError(total, await this.store.available(), 'a saved conversation');
       throw e;
     }
   }
@@ -190,12 +202,14 @@ export class ConversationCache {
       const out = new Uint8Array(rec.bytes);
       let at = 0;
       for (const [c, sha] of rec.chunks.entries()) {
-        const v = await this.store.get(`${entry.key}${p}.${c}`);
+        const v = await this.store.get(this.chunkKey(sha));
         const chunk = v instanceof ArrayBuffer ? new Uint8Array(v) : null;
         if (!chunk || at + chunk.byteLength > rec.bytes || (await sha256Hex(chunk)) !== sha) {
+          // The chunk goes too: another entry that names it fails its own check when it is used.
+          await this.store.delete(this.chunkKey(sha));
           await this.delete(entry.key);
           throw new SavedCacheError('the saved conversation is damaged (a chunk is missing or fails its SHA-256); it was deleted', {
-            field: `${entry.key}${p}.${c}`,
+            field: `${entry.key}: part ${p}, chunk ${c}`,
           });
         }
         out.set(chunk, at);
@@ -214,10 +228,27 @@ export class ConversationCache {
     return { length: entry.tokens, layout: entry.layout, parts, ...(entry.held === undefined ? {} : { held: entry.held }) };
   }
 
-  /** Delete one entry (by key), or every entry of the open model. */
+  /** Delete one entry (by key), or every entry of the open model, and the chunks no other entry names. */
   async delete(key?: string): Promise<void> {
     for (const e of this.entries.filter((x) => key === undefined || x.key === key)) await this.deleteDir(e.key);
     this.entries = this.entries.filter((x) => key !== undefined && x.key !== key);
+    await this.dropUnnamedChunks();
+  }
+
+  private chunkKey(sha: string): string {
+    return `${chunkPrefix(this.model)}${sha}`;
+  }
+
+  /** Chunks the open model's entries name. */
+  private namedChunks(): Set<string> {
+    return new Set(this.entries.flatMap((e) => e.parts.flatMap((p) => p.chunks)));
+  }
+
+  /** Chunks of the open model that no entry names (replaced or deleted entries, a save cut short). */
+  private async dropUnnamedChunks(): Promise<void> {
+    const named = this.namedChunks();
+    const prefix = chunkPrefix(this.model);
+    for (const k of await this.store.keys()) if (k.startsWith(prefix) && !named.has(k.slice(prefix.length))) await this.store.delete(k);
   }
 
   /** Say why entries were dropped (and forget it). */
