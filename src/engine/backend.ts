@@ -64,7 +64,8 @@ export interface DecodeSession {
   restore(snapshot: SessionSnapshot): Promise<void>;
   /**
    * Kept between requests: free what only a running request needs (a GPU session's vocabulary-sized logits and their
-   * readback: ~78 MB each at a 152K vocabulary); the next call allocates them again.
+   * readback: ~78 MB each at a 152K vocabulary; its working rows, RoPE tables and decode partials: ~30 MB on
+   * Llama-3.2-1B), so a kept session holds its cache and a few bytes; the next call allocates them again.
    */
   park(): void;
   /** Steady-state bytes per token of the cache's compact form. */

@@ -55,7 +55,7 @@ describe('conversations on WebGPU', () => {
     for (let k = 1; k < TURNS.length; k++) expect(reused[k].cachedTokens).toBeGreaterThanOrEqual(reused[k - 1].promptTokens);
   });
 
-  it('many conversations under a small budget: the cache stays within it, and kept sessions hold no vocabulary-sized buffers', async () => {
+  it('many conversations under a small budget: the cache stays within it, and kept sessions hold nothing but their cache', async () => {
     // A 32K vocabulary: one session's logits and their readback are 2 x 128 x 32,768 x 4 = 32 MiB.
     const shape: SyntheticShape = { hidden: 32, layers: 2, heads: 4, kvHeads: 2, headDim: 8, ffn: 48, vocab: 32768, tied: true };
     const { model } = await loadPreparedModel({
@@ -78,7 +78,9 @@ describe('conversations on WebGPU', () => {
         const m = engine.memory();
         expect(m.gpu.cache).toBeLessThanOrEqual(budgetMB * 2 ** 20);
         // Between requests no session holds logits: what is left is well under one logits buffer.
-        expect(m.gpu.activations + m.gpu.staging).toBeLessThan(logitsBytes / 4);
+        // Between requests a kept session holds its cache and a few bytes (its step uniform, chosen id and their
+        // readbacks): no logits, no working rows (here 128 rows of each width and the attention partials, 0.47 MB).
+        expect(m.gpu.activations + m.gpu.staging).toBeLessThan(256 * (1 + m.sessions.length));
         expect(m.gpu.total).toBeLessThanOrEqual(m.gpu.weights + budgetMB * 2 ** 20 + logitsBytes / 4);
       }
       const kept = engine.memory().sessions;

@@ -7,7 +7,8 @@
 // the q/k GEMVs, so some reference steps have no dispatch of their own; the comments say where they went.
 
 import type { ModelSpec } from '../model/model-spec';
-import type { GpuCache, LayerAttention } from './caches/gpu-cache';
+import { MAX_CHUNKS, type GpuCache, type LayerAttention } from './caches/gpu-cache';
+import type { GpuMemory } from './memory';
 import type { GpuMatrix } from './gpu-matrix';
 import type { GpuWeights } from './gpu-weights';
 import type { Dispatch, OpContext } from './ops/dispatch';
@@ -45,6 +46,27 @@ export interface Strides {
   q: number;
   kv: number;
   f: number;
+}
+
+/** A forward's working rows (Activations but the logits), which a kept session frees. */
+export const SLICE_BUFFERS = ['ids', 'h', 'xn', 'q', 'k', 'v', 'attn', 'g', 'partial'] as const;
+
+/** The working rows of a forward of up to `maxBatch` tokens. */
+export function sliceBuffers(memory: GpuMemory, s: ModelSpec, maxBatch: number, stride: Strides): Record<(typeof SLICE_BUFFERS)[number], GPUBuffer> {
+  const rows = Math.ceil(maxBatch / PREFILL_TILE) * PREFILL_TILE; // linear.wgsl reads whole token tiles
+  const act = (label: string, floats: number) =>
+    memory.create('activations', label, floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+  return {
+    ids: act('ids', maxBatch),
+    h: act('h', rows * stride.d),
+    xn: act('xn', rows * stride.d),
+    q: act('q', rows * stride.q),
+    k: act('k', rows * stride.kv),
+    v: act('v', rows * stride.kv),
+    attn: act('attn', rows * stride.q),
+    g: act('g', rows * stride.f),
+    partial: act('attn.partial', maxBatch * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
+  };
 }
 
 /** What a forward's dispatches are built from. */

@@ -25,7 +25,7 @@ import { ropeTable } from './ops/rope';
 import { ropeAmplitudes, ropeInverseFrequencies, ropeKinds, type LayerRopeKind } from '../reference/rope';
 import { sampleOp } from './ops/sample';
 import type { PipelineCache } from './pipelines';
-import { forwardDispatches, headDispatches, PREFILL_TILE, type Activations, type Forward, type Strides } from './layers';
+import { forwardDispatches, headDispatches, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers, type Activations, type Forward, type Strides } from './layers';
 
 /** What a session needs from the backend that made it (WebGpuBackend). */
 export interface SessionBackend extends CacheHost {
@@ -107,22 +107,11 @@ export class GpuDecodeSession implements DecodeSession {
     this.stride = { d: pad32(s.hiddenSize), q: pad32(s.numHeads * s.headDim), kv: pad32(kvDim(s)), f: pad32(s.intermediateSize) };
     // 'all' logits for a whole slice must fit one binding.
     this.logitRows = Math.max(1, Math.min(B, Math.floor(backend.maxBindingBytes / (4 * s.vocabSize))));
-    const rows = Math.ceil(B / PREFILL_TILE) * PREFILL_TILE; // linear.wgsl reads whole token tiles
-    const act = (label: string, floats: number) =>
-      mem.create('activations', label, floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     const vocab = this.vocabBuffers();
     this.buf = {
-      ids: act('ids', B),
-      h: act('h', rows * this.stride.d),
-      xn: act('xn', rows * this.stride.d),
-      q: act('q', rows * this.stride.q),
-      k: act('k', rows * this.stride.kv),
-      v: act('v', rows * this.stride.kv),
-      attn: act('attn', rows * this.stride.q),
-      g: act('g', rows * this.stride.f),
-      partial: act('attn.partial', B * s.numHeads * (MAX_CHUNKS + 1) * (s.headDim + 2)),
+      ...sliceBuffers(mem, s, B, this.stride),
       logits: vocab.logits,
-      chosen: act('chosen', 4),
+      chosen: mem.create('activations', 'chosen', 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
       step: mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     };
     this.readLogits = vocab.read;
@@ -145,12 +134,20 @@ export class GpuDecodeSession implements DecodeSession {
     };
   }
 
-  /** Free the vocabulary-sized buffers (logits, their readback, penalty counts, a token mask) while kept. */
+  /**
+   * While kept, hold the cache and little else: free the vocabulary-sized buffers (logits, their readback, penalty
+   * counts, a token mask), a forward's working rows, the RoPE tables and the cache's decode partials.
+   */
   park(): void {
     if (this.parked) return;
     const mem = this.backend.memory;
     mem.release(this.buf.logits);
     mem.release(this.readLogits);
+    for (const key of SLICE_BUFFERS) mem.release(this.buf[key]);
+    for (const t of this.ropeTables.values()) mem.release(t);
+    this.ropeTables.clear();
+    this.ropePositions = 0;
+    this.cache.park();
     if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
     if (this.tokenMask) mem.release(this.tokenMask.buffer);
     this.penalties = null;
@@ -417,9 +414,11 @@ export class GpuDecodeSession implements DecodeSession {
     if (this.parked) {
       const woke = scopedAllocation(this.device, () => {
         ({ logits: this.buf.logits, read: this.readLogits } = this.vocabBuffers());
+        Object.assign(this.buf, sliceBuffers(this.backend.memory, this.spec, this.backend.maxBatch, this.stride));
         this.parked = false;
       });
-      this.settle(await woke.errors, "allocating the session's logits", 2 * this.logitRows * this.spec.vocabSize * 4);
+      const bytes = [...SLICE_BUFFERS.map((k) => this.buf[k]), this.buf.logits, this.readLogits].reduce((n, b) => n + b.size, 0);
+      this.settle(await woke.errors, "allocating the session's working buffers", bytes);
     }
     if (prompt <= 1 && this.holds(tokens)) return true; // most decode steps: no allocation, no error-scope round trip
     const grown = scopedAllocation(this.device, () => {

@@ -106,6 +106,8 @@ export interface GpuCache {
   savedRegions(): { buffer: GPUBuffer; bytes: number }[];
   /** How many of the first n tokens the cache can keep exactly (keep.ts; the caller re-runs the rest). */
   exactPrefix(n: number): number;
+  /** Kept between requests: free what only a forward reads (ensure() makes it again). */
+  park(): void;
   /** Sliding-window rings: the first position they all still hold whole (undefined where the cache has none). */
   readonly ringsHeld: number | undefined;
   /**

@@ -81,6 +81,9 @@ export class GpuKvCache implements GpuCache {
     return m === this.stored || this.windowHeld(m) ? m : 0;
   }
 
+  /** Nothing but the cache itself. */
+  park(): void {}
+
   get ringsHeld(): number | undefined {
     return this.rings?.heldFrom;
   }

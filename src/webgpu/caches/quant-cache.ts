@@ -408,6 +408,12 @@ export class GpuQuantCache implements GpuCache {
     return m === this.length || !this.rings || this.rings.holdsWindow(m) ? m : 0;
   }
 
+  /** The decode partials (capacity-sized) go; ensure() makes them again. */
+  park(): void {
+    if (this.xPartial) this.memory.release(this.xPartial);
+    this.xPartial = null;
+  }
+
   get ringsHeld(): number | undefined {
     return this.rings?.heldFrom;
   }
