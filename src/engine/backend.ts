@@ -65,7 +65,8 @@ export interface DecodeSession {
   /**
    * Kept between requests: free what only a running request needs (a GPU session's vocabulary-sized logits and their
    * readback: ~78 MB each at a 152K vocabulary; its working rows, RoPE tables and decode partials: ~30 MB on
-   * Llama-3.2-1B), so a kept session holds its cache and a few bytes; the next call allocates them again.
+   * Llama-3.2-1B; xquant-gqa's latent rows), so a kept session holds its cache and a few bytes a layer; the next
+   * call allocates them again.
    */
   park(): void;
   /** Steady-state bytes per token of the cache's compact form. */

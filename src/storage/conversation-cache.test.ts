@@ -196,4 +196,32 @@ describe('saved conversations (reference backend)', () => {
     await cache.delete();
     expect([...store.values.keys()].filter((k) => k.startsWith('xqc/'))).toEqual([]);
   });
+
+  it('a damaged chunk takes every entry that names it, so a later save writes it again', async () => {
+    const store = new MemoryChunkStore();
+    const cache = new ConversationCache(store);
+    await cache.open('m');
+    const shared = new Uint8Array(1000).fill(7);
+    await cache.save('fp16', [1, 2], { length: 2, layout: 'L', parts: [shared, new Uint8Array([1])] });
+    await cache.save('kivi-4', [1, 2], { length: 2, layout: 'L', parts: [shared, new Uint8Array([2])] });
+    const key = [...store.values.keys()].find((k) => k.includes('/chunks/') && (store.values.get(k) as ArrayBuffer).byteLength === 1000)!;
+    store.values.set(key, new Uint8Array(1000).buffer);
+    await expect(cache.load(cache.find('fp16', [1, 2])!.entry)).rejects.toThrow(/with 1 more that shared the chunk/);
+    expect(cache.list()).toEqual([]);
+    expect([...store.values.keys()].filter((k) => k.startsWith('xqc/'))).toEqual([]);
+    const again = await cache.save('fp16', [1, 2], { length: 2, layout: 'L', parts: [shared, new Uint8Array([1])] });
+    expect(again.writtenBytes).toBe(1001);
+  });
+
+  it("another tab's entries keep their chunks when this one deletes its own", async () => {
+    const store = new MemoryChunkStore();
+    const a = new ConversationCache(store);
+    const b = new ConversationCache(store);
+    await a.open('m');
+    await b.open('m');
+    await b.save('fp16', [3, 4], { length: 2, layout: 'L', parts: [new Uint8Array([9, 9])] });
+    await a.save('fp16', [5, 6], { length: 2, layout: 'L', parts: [new Uint8Array([8])] });
+    await a.delete();
+    expect((await b.load(b.find('fp16', [3, 4])!.entry)).parts).toEqual([new Uint8Array([9, 9])]);
+  });
 });

@@ -80,6 +80,7 @@ function isMeta(x: unknown): x is EntryMeta {
     Array.isArray(m.ids) &&
     m.ids.length === m.tokens &&
     Array.isArray(m.parts) &&
+    m.parts.every((p) => !!p && Number.isInteger(p.bytes) && Array.isArray(p.chunks) && p.chunks.every((c) => typeof c === 'string')) &&
     (m.held === undefined || Number.isInteger(m.held))
   );
 }
@@ -97,15 +98,17 @@ export class ConversationCache {
   async open(model: string): Promise<void> {
     this.model = model;
     this.entries = [];
+    const current = `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/`;
     for (const key of await this.store.keys()) {
-      if (!key.startsWith(`${PREFIX}/`) || !key.endsWith('/meta')) continue;
-      const dir = key.slice(0, -'meta'.length);
-      if (!key.startsWith(`${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/`)) {
-        await this.deleteDir(dir);
-        this.notes.push(`a saved conversation of another format version was deleted (${key})`);
+      if (!key.startsWith(`${PREFIX}/`)) continue;
+      // Another format's keys (its metas, its chunks, a save of it cut short) all go; each entry is said.
+      if (!key.startsWith(current)) {
+        await this.store.delete(key);
+        if (key.endsWith('/meta')) this.notes.push(`a saved conversation of another format version was deleted (${key})`);
         continue;
       }
-      if (!key.startsWith(`${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/`)) continue;
+      if (!key.endsWith('/meta') || !key.startsWith(`${current}${encodeURIComponent(model)}/`)) continue;
+      const dir = key.slice(0, -'meta'.length);
       let meta: unknown;
       try {
         meta = JSON.parse(String(await this.store.get(key)));
@@ -182,10 +185,15 @@ export class ConversationCache {
         ...(snap.held === undefined ? {} : { held: snap.held }),
       };
       await this.store.set(`${dir}meta`, JSON.stringify(meta));
-      // The same conversation saved earlier (it shares at least half its tokens with this one, as find() asks) is replaced.
+      written.length = 0;
       const replaced = this.entries.filter((e) => e.mode === mode && e.key !== dir && continues(e.ids, longestCommonPrefix(e.ids, ids)));
       this.entries = [...this.entries.filter((e) => e.key !== dir), meta];
-      for (const old of replaced) await this.delete(old.key);
+      // Saved: from here on the chunks are the new entry's. The same conversation saved earlier (it shares at least
+      // half its tokens with this one, as find() asks) is replaced, and what only it (or an earlier save of these
+      // same ids) named goes.
+      for (const old of replaced) await this.deleteDir(old.key);
+      this.entries = this.entries.filter((e) => !replaced.includes(e));
+      await this.dropUnnamedChunks();
       const { key, tokens, bytes, savedAt } = meta;
       return { key, mode, tokens, bytes, savedAt, writtenBytes };
     } catch (e) {
@@ -205,12 +213,16 @@ export class ConversationCache {
         const v = await this.store.get(this.chunkKey(sha));
         const chunk = v instanceof ArrayBuffer ? new Uint8Array(v) : null;
         if (!chunk || at + chunk.byteLength > rec.bytes || (await sha256Hex(chunk)) !== sha) {
-          // The chunk goes too: another entry that names it fails its own check when it is used.
+          // Every entry that names the chunk is damaged alike: all go, so no later save counts on the chunk.
+          const sharing = this.entries.filter((e) => e.parts.some((x) => x.chunks.includes(sha)));
+          for (const e of sharing) await this.deleteDir(e.key);
+          this.entries = this.entries.filter((e) => !sharing.includes(e));
           await this.store.delete(this.chunkKey(sha));
-          await this.delete(entry.key);
-          throw new SavedCacheError('the saved conversation is damaged (a chunk is missing or fails its SHA-256); it was deleted', {
-            field: `${entry.key}: part ${p}, chunk ${c}`,
-          });
+          await this.dropUnnamedChunks();
+          throw new SavedCacheError(
+            `the saved conversation is damaged (a chunk is missing or fails its SHA-256); it was deleted${sharing.length > 1 ? `, with ${sharing.length - 1} more that shared the chunk` : ''}`,
+            { field: `${entry.key}: part ${p}, chunk ${c}` },
+          );
         }
         out.set(chunk, at);
         at += chunk.byteLength;
@@ -244,11 +256,25 @@ export class ConversationCache {
     return new Set(this.entries.flatMap((e) => e.parts.flatMap((p) => p.chunks)));
   }
 
-  /** Chunks of the open model that no entry names (replaced or deleted entries, a save cut short). */
+  /**
+   * Chunks of the open model that no entry names (replaced or deleted entries, a save cut short). What is named is
+   * read from the store's metas, not this instance's: another tab's worker may have saved since open().
+   */
   private async dropUnnamedChunks(): Promise<void> {
+    const keys = await this.store.keys();
     const named = this.namedChunks();
+    const metas = `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(this.model)}/`;
+    for (const k of keys) {
+      if (!k.startsWith(metas) || !k.endsWith('/meta')) continue;
+      try {
+        const m: unknown = JSON.parse(String(await this.store.get(k)));
+        if (isMeta(m)) for (const p of m.parts) for (const c of p.chunks) named.add(c);
+      } catch {
+        // A damaged meta names nothing; open() deletes it.
+      }
+    }
     const prefix = chunkPrefix(this.model);
-    for (const k of await this.store.keys()) if (k.startsWith(prefix) && !named.has(k.slice(prefix.length))) await this.store.delete(k);
+    for (const k of keys) if (k.startsWith(prefix) && !named.has(k.slice(prefix.length))) await this.store.delete(k);
   }
 
   /** Say why entries were dropped (and forget it). */

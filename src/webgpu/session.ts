@@ -380,7 +380,7 @@ export class GpuDecodeSession implements DecodeSession {
   async profileDecode(reps: number): Promise<Map<string, number>> {
     this.backend.checkAlive();
     const pos0 = this.cache.length;
-    this.ensurePositions(pos0 + 1);
+    await this.reserve(pos0 + 1);
     const built = this.build();
     const plan = this.writeStep(pos0, 1, null);
     return timeDispatchGroups(this.device, [...built.decode, ...built.head.last], plan, reps);

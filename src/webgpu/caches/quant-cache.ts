@@ -90,9 +90,9 @@ export class GpuQuantCache implements GpuCache {
   /** Width of the per-token rows: X (hidden) or the V side (kv width). */
   private readonly rowWidth: number;
   private readonly latents: GpuLatents[] | null;
-  /** xquant-gqa: this step's latents X·U_k and X·U_v. */
-  private readonly zk: GPUBuffer | null = null;
-  private readonly zv: GPUBuffer | null = null;
+  /** xquant-gqa: this step's latents X·U_k and X·U_v (freed while parked, made by ensure()). */
+  private zk: GPUBuffer | null = null;
+  private zv: GPUBuffer | null = null;
   /** Tiered cache: fp16 K/V of the newest `hot` tokens per layer, a ring addressed through a page table. */
   private readonly hot: number;
   /** Tokens the hot ring holds (hotRingTokens: `hot` plus a spare page). */
@@ -217,12 +217,16 @@ export class GpuQuantCache implements GpuCache {
     this.latents = traits.latents ? gpuLatents(host) : null;
     this.readsInput = traits.stores !== 'kv';
     this.needsPreRopeK = traits.preRopeK;
-    if (this.latents) {
-      const usage = GPUBufferUsage.STORAGE;
-      const rows = Math.ceil(this.maxTokens / 4) * 4;
-      this.zk = this.memory.create('activations', 'latent.k', rows * pad32(kv) * 4, usage);
-      this.zv = this.memory.create('activations', 'latent.v', rows * pad32(kv) * 4, usage);
-    }
+    this.makeLatentRows();
+  }
+
+  /** xquant-gqa's rows of this step's latents (maxBatch tokens of the kv width, each side). */
+  private makeLatentRows(): void {
+    if (!this.latents || this.zk) return;
+    const rows = Math.ceil(this.maxTokens / 4) * 4;
+    const bytes = rows * pad32(kvDim(this.spec)) * 4;
+    this.zk = this.memory.create('activations', 'latent.k', bytes, GPUBufferUsage.STORAGE);
+    this.zv = this.memory.create('activations', 'latent.v', bytes, GPUBufferUsage.STORAGE);
   }
 
   get generation(): number {
@@ -246,6 +250,7 @@ export class GpuQuantCache implements GpuCache {
   ensure(tokens: number): boolean {
     const grew = this.store.ensure(tokens);
     if (grew && this.hot > 0) this.writeHotPages();
+    this.makeLatentRows();
     if (grew || !this.xPartial) {
       if (this.xPartial) this.memory.release(this.xPartial);
       this.xPartial = this.memory.create('activations', 'attn.x-partial', (this.scoresBase + this.capacity * this.spec.numHeads) * 4, GPUBufferUsage.STORAGE);
@@ -408,10 +413,10 @@ export class GpuQuantCache implements GpuCache {
     return m === this.length || !this.rings || this.rings.holdsWindow(m) ? m : 0;
   }
 
-  /** The decode partials (capacity-sized) go; ensure() makes them again. */
+  /** The decode partials (capacity-sized) and xquant-gqa's latent rows go; ensure() makes them again. */
   park(): void {
-    if (this.xPartial) this.memory.release(this.xPartial);
-    this.xPartial = null;
+    for (const b of [this.xPartial, this.zk, this.zv]) if (b) this.memory.release(b);
+    this.xPartial = this.zk = this.zv = null;
   }
 
   get ringsHeld(): number | undefined {
