@@ -50,8 +50,10 @@ describe('conversations on WebGPU', () => {
     for (let k = 1; k < TURNS.length; k++) expect(reused[k].cachedTokens).toBeGreaterThanOrEqual(reused[k - 1].promptTokens);
   });
 
-  it('xquant-cl-4: each turn reuses the previous one', async () => {
-    const reused = await conversation('xquant-cl-4', true);
+  // Between turns the session is parked (its working buffers, decode partials and xquant-gqa's latent rows freed)
+  // and made whole again by the next turn.
+  it.each(['xquant-cl-4', 'xquant-gqa-4'])('%s: each turn reuses the previous one', async (mode) => {
+    const reused = await conversation(mode, true);
     for (let k = 1; k < TURNS.length; k++) expect(reused[k].cachedTokens).toBeGreaterThanOrEqual(reused[k - 1].promptTokens);
   });
 
