@@ -436,7 +436,8 @@ export class Engine {
     } catch (e) {
       session.close();
       if (!(e instanceof SavedCacheError)) throw e;
-      if (e.field === 'layout') await this.saved.delete(match.entry.key);
+      // Another layout, parts that do not fit it, rings said to hold what they cannot: it would fail every time.
+      await this.saved.delete(match.entry.key);
       this.saved.note(`a saved conversation was not used: ${e.message}`);
       return null;
     }
