@@ -62,3 +62,23 @@ export const GEMMA3_SHAPE: SyntheticShape = {
   architecture: 'Gemma3ForCausalLM',
   config: { sliding_window: 6, sliding_window_pattern: 6, rope_local_base_freq: 10000, rope_theta: 1000000, query_pre_attn_scalar: 12 },
 };
+
+/**
+ * The sliding-window ring tests' Gemma 3 kind (src/webgpu/caches/*-ring.gpu.test.ts): layers 0 and 1 slide over 8
+ * tokens (a ring of 8 + 512 tokens, 640 in whole pages), layer 2 sees everything.
+ */
+export const GEMMA3_RING_SHAPE: SyntheticShape = {
+  hidden: 64,
+  layers: 3,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 32,
+  ffn: 96,
+  vocab: 64,
+  tied: true,
+  architecture: 'Gemma3ForCausalLM',
+  config: { sliding_window: 8, sliding_window_pattern: 3, rope_local_base_freq: 10000, rope_theta: 1000000, query_pre_attn_scalar: 24 },
+};
+
+/** Every layer slides over 40 tokens: the whole cache is rings. */
+export const MISTRAL_RING_SHAPE: SyntheticShape = { ...GEMMA3_RING_SHAPE, tied: false, architecture: 'MistralForCausalLM', config: { sliding_window: 40 } };

@@ -10,7 +10,8 @@ import { cacheBytesFor } from '../../engine/planner';
 import { loadModel, type LoadedModel } from '../../model/load-model';
 import { ReferenceBackend } from '../../reference/backend';
 import { maxAbsDiff } from '../../test-support/compare';
-import { syntheticSource, type SyntheticShape } from '../../test-support/synthetic-model';
+import { syntheticSource } from '../../test-support/synthetic-model';
+import { GEMMA3_RING_SHAPE, MISTRAL_RING_SHAPE } from '../../test-support/architecture-shapes';
 import { WebGpuBackend } from '../backend';
 import type { KernelFamily } from '../kernel-family';
 import { nodeGpu, nodeShaders } from '../node-gpu';
@@ -18,20 +19,8 @@ import type { GpuDecodeSession } from '../session';
 import type { DecodeSession } from '../../engine/backend';
 import { shiftedHeld } from './sliding-rings';
 
-// Layers 0 and 1 slide over 8 tokens (a ring of 640), layer 2 sees everything.
-const GEMMA3: SyntheticShape = {
-  hidden: 64,
-  layers: 3,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 32,
-  ffn: 96,
-  vocab: 64,
-  tied: true,
-  architecture: 'Gemma3ForCausalLM',
-  config: { sliding_window: 8, sliding_window_pattern: 3, rope_local_base_freq: 10000, rope_theta: 1000000, query_pre_attn_scalar: 24 },
-};
-const MISTRAL: SyntheticShape = { ...GEMMA3, tied: false, architecture: 'MistralForCausalLM', config: { sliding_window: 40 } };
+const GEMMA3 = GEMMA3_RING_SHAPE;
+const MISTRAL = MISTRAL_RING_SHAPE;
 
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => 1 + (((from + i) * 37) % 60));
 
