@@ -9,14 +9,13 @@
 // Its byte accounting is the reference's (cacheBytesFor), so the modes of src/cache line up.
 
 import { GpuOutOfMemoryError, InvalidArgumentError } from '../../errors';
-import { SlidingRings } from './sliding-rings';
+import { ringExactPrefix, SlidingRings } from './sliding-rings';
 import type { GpuMemory } from '../memory';
 import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import { cacheBytesPerToken, storedCacheBytes } from '../../cache/cache-bytes';
 import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
-import { exactPrefix } from '../../cache/keep';
 import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 
 export interface LayerPools {
@@ -68,17 +67,12 @@ export class GpuKvCache implements GpuCache {
     this.stored = n;
   }
 
-  private windowHeld(pos: number, held?: number): boolean {
-    return !this.rings || this.rings.holdsWindow(pos, held);
-  }
-
   /**
    * How many of the first n tokens can be kept exactly: every one, except that the token after them needs its
    * window's keys, which a ring may have overwritten since (then none: the caller re-runs the prompt).
    */
   exactPrefix(n: number): number {
-    const m = exactPrefix(this.config, this.stored, n);
-    return m === this.stored || this.windowHeld(m) ? m : 0;
+    return ringExactPrefix(this.rings, this.config, this.stored, n);
   }
 
   /** Nothing but the cache itself. */
@@ -141,7 +135,7 @@ export class GpuKvCache implements GpuCache {
     const wrapped = rings !== null && this.pageCount * PAGE_TOKENS > rings.tokens;
     let held = rings?.heldFrom ?? 0;
     if (rings && moved > 0 && wrapped) held = Math.max(from, held - (to - from));
-    if (!this.windowHeld(from + moved, held)) return false;
+    if (rings && !rings.holdsWindow(from + moved, held)) return false;
     const words = (this.kvDim * (this.f16 ? 2 : 4)) / 4;
     if (moved > 0) {
       const ringRows = wrapped ? rings.tokens : 0;

@@ -40,9 +40,9 @@ import {
   type CacheConfig,
 } from '../../cache/cache-config';
 import { chunking, copyRuns, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
-import { canShift, exactPrefix } from '../../cache/keep';
+import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
-import { shiftedHeld, SlidingRings } from './sliding-rings';
+import { ringExactPrefix, shiftedHeld, SlidingRings } from './sliding-rings';
 import { gpuLatents, type GpuLatents } from './gpu-latents';
 import { quantRowWords } from '../../cache/row-layout';
 import type { CacheHost } from './cache-host';
@@ -407,10 +407,8 @@ export class GpuQuantCache implements GpuCache {
     return true;
   }
 
-  /** exactPrefix's rule, and none where the token after the kept ones would miss its window's rows in a ring. */
   exactPrefix(n: number): number {
-    const m = exactPrefix(this.config, this.length, n);
-    return m === this.length || !this.rings || this.rings.holdsWindow(m) ? m : 0;
+    return ringExactPrefix(this.rings, this.config, this.length, n);
   }
 
   /** The decode partials (capacity-sized) and xquant-gqa's latent rows go; ensure() makes them again. */

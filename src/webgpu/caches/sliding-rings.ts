@@ -8,7 +8,7 @@ import { InvalidArgumentError, SavedCacheError } from '../../errors';
 import { layerWindow, type ModelSpec } from '../../model/model-spec';
 import { ringTokens } from '../../cache/cache-bytes';
 import type { CacheConfig } from '../../cache/cache-config';
-import { OVERSHOOT_TOKENS } from '../../cache/keep';
+import { exactPrefix, OVERSHOOT_TOKENS } from '../../cache/keep';
 
 export class SlidingRings {
   /** First position whose rows every ring still holds. */
@@ -86,4 +86,13 @@ export class SlidingRings {
 export function shiftedHeld(held: number, ring: number, from: number, to: number, moved: number): number {
   const tail = held > to ? from + (held - to) : Math.min(held, from);
   return Math.max(0, from + moved - ring, tail);
+}
+
+/**
+ * How many of the first n tokens a cache holding `length` keeps exactly: keep.ts's rule for its mode, and none where
+ * the token after the kept ones needs window rows a ring has overwritten since (the caller re-runs the prompt).
+ */
+export function ringExactPrefix(rings: SlidingRings | null, config: CacheConfig, length: number, n: number): number {
+  const m = exactPrefix(config, length, n);
+  return m === length || !rings || rings.holdsWindow(m) ? m : 0;
 }
