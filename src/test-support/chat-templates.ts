@@ -226,3 +226,17 @@ export const QWEN_2_5_CONFIG = {
   tokenizer_class: 'Qwen2Tokenizer',
   chat_template: QWEN_2_5_TEMPLATE,
 };
+
+/**
+ * A chat template as Ollama's GGUF files of a model embed it, from the table the npm package
+ * @huggingface/ollama-utils (a devDependency) ships in its source: `library/phi4-mini:3.8b` and the like.
+ */
+export function ollamaGgufTemplate(model: string): string {
+  const file = require.resolve('@huggingface/ollama-utils').replace(/dist[\\/]index\.js$/, 'src/chat-template-automap.ts');
+  const src = readFileSync(file, 'utf8');
+  const at = src.indexOf(`model: "library/${model}",`);
+  if (at < 0) throw new Error(`${file}: no entry for library/${model}`);
+  const m = /gguf:\s*("(?:[^"\\]|\\.)*")/.exec(src.slice(at));
+  if (!m) throw new Error(`${file}: library/${model} has no gguf template`);
+  return JSON.parse(m[1]) as string;
+}

@@ -6,7 +6,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readGgufHeader } from '../model/gguf';
+import { readGgufHeader, type GgufValue } from '../model/gguf';
 import { NodeFolderSource } from '../model/node-file-source';
 import { ggufTokenizerFiles } from '../tokenizer/gguf-tokenizer';
 import { TextTokenizer } from '../tokenizer/tokenizer';
@@ -64,11 +64,11 @@ export function llamaCppTokenizerCases(vocab: LlamaCppVocab): { text: string; id
   return texts.map((text, i) => ({ text, ids: lines[i].trim() === '' ? [] : lines[i].trim().split(/\s+/).map(Number) }));
 }
 
-/** The engine's tokenizer for one of llama.cpp's vocabulary GGUFs (metadata edited first by `edit`, if given). */
-export async function llamaCppVocabTokenizer(vocab: LlamaCppVocab): Promise<TextTokenizer> {
+/** The engine's tokenizer for one of llama.cpp's vocabulary GGUFs, with `changes` to its metadata (a chat template, a name). */
+export async function llamaCppVocabTokenizer(vocab: LlamaCppVocab, changes: Record<string, GgufValue> = {}): Promise<TextTokenizer> {
   const file = `ggml-vocab-${vocab}.gguf`;
   llamaCppPath(`models/${file}`);
   const { metadata } = await readGgufHeader(new NodeFolderSource(`${LLAMA_CPP_DIR}/models`), file);
-  const files = ggufTokenizerFiles(metadata, file);
+  const files = ggufTokenizerFiles(new Map([...metadata, ...Object.entries(changes)]), file);
   return TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, file);
 }

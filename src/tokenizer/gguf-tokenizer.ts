@@ -110,7 +110,11 @@ const K = {
   addEos: 'tokenizer.ggml.add_eos_token',
   addSpacePrefix: 'tokenizer.ggml.add_space_prefix',
   template: 'tokenizer.chat_template',
+  name: 'general.name',
 } as const;
+
+/** Phi-3's special tokens that keep the whitespace after them (llama.cpp's list). */
+const PHI3_UNSTRIPPED = new Set(['<unk>', '<s>', '<|endoftext|>']);
 
 /**
  * The tokenizer.json and tokenizer_config.json texts equivalent to the GGUF's tokenizer, for
@@ -181,10 +185,14 @@ export function ggufTokenizerFiles(meta: GgufMetadata, where: string): { tokeniz
   texts.forEach((t, i) => (vocab[t] = i));
 
   // Control and unknown tokens are matched whole and skipped when decoding with skip_special_tokens; user-defined ones are matched whole and kept.
+  // Phi-3's chat tokens eat the whitespace after them ("<|user|>\nHi" is <|user|> ▁Hi): its tokenizer.json says so
+  // per token, a GGUF cannot, so llama.cpp tells Phi-3 by its general.name and sets it, as here.
+  const rstrips = /phi-?3/.test((r.string(K.name, false) ?? '').toLowerCase());
   const added: JsonValue[] = [];
   types.forEach((type, id) => {
     if (type !== GGUF_TOKEN_TYPE.control && type !== GGUF_TOKEN_TYPE.unknown && type !== GGUF_TOKEN_TYPE.userDefined) return;
-    added.push({ id, content: texts[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== GGUF_TOKEN_TYPE.userDefined });
+    const rstrip = rstrips && !PHI3_UNSTRIPPED.has(texts[id]);
+    added.push({ id, content: texts[id], single_word: false, lstrip: false, rstrip, normalized: false, special: type !== GGUF_TOKEN_TYPE.userDefined });
   });
 
   // SentencePiece: unknown characters fall back to byte tokens; byte-level BPE never needs to.
