@@ -45,6 +45,9 @@ function templateMessage(m: ChatMessage): Record<string, unknown> {
   return { ...m, tool_calls: calls };
 }
 
+/** Tokens that end a turn in the supported families' chat formats, by text; llama.cpp ends generation on them too. */
+export const END_OF_TURN = ['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>'] as const;
+
 export class TextTokenizer {
   private readonly template: Template | null;
 
@@ -88,6 +91,15 @@ export class TextTokenizer {
   /** Token ids of `text`; `addSpecialTokens` adds what the tokenizer's post-processor adds (BOS for Llama). */
   encode(text: string, addSpecialTokens = false): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /**
+   * The ids of the vocabulary's end-of-turn tokens (END_OF_TURN), which end a reply whatever config.json's
+   * eos_token_id says: Phi-3.5's names <|endoftext|>, yet its chat turns end with <|end|>.
+   */
+  endOfTurnIds(): number[] {
+    const vocab = this.tokenizer.get_vocab(true);
+    return END_OF_TURN.map((t) => vocab.get(t)).filter((id) => id !== undefined);
   }
 
   decode(ids: number[], skipSpecialTokens = true): string {
