@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ollamaGgufTemplate } from '../test-support/chat-templates';
 import { LLAMA_CPP_DIR, llamaCppTemplate, llamaCppVocabTokenizer } from '../test-support/llama-cpp-files';
 import { templateThinks } from '../engine/reasoning';
+import { toolCallFormat } from '../engine/tool-calls';
 import { readGgufHeader } from '../model/gguf';
 import { parseModelTexts } from '../model/load-model';
 import { NodeFolderSource } from '../model/node-file-source';
@@ -164,5 +165,11 @@ describe("Phi-4-mini's template (Ollama's phi4-mini GGUF)", () => {
     );
     expect(t.applyChatTemplate(NO_SYSTEM)).toBe('<|user|>Hi<|end|><|assistant|>Arr!<|end|><|user|>Where is the gold?<|end|><|assistant|>');
     expect(t.applyChatTemplate(NO_SYSTEM, false)).toBe('<|user|>Hi<|end|><|assistant|>Arr!<|end|><|user|>Where is the gold?<|end|><|endoftext|>');
+  });
+
+  it("teaches no tool-call format the engine reads (nor does SmolLM3's): `tools` on them is refused, not dropped", () => {
+    expect(toolCallFormat(ollamaGgufTemplate('phi4-mini:3.8b'))).toBeNull();
+    expect(toolCallFormat(llamaCppTemplate('HuggingFaceTB-SmolLM3-3B'))).toBeNull();
+    expect(toolCallFormat(llamaCppTemplate('Qwen-Qwen3-0.6B'))).toBe('hermes');
   });
 });
