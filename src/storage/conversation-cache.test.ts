@@ -10,7 +10,7 @@ import { referenceBackends } from '../reference/engine-backend';
 import { sharedPath } from '../test-support/shared-models';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { MemoryChunkStore } from './chunk-store';
-import { CONVERSATION_FORMAT_VERSION, ConversationCache } from './conversation-cache';
+import { CONVERSATION_FORMAT_VERSION, ConversationCache, PENDING_MS } from './conversation-cache';
 import { loadPreparedModel } from './model-loader';
 
 async function engineOn(store: MemoryChunkStore, model = 'stories260K'): Promise<Engine> {
@@ -223,5 +223,50 @@ describe('saved conversations (reference backend)', () => {
     await a.save('fp16', [5, 6], { length: 2, layout: 'L', parts: [new Uint8Array([8])] });
     await a.delete();
     expect((await b.load(b.find('fp16', [3, 4])!.entry)).parts).toEqual([new Uint8Array([9, 9])]);
+  });
+
+  it('a save in progress keeps its chunks while another tab clears unnamed ones; one never finished goes after PENDING_MS', async () => {
+    const store = new MemoryChunkStore();
+    const a = new ConversationCache(store);
+    const b = new ConversationCache(store);
+    await a.open('m');
+    await b.open('m');
+    // a's save stops after its first chunk: b deletes its own entry (clearing unnamed chunks) before a writes its meta.
+    await b.save('fp16', [3, 4], { length: 2, layout: 'L', parts: [new Uint8Array([9, 9])] });
+    const set = store.set.bind(store);
+    let release!: () => void;
+    const paused = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atChunk = new Promise<void>((r) => (reached = r));
+    store.set = async (key, value) => {
+      await set(key, value);
+      if (key.includes('/chunks/')) {
+        reached();
+        await paused;
+      }
+    };
+    const big = new Uint8Array(2 ** 20 + 5).fill(3);
+    const saving = a.save('fp16', [5, 6], { length: 2, layout: 'L', parts: [big] });
+    await atChunk;
+    store.set = set;
+    await b.delete();
+    release();
+    const saved = await saving;
+    expect(saved.writtenBytes).toBe(2 ** 20 + 5);
+    expect([...store.values.keys()].filter((k) => k.endsWith('/pending'))).toEqual([]);
+    const c = new ConversationCache(store);
+    await c.open('m');
+    expect((await c.load(c.find('fp16', [5, 6])!.entry)).parts).toEqual([big]);
+
+    // A pending record its tab never finished: kept while young, then it and its chunks go.
+    const dir = saved.key;
+    await store.set(`${dir.replace(/[^/]+\/$/, 'x/')}pending`, JSON.stringify({ startedAt: Date.now(), chunks: ['abc'] }));
+    await store.set(`xqc/v${CONVERSATION_FORMAT_VERSION}/m/chunks/abc`, new Uint8Array([1]).buffer);
+    await c.delete('nothing');
+    expect(store.values.has(`xqc/v${CONVERSATION_FORMAT_VERSION}/m/chunks/abc`)).toBe(true);
+    await store.set(`${dir.replace(/[^/]+\/$/, 'x/')}pending`, JSON.stringify({ startedAt: Date.now() - PENDING_MS - 1, chunks: ['abc'] }));
+    await c.delete('nothing');
+    expect(store.values.has(`xqc/v${CONVERSATION_FORMAT_VERSION}/m/chunks/abc`)).toBe(false);
+    expect([...store.values.keys()].filter((k) => k.endsWith('/pending'))).toEqual([]);
   });
 });

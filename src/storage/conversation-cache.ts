@@ -7,7 +7,9 @@
 // engine's model key (name, spec and a fingerprint of the weights as uploaded); `entry` a hash of the token ids.
 // A conversation saved every turn grows at the end of each buffer, so its earlier chunks are the ones already
 // stored: a save writes only the chunks no entry of the model holds yet, and a chunk is deleted with the last entry
-// that names it. An entry is used only when its format version, model, mode and the session's layout match and
+// that names it. A save in progress names its chunks first in `{entry}/pending` (deleted once the meta is written),
+// so another tab's worker clearing unnamed chunks meanwhile leaves them; a pending record older than PENDING_MS is
+// a save its tab never finished, and goes with its chunks. An entry is used only when its format version, model, mode and the session's layout match and
 // every chunk's SHA-256 checks; a stale or damaged one is deleted and the reason said, never read into a cache.
 
 import { SavedCacheError, StorageQuotaError } from '../errors';
@@ -24,6 +26,8 @@ const PREFIX = 'xqc';
  * rewrites at most the chunk where each buffer's stored tokens end (with the fixed rings at a buffer's start).
  */
 const CHUNK_BYTES = 2 ** 20;
+/** A save's pending record older than this is one its tab never finished (closed, crashed). */
+export const PENDING_MS = 10 * 60_000;
 
 /** What the API lists per saved conversation. */
 export interface SavedConversationInfo {
@@ -42,6 +46,21 @@ interface PartRecord {
   bytes: number;
   /** SHA-256 of each chunk, in order. */
   chunks: string[];
+}
+
+/** A save in progress: the chunks it is about to write or count on (`{entry}/pending`, deleted with its meta written). */
+interface PendingRecord {
+  startedAt: number;
+  chunks: string[];
+}
+
+function parsePending(v: unknown): PendingRecord | null {
+  try {
+    const r = JSON.parse(String(v)) as Partial<PendingRecord> | null;
+    return r && typeof r.startedAt === 'number' && Array.isArray(r.chunks) && r.chunks.every((c) => typeof c === 'string') ? (r as PendingRecord) : null;
+  } catch {
+    return null;
+  }
 }
 
 interface EntryMeta extends SavedConversationInfo {
@@ -151,25 +170,34 @@ export class ConversationCache {
     const hash = (await sha256Hex(new Uint8Array(Int32Array.from(ids).buffer))).slice(0, 32);
     const dir = entryPrefix(this.model, mode, hash);
     const held = this.namedChunks();
-    const parts: PartRecord[] = [];
     const written: string[] = [];
     let writtenBytes = 0;
     const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
+    const pending = `${dir}pending`;
     try {
-      for (const bytes of snap.parts) {
-        const chunks: string[] = [];
-        const count = Math.max(1, Math.ceil(bytes.byteLength / CHUNK_BYTES));
-        for (let c = 0; c < count; c++) {
-          const chunk = bytes.slice(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES);
-          const sha = await sha256Hex(chunk);
-          chunks.push(sha);
+      // Views, not copies: a chunk is copied only when it is written.
+      const chunked = snap.parts.map((bytes) =>
+        Array.from({ length: Math.max(1, Math.ceil(bytes.byteLength / CHUNK_BYTES)) }, (_, c) => bytes.subarray(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES)),
+      );
+      const parts: PartRecord[] = [];
+      for (const [p, chunks] of chunked.entries()) {
+        const shas: string[] = [];
+        for (const chunk of chunks) shas.push(await sha256Hex(chunk));
+        parts.push({ bytes: snap.parts[p].byteLength, chunks: shas });
+      }
+      // Named before written: another tab dropping unnamed chunks meanwhile keeps these.
+      const record: PendingRecord = { startedAt: Date.now(), chunks: parts.flatMap((x) => x.chunks) };
+      await this.store.set(pending, JSON.stringify(record));
+      written.push(pending);
+      for (const [p, chunks] of chunked.entries()) {
+        for (const [c, chunk] of chunks.entries()) {
+          const sha = parts[p].chunks[c];
           if (held.has(sha)) continue;
-          await this.store.set(this.chunkKey(sha), chunk.buffer);
+          await this.store.set(this.chunkKey(sha), chunk.slice().buffer);
           held.add(sha);
           written.push(this.chunkKey(sha));
           writtenBytes += chunk.byteLength;
         }
-        parts.push({ bytes: bytes.byteLength, chunks });
       }
       const meta: EntryMeta = {
         key: dir,
@@ -186,6 +214,7 @@ export class ConversationCache {
       };
       await this.store.set(`${dir}meta`, JSON.stringify(meta));
       written.length = 0;
+      await this.store.delete(pending);
       const replaced = this.entries.filter((e) => e.mode === mode && e.key !== dir && continues(e.ids, longestCommonPrefix(e.ids, ids)));
       this.entries = [...this.entries.filter((e) => e.key !== dir), meta];
       // Saved: from here on the chunks are the new entry's. The same conversation saved earlier (it shares at least
@@ -265,12 +294,18 @@ export class ConversationCache {
     const named = this.namedChunks();
     const metas = `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(this.model)}/`;
     for (const k of keys) {
-      if (!k.startsWith(metas) || !k.endsWith('/meta')) continue;
-      try {
-        const m: unknown = JSON.parse(String(await this.store.get(k)));
-        if (isMeta(m)) for (const p of m.parts) for (const c of p.chunks) named.add(c);
-      } catch {
-        // A damaged meta names nothing; open() deletes it.
+      if (!k.startsWith(metas)) continue;
+      if (k.endsWith('/meta')) {
+        try {
+          const m: unknown = JSON.parse(String(await this.store.get(k)));
+          if (isMeta(m)) for (const p of m.parts) for (const c of p.chunks) named.add(c);
+        } catch {
+          // A damaged meta names nothing; open() deletes it.
+        }
+      } else if (k.endsWith('/pending')) {
+        const r = parsePending(await this.store.get(k));
+        if (r && Date.now() - r.startedAt < PENDING_MS) for (const c of r.chunks) named.add(c);
+        else await this.store.delete(k); // a save its tab never finished (or damaged): its chunks go below
       }
     }
     const prefix = chunkPrefix(this.model);
