@@ -97,10 +97,11 @@ await runCli(USAGE, async () => {
   await backend.prepare(cache);
   const prepareSeconds = (performance.now() - preparing) / 1000;
   const started = performance.now();
+  const stopIds = model.tokenizer.endOfReplyIds(model.spec.eosTokenIds, model.spec.vocabSize);
   const constraint = spec
-    ? new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds), model.spec.eosTokenIds).start(spec)
+    ? new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, stopIds), stopIds).start(spec)
     : undefined;
-  const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds: model.spec.eosTokenIds, constraint });
+  const ids = await generateIds(backend, promptIds, { maxTokens: a['max-tokens'], cache, sampling, stopIds, constraint });
   const seconds = (performance.now() - started) / 1000;
   const text = model.tokenizer.decode(ids);
   if (a.json) {

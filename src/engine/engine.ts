@@ -53,6 +53,8 @@ export * from './engine-types';
 
 export class Engine {
   private model: PreparedModel | null = null;
+  /** Where the loaded model's replies end (TextTokenizer.endOfReplyIds). */
+  private stopIds: readonly number[] = [];
   private backend: EngineBackend | null = null;
   private budgetBytes = DEFAULT_BUDGET_MB * 2 ** 20;
   private accuracyBound = DEFAULT_ACCURACY_BOUND;
@@ -97,6 +99,7 @@ export class Engine {
     const previous = this.backend;
     this.pool.clear();
     this.model = model;
+    this.stopIds = model.tokenizer.endOfReplyIds(model.spec.eosTokenIds, model.spec.vocabSize);
     this.backend = backend;
     this.budgetBytes = budgetBytes;
     this.accuracyBound = accuracyBound;
@@ -226,8 +229,8 @@ export class Engine {
   private constraintCache(): ConstraintCache {
     const { model } = this.loaded();
     this.constraints ??= new ConstraintCache(
-      vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, model.spec.eosTokenIds),
-      model.spec.eosTokenIds,
+      vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, this.stopIds),
+      this.stopIds,
     );
     return this.constraints;
   }
@@ -361,7 +364,7 @@ export class Engine {
       const later = session.decodeIds(id, sampler, maxTokens - 1);
       try {
         for (;;) {
-          if (model.spec.eosTokenIds.includes(id)) {
+          if (this.stopIds.includes(id)) {
             finishReason = 'stop';
             break;
           }

@@ -33,15 +33,10 @@ export async function readModelTexts(source: ModelFileSource): Promise<ModelText
   return { config, tokenizer, tokenizerConfig };
 }
 
-/**
- * Spec and tokenizer from the text files; `where` names the folder in errors. A reply ends at config.json's
- * eos_token_id and at the vocabulary's end-of-turn tokens (TextTokenizer.endOfTurnIds).
- */
+/** Spec and tokenizer from the text files; `where` names the folder in errors. */
 export function parseModelTexts(texts: ModelTexts, where: string): { spec: ModelSpec; tokenizer: TextTokenizer } {
-  const config = parseModelConfig(texts.config, `${where}/config.json`);
-  const tokenizer = TextTokenizer.fromJson(texts.tokenizer, texts.tokenizerConfig, where);
-  const eosTokenIds = [...new Set([...config.eosTokenIds, ...tokenizer.endOfTurnIds().filter((id) => id < config.vocabSize)])];
-  return { spec: { ...config, eosTokenIds }, tokenizer };
+  const spec = parseModelConfig(texts.config, `${where}/config.json`);
+  return { spec, tokenizer: TextTokenizer.fromJson(texts.tokenizer, texts.tokenizerConfig, where) };
 }
 
 export async function loadModel(source: ModelFileSource): Promise<LoadedModel> {

@@ -7,9 +7,10 @@
 // engine's model key (name, spec and a fingerprint of the weights as uploaded); `entry` a hash of the token ids.
 // A conversation saved every turn grows at the end of each buffer, so its earlier chunks are the ones already
 // stored: a save writes only the chunks no entry of the model holds yet, and a chunk is deleted with the last entry
-// that names it. A save in progress names its chunks first in `{entry}/pending` (deleted once the meta is written),
-// so another tab's worker clearing unnamed chunks meanwhile leaves them; a pending record older than PENDING_MS is
-// a save its tab never finished, and goes with its chunks. An entry is used only when its format version, model, mode and the session's layout match and
+// that names it. A save in progress names its chunks first in a record of its own,
+// `xqc/v{version}/{model}/pending/{save}` (deleted once the meta is written), so another tab's worker clearing
+// unnamed chunks meanwhile leaves them; a record not renewed for PENDING_MS is a save its tab never finished, and
+// goes with its chunks. An entry is used only when its format version, model, mode and the session's layout match and
 // every chunk's SHA-256 checks; a stale or damaged one is deleted and the reason said, never read into a cache.
 
 import { SavedCacheError, StorageQuotaError } from '../errors';
@@ -26,8 +27,10 @@ const PREFIX = 'xqc';
  * rewrites at most the chunk where each buffer's stored tokens end (with the fixed rings at a buffer's start).
  */
 const CHUNK_BYTES = 2 ** 20;
-/** A save's pending record older than this is one its tab never finished (closed, crashed). */
+/** A save's pending record not renewed for this long is one its tab never finished (closed, crashed). */
 export const PENDING_MS = 10 * 60_000;
+/** A save renews its pending record every this many chunks written. */
+const RENEW_CHUNKS = 64;
 
 /** What the API lists per saved conversation. */
 export interface SavedConversationInfo {
@@ -48,7 +51,7 @@ interface PartRecord {
   chunks: string[];
 }
 
-/** A save in progress: the chunks it is about to write or count on (`{entry}/pending`, deleted with its meta written). */
+/** A save in progress: the chunks it is about to write or count on (deleted once its meta is written). */
 interface PendingRecord {
   startedAt: number;
   chunks: string[];
@@ -81,6 +84,10 @@ export interface SavedMatch {
 
 function entryPrefix(model: string, mode: string, entry: string): string {
   return `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/${encodeURIComponent(mode)}/${entry}/`;
+}
+
+function pendingPrefix(model: string): string {
+  return `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(model)}/pending/`;
 }
 
 function chunkPrefix(model: string): string {
@@ -173,7 +180,7 @@ export class ConversationCache {
     const written: string[] = [];
     let writtenBytes = 0;
     const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
-    const pending = `${dir}pending`;
+    const pending = `${pendingPrefix(this.model)}${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     try {
       // Views, not copies: a chunk is copied only when it is written.
       const chunked = snap.parts.map((bytes) =>
@@ -189,14 +196,19 @@ export class ConversationCache {
       const record: PendingRecord = { startedAt: Date.now(), chunks: parts.flatMap((x) => x.chunks) };
       await this.store.set(pending, JSON.stringify(record));
       written.push(pending);
+      // What this instance believes stored may have gone since open() (another tab deleted its entries): checked
+      // once the pending record protects it, and written again where gone.
+      const present = new Set(await this.store.keys());
       for (const [p, chunks] of chunked.entries()) {
         for (const [c, chunk] of chunks.entries()) {
           const sha = parts[p].chunks[c];
-          if (held.has(sha)) continue;
+          if (held.has(sha) && present.has(this.chunkKey(sha))) continue;
           await this.store.set(this.chunkKey(sha), chunk.slice().buffer);
           held.add(sha);
+          present.add(this.chunkKey(sha));
           written.push(this.chunkKey(sha));
           writtenBytes += chunk.byteLength;
+          if (written.length % RENEW_CHUNKS === 0) await this.store.set(pending, JSON.stringify({ ...record, startedAt: Date.now() }));
         }
       }
       const meta: EntryMeta = {
@@ -214,7 +226,7 @@ export class ConversationCache {
       };
       await this.store.set(`${dir}meta`, JSON.stringify(meta));
       written.length = 0;
-      await this.store.delete(pending);
+      await this.store.delete(pending).catch(() => {}); // saved all the same; a record left behind expires
       const replaced = this.entries.filter((e) => e.mode === mode && e.key !== dir && continues(e.ids, longestCommonPrefix(e.ids, ids)));
       this.entries = [...this.entries.filter((e) => e.key !== dir), meta];
       // Saved: from here on the chunks are the new entry's. The same conversation saved earlier (it shares at least
@@ -294,19 +306,21 @@ export class ConversationCache {
     const named = this.namedChunks();
     const metas = `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/${encodeURIComponent(this.model)}/`;
     for (const k of keys) {
-      if (!k.startsWith(metas)) continue;
-      if (k.endsWith('/meta')) {
-        try {
-          const m: unknown = JSON.parse(String(await this.store.get(k)));
-          if (isMeta(m)) for (const p of m.parts) for (const c of p.chunks) named.add(c);
-        } catch {
-          // A damaged meta names nothing; open() deletes it.
-        }
-      } else if (k.endsWith('/pending')) {
-        const r = parsePending(await this.store.get(k));
-        if (r && Date.now() - r.startedAt < PENDING_MS) for (const c of r.chunks) named.add(c);
-        else await this.store.delete(k); // a save its tab never finished (or damaged): its chunks go below
+      if (!k.startsWith(metas) || !k.endsWith('/meta')) continue;
+      try {
+        const m: unknown = JSON.parse(String(await this.store.get(k)));
+        if (isMeta(m)) for (const p of m.parts) for (const c of p.chunks) named.add(c);
+      } catch {
+        // A damaged meta names nothing; open() deletes it.
       }
+    }
+    // Saves in progress, listed again: one that began while the metas were read counts too.
+    const pendings = pendingPrefix(this.model);
+    for (const k of await this.store.keys()) {
+      if (!k.startsWith(pendings)) continue;
+      const r = parsePending(await this.store.get(k));
+      if (r && Date.now() - r.startedAt < PENDING_MS) for (const c of r.chunks) named.add(c);
+      else await this.store.delete(k); // a save its tab never finished (or a damaged record): its chunks go below
     }
     const prefix = chunkPrefix(this.model);
     for (const k of keys) if (k.startsWith(prefix) && !named.has(k.slice(prefix.length))) await this.store.delete(k);

@@ -94,12 +94,14 @@ export class TextTokenizer {
   }
 
   /**
-   * The ids of the vocabulary's end-of-turn tokens (END_OF_TURN), which end a reply whatever config.json's
-   * eos_token_id says: Phi-3.5's names <|endoftext|>, yet its chat turns end with <|end|>.
+   * The ids a reply ends at: the model's EOS ids and the vocabulary's end-of-turn tokens (END_OF_TURN), which end a
+   * turn whatever config.json's eos_token_id says (Phi-3.5's names <|endoftext|>, yet its turns end with <|end|>).
+   * Apart from the spec, which names the model in saved conversations' keys and stays as config.json has it.
    */
-  endOfTurnIds(): number[] {
+  endOfReplyIds(eosTokenIds: readonly number[], vocabSize: number): number[] {
     const vocab = this.tokenizer.get_vocab(true);
-    return END_OF_TURN.map((t) => vocab.get(t)).filter((id) => id !== undefined);
+    const turns = END_OF_TURN.map((t) => vocab.get(t)).filter((id) => id !== undefined && id < vocabSize) as number[];
+    return [...new Set([...eosTokenIds, ...turns])];
   }
 
   decode(ids: number[], skipSpecialTokens = true): string {
