@@ -124,6 +124,12 @@ export function downloadTracker(onProgress?: (p: LoadProgress) => void): (file: 
   };
 }
 
+/**
+ * How the loader makes a model's texts from its source. Bump when that changes for some source (a GGUF's config.json
+ * and tokenizer files are derived from its header: 2 = Phi-3's rstrip tokens): stored copies then read them again.
+ */
+export const MODEL_TEXTS_VERSION = 2;
+
 export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingModel> {
   const { resolved, format, cache, signal, onProgress } = r;
   const key: CacheKey = { id: resolved.id, revision: resolved.revision, format };
@@ -137,7 +143,21 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
     lookup = { status: 'stale', detail: checked.detail!, tensors: new Set() };
   }
   throwIfAborted(signal, 'download');
-  const texts: ModelTexts = lookup?.status === 'hit' ? lookup.manifest.texts : await readModelTexts(resolved.source);
+  let texts: ModelTexts;
+  let textsNote: string | undefined;
+  if (lookup?.status === 'hit') {
+    texts = lookup.manifest.texts;
+    if ((lookup.manifest.textsVersion ?? 1) !== MODEL_TEXTS_VERSION) {
+      // Stored by an engine that made them otherwise (a GGUF's tokenizer.json is derived): read again, or said.
+      try {
+        texts = await readModelTexts(resolved.source);
+        lookup = { status: 'hit', manifest: await cache!.replaceTexts(lookup.manifest, texts, MODEL_TEXTS_VERSION) };
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw e;
+        textsNote = `the stored config and tokenizer files are from an older engine and could not be read again from the source (${e.message}); they are used as stored`;
+      }
+    }
+  } else texts = await readModelTexts(resolved.source);
   const { spec, tokenizer } = parseModelTexts(texts, lookup?.status === 'hit' ? `weight cache ${resolved.name}` : resolved.source.name);
   // The source's headers are read before any GPU work, so a bad checkpoint fails here (not on a cache hit).
   let checkpoint: Checkpoint | null = lookup?.status === 'hit' ? null : await openCheckpoint(resolved.source);
@@ -167,7 +187,7 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
         const missing = new Set<string>();
         for (const name of lookup.manifest.tensors) if (!(await fromCache(name))) missing.add(name);
         if (missing.size === 0) {
-          report = { state: 'hit', bytes: lookup.manifest.totalBytes, ...(checked ? { source: checked } : {}) };
+          report = { state: 'hit', bytes: lookup.manifest.totalBytes, ...(checked ? { source: checked } : {}), ...(textsNote ? { detail: textsNote } : {}) };
           return;
         }
         // A damaged entry: fetch the damaged tensors and store the entry again.
@@ -213,7 +233,14 @@ export async function loadPreparedModel(r: ModelLoadRequest): Promise<LoadingMod
           try {
             // The version of what was just read: its probe is done, so this asks nothing new of the source.
             const sourceVersion = (await resolved.source.version?.().catch(() => null)) ?? undefined;
-            await cache.finish(key, { name: resolved.name, totalBytes: expectedBytes, texts, tensors: all.map((t) => t.key), sourceVersion });
+            await cache.finish(key, {
+              name: resolved.name,
+              totalBytes: expectedBytes,
+              texts,
+              tensors: all.map((t) => t.key),
+              sourceVersion,
+              textsVersion: MODEL_TEXTS_VERSION,
+            });
           } catch (e) {
             if (!(e instanceof EngineError)) throw e;
             failure = e;

@@ -12,7 +12,7 @@ import { hfToGguf, kQuantMix } from '../test-support/gguf-writer';
 import { MemoryFileSource } from '../model/file-source';
 import { GgufModelSource } from '../model/gguf-model';
 import { MemoryChunkStore } from './chunk-store';
-import { loadPreparedModel } from './model-loader';
+import { loadPreparedModel, MODEL_TEXTS_VERSION } from './model-loader';
 import { sha256 } from './sha256';
 import { CACHE_FORMAT_VERSION, WeightCache } from './weight-cache';
 
@@ -204,6 +204,34 @@ describe('streaming load through the weight cache', () => {
     expectSamePacked(first.packed, second.packed);
     const formats = new Set(first.packed.layers.flatMap((l) => [l.wq.format, l.wv.format, l.wDown.format]));
     expect([...formats].sort()).toEqual(['q4_k', 'q5_0', 'q6_k', 'q8']);
+  });
+
+  it('texts stored by an older engine (no textsVersion) are read again from the source; unreadable, they are used and said', async () => {
+    const store = new MemoryChunkStore();
+    const cache = new WeightCache(store);
+    await load(cache, new CountingSource());
+    const manifestKey = (await store.keys()).find((k) => k.endsWith('/manifest'))!;
+    const stored = JSON.parse(String(store.values.get(manifestKey)));
+    expect(stored.textsVersion).toBe(MODEL_TEXTS_VERSION);
+    const old = { ...stored, textsVersion: undefined, texts: { ...stored.texts, tokenizerConfig: '{"chat_template": "old"}' } };
+    store.values.set(manifestKey, JSON.stringify(old));
+
+    // The source cannot be read: the stored texts are used, and the report says so.
+    const offline = new CountingSource();
+    offline.read = async (f: string) => {
+      throw new NetworkError(`${f}: offline`);
+    };
+    const used = await load(cache, offline);
+    expect(used.storage).toMatchObject({ state: 'hit', detail: expect.stringMatching(/from an older engine and could not be read again.*offline/) });
+    expect(used.model.tokenizer.templateSource).toBe('old');
+
+    // Readable: read again (only the texts, no weights), and the manifest now says how they were made.
+    const online = new CountingSource();
+    const again = await load(cache, online);
+    expect(again.storage).toEqual({ state: 'hit', bytes: used.storage.bytes });
+    expect(again.model.tokenizer.templateSource).not.toBe('old');
+    expect(online.ranges).toEqual([]);
+    expect(JSON.parse(String(store.values.get(manifestKey)))).toMatchObject({ textsVersion: MODEL_TEXTS_VERSION, texts: stored.texts });
   });
 
   it('treats an entry of another cache-format version as stale and removes it', async () => {

@@ -37,6 +37,8 @@ export interface CacheManifest extends CacheKey {
   tensors: string[];
   /** The source's version of the weights when they were stored (ModelFileSource.version): a load compares it. */
   sourceVersion?: string;
+  /** MODEL_TEXTS_VERSION when `texts` were read (absent: 1): older texts are read from the source again. */
+  textsVersion?: number;
 }
 
 interface StoredBlock {
@@ -157,6 +159,13 @@ export class WeightCache {
       if (isQuotaError(e)) throw new StorageQuotaError(m.totalBytes, await this.store.available());
       throw e;
     }
+  }
+
+  /** The entry's texts read again from the source (`textsVersion` says how they were made); returns the new manifest. */
+  async replaceTexts(manifest: CacheManifest, texts: ModelTexts, textsVersion: number): Promise<CacheManifest> {
+    const next: CacheManifest = { ...manifest, texts, textsVersion };
+    await this.store.set(`${entryPrefix(manifest)}manifest`, JSON.stringify(next));
+    return next;
   }
 
   /** xquant-gqa's factors for an entry: read (null when not stored or damaged) and store. */
