@@ -228,10 +228,7 @@ export class Engine {
   /** The loaded model's compiled constraints (the vocabulary's texts are read on first use). */
   private constraintCache(): ConstraintCache {
     const { model } = this.loaded();
-    this.constraints ??= new ConstraintCache(
-      vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, this.stopIds),
-      this.stopIds,
-    );
+    this.constraints ??= new ConstraintCache(vocabularyFromTexts(model.tokenizer.tokenTexts(), model.spec.vocabSize, this.stopIds), this.stopIds);
     return this.constraints;
   }
 

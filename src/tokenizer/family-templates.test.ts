@@ -100,13 +100,16 @@ describe("Phi-3.5-mini's template with Phi-3's tokenizer (llama.cpp's ggml-vocab
       bos_token_id: 1,
       eos_token_id: 32000,
     };
-    const { spec, tokenizer } = parseModelTexts({ config: JSON.stringify(config), tokenizer: files.tokenizer, tokenizerConfig: files.tokenizerConfig }, 'phi-3');
+    const { spec, tokenizer } = parseModelTexts(
+      { config: JSON.stringify(config), tokenizer: files.tokenizer, tokenizerConfig: files.tokenizerConfig },
+      'phi-3',
+    );
     expect(tokenizer.endOfReplyIds(spec.eosTokenIds, spec.vocabSize)).toEqual([P.eot, P.end]);
     // The spec stays as config.json says: it names the model in saved conversations' keys.
     expect(spec.eosTokenIds).toEqual([P.eot]);
   });
 
-  it("the tokens that keep the whitespace after them (<s>, <unk>, <|endoftext|>); a user-defined </s> eats it; names like Phi-3-mini-4k-instruct match", async () => {
+  it('the tokens that keep the whitespace after them (<s>, <unk>, <|endoftext|>); a user-defined </s> eats it; names like Phi-3-mini-4k-instruct match', async () => {
     const t = await phi();
     expect(t.encode('<|endoftext|> x')).toEqual([P.eot, 29871, 921]);
     expect(t.encode('<unk> x')).toEqual([0, 29871, 921]);
