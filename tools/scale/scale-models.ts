@@ -1,5 +1,6 @@
 // Real-shape test models for `npm run test:scale`: the exact config.json values of SmolLM2-135M,
-// Qwen2.5-0.5B, Qwen3-0.6B, Gemma-3-1B and Llama-3.2-1B with random BF16 weights, written into .cache/scale-models (ignored,
+// Qwen2.5-0.5B, Qwen3-0.6B, Gemma-3-1B, Gemma-3-4B (the multimodal repo's config; text weights only, in two shards
+// as the repo ships them) and Llama-3.2-1B with random BF16 weights, written into .cache/scale-models (ignored,
 // never committed). Llama-3.2-1B is written twice: as one 2.47 GB model.safetensors (as its repo ships
 // it) and as two shards with an index. Tokenizers: the real Llama-3, Qwen and Gemma 3 tokenizer.json files from
 // npm devDependencies; SmolLM2's (not packaged) is stood in for by stories260K's from ../shared, whose
@@ -70,6 +71,13 @@ export const SCALE_MODELS: ScaleModel[] = [
     tokenizer: lenml('tokenizer-gemma3', 'tokenizer.json'),
     tokenizerConfig: lenml('tokenizer-gemma3', 'tokenizer_config.json'),
     shards: 1,
+  },
+  {
+    name: 'gemma-3-4b',
+    config: REAL_CONFIGS.gemma3_4b,
+    tokenizer: lenml('tokenizer-gemma3', 'tokenizer.json'),
+    tokenizerConfig: lenml('tokenizer-gemma3', 'tokenizer_config.json'),
+    shards: 2,
   },
   {
     name: 'llama-3.2-1b',
