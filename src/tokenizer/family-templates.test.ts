@@ -15,6 +15,7 @@ import { ollamaGgufTemplate } from '../test-support/chat-templates';
 import { LLAMA_CPP_DIR, llamaCppTemplate, llamaCppVocabTokenizer } from '../test-support/llama-cpp-files';
 import { templateThinks } from '../engine/reasoning';
 import { toolCallFormat } from '../engine/tool-calls';
+import { CATALOG } from '../model/catalog';
 import { readGgufHeader } from '../model/gguf';
 import { parseModelTexts } from '../model/load-model';
 import { NodeFolderSource } from '../model/node-file-source';
@@ -83,23 +84,11 @@ describe("Phi-3.5-mini's template with Phi-3's tokenizer (llama.cpp's ggml-vocab
     expect(t.encode(t.applyChatTemplate(NO_SYSTEM, false), true).at(-1)).toBe(P.eot);
   });
 
-  it('a reply ends at <|end|> although config.json names <|endoftext|> as EOS (Phi-3-mini config values)', async () => {
+  it('a reply ends at <|end|> although config.json names <|endoftext|> as EOS (the shape of Phi-3.5-mini)', async () => {
     const { metadata } = await readGgufHeader(new NodeFolderSource(`${LLAMA_CPP_DIR}/models`), 'ggml-vocab-phi-3.gguf');
     const files = ggufTokenizerFiles(metadata, 'ggml-vocab-phi-3.gguf');
-    const config = {
-      architectures: ['Phi3ForCausalLM'],
-      hidden_size: 3072,
-      intermediate_size: 8192,
-      num_hidden_layers: 32,
-      num_attention_heads: 32,
-      num_key_value_heads: 32,
-      vocab_size: 32064,
-      max_position_embeddings: 4096,
-      rms_norm_eps: 1e-5,
-      rope_theta: 10000,
-      bos_token_id: 1,
-      eos_token_id: 32000,
-    };
+    // Phi-3.5-mini's shape from the curated list, with config.json's EOS.
+    const config = { ...CATALOG.find((e) => e.name === 'Phi-3.5-mini')!.config, max_position_embeddings: 4096, bos_token_id: 1, eos_token_id: 32000 };
     const { spec, tokenizer } = parseModelTexts(
       { config: JSON.stringify(config), tokenizer: files.tokenizer, tokenizerConfig: files.tokenizerConfig },
       'phi-3',
