@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { blockEncoding, blockRows, BLOCK_FORMATS, type BlockFormat } from '../../quant/block-format';
 import { matrixShape, unpackMatrix, type PackedMatrix } from '../../quant/weight-format';
 import { blockValues } from '../../model/tensor-encoding';
+import { geluTanh } from '../../reference/ops';
 import { quantizeGgml } from '../../test-support/ggml-quantize';
 import { acquireDevice, type AcquiredDevice } from '../device';
 import { uploadMatrix } from '../gpu-matrix';
@@ -168,6 +169,36 @@ describe('gate and up stored in two formats (a file may mix them)', () => {
       const g = cpuProduct(unpackMatrix(gate), ROWS, cols, x);
       const u = cpuProduct(unpackMatrix(up), ROWS, cols, x);
       const want = g.map((v, i) => (v / (1 + Math.exp(-v))) * u[i]);
+      expect(relativeError(got, want), `${kernels} ${tileM}`).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe("Gemma's GeGLU where the gate is large", () => {
+  // The tanh argument passes 44 once |g| reaches about 10, where an exp-based tanh (SwiftShader's) overflows to
+  // inf / inf = NaN. Real Gemma activations reach such gates; random Gemma-3-4B-shaped weights in q4 did.
+  it("gelu_tanh(g) * u stays finite and equals the CPU values in every kernel family, with gates past ±12 (tanh's argument past 44)", async () => {
+    const cols = 768;
+    for (const [kernels, tileM, gemmTokens] of VARIANTS) {
+      const { ctx, mem, device } = await context(kernels);
+      const gate = blockMatrix('q4_k', ROWS, cols, 41);
+      const up = blockMatrix('q4_k', ROWS, cols, 43);
+      const x = rand(TOKENS * cols, 47).map((v) => v * 4);
+      const y = mem.create('activations', 'y', TOKENS * ROWS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+      const ops = gateUpOps(ctx, 'gu', uploadMatrix(mem, 'g', gate, 1 << 30), uploadMatrix(mem, 'u', up, 1 << 30), {
+        x: mem.upload('activations', 'x', x),
+        y,
+        xStride: cols,
+        yStride: ROWS,
+        tileM,
+        gemmTokens,
+        gelu: true,
+      });
+      const got = await run(device, mem, ops, y, TOKENS * ROWS);
+      const g = cpuProduct(unpackMatrix(gate), ROWS, cols, x);
+      const u = cpuProduct(unpackMatrix(up), ROWS, cols, x);
+      expect(Math.max(...Array.from(g, Math.abs))).toBeGreaterThan(12);
+      const want = g.map((v, i) => geluTanh(v) * u[i]);
       expect(relativeError(got, want), `${kernels} ${tileM}`).toBeLessThan(1e-5);
     }
   });
