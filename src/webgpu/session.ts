@@ -504,9 +504,15 @@ export class GpuDecodeSession implements DecodeSession {
     } finally {
       this.cache.endPrefill();
     }
-    const id = new Uint32Array(await this.read(this.readIds[0], 4))[0];
+    const id = this.checkChosen(new Uint32Array(await this.read(this.readIds[0], 4))[0]);
     sampler.chosen(id, await this.chosenLogits(sampler));
     return id;
+  }
+
+  /** A choice past the vocabulary: no logit compared as a number (NaN everywhere, from an overflow upstream). */
+  private checkChosen(id: number): number {
+    if (id < this.spec.vocabSize) return id;
+    throw new GpuError(`the GPU chose no token (id ${id}): its logits were NaN, from an overflow in the forward pass; please report the model and the device`);
   }
 
   /** The raw logits of the step just read, when the sampler records log-probabilities. */
@@ -542,7 +548,7 @@ export class GpuDecodeSession implements DecodeSession {
           pending.push(id);
           submitted++;
         }
-        const id = await pending.shift()!;
+        const id = this.checkChosen(await pending.shift()!);
         consumed++;
         sampler.chosen(id, await this.chosenLogits(sampler));
         yield id;
