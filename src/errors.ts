@@ -161,7 +161,9 @@ export class StorageQuotaError extends EngineError {
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
     super('STORAGE_QUOTA', `the browser refused to store ${what} (storage quota)`, {
       expected: `${mb(needed)} of storage`,
-      got: available === null ? 'an unknown amount free' : `${mb(available)} free`,
+      // What navigator.storage.estimate() said: a browser may refuse well before it (a headless profile's origin
+      // refused at 1.3 GB of a reported 4 GiB), so this is what it claimed, not what it allowed.
+      got: available === null ? 'an unknown amount free' : `${mb(available)} reported free by the browser's estimate`,
     });
     this.needed = needed;
     this.available = available;
