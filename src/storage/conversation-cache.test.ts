@@ -213,12 +213,18 @@ describe('saved conversations (reference backend)', () => {
     expect(again.writtenBytes).toBe(1001);
   });
 
-  it("another tab's entries keep their chunks when this one deletes its own", async () => {
+  /** Two tabs' workers on one store, both opened on model 'm'. */
+  async function twoTabs() {
     const store = new MemoryChunkStore();
     const a = new ConversationCache(store);
     const b = new ConversationCache(store);
     await a.open('m');
     await b.open('m');
+    return { store, a, b };
+  }
+
+  it("another tab's entries keep their chunks when this one deletes its own", async () => {
+    const { a, b } = await twoTabs();
     await b.save('fp16', [3, 4], { length: 2, layout: 'L', parts: [new Uint8Array([9, 9])] });
     await a.save('fp16', [5, 6], { length: 2, layout: 'L', parts: [new Uint8Array([8])] });
     await a.delete();
@@ -226,11 +232,7 @@ describe('saved conversations (reference backend)', () => {
   });
 
   it('a save in progress keeps its chunks while another tab clears unnamed ones; one never finished goes after PENDING_MS', async () => {
-    const store = new MemoryChunkStore();
-    const a = new ConversationCache(store);
-    const b = new ConversationCache(store);
-    await a.open('m');
-    await b.open('m');
+    const { store, a, b } = await twoTabs();
     // a's save stops after its first chunk: b deletes its own entry (clearing unnamed chunks) before a writes its meta.
     await b.save('fp16', [3, 4], { length: 2, layout: 'L', parts: [new Uint8Array([9, 9])] });
     const set = store.set.bind(store);
