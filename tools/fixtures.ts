@@ -51,6 +51,10 @@ function fetchLlamaCpp(): void {
       renameSync(staged, LLAMA_CPP_DIR);
     }
     console.log(`fixtures: wrote ${LLAMA_CPP_FILES.length} llama.cpp files to ${LLAMA_CPP_DIR}`);
+    // Copies of earlier pinned commits are no longer read.
+    const root = dirname(LLAMA_CPP_DIR);
+    for (const d of readdirSync(root))
+      if (d.startsWith('llama.cpp-') && join(root, d) !== LLAMA_CPP_DIR) rmSync(join(root, d), { recursive: true, force: true });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
 import { cacheBytesPerToken } from '../cache/cache-bytes';
 import { evaluatePerplexity } from '../eval/perplexity';
-import { DeviceLostError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
+import { DeviceLostError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
 import { acquireDevice } from './device';
 import type { KernelChoice } from './kernel-family';
 import { nodeGpu, nodeShaders } from './node-gpu';
@@ -401,6 +401,19 @@ describe('failures', () => {
     await b.gpu.lost;
     await expect(s.forward([1, 2], 'last')).rejects.toThrow(DeviceLostError);
     expect(() => b.createSession(F32)).toThrow(/device was lost/);
+  });
+
+  it('logits that are all NaN (an overflow upstream): a GpuError that says so, from next() and from run-ahead decode', async () => {
+    const m = await sharedModel('stories260K');
+    const packed = packModelWeights(m.spec, m.weights, 'f32');
+    const b = await WebGpuBackend.fromPacked(await acquireDevice(nodeGpu()), nodeShaders(), m.spec, {
+      ...packed,
+      finalNorm: packed.finalNorm.map(() => Number.NaN),
+    });
+    opened.push(b);
+    await expect(b.createSession(F32).next([1, 403], new Sampler(GREEDY))).rejects.toThrow(/^the GPU chose no token \(id 4294967295\): its logits were NaN/);
+    const steps = b.createSession(F32).decodeIds(1, new Sampler(GREEDY), 4);
+    await expect(steps.next()).rejects.toThrow(GpuError);
   });
 
   it('weights that do not fit GPU memory: GpuOutOfMemoryError with their bytes, and the device is released', async () => {
