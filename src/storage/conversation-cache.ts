@@ -41,7 +41,7 @@ export interface SavedConversationInfo {
   /** Bytes of the stored cache (its snapshot's parts). */
   bytes: number;
   savedAt: string;
-  /** save() only: bytes it wrote, the chunks no saved entry of the model already held. */
+  /** save() only: bytes it wrote, the chunks the store did not already hold. */
   writtenBytes?: number;
 }
 
@@ -176,7 +176,6 @@ export class ConversationCache {
       throw new SavedCacheError('a snapshot saved with the wrong token ids', { field: 'ids', expected: `${snap.length} ids`, got: `${ids.length}` });
     const hash = (await sha256Hex(new Uint8Array(Int32Array.from(ids).buffer))).slice(0, 32);
     const dir = entryPrefix(this.model, mode, hash);
-    const held = this.namedChunks();
     const written: string[] = [];
     let writtenBytes = 0;
     const total = snap.parts.reduce((a, x) => a + x.byteLength, 0);
@@ -196,15 +195,14 @@ export class ConversationCache {
       const record: PendingRecord = { startedAt: Date.now(), chunks: parts.flatMap((x) => x.chunks) };
       await this.store.set(pending, JSON.stringify(record));
       written.push(pending);
-      // What this instance believes stored may have gone since open() (another tab deleted its entries): checked
-      // once the pending record protects it, and written again where gone.
+      // What the store holds, read once the pending record protects it: not what this instance believes stored,
+      // which another tab may have deleted since open().
       const present = new Set(await this.store.keys());
       for (const [p, chunks] of chunked.entries()) {
         for (const [c, chunk] of chunks.entries()) {
           const sha = parts[p].chunks[c];
-          if (held.has(sha) && present.has(this.chunkKey(sha))) continue;
+          if (present.has(this.chunkKey(sha))) continue;
           await this.store.set(this.chunkKey(sha), chunk.slice().buffer);
-          held.add(sha);
           present.add(this.chunkKey(sha));
           written.push(this.chunkKey(sha));
           writtenBytes += chunk.byteLength;
