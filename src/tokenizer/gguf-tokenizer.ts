@@ -32,6 +32,8 @@ export interface ByteLevelPre {
 // The splitting regexes exactly as the models' own tokenizer.json files write them (Rust regex syntax).
 const LLAMA3_REGEX = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 const QWEN2_REGEX = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+/** OpenAI's o200k_base (GPT-4o; Phi-4-mini's vocabulary): case runs split apart, contractions kept on the word. */
+const O200K_REGEX = String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
 const split = (regex: string): JsonValue => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
 const byteLevel = (useRegex: boolean, trimOffsets: boolean): JsonValue => ({
@@ -42,7 +44,7 @@ const byteLevel = (useRegex: boolean, trimOffsets: boolean): JsonValue => ({
 });
 
 /** Canonical `tokenizer.ggml.pre` names this module supports (llama.cpp's spelling of each family). */
-export const GGUF_BYTE_LEVEL_PRE: Readonly<Record<'llama-bpe' | 'qwen2' | 'smollm' | 'gpt-2', ByteLevelPre>> = {
+export const GGUF_BYTE_LEVEL_PRE: Readonly<Record<'llama-bpe' | 'qwen2' | 'gpt-4o' | 'smollm' | 'gpt-2', ByteLevelPre>> = {
   // Llama-3 (meta-llama/Llama-3.x tokenizer.json)
   'llama-bpe': {
     normalizer: null,
@@ -55,6 +57,19 @@ export const GGUF_BYTE_LEVEL_PRE: Readonly<Record<'llama-bpe' | 'qwen2' | 'smoll
   qwen2: {
     normalizer: { type: 'NFC' },
     preTokenizer: { type: 'Sequence', pretokenizers: [split(QWEN2_REGEX), byteLevel(false, false)] },
+    ignoreMerges: false,
+    addBos: false,
+    cleanSpaces: false,
+  },
+  // GPT-4o's o200k (Phi-4-mini's GGUFs say 'gpt-4o'). Written as Xenova/gpt-4o's tokenizer.json writes it, the file
+  // llama.cpp names as this pre's reference: keep the matches (Removed, inverted), which is Isolated for a regex
+  // that matches every character, as this one does.
+  'gpt-4o': {
+    normalizer: null,
+    preTokenizer: {
+      type: 'Sequence',
+      pretokenizers: [{ type: 'Split', pattern: { Regex: O200K_REGEX }, behavior: 'Removed', invert: true }, byteLevel(false, true)],
+    },
     ignoreMerges: false,
     addBos: false,
     cleanSpaces: false,
@@ -84,6 +99,7 @@ const PRE_NAMES: Record<string, keyof typeof GGUF_BYTE_LEVEL_PRE> = {
   'llama-v3': 'llama-bpe',
   qwen2: 'qwen2',
   'deepseek-r1-qwen': 'qwen2',
+  'gpt-4o': 'gpt-4o',
   smollm: 'smollm',
   'gpt-2': 'gpt-2',
   // Older GGUFs without a pre name; llama.cpp's own 'default' regex is a degraded guess, GPT-2's is what such files mostly came from.
