@@ -5,41 +5,16 @@
 // enough. 8 passes find a cut exactly, so a token reads the vocabulary at most 1 (max) + 8 (top-k) + 8
 // (top-p, whose first pass also sums the kept mass) + 1 (draw) = 18 times, where a bisection (one pass per
 // halving, 32 per cut) took 67. The draw step.rand then walks the kept tokens in vocabulary order.
-// One workgroup. Reads logits row 0. Constants: V.
+// One workgroup: sample-split.wgsl is the same search over many. Reads logits row 0. Constants: V. Prefix:
+// include/sample-radix.wgsl.
 
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> chosen: array<u32>;
 
 const N: u32 = 256u;
-const BINS: u32 = 16u; // one 4-bit digit
-const LANES: u32 = 8u; // bins reduced per tree (red holds LANES values per invocation)
-var<workgroup> red: array<f32, N * LANES>;
-var<workgroup> bins: array<f32, BINS>;
+const LANES: u32 = 8u; // red holds 8 KiB
+
 var<workgroup> found: vec3<f32>; // a pass's chosen digit, what the bins above it held, its goal
-
-/** Order-preserving map f32 -> u32: a < b exactly when key(a) < key(b). */
-fn key(x: f32) -> u32 {
-  let b = bitcast<u32>(x);
-  return select(b | 0x80000000u, ~b, (b >> 31u) == 1u);
-}
-
-fn reduce(v: f32, lid: u32, take_max: bool) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var w = N / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) {
-      red[lid] = select(red[lid] + red[lid + w], max(red[lid], red[lid + w]), take_max);
-    }
-    workgroupBarrier();
-  }
-  let total = workgroupUniformLoad(&red[0]);
-  workgroupBarrier();
-  return total;
-}
-
-fn weight(z: f32, mx: f32) -> f32 {
-  return exp((z - mx) * step.inv_temp);
-}
 
 /**
  * One radix pass: among tokens with key >= floor_key whose bits above `shift + 4` equal prefix's, the count
@@ -51,24 +26,11 @@ fn weight(z: f32, mx: f32) -> f32 {
 fn radix_pass(prefix: u32, shift: u32, floor_key: u32, above: f32, need: f32, share: bool, mx: f32, lid: u32, mass: bool) -> vec3<f32> {
   var h: array<f32, BINS>;
   for (var b = 0u; b < BINS; b++) { h[b] = 0.0; }
-  let top = min(shift + 4u, 31u);
-  let all = shift + 4u >= 32u;
   for (var i = lid; i < V; i += N) {
     let k = key(logits[i]);
-    if ((all || (k >> top) == (prefix >> top)) && k >= floor_key) { h[(k >> shift) & 15u] += select(1.0, weight(logits[i], mx), mass); }
+    if (counted(k, prefix, shift, floor_key)) { h[(k >> shift) & 15u] += select(1.0, weight(logits[i], mx), mass); }
   }
-  for (var half = 0u; half < BINS / LANES; half++) {
-    for (var b = 0u; b < LANES; b++) { red[b * N + lid] = h[half * LANES + b]; }
-    workgroupBarrier();
-    for (var w = N / 2u; w > 0u; w >>= 1u) {
-      if (lid < w) {
-        for (var b = 0u; b < LANES; b++) { red[b * N + lid] += red[b * N + lid + w]; }
-      }
-      workgroupBarrier();
-    }
-    if (lid < LANES) { bins[half * LANES + lid] = red[lid * N]; }
-    workgroupBarrier();
-  }
+  sum_bins(h, lid);
   if (lid == 0u) {
     var goal = need;
     if (share) {
@@ -76,16 +38,8 @@ fn radix_pass(prefix: u32, shift: u32, floor_key: u32, above: f32, need: f32, sh
       for (var b = 0u; b < BINS; b++) { total += bins[b]; }
       goal = need * total;
     }
-    var acc = above;
-    var digit = 0u;
-    for (var b = BINS; b > 0u; b--) {
-      if (acc + bins[b - 1u] >= goal) {
-        digit = b - 1u;
-        break;
-      }
-      acc += bins[b - 1u];
-    }
-    found = vec3(f32(digit), acc, goal);
+    let d = pick_digit(above, goal);
+    found = vec3(d.x, d.y, goal);
   }
   return workgroupUniformLoad(&found);
 }
@@ -123,37 +77,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   // A token masked by a constraint (logit -3e38) is never kept, even where top-k reaches past the allowed ones.
   cut = max(cut, key(-2.9e38));
 
-  // Walk: invocation lid holds a contiguous slice; slice sums, then one invocation finds the token.
-  let per = (V + N - 1u) / N;
-  var s = 0.0;
-  for (var i = lid * per; i < min(V, (lid + 1u) * per); i++) {
-    if (key(logits[i]) >= cut) { s += weight(logits[i], mx); }
-  }
-  red[lid] = s;
-  workgroupBarrier();
-  if (lid == 0u) {
-    var total = 0.0;
-    for (var t = 0u; t < N; t++) { total += red[t]; }
-    var r = step.rand * total;
-    var last = 0u;
-    var pick = 0xffffffffu;
-    for (var t = 0u; t < N && pick == 0xffffffffu; t++) {
-      if (r >= red[t]) {
-        r -= red[t];
-        continue;
-      }
-      for (var i = t * per; i < min(V, (t + 1u) * per); i++) {
-        if (key(logits[i]) < cut) { continue; }
-        last = i;
-        r -= weight(logits[i], mx);
-        if (r < 0.0) { pick = i; break; }
-      }
-    }
-    if (pick == 0xffffffffu) {
-      // Rounding left r just above the mass: take the last kept token.
-      for (var i = 0u; i < V; i++) { if (key(logits[i]) >= cut) { last = i; } }
-      pick = last;
-    }
-    chosen[0] = pick;
-  }
+  let pick = walk(0u, V, cut, mx, step.rand, true, lid);
+  if (lid == 0u) { chosen[0] = pick; }
 }

@@ -94,14 +94,18 @@ describe.each(Object.keys(ORACLES) as SharedModel[])('%s on WebGPU, f32 weights'
 });
 
 describe('sampling on the GPU', () => {
+  // rowwise samples in one workgroup (sample.wgsl), tiled over many (sample-split.wgsl; one slice at this vocabulary,
+  // many in src/webgpu/ops/sample.gpu.test.ts).
   it.each([
-    { temperature: 0.8, topK: 40, topP: 0.95, seed: 3 },
-    { temperature: 1.2, topK: 0, topP: 0.7, seed: 11 },
-    { temperature: 1, topK: 5, topP: 1, seed: 5 },
-  ])('generates what the CPU sampler picks from the reference logits (%o)', async (sampling) => {
+    { kernels: 'rowwise', sampling: { temperature: 0.8, topK: 40, topP: 0.95, seed: 3 } },
+    { kernels: 'rowwise', sampling: { temperature: 1.2, topK: 0, topP: 0.7, seed: 11 } },
+    { kernels: 'rowwise', sampling: { temperature: 1, topK: 5, topP: 1, seed: 5 } },
+    { kernels: 'tiled', sampling: { temperature: 0.8, topK: 40, topP: 0.95, seed: 3 } },
+    { kernels: 'tiled', sampling: { temperature: 1.2, topK: 0, topP: 0.7, seed: 11 } },
+  ] as const)('$kernels: generates what the CPU sampler picks from the reference logits ($sampling)', async ({ kernels, sampling }) => {
     const m = await sharedModel('stories260K');
     const o = { maxTokens: 48, cache: F32, sampling, stopIds: [] };
-    const gpu = await generateIds(await gpuBackend(m), [1, 403], o);
+    const gpu = await generateIds(await gpuBackend(m, 'f32', 128, kernels), [1, 403], o);
     const cpu = await generateIds(new ReferenceBackend(m), [1, 403], o);
     expect(gpu.join(' ')).toBe(cpu.join(' '));
     expect(new Set(gpu).size).toBeGreaterThan(10);

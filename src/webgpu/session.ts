@@ -15,15 +15,13 @@ import { createGpuCache } from './caches/create-gpu-cache';
 import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache } from './caches/gpu-cache';
 import type { GpuWeights } from './gpu-weights';
 import { scopedAllocation, type AllocationErrors } from './memory';
-import { argmaxOp } from './ops/argmax';
 import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type OpContext } from './ops/dispatch';
 import { checkShift } from '../cache/keep';
 import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-state';
-import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
 import { ropeAmplitudes, ropeInverseFrequencies, ropeKinds, type LayerRopeKind } from '../reference/rope';
-import { sampleOp } from './ops/sample';
+import { GpuTokenChoice } from './token-choice';
 import type { PipelineCache } from './pipelines';
 import { forwardDispatches, headDispatches, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers, type Activations, type Forward, type Strides } from './layers';
 
@@ -71,8 +69,6 @@ export class GpuDecodeSession implements DecodeSession {
     generation: number;
     decode: Dispatch[];
     head: Record<LogitsWanted, Dispatch[]>;
-    argmax: Dispatch;
-    sample: Dispatch;
   } | null = null;
   /** The prefill list also binds the cache's transient buffers, so it has its own key. */
   private builtPrefill = new Map<number, { key: string; list: Dispatch[] }>();
@@ -81,10 +77,8 @@ export class GpuDecodeSession implements DecodeSession {
   private parked = false;
   /** Staging buffers the chosen ids are copied into: a ring, so run-ahead decode keeps several readbacks pending. */
   private readonly readIds: GPUBuffer[];
-  /** Penalties and logit bias on the GPU: their buffers, dispatches, and the sampler whose counts they hold. */
-  private penalties: { buffers: PenaltyBuffers; adjust: Dispatch; count: Dispatch; sampler: Sampler | null } | null = null;
-  /** A constraint's token mask on the GPU (written before each constrained choice) and its dispatch. */
-  private tokenMask: { buffer: GPUBuffer; apply: Dispatch } | null = null;
+  /** The token choice at the end of a step (argmax or sampling, penalties, a constraint's mask). */
+  private readonly choice: GpuTokenChoice;
   private readonly logitRows: number;
   /** Most key chunks of a decode step's attention (the partials buffer holds MAX_CHUNKS + 1 slots per head and token). */
   private readonly decodeChunks: number;
@@ -118,6 +112,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.readIds = Array.from({ length: RUN_AHEAD }, (_, i) =>
       mem.create('staging', `chosen.read[${i}]`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
     );
+    this.choice = new GpuTokenChoice(mem, backend.kernels, s.vocabSize, this.buf.chosen);
   }
 
   get length(): number {
@@ -148,10 +143,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.ropeTables.clear();
     this.ropePositions = 0;
     this.cache.park();
-    if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
-    if (this.tokenMask) mem.release(this.tokenMask.buffer);
-    this.penalties = null;
-    this.tokenMask = null;
+    this.choice.release();
     // The dispatch lists bind the logits: built again for the new buffers.
     this.built = null;
     this.builtPrefill.clear();
@@ -194,7 +186,9 @@ export class GpuDecodeSession implements DecodeSession {
     const compiled = await this.backend.pipelines.compileAhead(() => {
       this.built = null;
       this.builtPrefill.clear();
+      this.choice.release();
       this.build();
+      this.choice.prepare(this.opContext(), this.buf.logits);
       if (batched) {
         this.buildPrefill(2);
         this.buildPrefill(this.backend.maxBatch);
@@ -203,20 +197,17 @@ export class GpuDecodeSession implements DecodeSession {
     // The lists built while compiling hold no pipelines: the next forward builds them again.
     this.built = null;
     this.builtPrefill.clear();
+    this.choice.release();
     return compiled;
   }
 
   private build(): NonNullable<GpuDecodeSession['built']> {
     if (this.built && this.built.generation === this.cache.generation) return this.built;
     const f = this.forwardSource();
-    const { ctx, buf: b } = f;
-    const V = this.spec.vocabSize;
     this.built = {
       generation: this.cache.generation,
       decode: forwardDispatches(f, 1),
       head: { last: headDispatches(f, true), all: headDispatches(f, false) },
-      argmax: argmaxOp(ctx, b.logits, this.buf.chosen, V),
-      sample: sampleOp(ctx, b.logits, this.buf.chosen, V),
     };
     return this.built;
   }
@@ -256,42 +247,6 @@ export class GpuDecodeSession implements DecodeSession {
     };
   }
 
-  /**
-   * The dispatches that apply a sampler's penalties before its choice and count the chosen token after it; on
-   * a sampler's first choice its prompt counts, bias and penalties are written and the reply's counts zeroed.
-   */
-  private penaltyOps(sampler: Sampler): { adjust: Dispatch; count: Dispatch } {
-    const V = this.spec.vocabSize;
-    if (!this.penalties) {
-      const buffers = penaltyBuffers(this.backend.memory, V);
-      const ctx = this.opContext();
-      this.penalties = {
-        buffers,
-        adjust: logitAdjustOp(ctx, this.buf.logits, buffers, V),
-        count: tokenCountOp(ctx, this.buf.chosen, buffers.counts),
-        sampler: null,
-      };
-    }
-    const pen = this.penalties;
-    if (pen.sampler !== sampler) {
-      writePenalties(this.device.queue, pen.buffers, sampler, V);
-      pen.sampler = sampler;
-    }
-    return pen;
-  }
-
-  /** The mask dispatch, with the constraint's mask for this choice written to its buffer. */
-  private maskOp(sampler: Sampler): Dispatch {
-    const V = this.spec.vocabSize;
-    if (!this.tokenMask) {
-      const buffer = this.backend.memory.create('activations', 'token-mask', Math.ceil(V / 32) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-      this.tokenMask = { buffer, apply: logitMaskOp(this.opContext(), this.buf.logits, buffer, V) };
-    }
-    const mask = sampler.constraint!.mask();
-    this.device.queue.writeBuffer(this.tokenMask.buffer, 0, mask as Uint32Array<ArrayBuffer>, 0, Math.ceil(V / 32));
-    return this.tokenMask.apply;
-  }
-
   private checkIds(ids: readonly number[]): void {
     if (ids.length === 0) throw new InvalidArgumentError('no tokens to run', { field: 'ids', expected: 'at least one token id' });
     ids.forEach((id, t) => {
@@ -329,14 +284,7 @@ export class GpuDecodeSession implements DecodeSession {
         enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, this.spec.vocabSize * 4);
         choose = enc.beginComputePass();
       }
-      const penalties = sampler.penalties ? this.penaltyOps(sampler) : null;
-      const ops = [
-        ...(penalties ? [penalties.adjust] : []),
-        ...(sampler.constraint ? [this.maskOp(sampler)] : []),
-        sampler.greedy ? built.argmax : built.sample,
-        ...(penalties ? [penalties.count] : []),
-      ];
-      encodeDispatches(choose, ops, 1);
+      encodeDispatches(choose, this.choice.ops(this.opContext(), this.buf.logits, sampler), 1);
       choose.end();
     } else pass.end();
     if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, pick.into ?? this.readIds[0], 0, 4);
@@ -593,7 +541,6 @@ export class GpuDecodeSession implements DecodeSession {
     mem.release(this.readLogits);
     for (const b of this.readIds) mem.release(b);
     for (const t of this.ropeTables.values()) mem.release(t);
-    if (this.penalties) for (const b of Object.values(this.penalties.buffers)) mem.release(b);
-    if (this.tokenMask) mem.release(this.tokenMask.buffer);
+    this.choice.release();
   }
 }

@@ -8,7 +8,7 @@ import { ARGMAX_WORKGROUP_BYTES } from './ops/argmax';
 import { RMSNORM_WORKGROUP_BYTES } from './ops/rmsnorm';
 import { flashAttentionBytes, flashQueryTokens } from './ops/attention';
 import { gemmWorkgroupBytes, gemvRows, gemvWorkgroupBytes } from './ops/linear';
-import { SAMPLE_WORKGROUP_BYTES } from './ops/sample';
+import { SAMPLE_SPLIT_WORKGROUP_BYTES, SAMPLE_WORKGROUP_BYTES } from './ops/sample';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type RematShape } from './ops/xquant-tiling';
 
 export interface KernelWorkgroupUse {
@@ -36,6 +36,7 @@ export function workgroupUse(spec: ModelSpec, limit: number): KernelWorkgroupUse
     { kernel: 'rmsnorm', modes: 'all', bytes: RMSNORM_WORKGROUP_BYTES },
     { kernel: 'argmax', modes: 'all', bytes: ARGMAX_WORKGROUP_BYTES },
     { kernel: 'sample', modes: 'all', bytes: SAMPLE_WORKGROUP_BYTES },
+    { kernel: 'sample-split', modes: 'all', bytes: SAMPLE_SPLIT_WORKGROUP_BYTES },
     // tiled-family GEMVs (a part's rows decide the rows per lane; K lanes do not change the bytes): the LM head
     // is the tallest matrix; a fused RoPE takes at most 2 rows per lane where its height alone would give 1.
     { kernel: 'linear-gemv', modes: 'all', bytes: gemvWorkgroupBytes({ kLanes: 8, laneRows: Math.max(2, gemvRows(spec.vocabSize)) }) },

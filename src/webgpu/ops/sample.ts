@@ -1,11 +1,56 @@
-// Temperature / top-k / top-p sampling on the GPU (shaders/sample.wgsl); the options and the draw come in
-// the step uniform.
+// Temperature / top-k / top-p / min-p sampling on the GPU; the options and the draw come in the step uniform.
+// Two shapes of the same search: one workgroup (shaders/sample.wgsl, the rowwise family's: few dispatches suit a CPU
+// adapter) and many (shaders/sample-split.wgsl, the tiled family's: 19 dispatches, each pass spread over the GPU).
 
-import { makeDispatch, type Dispatch, type OpContext } from './dispatch';
+import { makeDispatch, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 
-/** red (256 invocations x 8 lanes of f32), 16 bins, and a pass's result (a vec3, 16-byte aligned). */
-export const SAMPLE_WORKGROUP_BYTES = 256 * 8 * 4 + 16 * 4 + 16;
+/** red (256 invocations x 8 lanes of f32), 16 bins, the walk's pick, and a pass's result (a vec3). */
+export const SAMPLE_WORKGROUP_BYTES = workgroupArrayBytes(256 * 8 * 4, 16 * 4, 4, 16);
+/** The same for sample-split.wgsl: red is 64 invocations x 16 lanes, the result a 4-word search. */
+export const SAMPLE_SPLIT_WORKGROUP_BYTES = workgroupArrayBytes(64 * 16 * 4, 16 * 4, 4, 16);
 
 export function sampleOp(ctx: OpContext, logits: GPUBuffer, chosen: GPUBuffer, vocab: number): Dispatch {
-  return makeDispatch(ctx, { op: 'sample', consts: { V: vocab }, workgroupBytes: SAMPLE_WORKGROUP_BYTES }, ['read', 'write'], [logits, chosen], () => [1, 1]);
+  return makeDispatch(
+    ctx,
+    { op: 'sample', prefixes: ['sample-radix'], consts: { V: vocab }, workgroupBytes: SAMPLE_WORKGROUP_BYTES },
+    ['read', 'write'],
+    [logits, chosen],
+    () => [1, 1],
+  );
+}
+
+/** sample-split.wgsl's phases: the maxima, 16 radix passes, the kept mass, the draw. */
+export const SAMPLE_SPLIT_PHASES = 19;
+
+/** Slices of the vocabulary for sample-split.wgsl: about 2,048 logits each (32 per invocation), at most 128. */
+export function sampleSplit(vocab: number): { groups: number; per: number; scratchWords: number } {
+  const groups = Math.min(128, Math.max(1, Math.ceil(vocab / 2048)));
+  const per = Math.ceil(vocab / groups);
+  // maxima, 16 passes' bins per slice, 17 searches of 4 words, the slices' kept masses
+  return { groups, per, scratchWords: groups + 16 * groups * 16 + 17 * 4 + groups };
+}
+
+/**
+ * The many-workgroup sampler: one dispatch per phase, each bound to its own phase uniform (`phases`, 16 bytes
+ * each, holding the phase's index) and to `scratch` (sampleSplit's words).
+ */
+export function sampleSplitOps(
+  ctx: OpContext,
+  logits: GPUBuffer,
+  chosen: GPUBuffer,
+  scratch: GPUBuffer,
+  phases: readonly GPUBuffer[],
+  vocab: number,
+): Dispatch[] {
+  const { groups, per } = sampleSplit(vocab);
+  if (phases.length !== SAMPLE_SPLIT_PHASES) throw new Error(`sample-split needs ${SAMPLE_SPLIT_PHASES} phase uniforms, got ${phases.length}`);
+  return phases.map((phase, i) =>
+    makeDispatch(
+      ctx,
+      { op: 'sample-split', prefixes: ['sample-radix'], consts: { V: vocab, G: groups, PER: per }, workgroupBytes: SAMPLE_SPLIT_WORKGROUP_BYTES },
+      ['read', 'write', 'write', 'uniform'],
+      [logits, chosen, scratch, phase],
+      () => [i === SAMPLE_SPLIT_PHASES - 1 ? 1 : groups, 1],
+    ),
+  );
 }
