@@ -1,5 +1,5 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32
-//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --out FILE]
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|all --models a,b --contexts 128,512,2048 --weights f32
+//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
@@ -40,6 +40,7 @@ import { copyBandwidth, shapesSection } from './bench-shapes';
 import { grammarSection } from './bench-grammar';
 import { conversationSection } from './bench-conversation';
 import { shiftSection } from './bench-shift';
+import { samplingSection } from './bench-sampling';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
 const SHAPES: Record<string, SyntheticShape> = {
@@ -331,7 +332,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -346,10 +347,11 @@ await runCli(USAGE, async () => {
     'shape-layers': 'int',
     'rebuild-context': 'int',
     'mode-contexts': 'string',
+    modes: 'string',
     out: 'string',
   });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'shift', 'all'].includes(section))
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'shift', 'sampling', 'all'].includes(section))
     throw new UsageError(`unknown section '${section}'`);
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   // Constrained decoding's CPU cost needs no GPU: its section runs before the calibration.
@@ -399,6 +401,23 @@ await runCli(USAGE, async () => {
     if (section === 'shift') {
       await mkdir('bench/results', { recursive: true });
       await writeFile(a.out ?? 'bench/results/shift.json', `${JSON.stringify({ date: new Date().toISOString(), rows: shift }, null, 1)}\n`);
+      process.stdout.write(`${grammarLines.join('\n')}\n`);
+      return;
+    }
+  }
+  if (section === 'sampling' || section === 'all') {
+    const sampling = await samplingSection(5);
+    grammarLines.push(
+      '',
+      `Token choice over 151,936 logits on ${sampling.adapter}, ms per choice (one submission each, waited for; same run):`,
+      '',
+      '| kernel | settings | dispatches | workgroups per pass | ms per choice |',
+      '|---|---|---|---|---|',
+      ...sampling.rows.map((r) => `| ${r.kernel} | ${r.settings} | ${r.dispatches} | ${r.workgroups} | ${f(r.msPerChoice, 2)} |`),
+    );
+    if (section === 'sampling') {
+      await mkdir('bench/results', { recursive: true });
+      await writeFile(a.out ?? 'bench/results/sampling.json', `${JSON.stringify({ date: new Date().toISOString(), ...sampling }, null, 1)}\n`);
       process.stdout.write(`${grammarLines.join('\n')}\n`);
       return;
     }
@@ -466,7 +485,7 @@ await runCli(USAGE, async () => {
           copyGBps,
           rebuildContext: a['rebuild-context'] ?? 1024,
           modeContexts: a['mode-contexts'] ? a['mode-contexts'].split(',').map(Number) : [],
-          modes: ['fp16', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4', 'kivi-4'],
+          modes: a.modes ? a.modes.split(',') : ['fp16', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4', 'kivi-4'],
         })
       : [];
   const compile =

@@ -13,7 +13,8 @@
 // window. During a step the window holds tokens pos0 - RESIDUAL .. pos0 - 1.
 // kivi and xquant-gqa keep their per-token V side (V, or its latent) in the same form, after the
 // page's per-channel K block (ROW_OFFSET); k-block-sources.wgsl adds the K side.
-// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), RESIDUAL, RING_SLOTS, RING_BASE, RING_STRIDE, RING_ROW_WORDS, and
+// Constants: LAYERS, PAGE, GROUP, CL_BASE (0 = plain xquant), RESIDUAL, RING_SLOTS, RING_BASE, RING_STRIDE, RING_ROW_WORDS,
+// SUMMED_ROWS and SUMMED_STRIDE (x_past), and
 // the arrays LAYER_BITS, ROW_WORDS, ROW_OFFSET, GROUP_WORDS (generated). Needs bindings `x_pool`, `x_pages`.
 
 /** Word offset of token t's quantized row at `layer`. */
@@ -50,8 +51,13 @@ fn x_window(layer: u32, t: u32, i: u32) -> f32 {
   return select(pair.x, pair.y, (i & 1u) == 1u);
 }
 
-/** Element i of the stored X of past token t (t < pos0) as attention sees it: window or X̂. */
+/**
+ * Element i of the stored X of past token t (t < pos0) as attention sees it: window or X̂. With SUMMED_ROWS
+ * (XQuant-CL's decode, layers >= CL_BASE) x_pool is instead this step's rows of the layer's X̂, SUMMED_STRIDE f32
+ * per token, summed once by xquant-cl-rows.wgsl.
+ */
 fn x_past(layer: u32, t: u32, i: u32) -> f32 {
+  if (SUMMED_ROWS) { return bitcast<f32>(x_pool[t * SUMMED_STRIDE + i]); }
   if (RESIDUAL > 0u && t + RESIDUAL >= step.pos0) { return x_window(layer, t, i); }
   return x_hat(layer, t, i);
 }

@@ -31,11 +31,16 @@ describe('decode step cost', () => {
     expect(gqa.rebuildFlops).toBe(16 * (4096 * (2 * 512 * 512 + 2 * 32 * 512) + 2 * 32 * 512 * 64));
   });
 
-  it('xquant-cl re-sums the delta chain: 107 row reads per position on the 1B (16 layers, base 3)', () => {
+  it('xquant-cl sums the delta chain (107 rows per position on the 1B: 16 layers, base 3) once into f32 rows where they fit, else in each kernel', () => {
     const c = parseCacheMode('xquant-cl-4');
     let rows = 0;
     for (let l = 0; l < 16; l++) rows += rowsPerRebuild(llama1b, c, l);
     expect(rows).toBe(107);
+    const row = cacheBytesPerToken(llama1b, c) / 16; // every layer's row has the same bytes at 4 bits
+    // 8,192 tokens of 2,048 f32 are 64 MiB: summed. Base layers: X twice; delta layers: the chain once, the f32 row written and read twice.
+    const summedBytes = (n: number) => n * (3 * 2 * row + (107 - 3) * row + 13 * 3 * 4 * 2048);
+    expect(decodeStepCost(llama1b, c, 8192).cacheBytes).toBe(summedBytes(8192));
+    expect(decodeStepCost(llama1b, c, 8193).cacheBytes).toBe(8193 * 2 * 107 * row);
   });
 
   it('weights read per step: every matrix and the LM head, in the packed format', () => {

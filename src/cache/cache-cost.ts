@@ -5,7 +5,9 @@
 // device's throughput (src/engine/device-profile.ts).
 //
 // Left out on purpose: attention's own FLOPs over materialized K/V (about one FLOP per byte read, so the
-// bytes bound it), dequantization arithmetic, and the residual window's f16 rows (a constant few tokens).
+// bytes bound it), dequantization arithmetic, and the residual window's f16 rows (a constant few tokens). The
+// arithmetic left out is what XQuant-CL's summed rows save: each kernel and kv-head block dequantized the whole chain
+// (on the 1B, 107 rows per position per kernel pass) where now one pass does; the rows cost bytes, counted here.
 
 import { tensorSlots } from '../model/checkpoint';
 import { kvDim, layerWindow, type ModelSpec } from '../model/model-spec';
@@ -23,13 +25,24 @@ export interface StepCost {
 }
 
 /**
- * Rows of the stored form a kernel reads to rebuild one token's input to layer l: 1, except xquant-cl above its
- * base, whose X̂_l is the last base layer's X plus every delta up to l (the kernels re-sum the chain as they read).
+ * Rows of the stored form read to rebuild one token's input to layer l: 1, except xquant-cl above its base, whose
+ * X̂_l is the last base layer's X plus every delta up to l.
  */
 export function rowsPerRebuild(spec: ModelSpec, c: CacheConfig, l: number): number {
   if (!MODE_TRAITS[c.mode].crossLayer) return 1;
   const base = clBaseLayers(spec);
   return l < base ? 1 : l - base + 2;
+}
+
+/**
+ * XQuant-CL's decode sums each delta layer's X̂ once per step into f32 rows (context x hidden) of at most this many
+ * bytes, which the layer's kernels read instead of the chain (src/webgpu/caches/quant-cache.ts); past it (Llama-3.2-1B:
+ * 8,192 tokens) each kernel sums the chain as it reads.
+ */
+export const SUMMED_ROWS_BYTES = 64 * 2 ** 20;
+
+export function summedRowsFit(spec: ModelSpec, context: number): boolean {
+  return context * spec.hiddenSize * 4 <= SUMMED_ROWS_BYTES;
 }
 
 /** One decode step over `context` stored tokens (the new token included). */
@@ -58,7 +71,10 @@ export function decodeStepCost(spec: ModelSpec, c: CacheConfig, context: number)
     const cold = seen - hot;
     rebuiltTokens = Math.max(rebuiltTokens, cold);
     const stored = layerBytesPerToken(spec, c, l);
-    cacheBytes += cold * reads * stored * rowsPerRebuild(spec, c, l) + hot * fp16Row;
+    const chain = rowsPerRebuild(spec, c, l);
+    // The chain read by each kernel, or once into the summed f32 rows that each kernel then reads.
+    const perToken = chain > 1 && summedRowsFit(spec, context) ? chain * stored + (1 + reads) * 4 * d : reads * chain * stored;
+    cacheBytes += cold * perToken + hot * fp16Row;
     // K rebuild: a [width] row times the [width, dkv] K factor per token; absorbed V: Σ p·row per query head;
     // then W_v (or the V factor) once per head.
     rebuildFlops += cold * (2 * width * dkv + 2 * spec.numHeads * width) + 2 * spec.numHeads * width * spec.headDim;

@@ -390,3 +390,39 @@ describe('tiered cache (hot fp16 K/V for the newest tokens)', () => {
     ok.close();
   });
 });
+
+describe("XQuant-CL's decode sums each layer's X̂ once per step (xquant-cl-rows.wgsl)", () => {
+  // Eight layers: three base layers, then five of deltas, so the last sums six rows.
+  const eight = () =>
+    loadModel(syntheticSource({ hidden: 64, layers: 8, heads: 4, kvHeads: 2, headDim: 16, ffn: 64, vocab: 256, config: { max_position_embeddings: 1024 } }));
+  const ids = Array.from({ length: 224 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 251) + 3);
+
+  /** Logits of a 200-token prompt (two slices) then 24 decode steps; `open` is called before the session closes. */
+  async function run(b: Backend, mode: string, open = () => {}): Promise<Float32Array[]> {
+    const s = b.createSession(parseCacheMode(mode));
+    const out = [await s.forward(ids.slice(0, 128), 'last'), await s.forward(ids.slice(128, 200), 'last')];
+    for (const id of ids.slice(200)) out.push(await s.forward([id], 'last'));
+    open();
+    s.close();
+    return out;
+  }
+
+  // The same sum in the same order as a read that sums the deltas itself (a host whose clRowsBytes is 0): the same bits.
+  // The reference bounds are the tests above (stories260K, 1e-3), which run on the summed rows by default.
+  it.each([
+    ['xquant-cl-4', 'rowwise'],
+    ['xquant-cl-2:residual=16', 'rowwise'],
+    ['xquant-cl-4', 'tiled'],
+    ['xquant-cl-3:hot=128,residual=16', 'tiled'],
+  ] as const)('%s (%s): logits bit-identical to summing at every read', async (mode, kernels) => {
+    const m = await eight();
+    const gpu = await WebGpuBackend.create(nodeGpu(), nodeShaders(), m, { weights: 'f32', kernels });
+    opened.push(gpu);
+    const summedBytes = () => gpu.memory.buffers().reduce((a, x) => a + (x.label === 'x.summed' ? x.bytes : 0), 0);
+    const bytes: number[] = [];
+    const summed = await run(gpu, mode, () => bytes.push(summedBytes()));
+    const everyRead = await run(Object.create(gpu, { clRowsBytes: { value: 0 } }) as WebGpuBackend, mode, () => bytes.push(summedBytes()));
+    expect(bytes).toEqual([256 * 64 * 4, 0]); // the cache's capacity (two pages) x hidden, f32; none when summing at every read
+    expect(summed.map((x, i) => maxAbsDiff(x, everyRead[i]))).toEqual(summed.map(() => 0));
+  });
+});

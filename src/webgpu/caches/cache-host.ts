@@ -20,4 +20,6 @@ export interface CacheHost {
   readonly maxBatch: number;
   /** xquant-gqa's SVD factors of the weights as the GPU holds them; throws until the backend has prepared them. */
   readonly latents: LayerLatents[];
+  /** Most bytes of XQuant-CL's summed decode rows per session (64 MiB when absent; 0: never, each read sums the deltas). */
+  readonly clRowsBytes?: number;
 }

@@ -1,7 +1,8 @@
 // The quantized cache modes on the GPU. Everything lives in a QuantPool (a buffer per layer; one shared
 // buffer for xquant-cl): f16 rings for tokens not quantized yet (residual window; kivi / xquant-gqa K blocks
 // still filling), then pages of PAGE_TOKENS tokens per (block, layer). Past K and V are never stored. Decode rebuilds K tile by tile inside the
-// attention kernels and absorbs V (xquant-scores / xquant-absorb / xquant-values.wgsl); a prompt slice
+// attention kernels and absorbs V (xquant-scores / xquant-absorb / xquant-values.wgsl; xquant-cl first sums each delta
+// layer's X̂ once into f32 rows, xquant-cl-rows.wgsl, where they fit SUMMED_ROWS_BYTES); a prompt slice
 // rebuilds the past's K and V into transient rows (xquant-remat.wgsl), which the slice's queries read as
 // fp16 prefill reads its cache, and which are freed after the prompt. Rows are kept per layer where they fit
 // LAYER_ROWS_BYTES (64 MiB), so each slice rebuilds only the rows settled since the slice before. The step's own tokens
@@ -23,11 +24,23 @@ import { layerAttentionOps } from '../ops/attention';
 import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvAppendOp } from '../ops/kv-append';
 import { linearOps } from '../ops/linear';
-import { attendOps, hotGatherOp, kCommitOp, kRingOp, rematOps, rowAppendOps, type RematSides, type StoreBuffers, type StoreLayout } from '../ops/xquant';
+import {
+  attendOps,
+  clRowsOp,
+  hotGatherOp,
+  kCommitOp,
+  kRingOp,
+  rematOps,
+  rowAppendOps,
+  type RematSides,
+  type StoreBuffers,
+  type StoreLayout,
+} from '../ops/xquant';
 import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import { packedWords } from '../../quant/quantize';
 import { pad32 } from '../../quant/weight-format';
 import { cacheBytesPerToken, fp16KvBytesPerToken, ringTokens } from '../../cache/cache-bytes';
+import { SUMMED_ROWS_BYTES } from '../../cache/cache-cost';
 import {
   cacheModeName,
   clBaseBits,
@@ -108,6 +121,9 @@ export class GpuQuantCache implements GpuCache {
    */
   private xPartial: GPUBuffer | null = null;
   private readonly scoresBase: number;
+  /** XQuant-CL decode: the current layer's X̂ of every past token (clRowsOp), where it fits `summedBytes`; made by ensure(). */
+  private summed: GPUBuffer | null = null;
+  private readonly summedBytes: number;
   /** Most chunks a decode step splits the past tokens into (xChunkLimit). */
   private readonly maxXChunks: number;
   /** Prefill: the past's K (after RoPE) and V rebuilt per slice, f32 rows (f16 pairs past the binding limit). */
@@ -126,6 +142,7 @@ export class GpuQuantCache implements GpuCache {
   ) {
     this.memory = host.memory;
     this.maxBinding = host.maxBindingBytes;
+    this.summedBytes = Math.min(host.maxBindingBytes, host.clRowsBytes ?? SUMMED_ROWS_BYTES);
     this.spec = host.spec;
     checkWorkgroupFit(host.spec, config, host.workgroupBytes);
     this.maxTokens = host.maxBatch;
@@ -254,6 +271,11 @@ export class GpuQuantCache implements GpuCache {
     if (grew || !this.xPartial) {
       if (this.xPartial) this.memory.release(this.xPartial);
       this.xPartial = this.memory.create('activations', 'attn.x-partial', (this.scoresBase + this.capacity * this.spec.numHeads) * 4, GPUBufferUsage.STORAGE);
+    }
+    const summed = this.layout.clBase > 0 ? this.capacity * this.spec.hiddenSize * 4 : 0;
+    if (grew || (!this.summed && summed > 0)) {
+      if (this.summed) this.memory.release(this.summed);
+      this.summed = summed > 0 && summed <= this.summedBytes ? this.memory.create('activations', 'x.summed', summed, GPUBufferUsage.STORAGE) : null;
     }
     return grew;
   }
@@ -413,8 +435,8 @@ export class GpuQuantCache implements GpuCache {
 
   /** The decode partials (capacity-sized) and xquant-gqa's latent rows go; ensure() makes them again. */
   park(): void {
-    for (const b of [this.xPartial, this.zk, this.zv]) if (b) this.memory.release(b);
-    this.xPartial = this.zk = this.zv = null;
+    for (const b of [this.xPartial, this.zk, this.zv, this.summed]) if (b) this.memory.release(b);
+    this.xPartial = this.zk = this.zv = this.summed = null;
   }
 
   get ringsHeld(): number | undefined {
@@ -485,9 +507,19 @@ export class GpuQuantCache implements GpuCache {
 
   private decodeAttention(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
-    const b = this.storeBuffers();
+    let b = this.storeBuffers();
+    let layout = this.layout;
+    const rows: Dispatch[] = [];
+    const summed = this.summed;
+    if (summed && a.layer >= layout.clBase) {
+      // XQuant-CL: the layer's X̂ summed once, then read by the attend kernels through their pool binding.
+      rows.push(clRowsOp(ctx, layout, b, a.layer, summed, s.hiddenSize));
+      layout = { ...layout, summedStride: s.hiddenSize };
+      b = { ...b, pool: () => summed };
+    }
     return [
-      ...attendOps(ctx, this.layout, b, {
+      ...rows,
+      ...attendOps(ctx, layout, b, {
         ...this.sides(a),
         q: a.q,
         xPartial: this.xPartial!,
@@ -586,6 +618,7 @@ export class GpuQuantCache implements GpuCache {
     if (this.zk) this.memory.release(this.zk);
     if (this.zv) this.memory.release(this.zv);
     if (this.xPartial) this.memory.release(this.xPartial);
+    if (this.summed) this.memory.release(this.summed);
     this.endPrefill();
   }
 }

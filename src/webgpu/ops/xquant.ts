@@ -34,12 +34,19 @@ export interface StoreLayout {
   ringRowWords: number;
   /** kivi / xquant-gqa: the per-channel K side (absent for xquant). */
   k?: { width: number; ring: number; ringBase: number; ringRowWords: number; groupWords: readonly number[] };
+  /**
+   * XQuant-CL's decode kernels of layers >= clBase: the pool binding holds the step's summed X̂ rows (f32, this many
+   * per token) made by clRowsOp, read in place of the deltas.
+   */
+  summedStride?: number;
 }
 
 function storeSource(s: StoreLayout): { consts: ShaderConsts; declarations: string[]; prefixes: string[] } {
   const table = (name: string, v: readonly number[]) =>
     `var<private> ${name}: array<u32, ${v.length}> = array<u32, ${v.length}>(${v.map((x) => `${x}u`).join(', ')});`;
-  const consts: Record<string, number> = {
+  const consts: Record<string, number | boolean> = {
+    SUMMED_ROWS: s.summedStride !== undefined,
+    SUMMED_STRIDE: s.summedStride ?? 0,
     LAYERS: s.layers,
     PAGE: s.page,
     GROUP: s.group,
@@ -90,6 +97,18 @@ function storeKernel(
     ['read', 'read', 'write', 'uniform'],
     [src, b.pages, b.pool(layer), b.layerParams[layer]],
     grid,
+  );
+}
+
+/** XQuant-CL decode: layer's X̂ of every token before step.first_key summed into `rows` (xquant-cl-rows.wgsl). */
+export function clRowsOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, rows: GPUBuffer, width: number): Dispatch {
+  const store = storeSource(s);
+  return makeDispatch(
+    ctx,
+    { op: 'xquant-cl-rows', prefixes: store.prefixes, consts: { ...store.consts, D: width }, declarations: store.declarations },
+    ['read', 'read', 'write', 'uniform'],
+    [b.pages, b.pool(layer), rows, b.layerParams[layer]],
+    (_tokens, plan) => flatGrid(plan.firstKey * width),
   );
 }
 
