@@ -5,7 +5,7 @@
 // layer's X̂ once into f32 rows, xquant-cl-rows.wgsl, where they fit SUMMED_ROWS_BYTES); a prompt slice
 // rebuilds the past's K and V into transient rows (xquant-remat.wgsl), which the slice's queries read as
 // fp16 prefill reads its cache, and which are freed after the prompt. Rows are kept per layer where they fit
-// LAYER_ROWS_BYTES (64 MiB), so each slice rebuilds only the rows settled since the slice before. The step's own tokens
+// LAYER_ROWS_BYTES (64 MiB, remat-rows.ts), so each slice rebuilds only the rows settled since the slice before. The step's own tokens
 // attend with exact K/V, as in the reference. Byte accounting is the reference's.
 //
 //   xquant-B, xquant-cl-B: per-token rows of X (or XQuant-CL deltas); K = X̂ W_kᵀ + b_k, V = X̂ W_vᵀ + b_v.
@@ -55,22 +55,13 @@ import {
 import { chunking, copyRuns, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
+import { RematRows } from './remat-rows';
 import { ringExactPrefix, shiftedHeld, SlidingRings } from './sliding-rings';
 import { gpuLatents, type GpuLatents } from './gpu-latents';
 import { quantRowWords } from '../../cache/row-layout';
 import type { CacheHost } from './cache-host';
 import { rematShapes } from '../workgroup-memory';
 import { absorbTiling, rematTiling, scoresTiling } from '../ops/xquant-tiling';
-
-/** The largest f32 transient rows (per side) a prompt may hold; longer pasts are rebuilt as f16 pairs. */
-const F32_TRANSIENT_BYTES = 128 * 2 ** 20;
-/**
- * Transient rows for every layer (K and V) up to this many bytes in all: a slice then rebuilds only the rows new
- * since the slice before. Past it one layer's rows serve all layers and each slice rebuilds its whole past
- * (a long prompt's rebuild work grows with its length squared): these modes are chosen to save memory, so
- * a prompt's peak stays bounded (Llama-3.2-1B: rows per layer up to 1,024 past tokens).
- */
-const LAYER_ROWS_BYTES = 64 * 2 ** 20;
 
 /** A mode whose kernels cannot fit the device's workgroup memory fails here, when the session is made. */
 function checkWorkgroupFit(spec: ModelSpec, config: CacheConfig, limit: number): void {
@@ -126,14 +117,8 @@ export class GpuQuantCache implements GpuCache {
   private readonly summedBytes: number;
   /** Most chunks a decode step splits the past tokens into (xChunkLimit). */
   private readonly maxXChunks: number;
-  /** Prefill: the past's K (after RoPE) and V rebuilt per slice, f32 rows (f16 pairs past the binding limit). */
-  private transient: { k: GPUBuffer[]; v: GPUBuffer[]; pages: GPUBuffer; tokens: number; f16: boolean; perLayer: boolean } | null = null;
-  /**
-   * Prefill with rows per layer: rows [0, rebuilt) already hold K/V rebuilt from a stored form that cannot change
-   * during this prompt, so a slice rebuilds only the rows after them (plan's rematFrom), not the whole past.
-   */
-  private rebuilt = 0;
-  prefillGeneration = 0;
+  /** Prefill: the past's K (after RoPE) and V rebuilt per slice (remat-rows.ts). */
+  private readonly remat: RematRows;
   private readonly maxBinding: number;
 
   constructor(
@@ -146,6 +131,7 @@ export class GpuQuantCache implements GpuCache {
     this.spec = host.spec;
     checkWorkgroupFit(host.spec, config, host.workgroupBytes);
     this.maxTokens = host.maxBatch;
+    this.remat = new RematRows(this.memory, host.spec.numLayers, kvDim(host.spec) * 4, host.maxBindingBytes, host.maxBatch);
     const s = this.spec;
     const L = s.numLayers;
     const kv = kvDim(s);
@@ -280,51 +266,16 @@ export class GpuQuantCache implements GpuCache {
     return grew;
   }
 
+  get prefillGeneration(): number {
+    return this.remat.generation;
+  }
+
   reservePrefill(pos0: number, prompt: number): boolean {
-    const tokens = Math.max(1, pos0);
-    if (this.transient && this.transient.tokens >= tokens) return true;
-    const row = kvDim(this.spec) * 4;
-    // f32 rows keep the reference's numbers; f16 pairs (the fp16 cache's rounding) past 128 MiB per side
-    // (these rows are not part of the cache budget) or where f32 cannot be bound.
-    const f16 = tokens * row > Math.min(this.maxBinding, F32_TRANSIENT_BYTES);
-    const rowBytes = f16 ? row / 2 : row;
-    const limit = f16 ? this.maxBinding : Math.min(this.maxBinding, F32_TRANSIENT_BYTES);
-    if (tokens * rowBytes > limit) return false;
-    this.endPrefill();
-    const L = this.spec.numLayers;
-    const pageRoom = Math.ceil(tokens / PAGE_TOKENS) * PAGE_TOKENS;
-    // Rows per layer pay off only for a prompt of several slices (a chat turn's few tokens rebuild their past once).
-    const perLayer = prompt > this.maxTokens && 2 * L * pageRoom * rowBytes <= LAYER_ROWS_BYTES && pageRoom * rowBytes <= limit;
-    // Shared rows get room for the whole cache (decode-sized prompts reuse them); rows per layer the prompt's past only.
-    const room = perLayer ? pageRoom : Math.min(Math.max(tokens, this.capacity), Math.floor(limit / rowBytes));
-    const rows = (side: string) =>
-      Array.from({ length: perLayer ? L : 1 }, (_, l) =>
-        this.memory.create('activations', `transient.remat.${side}${perLayer ? `[${l}]` : ''}`, room * rowBytes, GPUBufferUsage.STORAGE, true),
-      );
-    this.transient = {
-      k: rows('k'),
-      v: rows('v'),
-      pages: this.memory.upload(
-        'activations',
-        'transient.remat.pages',
-        Uint32Array.from({ length: Math.ceil(room / PAGE_TOKENS) }, (_, b) => b),
-        0,
-        true,
-      ),
-      tokens: room,
-      f16,
-      perLayer,
-    };
-    this.prefillGeneration++;
-    return true;
+    return this.remat.reserve(pos0, prompt, this.capacity);
   }
 
   endPrefill(): void {
-    if (!this.transient) return;
-    for (const b of [...this.transient.k, ...this.transient.v, this.transient.pages]) this.memory.release(b);
-    this.transient = null;
-    this.rebuilt = 0;
-    this.prefillGeneration++;
+    this.remat.release();
   }
 
   /**
@@ -458,8 +409,7 @@ export class GpuQuantCache implements GpuCache {
     if (tokens > 1) {
       // Prefill: every key through the standard attention, older ones from the transient rows, of which only
       // those past the previous slice's settled ones are rebuilt (the rest are the same numbers again).
-      const rematFrom = Math.min(this.rebuilt, firstKey);
-      if (this.transient?.perLayer) this.rebuilt = Math.min(firstKey, this.settledTokens(pos0));
+      const rematFrom = this.remat.rematFrom(firstKey, this.settledTokens(pos0));
       return { firstKey, rematFrom, ...chunking(pos0 + tokens), xChunks: 1, xChunkLen: 1 };
     }
     const own = chunking(pos0 + tokens - firstKey);
@@ -546,7 +496,7 @@ export class GpuQuantCache implements GpuCache {
 
   private prefillAttention(ctx: OpContext, a: LayerAttention): Dispatch[] {
     const s = this.spec;
-    const t = this.transient;
+    const t = this.remat.current;
     if (!t) throw new Error('reservePrefill must run before a prefill list is built');
     const b = this.storeBuffers();
     const rows = { k: t.k[t.perLayer ? a.layer : 0], v: t.v[t.perLayer ? a.layer : 0] };
