@@ -96,3 +96,14 @@ export async function samplingSection(reps: number): Promise<{ adapter: string; 
     device.destroy();
   }
 }
+
+/** The section's table, as BENCHMARKS.md gives it. */
+export function samplingTable(r: { adapter: string; rows: SamplingRow[] }): string[] {
+  return [
+    `Token choice over 151,936 logits on ${r.adapter}, ms per choice (one submission each, waited for; same run):`,
+    '',
+    '| kernel | settings | dispatches | workgroups per pass | ms per choice |',
+    '|---|---|---|---|---|',
+    ...r.rows.map((x) => `| ${x.kernel} | ${x.settings} | ${x.dispatches} | ${x.workgroups} | ${x.msPerChoice.toFixed(2)} |`),
+  ];
+}

@@ -1,4 +1,4 @@
-// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|all --models a,b --contexts 128,512,2048 --weights f32
+// npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|cl-rows|all --models a,b --contexts 128,512,2048 --weights f32
 //   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
@@ -40,7 +40,8 @@ import { copyBandwidth, shapesSection } from './bench-shapes';
 import { grammarSection } from './bench-grammar';
 import { conversationSection } from './bench-conversation';
 import { shiftSection } from './bench-shift';
-import { samplingSection } from './bench-sampling';
+import { samplingSection, samplingTable } from './bench-sampling';
+import { clRowsBench } from './bench-cl-rows';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
 const SHAPES: Record<string, SyntheticShape> = {
@@ -332,7 +333,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|cl-rows|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -351,7 +352,7 @@ await runCli(USAGE, async () => {
     out: 'string',
   });
   const section = a.section ?? 'all';
-  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'shift', 'sampling', 'all'].includes(section))
+  if (!['speed', 'modes', 'tiered', 'prefill', 'shapes', 'compile', 'grammar', 'conversation', 'shift', 'sampling', 'cl-rows', 'all'].includes(section))
     throw new UsageError(`unknown section '${section}'`);
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   // Constrained decoding's CPU cost needs no GPU: its section runs before the calibration.
@@ -405,16 +406,11 @@ await runCli(USAGE, async () => {
       return;
     }
   }
+  // Minutes per row on an emulated adapter: run on its own, not in 'all'.
+  if (section === 'cl-rows') return clRowsBench(a['shape-layers'] ?? 8, a['rebuild-context'] ?? 512, a.out ?? 'bench/results/cl-rows.json');
   if (section === 'sampling' || section === 'all') {
     const sampling = await samplingSection(5);
-    grammarLines.push(
-      '',
-      `Token choice over 151,936 logits on ${sampling.adapter}, ms per choice (one submission each, waited for; same run):`,
-      '',
-      '| kernel | settings | dispatches | workgroups per pass | ms per choice |',
-      '|---|---|---|---|---|',
-      ...sampling.rows.map((r) => `| ${r.kernel} | ${r.settings} | ${r.dispatches} | ${r.workgroups} | ${f(r.msPerChoice, 2)} |`),
-    );
+    grammarLines.push('', ...samplingTable(sampling));
     if (section === 'sampling') {
       await mkdir('bench/results', { recursive: true });
       await writeFile(a.out ?? 'bench/results/sampling.json', `${JSON.stringify({ date: new Date().toISOString(), ...sampling }, null, 1)}\n`);
