@@ -71,7 +71,7 @@ fn pick_digit(above: f32, goal: f32) -> vec2<f32> {
 /**
  * The draw: the kept token (key >= cut) of [lo, hi) where the running mass, in vocabulary order, passes `draw`
  * (x their whole mass when `scaled`). Invocation lid sums a contiguous piece; one invocation then walks the piece
- * the draw lands in. Where rounding leaves the draw at or past the mass, the last kept token of the vocabulary.
+ * the draw lands in. Where rounding leaves the draw at or past the mass, the last kept token before hi.
  * Call from uniform control flow.
  */
 fn walk(lo: u32, hi: u32, cut: u32, mx: f32, draw: f32, scaled: bool, lid: u32) -> u32 {
@@ -106,9 +106,10 @@ fn walk(lo: u32, hi: u32, cut: u32, mx: f32, draw: f32, scaled: bool, lid: u32) 
   }
   let found = workgroupUniformLoad(&walked);
   if (found != 0xffffffffu) { return found; }
-  // Rounding left the draw just above the mass: take the last kept token.
+  // Rounding left the draw just above the mass: take the last kept token before hi (sample-split.wgsl chose this slice
+  // by masses summed in another order, so a later slice's token would be a bias).
   var last = -1.0;
-  for (var i = lid; i < V; i += N) {
+  for (var i = lid; i < hi; i += N) {
     if (key(logits[i]) >= cut) { last = f32(i); }
   }
   return u32(reduce(last, lid, true));

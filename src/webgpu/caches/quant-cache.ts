@@ -463,7 +463,7 @@ export class GpuQuantCache implements GpuCache {
     const summed = this.summed;
     if (summed && a.layer >= layout.clBase) {
       // XQuant-CL: the layer's X̂ summed once, then read by the attend kernels through their pool binding.
-      rows.push(clRowsOp(ctx, layout, b, a.layer, summed, s.hiddenSize));
+      rows.push(clRowsOp(ctx, layout, b, a.layer, summed, s.hiddenSize, layerWindow(s, a.layer) ?? 0));
       layout = { ...layout, summedStride: s.hiddenSize };
       b = { ...b, pool: () => summed };
     }

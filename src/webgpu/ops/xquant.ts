@@ -100,12 +100,12 @@ function storeKernel(
   );
 }
 
-/** XQuant-CL decode: layer's X̂ of every token before step.first_key summed into `rows` (xquant-cl-rows.wgsl). */
-export function clRowsOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, rows: GPUBuffer, width: number): Dispatch {
+/** XQuant-CL decode: the layer's X̂ of the tokens its kernels read (before step.first_key, within a window) summed into `rows` (xquant-cl-rows.wgsl). */
+export function clRowsOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, rows: GPUBuffer, width: number, window: number): Dispatch {
   const store = storeSource(s);
   return makeDispatch(
     ctx,
-    { op: 'xquant-cl-rows', prefixes: store.prefixes, consts: { ...store.consts, D: width }, declarations: store.declarations },
+    { op: 'xquant-cl-rows', prefixes: store.prefixes, consts: { ...store.consts, D: width, WINDOW: window }, declarations: store.declarations },
     ['read', 'read', 'write', 'uniform'],
     [b.pages, b.pool(layer), rows, b.layerParams[layer]],
     (_tokens, plan) => flatGrid(plan.firstKey * width),
