@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseCacheMode } from '../src/cache/cache-config';
+import { checkModeFits, parseCacheMode } from '../src/cache/cache-config';
 import { logSumExp } from '../src/reference/ops';
 import { loadModel, type LoadedModel } from '../src/model/load-model';
 import { NodeFolderSource } from '../src/model/node-file-source';
@@ -29,7 +29,7 @@ const HISTORY = 448;
 const SINKS = 4;
 const DROP = 192;
 const SCORED = 64;
-export const SHIFT_MODES = ['f32', 'fp16', 'xquant-4', 'xquant-cl-4'];
+export const SHIFT_MODES = ['f32', 'fp16', 'kivi-4', 'xquant-4', 'xquant-cl-4', 'xquant-gqa-4'];
 
 const MODELS: Record<string, string> = {
   stories260K: resolve(import.meta.dirname, '../../shared/models/stories260K'),
@@ -56,6 +56,11 @@ export async function shiftSection(windows: number): Promise<ShiftRow[]> {
     try {
       for (const mode of SHIFT_MODES) {
         const config = parseCacheMode(mode);
+        try {
+          checkModeFits(model.spec, config);
+        } catch {
+          continue; // xquant-gqa on an MHA model
+        }
         const sums = { keep: [0, 0], prefill: [0, 0], full: [0, 0] };
         for (let w = 0; w < windows; w++) {
           const ids = [model.spec.bosTokenId ?? 1, ...all.slice(w * span, (w + 1) * span)];
@@ -66,7 +71,7 @@ export async function shiftSection(windows: number): Promise<ShiftRow[]> {
           const a = gpu.createSession(config);
           await a.forward(history.slice(0, -1), 'last');
           let t = performance.now();
-          a.shift(SINKS, SINKS + DROP);
+          if (!a.shift(SINKS, SINKS + DROP)) throw new Error(`${mode} refused the shift`);
           await a.forward([history[HISTORY - 1]], 'last');
           sums.keep[1] += performance.now() - t;
           a.keep(a.length - 1);

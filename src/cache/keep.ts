@@ -36,15 +36,17 @@ export function exactPrefix(config: CacheConfig, length: number, n: number): num
 
 /**
  * Whether a cache can drop a range of tokens from its middle and keep the later tokens' entries at re-based positions
- * (a context shift). f32, fp16, xquant and xquant-cl without rings store one row per token: the rows move down, and
- * X carries no position (RoPE is applied after K is rebuilt), while a KV cache turns its post-RoPE K back by the
- * shift. Per-channel K blocks (kivi, xquant-gqa) would have to be re-formed from keys that are gone, and rings hold
- * the f16 rings hold tokens by position: those modes re-prefill the kept messages instead. A GPU cache with
- * sliding-window rings may still refuse a cut that leaves them without the next query's window (DecodeSession.shift
- * returns false).
+ * (a context shift). f32, fp16, xquant and xquant-cl store one row per token: the rows move down, and X carries no
+ * position (RoPE is applied after K is rebuilt), while a KV cache turns its post-RoPE K back by the shift. kivi and
+ * xquant-gqa store K (before RoPE) or its latent per channel over blocks: their V side moves as rows, and from the
+ * start of the cut's block on the K blocks are re-formed from the values the cache holds (each moved token's K side
+ * rounded twice: an approximation, as keeping entries is). Residual windows and hot tiers keep their newest tokens
+ * in f16 rings by position: those modes re-prefill the kept messages instead. A GPU cache with sliding-window rings
+ * may still refuse a cut that leaves them without the next query's window, or whose K blocks would be re-formed
+ * from pages its ring no longer holds (DecodeSession.shift returns false).
  */
 export function canShift(config: CacheConfig): boolean {
-  return !MODE_TRAITS[config.mode].kBlocks && config.residual === 0 && (config.hot ?? 0) === 0;
+  return config.residual === 0 && (config.hot ?? 0) === 0;
 }
 
 /** A shift's range must lie inside the cache and drop at least one token. */

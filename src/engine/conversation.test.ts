@@ -189,22 +189,25 @@ describe('conversations (reference backend)', () => {
       return { first, two, second: await ask(engine, two, mode, shift) };
     };
 
-    it.each(['f32', 'fp16', 'xquant-4', 'xquant-cl-2'])('%s: the kept messages keep their cache entries, re-based; nothing else is re-run', async (mode) => {
-      const { first, two, second } = await turns(await engineOn(), mode, 'keep');
-      expect(first.dropped).toBe(0);
-      expect(second.dropped).toBeGreaterThan(0);
-      expect(second.shiftedTokens).toBeGreaterThan(150);
-      // Kept: the system message and every kept message up to turn 1's reply; only the new messages (two exchanges of
-      // about 77 tokens and a question) are run.
-      expect(second.cachedTokens).toBeGreaterThan(second.promptTokens - 200);
-      // The prefilled way gives what a fresh request of the kept messages gives.
-      const prefilled = (await turns(await engineOn(), mode, 'prefill')).second;
-      const fresh = await ask(await engineOn(), two, mode, 'prefill', false);
-      expect(prefilled.shiftedTokens).toBe(0);
-      expect(prefilled.prompt).toEqual(fresh.prompt);
-      expect(prefilled.ids).toEqual(fresh.ids);
-      expect(second.prompt).toEqual(fresh.prompt);
-    });
+    it.each(['f32', 'fp16', 'xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4'])(
+      '%s: the kept messages keep their cache entries, re-based; nothing else is re-run',
+      async (mode) => {
+        const { first, two, second } = await turns(await engineOn(), mode, 'keep');
+        expect(first.dropped).toBe(0);
+        expect(second.dropped).toBeGreaterThan(0);
+        expect(second.shiftedTokens).toBeGreaterThan(150);
+        // Kept: the system message and every kept message up to turn 1's reply; only the new messages (two exchanges of
+        // about 77 tokens and a question) are run.
+        expect(second.cachedTokens).toBeGreaterThan(second.promptTokens - 200);
+        // The prefilled way gives what a fresh request of the kept messages gives.
+        const prefilled = (await turns(await engineOn(), mode, 'prefill')).second;
+        const fresh = await ask(await engineOn(), two, mode, 'prefill', false);
+        expect(prefilled.shiftedTokens).toBe(0);
+        expect(prefilled.prompt).toEqual(fresh.prompt);
+        expect(prefilled.ids).toEqual(fresh.ids);
+        expect(second.prompt).toEqual(fresh.prompt);
+      },
+    );
 
     it("a cut the backend refuses (a sliding-window ring whose kept tail is short): the session keeps what it exactly can before the cut, and the reply is a fresh request's", async () => {
       // The reference sessions, refusing every shift as a GPU ring cache does when the kept tail is under its window.
@@ -227,15 +230,18 @@ describe('conversations (reference backend)', () => {
       expect(second.ids).toEqual(fresh.ids);
     });
 
-    it.each(['kivi-4', 'xquant-gqa-4'])('%s: per-channel K blocks cannot keep entries across a cut: the kept messages are prefilled', async (mode) => {
-      const { two, second } = await turns(await engineOn(), mode, 'keep');
-      expect(second.dropped).toBeGreaterThan(0);
-      expect(second.shiftedTokens).toBe(0);
-      // And so the reply is a fresh request's of the kept messages.
-      const fresh = await ask(await engineOn(), two, mode, 'prefill', false);
-      expect(second.prompt).toEqual(fresh.prompt);
-      expect(second.ids).toEqual(fresh.ids);
-    });
+    it.each(['kivi-4:residual=16', 'xquant-4:residual=16'])(
+      '%s: f16 rings hold tokens by position and cannot keep entries across a cut: the kept messages are prefilled',
+      async (mode) => {
+        const { two, second } = await turns(await engineOn(), mode, 'keep');
+        expect(second.dropped).toBeGreaterThan(0);
+        expect(second.shiftedTokens).toBe(0);
+        // And so the reply is a fresh request's of the kept messages.
+        const fresh = await ask(await engineOn(), two, mode, 'prefill', false);
+        expect(second.prompt).toEqual(fresh.prompt);
+        expect(second.ids).toEqual(fresh.ids);
+      },
+    );
   });
 });
 

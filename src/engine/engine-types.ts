@@ -91,8 +91,8 @@ export interface GenerateRequest {
   reuse?: boolean;
   /**
    * A prompt that is a kept conversation with a run of its tokens cut out (older messages dropped to fit the context):
-   * 'keep' keeps the cache entries after the cut, moved down with their positions re-based (f32, fp16, xquant,
-   * xquant-cl without rings: src/cache/keep.ts canShift); 'prefill' runs them again. Default DEFAULT_CONTEXT_SHIFT.
+   * 'keep' keeps the cache entries after the cut, moved down with their positions re-based (every mode without a
+   * residual window or hot tier: src/cache/keep.ts canShift); 'prefill' runs them again. Default DEFAULT_CONTEXT_SHIFT.
    */
   contextShift?: ContextShift;
   signal?: AbortSignal;

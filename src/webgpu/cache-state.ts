@@ -30,9 +30,20 @@ export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: num
   const shifted = cache.shift(from, to, {
     encoder,
     scratch: (bytes) => {
-      const buffer = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
+      const buffer = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
       temps.push(buffer);
       return buffer;
+    },
+    uniform: (words) => {
+      const buffer = mem.create('activations', 'shift.uniform', words.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);
+      temps.push(buffer);
+      b.device.queue.writeBuffer(buffer, 0, words);
+      return buffer;
+    },
+    compute: (build) => {
+      const pass = encoder.beginComputePass();
+      encodeDispatches(pass, build(ctx), 0);
+      pass.end();
     },
     rotateK: (pool, row0, rows, f16, layer) => {
       // A layer without RoPE (SmolLM3) stores K unturned; Gemma 3's local layers turn with their own base.

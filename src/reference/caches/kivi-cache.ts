@@ -2,10 +2,10 @@
 // (the incomplete newest block stays fp16), V quantized per token along its channels.
 
 import { layerBits, type CacheConfig } from '../../cache/cache-config';
-import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
+import { MaterializedCache, type AppendRows, type CacheModel, type KBlockCache } from './reference-cache';
 import { ChannelGroupStore, WindowedRowStore } from './row-stores';
 
-export class KiviCache extends MaterializedCache {
+export class KiviCache extends MaterializedCache implements KBlockCache {
   private readonly k: ChannelGroupStore[];
   private readonly v: WindowedRowStore[];
   private readonly row: Float32Array;
@@ -18,9 +18,18 @@ export class KiviCache extends MaterializedCache {
     this.row = new Float32Array(this.kvDim);
   }
 
+  kSide(_layer: number, rows: AppendRows): Float32Array {
+    return rows.kSide ?? rows.k;
+  }
+
+  readKSide(layer: number, token: number, dst: Float32Array, off: number): void {
+    this.k[layer].read(token, dst, off);
+  }
+
   protected store(layer: number, rows: AppendRows, _first: number): void {
+    const k = this.kSide(layer, rows);
     for (let t = 0; t < rows.count; t++) {
-      for (const token of this.k[layer].push(rows.k, t * this.kvDim)) {
+      for (const token of this.k[layer].push(k, t * this.kvDim)) {
         this.k[layer].read(token, this.row, 0);
         this.setKey(layer, token, this.row, 0);
       }

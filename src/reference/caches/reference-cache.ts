@@ -23,6 +23,11 @@ export interface AppendRows {
   k: Float32Array;
   /** Exact values (bias included), [count, kvDim]. */
   v: Float32Array;
+  /**
+   * kivi and xquant-gqa: the K side they quantize per channel, [count, kvDim] (kivi: K; xquant-gqa: the latents
+   * X·U_k), given rather than derived from `k` or `x`: a shifted cache re-forms its blocks from what it read back.
+   */
+  kSide?: Float32Array;
 }
 
 export interface ReferenceCache {
@@ -37,6 +42,18 @@ export interface ReferenceCache {
   bytesPerToken(): number;
   /** Bytes the compact form holds right now, tails and metadata included. */
   storedBytes(): number;
+}
+
+/** kivi and xquant-gqa: the modes whose K side is quantized per channel over blocks of tokens. */
+export interface KBlockCache extends ReferenceCache {
+  /** The K side `rows` store, [count, kvDim]: `rows.kSide` where given. */
+  kSide(layer: number, rows: AppendRows): Float32Array;
+  /** A token's K side as the cache holds it now: its block dequantized, or the f16 tail's row. */
+  readKSide(layer: number, token: number, dst: Float32Array, off: number): void;
+}
+
+export function isKBlockCache(cache: ReferenceCache): cache is KBlockCache {
+  return 'readKSide' in cache;
 }
 
 export interface CacheModel {

@@ -8,10 +8,10 @@ import type { ModelSpec } from '../../model/model-spec';
 import { matvec } from '../ops';
 import { checkModeFits, layerBits, type CacheConfig } from '../../cache/cache-config';
 import { cachedLatents, storedLatents, type LayerLatents } from '../../cache/latents';
-import { MaterializedCache, type AppendRows, type CacheModel } from './reference-cache';
+import { MaterializedCache, type AppendRows, type CacheModel, type KBlockCache } from './reference-cache';
 import { ChannelGroupStore, WindowedRowStore } from './row-stores';
 
-export class XQuantGqaCache extends MaterializedCache {
+export class XQuantGqaCache extends MaterializedCache implements KBlockCache {
   private readonly latents: LayerLatents[];
   private readonly zk: ChannelGroupStore[];
   private readonly zv: WindowedRowStore[];
@@ -30,14 +30,26 @@ export class XQuantGqaCache extends MaterializedCache {
     this.out = new Float32Array(this.kvDim);
   }
 
+  kSide(layer: number, rows: AppendRows): Float32Array {
+    if (rows.kSide) return rows.kSide;
+    const d = this.spec.hiddenSize;
+    const out = new Float32Array(rows.count * this.kvDim);
+    for (let t = 0; t < rows.count; t++) matvec(this.latents[layer].k.down, this.kvDim, d, rows.x, t * d, out, t * this.kvDim);
+    return out;
+  }
+
+  readKSide(layer: number, token: number, dst: Float32Array, off: number): void {
+    this.zk[layer].read(token, dst, off);
+  }
+
   protected store(layer: number, rows: AppendRows, _first: number): void {
     const d = this.spec.hiddenSize;
     const kv = this.kvDim;
     const { k: bk, v: bv } = this.latents[layer];
     const w = this.weights.layers[layer];
+    const zk = this.kSide(layer, rows);
     for (let t = 0; t < rows.count; t++) {
-      matvec(bk.down, kv, d, rows.x, t * d, this.z, 0);
-      for (const token of this.zk[layer].push(this.z, 0)) {
+      for (const token of this.zk[layer].push(zk, t * kv)) {
         this.zk[layer].read(token, this.z, 0);
         matvec(bk.up, kv, kv, this.z, 0, this.out, 0, w.bk);
         this.setRebuiltKey(layer, token, this.out, 0);

@@ -39,8 +39,12 @@ export interface LayerAttention {
 /** What a cache's shift encodes into: the session's command encoder, scratch buffers and the K-turning kernel. */
 export interface ShiftIo {
   encoder: GPUCommandEncoder;
-  /** A scratch buffer of at least `bytes` (COPY_SRC | COPY_DST), freed after the shift is submitted. */
+  /** A scratch buffer of at least `bytes` (STORAGE | COPY_SRC | COPY_DST), freed after the shift is submitted. */
   scratch(bytes: number): GPUBuffer;
+  /** A uniform holding `words`, freed after the shift is submitted. */
+  uniform(words: Uint32Array<ArrayBuffer>): GPUBuffer;
+  /** Encode the dispatches `build` makes (on the session's pipelines; their grids ignore the token count) in a pass of their own. */
+  compute(build: (ctx: OpContext) => Dispatch[]): void;
   /** Turn rows [row0, row0 + rows) of a layer's post-RoPE K pool back by the shift (with that layer's RoPE; none without). */
   rotateK(pool: GPUBuffer, row0: number, rows: number, f16: boolean, layer: number): void;
 }

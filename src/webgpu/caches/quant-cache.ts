@@ -52,10 +52,11 @@ import {
   PAGE_TOKENS,
   type CacheConfig,
 } from '../../cache/cache-config';
-import { chunking, copyRuns, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+import { chunking, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
 import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
 import { RematRows } from './remat-rows';
+import { kReformBytes, shiftStore } from './quant-shift';
 import { ringExactPrefix, shiftedHeld, SlidingRings } from './sliding-rings';
 import { gpuLatents, type GpuLatents } from './gpu-latents';
 import { quantRowWords } from '../../cache/row-layout';
@@ -332,49 +333,19 @@ export class GpuQuantCache implements GpuCache {
   }
 
   /**
-   * xquant and xquant-cl without f16 rings: each token's X row (or cross-layer delta) moves to its new slot, gathered
-   * into scratch page run by page run and scattered back; X has no position, so nothing is recomputed. A sliding
-   * layer's ring maps positions to slots mod its size, so the same copies serve it; what it holds after them is
-   * shiftedHeld's, and a cut that leaves it without the next query's window is refused (false, nothing changed).
+   * Drop tokens [from, to) (canShift modes; quant-shift.ts says what moves). A sliding layer's ring maps positions to
+   * slots mod its size, so the same copies serve it; what it holds after them is shiftedHeld's, and a cut that leaves
+   * it without the next query's window is refused (false, nothing changed), as is any cut of K blocks kept in page
+   * rings (re-formed blocks would mix in tokens the ring no longer holds) or one whose re-formed K side passes a binding.
    */
   shift(from: number, to: number, io: ShiftIo): boolean {
     if (!canShift(this.config)) return false;
     const len = this.length;
     const moved = len - to;
+    if (this.layout.k && (this.rings || kReformBytes(this.layout, from, len, to) > this.maxBinding)) return false;
     const held = this.rings ? shiftedHeld(this.rings.heldFrom, this.rings.tokens, from, to, moved) : 0;
     if (this.rings && !this.rings.holdsWindow(from + moved, held)) return false;
-    const P = PAGE_TOKENS;
-    // [first token, tokens] runs that stay inside one page, from `start` for `count` tokens.
-    const pageRuns = (start: number, count: number): [number, number][] => {
-      const out: [number, number][] = [];
-      for (let t = start; t < start + count; ) {
-        const n = Math.min(start + count, (Math.floor(t / P) + 1) * P) - t;
-        out.push([t, n]);
-        t += n;
-      }
-      return out;
-    };
-    if (moved > 0) {
-      const words = this.layout.rowWords;
-      const scratch = io.scratch(moved * Math.max(...words) * 4);
-      for (let l = 0; l < this.layout.layers; l++) {
-        const w = words[l];
-        const at = (t: number) => this.store.pageOffset(Math.floor(t / P), l) + (t % P) * w;
-        const pool = this.store.pool(l);
-        copyRuns(
-          io.encoder,
-          pool,
-          scratch,
-          pageRuns(to, moved).map(([t, n]) => [at(t), (t - to) * w, n * w] as const),
-        );
-        copyRuns(
-          io.encoder,
-          scratch,
-          pool,
-          pageRuns(from, moved).map(([t, n]) => [(t - from) * w, at(t), n * w] as const),
-        );
-      }
-    }
+    shiftStore(io, this.layout, this.store, this.storeBuffers(), from, to, len);
     this.length = from + moved;
     if (this.rings) this.rings.heldFrom = held;
     return true;

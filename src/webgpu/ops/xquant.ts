@@ -7,6 +7,7 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefixes, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
+import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, WORKGROUP, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type FusedTiling, type RematShape } from './xquant-tiling';
 
@@ -420,5 +421,65 @@ export function hotGatherOp(
     ['read', 'read', 'read', 'write', 'write'],
     [a.pages, a.kPool, a.vPool, a.outK, a.outV],
     () => flatGrid((a.hot * a.kvDim) / 2),
+  );
+}
+
+/** The bindings of the context shift's K-side kernels: (pages, pool) or (rows, pages, pool), the layer and the cut's uniform. */
+function kShiftKernel(
+  ctx: OpContext,
+  s: StoreLayout,
+  op: string,
+  quantizes: boolean,
+  kinds: BindingKind[],
+  buffers: GPUBuffer[],
+  invocations: number,
+): Dispatch {
+  const store = storeSource(s);
+  return makeDispatch(
+    ctx,
+    { op, prefixes: [...store.prefixes, ...(quantizes ? ['quantize'] : [])], consts: store.consts, declarations: store.declarations },
+    kinds,
+    buffers,
+    () => flatGrid(invocations),
+  );
+}
+
+/**
+ * Context shift, per-channel K side: the K side of positions [first, first + positions) after the cut, read as the
+ * cache holds it into f32 `rows` (k-block-gather.wgsl); `cut` holds (first, from, to, old length, new length).
+ */
+export function kGatherOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, rows: GPUBuffer, cut: GPUBuffer, positions: number): Dispatch {
+  const k = s.k!;
+  return kShiftKernel(
+    ctx,
+    s,
+    'k-block-gather',
+    false,
+    ['read', 'read', 'write', 'uniform', 'uniform'],
+    [b.pages, b.pool(layer), rows, b.layerParams[layer], cut],
+    positions * k.width,
+  );
+}
+
+/** ...then stored at those positions: `blocks` complete blocks quantized, `ringTokens` more into the f16 ring (k-block-reform.wgsl). */
+export function kReformOp(
+  ctx: OpContext,
+  s: StoreLayout,
+  b: StoreBuffers,
+  layer: number,
+  rows: GPUBuffer,
+  cut: GPUBuffer,
+  blocks: number,
+  ringTokens: number,
+): Dispatch {
+  const k = s.k!;
+  return kShiftKernel(
+    ctx,
+    s,
+    'k-block-reform',
+    true,
+    ['read', 'read', 'write', 'uniform', 'uniform'],
+    [rows, b.pages, b.pool(layer), b.layerParams[layer], cut],
+    blocks * k.width + ringTokens * k.ringRowWords,
   );
 }
