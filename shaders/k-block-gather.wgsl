@@ -2,8 +2,7 @@
 // tokens [cut.lo, cut.hi) are dropped (position p holds token p below cut.lo, token p + cut.hi - cut.lo from there),
 // read as the cache holds it (a committed block dequantized, or the f16 ring) into f32 rows
 // out[(p - cut.first) * KW + channel]; k-block-reform.wgsl stores them at their new positions. One invocation per
-// (position, channel). The cache has no residual window (src/cache/keep.ts canShift). Constants: KW, plus the
-// store prefixes'.
+// (position, channel). Constants: KW, plus the store prefixes'.
 
 struct Cut { first: u32, lo: u32, hi: u32, old_len: u32, new_len: u32 }
 
@@ -22,7 +21,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (p >= cut.new_len) { return; }
   let t = select(p, p + cut.hi - cut.lo, p >= cut.lo);
   let l = layer();
-  if (t >= (cut.old_len / PAGE) * PAGE) {
+  if (t >= ((max(cut.old_len, RESIDUAL) - RESIDUAL) / PAGE) * PAGE) {
     out[id] = k_ring(l, t, ch);
   } else {
     out[id] = group_elem(x_pages[(t / PAGE) * LAYERS + l] + ch * (1u + K_GROUP_WORDS[l]), t % PAGE, LAYER_BITS[l]);

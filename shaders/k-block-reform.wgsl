@@ -1,5 +1,6 @@
 // Context shift, kivi / xquant-gqa: store the K side k-block-gather.wgsl read at its new positions
-// [cut.first, cut.new_len) (cut.first starts a block): each block now complete quantized per channel as
+// [cut.first, cut.new_len) (cut.first starts a block): each block now complete and older than the residual window
+// (src/cache/keep.ts canShift: the kept tail covers the window, so none ends before cut.first) quantized per channel as
 // k-block-commit.wgsl does, from the values rounded to f16 as the ring would hold them; the rest into the f16 ring.
 // Invocations: (block, channel) first, then (position, pair of elements) of the ring's rows. Constants: KW, plus the
 // prefixes'.
@@ -22,7 +23,7 @@ fn held(p: u32, ch: u32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let id = flat_id(gid, nwg);
   let l = layer();
-  let committed = (cut.new_len / PAGE) * PAGE;
+  let committed = ((max(cut.new_len, RESIDUAL) - RESIDUAL) / PAGE) * PAGE;
   let block_ids = ((committed - cut.first) / PAGE) * KW;
   if (id < block_ids) {
     let ch = id % KW;

@@ -35,18 +35,21 @@ export function exactPrefix(config: CacheConfig, length: number, n: number): num
 }
 
 /**
- * Whether a cache can drop a range of tokens from its middle and keep the later tokens' entries at re-based positions
- * (a context shift). f32, fp16, xquant and xquant-cl store one row per token: the rows move down, and X carries no
- * position (RoPE is applied after K is rebuilt), while a KV cache turns its post-RoPE K back by the shift. kivi and
- * xquant-gqa store K (before RoPE) or its latent per channel over blocks: their V side moves as rows, and from the
- * start of the cut's block on the K blocks are re-formed from the values the cache holds (each moved token's K side
- * rounded twice: an approximation, as keeping entries is). Residual windows and hot tiers keep their newest tokens
- * in f16 rings by position: those modes re-prefill the kept messages instead. A GPU cache with sliding-window rings
- * may still refuse a cut that leaves them without the next query's window, or whose K blocks would be re-formed
- * from pages its ring no longer holds (DecodeSession.shift returns false).
+ * Whether a cache of `length` tokens can drop tokens [from, to) and keep the later tokens' entries at re-based
+ * positions (a context shift). f32, fp16, xquant and xquant-cl store one row per token: the rows move down, and X
+ * carries no position (RoPE is applied after K is rebuilt), while a KV cache turns its post-RoPE K back by the shift.
+ * kivi and xquant-gqa store K (before RoPE) or its latent per channel over blocks: their V side moves as rows, and
+ * from the start of the cut's block on the K blocks are re-formed from the values the cache holds (each moved
+ * token's K side rounded twice: an approximation, as keeping entries is). A residual window and a hot tier hold
+ * their newest tokens in f16 rings by position: the rings move with the kept tail when it covers them; a shorter
+ * tail would need there tokens from before the cut that have left them, and the cut is refused (the caller
+ * re-prefills). A GPU cache with sliding-window rings may refuse more: a cut that leaves them without the next
+ * query's window, or whose K blocks would be re-formed from pages its ring no longer holds (DecodeSession.shift
+ * returns false).
  */
-export function canShift(config: CacheConfig): boolean {
-  return config.residual === 0 && (config.hot ?? 0) === 0;
+export function canShift(config: CacheConfig, length: number, to: number): boolean {
+  const tail = length - to;
+  return tail >= config.residual && tail >= (config.hot ?? 0);
 }
 
 /** A shift's range must lie inside the cache and drop at least one token. */

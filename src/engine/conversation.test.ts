@@ -189,7 +189,7 @@ describe('conversations (reference backend)', () => {
       return { first, two, second: await ask(engine, two, mode, shift) };
     };
 
-    it.each(['f32', 'fp16', 'xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4'])(
+    it.each(['f32', 'fp16', 'xquant-4', 'xquant-cl-2', 'kivi-4', 'xquant-gqa-4', 'xquant-4:residual=16', 'kivi-2:residual=32'])(
       '%s: the kept messages keep their cache entries, re-based; nothing else is re-run',
       async (mode) => {
         const { first, two, second } = await turns(await engineOn(), mode, 'keep');
@@ -229,19 +229,6 @@ describe('conversations (reference backend)', () => {
       expect(second.prompt).toEqual(fresh.prompt);
       expect(second.ids).toEqual(fresh.ids);
     });
-
-    it.each(['kivi-4:residual=16', 'xquant-4:residual=16'])(
-      '%s: f16 rings hold tokens by position and cannot keep entries across a cut: the kept messages are prefilled',
-      async (mode) => {
-        const { two, second } = await turns(await engineOn(), mode, 'keep');
-        expect(second.dropped).toBeGreaterThan(0);
-        expect(second.shiftedTokens).toBe(0);
-        // And so the reply is a fresh request's of the kept messages.
-        const fresh = await ask(await engineOn(), two, mode, 'prefill', false);
-        expect(second.prompt).toEqual(fresh.prompt);
-        expect(second.ids).toEqual(fresh.ids);
-      },
-    );
   });
 });
 

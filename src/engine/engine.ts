@@ -3,7 +3,6 @@
 // the backend factory (src/webgpu/backend.ts's webGpuBackends in the Worker) and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
-import { canShift } from '../cache/keep';
 import { AbortedError, EngineError, InvalidArgumentError, SavedCacheError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
@@ -313,11 +312,10 @@ export class Engine {
     // A kept conversation in this mode that starts like this prompt: keep what it shares, prefill the rest. At least
     // the prompt's last token runs again: its logits choose the first reply token.
     // A conversation whose older messages were dropped to fit: its later entries kept at re-based positions.
-    // A backend may still refuse the cut (a sliding layer's ring whose kept tail is shorter than its window): the
-    // session, unchanged, then keeps what it exactly can of the tokens before the cut and prefills the rest. (Left in
-    // the pool it would hold a history this conversation has moved past.)
-    const candidate =
-      r.reuse !== false && (r.contextShift ?? DEFAULT_CONTEXT_SHIFT) === 'keep' && canShift(cache) ? this.pool.takeShifted(modeName, promptIds) : null;
+    // A backend may still refuse the cut (src/cache/keep.ts canShift: a kept tail shorter than a residual window, a hot
+    // tier or a sliding layer's ring): the session, unchanged, then keeps what it exactly can of the tokens before the
+    // cut and prefills the rest. (Left in the pool it would hold a history this conversation has moved past.)
+    const candidate = r.reuse !== false && (r.contextShift ?? DEFAULT_CONTEXT_SHIFT) === 'keep' ? this.pool.takeShifted(modeName, promptIds) : null;
     const shift = candidate?.kept.session.shift(candidate.from, candidate.to) ? candidate : null;
     if (shift) shift.kept.ids = [...shift.kept.ids.slice(0, shift.from), ...shift.kept.ids.slice(shift.to)];
     let found = shift

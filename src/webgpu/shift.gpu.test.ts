@@ -1,6 +1,6 @@
 // A context shift on the GPU (drop a range of cached tokens, keep the later entries at re-based positions) against the
-// reference's shift of the same history: the logits that follow agree within the GPU-vs-reference bounds. Modes that
-// cannot keep entries across a cut (f16 rings by position) say so and change nothing.
+// reference's shift of the same history: the logits that follow agree within the GPU-vs-reference bounds. A cut whose
+// kept tail is shorter than an f16 ring by position (a residual window, a hot tier) is refused and changes nothing.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCacheMode } from '../cache/cache-config';
@@ -25,11 +25,15 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('context shift (WebGPU against the reference)', () => {
-  /** GPU and reference sessions of a mode that ran the history, optionally shifted; the logits of TAIL after it. */
-  async function tails(mode: string, cut: [number, number] | null): Promise<{ gpu: Float32Array; ref: Float32Array }> {
+  /**
+   * GPU and reference sessions of a mode that ran the history, optionally shifted; the logits of TAIL after it. The
+   * reference runs `refMode` (the hot tier is the GPU's alone: its reference is the mode without it).
+   */
+  async function tails(mode: string, cut: [number, number] | null, refMode = mode): Promise<{ gpu: Float32Array; ref: Float32Array }> {
     const config = parseCacheMode(mode);
+    await gpu.prepare(config);
     const g = gpu.createSession(config);
-    const r = reference.createSession(config);
+    const r = reference.createSession(parseCacheMode(refMode));
     for (const c of CALLS) {
       await g.forward(c, 'last');
       await r.forward(c, 'last');
@@ -74,21 +78,43 @@ describe('context shift (WebGPU against the reference)', () => {
     },
   );
 
-  it.each(['kivi-4:residual=16', 'xquant-4:residual=16', 'xquant-4:hot=128'])('%s: cannot keep entries across a cut; nothing changes', async (mode) => {
-    const config = parseCacheMode(mode);
-    await gpu.prepare(config);
-    const g = gpu.createSession(config);
-    await g.forward(CALLS[0], 'last');
-    expect(g.shift(10, 20)).toBe(false);
-    expect(g.length).toBe(290);
-    if (!mode.includes('hot')) {
-      const r = reference.createSession(config);
-      await r.forward(CALLS[0], 'last');
-      expect(r.shift(10, 20)).toBe(false);
-      expect(r.length).toBe(290);
+  // The f16 rings by position (a residual window, the hot tier) move with a kept tail that covers them.
+  it.each([
+    ['xquant-4:residual=16', 'xquant-4:residual=16'],
+    ['kivi-4:residual=16', 'kivi-4:residual=16'],
+    ['xquant-cl-2:residual=16', 'xquant-cl-2:residual=16'],
+    ['xquant-4:hot=128', 'xquant-4'],
+  ])('%s: the rings move with the kept tail; GPU and reference differ no more than without the shift', async (mode, refMode) => {
+    const base = await tails(mode, null, refMode);
+    const before = maxAbsDiff(base.gpu, base.ref);
+    for (const cut of [
+      [40, 170],
+      [10, 100],
+    ] as [number, number][]) {
+      const shifted = await tails(mode, cut, refMode);
+      expect(maxAbsDiff(shifted.gpu, shifted.ref)).toBeLessThan(1.5 * before + 1e-3);
+      expect(maxAbsDiff(base.ref, shifted.ref)).toBeGreaterThan(before);
     }
-    g.close();
   });
+
+  it.each(['kivi-4:residual=16', 'xquant-4:residual=16', 'xquant-4:hot=128'])(
+    '%s: a kept tail shorter than the ring cannot keep entries across the cut; nothing changes',
+    async (mode) => {
+      const config = parseCacheMode(mode);
+      await gpu.prepare(config);
+      const g = gpu.createSession(config);
+      await g.forward(CALLS[0], 'last');
+      expect(g.shift(10, 285)).toBe(false);
+      expect(g.length).toBe(290);
+      if (!mode.includes('hot')) {
+        const r = reference.createSession(config);
+        await r.forward(CALLS[0], 'last');
+        expect(r.shift(10, 285)).toBe(false);
+        expect(r.length).toBe(290);
+      }
+      g.close();
+    },
+  );
 
   it('a range outside the cache is a typed error', async () => {
     const g = gpu.createSession(parseCacheMode('fp16'));

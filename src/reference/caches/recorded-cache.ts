@@ -149,7 +149,7 @@ export class RecordedCache implements ReferenceCache {
    * moved token's K side is rounded twice.
    */
   shift(from: number, to: number): boolean {
-    if (!canShift(this.config)) return false;
+    if (!canShift(this.config, this.length, to)) return false;
     const kept: [number, number][] = [
       [0, from],
       [to, this.length],

@@ -56,7 +56,7 @@ import { chunking, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache,
 import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
 import { RematRows } from './remat-rows';
-import { kReformBytes, shiftStore } from './quant-shift';
+import { kReformBytes, moveRingRows, ringRuns, shiftStore } from './quant-shift';
 import { ringExactPrefix, shiftedHeld, SlidingRings } from './sliding-rings';
 import { gpuLatents, type GpuLatents } from './gpu-latents';
 import { quantRowWords } from '../../cache/row-layout';
@@ -333,20 +333,29 @@ export class GpuQuantCache implements GpuCache {
   }
 
   /**
-   * Drop tokens [from, to) (canShift modes; quant-shift.ts says what moves). A sliding layer's ring maps positions to
-   * slots mod its size, so the same copies serve it; what it holds after them is shiftedHeld's, and a cut that leaves
-   * it without the next query's window is refused (false, nothing changed), as is any cut of K blocks kept in page
-   * rings (re-formed blocks would mix in tokens the ring no longer holds) or one whose re-formed K side passes a binding.
+   * Drop tokens [from, to) where canShift allows (quant-shift.ts says what moves). The hot tier's K/V rows of the kept
+   * tail move to their new slots and K, stored after RoPE, is turned back by the shift. A sliding layer's ring maps
+   * positions to slots mod its size, so the same copies serve it; what it holds after them is shiftedHeld's, and a cut
+   * that leaves it without the next query's window is refused (false, nothing changed), as is any cut of K blocks kept
+   * in page rings (re-formed blocks would mix in tokens the ring no longer holds) or one whose re-formed K side passes
+   * a binding.
    */
   shift(from: number, to: number, io: ShiftIo): boolean {
-    if (!canShift(this.config)) return false;
     const len = this.length;
+    if (!canShift(this.config, len, to)) return false;
     const moved = len - to;
     if (this.layout.k && (this.rings || kReformBytes(this.layout, from, len, to) > this.maxBinding)) return false;
     const held = this.rings ? shiftedHeld(this.rings.heldFrom, this.rings.tokens, from, to, moved) : 0;
     if (this.rings && !this.rings.holdsWindow(from + moved, held)) return false;
     shiftStore(io, this.layout, this.store, this.storeBuffers(), from, to, len);
-    this.length = from + moved;
+    const newLength = from + moved;
+    const hot = Math.min(this.hot, newLength);
+    const words = kvDim(this.spec) / 2;
+    this.hotPools.forEach((p, l) => {
+      for (const pool of [p.k, p.v]) moveRingRows(io, pool, 0, words, this.hotRing, newLength - hot, hot, to - from);
+      for (const [slot, n] of ringRuns(newLength - hot, hot, this.hotRing)) io.rotateK(p.k, slot, n, true, l);
+    });
+    this.length = newLength;
     if (this.rings) this.rings.heldFrom = held;
     return true;
   }

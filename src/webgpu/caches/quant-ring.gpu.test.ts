@@ -147,6 +147,19 @@ describe("a sliding layer's ring in the quantized modes", () => {
     g.close();
   });
 
+  it("kivi's K blocks in page rings are not re-formed across a cut: the shift is refused and nothing changes", async () => {
+    const { b, m } = await gpu('rowwise');
+    const config = parseCacheMode('kivi-4');
+    const g = b.createSession(config);
+    const r = new ReferenceBackend(m).createSession(config);
+    await prefill(g, r, 300);
+    expect(g.shift(4, 100)).toBe(false);
+    expect(g.length).toBe(300);
+    const tail = [17, 26, 41];
+    expect(maxAbsDiff(await g.forward(tail, 'all'), await r.forward(tail, 'all'))).toBeLessThan(1e-3);
+    g.close();
+  });
+
   it('what a ring holds after a shift', () => {
     // Nothing wrapped: everything stays.
     expect(shiftedHeld(0, 640, 4, 100, 300)).toBe(0);
