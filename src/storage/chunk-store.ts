@@ -10,10 +10,32 @@ export interface ChunkStore {
   keys(): Promise<string[]>;
   /** Free bytes the store may still use, when the platform says (navigator.storage.estimate). */
   available(): Promise<number | null>;
+  /**
+   * Run `fn` while no other holder of the lock `name` runs: across the origin's tabs and workers where the platform
+   * has Web Locks (IdbChunkStore), across the users of this store otherwise.
+   */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Promise-chained locks by name, for one JavaScript realm. */
+export class LocalLocks {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(name) ?? Promise.resolve();
+    const result = before.then(fn, fn);
+    const tail = result.catch(() => {});
+    this.tails.set(name, tail);
+    void tail.then(() => {
+      if (this.tails.get(name) === tail) this.tails.delete(name);
+    });
+    return result;
+  }
 }
 
 export class MemoryChunkStore implements ChunkStore {
   readonly values = new Map<string, StoredValue>();
+  private readonly locks = new LocalLocks();
 
   constructor(private readonly quotaBytes = Infinity) {}
 
@@ -43,6 +65,10 @@ export class MemoryChunkStore implements ChunkStore {
 
   async available(): Promise<number | null> {
     return Number.isFinite(this.quotaBytes) ? this.quotaBytes - this.used() : null;
+  }
+
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(name, fn);
   }
 }
 

@@ -10,8 +10,16 @@ import { referenceBackends } from '../reference/engine-backend';
 import { sharedPath } from '../test-support/shared-models';
 import type { ChatMessage } from '../tokenizer/tokenizer';
 import { MemoryChunkStore } from './chunk-store';
+import { sha256Hex } from './sha256';
 import { CONVERSATION_FORMAT_VERSION, ConversationCache, PENDING_MS } from './conversation-cache';
 import { loadPreparedModel } from './model-loader';
+
+/** A browser without Web Locks: the store's exclusive() runs at once, and only the pending records protect a save. */
+class UnlockedStore extends MemoryChunkStore {
+  exclusive<T>(_name: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+}
 
 async function engineOn(store: MemoryChunkStore, model = 'stories260K'): Promise<Engine> {
   const dir = sharedPath(`models/${model}`);
@@ -214,8 +222,7 @@ describe('saved conversations (reference backend)', () => {
   });
 
   /** Two tabs' workers on one store, both opened on model 'm'. */
-  async function twoTabs() {
-    const store = new MemoryChunkStore();
+  async function twoTabs(store = new MemoryChunkStore()) {
     const a = new ConversationCache(store);
     const b = new ConversationCache(store);
     await a.open('m');
@@ -231,8 +238,8 @@ describe('saved conversations (reference backend)', () => {
     expect((await b.load(b.find('fp16', [3, 4])!.entry)).parts).toEqual([new Uint8Array([9, 9])]);
   });
 
-  it('a save in progress keeps its chunks while another tab clears unnamed ones; one never finished goes after PENDING_MS', async () => {
-    const { store, a, b } = await twoTabs();
+  it('without Web Locks, a save in progress keeps its chunks while another tab clears unnamed ones; one never finished goes after PENDING_MS', async () => {
+    const { store, a, b } = await twoTabs(new UnlockedStore());
     // a's save stops after its first chunk: b deletes its own entry (clearing unnamed chunks) before a writes its meta.
     await b.save('fp16', [3, 4], { length: 2, layout: 'L', parts: [new Uint8Array([9, 9])] });
     const set = store.set.bind(store);
@@ -271,6 +278,45 @@ describe('saved conversations (reference backend)', () => {
     await c.delete('nothing');
     expect(store.values.has(orphan)).toBe(false);
     expect(store.values.has(record)).toBe(false);
+  });
+
+  it.each([
+    ['with Web Locks', true],
+    ['without (the window the lock closes)', false],
+  ] as const)("a tab's save that counts on a chunk another tab is clearing: %s", async (_, locked) => {
+    const { store, a, b } = await twoTabs(locked ? new MemoryChunkStore() : new UnlockedStore());
+    // A chunk no entry names (a save cut short), with the bytes a's save is about to store.
+    const bytes = new Uint8Array([7, 7, 7]);
+    const chunk = `xqc/v${CONVERSATION_FORMAT_VERSION}/m/chunks/${await sha256Hex(bytes)}`;
+    await store.set(chunk, bytes.slice().buffer);
+    // b's clean-up pauses just before it deletes the chunk; a saves meanwhile.
+    const del = store.delete.bind(store);
+    let release!: () => void;
+    const paused = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atDelete = new Promise<void>((r) => (reached = r));
+    store.delete = async (key) => {
+      if (key === chunk) {
+        reached();
+        await paused;
+      }
+      await del(key);
+    };
+    const clearing = b.delete('nothing');
+    await atDelete;
+    let saved = false;
+    const saving = a.save('fp16', [1, 2], { length: 2, layout: 'L', parts: [bytes] }).then(() => (saved = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(saved).toBe(!locked); // with the lock the save waits for the clean-up
+    release();
+    await clearing;
+    await saving;
+    store.delete = del;
+    const c = new ConversationCache(store);
+    await c.open('m');
+    const found = c.find('fp16', [1, 2])!.entry;
+    if (locked) expect((await c.load(found)).parts).toEqual([bytes]);
+    else await expect(c.load(found)).rejects.toThrow(/damaged/);
   });
 
   it('a chunk this instance counted on but another tab deleted is written again by the next save', async () => {

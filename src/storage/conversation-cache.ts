@@ -12,6 +12,7 @@
 // unnamed chunks meanwhile leaves them; a record not renewed for PENDING_MS is a save its tab never finished, and
 // goes with its chunks. An entry is used only when its format version, model, mode and the session's layout match and
 // every chunk's SHA-256 checks; a stale or damaged one is deleted and the reason said, never read into a cache.
+// Saves, loads and deletes of all tabs run one at a time (LOCK).
 
 import { SavedCacheError, StorageQuotaError } from '../errors';
 import type { SessionSnapshot } from '../engine/backend';
@@ -31,6 +32,13 @@ const CHUNK_BYTES = 2 ** 20;
 export const PENDING_MS = 10 * 60_000;
 /** A save renews its pending record every this many chunks written. */
 const RENEW_CHUNKS = 64;
+/**
+ * The lock (ChunkStore.exclusive: Web Locks in a browser) that a save, a load, a delete and open()'s clean-up hold,
+ * so no tab clears chunks while another's save counts on them. The pending records stay for platforms without Web
+ * Locks, where a tab that listed the keys just before a save's record was written may still delete its chunks
+ * (the entry then fails its check on load, is deleted and said).
+ */
+const LOCK = 'xqc';
 
 /** What the API lists per saved conversation. */
 export interface SavedConversationInfo {
@@ -121,7 +129,11 @@ export class ConversationCache {
   constructor(readonly store: ChunkStore) {}
 
   /** Read the entries of `model`; entries of other format versions and damaged metas are deleted. */
-  async open(model: string): Promise<void> {
+  open(model: string): Promise<void> {
+    return this.store.exclusive(LOCK, () => this.openNow(model));
+  }
+
+  private async openNow(model: string): Promise<void> {
     this.model = model;
     this.entries = [];
     const current = `${PREFIX}/v${CONVERSATION_FORMAT_VERSION}/`;
@@ -171,7 +183,11 @@ export class ConversationCache {
    * Store a session's snapshot for `ids` (the tokens its cache holds). Entries of the same mode that this one
    * continues are deleted: a conversation saved every turn keeps one entry.
    */
-  async save(mode: string, ids: readonly number[], snap: SessionSnapshot): Promise<SavedConversationInfo> {
+  save(mode: string, ids: readonly number[], snap: SessionSnapshot): Promise<SavedConversationInfo> {
+    return this.store.exclusive(LOCK, () => this.saveNow(mode, ids, snap));
+  }
+
+  private async saveNow(mode: string, ids: readonly number[], snap: SessionSnapshot): Promise<SavedConversationInfo> {
     if (ids.length !== snap.length)
       throw new SavedCacheError('a snapshot saved with the wrong token ids', { field: 'ids', expected: `${snap.length} ids`, got: `${ids.length}` });
     const hash = (await sha256Hex(new Uint8Array(Int32Array.from(ids).buffer))).slice(0, 32);
@@ -243,7 +259,11 @@ export class ConversationCache {
   }
 
   /** The snapshot of an entry, every chunk checked; a damaged entry is deleted and refused with SavedCacheError. */
-  async load(entry: EntryMeta): Promise<SessionSnapshot> {
+  load(entry: EntryMeta): Promise<SessionSnapshot> {
+    return this.store.exclusive(LOCK, () => this.loadNow(entry));
+  }
+
+  private async loadNow(entry: EntryMeta): Promise<SessionSnapshot> {
     const parts: Uint8Array[] = [];
     for (const [p, rec] of entry.parts.entries()) {
       const out = new Uint8Array(rec.bytes);
@@ -267,7 +287,7 @@ export class ConversationCache {
         at += chunk.byteLength;
       }
       if (at !== rec.bytes) {
-        await this.delete(entry.key);
+        await this.deleteNow(entry.key);
         throw new SavedCacheError('the saved conversation is truncated; it was deleted', {
           field: `${entry.key}${p}`,
           expected: `${rec.bytes} bytes`,
@@ -280,7 +300,11 @@ export class ConversationCache {
   }
 
   /** Delete one entry (by key), or every entry of the open model, and the chunks no other entry names. */
-  async delete(key?: string): Promise<void> {
+  delete(key?: string): Promise<void> {
+    return this.store.exclusive(LOCK, () => this.deleteNow(key));
+  }
+
+  private async deleteNow(key?: string): Promise<void> {
     for (const e of this.entries.filter((x) => key === undefined || x.key === key)) await this.deleteDir(e.key);
     this.entries = this.entries.filter((x) => key !== undefined && x.key !== key);
     await this.dropUnnamedChunks();
