@@ -44,8 +44,8 @@ export function exactPrefix(config: CacheConfig, length: number, n: number): num
  * their newest tokens in f16 rings by position: the rings move with the kept tail when it covers them; a shorter
  * tail would need there tokens from before the cut that have left them, and the cut is refused (the caller
  * re-prefills). A GPU cache with sliding-window rings may refuse more: a cut that leaves them without the next
- * query's window, or whose K blocks would be re-formed from pages its ring no longer holds (DecodeSession.shift
- * returns false).
+ * query's window, and every cut of kivi's or xquant-gqa's K blocks, which would be re-formed from page rings that
+ * no longer hold the tokens before the window (DecodeSession.shift returns false).
  */
 export function canShift(config: CacheConfig, length: number, to: number): boolean {
   const tail = length - to;

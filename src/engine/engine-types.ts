@@ -91,8 +91,9 @@ export interface GenerateRequest {
   reuse?: boolean;
   /**
    * A prompt that is a kept conversation with a run of its tokens cut out (older messages dropped to fit the context):
-   * 'keep' keeps the cache entries after the cut, moved down with their positions re-based (every mode without a
-   * residual window or hot tier: src/cache/keep.ts canShift); 'prefill' runs them again. Default DEFAULT_CONTEXT_SHIFT.
+   * 'keep' keeps the cache entries after the cut, moved down with their positions re-based (every mode; a residual
+   * window or hot tier only when the kept tail covers it: src/cache/keep.ts canShift); 'prefill' runs them again.
+   * Default DEFAULT_CONTEXT_SHIFT.
    */
   contextShift?: ContextShift;
   signal?: AbortSignal;

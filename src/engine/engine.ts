@@ -3,6 +3,7 @@
 // the backend factory (src/webgpu/backend.ts's webGpuBackends in the Worker) and the prepared model are handed in.
 
 import { cacheModeName, parseCacheMode, type CacheConfig } from '../cache/cache-config';
+import { exactPrefix } from '../cache/keep';
 import { AbortedError, EngineError, InvalidArgumentError, SavedCacheError, throwIfAborted } from '../errors';
 import { evaluatePerplexity, type PerplexityResult } from '../eval/perplexity';
 import { logSumExp } from '../reference/ops';
@@ -316,7 +317,13 @@ export class Engine {
     // tier or a sliding layer's ring): the session, unchanged, then keeps what it exactly can of the tokens before the
     // cut and prefills the rest. (Left in the pool it would hold a history this conversation has moved past.)
     const candidate = r.reuse !== false && (r.contextShift ?? DEFAULT_CONTEXT_SHIFT) === 'keep' ? this.pool.takeShifted(modeName, promptIds) : null;
-    const shift = candidate?.kept.session.shift(candidate.from, candidate.to) ? candidate : null;
+    // A shift pays only where what it keeps is then kept: a mode with f16 rings keeps (exactPrefix) nothing short of
+    // its whole history, and a prompt may leave the kept history a few tokens before its end.
+    const kept = (c: NonNullable<typeof candidate>) => {
+      const target = Math.min(c.from + c.matched, promptIds.length - 1);
+      return exactPrefix(cache, c.kept.ids.length - (c.to - c.from), target) === target;
+    };
+    const shift = candidate && kept(candidate) && candidate.kept.session.shift(candidate.from, candidate.to) ? candidate : null;
     if (shift) shift.kept.ids = [...shift.kept.ids.slice(0, shift.from), ...shift.kept.ids.slice(shift.to)];
     let found = shift
       ? { kept: shift.kept, common: shift.from + shift.matched }

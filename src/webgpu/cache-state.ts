@@ -27,12 +27,15 @@ export function shiftCache(b: Device, cache: GpuCache, ctx: OpContext, from: num
   const temps: GPUBuffer[] = [];
   const encoder = b.device.createCommandEncoder();
   const tables = new Map<LayerRopeKind, GPUBuffer>();
+  let scratch: GPUBuffer | null = null;
   const shifted = cache.shift(from, to, {
     encoder,
+    // One scratch serves every copy and kernel of the shift (they run in order), grown when a larger one is asked.
     scratch: (bytes) => {
-      const buffer = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
-      temps.push(buffer);
-      return buffer;
+      if (scratch && scratch.size >= bytes) return scratch;
+      scratch = mem.create('activations', 'shift.scratch', bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, true);
+      temps.push(scratch);
+      return scratch;
     },
     uniform: (words) => {
       const buffer = mem.create('activations', 'shift.uniform', words.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);

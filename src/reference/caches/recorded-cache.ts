@@ -54,7 +54,7 @@ export class RecordedCache implements ReferenceCache {
   private layout(): string {
     const s = this.model.spec;
     const { ks } = this.widths();
-    return `reference/${cacheModeName(this.config)}/L${s.numLayers}/d${s.hiddenSize}/kv${s.numKvHeads * s.headDim}/ks${ks}`;
+    return `reference/${cacheModeName(this.config)}/L${s.numLayers}/d${s.hiddenSize}/kv${s.numKvHeads * s.headDim}${ks > 0 ? `/ks${ks}` : ''}`;
   }
 
   /** Widths of a token's recorded rows: x (hidden), k and v (kv width), and the K side (kv width in kivi and xquant-gqa, else 0). */
