@@ -21,7 +21,7 @@ import { isQuotaError, type ChunkStore } from './chunk-store';
 import { sha256Hex } from './sha256';
 
 /** Bump when a snapshot's layout or this store's keys change: older entries are then deleted, never misread. */
-export const CONVERSATION_FORMAT_VERSION = 2;
+export const CONVERSATION_FORMAT_VERSION = 3;
 const PREFIX = 'xqc';
 /**
  * Stored values stay at most this size: IndexedDB handles many small values better than one huge one, and a save
