@@ -317,11 +317,11 @@ export class Engine {
     // tier or a sliding layer's ring): the session, unchanged, then keeps what it exactly can of the tokens before the
     // cut and prefills the rest. (Left in the pool it would hold a history this conversation has moved past.)
     const candidate = r.reuse !== false && (r.contextShift ?? DEFAULT_CONTEXT_SHIFT) === 'keep' ? this.pool.takeShifted(modeName, promptIds) : null;
-    // A shift pays only where what it keeps is then kept: a mode with f16 rings keeps (exactPrefix) nothing short of
-    // its whole history, and a prompt may leave the kept history a few tokens before its end.
+    // A shift pays only where it then keeps more than the tokens before the cut: a prompt may leave the kept history
+    // a few tokens before its end, and there a mode with f16 rings keeps (exactPrefix) nothing, kivi back to a block.
     const kept = (c: NonNullable<typeof candidate>) => {
       const target = Math.min(c.from + c.matched, promptIds.length - 1);
-      return exactPrefix(cache, c.kept.ids.length - (c.to - c.from), target) === target;
+      return exactPrefix(cache, c.kept.ids.length - (c.to - c.from), target) > exactPrefix(cache, c.kept.ids.length, c.from);
     };
     const shift = candidate && kept(candidate) && candidate.kept.session.shift(candidate.from, candidate.to) ? candidate : null;
     if (shift) shift.kept.ids = [...shift.kept.ids.slice(0, shift.from), ...shift.kept.ids.slice(shift.to)];
