@@ -1,7 +1,7 @@
 // Context shift, kivi / xquant-gqa: store the K side k-block-gather.wgsl read at its new positions
 // [cut.first, cut.new_len) (cut.first starts a block): each block now complete and older than the residual window
 // (src/cache/keep.ts canShift: the kept tail covers the window, so none ends before cut.first) quantized per channel as
-// k-block-commit.wgsl does, from the values rounded to f16 as the ring would hold them; the rest into the f16 ring.
+// k-block-commit.wgsl does (include/k-block-quantize.wgsl), from the values rounded to f16 as the ring would hold them; the rest into the f16 ring.
 // Invocations: (block, channel) first, then (position, pair of elements) of the ring's rows. Constants: KW, plus the
 // prefixes'.
 
@@ -14,8 +14,8 @@ struct Cut { first: u32, lo: u32, hi: u32, old_len: u32, new_len: u32 }
 @group(0) @binding(5) var<uniform> cut: Cut;
 fn layer() -> u32 { return layer_params.index; }
 
-/** Row value of position p, channel ch, as the f16 ring holds it. */
-fn held(p: u32, ch: u32) -> f32 {
+/** Row value of position p, channel ch, as the f16 ring would hold it (include/k-block-quantize.wgsl reads it). */
+fn block_value(p: u32, ch: u32) -> f32 {
   return f16_value(f16_bits(rows[(p - cut.first) * KW + ch]));
 }
 
@@ -28,24 +28,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (id < block_ids) {
     let ch = id % KW;
     let first = cut.first + (id / KW) * PAGE;
-    var lo = 3.4e38;
-    var hi = -3.4e38;
-    for (var t = 0u; t < PAGE; t++) {
-      let v = held(first + t, ch);
-      lo = min(lo, v);
-      hi = max(hi, v);
-    }
-    let bits = LAYER_BITS[l];
-    let q = group_scale(lo, hi, bits);
-    let gbase = x_pages[(first / PAGE) * LAYERS + l] + ch * (1u + K_GROUP_WORDS[l]);
-    x_pool[gbase] = q.packed;
-    var w = CodeWriter(gbase + 1u, 0u, 0u);
-    for (var t = 0u; t < PAGE; t++) {
-      var code = 0u;
-      if (q.scale > 0.0) { code = round_code(held(first + t, ch), q.zero, q.scale, q.levels); }
-      put_code(&w, code, bits);
-    }
-    flush_codes(&w);
+    quantize_block_channel(l, first, ch);
     return;
   }
   let j = id - block_ids;

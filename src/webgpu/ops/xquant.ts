@@ -7,7 +7,6 @@
 import { pad32 } from '../../quant/weight-format';
 import { weightPrefixes, type GpuMatrix } from '../gpu-matrix';
 import type { ShaderConsts } from '../shader-library';
-import type { BindingKind } from '../pipelines';
 import { flatGrid, makeDispatch, WORKGROUP, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 import { absorbTiling, fusedTiling, rematTiling, scoresTiling, type FusedTiling, type RematShape } from './xquant-tiling';
 
@@ -89,12 +88,13 @@ function storeKernel(
   consts: ShaderConsts,
   src: GPUBuffer,
   grid: (tokens: number) => [number, number],
-  quantizes: boolean,
+  /** Fragments the kernel needs beyond the store's ('quantize', 'k-block-quantize'). */
+  extra: string[],
 ): Dispatch {
   const store = storeSource(s);
   return makeDispatch(
     ctx,
-    { op, prefixes: [...store.prefixes, ...(quantizes ? ['quantize'] : [])], consts: { ...store.consts, ...consts }, declarations: store.declarations },
+    { op, prefixes: [...store.prefixes, ...extra], consts: { ...store.consts, ...consts }, declarations: store.declarations },
     ['read', 'read', 'write', 'uniform'],
     [src, b.pages, b.pool(layer), b.layerParams[layer]],
     grid,
@@ -116,21 +116,24 @@ export function clRowsOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer:
 /** Per-token side: quantize the tokens leaving the window, then put the new ones in it. */
 export function rowAppendOps(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, width: number, stride: number): Dispatch[] {
   const consts = { D: width, X_STRIDE: stride };
-  const out = [storeKernel(ctx, s, b, layer, 'xquant-append', consts, src, (tokens) => flatGrid(tokens * Math.ceil(width / s.group)), true)];
-  if (s.residual > 0) out.push(storeKernel(ctx, s, b, layer, 'xquant-window', consts, src, (tokens) => flatGrid(tokens * s.ringRowWords), false));
+  const out = [storeKernel(ctx, s, b, layer, 'xquant-append', consts, src, (tokens) => flatGrid(tokens * Math.ceil(width / s.group)), ['quantize'])];
+  if (s.residual > 0) out.push(storeKernel(ctx, s, b, layer, 'xquant-window', consts, src, (tokens) => flatGrid(tokens * s.ringRowWords), []));
   return out;
 }
 
 /** Per-channel K side: the new rows into the f16 ring (before RoPE). */
 export function kRingOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, src: GPUBuffer, stride: number): Dispatch {
   const k = s.k!;
-  return storeKernel(ctx, s, b, layer, 'k-block-ring', { K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), false);
+  return storeKernel(ctx, s, b, layer, 'k-block-ring', { K_STRIDE: stride }, src, (tokens) => flatGrid(tokens * k.ringRowWords), []);
 }
 
 /** Per-channel K side: quantize the blocks this step completes. */
 export function kCommitOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number): Dispatch {
   const k = s.k!;
-  return storeKernel(ctx, s, b, layer, 'k-block-commit', {}, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), true);
+  return storeKernel(ctx, s, b, layer, 'k-block-commit', {}, ctx.empty, (tokens) => flatGrid((Math.ceil(tokens / s.page) + 1) * k.width), [
+    'quantize',
+    'k-block-quantize',
+  ]);
 }
 
 /** What a mode's K and V are rebuilt from, for one layer. */
@@ -424,21 +427,16 @@ export function hotGatherOp(
   );
 }
 
-/** The bindings of the context shift's K-side kernels: (pages, pool) or (rows, pages, pool), the layer and the cut's uniform. */
-function kShiftKernel(
-  ctx: OpContext,
-  s: StoreLayout,
-  op: string,
-  quantizes: boolean,
-  kinds: BindingKind[],
-  buffers: GPUBuffer[],
-  invocations: number,
-): Dispatch {
+/**
+ * The context shift's K-side kernels: bindings (what each reads, pages or rows; what it writes, rows or the pool; the
+ * layer; the cut's uniform), one invocation per element of `invocations`.
+ */
+function kShiftKernel(ctx: OpContext, s: StoreLayout, op: string, extra: string[], buffers: GPUBuffer[], invocations: number): Dispatch {
   const store = storeSource(s);
   return makeDispatch(
     ctx,
-    { op, prefixes: [...store.prefixes, ...(quantizes ? ['quantize'] : [])], consts: store.consts, declarations: store.declarations },
-    kinds,
+    { op, prefixes: [...store.prefixes, ...extra], consts: store.consts, declarations: store.declarations },
+    ['read', 'read', 'write', 'uniform', 'uniform'],
     buffers,
     () => flatGrid(invocations),
   );
@@ -449,16 +447,7 @@ function kShiftKernel(
  * cache holds it into f32 `rows` (k-block-gather.wgsl); `cut` holds (first, from, to, old length, new length).
  */
 export function kGatherOp(ctx: OpContext, s: StoreLayout, b: StoreBuffers, layer: number, rows: GPUBuffer, cut: GPUBuffer, positions: number): Dispatch {
-  const k = s.k!;
-  return kShiftKernel(
-    ctx,
-    s,
-    'k-block-gather',
-    false,
-    ['read', 'read', 'write', 'uniform', 'uniform'],
-    [b.pages, b.pool(layer), rows, b.layerParams[layer], cut],
-    positions * k.width,
-  );
+  return kShiftKernel(ctx, s, 'k-block-gather', [], [b.pages, b.pool(layer), rows, b.layerParams[layer], cut], positions * s.k!.width);
 }
 
 /** ...then stored at those positions: `blocks` complete blocks quantized, `ringTokens` more into the f16 ring (k-block-reform.wgsl). */
@@ -473,13 +462,6 @@ export function kReformOp(
   ringTokens: number,
 ): Dispatch {
   const k = s.k!;
-  return kShiftKernel(
-    ctx,
-    s,
-    'k-block-reform',
-    true,
-    ['read', 'read', 'write', 'uniform', 'uniform'],
-    [rows, b.pages, b.pool(layer), b.layerParams[layer], cut],
-    blocks * k.width + ringTokens * k.ringRowWords,
-  );
+  const buffers = [rows, b.pages, b.pool(layer), b.layerParams[layer], cut];
+  return kShiftKernel(ctx, s, 'k-block-reform', ['quantize', 'k-block-quantize'], buffers, blocks * k.width + ringTokens * k.ringRowWords);
 }
