@@ -76,9 +76,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (first_token >= step.tokens) { return; }
   let last_token = min(first_token + Q_TOKENS, step.tokens) - 1u;
   // Keys of this chunk that some row of the tile may see.
-  var lo = c * step.chunk_len;
-  if (WINDOW > 0u && step.pos0 + first_token + 1u > WINDOW) { lo = max(lo, step.pos0 + first_token + 1u - WINDOW); }
-  let hi = min((c + 1u) * step.chunk_len, step.pos0 + last_token + 1u);
+  let keys = chunk_keys(c, step.chunks, step.chunk_len, 0u, step.pos0 + last_token + 1u, step.pos0 + first_token, WINDOW);
+  let lo = keys.x;
+  let hi = keys.y;
   let kv_off = kvh * HEAD_DIM;
   if (APPEND && c == 0u && lid < Q_TOKENS && first_token + lid < step.tokens) { append_kv(first_token + lid, kv_off); }
   for (var e = lid; e < ROWS * HEAD_DIM; e += TILE) {

@@ -88,9 +88,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (m >= step.tokens) { return; }
   let qpos = step.pos0 + m;
   let first_key = select(0u, step.first_key, OWN_ONLY);
-  var lo = first_key + c * step.chunk_len;
-  if (WINDOW > 0u && qpos + 1u > WINDOW) { lo = max(lo, qpos + 1u - WINDOW); }
-  let hi = min(first_key + (c + 1u) * step.chunk_len, qpos + 1u);
+  let keys = chunk_keys(c, step.chunks, step.chunk_len, first_key, qpos + 1u, qpos, WINDOW);
+  let lo = keys.x;
+  let hi = keys.y;
   let kv_off = (h / KV_GROUP) * HEAD_DIM;
   let q_off = m * Q_STRIDE + h * HEAD_DIM;
   if (APPEND && c == 0u && h % KV_GROUP == 0u) { append_kv(m, kv_off); }

@@ -27,9 +27,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let sl = (index / step.x_chunks) % slices;
   let hb = index / (step.x_chunks * slices);
   if (hb >= HEADS / HB) { return; }
-  var lo = c * step.x_chunk_len;
-  if (WINDOW > 0u && step.pos0 + 1u > WINDOW) { lo = max(lo, step.pos0 + 1u - WINDOW); }
-  let hi = min((c + 1u) * step.x_chunk_len, step.first_key);
+  let keys = chunk_keys(c, step.x_chunks, step.x_chunk_len, 0u, step.first_key, step.pos0, WINDOW);
+  let lo = keys.x;
+  let hi = keys.y;
   let head0 = hb * HB;
   let e = sl * VS + lid;
   for (var j = lid; j < HB; j += WG) { top[j] = partial[((head0 + j) * step.x_chunks + c) * (VW + 2u)]; }

@@ -54,9 +54,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (m0 >= step.tokens) { return; }
   let queries = min(QT, step.tokens - m0);
   // Past keys of this chunk; a sliding window trims each query's own range further (masked below).
-  var lo = c * step.x_chunk_len;
-  if (WINDOW > 0u && step.pos0 + m0 + 1u > WINDOW) { lo = max(lo, step.pos0 + m0 + 1u - WINDOW); }
-  let hi = min((c + 1u) * step.x_chunk_len, step.first_key); // newer keys: the standard attention
+  let keys = chunk_keys(c, step.x_chunks, step.x_chunk_len, 0u, step.first_key, step.pos0 + m0, WINDOW); // newer keys: the standard attention
+  let lo = keys.x;
+  let hi = keys.y;
   let row0 = gb * BLOCK_ROWS; // first K row (kv channel) of the block
   let head0 = gb * BLOCK_HEADS;
 

@@ -36,9 +36,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c = index % step.x_chunks;
   let gb = index / step.x_chunks;
   if (gb >= KV_HEADS / KV_PER_WG) { return; }
-  var lo = c * step.x_chunk_len;
-  if (WINDOW > 0u && step.pos0 + 1u > WINDOW) { lo = max(lo, step.pos0 + 1u - WINDOW); }
-  let hi = min((c + 1u) * step.x_chunk_len, step.first_key); // newer keys: the standard attention
+  let keys = chunk_keys(c, step.x_chunks, step.x_chunk_len, 0u, step.first_key, step.pos0, WINDOW); // newer keys: the standard attention
+  let lo = keys.x;
+  let hi = keys.y;
   let row0 = gb * TILE_COLS; // first K row (kv channel) of the block
   let head0 = gb * BLOCK_HEADS;
   for (var i = lid; i < BLOCK_HEADS * HEAD_DIM; i += WG) { qs[i] = q[head0 * HEAD_DIM + i]; }

@@ -29,6 +29,21 @@ fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
 }
 
+/**
+ * Keys [x, y) that chunk c of `chunks` covers for a query at position `qpos` that sees keys [start, end): `len`
+ * keys a chunk from `start`, the forward's split. Under a sliding window (window > 0) the chunks split the
+ * window's own keys instead: the forward's split is sized for the whole context, and at a long one it would
+ * leave all but the last chunk or two empty and the window's keys to one or two workgroups.
+ */
+fn chunk_keys(c: u32, chunks: u32, len: u32, start: u32, end: u32, qpos: u32, window: u32) -> vec2<u32> {
+  if (window == 0u) { return vec2<u32>(start + c * len, min(start + (c + 1u) * len, end)); }
+  let first = select(start, max(start, qpos + 1u - window), qpos + 1u > window);
+  let span = select(0u, end - first, end > first);
+  let per = max(1u, (span + chunks - 1u) / chunks);
+  let lo = first + c * per;
+  return vec2<u32>(lo, min(lo + per, end));
+}
+
 // f32 <-> f16 by integer operations, rounding to nearest even exactly as the reference (src/quant/f16.ts).
 // WGSL leaves pack2x16float's rounding direction to the implementation, and a driver may treat
 // unpack2x16float(pack2x16float(v)) as v (Mesa's llvmpipe does), so neither may decide stored values.

@@ -1,8 +1,9 @@
-// The f16 helpers every kernel shares (common.wgsl, quantize.wgsl) against the reference's TypeScript
+// The helpers every kernel shares (common.wgsl, quantize.wgsl): the f16 helpers against the reference's TypeScript
 // (src/quant/f16.ts), bit for bit. They are integer code because WGSL leaves pack2x16float's rounding to
 // the implementation and Mesa's llvmpipe folds unpack2x16float(pack2x16float(v)) to v: with the built-ins,
 // f16_floor / f16_ceil were wrong for half of all inputs there, and every xquant mode drifted from the
 // reference from its first token.
+// And chunk_keys, the attention kernels' split of a query's keys over chunks.
 
 import { expect, it } from 'vitest';
 import { f16BitsToF32, f16CeilBits, f16FloorBits, f32ToF16Bits } from '../quant/f16';
@@ -137,4 +138,52 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (got[4 * i] !== want) wrong.push(`[${lo}, ${hi}] ${bits} bits: got ${got[4 * i].toString(16)}, want ${want.toString(16)}`);
   }
   expect(wrong).toEqual([]);
+});
+
+it("chunk_keys covers each query's keys once; under a sliding window its chunks split the window itself", async () => {
+  // (chunks, len, start, end, qpos, window): the forward's split, the range a query sees, its window.
+  const cases = [
+    [64, 512, 0, 32768, 32767, 512], // Gemma 3's local layer at 32K, decode: the window over every chunk
+    [64, 512, 0, 32768, 32767, 0], // a global layer: the forward's split
+    [16, 57, 0, 900, 899, 128], // the ring tests' shape
+    [16, 57, 700, 901, 900, 128], // OWN_ONLY: keys from first_key on, the window starting after it
+    [16, 57, 0, 901, 900, 1024], // a window longer than the context
+    [5, 3, 0, 10, 9, 4], // fewer keys than chunks' lengths would cover
+    [7, 1, 0, 3, 2, 8], // more chunks than keys
+    [8, 64, 0, 300, 299, 0],
+  ];
+  const inp = new Uint32Array(cases.reduce((n, k) => n + k[0], 0) * 8);
+  let i = 0;
+  for (const k of cases) for (let c = 0; c < k[0]; c++, i++) inp.set([c, ...k], 8 * i);
+  const probe = `
+@group(0) @binding(1) var<storage, read> inp: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (8u * i >= arrayLength(&inp)) { return; }
+  let a = 8u * i;
+  let r = chunk_keys(inp[a], inp[a + 1u], inp[a + 2u], inp[a + 3u], inp[a + 4u], inp[a + 5u], inp[a + 6u]);
+  out[4u * i] = r.x;
+  out[4u * i + 1u] = r.y;
+}`;
+  const got = await runProbe(probe, inp);
+  i = 0;
+  for (const [chunks, len, start, end, qpos, window] of cases) {
+    const first = window > 0 ? Math.max(start, qpos + 1 - window) : start;
+    const seen: number[] = [];
+    let longest = 0;
+    for (let c = 0; c < chunks; c++, i++) {
+      const [lo, hi] = [got[4 * i], got[4 * i + 1]];
+      if (window === 0) expect([lo, hi]).toEqual([start + c * len, Math.min(start + (c + 1) * len, end)]);
+      for (let t = lo; t < hi; t++) seen.push(t);
+      longest = Math.max(longest, hi - lo);
+    }
+    // Every key the query sees, once, in order.
+    expect(seen).toEqual(Array.from({ length: Math.max(0, end - first) }, (_, t) => first + t));
+    if (window > 0) expect(longest).toBe(Math.max(1, Math.ceil((end - first) / chunks)));
+  }
+  // At 32K a local layer's 512 keys go 8 to each of the 64 chunks (the forward's 512-key split gave them to one).
+  expect([got[0], got[1], got[4 * 63], got[4 * 63 + 1]]).toEqual([32256, 32264, 32760, 32768]);
 });
