@@ -9,7 +9,7 @@ import { GpuMemory } from '../src/webgpu/memory';
 import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
 import { argmaxOp } from '../src/webgpu/ops/argmax';
 import { encodeDispatches, STEP_BYTES, type Dispatch } from '../src/webgpu/ops/dispatch';
-import { SAMPLE_SPLIT_PHASES, sampleOp, sampleSplit, sampleSplitOps } from '../src/webgpu/ops/sample';
+import { sampleOp, sampleSplit, sampleSplitBuffers, sampleSplitOps } from '../src/webgpu/ops/sample';
 import { PipelineCache } from '../src/webgpu/pipelines';
 
 export interface SamplingRow {
@@ -46,10 +46,7 @@ export async function samplingSection(reps: number): Promise<{ adapter: string; 
       workgroupBytes: device.limits.maxComputeWorkgroupStorageSize,
     };
     const split = sampleSplit(V);
-    const scratch = mem.create('activations', 'sample.scratch', split.scratchWords * 4, GPUBufferUsage.STORAGE);
-    const phases = Array.from({ length: SAMPLE_SPLIT_PHASES }, (_, i) =>
-      mem.upload('activations', `phase[${i}]`, new Uint32Array([i, 0, 0, 0]), GPUBufferUsage.UNIFORM),
-    );
+    const splitBuffers = sampleSplitBuffers(mem, V);
     const read = mem.create('staging', 'read', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
 
     const choose = async (ops: readonly Dispatch[]) => {
@@ -83,7 +80,7 @@ export async function samplingSection(reps: number): Promise<{ adapter: string; 
     setStep(SETTINGS[0]);
     rows.push({ kernel: 'argmax', settings: 'greedy', dispatches: 1, workgroups: 1, msPerChoice: await time([argmaxOp(ctx, logits, chosen, V)]) });
     const one = [sampleOp(ctx, logits, chosen, V)];
-    const many = sampleSplitOps(ctx, logits, chosen, scratch, phases, V);
+    const many = sampleSplitOps(ctx, logits, chosen, splitBuffers, V);
     for (const o of SETTINGS) {
       setStep(o);
       const settings = `T ${o.temperature}, top-k ${o.topK}, top-p ${o.topP}${o.minP ? `, min-p ${o.minP}` : ''}`;

@@ -10,7 +10,7 @@ import type { GpuMemory } from './memory';
 import { argmaxOp } from './ops/argmax';
 import type { Dispatch, OpContext } from './ops/dispatch';
 import { logitAdjustOp, logitMaskOp, penaltyBuffers, tokenCountOp, writePenalties, type PenaltyBuffers } from './ops/logit-adjust';
-import { SAMPLE_SPLIT_PHASES, sampleOp, sampleSplit, sampleSplitOps } from './ops/sample';
+import { sampleOp, sampleSplitBuffers, sampleSplitOps } from './ops/sample';
 
 export class GpuTokenChoice {
   private argmax: Dispatch | null = null;
@@ -60,11 +60,8 @@ export class GpuTokenChoice {
     const V = this.vocab;
     if (!this.sample && this.kernels !== 'tiled') this.sample = { ops: [sampleOp(ctx, logits, this.chosen, V)], buffers: [] };
     if (!this.sample) {
-      const scratch = this.memory.create('activations', 'sample.scratch', sampleSplit(V).scratchWords * 4, GPUBufferUsage.STORAGE);
-      const phases = Array.from({ length: SAMPLE_SPLIT_PHASES }, (_, i) =>
-        this.memory.upload('activations', `sample.phase[${i}]`, new Uint32Array([i, 0, 0, 0]), GPUBufferUsage.UNIFORM),
-      );
-      this.sample = { ops: sampleSplitOps(ctx, logits, this.chosen, scratch, phases, V), buffers: [scratch, ...phases] };
+      const split = sampleSplitBuffers(this.memory, V);
+      this.sample = { ops: sampleSplitOps(ctx, logits, this.chosen, split, V), buffers: [split.scratch, ...split.phases] };
     }
     return this.sample.ops;
   }

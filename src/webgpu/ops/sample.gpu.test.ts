@@ -8,7 +8,7 @@ import { GpuMemory } from '../memory';
 import { nodeGpu, nodeShaders } from '../node-gpu';
 import { PipelineCache } from '../pipelines';
 import { encodeDispatches, STEP_BYTES } from './dispatch';
-import { SAMPLE_SPLIT_PHASES, sampleOp, sampleSplit, sampleSplitOps } from './sample';
+import { sampleOp, sampleSplitBuffers, sampleSplitOps } from './sample';
 
 const V = 151_936;
 const { device } = await acquireDevice(nodeGpu());
@@ -31,11 +31,7 @@ const bLogits = mem.upload('activations', 'logits', logits);
 const chosen = mem.create('activations', 'chosen', 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
 const step = mem.create('activations', 'step', STEP_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
 const ctx = { device, pipelines: new PipelineCache(device, nodeShaders()), step, empty: step, workgroupBytes: device.limits.maxComputeWorkgroupStorageSize };
-const scratch = mem.create('activations', 'sample.scratch', sampleSplit(V).scratchWords * 4, GPUBufferUsage.STORAGE);
-const phases = Array.from({ length: SAMPLE_SPLIT_PHASES }, (_, i) =>
-  mem.upload('activations', `sample.phase[${i}]`, new Uint32Array([i, 0, 0, 0]), GPUBufferUsage.UNIFORM),
-);
-const KERNELS = { one: [sampleOp(ctx, bLogits, chosen, V)], split: sampleSplitOps(ctx, bLogits, chosen, scratch, phases, V) };
+const KERNELS = { one: [sampleOp(ctx, bLogits, chosen, V)], split: sampleSplitOps(ctx, bLogits, chosen, sampleSplitBuffers(mem, V), V) };
 const read = mem.create('staging', 'read', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
 
 async function gpuPick(kernel: keyof typeof KERNELS, o: SamplingOptions, u: number): Promise<number> {

@@ -2,6 +2,7 @@
 // Two shapes of the same search: one workgroup (shaders/sample.wgsl, the rowwise family's: few dispatches suit a CPU
 // adapter) and many (shaders/sample-split.wgsl, the tiled family's: 19 dispatches, each pass spread over the GPU).
 
+import type { GpuMemory } from '../memory';
 import { makeDispatch, workgroupArrayBytes, type Dispatch, type OpContext } from './dispatch';
 
 /** red (256 invocations x 8 lanes of f32), 16 bins, the walk's pick, and a pass's result (a vec3). */
@@ -20,7 +21,7 @@ export function sampleOp(ctx: OpContext, logits: GPUBuffer, chosen: GPUBuffer, v
 }
 
 /** sample-split.wgsl's phases: the maxima, 16 radix passes, the kept mass, the draw. */
-export const SAMPLE_SPLIT_PHASES = 19;
+const SAMPLE_SPLIT_PHASES = 19;
 
 /** Slices of the vocabulary for sample-split.wgsl: about 2,048 logits each (32 per invocation), at most 128. */
 export function sampleSplit(vocab: number): { groups: number; per: number; scratchWords: number } {
@@ -30,20 +31,24 @@ export function sampleSplit(vocab: number): { groups: number; per: number; scrat
   return { groups, per, scratchWords: groups + 16 * groups * 16 + 17 * 4 + groups };
 }
 
-/**
- * The many-workgroup sampler: one dispatch per phase, each bound to its own phase uniform (`phases`, 16 bytes
- * each, holding the phase's index) and to `scratch` (sampleSplit's words).
- */
-export function sampleSplitOps(
-  ctx: OpContext,
-  logits: GPUBuffer,
-  chosen: GPUBuffer,
-  scratch: GPUBuffer,
-  phases: readonly GPUBuffer[],
-  vocab: number,
-): Dispatch[] {
+/** What sample-split.wgsl works in: sampleSplit's scratch words, and one 16-byte uniform per phase holding its index. */
+export interface SampleSplitBuffers {
+  scratch: GPUBuffer;
+  phases: GPUBuffer[];
+}
+
+export function sampleSplitBuffers(memory: GpuMemory, vocab: number): SampleSplitBuffers {
+  return {
+    scratch: memory.create('activations', 'sample.scratch', sampleSplit(vocab).scratchWords * 4, GPUBufferUsage.STORAGE),
+    phases: Array.from({ length: SAMPLE_SPLIT_PHASES }, (_, i) =>
+      memory.upload('activations', `sample.phase[${i}]`, new Uint32Array([i, 0, 0, 0]), GPUBufferUsage.UNIFORM),
+    ),
+  };
+}
+
+/** The many-workgroup sampler: one dispatch per phase, each bound to its own phase uniform and the scratch. */
+export function sampleSplitOps(ctx: OpContext, logits: GPUBuffer, chosen: GPUBuffer, { scratch, phases }: SampleSplitBuffers, vocab: number): Dispatch[] {
   const { groups, per } = sampleSplit(vocab);
-  if (phases.length !== SAMPLE_SPLIT_PHASES) throw new Error(`sample-split needs ${SAMPLE_SPLIT_PHASES} phase uniforms, got ${phases.length}`);
   return phases.map((phase, i) =>
     makeDispatch(
       ctx,
