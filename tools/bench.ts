@@ -1,5 +1,5 @@
 // npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|cl-rows|all --models a,b --contexts 128,512,2048 --weights f32
-//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]
+//   --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --layer-rows-mb N --out FILE]
 // Measures the WebGPU engine (dawn.node in Node), with the backend's own GEMV / GEMM GFLOP/s measured in
 // the same run, so rows say how close they run to what this GPU (here: SwiftShader on 2 CPU cores) can do:
 //   speed:  prefill and decode tokens/s at growing contexts (fp16 cache; beyond 512 tokens decode only);
@@ -7,7 +7,8 @@
 //           rematerializing attention kernels' GFLOP/s (xquant-scores + xquant-absorb) (contexts reached with skipTo: no prefill);
 //   tiered: xquant-4 with a hot fp16 tier of H = 0, 128, 512, 1024 tokens on mha-6m at context 2048;
 //   prefill: a 2,048-token prompt (--prompt) on mha-6m in fp16, xquant-4, xquant-cl-4 and kivi-4, tokens/s
-//           and the ratio to fp16 (the quantized modes rebuild the past's K/V once per 128-token slice);
+//           and the ratio to fp16 (the quantized modes rebuild the past's K/V; --layer-rows-mb caps their rows for
+//           every layer, past which a prompt runs layer by layer: 0 forces that);
 //   shapes: decode at SmolLM2-135M / Qwen2.5-0.5B / Llama-3.2-1B widths (random q4 weights, --shape-layers
 //           layers, context 128) with both kernel families, bytes read per second against the buffer-copy
 //           bandwidth of the same run, dispatches / submissions / readbacks per token (tools/bench-shapes.ts);
@@ -251,12 +252,14 @@ async function tieredSection(weights: PackFormat, steps: number) {
   return rows;
 }
 
-async function prefillSection(models: string[], prompt: number, weights: PackFormat) {
+async function prefillSection(models: string[], prompt: number, weights: PackFormat, layerRowsMb?: number) {
   const rows = [];
   for (const name of models) {
     const model = await openModel(name);
     const s = model.spec;
-    const backend = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
+    const made = await WebGpuBackend.create(nodeGpu(), nodeShaders(), model, { weights, kernels });
+    const layerRowsBytes = layerRowsMb === undefined ? undefined : layerRowsMb * 2 ** 20;
+    const backend = layerRowsBytes === undefined ? made : (Object.create(made, { layerRowsBytes: { value: layerRowsBytes } }) as WebGpuBackend);
     let fp16Rate = NaN;
     for (const mode of ['fp16', 'xquant-4', 'xquant-cl-4', 'kivi-4']) {
       const cache = parseCacheMode(mode);
@@ -266,13 +269,22 @@ async function prefillSection(models: string[], prompt: number, weights: PackFor
       const rate = prompt / prefillS;
       if (mode === 'fp16') fp16Rate = rate;
       const transientPeak = backend.memoryReport().transientPeak ?? 0;
-      rows.push({ model: name, mode, prompt, prefillS, prefillTokPerS: rate, prefillVsFp16: rate / fp16Rate, transientPeakBytes: transientPeak });
+      rows.push({
+        model: name,
+        mode,
+        prompt,
+        layerRowsBytes,
+        prefillS,
+        prefillTokPerS: rate,
+        prefillVsFp16: rate / fp16Rate,
+        transientPeakBytes: transientPeak,
+      });
       process.stderr.write(
         `prefill ${name} ${mode} ${prompt} tokens: ${prefillS.toFixed(1)} s, ${rate.toFixed(2)} tok/s (${(rate / fp16Rate).toFixed(2)}x fp16)\n`,
       );
       session.close();
     }
-    backend.destroy();
+    made.destroy();
   }
   return rows;
 }
@@ -333,7 +345,7 @@ function chart(rows: { model: string; mode: string; context: number; decodeTokPe
 }
 
 const USAGE =
-  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|cl-rows|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --out FILE]';
+  'npm run bench [-- --section speed|modes|tiered|prefill|shapes|compile|grammar|conversation|shift|sampling|cl-rows|all --models a,b --contexts 128,512,2048 --weights f32 --kernels auto|rowwise|tiled --decode-steps N --prompt N --shapes a,b --shape-layers N --rebuild-context N --mode-contexts 1024,4096 --modes fp16,xquant-4 --layer-rows-mb N --out FILE]';
 await runCli(USAGE, async () => {
   const a = parseArgs(process.argv.slice(2), {
     section: 'string',
@@ -347,6 +359,7 @@ await runCli(USAGE, async () => {
     shapes: 'string',
     'shape-layers': 'int',
     'rebuild-context': 'int',
+    'layer-rows-mb': 'int',
     'mode-contexts': 'string',
     modes: 'string',
     out: 'string',
@@ -469,7 +482,7 @@ await runCli(USAGE, async () => {
   const tiered = section === 'tiered' || section === 'all' ? await tieredSection(weights, steps) : [];
   const prefill =
     section === 'prefill' || section === 'all'
-      ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights)
+      ? await prefillSection(section === 'prefill' && a.models ? a.models.split(',') : ['mha-6m'], a.prompt ?? 2048, weights, a['layer-rows-mb'])
       : [];
   const shapes =
     section === 'shapes' || section === 'all'

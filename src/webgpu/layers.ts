@@ -85,11 +85,24 @@ export interface Forward {
   rope: ReadonlyMap<LayerRopeKind, GPUBuffer>;
 }
 
+/** A forward's dispatches in the order they run: embed, each layer's, then the final norm (if not folded into the head). */
+export interface ForwardSections {
+  embed: Dispatch[];
+  layers: Dispatch[][];
+  end: Dispatch[];
+}
+
 /**
  * Every layer's dispatches with `tile` tokens per invocation of the linear kernels (1: decode, one token),
  * ending with the residual stream in `h` (and its final norm in `xn` unless the LM head folds it in).
  */
 export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TILE): Dispatch[] {
+  const { embed, layers, end } = forwardSections(f, tile, gemmTokens);
+  return [...embed, ...layers.flat(), ...end];
+}
+
+/** forwardDispatches by section: a prompt run layer by layer (session.ts, PromptOrder 'layers') runs them apart. */
+export function forwardSections(f: Forward, tile: number, gemmTokens = GEMM_TILE): ForwardSections {
   const { ctx, spec: s, weights: w, buf: b, stride: st, cache } = f;
   const lin = (
     label: string,
@@ -109,8 +122,9 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
   const norm = (gamma: GPUBuffer): FusedNorm => ({ gamma, d: s.hiddenSize, eps: s.rmsNormEps });
 
   // h = embed[ids] (× √hidden on Gemma)
-  const list: Dispatch[] = embedOps(ctx, w.embed, b.ids, b.h, st.d, s.embeddingScale);
-  w.layers.forEach((l, i) => {
+  const embed = embedOps(ctx, w.embed, b.ids, b.h, st.d, s.embeddingScale);
+  const layers = w.layers.map((l, i) => {
+    const list: Dispatch[] = [];
     // x = rmsNorm(h)
     if (!fuseAttentionNorm) list.push(rmsNormOp(ctx, b.h, l.attnNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
     const qkvIn = fuseAttentionNorm ? b.h : b.xn;
@@ -211,10 +225,11 @@ export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TI
         rmsNormOp(ctx, b.xn, l.postMlpNorm, b.h, s.hiddenSize, st.d, s.rmsNormEps, true),
       );
     } else list.push(...lin(`l${i}.down`, l.wDown, b.g, b.h, null, st.f, st.d, true));
+    return list;
   });
   // rmsNorm(h) before the LM head; the head's GEMV takes it itself when fused (headDispatches).
-  if (!fuse) list.push(rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps));
-  return list;
+  const end = fuse ? [] : [rmsNormOp(ctx, b.h, w.finalNorm, b.xn, s.hiddenSize, st.d, s.rmsNormEps)];
+  return { embed, layers, end };
 }
 
 /** logits = rmsNorm(h)·W_headᵀ for the last token, or for every token of the slice. */

@@ -12,7 +12,7 @@ import { pad32 } from '../quant/weight-format';
 import type { LogitsWanted } from '../reference/decoder';
 import type { CacheHost } from './caches/cache-host';
 import { createGpuCache } from './caches/create-gpu-cache';
-import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache } from './caches/gpu-cache';
+import { decodeChunkLimit, MAX_CHUNKS, OVERSHOOT_TOKENS, type ChunkPlan, type GpuCache, type PromptOrder } from './caches/gpu-cache';
 import type { GpuWeights } from './gpu-weights';
 import { scopedAllocation, type AllocationErrors } from './memory';
 import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type OpContext } from './ops/dispatch';
@@ -22,8 +22,10 @@ import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
 import { ropeTable } from './ops/rope';
 import { ropeAmplitudes, ropeInverseFrequencies, ropeKinds, type LayerRopeKind } from '../reference/rope';
 import { GpuTokenChoice } from './token-choice';
+import { PROMPT_STREAM_BYTES, runLayerMajor, type LayerMajorRun } from './layer-major';
 import type { PipelineCache } from './pipelines';
-import { forwardDispatches, headDispatches, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers, type Activations, type Forward, type Strides } from './layers';
+import { forwardDispatches, forwardSections, headDispatches, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers } from './layers';
+import type { Activations, Forward, ForwardSections, Strides } from './layers';
 
 /** What a session needs from the backend that made it (WebGpuBackend). */
 export interface SessionBackend extends CacheHost {
@@ -36,6 +38,8 @@ export interface SessionBackend extends CacheHost {
   readonly subgroups: boolean;
   /** Bound where a kernel variant reads nothing (no bias, no scales). */
   readonly empty: GPUBuffer;
+  /** Most bytes of a layer-by-layer prompt's residual stream (PROMPT_STREAM_BYTES when absent). */
+  readonly promptStreamBytes?: number;
   /** Throws DeviceLostError once the device is gone, GpuError once WebGPU has rejected any of our work. */
   checkAlive(): void;
   /** After a failed GPU call: DeviceLostError when the device is being lost, else the error. */
@@ -71,7 +75,7 @@ export class GpuDecodeSession implements DecodeSession {
     head: Record<LogitsWanted, Dispatch[]>;
   } | null = null;
   /** The prefill list also binds the cache's transient buffers, so it has its own key. */
-  private builtPrefill = new Map<number, { key: string; list: Dispatch[] }>();
+  private builtPrefill = new Map<number, { key: string; sections: ForwardSections; list: Dispatch[] }>();
   private readLogits: GPUBuffer;
   /** Kept between requests with its logits and their readback freed (park()); reserve() allocates them again. */
   private parked = false;
@@ -182,7 +186,7 @@ export class GpuDecodeSession implements DecodeSession {
    * asynchronous pipeline creation, in parallel, without running anything; returns how many were new.
    */
   async compileAll(): Promise<number> {
-    const batched = await this.reserve(2, 2);
+    const batched = (await this.reserve(2, 2)) !== 'tokens';
     const compiled = await this.backend.pipelines.compileAhead(() => {
       this.built = null;
       this.builtPrefill.clear();
@@ -213,12 +217,15 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   /** The prefill list for a slice of `tokens` tokens: the tiled family's GEMM tiles are 16 tokens tall for short slices. */
-  private buildPrefill(tokens: number): Dispatch[] {
+  private buildPrefill(tokens: number): { sections: ForwardSections; list: Dispatch[] } {
     const gemmTokens = this.backend.kernels === 'tiled' && tokens <= SHORT_GEMM_TILE ? SHORT_GEMM_TILE : GEMM_TILE;
     const key = `${this.cache.generation}/${this.cache.prefillGeneration}`;
     let built = this.builtPrefill.get(gemmTokens);
-    if (built?.key !== key) this.builtPrefill.set(gemmTokens, (built = { key, list: forwardDispatches(this.forwardSource(), PREFILL_TILE, gemmTokens) }));
-    return built.list;
+    if (built?.key !== key) {
+      const sections = forwardSections(this.forwardSource(), PREFILL_TILE, gemmTokens);
+      this.builtPrefill.set(gemmTokens, (built = { key, sections, list: [...sections.embed, ...sections.layers.flat(), ...sections.end] }));
+    }
+    return built;
   }
 
   /** What this session's dispatch lists are built from (layers.ts). */
@@ -271,9 +278,46 @@ export class GpuDecodeSession implements DecodeSession {
     if (ids !== CHAINED) this.device.queue.writeBuffer(this.buf.ids, 0, Uint32Array.from(ids));
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(M), M, plan);
+    encodeDispatches(pass, M === 1 ? built.decode : this.buildPrefill(M).list, M, plan);
+    this.encodeHead(enc, pass, M, wanted, plan, pick);
+    then?.(enc);
+    this.device.queue.submit([enc.finish()]);
+    this.cache.length = pos0 + M;
+  }
+
+  /** A prompt of several slices run layer by layer (layer-major.ts), ending in `pick` if any. */
+  private runLayers(ids: readonly number[], slice: number, pick: Pick | null): void {
+    this.backend.checkAlive();
+    this.ensurePositions(this.cache.length + ids.length);
+    const head = this.build().head.last;
+    const run: LayerMajorRun = {
+      device: this.device,
+      memory: this.backend.memory,
+      cache: this.cache,
+      layers: this.spec.numLayers,
+      rowBytes: this.stride.d * 4,
+      streamBytes: this.backend.promptStreamBytes ?? PROMPT_STREAM_BYTES,
+      ids: this.buf.ids,
+      h: this.buf.h,
+      sections: (tokens) => this.buildPrefill(tokens).sections,
+      writeStep: (pos0, tokens, plan, final) => this.writeStep(pos0, tokens, final ? pick : null, plan),
+      encodeHead: (enc, pass, tokens, plan) => this.encodeHead(enc, pass, tokens, 'last', plan, pick, head),
+    };
+    runLayerMajor(run, ids, slice);
+  }
+
+  /** The LM head, then the token choice if any, ending `pass`; a choice's id is copied to its staging buffer. */
+  private encodeHead(
+    enc: GPUCommandEncoder,
+    pass: GPUComputePassEncoder,
+    M: number,
+    wanted: LogitsWanted,
+    plan: ChunkPlan,
+    pick: Pick | null,
+    head = this.build().head[M === 1 ? 'last' : wanted],
+  ): void {
     // One token's 'all' is its 'last' (row 0): the decode list may have fused the final norm into that head.
-    encodeDispatches(pass, built.head[M === 1 ? 'last' : wanted], M, plan);
+    encodeDispatches(pass, head, M, plan);
     // A token choice rides in the same submission, and its 4 bytes are copied out with it. A choice whose log-probability
     // is wanted first copies the raw logits out, between two passes.
     if (pick) {
@@ -288,13 +332,9 @@ export class GpuDecodeSession implements DecodeSession {
       choose.end();
     } else pass.end();
     if (pick) enc.copyBufferToBuffer(this.buf.chosen, 0, pick.into ?? this.readIds[0], 0, 4);
-    then?.(enc);
-    this.device.queue.submit([enc.finish()]);
-    this.cache.length = pos0 + M;
   }
 
-  private writeStep(pos0: number, M: number, pick: Pick | null): ChunkPlan {
-    const plan: ChunkPlan = this.cache.plan(pos0, M, this.decodeChunks);
+  private writeStep(pos0: number, M: number, pick: Pick | null, plan: ChunkPlan = this.cache.plan(pos0, M, this.decodeChunks)): ChunkPlan {
     const step = new DataView(new ArrayBuffer(STEP_BYTES));
     [M, pos0, plan.chunks, plan.chunkLen, plan.xChunks, plan.xChunkLen, plan.firstKey].forEach((v, i) => step.setUint32(i * 4, v, true));
     step.setUint32(48, plan.rematFrom, true);
@@ -351,7 +391,7 @@ export class GpuDecodeSession implements DecodeSession {
    * submitted: a failed allocation becomes GpuOutOfMemoryError, this session fails from then on (its
    * buffers are invalid), and the backend stays usable for a new, smaller session.
    */
-  private async reserve(tokens: number, prompt = 1): Promise<boolean> {
+  private async reserve(tokens: number, prompt = 1, layered = false): Promise<PromptOrder> {
     if (this.pendingAllocation) {
       const first = this.pendingAllocation;
       this.pendingAllocation = null;
@@ -368,20 +408,23 @@ export class GpuDecodeSession implements DecodeSession {
       const bytes = [...SLICE_BUFFERS.map((k) => this.buf[k]), this.buf.logits, this.readLogits].reduce((n, b) => n + b.size, 0);
       this.settle(await woke.errors, "allocating the session's working buffers", bytes);
     }
-    if (prompt <= 1 && this.holds(tokens)) return true; // most decode steps: no allocation, no error-scope round trip
-    const grown = scopedAllocation(this.device, () => {
+    if (prompt <= 1 && this.holds(tokens)) return 'slices'; // most decode steps: no allocation, no error-scope round trip
+    const grown = scopedAllocation(this.device, (): PromptOrder => {
       this.ensurePositions(tokens);
       // A prompt's slices start before `tokens - 1`: the quantized modes' transient rows must hold that past.
-      return prompt <= 1 || this.cache.reservePrefill(tokens - 1, prompt);
+      return prompt <= 1 ? 'slices' : this.cache.reservePrefill(tokens - 1, prompt, layered);
     });
     this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, storedCacheBytes(this.spec, this.cache.config, this.cache.capacity));
     return grown.value;
   }
 
-  /** Tokens per slice of a prompt: one at a time when the transient rows could not be bound. */
-  private async reservePrompt(ids: readonly number[]): Promise<number> {
-    const batched = await this.reserve(this.cache.length + ids.length, ids.length);
-    return batched ? this.backend.maxBatch : 1;
+  /**
+   * Tokens per slice of a prompt (one at a time when the transient rows could not be bound) and its order; a prompt
+   * whose every logit is wanted runs slice by slice.
+   */
+  private async reservePrompt(ids: readonly number[], wanted: LogitsWanted): Promise<{ slice: number; order: PromptOrder }> {
+    const order = await this.reserve(this.cache.length + ids.length, ids.length, wanted === 'last');
+    return { slice: order === 'tokens' ? 1 : this.backend.maxBatch, order };
   }
 
   private settle(caught: AllocationErrors, what: string, bytes: number): void {
@@ -394,9 +437,11 @@ export class GpuDecodeSession implements DecodeSession {
 
   async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {
     this.checkIds(ids);
-    const batch = await this.reservePrompt(ids);
+    const { slice, order } = await this.reservePrompt(ids, wanted);
     try {
-      return await this.forwardSlices(ids, wanted, batch);
+      if (order !== 'layers') return await this.forwardSlices(ids, wanted, slice);
+      this.runLayers(ids, slice, null);
+      return await this.readLogitRows(1);
     } finally {
       this.cache.endPrefill();
     }
@@ -414,13 +459,18 @@ export class GpuDecodeSession implements DecodeSession {
         continue;
       }
       this.runSlice(part, wanted);
-      const bytes = (wanted === 'all' ? part.length : 1) * V * 4;
-      const enc = this.device.createCommandEncoder();
-      enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, bytes);
-      this.device.queue.submit([enc.finish()]);
-      out.set(new Float32Array(await this.read(this.readLogits, bytes)), wanted === 'all' ? at * V : 0);
+      out.set(await this.readLogitRows(wanted === 'all' ? part.length : 1), wanted === 'all' ? at * V : 0);
     }
     return out;
+  }
+
+  /** The first `rows` rows of the logits buffer, read back. */
+  private async readLogitRows(rows: number): Promise<Float32Array> {
+    const bytes = rows * this.spec.vocabSize * 4;
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.buf.logits, 0, this.readLogits, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    return new Float32Array(await this.read(this.readLogits, bytes));
   }
 
   /**
@@ -443,9 +493,10 @@ export class GpuDecodeSession implements DecodeSession {
   /** Run `ids` and choose the next token on the GPU (argmax, or sampling); 4 bytes are read back. */
   async next(ids: readonly number[], sampler: Sampler): Promise<number> {
     this.checkIds(ids);
-    const slice = await this.reservePrompt(ids);
+    const { slice, order } = await this.reservePrompt(ids, 'last');
     try {
-      for (let at = 0; at < ids.length; at += slice) {
+      if (order === 'layers') this.runLayers(ids, slice, { sampler, u: sampler.draw() });
+      for (let at = 0; order !== 'layers' && at < ids.length; at += slice) {
         const last = at + slice >= ids.length;
         this.runSlice(ids.slice(at, at + slice), 'last', last ? { sampler, u: sampler.draw() } : null);
       }

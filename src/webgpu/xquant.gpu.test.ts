@@ -10,6 +10,8 @@ import { sharedModel, sharedText } from '../test-support/shared-models';
 import { ReferenceBackend } from '../reference/backend';
 import type { Backend } from '../engine/backend';
 import { WebGpuBackend } from './backend';
+import type { PromptOrder } from './caches/gpu-cache';
+import type { GpuDecodeSession } from './session';
 import { acquireDevice } from './device';
 import type { KernelFamily } from './kernel-family';
 import { loadModel } from '../model/load-model';
@@ -19,6 +21,7 @@ import { packModelWeights } from '../quant/packed-weights';
 import { packedBytes } from '../quant/weight-format';
 import { maxAbsDiff } from '../test-support/compare';
 import { GpuOutOfMemoryError } from '../errors';
+import { GREEDY, Sampler, type SamplingOptions } from '../engine/sampling';
 
 const opened: WebGpuBackend[] = [];
 afterAll(() => opened.forEach((b) => b.destroy()));
@@ -179,16 +182,31 @@ describe('prefill over the past (transient rows)', () => {
 
   // One 300-token forward runs as slices of 128, 128 and 44 that keep rows per layer and rebuild only the rows
   // settled since the slice before; three forwards of those sizes each rebuild their whole past into rows shared by
-  // the layers. The numbers must be the same bits.
+  // the layers. Where rows for every layer pass their cap (here 0 bytes), the 300 tokens run layer by layer with one
+  // layer's rows (layer-major.ts): in one group, and in groups of one slice (a 128-token residual stream). The
+  // numbers must be the same bits.
   // Rings (residual window), K blocks (kivi, xquant-gqa), xquant-cl's deltas and a hot tier move the settled mark.
   it.each(['xquant-4', 'xquant-cl-2:residual=16', 'kivi-2:residual=16', 'xquant-gqa-4', 'xquant-4:hot=128', 'kivi-4:hot=128,residual=16'])(
-    '%s: a long prompt rebuilds only the rows new since its previous slice, with bit-identical logits',
+    '%s: a long prompt rebuilds only the rows new since its previous slice (per layer, or layer by layer), with bit-identical logits',
     async (mode) => {
       const m = await sharedModel('stories260K');
       const gpu = await gpuFor(m);
       const ids = Array.from({ length: 353 }, (_, i) => (i === 0 ? 1 : (i * 37 + 5) % 512));
-      const run = async (parts: number[]) => {
-        const s = gpu.createSession(parseCacheMode(mode));
+      const orders: string[] = [];
+      const rebuiltFrom = new Map<WebGpuBackend, number[]>(); // each prompt slice's first rebuilt row
+      const run = async (parts: number[], backend: WebGpuBackend = gpu) => {
+        const s = backend.createSession(parseCacheMode(mode)) as GpuDecodeSession;
+        const reserve = s.cache.reservePrefill.bind(s.cache);
+        s.cache.reservePrefill = (...a) => {
+          orders.push(reserve(...a));
+          return orders.at(-1) as PromptOrder;
+        };
+        const plan = s.cache.plan.bind(s.cache);
+        s.cache.plan = (pos0, tokens, chunks) => {
+          const p = plan(pos0, tokens, chunks);
+          if (tokens > 1) rebuiltFrom.set(backend, [...(rebuiltFrom.get(backend) ?? []), p.rematFrom]);
+          return p;
+        };
         let at = 0;
         let last: Float32Array = new Float32Array();
         for (const n of [50, ...parts]) {
@@ -202,9 +220,35 @@ describe('prefill over the past (transient rows)', () => {
       };
       const whole = await run([300]);
       const sliced = await run([128, 128, 44]);
+      const capped = (bytes: object) => Object.create(gpu, Object.fromEntries(Object.entries(bytes).map(([k, value]) => [k, { value }]))) as WebGpuBackend;
+      const layeredBackend = capped({ layerRowsBytes: 0 });
+      const layered = await run([300], layeredBackend);
+      const grouped = await run([300], capped({ layerRowsBytes: 0, promptStreamBytes: 128 * 64 * 4 }));
       expect(whole.map((x, i) => maxAbsDiff(x, sliced[i]))).toEqual([0, 0, 0, 0]);
+      expect(layered.map((x, i) => maxAbsDiff(x, whole[i]))).toEqual([0, 0, 0, 0]);
+      expect(grouped.map((x, i) => maxAbsDiff(x, whole[i]))).toEqual([0, 0, 0, 0]);
+      // Every prompt runs slice by slice, but the 300 tokens whose rows for every layer pass the cap.
+      expect(orders).toEqual(['slices', 'slices', 'slices', 'slices', 'slices', 'slices', 'slices', 'layers', 'slices', 'layers']);
+      // Layer by layer, each slice rebuilds from where the slice before left off, as with rows per layer.
+      expect(rebuiltFrom.get(layeredBackend)).toEqual(rebuiltFrom.get(gpu)!.slice(0, 4));
+      expect(rebuiltFrom.get(layeredBackend)!.at(-1)).toBeGreaterThan(0);
     },
   );
+
+  it('a prompt run layer by layer ends in the token choice as slice by slice does (greedy and sampled), and decode goes on', async () => {
+    const m = await sharedModel('stories260K');
+    const gpu = await gpuFor(m);
+    const layered = Object.create(gpu, { layerRowsBytes: { value: 0 } }) as WebGpuBackend;
+    const ids = Array.from({ length: 300 }, (_, i) => (i === 0 ? 1 : (i * 53 + 11) % 512));
+    const pick = async (b: WebGpuBackend, sampling: SamplingOptions) => {
+      const s = b.createSession(parseCacheMode('xquant-cl-3'));
+      const first = await s.next(ids, new Sampler(sampling));
+      const second = await s.next([first], new Sampler(GREEDY));
+      s.close();
+      return [first, second];
+    };
+    for (const o of [GREEDY, { temperature: 0.9, topK: 40, topP: 0.95, seed: 7 }]) expect(await pick(layered, o)).toEqual(await pick(gpu, o));
+  });
 
   it('past the binding limit the rows hold f16 pairs: logits within the fp16 bound (5e-2)', async () => {
     const m = await sharedModel('stories260K');

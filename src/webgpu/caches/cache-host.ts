@@ -22,4 +22,6 @@ export interface CacheHost {
   readonly latents: LayerLatents[];
   /** Most bytes of XQuant-CL's summed decode rows per session (64 MiB when absent; 0: never, each read sums the deltas). */
   readonly clRowsBytes?: number;
+  /** Most bytes of a prompt's rebuilt rows for every layer (LAYER_ROWS_BYTES when absent; past it the prompt runs layer by layer). */
+  readonly layerRowsBytes?: number;
 }

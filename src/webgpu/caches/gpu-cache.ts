@@ -54,6 +54,13 @@ export function copyRuns(enc: GPUCommandEncoder, src: GPUBuffer, dst: GPUBuffer,
   for (const [s, d, w] of runs) if (w > 0) enc.copyBufferToBuffer(src, s * 4, dst, d * 4, w * 4);
 }
 
+/**
+ * How a prompt runs (session.ts): 'slices', each slice through every layer; 'layers', each layer through a group
+ * of slices (the quantized modes' past rows for one layer, each rebuilt once a group, where rows for every layer
+ * would pass their cap); 'tokens', one token at a time (the past's rows cannot be bound at all).
+ */
+export type PromptOrder = 'slices' | 'layers' | 'tokens';
+
 /** How one forward's keys are cut into chunks (written to the Step uniform). */
 export interface ChunkPlan {
   /** First key of the standard attention in quantized modes (older keys are rematerialized: in decode inside
@@ -88,10 +95,12 @@ export interface GpuCache {
   readonly prefillGeneration: number;
   /**
    * Before a prompt of `prompt` tokens: transient buffers for a prefill slice that starts at up to `pos0` (quantized
-   * modes rebuild the past's K/V there once per slice). False when they cannot be bound (the past is too long for
-   * one storage binding): the caller then runs that prompt one token at a time.
+   * modes rebuild the past's K/V there), and the order the prompt must run in: 'layers' only where `layered` (the
+   * caller wants the last token's logits only).
    */
-  reservePrefill(pos0: number, prompt: number): boolean;
+  reservePrefill(pos0: number, prompt: number, layered: boolean): PromptOrder;
+  /** A 'layers' prompt: the rows are about to serve another layer, so the next slice's plan rebuilds them from the start. */
+  restartRows(): void;
   /** After a prompt: free the transient buffers. */
   endPrefill(): void;
   bytesPerToken(): number;

@@ -16,7 +16,7 @@ import type { Dispatch, OpContext } from '../ops/dispatch';
 import { kvDim, layerWindow, type ModelSpec } from '../../model/model-spec';
 import { cacheBytesPerToken, storedCacheBytes } from '../../cache/cache-bytes';
 import { cacheModeName, MODE_TRAITS, PAGE_TOKENS, type CacheConfig } from '../../cache/cache-config';
-import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+import { chunking, copyRuns, MAX_CHUNKS, type ChunkPlan, type GpuCache, type LayerAttention, type PromptOrder, type ShiftIo } from './gpu-cache';
 
 export interface LayerPools {
   k: GPUBuffer;
@@ -101,9 +101,11 @@ export class GpuKvCache implements GpuCache {
   readonly prefillGeneration = 0;
 
   /** fp16 prefill reads the cache itself: nothing transient. */
-  reservePrefill(): boolean {
-    return true;
+  reservePrefill(): PromptOrder {
+    return 'slices';
   }
+
+  restartRows(): void {}
 
   endPrefill(): void {}
 

@@ -52,7 +52,7 @@ import {
   PAGE_TOKENS,
   type CacheConfig,
 } from '../../cache/cache-config';
-import { chunking, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type ShiftIo } from './gpu-cache';
+import { chunking, OVERSHOOT_TOKENS, xChunkLimit, type ChunkPlan, type GpuCache, type LayerAttention, type PromptOrder, type ShiftIo } from './gpu-cache';
 import { canShift } from '../../cache/keep';
 import { QuantPool } from './quant-pool';
 import { RematRows } from './remat-rows';
@@ -132,7 +132,7 @@ export class GpuQuantCache implements GpuCache {
     this.spec = host.spec;
     checkWorkgroupFit(host.spec, config, host.workgroupBytes);
     this.maxTokens = host.maxBatch;
-    this.remat = new RematRows(this.memory, host.spec.numLayers, kvDim(host.spec) * 4, host.maxBindingBytes, host.maxBatch);
+    this.remat = new RematRows(this.memory, host.spec.numLayers, kvDim(host.spec) * 4, host.maxBindingBytes, host.maxBatch, host.layerRowsBytes);
     const s = this.spec;
     const L = s.numLayers;
     const kv = kvDim(s);
@@ -271,8 +271,12 @@ export class GpuQuantCache implements GpuCache {
     return this.remat.generation;
   }
 
-  reservePrefill(pos0: number, prompt: number): boolean {
-    return this.remat.reserve(pos0, prompt, this.capacity);
+  reservePrefill(pos0: number, prompt: number, layered: boolean): PromptOrder {
+    return this.remat.reserve(pos0, prompt, this.capacity, layered);
+  }
+
+  restartRows(): void {
+    this.remat.restart();
   }
 
   endPrefill(): void {

@@ -1,0 +1,91 @@
+// A long prompt run layer by layer (PromptOrder 'layers', src/webgpu/caches/remat-rows.ts). In the quantized
+// modes each prompt slice's attention reads the past's K/V rebuilt from the cache into transient rows. Where
+// rows for every layer do not fit their cap, the cache keeps one layer's. Run slice by slice, every slice would
+// then rebuild its whole past in every layer: a prompt's rebuild work would grow with its length squared.
+// Run layer by layer, each layer takes every slice of a group in turn, and the rows hold that layer's K/V
+// from one slice to the next: each past row is rebuilt once per layer and group. The group's residual stream
+// waits in a transient buffer between layers. The kernels and their order within a layer are the same, so
+// the logits are the same bits as slice by slice.
+
+import type { ChunkPlan, GpuCache } from './caches/gpu-cache';
+import type { ForwardSections } from './layers';
+import type { GpuMemory } from './memory';
+import { encodeDispatches } from './ops/dispatch';
+
+/** The residual stream of at most this many bytes of a prompt's tokens waits between layers (Llama-3.2-1B: 8,192 tokens). */
+export const PROMPT_STREAM_BYTES = 64 * 2 ** 20;
+
+/** What a session lends a layer-by-layer prompt. */
+export interface LayerMajorRun {
+  device: GPUDevice;
+  memory: GpuMemory;
+  cache: GpuCache;
+  layers: number;
+  /** Bytes of one token's row of the residual stream (`h`). */
+  rowBytes: number;
+  /** Most bytes of the residual stream kept between layers (PROMPT_STREAM_BYTES): a group of slices fits them. */
+  streamBytes: number;
+  ids: GPUBuffer;
+  h: GPUBuffer;
+  /** The prefill dispatches for a slice of `tokens` tokens, by section. */
+  sections(tokens: number): ForwardSections;
+  /** Write the step uniform of a slice; `final`: the prompt's last, which ends in the token choice if any. */
+  writeStep(pos0: number, tokens: number, plan: ChunkPlan, final: boolean): void;
+  /** The LM head (and the token choice) after the last slice's last layer, ending `pass`. */
+  encodeHead(enc: GPUCommandEncoder, pass: GPUComputePassEncoder, tokens: number, plan: ChunkPlan): void;
+}
+
+/** Run `ids` (more than one slice of `slice` tokens) layer by layer, group by group; one submission per layer and slice. */
+export function runLayerMajor(run: LayerMajorRun, ids: readonly number[], slice: number): void {
+  const { device, cache, layers: L, rowBytes: row } = run;
+  const groupTokens = Math.max(slice, Math.floor(run.streamBytes / row / slice) * slice);
+  const stream = run.memory.create(
+    'activations',
+    'transient.prompt.h',
+    Math.min(ids.length, groupTokens) * row,
+    GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    true,
+  );
+  try {
+    // Slice boundaries, none a one-token slice (a one-token forward is planned as a decode step).
+    const cuts = Array.from({ length: Math.ceil(ids.length / slice) + 1 }, (_, i) => Math.min(i * slice, ids.length));
+    if (ids.length % slice === 1) cuts[cuts.length - 2]--;
+    for (let c = 0; c + 1 < cuts.length; ) {
+      const pos0 = cache.length;
+      const first = cuts[c];
+      cache.restartRows();
+      // Each slice's plan once, in order (it advances the rows' rebuilt mark), replayed by every layer.
+      const slices = [];
+      for (; c + 1 < cuts.length && cuts[c + 1] - first <= groupTokens; c++) {
+        const part = ids.slice(cuts[c], cuts[c + 1]);
+        const at = cuts[c] - first;
+        slices.push({ at, part, plan: cache.plan(pos0 + at, part.length), lists: run.sections(part.length) });
+      }
+      const lastGroup = c + 1 === cuts.length;
+      for (let l = 0; l < L; l++) {
+        for (const [i, s] of slices.entries()) {
+          const M = s.part.length;
+          const final = lastGroup && l === L - 1 && i === slices.length - 1;
+          run.writeStep(pos0 + s.at, M, s.plan, final);
+          if (l === 0) device.queue.writeBuffer(run.ids, 0, Uint32Array.from(s.part));
+          const enc = device.createCommandEncoder();
+          if (l > 0) enc.copyBufferToBuffer(stream, s.at * row, run.h, 0, M * row);
+          const pass = enc.beginComputePass();
+          if (l === 0) encodeDispatches(pass, s.lists.embed, M, s.plan);
+          encodeDispatches(pass, s.lists.layers[l], M, s.plan);
+          if (final) {
+            encodeDispatches(pass, s.lists.end, M, s.plan);
+            run.encodeHead(enc, pass, M, s.plan);
+          } else {
+            pass.end();
+            if (l < L - 1) enc.copyBufferToBuffer(run.h, 0, stream, s.at * row, M * row);
+          }
+          device.queue.submit([enc.finish()]);
+        }
+      }
+      cache.length = pos0 + cuts[c] - first;
+    }
+  } finally {
+    run.memory.release(stream);
+  }
+}
