@@ -25,49 +25,26 @@ import os from 'node:os';
 import { dirname } from 'node:path';
 import { parseCacheMode, type CacheConfig } from '../src/cache/cache-config';
 import { cacheBytesPerToken } from '../src/cache/cache-bytes';
-import type { GpuDecodeSession } from '../src/webgpu/session';
 import { planCache } from '../src/engine/planner';
-import { GREEDY, Sampler } from '../src/engine/sampling';
 import { parseKernelChoice, type KernelChoice } from '../src/webgpu/kernel-family';
 import { WebGpuBackend } from '../src/webgpu/backend';
 import { linearGflops } from '../src/webgpu/calibrate';
 import { nodeGpu, nodeShaders } from '../src/webgpu/node-gpu';
-import { loadModel, type LoadedModel } from '../src/model/load-model';
-import { NodeFolderSource } from '../src/model/node-file-source';
 import { kvDim, type ModelSpec } from '../src/model/model-spec';
 import { parsePackFormat, type PackFormat } from '../src/quant/weight-format';
-import { syntheticConfig, syntheticSource, type SyntheticShape } from '../src/test-support/synthetic-model';
 import { copyBandwidth, shapesSection } from './bench-shapes';
 import { grammarSection } from './bench-grammar';
 import { conversationSection } from './bench-conversation';
 import { shiftSection } from './bench-shift';
 import { samplingSection, samplingTable } from './bench-sampling';
 import { clRowsBench } from './bench-cl-rows';
+import { fillAndDecode, openModel, warm } from './bench-models';
 import { parseArgs, runCli, UsageError } from './cli-args';
 
-const SHAPES: Record<string, SyntheticShape> = {
-  'mha-6m': { hidden: 256, layers: 8, heads: 8, kvHeads: 8, headDim: 32, ffn: 768, vocab: 4096 },
-  'gqa-6m': { hidden: 256, layers: 8, heads: 8, kvHeads: 2, headDim: 32, ffn: 768, vocab: 4096 },
-  'smollm2-135m': { hidden: 576, layers: 30, heads: 9, kvHeads: 3, headDim: 64, ffn: 1536, vocab: 49152, tied: true },
-};
-const FOLDERS: Record<string, string> = {
-  stories260K: '../shared/models/stories260K',
-  aidreams260K: '../shared/models/aidreams260K',
-  'austen-3m': 'public/models/austen-3m',
-};
 /** A context whose prefill is predicted to take longer than this is skipped (and reported as skipped). */
 const ROW_BUDGET_S = 240;
 /** Longer contexts are reached without a prefill (decode is measured, prefill is not): see skipTo. */
 const PREFILL_MAX = 512;
-
-async function openModel(name: string): Promise<LoadedModel> {
-  if (FOLDERS[name]) return loadModel(new NodeFolderSource(FOLDERS[name]));
-  const shape = SHAPES[name];
-  if (!shape) throw new UsageError(`unknown model '${name}' (known: ${[...Object.keys(FOLDERS), ...Object.keys(SHAPES)].join(', ')})`);
-  const config = { ...syntheticConfig(shape), max_position_embeddings: 8192 };
-  const m = await loadModel(syntheticSource(shape, { files: { 'config.json': JSON.stringify(config) } }));
-  return { ...m, name };
-}
 
 /** 2 x multiply-adds of one token through the weights, and of its attention over `keys` keys. */
 function flops(s: ModelSpec, keys: number, withHead: boolean): number {
@@ -85,42 +62,9 @@ function fusedFlops(s: ModelSpec, c: CacheConfig, past: number): number {
   return s.numLayers * past * (remat + 2 * q + 2 * s.numHeads * rows);
 }
 
-const ids = (s: ModelSpec, from: number, n: number) => Array.from({ length: n }, (_, i) => 3 + (((from + i) * 7919) % (s.vocabSize - 3)));
-
-/**
- * Bring a session to `ctx` tokens (from `filled`) by a real prefill, or with `skip` by declaring them
- * stored (zeros: the decode cost depends on how many tokens there are, not on their values), then time
- * `steps` greedy decode steps.
- */
-async function fillAndDecode(
-  session: GpuDecodeSession,
-  s: ModelSpec,
-  filled: number,
-  ctx: number,
-  steps: number,
-  skip = false,
-): Promise<{ prefillS: number; decodeS: number }> {
-  let t = performance.now();
-  if (skip) session.skipTo(ctx);
-  else if (ctx > filled) await session.forward(ids(s, filled, ctx - filled), 'last');
-  const prefillS = (performance.now() - t) / 1000;
-  const sampler = new Sampler(GREEDY);
-  t = performance.now();
-  let id = 5;
-  for (let i = 0; i < steps; i++) id = await session.next([id], sampler);
-  return { prefillS, decodeS: (performance.now() - t) / 1000 };
-}
-
 interface Calibration {
   gemvGflops: number;
   gemmGflops: number;
-}
-
-async function warm(backend: WebGpuBackend, cache: CacheConfig): Promise<void> {
-  const w = backend.createSession(cache); // compile every pipeline before timing
-  await w.next([1, 2, 3, 4, 5], new Sampler(GREEDY));
-  await w.next([6], new Sampler(GREEDY));
-  w.close();
 }
 
 /** The kernel family every backend of this run uses (--kernels). */
