@@ -25,20 +25,26 @@ export type MemoryReport = Record<MemoryCategory, number> & {
 export type BackendName = 'reference' | 'webgpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'webgpu'];
 
+/**
+ * Called between a prompt's slices (or groups of them), once the GPU has run the ones before: throwing there (an
+ * abort) stops the prompt with the tokens run so far stored.
+ */
+export type PromptCheckpoint = () => void;
+
 /** One sequence: the tokens run so far live in its cache. */
 export interface DecodeSession {
   readonly length: number;
   /** Tokens its cache buffers have room for (at least length): what a kept session holds in memory. */
   readonly capacity: number;
-  /** Logits after running `ids` ([V] for 'last', [ids.length, V] for 'all'). */
-  forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array>;
+  /** Logits after running `ids` ([V] for 'last', [ids.length, V] for 'all'); a long prompt runs in slices. */
+  forward(ids: readonly number[], wanted: LogitsWanted, checkpoint?: PromptCheckpoint): Promise<Float32Array>;
   /**
    * Teacher forcing: run each id as its own decode step (each attends to the cache's stored form of the
    * earlier ones) and return every step's logits, [ids.length, V].
    */
   forwardEach(ids: readonly number[]): Promise<Float32Array>;
-  /** Run `ids` and choose the next token (a GPU session does greedy choice on the device). */
-  next(ids: readonly number[], sampler: Sampler): Promise<number>;
+  /** Run `ids` and choose the next token (a GPU session does the choice on the device). */
+  next(ids: readonly number[], sampler: Sampler, checkpoint?: PromptCheckpoint): Promise<number>;
   /**
    * Decode from `first` (chosen, not yet run): yields at most `maxSteps` next ids. Stopping the iteration
    * early leaves the cache holding exactly the tokens whose successors were consumed.

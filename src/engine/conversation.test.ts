@@ -267,3 +267,34 @@ describe('auto and kept conversations', () => {
     await expect(engine.load(model, { accuracyBound: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'accuracyBound' });
   });
 });
+
+describe('prefill', () => {
+  // The session slices a prompt itself (on WebGPU a long quantized-mode one runs layer by layer, which needs all of
+  // it at once: src/webgpu/layer-major.ts); the engine's checkpoint is where an abort lands between slices.
+  it('hands the session the whole new prompt with a checkpoint, which throws once the request is aborted', async () => {
+    const calls: { ids: number; checkpoint?: () => void }[] = [];
+    const spying: BackendFactory = async (model, o) => {
+      const b = await referenceBackends(model, o);
+      const create = b.createSession.bind(b);
+      b.createSession = (config) => {
+        const s = create(config);
+        const next = s.next.bind(s);
+        s.next = (ids, sampler, checkpoint) => {
+          calls.push({ ids: ids.length, checkpoint });
+          return next(ids, sampler, checkpoint);
+        };
+        return s;
+      };
+      return b;
+    };
+    const engine = await engineOn(256, spying);
+    const prompt = [1, ...Array.from({ length: 299 }, (_, i) => 3 + (i % 200))];
+    const abort = new AbortController();
+    const it = engine.stream(generateRequest(prompt, { max_tokens: 2, temperature: 0, cache: 'xquant-4' }, abort.signal));
+    while (!(await it.next()).done);
+    expect(calls.map((c) => c.ids)).toEqual([300]);
+    expect(() => calls[0].checkpoint!()).not.toThrow();
+    abort.abort();
+    expect(() => calls[0].checkpoint!()).toThrow('aborted during prefill');
+  });
+});

@@ -352,14 +352,11 @@ export class Engine {
     // Kept for the next request when it ends consistent: done, stopped or aborted (not failed).
     let keep = false;
     try {
-      // The prompt runs in slices of the backend's batch, so an abort lands between slices.
-      let id = -1;
-      for (let at = cached; at < promptIds.length; at += backend.maxBatch) {
-        throwIfAborted(r.signal, 'prefill');
-        const slice = promptIds.slice(at, at + backend.maxBatch);
-        if (at + backend.maxBatch < promptIds.length) await session.forward(slice, 'last').catch(fail);
-        else id = await session.next(slice, sampler).catch(fail);
-      }
+      // The session runs the prompt in slices (or a long one layer by layer, in groups of slices): an abort lands
+      // between them.
+      const checkpoint = () => throwIfAborted(r.signal, 'prefill');
+      checkpoint();
+      let id = await session.next(promptIds.slice(cached), sampler, checkpoint).catch(fail);
       firstAt = performance.now();
       // Later ids come from decoding the one before, a few steps ahead on the GPU; stopping early
       // (return in finally) drops the steps run past the last id used.
@@ -525,11 +522,9 @@ export class Engine {
     const V = model.spec.vocabSize;
     const fail = (e: unknown) => (e instanceof EngineError ? Promise.reject(e) : backend.settleFailure(e));
     try {
-      let logits: Float32Array = new Float32Array(0);
-      for (let at = 0; at < prompt.length; at += backend.maxBatch) {
-        throwIfAborted(o.signal, 'score');
-        logits = await session.forward(prompt.slice(at, at + backend.maxBatch), 'last').catch(fail);
-      }
+      const checkpoint = () => throwIfAborted(o.signal, 'score');
+      checkpoint();
+      let logits = await session.forward(prompt, 'last', checkpoint).catch(fail);
       const tokenNlls: number[] = [];
       for (let i = 0; i < continuation.length; i++) {
         if (i > 0) {

@@ -18,13 +18,12 @@ export const PROMPT_STREAM_BYTES = 64 * 2 ** 20;
 /** What a session lends a layer-by-layer prompt. */
 export interface LayerMajorRun {
   device: GPUDevice;
-  memory: GpuMemory;
   cache: GpuCache;
+  /** The group's residual stream between layers (a transient buffer of groupTokens rows). */
+  stream: GPUBuffer;
   layers: number;
   /** Bytes of one token's row of the residual stream (`h`). */
   rowBytes: number;
-  /** Most bytes of the residual stream kept between layers (PROMPT_STREAM_BYTES): a group of slices fits them. */
-  streamBytes: number;
   ids: GPUBuffer;
   h: GPUBuffer;
   /** The prefill dispatches for a slice of `tokens` tokens, by section. */
@@ -33,59 +32,72 @@ export interface LayerMajorRun {
   writeStep(pos0: number, tokens: number, plan: ChunkPlan, final: boolean): void;
   /** The LM head (and the token choice) after the last slice's last layer, ending `pass`. */
   encodeHead(enc: GPUCommandEncoder, pass: GPUComputePassEncoder, tokens: number, plan: ChunkPlan): void;
+  /** Between groups (the cache consistent: every layer has stored the group): where an abort may stop the prompt. */
+  between(): Promise<void>;
 }
 
-/** Run `ids` (more than one slice of `slice` tokens) layer by layer, group by group; one submission per layer and slice. */
-export function runLayerMajor(run: LayerMajorRun, ids: readonly number[], slice: number): void {
-  const { device, cache, layers: L, rowBytes: row } = run;
-  const groupTokens = Math.max(slice, Math.floor(run.streamBytes / row / slice) * slice);
-  const stream = run.memory.create(
+/** A prompt's residual stream between layers: a transient buffer of one group's rows, `group` tokens of whole slices. */
+export interface PromptStream {
+  buffer: GPUBuffer;
+  group: number;
+}
+
+/** The stream of a prompt of `tokens` tokens in slices of `slice`: groups as long as `streamBytes` allow, one slice at least. */
+export function promptStream(memory: GpuMemory, tokens: number, slice: number, rowBytes: number, streamBytes = PROMPT_STREAM_BYTES): PromptStream {
+  const group = Math.max(slice, Math.floor(streamBytes / rowBytes / slice) * slice);
+  const buffer = memory.create(
     'activations',
     'transient.prompt.h',
-    Math.min(ids.length, groupTokens) * row,
+    Math.min(tokens, group) * rowBytes,
     GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     true,
   );
-  try {
-    // Slice boundaries, none a one-token slice (a one-token forward is planned as a decode step).
-    const cuts = Array.from({ length: Math.ceil(ids.length / slice) + 1 }, (_, i) => Math.min(i * slice, ids.length));
-    if (ids.length % slice === 1) cuts[cuts.length - 2]--;
-    for (let c = 0; c + 1 < cuts.length; ) {
-      const pos0 = cache.length;
-      const first = cuts[c];
-      cache.restartRows();
-      // Each slice's plan once, in order (it advances the rows' rebuilt mark), replayed by every layer.
-      const slices = [];
-      for (; c + 1 < cuts.length && cuts[c + 1] - first <= groupTokens; c++) {
-        const part = ids.slice(cuts[c], cuts[c + 1]);
-        const at = cuts[c] - first;
-        slices.push({ at, part, plan: cache.plan(pos0 + at, part.length), lists: run.sections(part.length) });
-      }
-      const lastGroup = c + 1 === cuts.length;
-      for (let l = 0; l < L; l++) {
-        for (const [i, s] of slices.entries()) {
-          const M = s.part.length;
-          const final = lastGroup && l === L - 1 && i === slices.length - 1;
-          run.writeStep(pos0 + s.at, M, s.plan, final);
-          if (l === 0) device.queue.writeBuffer(run.ids, 0, Uint32Array.from(s.part));
-          const enc = device.createCommandEncoder();
-          if (l > 0) enc.copyBufferToBuffer(stream, s.at * row, run.h, 0, M * row);
-          const pass = enc.beginComputePass();
-          if (l === 0) encodeDispatches(pass, s.lists.embed, M, s.plan);
-          encodeDispatches(pass, s.lists.layers[l], M, s.plan);
-          if (final) {
-            encodeDispatches(pass, s.lists.end, M, s.plan);
-            run.encodeHead(enc, pass, M, s.plan);
-          } else {
-            pass.end();
-            if (l < L - 1) enc.copyBufferToBuffer(run.h, 0, stream, s.at * row, M * row);
-          }
-          device.queue.submit([enc.finish()]);
-        }
-      }
-      cache.length = pos0 + cuts[c] - first;
+  return { buffer, group };
+}
+
+/**
+ * Run `ids` (more than one slice of `slice` tokens, `slice` at least 3) layer by layer, groups of `group` tokens
+ * (promptStream's; `run.stream` holds one); one submission per layer and slice.
+ */
+export async function runLayerMajor(run: LayerMajorRun, ids: readonly number[], slice: number, group: number): Promise<void> {
+  const { device, cache, stream, layers: L, rowBytes: row } = run;
+  // Slice boundaries, none a one-token slice (a one-token forward is planned as a decode step).
+  const cuts = Array.from({ length: Math.ceil(ids.length / slice) + 1 }, (_, i) => Math.min(i * slice, ids.length));
+  if (ids.length % slice === 1) cuts[cuts.length - 2]--;
+  for (let c = 0; c + 1 < cuts.length; ) {
+    if (c > 0) await run.between();
+    const pos0 = cache.length;
+    const first = cuts[c];
+    cache.restartRows();
+    // Each slice's plan once, in order (it advances the rows' rebuilt mark), replayed by every layer.
+    const slices = [];
+    for (; c + 1 < cuts.length && cuts[c + 1] - first <= group; c++) {
+      const part = ids.slice(cuts[c], cuts[c + 1]);
+      const at = cuts[c] - first;
+      slices.push({ at, part, plan: cache.plan(pos0 + at, part.length), lists: run.sections(part.length) });
     }
-  } finally {
-    run.memory.release(stream);
+    const lastGroup = c + 1 === cuts.length;
+    for (let l = 0; l < L; l++) {
+      for (const [i, s] of slices.entries()) {
+        const M = s.part.length;
+        const final = lastGroup && l === L - 1 && i === slices.length - 1;
+        run.writeStep(pos0 + s.at, M, s.plan, final);
+        if (l === 0) device.queue.writeBuffer(run.ids, 0, Uint32Array.from(s.part));
+        const enc = device.createCommandEncoder();
+        if (l > 0) enc.copyBufferToBuffer(stream, s.at * row, run.h, 0, M * row);
+        const pass = enc.beginComputePass();
+        if (l === 0) encodeDispatches(pass, s.lists.embed, M, s.plan);
+        encodeDispatches(pass, s.lists.layers[l], M, s.plan);
+        if (final) {
+          encodeDispatches(pass, s.lists.end, M, s.plan);
+          run.encodeHead(enc, pass, M, s.plan);
+        } else {
+          pass.end();
+          if (l < L - 1) enc.copyBufferToBuffer(run.h, 0, stream, s.at * row, M * row);
+        }
+        device.queue.submit([enc.finish()]);
+      }
+    }
+    cache.length = pos0 + cuts[c] - first;
   }
 }

@@ -5,7 +5,7 @@
 import { storedCacheBytes } from '../cache/cache-bytes';
 import type { CacheConfig } from '../cache/cache-config';
 import { type EngineError, GpuError, GpuOutOfMemoryError, InvalidArgumentError } from '../errors';
-import type { DecodeSession, SessionSnapshot } from '../engine/backend';
+import type { DecodeSession, PromptCheckpoint, SessionSnapshot } from '../engine/backend';
 import type { Sampler } from '../engine/sampling';
 import { kvDim, type ModelSpec } from '../model/model-spec';
 import { pad32 } from '../quant/weight-format';
@@ -19,10 +19,9 @@ import { encodeDispatches, STEP_BYTES, timeDispatchGroups, type Dispatch, type O
 import { checkShift } from '../cache/keep';
 import { checkSnapshot, restoreCache, saveCache, shiftCache } from './cache-state';
 import { GEMM_TILE, SHORT_GEMM_TILE } from './ops/linear';
-import { ropeTable } from './ops/rope';
-import { ropeAmplitudes, ropeInverseFrequencies, ropeKinds, type LayerRopeKind } from '../reference/rope';
+import { RopeTables } from './rope-tables';
 import { GpuTokenChoice } from './token-choice';
-import { PROMPT_STREAM_BYTES, runLayerMajor, type LayerMajorRun } from './layer-major';
+import { promptStream, runLayerMajor, type LayerMajorRun, type PromptStream } from './layer-major';
 import type { PipelineCache } from './pipelines';
 import { forwardDispatches, forwardSections, headDispatches, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers } from './layers';
 import type { Activations, Forward, ForwardSections, Strides } from './layers';
@@ -65,9 +64,8 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly spec: ModelSpec;
   private readonly buf: Activations & { chosen: GPUBuffer; step: GPUBuffer };
   private readonly stride: Strides;
-  /** RoPE tables per kind the layers use (layers.ts Forward.rope), as many positions as the cache holds. */
-  private ropeTables = new Map<LayerRopeKind, GPUBuffer>();
-  private ropePositions = 0;
+  /** RoPE tables per kind the layers use, as many positions as the cache holds. */
+  private readonly rope: RopeTables;
   /** Dispatches per forward kind: decode (one token, GEMV tiles) and prefill (GEMM tiles). */
   private built: {
     generation: number;
@@ -86,6 +84,8 @@ export class GpuDecodeSession implements DecodeSession {
   private readonly logitRows: number;
   /** Most key chunks of a decode step's attention (the partials buffer holds MAX_CHUNKS + 1 slots per head and token). */
   private readonly decodeChunks: number;
+  /** A prompt run layer by layer: its group's residual stream between layers (made in reserve(), freed by endPrompt()). */
+  private promptStream: PromptStream | null = null;
   /** What the error scopes around the constructor's allocations caught; checked by the first reserve(). */
   pendingAllocation: Promise<AllocationErrors> | null = null;
   /** Set when an allocation failed: the session's buffers cannot be trusted, so every later call fails. */
@@ -99,6 +99,7 @@ export class GpuDecodeSession implements DecodeSession {
     this.spec = s;
     this.device = backend.device;
     this.cache = createGpuCache(backend, config);
+    this.rope = new RopeTables(backend.memory, s);
     const mem = backend.memory;
     const B = backend.maxBatch;
     this.decodeChunks = decodeChunkLimit(backend.kernels, s.numKvHeads, B * (MAX_CHUNKS + 1));
@@ -143,9 +144,7 @@ export class GpuDecodeSession implements DecodeSession {
     mem.release(this.buf.logits);
     mem.release(this.readLogits);
     for (const key of SLICE_BUFFERS) mem.release(this.buf[key]);
-    for (const t of this.ropeTables.values()) mem.release(t);
-    this.ropeTables.clear();
-    this.ropePositions = 0;
+    this.rope.release();
     this.cache.park();
     this.choice.release();
     // The dispatch lists bind the logits: built again for the new buffers.
@@ -164,19 +163,13 @@ export class GpuDecodeSession implements DecodeSession {
 
   /** Whether the cache and the RoPE table already hold `tokens` positions (nothing to allocate). */
   private holds(tokens: number): boolean {
-    return tokens <= this.cache.capacity && this.ropeTables.size > 0 && this.ropePositions >= this.cache.capacity;
+    return tokens <= this.cache.capacity && this.rope.cover(this.cache.capacity);
   }
 
   private ensurePositions(tokens: number): void {
     if (this.holds(tokens)) return;
     this.cache.ensure(tokens);
-    for (const t of this.ropeTables.values()) this.backend.memory.release(t);
-    this.ropeTables.clear();
-    this.ropePositions = this.cache.capacity;
-    for (const kind of ropeKinds(this.spec)) {
-      const table = ropeTable(ropeInverseFrequencies(this.spec, kind), this.ropePositions, ropeAmplitudes(this.spec, kind));
-      this.ropeTables.set(kind, this.backend.memory.upload('activations', `rope.${kind}`, table));
-    }
+    this.rope.make(this.cache.capacity);
     this.built = null;
     this.builtPrefill.clear();
   }
@@ -237,7 +230,7 @@ export class GpuDecodeSession implements DecodeSession {
       buf: this.buf,
       stride: this.stride,
       cache: this.cache,
-      rope: this.ropeTables,
+      rope: this.rope.byKind,
     };
   }
 
@@ -285,39 +278,39 @@ export class GpuDecodeSession implements DecodeSession {
     this.cache.length = pos0 + M;
   }
 
-  /** A prompt of several slices run layer by layer (layer-major.ts), ending in `pick` if any. */
-  private runLayers(ids: readonly number[], slice: number, pick: Pick | null): void {
+  /** Between a prompt's slices: with a checkpoint, wait for the GPU to run what was submitted, then call it (an abort lands there). */
+  private async between(checkpoint?: PromptCheckpoint): Promise<void> {
+    if (!checkpoint) return;
+    await this.device.queue.onSubmittedWorkDone().catch((e: unknown) => this.backend.settleFailure(e));
     this.backend.checkAlive();
-    this.ensurePositions(this.cache.length + ids.length);
-    const head = this.build().head.last;
+    checkpoint();
+  }
+
+  /** A prompt of several slices run layer by layer (layer-major.ts), ending in `pick` if any. */
+  private async runLayers(ids: readonly number[], slice: number, pick: Pick | null, checkpoint?: PromptCheckpoint): Promise<void> {
+    this.backend.checkAlive();
+    const stream = this.promptStream;
+    if (!stream) throw new Error('reserve() makes the stream of a prompt run layer by layer');
     const run: LayerMajorRun = {
       device: this.device,
-      memory: this.backend.memory,
       cache: this.cache,
+      stream: stream.buffer,
       layers: this.spec.numLayers,
       rowBytes: this.stride.d * 4,
-      streamBytes: this.backend.promptStreamBytes ?? PROMPT_STREAM_BYTES,
       ids: this.buf.ids,
       h: this.buf.h,
       sections: (tokens) => this.buildPrefill(tokens).sections,
       writeStep: (pos0, tokens, plan, final) => this.writeStep(pos0, tokens, final ? pick : null, plan),
-      encodeHead: (enc, pass, tokens, plan) => this.encodeHead(enc, pass, tokens, 'last', plan, pick, head),
+      encodeHead: (enc, pass, tokens, plan) => this.encodeHead(enc, pass, tokens, 'last', plan, pick),
+      between: () => this.between(checkpoint),
     };
-    runLayerMajor(run, ids, slice);
+    await runLayerMajor(run, ids, slice, stream.group);
   }
 
   /** The LM head, then the token choice if any, ending `pass`; a choice's id is copied to its staging buffer. */
-  private encodeHead(
-    enc: GPUCommandEncoder,
-    pass: GPUComputePassEncoder,
-    M: number,
-    wanted: LogitsWanted,
-    plan: ChunkPlan,
-    pick: Pick | null,
-    head = this.build().head[M === 1 ? 'last' : wanted],
-  ): void {
+  private encodeHead(enc: GPUCommandEncoder, pass: GPUComputePassEncoder, M: number, wanted: LogitsWanted, plan: ChunkPlan, pick: Pick | null): void {
     // One token's 'all' is its 'last' (row 0): the decode list may have fused the final norm into that head.
-    encodeDispatches(pass, head, M, plan);
+    encodeDispatches(pass, this.build().head[M === 1 ? 'last' : wanted], M, plan);
     // A token choice rides in the same submission, and its 4 bytes are copied out with it. A choice whose log-probability
     // is wanted first copies the raw logits out, between two passes.
     if (pick) {
@@ -412,16 +405,23 @@ export class GpuDecodeSession implements DecodeSession {
     const grown = scopedAllocation(this.device, (): PromptOrder => {
       this.ensurePositions(tokens);
       // A prompt's slices start before `tokens - 1`: the quantized modes' transient rows must hold that past.
-      return prompt <= 1 ? 'slices' : this.cache.reservePrefill(tokens - 1, prompt, layered);
+      const order = prompt <= 1 ? 'slices' : this.cache.reservePrefill(tokens - 1, prompt, layered);
+      if (order === 'layers')
+        this.promptStream = promptStream(this.backend.memory, prompt, this.backend.maxBatch, this.stride.d * 4, this.backend.promptStreamBytes);
+      return order;
     });
     this.settle(await grown.errors, `growing the cache to ${this.cache.capacity} tokens`, storedCacheBytes(this.spec, this.cache.config, this.cache.capacity));
     return grown.value;
   }
 
-  /**
-   * Tokens per slice of a prompt (one at a time when the transient rows could not be bound) and its order; a prompt
-   * whose every logit is wanted runs slice by slice.
-   */
+  /** After a prompt: its transient buffers go. */
+  private endPrompt(): void {
+    this.cache.endPrefill();
+    if (this.promptStream) this.backend.memory.release(this.promptStream.buffer);
+    this.promptStream = null;
+  }
+
+  /** Tokens per slice of a prompt (1: its rows could not be bound) and its order ('all' logits: slice by slice). */
   private async reservePrompt(ids: readonly number[], wanted: LogitsWanted): Promise<{ slice: number; order: PromptOrder }> {
     const order = await this.reserve(this.cache.length + ids.length, ids.length, wanted === 'last');
     return { slice: order === 'tokens' ? 1 : this.backend.maxBatch, order };
@@ -435,23 +435,24 @@ export class GpuDecodeSession implements DecodeSession {
     throw this.failure;
   }
 
-  async forward(ids: readonly number[], wanted: LogitsWanted): Promise<Float32Array> {
+  async forward(ids: readonly number[], wanted: LogitsWanted, checkpoint?: PromptCheckpoint): Promise<Float32Array> {
     this.checkIds(ids);
     const { slice, order } = await this.reservePrompt(ids, wanted);
     try {
-      if (order !== 'layers') return await this.forwardSlices(ids, wanted, slice);
-      this.runLayers(ids, slice, null);
+      if (order !== 'layers') return await this.forwardSlices(ids, wanted, slice, checkpoint);
+      await this.runLayers(ids, slice, null, checkpoint);
       return await this.readLogitRows(1);
     } finally {
-      this.cache.endPrefill();
+      this.endPrompt();
     }
   }
 
-  private async forwardSlices(ids: readonly number[], wanted: LogitsWanted, batch: number): Promise<Float32Array> {
+  private async forwardSlices(ids: readonly number[], wanted: LogitsWanted, batch: number, checkpoint?: PromptCheckpoint): Promise<Float32Array> {
     const V = this.spec.vocabSize;
     const out = new Float32Array((wanted === 'all' ? ids.length : 1) * V);
     const slice = wanted === 'all' ? Math.min(batch, this.logitRows) : batch;
     for (let at = 0; at < ids.length; at += slice) {
+      if (at > 0) await this.between(checkpoint);
       const part = ids.slice(at, at + slice);
       const last = at + slice >= ids.length;
       if (wanted === 'last' && !last) {
@@ -491,17 +492,18 @@ export class GpuDecodeSession implements DecodeSession {
   }
 
   /** Run `ids` and choose the next token on the GPU (argmax, or sampling); 4 bytes are read back. */
-  async next(ids: readonly number[], sampler: Sampler): Promise<number> {
+  async next(ids: readonly number[], sampler: Sampler, checkpoint?: PromptCheckpoint): Promise<number> {
     this.checkIds(ids);
     const { slice, order } = await this.reservePrompt(ids, 'last');
     try {
-      if (order === 'layers') this.runLayers(ids, slice, { sampler, u: sampler.draw() });
+      if (order === 'layers') await this.runLayers(ids, slice, { sampler, u: sampler.draw() }, checkpoint);
       for (let at = 0; order !== 'layers' && at < ids.length; at += slice) {
+        if (at > 0) await this.between(checkpoint);
         const last = at + slice >= ids.length;
         this.runSlice(ids.slice(at, at + slice), 'last', last ? { sampler, u: sampler.draw() } : null);
       }
     } finally {
-      this.cache.endPrefill();
+      this.endPrompt();
     }
     const id = this.checkChosen(new Uint32Array(await this.read(this.readIds[0], 4))[0]);
     sampler.chosen(id, await this.chosenLogits(sampler));
@@ -591,7 +593,7 @@ export class GpuDecodeSession implements DecodeSession {
     for (const b of Object.values(this.buf)) mem.release(b);
     mem.release(this.readLogits);
     for (const b of this.readIds) mem.release(b);
-    for (const t of this.ropeTables.values()) mem.release(t);
+    this.rope.release();
     this.choice.release();
   }
 }
