@@ -11,20 +11,26 @@ import { acquireDevice } from './device';
 import { nodeGpu, nodeShaders } from './node-gpu';
 import { composeKernel } from './shader-library';
 
-const PROBE = `
+/** A kernel over `inp`, `stride` u32 inputs and four u32 outputs an invocation, running `body` for invocation i. */
+const probeKernel = (stride: number, body: string) => `
 @group(0) @binding(1) var<storage, read> inp: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 @group(0) @binding(3) var<storage, read_write> x_pool: array<u32>; // quantize.wgsl's code writer names it
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
-  if (i >= arrayLength(&inp)) { return; }
-  let v = bitcast<f32>(inp[i]);
+  if (${stride}u * i >= arrayLength(&inp)) { return; }
+${body}
+}`;
+
+const PROBE = probeKernel(
+  1,
+  `  let v = bitcast<f32>(inp[i]);
   out[4u * i] = f16_bits(v);
   out[4u * i + 1u] = f16_floor(v);
   out[4u * i + 2u] = f16_ceil(v);
-  out[4u * i + 3u] = bitcast<u32>(f16_value(inp[i] & 0xffffu));
-}`;
+  out[4u * i + 3u] = bitcast<u32>(f16_value(inp[i] & 0xffffu));`,
+);
 
 /**
  * Inputs: every third f16 value, the midpoints between neighbours (ties), values a hair around them,
@@ -119,16 +125,7 @@ it("group_scale gives the reference quantizer's f16 scale and zero for every bit
   const inp = new Uint32Array(pairs.length);
   const view = new Float32Array(inp.buffer);
   pairs.forEach((v, i) => (i % 3 === 2 ? (inp[i] = v) : (view[i] = v)));
-  const probe = `
-@group(0) @binding(1) var<storage, read> inp: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-@group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
-  if (3u * i >= arrayLength(&inp)) { return; }
-  out[4u * i] = group_scale(bitcast<f32>(inp[3u * i]), bitcast<f32>(inp[3u * i + 1u]), inp[3u * i + 2u]).packed;
-}`;
+  const probe = probeKernel(3, `  out[4u * i] = group_scale(bitcast<f32>(inp[3u * i]), bitcast<f32>(inp[3u * i + 1u]), inp[3u * i + 2u]).packed;`);
   const got = await runProbe(probe, inp);
   const wrong: string[] = [];
   for (let i = 0; i < pairs.length / 3 && wrong.length < 5; i++) {
@@ -155,19 +152,13 @@ it("chunk_keys covers each query's keys once; under a sliding window its chunks 
   const inp = new Uint32Array(cases.reduce((n, k) => n + k[0], 0) * 8);
   let i = 0;
   for (const k of cases) for (let c = 0; c < k[0]; c++, i++) inp.set([c, ...k], 8 * i);
-  const probe = `
-@group(0) @binding(1) var<storage, read> inp: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-@group(0) @binding(3) var<storage, read_write> x_pool: array<u32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
-  if (8u * i >= arrayLength(&inp)) { return; }
-  let a = 8u * i;
+  const probe = probeKernel(
+    8,
+    `  let a = 8u * i;
   let r = chunk_keys(inp[a], inp[a + 1u], inp[a + 2u], inp[a + 3u], inp[a + 4u], inp[a + 5u], inp[a + 6u]);
   out[4u * i] = r.x;
-  out[4u * i + 1u] = r.y;
-}`;
+  out[4u * i + 1u] = r.y;`,
+  );
   const got = await runProbe(probe, inp);
   i = 0;
   for (const [chunks, len, start, end, qpos, window] of cases) {
