@@ -26,8 +26,10 @@ export interface LayerMajorRun {
   rowBytes: number;
   ids: GPUBuffer;
   h: GPUBuffer;
-  /** The prefill dispatches for a slice of `tokens` tokens, by section. */
+  /** The dispatches for a slice of `tokens` tokens, by section (one token: a decode step's). */
   sections(tokens: number): ForwardSections;
+  /** The chunking of a slice (GpuCache.plan, with the decode step's chunk limit). */
+  plan(pos0: number, tokens: number): ChunkPlan;
   /** Write the step uniform of a slice; `final`: the prompt's last, which ends in the token choice if any. */
   writeStep(pos0: number, tokens: number, plan: ChunkPlan, final: boolean): void;
   /** The LM head (and the token choice) after the last slice's last layer, ending `pass`. */
@@ -56,14 +58,13 @@ export function promptStream(memory: GpuMemory, tokens: number, slice: number, r
 }
 
 /**
- * Run `ids` (more than one slice of `slice` tokens, `slice` at least 3) layer by layer, groups of `group` tokens
+ * Run `ids` (more than one slice of `slice` tokens) layer by layer, groups of `group` tokens
  * (promptStream's; `run.stream` holds one); one submission per layer and slice.
  */
 export async function runLayerMajor(run: LayerMajorRun, ids: readonly number[], slice: number, group: number): Promise<void> {
   const { device, cache, stream, layers: L, rowBytes: row } = run;
-  // Slice boundaries, none a one-token slice (a one-token forward is planned as a decode step).
+  // Slice boundaries, as slice by slice cuts them: a last slice of one token runs as a decode step there and here.
   const cuts = Array.from({ length: Math.ceil(ids.length / slice) + 1 }, (_, i) => Math.min(i * slice, ids.length));
-  if (ids.length % slice === 1) cuts[cuts.length - 2]--;
   for (let c = 0; c + 1 < cuts.length; ) {
     if (c > 0) await run.between();
     const pos0 = cache.length;
@@ -74,7 +75,7 @@ export async function runLayerMajor(run: LayerMajorRun, ids: readonly number[], 
     for (; c + 1 < cuts.length && cuts[c + 1] - first <= group; c++) {
       const part = ids.slice(cuts[c], cuts[c + 1]);
       const at = cuts[c] - first;
-      slices.push({ at, part, plan: cache.plan(pos0 + at, part.length), lists: run.sections(part.length) });
+      slices.push({ at, part, plan: run.plan(pos0 + at, part.length), lists: run.sections(part.length) });
     }
     const lastGroup = c + 1 === cuts.length;
     for (let l = 0; l < L; l++) {

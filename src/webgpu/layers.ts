@@ -92,16 +92,16 @@ export interface ForwardSections {
   end: Dispatch[];
 }
 
-/**
- * Every layer's dispatches with `tile` tokens per invocation of the linear kernels (1: decode, one token),
- * ending with the residual stream in `h` (and its final norm in `xn` unless the LM head folds it in).
- */
-export function forwardDispatches(f: Forward, tile: number, gemmTokens = GEMM_TILE): Dispatch[] {
-  const { embed, layers, end } = forwardSections(f, tile, gemmTokens);
+/** A forward's sections as the one list they run as. */
+export function sectionsInOrder({ embed, layers, end }: ForwardSections): Dispatch[] {
   return [...embed, ...layers.flat(), ...end];
 }
 
-/** forwardDispatches by section: a prompt run layer by layer (session.ts, PromptOrder 'layers') runs them apart. */
+/**
+ * Every layer's dispatches with `tile` tokens per invocation of the linear kernels (1: decode, one token),
+ * ending with the residual stream in `h` (and its final norm in `xn` unless the LM head folds it in); by section,
+ * since a prompt run layer by layer (layer-major.ts) runs them apart.
+ */
 export function forwardSections(f: Forward, tile: number, gemmTokens = GEMM_TILE): ForwardSections {
   const { ctx, spec: s, weights: w, buf: b, stride: st, cache } = f;
   const lin = (

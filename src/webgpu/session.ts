@@ -23,7 +23,7 @@ import { RopeTables } from './rope-tables';
 import { GpuTokenChoice } from './token-choice';
 import { promptStream, runLayerMajor, type LayerMajorRun, type PromptStream } from './layer-major';
 import type { PipelineCache } from './pipelines';
-import { forwardDispatches, forwardSections, headDispatches, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers } from './layers';
+import { forwardSections, headDispatches, sectionsInOrder, PREFILL_TILE, SLICE_BUFFERS, sliceBuffers } from './layers';
 import type { Activations, Forward, ForwardSections, Strides } from './layers';
 
 /** What a session needs from the backend that made it (WebGpuBackend). */
@@ -67,11 +67,7 @@ export class GpuDecodeSession implements DecodeSession {
   /** RoPE tables per kind the layers use, as many positions as the cache holds. */
   private readonly rope: RopeTables;
   /** Dispatches per forward kind: decode (one token, GEMV tiles) and prefill (GEMM tiles). */
-  private built: {
-    generation: number;
-    decode: Dispatch[];
-    head: Record<LogitsWanted, Dispatch[]>;
-  } | null = null;
+  private built: { generation: number; decode: Dispatch[]; sections: ForwardSections; head: Record<LogitsWanted, Dispatch[]> } | null = null;
   /** The prefill list also binds the cache's transient buffers, so it has its own key. */
   private builtPrefill = new Map<number, { key: string; sections: ForwardSections; list: Dispatch[] }>();
   private readLogits: GPUBuffer;
@@ -201,9 +197,11 @@ export class GpuDecodeSession implements DecodeSession {
   private build(): NonNullable<GpuDecodeSession['built']> {
     if (this.built && this.built.generation === this.cache.generation) return this.built;
     const f = this.forwardSource();
+    const sections = forwardSections(f, 1);
     this.built = {
       generation: this.cache.generation,
-      decode: forwardDispatches(f, 1),
+      decode: sectionsInOrder(sections),
+      sections,
       head: { last: headDispatches(f, true), all: headDispatches(f, false) },
     };
     return this.built;
@@ -216,7 +214,7 @@ export class GpuDecodeSession implements DecodeSession {
     let built = this.builtPrefill.get(gemmTokens);
     if (built?.key !== key) {
       const sections = forwardSections(this.forwardSource(), PREFILL_TILE, gemmTokens);
-      this.builtPrefill.set(gemmTokens, (built = { key, sections, list: [...sections.embed, ...sections.layers.flat(), ...sections.end] }));
+      this.builtPrefill.set(gemmTokens, (built = { key, sections, list: sectionsInOrder(sections) }));
     }
     return built;
   }
@@ -299,7 +297,8 @@ export class GpuDecodeSession implements DecodeSession {
       rowBytes: this.stride.d * 4,
       ids: this.buf.ids,
       h: this.buf.h,
-      sections: (tokens) => this.buildPrefill(tokens).sections,
+      sections: (tokens) => (tokens === 1 ? this.build().sections : this.buildPrefill(tokens).sections),
+      plan: (pos0, tokens) => this.cache.plan(pos0, tokens, this.decodeChunks),
       writeStep: (pos0, tokens, plan, final) => this.writeStep(pos0, tokens, final ? pick : null, plan),
       encodeHead: (enc, pass, tokens, plan) => this.encodeHead(enc, pass, tokens, 'last', plan, pick),
       between: () => this.between(checkpoint),

@@ -235,20 +235,31 @@ describe('prefill over the past (transient rows)', () => {
     },
   );
 
-  it('a prompt run layer by layer ends in the token choice as slice by slice does (greedy and sampled), and decode goes on', async () => {
-    const m = await sharedModel('stories260K');
-    const gpu = await gpuFor(m);
-    const layered = Object.create(gpu, { layerRowsBytes: { value: 0 } }) as WebGpuBackend;
-    const ids = Array.from({ length: 300 }, (_, i) => (i === 0 ? 1 : (i * 53 + 11) % 512));
-    const pick = async (b: WebGpuBackend, sampling: SamplingOptions) => {
-      const s = b.createSession(parseCacheMode('xquant-cl-3'));
-      const first = await s.next(ids, new Sampler(sampling));
-      const second = await s.next([first], new Sampler(GREEDY));
-      s.close();
-      return [first, second];
-    };
-    for (const o of [GREEDY, { temperature: 0.9, topK: 40, topP: 0.95, seed: 7 }]) expect(await pick(layered, o)).toEqual(await pick(gpu, o));
-  });
+  // 300 tokens: slices of 128, 128 and 44; 257: 128, 128 and one token, which both orders run as a decode step.
+  it.each([300, 257])(
+    'a %i-token prompt run layer by layer ends in the token choice as slice by slice does (greedy and sampled; logits the same bits), and decode goes on',
+    async (n) => {
+      const m = await sharedModel('stories260K');
+      const gpu = await gpuFor(m);
+      const layered = Object.create(gpu, { layerRowsBytes: { value: 0 } }) as WebGpuBackend;
+      const ids = Array.from({ length: n }, (_, i) => (i === 0 ? 1 : (i * 53 + 11) % 512));
+      const pick = async (b: WebGpuBackend, sampling: SamplingOptions) => {
+        const s = b.createSession(parseCacheMode('xquant-cl-3'));
+        const first = await s.next(ids, new Sampler(sampling));
+        const second = await s.next([first], new Sampler(GREEDY));
+        s.close();
+        return [first, second];
+      };
+      for (const o of [GREEDY, { temperature: 0.9, topK: 40, topP: 0.95, seed: 7 }]) expect(await pick(layered, o)).toEqual(await pick(gpu, o));
+      const logits = async (b: WebGpuBackend) => {
+        const s = b.createSession(parseCacheMode('kivi-2:residual=16'));
+        const out = await s.forward(ids, 'last');
+        s.close();
+        return out;
+      };
+      expect(maxAbsDiff(await logits(layered), await logits(gpu))).toBe(0);
+    },
+  );
 
   it('past the binding limit the rows hold f16 pairs: logits within the fp16 bound (5e-2)', async () => {
     const m = await sharedModel('stories260K');

@@ -78,8 +78,8 @@ export class RematRows {
     // rows per layer where every layer's fit the cap, else one layer's, the prompt then running layer by layer.
     const several = prompt > this.maxBatch && pageRoom * rowBytes <= limit;
     const perLayer = several && 2 * L * pageRoom * rowBytes <= this.layerRowsBytes;
-    // Layer by layer needs slices of 3 tokens at least: its last slice borrows a token so that none has one.
-    const tracked = perLayer || (several && layered && this.maxBatch >= 3);
+    // Layer by layer pays off for slices of several tokens (one-token slices rebuild inside the decode kernels).
+    const tracked = perLayer || (several && layered && this.maxBatch > 1);
     // Shared rows get room for the whole cache (decode-sized prompts reuse them); tracked rows the prompt's past only.
     const room = tracked ? pageRoom : Math.min(Math.max(tokens, capacity), Math.floor(limit / rowBytes));
     const rows = (side: string) =>
