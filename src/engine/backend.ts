@@ -111,8 +111,6 @@ export interface Backend {
 
 /** A backend that owns a device: what Engine runs a loaded model on. */
 export interface EngineBackend extends Backend {
-  /** Most tokens one forward runs; the engine feeds prompts in slices of this many. */
-  readonly maxBatch: number;
   /** The device's name as its driver gives it. */
   readonly adapter: string;
   /** The kernel family chosen for the device (or forced by the load's `kernels`). */

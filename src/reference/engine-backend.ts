@@ -9,11 +9,7 @@ import { collectPacked } from '../quant/weight-stream';
 import { unpackModelWeights } from '../quant/packed-weights';
 import { ReferenceBackend } from './backend';
 
-/** Tokens per prefill slice (the GPU's default batch, so both backends slice prompts alike). */
-const REFERENCE_BATCH = 128;
-
 class ReferenceEngineBackend extends ReferenceBackend implements EngineBackend {
-  readonly maxBatch = REFERENCE_BATCH;
   readonly adapter = 'reference decoder (CPU, f64 sums)';
   readonly kernels = 'rowwise' as const;
   readonly f16Math = false;

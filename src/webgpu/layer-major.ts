@@ -13,14 +13,14 @@ import type { GpuMemory } from './memory';
 import { encodeDispatches } from './ops/dispatch';
 
 /** The residual stream of at most this many bytes of a prompt's tokens waits between layers (Llama-3.2-1B: 8,192 tokens). */
-export const PROMPT_STREAM_BYTES = 64 * 2 ** 20;
+const PROMPT_STREAM_BYTES = 64 * 2 ** 20;
 
 /** What a session lends a layer-by-layer prompt. */
 export interface LayerMajorRun {
   device: GPUDevice;
   cache: GpuCache;
-  /** The group's residual stream between layers (a transient buffer of groupTokens rows). */
-  stream: GPUBuffer;
+  /** The group's residual stream between layers (promptStream). */
+  stream: PromptStream;
   layers: number;
   /** Bytes of one token's row of the residual stream (`h`). */
   rowBytes: number;
@@ -58,11 +58,12 @@ export function promptStream(memory: GpuMemory, tokens: number, slice: number, r
 }
 
 /**
- * Run `ids` (more than one slice of `slice` tokens) layer by layer, groups of `group` tokens
- * (promptStream's; `run.stream` holds one); one submission per layer and slice.
+ * Run `ids` (more than one slice of `slice` tokens) layer by layer, in groups of the stream's length; one submission
+ * per layer and slice.
  */
-export async function runLayerMajor(run: LayerMajorRun, ids: readonly number[], slice: number, group: number): Promise<void> {
-  const { device, cache, stream, layers: L, rowBytes: row } = run;
+export async function runLayerMajor(run: LayerMajorRun, ids: readonly number[], slice: number): Promise<void> {
+  const { device, cache, layers: L, rowBytes: row } = run;
+  const { buffer: stream, group } = run.stream;
   // Slice boundaries, as slice by slice cuts them: a last slice of one token runs as a decode step there and here.
   const cuts = Array.from({ length: Math.ceil(ids.length / slice) + 1 }, (_, i) => Math.min(i * slice, ids.length));
   for (let c = 0; c + 1 < cuts.length; ) {

@@ -292,7 +292,7 @@ export class GpuDecodeSession implements DecodeSession {
     const run: LayerMajorRun = {
       device: this.device,
       cache: this.cache,
-      stream: stream.buffer,
+      stream,
       layers: this.spec.numLayers,
       rowBytes: this.stride.d * 4,
       ids: this.buf.ids,
@@ -303,7 +303,7 @@ export class GpuDecodeSession implements DecodeSession {
       encodeHead: (enc, pass, tokens, plan) => this.encodeHead(enc, pass, tokens, 'last', plan, pick),
       between: () => this.between(checkpoint),
     };
-    await runLayerMajor(run, ids, slice, stream.group);
+    await runLayerMajor(run, ids, slice);
   }
 
   /** The LM head, then the token choice if any, ending `pass`; a choice's id is copied to its staging buffer. */
